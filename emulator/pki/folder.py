@@ -86,7 +86,7 @@ def parse_key_file_name(name: str) -> tuple[Eui64, KeyUsage, bool] | None:
 
 def export_folder(
     folder: str | Path,
-    entries: list[
+    entries: Iterable[
         tuple[Eui64, KeyUsage, x509.Certificate | None, ec.EllipticCurvePrivateKey | None]
     ],
 ) -> list[Path]:
