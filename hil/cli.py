@@ -120,5 +120,13 @@ def gbcs_corpus(folder: str, keys: str | None, acb: str, as_json: bool) -> None:
         click.echo(f"  FAILED {item['stage']}: {item['file']}: {item['error']}")
 
 
+@main.command()
+def demo() -> None:
+    """Show the codec at work on built and reference messages (what `make demo` runs)."""
+    from hil.demo import run
+
+    sys.exit(run(click.echo))
+
+
 if __name__ == "__main__":
     main()

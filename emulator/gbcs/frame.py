@@ -113,9 +113,18 @@ class OtherInformation:
             return cls(code, rp_id, rp_counter)
         if r.remaining == 8:
             return cls(code, rp_id, rp_counter, r.uint(8, "supplementary_originator_counter"))
-        if r.peek("supplementary_ka_certificate") != 0x30:
-            raise r.fail("supplementary_ka_certificate", "expected a DER certificate (0x30)")
-        return cls(code, rp_id, rp_counter, None, r.rest("supplementary_ka_certificate"))
+        start = r.pos
+        if r.u8("supplementary_ka_certificate") != 0x30:
+            raise r.fail("supplementary_ka_certificate", "expected a DER SEQUENCE (30)", start)
+        length, _ = r.ber_length_octets("supplementary_ka_certificate.length")
+        if length != r.remaining:
+            raise r.fail(
+                "supplementary_ka_certificate.length",
+                f"certificate says {length} byte(s) but {r.remaining} follow",
+                start,
+            )
+        r.pos = r.end
+        return cls(code, rp_id, rp_counter, None, r.data[start : r.end])
 
 
 @dataclass(slots=True)
@@ -294,6 +303,12 @@ def decode_message(data: bytes) -> GbcsMessage:
         msg = _read_grouping(r, data)
         if r.pos != len(data):
             raise GbcsDecodeError("message", r.pos, f"{len(data) - r.pos} trailing byte(s)")
+        if msg.signature is None and msg.cra != Cra.COMMAND:
+            raise GbcsDecodeError(
+                "grouping_header.signature_length",
+                r.pos,
+                "missing: only pre-commands omit the signature field",
+            )
         return msg
     if first == GENERAL_CIPHERING:
         if len(data) > 1 and data[1] != 0x00:

@@ -13,13 +13,20 @@ from emulator.errors import GbcsDecodeError, TruncatedError
 
 
 class Reader:
-    __slots__ = ("data", "end", "path", "pos")
+    __slots__ = ("data", "depth", "end", "path", "pos")
 
     def __init__(self, data: bytes, pos: int = 0, end: int | None = None, path: str = "") -> None:
         self.data = data
         self.pos = pos
         self.end = len(data) if end is None else end
         self.path = path
+        self.depth = 0
+
+    def enter(self, field: str, limit: int) -> None:
+        """Count one level of nesting; hostile input must not exhaust the stack."""
+        self.depth += 1
+        if self.depth > limit:
+            raise self.fail(field, f"nested deeper than {limit} levels")
 
     # -- errors ---------------------------------------------------------------------
     def name(self, field: str) -> str:
@@ -107,7 +114,9 @@ class Reader:
         if n < 0 or q > self.end:
             raise self._short(field, n)
         self.pos = q
-        return Reader(self.data, p, q, self.name(field))
+        sub = Reader(self.data, p, q, self.name(field))
+        sub.depth = self.depth
+        return sub
 
     def rest(self, field: str) -> bytes:
         return self.take(self.end - self.pos, field)

@@ -134,11 +134,15 @@ class MessageSecurity:
 
     # -- whole messages -------------------------------------------------------------
     def protect(self, msg: GbcsMessage, *, sign: bool, mac: bool) -> GbcsMessage:
-        """A copy with signature field and MAC filled in as GBCS requires."""
+        """A copy with signature field and MAC filled in as GBCS requires.
+
+        Without `sign`, an existing signature is kept: the DCC MACs a command that a
+        user has already signed.
+        """
         out = GbcsMessage(
             msg.header,
             msg.payload,
-            b"",
+            msg.signature or b"",
             None,
             msg.security_control,
             msg.invocation_counter,

@@ -20,8 +20,8 @@ from emulator.pki.keystore import (
     KeyUsage,
     MemoryKeyStore,
     certificate_pem,
-    load_pem_certificate,
     load_pem_private_key,
+    load_pem_public,
     private_key_pem,
 )
 
@@ -49,7 +49,10 @@ class FolderKeyStore(MemoryKeyStore):
             if isinstance(public, ec.EllipticCurvePublicKey):
                 self.add_public_key(eui, usage, public)
             return None
-        return load_pem_certificate(data)
+        cert, public_key = load_pem_public(data)
+        if cert is None:  # a certificate strict parsers refuse: keep its key
+            self.add_public_key(eui, usage, public_key)
+        return cert
 
     def has_public_key(self, eui: Eui64, usage: KeyUsage) -> bool:
         self.has_certificate(eui, usage)  # loads a bare public key file as a side effect

@@ -189,6 +189,47 @@ def load_pem_certificate(data: bytes) -> x509.Certificate:
     return x509.load_pem_x509_certificate(data)
 
 
+def public_key_from_certificate_der(der: bytes) -> ec.EllipticCurvePublicKey:
+    """The EC public key of a certificate that `cryptography` refuses to load.
+
+    Some public test certificates carry encodings strict parsers reject (NULL
+    parameters after ecdsa-with-SHA256, for example). Their key is still good, so
+    read subjectPublicKeyInfo with our own DER decoder.
+    """
+    from emulator.gbcs.asn1 import DerBitString, DerConstructed, decode_der
+
+    cert = decode_der(der, "certificate")
+    if not isinstance(cert, DerConstructed) or not isinstance(cert.items[0], DerConstructed):
+        raise ValueError("not an X.509 certificate")
+    tbs = cert.items[0].items
+    offset = 1 if tbs and tbs[0].identifier() == b"\xa0" else 0
+    spki = tbs[offset + 5]
+    if not isinstance(spki, DerConstructed) or not isinstance(spki.items[1], DerBitString):
+        raise ValueError("certificate has no subjectPublicKeyInfo where expected")
+    point = spki.items[1].value
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+
+
+def load_pem_public(data: bytes) -> tuple[x509.Certificate | None, ec.EllipticCurvePublicKey]:
+    """A certificate (or, failing that, its public key) from PEM bytes."""
+    try:
+        cert = load_pem_certificate(data)
+    except ValueError:
+        der = pem_body(data)
+        return None, public_key_from_certificate_der(der)
+    public = cert.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        raise ValueError("certificate key is not on an elliptic curve")
+    return cert, public
+
+
+def pem_body(data: bytes) -> bytes:
+    import base64
+
+    lines = [ln for ln in data.decode("ascii").splitlines() if ln and not ln.startswith("-----")]
+    return base64.b64decode("".join(lines))
+
+
 def load_pem_private_key(data: bytes) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(data, password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):

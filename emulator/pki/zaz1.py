@@ -14,12 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.gbcs.eui import Eui64
-from emulator.pki.keystore import (
-    KeyUsage,
-    MemoryKeyStore,
-    load_pem_certificate,
-    load_pem_private_key,
-)
+from emulator.pki.keystore import KeyUsage, MemoryKeyStore, load_pem_private_key, load_pem_public
 
 _XML_SIGNING_ROLES = {135, 137}
 
@@ -27,6 +22,7 @@ _XML_SIGNING_ROLES = {135, 137}
 class Zaz1KeyStore(MemoryKeyStore):
     def __init__(self, path: str | Path, generation: str = "Z1") -> None:
         super().__init__()
+        self.warnings: list[str] = []
         self.path = Path(path)
         self.generation = generation
         data: dict[str, Any] = json.loads(self.path.read_text())
@@ -35,9 +31,14 @@ class Zaz1KeyStore(MemoryKeyStore):
             for usage_name, entries in usages.items():
                 for entry in self._choose(usage_name, entries.values()):
                     usage = self._usage(usage_name, entry.get("name", ""))
-                    self.add_certificate(
-                        eui, usage, load_pem_certificate(entry["certificate"].encode())
-                    )
+                    cert, public = load_pem_public(entry["certificate"].encode())
+                    if cert is not None:
+                        self.add_certificate(eui, usage, cert)
+                    else:
+                        self.add_public_key(eui, usage, public)
+                        self.warnings.append(
+                            f"{eui} {usage.value}: certificate not loadable, using its public key"
+                        )
                     if entry.get("privateKey"):
                         self.add_private_key(
                             eui, usage, load_pem_private_key(entry["privateKey"].encode())

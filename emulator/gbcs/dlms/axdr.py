@@ -262,22 +262,26 @@ class Utf8String(_Bytes):
 
 @dataclass(slots=True)
 class Float32(Data):
+    """`raw` keeps the wire bytes when a float cannot carry them (NaN payloads)."""
+
     value: float
+    raw: bytes | None = None
     TAG: ClassVar[int] = 0x17
     NAME: ClassVar[str] = "float32"
 
     def write_value(self, out: bytearray) -> None:
-        out += struct.pack(">f", self.value)
+        out += self.raw if self.raw is not None else struct.pack(">f", self.value)
 
 
 @dataclass(slots=True)
 class Float64(Data):
     value: float
+    raw: bytes | None = None
     TAG: ClassVar[int] = 0x18
     NAME: ClassVar[str] = "float64"
 
     def write_value(self, out: bytearray) -> None:
-        out += struct.pack(">d", self.value)
+        out += self.raw if self.raw is not None else struct.pack(">d", self.value)
 
 
 @dataclass(slots=True)
@@ -386,14 +390,23 @@ def _read_int(cls: type[_Integer]) -> Callable[[Reader], Data]:
     return read
 
 
+MAX_DEPTH = 100  # GBCS data nests a handful of levels; this bounds hostile input
+
+
 def _read_array(r: Reader) -> Data:
     n = r.ber_length("array.count")
-    return Array([read_data(r) for _ in range(n)])
+    r.enter("array", MAX_DEPTH)
+    items = [read_data(r) for _ in range(n)]
+    r.depth -= 1
+    return Array(items)
 
 
 def _read_structure(r: Reader) -> Data:
     n = r.ber_length("structure.count")
-    return Structure([read_data(r) for _ in range(n)])
+    r.enter("structure", MAX_DEPTH)
+    items = [read_data(r) for _ in range(n)]
+    r.depth -= 1
+    return Structure(items)
 
 
 def _read_bool(r: Reader) -> Data:
@@ -419,11 +432,15 @@ def _read_utf8(r: Reader) -> Data:
 
 
 def _read_float32(r: Reader) -> Data:
-    return Float32(struct.unpack(">f", r.take(4, "float32"))[0])
+    raw = r.take(4, "float32")
+    value = struct.unpack(">f", raw)[0]
+    return Float32(value, None if struct.pack(">f", value) == raw else raw)
 
 
 def _read_float64(r: Reader) -> Data:
-    return Float64(struct.unpack(">d", r.take(8, "float64"))[0])
+    raw = r.take(8, "float64")
+    value = struct.unpack(">d", raw)[0]
+    return Float64(value, None if struct.pack(">d", value) == raw else raw)
 
 
 def _read_compact(r: Reader) -> Data:
@@ -432,7 +449,10 @@ def _read_compact(r: Reader) -> Data:
     content = r.sub(length, "compact-array.contents")
     values: list[Data] = []
     while not content.at_end():
+        before = content.pos
         values.append(_read_untagged(content, desc))
+        if content.pos == before:
+            raise content.fail("compact-array", "element type has no content but bytes remain")
     return CompactArray(desc, values)
 
 

@@ -328,15 +328,19 @@ def _composite_type(tid: int, name: str) -> ZclType:
     """array/set/bag: element type, 2-byte count, values. structure: count, (type, value)*."""
 
     def read(r: Reader) -> Any:
+        r.enter(name, 16)
         if tid == 0x4C:
             n = int.from_bytes(r.take(2, name + ".count"), "little")
-            return [read_zcl_value(r) for _ in range(n)]
-        elem = r.u8(name + ".element_type")
-        n = int.from_bytes(r.take(2, name + ".count"), "little")
-        spec = ZCL_TYPES.get(elem)
-        if spec is None:
-            raise r.fail(name + ".element_type", f"unknown ZCL type 0x{elem:02X}", r.pos - 1)
-        return ZclValue(elem, [spec.read(r) for _ in range(n)])
+            items: Any = [read_zcl_value(r) for _ in range(n)]
+        else:
+            elem = r.u8(name + ".element_type")
+            n = int.from_bytes(r.take(2, name + ".count"), "little")
+            spec = ZCL_TYPES.get(elem)
+            if spec is None:
+                raise r.fail(name + ".element_type", f"unknown ZCL type 0x{elem:02X}", r.pos - 1)
+            items = ZclValue(elem, [spec.read(r) for _ in range(n)])
+        r.depth -= 1
+        return items
 
     def write(v: Any, out: bytearray) -> None:
         if tid == 0x4C:

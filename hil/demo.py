@@ -1,0 +1,136 @@
+"""`make demo`: what the project can do today, in one readable screen.
+
+Builds a few GBCS messages with the lab's own test PKI, decodes and verifies them,
+and, when the reference test data sits beside the checkout, does the same for a
+handful of reference messages with the reference keystore.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from emulator.gbcs import builder, utrn
+from emulator.gbcs.dlms.apdu import AccessRequest, RequestSpec, SpecKind, invoke_id_for
+from emulator.gbcs.dlms.axdr import NullData
+from emulator.gbcs.inspection import Inspection, inspect_message
+from emulator.gbcs.message_codes import lookup
+from emulator.gbcs.security import MessageSecurity
+from emulator.pki.folder import FolderKeyStore
+from emulator.pki.keystore import KeyUsage
+from emulator.pki.testpki import RemotePartyRole, TestPki
+from hil.corpus import read_hex_file
+from hil.report.table import format_table
+
+SUPPLIER = "90-B3-D5-1F-30-01-00-00"
+ACB = "90-B3-D5-1F-30-00-00-02"
+ESME = "00-DB-12-34-56-78-90-A0"
+
+REFERENCE_SAMPLES = (
+    "4.1.1_ECS17b/ECS17b_4.1.1_SINGLE_SUCCESS_COMMAND_GBCS.HEX",
+    "4.1.1_ECS17b/ECS17b_4.1.1_SINGLE_SUCCESS_RESPONSE_GBCS.HEX",
+    "7.2_ECS43/ECS43_7.2_SUCCESS_COMMAND_GBCS.HEX",
+    "7.2_ECS43/ECS43_7.2_SUCCESS_RESPONSE_GBCS.HEX",
+    "4.4.4_GCS15d/GCS15d_4.4.4_SUCCESS_RESPONSE_GBCS.HEX",
+    "11.3_CS06/CS06_11.3_IMMEDIATE_SUCCESS_COMMAND_GBCS.HEX",
+    "NA_CS14/CS14_NA_8F12_ALERT_GBCS.HEX",
+)
+
+
+def _row(label: str, result: Inspection) -> list[str]:
+    m = result.message
+    if m is None:
+        return [label, "-", "-", "-", "-", "-", "-", "-", result.failures[0][1]]
+    code = lookup(m.message_code)
+    v = result.verify
+    mark = {True: "valid", False: "INVALID", None: "-"}
+    payload = result.payload.kind.value if result.payload else "?"
+    if result.payload and result.payload.encrypted_parts:
+        payload += f" ({result.payload.decrypted_parts}/{result.payload.encrypted_parts} decrypted)"
+    return [
+        label,
+        m.cra.name.lower(),
+        f"0x{m.message_code:04X}",
+        code.use_case or "?",
+        payload,
+        mark[v.signature] if v else "-",
+        mark[v.mac] if v else "-",
+        "yes" if result.payload_decoded else "no",
+        "identical" if result.reencoded_identical else "DIFFERS",
+    ]
+
+
+HEADERS = [
+    "message",
+    "kind",
+    "code",
+    "use case",
+    "payload",
+    "signature",
+    "MAC",
+    "typed",
+    "re-encode",
+]
+
+
+def own_messages() -> tuple[list[list[str]], str]:
+    pki = TestPki("demo")
+    pki.remote_party(SUPPLIER, RemotePartyRole.SUPPLIER, "Demo Supplier")
+    pki.remote_party(ACB, RemotePartyRole.ACCESS_CONTROL_BROKER, "Demo ACB")
+    pki.device(ESME, "Demo ESME")
+    security = MessageSecurity(pki.keystore, ACB)
+    read = AccessRequest(
+        invoke_id_for(0x1001),
+        [RequestSpec(SpecKind.GET, 3, bytes((1, 0, 1, 8, 0, 255)), 2)],
+        [NullData()],
+    )
+    cmd = builder.command(0x0023, 0x1001, SUPPLIER, ESME, read)
+    rows = []
+    for label, critical in (
+        ("own: read register (non-critical)", False),
+        ("own: same, critical", True),
+    ):
+        protected = builder.protect(cmd, security, critical=critical)
+        rows.append(_row(label, inspect_message(protected.encode(), security)))
+    tampered = bytearray(builder.protect(cmd, security, critical=True).encode())
+    tampered[-80] ^= 0x01  # a payload byte: before the signature field and the MAC
+    rows.append(_row("own: critical, one bit flipped", inspect_message(bytes(tampered), security)))
+    z = security.shared_secret(
+        pki.parties[bytes.fromhex("90b3d51f30010000")].eui,
+        pki.parties[bytes.fromhex("00db1234567890a0")].eui,
+        KeyUsage.PREPAYMENT_KEY_AGREEMENT,
+        KeyUsage.KEY_AGREEMENT,
+    )
+    token = utrn.generate_utrn(z, cmd.originator, cmd.recipient, 0x300000000, 1500)
+    return rows, token
+
+
+def reference_messages(rtds: Path) -> list[list[str]]:
+    security = MessageSecurity(FolderKeyStore(rtds / "keystore"))
+    rows = []
+    for rel in REFERENCE_SAMPLES:
+        path = rtds / "RTDS-4.5.0" / rel
+        if path.is_file():
+            rows.append(
+                _row(f"RTDS: {path.name[:-9]}", inspect_message(read_hex_file(path), security))
+            )
+    return rows
+
+
+def run(echo: Callable[[str], None] = print) -> int:
+    echo("smets-hil demo: GBCS codec on our own test PKI and on the reference messages\n")
+    rows, token = own_messages()
+    rtds = Path(
+        os.environ.get("SMETS_HIL_RTDS", Path(__file__).resolve().parents[2] / "shared" / "rtds")
+    )
+    if (rtds / "RTDS-4.5.0").is_dir():
+        rows += reference_messages(rtds)
+        note = f"reference messages from {rtds}"
+    else:
+        note = f"no reference messages at {rtds}: showing our own messages only"
+    echo(format_table(HEADERS, rows))
+    echo("")
+    echo(f"UTRN for a 15.00 GBP top-up (test PKI, counter 0x300000000): {token}")
+    echo(note)
+    return 0

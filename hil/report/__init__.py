@@ -1,0 +1,1 @@
+"""Reports: text tables for people, JSON for machines."""

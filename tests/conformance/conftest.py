@@ -1,0 +1,45 @@
+"""The reference-message suite: needs the RTDS folder and fails without it.
+
+The location comes from SMETS_HIL_RTDS (set by `make conformance`), defaulting to
+../shared/rtds beside the checkout. A missing folder is an error, never a skip:
+CI must not pass without having looked at the reference messages.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from emulator.gbcs.security import MessageSecurity
+from emulator.pki.folder import FolderKeyStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rtds_root() -> Path:
+    return Path(os.environ.get("SMETS_HIL_RTDS", ROOT.parent / "shared" / "rtds")).resolve()
+
+
+@pytest.fixture(scope="session")
+def rtds_root() -> Path:
+    root = _rtds_root()
+    if not (root / "RTDS-4.5.0").is_dir() or not (root / "keystore").is_dir():
+        pytest.fail(f"reference test data not found at {root} (set SMETS_HIL_RTDS)", pytrace=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def rtds_messages(rtds_root: Path) -> Path:
+    return rtds_root / "RTDS-4.5.0"
+
+
+@pytest.fixture(scope="session")
+def rtds_keystore(rtds_root: Path) -> FolderKeyStore:
+    return FolderKeyStore(rtds_root / "keystore")
+
+
+@pytest.fixture(scope="session")
+def rtds_security(rtds_keystore: FolderKeyStore) -> MessageSecurity:
+    return MessageSecurity(rtds_keystore)
