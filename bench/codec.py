@@ -104,14 +104,14 @@ def build_jobs(messages: list[GbcsMessage]) -> list[BuildJob]:
 
 
 def synthetic_messages(security: MessageSecurity) -> list[bytes]:
-    from emulator.gbcs.dlms.apdu import AccessRequest, RequestSpec, SpecKind
+    from emulator.gbcs.dlms.apdu import AccessRequest, Obis, RequestSpec, SpecKind
     from emulator.gbcs.dlms.axdr import NullData
 
     raws = []
     for i in range(200):
         apdu = AccessRequest(
             0x20000000 | i,
-            [RequestSpec(SpecKind.GET, 3, bytes([1, 0, 1, 8, 0, 255]), 2)],
+            [RequestSpec(SpecKind.GET, 3, Obis("1-0:1.8.0.255"), 2)],
             [NullData()],
         )
         cmd = builder.command(0x0023, 1000 + i, SUPPLIER, DEVICE, apdu)

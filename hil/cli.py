@@ -27,8 +27,14 @@ def _security(keys: str | None, acb: str) -> MessageSecurity | None:
 
 
 def _read_message(value: str) -> bytes:
-    path = Path(value)
-    text = path.read_text() if path.is_file() else value
+    text = value
+    if len(value) < 4096:  # a long argument is hex, and too long to be a file name
+        try:
+            path = Path(value)
+            if path.is_file():
+                text = path.read_text()
+        except OSError:
+            pass
     cleaned = "".join(text.split()).replace("-", "")
     try:
         return bytes.fromhex(cleaned)

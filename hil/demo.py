@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from emulator.gbcs import builder, utrn
-from emulator.gbcs.dlms.apdu import AccessRequest, RequestSpec, SpecKind, invoke_id_for
+from emulator.gbcs.dlms.apdu import AccessRequest, Obis, RequestSpec, SpecKind, invoke_id_for
 from emulator.gbcs.dlms.axdr import NullData
 from emulator.gbcs.inspection import Inspection, inspect_message
 from emulator.gbcs.message_codes import lookup
@@ -82,7 +82,7 @@ def own_messages() -> tuple[list[list[str]], str]:
     security = MessageSecurity(pki.keystore, ACB)
     read = AccessRequest(
         invoke_id_for(0x1001),
-        [RequestSpec(SpecKind.GET, 3, bytes((1, 0, 1, 8, 0, 255)), 2)],
+        [RequestSpec(SpecKind.GET, 3, Obis("1-0:1.8.0.255"), 2)],
         [NullData()],
     )
     cmd = builder.command(0x0023, 0x1001, SUPPLIER, ESME, read)

@@ -313,13 +313,16 @@ def _str_type(tid: int, name: str, prefix: int) -> ZclType:
 
 
 def _float_type(tid: int, name: str, fmt: str) -> ZclType:
+    """Floats read as float; a value a float cannot carry (NaN payload) stays bytes."""
     size = struct.calcsize(fmt)
 
-    def read(r: Reader) -> float:
-        return float(struct.unpack(fmt, r.take(size, name))[0])
+    def read(r: Reader) -> float | bytes:
+        raw = r.take(size, name)
+        value = float(struct.unpack(fmt, raw)[0])
+        return value if struct.pack(fmt, value) == raw else raw
 
     def write(v: Any, out: bytearray) -> None:
-        out += struct.pack(fmt, v)
+        out += v if isinstance(v, bytes) else struct.pack(fmt, v)
 
     return ZclType(tid, name, read, write)
 

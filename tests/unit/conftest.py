@@ -1,0 +1,79 @@
+"""Shared fixtures of the unit suite.
+
+One deterministic test PKI for the whole session (seed "unit"): a supplier, the
+Access Control Broker and one device, plus the `MessageSecurity` that signs and
+MACs with them. Nothing here reads files outside the repository.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from emulator.gbcs.eui import Eui64
+from emulator.gbcs.security import MessageSecurity
+from emulator.pki.testpki import Party, RemotePartyRole, TestPki
+
+SUPPLIER = Eui64("90-B3-D5-1F-30-01-00-00")
+ACB = Eui64("90-B3-D5-1F-30-00-00-02")
+DEVICE = Eui64("00-DB-12-34-56-78-90-A0")
+
+
+@pytest.fixture(scope="session")
+def pki() -> TestPki:
+    pki = TestPki(seed="unit")
+    pki.remote_party(SUPPLIER, RemotePartyRole.SUPPLIER, "unit supplier")
+    pki.remote_party(ACB, RemotePartyRole.ACCESS_CONTROL_BROKER, "unit ACB")
+    pki.device(DEVICE, "unit ESME")
+    return pki
+
+
+@pytest.fixture(scope="session")
+def supplier(pki: TestPki) -> Party:
+    return pki.parties[bytes(SUPPLIER)]
+
+
+@pytest.fixture(scope="session")
+def acb(pki: TestPki) -> Party:
+    return pki.parties[bytes(ACB)]
+
+
+@pytest.fixture(scope="session")
+def device(pki: TestPki) -> Party:
+    return pki.parties[bytes(DEVICE)]
+
+
+@pytest.fixture(scope="session")
+def security(pki: TestPki) -> MessageSecurity:
+    return MessageSecurity(pki.keystore, acb=ACB)
+
+
+class Hang(Exception):
+    """Raised by `time_limit` when the guarded code runs too long."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    def on_alarm(signum: int, frame: object) -> None:
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="session")
+def time_limit() -> Callable[[float], contextlib.AbstractContextManager[None]]:
+    """Context manager factory: raise `Hang` if the block runs longer than N seconds.
+
+    Guards decoder calls that are known to loop forever on some inputs, so a
+    regression fails the test instead of stalling the suite.
+    """
+    return _time_limit
