@@ -82,3 +82,20 @@ class MacError(SecurityError):
 
 class UtrnError(SecurityError, ValueError):
     """A UTRN is malformed, has a bad check digit or fails its GMAC."""
+
+
+class LinkError(EmulatorError):
+    """A HAN link could not be opened, used or kept up.
+
+    Malformed envelopes arriving on a link are *not* raised: the link counts them,
+    hands them to its ``on_error`` callback and keeps receiving, because one noisy
+    frame must not take a device off the HAN.
+    """
+
+
+class LinkTimeout(LinkError, TimeoutError):
+    """Nothing addressed to this endpoint arrived (or a send did not finish) in time."""
+
+
+class LinkClosed(LinkError, ConnectionError):
+    """The link was closed, or its transport went away (port unplugged, broker gone)."""

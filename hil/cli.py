@@ -127,6 +127,32 @@ def gbcs_corpus(folder: str, keys: str | None, acb: str, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--keys",
+    type=click.Path(exists=True, file_okay=False),
+    required=True,
+    help="The reference keystore folder (remote party keys, device certificates).",
+)
+@click.option(
+    "--dump", type=click.Path(file_okay=False), help="Write our responses here as .HEX files."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def conformance(folder: str, keys: str, dump: str | None, as_json: bool) -> None:
+    """Replay every *_COMMAND_GBCS.HEX to an emulated device and compare the responses."""
+    from hil.conformance import run_conformance
+
+    report = run_conformance(Path(folder), Path(keys), Path(dump) if dump else None).to_json()
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for key in ("use_cases_total", "use_cases_matched", "commands_total", "commands_matched"):
+        click.echo(f"{key:>18}: {report[key]}")
+    for item in report["mismatches"]:
+        click.echo(f"  MISMATCH {item['file']}: {item['reason']}")
+
+
+@main.command()
 def demo() -> None:
     """Show the codec at work on built and reference messages (what `make demo` runs)."""
     from hil.demo import run

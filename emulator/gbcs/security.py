@@ -61,6 +61,10 @@ class MessageSecurity:
         self.acb = Eui64(acb)
         self._z: dict[tuple[bytes, str, bytes, str], bytes] = {}
 
+    def share_cache(self, other: MessageSecurity) -> None:
+        """Use another instance's ECDH cache (same key material, e.g. cloned devices)."""
+        self._z = other._z
+
     # -- key agreement --------------------------------------------------------------
     def shared_secret(
         self, a: Eui64, b: Eui64, a_usage: KeyUsage = _KA, b_usage: KeyUsage = _KA

@@ -1,0 +1,433 @@
+"""What every emulated GBCS device does with a message, whatever its type.
+
+`Device.receive(raw)` is sans-IO: bytes in, outbound messages out. It runs the
+GBCS command checks in order and stops at the first failure, recording why in
+the security log:
+
+1. the frame decodes (else: malformed, 0x8F1E);
+2. the command is addressed to this device;
+3. the use case is one this device type implements (else: the GBCS "command
+   not supported" alert, ECS100 / 0x8F85, goes back to the originator);
+4. the originator is allowed to send it: its trust-anchor role, the ACB for
+   DCC-originated commands, or an "other" party for non-critical commands the
+   ACB authenticates (else: 0x8F53);
+5. the counter is above the last one accepted from that party (else: replay,
+   0x8F60);
+6. critical commands carry a valid signature by the anchor's signing key, and
+   every remote-party command a valid MAC (else: 0x8F3D);
+
+then the device type executes it on its data model and the response is
+protected as GBCS requires (signed for critical commands, MACed otherwise).
+Time comes only from the injected clock.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from emulator.clock import Clock
+from emulator.devices.anchors import AnchorRole, TrustAnchors
+from emulator.devices.logs import (
+    AUTHENTICATION_FAILURE,
+    COMMAND_NOT_SUPPORTED,
+    MALFORMED_COMMAND,
+    OUT_OF_ORDER,
+    UNAUTHORISED,
+    EventLog,
+)
+from emulator.devices.replay import ReplayGuard
+from emulator.devices.usecases import USE_CASES, UseCase
+from emulator.errors import GbcsError, KeyNotFoundError, SecurityError
+from emulator.gbcs import builder
+from emulator.gbcs.dlms.datetime import DlmsDateTime
+from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_message
+from emulator.gbcs.payload import DecodedPayload, PayloadTree, decode_message_payload
+from emulator.gbcs.security import DEFAULT_ACB, MessageSecurity
+from emulator.pki.keystore import KeyStore, KeyUsage
+
+ECS100 = 0x0120  # "command not supported by device" alert message code
+POWER_RESTORED = 0x8F35  # lab-history event: supply outage restored
+SECURITY_HISTORY = 0x8145  # lab-history event: clock adjusted within tolerance
+_DS = KeyUsage.DIGITAL_SIGNATURE
+_KA = KeyUsage.KEY_AGREEMENT
+
+
+class DeviceType(StrEnum):
+    ESME = "ESME"
+    GSME = "GSME"
+    CHF = "CHF"
+    GPF = "GPF"
+    PPMID = "PPMID"
+    IHD = "IHD"
+    HCALCS = "HCALCS"
+
+
+class Rejected(Exception):
+    """Raised inside the pipeline to stop processing; already logged."""
+
+
+@dataclass(slots=True)
+class Outbound:
+    """A message a device sends: a response to a command, or an alert."""
+
+    destination: Eui64
+    message: bytes
+    kind: str  # "response" or "alert"
+    message_code: int = 0
+    in_reply_to: int | None = None  # originator counter of the command answered
+
+
+@dataclass(slots=True)
+class Incoming:
+    """A command that passed the checks, handed to the device type to execute."""
+
+    message: GbcsMessage
+    payload: DecodedPayload
+    use_case: UseCase
+    role: str  # anchor role value, "acb", "other" or "han_peer"
+
+    @property
+    def tree(self) -> PayloadTree:
+        return self.payload.tree
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a device type returns for a command."""
+
+    payload: PayloadTree | bytes
+    date_time: DlmsDateTime | None = None
+    other: OtherInformation | None = None
+    alerts: list[Outbound] = field(default_factory=list)
+
+
+class DeviceKeys:
+    """The key store a device's MessageSecurity sees: its own keys and its anchors.
+
+    `extra` is consulted last; replaying reference messages puts the remote
+    parties' private keys there, since ECDH gives the same secret from either end.
+    """
+
+    def __init__(self, device: Device, extra: KeyStore | None = None) -> None:
+        self.device = device
+        self.extra = extra
+
+    def _anchor_key(self, eui: Eui64, usage: KeyUsage) -> ec.EllipticCurvePublicKey | None:
+        for cell in self.device.anchors.cells():
+            if cell.eui == eui:
+                key = cell.ds_key if usage == _DS else cell.ka_key if usage == _KA else None
+                if key is not None:
+                    return key
+        return None
+
+    def certificate(self, eui: Eui64, usage: KeyUsage) -> x509.Certificate:
+        cert = self.device.own_certificates.get(usage) if eui == self.device.eui else None
+        if cert is not None:
+            return cert
+        if self.extra is not None:
+            return self.extra.certificate(eui, usage)
+        raise KeyNotFoundError(str(eui), usage.value, private=False)
+
+    def public_key(self, eui: Eui64, usage: KeyUsage) -> ec.EllipticCurvePublicKey:
+        if eui == self.device.eui and usage in self.device.own_keys:
+            return self.device.own_keys[usage].public_key()
+        found = self._anchor_key(eui, usage)
+        if found is not None:
+            return found
+        if self.extra is not None:
+            return self.extra.public_key(eui, usage)
+        raise KeyNotFoundError(str(eui), usage.value, private=False)
+
+    def private_key(self, eui: Eui64, usage: KeyUsage) -> ec.EllipticCurvePrivateKey:
+        if eui == self.device.eui and usage in self.device.own_keys:
+            return self.device.own_keys[usage]
+        if self.extra is not None:
+            return self.extra.private_key(eui, usage)
+        raise KeyNotFoundError(str(eui), usage.value, private=True)
+
+    def has_private_key(self, eui: Eui64, usage: KeyUsage) -> bool:
+        if eui == self.device.eui and usage in self.device.own_keys:
+            return True
+        return self.extra is not None and self.extra.has_private_key(eui, usage)
+
+    def has_public_key(self, eui: Eui64, usage: KeyUsage) -> bool:
+        if eui == self.device.eui and usage in self.device.own_keys:
+            return True
+        if self._anchor_key(eui, usage) is not None:
+            return True
+        return self.extra is not None and self.extra.has_public_key(eui, usage)
+
+
+class Device:
+    """Base of all device types: identity, keys, anchors, logs and the pipeline."""
+
+    device_type: ClassVar[DeviceType]
+    speaks: ClassVar[str] = "dlms"  # "dlms" or "gbz": how "not supported" is answered
+
+    def __init__(
+        self,
+        eui: Eui64 | str,
+        clock: Clock,
+        *,
+        own_keys: dict[KeyUsage, ec.EllipticCurvePrivateKey] | None = None,
+        own_certificates: dict[KeyUsage, x509.Certificate] | None = None,
+        acb: Eui64 | str = DEFAULT_ACB,
+        extra_keys: KeyStore | None = None,
+        firmware_version: str = "01000000",
+    ) -> None:
+        self.eui = Eui64(eui)
+        self.clock = clock
+        self.own_keys = dict(own_keys or {})
+        self.own_certificates = dict(own_certificates or {})
+        self.anchors = TrustAnchors()
+        self.replay = ReplayGuard()
+        self.event_log = EventLog()
+        self.security_log = EventLog()
+        self.firmware_version = firmware_version
+        self.alert_counter = 0x0000000100000000
+        self.use_cases: dict[int, UseCase] = {
+            c: u for c, u in USE_CASES.items() if self.device_type.value in u.devices
+        }
+        self.keys = DeviceKeys(self, extra_keys)
+        self.security = MessageSecurity(self.keys, Eui64(acb))
+        self.on_alert: Callable[[Outbound], None] | None = None
+        self.commands_accepted = 0
+        self.commands_rejected = 0
+
+    # -- the pipeline ---------------------------------------------------------------
+    def receive(self, raw: bytes) -> list[Outbound]:
+        """Process one incoming GBCS message; returns what the device sends back."""
+        try:
+            return self._receive(raw)
+        except Rejected:
+            self.commands_rejected += 1
+            return []
+
+    def _receive(self, raw: bytes) -> list[Outbound]:
+        try:
+            msg = decode_message(raw)
+        except GbcsError as exc:
+            self._reject(MALFORMED_COMMAND, f"malformed: {exc}")
+        if msg.recipient != self.eui:
+            self._reject(UNAUTHORISED, f"addressed to {msg.recipient}, not this device")
+        if msg.cra != Cra.COMMAND:
+            return self.on_peer_message(msg)
+        use_case = self.use_cases.get(msg.message_code)
+        if use_case is None:
+            self._log_security(COMMAND_NOT_SUPPORTED, f"message code 0x{msg.message_code:04X}")
+            return [self.not_supported(msg)]
+        role = self._authorise(msg, use_case)
+        if not self.replay.is_fresh(msg.originator, msg.counter):
+            self._reject(
+                OUT_OF_ORDER,
+                f"replayed counter {msg.counter} from {msg.originator}"
+                f" (last accepted {self.replay.last(msg.originator)})",
+            )
+        self._authenticate(msg, use_case, role)
+        try:
+            payload = decode_message_payload(msg)
+        except GbcsError as exc:
+            self._reject(MALFORMED_COMMAND, f"payload: {exc}")
+        self.replay.accept(msg.originator, msg.counter)
+        incoming = Incoming(msg, payload, use_case, role)
+        reply = self.execute(incoming)
+        self.commands_accepted += 1
+        out = [self._respond(incoming, reply)] if reply is not None else []
+        if reply is not None:
+            out.extend(reply.alerts)
+        return out
+
+    def _reject(self, code: int, detail: str) -> Any:
+        self._log_security(code, detail)
+        raise Rejected(detail)
+
+    def _log_security(self, code: int, detail: str) -> None:
+        self.security_log.record(self.clock.now(), code, detail)
+
+    def _authorise(self, msg: GbcsMessage, use_case: UseCase) -> str:
+        roles = {r.value for r in self.anchors.roles_of(msg.originator)}
+        if msg.message_code in (0x0090, 0x009B, 0x0116, 0x0117, 0x0118, 0x0119):
+            roles.add("han_peer")
+        if msg.originator == self.security.acb:
+            roles.add("acb")
+        allowed = [r for r in use_case.originators if r in roles]
+        if allowed:
+            return allowed[0]
+        critical = use_case.critical is True or (use_case.critical is None and msg.is_signed)
+        if "other" in use_case.originators and not critical:
+            return "other"
+        self._reject(
+            UNAUTHORISED,
+            f"{msg.originator} ({', '.join(sorted(roles)) or 'no trust anchor'}) may not send "
+            f"{use_case.name}",
+        )
+        raise AssertionError("unreachable")
+
+    def _authenticate(self, msg: GbcsMessage, use_case: UseCase, role: str) -> None:
+        critical = use_case.critical is True or (use_case.critical is None and msg.is_signed)
+        if critical:
+            if not msg.signature:
+                self._reject(AUTHENTICATION_FAILURE, "critical command without signature")
+            try:
+                self.security.verify_signature(msg)
+            except SecurityError as exc:
+                self._reject(AUTHENTICATION_FAILURE, f"signature: {exc}")
+        if msg.mac is None:
+            if not (critical and use_case.critical is None):
+                self._reject(AUTHENTICATION_FAILURE, "command without MAC")
+            return
+        try:
+            self.security.verify_mac(msg)
+        except SecurityError as exc:
+            self._reject(AUTHENTICATION_FAILURE, f"MAC: {exc}")
+
+    def _respond(self, incoming: Incoming, reply: Reply) -> Outbound:
+        msg = incoming.message
+        date_time = reply.date_time
+        if date_time is None and incoming.use_case.response_date_time:
+            date_time = DlmsDateTime.from_datetime(self.clock.now())
+        response = builder.response(msg, reply.payload, date_time=date_time, other=reply.other)
+        critical = bool(msg.signature) and incoming.use_case.critical is not False
+        protected = self.protect(response, critical=critical)
+        return Outbound(
+            msg.originator, protected.encode(), "response", msg.message_code, msg.counter
+        )
+
+    def protect(self, msg: GbcsMessage, *, critical: bool) -> GbcsMessage:
+        return builder.protect(msg, self.security, critical=critical)
+
+    # -- alerts -----------------------------------------------------------------------
+    def next_alert_counter(self) -> int:
+        self.alert_counter += 1
+        return self.alert_counter
+
+    def emit_alert(
+        self,
+        message_code: int,
+        recipient: Eui64,
+        payload: PayloadTree | bytes,
+        *,
+        critical: bool,
+        other: OtherInformation | None = None,
+    ) -> Outbound:
+        msg = builder.alert(
+            message_code, self.next_alert_counter(), self.eui, recipient, payload, other=other
+        )
+        out = Outbound(
+            Eui64(recipient), self.protect(msg, critical=critical).encode(), "alert", message_code
+        )
+        if self.on_alert is not None:
+            self.on_alert(out)
+        return out
+
+    def not_supported(self, msg: GbcsMessage) -> Outbound:
+        """GBCS 7.2.9.1: tell the originator its command is not supported here."""
+        from emulator.devices.alerts import command_not_supported_payload
+
+        counter = self.next_alert_counter()
+        payload = command_not_supported_payload(self, msg, counter)
+        alert = builder.alert(ECS100, counter, self.eui, msg.originator, payload)
+        return Outbound(
+            msg.originator,
+            self.protect(alert, critical=True).encode(),
+            "alert",
+            ECS100,
+            msg.counter,
+        )
+
+    # -- device types override ------------------------------------------------------
+    def execute(self, incoming: Incoming) -> Reply | None:
+        raise NotImplementedError
+
+    def on_peer_message(self, msg: GbcsMessage) -> list[Outbound]:
+        """Responses and alerts addressed to this device (HAN peers); default: ignore."""
+        return []
+
+    def now(self) -> _dt.datetime:
+        return self.clock.now()
+
+    def catch_up(self) -> None:
+        """Bring time-driven state (profiles, activations) up to the clock; default: none."""
+
+    def warm_up(self, until: _dt.datetime, *, step: _dt.timedelta = _dt.timedelta(days=1)) -> None:
+        """Live from the clock's time to `until`: a lab history before a test starts.
+
+        The virtual clock moves in steps so time-driven state builds up as it
+        would have, and a few ordinary events are logged along the way (power
+        restored after an outage on each of the last days), so logs have content.
+        """
+        advance = getattr(self.clock, "set", None)
+        if advance is None:
+            raise TypeError("warm_up needs a virtual clock")
+        while self.clock.now() < until:
+            advance(min(until, self.clock.now() + step))
+            self.catch_up()
+            if until - self.clock.now() < _dt.timedelta(days=3):
+                self.event_log.record(self.clock.now(), POWER_RESTORED, "lab history: outage ended")
+                self.security_log.record(self.clock.now(), SECURITY_HISTORY, "lab history")
+
+    # -- copies -----------------------------------------------------------------------
+    def clone(self) -> Device:
+        """An independent device in the same state, sharing immutable parts.
+
+        Recorded rows and stored values are never mutated in place (a SET
+        replaces them), so containers are copied and their items shared: a
+        warmed-up lab device can be cloned per test in microseconds.
+        """
+        new = copy.copy(self)
+        new.anchors = TrustAnchors()
+        for cell in self.anchors.cells():
+            new.anchors.put(dataclasses.replace(cell))
+        new.replay = ReplayGuard()
+        new.replay.load_json(self.replay.to_json())
+        new.event_log = self.event_log.copy()
+        new.security_log = self.security_log.copy()
+        new.use_cases = self.use_cases
+        new.keys = DeviceKeys(new, self.keys.extra)
+        new.security = MessageSecurity(new.keys, self.security.acb)
+        new.security.share_cache(self.security)
+        new.on_alert = None
+        return new
+
+    # -- state ------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "type": self.device_type.value,
+            "eui": str(self.eui),
+            "firmware_version": self.firmware_version,
+            "alert_counter": self.alert_counter,
+            "anchors": self.anchors.to_json(),
+            "replay": self.replay.to_json(),
+            "event_log": self.event_log.to_json(),
+            "security_log": self.security_log.to_json(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if Eui64(state["eui"]) != self.eui or state["type"] != self.device_type.value:
+            raise ValueError(f"state is for {state['type']} {state['eui']}, not {self}")
+        self.firmware_version = state["firmware_version"]
+        self.alert_counter = int(state["alert_counter"])
+        self.anchors.load_json(state["anchors"])
+        self.replay.load_json(state["replay"])
+        self.event_log.load_json(state["event_log"])
+        self.security_log.load_json(state["security_log"])
+
+    def __repr__(self) -> str:
+        return f"<{self.device_type.value} {self.eui}>"
+
+
+def anchor_role(role: str) -> AnchorRole | None:
+    try:
+        return AnchorRole(role)
+    except ValueError:
+        return None

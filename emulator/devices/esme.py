@@ -1,0 +1,261 @@
+"""ESME: the electricity meter (single element, twin element, polyphase).
+
+DLMS commands run against the ESME COSEM model (`cosem/esme_model.py`) through
+the generic server (`cosem_device.CosemDevice`); this module adds what a meter
+does beyond storing values:
+
+- registers read the metering engine (energy, tiers, instantaneous power), and
+  profile rows capture them;
+- the disconnector script table opens, arms and closes the load switch, and the
+  disconnect-control object reports its state;
+- passive calendars and charges with an activation time are future-dated: they
+  activate when the clock reaches that time and raise the 8F66 alert (0x00CC);
+- the token gateway (class 115) applies UTRN top-ups; the credit object
+  (class 112) adjusts and resets the meter balance.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from emulator.clock import Clock
+from emulator.devices.alerts import dlms_alert
+from emulator.devices.base import DeviceType
+from emulator.devices.cosem import profiles
+from emulator.devices.cosem.esme_model import MODEL
+from emulator.devices.cosem.model import CosemModel, Obj
+from emulator.devices.cosem.server import Outcome
+from emulator.devices.cosem_device import CosemDevice
+from emulator.devices.topup import ACCEPTED, apply_utrn
+from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
+from emulator.gbcs.dlms.axdr import Boolean, Data, Enum, OctetString, _Integer
+from emulator.gbcs.dlms.datetime import DlmsDateTime
+from emulator.gbcs.eui import Eui64
+from emulator.metering import Meter
+
+FUTURE_DATED_DLMS_ALERT = 0x00CC
+ALERT_FUTURE_SUCCESS = 0x8F66
+
+DISCONNECTOR_SCRIPTS = Obis("0-0:10.0.106.255")
+SCRIPT_ENABLE, SCRIPT_DISABLE, SCRIPT_ARM = 0x33, 0x34, 0x36
+CONTROL_DISCONNECTED, CONTROL_CONNECTED, CONTROL_READY = 0, 1, 2
+# Event log codes for load switch changes. "Supply Armed" is the GBCS alert code;
+# the remote enable/disable codes are ours (the GBCS event table is not in our
+# reference material) and are documented in docs/devices.md.
+EVENT_SUPPLY_ARMED = 0x8F32
+EVENT_SUPPLY_DISABLED, EVENT_SUPPLY_ENABLED = 0x00D0, 0x00D1
+
+
+@dataclass(slots=True)
+class Activation:
+    """A future-dated change waiting for its time (passive calendar, charge, ...)."""
+
+    at: _dt.datetime
+    class_id: int
+    obis: bytes
+    message_code: int
+    counter: int
+    originator: Eui64
+
+
+class Esme(CosemDevice):
+    device_type: ClassVar[DeviceType] = DeviceType.ESME
+    model: ClassVar[CosemModel] = MODEL
+
+    def __init__(
+        self, eui: Eui64 | str, clock: Clock, *, variant: str = "single", **kwargs: Any
+    ) -> None:
+        super().__init__(eui, clock, **kwargs)
+        self.variant = variant
+        self.meter = Meter()
+        self.armed = False
+        self.activations: list[Activation] = []
+        self.utrn_counters: list[int] = []
+
+    # -- time ---------------------------------------------------------------------------
+    def catch_up(self) -> None:
+        now = self.clock.now()
+        self.meter.advance(now)
+        super().catch_up()
+        for activation in [a for a in self.activations if a.at <= now]:
+            self.activations.remove(activation)
+            self._activate(activation)
+
+    def register_values(self) -> Iterator[int]:
+        m = self.meter
+        yield int(m.import_wh)
+        for value in m.tier_wh:
+            yield int(value)
+        for value in m.block_wh:
+            yield int(value)
+        yield int(m.export_wh)
+        while True:
+            yield int(m.reactive_import_varh)
+
+    def _activate(self, activation: Activation) -> None:
+        o = self.model.get(activation.class_id, activation.obis)
+        if o is not None and o.class_id == 20:
+            for passive, active in ((6, 2), (7, 3), (8, 4), (9, 5)):
+                value = self.cosem.get(o, passive)
+                if value is not None and active in o.attributes:
+                    self.cosem.set(o, active, value)
+        elif o is not None and o.class_id == 113:
+            value = self.cosem.get(o, 6)
+            if value is not None:
+                self.cosem.set(o, 5, value)
+        detail = activation.message_code.to_bytes(2, "big") + activation.counter.to_bytes(8, "big")
+        if o is not None:
+            detail += o.class_id.to_bytes(2, "big") + bytes(o.obis) + b"\x00"
+        payload = dlms_alert(
+            self.alert_counter + 1, ALERT_FUTURE_SUCCESS, activation.at, OctetString(detail)
+        )
+        self.emit_alert(FUTURE_DATED_DLMS_ALERT, activation.originator, payload, critical=True)
+
+    def schedule_activation(self, o: Obj, value: Data) -> None:
+        incoming = self.current
+        if not isinstance(value, OctetString) or len(value.value) != 12 or incoming is None:
+            return
+        when = DlmsDateTime.from_bytes(value.value)
+        key = (o.class_id, bytes(o.obis))
+        self.activations = [a for a in self.activations if (a.class_id, a.obis) != key]
+        if when.is_never_marker:
+            return  # a cancellation
+        at = when.to_datetime() or self.clock.now()
+        msg = incoming.message
+        self.activations.append(
+            Activation(at, o.class_id, bytes(o.obis), msg.message_code, msg.counter, msg.originator)
+        )
+        self.clock.call_at(at, self.catch_up)
+
+    # -- behaviour ------------------------------------------------------------------------
+    def on_get(self, o: Obj, attribute: int, spec: RequestSpec) -> Outcome | None:
+        if o.class_id in (3, 4, 5) and attribute == 2:
+            template = o.attributes.get(2)
+            if isinstance(template, _Integer):
+                return Outcome(0, profiles._clamp(type(template), self._register(o.obis)))
+        if o.class_id == 70 and attribute == 2:
+            return Outcome(0, Boolean(self.meter.supply_enabled))
+        if o.class_id == 70 and attribute == 3:
+            return Outcome(0, Enum(self._control_state()))
+        return super().on_get(o, attribute, spec)
+
+    def on_set(self, o: Obj, attribute: int, value: Data) -> Outcome | None:
+        self.cosem.set(o, attribute, value)
+        if (o.class_id, attribute) in ((20, 10), (113, 7)):
+            self.schedule_activation(o, value)
+        return Outcome(0)
+
+    def on_action(self, o: Obj, method: int, argument: Data) -> Outcome | None:
+        if o.class_id == 9 and o.obis == DISCONNECTOR_SCRIPTS:
+            return self._load_switch(argument)
+        if o.class_id == 115 and method == 1:
+            return self._top_up(argument)
+        if o.class_id == 112 and method in (1, 2) and isinstance(argument, _Integer):
+            if method == 1:
+                self.meter.top_up(argument.value)
+            else:
+                self.meter.balance = float(argument.value)
+            return Outcome(0)
+        return super().on_action(o, method, argument)
+
+    def _register(self, obis: bytes) -> int:
+        o = Obis(obis)
+        c, d, e = o[2], o[3], o[4]
+        m = self.meter
+        if d == 7:  # instantaneous
+            return int(m.instantaneous_w)
+        source = {
+            1: m.import_wh,
+            2: m.export_wh,
+            3: m.reactive_import_varh,
+            4: m.reactive_export_varh,
+        }
+        if d == 8 and c in source:
+            if c == 1 and 0 < e <= len(m.tier_wh):
+                return int(m.tier_wh[e - 1])
+            return int(source[c])
+        return 0
+
+    def _control_state(self) -> int:
+        if self.meter.supply_enabled:
+            return CONTROL_CONNECTED
+        return CONTROL_READY if self.armed else CONTROL_DISCONNECTED
+
+    def _load_switch(self, argument: Data) -> Outcome:
+        script = argument.value if isinstance(argument, _Integer) else -1
+        now = self.clock.now()
+        if script == SCRIPT_DISABLE:
+            self.meter.supply_enabled = False
+            self.armed = False
+            self.event_log.record(now, EVENT_SUPPLY_DISABLED, "load switch opened")
+        elif script == SCRIPT_ENABLE:
+            self.meter.supply_enabled = True
+            self.armed = False
+            self.event_log.record(now, EVENT_SUPPLY_ENABLED, "load switch closed")
+        elif script == SCRIPT_ARM:
+            self.armed = not self.meter.supply_enabled
+            self.event_log.record(now, EVENT_SUPPLY_ARMED, "supply armed")
+        else:
+            return Outcome(ActionResult.OBJECT_UNAVAILABLE)
+        return Outcome(0)
+
+    def _top_up(self, argument: Data) -> Outcome:
+        if not isinstance(argument, OctetString):
+            return Outcome(ActionResult.TYPE_UNMATCHED)
+        result, _ = apply_utrn(self, argument.value)
+        return Outcome(0 if result == ACCEPTED else ActionResult.HARDWARE_FAULT)
+
+    # -- copies and state -------------------------------------------------------------------
+    def clone(self) -> Esme:
+        new = super().clone()
+        assert isinstance(new, Esme)
+        new.meter = Meter.from_json(self.meter.to_json())
+        new.activations = list(self.activations)
+        new.utrn_counters = list(self.utrn_counters)
+        return new
+
+    def to_state(self) -> dict[str, Any]:
+        state = super().to_state()
+        state.update(
+            {
+                "variant": self.variant,
+                "meter": self.meter.to_json(),
+                "armed": self.armed,
+                "utrn_counters": self.utrn_counters,
+                "activations": [
+                    {
+                        "at": a.at.isoformat(),
+                        "class": a.class_id,
+                        "obis": str(Obis(a.obis)),
+                        "code": a.message_code,
+                        "counter": a.counter,
+                        "originator": str(a.originator),
+                    }
+                    for a in self.activations
+                ],
+            }
+        )
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.variant = state.get("variant", self.variant)
+        self.meter = Meter.from_json(state["meter"])
+        self.armed = bool(state.get("armed", False))
+        self.utrn_counters = list(state.get("utrn_counters", []))
+        self.activations = [
+            Activation(
+                _dt.datetime.fromisoformat(a["at"]),
+                int(a["class"]),
+                bytes(Obis(a["obis"])),
+                int(a["code"]),
+                int(a["counter"]),
+                Eui64(a["originator"]),
+            )
+            for a in state.get("activations", [])
+        ]
+        for a in self.activations:
+            self.clock.call_at(a.at, self.catch_up)

@@ -1,0 +1,160 @@
+"""GSME: the battery gas meter.
+
+Speaks GBZ through the shared ZCL server. It sleeps most of the time: it wakes on
+a schedule of its clock (every `wake_interval`, 30 minutes by default), tells the
+hub (WAKE), takes the commands queued for it, pushes a fresh mirror of its data
+to the GPF, and sleeps again after `awake_window`. Commands that need the meter
+itself (valve, tariffs, top-ups) wait in the hub for that moment.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, ClassVar
+
+from emulator.clock import Clock, to_zigbee_time
+from emulator.devices.base import DeviceType
+from emulator.devices.zcl_device import ZclDevice
+from emulator.devices.zcl_model import CALENDAR, METERING, PREPAYMENT, PRICE
+
+
+class Gsme(ZclDevice):
+    device_type: ClassVar[DeviceType] = DeviceType.GSME
+
+    def __init__(
+        self,
+        eui: Any,
+        clock: Clock,
+        *,
+        wake_interval: _dt.timedelta = _dt.timedelta(minutes=30),
+        awake_window: _dt.timedelta = _dt.timedelta(seconds=10),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(eui, clock, **kwargs)
+        self.wake_interval = wake_interval
+        self.awake_window = awake_window
+        self.utrn_counters: list[int] = []
+        self.factory_configuration()
+
+    def next_wake(self, after: _dt.datetime) -> _dt.datetime:
+        """Wake-ups fall on multiples of the interval from midnight."""
+        midnight = after.replace(hour=0, minute=0, second=0, microsecond=0)
+        step = self.wake_interval
+        n = int((after - midnight) / step) + 1
+        return midnight + n * step
+
+    def is_awake(self, at: _dt.datetime) -> bool:
+        midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        into = (at - midnight) % self.wake_interval
+        return into < self.awake_window
+
+    def mirror(self) -> dict[str, Any]:
+        """What the GPF keeps for reads while the meter sleeps."""
+        self.catch_up()
+        return {
+            "time": to_zigbee_time(self.clock.now()),
+            "summation": int(self.meter.import_wh),
+            "tiers": [int(t) for t in self.meter.tier_wh[:4]],
+            "credit": int(self.meter.balance),
+            "debt": int(self.meter.debt),
+            "values": {
+                f"{c:04x}:{a:04x}": v
+                for (c, a), v in self.zcl.values.items()
+                if not isinstance(v, bytes)
+            },
+        }
+
+    def factory_configuration(self) -> None:
+        """The tariff, calendar and units a meter leaves the factory (or install) with."""
+        z = self.zcl
+        z.values[(METERING, 0x0300)] = 1  # m3
+        z.values[(METERING, 0x0301)] = 1
+        z.values[(METERING, 0x0302)] = 1000
+        z.values[(METERING, 0x0206)] = bytes(self.eui)
+        z.values[(PRICE, 0x0616)] = 826  # GBP
+        z.values[(PREPAYMENT, 0x0010)] = 1000
+        base = {"provider_id": 0, "issuer_event_id": 0, "issuer_calendar_id": 1}
+        z.published[(CALENDAR, "publish_day_profile")] = [
+            {
+                **base,
+                "day_id": d,
+                "total_number_of_schedule_entries": 1,
+                "command_index": 0,
+                "total_number_of_commands": 1,
+                "calendar_type": 0,
+                "schedule_entries": [{"start_time": 0, "tier_or_action": d}],
+            }
+            for d in range(1, 5)
+        ]
+        z.published[(CALENDAR, "publish_week_profile")] = [
+            {
+                **base,
+                "week_id": w,
+                "day_id_monday": 1,
+                "day_id_tuesday": 1,
+                "day_id_wednesday": 1,
+                "day_id_thursday": 1,
+                "day_id_friday": 1,
+                "day_id_saturday": 2,
+                "day_id_sunday": 2,
+            }
+            for w in range(1, 3)
+        ]
+        z.published[(CALENDAR, "publish_seasons")] = [
+            {
+                **base,
+                "command_index": 0,
+                "total_number_of_commands": 1,
+                "seasons": [
+                    {
+                        "season_start_date": {"year": 2014, "month": 1, "day": 1, "weekday": 0xFF},
+                        "week_id": 1,
+                    }
+                ],
+            }
+        ]
+        z.published[(CALENDAR, "publish_special_days")] = [
+            {
+                **base,
+                "start_time": 0,
+                "calendar_type": 0,
+                "total_number_of_special_days": 1,
+                "command_index": 0,
+                "total_number_of_commands": 1,
+                "special_days": [
+                    {
+                        "special_day_date": {"year": 2014, "month": 12, "day": 25, "weekday": 0xFF},
+                        "day_id": 2,
+                    }
+                ],
+            }
+        ]
+        z.published[(PRICE, "publish_tariff_information")] = [
+            {
+                "provider_id": 0,
+                "issuer_event_id": 0,
+                "issuer_tariff_id": 1,
+                "start_time": 0,
+                "tariff_type_charging_scheme": 0,
+                "tariff_label": b"",
+                "number_of_price_tiers_in_use": 1,
+                "number_of_block_thresholds_in_use": 0,
+                "unit_of_measure": 1,
+                "currency": 826,
+                "price_trailing_digit": 0x50,
+                "standing_charge": 0,
+                "tier_block_mode": 0,
+                "block_threshold_multiplier": 1,
+                "block_threshold_divisor": 1,
+            }
+        ]
+        z.published[(PRICE, "publish_billing_period")] = [
+            {
+                "provider_id": 0,
+                "issuer_event_id": 0,
+                "billing_period_start_time": 0,
+                "billing_period_duration": 1,
+                "billing_period_duration_type": 0x02,
+                "tariff_type": 0,
+            }
+        ]

@@ -1,0 +1,853 @@
+"""Devices that speak GBZ: the ZCL server shared by the gas meter and the gas proxy.
+
+Each request component gets its response component(s), in order (GBCS 7.3):
+
+- publish and set commands store what they carry and answer a default response;
+- read attributes answers each attribute from the model (live values for
+  consumption and credit), UNSUPPORTED_ATTRIBUTE for unknown ones;
+- get commands answer the matching publish command(s), or a default response
+  NOT_FOUND when nothing is held for the request;
+- once a component fails, each later one is answered by a default response with
+  command id 0xFF and status FAILURE, and is not executed;
+- components with a from-date-time are future-dated: stored, run when the clock
+  reaches that time, and reported with the 00CD alert (8F66);
+- response components that GBCS classes as sensitive data are encrypted for the
+  requester (`zcl_model.SENSITIVE_RESPONSES`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.clock import Clock, from_zigbee_time, to_zigbee_time
+from emulator.devices.base import Device, Incoming, Reply
+from emulator.devices.zcl_model import (
+    ATTRIBUTES,
+    CALENDAR,
+    DEVICE_MANAGEMENT,
+    EVENTS,
+    METERING,
+    PREPAYMENT,
+    PRICE,
+    SENSITIVE_RESPONSES,
+)
+from emulator.gbcs import crypto
+from emulator.gbcs.asn1 import Der
+from emulator.gbcs.payload import SENSITIVE_AAD
+from emulator.gbcs.zcl.clusters import Direction, by_name
+from emulator.gbcs.zcl.foundation import (
+    STATUS_NOT_FOUND,
+    STATUS_SUCCESS,
+    STATUS_UNSUPPORTED_ATTRIBUTE,
+)
+from emulator.gbcs.zcl.gbz import (
+    CONTROL_ENCRYPTED,
+    CONTROL_FROM_DATE_TIME,
+    CONTROL_LAST,
+    FC_CLUSTER_SPECIFIC,
+    FC_TO_CLIENT,
+    EncryptedPayload,
+    GbzAlert,
+    GbzComponent,
+    GbzPayload,
+    ZclFrame,
+    encode_zcl_payload,
+)
+from emulator.gbcs.zcl.types import ZclValue
+from emulator.metering import Meter
+
+STATUS_FAILURE = 0x01
+STATUS_HARDWARE_FAILURE = 0xC0
+FUTURE_DATED_GBZ_ALERT = 0x00CD
+ALERT_FUTURE_SUCCESS = 0x8F66
+
+
+@dataclass(slots=True)
+class Answer:
+    """One response command: cluster-specific or general, with its fields."""
+
+    cluster: int
+    name: str
+    fields: dict[str, Any]
+    cluster_specific: bool = True
+
+    @property
+    def failed(self) -> bool:
+        return self.name == "default_response" and self.fields.get("status") not in (
+            STATUS_SUCCESS,
+            STATUS_NOT_FOUND,
+        )
+
+
+@dataclass(slots=True)
+class Pending:
+    at: _dt.datetime
+    component: GbzComponent
+    message_code: int
+    counter: int
+    originator: bytes
+
+
+@dataclass(slots=True)
+class ZclState:
+    """What a ZCL device holds beyond attribute values (tariffs, logs, snapshots)."""
+
+    values: dict[tuple[int, int], Any] = field(default_factory=dict)
+    published: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)
+    prepay_snapshots: list[dict[str, Any]] = field(default_factory=list)
+    samples: dict[int, dict[str, Any]] = field(default_factory=dict)
+    top_ups: list[dict[str, Any]] = field(default_factory=list)
+    debts: list[dict[str, Any]] = field(default_factory=list)
+    recording_since: int | None = None  # ZigBee time consumption profile data starts
+
+    def copy(self) -> ZclState:
+        return ZclState(
+            dict(self.values),
+            {k: list(v) for k, v in self.published.items()},
+            list(self.snapshots),
+            list(self.prepay_snapshots),
+            dict(self.samples),
+            list(self.top_ups),
+            list(self.debts),
+            self.recording_since,
+        )
+
+
+Handler = Callable[["ZclDevice", GbzComponent, dict[str, Any]], list[Answer]]
+
+
+class ZclDevice(Device):
+    """Base of GSME and GPF: GBZ dispatch, attribute store, future-dated components."""
+
+    speaks = "gbz"
+
+    def __init__(self, eui: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(eui, clock, **kwargs)
+        self.zcl = ZclState()
+        self.meter = Meter(load_w=200.0)
+        self.faults: dict[tuple[int, int | None], int] = {}  # (component index, attribute)
+        self.pending: list[Pending] = []
+        self.last_capture: _dt.datetime | None = None
+        self.current: Incoming | None = None
+
+    # -- commands ---------------------------------------------------------------------
+    def execute(self, incoming: Incoming) -> Reply | None:
+        self.catch_up()
+        tree = incoming.tree
+        if isinstance(tree, Der):
+            from emulator.devices.credentials import execute_asn1
+
+            return execute_asn1(self, incoming, tree)
+        if not isinstance(tree, GbzPayload):
+            return None
+        self.current = incoming
+        try:
+            return Reply(self.answer(incoming, tree))
+        finally:
+            self.current = None
+
+    def answer(self, incoming: Incoming, request: GbzPayload) -> GbzPayload:
+        out: list[GbzComponent] = []
+        failed = False
+        sensitive = SENSITIVE_RESPONSES.get(incoming.message.message_code, frozenset())
+        for index, component in enumerate(request.components):
+            if failed:
+                answers = [
+                    Answer(
+                        component.cluster,
+                        "default_response",
+                        {"command_id": 0xFF, "status": STATUS_FAILURE},
+                        False,
+                    )
+                ]
+            elif _future_dated(component):
+                answers = self._defer(incoming, component)
+            else:
+                answers = self._one(index, component)
+                failed = any(a.failed or _record_failed(a) for a in answers)
+            for n, a in enumerate(answers):
+                last = bool(component.control & CONTROL_LAST) and n == len(answers) - 1
+                out.append(
+                    self._component(incoming, component, a, last, (a.cluster, a.name) in sensitive)
+                )
+        return GbzPayload(out)
+
+    def _one(self, index: int, component: GbzComponent) -> list[Answer]:
+        frame = component.frame
+        fault = self.faults.get((index, None))
+        if fault is not None:
+            return [_default(component, fault)]
+        fields = frame.fields or {}
+        if not frame.cluster_specific:
+            if frame.command_id == 0x00:  # read attributes
+                return [
+                    self._read_attributes(index, component.cluster, fields.get("attribute_ids", []))
+                ]
+            return [_default(component, STATUS_SUCCESS)]
+        handler = HANDLERS.get((component.cluster, frame.direction, frame.name))
+        if handler is not None:
+            return handler(self, component, fields)
+        if not frame.name or frame.name.startswith("get_"):
+            return [_default(component, 0x81)]  # UNSUP_CLUSTER_COMMAND
+        # publish, set and other write commands: keep what they carry
+        self.zcl.published.setdefault((component.cluster, frame.name), []).append(dict(fields))
+        return [_default(component, STATUS_SUCCESS)]
+
+    def _read_attributes(self, index: int, cluster: int, ids: list[int]) -> Answer:
+        records: list[dict[str, Any]] = []
+        for attribute_id in ids:
+            fault = self.faults.get((index, attribute_id))
+            definition = ATTRIBUTES.get(cluster, {}).get(attribute_id)
+            if fault is not None:
+                records.append({"attribute_id": attribute_id, "status": fault})
+            elif definition is None:
+                records.append(
+                    {"attribute_id": attribute_id, "status": STATUS_UNSUPPORTED_ATTRIBUTE}
+                )
+            else:
+                value = self.attribute_value(cluster, attribute_id, definition.type_id)
+                records.append(
+                    {
+                        "attribute_id": attribute_id,
+                        "status": 0,
+                        "value": ZclValue(definition.type_id, value),
+                    }
+                )
+        return Answer(cluster, "read_attributes_response", {"records": records}, False)
+
+    def attribute_value(self, cluster: int, attribute_id: int, type_id: int) -> Any:
+        stored = self.zcl.values.get((cluster, attribute_id))
+        if stored is not None:
+            return stored
+        live = self.live_value(cluster, attribute_id)
+        if live is not None:
+            return live
+        return b"" if type_id in (0x41, 0x42) else 0
+
+    def live_value(self, cluster: int, attribute_id: int) -> Any | None:
+        m = self.meter
+        if cluster == METERING and attribute_id == 0x0000:
+            return int(m.import_wh)
+        if cluster == METERING and 0x0100 <= attribute_id <= 0x0106 and attribute_id % 2 == 0:
+            return int(m.tier_wh[(attribute_id - 0x0100) // 2])
+        if cluster == PREPAYMENT and attribute_id == 0x0001:
+            return int(m.balance)
+        if cluster == PREPAYMENT and attribute_id == 0x0005:
+            return int(m.debt)
+        return None
+
+    def _component(
+        self, incoming: Incoming, request: GbzComponent, answer: Answer, last: bool, encrypt: bool
+    ) -> GbzComponent:
+        to_client = not request.frame.frame_control & FC_TO_CLIENT
+        fc = (FC_CLUSTER_SPECIFIC if answer.cluster_specific else 0) | (
+            FC_TO_CLIENT if to_client else 0
+        )
+        if answer.cluster_specific:
+            fc |= 0x10
+        command_id = _command_id(answer, to_client)
+        frame = ZclFrame(
+            fc, request.frame.sequence, command_id, answer.fields, None, None, answer.name
+        )
+        control = CONTROL_LAST if last else 0
+        if not encrypt:
+            return GbzComponent(control, answer.cluster, frame)
+        plain = encode_zcl_payload(answer.cluster, fc, command_id, answer.fields)
+        key, iv = self.sensitive_key(incoming)
+        sealed = crypto.encrypt(key, iv, SENSITIVE_AAD, plain)
+        frame.encrypted = EncryptedPayload(
+            sealed[: -crypto.TAG_LENGTH], sealed[-crypto.TAG_LENGTH :]
+        )
+        frame.fields = None
+        return GbzComponent(control | CONTROL_ENCRYPTED, answer.cluster, frame, None, 0, 0)
+
+    def sensitive_key(self, incoming: Incoming) -> tuple[bytes, bytes]:
+        msg = incoming.message
+        other = msg.header.other
+        peer = other.supplementary_remote_party_id or msg.originator
+        counter = other.supplementary_originator_counter
+        if counter is None:
+            counter = msg.counter
+        z = self.security.shared_secret(self.eui, peer)
+        return crypto.derive_key(
+            z, self.eui, crypto.KdfMode.ENCRYPTION, counter, peer
+        ), crypto.iv_for(self.eui)
+
+    # -- future-dated ---------------------------------------------------------------------
+    def _defer(self, incoming: Incoming, component: GbzComponent) -> list[Answer]:
+        at = from_zigbee_time(component.from_date_time or 0)
+        msg = incoming.message
+        self.pending.append(
+            Pending(at, component, msg.message_code, msg.counter, bytes(msg.originator))
+        )
+        self.clock.call_at(at, self.catch_up)
+        return [_default(component, STATUS_SUCCESS)]
+
+    def catch_up(self) -> None:
+        now = self.clock.now()
+        self.meter.advance(now)
+        self.capture_until(now)
+        for item in [p for p in self.pending if p.at <= now]:
+            self.pending.remove(item)
+            self._one(-1, item.component)
+            alert = GbzAlert(
+                ALERT_FUTURE_SUCCESS, to_zigbee_time(item.at), 1, None, body_kind="none"
+            )
+            from emulator.gbcs.eui import Eui64
+            from emulator.gbcs.zcl.gbz import FutureDatedGbzOutcome
+
+            alert.body = FutureDatedGbzOutcome(
+                item.message_code,
+                item.counter,
+                item.component.cluster,
+                item.component.frame.frame_control,
+                item.component.frame.command_id,
+            )
+            alert.body_kind = "future_dated_outcome"
+            self.emit_alert(FUTURE_DATED_GBZ_ALERT, Eui64(item.originator), alert, critical=True)
+
+    def capture_until(self, now: _dt.datetime) -> None:
+        """Daily billing snapshots (metering and prepayment) as the clock passes midnight."""
+        if self.last_capture is None:
+            self.last_capture = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if self.zcl.recording_since is None:
+            self.zcl.recording_since = to_zigbee_time(now)
+        day = _dt.timedelta(days=1)
+        while self.last_capture + day <= now:
+            self.last_capture += day
+            stamp = to_zigbee_time(self.last_capture)
+            m = self.meter
+            cause = 0x03 if self.last_capture.day == 1 else 0x01  # general; billing end
+            self.zcl.snapshots.append(
+                {
+                    "time": stamp,
+                    "cause": cause,
+                    "summation": int(m.import_wh),
+                    "tiers": [int(t) for t in m.tier_wh[:4]],
+                    "blocks": [int(b) for b in m.block_wh[:4]],
+                }
+            )
+            self.zcl.prepay_snapshots.append(
+                {
+                    "time": stamp,
+                    "cause": cause,
+                    "credit": int(m.balance),
+                    "debt": int(m.debt),
+                    "emergency": int(m.emergency_credit_limit),
+                }
+            )
+            del self.zcl.snapshots[:-40]
+            del self.zcl.prepay_snapshots[:-40]
+
+    # -- lab helpers -------------------------------------------------------------------
+    def inject_fault(self, fault: dict[str, Any]) -> None:
+        attribute = fault.get("attribute")
+        self.faults[
+            (int(fault.get("component", 0)), int(attribute) if attribute is not None else None)
+        ] = int(fault.get("result", STATUS_HARDWARE_FAILURE))
+
+    def forget_history(self) -> None:
+        self.zcl.snapshots.clear()
+        self.zcl.prepay_snapshots.clear()
+        self.zcl.samples.clear()
+        self.zcl.top_ups.clear()
+        self.zcl.debts.clear()
+        for key in [k for k in self.zcl.published if k[0] in (CALENDAR, PRICE)]:
+            del self.zcl.published[key]
+        self.zcl.recording_since = to_zigbee_time(self.clock.now())
+        self.event_log.clear()
+        self.security_log.clear()
+
+    def clone(self) -> ZclDevice:
+        new = super().clone()
+        assert isinstance(new, ZclDevice)
+        new.zcl = self.zcl.copy()
+        new.meter = Meter.from_json(self.meter.to_json())
+        new.faults = dict(self.faults)
+        new.pending = list(self.pending)
+        new.current = None
+        return new
+
+    def to_state(self) -> dict[str, Any]:
+        self.catch_up()
+        state = super().to_state()
+        z = self.zcl
+        state["zcl"] = {
+            "values": [[c, a, _plain(v)] for (c, a), v in z.values.items()],
+            "published": [
+                [c, n, [_plain_fields(f) for f in items]] for (c, n), items in z.published.items()
+            ],
+            "snapshots": z.snapshots,
+            "prepay_snapshots": z.prepay_snapshots,
+            "top_ups": [_plain_fields(t) for t in z.top_ups],
+            "debts": z.debts,
+        }
+        state["meter"] = self.meter.to_json()
+        state["last_capture"] = self.last_capture.isoformat() if self.last_capture else None
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        z = state["zcl"]
+        self.zcl = ZclState(
+            {(c, a): _unplain(v) for c, a, v in z["values"]},
+            {(c, n): [_unplain_fields(f) for f in items] for c, n, items in z["published"]},
+            list(z["snapshots"]),
+            list(z["prepay_snapshots"]),
+            {},
+            [_unplain_fields(t) for t in z["top_ups"]],
+            list(z["debts"]),
+        )
+        self.meter = Meter.from_json(state["meter"])
+        last = state.get("last_capture")
+        self.last_capture = _dt.datetime.fromisoformat(last) if last else None
+
+
+def _plain(value: Any) -> Any:
+    return {"hex": value.hex()} if isinstance(value, bytes) else value
+
+
+def _unplain(value: Any) -> Any:
+    return bytes.fromhex(value["hex"]) if isinstance(value, dict) and "hex" in value else value
+
+
+def _plain_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: _plain(v)
+        for k, v in fields.items()
+        if not isinstance(v, list | dict) or isinstance(v, list)
+    }
+
+
+def _unplain_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: _unplain(v) for k, v in fields.items()}
+
+
+def _future_dated(component: GbzComponent) -> bool:
+    """A from-date-time on a write defers it; on a get it only filters what is read."""
+    if not component.control & CONTROL_FROM_DATE_TIME:
+        return False
+    if component.from_date_time in (None, 0, 0xFFFFFFFF):
+        return False
+    return not component.frame.name.startswith("get_")
+
+
+def _record_failed(answer: Answer) -> bool:
+    records = answer.fields.get("records")
+    if answer.name != "read_attributes_response" or not isinstance(records, list):
+        return False
+    return any(
+        r.get("status") not in (STATUS_SUCCESS, STATUS_UNSUPPORTED_ATTRIBUTE) for r in records
+    )
+
+
+def _default(component: GbzComponent, status: int) -> Answer:
+    return Answer(
+        component.cluster,
+        "default_response",
+        {"command_id": component.frame.command_id, "status": status},
+        False,
+    )
+
+
+def _command_id(answer: Answer, to_client: bool) -> int:
+    if not answer.cluster_specific:
+        return {"default_response": 0x0B, "read_attributes_response": 0x01}[answer.name]
+    direction = Direction.TO_CLIENT if to_client else Direction.TO_SERVER
+    return by_name(answer.cluster, direction, answer.name).command_id
+
+
+# -- handlers ----------------------------------------------------------------------------
+
+
+def _not_found(component: GbzComponent) -> list[Answer]:
+    return [_default(component, STATUS_NOT_FOUND)]
+
+
+def _get_published(name: str) -> Handler:
+    """get_X answers every stored publish_X, or NOT_FOUND."""
+
+    def handler(device: ZclDevice, component: GbzComponent, fields: dict[str, Any]) -> list[Answer]:
+        stored = device.zcl.published.get((component.cluster, name), [])
+        if not stored:
+            return _not_found(component)
+        return [Answer(component.cluster, name, dict(item)) for item in stored]
+
+    return handler
+
+
+def _get_snapshot(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    snaps = _in_window(device.zcl.snapshots, fields)
+    offset = fields.get("snapshot_offset", 0)
+    if offset >= len(snaps):
+        return _not_found(component)
+    snap = snaps[-1 - offset]
+    payload = {
+        "current_summation_delivered": snap["summation"],
+        "number_of_tiers_in_use": len(snap["tiers"]),
+        "tier_summations": snap["tiers"],
+        "number_of_tiers_and_block_thresholds_in_use": 0x14,
+        "tier_block_summations": snap["blocks"],
+    }
+    return [
+        Answer(
+            METERING,
+            "publish_snapshot",
+            {
+                "snapshot_id": len(snaps) - 1 - offset,
+                "snapshot_time": snap["time"],
+                "total_snapshots_found": len(snaps),
+                "command_index": 0,
+                "total_number_of_commands": 1,
+                "snapshot_cause": snap["cause"],
+                "snapshot_payload_type": 6,
+                "snapshot_payload": payload,
+            },
+        )
+    ]
+
+
+def _get_prepay_snapshot(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    snaps = _in_window(device.zcl.prepay_snapshots, fields)
+    offset = fields.get("snapshot_offset", 0)
+    if offset >= len(snaps):
+        return _not_found(component)
+    snap = snaps[-1 - offset]
+    payload = {
+        "accumulated_debt": snap["debt"],
+        "type1_debt_remaining": 0,
+        "type2_debt_remaining": 0,
+        "type3_debt_remaining": 0,
+        "emergency_credit_remaining": snap["emergency"],
+        "credit_remaining": snap["credit"],
+    }
+    return [
+        Answer(
+            PREPAYMENT,
+            "publish_prepay_snapshot",
+            {
+                "snapshot_id": len(snaps) - 1 - offset,
+                "snapshot_time": snap["time"],
+                "total_snapshots_found": len(snaps),
+                "command_index": 0,
+                "total_number_of_commands": 1,
+                "snapshot_cause": snap["cause"],
+                "snapshot_payload_type": 0,
+                "snapshot_payload": payload,
+            },
+        )
+    ]
+
+
+def _in_window(items: list[dict[str, Any]], fields: dict[str, Any]) -> list[dict[str, Any]]:
+    start = fields.get("earliest_start_time", 0)
+    end = fields.get("latest_end_time", 0xFFFFFFFF)
+    cause = fields.get("snapshot_cause", 0xFFFFFFFF)
+    return [
+        s
+        for s in items
+        if start <= s["time"] <= end and (cause == 0xFFFFFFFF or s["cause"] & cause)
+    ]
+
+
+def _start_sampling(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    sample_id = (max(device.zcl.samples, default=0) + 1) & 0xFFFF
+    device.zcl.samples[sample_id] = dict(fields)
+    return [Answer(METERING, "start_sampling_response", {"sample_id": sample_id})]
+
+
+def _get_sampled_data(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    interval = 1800
+    now = to_zigbee_time(device.clock.now())
+    since = device.zcl.recording_since if device.zcl.recording_since is not None else now
+    start = max(fields.get("earliest_sample_time", 0), since)
+    count = min(fields.get("number_of_samples", 0), max(0, (now - start) // interval))
+    if count <= 0:
+        return _not_found(component)
+    level = int(device.meter.load_w * interval / 3600)
+    return [
+        Answer(
+            METERING,
+            "get_sampled_data_response",
+            {
+                "sample_id": fields.get("sample_id", 0),
+                "sample_start_time": start,
+                "sample_type": fields.get("sample_type", 0),
+                "sample_request_interval": interval,
+                "number_of_samples": count,
+                "samples": [level] * count,
+            },
+        )
+    ]
+
+
+def _change_payment_mode(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    config = fields.get("proposed_payment_control_configuration", 0)
+    device.zcl.values[(PREPAYMENT, 0x0000)] = config
+    device.meter.prepayment = bool(config & 0x0001)
+    return [
+        Answer(
+            PREPAYMENT,
+            "change_payment_mode_response",
+            {
+                "friendly_credit": 0,
+                "friendly_credit_calendar_id": 0,
+                "emergency_credit_limit": int(device.meter.emergency_credit_limit),
+                "emergency_credit_threshold": 0,
+            },
+        )
+    ]
+
+
+def _consumer_top_up(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    from emulator.devices.topup import apply_utrn
+
+    code = fields.get("top_up_code") or b""
+    result, value = apply_utrn(device, code)
+    if result == 0:
+        device.zcl.top_ups.append(
+            {
+                "top_up_code": code,
+                "top_up_amount": value,
+                "top_up_time": to_zigbee_time(device.clock.now()),
+            }
+        )
+    return [
+        Answer(
+            PREPAYMENT,
+            "consumer_top_up_response",
+            {
+                "result_type": result,
+                "top_up_value": value,
+                "source_of_top_up": fields.get("originating_device", 0),
+                "credit_remaining": int(device.meter.balance),
+            },
+        )
+    ]
+
+
+def _get_top_up_log(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    entries = device.zcl.top_ups[-max(1, fields.get("number_of_records", 1)) :]
+    if not entries:
+        return _not_found(component)
+    return [
+        Answer(
+            PREPAYMENT,
+            "publish_top_up_log",
+            {"command_index": 0, "total_number_of_commands": 1, "top_ups": entries},
+        )
+    ]
+
+
+def _get_debt_log(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    entries = device.zcl.debts[-max(1, fields.get("number_of_debts", 1)) :]
+    if not entries:
+        return _not_found(component)
+    return [
+        Answer(
+            PREPAYMENT,
+            "publish_debt_log",
+            {"command_index": 0, "total_number_of_commands": 1, "debts": entries},
+        )
+    ]
+
+
+def _change_debt(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    device.meter.debt = max(0.0, device.meter.debt + fields.get("debt_amount", 0))
+    device.zcl.debts.append(
+        {
+            "collection_time": to_zigbee_time(device.clock.now()),
+            "amount_collected": 0,
+            "debt_type": fields.get("debt_amount_type", 0),
+            "outstanding_debt": int(device.meter.debt),
+        }
+    )
+    del device.zcl.debts[:-30]
+    return [_default(component, STATUS_SUCCESS)]
+
+
+def _credit_adjustment(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    value = fields.get("credit_adjustment_value", 0)
+    if fields.get("credit_adjustment_type", 0) == 0:
+        device.meter.top_up(value)
+    else:
+        device.meter.balance = float(value)
+    return [_default(component, STATUS_SUCCESS)]
+
+
+def _get_event_log(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    start, end = fields.get("start_time", 0), fields.get("end_time", 0xFFFFFFFF) or 0xFFFFFFFF
+    log_id = fields.get("event_control_log_id", 0) & 0x0F
+    source = device.security_log if log_id == 2 else device.event_log
+    events = [e for e in source if start <= to_zigbee_time(e.time) <= end]
+    if not events:
+        return _not_found(component)
+    wanted = events[-max(1, fields.get("number_of_events", 1) or len(events)) :]
+    return [
+        Answer(
+            EVENTS,
+            "publish_event_log",
+            {
+                "total_number_of_events": len(events),
+                "command_index": 0,
+                "total_commands": 1,
+                "log_payload_control": len(wanted) << 4,
+                "events": [
+                    {
+                        "log_id": log_id or 1,
+                        "event_id": e.code & 0xFFFF,
+                        "event_time": to_zigbee_time(e.time),
+                        "event_data": b"",
+                    }
+                    for e in wanted
+                ],
+            },
+        )
+    ]
+
+
+def _clear_event_log(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    log_id = fields.get("log_id", 0)
+    cleared = 0
+    if log_id in (0, 1):
+        device.event_log.clear()
+        cleared |= 0x02
+    return [Answer(EVENTS, "clear_event_log_response", {"cleared_event_logs": cleared})]
+
+
+def _change_supply(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    status = fields.get("proposed_supply_status", 0)
+    device.meter.supply_enabled = status == 2
+    device.zcl.values[(METERING, 0x0014)] = status
+    return [
+        Answer(
+            METERING,
+            "supply_status_response",
+            {
+                "provider_id": fields.get("provider_id", 0),
+                "issuer_event_id": fields.get("issuer_event_id", 0),
+                "implementation_date_time": to_zigbee_time(device.clock.now()),
+                "supply_status": status,
+            },
+        )
+    ]
+
+
+def _get_billing_period(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    return _get_published("publish_billing_period")(device, component, fields)
+
+
+def _get_current_price(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    tariffs = device.zcl.published.get((PRICE, "publish_tariff_information"), [])
+    if not tariffs:
+        return _not_found(component)
+    t = tariffs[-1]
+    return [
+        Answer(
+            PRICE,
+            "publish_price",
+            {
+                "provider_id": t.get("provider_id", 0),
+                "rate_label": b"",
+                "issuer_event_id": t.get("issuer_event_id", 0),
+                "current_time": to_zigbee_time(device.clock.now()),
+                "unit_of_measure": t.get("unit_of_measure", 1),
+                "currency": t.get("currency", 826),
+                "price_trailing_digit_and_tier": 0x51,
+                "number_of_price_tiers_and_register_tier": 0x41,
+                "start_time": 0,
+                "duration_in_minutes": 1440,
+                "price": 0,
+                "price_ratio": None,
+                "generation_price": None,
+                "generation_price_ratio": None,
+                "alternate_cost_delivered": None,
+                "alternate_cost_unit": None,
+                "alternate_cost_trailing_digit": None,
+                "number_of_block_thresholds": None,
+                "price_control": None,
+                "number_of_generation_tiers": None,
+                "generation_tier": None,
+                "extended_number_of_price_tiers": None,
+                "extended_price_tier": None,
+                "extended_register_tier": None,
+            },
+        )
+    ]
+
+
+def _report_event_configuration(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    event_id = fields.get("event_id", 0)
+    return [
+        Answer(
+            DEVICE_MANAGEMENT,
+            "report_event_configuration",
+            {
+                "command_index": 0,
+                "total_commands": 1,
+                "events": [{"event_id": event_id, "event_configuration": 0x03}],
+            },
+        )
+    ]
+
+
+S, C = Direction.TO_SERVER, Direction.TO_CLIENT
+HANDLERS: dict[tuple[int, Direction, str], Handler] = {
+    (METERING, S, "get_snapshot"): _get_snapshot,
+    (METERING, S, "start_sampling"): _start_sampling,
+    (METERING, S, "get_sampled_data"): _get_sampled_data,
+    (METERING, S, "change_supply"): _change_supply,
+    (PREPAYMENT, S, "get_prepay_snapshot"): _get_prepay_snapshot,
+    (PREPAYMENT, S, "change_payment_mode"): _change_payment_mode,
+    (PREPAYMENT, S, "consumer_top_up"): _consumer_top_up,
+    (PREPAYMENT, S, "get_top_up_log"): _get_top_up_log,
+    (PREPAYMENT, S, "get_debt_repayment_log"): _get_debt_log,
+    (PREPAYMENT, S, "change_debt"): _change_debt,
+    (PREPAYMENT, S, "credit_adjustment"): _credit_adjustment,
+    (EVENTS, S, "get_event_log"): _get_event_log,
+    (EVENTS, S, "clear_event_log_request"): _clear_event_log,
+    (PRICE, S, "get_billing_period"): _get_billing_period,
+    (PRICE, S, "get_current_price"): _get_current_price,
+    (CALENDAR, S, "get_day_profiles"): _get_published("publish_day_profile"),
+    (CALENDAR, S, "get_week_profiles"): _get_published("publish_week_profile"),
+    (CALENDAR, S, "get_seasons"): _get_published("publish_seasons"),
+    (CALENDAR, S, "get_special_days"): _get_published("publish_special_days"),
+    (CALENDAR, S, "get_calendar"): _get_published("publish_calendar"),
+    (DEVICE_MANAGEMENT, C, "get_event_configuration"): _report_event_configuration,
+}

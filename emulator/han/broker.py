@@ -1,0 +1,208 @@
+"""MQTT brokers for labs and tests: amqtt in-process, or a mosquitto subprocess.
+
+`EmbeddedBroker` needs nothing installed beyond the project's dependencies, so
+unit tests and a single-machine lab use it. `MosquittoBroker` runs the broker
+users run (Debian's ``mosquitto``) for integration tests; it speaks MQTT 3.1.1
+and 5, amqtt only 3.1.1. Both listen on 127.0.0.1 and hand out link URLs with
+`url_for`, so a test never hard-codes a port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import time
+from types import TracebackType
+from typing import Any, Final, Self
+
+from emulator.errors import LinkError
+from emulator.han.mqtt import DEFAULT_LAB
+
+LOCALHOST: Final = "127.0.0.1"
+
+#: Where distributions put the binary when ``sbin`` is not on PATH.
+MOSQUITTO_PATHS: Final = (
+    "/usr/sbin/mosquitto",
+    "/usr/local/sbin/mosquitto",
+    "/opt/homebrew/sbin/mosquitto",
+)
+
+
+def free_port(host: str = LOCALHOST) -> int:
+    """A TCP port nothing listens on right now (for brokers that cannot bind port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class _Broker:
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def url_for(self, lab: str = DEFAULT_LAB) -> str:
+        """The link URL of one lab on this broker."""
+        return f"{self.url}/{lab}"
+
+
+class EmbeddedBroker(_Broker):
+    """An amqtt broker in this process and loop, as an async context manager.
+
+    ``port=0`` (the default) binds a free port; read it from `port` or `url_for`.
+    Only anonymous authentication is loaded: no ``$SYS`` publisher, whose
+    periodic task would outlive short tests.
+    """
+
+    def __init__(self, port: int = 0, *, host: str = LOCALHOST) -> None:
+        self.host = host
+        self.port = port
+        self._broker: Any = None
+
+    async def __aenter__(self) -> Self:
+        from amqtt.broker import Broker
+
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+        broker = Broker(config)
+        try:
+            await broker.start()
+        except Exception as exc:
+            raise LinkError(
+                f"embedded broker cannot listen on {self.host}:{self.port}: {exc}"
+            ) from exc
+        self._broker = broker
+        if self.port == 0:
+            # amqtt has no public accessor for the bound address (checked against 0.12).
+            server = broker._servers["default"].instance
+            self.port = int(server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            await broker.shutdown()
+
+    def __repr__(self) -> str:
+        return f"<EmbeddedBroker {self.url}>"
+
+
+def find_mosquitto() -> str | None:
+    """The mosquitto binary, from PATH or the usual sbin directories; None if absent."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for path in MOSQUITTO_PATHS:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+class MosquittoBroker(_Broker):
+    """``mosquitto -p PORT`` as a subprocess, as an async context manager.
+
+    Mosquitto 2 without a configuration file listens on the loopback interface
+    only and allows anonymous clients, which is what a test wants. Its log goes
+    to a temporary file (a pipe nobody reads would fill and stall the broker)
+    and is quoted in the error when it fails to start.
+    """
+
+    def __init__(
+        self, port: int = 0, *, binary: str | None = None, startup_timeout: float = 5.0
+    ) -> None:
+        self.host = LOCALHOST
+        self.port = port
+        self.binary = binary
+        self.startup_timeout = startup_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._log: Any = None
+
+    async def __aenter__(self) -> Self:
+        binary = self.binary or find_mosquitto()
+        if binary is None:
+            raise LinkError("mosquitto not found (Debian: apt-get install mosquitto)")
+        if self.port == 0:
+            self.port = free_port(self.host)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _stop)
+        self._process = await asyncio.create_subprocess_exec(
+            binary,
+            "-p",
+            str(self.port),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+        )
+        try:
+            await self._wait_ready()
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def _wait_ready(self) -> None:
+        process = self._process
+        assert process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        while True:
+            if process.returncode is not None:
+                raise LinkError(f"mosquitto exited with {process.returncode}: {self._log_tail()}")
+            try:
+                _, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise LinkError(
+                        f"mosquitto not listening on {self.port} after "
+                        f"{self.startup_timeout} s: {self._log_tail()}"
+                    ) from None
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+
+    def _log_tail(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        text: str = self._log.read().decode(errors="replace")
+        return text.strip()[-2000:]
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5.0)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stop()
+
+    def __repr__(self) -> str:
+        return f"<MosquittoBroker {self.url}>"

@@ -1,0 +1,354 @@
+"""HAN envelopes over MQTT: many premises, many processes, one broker (or a cluster).
+
+Topic tree (documented for device makers in docs/wire-protocol.md)::
+
+    smets/{lab}/han/{dst}      encoded envelopes for EUI {dst}   QoS 1, not retained
+    smets/{lab}/han/ffffffffffffffff   broadcast envelopes       QoS 1, not retained
+    smets/{lab}/status/{eui}   "online" / "offline"              QoS 1, retained, will
+    smets/{lab}/state/{eui}    device state JSON                 QoS 1, retained
+
+EUIs are 16 lower-case hex digits (`Eui64.compact`). Each endpoint subscribes to
+the han topics of its ``local`` EUIs and to the broadcast topic; an endpoint
+with no local EUI subscribes to ``smets/{lab}/han/+`` and hears everything
+(a recorder). The endpoint's first local EUI gets an MQTT last will, so the
+broker itself announces ``offline`` when a device dies without saying goodbye.
+
+Only MQTT 3.1.1 features are used (no MQTT 5 "no local" option: the base class
+drops our own broadcasts), so any 3.1.1 or 5 broker works: amqtt embedded for
+tests, mosquitto or a cluster for scale. ``protocol=5`` makes the client speak
+MQTT 5 to brokers that prefer it.
+
+Wraps aiomqtt 2.x (``>=2.5,<3``); aiomqtt is imported on `open`, not on import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from emulator.errors import LinkClosed, LinkError
+from emulator.gbcs.eui import Eui64
+from emulator.han.envelope import BROADCAST
+from emulator.han.link import EuiLike, Inbox, Link, peek_destination
+
+if TYPE_CHECKING:
+    import aiomqtt
+
+log = logging.getLogger(__name__)
+
+ROOT: Final = "smets"
+DEFAULT_PORT: Final = 1883
+DEFAULT_LAB: Final = "lab"
+ONLINE: Final = b"online"
+OFFLINE: Final = b"offline"
+
+_PROTOCOLS: Final = {"3": 3, "3.1": 3, "4": 4, "3.1.1": 4, "311": 4, "5": 5, "5.0": 5}
+
+
+def _check_lab(lab: str) -> str:
+    if not lab or any(c in lab for c in "/+#\0"):
+        raise LinkError(f"lab name must be one MQTT topic level without wildcards: {lab!r}")
+    return lab
+
+
+def han_topic(lab: str, eui: bytes) -> str:
+    """Where envelopes for ``eui`` are published (`BROADCAST` gives the broadcast topic)."""
+    return f"{ROOT}/{lab}/han/{eui.hex()}"
+
+
+def status_topic(lab: str, eui: bytes) -> str:
+    """Retained ``online``/``offline`` of one endpoint address."""
+    return f"{ROOT}/{lab}/status/{eui.hex()}"
+
+
+def state_topic(lab: str, eui: bytes) -> str:
+    """Retained device state JSON of one device."""
+    return f"{ROOT}/{lab}/state/{eui.hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttTarget:
+    """What an ``mqtt://[user[:password]@]host[:port][/LAB][?protocol=5]`` URL says."""
+
+    host: str
+    port: int = DEFAULT_PORT
+    lab: str = DEFAULT_LAB
+    username: str | None = None
+    password: str | None = None
+    protocol: int | None = None
+    client_id: str | None = None
+
+
+def parse_mqtt_url(url: str) -> MqttTarget:
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "mqtt":
+        raise LinkError(f"not an mqtt:// URL: {url!r}")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise LinkError(f"{url}: bad port") from None
+    if not parts.hostname:
+        raise LinkError(f"{url}: no broker host")
+    lab = _check_lab(unquote(parts.path.strip("/")) or DEFAULT_LAB)
+    query = dict(parse_qsl(parts.query))
+    unknown = set(query) - {"protocol", "client_id"}
+    if unknown:
+        raise LinkError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))}")
+    protocol = _protocol(query["protocol"]) if "protocol" in query else None
+    return MqttTarget(
+        host=parts.hostname,
+        port=port,
+        lab=lab,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        protocol=protocol,
+        client_id=query.get("client_id"),
+    )
+
+
+def _protocol(value: str | int) -> int:
+    number = _PROTOCOLS.get(str(value))
+    if number is None:
+        raise LinkError(f"MQTT protocol must be 3.1, 3.1.1 or 5, not {value!r}")
+    return number
+
+
+class MqttLink(Link):
+    """An endpoint on a broker, from ``mqtt://host:port/LAB``.
+
+    Options: ``client_id`` (default ``smets-{lab}-{first EUI}-{random}``, unique
+    so two processes emulating one EUI do not kick each other off),
+    ``protocol`` (4 = MQTT 3.1.1, the default, or 5), ``keepalive`` seconds
+    (how soon a broker notices a silent death), ``connect_timeout``,
+    ``qos`` for envelopes (default 1), ``max_queue`` for the inbox.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        local: Iterable[EuiLike] = (),
+        client_id: str | None = None,
+        protocol: int | str | None = None,
+        keepalive: int = 60,
+        connect_timeout: float = 10.0,
+        qos: int = 1,
+        max_queue: int = 0,
+        **options: Any,
+    ) -> None:
+        self.target = parse_mqtt_url(url)
+        self.lab = self.target.lab
+        if protocol is not None:
+            self.protocol = _protocol(protocol)
+        else:
+            self.protocol = self.target.protocol or 4
+        if qos not in (0, 1, 2):
+            raise LinkError(f"qos must be 0, 1 or 2, not {qos!r}")
+        self.qos = qos
+        self.keepalive = keepalive
+        self.connect_timeout = connect_timeout
+        self._client_id = client_id or self.target.client_id
+        self._inbox = Inbox(max_queue)
+        self._client: aiomqtt.Client | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._pump: asyncio.Task[None] | None = None
+        self._lost: BaseException | None = None
+        self._aborted = False
+        self._topics: dict[bytes, str] = {}
+        self._broadcast_topic = han_topic(self.lab, BROADCAST)
+        self._han_prefix = f"{ROOT}/{self.lab}/han/"
+        self._promiscuous = False
+        super().__init__(url, local=local, **options)
+
+    @property
+    def client_id(self) -> str | None:
+        """The MQTT client identifier (chosen on `open` unless given)."""
+        return self._client_id
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def _open(self) -> None:
+        import aiomqtt
+
+        local = self.addresses
+        if self._client_id is None:
+            who = local[0].compact if local else "all"
+            self._client_id = f"smets-{self.lab}-{who}-{secrets.token_hex(4)}"
+        will = None
+        if local:
+            will = aiomqtt.Will(status_topic(self.lab, local[0]), OFFLINE, qos=1, retain=True)
+        versions = {
+            3: aiomqtt.ProtocolVersion.V31,
+            4: aiomqtt.ProtocolVersion.V311,
+            5: aiomqtt.ProtocolVersion.V5,
+        }
+        client = aiomqtt.Client(
+            self.target.host,
+            self.target.port,
+            username=self.target.username,
+            password=self.target.password,
+            identifier=self._client_id,
+            protocol=versions[self.protocol],
+            will=will,
+            keepalive=self.keepalive,
+            timeout=self.connect_timeout,
+        )
+        try:
+            await self._stack.enter_async_context(client)
+        except aiomqtt.MqttError as exc:
+            raise LinkError(
+                f"{self.url}: cannot connect to {self.target.host}:{self.target.port}: {exc}"
+            ) from exc
+        self._client = client
+        if local:
+            topics = [han_topic(self.lab, eui) for eui in local] + [self._broadcast_topic]
+        else:
+            topics = [self._han_prefix + "+"]
+            self._promiscuous = True
+        await self._subscribe(client, topics)
+        self._pump = asyncio.create_task(self._read(client), name=f"MqttLink[{self._client_id}]")
+        for eui in local:
+            await client.publish(status_topic(self.lab, eui), ONLINE, qos=1, retain=True)
+        log.debug("%s connected as %s", self.url, self._client_id)
+
+    async def _subscribe(self, client: aiomqtt.Client, topics: list[str]) -> None:
+        granted = await client.subscribe([(topic, self.qos) for topic in topics])
+        # MQTT 3.1.1 grants QoS numbers (0x80 = failure), MQTT 5 reason codes.
+        refused = [
+            topic
+            for topic, code in zip(topics, granted, strict=False)
+            if (code >= 0x80 if isinstance(code, int) else bool(getattr(code, "is_failure", False)))
+        ]
+        if refused:
+            raise LinkError(f"{self.url}: broker refused subscription to {', '.join(refused)}")
+
+    async def _bind(self, eui: Eui64) -> None:
+        client = self._client
+        if client is None or self._lost is not None or self._closed:
+            return  # `_open` subscribes to everything in `local`
+        try:
+            topics = [han_topic(self.lab, eui)]
+            if self._promiscuous:
+                topics.append(self._broadcast_topic)
+            await self._subscribe(client, topics)
+            if self._promiscuous:
+                await client.unsubscribe(self._han_prefix + "+")
+                self._promiscuous = False
+            await client.publish(status_topic(self.lab, eui), ONLINE, qos=1, retain=True)
+        except LinkError:
+            raise
+        except Exception as exc:
+            raise LinkError(f"{self.url}: cannot bind {eui}: {exc}") from exc
+
+    async def _close(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            await asyncio.wait({pump})
+        client, self._client = self._client, None
+        if client is not None and not self._aborted and self._lost is None:
+            try:
+                for eui in self._local:
+                    await client.publish(status_topic(self.lab, eui), OFFLINE, qos=1, retain=True)
+            except Exception as exc:  # the broker may be gone: still disconnect
+                log.debug("%s: offline status not published: %s", self.url, exc)
+        try:
+            await self._stack.aclose()
+        except Exception as exc:
+            log.debug("%s: disconnect: %s", self.url, exc)
+        self._inbox.close(LinkClosed(f"{self.url}: link is closed"))
+
+    async def abort(self) -> None:
+        """Die without DISCONNECT, as a device losing power does; the broker sends the will.
+
+        For fault injection and tests of status handling: the socket is shut
+        down under the client, the broker sees the connection drop and publishes
+        ``offline`` on the first local EUI's status topic. The link is closed
+        afterwards.
+        """
+        client = self._client
+        if client is not None and not self._closed and self._lost is None:
+            self._aborted = True
+            # aiomqtt 2 has no public "drop the connection": reach paho's socket.
+            sock = client._client.socket()
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            if self._pump is not None:
+                await asyncio.wait({self._pump}, timeout=self.connect_timeout)
+        await self.close()
+
+    # -- traffic -----------------------------------------------------------------
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        import aiomqtt
+
+        prefix = self._han_prefix
+        inbox = self._inbox
+        try:
+            async for message in client.messages:
+                payload = message.payload
+                # Retained han messages are stale, not live traffic; payloads are bytes.
+                if (
+                    message.retain
+                    or not message.topic.value.startswith(prefix)
+                    or not isinstance(payload, bytes | bytearray)
+                    or not inbox.put(bytes(payload))
+                ):
+                    self.counters.dropped += 1
+        except aiomqtt.MqttError as exc:
+            self._on_lost(exc)
+
+    def _on_lost(self, exc: BaseException) -> None:
+        if self._lost is not None:
+            return
+        self._lost = exc
+        if not self._closed:
+            log.debug("%s: broker connection lost: %s", self.url, exc)
+        error = LinkClosed(f"{self.url}: broker connection lost: {exc}")
+        error.__cause__ = exc
+        self._inbox.close(error)
+
+    def _connected(self) -> aiomqtt.Client:
+        if self._lost is not None:
+            raise LinkClosed(f"{self.url}: broker connection lost: {self._lost}") from self._lost
+        if self._client is None:
+            raise LinkClosed(f"{self.url}: not connected")
+        return self._client
+
+    async def _send(self, raw: bytes) -> None:
+        client = self._connected()
+        destination = peek_destination(raw)
+        if destination is None:
+            topic = self._broadcast_topic  # unroutable bytes: noise everyone hears
+        else:
+            topic = self._topics.get(destination) or self._topics.setdefault(
+                destination, han_topic(self.lab, destination)
+            )
+        await client.publish(topic, raw, qos=self.qos, retain=False)
+
+    async def _recv(self) -> bytes:
+        return await self._inbox.get()
+
+    async def publish_state(self, eui: EuiLike, state: Mapping[str, Any]) -> None:
+        """Publish a device's state as retained JSON (keys sorted, compact).
+
+        Raises `TypeError` for values JSON cannot hold, so a model bug is not
+        published as a half-written document.
+        """
+        payload = json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+        if not self._opened:
+            await self.open()
+        client = self._connected()
+        try:
+            await client.publish(state_topic(self.lab, Eui64(eui)), payload, qos=1, retain=True)
+        except Exception as exc:
+            raise LinkError(f"{self.url}: state not published: {exc}") from exc
