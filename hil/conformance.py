@@ -328,12 +328,17 @@ def compare_der(x: Der, y: Der, path: str, depth: int = 0) -> str | None:
             why = compare_der(p, q, f"{path}[{i}]", depth + 1)
             if why:
                 return why
-    shallow = depth <= 1 and -1 < getattr(y, "value", -1) < 256
-    if isinstance(x, DerInteger) and isinstance(y, DerInteger) and shallow and x.value != y.value:
-        return f"{path}: result {x.value} != {y.value}"
+    if _differing_result_code(x, y, depth):
+        return f"{path}: result {getattr(x, 'value', '')} != {getattr(y, 'value', '')}"
     if isinstance(x, DerEnumerated) and isinstance(y, DerEnumerated) and x.value != y.value:
         return f"{path}: status {x.value} != {y.value}"
     return None
+
+
+def _differing_result_code(x: Der, y: Der, depth: int) -> bool:
+    if not (isinstance(x, DerInteger) and isinstance(y, DerInteger)):
+        return False
+    return depth <= 1 and -1 < y.value < 256 and x.value != y.value
 
 
 def _compare_components(a: list[Any], b: list[Any]) -> str | None:
