@@ -150,13 +150,13 @@ class Replayer:
 
 def configure(device: Device, state: dict[str, Any]) -> None:
     """Apply the lab's record of a device's prior state (held firmware, pairings)."""
-    if "pending_image_hash" in state:
-        device.pending_image_hash = bytes.fromhex(state["pending_image_hash"])  # type: ignore[attr-defined]
-        device.pending_image_version = state.get("pending_image_version", device.firmware_version)  # type: ignore[attr-defined]
     if "firmware_version" in state:
         device.firmware_version = state["firmware_version"]
+    if "pending_image_hash" in state:
+        device.pending_image_hash = bytes.fromhex(state["pending_image_hash"])
+        device.pending_image_version = state.get("pending_image_version", device.firmware_version)
     if "pairings" in state:
-        device.han_pairings = {bytes(Eui64(k)): int(v) for k, v in state["pairings"].items()}  # type: ignore[attr-defined]
+        device.han_pairings = {bytes(Eui64(k)): int(v) for k, v in state["pairings"].items()}
 
 
 def expected_outcome(name: str) -> str:
@@ -223,7 +223,7 @@ def _prepare(device: Device, case: str, expected: str, lab: Lab) -> None:
     if expected == "error":
         fault = lab.faults.get(case)
         if fault is not None and fault.get("kind") == "asn1":
-            device.asn1_fault = int(fault["result"])  # type: ignore[attr-defined]
+            device.asn1_fault = int(fault["result"])
         elif fault is not None:
             apply = getattr(device, "inject_fault", None)
             if apply is not None:

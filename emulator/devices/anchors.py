@@ -37,6 +37,7 @@ class TrustAnchor:
     eui: Eui64
     ds_key: ec.EllipticCurvePublicKey | None = None
     ka_key: ec.EllipticCurvePublicKey | None = None
+    pp_key: ec.EllipticCurvePublicKey | None = None  # supplier prepayment key agreement
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class TrustAnchor:
             "eui": str(self.eui),
             "ds": _point(self.ds_key),
             "ka": _point(self.ka_key),
+            "pp": _point(self.pp_key),
         }
 
     @classmethod
@@ -53,6 +55,7 @@ class TrustAnchor:
             Eui64(data["eui"]),
             _key(data.get("ds")),
             _key(data.get("ka")),
+            _key(data.get("pp")),
         )
 
 
@@ -82,17 +85,12 @@ class TrustAnchors:
         self._cells[anchor.role] = anchor
 
     def set_from_keystore(self, role: AnchorRole, eui: Eui64, keystore: KeyStore) -> TrustAnchor:
-        ds = (
-            keystore.public_key(eui, KeyUsage.DIGITAL_SIGNATURE)
-            if keystore.has_public_key(eui, KeyUsage.DIGITAL_SIGNATURE)
-            else None
-        )
-        ka = (
-            keystore.public_key(eui, KeyUsage.KEY_AGREEMENT)
-            if keystore.has_public_key(eui, KeyUsage.KEY_AGREEMENT)
-            else None
-        )
-        anchor = TrustAnchor(role, Eui64(eui), ds, ka)
+        ds = _maybe_key(keystore, eui, KeyUsage.DIGITAL_SIGNATURE)
+        ka = _maybe_key(keystore, eui, KeyUsage.KEY_AGREEMENT)
+        pp = None
+        if role == AnchorRole.SUPPLIER:  # the supplier cell also holds the top-up key
+            pp = _maybe_key(keystore, eui, KeyUsage.PREPAYMENT_KEY_AGREEMENT)
+        anchor = TrustAnchor(role, Eui64(eui), ds, ka, pp)
         self._cells[role] = anchor
         return anchor
 

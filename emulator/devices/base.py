@@ -60,6 +60,14 @@ POWER_RESTORED = 0x8F35  # lab-history event: supply outage restored
 SECURITY_HISTORY = 0x8145  # lab-history event: clock adjusted within tolerance
 _DS = KeyUsage.DIGITAL_SIGNATURE
 _KA = KeyUsage.KEY_AGREEMENT
+_PP = KeyUsage.PREPAYMENT_KEY_AGREEMENT
+#: Use cases whose response is signed although the command is only MACed (GBCS CS02b
+#: ACB by ACB: the device proves the new ACB credentials took effect).
+SIGNED_RESPONSE_CODES = frozenset({0x0104})
+#: Critical commands that may come signed but without the DCC's MAC: the
+#: "Signature" forms of CS02a/CS02f and the recovery and contingency credential
+#: updates, which must work when the DCC's own keys cannot be trusted.
+SIGNATURE_ONLY_CODES = frozenset({0x0008, 0x011B, 0x0108, 0x0109})
 
 
 class DeviceType(StrEnum):
@@ -125,7 +133,7 @@ class DeviceKeys:
     def _anchor_key(self, eui: Eui64, usage: KeyUsage) -> ec.EllipticCurvePublicKey | None:
         for cell in self.device.anchors.cells():
             if cell.eui == eui:
-                key = cell.ds_key if usage == _DS else cell.ka_key if usage == _KA else None
+                key = {_DS: cell.ds_key, _KA: cell.ka_key, _PP: cell.pp_key}.get(usage)
                 if key is not None:
                     return key
         return None
@@ -203,6 +211,12 @@ class Device:
         self.on_alert: Callable[[Outbound], None] | None = None
         self.commands_accepted = 0
         self.commands_rejected = 0
+        # credential and HAN housekeeping used by the ASN.1 use cases
+        self.han_pairings: dict[bytes, int] = {}  # EUI-64 -> device type, from CS03/CS04
+        self.pending_image_hash: bytes | None = None  # firmware image held, ready for CS06
+        self.pending_image_version: str | None = None
+        self.pending_keys: dict[KeyUsage, ec.EllipticCurvePrivateKey] = {}  # from CS02c
+        self.asn1_fault: int | None = None  # lab fault: ASN.1 use cases fail with this code
 
     # -- the pipeline ---------------------------------------------------------------
     def receive(self, raw: bytes) -> list[Outbound]:
@@ -283,7 +297,7 @@ class Device:
             except SecurityError as exc:
                 self._reject(AUTHENTICATION_FAILURE, f"signature: {exc}")
         if msg.mac is None:
-            if not (critical and use_case.critical is None):
+            if not (critical and msg.message_code in SIGNATURE_ONLY_CODES):
                 self._reject(AUTHENTICATION_FAILURE, "command without MAC")
             return
         try:
@@ -297,7 +311,9 @@ class Device:
         if date_time is None and incoming.use_case.response_date_time:
             date_time = DlmsDateTime.from_datetime(self.clock.now())
         response = builder.response(msg, reply.payload, date_time=date_time, other=reply.other)
-        critical = bool(msg.signature) and incoming.use_case.critical is not False
+        critical = (
+            bool(msg.signature) and incoming.use_case.critical is not False
+        ) or msg.message_code in SIGNED_RESPONSE_CODES
         protected = self.protect(response, critical=critical)
         return Outbound(
             msg.originator, protected.encode(), "response", msg.message_code, msg.counter
@@ -397,6 +413,10 @@ class Device:
         new.security = MessageSecurity(new.keys, self.security.acb)
         new.security.share_cache(self.security)
         new.on_alert = None
+        new.han_pairings = dict(self.han_pairings)
+        new.pending_keys = dict(self.pending_keys)
+        new.own_keys = dict(self.own_keys)
+        new.own_certificates = dict(self.own_certificates)
         return new
 
     # -- state ------------------------------------------------------------------------
@@ -410,6 +430,12 @@ class Device:
             "replay": self.replay.to_json(),
             "event_log": self.event_log.to_json(),
             "security_log": self.security_log.to_json(),
+            "han_pairings": {k.hex(): v for k, v in self.han_pairings.items()},
+            "pending_image": (
+                [self.pending_image_hash.hex(), self.pending_image_version]
+                if self.pending_image_hash is not None
+                else None
+            ),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -421,6 +447,13 @@ class Device:
         self.replay.load_json(state["replay"])
         self.event_log.load_json(state["event_log"])
         self.security_log.load_json(state["security_log"])
+        self.han_pairings = {
+            bytes.fromhex(k): int(v) for k, v in state.get("han_pairings", {}).items()
+        }
+        image = state.get("pending_image")
+        if image:
+            self.pending_image_hash = bytes.fromhex(image[0])
+            self.pending_image_version = image[1]
 
     def __repr__(self) -> str:
         return f"<{self.device_type.value} {self.eui}>"

@@ -60,7 +60,16 @@ ROLE_NUMBERS: dict[AnchorRole, int] = {
 ROLES_BY_NUMBER = {v: k for k, v in ROLE_NUMBERS.items()}
 USAGE_SIGNING = DerBitString(7, b"\x80")  # digitalSignature
 USAGE_KEY_AGREEMENT = DerBitString(3, b"\x08")  # keyAgreement
-STATUS_OK, STATUS_NOT_REPLACED, STATUS_NO_CELL = 0, 10, 127
+STATUS_OK, STATUS_NOT_REPLACED, STATUS_NOT_APPLICABLE, STATUS_NO_CELL = 0, 10, 25, 127
+#: Roles a device type has no trust anchor cell for (only hubs trust the WAN provider).
+NOT_APPLICABLE: dict[str, frozenset[AnchorRole]] = {
+    "ESME": frozenset({AnchorRole.WAN_PROVIDER}),
+    "GSME": frozenset({AnchorRole.WAN_PROVIDER, AnchorRole.LOAD_CONTROLLER}),
+    "PPMID": frozenset({AnchorRole.WAN_PROVIDER, AnchorRole.LOAD_CONTROLLER}),
+    "HCALCS": frozenset({AnchorRole.WAN_PROVIDER}),
+}
+#: Roles whose cells are never reported by CS02a/CS02f (held only during a change of supplier).
+NOT_REPORTED = frozenset({AnchorRole.TRANSITIONAL_COS})
 
 Handler = Callable[[Device, Incoming, Der], Der]
 
@@ -69,7 +78,7 @@ def execute_asn1(device: Device, incoming: Incoming, tree: Der) -> Reply | None:
     handler = HANDLERS.get(incoming.message.message_code)
     if handler is None:
         return None
-    forced = getattr(device, "asn1_fault", None)
+    forced = device.asn1_fault
     response = (
         handler(device, incoming, tree) if forced is None else _failure(incoming, tree, forced)
     )
@@ -134,45 +143,37 @@ def _cells_for(device: Device, role: AnchorRole) -> list[TrustAnchor]:
 
 
 def provide_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
-    requests: list[int] = []
-    for part in _items(tree):
-        inner = _items(part)
-        if (
-            inner
-            and isinstance(inner[0], DerInteger)
-            and len(inner) == 2
-            and isinstance(inner[1], DerBitString)
-        ):
-            requests.append(inner[0].value)
-        else:
-            requests.extend(_int(i) for i in inner if isinstance(i, DerInteger))
+    """Report the anchor cells of the roles asked about (the last SEQUENCE of the command).
+
+    Status per role: 0 with the cells' key identifiers; 25 for a role this device
+    type has no cell for; 127 for a role whose cell is empty or not reported.
+    """
+    parts = _items(tree)
+    requests = [_int(i) for i in _items(parts[-1]) if isinstance(i, DerInteger)] if parts else []
+    absent = NOT_APPLICABLE.get(device.device_type.value, frozenset())
     answers: list[Der] = []
     for number in requests:
         role = ROLES_BY_NUMBER.get(number)
-        cells = _cells_for(device, role) if role is not None else []
+        if role is None or role in absent:
+            answers.append(DerSequence([DerInteger(number), DerEnumerated(STATUS_NOT_APPLICABLE)]))
+            continue
+        cells = [] if role in NOT_REPORTED else _cells_for(device, role)
         if not cells:
             answers.append(DerSequence([DerInteger(number), DerEnumerated(STATUS_NO_CELL)]))
             continue
         details: list[Der] = []
         for cell in cells:
+            eui = DerOctetString(bytes(cell.eui))
             if cell.ds_key is not None:
-                details.append(
-                    DerSequence(
-                        [
-                            USAGE_SIGNING,
-                            DerOctetString(bytes(cell.eui)),
-                            DerOctetString(_ski(cell.ds_key)),
-                        ]
-                    )
-                )
+                details.append(DerSequence([USAGE_SIGNING, eui, DerOctetString(_ski(cell.ds_key))]))
             if cell.ka_key is not None:
                 details.append(
+                    DerSequence([USAGE_KEY_AGREEMENT, eui, DerOctetString(_ski(cell.ka_key))])
+                )
+            if cell.pp_key is not None:
+                details.append(
                     DerSequence(
-                        [
-                            USAGE_KEY_AGREEMENT,
-                            DerOctetString(bytes(cell.eui)),
-                            DerOctetString(_ski(cell.ka_key)),
-                        ]
+                        [USAGE_KEY_AGREEMENT, DerInteger(1), eui, DerOctetString(_ski(cell.pp_key))]
                     )
                 )
         answers.append(
@@ -183,24 +184,30 @@ def provide_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
     return DerSequence(answers)
 
 
-# -- CS02b / CS02g: replace trust anchors ---------------------------------------------------
-
-
-def _certificates(node: Der, found: list[bytes]) -> None:
-    """Every DER certificate (SEQUENCE of tbs SEQUENCE(>=7), algorithm, signature) in a tree."""
+def _certificates(node: Der, found: list[tuple[bytes, Der | None]]) -> None:
+    """Every DER certificate in a tree, with the cell id that follows it, if any."""
     items = _items(node)
-    if (
+    for index, item in enumerate(items):
+        if _is_certificate(item):
+            following = items[index + 1] if index + 1 < len(items) else None
+            cell_id = (
+                following if following is not None and not _is_certificate(following) else None
+            )
+            found.append((item.encode(), cell_id))
+        else:
+            _certificates(item, found)
+
+
+def _is_certificate(node: Der) -> bool:
+    items = _items(node)
+    return (
         isinstance(node, DerConstructed)
         and node.identifier() == b"\x30"
         and len(items) == 3
         and isinstance(items[0], DerConstructed)
         and len(_items(items[0])) >= 7
         and isinstance(items[2], DerBitString)
-    ):
-        found.append(node.encode())
-        return
-    for item in items:
-        _certificates(item, found)
+    )
 
 
 def update_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
@@ -210,18 +217,21 @@ def update_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
     counter = next(
         (_int(h) for h in header if isinstance(h, DerPrimitive) and h.identifier() == b"\x83"), 0
     )
-    execution = next(
-        (h for h in header if isinstance(h, DerPrimitive) and h.identifier() == b"\x84"), None
+    echo = next(
+        (h for h in header if isinstance(h, DerConstructed) and h.identifier() == b"\xa5"), None
     )
-    future = execution is not None and any(execution.value)
-    certificates: list[bytes] = []
+    certificates: list[tuple[bytes, Der | None]] = []
     for part in parts[1:2]:
         _certificates(part, certificates)
-    if future:
+    execution = _parse_time(parts[-1]) if len(parts) > 3 else None
+    if execution is not None:
+        # future-dated (or, with 9999-12-31, a cancellation): accepted now, run later
+        device.pending_credentials = (execution, [] if execution.year >= 9999 else certificates)  # type: ignore[attr-defined]
         return DerSequence([DerNull()])
-    results: list[Der] = []
-    for der in certificates:
-        results.append(_replace_cell(device, der))
+    results = [_replace_cell(device, der, cell_id) for der, cell_id in certificates]
+    outcome: list[Der] = [DerInteger(role_number), DerInteger(0)]
+    if echo is not None:
+        outcome.append(DerSequence(list(echo.items)))
     return DerSequence(
         [
             DerNull(),
@@ -229,7 +239,7 @@ def update_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
                 [
                     DerInteger(counter),
                     DerInteger(role_number),
-                    DerSequence([DerSequence([DerInteger(role_number), DerInteger(0)])]),
+                    DerSequence([DerSequence(outcome)]),
                     DerSequence(results),
                 ]
             ),
@@ -237,37 +247,42 @@ def update_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
     )
 
 
-def _replace_cell(device: Device, der: bytes) -> Der:
+def _replace_cell(device: Device, der: bytes, cell_id: Der | None) -> Der:
+    """Put one new certificate's key into the cell the command names.
+
+    The cell id is (role, key usage[, index]); index 1 of the supplier's key
+    agreement cells is the prepayment (top-up) key.
+    """
     try:
         cert: x509.Certificate | None = x509.load_der_x509_certificate(der)
         public = cert.public_key() if cert is not None else None
     except ValueError:
         cert, public = None, public_key_from_certificate_der(der)
-    eui, role, signing = _certificate_identity(cert)
+    eui, cert_role, cert_signing = _certificate_identity(cert)
+    parts = _items(cell_id) if cell_id is not None else []
+    role = ROLES_BY_NUMBER.get(_int(parts[0])) if parts else cert_role
+    signing = _requested_signing(cell_id) if cell_id is not None else cert_signing
+    prepayment = len(parts) > 2 and _int(parts[2]) == 1
+    if cell_id is None:
+        usage = USAGE_SIGNING if signing else USAGE_KEY_AGREEMENT
+        cell_id = DerSequence([DerInteger(ROLE_NUMBERS.get(role, 0) if role else 0), usage])
     cell = device.anchors.get(role) if role is not None else None
-    usage = USAGE_SIGNING if signing else USAGE_KEY_AGREEMENT
-    role_number = ROLE_NUMBERS.get(role, 0) if role is not None else 0
-    cell_id = DerSequence([DerInteger(role_number), usage])
     if cell is None or eui is None or not isinstance(public, ec.EllipticCurvePublicKey):
+        blank = DerOctetString(bytes(8))
         return DerSequence(
-            [
-                cell_id,
-                DerEnumerated(STATUS_NOT_REPLACED),
-                DerOctetString(bytes(8)),
-                DerOctetString(bytes(8)),
-                DerOctetString(bytes(8)),
-                DerOctetString(bytes(8)),
-            ]
+            [cell_id, DerEnumerated(STATUS_NOT_REPLACED), blank, blank, blank, blank]
         )
-    old_key = cell.ds_key if signing else cell.ka_key
+    old_key = cell.pp_key if prepayment else cell.ds_key if signing else cell.ka_key
     old = (bytes(cell.eui), _ski(old_key))
-    replaced = TrustAnchor(
-        cell.role,
-        eui,
-        public if signing else cell.ds_key,
-        cell.ka_key if signing else public,
+    device.anchors.put(
+        TrustAnchor(
+            cell.role,
+            eui,
+            public if signing else cell.ds_key,
+            public if not signing and not prepayment else cell.ka_key,
+            public if prepayment else cell.pp_key,
+        )
     )
-    device.anchors.put(replaced)
     return DerSequence(
         [
             cell_id,
@@ -310,16 +325,19 @@ def issue_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
     """Generate a new key pair for the requested usage; answer a certification request."""
     signing = _requested_signing(tree)
     key = ec.generate_private_key(ec.SECP256R1())
-    pending: dict[KeyUsage, ec.EllipticCurvePrivateKey] = getattr(device, "pending_keys", {})
     usage = KeyUsage.DIGITAL_SIGNATURE if signing else KeyUsage.KEY_AGREEMENT
-    pending[usage] = key
-    device.pending_keys = pending  # type: ignore[attr-defined]
+    device.pending_keys[usage] = key
+    from emulator.pki.testpki import device_identity_name
+
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([]))
         .add_extension(
             x509.KeyUsage(signing, False, False, False, not signing, False, False, False, False),
             critical=True,
+        )
+        .add_extension(
+            x509.SubjectAlternativeName([device_identity_name(device.eui)]), critical=True
         )
         .sign(key, hashes.SHA256())
     )
@@ -334,23 +352,42 @@ def _requested_signing(tree: Der) -> bool:
 
 
 def update_device_certificate(device: Device, incoming: Incoming, tree: Der) -> Der:
-    """Install a certificate issued for a key from CS02c: 0 done, 3 no matching key."""
+    """Install a certificate for a key from CS02c (or re-issued for the key in use).
+
+    0: installed; 3: no key of this device matches, or the key usage is wrong.
+    """
     try:
         cert = x509.load_der_x509_certificate(tree.encode())
     except ValueError:
         return DerInteger(3)
-    pending: dict[KeyUsage, ec.EllipticCurvePrivateKey] = getattr(device, "pending_keys", {})
     public = cert.public_key()
-    for usage, key in list(pending.items()):
-        if (
-            isinstance(public, ec.EllipticCurvePublicKey)
-            and key.public_key().public_numbers() == public.public_numbers()
-        ):
+    if not isinstance(public, ec.EllipticCurvePublicKey) or not _usage_matches(cert):
+        return DerInteger(3)
+    for usage, key in list(device.pending_keys.items()):
+        if key.public_key().public_numbers() == public.public_numbers():
             device.own_keys[usage] = key
             device.own_certificates[usage] = cert
-            del pending[usage]
+            del device.pending_keys[usage]
+            return DerInteger(0)
+    for usage, current in list(device.own_certificates.items()):
+        current_key = current.public_key()
+        if (
+            isinstance(current_key, ec.EllipticCurvePublicKey)
+            and current_key.public_numbers() == public.public_numbers()
+        ):
+            device.own_certificates[usage] = cert
             return DerInteger(0)
     return DerInteger(3)
+
+
+def _usage_matches(cert: x509.Certificate) -> bool:
+    """A device certificate carries exactly one of digitalSignature / keyAgreement."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    others = usage.content_commitment or usage.key_encipherment or usage.data_encipherment
+    return usage.digital_signature != usage.key_agreement and not others
 
 
 def provide_device_certificate(device: Device, incoming: Incoming, tree: Der) -> Der:
@@ -365,11 +402,7 @@ def provide_device_certificate(device: Device, incoming: Incoming, tree: Der) ->
 
 
 def _joined(device: Device) -> dict[bytes, int]:
-    joined: dict[bytes, int] | None = getattr(device, "han_pairings", None)
-    if joined is None:
-        joined = {}
-        device.han_pairings = joined  # type: ignore[attr-defined]
-    return joined
+    return device.han_pairings
 
 
 def join(device: Device, incoming: Incoming, tree: Der) -> Der:
@@ -407,7 +440,7 @@ def activate_firmware(device: Device, incoming: Incoming, tree: Der) -> Der:
     items = _items(tree)
     digest = items[0].value if items and isinstance(items[0], DerOctetString) else b""
     when = _parse_time(items[2]) if len(items) > 2 else None
-    held: bytes | None = getattr(device, "pending_image_hash", None)
+    held = device.pending_image_hash
     if when is not None and when.year < 9999:
         device.activation_due = when  # type: ignore[attr-defined]
         return DerNull()
@@ -416,8 +449,8 @@ def activate_firmware(device: Device, incoming: Incoming, tree: Der) -> Der:
         return DerNull()
     if held is None or held != digest:
         return DerSequence([DerInteger(1), DerOctetString(bytes.fromhex(device.firmware_version))])
-    device.firmware_version = getattr(device, "pending_image_version", device.firmware_version)
-    device.pending_image_hash = None  # type: ignore[attr-defined]
+    device.firmware_version = device.pending_image_version or device.firmware_version
+    device.pending_image_hash = None
     return DerSequence([DerInteger(0), DerOctetString(bytes.fromhex(device.firmware_version))])
 
 
@@ -469,5 +502,6 @@ HANDLERS: dict[int, Handler] = {
     0x007F: set_gas_clock,  # GCS28
     0x008C: restore_gpf_log,  # GCS59
     **dict.fromkeys(range(0x0100, 0x010A), update_credentials),  # CS02b variants
-    0x0125: update_credentials,  # CS02g
+    0x0125: update_credentials,  # CS02g by the load controller
+    0x0126: update_credentials,  # CS02g by the supplier
 }

@@ -29,7 +29,7 @@ def apply_utrn(device: Any, code: bytes) -> tuple[int, int]:
             raise UtrnError("no supplier trust anchor")
         z = device.security.shared_secret(
             supplier.eui, device.eui, KeyUsage.PREPAYMENT_KEY_AGREEMENT, KeyUsage.KEY_AGREEMENT
-        )
+        )  # the supplier cell's prepayment key, through DeviceKeys
         parsed = utrn.parse_utrn(text)
         used: list[int] = getattr(device, "utrn_counters", [])
         candidates = utrn.counter_candidates(parsed.counter_bits, max(used, default=0))

@@ -62,6 +62,7 @@ from emulator.metering import Meter
 STATUS_FAILURE = 0x01
 STATUS_HARDWARE_FAILURE = 0xC0
 FUTURE_DATED_GBZ_ALERT = 0x00CD
+PREPAY_SNAPSHOT_DELAY = _dt.timedelta(seconds=30)
 ALERT_FUTURE_SUCCESS = 0x8F66
 
 
@@ -132,6 +133,7 @@ class ZclDevice(Device):
         self.faults: dict[tuple[int, int | None], int] = {}  # (component index, attribute)
         self.pending: list[Pending] = []
         self.last_capture: _dt.datetime | None = None
+        self._pending_prepay: list[tuple[_dt.datetime, int]] = []
         self.current: Incoming | None = None
 
     # -- commands ---------------------------------------------------------------------
@@ -311,7 +313,12 @@ class ZclDevice(Device):
             self.emit_alert(FUTURE_DATED_GBZ_ALERT, Eui64(item.originator), alert, critical=True)
 
     def capture_until(self, now: _dt.datetime) -> None:
-        """Daily billing snapshots (metering and prepayment) as the clock passes midnight."""
+        """Daily snapshots as the clock passes midnight.
+
+        The metering snapshot is taken at midnight; the prepayment snapshot after
+        the day's debt collection, `PREPAY_SNAPSHOT_DELAY` later, so a read for a
+        window ending at midnight does not yet see that day's prepayment state.
+        """
         if self.last_capture is None:
             self.last_capture = now.replace(hour=0, minute=0, second=0, microsecond=0)
         if self.zcl.recording_since is None:
@@ -319,29 +326,53 @@ class ZclDevice(Device):
         day = _dt.timedelta(days=1)
         while self.last_capture + day <= now:
             self.last_capture += day
-            stamp = to_zigbee_time(self.last_capture)
             m = self.meter
             cause = 0x03 if self.last_capture.day == 1 else 0x01  # general; billing end
             self.zcl.snapshots.append(
                 {
-                    "time": stamp,
+                    "time": to_zigbee_time(self.last_capture),
                     "cause": cause,
                     "summation": int(m.import_wh),
                     "tiers": [int(t) for t in m.tier_wh[:4]],
                     "blocks": [int(b) for b in m.block_wh[:4]],
                 }
             )
+            self._pending_prepay.append((self.last_capture + PREPAY_SNAPSHOT_DELAY, cause))
+            del self.zcl.snapshots[:-40]
+        while self._pending_prepay and self._pending_prepay[0][0] <= now:
+            when, cause = self._pending_prepay.pop(0)
+            m = self.meter
             self.zcl.prepay_snapshots.append(
                 {
-                    "time": stamp,
+                    "time": to_zigbee_time(when),
                     "cause": cause,
                     "credit": int(m.balance),
                     "debt": int(m.debt),
                     "emergency": int(m.emergency_credit_limit),
                 }
             )
-            del self.zcl.snapshots[:-40]
             del self.zcl.prepay_snapshots[:-40]
+
+    def warm_up(self, until: _dt.datetime, *, step: _dt.timedelta = _dt.timedelta(days=1)) -> None:
+        """Lab history for a prepayment gas meter: consumption, a top-up, debt collection."""
+        super().warm_up(until, step=step)
+        for days_ago in (10, 3):
+            when = until - _dt.timedelta(days=days_ago)
+            self.zcl.top_ups.append(
+                {
+                    "top_up_code": b"00000000000000000000",
+                    "top_up_amount": 1000,
+                    "top_up_time": to_zigbee_time(when),
+                }
+            )
+            self.zcl.debts.append(
+                {
+                    "collection_time": to_zigbee_time(when),
+                    "amount_collected": 50,
+                    "debt_type": 0,
+                    "outstanding_debt": 5000,
+                }
+            )
 
     # -- lab helpers -------------------------------------------------------------------
     def inject_fault(self, fault: dict[str, Any]) -> None:
@@ -369,6 +400,7 @@ class ZclDevice(Device):
         new.meter = Meter.from_json(self.meter.to_json())
         new.faults = dict(self.faults)
         new.pending = list(self.pending)
+        new._pending_prepay = list(self._pending_prepay)
         new.current = None
         return new
 

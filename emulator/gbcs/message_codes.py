@@ -490,6 +490,13 @@ MESSAGE_CODES: dict[int, MessageCode] = {
             ("6.15.1",),
         ),
         _c(0x0128, "CCS08", "Firmware Transfer Alert", None, ()),
+        _c(
+            0x0126,
+            "CS02g",
+            "Update Load Controller Security Credentials (by supplier)",
+            None,
+            ("6.15.1",),
+        ),
         _c(0x0129, "CS08", "Read PPMID/HCALCS Firmware Version", None, ("11.2",)),
         _c(0x012A, "GCS60a", "Read Meter Balance for GSME (with prepayment data)", None, ("4.18",)),
         _c(0x012B, "CS09", "PPMID Firmware Activation Alert", True, ()),

@@ -256,7 +256,7 @@ class TestPki:
     def _device_certificate(
         self, eui: Eui64, usage: KeyUsage, key: ec.EllipticCurvePrivateKey
     ) -> x509.Certificate:
-        hw = x509.OtherName(_HARDWARE_MODULE_NAME, _hardware_module_name(eui))
+        hw = device_identity_name(eui)
         builder = self._leaf(
             x509.Name([]),
             self.device_ca,
@@ -266,6 +266,11 @@ class TestPki:
             f"{eui.compact}/{usage.value}",
         ).add_extension(x509.SubjectAlternativeName([hw]), critical=True)
         return builder.sign(self._dev_ca_key, hashes.SHA256())
+
+
+def device_identity_name(eui: Eui64) -> x509.OtherName:
+    """The subjectAltName entry naming a device: hardwareModuleName with its EUI-64."""
+    return x509.OtherName(_HARDWARE_MODULE_NAME, _hardware_module_name(eui))
 
 
 def _test_policy() -> x509.CertificatePolicies:
