@@ -1,0 +1,137 @@
+"""Putting a sans-IO device on a HAN link.
+
+`DeviceRunner` receives envelopes addressed to the device, hands GBCS payloads
+to `Device.receive`, and sends what the device answers back to the hub; alerts
+the device raises on its own (future-dated executions, log changes) go out the
+same way. With a state file, the device's state is written after every message
+(atomically: a temporary file renamed over the old one), so a device killed at
+any moment restarts with its registers, logs and replay counters.
+
+A sleepy device (the GSME) is only reachable while awake: `wake()` announces it
+to the hub (WAKE), takes what the hub queued, pushes its mirror to the GPF
+(MIRROR) and goes back to sleep (SLEEP). `run()` wakes it on its own schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from emulator.devices.base import Device, Outbound
+from emulator.errors import LinkClosed, LinkTimeout
+from emulator.gbcs.eui import Eui64
+from emulator.han.envelope import Envelope, EnvelopeKind
+from emulator.han.link import Link
+
+
+class DeviceRunner:
+    def __init__(
+        self,
+        device: Device,
+        link: Link,
+        hub: Eui64 | str,
+        *,
+        state_file: str | Path | None = None,
+        gpf: Eui64 | str | None = None,
+    ) -> None:
+        self.device = device
+        self.link = link
+        self.hub = Eui64(hub)
+        self.gpf = Eui64(gpf) if gpf is not None else None
+        self.state_file = Path(state_file) if state_file is not None else None
+        self.sequence = 0
+        self.handled = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        device.on_alert = self._alert
+
+    # -- persistence --------------------------------------------------------------------
+    def save(self) -> None:
+        if self.state_file is None:
+            return
+        save_state(self.device, self.state_file)
+
+    # -- message handling ---------------------------------------------------------------
+    async def handle(self, env: Envelope) -> None:
+        if env.kind != EnvelopeKind.GBCS:
+            return
+        outputs = self.device.receive(env.payload)
+        self.handled += 1
+        self.save()
+        for out in outputs:
+            await self._send(EnvelopeKind.GBCS, out.message)
+
+    async def _send(
+        self, kind: EnvelopeKind, payload: bytes = b"", destination: Eui64 | None = None
+    ) -> None:
+        self.sequence = (self.sequence + 1) & 0xFFFFFFFF
+        await self.link.send(
+            Envelope(self.device.eui, destination or self.hub, kind, payload, self.sequence)
+        )
+
+    def _alert(self, out: Outbound) -> None:
+        """Alerts raised outside a command (timers): send them when the loop can."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.create_task(self._send(EnvelopeKind.GBCS, out.message))
+
+    async def serve(self) -> None:
+        """Handle envelopes until the link closes (an always-listening device)."""
+        self._loop = asyncio.get_running_loop()
+        await self.link.bind(self.device.eui)
+        with contextlib.suppress(LinkClosed):
+            async for env in self.link:
+                await self.handle(env)
+
+    # -- sleepy devices ------------------------------------------------------------------
+    async def wake(self, listen: float = 0.5) -> int:
+        """One wake-up: announce, take queued commands, push the mirror, sleep again."""
+        self._loop = asyncio.get_running_loop()
+        await self.link.bind(self.device.eui)
+        await self._send(EnvelopeKind.WAKE)
+        handled = 0
+        while True:
+            try:
+                env = await self.link.recv(timeout=listen)
+            except LinkTimeout:
+                break
+            if env.kind == EnvelopeKind.SLEEP:
+                break
+            await self.handle(env)
+            handled += 1
+        mirror = getattr(self.device, "mirror", None)
+        if mirror is not None and self.gpf is not None:
+            payload = json.dumps(mirror()).encode()
+            await self._send(EnvelopeKind.MIRROR, payload, self.gpf)
+        await self._send(EnvelopeKind.SLEEP)
+        self.save()
+        return handled
+
+    async def run_sleepy(self, listen: float = 0.5) -> None:
+        """Wake on the device's schedule of its clock, forever."""
+        next_wake = getattr(self.device, "next_wake", None)
+        if next_wake is None:
+            raise TypeError(f"{self.device} has no wake schedule")
+        while True:
+            now = self.device.clock.now()
+            due = next_wake(now)
+            await self.device.clock.sleep(max(0.0, (due - now).total_seconds()))
+            await self.wake(listen)
+
+
+def save_state(device: Device, path: Path) -> None:
+    data = json.dumps(device.to_state(), separators=(",", ":"))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded

@@ -1,0 +1,277 @@
+"""The hub controller: CHF and GPF, HAN routing, and the WAN side as an async API.
+
+What it does with a command from the WAN (`send`):
+
+- addressed to the CHF or the GPF: they are hosted here and answer at once;
+- addressed to a device in the CHF Device Log: carried over the HAN link; a
+  sleepy device's commands wait in a queue until it announces a wake-up;
+- addressed to anything else: refused (`NotAdmitted`), nothing goes on the HAN.
+
+Responses are matched to commands by (originator, counter) and returned from
+`send`; alerts from any device, hosted or remote, come out of `alerts()`. Only
+devices in the CHF Device Log may talk on the HAN: envelopes from others are
+counted and dropped. A waking GSME's mirror updates the GPF.
+
+Listeners (`add_listener`) see every message crossing the hub, in the manner of
+python-can's Notifier, for recorders and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from emulator.clock import Clock
+from emulator.devices.base import Outbound
+from emulator.devices.chf import Chf
+from emulator.devices.gpf import Gpf
+from emulator.errors import EmulatorError, GbcsError, LinkClosed
+from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import Cra, decode_message
+from emulator.han.envelope import Envelope, EnvelopeKind
+from emulator.han.link import Link
+
+Listener = Callable[[str, bytes], None]  # ("command" | "response" | "alert", message)
+
+
+class HubError(EmulatorError):
+    pass
+
+
+class NotAdmitted(HubError):
+    """The target is not in the CHF Device Log."""
+
+
+class CommandRejected(HubError):
+    """A hosted function refused the command; `reason` is its security-log entry."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ResponseTimeout(HubError, TimeoutError):
+    pass
+
+
+@dataclass(slots=True)
+class HubCounters:
+    commands: int = 0
+    responses: int = 0
+    alerts: int = 0
+    queued: int = 0
+    dropped_unadmitted: int = 0
+    rejected: int = 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    future: asyncio.Future[bytes]
+    target: bytes
+
+
+@dataclass(slots=True)
+class SleepyQueue:
+    awake: bool = False
+    waiting: deque[bytes] = field(default_factory=deque)
+
+
+class Hub:
+    def __init__(self, chf: Chf, link: Link, clock: Clock, *, gpf: Gpf | None = None) -> None:
+        self.chf = chf
+        self.gpf = gpf
+        self.link = link  # the default HAN link (a bus: memory, MQTT)
+        self.links: list[Link] = [link]
+        self.routes: dict[bytes, Link] = {}  # point-to-point links (serial ports) by device
+        self.clock = clock
+        self.counters = HubCounters()
+        self._pending: dict[tuple[bytes, int], _Pending] = {}
+        self._alerts: asyncio.Queue[bytes] = asyncio.Queue()
+        self._sleepy: dict[bytes, SleepyQueue] = defaultdict(SleepyQueue)
+        self._listeners: list[Listener] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._sequence = 0
+        for hosted in (chf, gpf):
+            if hosted is not None:
+                hosted.on_alert = self._hosted_alert
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._started = True
+        for link in self.links:
+            await self._attach(link)
+
+    async def _attach(self, link: Link) -> None:
+        await link.bind(self.chf.eui)
+        if self.gpf is not None:
+            await link.bind(self.gpf.eui)
+        name = f"hub[{self.chf.eui}].receive[{len(self._tasks)}]"
+        self._tasks.append(asyncio.create_task(self._receive_loop(link), name=name))
+
+    async def add_link(self, link: Link, devices: list[Eui64] | None = None) -> None:
+        """Another HAN link; `devices` are reached only through it (a serial port each)."""
+        self.links.append(link)
+        for eui in devices or []:
+            self.routes[bytes(Eui64(eui))] = link
+        if self._started:
+            await self._attach(link)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self._started = False
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.cancel()
+        self._pending.clear()
+
+    # -- configuration ---------------------------------------------------------------------
+    def register_sleepy(self, eui: Eui64 | str) -> None:
+        self._sleepy[bytes(Eui64(eui))]
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, kind: str, message: bytes) -> None:
+        for listener in self._listeners:
+            listener(kind, message)
+
+    # -- WAN side ---------------------------------------------------------------------------
+    async def send(self, command: bytes, *, timeout: float = 30.0) -> bytes:
+        """Deliver a command; return the device's response (raises on refusal or timeout)."""
+        try:
+            msg = decode_message(command)
+        except GbcsError as exc:
+            raise HubError(f"not a GBCS message: {exc}") from exc
+        self.counters.commands += 1
+        self._notify("command", command)
+        target = bytes(msg.recipient)
+        hosted = self._hosted(target)
+        if hosted is not None:
+            outputs = hosted.receive(command)
+            response = self._take_outputs(outputs, msg.originator, msg.counter)
+            if response is None:
+                self.counters.rejected += 1
+                last = (
+                    list(hosted.security_log)[-1].detail
+                    if len(hosted.security_log)
+                    else "no response"
+                )
+                raise CommandRejected(last)
+            return response
+        if not self.chf.admits(msg.recipient):
+            raise NotAdmitted(f"{msg.recipient} is not in the CHF Device Log")
+        key = (bytes(msg.originator), msg.counter)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[key] = _Pending(future, target)
+        try:
+            queue = self._sleepy.get(target)
+            if queue is not None and not queue.awake:
+                queue.waiting.append(command)
+                self.counters.queued += 1
+            else:
+                await self._forward(target, command)
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise ResponseTimeout(f"no response from {msg.recipient} within {timeout} s") from None
+        finally:
+            self._pending.pop(key, None)
+
+    async def alerts(self) -> AsyncIterator[bytes]:
+        while True:
+            yield await self._alerts.get()
+
+    async def next_alert(self, timeout: float | None = None) -> bytes:
+        return await asyncio.wait_for(self._alerts.get(), timeout)
+
+    # -- HAN side ----------------------------------------------------------------------------
+    def _hosted(self, eui: bytes) -> Chf | Gpf | None:
+        if eui == bytes(self.chf.eui):
+            return self.chf
+        if self.gpf is not None and eui == bytes(self.gpf.eui):
+            return self.gpf
+        return None
+
+    async def _forward(self, target: bytes, command: bytes) -> None:
+        self._sequence = (self._sequence + 1) & 0xFFFFFFFF
+        link = self.routes.get(target, self.link)
+        await link.send(
+            Envelope(self.chf.eui, Eui64(target), EnvelopeKind.GBCS, command, self._sequence)
+        )
+
+    async def _receive_loop(self, link: Link) -> None:
+        with contextlib.suppress(LinkClosed):
+            async for env in link:
+                await self._on_envelope(env)
+
+    async def _on_envelope(self, env: Envelope) -> None:
+        source = bytes(env.source)
+        if not self.chf.admits(env.source):
+            self.counters.dropped_unadmitted += 1
+            return
+        if env.kind == EnvelopeKind.WAKE:
+            queue = self._sleepy[source]
+            queue.awake = True
+            while queue.waiting:
+                await self._forward(source, queue.waiting.popleft())
+        elif env.kind == EnvelopeKind.SLEEP:
+            self._sleepy[source].awake = False
+        elif env.kind == EnvelopeKind.MIRROR and self.gpf is not None:
+            with contextlib.suppress(ValueError):
+                self.gpf.sync(json.loads(env.payload))
+        elif env.kind == EnvelopeKind.JOIN:
+            self.chf.joined(env.source)
+        elif env.kind == EnvelopeKind.GBCS:
+            self._on_message(env.payload)
+
+    def _on_message(self, raw: bytes) -> None:
+        try:
+            msg = decode_message(raw)
+        except GbcsError:
+            return
+        if msg.cra == Cra.ALERT:
+            self._queue_alert(raw)
+            return
+        if msg.cra == Cra.RESPONSE:
+            pending = self._pending.get((bytes(msg.recipient), msg.counter))
+            if pending is not None and not pending.future.done():
+                self.counters.responses += 1
+                self._notify("response", raw)
+                pending.future.set_result(raw)
+
+    def _take_outputs(
+        self, outputs: list[Outbound], originator: Eui64, counter: int
+    ) -> bytes | None:
+        response = None
+        for out in outputs:
+            if out.kind == "response" and out.in_reply_to == counter:
+                response = out.message
+                self.counters.responses += 1
+                self._notify("response", out.message)
+            else:
+                self._queue_alert(out.message)
+        return response
+
+    def _hosted_alert(self, out: Outbound) -> None:
+        self._queue_alert(out.message)
+
+    def _queue_alert(self, raw: bytes) -> None:
+        self.counters.alerts += 1
+        self._notify("alert", raw)
+        self._alerts.put_nowait(raw)

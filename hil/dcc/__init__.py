@@ -1,0 +1,1 @@
+"""The DCC side: service requests, eligibility, command building (issue 03 grows this)."""
