@@ -153,6 +153,93 @@ def conformance(folder: str, keys: str, dump: str | None, as_json: bool) -> None
 
 
 @main.command()
+@click.argument(
+    "device_type", type=click.Choice(["esme", "gsme", "chf", "gpf", "ppmid", "ihd", "hcalcs"])
+)
+@click.option("--eui", required=True, help="EUI-64 of the device, e.g. 00-DB-12-34-56-78-90-A0.")
+@click.option(
+    "--link",
+    "link_url",
+    required=True,
+    help="memory://, serial port or pyserial URL, mqtt://host:port/LAB.",
+)
+@click.option(
+    "--hub",
+    "hub_eui",
+    default="00-DB-12-34-56-78-90-A2",
+    show_default=True,
+    help="EUI-64 of the hub (CHF).",
+)
+@click.option(
+    "--gpf",
+    "gpf_eui",
+    default="00-DB-12-34-56-78-90-A3",
+    show_default=True,
+    help="EUI-64 of the GPF (gas mirror).",
+)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False),
+    help="Save state here after every message; resume from it.",
+)
+@click.option(
+    "--seed",
+    default="smets-hil-lab",
+    show_default=True,
+    help="Lab PKI seed (keys of the device and the lab parties).",
+)
+def device(
+    device_type: str,
+    eui: str,
+    link_url: str,
+    hub_eui: str,
+    gpf_eui: str,
+    state_file: str | None,
+    seed: str,
+) -> None:
+    """Run one emulated device on a link until interrupted (Ctrl-C)."""
+    import asyncio
+
+    from hil.standalone import run_device
+
+    try:
+        asyncio.run(
+            run_device(device_type, eui, link_url, hub_eui, gpf_eui, state_file, seed, click.echo)
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def pki() -> None:
+    """The lab's test PKI (every certificate marked TEST)."""
+
+
+@pki.command("export")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--seed", default="smets-hil-lab", show_default=True, help="Lab PKI seed.")
+@click.option(
+    "--device",
+    "device_euis",
+    multiple=True,
+    help="Also export keys for this device EUI-64 (repeatable).",
+)
+@click.option("--no-private", is_flag=True, help="Certificates only, no private keys.")
+def pki_export(folder: str, seed: str, device_euis: tuple[str, ...], no_private: bool) -> None:
+    """Write certificates and keys as <eui>-ds.pem, <eui>-ka.key, ... (the RTDS keystore naming)."""
+    from emulator.premises import DEFAULT_DEVICES, device_eui, lab_pki
+
+    the_pki, _ = lab_pki(seed)
+    for kind, suffix in (*DEFAULT_DEVICES, ("CHF", 0xA2), ("GPF", 0xA3)):
+        the_pki.device(device_eui(0x00DB123456789000, suffix), str(kind))
+    for text in device_euis:
+        the_pki.device(Eui64(text), "device")
+    written = the_pki.export(folder, include_private=not no_private)
+    click.echo(f"wrote {len(written)} files to {folder}")
+
+
+@main.command()
 def demo() -> None:
     """Show the codec at work on built and reference messages (what `make demo` runs)."""
     from hil.demo import run
