@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -203,12 +204,10 @@ def device(
 
     from hil.standalone import run_device
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             run_device(device_type, eui, link_url, hub_eui, gpf_eui, state_file, seed, click.echo)
         )
-    except KeyboardInterrupt:
-        pass
 
 
 @main.group()
