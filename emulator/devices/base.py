@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import datetime as _dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -203,9 +204,7 @@ class Device:
         self.security_log = EventLog()
         self.firmware_version = firmware_version
         self.alert_counter = 0x0000000100000000
-        self.use_cases: dict[int, UseCase] = {
-            c: u for c, u in USE_CASES.items() if self.device_type.value in u.devices
-        }
+        self.use_cases = use_cases_for(self.device_type)
         self.keys = DeviceKeys(self, extra_keys)
         self.security = MessageSecurity(self.keys, Eui64(acb))
         self.on_alert: Callable[[Outbound], None] | None = None
@@ -457,6 +456,12 @@ class Device:
 
     def __repr__(self) -> str:
         return f"<{self.device_type.value} {self.eui}>"
+
+
+@functools.cache
+def use_cases_for(device_type: DeviceType) -> dict[int, UseCase]:
+    """The use cases a device type implements (shared by every device of the type)."""
+    return {c: u for c, u in USE_CASES.items() if device_type.value in u.devices}
 
 
 def anchor_role(role: str) -> AnchorRole | None:
