@@ -122,6 +122,19 @@ class VirtualClock:
         return sum(1 for t in self._timers if not t.cancelled)
 
 
+def stopwatch(clock: Clock) -> Callable[[], float]:
+    """Seconds for measuring response times against `clock`.
+
+    With a virtual clock, time only moves when a test advances it, yet signing,
+    routing and link transfers still take real time; a response-time figure
+    must include both, so the reading is the virtual clock's seconds plus the
+    process's real seconds. With a real clock it is just the monotonic clock.
+    """
+    if isinstance(clock, VirtualClock):
+        return lambda: clock.monotonic() + time.perf_counter()
+    return clock.monotonic
+
+
 def to_zigbee_time(value: _dt.datetime) -> int:
     return int((value - ZIGBEE_EPOCH).total_seconds())
 

@@ -25,7 +25,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from emulator.clock import Clock
+from emulator.clock import Clock, stopwatch
 from emulator.devices.base import Outbound
 from emulator.devices.chf import Chf
 from emulator.devices.gpf import Gpf
@@ -35,7 +35,7 @@ from emulator.gbcs.frame import Cra, decode_message
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
 
-Listener = Callable[[str, bytes], None]  # ("command" | "response" | "alert", message)
+Listener = Callable[[str, bytes], None]  # ("command" | "queued" | "response" | "alert", message)
 
 
 class HubError(EmulatorError):
@@ -96,6 +96,11 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._sequence = 0
+        self._elapsed = stopwatch(clock)
+        #: Seconds each forwarded command spent on the HAN (hub to device and back,
+        #: including a sleepy device's wait), by (originator, counter): response
+        #: times for SMETS2+ devices leave this out (SEC H3.15).
+        self.han_seconds: dict[tuple[bytes, int], float] = {}
         for hosted in (chf, gpf):
             if hosted is not None:
                 hosted.on_alert = self._hosted_alert
@@ -180,11 +185,13 @@ class Hub:
         key = (bytes(msg.originator), msg.counter)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._pending[key] = _Pending(future, target)
+        started = self._elapsed()
         try:
             queue = self._sleepy.get(target)
             if queue is not None and not queue.awake:
                 queue.waiting.append(command)
                 self.counters.queued += 1
+                self._notify("queued", command)
             else:
                 await self._forward(target, command)
             return await asyncio.wait_for(future, timeout)
@@ -192,6 +199,9 @@ class Hub:
             raise ResponseTimeout(f"no response from {msg.recipient} within {timeout} s") from None
         finally:
             self._pending.pop(key, None)
+            self.han_seconds[key] = self._elapsed() - started
+            if len(self.han_seconds) > 4096:  # readers pop theirs; never grow without bound
+                self.han_seconds.pop(next(iter(self.han_seconds)))
 
     async def alerts(self) -> AsyncIterator[bytes]:
         while True:

@@ -246,5 +246,15 @@ def demo() -> None:
     sys.exit(run(click.echo))
 
 
+def _register_dcc_commands() -> None:
+    from hil.dcc.cli import catalogue_command, eligibility_command, requests_command
+
+    main.add_command(catalogue_command)
+    main.add_command(eligibility_command)
+    main.add_command(requests_command)
+
+
+_register_dcc_commands()
+
 if __name__ == "__main__":
     main()

@@ -1,18 +1,52 @@
-"""GBCS commands for service requests: the payload each use case carries.
+"""GBCS command payloads for service requests: one builder per use case.
 
-A builder takes the request's parameters and returns the message code, the
-payload tree and whether the command is critical; `Sender` numbers, addresses,
-signs and MACs it. Payload layouts are the GBCS use case definitions (COSEM
-objects and ZCL commands), the same ones the emulated devices implement.
+`build_command(route, counter, originator, target, params, ctx)` returns the
+payload of the use case a route names (`hil.dcc.routes`), ready for the GBCS
+builder to number, address, sign and MAC. Two kinds of builder:
+
+- shapes (`hil.dcc.templates`): the request specifications or ZCL commands the
+  use case carries, with neutral values and time slots, generated from the
+  reference data and reviewed. Callers fill in real values through named
+  parameters (ZCL field names, the read window, the execution time) or by path
+  (`values`);
+- hand-written builders where the payload needs logic: UTRN top-ups, hub device
+  logs, clock windows, and the ASN.1 use cases (security credentials, joins,
+  firmware activation, gas clock, GPF log) whose content comes from the key
+  store and the premises.
+
+Every parameter is optional unless a command cannot exist without it (the
+device of a hub log change, a join partner, a firmware image hash). A bad or
+missing parameter raises `BuildError` naming the parameter and the use case.
+`parameters_for(route)` lists the parameters with a one-line description.
+
+`Sender` is the remote-party side the device tests use: counters, signing and
+the DCC's MAC around a built payload.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import datetime as _dt
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.gbcs import builder
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from emulator.errors import EmulatorError, GbcsError, KeyNotFoundError
+from emulator.gbcs import builder, utrn
+from emulator.gbcs.asn1 import (
+    Der,
+    DerBitString,
+    DerConstructed,
+    DerInteger,
+    DerNull,
+    DerOctetString,
+    DerPrimitive,
+    DerSequence,
+    DerString,
+    decode_der,
+)
 from emulator.gbcs.dlms.apdu import AccessRequest, Obis, RequestSpec, SpecKind, invoke_id_for
 from emulator.gbcs.dlms.axdr import (
     Array,
@@ -25,11 +59,26 @@ from emulator.gbcs.dlms.axdr import (
     OctetString,
     Structure,
 )
+from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import GbcsMessage
-from emulator.gbcs.payload import PayloadTree
+from emulator.gbcs.payload import PayloadTree, encode_payload
 from emulator.gbcs.security import MessageSecurity
-from emulator.gbcs.zcl.gbz import GbzComponent, GbzPayload, ZclFrame
+from emulator.gbcs.zcl.gbz import CONTROL_LAST, GbzComponent, GbzPayload, ZclFrame
+from emulator.pki.keystore import KeyUsage
+from hil.dcc.routes import Route, route
+from hil.dcc.templates import (
+    DlmsDraft,
+    DlmsTemplate,
+    Fill,
+    GbzDraft,
+    GbzTemplate,
+    Times,
+    protection,
+    slot_rules,
+)
+from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
+from hil.dcc.templates.gbz import TEMPLATES as GBZ_TEMPLATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,41 +88,284 @@ class Built:
     critical: bool
 
 
-Builder = Callable[..., Built]
+class BuildError(ValueError):
+    """A parameter is missing or wrong; the message names it and the use case."""
 
 
-def _request(counter: int, *specs: tuple[RequestSpec, Data]) -> AccessRequest:
+@dataclass(frozen=True, slots=True)
+class BuildContext:
+    """What builders may read besides the request: the lab clock, keys and premises.
+
+    `ca_certificate` is the issuer of the remote-party certificates (CS02b carries
+    it as its certification path; without it the path is empty). `utrn_counters`
+    is the supplier's top-up counter per device, advanced by every UTRN a
+    builder makes (GBCS: it must grow, by less than 1024 between accepted tokens).
+    """
+
+    now: _dt.datetime
+    keystore: Any
+    device_types: Mapping[bytes, str] = field(default_factory=dict)
+    ca_certificate: x509.Certificate | None = None
+    utrn_counters: MutableMapping[bytes, int] = field(default_factory=dict)
+    read_window: _dt.timedelta = _dt.timedelta(days=31)
+
+
+# -- parameters ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Request:
+    """One build: the route, the parties, the caller's parameters and the context."""
+
+    route: Route
+    counter: int
+    originator: Eui64
+    target: Eui64
+    params: Mapping[str, Any]
+    ctx: BuildContext
+
+    @property
+    def use_case(self) -> str:
+        return self.route.use_case
+
+    def fail(self, name: str, problem: str) -> BuildError:
+        return BuildError(f"{self.use_case}: parameter {name!r} {problem}")
+
+    def has(self, name: str) -> bool:
+        return self.params.get(name) is not None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.params.get(name)
+        return default if value is None else value
+
+    def integer(self, name: str, default: int) -> int:
+        value = self.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, f"must be an integer, got {value!r}")
+        return value
+
+    def time(self, name: str, default: _dt.datetime) -> _dt.datetime:
+        value = self.get(name, default)
+        if not isinstance(value, _dt.datetime):
+            raise self.fail(name, f"must be a datetime, got {value!r}")
+        if value.tzinfo is None:
+            raise self.fail(name, "must be timezone-aware (UTC)")
+        return value
+
+    def optional_time(self, name: str) -> _dt.datetime | None:
+        return self.time(name, self.ctx.now) if self.has(name) else None
+
+    def eui(self, name: str, default: Eui64 | None = None) -> Eui64:
+        value = self.params.get(name)
+        if value is None:
+            if default is None:
+                raise self.fail(name, "is required (an EUI-64)")
+            return default
+        try:
+            return Eui64(value)
+        except (ValueError, TypeError) as exc:
+            raise self.fail(name, f"is not an EUI-64: {exc}") from None
+
+    def octets(self, name: str, default: bytes | None = None, size: int | None = None) -> bytes:
+        value = self.params.get(name)
+        if value is None:
+            if default is None:
+                raise self.fail(name, "is required (bytes or hex)")
+            value = default
+        if isinstance(value, str):
+            try:
+                value = bytes.fromhex(value.replace(" ", "").replace("-", ""))
+            except ValueError:
+                raise self.fail(name, "is not hex") from None
+        if not isinstance(value, bytes | bytearray):
+            raise self.fail(name, f"must be bytes or hex, got {value!r}")
+        if size is not None and len(value) != size:
+            raise self.fail(name, f"must be {size} bytes, got {len(value)}")
+        return bytes(value)
+
+    def times(self) -> Times:
+        now = self.ctx.now
+        end = self.time("to", now)
+        start = self.time("from", end - self.ctx.read_window)
+        if start > end:
+            raise self.fail("from", "is after 'to'")
+        cancel = bool(self.get("cancel", False))
+        return Times(now, start, end, self.optional_time("execution_time"), cancel)
+
+
+PayloadBuilder = Callable[[Request], PayloadTree]
+
+
+@dataclass(frozen=True, slots=True)
+class HandBuilder:
+    build: PayloadBuilder
+    parameters: Mapping[str, str]
+
+
+_HAND: dict[str, HandBuilder] = {}
+
+
+def _hand(*use_cases: str, **parameters: str) -> Callable[[PayloadBuilder], PayloadBuilder]:
+    def register(fn: PayloadBuilder) -> PayloadBuilder:
+        for name in use_cases:
+            _HAND[name] = HandBuilder(fn, dict(parameters))
+        return fn
+
+    return register
+
+
+WINDOW = {
+    "from": "start of the read window (datetime; default 'to' minus the context's read window)",
+    "to": "end of the read window (datetime; default now)",
+}
+EXECUTION = {
+    "execution_time": "when a future-dated command runs (datetime; default: immediately)",
+    "cancel": "true to cancel a future-dated command instead",
+}
+VALUES = {
+    "values": "overrides by path: DLMS 'spec[.item...]', GBZ 'component[.field]' -> value",
+}
+
+#: Named parameters of DLMS shapes: use case -> name -> (request spec index, description).
+DLMS_PARAMETERS: dict[str, dict[str, tuple[int, str]]] = {
+    "ECS10": {"message": (0, "text shown on the meter display")},
+    "ECS12": {"tenancy_date": (0, "change of tenancy date (datetime)")},
+    "ECS16": {
+        "supplier_telephone": (0, "supplier telephone number (text)"),
+        "supplier_name": (1, "supplier name (text)"),
+    },
+    "ECS04a": {"amount": (0, "balance adjustment in the meter's currency unit (integer)")},
+    "ECS34": {"thresholds": (0, "instantaneous power thresholds (list of integers, W)")},
+    "ECS38": {"offset_limit": (0, "randomised offset limit (seconds)")},
+    "ECS39a": {"mpan": (0, "import MPAN (13 digits)")},
+    "ECS39b": {"mpan": (0, "export MPAN (13 digits)")},
+    "ECS50": {"cin": (0, "customer identification number (4 digits)")},
+    "ECS81": {"tampered": (0, "supply tamper state (bool)")},
+}
+
+
+def _template(use_case: str) -> DlmsTemplate | GbzTemplate | None:
+    return DLMS_TEMPLATES.get(use_case) or GBZ_TEMPLATES.get(use_case)
+
+
+def parameters_for(r: Route) -> dict[str, str]:
+    """Parameter name -> one-line description, for a route's use case."""
+    hand = _HAND.get(r.use_case)
+    if hand is not None:
+        return dict(hand.parameters)
+    template = _template(r.use_case)
+    if template is None:
+        raise BuildError(f"{r.use_case}: no builder (see docs/commands.md)")
+    params: dict[str, str] = {}
+    rules = slot_rules(template)
+    if rules & {"from", "to"}:
+        params.update(WINDOW)
+    if "execution" in rules:
+        params.update(EXECUTION)
+    if isinstance(template, GbzTemplate):
+        for c in template.components:
+            for name in c.fields:
+                params.setdefault(name, f"ZCL field of {c.name} (every component that has it)")
+    else:
+        for name, (_, text) in DLMS_PARAMETERS.get(r.use_case, {}).items():
+            params[name] = text
+    params.update(VALUES)
+    return params
+
+
+def has_builder(r: Route) -> bool:
+    return r.use_case in _HAND or _template(r.use_case) is not None
+
+
+def build_command(
+    r: Route,
+    counter: int,
+    originator: Eui64 | str,
+    target: Eui64 | str,
+    params: Mapping[str, Any],
+    ctx: BuildContext,
+) -> Built:
+    """The payload of `r`'s use case for `target`, from `params` and `ctx`."""
+    known = parameters_for(r)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise BuildError(
+            f"{r.use_case}: unknown parameter(s) {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(known))})"
+        )
+    req = Request(r, counter, Eui64(originator), Eui64(target), params, ctx)
+    hand = _HAND.get(r.use_case)
+    try:
+        if hand is not None:
+            payload = hand.build(req)
+        else:
+            template = _template(r.use_case)
+            assert template is not None
+            payload = (
+                _render_dlms(req, template)
+                if isinstance(template, DlmsTemplate)
+                else _render_gbz(req, template)
+            )
+        encode_payload(payload)  # a value that does not fit its field fails here, not later
+    except BuildError:
+        raise
+    except (KeyError, TypeError, ValueError, OverflowError, GbcsError) as exc:
+        raise BuildError(f"{r.use_case}: {exc}") from exc
+    return Built(r.message_code, payload, r.critical)
+
+
+def _values(req: Request) -> Mapping[str | int, Any]:
+    values = req.get("values", {})
+    if not isinstance(values, Mapping):
+        raise req.fail("values", "must be a mapping of path -> value")
+    return values
+
+
+def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
+    draft = DlmsDraft.of(template)
+    for name, (index, _) in DLMS_PARAMETERS.get(req.use_case, {}).items():
+        if req.has(name):
+            try:
+                draft.override(index, req.params[name])
+            except (KeyError, TypeError) as exc:
+                raise req.fail(name, str(exc)) from None
+    for key, value in _values(req).items():
+        try:
+            draft.override(key, value)
+        except (KeyError, TypeError) as exc:
+            raise req.fail("values", f"at {key!r}: {exc}") from None
+    return draft.render(Fill(req.times(), req.counter, req.originator, req.target))
+
+
+def _render_gbz(req: Request, template: GbzTemplate) -> GbzPayload:
+    draft = GbzDraft.of(template)
+    for name in draft.field_names():
+        if req.has(name):
+            draft.set_field(name, req.params[name])
+    for key, value in _values(req).items():
+        try:
+            draft.override(key, value)
+        except (KeyError, TypeError) as exc:
+            raise req.fail("values", f"at {key!r}: {exc}") from None
+    return draft.render(req.times(), req.counter)
+
+
+# -- DLMS helpers of the hand-written builders ----------------------------------------------
+
+
+def _spec(kind: SpecKind, class_id: int, obis: str, member: int) -> RequestSpec:
+    return RequestSpec(kind, class_id, Obis(obis), member)
+
+
+def _dlms(counter: int, *specs: tuple[RequestSpec, Data]) -> AccessRequest:
     return AccessRequest(invoke_id_for(counter), [s for s, _ in specs], [d for _, d in specs])
 
 
-def _get(class_id: int, obis: str, attribute: int) -> tuple[RequestSpec, Data]:
-    return RequestSpec(SpecKind.GET, class_id, Obis(obis), attribute), NullData()
+def _dlms_time(when: _dt.datetime) -> OctetString:
+    return OctetString(DlmsDateTime.from_datetime(when).encode())
 
 
-def _set(class_id: int, obis: str, attribute: int, value: Data) -> tuple[RequestSpec, Data]:
-    return RequestSpec(SpecKind.SET, class_id, Obis(obis), attribute), value
-
-
-def _action(class_id: int, obis: str, method: int, argument: Data) -> tuple[RequestSpec, Data]:
-    return RequestSpec(SpecKind.ACTION, class_id, Obis(obis), method), argument
-
-
-def _protection(counter: int, originator: Eui64, recipient: Eui64) -> Structure:
-    """Protection parameters asking for authenticated encryption of the answer."""
-    return Structure(
-        [
-            Enum(2),
-            Structure(
-                [
-                    OctetString(b"\x04" + counter.to_bytes(8, "big")),
-                    OctetString(bytes(originator)),
-                    OctetString(bytes(recipient)),
-                    OctetString(b""),
-                    Structure([Enum(2), Structure([OctetString(b"\x02"), OctetString(b"")])]),
-                ]
-            ),
-        ]
-    )
+NETWORK_CONTROL = "0-0:30.3.0.255"
 
 
 def protected_read(
@@ -83,6 +375,10 @@ def protected_read(
     objects: list[tuple[int, str, int]],
     data_protection: str,
 ) -> AccessRequest:
+    """A sensitive read of whole attributes (class 30 get_protected_attributes).
+
+    For tests and tools that read objects no use case shape names.
+    """
     descriptors = Array(
         [
             Structure(
@@ -97,116 +393,566 @@ def protected_read(
             for c, o, a in objects
         ]
     )
-    argument = Structure([descriptors, Array([_protection(counter, originator, recipient)])])
-    return _request(counter, _action(30, data_protection, 1, argument))
+    argument = Structure([descriptors, Array([protection(counter, originator, recipient)])])
+    return _dlms(counter, (_spec(SpecKind.ACTION, 30, data_protection, 1), argument))
 
 
-# -- builders by service reference variant -------------------------------------------------
+# -- 2.2 top-ups -----------------------------------------------------------------------------
+
+_TOP_UP = {
+    "utrn": "the 20-digit UTRN to apply (default: one generated for amount_pence)",
+    "amount_pence": "top-up value in pence when no UTRN is given (default 1000)",
+    "utrn_counter": "supplier's PTUT counter for the generated UTRN (default: next for the device)",
+}
 
 
-def read_instantaneous_import(counter: int, originator: Eui64, recipient: Eui64, **_: Any) -> Built:
-    """4.1.1 Read Instantaneous Import Registers (ECS17b): a sensitive, encrypted read."""
-    payload = protected_read(
-        counter, originator, recipient, [(1, "0-0:94.44.34.10", 2)], "0-0:43.2.8.255"
+def _utrn(req: Request) -> str:
+    """The caller's UTRN, or a valid one made with the supplier's prepayment key."""
+    given = req.get("utrn")
+    if given is not None:
+        text = str(given).replace(" ", "").replace("-", "")
+        if len(text) != 20 or not text.isdigit():
+            raise req.fail("utrn", "must be 20 decimal digits")
+        return text
+    amount = req.integer("amount_pence", 1000)
+    if not 0 <= amount <= utrn.MAX_VALUE:
+        raise req.fail("amount_pence", f"must be 0..{utrn.MAX_VALUE}")
+    device = bytes(req.target)
+    step = req.get("utrn_counter")
+    if step is None:
+        step = req.ctx.utrn_counters.get(device, 0) + 1
+    elif isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise req.fail("utrn_counter", "must be a positive integer")
+    security = MessageSecurity(req.ctx.keystore)
+    try:
+        z = security.shared_secret(
+            req.originator, req.target, KeyUsage.PREPAYMENT_KEY_AGREEMENT, KeyUsage.KEY_AGREEMENT
+        )
+    except EmulatorError as exc:  # the key store names what it lacks
+        raise req.fail("utrn", f"cannot be generated: {exc}") from None
+    token = utrn.generate_utrn(z, req.originator, req.target, step << 32, amount)
+    req.ctx.utrn_counters[device] = step
+    return token
+
+
+@_hand("CS01a", **_TOP_UP)
+def top_up_esme(req: Request) -> PayloadTree:
+    """CS01a: the token gateway (class 115) applies the UTRN."""
+    token = OctetString(_utrn(req).encode())
+    return _dlms(req.counter, (_spec(SpecKind.ACTION, 115, "0-0:19.40.0.255", 1), token))
+
+
+@_hand("CS01b", **_TOP_UP)
+def top_up_gsme(req: Request) -> PayloadTree:
+    """CS01b: ZSE consumer top-up, originating device 0 (the remote party)."""
+    fields = {"originating_device": 0, "top_up_code": _utrn(req).encode()}
+    frame = ZclFrame(0x01, 0, 0x04, fields, name="consumer_top_up")
+    return GbzPayload([GbzComponent(CONTROL_LAST, 0x0705, frame)])
+
+
+# -- 8.11 / 8.12 hub device logs --------------------------------------------------------------
+
+
+@_hand(
+    "CCS01",
+    device="EUI-64 of the device to add to the CHF Device Log (required)",
+    install_code="the device's install code (bytes or hex; default 16 zero bytes)",
+    join_timeout="seconds joining stays open for it (default 3600)",
+)
+def add_to_hub_log(req: Request) -> PayloadTree:
+    """CCS01: register_device (EUI, install-code key), then open joining."""
+    device = req.eui("device")
+    code = req.octets("install_code", bytes(16))
+    timeout = req.integer("join_timeout", 3600)
+    if not 0 < timeout <= 0xFFFF:
+        raise req.fail("join_timeout", "must be 1..65535 seconds")
+    register = Structure([OctetString(bytes(device)), Enum(1), OctetString(code), Enum(0)])
+    return _dlms(
+        req.counter,
+        (_spec(SpecKind.ACTION, 104, NETWORK_CONTROL, 1), register),
+        (_spec(SpecKind.SET, 104, NETWORK_CONTROL, 3), LongUnsigned(timeout)),
+        (_spec(SpecKind.SET, 104, NETWORK_CONTROL, 2), Boolean(True, 0xFF)),
     )
-    return Built(0x0027, payload, False)
 
 
-def read_export_registers(counter: int, originator: Eui64, recipient: Eui64, **_: Any) -> Built:
-    """4.2 Read Instantaneous Export Registers (ECS17a)."""
-    payload = _request(
-        counter,
-        _get(3, "1-0:2.8.0.255", 2),
-        _get(3, "1-0:2.8.0.255", 3),
-        _get(3, "1-0:4.8.0.255", 2),
-        _get(3, "1-0:4.8.0.255", 3),
+@_hand("CCS02", device="EUI-64 of the device to remove from the CHF Device Log (required)")
+def remove_from_hub_log(req: Request) -> PayloadTree:
+    """CCS02: unregister_device; the CHF keeps its link key in the historic log."""
+    device = OctetString(bytes(req.eui("device")))
+    return _dlms(req.counter, (_spec(SpecKind.ACTION, 104, NETWORK_CONTROL, 2), device))
+
+
+_HUB = frozenset({"CHF", "GPF"})
+
+
+@_hand(
+    "CCS03",
+    entries="list of (EUI-64, link key hash 16 bytes) to restore (default: every device"
+    " of the premises but the hub, with zero hashes)",
+    pan_id="the 8-byte identifier carried before the entries (default zeros)",
+)
+def restore_hub_log(req: Request) -> PayloadTree:
+    """CCS03: restore the CHF Device Log from a backup."""
+    default = [(eui, bytes(16)) for eui, kind in req.ctx.device_types.items() if kind not in _HUB]
+    rows: list[Data] = []
+    for n, item in enumerate(req.get("entries", default)):
+        try:
+            eui, key_hash = item
+            rows.append(Structure([OctetString(bytes(Eui64(eui))), OctetString(bytes(key_hash))]))
+        except (TypeError, ValueError):
+            raise req.fail("entries", f"item {n} is not (EUI-64, link key hash)") from None
+    argument = Structure([OctetString(req.octets("pan_id", bytes(8), 8)), Array(rows)])
+    return _dlms(req.counter, (_spec(SpecKind.ACTION, 104, NETWORK_CONTROL, 5), argument))
+
+
+# -- 6.11 / 8.1.1 clocks ---------------------------------------------------------------------
+
+_CLOCK = {
+    "valid_from": "start of the window the device clock must be in (default now - 1 minute)",
+    "valid_to": "end of that window (default now + 1 minute)",
+}
+
+
+def _window(req: Request) -> tuple[_dt.datetime, _dt.datetime]:
+    minute = _dt.timedelta(minutes=1)
+    start = req.time("valid_from", req.ctx.now - minute)
+    end = req.time("valid_to", req.ctx.now + minute)
+    if start > end:
+        raise req.fail("valid_from", "is after 'valid_to'")
+    return start, end
+
+
+@_hand("ECS70", "ECS70Commission", **_CLOCK)
+def set_esme_clock(req: Request) -> PayloadTree:
+    """ECS70: clock base, adjust to the preset time within a validity window, read back.
+
+    The preset time is "not specified" (all 0xFF): the meter takes its time from
+    the DCC's reference, within the window.
+    """
+    start, end = _window(req)
+    preset = OctetString(DlmsDateTime.never_marker().encode())
+    window = Structure([preset, _dlms_time(start), _dlms_time(end)])
+    clock = "0-0:1.0.0.255"
+    return _dlms(
+        req.counter,
+        (_spec(SpecKind.SET, 8, clock, 9), Enum(5)),
+        (_spec(SpecKind.ACTION, 8, clock, 5), window),
+        (_spec(SpecKind.ACTION, 8, clock, 4), Integer(0)),
+        (_spec(SpecKind.GET, 8, clock, 2), NullData()),
+        (_spec(SpecKind.GET, 8, clock, 4), NullData()),
     )
-    return Built(0x0026, payload, False)
 
 
-def _load_switch(code: int, script: int) -> Builder:
-    def build(counter: int, originator: Eui64, recipient: Eui64, **_: Any) -> Built:
-        payload = _request(counter, _action(9, "0-0:10.0.106.255", 1, LongUnsigned(script)))
-        return Built(code, payload, True)
-
-    return build
+def _generalized(when: _dt.datetime) -> DerString:
+    return DerString(0x18, when.astimezone(_dt.UTC).strftime("%Y%m%d%H%M%SZ").encode())
 
 
-enable_supply = _load_switch(0x004F, 0x33)  # 7.1 ECS42
-disable_supply = _load_switch(0x0050, 0x34)  # 7.2 ECS43 (open the load switch)
-arm_supply = _load_switch(0x0051, 0x36)  # 7.3 ECS44
+_NEVER = DerString(0x18, b"99991231235959Z")
 
 
-def read_supply_status(counter: int, originator: Eui64, recipient: Eui64, **_: Any) -> Built:
-    """7.4 Read Supply Status (ECS45)."""
-    return Built(0x0052, _request(counter, _get(70, "0-0:96.3.10.255", 3)), False)
+@_hand("GCS28", "GCS28Commission", **_CLOCK)
+def set_gas_clock(req: Request) -> PayloadTree:
+    """GCS28: the gas meter sets its clock if its time lies in the validity window."""
+    start, end = _window(req)
+    return DerSequence([_generalized(start), _generalized(end)])
 
 
-def top_up_esme(counter: int, originator: Eui64, recipient: Eui64, *, utrn: str, **_: Any) -> Built:
-    """2.2 Top Up Device on an ESME (CS01a)."""
-    payload = _request(counter, _action(115, "0-0:19.40.0.255", 1, OctetString(utrn.encode())))
-    return Built(0x0007, payload, False)
+# -- ASN.1: joins --------------------------------------------------------------------------
+
+#: GBCS join / device log device types.
+DEVICE_TYPE_NUMBERS = {
+    "GSME": 0,
+    "ESME": 1,
+    "CHF": 2,
+    "GPF": 3,
+    "HCALCS": 4,
+    "PPMID": 5,
+    "IHD": 6,  # Type 2 devices
+    "CAD": 6,
+    "TYPE2": 6,
+}
+#: Join method and role of each join use case (A initiator, A responder, B, C).
+JOIN_METHODS = {
+    "CS03A1": 0,
+    "CS03A2Critical": 1,
+    "CS03A2NonCritical": 1,
+    "CS03B": 2,
+    "CS03CCritical": 3,
+    "CS03CNonCritical": 3,
+}
 
 
-def add_device_to_hub(
-    counter: int,
-    originator: Eui64,
-    recipient: Eui64,
-    *,
-    device: Eui64,
-    install_code: bytes = b"0123456789ABCDEF",
-    join_timeout: int = 90,
-    **_: Any,
-) -> Built:
-    """8.11 Update HAN Device Log, add (CCS01)."""
-    payload = _request(
-        counter,
-        _action(
-            104,
-            "0-0:30.3.0.255",
-            1,
-            Structure([OctetString(bytes(device)), Enum(1), OctetString(install_code), Enum(0)]),
+def _partner_type(req: Request, partner: Eui64) -> int:
+    if req.has("partner_type"):
+        value = req.get("partner_type")
+        if isinstance(value, str):
+            if value.upper() not in DEVICE_TYPE_NUMBERS:
+                raise req.fail("partner_type", f"unknown device type {value!r}")
+            return DEVICE_TYPE_NUMBERS[value.upper()]
+        return req.integer("partner_type", 0)
+    kind = req.ctx.device_types.get(bytes(partner))
+    if kind is None:
+        raise req.fail(
+            "partner_type", f"is required: {partner} is not in the context's device types"
+        )
+    return DEVICE_TYPE_NUMBERS[kind.upper()]
+
+
+@_hand(
+    "CS03A1",
+    "CS03A2Critical",
+    "CS03A2NonCritical",
+    "CS03B",
+    partner="EUI-64 of the device to join with (required)",
+    partner_type="its GBCS device type (name or number; default from the context's device types)",
+)
+def join(req: Request) -> PayloadTree:
+    partner = req.eui("partner")
+    return DerSequence(
+        [
+            DerInteger(JOIN_METHODS[req.use_case]),
+            DerOctetString(bytes(partner)),
+            DerInteger(_partner_type(req, partner)),
+        ]
+    )
+
+
+@_hand(
+    "CS03CCritical",
+    "CS03CNonCritical",
+    partner="EUI-64 of the device to join with (required)",
+    partner_type="its GBCS device type (name or number; default from the context's device types)",
+    certificate="partner's key agreement certificate, DER (default: from the key store)",
+)
+def join_method_c(req: Request) -> PayloadTree:
+    """CS03C: the partner's key agreement certificate travels with the join."""
+    partner = req.eui("partner")
+    if req.has("certificate"):
+        der = req.octets("certificate")
+    else:
+        der = _certificate_der(req, partner, KeyUsage.KEY_AGREEMENT, "certificate")
+    return DerSequence(
+        [
+            DerInteger(JOIN_METHODS["CS03CCritical"]),
+            DerOctetString(bytes(partner)),
+            DerInteger(_partner_type(req, partner)),
+            decode_der(der),
+        ]
+    )
+
+
+@_hand(
+    "CS04ACCritical",
+    "CS04ACNonCritical",
+    "CS04B",
+    partner="EUI-64 of the device to unjoin (required)",
+)
+def unjoin(req: Request) -> PayloadTree:
+    return DerOctetString(bytes(req.eui("partner")))
+
+
+@_hand("CS07")
+def read_join_details(req: Request) -> PayloadTree:
+    return DerNull()
+
+
+# -- ASN.1: firmware ------------------------------------------------------------------------
+
+
+@_hand(
+    "CS06",
+    image_hash="SHA-256 manufacturer image hash of the image to activate (32 bytes or hex;"
+    " required)",
+    **EXECUTION,
+)
+def activate_firmware(req: Request) -> PayloadTree:
+    items: list[Der] = [
+        DerOctetString(req.octets("image_hash", size=32)),
+        DerInteger(req.counter),
+    ]
+    if req.get("cancel", False):
+        items.append(_NEVER)
+    elif req.has("execution_time"):
+        items.append(_generalized(req.time("execution_time", req.ctx.now)))
+    return DerSequence(items)
+
+
+@_hand("CS08")
+def read_ppmid_firmware_version(req: Request) -> PayloadTree:
+    return DerNull()
+
+
+# -- ASN.1: GPF device log ---------------------------------------------------------------------
+
+_GAS_HAN = frozenset({"GSME", "PPMID", "IHD", "CAD", "TYPE2"})
+
+
+@_hand(
+    "GCS59",
+    entries="list of (EUI-64, device type name or number) to restore (default: the gas"
+    " meter and HAN devices of the premises)",
+)
+def restore_gpf_log(req: Request) -> PayloadTree:
+    default = [(eui, kind) for eui, kind in req.ctx.device_types.items() if kind in _GAS_HAN]
+    rows: list[Der] = []
+    for n, item in enumerate(req.get("entries", default)):
+        try:
+            eui, kind = item
+            number = DEVICE_TYPE_NUMBERS[kind.upper()] if isinstance(kind, str) else int(kind)
+            rows.append(DerSequence([DerOctetString(bytes(Eui64(eui))), DerInteger(number)]))
+        except (TypeError, ValueError, KeyError):
+            raise req.fail("entries", f"item {n} is not (EUI-64, device type)") from None
+    return DerSequence([DerSequence(rows)])
+
+
+# -- ASN.1: security credentials -----------------------------------------------------------------
+
+#: Remote party role numbers of trust anchor cells (as the devices number them).
+ROLE_NUMBERS = {
+    "recovery": 1,
+    "supplier": 2,
+    "network_operator": 3,
+    "acb": 4,
+    "transitional_cos": 5,
+    "wan_provider": 6,
+    "root": 7,
+    "load_controller": 8,
+}
+_SIGNING = DerBitString(7, b"\x80")  # digitalSignature
+_AGREEMENT = DerBitString(3, b"\x08")  # keyAgreement
+_USAGES = {"digital_signature": KeyUsage.DIGITAL_SIGNATURE, "key_agreement": KeyUsage.KEY_AGREEMENT}
+
+
+def _usage_bits(usage: KeyUsage) -> DerBitString:
+    return _SIGNING if usage == KeyUsage.DIGITAL_SIGNATURE else _AGREEMENT
+
+
+def _usage(req: Request, default: str = "key_agreement") -> KeyUsage:
+    name = req.get("usage", default)
+    if name not in _USAGES:
+        raise req.fail("usage", f"must be one of {', '.join(_USAGES)}")
+    return _USAGES[name]
+
+
+def _certificate_der(req: Request, eui: Eui64, usage: KeyUsage, param: str) -> bytes:
+    try:
+        cert = req.ctx.keystore.certificate(eui, usage)
+    except KeyNotFoundError as exc:
+        raise req.fail(param, f"not given and not in the key store: {exc}") from None
+    der: bytes = cert.public_bytes(serialization.Encoding.DER)
+    return der
+
+
+def _originator_cell(req: Request, signed: bool) -> Der:
+    number = ROLE_NUMBERS.get(req.route.originator, 127)
+    return DerSequence([DerInteger(number), _SIGNING if signed else _AGREEMENT])
+
+
+_CREDENTIAL_ROLES = {
+    "roles": "roles whose credentials to report (names or numbers; default supplier,"
+    " network_operator, acb)",
+}
+
+
+@_hand("CS02aMAC", "CS02aSignature", "CS02fMAC", "CS02fSignature", **_CREDENTIAL_ROLES)
+def provide_credentials(req: Request) -> PayloadTree:
+    """CS02a/f: the authorising cell (the originator's) and the roles asked about."""
+    roles = req.get("roles", ["supplier", "network_operator", "acb"])
+    numbers: list[Der] = []
+    for role in roles:
+        number = ROLE_NUMBERS.get(role) if isinstance(role, str) else role
+        if not isinstance(number, int):
+            raise req.fail("roles", f"unknown role {role!r}")
+        numbers.append(DerInteger(number))
+    signed = req.use_case.endswith("Signature")
+    return DerSequence([_originator_cell(req, signed), DerSequence(numbers)])
+
+
+@_hand("CS02c", usage="key usage of the new key pair: key_agreement (default) or digital_signature")
+def issue_credentials(req: Request) -> PayloadTree:
+    return DerSequence([_usage_bits(_usage(req))])
+
+
+@_hand("CS02e", usage="which device certificate: key_agreement (default) or digital_signature")
+def provide_device_certificate(req: Request) -> PayloadTree:
+    return DerSequence([_usage_bits(_usage(req))])
+
+
+@_hand(
+    "CS02d",
+    certificate="the device certificate to install, DER (default: the device's current one"
+    " of `usage` from the key store)",
+    usage="key usage when the certificate comes from the key store (default key_agreement)",
+)
+def update_device_certificate(req: Request) -> PayloadTree:
+    if req.has("certificate"):
+        der = req.octets("certificate")
+    else:
+        der = _certificate_der(req, req.target, _usage(req), "certificate")
+    return decode_der(der)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialUpdate:
+    """The fixed part of a CS02b / CS02g use case (GBCS Update Security Credentials).
+
+    `cells` are the trust anchor cells replaced: (role, key usage, cell usage: 1 for
+    the supplier's prepayment top-up cell). The authorising remote party control
+    carries the replacement `mode`, optionally the flag disapplying time-based
+    certification path checks, the authorising cell (`authorising`: a role, or
+    None), the originator's sequence number, the new party's floor sequence
+    number (`floor`), the supplier's prepayment floor (`specialist`), and floor
+    changes for other roles (`others`; the supplier's with its prepayment floor).
+    """
+
+    mode: int
+    cells: tuple[tuple[str, KeyUsage, int], ...]
+    authorising: str | None
+    disapply_cpv: bool = False
+    floor: bool = True
+    specialist: bool = False
+    others: tuple[str, ...] = ()
+
+
+_DS, _KA, _PP = (
+    KeyUsage.DIGITAL_SIGNATURE,
+    KeyUsage.KEY_AGREEMENT,
+    KeyUsage.PREPAYMENT_KEY_AGREEMENT,
+)
+_SUPPLIER_CELLS = (("supplier", _DS, 0), ("supplier", _KA, 0), ("supplier", _PP, 1))
+_NO_CELLS = (("network_operator", _DS, 0), ("network_operator", _KA, 0))
+_LC_CELLS = (("load_controller", _DS, 0), ("load_controller", _KA, 0))
+CREDENTIAL_UPDATES: dict[str, CredentialUpdate] = {
+    "CS02bSupplierBySupplier": CredentialUpdate(2, _SUPPLIER_CELLS, "supplier", specialist=True),
+    "CS02bSupplierBySupplierHandover": CredentialUpdate(
+        2, _SUPPLIER_CELLS, "supplier", specialist=True
+    ),
+    "CS02bNOByNO": CredentialUpdate(3, _NO_CELLS, "network_operator"),
+    "CS02bNOByNOHandover": CredentialUpdate(3, _NO_CELLS, "network_operator"),
+    "CS02bACBByACB": CredentialUpdate(4, (("acb", _KA, 0),), None),
+    "CS02bWPByWP": CredentialUpdate(5, (("wan_provider", _DS, 0),), "wan_provider"),
+    "CS02bTransCoSByTransCoS": CredentialUpdate(
+        6, (("transitional_cos", _DS, 0),), "transitional_cos", disapply_cpv=True, floor=False
+    ),
+    "CS02bSupplierByTransCoS": CredentialUpdate(
+        7, _SUPPLIER_CELLS, "transitional_cos", floor=False, others=("supplier",)
+    ),
+    "CS02bAnyExceptAbnormalRootByRecovery": CredentialUpdate(
+        8,
+        (
+            ("recovery", _DS, 0),
+            *_SUPPLIER_CELLS,
+            *_NO_CELLS,
+            ("acb", _KA, 0),
+            ("transitional_cos", _DS, 0),
         ),
-        _set(104, "0-0:30.3.0.255", 3, LongUnsigned(join_timeout)),
-        _set(104, "0-0:30.3.0.255", 2, Boolean(True)),
-    )
-    return Built(0x0001, payload, False)
+        "recovery",
+        disapply_cpv=True,
+        others=("supplier", "network_operator", "acb", "transitional_cos"),
+    ),
+    "CS02gLoadControllerByLoadController": CredentialUpdate(
+        10, _LC_CELLS, "load_controller", disapply_cpv=True
+    ),
+    "CS02gLoadControllerBySupplier": CredentialUpdate(
+        11, _LC_CELLS, "supplier", floor=False, others=("load_controller",)
+    ),
+}
 
 
-def remove_device_from_hub(
-    counter: int, originator: Eui64, recipient: Eui64, *, device: Eui64, **_: Any
-) -> Built:
-    """8.11 Update HAN Device Log, remove (CCS02)."""
-    return Built(
-        0x0002,
-        _request(counter, _action(104, "0-0:30.3.0.255", 2, OctetString(bytes(device)))),
-        False,
-    )
+def _seq_number(tag: int, value: int) -> DerPrimitive:
+    size = max(1, (value.bit_length() + 8) // 8)
+    return DerPrimitive(bytes((tag,)), value.to_bytes(size, "big"))
 
 
-def read_gas_consumption(counter: int, originator: Eui64, recipient: Eui64, **_: Any) -> Built:
-    """4.1.1 on a gas meter (GCS13a): metering cluster read attributes, encrypted answer."""
-    frame = ZclFrame(
-        0x00,
-        counter & 0xFF,
-        0x00,
-        {"attribute_ids": [0x0302, 0x0301, 0x0300, 0x0000]},
-        name="read_attributes",
-    )
-    return Built(0x0074, GbzPayload([GbzComponent(0x01, 0x0702, frame)]), False)
+def _party_of_role(req: Request, role: str, main: bool) -> Eui64:
+    """Whose certificates go into a role's cells: the `party` parameter (for the main
+    role), the originator when it holds the role, else the key store's only remote
+    party of that role."""
+    if main and req.has("party"):
+        return req.eui("party")
+    if req.route.originator == role:
+        return req.originator
+    wanted = f"{ROLE_NUMBERS[role]:02d}"
+    entries = getattr(req.ctx.keystore, "entries", None)
+    found: set[bytes] = set()
+    for eui, usage, _ in entries() if entries is not None else ():
+        try:
+            cert = req.ctx.keystore.certificate(eui, usage)
+        except KeyNotFoundError:
+            continue
+        ou = cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)
+        if ou and str(ou[0].value) == wanted:
+            found.add(bytes(eui))
+    if len(found) != 1:
+        raise req.fail("party", f"is required: {len(found)} {role} parties in the key store")
+    return Eui64(found.pop())
 
 
-BUILDERS: dict[str, Builder] = {
-    "2.2": top_up_esme,
-    "4.1.1": read_instantaneous_import,
-    "4.1.1-gas": read_gas_consumption,
-    "4.2": read_export_registers,
-    "7.1": enable_supply,
-    "7.2": disable_supply,
-    "7.3": arm_supply,
-    "7.4": read_supply_status,
-    "8.11-add": add_device_to_hub,
-    "8.11-remove": remove_device_from_hub,
+def _floor_change(role: str, floor: int) -> Der:
+    items: list[Der] = [DerInteger(ROLE_NUMBERS[role]), DerInteger(floor)]
+    if role == "supplier":
+        items.append(DerSequence([DerSequence([DerInteger(0), DerInteger(floor)])]))
+    return DerSequence(items)
+
+
+@_hand(
+    *CREDENTIAL_UPDATES,
+    party="EUI-64 of the party whose certificates go into the (first role's) cells (default:"
+    " the originator if it holds the role, else the key store's party of that role)",
+    floor_seq_number="floor sequence number for the new party (default 0)",
+    disapply_cpv_checks="true to disapply time-based certification path checks (default:"
+    " true for the TransCoS, recovery and load controller updates)",
+    **EXECUTION,
+)
+def update_credentials(req: Request) -> PayloadTree:
+    """CS02b / CS02g: replace trust anchor cells with the parties' certificates.
+
+    The certification path is the context's CA certificate when it has one.
+    """
+    spec = CREDENTIAL_UPDATES[req.use_case]
+    floor = req.integer("floor_seq_number", 0)
+    control: list[Der] = [DerInteger(spec.mode)]
+    if req.get("disapply_cpv_checks", spec.disapply_cpv):
+        control.append(DerPrimitive(b"\x81", b"\x01"))
+    if spec.authorising is not None:
+        cell = [DerInteger(ROLE_NUMBERS[spec.authorising]), _SIGNING]
+        control.append(DerConstructed(b"\xa2", cell))
+    control.append(_seq_number(0x83, req.counter))
+    if spec.floor:
+        control.append(_seq_number(0x84, floor))
+    if spec.specialist:
+        specialist: list[Der] = [DerSequence([DerInteger(0), DerInteger(floor)])]
+        control.append(DerConstructed(b"\xa5", specialist))
+    if spec.others:
+        changes = [_floor_change(role, floor) for role in spec.others]
+        control.append(DerConstructed(b"\xa6", changes))
+    main = spec.cells[0][0]
+    replacements: list[Der] = []
+    for role, usage, cell_usage in spec.cells:
+        party = _party_of_role(req, role, role == main)
+        cert = decode_der(_certificate_der(req, party, usage, "party"))
+        target: list[Der] = [DerInteger(ROLE_NUMBERS[role]), _usage_bits(usage)]
+        if cell_usage:
+            target.append(DerInteger(cell_usage))
+        replacements.append(DerSequence([cert, DerSequence(target)]))
+    path: list[Der] = []
+    if req.ctx.ca_certificate is not None:
+        path.append(decode_der(req.ctx.ca_certificate.public_bytes(serialization.Encoding.DER)))
+    items: list[Der] = [DerSequence(control), DerSequence(replacements), DerSequence(path)]
+    if req.get("cancel", False):
+        items.append(_NEVER)
+    elif req.has("execution_time"):
+        items.append(_generalized(req.time("execution_time", req.ctx.now)))
+    return DerSequence(items)
+
+
+# -- the remote party side ----------------------------------------------------------------------
+
+#: Variant keys the first builders used (kept for callers of `Sender.command`).
+_LEGACY = {
+    "4.1.1-gas": ("4.1.1", "GSME", None),
+    "8.11-add": ("8.11", "CHF", "add"),
+    "8.11-remove": ("8.11", "CHF", "remove"),
 }
 
 
@@ -218,18 +964,49 @@ class Sender:
     """
 
     def __init__(
-        self, party: Eui64 | str, security: MessageSecurity, *, first_counter: int = 0x1000
+        self,
+        party: Eui64 | str,
+        security: MessageSecurity,
+        *,
+        first_counter: int = 0x1000,
+        now: Callable[[], _dt.datetime] | None = None,
+        device_types: Mapping[bytes, str] | None = None,
     ) -> None:
         self.party = Eui64(party)
         self.security = security
         self.counter = first_counter
+        self._now = now or (lambda: _dt.datetime.now(_dt.UTC))
+        self.device_types = dict(device_types or {})
+        self.utrn_counters: dict[bytes, int] = {}
 
     def next_counter(self) -> int:
         self.counter += 1
         return self.counter
 
-    def command(self, variant: str, target: Eui64 | str, **params: Any) -> GbcsMessage:
-        built = BUILDERS[variant](self.next_counter(), self.party, Eui64(target), **params)
+    def context(self) -> BuildContext:
+        return BuildContext(
+            self._now(),
+            self.security.keystore,
+            self.device_types,
+            utrn_counters=self.utrn_counters,
+        )
+
+    def command(
+        self,
+        variant: str,
+        target: Eui64 | str,
+        *,
+        device_type: str = "ESME",
+        option: str | None = None,
+        **params: Any,
+    ) -> GbcsMessage:
+        """Build, number, sign (critical) and MAC the command of a variant."""
+        if variant in _LEGACY:
+            variant, device_type, option = _LEGACY[variant]
+        elif variant == "8.11":
+            device_type = "CHF"
+        r = route(variant, device_type, option)
+        built = build_command(r, self.next_counter(), self.party, target, params, self.context())
         return self.protect(built, target)
 
     def protect(self, built: Built, target: Eui64 | str) -> GbcsMessage:

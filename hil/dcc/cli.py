@@ -1,0 +1,196 @@
+"""Command-line entry points of the DCC layer: catalogue, eligibility, requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from hil.dcc.catalogue import Role, format_duration, load_catalogue
+from hil.dcc.eligibility import check, subject_from_flags
+from hil.dcc.inventory import DeviceKind, SmiStatus
+from hil.report.table import format_table
+
+if TYPE_CHECKING:
+    from hil.dcc.requestfile import RunReport
+
+ROLE_CHOICES = [r.value for r in Role] + [r.short for r in Role]
+DEVICE_CHOICES = [k.value for k in DeviceKind]
+STATUS_CHOICES = [s.value for s in SmiStatus]
+
+
+def _role(value: str | None) -> Role | None:
+    if value is None:
+        return None
+    try:
+        return Role.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("catalogue")
+@click.option("--role", help="only the variants this role may use (name or IS/ES/GS/ED/GT/RSA/OU)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def catalogue_command(role: str | None, as_json: bool) -> None:
+    """List the service catalogue: roles, target response times, flags."""
+    wanted = _role(role)
+    variants = [v for v in load_catalogue() if wanted is None or wanted in v.roles]
+    if as_json:
+        data = [
+            {
+                "service_reference": v.reference,
+                "variant": v.variant,
+                "name": v.name,
+                "roles": sorted(r.value for r in v.roles),
+                "smets2_target_s": None
+                if v.smets2_target is None
+                else v.smets2_target.total_seconds(),
+                "smets1_target_s": None
+                if v.smets1_target is None
+                else v.smets1_target.total_seconds(),
+                "non_device": v.non_device,
+                "smets2_only": v.smets2_only,
+                "role_only": v.role_only,
+                "notes": v.notes,
+            }
+            for v in variants
+        ]
+        click.echo(json.dumps(data, indent=2))
+        return
+    rows = [
+        [
+            v.variant,
+            v.name[:48],
+            " ".join(sorted(r.short for r in v.roles)) or "(not used)",
+            format_duration(v.smets2_target),
+            format_duration(v.smets1_target),
+            ("non-device " if v.non_device else "") + ("SMETS2+ only" if v.smets2_only else ""),
+        ]
+        for v in variants
+    ]
+    click.echo(format_table(["variant", "name", "roles", "SMETS2+", "SMETS1", "flags"], rows))
+    click.echo(f"\n{len(variants)} variants")
+
+
+@click.command("eligibility")
+@click.option("--variant", required=True, help="service reference variant, e.g. 4.1.1")
+@click.option("--role", "role_name", required=True, help="user role (name or short code)")
+@click.option(
+    "--device-type", required=True, type=click.Choice(DEVICE_CHOICES, case_sensitive=False)
+)
+@click.option("--status", required=True, type=click.Choice(STATUS_CHOICES, case_sensitive=False))
+@click.option("--smets1", is_flag=True, help="the device is a SMETS1 device")
+@click.option("--responsible", is_flag=True, help="the user is the device's Responsible Supplier")
+@click.option("--json", "as_json", is_flag=True, help='print {"eligible": ..., "reason": ...}')
+def eligibility_command(
+    variant: str,
+    role_name: str,
+    device_type: str,
+    status: str,
+    smets1: bool,
+    responsible: bool,
+    as_json: bool,
+) -> None:
+    """Ask the eligibility rules directly (network operators and agents count as registered)."""
+    role = _role(role_name)
+    assert role is not None
+    subject = subject_from_flags(
+        role,
+        DeviceKind.parse(device_type),
+        SmiStatus.parse(status),
+        smets1=smets1,
+        responsible=responsible,
+    )
+    decision = check(variant, role, subject)
+    if as_json:
+        click.echo(json.dumps(decision.as_dict()))
+    else:
+        verdict = "eligible" if decision.eligible else f"refused ({decision.reason})"
+        click.echo(f"{verdict}: {decision.detail}")
+
+
+def result_rows(report: RunReport) -> list[list[str]]:
+    rows = []
+    for r in report.results:
+        timing = r.timing
+        measured = timing.measured if timing is not None else None
+        target = timing.target if timing is not None else None
+        rows.append(
+            [
+                (r.request.label or r.request_id)[:34],
+                r.variant,
+                r.request.user.name,
+                r.request.category.value,
+                r.status.value,
+                r.reason if not r.ok else (r.use_case or "DCC"),
+                "-" if measured is None else f"{measured * 1000:.1f} ms",
+                "-" if target is None else f"{target:g} s",
+                (r.detail or (r.outcome.summary if r.outcome else ""))[:60],
+            ]
+        )
+    return rows
+
+
+RESULT_HEADERS = [
+    "request",
+    "variant",
+    "user",
+    "category",
+    "status",
+    "reason / use case",
+    "time",
+    "target",
+    "detail",
+]
+
+
+def variant_rows(report: RunReport) -> list[list[str]]:
+    return [
+        [
+            s.variant,
+            str(s.count),
+            f"{s.p50 * 1000:.1f}",
+            f"{s.p95 * 1000:.1f}",
+            f"{s.max * 1000:.1f}",
+            "-" if s.target is None else f"{s.target:g}",
+            str(s.breaches),
+        ]
+        for s in report.dcc.timings.per_variant()
+    ]
+
+
+VARIANT_HEADERS = ["variant", "count", "p50 ms", "p95 ms", "max ms", "target s", "breaches"]
+
+
+@click.command("requests")
+@click.argument("request_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--lab", "lab_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="results and response times as JSON")
+def requests_command(request_file: str, lab_file: str | None, as_json: bool) -> None:
+    """Run a YAML file of service requests against a lab; report results and response times."""
+    from hil.dcc.lab import LabError
+    from hil.dcc.requestfile import RequestFileError, run_file
+
+    try:
+        report = asyncio.run(run_file(request_file, lab_file))
+    except (LabError, RequestFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=_json_default))
+    else:
+        click.echo(format_table(RESULT_HEADERS, result_rows(report)))
+        click.echo("")
+        click.echo(format_table(VARIANT_HEADERS, variant_rows(report)))
+        for failure in report.failed_expectations:
+            click.echo(f"EXPECTATION FAILED: {failure}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)

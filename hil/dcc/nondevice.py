@@ -1,0 +1,217 @@
+"""Non-device service requests: the DCC answers them itself.
+
+Each handler gets the acknowledged request and returns the data of the service
+response; `validate` runs before the acknowledgement so bad parameters are a
+refusal, not a failure. Inventory rules that refuse a change raise
+`InventoryError` with their own code.
+
+=========  ======================================  ===================================
+variant    what it does                            data in the response
+=========  ======================================  ===================================
+5.1        creates a schedule of a read service    schedule (id, next run)
+5.2        lists the user's schedules for a device list of schedules
+5.3        deletes one of the user's schedules     deleted schedule id
+8.2        Read Inventory (device, or all)         inventory records (DUIS names)
+8.3        Decommission Device                     decommissioned devices
+8.4        Update Inventory (status)               the device's record
+8.14.1-4   Communications Hub Status Update        CHF and GPF records
+11.1       Update Firmware (image to the hub)      image hash and where it went
+12.1       Request WAN Matrix                      coverage for the premises
+12.2       Device Pre-notification                 the new pending record
+=========  ======================================  ===================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from emulator.gbcs.eui import Eui64
+from hil.dcc.catalogue import ServiceVariant
+from hil.dcc.eligibility import check
+from hil.dcc.inventory import DeviceKind, InventoryDevice, InventoryError, SmiStatus
+from hil.dcc.requests import Result
+from hil.dcc.schedules import Schedule, parse_interval, parse_time, schedulable
+
+if TYPE_CHECKING:
+    from hil.dcc.service import Dcc
+
+
+def _refusal(code: str, detail: str) -> Exception:
+    from hil.dcc.service import Refusal
+
+    return Refusal(code, detail)
+
+
+def _param(result: Result, name: str) -> Any:
+    value = result.request.params.get(name)
+    if value is None:
+        raise _refusal(
+            "INVALID_PARAMETERS", f"{result.request.variant} needs the parameter {name!r}"
+        )
+    return value
+
+
+def _eui_param(result: Result, name: str) -> Eui64:
+    value = _param(result, name)
+    try:
+        return Eui64(value)
+    except ValueError as exc:
+        raise _refusal("INVALID_PARAMETERS", f"{name}: {exc}") from None
+
+
+def validate(
+    dcc: Dcc, result: Result, service: ServiceVariant, device: InventoryDevice | None
+) -> None:
+    """Refuse what cannot be acknowledged (missing parameters, bad schedules)."""
+    variant = service.variant
+    request = result.request
+    needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "5.2", "11.1")
+    if variant in needs_device and device is None:
+        raise _refusal("TARGET_REQUIRED", f"{variant} needs a target device on the inventory")
+    if variant.startswith("8.14.") and device is not None and device.kind != DeviceKind.CHF:
+        raise _refusal(
+            "DEVICE_TYPE_NOT_APPLICABLE", f"{variant} applies to a CHF, not a {device.kind}"
+        )
+    if variant == "12.2":
+        _eui_param(result, "device")
+        try:
+            DeviceKind.parse(str(_param(result, "device_type")))
+        except ValueError as exc:
+            raise _refusal("INVALID_PARAMETERS", str(exc)) from None
+    if variant == "8.4":
+        try:
+            SmiStatus.parse(str(_param(result, "status")))
+        except ValueError as exc:
+            raise _refusal("INVALID_PARAMETERS", str(exc)) from None
+    if variant == "11.1" and "image" not in request.params and "image_hash" not in request.params:
+        raise _refusal("INVALID_PARAMETERS", "11.1 needs 'image' (hex) or 'image_hash'")
+    if variant == "5.1":
+        _validate_schedule(dcc, result, device)
+    if variant == "5.3":
+        schedule = dcc.schedules.get(str(_param(result, "schedule_id")))
+        if schedule is None or schedule.owner is not request.user:
+            raise _refusal("SCHEDULE_NOT_FOUND", "no such schedule of this user")
+
+
+def _validate_schedule(dcc: Dcc, result: Result, device: InventoryDevice | None) -> None:
+    request = result.request
+    inner = dcc.catalogue.get(str(_param(result, "variant")))
+    if inner is None:
+        raise _refusal(
+            "UNKNOWN_VARIANT", f"cannot schedule unknown variant {request.params['variant']!r}"
+        )
+    if not schedulable(inner):
+        raise _refusal("SCHEDULE_NOT_ALLOWED", f"{inner.variant} {inner.name} cannot be scheduled")
+    if device is None:
+        raise _refusal("TARGET_REQUIRED", "5.1 needs the device the schedule reads")
+    try:
+        first = parse_time(request.params.get("start", request.received_at))
+        parse_interval(request.params.get("every", "1d"))
+    except ValueError as exc:
+        raise _refusal("INVALID_PARAMETERS", str(exc)) from None
+    if first <= request.received_at:
+        raise _refusal(
+            "EXECUTION_TIME_NOT_IN_FUTURE", "a schedule's first run must be after receipt"
+        )
+    decision = check(inner, request.role, dcc._subject(request, device), catalogue=dcc.catalogue)
+    if not decision.eligible:
+        raise _refusal(decision.reason, f"scheduling {inner.variant}: {decision.detail}")
+
+
+def handle(
+    dcc: Dcc, result: Result, service: ServiceVariant, device: InventoryDevice | None
+) -> Any:
+    request = result.request
+    variant = service.variant
+    user_id = request.user.ids[request.role]
+    if variant == "8.2":
+        devices = (
+            dcc.inventory.associated(device.eui) if device is not None else list(dcc.inventory)
+        )
+        return dcc.inventory.records(d for d in devices if d.kind != DeviceKind.TYPE2)
+    if variant == "12.1":
+        return {
+            "postcode": request.params.get("postcode"),
+            "CSPRegion": dcc.wan_region,
+            "WANCoverage": "Connected",
+        }
+    if variant == "12.2":
+        added = dcc.inventory.pre_notify(
+            _eui_param(result, "device"),
+            DeviceKind.parse(str(request.params["device_type"])),
+            by=user_id,
+            hub=request.params.get("hub"),
+        )
+        return added.record()
+    assert device is not None or variant in ("5.1",)
+    if variant in ("8.14.1", "8.14.2"):
+        assert device is not None
+        dcc.inventory.hub_installed(device.eui, wan=variant == "8.14.1")
+        return dcc.inventory.records(d for d in dcc.inventory.on_hub(device.eui) if d.kind.hub)
+    if variant in ("8.14.3", "8.14.4"):
+        assert device is not None
+        dcc.inventory.hub_returned(device.eui, fault=variant == "8.14.3")
+        return dcc.inventory.records(d for d in dcc.inventory.on_hub(device.eui) if d.kind.hub)
+    if variant == "8.3":
+        assert device is not None
+        changed = dcc.inventory.decommission(device.eui)
+        if device.kind == DeviceKind.CHF:
+            reg = dcc.registration_for(device)
+            for supplier in sorted(reg.suppliers() if reg else set()):
+                found = dcc.users.by_id(supplier)
+                if found is not None and found[0] is not request.user:
+                    dcc.notifications.append(
+                        (found[0].name, request.request_id, f"CHF {device.eui} decommissioned")
+                    )
+        return [str(d.eui) for d in changed]
+    if variant == "8.4":
+        assert device is not None
+        dcc.inventory.update_status(device.eui, SmiStatus.parse(str(request.params["status"])))
+        return device.record()
+    if variant == "11.1":
+        assert device is not None
+        return _update_firmware(dcc, result, device)
+    if variant == "5.1":
+        assert device is not None
+        return dcc.create_schedule(result, device).as_dict()
+    if variant == "5.2":
+        return [
+            s.as_dict()
+            for s in dcc.schedules.values()
+            if s.owner is request.user and (device is None or s.target == device.eui)
+        ]
+    if variant == "5.3":
+        schedule = dcc.schedules.pop(str(request.params["schedule_id"]))
+        schedule.cancel()
+        return {"deleted": schedule.schedule_id}
+    raise InventoryError("NOT_IMPLEMENTED", f"{variant} {service.name} is not implemented")
+
+
+def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[str, Any]:
+    params = result.request.params
+    if "image" in params:
+        try:
+            image = bytes.fromhex(str(params["image"]))
+        except ValueError:
+            raise _refusal("INVALID_PARAMETERS", "11.1 image must be hexadecimal") from None
+        if not image:
+            raise _refusal("INVALID_PARAMETERS", "11.1 image is empty")
+        digest = hashlib.sha256(image).digest()
+    else:
+        try:
+            digest = bytes.fromhex(str(params["image_hash"]))
+        except ValueError:
+            raise _refusal("INVALID_PARAMETERS", "11.1 image_hash must be hexadecimal") from None
+        if len(digest) != 32:
+            raise _refusal("INVALID_PARAMETERS", "11.1 image_hash must be 32 bytes (SHA-256)")
+    version = str(params.get("version", "00000002"))
+    dcc.firmware[digest] = version
+    delivered = []
+    if dcc.firmware_delivery is not None:
+        dcc.firmware_delivery(device.eui, digest, version)
+        delivered.append(str(device.eui))
+    return {"image_hash": digest.hex(), "version": version, "delivered_to": delivered}
+
+
+__all__ = ["Schedule", "handle", "validate"]

@@ -1,0 +1,105 @@
+"""Scheduled service requests (5.1 Create, 5.2 Read, 5.3 Delete Schedule).
+
+A schedule repeats one read service for one device from a first execution
+time at a fixed interval. Each run is an ordinary request of category
+"scheduled": checked for eligibility when it runs (the device may have changed
+status since), timed from its execution time against 24 hours (SMETS2+).
+Only read services may be scheduled, and never critical ones: a run has no
+user at hand to sign a pre-command.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.clock import Timer
+from emulator.gbcs.eui import Eui64
+from hil.dcc.catalogue import Role, ServiceVariant
+from hil.dcc.requests import ServiceRequest
+from hil.dcc.timing import Category
+from hil.dcc.users import User
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(value: object) -> _dt.timedelta:
+    """'30m', '1d', '24h', 3600 (seconds) or a timedelta; at least one minute."""
+    if isinstance(value, _dt.timedelta):
+        interval = value
+    elif isinstance(value, int | float):
+        interval = _dt.timedelta(seconds=float(value))
+    elif isinstance(value, str) and (m := _INTERVAL.match(value)) is not None:
+        interval = _dt.timedelta(seconds=int(m.group(1)) * _UNIT[m.group(2)])
+    else:
+        raise ValueError(f"schedule interval {value!r}: use e.g. '30m', '24h', '1d' or seconds")
+    if interval < _dt.timedelta(minutes=1):
+        raise ValueError(f"schedule interval {interval} is shorter than a minute")
+    return interval
+
+
+def parse_time(value: object) -> _dt.datetime:
+    if isinstance(value, _dt.datetime):
+        when = value
+    elif isinstance(value, str):
+        when = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    else:
+        raise ValueError(f"not a date-time: {value!r}")
+    if when.tzinfo is None:
+        raise ValueError(f"date-time {value!r} needs a UTC offset (e.g. 2026-01-01T00:00:00Z)")
+    return when
+
+
+def schedulable(service: ServiceVariant) -> bool:
+    return service.name.startswith(("Read", "Retrieve")) and not service.non_device
+
+
+@dataclass
+class Schedule:
+    schedule_id: str
+    owner: User
+    role: Role
+    variant: str
+    target: Eui64
+    params: dict[str, Any]
+    first: _dt.datetime
+    every: _dt.timedelta
+    created_by: str  # the 5.1 request id
+    runs: list[str] = field(default_factory=list)
+    next_run: _dt.datetime | None = None
+    timer: Timer | None = field(default=None, repr=False)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = None
+        self.next_run = None
+
+    def as_request(self) -> ServiceRequest:
+        """The runs' common shape, for rules that look at pending requests."""
+        return ServiceRequest(
+            self.schedule_id,
+            self.variant,
+            self.owner,
+            self.role,
+            self.target,
+            self.params,
+            Category.SCHEDULED,
+            self.first,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schedule_id": self.schedule_id,
+            "variant": self.variant,
+            "target": str(self.target),
+            "user": self.owner.name,
+            "role": self.role.value,
+            "first": self.first.isoformat(),
+            "every_s": int(self.every.total_seconds()),
+            "next_run": None if self.next_run is None else self.next_run.isoformat(),
+            "runs": list(self.runs),
+        }

@@ -1,0 +1,874 @@
+"""The DCC in front of the devices: service requests in, GBCS commands out.
+
+`Dcc.submit` takes a request and either refuses it (one reason code, nothing
+reaches a device) or acknowledges it; `Dcc.request` also signs a critical
+request's pre-command as the user and waits for the response. In order:
+
+1. the user holds the role it claims (`USER_NOT_IN_ROLE`);
+2. the category is valid: a future-dated execution time is later than receipt
+   and at most 30 days ahead (`EXECUTION_TIME_NOT_IN_FUTURE`,
+   `EXECUTION_TIME_TOO_FAR`, SEC H3.12); a sequenced request names a known
+   request (`UNKNOWN_PREDECESSOR`) and is not scheduled;
+3. eligibility (`hil.dcc.eligibility`), from the inventory and registration data
+   (`DEVICE_NOT_IN_INVENTORY` when the target is unknown);
+4. non-device requests are answered here (`hil.dcc.nondevice`);
+5. device requests need a GBCS route for the target's type (`NO_COMMAND_ROUTE`)
+   and an originator the use case accepts (`ORIGINATOR_NOT_ACCEPTED`); the
+   command is built (`INVALID_PARAMETERS`), then held until its execution time
+   or its predecessor's success;
+6. a critical command goes back to the user as a pre-command; only a signed
+   pre-command that verifies against the user's certificate and is otherwise
+   identical to the pre-command goes on (`SIGNATURE_INVALID`,
+   `PRECOMMAND_MISMATCH`); the DCC (as Access Control Broker) adds the MAC;
+7. the hub delivers it; the device's response completes the request
+   (`DEVICE_NOT_ADMITTED`, `DEVICE_REJECTED`, `NO_RESPONSE` otherwise).
+
+Alerts from the hubs are matched to the request they answer (future-dated
+outcomes) or recorded for the users of the device. Decommissioning or
+suspending a device cancels its future-dated and scheduled requests whose
+command has not gone out (H3.20); a successful Restrict Access for Change of
+Tenancy cancels Other Users' ones (H3.18).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+
+from emulator.clock import Clock, stopwatch
+from emulator.devices.usecases import USE_CASES
+from emulator.errors import EmulatorError, GbcsError
+from emulator.gbcs import builder
+from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
+from emulator.gbcs.message_codes import lookup
+from emulator.gbcs.security import MessageSecurity
+from emulator.hub import CommandRejected, Hub, NotAdmitted, ResponseTimeout
+from emulator.pki.keystore import KeyStore
+from hil.dcc import nondevice
+from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
+from hil.dcc.commands import BuildContext, BuildError, build_command
+from hil.dcc.eligibility import PARTNER_VARIANTS, Reason, Subject, check
+from hil.dcc.inventory import DeviceKind, Inventory, InventoryDevice, InventoryError, SmiStatus
+from hil.dcc.outcome import summarise
+from hil.dcc.registration import PremisesRegistration
+from hil.dcc.requests import (
+    ACKNOWLEDGED,
+    SUCCESS,
+    RequestStatus,
+    Result,
+    ServiceRequest,
+)
+from hil.dcc.routes import Route, routes_for
+from hil.dcc.schedules import Schedule, parse_interval, parse_time
+from hil.dcc.timing import Category, ResponseTiming, StartPoint, TimingReport, target_for
+from hil.dcc.users import User, UserRegistry
+
+MAX_FUTURE = _dt.timedelta(days=30)
+
+#: The trust-anchor role a user's commands arrive as, by user role. Export
+#: suppliers, agents and Other Users have no cell: the ACB authenticates them.
+ANCHOR_ROLE: dict[Role, str] = {
+    Role.IMPORT_SUPPLIER: "supplier",
+    Role.GAS_SUPPLIER: "supplier",
+    Role.EXPORT_SUPPLIER: "other",
+    Role.ELECTRICITY_DISTRIBUTOR: "network_operator",
+    Role.GAS_TRANSPORTER: "network_operator",
+    Role.REGISTERED_SUPPLIER_AGENT: "other",
+    Role.OTHER_USER: "other",
+}
+
+#: Alerts that report the outcome of a future-dated command (DLMS, GBZ).
+FUTURE_DATED_ALERTS = frozenset({0x00CC, 0x00CD})
+
+
+class Refusal(Exception):
+    def __init__(self, code: str | Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.code = str(code)
+        self.detail = detail
+
+
+@dataclass
+class DeviceAlert:
+    """An alert delivered to users, with its delivery time (60 s target, H3.14(g))."""
+
+    device: Eui64
+    message_code: int
+    received: _dt.datetime
+    delivery_s: float
+    users: list[str]
+    request_id: str | None = None
+    raw: bytes = field(default=b"", repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "device": str(self.device),
+            "message_code": f"0x{self.message_code:04X}",
+            "use_case": lookup(self.message_code).use_case,
+            "received": self.received.isoformat(),
+            "delivery_s": round(self.delivery_s, 6),
+            "users": self.users,
+            "request_id": self.request_id,
+        }
+
+
+class Dcc:
+    """One DCC for a lab: users, inventory, registration, hubs and the rules between."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        users: UserRegistry,
+        inventory: Inventory,
+        registrations: Mapping[bytes, PremisesRegistration],
+        hubs: Mapping[bytes, Hub],
+        keystore: KeyStore,
+        acb: Eui64 | str,
+        catalogue: Catalogue | None = None,
+        ca_certificate: x509.Certificate | None = None,
+    ) -> None:
+        self.clock = clock
+        self.ca_certificate = ca_certificate
+        #: The suppliers' top-up counters per device, kept across requests (UTRNs).
+        self.utrn_counters: dict[bytes, int] = {}
+        self.users = users
+        self.inventory = inventory
+        self.registrations = dict(registrations)
+        self.hubs = dict(hubs)
+        self.keystore = keystore
+        self.acb = Eui64(acb)
+        self.catalogue = catalogue or load_catalogue()
+        self.security = MessageSecurity(keystore, self.acb)
+        self.elapsed = stopwatch(clock)
+        self.results: dict[str, Result] = {}
+        self.timings = TimingReport()
+        self.alerts: list[DeviceAlert] = []
+        self.notifications: list[tuple[str, str, str]] = []  # (user, request_id, text)
+        self.schedules: dict[str, Schedule] = {}
+        self.firmware: dict[bytes, str] = {}  # image hash -> version (11.1)
+        self.firmware_delivery: Callable[[Eui64, bytes, str], None] | None = None
+        self.wan_region = "Lab"
+        #: How long to wait for a device's response (real seconds) before failing with
+        #: NO_RESPONSE; a sleepy meter's wake-up wait counts (real-clock labs).
+        self.response_timeout = 30.0
+        self._sequence = itertools.count(1)
+        self._counters: dict[bytes, int] = {}
+        self._by_counter: dict[tuple[bytes, int], str] = {}
+        self._timers: dict[str, Any] = {}  # request_id -> clock timer of a held request
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._alert_tasks: list[asyncio.Task[None]] = []
+        inventory.add_listener(self._on_status_change)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        for hub in self.hubs.values():
+            self._alert_tasks.append(asyncio.create_task(self._alert_loop(hub)))
+
+    async def stop(self) -> None:
+        for task in [*self._alert_tasks, *self._tasks]:
+            task.cancel()
+        for task in [*self._alert_tasks, *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._alert_tasks.clear()
+        self._tasks.clear()
+
+    async def __aenter__(self) -> Dcc:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the API -----------------------------------------------------------------------------
+    async def request(
+        self,
+        variant: str,
+        *,
+        as_user: User | str,
+        target: Eui64 | str | InventoryDevice | None = None,
+        role: Role | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        execute_at: _dt.datetime | None = None,
+        depends_on: str | Result | None = None,
+        option: str | None = None,
+        label: str = "",
+        timeout: float | None = 60.0,
+        wait: bool = True,
+    ) -> Result:
+        """Submit, sign a critical pre-command as the user, and (by default) wait."""
+        result = self.submit(
+            variant,
+            as_user=as_user,
+            target=target,
+            role=role,
+            params=params,
+            execute_at=execute_at,
+            depends_on=depends_on,
+            option=option,
+            label=label,
+        )
+        if result.status == RequestStatus.AWAITING_SIGNATURE and result.precommand is not None:
+            self.signed_precommand(result.request_id, self.sign_as_user(result))
+        if wait and result.request.category in (Category.ON_DEMAND, Category.SEQUENCED):
+            await result.wait(timeout)
+        return result
+
+    def submit(
+        self,
+        variant: str,
+        *,
+        as_user: User | str,
+        target: Eui64 | str | InventoryDevice | None = None,
+        role: Role | str | None = None,
+        params: Mapping[str, Any] | None = None,
+        execute_at: _dt.datetime | None = None,
+        depends_on: str | Result | None = None,
+        option: str | None = None,
+        label: str = "",
+        scheduled: Schedule | None = None,
+    ) -> Result:
+        """Receive a service request: refuse it, or acknowledge it and start processing.
+
+        `scheduled` is set by the DCC itself for each run of a 5.1 schedule.
+        """
+        user = as_user if isinstance(as_user, User) else self.users[as_user]
+        device = self.inventory.get(target.eui) if isinstance(target, InventoryDevice) else None
+        target_eui = (
+            target.eui
+            if isinstance(target, InventoryDevice)
+            else (None if target is None else Eui64(target))
+        )
+        if target_eui is None and variant.strip() == "5.3":  # a schedule knows its device
+            schedule = self.schedules.get(str((params or {}).get("schedule_id")))
+            target_eui = schedule.target if schedule is not None else None
+        if device is None and target_eui is not None:
+            device = self.inventory.get(target_eui)
+        chosen = self._choose_role(user, variant, device, role)
+        predecessor = depends_on.request_id if isinstance(depends_on, Result) else depends_on
+        category = (
+            Category.SCHEDULED
+            if scheduled is not None
+            else Category.SEQUENCED
+            if predecessor
+            else Category.FUTURE_DATED
+            if execute_at is not None
+            else Category.ON_DEMAND
+        )
+        user_id = user.ids.get(chosen) or next(iter(user.ids.values()))
+        request_id = f"{user_id}:{target_eui or self.acb}:{next(self._sequence)}"
+        request = ServiceRequest(
+            request_id,
+            variant.strip(),
+            user,
+            chosen,
+            target_eui,
+            dict(params or {}),
+            category,
+            self.clock.now(),
+            execute_at,
+            predecessor,
+            option,
+            label,
+        )
+        result = Result(request)
+        self.results[request_id] = result
+        result.timeline.append((request.received_at, "service request received"))
+        service = self.catalogue.get(request.variant)
+        result.timing = ResponseTiming(
+            request_id,
+            request.variant,
+            category,
+            bool(device and device.smets1),
+            _seconds(target_for(service, category, smets1=bool(device and device.smets1)))
+            if service
+            else None,
+            received=self.elapsed(),
+        )
+        if scheduled is not None and result.timing is not None:
+            result.timing.start_point = StartPoint.EXECUTION_TIME
+        try:
+            self._validate(result, service, device)
+            assert service is not None
+            if service.non_device or service.role_only:
+                nondevice.validate(self, result, service, device)
+                self._acknowledge(result)
+                self._run_non_device(result, service, device)
+            else:
+                assert device is not None
+                self._prepare_device_request(result, service, device)
+        except Refusal as refusal:
+            result.finish(RequestStatus.REFUSED, refusal.code, refusal.detail)
+            result.timeline.append((self.clock.now(), f"refused: {refusal.code}"))
+            result.timing = None
+        return result
+
+    def signed_precommand(self, request_id: str, signed: bytes) -> Result:
+        """The user's signed pre-command: check it, MAC it, send it (or hold it)."""
+        received = self.elapsed()
+        result = self.results[request_id]
+        if result.status != RequestStatus.AWAITING_SIGNATURE or result.precommand is None:
+            raise ValueError(f"{request_id} is not waiting for a signed pre-command")
+        result.timeline.append((self.clock.now(), "signed pre-command received"))
+        try:
+            message = self._check_signed(result, signed)
+        except Refusal as refusal:
+            result.finish(RequestStatus.FAILED, refusal.code, refusal.detail)
+            result.timeline.append(
+                (self.clock.now(), f"signed pre-command refused: {refusal.code}")
+            )
+            return result
+        protected = self.security.protect(message, sign=False, mac=True)
+        result.status = RequestStatus.ACKNOWLEDGED
+        timing = result.timing
+        if timing is not None and result.request.category == Category.ON_DEMAND:
+            timing.start_point = StartPoint.SIGNED_PRECOMMAND_RECEIVED
+            timing.start = received
+        self._dispatch(result, protected)
+        return result
+
+    def sign_as_user(self, result: Result) -> bytes:
+        """What the user's system does with a pre-command: sign it with the user's key."""
+        if result.precommand is None:
+            raise ValueError(f"{result.request_id} has no pre-command")
+        user_security = MessageSecurity(self.keystore, self.acb)
+        return user_security.protect(result.precommand, sign=True, mac=False).encode()
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Wait until every acknowledged on-demand or sequenced request has finished."""
+        pending = [
+            r
+            for r in self.results.values()
+            if not r.done and r.request.category in (Category.ON_DEMAND, Category.SEQUENCED)
+        ]
+        for r in pending:
+            with contextlib.suppress(TimeoutError):
+                await r.wait(timeout)
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _choose_role(
+        self, user: User, variant: str, device: InventoryDevice | None, role: Role | str | None
+    ) -> Role:
+        if role is not None:
+            return Role.parse(role) if isinstance(role, str) else role
+        if len(user.roles) == 1:
+            return next(iter(user.roles))
+        service = self.catalogue.get(variant.strip())
+        eligible = [r for r in user.roles if service is None or r in service.roles] or list(
+            user.roles
+        )
+        fuel = device.kind.fuel if device is not None else None
+        preferred: tuple[Role, ...] = {
+            "gas": (Role.GAS_SUPPLIER, Role.GAS_TRANSPORTER),
+            "electricity": (Role.IMPORT_SUPPLIER, Role.ELECTRICITY_DISTRIBUTOR),
+        }.get(fuel or "", (Role.IMPORT_SUPPLIER,))
+        ordered: list[Role] = [*preferred, *sorted(eligible)]
+        return next(r for r in ordered if r in eligible)
+
+    def _validate(
+        self, result: Result, service: ServiceVariant | None, device: InventoryDevice | None
+    ) -> None:
+        request = result.request
+        if request.role not in request.user.roles:
+            raise Refusal(
+                "USER_NOT_IN_ROLE", f"{request.user.name} is not a DCC user as {request.role}"
+            )
+        now = request.received_at
+        if request.execute_at is not None:
+            if request.execute_at.tzinfo is None:
+                raise Refusal("INVALID_PARAMETERS", "execution time needs a UTC offset")
+            if request.execute_at <= now:
+                raise Refusal(
+                    "EXECUTION_TIME_NOT_IN_FUTURE",
+                    f"execution time {request.execute_at.isoformat()} is not after receipt",
+                )
+            if request.execute_at > now + MAX_FUTURE:
+                raise Refusal(
+                    "EXECUTION_TIME_TOO_FAR",
+                    f"execution time {request.execute_at.isoformat()} is more than 30 days ahead",
+                )
+        if request.depends_on is not None and request.depends_on not in self.results:
+            raise Refusal("UNKNOWN_PREDECESSOR", f"no request {request.depends_on} to follow")
+        known_target = request.target is None or device is not None
+        if service is not None and not service.role_only and not known_target:
+            raise Refusal("DEVICE_NOT_IN_INVENTORY", f"{request.target} is not on the inventory")
+        decision = check(
+            service or request.variant,
+            request.role,
+            None if device is None else self._subject(request, device),
+            catalogue=self.catalogue,
+        )
+        if not decision.eligible:
+            raise Refusal(decision.reason, decision.detail)
+
+    def registration_for(self, device: InventoryDevice) -> PremisesRegistration | None:
+        hub = device.eui if device.kind == DeviceKind.CHF else device.hub
+        return None if hub is None else self.registrations.get(bytes(hub))
+
+    def _subject(self, request: ServiceRequest, device: InventoryDevice) -> Subject:
+        reg = self.registration_for(device)
+        role, user_id = request.role, request.user.ids[request.role]
+        kind = device.kind
+        partner_id = request.params.get("device") or request.params.get("partner")
+        if request.variant in PARTNER_VARIANTS and partner_id is not None:
+            with contextlib.suppress(ValueError):
+                partner = self.inventory.get(Eui64(partner_id))
+                kind = partner.kind if partner is not None else kind
+        if reg is None:
+            return Subject(kind, device.status, device.smets1, registered=False)
+        return Subject(
+            kind=kind,
+            status=device.status,
+            smets1=device.smets1,
+            registered=reg.registered(
+                role,
+                user_id,
+                device.kind,
+                variant=request.variant,
+                today=request.received_at.date(),
+            ),
+            responsible_supplier=role in SUPPLIER_ROLES
+            and reg.responsible_supplier(user_id, device.kind),
+            supplier_on_hub=reg.supplier_on_hub(user_id),
+            lead_supplier=(lead := reg.lead()) is not None and bytes(lead) == bytes(user_id),
+            added_by_user=device.added_by is not None and bytes(device.added_by) == bytes(user_id),
+        )
+
+    # -- non-device requests ------------------------------------------------------------------
+    def _acknowledge(self, result: Result) -> None:
+        result.status = RequestStatus.ACKNOWLEDGED
+        result.reason = ACKNOWLEDGED
+        result.timeline.append((self.clock.now(), "acknowledged"))
+        timing = result.timing
+        if timing is not None and timing.start is None:
+            timing.start = timing.received
+
+    def _run_non_device(
+        self, result: Result, service: ServiceVariant, device: InventoryDevice | None
+    ) -> None:
+        try:
+            result.data = nondevice.handle(self, result, service, device)
+        except InventoryError as exc:
+            self._complete(result, RequestStatus.FAILED, exc.code, str(exc))
+            return
+        except Refusal as refusal:
+            self._complete(result, RequestStatus.FAILED, refusal.code, refusal.detail)
+            return
+        self._complete(result, RequestStatus.COMPLETED, SUCCESS)
+
+    # -- device requests ------------------------------------------------------------------------
+    def _route(self, result: Result, device: InventoryDevice) -> tuple[Route, Eui64]:
+        """The GBCS route and the device the command goes to (a GSME's may be its GPF)."""
+        request = result.request
+        candidates: list[tuple[Route, Eui64]] = []
+        for r in routes_for(request.variant, device.kind.value):
+            if request.option is None or r.option == request.option:
+                candidates.append((r, device.eui))
+        if device.kind == DeviceKind.GSME and device.hub is not None:
+            gpf = next(
+                (d for d in self.inventory.on_hub(device.hub) if d.kind == DeviceKind.GPF), None
+            )
+            if gpf is not None:
+                for r in routes_for(request.variant, DeviceKind.GPF.value):
+                    if request.option is None or r.option == request.option:
+                        candidates.insert(0, (r, gpf.eui))  # the GPF answers without a wake-up
+        if not candidates:
+            raise Refusal(
+                "NO_COMMAND_ROUTE",
+                f"{request.variant} has no GBCS use case for a {device.kind}"
+                + (f" with option {request.option!r}" if request.option else "")
+                + " in this emulator",
+            )
+        default = [c for c in candidates if c[0].option is None]
+        if not default and request.option is None and len({c[0].option for c in candidates}) > 1:
+            options = ", ".join(sorted({str(c[0].option) for c in candidates}))
+            raise Refusal("INVALID_PARAMETERS", f"{request.variant} needs an option: {options}")
+        return (default or candidates)[0]
+
+    def _originator(self, result: Result, route: Route) -> Eui64:
+        request = result.request
+        if route.originator == "acb":
+            return self.acb  # the DCC itself sends (and if critical, signs) these
+        use_case = USE_CASES.get(route.message_code)
+        anchor = ANCHOR_ROLE[request.role]
+        if use_case is None or anchor in use_case.originators:
+            return request.user.ids[request.role]
+        if "acb" in use_case.originators:
+            return self.acb  # hub and DCC-originated use cases: the DCC sends on the user's behalf
+        raise Refusal(
+            "ORIGINATOR_NOT_ACCEPTED",
+            f"{route.use_case} is not accepted from a {request.role} ({anchor})",
+        )
+
+    def next_counter(self, originator: Eui64) -> int:
+        """Originator counters rise with time (ms) and never repeat."""
+        key = bytes(originator)
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        value = max(self._counters.get(key, 0) + 1, now_ms)
+        self._counters[key] = value
+        return value
+
+    def _prepare_device_request(
+        self, result: Result, service: ServiceVariant, device: InventoryDevice
+    ) -> None:
+        request = result.request
+        route, recipient = self._route(result, device)
+        originator = self._originator(result, route)
+        if request.variant == "8.1.1":
+            try:
+                self.inventory.check_commission(device.eui)
+            except InventoryError as exc:
+                raise Refusal(exc.code, str(exc)) from None
+        counter = self.next_counter(originator)
+        context = BuildContext(
+            now=request.execute_at or self.clock.now(),
+            keystore=self.keystore,
+            device_types={bytes(d.eui): d.kind.value for d in self.inventory},
+            ca_certificate=self.ca_certificate,
+            utrn_counters=self.utrn_counters,
+        )
+        try:
+            built = build_command(route, counter, originator, recipient, request.params, context)
+        except BuildError as exc:
+            raise Refusal("INVALID_PARAMETERS", str(exc)) from None
+        result.use_case = route.use_case
+        message = builder.command(built.message_code, counter, originator, recipient, built.payload)
+        self._by_counter[(bytes(originator), counter)] = request.request_id
+        self._acknowledge(result)
+        timing = result.timing
+        if timing is not None:
+            timing.start = None  # set at the start point below
+        if built.critical and originator == self.acb:
+            protected = builder.protect(message, self.security, critical=True)
+            if timing is not None and request.category in (Category.ON_DEMAND, Category.SCHEDULED):
+                timing.start = timing.received
+            self._dispatch(result, protected)
+            return
+        if built.critical:
+            result.precommand = builder.precommand(message)
+            result.status = RequestStatus.AWAITING_SIGNATURE
+            result.timeline.append((self.clock.now(), "pre-command returned to the user"))
+            if timing is not None:
+                timing.precommand = self.elapsed() - timing.received
+            return
+        protected = builder.protect(message, self.security, critical=False)
+        if timing is not None and request.category in (Category.ON_DEMAND, Category.SCHEDULED):
+            timing.start = timing.received
+        self._dispatch(result, protected)
+
+    def _check_signed(self, result: Result, signed: bytes) -> GbcsMessage:
+        assert result.precommand is not None
+        try:
+            message = decode_message(signed)
+        except GbcsError as exc:
+            raise Refusal(
+                "PRECOMMAND_MISMATCH", f"signed pre-command does not decode: {exc}"
+            ) from None
+        if message.without_protection().encode() != result.precommand.encode():
+            raise Refusal(
+                "PRECOMMAND_MISMATCH",
+                "the signed pre-command differs from the pre-command (header or payload changed)",
+            )
+        if not message.is_signed:
+            raise Refusal("SIGNATURE_INVALID", "the pre-command came back unsigned")
+        try:
+            self.security.verify_signature(message, result.request.user.ids[result.request.role])
+        except EmulatorError as exc:
+            raise Refusal("SIGNATURE_INVALID", f"signature does not verify: {exc}") from None
+        return message
+
+    def _dispatch(self, result: Result, command: GbcsMessage) -> None:
+        """Send now, at the execution time, or after the predecessor, as the category says."""
+        request = result.request
+        encoded = command.encode()
+        if request.depends_on is not None:
+            self._spawn(self._after_predecessor(result, encoded))
+        elif request.execute_at is not None:
+            self._hold_until(result, request.execute_at, encoded)
+        else:
+            self._spawn(self._send(result, encoded))
+
+    def _hold_until(self, result: Result, when: _dt.datetime, encoded: bytes) -> None:
+        result.timeline.append((self.clock.now(), f"held until {when.isoformat()}"))
+
+        def fire() -> None:
+            self._timers.pop(result.request_id, None)
+            if result.done:
+                return
+            timing = result.timing
+            if timing is not None:
+                timing.start_point = StartPoint.EXECUTION_TIME
+                timing.start = self.elapsed()
+            self._spawn(self._send(result, encoded))
+
+        self._timers[result.request_id] = self.clock.call_at(when, fire)
+
+    async def _after_predecessor(self, result: Result, encoded: bytes) -> None:
+        predecessor = self.results[result.request.depends_on or ""]
+        await predecessor._done.wait()
+        if not predecessor.ok:
+            self._complete(
+                result,
+                RequestStatus.CANCELLED,
+                "PREDECESSOR_FAILED",
+                f"{predecessor.request_id} ended {predecessor.status} ({predecessor.reason})",
+            )
+            self._notify(result, "cancelled: the request it follows did not succeed")
+            return
+        timing = result.timing
+        if result.request.execute_at is not None and result.request.execute_at > self.clock.now():
+            self._hold_until(result, result.request.execute_at, encoded)
+            return
+        if timing is not None:
+            timing.start_point = StartPoint.PREDECESSOR_RESPONSE
+            timing.start = predecessor.completed_at or self.elapsed()
+        await self._send(result, encoded)
+
+    async def _send(self, result: Result, encoded: bytes) -> None:
+        request = result.request
+        message = decode_message(encoded)
+        hub = self._hub_for(message.recipient)
+        result.command = encoded
+        result.timeline.append((self.clock.now(), f"command sent ({result.use_case})"))
+        if hub is None:
+            self._complete(result, RequestStatus.FAILED, "NO_RESPONSE", "no hub serves the device")
+            return
+        try:
+            raw = await hub.send(encoded, timeout=self.response_timeout)
+        except NotAdmitted as exc:
+            self._complete(result, RequestStatus.FAILED, "DEVICE_NOT_ADMITTED", str(exc))
+            return
+        except CommandRejected as exc:
+            self._complete(result, RequestStatus.FAILED, "DEVICE_REJECTED", exc.reason)
+            return
+        except ResponseTimeout as exc:
+            self._complete(result, RequestStatus.FAILED, "NO_RESPONSE", str(exc))
+            return
+        finally:
+            han = hub.han_seconds.pop((bytes(message.originator), message.counter), 0.0)
+            if result.timing is not None:
+                result.timing.han += han
+        result.response = raw
+        response = decode_message(raw)
+        result.outcome = summarise(response)
+        result.timeline.append((self.clock.now(), f"response: {result.outcome.summary}"))
+        if result.outcome.ok:
+            self._after_success(request)
+            self._complete(result, RequestStatus.COMPLETED, SUCCESS)
+        else:
+            self._complete(result, RequestStatus.FAILED, "DEVICE_FAILURE", result.outcome.summary)
+
+    def _hub_for(self, eui: Eui64) -> Hub | None:
+        hub = self.hubs.get(bytes(eui))
+        if hub is not None:
+            return hub
+        device = self.inventory.get(eui)
+        if device is not None and device.hub is not None:
+            return self.hubs.get(bytes(device.hub))
+        return next(iter(self.hubs.values()), None) if len(self.hubs) == 1 else None
+
+    def _after_success(self, request: ServiceRequest) -> None:
+        """What a completed service changes in the inventory (docs/dcc.md)."""
+        partner = request.params.get("device") or request.params.get("partner")
+        target = request.target
+        with contextlib.suppress(InventoryError, ValueError):
+            if request.variant == "8.11" and partner is not None and target is not None:
+                if request.option in (None, "add"):
+                    self.inventory.whitelisted(Eui64(partner), target)
+            elif request.variant in ("8.7.1", "8.7.2") and partner is not None and target:
+                self.inventory.joined(Eui64(partner), target)
+            elif request.variant in ("8.8.1", "8.8.2") and partner is not None and target:
+                self.inventory.unjoined(Eui64(partner), target)
+            elif request.variant == "8.1.1" and target is not None:
+                self.inventory.commission(target)
+            elif request.variant == "3.2" and target is not None:
+                self._change_of_tenancy(target)
+
+    def _complete(
+        self, result: Result, status: RequestStatus, reason: str, detail: str = ""
+    ) -> None:
+        if result.done:
+            return
+        result.completed_at = self.elapsed()
+        timing = result.timing
+        if timing is not None:
+            if timing.start is None and status == RequestStatus.COMPLETED:
+                timing.start = timing.received
+            timing.stop = result.completed_at if timing.start is not None else None
+            if (
+                status in (RequestStatus.COMPLETED, RequestStatus.FAILED)
+                and timing.start is not None
+            ):
+                self.timings.add(timing)
+        result.finish(status, reason, detail)
+        result.timeline.append((self.clock.now(), f"{status}: {reason}"))
+
+    # -- cancellations ---------------------------------------------------------------------------
+    def _notify(self, result: Result, text: str) -> None:
+        self.notifications.append((result.request.user.name, result.request_id, text))
+
+    def _cancel_held(self, predicate: Callable[[ServiceRequest], bool], code: str, why: str) -> int:
+        cancelled = 0
+        for result in list(self.results.values()):
+            if result.done or result.command is not None:
+                continue
+            if result.request.category not in (Category.FUTURE_DATED, Category.SCHEDULED):
+                continue
+            if not predicate(result.request):
+                continue
+            timer = self._timers.pop(result.request_id, None)
+            if timer is not None:
+                timer.cancel()
+            self._complete(result, RequestStatus.CANCELLED, code, why)
+            self._notify(result, f"cancelled: {why}")
+            cancelled += 1
+        for schedule in list(self.schedules.values()):
+            if predicate(schedule.as_request()):
+                schedule.cancel()
+                self.schedules.pop(schedule.schedule_id, None)
+                self.notifications.append(
+                    (schedule.owner.name, schedule.schedule_id, f"cancelled: {why}")
+                )
+                cancelled += 1
+        return cancelled
+
+    def _on_status_change(self, change: Any) -> None:
+        if change.new not in (SmiStatus.DECOMMISSIONED, SmiStatus.SUSPENDED):
+            return
+        device = bytes(change.device)
+        code = (
+            "DEVICE_DECOMMISSIONED"
+            if change.new == SmiStatus.DECOMMISSIONED
+            else "DEVICE_SUSPENDED"
+        )
+        self._cancel_held(
+            lambda r: r.target is not None and bytes(r.target) == device,
+            code,
+            f"{change.device} is {change.new} (SEC H3.20)",
+        )
+
+    def _change_of_tenancy(self, target: Eui64) -> None:
+        device = self.inventory.get(target)
+        hub = (
+            None
+            if device is None
+            else (device.eui if device.kind == DeviceKind.CHF else device.hub)
+        )
+        on_hub = (
+            {bytes(d.eui) for d in self.inventory.on_hub(hub)}
+            if hub is not None
+            else {bytes(target)}
+        )
+        self._cancel_held(
+            lambda r: (
+                r.role == Role.OTHER_USER and r.target is not None and bytes(r.target) in on_hub
+            ),
+            "CHANGE_OF_TENANCY",
+            "the premises changed tenancy (SEC H3.18)",
+        )
+
+    # -- schedules (5.1-5.3) --------------------------------------------------------------------
+    def create_schedule(self, result: Result, device: InventoryDevice) -> Schedule:
+        request = result.request
+        params = request.params
+        schedule = Schedule(
+            schedule_id=f"S{len(self.schedules) + 1:04d}-{request.request_id.rsplit(':', 1)[-1]}",
+            owner=request.user,
+            role=request.role,
+            variant=str(params["variant"]),
+            target=device.eui,
+            params=dict(params.get("params") or {}),
+            first=parse_time(params.get("start", request.received_at)),
+            every=parse_interval(params.get("every", "1d")),
+            created_by=request.request_id,
+        )
+        self.schedules[schedule.schedule_id] = schedule
+        self._arm(schedule, schedule.first)
+        return schedule
+
+    def _arm(self, schedule: Schedule, when: _dt.datetime) -> None:
+        schedule.next_run = when
+        schedule.timer = self.clock.call_at(when, lambda: self._run_schedule(schedule))
+
+    def _run_schedule(self, schedule: Schedule) -> None:
+        if self.schedules.get(schedule.schedule_id) is not schedule or schedule.next_run is None:
+            return
+        ran_at = schedule.next_run
+        run = self.submit(
+            schedule.variant,
+            as_user=schedule.owner,
+            target=schedule.target,
+            role=schedule.role,
+            params=schedule.params,
+            label=f"{schedule.schedule_id} run {len(schedule.runs) + 1}",
+            scheduled=schedule,
+        )
+        schedule.runs.append(run.request_id)
+        self._arm(schedule, ran_at + schedule.every)
+
+    # -- alerts -------------------------------------------------------------------------------
+    async def _alert_loop(self, hub: Hub) -> None:
+        async for raw in hub.alerts():
+            self._on_alert(raw)
+
+    def _on_alert(self, raw: bytes) -> None:
+        arrived = self.elapsed()
+        try:
+            msg = decode_message(raw)
+        except GbcsError:
+            return
+        if msg.cra != Cra.ALERT:
+            return
+        request_id = None
+        if msg.message_code in FUTURE_DATED_ALERTS:
+            request_id = self._future_dated_request(msg)
+        device = self.inventory.get(msg.originator)
+        users: list[str] = []
+        if request_id is not None:
+            result = self.results[request_id]
+            result.alerts.append(raw)
+            users = [result.request.user.name]
+        elif device is not None:
+            reg = self.registration_for(device)
+            if reg is not None:
+                for key in sorted(reg.suppliers()):
+                    found = self.users.by_id(key)
+                    if found is not None:
+                        users.append(found[0].name)
+        self.alerts.append(
+            DeviceAlert(
+                msg.originator,
+                msg.message_code,
+                self.clock.now(),
+                self.elapsed() - arrived,
+                users,
+                request_id,
+                raw,
+            )
+        )
+
+    def _future_dated_request(self, msg: GbcsMessage) -> str | None:
+        """Future-dated outcome alerts carry the command's counter; find its request."""
+        payload = msg.payload
+        for key, request_id in self._by_counter.items():
+            if key[1].to_bytes(8, "big") in payload:
+                return request_id
+        return None
+
+
+def _seconds(value: _dt.timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()

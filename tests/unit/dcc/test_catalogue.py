@@ -1,0 +1,97 @@
+"""The service catalogue: all 123 variants, parsed and checked as they are read."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+import pytest
+
+from hil.dcc.catalogue import (
+    CATALOGUE_CSV,
+    Catalogue,
+    Role,
+    format_duration,
+    load_catalogue,
+    parse_duration,
+)
+
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "reference" / "service_catalogue.csv"
+
+
+def test_all_123_variants_load() -> None:
+    catalogue = load_catalogue()
+    assert len(catalogue) == 123
+    assert catalogue["2.2"].name == "Top Up Device"
+    assert catalogue["2.2"].roles == {Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER}
+    assert catalogue["2.2"].smets2_target == _dt.timedelta(seconds=30)
+    assert catalogue["2.2"].smets1_target == _dt.timedelta(seconds=16)
+    assert catalogue["11.3"].smets1_target == _dt.timedelta(days=5)
+    assert catalogue["1.1.2"].smets2_only and catalogue["1.1.2"].smets1_target is None
+    assert catalogue["8.2"].non_device and catalogue["8.2"].role_only
+    assert not catalogue["8.5"].used and not catalogue["8.6"].used
+
+
+@pytest.mark.skipif(not SHARED.is_file(), reason="shared reference folder not beside the checkout")
+def test_fixture_is_a_faithful_copy_of_the_reference() -> None:
+    assert CATALOGUE_CSV.read_bytes() == SHARED.read_bytes()
+
+
+def test_role_names_and_short_codes_parse() -> None:
+    assert Role.parse("GT") is Role.GAS_TRANSPORTER
+    assert Role.parse("import_supplier") is Role.IMPORT_SUPPLIER
+    assert Role.parse("registered supplier agent") is Role.REGISTERED_SUPPLIER_AGENT
+    with pytest.raises(ValueError, match="unknown user role"):
+        Role.parse("Meter Reader")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30 seconds", 30), ("16 seconds", 16), ("24 hours", 86400), ("5 days", 432000)],
+)
+def test_durations_round_trip(text: str, seconds: int) -> None:
+    value = parse_duration(text)
+    assert value == _dt.timedelta(seconds=seconds)
+    assert format_duration(value) == text
+
+
+def test_na_is_none_and_garbage_is_an_error() -> None:
+    assert parse_duration("n/a") is None
+    with pytest.raises(ValueError, match="unparseable"):
+        parse_duration("soon")
+
+
+def _write(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "cat.csv"
+    header = (
+        "service_reference,service_reference_variant,name,eligible_user_roles,"
+        "smets2_target_response_time,smets1_target_response_time,non_device,smets2_only,notes"
+    )
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_a_bad_role_names_the_row(tmp_path: Path) -> None:
+    path = _write(tmp_path, ["9.9,9.9,X,Import Supplier;Wizard,30 seconds,n/a,false,false,"])
+    with pytest.raises(ValueError, match=r"cat.csv:2: .*Wizard"):
+        Catalogue.from_csv(path)
+
+
+def test_duplicate_variant_is_refused(tmp_path: Path) -> None:
+    row = "9.9,9.9,X,Import Supplier,30 seconds,n/a,false,false,"
+    with pytest.raises(ValueError, match="duplicate"):
+        Catalogue.from_csv(_write(tmp_path, [row, row]))
+
+
+def test_bad_flag_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="true/false"):
+        Catalogue.from_csv(
+            _write(tmp_path, ["9.9,9.9,X,Import Supplier,30 seconds,n/a,maybe,false,"])
+        )
+
+
+def test_for_role_lists_only_that_roles_variants() -> None:
+    catalogue = load_catalogue()
+    gt = catalogue.for_role(Role.GAS_TRANSPORTER)
+    assert {v.variant for v in gt} >= {"14.1", "6.2.8", "12.2"}
+    assert all(Role.GAS_TRANSPORTER in v.roles for v in gt)
