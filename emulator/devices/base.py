@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import datetime as _dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
