@@ -72,6 +72,14 @@ class Meter:
     def instantaneous_w(self) -> float:
         return self.load_w if self.supply_enabled else 0.0
 
+    @property
+    def emergency_credit_balance(self) -> float:
+        """Emergency credit still available: none until activated, then the limit less
+        what the balance has gone below zero (the model keeps a single balance)."""
+        if not self.emergency_credit_active:
+            return 0.0
+        return max(0.0, self.emergency_credit_limit + min(self.balance, 0.0))
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             k: getattr(self, k) for k in self.__dataclass_fields__ if k != "last"

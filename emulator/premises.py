@@ -53,6 +53,11 @@ LAB_PARTIES: dict[AnchorRole, tuple[str, RemotePartyRole, str]] = {
     ),
     AnchorRole.RECOVERY: ("90-B3-D5-1F-30-00-00-01", RemotePartyRole.RECOVERY, "Lab Recovery"),
     AnchorRole.ROOT: ("90-B3-D5-1F-30-00-00-03", RemotePartyRole.ROOT, "Lab Root"),
+    AnchorRole.LOAD_CONTROLLER: (
+        "90-B3-D5-1F-30-01-00-08",
+        RemotePartyRole.LOAD_CONTROLLER,
+        "Lab Load Controller",
+    ),
 }
 
 DEFAULT_DEVICES: tuple[tuple[DeviceType, int], ...] = (

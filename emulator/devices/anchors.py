@@ -9,6 +9,7 @@ originator matches; CS02b replaces cells.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -78,11 +79,28 @@ def _maybe_key(keystore: KeyStore, eui: Eui64, usage: KeyUsage) -> ec.EllipticCu
 
 
 class TrustAnchors:
-    def __init__(self) -> None:
+    """The cells of one device.
+
+    `on_change` hears the EUI-64 of every party whose cell is put, replaced or
+    dropped, so whoever caches key material derived from a cell (the device's
+    ECDH secrets) can let it go when the keys change.
+    """
+
+    def __init__(self, on_change: Callable[[Eui64], None] | None = None) -> None:
         self._cells: dict[AnchorRole, TrustAnchor] = {}
+        self._on_change = on_change
+
+    def _changed(self, *cells: TrustAnchor | None) -> None:
+        if self._on_change is None:
+            return
+        for cell in cells:
+            if cell is not None:
+                self._on_change(cell.eui)
 
     def put(self, anchor: TrustAnchor) -> None:
+        old = self._cells.get(anchor.role)
         self._cells[anchor.role] = anchor
+        self._changed(old, anchor)
 
     def set_from_keystore(self, role: AnchorRole, eui: Eui64, keystore: KeyStore) -> TrustAnchor:
         ds = _maybe_key(keystore, eui, KeyUsage.DIGITAL_SIGNATURE)
@@ -91,7 +109,7 @@ class TrustAnchors:
         if role == AnchorRole.SUPPLIER:  # the supplier cell also holds the top-up key
             pp = _maybe_key(keystore, eui, KeyUsage.PREPAYMENT_KEY_AGREEMENT)
         anchor = TrustAnchor(role, Eui64(eui), ds, ka, pp)
-        self._cells[role] = anchor
+        self.put(anchor)
         return anchor
 
     def get(self, role: AnchorRole) -> TrustAnchor | None:
@@ -107,7 +125,9 @@ class TrustAnchors:
         return [c.to_json() for c in self._cells.values()]
 
     def load_json(self, data: list[dict[str, Any]]) -> None:
+        old = list(self._cells.values())
         self._cells = {}
         for item in data:
             anchor = TrustAnchor.from_json(item)
             self._cells[anchor.role] = anchor
+        self._changed(*old, *self._cells.values())

@@ -15,6 +15,8 @@ the security log:
    0x8F60);
 6. critical commands carry a valid signature by the anchor's signing key, and
    every remote-party command a valid MAC (else: 0x8F3D);
+7. the payload decodes (else: 0x8F1E), and a response that must be MACed can be:
+   the device knows the originator's key-agreement key (else: 0x8F53);
 
 then the device type executes it on its data model and the response is
 protected as GBCS requires (signed for critical commands, MACed otherwise).
@@ -33,6 +35,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulator.clock import Clock
@@ -111,6 +114,16 @@ class Incoming:
 
 
 @dataclass(slots=True)
+class FirmwareActivation:
+    """A CS06 with an execution date-time, waiting for its time (GBCS future-dated)."""
+
+    at: _dt.datetime
+    image_hash: bytes
+    counter: int  # the command's originator counter, repeated in the 0x00CA alert
+    originator: Eui64
+
+
+@dataclass(slots=True)
 class Reply:
     """What a device type returns for a command."""
 
@@ -177,6 +190,28 @@ class DeviceKeys:
         return self.extra is not None and self.extra.has_public_key(eui, usage)
 
 
+class DeviceSecurity(MessageSecurity):
+    """A device's MessageSecurity: the ECDH cache follows the device's key changes.
+
+    Secrets are cached per (party, usage) pair, not per key, so when an anchor
+    cell or the device's own key-agreement key changes, the secrets derived from
+    the old key must be dropped, or responses stay MACed for a key the party no
+    longer holds. Each device (and each clone) has its own cache for the same
+    reason: a change on one must not reach another.
+    """
+
+    def forget(self, party: Eui64) -> None:
+        """Drop every cached secret `party` takes part in."""
+        key = bytes(party)
+        self._z = {pair: z for pair, z in self._z.items() if key not in (pair[0], pair[2])}
+
+    def copy_for(self, keys: KeyStore) -> DeviceSecurity:
+        """A security for a clone: its own copy of the cache (cheap, and not shared)."""
+        new = DeviceSecurity(keys, self.acb)
+        new._z = dict(self._z)
+        return new
+
+
 class Device:
     """Base of all device types: identity, keys, anchors, logs and the pipeline."""
 
@@ -198,7 +233,7 @@ class Device:
         self.clock = clock
         self.own_keys = dict(own_keys or {})
         self.own_certificates = dict(own_certificates or {})
-        self.anchors = TrustAnchors()
+        self.anchors = TrustAnchors(self._anchor_changed)
         self.replay = ReplayGuard()
         self.event_log = EventLog()
         self.security_log = EventLog()
@@ -206,7 +241,7 @@ class Device:
         self.alert_counter = 0x0000000100000000
         self.use_cases = use_cases_for(self.device_type)
         self.keys = DeviceKeys(self, extra_keys)
-        self.security = MessageSecurity(self.keys, Eui64(acb))
+        self.security = DeviceSecurity(self.keys, Eui64(acb))
         self.on_alert: Callable[[Outbound], None] | None = None
         self.commands_accepted = 0
         self.commands_rejected = 0
@@ -215,14 +250,27 @@ class Device:
         self.pending_image_hash: bytes | None = None  # firmware image held, ready for CS06
         self.pending_image_version: str | None = None
         self.pending_keys: dict[KeyUsage, ec.EllipticCurvePrivateKey] = {}  # from CS02c
+        # usages whose key or certificate CS02d installed (kept in state files, unlike
+        # the provisioning ones)
+        self.installed_credentials: set[KeyUsage] = set()
+        self.firmware_activation: FirmwareActivation | None = None  # future-dated CS06
         self.asn1_fault: int | None = None  # lab fault: ASN.1 use cases fail with this code
 
     # -- the pipeline ---------------------------------------------------------------
     def receive(self, raw: bytes) -> list[Outbound]:
-        """Process one incoming GBCS message; returns what the device sends back."""
+        """Process one incoming GBCS message; returns what the device sends back.
+
+        Never raises for what a message carries: a key the device turns out not
+        to hold (say, for a party named only inside the payload) refuses the
+        command like any other security failure, so a runner keeps serving.
+        """
         try:
             return self._receive(raw)
         except Rejected:
+            self.commands_rejected += 1
+            return []
+        except KeyNotFoundError as exc:
+            self._log_security(UNAUTHORISED, f"no key to process the command: {exc}")
             self.commands_rejected += 1
             return []
 
@@ -251,6 +299,8 @@ class Device:
             payload = decode_message_payload(msg)
         except GbcsError as exc:
             self._reject(MALFORMED_COMMAND, f"payload: {exc}")
+        if not self._response_critical(msg, use_case):
+            self._check_response_key(msg)
         self.replay.accept(msg.originator, msg.counter)
         incoming = Incoming(msg, payload, use_case, role)
         reply = self.execute(incoming)
@@ -304,15 +354,35 @@ class Device:
         except SecurityError as exc:
             self._reject(AUTHENTICATION_FAILURE, f"MAC: {exc}")
 
+    def _check_response_key(self, msg: GbcsMessage) -> None:
+        """Refuse, before it changes anything, a command whose response cannot be MACed.
+
+        An "other" party without an anchor cell (the ACB vouched for the command)
+        may have no key-agreement key the device knows. Without it there is no
+        response to send, and finding out only after executing the command would
+        leave a changed device and an exception instead of a refusal.
+        """
+        try:
+            self.security.shared_secret(self.eui, msg.originator)
+        except KeyNotFoundError:
+            self._reject(
+                UNAUTHORISED, f"no key-agreement key for {msg.originator} to MAC the response"
+            )
+
+    @staticmethod
+    def _response_critical(msg: GbcsMessage, use_case: UseCase) -> bool:
+        """Whether the response is signed (critical) rather than MACed."""
+        return (
+            bool(msg.signature) and use_case.critical is not False
+        ) or msg.message_code in SIGNED_RESPONSE_CODES
+
     def _respond(self, incoming: Incoming, reply: Reply) -> Outbound:
         msg = incoming.message
         date_time = reply.date_time
         if date_time is None and incoming.use_case.response_date_time:
             date_time = DlmsDateTime.from_datetime(self.clock.now())
         response = builder.response(msg, reply.payload, date_time=date_time, other=reply.other)
-        critical = (
-            bool(msg.signature) and incoming.use_case.critical is not False
-        ) or msg.message_code in SIGNED_RESPONSE_CODES
+        critical = self._response_critical(msg, incoming.use_case)
         protected = self.protect(response, critical=critical)
         return Outbound(
             msg.originator, protected.encode(), "response", msg.message_code, msg.counter
@@ -346,12 +416,23 @@ class Device:
         return out
 
     def not_supported(self, msg: GbcsMessage) -> Outbound:
-        """GBCS 7.2.9.1: tell the originator its command is not supported here."""
+        """GBCS 7.2.9.1: tell the originator its command is not supported here.
+
+        A command the ACB sent on a party's behalf names that party (and its
+        counter) as supplementary remote party; the alert names it too, so the
+        ACB knows whose command was refused (as the RTDS ECS100 alert does).
+        """
         from emulator.devices.alerts import command_not_supported_payload
 
         counter = self.next_alert_counter()
         payload = command_not_supported_payload(self, msg, counter)
-        alert = builder.alert(ECS100, counter, self.eui, msg.originator, payload)
+        party = msg.header.other.supplementary_remote_party_id
+        other = (
+            OtherInformation(ECS100, party, msg.header.other.supplementary_remote_party_counter)
+            if party is not None
+            else None
+        )
+        alert = builder.alert(ECS100, counter, self.eui, msg.originator, payload, other=other)
         return Outbound(
             msg.originator,
             self.protect(alert, critical=True).encode(),
@@ -372,7 +453,36 @@ class Device:
         return self.clock.now()
 
     def catch_up(self) -> None:
-        """Bring time-driven state (profiles, activations) up to the clock; default: none."""
+        """Bring time-driven state up to the clock; device types add theirs and call this.
+
+        Here: a future-dated firmware activation (CS06) whose time has come.
+        """
+        activation = self.firmware_activation
+        if activation is not None and activation.at <= self.clock.now():
+            from emulator.devices.credentials import complete_firmware_activation
+
+            self.firmware_activation = None
+            complete_firmware_activation(self, activation)
+
+    def schedule_firmware_activation(self, activation: FirmwareActivation | None) -> None:
+        """Hold a future-dated CS06 (None cancels it) and wake up when it is due."""
+        self.firmware_activation = activation
+        if activation is not None:
+            self.clock.call_at(activation.at, self.catch_up)
+
+    # -- keys ---------------------------------------------------------------------------
+    def _anchor_changed(self, party: Eui64) -> None:
+        """An anchor cell naming `party` was put or replaced: its cached secrets are stale."""
+        self.security.forget(party)
+
+    def install_key(
+        self, usage: KeyUsage, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate
+    ) -> None:
+        """Put a key and certificate in use (CS02d); secrets from the old key go."""
+        self.own_keys[usage] = key
+        self.own_certificates[usage] = cert
+        self.installed_credentials.add(usage)
+        self.security.forget(self.eui)
 
     def warm_up(self, until: _dt.datetime, *, step: _dt.timedelta = _dt.timedelta(days=1)) -> None:
         """Live from the clock's time to `until`: a lab history before a test starts.
@@ -400,7 +510,7 @@ class Device:
         warmed-up lab device can be cloned per test in microseconds.
         """
         new = copy.copy(self)
-        new.anchors = TrustAnchors()
+        new.anchors = TrustAnchors(new._anchor_changed)
         for cell in self.anchors.cells():
             new.anchors.put(dataclasses.replace(cell))
         new.replay = ReplayGuard()
@@ -409,13 +519,13 @@ class Device:
         new.security_log = self.security_log.copy()
         new.use_cases = self.use_cases
         new.keys = DeviceKeys(new, self.keys.extra)
-        new.security = MessageSecurity(new.keys, self.security.acb)
-        new.security.share_cache(self.security)
+        new.security = self.security.copy_for(new.keys)
         new.on_alert = None
         new.han_pairings = dict(self.han_pairings)
         new.pending_keys = dict(self.pending_keys)
         new.own_keys = dict(self.own_keys)
         new.own_certificates = dict(self.own_certificates)
+        new.installed_credentials = set(self.installed_credentials)
         return new
 
     # -- state ------------------------------------------------------------------------
@@ -435,6 +545,17 @@ class Device:
                 if self.pending_image_hash is not None
                 else None
             ),
+            "credentials": {
+                usage.value: {
+                    "key": _private_hex(self.own_keys[usage]),
+                    "certificate": self.own_certificates[usage]
+                    .public_bytes(serialization.Encoding.DER)
+                    .hex(),
+                }
+                for usage in sorted(self.installed_credentials)
+            },
+            "pending_keys": {u.value: _private_hex(k) for u, k in self.pending_keys.items()},
+            "firmware_activation": _activation_json(self.firmware_activation),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -453,9 +574,56 @@ class Device:
         if image:
             self.pending_image_hash = bytes.fromhex(image[0])
             self.pending_image_version = image[1]
+        for usage, item in state.get("credentials", {}).items():
+            self.install_key(
+                KeyUsage(usage),
+                _private_key(item["key"]),
+                x509.load_der_x509_certificate(bytes.fromhex(item["certificate"])),
+            )
+        self.pending_keys = {
+            KeyUsage(u): _private_key(k) for u, k in state.get("pending_keys", {}).items()
+        }
+        self.schedule_firmware_activation(_activation_from_json(state.get("firmware_activation")))
 
     def __repr__(self) -> str:
         return f"<{self.device_type.value} {self.eui}>"
+
+
+def _private_hex(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).hex()
+
+
+def _private_key(hex_der: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_der_private_key(bytes.fromhex(hex_der), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("state holds a key that is not an EC private key")
+    return key
+
+
+def _activation_json(activation: FirmwareActivation | None) -> dict[str, Any] | None:
+    if activation is None:
+        return None
+    return {
+        "at": activation.at.isoformat(),
+        "hash": activation.image_hash.hex(),
+        "counter": activation.counter,
+        "originator": str(activation.originator),
+    }
+
+
+def _activation_from_json(data: dict[str, Any] | None) -> FirmwareActivation | None:
+    if not data:
+        return None
+    return FirmwareActivation(
+        _dt.datetime.fromisoformat(data["at"]),
+        bytes.fromhex(data["hash"]),
+        int(data["counter"]),
+        Eui64(data["originator"]),
+    )
 
 
 @functools.cache

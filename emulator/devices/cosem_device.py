@@ -121,8 +121,15 @@ class CosemDevice(Device):
         while self.last_capture + HALF_HOUR <= now:
             self.last_capture += HALF_HOUR
             self.capture(self.last_capture)
+        super().catch_up()
 
     def capture(self, at: _dt.datetime) -> None:
+        """Append a row at `at` to every capturing profile due then.
+
+        Called once per boundary, in time order, even when one catch-up covers
+        many boundaries; `register_values()` must give the values as of `at`
+        (meters bring their engine to `at` first).
+        """
         daily = at.hour == 0 and at.minute == 0
         stamp = to_zigbee_time(at)
         for o in self._capturing:

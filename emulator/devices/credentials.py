@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulator.devices.anchors import AnchorRole, TrustAnchor
-from emulator.devices.base import Device, Incoming, Reply
+from emulator.devices.base import Device, FirmwareActivation, Incoming, Reply
 from emulator.gbcs.asn1 import (
     Der,
     DerBitString,
@@ -47,6 +47,8 @@ from emulator.gbcs.eui import Eui64
 from emulator.pki.keystore import KeyUsage, public_key_from_certificate_der
 
 GENERALIZED_TIME = 0x18
+FIRMWARE_ACTIVATION_ALERT = 0x00CA  # message code of the future-dated CS06 outcome alert
+ALERT_FUTURE_SUCCESS, ALERT_FUTURE_FAILURE = 0x8F66, 0x8F67
 ROLE_NUMBERS: dict[AnchorRole, int] = {
     AnchorRole.RECOVERY: 1,
     AnchorRole.SUPPLIER: 2,
@@ -365,8 +367,7 @@ def update_device_certificate(device: Device, incoming: Incoming, tree: Der) -> 
         return DerInteger(3)
     for usage, key in list(device.pending_keys.items()):
         if key.public_key().public_numbers() == public.public_numbers():
-            device.own_keys[usage] = key
-            device.own_certificates[usage] = cert
+            device.install_key(usage, key, cert)
             del device.pending_keys[usage]
             return DerInteger(0)
     for usage, current in list(device.own_certificates.items()):
@@ -375,7 +376,10 @@ def update_device_certificate(device: Device, incoming: Incoming, tree: Der) -> 
             isinstance(current_key, ec.EllipticCurvePublicKey)
             and current_key.public_numbers() == public.public_numbers()
         ):
-            device.own_certificates[usage] = cert
+            if usage in device.own_keys:
+                device.install_key(usage, device.own_keys[usage], cert)
+            else:
+                device.own_certificates[usage] = cert
             return DerInteger(0)
     return DerInteger(3)
 
@@ -437,21 +441,55 @@ def read_join_details(device: Device, incoming: Incoming, tree: Der) -> Der:
 
 
 def activate_firmware(device: Device, incoming: Incoming, tree: Der) -> Der:
+    """CS06: activate the held image now, or at the execution date-time if one is given.
+
+    A future-dated activation is acknowledged with NULL and carried out when the
+    clock reaches it (`complete_firmware_activation`); 99991231235959Z cancels it.
+    """
     items = _items(tree)
     digest = items[0].value if items and isinstance(items[0], DerOctetString) else b""
     when = _parse_time(items[2]) if len(items) > 2 else None
-    held = device.pending_image_hash
     if when is not None and when.year < 9999:
-        device.activation_due = when  # type: ignore[attr-defined]
+        msg = incoming.message
+        counter = _int(items[1], msg.counter) if len(items) > 1 else msg.counter
+        device.schedule_firmware_activation(
+            FirmwareActivation(when, digest, counter, msg.originator)
+        )
         return DerNull()
     if when is not None:  # 99991231235959Z: cancel a future activation
-        device.activation_due = None  # type: ignore[attr-defined]
+        device.schedule_firmware_activation(None)
         return DerNull()
+    return _activate_image(device, digest)
+
+
+def _activate_image(device: Device, digest: bytes) -> Der:
+    """The CS06 response: 0 and the new version, or 1 and the running one (no such image)."""
+    held = device.pending_image_hash
     if held is None or held != digest:
         return DerSequence([DerInteger(1), DerOctetString(bytes.fromhex(device.firmware_version))])
     device.firmware_version = device.pending_image_version or device.firmware_version
     device.pending_image_hash = None
     return DerSequence([DerInteger(0), DerOctetString(bytes.fromhex(device.firmware_version))])
+
+
+def complete_firmware_activation(device: Device, activation: FirmwareActivation) -> None:
+    """Run a future-dated CS06 that fell due and tell its originator (alert 0x00CA).
+
+    The alert body, as in the RTDS: alert code (8F66 done, 8F67 not done), the
+    execution date-time, the command's originator counter, then the response an
+    immediate CS06 would have given. It is signed like every future-dated outcome.
+    """
+    outcome = _activate_image(device, activation.image_hash)
+    done = _int(_items(outcome)[0], 1) == 0
+    body = DerSequence(
+        [
+            DerInteger(ALERT_FUTURE_SUCCESS if done else ALERT_FUTURE_FAILURE),
+            _time(activation.at),
+            DerInteger(activation.counter),
+            outcome,
+        ]
+    )
+    device.emit_alert(FIRMWARE_ACTIVATION_ALERT, activation.originator, body, critical=True)
 
 
 def read_firmware_version(device: Device, incoming: Incoming, tree: Der) -> Der:

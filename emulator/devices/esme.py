@@ -48,6 +48,16 @@ CONTROL_DISCONNECTED, CONTROL_CONNECTED, CONTROL_READY = 0, 1, 2
 EVENT_SUPPLY_ARMED = 0x8F32
 EVENT_SUPPLY_DISABLED, EVENT_SUPPLY_ENABLED = 0x00D0, 0x00D1
 
+# Class 1 objects holding structures of metering quantities (GBCS ESME data model);
+# their values are computed from the meter on every read, never stored.
+TOU_REGISTERS = Obis("0-0:94.44.34.1")  # ECS17d: the 48 tier (TOU) registers
+TOU_BLOCK_REGISTERS = Obis("0-0:94.44.34.2")  # ECS17e: TOU with blocks
+ENERGY_REGISTERS = Obis("0-0:94.44.34.10")  # ECS17b: active and reactive import energy
+POWER_REGISTERS = Obis("0-0:94.44.34.20")  # ECS17c: instantaneous import power
+PREPAYMENT_REGISTERS = Obis("0-0:94.44.34.30")  # ECS19: balance, emergency credit, debts
+CREDIT = Obis("0-0:19.10.0.255")  # class 112 credit: attribute 2 is the meter balance (ECS82)
+UNIT_W, UNIT_WH, UNIT_VARH = 27, 30, 32  # DLMS unit enumeration
+
 
 @dataclass(slots=True)
 class Activation:
@@ -78,11 +88,21 @@ class Esme(CosemDevice):
     # -- time ---------------------------------------------------------------------------
     def catch_up(self) -> None:
         now = self.clock.now()
+        super().catch_up()  # profile rows, each with the meter as it was at its capture time
         self.meter.advance(now)
-        super().catch_up()
         for activation in [a for a in self.activations if a.at <= now]:
             self.activations.remove(activation)
             self._activate(activation)
+
+    def capture(self, at: _dt.datetime) -> None:
+        """A row holds the registers at its capture time, not at catch-up time.
+
+        The meter integrates lazily, so after a clock jump several boundaries are
+        captured at once; integrating up to each boundary first gives each row
+        the energy metered until then.
+        """
+        self.meter.advance(at)
+        super().capture(at)
 
     def register_values(self) -> Iterator[int]:
         m = self.meter
@@ -136,6 +156,14 @@ class Esme(CosemDevice):
             template = o.attributes.get(2)
             if isinstance(template, _Integer):
                 return Outcome(0, profiles._clamp(type(template), self._register(o.obis)))
+        if o.class_id == 1 and attribute == 2:
+            values = self._register_structure(o.obis)
+            if values is not None:
+                return Outcome(0, profiles.fill(o.attributes[2], iter(values)))
+        if o.class_id == 112 and attribute == 2 and o.obis == CREDIT:
+            template = o.attributes[2]
+            assert isinstance(template, _Integer)
+            return Outcome(0, profiles._clamp(type(template), int(self.meter.balance)))
         if o.class_id == 70 and attribute == 2:
             return Outcome(0, Boolean(self.meter.supply_enabled))
         if o.class_id == 70 and attribute == 3:
@@ -178,6 +206,26 @@ class Esme(CosemDevice):
                 return int(m.tier_wh[e - 1])
             return int(source[c])
         return 0
+
+    def _register_structure(self, obis: bytes) -> list[int] | None:
+        """The metering quantities of a class 1 register structure, in the model's order.
+
+        Integers beyond the list (further elements or phases this single-element
+        model does not meter, the tier x block split it does not keep) read 0;
+        scaler-units are scaler 0 with the unit of the value before them.
+        """
+        m = self.meter
+        if obis == ENERGY_REGISTERS:
+            return [int(m.import_wh), 0, UNIT_WH, int(m.reactive_import_varh), 0, UNIT_VARH]
+        if obis == POWER_REGISTERS:
+            return [int(m.instantaneous_w), 0, UNIT_W]
+        if obis == TOU_REGISTERS:
+            return [int(v) for v in m.tier_wh]
+        if obis == TOU_BLOCK_REGISTERS:
+            return [int(v) for v in m.block_wh]
+        if obis == PREPAYMENT_REGISTERS:
+            return [int(m.balance), int(m.emergency_credit_balance), int(m.debt)]
+        return None
 
     def _control_state(self) -> int:
         if self.meter.supply_enabled:

@@ -33,9 +33,14 @@ class Gpf(ZclDevice):
             self.zcl.values[(cluster, attribute)] = value
 
     def live_value(self, cluster: int, attribute_id: int) -> Any | None:
+        """Values the meter reported in its last mirror.
+
+        Before the first mirror the GPF knows nothing of the meter: it answers
+        zeros of the attribute types rather than anything of its own.
+        """
         m = self.mirror_data
         if not m:
-            return super().live_value(cluster, attribute_id)
+            return None
         if cluster == METERING and attribute_id == 0x0000:
             return m.get("summation", 0)
         if cluster == METERING and 0x0100 <= attribute_id <= 0x0106 and attribute_id % 2 == 0:

@@ -33,15 +33,19 @@ class Gsme(ZclDevice):
         super().__init__(eui, clock, **kwargs)
         self.wake_interval = wake_interval
         self.awake_window = awake_window
-        self.utrn_counters: list[int] = []
         self.factory_configuration()
 
     def next_wake(self, after: _dt.datetime) -> _dt.datetime:
-        """Wake-ups fall on multiples of the interval from midnight."""
+        """The first wake-up after `after`: the next multiple of the interval from midnight.
+
+        The count restarts every midnight (as `is_awake` has it), so with an
+        interval that does not divide a day the last wake-up of the day is
+        followed by one at midnight, not by one a full interval later.
+        """
         midnight = after.replace(hour=0, minute=0, second=0, microsecond=0)
         step = self.wake_interval
         n = int((after - midnight) / step) + 1
-        return midnight + n * step
+        return min(midnight + n * step, midnight + _dt.timedelta(days=1))
 
     def is_awake(self, at: _dt.datetime) -> bool:
         midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)

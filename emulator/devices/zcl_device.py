@@ -10,7 +10,8 @@ Each request component gets its response component(s), in order (GBCS 7.3):
 - once a component fails, each later one is answered by a default response with
   command id 0xFF and status FAILURE, and is not executed;
 - components with a from-date-time are future-dated: stored, run when the clock
-  reaches that time, and reported with the 00CD alert (8F66);
+  reaches that time, and reported with the 00CD alert (8F66); a from-date-time
+  of 0xFFFFFFFF cancels the pending command of the same kind instead;
 - response components that GBCS classes as sensitive data are encrypted for the
   requester (`zcl_model.SENSITIVE_RESPONSES`).
 """
@@ -54,6 +55,8 @@ from emulator.gbcs.zcl.gbz import (
     GbzComponent,
     GbzPayload,
     ZclFrame,
+    decode_gbz,
+    encode_gbz,
     encode_zcl_payload,
 )
 from emulator.gbcs.zcl.types import ZclValue
@@ -64,6 +67,10 @@ STATUS_HARDWARE_FAILURE = 0xC0
 FUTURE_DATED_GBZ_ALERT = 0x00CD
 PREPAY_SNAPSHOT_DELAY = _dt.timedelta(seconds=30)
 ALERT_FUTURE_SUCCESS = 0x8F66
+CANCEL_DATE_TIME = 0xFFFFFFFF  # a from-date-time meaning "cancel the pending one"
+#: Publish commands that carry one member of a set (a day profile, a week profile):
+#: publishing a member again replaces the one held with the same id.
+PUBLISHED_MEMBER_ID = {"publish_day_profile": "day_id", "publish_week_profile": "week_id"}
 
 
 @dataclass(slots=True)
@@ -135,6 +142,7 @@ class ZclDevice(Device):
         self.last_capture: _dt.datetime | None = None
         self._pending_prepay: list[tuple[_dt.datetime, int]] = []
         self.current: Incoming | None = None
+        self.utrn_counters: list[int] = []  # UTRN counters accepted (topup.apply_utrn)
 
     # -- commands ---------------------------------------------------------------------
     def execute(self, incoming: Incoming) -> Reply | None:
@@ -166,6 +174,8 @@ class ZclDevice(Device):
                         False,
                     )
                 ]
+            elif _cancellation(component):
+                answers = self._cancel(component)
             elif _future_dated(component):
                 answers = self._defer(incoming, component)
             else:
@@ -196,8 +206,32 @@ class ZclDevice(Device):
         if not frame.name or frame.name.startswith("get_"):
             return [_default(component, 0x81)]  # UNSUP_CLUSTER_COMMAND
         # publish, set and other write commands: keep what they carry
-        self.zcl.published.setdefault((component.cluster, frame.name), []).append(dict(fields))
+        self._keep_published(component.cluster, frame.name, dict(fields))
         return [_default(component, STATUS_SUCCESS)]
+
+    def _keep_published(self, cluster: int, name: str, fields: dict[str, Any]) -> None:
+        """Hold a published command; a member of a set replaces the one with its id.
+
+        A device holds one day profile per day id (and one week profile per week
+        id): a new tariff republishes them and gets must not return the old ones.
+        A member split over several commands starts again at command index 0; a
+        later index replaces only that part. Members stay in id order.
+        """
+        held = self.zcl.published.get((cluster, name), [])
+        member = PUBLISHED_MEMBER_ID.get(name)
+        if member is None or member not in fields:
+            self.zcl.published[(cluster, name)] = [*held, fields]
+            return
+        index = fields.get("command_index", 0)
+
+        def replaced(item: dict[str, Any]) -> bool:
+            same: bool = item.get(member) == fields[member]
+            return same and (index == 0 or item.get("command_index", 0) == index)
+
+        kept = [item for item in held if not replaced(item)]
+        self.zcl.published[(cluster, name)] = sorted(
+            [*kept, fields], key=lambda f: (f.get(member, 0), f.get("command_index", 0))
+        )
 
     def _read_attributes(self, index: int, cluster: int, ids: list[int]) -> Answer:
         records: list[dict[str, Any]] = []
@@ -289,10 +323,21 @@ class ZclDevice(Device):
         self.clock.call_at(at, self.catch_up)
         return [_default(component, STATUS_SUCCESS)]
 
+    def _cancel(self, component: GbzComponent) -> list[Answer]:
+        """GBCS cancellation: drop the pending future-dated command of the same kind.
+
+        Same kind is the same cluster, direction and command. The cancelling
+        component is not executed; it is acknowledged SUCCESS whether or not
+        something was pending (as the RTDS GCS05 cancellation response is).
+        """
+        kind = _kind(component)
+        self.pending = [p for p in self.pending if _kind(p.component) != kind]
+        return [_default(component, STATUS_SUCCESS)]
+
     def catch_up(self) -> None:
         now = self.clock.now()
+        self.capture_until(now)  # snapshots, each with the meter as it was at its time
         self.meter.advance(now)
-        self.capture_until(now)
         for item in [p for p in self.pending if p.at <= now]:
             self.pending.remove(item)
             self._one(-1, item.component)
@@ -311,6 +356,7 @@ class ZclDevice(Device):
             )
             alert.body_kind = "future_dated_outcome"
             self.emit_alert(FUTURE_DATED_GBZ_ALERT, Eui64(item.originator), alert, critical=True)
+        super().catch_up()
 
     def capture_until(self, now: _dt.datetime) -> None:
         """Daily snapshots as the clock passes midnight.
@@ -318,40 +364,55 @@ class ZclDevice(Device):
         The metering snapshot is taken at midnight; the prepayment snapshot after
         the day's debt collection, `PREPAY_SNAPSHOT_DELAY` later, so a read for a
         window ending at midnight does not yet see that day's prepayment state.
+        Snapshots are taken in time order and the meter is integrated up to each
+        one first, so after a clock jump each holds the values of its own time.
         """
         if self.last_capture is None:
             self.last_capture = now.replace(hour=0, minute=0, second=0, microsecond=0)
         if self.zcl.recording_since is None:
             self.zcl.recording_since = to_zigbee_time(now)
         day = _dt.timedelta(days=1)
-        while self.last_capture + day <= now:
-            self.last_capture += day
-            m = self.meter
-            cause = 0x03 if self.last_capture.day == 1 else 0x01  # general; billing end
-            self.zcl.snapshots.append(
-                {
-                    "time": to_zigbee_time(self.last_capture),
-                    "cause": cause,
-                    "summation": int(m.import_wh),
-                    "tiers": [int(t) for t in m.tier_wh[:4]],
-                    "blocks": [int(b) for b in m.block_wh[:4]],
-                }
-            )
-            self._pending_prepay.append((self.last_capture + PREPAY_SNAPSHOT_DELAY, cause))
-            del self.zcl.snapshots[:-40]
-        while self._pending_prepay and self._pending_prepay[0][0] <= now:
-            when, cause = self._pending_prepay.pop(0)
-            m = self.meter
-            self.zcl.prepay_snapshots.append(
-                {
-                    "time": to_zigbee_time(when),
-                    "cause": cause,
-                    "credit": int(m.balance),
-                    "debt": int(m.debt),
-                    "emergency": int(m.emergency_credit_limit),
-                }
-            )
-            del self.zcl.prepay_snapshots[:-40]
+        while True:
+            midnight = self.last_capture + day
+            prepay = self._pending_prepay[0][0] if self._pending_prepay else None
+            if prepay is not None and prepay <= now and prepay < midnight:
+                self._prepay_snapshot()
+            elif midnight <= now:
+                self._snapshot(midnight)
+            else:
+                break
+
+    def _snapshot(self, midnight: _dt.datetime) -> None:
+        self.last_capture = midnight
+        m = self.meter
+        m.advance(midnight)
+        cause = 0x03 if midnight.day == 1 else 0x01  # general; billing end
+        self.zcl.snapshots.append(
+            {
+                "time": to_zigbee_time(midnight),
+                "cause": cause,
+                "summation": int(m.import_wh),
+                "tiers": [int(t) for t in m.tier_wh[:4]],
+                "blocks": [int(b) for b in m.block_wh[:4]],
+            }
+        )
+        self._pending_prepay.append((midnight + PREPAY_SNAPSHOT_DELAY, cause))
+        del self.zcl.snapshots[:-40]
+
+    def _prepay_snapshot(self) -> None:
+        when, cause = self._pending_prepay.pop(0)
+        m = self.meter
+        m.advance(when)
+        self.zcl.prepay_snapshots.append(
+            {
+                "time": to_zigbee_time(when),
+                "cause": cause,
+                "credit": int(m.balance),
+                "debt": int(m.debt),
+                "emergency": int(m.emergency_credit_limit),
+            }
+        )
+        del self.zcl.prepay_snapshots[:-40]
 
     def warm_up(self, until: _dt.datetime, *, step: _dt.timedelta = _dt.timedelta(days=1)) -> None:
         """Lab history for a prepayment gas meter: consumption, a top-up, debt collection."""
@@ -402,6 +463,7 @@ class ZclDevice(Device):
         new.pending = list(self.pending)
         new._pending_prepay = list(self._pending_prepay)
         new.current = None
+        new.utrn_counters = list(self.utrn_counters)
         return new
 
     def to_state(self) -> dict[str, Any]:
@@ -417,9 +479,22 @@ class ZclDevice(Device):
             "prepay_snapshots": z.prepay_snapshots,
             "top_ups": [_plain_fields(t) for t in z.top_ups],
             "debts": z.debts,
+            "recording_since": z.recording_since,
         }
         state["meter"] = self.meter.to_json()
         state["last_capture"] = self.last_capture.isoformat() if self.last_capture else None
+        state["prepay_due"] = [[when.isoformat(), cause] for when, cause in self._pending_prepay]
+        state["pending"] = [
+            {
+                "at": p.at.isoformat(),
+                "component": encode_gbz(GbzPayload([p.component])).hex(),
+                "code": p.message_code,
+                "counter": p.counter,
+                "originator": p.originator.hex(),
+            }
+            for p in self.pending
+        ]
+        state["utrn_counters"] = self.utrn_counters
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -433,10 +508,28 @@ class ZclDevice(Device):
             {},
             [_unplain_fields(t) for t in z["top_ups"]],
             list(z["debts"]),
+            z.get("recording_since"),
         )
         self.meter = Meter.from_json(state["meter"])
         last = state.get("last_capture")
         self.last_capture = _dt.datetime.fromisoformat(last) if last else None
+        self._pending_prepay = [
+            (_dt.datetime.fromisoformat(when), int(cause))
+            for when, cause in state.get("prepay_due", [])
+        ]
+        self.pending = [
+            Pending(
+                _dt.datetime.fromisoformat(p["at"]),
+                decode_gbz(bytes.fromhex(p["component"])).components[0],
+                int(p["code"]),
+                int(p["counter"]),
+                bytes.fromhex(p["originator"]),
+            )
+            for p in state.get("pending", [])
+        ]
+        for p in self.pending:  # re-armed: they run when due, as before the restart
+            self.clock.call_at(p.at, self.catch_up)
+        self.utrn_counters = [int(c) for c in state.get("utrn_counters", [])]
 
 
 def _plain(value: Any) -> Any:
@@ -463,9 +556,25 @@ def _future_dated(component: GbzComponent) -> bool:
     """A from-date-time on a write defers it; on a get it only filters what is read."""
     if not component.control & CONTROL_FROM_DATE_TIME:
         return False
-    if component.from_date_time in (None, 0, 0xFFFFFFFF):
+    if component.from_date_time in (None, 0, CANCEL_DATE_TIME):
         return False
     return not component.frame.name.startswith("get_")
+
+
+def _cancellation(component: GbzComponent) -> bool:
+    """A write whose from-date-time is 0xFFFFFFFF cancels; it is not run itself."""
+    return (
+        bool(component.control & CONTROL_FROM_DATE_TIME)
+        and component.from_date_time == CANCEL_DATE_TIME
+        and not component.frame.name.startswith("get_")
+    )
+
+
+def _kind(component: GbzComponent) -> tuple[int, int, int]:
+    """What makes two components "the same command" for a cancellation."""
+    frame = component.frame
+    direction = frame.frame_control & (FC_CLUSTER_SPECIFIC | FC_TO_CLIENT)
+    return component.cluster, direction, frame.command_id
 
 
 def _record_failed(answer: Answer) -> bool:

@@ -51,6 +51,21 @@ def build_row(template: Data, timestamp: int, values: Iterator[int]) -> Data:
     return fill(template)
 
 
+def fill(template: Data, values: Iterator[int]) -> Data:
+    """A value shaped like `template` whose integers take `values` in order (0 once used up).
+
+    Computed registers keep the model's A-XDR types whatever the meter holds:
+    each integer is clamped to the range of its type.
+    """
+    if isinstance(template, Structure):
+        return Structure([fill(i, values) for i in template.items])
+    if isinstance(template, Array):
+        return Array([fill(i, values) for i in template.items])
+    if isinstance(template, _Integer):
+        return _clamp(type(template), next(values, 0))
+    return template
+
+
 def _clamp(cls: type[_Integer], value: int) -> Data:
     bits = cls.SIZE * 8
     if cls.SIGNED:
@@ -109,6 +124,7 @@ __all__ = [
     "build_row",
     "compact",
     "event_row",
+    "fill",
     "from_zigbee_time",
     "row_time",
     "select_range",
