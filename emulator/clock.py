@@ -117,6 +117,12 @@ class VirtualClock:
         self.advance(seconds)
         await asyncio.sleep(0)
 
+    def next_due(self) -> _dt.datetime | None:
+        """When the earliest live timer falls due (None without timers)."""
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0].when if self._timers else None
+
     @property
     def pending(self) -> int:
         return sum(1 for t in self._timers if not t.cancelled)

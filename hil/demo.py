@@ -1,12 +1,16 @@
 """`make demo`: what the project can do today, in one readable screen.
 
-Builds a few GBCS messages with the lab's own test PKI, decodes and verifies them,
-and, when the reference test data sits beside the checkout, does the same for a
-handful of reference messages with the reference keystore.
+First the main job: the demo lab (a premises of emulated devices behind a hub,
+its HAN over an MQTT broker embedded in this process) answers a batch of service
+requests through the DCC layer, refused ones with their reasons, with response
+times per variant. Then the codec: a few GBCS messages built with the lab's own
+test PKI, decoded and verified, and, when the reference test data sits beside
+the checkout, a handful of reference messages checked with the reference keystore.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +25,12 @@ from emulator.pki.folder import FolderKeyStore
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import RemotePartyRole, TestPki
 from hil.corpus import read_hex_file
+from hil.dcc.cli import RESULT_HEADERS, VARIANT_HEADERS, result_rows, variant_rows
+from hil.dcc.lab import EMBEDDED_MQTT, Lab
+from hil.dcc.requestfile import RequestFile, RunReport, check_expectations, run_items
 from hil.report.table import format_table
+
+DEMO_REQUESTS = Path(__file__).resolve().parents[1] / "fixtures" / "requests" / "demo.yaml"
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 ACB = "90-B3-D5-1F-30-00-00-02"
@@ -82,13 +91,13 @@ def own_messages() -> tuple[list[list[str]], str]:
     security = MessageSecurity(pki.keystore, ACB)
     read = AccessRequest(
         invoke_id_for(0x1001),
-        [RequestSpec(SpecKind.GET, 3, Obis("1-0:1.8.0.255"), 2)],
+        [RequestSpec(SpecKind.GET, 70, Obis("0-0:96.3.10.255"), 3)],
         [NullData()],
     )
-    cmd = builder.command(0x0023, 0x1001, SUPPLIER, ESME, read)
+    cmd = builder.command(0x0052, 0x1001, SUPPLIER, ESME, read)  # ECS45 read supply status
     rows = []
     for label, critical in (
-        ("own: read register (non-critical)", False),
+        ("own: read supply status (non-critical)", False),
         ("own: same, critical", True),
     ):
         protected = builder.protect(cmd, security, critical=critical)
@@ -118,8 +127,54 @@ def reference_messages(rtds: Path) -> list[list[str]]:
     return rows
 
 
+async def _service_requests(link: str) -> tuple[Lab, RunReport]:
+    request_file = RequestFile.load(DEMO_REQUESTS)
+    assert request_file.lab is not None
+    lab = Lab.load(request_file.lab, link=link)
+    async with lab:
+        results = await run_items(lab, request_file.items)
+        assert lab.dcc is not None
+        failed = check_expectations(request_file.items, results)
+        report = RunReport(str(request_file.lab), results, lab.dcc, failed)
+    return lab, report
+
+
+def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> bool:
+    """The main job: a premises of virtual devices answering service requests."""
+    lab, report = asyncio.run(_service_requests(link))
+    devices = ", ".join(
+        f"{d.kind.value} {d.eui}"
+        for d in lab.inventory
+        if d.kind.value in ("ESME", "GSME", "PPMID")
+    )
+    echo(
+        f"Premises '{lab.spec.premises[0].name}': CHF and GPF behind one hub, {devices};\n"
+        f"HAN over {lab.link_url} (embedded broker), virtual clock from "
+        f"{lab.spec.start:%Y-%m-%d %H:%M}Z. Requests from {DEMO_REQUESTS.name}:\n"
+    )
+    echo(format_table(RESULT_HEADERS, result_rows(report)))
+    echo("")
+    echo("Response times per variant (SMETS2+: hub-side HAN time excluded):")
+    echo(format_table(VARIANT_HEADERS, variant_rows(report)))
+    by_status: dict[str, int] = {}
+    for r in report.all_results:
+        by_status[r.status.value] = by_status.get(r.status.value, 0) + 1
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+    alerts = len(report.dcc.alerts)
+    echo(
+        f"\n{len(report.all_results)} requests ({len(report.scheduled_runs)} by schedule): "
+        f"{counts}; "
+        f"{report.dcc.timings.as_dict()['breaches']} target breaches; {alerts} device alerts"
+    )
+    for failure in report.failed_expectations:
+        echo(f"UNEXPECTED: {failure}")
+    return report.ok
+
+
 def run(echo: Callable[[str], None] = print) -> int:
-    echo("smets-hil demo: GBCS codec on our own test PKI and on the reference messages\n")
+    echo("smets-hil demo\n")
+    ok = premises_section(echo)
+    echo("\nGBCS codec on our own test PKI and on the reference messages:\n")
     rows, token = own_messages()
     rtds = Path(
         os.environ.get("SMETS_HIL_RTDS", Path(__file__).resolve().parents[2] / "shared" / "rtds")
@@ -133,4 +188,4 @@ def run(echo: Callable[[str], None] = print) -> int:
     echo("")
     echo(f"UTRN for a 15.00 GBP top-up (test PKI, counter 0x300000000): {token}")
     echo(note)
-    return 0
+    return 0 if ok else 1

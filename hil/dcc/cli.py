@@ -114,7 +114,7 @@ def eligibility_command(
 
 def result_rows(report: RunReport) -> list[list[str]]:
     rows = []
-    for r in report.results:
+    for r in report.all_results:
         timing = r.timing
         measured = timing.measured if timing is not None else None
         target = timing.target if timing is not None else None
@@ -127,7 +127,7 @@ def result_rows(report: RunReport) -> list[list[str]]:
                 r.status.value,
                 r.reason if not r.ok else (r.use_case or "DCC"),
                 "-" if measured is None else f"{measured * 1000:.1f} ms",
-                "-" if target is None else f"{target:g} s",
+                _seconds_text(target),
                 (r.detail or (r.outcome.summary if r.outcome else ""))[:60],
             ]
         )
@@ -155,14 +155,23 @@ def variant_rows(report: RunReport) -> list[list[str]]:
             f"{s.p50 * 1000:.1f}",
             f"{s.p95 * 1000:.1f}",
             f"{s.max * 1000:.1f}",
-            "-" if s.target is None else f"{s.target:g}",
+            _seconds_text(s.target),
             str(s.breaches),
         ]
         for s in report.dcc.timings.per_variant()
     ]
 
 
-VARIANT_HEADERS = ["variant", "count", "p50 ms", "p95 ms", "max ms", "target s", "breaches"]
+VARIANT_HEADERS = ["variant", "count", "p50 ms", "p95 ms", "max ms", "target", "breaches"]
+
+
+def _seconds_text(value: float | None) -> str:
+    if value is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if value >= size and value % size == 0 and not (unit == "d" and value == 86400):
+            return f"{value / size:g} {unit}"
+    return f"{value:g} s"
 
 
 @click.command("requests")

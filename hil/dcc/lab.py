@@ -33,6 +33,7 @@ from emulator.devices.base import Device, DeviceType
 from emulator.devices.gsme import Gsme
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
+from emulator.han.broker import EmbeddedBroker
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import Party, TestPki
 from emulator.premises import Premises, lab_pki
@@ -52,6 +53,14 @@ EMULATED: dict[DeviceKind, DeviceType] = {
     DeviceKind.PPMID: DeviceType.PPMID,
     DeviceKind.HCALCS: DeviceType.HCALCS,
 }
+
+
+#: `link: mqtt-embedded` runs an amqtt broker in the lab's process for the HAN.
+EMBEDDED_MQTT = "mqtt-embedded"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "lab"
 
 
 class LabError(ValueError):
@@ -88,6 +97,7 @@ class LabSpec:
     premises: list[PremisesSpec]
     wake_interval: _dt.timedelta = _dt.timedelta(minutes=30)
     response_timeout: float = 30.0
+    history_days: float = 0.0
 
     @classmethod
     def from_yaml(cls, text: str, where: str = "lab") -> LabSpec:
@@ -161,6 +171,7 @@ class LabSpec:
             premises=premises,
             wake_interval=_dt.timedelta(seconds=float(data.get("wake_interval_s", 1800))),
             response_timeout=float(data.get("response_timeout_s", 30)),
+            history_days=float(data.get("history_days", 0)),
         )
 
 
@@ -181,22 +192,32 @@ class Lab:
     registrations: dict[bytes, PremisesRegistration]
     names: dict[str, Eui64]  # "ESME", "1 Lab Street/ESME", device names -> EUI
     dcc: Dcc | None = None
+    link_url: str = ""
+    _broker: EmbeddedBroker | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _waking: set[bytes] = field(default_factory=set)
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_LAB, *, clock: Clock | None = None) -> Lab:
+    def load(
+        cls, path: str | Path = DEFAULT_LAB, *, clock: Clock | None = None, link: str | None = None
+    ) -> Lab:
+        """A lab from its file; `link` overrides the file's HAN link."""
         path = Path(path)
         try:
             text = path.read_text()
         except OSError as exc:
             raise LabError(f"cannot read lab file {path}: {exc.strerror}") from None
-        return cls.build(LabSpec.from_yaml(text, str(path)), clock=clock)
+        spec = LabSpec.from_yaml(text, str(path))
+        if link is not None:
+            spec.link = link
+        return cls.build(spec, clock=clock)
 
     @classmethod
     def build(cls, spec: LabSpec, *, clock: Clock | None = None) -> Lab:
-        clock = clock or (VirtualClock(spec.start) if spec.virtual else RealClock())
+        history = _dt.timedelta(days=spec.history_days)
+        if clock is None:
+            clock = VirtualClock(spec.start - history) if spec.virtual else RealClock()
         pki, parties = lab_pki(spec.seed)
         users = UserRegistry(pki)
         for name, ids in spec.users.items():
@@ -239,13 +260,21 @@ class Lab:
             registrations[bytes(premises.chf.eui)] = registration
             _anchor_devices(premises, registration, users)
             built.append(premises)
+        if history and isinstance(clock, VirtualClock):
+            _live_history(built, clock, spec.start - history, spec.start)
         return cls(spec, clock, pki, users, inventory, built, registrations, names)
 
     # -- running ------------------------------------------------------------------------------
     async def start(self) -> Dcc:
+        base = self.spec.link
+        if base == EMBEDDED_MQTT:
+            self._broker = EmbeddedBroker()
+            await self._broker.__aenter__()
+            base = self._broker.url_for(_slug(self.spec.name))
+        self.link_url = base
         hubs = {}
         for index, premises in enumerate(self.premises):
-            link = self.spec.link if len(self.premises) == 1 else f"{self.spec.link}-{index}"
+            link = base if len(self.premises) == 1 else f"{base}-{index}"
             hub = await premises.connect(link)
             hub.add_listener(self._on_hub_event)
             hubs[bytes(premises.chf.eui)] = hub
@@ -253,7 +282,13 @@ class Lab:
                 for runner in premises.runners:
                     if isinstance(runner.device, Gsme):
                         self._tasks.append(asyncio.create_task(runner.run_sleepy(0.2)))
-        acb = self.premises[0].parties[AnchorRole.ACCESS_CONTROL_BROKER].eui
+        parties = self.premises[0].parties
+        acb = parties[AnchorRole.ACCESS_CONTROL_BROKER].eui
+        dcc_roles = (
+            AnchorRole.TRANSITIONAL_COS,
+            AnchorRole.WAN_PROVIDER,
+            AnchorRole.RECOVERY,
+        )
         self.dcc = Dcc(
             clock=self.clock,
             users=self.users,
@@ -263,6 +298,7 @@ class Lab:
             keystore=self.pki.keystore,
             acb=acb,
             ca_certificate=self.pki.org_ca,
+            dcc_parties={r.value: parties[r].eui for r in dcc_roles if r in parties},
         )
         self.dcc.firmware_delivery = self._deliver_firmware
         self.dcc.response_timeout = self.spec.response_timeout
@@ -280,6 +316,9 @@ class Lab:
             await self.dcc.stop()
         for premises in self.premises:
             await premises.close()
+        if self._broker is not None:
+            broker, self._broker = self._broker, None
+            await broker.__aexit__(None, None, None)
 
     async def __aenter__(self) -> Lab:
         await self.start()
@@ -321,6 +360,27 @@ class Lab:
             raise LabError("advance needs a lab with a virtual clock")
         self.clock.advance(seconds)
 
+    async def run_for(self, seconds: float) -> None:
+        """Move virtual time timer by timer, letting what each releases finish first.
+
+        A held future-dated request must go out at its execution time, not at the
+        end of a long jump: after each due timer the loop runs until the commands it
+        released have their answers, then time moves on.
+        """
+        if not isinstance(self.clock, VirtualClock):
+            await asyncio.sleep(seconds)
+            return
+        end = self.clock.now() + _dt.timedelta(seconds=seconds)
+        while (due := self.clock.next_due()) is not None and due <= end:
+            self.clock.set(due)
+            if self.dcc is not None:
+                await self.dcc.settle()
+            else:
+                await asyncio.sleep(0)
+        self.clock.set(end)
+        if self.dcc is not None:
+            await self.dcc.settle()
+
     def _deliver_firmware(self, eui: Eui64, image_hash: bytes, version: str) -> None:
         device = self.device(eui)
         if device is not None:
@@ -349,6 +409,17 @@ class Lab:
                     return
         finally:
             self._waking.discard(target)
+
+
+def _live_history(
+    premises: list[Premises], clock: VirtualClock, begin: _dt.datetime, end: _dt.datetime
+) -> None:
+    """Each device lives from `begin` to `end`, so logs and profiles hold data."""
+    for p in premises:
+        for device in (p.chf, p.gpf, *p.devices.values()):
+            clock.set(begin)
+            device.warm_up(end)
+    clock.set(end)
 
 
 def _user_id(users: UserRegistry, value: object, role: Role, where: str) -> Eui64 | None:

@@ -173,10 +173,21 @@ class RunReport:
     def ok(self) -> bool:
         return not self.failed_expectations
 
+    @property
+    def scheduled_runs(self) -> list[Result]:
+        """Requests the DCC made itself: the runs of 5.1 schedules."""
+        mine = {id(r) for r in self.results}
+        return [r for r in self.dcc.results.values() if id(r) not in mine]
+
+    @property
+    def all_results(self) -> list[Result]:
+        return [*self.results, *self.scheduled_runs]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "lab": self.lab,
             "requests": [r.as_dict() for r in self.results],
+            "scheduled_runs": [r.as_dict() for r in self.scheduled_runs],
             "response_times": self.dcc.timings.as_dict(),
             "alerts": [a.as_dict() for a in self.dcc.alerts],
             "notifications": [
@@ -195,8 +206,7 @@ async def run_items(lab: Lab, items: list[Item], *, timeout: float = 60.0) -> li
     results: list[Result] = []
     for item in items:
         if isinstance(item, AdvanceItem):
-            lab.advance(item.seconds)
-            await _settle(dcc, timeout)
+            await lab.run_for(item.seconds)
             continue
         target = None if item.target is None else lab.eui(item.target)
         execute_at = (

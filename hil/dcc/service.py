@@ -41,17 +41,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from emulator.clock import Clock, stopwatch
 from emulator.devices.usecases import USE_CASES
 from emulator.errors import EmulatorError, GbcsError
 from emulator.gbcs import builder
 from emulator.gbcs.eui import Eui64
-from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
+from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_message
 from emulator.gbcs.message_codes import lookup
 from emulator.gbcs.security import MessageSecurity
 from emulator.hub import CommandRejected, Hub, NotAdmitted, ResponseTimeout
-from emulator.pki.keystore import KeyStore
+from emulator.pki.keystore import KeyStore, KeyUsage
 from hil.dcc import nondevice
 from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
 from hil.dcc.commands import BuildContext, BuildError, build_command
@@ -135,6 +136,7 @@ class Dcc:
         acb: Eui64 | str,
         catalogue: Catalogue | None = None,
         ca_certificate: x509.Certificate | None = None,
+        dcc_parties: Mapping[str, Eui64] | None = None,
     ) -> None:
         self.clock = clock
         self.ca_certificate = ca_certificate
@@ -148,6 +150,9 @@ class Dcc:
         self.acb = Eui64(acb)
         self.catalogue = catalogue or load_catalogue()
         self.security = MessageSecurity(keystore, self.acb)
+        #: The DCC's own remote parties by trust-anchor role (acb, transitional_cos,
+        #: wan_provider, recovery): use cases they originate are signed by the DCC.
+        self.dcc_parties: dict[str, Eui64] = {"acb": self.acb, **(dcc_parties or {})}
         self.elapsed = stopwatch(clock)
         self.results: dict[str, Result] = {}
         self.timings = TimingReport()
@@ -162,9 +167,11 @@ class Dcc:
         self.response_timeout = 30.0
         self._sequence = itertools.count(1)
         self._counters: dict[bytes, int] = {}
+        self._reserved: dict[bytes, set[int]] = {}
         self._by_counter: dict[tuple[bytes, int], str] = {}
         self._timers: dict[str, Any] = {}  # request_id -> clock timer of a held request
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._sending: set[asyncio.Task[Any]] = set()
         self._alert_tasks: list[asyncio.Task[None]] = []
         inventory.add_listener(self._on_status_change)
 
@@ -189,10 +196,22 @@ class Dcc:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any, *, sending: bool = False) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if sending:
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every command on its way has its answer (or has failed)."""
+        for _ in range(3):
+            await asyncio.sleep(0)
+        while self._sending:
+            await asyncio.wait(set(self._sending), timeout=timeout)
+            for _ in range(3):
+                await asyncio.sleep(0)
 
     # -- the API -----------------------------------------------------------------------------
     async def request(
@@ -499,41 +518,89 @@ class Dcc:
             raise Refusal("INVALID_PARAMETERS", f"{request.variant} needs an option: {options}")
         return (default or candidates)[0]
 
-    def _originator(self, result: Result, route: Route) -> Eui64:
+    def _originator(self, result: Result, route: Route) -> tuple[Eui64, Eui64 | None]:
+        """Who the command comes from, and for whom when the DCC sends it on a user's behalf.
+
+        A user without a trust-anchor cell (Export Supplier, agent, Other User) cannot
+        be the grouping originator: the device could not MAC a response to it. The
+        ACB sends the command and names the user as supplementary remote party, with
+        the user's key-agreement certificate for any sensitive data (GBCS; RTDS
+        GCS15d and the GCS16b "unknown remote party" messages).
+        """
         request = result.request
-        if route.originator == "acb":
-            return self.acb  # the DCC itself sends (and if critical, signs) these
+        user_id = request.user.ids[request.role]
+        if route.originator in self.dcc_parties:
+            return self.dcc_parties[route.originator], None  # the DCC sends (and signs) these
         use_case = USE_CASES.get(route.message_code)
         anchor = ANCHOR_ROLE[request.role]
+        if anchor == "other" and (use_case is None or "other" in use_case.originators):
+            return self.acb, user_id
         if use_case is None or anchor in use_case.originators:
-            return request.user.ids[request.role]
+            return user_id, None
         if "acb" in use_case.originators:
-            return self.acb  # hub and DCC-originated use cases: the DCC sends on the user's behalf
+            return self.acb, None  # hub and DCC-originated use cases
         raise Refusal(
             "ORIGINATOR_NOT_ACCEPTED",
             f"{route.use_case} is not accepted from a {request.role} ({anchor})",
         )
 
-    def next_counter(self, originator: Eui64) -> int:
-        """Originator counters rise with time (ms) and never repeat."""
+    def _default_params(
+        self, route: Route, request: ServiceRequest, device: InventoryDevice
+    ) -> dict[str, Any]:
+        """Parameters the DCC knows better than the user: whose credentials a
+        credential update installs when the request does not say (the registered
+        network operator of the device's system, or the requesting supplier)."""
+        params = dict(request.params)
+        if "party" in params or not route.use_case.startswith(("CS02b", "CS02g")):
+            return params
+        reg = self.registration_for(device)
+        if "NOByNO" in route.use_case and reg is not None:
+            gas = device.kind.fuel == "gas"
+            operator = reg.gas_transporter if gas else reg.electricity_distributor
+            if operator is not None:
+                params["party"] = str(operator)
+        elif "Supplier" in route.use_case and request.role in SUPPLIER_ROLES:
+            params["party"] = str(request.user.ids[request.role])
+        return params
+
+    def next_counter(self, originator: Eui64, at: _dt.datetime | None = None) -> int:
+        """Originator counters rise with time (ms) and never repeat.
+
+        A command held for a future execution time is numbered from that time, not
+        from now: devices accept only counters above the last they saw, and the
+        commands sent before the execution time must not overtake it. Such numbers
+        are kept apart until the command is sent (`_sent_counter`).
+        """
         key = bytes(originator)
-        now_ms = int(self.clock.now().timestamp() * 1000)
-        value = max(self._counters.get(key, 0) + 1, now_ms)
-        self._counters[key] = value
+        if at is None:
+            now_ms = int(self.clock.now().timestamp() * 1000)
+            value = max(self._counters.get(key, 0) + 1, now_ms)
+            self._counters[key] = value
+            return value
+        value = int(at.timestamp() * 1000)
+        reserved = self._reserved.setdefault(key, set())
+        while value in reserved:
+            value += 1
+        reserved.add(value)
         return value
+
+    def _sent_counter(self, originator: Eui64, counter: int) -> None:
+        key = bytes(originator)
+        self._counters[key] = max(self._counters.get(key, 0), counter)
+        self._reserved.get(key, set()).discard(counter)
 
     def _prepare_device_request(
         self, result: Result, service: ServiceVariant, device: InventoryDevice
     ) -> None:
         request = result.request
         route, recipient = self._route(result, device)
-        originator = self._originator(result, route)
+        originator, on_behalf = self._originator(result, route)
         if request.variant == "8.1.1":
             try:
                 self.inventory.check_commission(device.eui)
             except InventoryError as exc:
                 raise Refusal(exc.code, str(exc)) from None
-        counter = self.next_counter(originator)
+        counter = self.next_counter(originator, request.execute_at)
         context = BuildContext(
             now=request.execute_at or self.clock.now(),
             keystore=self.keystore,
@@ -541,18 +608,31 @@ class Dcc:
             ca_certificate=self.ca_certificate,
             utrn_counters=self.utrn_counters,
         )
+        params = self._default_params(route, request, device)
         try:
-            built = build_command(route, counter, originator, recipient, request.params, context)
+            built = build_command(route, counter, originator, recipient, params, context)
         except BuildError as exc:
             raise Refusal("INVALID_PARAMETERS", str(exc)) from None
         result.use_case = route.use_case
-        message = builder.command(built.message_code, counter, originator, recipient, built.payload)
+        other = None
+        if on_behalf is not None:
+            certificate = self.keystore.certificate(on_behalf, KeyUsage.KEY_AGREEMENT)
+            other = OtherInformation(
+                built.message_code,
+                on_behalf,
+                self.next_counter(on_behalf, request.execute_at),
+                None,
+                certificate.public_bytes(serialization.Encoding.DER),
+            )
+        message = builder.command(
+            built.message_code, counter, originator, recipient, built.payload, other=other
+        )
         self._by_counter[(bytes(originator), counter)] = request.request_id
         self._acknowledge(result)
         timing = result.timing
         if timing is not None:
             timing.start = None  # set at the start point below
-        if built.critical and originator == self.acb:
+        if built.critical and originator in self.dcc_parties.values():
             protected = builder.protect(message, self.security, critical=True)
             if timing is not None and request.category in (Category.ON_DEMAND, Category.SCHEDULED):
                 timing.start = timing.received
@@ -600,7 +680,7 @@ class Dcc:
         elif request.execute_at is not None:
             self._hold_until(result, request.execute_at, encoded)
         else:
-            self._spawn(self._send(result, encoded))
+            self._spawn(self._send(result, encoded), sending=True)
 
     def _hold_until(self, result: Result, when: _dt.datetime, encoded: bytes) -> None:
         result.timeline.append((self.clock.now(), f"held until {when.isoformat()}"))
@@ -613,7 +693,7 @@ class Dcc:
             if timing is not None:
                 timing.start_point = StartPoint.EXECUTION_TIME
                 timing.start = self.elapsed()
-            self._spawn(self._send(result, encoded))
+            self._spawn(self._send(result, encoded), sending=True)
 
         self._timers[result.request_id] = self.clock.call_at(when, fire)
 
@@ -641,6 +721,11 @@ class Dcc:
     async def _send(self, result: Result, encoded: bytes) -> None:
         request = result.request
         message = decode_message(encoded)
+        self._sent_counter(message.originator, message.counter)
+        party = message.header.other.supplementary_remote_party_id
+        party_counter = message.header.other.supplementary_remote_party_counter
+        if party is not None and party_counter is not None:
+            self._sent_counter(party, party_counter)
         hub = self._hub_for(message.recipient)
         result.command = encoded
         result.timeline.append((self.clock.now(), f"command sent ({result.use_case})"))

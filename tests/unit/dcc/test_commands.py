@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import hashlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from route_setup import device_of, lab_setup
 
-from emulator.clock import VirtualClock, to_zigbee_time
+from emulator.clock import VirtualClock
 from emulator.devices.anchors import AnchorRole
 from emulator.devices.base import Device, DeviceType
 from emulator.devices.gsme import Gsme
@@ -60,8 +60,6 @@ from hil.dcc.routes import ROUTES, Route, route
 NOW = _dt.datetime(2026, 3, 2, 10, 0, tzinfo=_dt.UTC)
 BEGIN = NOW - _dt.timedelta(days=40)
 LOAD_CONTROLLER = Eui64("90-B3-D5-1F-30-01-00-08")
-NEW_DEVICE = Eui64("00-DB-12-34-56-78-90-B0")
-IMAGE_HASH = hashlib.sha256(b"lab firmware image").digest()
 DEVICES = (*DEFAULT_DEVICES, (DeviceType.HCALCS, 0xA5))
 BUILDABLE = [r for r in ROUTES if has_builder(r)]
 
@@ -102,14 +100,6 @@ def lab() -> Lab:
     return Lab(premises, clock)
 
 
-def device_of(premises: Premises, kind: str) -> Device:
-    if kind == "CHF":
-        return premises.chf
-    if kind == "GPF":
-        return premises.gpf
-    return premises.device(DeviceType(kind))
-
-
 def context(premises: Premises) -> BuildContext:
     types = {bytes(d.eui): d.device_type.value for d in all_devices(premises)}
     return BuildContext(NOW, premises.pki.keystore, types, ca_certificate=premises.pki.org_ca)
@@ -119,37 +109,6 @@ def all_devices(premises: Premises) -> Iterator[Device]:
     yield premises.chf
     yield premises.gpf
     yield from premises.devices.values()
-
-
-def lab_setup(r: Route, premises: Premises, target: Device) -> dict[str, Any]:
-    """What a case needs beyond defaults: required parameters, and the lab state they
-    act on (a pairing to unjoin, a firmware image held for activation)."""
-    partner_kind = {"ESME": "PPMID", "GSME": "PPMID", "PPMID": "ESME", "HCALCS": "ESME"}
-    if r.use_case == "CCS01":
-        return {"device": NEW_DEVICE}
-    if r.use_case == "CCS02":
-        return {"device": premises.device(DeviceType.PPMID).eui}
-    if r.use_case.startswith("CS03"):
-        return {"partner": device_of(premises, partner_kind[r.device_type]).eui}
-    if r.use_case.startswith("CS04"):
-        partner = device_of(premises, partner_kind[r.device_type]).eui
-        target.han_pairings[bytes(partner)] = 5
-        return {"partner": partner}
-    if r.use_case in ("GCS15b", "GCS15c") and isinstance(target, Gsme):
-        # billing data logs only hold snapshots of their trigger: a month of mode
-        # changes and billing dates before the read (12 of them, as the shape asks)
-        for day in range(1, 13):
-            when = to_zigbee_time(NOW - _dt.timedelta(days=2 * day))
-            prepay = {"time": when, "cause": 0x600A, "credit": 0, "debt": 0, "emergency": 0}
-            meter = {"time": when, "cause": 0x600A, "summation": 0, "tiers": [0] * 4}
-            target.zcl.prepay_snapshots.insert(0, prepay)
-            target.zcl.snapshots.insert(0, {**meter, "blocks": [0] * 4})
-        return {}
-    if r.use_case == "CS06":
-        target.pending_image_hash = IMAGE_HASH
-        target.pending_image_version = "01000001"
-        return {"image_hash": IMAGE_HASH}
-    return {}
 
 
 # -- sending -----------------------------------------------------------------------------------
@@ -261,7 +220,7 @@ def failures(r: Route, response: GbcsMessage, security: MessageSecurity) -> list
 @pytest.mark.parametrize("r", BUILDABLE, ids=_id)
 async def test_route_is_answered_with_success(r: Route, premises: Premises) -> None:
     target = device_of(premises, r.device_type)
-    params = lab_setup(r, premises, target)
+    params = lab_setup(r, premises, target, NOW)
     counter = 0x2000
     originator = _originator(premises, r)
     built = build_command(r, counter, originator, target.eui, params, context(premises))

@@ -408,3 +408,55 @@ async def test_response_time_report_per_variant(lab: Lab) -> None:
     assert stats["4.1.1"].breaches == 0 and stats["4.1.1"].target == 30.0
     report = dcc.timings.as_dict()
     assert {"requests", "variants", "breaches"} <= set(report)
+
+
+NON_DEVICE_CASES = [
+    ("5.1", "supplier", "ESME", {"variant": "4.1.1", "start": "2026-01-05T10:00:00Z"}),
+    ("5.2", "supplier", "ESME", {}),
+    ("8.2", "energy-app", "ESME", {}),
+    ("8.3", "supplier", "PPMID", {}),
+    ("8.4", "supplier", "ESME", {"status": "installed-not-commissioned"}),
+    ("8.14.1", "supplier", "CHF", {}),
+    ("8.14.2", "supplier", "CHF", {}),
+    ("8.14.3", "meter-operator", "CHF", {}),
+    ("8.14.4", "supplier", "CHF", {}),
+    ("11.1", "supplier", "ESME", {"image": "0011223344556677", "version": "01000002"}),
+    ("12.1", "dno", None, {"postcode": "LB1 1AA"}),
+    ("12.2", "gas-transporter", None, {"device": "00-DB-12-34-56-78-90-B1", "device_type": "GSME"}),
+]
+
+
+def test_every_non_device_variant_has_a_case() -> None:
+    from hil.dcc.catalogue import load_catalogue
+
+    listed = {v.variant for v in load_catalogue() if v.non_device}
+    assert listed - {c[0] for c in NON_DEVICE_CASES} == {"5.3"}  # 5.3 needs a schedule: above
+
+
+@pytest.mark.parametrize(("variant", "user", "target", "params"), NON_DEVICE_CASES)
+async def test_non_device_variant_is_answered(
+    lab: Lab, variant: str, user: str, target: str | None, params: dict[str, object]
+) -> None:
+    before = _commands(lab)
+    result = await _dcc(lab).request(
+        variant, as_user=user, target=None if target is None else lab.eui(target), params=params
+    )
+    assert result.ok, f"{result.reason}: {result.detail}"
+    assert _commands(lab) == before
+    assert result.timing is not None and result.timing.measured is not None
+
+
+async def test_update_firmware_hands_the_image_to_the_device(lab: Lab) -> None:
+    import hashlib
+
+    result = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": "00112233"}
+    )
+    assert result.ok
+    device = lab.device("ESME")
+    assert device is not None
+    assert device.pending_image_hash == hashlib.sha256(bytes.fromhex("00112233")).digest()
+    bad = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": "abcd"}
+    )
+    assert bad.status == RequestStatus.FAILED and bad.reason == "INVALID_PARAMETERS"
