@@ -44,3 +44,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# Command round trips per second over memory, a pty and MQTT, and idle device memory.
+.PHONY: bench-roundtrip
+bench-roundtrip: $(STAMP)
+	$(BIN)/python bench/roundtrip.py

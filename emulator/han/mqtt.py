@@ -200,6 +200,8 @@ class MqttLink(Link):
             will=will,
             keepalive=self.keepalive,
             timeout=self.connect_timeout,
+            # Without it, Nagle and delayed ACKs hold every small envelope ~40 ms.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
         try:
             await self._stack.enter_async_context(client)
