@@ -86,8 +86,6 @@ ANCHOR_ROLE: dict[Role, str] = {
     Role.OTHER_USER: "other",
 }
 
-#: Alerts that report the outcome of a future-dated command (DLMS, GBZ).
-FUTURE_DATED_ALERTS = frozenset({0x00CC, 0x00CD})
 
 
 class Refusal(Exception):
@@ -919,8 +917,7 @@ class Dcc:
         if msg.cra != Cra.ALERT:
             return
         request_id = None
-        if msg.message_code in FUTURE_DATED_ALERTS:
-            request_id = self._future_dated_request(msg)
+        request_id = self._request_of_alert(msg)
         device = self.inventory.get(msg.originator)
         users: list[str] = []
         if request_id is not None:
@@ -946,13 +943,27 @@ class Dcc:
             )
         )
 
-    def _future_dated_request(self, msg: GbcsMessage) -> str | None:
-        """Future-dated outcome alerts carry the command's counter; find its request."""
+    def _request_of_alert(self, msg: GbcsMessage) -> str | None:
+        """The request an alert answers, when it names the command's counter.
+
+        Future-dated outcome alerts (and the firmware activation alert) carry the
+        message code and counter of the command they report on; other alerts
+        (CS14 device log changes, power events) go to the device's suppliers.
+        """
         payload = msg.payload
-        for key, request_id in self._by_counter.items():
-            if key[1].to_bytes(8, "big") in payload:
+        for (_, counter), request_id in reversed(self._by_counter.items()):
+            result = self.results.get(request_id)
+            if result is None or result.request.target is None:
+                continue
+            if any(form in payload for form in _counter_forms(counter)):
                 return request_id
         return None
+
+
+def _counter_forms(counter: int) -> tuple[bytes, bytes]:
+    """A counter as DLMS and GBZ alerts carry it (8 bytes) and as ASN.1 does (INTEGER)."""
+    minimal = counter.to_bytes((counter.bit_length() + 8) // 8, "big", signed=True)
+    return counter.to_bytes(8, "big"), bytes((0x02, len(minimal))) + minimal
 
 
 def _seconds(value: _dt.timedelta | None) -> float | None:

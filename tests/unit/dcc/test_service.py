@@ -460,3 +460,31 @@ async def test_update_firmware_hands_the_image_to_the_device(lab: Lab) -> None:
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": "abcd"}
     )
     assert bad.status == RequestStatus.FAILED and bad.reason == "INVALID_PARAMETERS"
+
+
+async def test_device_future_dated_outcome_alert_is_matched_to_its_request(lab: Lab) -> None:
+    """11.3 with a device-level execution time: the device answers now, and its
+    activation alert later names the command, so the DCC hands it to the request."""
+    dcc = _dcc(lab)
+    esme = lab.eui("ESME")
+    delivered = await dcc.request(
+        "11.1", as_user="supplier", target=esme, params={"image": "0102030405"}
+    )
+    assert delivered.ok
+    image_hash = delivered.data["image_hash"]
+    when = lab.clock.now() + _dt.timedelta(hours=1)
+    activate = await dcc.request(
+        "11.3",
+        as_user="supplier",
+        target=esme,
+        params={"image_hash": image_hash, "execution_time": when},
+    )
+    assert activate.ok, activate.detail
+    assert activate.alerts == []
+    await lab.run_for(2 * 3600)
+    await _settle()
+    assert len(activate.alerts) == 1
+    matched = [a for a in dcc.alerts if a.request_id == activate.request_id]
+    assert matched and matched[0].users == ["supplier"]
+    device = lab.device("ESME")
+    assert device is not None and device.firmware_version == "00000002"
