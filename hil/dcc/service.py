@@ -87,7 +87,6 @@ ANCHOR_ROLE: dict[Role, str] = {
 }
 
 
-
 class Refusal(Exception):
     def __init__(self, code: str | Reason, detail: str) -> None:
         super().__init__(detail)
