@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from hil.dcc.catalogue import Role
 from hil.dcc.lab import Lab, LabError
 from hil.dcc.requests import Result
 from hil.dcc.service import Dcc
@@ -198,10 +199,35 @@ class RunReport:
         }
 
 
+def check_against_lab(items: list[Item], lab: Lab) -> None:
+    """Names that must exist before anything is sent: users, roles, device aliases."""
+    problems = []
+    for item in items:
+        if not isinstance(item, RequestItem):
+            continue
+        user = lab.users.get(item.user)
+        if user is None:
+            known = ", ".join(u.name for u in lab.users)
+            problems.append(f"{item.name}: unknown user {item.user!r} (known: {known})")
+        if item.role is not None:
+            try:
+                Role.parse(str(item.role))
+            except ValueError as exc:
+                problems.append(f"{item.name}: {exc}")
+        if item.target is not None:
+            try:
+                lab.eui(item.target)
+            except LabError as exc:
+                problems.append(f"{item.name}: {exc}")
+    if problems:
+        raise RequestFileError("; ".join(problems))
+
+
 async def run_items(lab: Lab, items: list[Item], *, timeout: float = 60.0) -> list[Result]:
     dcc = lab.dcc
     if dcc is None:
         raise LabError("start the lab first (async with lab: ...)")
+    check_against_lab(items, lab)
     by_name: dict[str, Result] = {}
     results: list[Result] = []
     for item in items:

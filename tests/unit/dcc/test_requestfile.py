@@ -142,3 +142,22 @@ def test_demo_shows_requests_and_refusals() -> None:
     assert "ROLE_NOT_ELIGIBLE" in result.output
     assert "completed" in result.output
     assert "embedded broker" in result.output
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("{variant: '4.1.1', user: ghost, target: ESME}", "unknown user 'ghost'"),
+        ("{variant: '4.1.1', user: supplier, target: toaster}", "no device 'toaster'"),
+        ("{variant: '4.1.1', user: supplier, role: Wizard}", "unknown user role"),
+    ],
+)
+def test_names_are_checked_against_the_lab_before_anything_is_sent(
+    tmp_path: Path, item: str, message: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"lab: {DEFAULT_LAB}\nrequests:\n  - {item}\n")
+    result = CliRunner().invoke(main, ["requests", str(bad)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
