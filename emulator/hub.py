@@ -26,12 +26,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from emulator.clock import Clock, stopwatch
-from emulator.devices.base import Outbound
+from emulator.devices.base import ECS100, Outbound
 from emulator.devices.chf import Chf
 from emulator.devices.gpf import Gpf
 from emulator.errors import EmulatorError, GbcsError, LinkClosed
 from emulator.gbcs.eui import Eui64
-from emulator.gbcs.frame import Cra, decode_message
+from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
 
@@ -52,6 +52,10 @@ class CommandRejected(HubError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class CommandNotSupported(CommandRejected):
+    """The device answered with the "command not supported" alert (ECS100)."""
 
 
 class ResponseTimeout(HubError, TimeoutError):
@@ -173,6 +177,8 @@ class Hub:
             response = self._take_outputs(outputs, msg.originator, msg.counter)
             if response is None:
                 self.counters.rejected += 1
+                if any(out.message_code == ECS100 for out in outputs):
+                    raise CommandNotSupported(f"{msg.recipient} does not support this command")
                 last = (
                     list(hosted.security_log)[-1].detail
                     if len(hosted.security_log)
@@ -256,6 +262,8 @@ class Hub:
         except GbcsError:
             return
         if msg.cra == Cra.ALERT:
+            if msg.message_code == ECS100:
+                self._not_supported(msg)
             self._queue_alert(raw)
             return
         if msg.cra == Cra.RESPONSE:
@@ -264,6 +272,25 @@ class Hub:
                 self.counters.responses += 1
                 self._notify("response", raw)
                 pending.future.set_result(raw)
+
+    def _not_supported(self, alert: GbcsMessage) -> None:
+        """Fail the command an ECS100 alert refuses, instead of waiting for a response.
+
+        DLMS devices name the command's counter in the alert; a GBZ device's alert
+        does not, so it refuses the only command waiting for that device, if any.
+        """
+        device = bytes(alert.originator)
+        waiting = [
+            (key, p)
+            for key, p in self._pending.items()
+            if p.target == device and not p.future.done()
+        ]
+        named = [(k, p) for k, p in waiting if k[1].to_bytes(8, "big") in alert.payload]
+        chosen = named or (waiting if len(waiting) == 1 else [])
+        for _, pending in chosen[:1]:
+            pending.future.set_exception(
+                CommandNotSupported(f"{alert.originator} does not support this command (ECS100)")
+            )
 
     def _take_outputs(
         self, outputs: list[Outbound], originator: Eui64, counter: int

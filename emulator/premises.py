@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,11 @@ LAB_PARTIES: dict[AnchorRole, tuple[str, RemotePartyRole, str]] = {
     ),
 }
 
-DEFAULT_DEVICES: tuple[tuple[DeviceType, int], ...] = (
+#: A remote device of a premises: type, EUI-64 suffix, and optional constructor
+#: options (an ESME's `variant` and `auxiliary`, a GSME's `wake_interval`).
+DeviceSpec = tuple[DeviceType, int] | tuple[DeviceType, int, Mapping[str, Any]]
+
+DEFAULT_DEVICES: tuple[DeviceSpec, ...] = (
     (DeviceType.ESME, 0xA0),
     (DeviceType.GSME, 0xA1),
     (DeviceType.PPMID, 0xA4),
@@ -117,7 +122,7 @@ class Premises:
         *,
         seed: str = "smets-hil-lab",
         base: int = 0x00DB123456789000,
-        devices: tuple[tuple[DeviceType, int], ...] = DEFAULT_DEVICES,
+        devices: Sequence[DeviceSpec] = DEFAULT_DEVICES,
         clock: Clock | None = None,
         pki: tuple[TestPki, dict[AnchorRole, Party]] | None = None,
     ) -> Premises:
@@ -129,8 +134,10 @@ class Premises:
         built: dict[bytes, Device] = {}
         provision(chf, the_pki, parties)
         provision(gpf, the_pki, parties)
-        for kind, suffix in devices:
-            remote = create_device(kind, device_eui(base, suffix), clock, acb=acb)
+        for spec in devices:
+            kind, suffix = spec[0], spec[1]
+            options: Mapping[str, Any] = spec[2] if len(spec) > 2 else {}
+            remote = create_device(kind, device_eui(base, suffix), clock, acb=acb, **options)
             provision(remote, the_pki, parties)
             built[bytes(remote.eui)] = remote
             chf.add_device(remote.eui, 0, b"install-code-" + bytes([suffix]))

@@ -190,6 +190,16 @@ def conformance(folder: str, keys: str, dump: str | None, as_json: bool) -> None
     show_default=True,
     help="Lab PKI seed (keys of the device and the lab parties).",
 )
+@click.option(
+    "--variant",
+    type=click.Choice(["any", "single", "twin", "polyphase"]),
+    help="ESME only: which use cases the meter implements (default: any, all of them).",
+)
+@click.option(
+    "--no-auxiliary",
+    is_flag=True,
+    help="ESME only: no auxiliary load control switches (their use cases unsupported).",
+)
 def device(
     device_type: str,
     eui: str,
@@ -198,15 +208,32 @@ def device(
     gpf_eui: str,
     state_file: str | None,
     seed: str,
+    variant: str | None,
+    no_auxiliary: bool,
 ) -> None:
     """Run one emulated device on a link until interrupted (Ctrl-C)."""
     import asyncio
 
     from hil.standalone import run_device
 
+    options: dict[str, Any] = {}
+    if variant is not None or no_auxiliary:
+        if device_type != "esme":
+            raise click.BadParameter("--variant and --no-auxiliary are for an ESME")
+        options = {"variant": variant or "any", "auxiliary": not no_auxiliary}
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            run_device(device_type, eui, link_url, hub_eui, gpf_eui, state_file, seed, click.echo)
+            run_device(
+                device_type,
+                eui,
+                link_url,
+                hub_eui,
+                gpf_eui,
+                state_file,
+                seed,
+                click.echo,
+                options,
+            )
         )
 
 
@@ -230,8 +257,8 @@ def pki_export(folder: str, seed: str, device_euis: tuple[str, ...], no_private:
     from emulator.premises import DEFAULT_DEVICES, device_eui, lab_pki
 
     the_pki, _ = lab_pki(seed)
-    for kind, suffix in (*DEFAULT_DEVICES, ("CHF", 0xA2), ("GPF", 0xA3)):
-        the_pki.device(device_eui(0x00DB123456789000, suffix), str(kind))
+    for spec in (*DEFAULT_DEVICES, ("CHF", 0xA2), ("GPF", 0xA3)):
+        the_pki.device(device_eui(0x00DB123456789000, spec[1]), str(spec[0]))
     for text in device_euis:
         the_pki.device(Eui64(text), "device")
     written = the_pki.export(folder, include_private=not no_private)

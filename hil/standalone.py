@@ -8,8 +8,9 @@ the devices of `emulator.premises`; with a state file it resumes where it was
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from emulator.clock import RealClock
 from emulator.devices.factory import create_device
@@ -28,12 +29,14 @@ async def run_device(
     state_file: str | None,
     seed: str,
     echo: Callable[[str], None] = print,
+    options: Mapping[str, Any] | None = None,
 ) -> None:
+    """`options` go to the device type's constructor (an ESME's variant, auxiliary)."""
     the_pki, parties = lab_pki(seed)
     from emulator.devices.anchors import AnchorRole
 
     acb = parties[AnchorRole.ACCESS_CONTROL_BROKER].eui
-    device = create_device(device_type, Eui64(eui), RealClock(), acb=acb)
+    device = create_device(device_type, Eui64(eui), RealClock(), acb=acb, **(options or {}))
     provision(device, the_pki, parties)
     path = Path(state_file) if state_file else None
     if path is not None and path.exists():

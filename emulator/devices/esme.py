@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from emulator.clock import Clock
 from emulator.devices.alerts import dlms_alert
-from emulator.devices.base import DeviceType
+from emulator.devices.base import DeviceType, use_cases_for
 from emulator.devices.cosem import profiles
 from emulator.devices.cosem.esme_model import MODEL
 from emulator.devices.cosem.model import CosemModel, Obj
@@ -59,6 +59,50 @@ CREDIT = Obis("0-0:19.10.0.255")  # class 112 credit: attribute 2 is the meter b
 UNIT_W, UNIT_WH, UNIT_VARH = 27, 30, 32  # DLMS unit enumeration
 
 
+#: Use cases only some ESMEs implement (GBCS names). A twin-element meter has a
+#: secondary element with its own tariff (the catalogue's twin-element variants
+#: 1.1.2, 1.2.2 and 4.11.2); a polyphase meter reports and configures voltage per
+#: phase; auxiliary load control switches (ALCS), their boost button and their
+#: configuration exist only on meters fitted with them.
+TWIN_ELEMENT_USE_CASES = frozenset({"ECS01c", "ECS01d", "ECS24b"})
+POLYPHASE_USE_CASES = frozenset({"ECS23b", "ECS26k", "ECS29b", "ECS29d", "ECS29f"})
+AUXILIARY_USE_CASES = frozenset(
+    {
+        "ECS46a",
+        "ECS46c",
+        "ECS46d",
+        "ECS47Activate",
+        "ECS47Deactivate",
+        "ECS47Reset",
+        "ECS47a",
+        "ECS47e",
+        "ECS61a",
+        "ECS61c",
+        "ECS61d",
+        "ECS61e",
+        "ECS62Add",
+        "ECS62Remove",
+    }
+)
+#: "any" answers every ESME use case (single, twin element and polyphase in one,
+#: with auxiliary controllers): what a lab or the reference replay wants by default.
+VARIANTS = ("any", "single", "twin", "polyphase")
+
+
+def variant_use_cases(variant: str, auxiliary: bool) -> frozenset[str]:
+    """The ESME use-case names this variant does not implement."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown ESME variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    missing: set[str] = set()
+    if variant in ("single", "polyphase"):
+        missing |= TWIN_ELEMENT_USE_CASES
+    if variant in ("single", "twin"):
+        missing |= POLYPHASE_USE_CASES
+    if not auxiliary:
+        missing |= AUXILIARY_USE_CASES
+    return frozenset(missing)
+
+
 @dataclass(slots=True)
 class Activation:
     """A future-dated change waiting for its time (passive calendar, charge, ...)."""
@@ -76,14 +120,32 @@ class Esme(CosemDevice):
     model: ClassVar[CosemModel] = MODEL
 
     def __init__(
-        self, eui: Eui64 | str, clock: Clock, *, variant: str = "single", **kwargs: Any
+        self,
+        eui: Eui64 | str,
+        clock: Clock,
+        *,
+        variant: str = "any",
+        auxiliary: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init__(eui, clock, **kwargs)
         self.variant = variant
+        self.auxiliary = auxiliary
+        self._restrict_use_cases()
         self.meter = Meter()
         self.armed = False
         self.activations: list[Activation] = []
         self.utrn_counters: list[int] = []
+
+    def _restrict_use_cases(self) -> None:
+        """Use cases outside this variant get "command not supported" (ECS100)."""
+        missing = variant_use_cases(self.variant, self.auxiliary)
+        if missing:
+            self.use_cases = {
+                code: u
+                for code, u in self.use_cases.items()
+                if not set(u.name.split("/")) <= missing
+            }
 
     # -- time ---------------------------------------------------------------------------
     def catch_up(self) -> None:
@@ -270,6 +332,7 @@ class Esme(CosemDevice):
         state.update(
             {
                 "variant": self.variant,
+                "auxiliary": self.auxiliary,
                 "meter": self.meter.to_json(),
                 "armed": self.armed,
                 "utrn_counters": self.utrn_counters,
@@ -291,6 +354,9 @@ class Esme(CosemDevice):
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.variant = state.get("variant", self.variant)
+        self.auxiliary = bool(state.get("auxiliary", self.auxiliary))
+        self.use_cases = use_cases_for(self.device_type)
+        self._restrict_use_cases()
         self.meter = Meter.from_json(state["meter"])
         self.armed = bool(state.get("armed", False))
         self.utrn_counters = list(state.get("utrn_counters", []))

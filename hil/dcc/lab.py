@@ -75,6 +75,7 @@ class DeviceSpec:
     smets1: bool = False
     model: str = "smets-hil virtual"
     name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)  # constructor options (ESME variant)
 
 
 @dataclass
@@ -136,6 +137,7 @@ class LabSpec:
                         bool(d.get("smets1", False)),
                         str(d.get("model", "smets-hil virtual")),
                         str(d.get("name", "")),
+                        _device_options(kind, d),
                     )
                 )
             kinds = [d.kind for d in devices]
@@ -173,6 +175,26 @@ class LabSpec:
             response_timeout=float(data.get("response_timeout_s", 30)),
             history_days=float(data.get("history_days", 0)),
         )
+
+
+def _device_options(kind: DeviceKind, entry: dict[str, Any]) -> dict[str, Any]:
+    """An ESME's `variant` (any, single, twin, polyphase) and `auxiliary` (ALCS fitted)."""
+    options: dict[str, Any] = {}
+    for key in ("variant", "auxiliary"):
+        if key in entry:
+            if kind != DeviceKind.ESME:
+                raise ValueError(f"{key!r} applies to an ESME, not a {kind}")
+            options[key] = entry[key]
+    if "variant" in options:
+        from emulator.devices.esme import VARIANTS
+
+        if options["variant"] not in VARIANTS:
+            raise ValueError(
+                f"ESME variant {options['variant']!r}: expected one of {', '.join(VARIANTS)}"
+            )
+    if "auxiliary" in options:
+        options["auxiliary"] = bool(options["auxiliary"])
+    return options
 
 
 def _suffix(value: object) -> int:
@@ -227,7 +249,9 @@ class Lab:
         registrations: dict[bytes, PremisesRegistration] = {}
         names: dict[str, Eui64] = {}
         for p in spec.premises:
-            emulated = tuple((EMULATED[d.kind], d.suffix) for d in p.devices if d.kind in EMULATED)
+            emulated = tuple(
+                (EMULATED[d.kind], d.suffix, d.options) for d in p.devices if d.kind in EMULATED
+            )
             premises = Premises.build(
                 seed=spec.seed, base=p.base, devices=emulated, clock=clock, pki=(pki, parties)
             )

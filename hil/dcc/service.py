@@ -51,7 +51,13 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_message
 from emulator.gbcs.message_codes import lookup
 from emulator.gbcs.security import MessageSecurity
-from emulator.hub import CommandRejected, Hub, NotAdmitted, ResponseTimeout
+from emulator.hub import (
+    CommandNotSupported,
+    CommandRejected,
+    Hub,
+    NotAdmitted,
+    ResponseTimeout,
+)
 from emulator.pki.keystore import KeyStore, KeyUsage
 from hil.dcc import nondevice
 from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
@@ -733,6 +739,9 @@ class Dcc:
             raw = await hub.send(encoded, timeout=self.response_timeout)
         except NotAdmitted as exc:
             self._complete(result, RequestStatus.FAILED, "DEVICE_NOT_ADMITTED", str(exc))
+            return
+        except CommandNotSupported as exc:
+            self._complete(result, RequestStatus.FAILED, "COMMAND_NOT_SUPPORTED", exc.reason)
             return
         except CommandRejected as exc:
             self._complete(result, RequestStatus.FAILED, "DEVICE_REJECTED", exc.reason)
