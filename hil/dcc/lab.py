@@ -281,6 +281,9 @@ class Lab:
                 if d.status in (SmiStatus.PENDING,) and d.kind in EMULATED:
                     premises.chf.remove_device(eui)  # not yet in the CHF Device Log
             registration = _registration(premises.chf.eui, p.registration, users)
+            registration.postcode = p.postcode
+            registration.csp_region = str(p.registration.get("csp_region", "Central"))
+            registration.wan_coverage = str(p.registration.get("wan_coverage", "Connected"))
             registrations[bytes(premises.chf.eui)] = registration
             _anchor_devices(premises, registration, users)
             built.append(premises)

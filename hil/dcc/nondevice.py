@@ -131,11 +131,7 @@ def handle(
         )
         return dcc.inventory.records(d for d in devices if d.kind != DeviceKind.TYPE2)
     if variant == "12.1":
-        return {
-            "postcode": request.params.get("postcode"),
-            "CSPRegion": dcc.wan_region,
-            "WANCoverage": "Connected",
-        }
+        return _wan_matrix(dcc, str(request.params.get("postcode", "")))
     if variant == "12.2":
         added = dcc.inventory.pre_notify(
             _eui_param(result, "device"),
@@ -186,6 +182,23 @@ def handle(
         schedule.cancel()
         return {"deleted": schedule.schedule_id}
     raise InventoryError("NOT_IMPLEMENTED", f"{variant} {service.name} is not implemented")
+
+
+def _normal_postcode(text: str) -> str:
+    return "".join(text.split()).upper()
+
+
+def _wan_matrix(dcc: Dcc, postcode: str) -> dict[str, Any]:
+    """Coverage at a postcode: the lab's premises there, else not known."""
+    wanted = _normal_postcode(postcode)
+    for reg in dcc.registrations.values():
+        if wanted and _normal_postcode(reg.postcode) == wanted:
+            return {
+                "postcode": postcode,
+                "CSPRegion": reg.csp_region,
+                "WANCoverage": reg.wan_coverage,
+            }
+    return {"postcode": postcode, "CSPRegion": None, "WANCoverage": "NotKnown"}
 
 
 def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class PremisesRegistration:
     previous_import_supplier: Eui64 | None = None
     previous_gas_supplier: Eui64 | None = None
     change_of_supplier: _dt.date | None = None
+    postcode: str = ""
+    csp_region: str = "Central"
+    wan_coverage: str = "Connected"  # what 12.1 Request WAN Matrix reports for the premises
 
     def _holder(self, role: Role) -> set[bytes]:
         single = {

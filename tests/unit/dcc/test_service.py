@@ -267,8 +267,11 @@ async def test_non_device_services_are_answered_by_the_dcc(lab: Lab) -> None:
     ids = {record["DeviceID"] for record in inventory.data}
     assert str(lab.eui("ESME")) in ids and str(lab.eui("CHF")) in ids
     assert str(lab.eui("CAD")) not in ids  # Type 2 devices other than IHDs may be left out
-    wan = await dcc.request("12.1", as_user="dno", params={"postcode": "LB1 1AA"})
+    wan = await dcc.request("12.1", as_user="dno", params={"postcode": "lb11aa"})
     assert wan.ok and wan.data["WANCoverage"] == "Connected"
+    assert wan.data["CSPRegion"] == "Central"
+    elsewhere = await dcc.request("12.1", as_user="dno", params={"postcode": "ZZ9 9ZZ"})
+    assert elsewhere.ok and elsewhere.data["WANCoverage"] == "NotKnown"
     assert _commands(lab) == before
     assert inventory.timing is not None and inventory.timing.measured is not None
 
