@@ -58,6 +58,7 @@ from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_messa
 from emulator.gbcs.payload import DecodedPayload, PayloadTree, decode_message_payload
 from emulator.gbcs.security import DEFAULT_ACB, MessageSecurity
 from emulator.pki.keystore import KeyStore, KeyUsage
+from emulator.pki.testpki import eui_from_certificate
 
 ECS100 = 0x0120  # "command not supported by device" alert message code
 POWER_RESTORED = 0x8F35  # lab-history event: supply outage restored
@@ -143,6 +144,10 @@ class DeviceKeys:
     def __init__(self, device: Device, extra: KeyStore | None = None) -> None:
         self.device = device
         self.extra = extra
+        #: Key-agreement keys of parties without an anchor cell, learned from the
+        #: certificate an authenticated command carried for them (supplementary
+        #: remote party): what the device encrypts their sensitive data with.
+        self.supplementary: dict[bytes, ec.EllipticCurvePublicKey] = {}
 
     def _anchor_key(self, eui: Eui64, usage: KeyUsage) -> ec.EllipticCurvePublicKey | None:
         for cell in self.device.anchors.cells():
@@ -166,6 +171,8 @@ class DeviceKeys:
         found = self._anchor_key(eui, usage)
         if found is not None:
             return found
+        if usage == _KA and bytes(eui) in self.supplementary:
+            return self.supplementary[bytes(eui)]
         if self.extra is not None:
             return self.extra.public_key(eui, usage)
         raise KeyNotFoundError(str(eui), usage.value, private=False)
@@ -186,6 +193,8 @@ class DeviceKeys:
         if eui == self.device.eui and usage in self.device.own_keys:
             return True
         if self._anchor_key(eui, usage) is not None:
+            return True
+        if usage == _KA and bytes(eui) in self.supplementary:
             return True
         return self.extra is not None and self.extra.has_public_key(eui, usage)
 
@@ -295,6 +304,7 @@ class Device:
                 f" (last accepted {self.replay.last(msg.originator)})",
             )
         self._authenticate(msg, use_case, role)
+        self._learn_supplementary_key(msg)
         try:
             payload = decode_message_payload(msg)
         except GbcsError as exc:
@@ -353,6 +363,38 @@ class Device:
             self.security.verify_mac(msg)
         except SecurityError as exc:
             self._reject(AUTHENTICATION_FAILURE, f"MAC: {exc}")
+
+    def _learn_supplementary_key(self, msg: GbcsMessage) -> None:
+        """Take the key-agreement key of the party the ACB names (GBCS "unknown
+        remote party"), from the certificate in the authenticated header.
+
+        The certificate must name that party and carry a P-256 key; a bad one
+        refuses the command. (Its chain to the root is not checked: the ACB's MAC
+        vouches for the header in this emulator.)
+        """
+        other = msg.header.other
+        party, der = other.supplementary_remote_party_id, other.supplementary_ka_certificate
+        if party is None or der is None:
+            return
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            public = cert.public_key()
+        except ValueError as exc:
+            self._reject(AUTHENTICATION_FAILURE, f"supplementary certificate: {exc}")
+            return
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            self._reject(AUTHENTICATION_FAILURE, "supplementary certificate: not an EC key")
+            return
+        key = public
+        named = eui_from_certificate(cert)
+        if named is None or bytes(named) != bytes(party):
+            self._reject(
+                AUTHENTICATION_FAILURE,
+                f"supplementary certificate names {named}, not {party}",
+            )
+        if self.keys.supplementary.get(bytes(party)) != key:
+            self.keys.supplementary[bytes(party)] = key
+            self.security.forget(party)
 
     def _check_response_key(self, msg: GbcsMessage) -> None:
         """Refuse, before it changes anything, a command whose response cannot be MACed.

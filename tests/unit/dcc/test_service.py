@@ -491,3 +491,53 @@ async def test_device_future_dated_outcome_alert_is_matched_to_its_request(lab: 
     assert matched and matched[0].users == ["supplier"]
     device = lab.device("ESME")
     assert device is not None and device.firmware_version == "00000002"
+
+
+async def test_other_users_sensitive_reads_use_the_certificate_the_acb_forwards(lab: Lab) -> None:
+    """An Other User has no anchor cell: the ACB sends for it, naming it and carrying its
+    key-agreement certificate, so the meter can encrypt the profile data for it."""
+    dcc = _dcc(lab)
+    result = await dcc.request("4.8.1", as_user="energy-app", target=lab.eui("ESME"))
+    assert result.ok, result.detail
+    command = decode_message(result.command or b"")
+    app = lab.user("energy-app").ids
+    assert command.originator == dcc.acb
+    assert command.header.other.supplementary_remote_party_id == next(iter(app.values()))
+    assert command.header.other.supplementary_ka_certificate is not None
+    assert decode_message(result.response or b"").recipient == dcc.acb
+
+
+async def test_a_forwarded_certificate_for_someone_else_is_refused(lab: Lab) -> None:
+    import dataclasses
+
+    from cryptography.hazmat.primitives import serialization
+
+    from emulator.gbcs import builder
+    from emulator.gbcs.frame import OtherInformation
+    from emulator.pki.keystore import KeyUsage
+
+    dcc = _dcc(lab)
+    result = await dcc.request("4.8.1", as_user="energy-app", target=lab.eui("ESME"))
+    command = decode_message(result.command or b"")
+    rival = next(iter(lab.user("rival-supplier").ids.values()))
+    wrong = lab.pki.keystore.certificate(rival, KeyUsage.KEY_AGREEMENT)
+    other = command.header.other
+    forged_other = OtherInformation(
+        other.message_code,
+        other.supplementary_remote_party_id,
+        (other.supplementary_remote_party_counter or 0) + 1,
+        None,
+        wrong.public_bytes(serialization.Encoding.DER),
+    )
+    header = dataclasses.replace(
+        command.header, other=forged_other, originator_counter=command.counter + 1
+    )
+    forged = builder.protect(
+        dataclasses.replace(command.without_protection(), header=header),
+        dcc.security,
+        critical=False,
+    )
+    esme = lab.device("ESME")
+    assert esme is not None
+    assert esme.receive(forged.encode()) == []
+    assert "supplementary certificate names" in list(esme.security_log)[-1].detail
