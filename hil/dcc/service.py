@@ -514,11 +514,22 @@ class Dcc:
                 + (f" with option {request.option!r}" if request.option else "")
                 + " in this emulator",
             )
+        if request.option is None:  # prefer use cases that accept this role's commands
+            usable = [c for c in candidates if self._accepts(c[0], request.role)]
+            candidates = usable or candidates
         default = [c for c in candidates if c[0].option is None]
         if not default and request.option is None and len({c[0].option for c in candidates}) > 1:
             options = ", ".join(sorted({str(c[0].option) for c in candidates}))
             raise Refusal("INVALID_PARAMETERS", f"{request.variant} needs an option: {options}")
         return (default or candidates)[0]
+
+    def _accepts(self, route: Route, role: Role) -> bool:
+        if route.originator in self.dcc_parties:
+            return True
+        use_case = USE_CASES.get(route.message_code)
+        if use_case is None:
+            return True
+        return ANCHOR_ROLE[role] in use_case.originators or "acb" in use_case.originators
 
     def _originator(self, result: Result, route: Route) -> tuple[Eui64, Eui64 | None]:
         """Who the command comes from, and for whom when the DCC sends it on a user's behalf.

@@ -126,3 +126,37 @@ async def test_variant_answered_through_the_dcc(r: Route, lab: Lab) -> None:
     assert result.outcome is not None and result.outcome.ok
     assert result.timing is not None and result.timing.measured is not None
     assert len(lab.dcc.timings.timings) == len(before) + 1
+
+
+def test_every_eligible_role_has_a_use_case_that_accepts_it() -> None:
+    """For each variant and device type, every role the catalogue makes eligible (and
+    that can be registered for that device's system) can send some route's use case."""
+    from emulator.devices.usecases import USE_CASES
+    from hil.dcc.inventory import DeviceKind
+    from hil.dcc.service import ANCHOR_ROLE
+
+    dcc_parties = {"acb", "transitional_cos", "wan_provider", "recovery"}
+    by_target: dict[tuple[str, str], list[Route]] = {}
+    for r in CASES:
+        by_target.setdefault((r.variant, r.device_type), []).append(r)
+    gaps = []
+    for (variant, device_type), routes in sorted(by_target.items()):
+        fuel = DeviceKind(device_type).fuel
+        for role in CATALOGUE[variant].roles:
+            if fuel == "gas" and role in (
+                Role.IMPORT_SUPPLIER,
+                Role.EXPORT_SUPPLIER,
+                Role.ELECTRICITY_DISTRIBUTOR,
+            ):
+                continue
+            if fuel == "electricity" and role in (Role.GAS_SUPPLIER, Role.GAS_TRANSPORTER):
+                continue
+            anchor = ANCHOR_ROLE[role]
+            if not any(
+                r.originator in dcc_parties
+                or anchor in USE_CASES[r.message_code].originators
+                or "acb" in USE_CASES[r.message_code].originators
+                for r in routes
+            ):
+                gaps.append(f"{variant} {device_type} {role.short}")
+    assert gaps == []
