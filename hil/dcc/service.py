@@ -759,6 +759,11 @@ class Dcc:
         except ResponseTimeout as exc:
             self._complete(result, RequestStatus.FAILED, "NO_RESPONSE", str(exc))
             return
+        except EmulatorError as exc:  # the HAN link dropped, the hub stopped, ...
+            self._complete(
+                result, RequestStatus.FAILED, "LINK_ERROR", f"{type(exc).__name__}: {exc}"
+            )
+            return
         finally:
             han = hub.han_seconds.pop((bytes(message.originator), message.counter), 0.0)
             if result.timing is not None:

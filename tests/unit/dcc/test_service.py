@@ -541,3 +541,14 @@ async def test_a_forwarded_certificate_for_someone_else_is_refused(lab: Lab) -> 
     assert esme is not None
     assert esme.receive(forged.encode()) == []
     assert "supplementary certificate names" in list(esme.security_log)[-1].detail
+
+
+async def test_a_dropped_link_fails_the_request_with_a_clear_reason(lab: Lab) -> None:
+    dcc = _dcc(lab)
+    dcc.response_timeout = 2
+    for link in lab.premises[0].links:
+        await link.close()
+    result = await dcc.request("4.1.1", as_user="supplier", target=lab.eui("ESME"), timeout=5)
+    assert result.status == RequestStatus.FAILED
+    assert result.reason in ("LINK_ERROR", "NO_RESPONSE"), result.detail
+    assert result.detail
