@@ -26,8 +26,8 @@ from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import RemotePartyRole, TestPki
 from hil.corpus import read_hex_file
 from hil.dcc.cli import RESULT_HEADERS, VARIANT_HEADERS, result_rows, variant_rows
-from hil.dcc.lab import EMBEDDED_MQTT, Lab
-from hil.dcc.requestfile import RequestFile, RunReport, check_expectations, run_items
+from hil.dcc.lab import EMBEDDED_MQTT
+from hil.dcc.requestfile import run_file
 from hil.report.table import format_table
 
 DEMO_REQUESTS = Path(__file__).resolve().parents[1] / "fixtures" / "requests" / "demo.yaml"
@@ -127,21 +127,11 @@ def reference_messages(rtds: Path) -> list[list[str]]:
     return rows
 
 
-async def _service_requests(link: str) -> tuple[Lab, RunReport]:
-    request_file = RequestFile.load(DEMO_REQUESTS)
-    assert request_file.lab is not None
-    lab = Lab.load(request_file.lab, link=link)
-    async with lab:
-        results = await run_items(lab, request_file.items)
-        assert lab.dcc is not None
-        failed = check_expectations(request_file.items, results)
-        report = RunReport(str(request_file.lab), results, lab.dcc, failed)
-    return lab, report
-
-
 def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> bool:
     """The main job: a premises of virtual devices answering service requests."""
-    lab, report = asyncio.run(_service_requests(link))
+    report = asyncio.run(run_file(DEMO_REQUESTS, link=link))
+    lab = report.lab
+    assert lab is not None
     devices = ", ".join(
         f"{d.kind.value} {d.eui}"
         for d in lab.inventory

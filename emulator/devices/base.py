@@ -51,7 +51,7 @@ from emulator.devices.logs import (
 from emulator.devices.replay import ReplayGuard
 from emulator.devices.usecases import USE_CASES, UseCase
 from emulator.errors import GbcsError, KeyNotFoundError, SecurityError
-from emulator.gbcs import builder
+from emulator.gbcs import builder, crypto
 from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_message
@@ -363,6 +363,19 @@ class Device:
             self.security.verify_mac(msg)
         except SecurityError as exc:
             self._reject(AUTHENTICATION_FAILURE, f"MAC: {exc}")
+
+    def sensitive_key(self, incoming: Incoming) -> tuple[bytes, bytes]:
+        """Key and IV for data this device encrypts for the party that asked (KDF mode 4):
+        the supplementary remote party when the ACB sent for one, else the originator."""
+        msg = incoming.message
+        other = msg.header.other
+        peer = other.supplementary_remote_party_id or msg.originator
+        counter = other.supplementary_originator_counter
+        if counter is None:
+            counter = msg.counter
+        z = self.security.shared_secret(self.eui, peer)
+        key = crypto.derive_key(z, self.eui, crypto.KdfMode.ENCRYPTION, counter, peer)
+        return key, crypto.iv_for(self.eui)
 
     def _learn_supplementary_key(self, msg: GbcsMessage) -> None:
         """Take the key-agreement key of the party the ACB names (GBCS "unknown

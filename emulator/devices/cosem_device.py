@@ -206,19 +206,6 @@ class CosemDevice(Device):
             return int(DataAccessResult.OTHER_REASON)
         return got.data
 
-    def sensitive_key(self, incoming: Incoming) -> tuple[bytes, bytes]:
-        """Key and IV for data this device encrypts for the party that asked (KDF mode 4)."""
-        msg = incoming.message
-        other = msg.header.other
-        peer = other.supplementary_remote_party_id or msg.originator
-        counter = other.supplementary_originator_counter
-        if counter is None:
-            counter = msg.counter
-        z = self.security.shared_secret(self.eui, peer)
-        return crypto.derive_key(
-            z, self.eui, crypto.KdfMode.ENCRYPTION, counter, peer
-        ), crypto.iv_for(self.eui)
-
     # -- lab helpers ----------------------------------------------------------------------
     def inject_fault(self, fault: dict[str, Any]) -> None:
         """Make one get/set/action on one object fail (a hardware fault by default)."""

@@ -301,18 +301,6 @@ class ZclDevice(Device):
         frame.fields = None
         return GbzComponent(control | CONTROL_ENCRYPTED, answer.cluster, frame, None, 0, 0)
 
-    def sensitive_key(self, incoming: Incoming) -> tuple[bytes, bytes]:
-        msg = incoming.message
-        other = msg.header.other
-        peer = other.supplementary_remote_party_id or msg.originator
-        counter = other.supplementary_originator_counter
-        if counter is None:
-            counter = msg.counter
-        z = self.security.shared_secret(self.eui, peer)
-        return crypto.derive_key(
-            z, self.eui, crypto.KdfMode.ENCRYPTION, counter, peer
-        ), crypto.iv_for(self.eui)
-
     # -- future-dated ---------------------------------------------------------------------
     def _defer(self, incoming: Incoming, component: GbzComponent) -> list[Answer]:
         at = from_zigbee_time(component.from_date_time or 0)
@@ -783,34 +771,32 @@ def _consumer_top_up(
     ]
 
 
-def _get_top_up_log(
-    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+def _publish_log(
+    component: GbzComponent, log: list[dict[str, Any]], wanted: int, command: str, key: str
 ) -> list[Answer]:
-    entries = device.zcl.top_ups[-max(1, fields.get("number_of_records", 1)) :]
+    """The last `wanted` (at least one) entries of a prepayment log, in one publish command."""
+    entries = log[-max(1, wanted) :]
     if not entries:
         return _not_found(component)
     return [
         Answer(
-            PREPAYMENT,
-            "publish_top_up_log",
-            {"command_index": 0, "total_number_of_commands": 1, "top_ups": entries},
+            PREPAYMENT, command, {"command_index": 0, "total_number_of_commands": 1, key: entries}
         )
     ]
+
+
+def _get_top_up_log(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    wanted = fields.get("number_of_records", 1)
+    return _publish_log(component, device.zcl.top_ups, wanted, "publish_top_up_log", "top_ups")
 
 
 def _get_debt_log(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
-    entries = device.zcl.debts[-max(1, fields.get("number_of_debts", 1)) :]
-    if not entries:
-        return _not_found(component)
-    return [
-        Answer(
-            PREPAYMENT,
-            "publish_debt_log",
-            {"command_index": 0, "total_number_of_commands": 1, "debts": entries},
-        )
-    ]
+    wanted = fields.get("number_of_debts", 1)
+    return _publish_log(component, device.zcl.debts, wanted, "publish_debt_log", "debts")
 
 
 def _change_debt(

@@ -285,7 +285,7 @@ class Lab:
             registration.csp_region = str(p.registration.get("csp_region", "Central"))
             registration.wan_coverage = str(p.registration.get("wan_coverage", "Connected"))
             registrations[bytes(premises.chf.eui)] = registration
-            _anchor_devices(premises, registration, users)
+            _anchor_devices(premises, registration)
             built.append(premises)
         if history and isinstance(clock, VirtualClock):
             _live_history(built, clock, spec.start - history, spec.start)
@@ -506,9 +506,7 @@ def _anchor(role: AnchorRole, party: Party) -> TrustAnchor:
     )
 
 
-def _anchor_devices(
-    premises: Premises, registration: PremisesRegistration, users: UserRegistry
-) -> None:
+def _anchor_devices(premises: Premises, registration: PremisesRegistration) -> None:
     """Supplier and network operator cells hold the registered users' keys."""
     pki = premises.pki
     devices: list[Device] = [*premises.devices.values(), premises.gpf]
@@ -520,4 +518,3 @@ def _anchor_devices(
             party = pki.parties.get(bytes(eui)) if eui is not None else None
             if party is not None:
                 device.anchors.put(_anchor(role, party))
-    del users

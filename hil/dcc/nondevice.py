@@ -30,23 +30,17 @@ from emulator.gbcs.eui import Eui64
 from hil.dcc.catalogue import ServiceVariant
 from hil.dcc.eligibility import check
 from hil.dcc.inventory import DeviceKind, InventoryDevice, InventoryError, SmiStatus
-from hil.dcc.requests import Result
+from hil.dcc.requests import Refusal, Result
 from hil.dcc.schedules import Schedule, parse_interval, parse_time, schedulable
 
 if TYPE_CHECKING:
     from hil.dcc.service import Dcc
 
 
-def _refusal(code: str, detail: str) -> Exception:
-    from hil.dcc.service import Refusal
-
-    return Refusal(code, detail)
-
-
 def _param(result: Result, name: str) -> Any:
     value = result.request.params.get(name)
     if value is None:
-        raise _refusal(
+        raise Refusal(
             "INVALID_PARAMETERS", f"{result.request.variant} needs the parameter {name!r}"
         )
     return value
@@ -57,7 +51,7 @@ def _eui_param(result: Result, name: str) -> Eui64:
     try:
         return Eui64(value)
     except ValueError as exc:
-        raise _refusal("INVALID_PARAMETERS", f"{name}: {exc}") from None
+        raise Refusal("INVALID_PARAMETERS", f"{name}: {exc}") from None
 
 
 def validate(
@@ -68,9 +62,9 @@ def validate(
     request = result.request
     needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "5.2", "11.1")
     if variant in needs_device and device is None:
-        raise _refusal("TARGET_REQUIRED", f"{variant} needs a target device on the inventory")
+        raise Refusal("TARGET_REQUIRED", f"{variant} needs a target device on the inventory")
     if variant.startswith("8.14.") and device is not None and device.kind != DeviceKind.CHF:
-        raise _refusal(
+        raise Refusal(
             "DEVICE_TYPE_NOT_APPLICABLE", f"{variant} applies to a CHF, not a {device.kind}"
         )
     if variant == "12.2":
@@ -78,45 +72,45 @@ def validate(
         try:
             DeviceKind.parse(str(_param(result, "device_type")))
         except ValueError as exc:
-            raise _refusal("INVALID_PARAMETERS", str(exc)) from None
+            raise Refusal("INVALID_PARAMETERS", str(exc)) from None
     if variant == "8.4":
         try:
             SmiStatus.parse(str(_param(result, "status")))
         except ValueError as exc:
-            raise _refusal("INVALID_PARAMETERS", str(exc)) from None
+            raise Refusal("INVALID_PARAMETERS", str(exc)) from None
     if variant == "11.1" and "image" not in request.params and "image_hash" not in request.params:
-        raise _refusal("INVALID_PARAMETERS", "11.1 needs 'image' (hex) or 'image_hash'")
+        raise Refusal("INVALID_PARAMETERS", "11.1 needs 'image' (hex) or 'image_hash'")
     if variant == "5.1":
         _validate_schedule(dcc, result, device)
     if variant == "5.3":
         schedule = dcc.schedules.get(str(_param(result, "schedule_id")))
         if schedule is None or schedule.owner is not request.user:
-            raise _refusal("SCHEDULE_NOT_FOUND", "no such schedule of this user")
+            raise Refusal("SCHEDULE_NOT_FOUND", "no such schedule of this user")
 
 
 def _validate_schedule(dcc: Dcc, result: Result, device: InventoryDevice | None) -> None:
     request = result.request
     inner = dcc.catalogue.get(str(_param(result, "variant")))
     if inner is None:
-        raise _refusal(
+        raise Refusal(
             "UNKNOWN_VARIANT", f"cannot schedule unknown variant {request.params['variant']!r}"
         )
     if not schedulable(inner):
-        raise _refusal("SCHEDULE_NOT_ALLOWED", f"{inner.variant} {inner.name} cannot be scheduled")
+        raise Refusal("SCHEDULE_NOT_ALLOWED", f"{inner.variant} {inner.name} cannot be scheduled")
     if device is None:
-        raise _refusal("TARGET_REQUIRED", "5.1 needs the device the schedule reads")
+        raise Refusal("TARGET_REQUIRED", "5.1 needs the device the schedule reads")
     try:
         first = parse_time(request.params.get("start", request.received_at))
         parse_interval(request.params.get("every", "1d"))
     except ValueError as exc:
-        raise _refusal("INVALID_PARAMETERS", str(exc)) from None
+        raise Refusal("INVALID_PARAMETERS", str(exc)) from None
     if first <= request.received_at:
-        raise _refusal(
+        raise Refusal(
             "EXECUTION_TIME_NOT_IN_FUTURE", "a schedule's first run must be after receipt"
         )
     decision = check(inner, request.role, dcc._subject(request, device), catalogue=dcc.catalogue)
     if not decision.eligible:
-        raise _refusal(decision.reason, f"scheduling {inner.variant}: {decision.detail}")
+        raise Refusal(decision.reason, f"scheduling {inner.variant}: {decision.detail}")
 
 
 def handle(
@@ -207,17 +201,17 @@ def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[
         try:
             image = bytes.fromhex(str(params["image"]))
         except ValueError:
-            raise _refusal("INVALID_PARAMETERS", "11.1 image must be hexadecimal") from None
+            raise Refusal("INVALID_PARAMETERS", "11.1 image must be hexadecimal") from None
         if not image:
-            raise _refusal("INVALID_PARAMETERS", "11.1 image is empty")
+            raise Refusal("INVALID_PARAMETERS", "11.1 image is empty")
         digest = hashlib.sha256(image).digest()
     else:
         try:
             digest = bytes.fromhex(str(params["image_hash"]))
         except ValueError:
-            raise _refusal("INVALID_PARAMETERS", "11.1 image_hash must be hexadecimal") from None
+            raise Refusal("INVALID_PARAMETERS", "11.1 image_hash must be hexadecimal") from None
         if len(digest) != 32:
-            raise _refusal("INVALID_PARAMETERS", "11.1 image_hash must be 32 bytes (SHA-256)")
+            raise Refusal("INVALID_PARAMETERS", "11.1 image_hash must be 32 bytes (SHA-256)")
     version = str(params.get("version", "00000002"))
     dcc.firmware[digest] = version
     delivered = []

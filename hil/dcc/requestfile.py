@@ -165,10 +165,11 @@ class RequestFile:
 
 @dataclass
 class RunReport:
-    lab: str
+    lab_file: str
     results: list[Result]
     dcc: Dcc
     failed_expectations: list[str]
+    lab: Lab | None = None  # the lab the requests ran on (stopped by now)
 
     @property
     def ok(self) -> bool:
@@ -186,7 +187,7 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "lab": self.lab,
+            "lab": self.lab_file,
             "requests": [r.as_dict() for r in self.results],
             "scheduled_runs": [r.as_dict() for r in self.scheduled_runs],
             "response_times": self.dcc.timings.as_dict(),
@@ -253,23 +254,9 @@ async def run_items(lab: Lab, items: list[Item], *, timeout: float = 60.0) -> li
         )
         by_name[item.name] = result
         results.append(result)
-    await _settle(dcc, timeout)
-    return results
-
-
-async def _settle(dcc: Dcc, timeout: float) -> None:
-    """Let what the clock released run to its end."""
-    import asyncio
-
-    for _ in range(3):
-        await asyncio.sleep(0)
+    await dcc.settle(timeout)
     await dcc.drain(timeout)
-    running = [r for r in dcc.results.values() if not r.done and r.command is not None]
-    for r in running:
-        try:
-            await r.wait(timeout)
-        except TimeoutError:
-            continue
+    return results
 
 
 def check_expectations(items: list[Item], results: list[Result]) -> list[str]:
@@ -285,16 +272,18 @@ def check_expectations(items: list[Item], results: list[Result]) -> list[str]:
     return failed
 
 
-async def run_file(path: str | Path, lab_path: str | Path | None = None) -> RunReport:
+async def run_file(
+    path: str | Path, lab_path: str | Path | None = None, *, link: str | None = None
+) -> RunReport:
+    """Run a request file on its lab (`lab_path` wins; `link` overrides the lab's HAN)."""
     request_file = RequestFile.load(path)
     lab_file = lab_path or request_file.lab
     if lab_file is None:
         raise RequestFileError(f"{path}: no lab given (use --lab or a 'lab:' key)")
-    lab = Lab.load(lab_file)
+    lab = Lab.load(lab_file, link=link)
     async with lab:
         results = await run_items(lab, request_file.items)
         assert lab.dcc is not None
-        report = RunReport(
-            str(lab_file), results, lab.dcc, check_expectations(request_file.items, results)
-        )
+        failed = check_expectations(request_file.items, results)
+        report = RunReport(str(lab_file), results, lab.dcc, failed, lab)
     return report

@@ -27,6 +27,15 @@ SUCCESS = "I0"
 ACKNOWLEDGED = "I99"
 
 
+class Refusal(Exception):
+    """Why the DCC will not (or could not) go on with a request: a code and a sentence."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = str(code)
+        self.detail = detail
+
+
 class RequestStatus(StrEnum):
     REFUSED = "refused"
     AWAITING_SIGNATURE = "awaiting signature"

@@ -62,13 +62,21 @@ from emulator.pki.keystore import KeyStore, KeyUsage
 from hil.dcc import nondevice
 from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
 from hil.dcc.commands import BuildContext, BuildError, build_command
-from hil.dcc.eligibility import PARTNER_VARIANTS, Reason, Subject, check
-from hil.dcc.inventory import DeviceKind, Inventory, InventoryDevice, InventoryError, SmiStatus
+from hil.dcc.eligibility import PARTNER_VARIANTS, Subject, check
+from hil.dcc.inventory import (
+    DeviceKind,
+    Inventory,
+    InventoryDevice,
+    InventoryError,
+    SmiStatus,
+    StatusChange,
+)
 from hil.dcc.outcome import summarise
 from hil.dcc.registration import PremisesRegistration
 from hil.dcc.requests import (
     ACKNOWLEDGED,
     SUCCESS,
+    Refusal,
     RequestStatus,
     Result,
     ServiceRequest,
@@ -91,13 +99,6 @@ ANCHOR_ROLE: dict[Role, str] = {
     Role.REGISTERED_SUPPLIER_AGENT: "other",
     Role.OTHER_USER: "other",
 }
-
-
-class Refusal(Exception):
-    def __init__(self, code: str | Reason, detail: str) -> None:
-        super().__init__(detail)
-        self.code = str(code)
-        self.detail = detail
 
 
 @dataclass
@@ -207,11 +208,15 @@ class Dcc:
             task.add_done_callback(self._sending.discard)
 
     async def settle(self, timeout: float = 60.0) -> None:
-        """Wait until every command on its way has its answer (or has failed)."""
+        """Wait (at most `timeout` s) until every command on its way has its answer."""
+        deadline = asyncio.get_running_loop().time() + timeout
         for _ in range(3):
             await asyncio.sleep(0)
         while self._sending:
-            await asyncio.wait(set(self._sending), timeout=timeout)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await asyncio.wait(set(self._sending), timeout=left)
             for _ in range(3):
                 await asyncio.sleep(0)
 
@@ -852,7 +857,7 @@ class Dcc:
                 cancelled += 1
         return cancelled
 
-    def _on_status_change(self, change: Any) -> None:
+    def _on_status_change(self, change: StatusChange) -> None:
         if change.new not in (SmiStatus.DECOMMISSIONED, SmiStatus.SUSPENDED):
             return
         device = bytes(change.device)

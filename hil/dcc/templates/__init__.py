@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from emulator.clock import to_zigbee_time
+from emulator.devices.cosem.model import BITS, OS, UTF8, VS, A, S
 from emulator.errors import GbcsEncodeError
 from emulator.gbcs.dlms.apdu import AccessRequest, Obis, RequestSpec, SpecKind, invoke_id_for
 from emulator.gbcs.dlms.axdr import (
@@ -147,32 +148,8 @@ def B(v: bool = False) -> Boolean:
     return Boolean(v, 0xFF if v else None)
 
 
-def OS(size: int = 0) -> OctetString:
-    return OctetString(bytes(size))
-
-
 def OBIS(name: str) -> OctetString:
     return OctetString(bytes(Obis(name)))
-
-
-def VS(size: int = 0) -> VisibleString:
-    return VisibleString(b" " * size)
-
-
-def UTF8(size: int = 0) -> Utf8String:
-    return Utf8String(b" " * size)
-
-
-def BITS(bits: int) -> BitString:
-    return BitString(bits, bytes((bits + 7) // 8))
-
-
-def S(*items: Data) -> Structure:
-    return Structure(list(items))
-
-
-def A(*items: Data) -> Array:
-    return Array(list(items))
 
 
 def AN(count: int, element: Data) -> Array:

@@ -34,14 +34,9 @@ from emulator.gbcs.dlms.apdu import (
     invoke_id_for,
 )
 from emulator.gbcs.dlms.axdr import (
-    Array,
     Data,
-    Enum,
-    Integer,
-    LongUnsigned,
     NullData,
     OctetString,
-    Structure,
 )
 from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.eui import Eui64
@@ -58,6 +53,7 @@ from emulator.gbcs.zcl.gbz import (
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import device_identity_name
 from emulator.premises import Premises
+from hil.dcc import commands
 from hil.dcc.commands import Built, Sender
 
 START = _dt.datetime(2026, 3, 2, 10, 0, tzinfo=_dt.UTC)  # a Monday morning
@@ -164,33 +160,9 @@ def protected_read(
     data_protection: str = "0-0:43.2.8.255",
 ) -> GbcsMessage:
     """A sensitive read (data protection get_protected_attributes) of whole attributes."""
-    counter = sender.next_counter()
-    descriptors = Array(
-        [
-            Structure(
-                [
-                    LongUnsigned(c),
-                    OctetString(bytes(Obis(o))),
-                    Integer(a),
-                    LongUnsigned(0),
-                    Structure([Enum(0), NullData()]),
-                ]
-            )
-            for c, o, a in objects
-        ]
+    payload = commands.protected_read(
+        sender.next_counter(), sender.party, target.eui, objects, data_protection
     )
-    options = Structure(
-        [
-            OctetString(b"\x04" + counter.to_bytes(8, "big")),
-            OctetString(bytes(sender.party)),
-            OctetString(bytes(target.eui)),
-            OctetString(b""),
-            Structure([Enum(2), Structure([OctetString(b"\x02"), OctetString(b"")])]),
-        ]
-    )
-    argument = Structure([descriptors, Array([Structure([Enum(2), options])])])
-    spec = RequestSpec(SpecKind.ACTION, 30, Obis(data_protection), 1)
-    payload = AccessRequest(invoke_id_for(counter), [spec], [argument])
     return sender.protect(Built(message_code, payload, False), target.eui)
 
 
