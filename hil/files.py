@@ -190,7 +190,9 @@ def parse_yaml(text: str, where: str, make_error: ErrorFactory = FileFormatError
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
-        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "bad YAML"
+        problem = exc.problem or exc.context or "bad YAML"
+        if exc.problem and exc.context:
+            problem += f" ({exc.context})"
         raise make_error(where, line, "", f"not valid YAML: {problem}", 0) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
