@@ -153,7 +153,7 @@ class YamlDocument:
             key = (line or 0, where)
             if key not in found:  # a union reports one problem once per member
                 found[key] = _problem(err, node, model)
-        (line, where), problem = min(found.items(), key=lambda item: item[0])
+        (line, where), problem = min(found.items(), key=lambda item: item[0][0])
         return self.make_error(self.path, line or None, where, problem, len(found) - 1)
 
 

@@ -1,6 +1,6 @@
 """A lab: premises of emulated devices, the DCC users, and the DCC in front of them.
 
-A lab file (YAML, `docs/dcc.md` has the format) names the users and their user
+A lab file (YAML, `docs/files.md` has the format) names the users and their user
 IDs, and for each premises its devices (type, EUI-64 suffix, inventory status,
 SMETS1 or not, model) and registration data (who supplies, distributes and
 serves it). `Lab.load(path)` builds it; `async with lab:` connects the devices
@@ -421,7 +421,9 @@ def _check_registration(
         if user is not None:
             if role not in user.roles:
                 held = ", ".join(sorted(user.roles))
-                raise doc.error(loc, f"user {value!r} is not a {role} (holds: {held})")
+                raise doc.error(
+                    loc, f"user {value!r} does not hold the role {role} (holds: {held})"
+                )
             continue
         try:
             Eui64(value)

@@ -16,6 +16,10 @@ requests:
   - advance: 15m                  # move the lab's virtual clock
 ```
 
+Every field, its type and default: docs/files.md. The file is checked when it
+is read (unknown keys, types, duplicate names, `after:` naming an earlier
+request, a top-up's amount), each error naming file, line and field.
+
 Items run in order; each request is submitted (a critical one is signed as its
 user), and the runner waits for on-demand and sequenced ones before the next
 item. `run_file` returns the results, the response-time report and whether the

@@ -162,7 +162,7 @@ def test_the_small_lab_is_valid(tmp_path: Path) -> None:
             "electricity_distributor: dno",
             "electricity_distributor: supplier",
             "lab.yaml:15: premises[0].registration.electricity_distributor: user 'supplier' "
-            "is not a Electricity Distributor (holds: Gas Supplier, Import Supplier)",
+            "does not hold the role Electricity Distributor (holds: Gas Supplier, Import Supplier)",
         ),
         (
             "electricity_distributor: dno",
