@@ -80,6 +80,7 @@ class YamlDocument:
     data: Any
     root: yaml.Node | None
     make_error: ErrorFactory = FileFormatError
+    from_text: bool = True  # False: Python data, no lines to name
 
     # -- places ---------------------------------------------------------------------------
     def locate(self, loc: Sequence[str | int]) -> tuple[int | None, str, yaml.Node | None]:
@@ -135,7 +136,8 @@ class YamlDocument:
     # -- validation -----------------------------------------------------------------------
     def validate(self, model: type[M]) -> M:
         if self.root is None and self.data is None:
-            raise self.make_error(self.path, 1, "", "empty file: expected a mapping", 0)
+            line = 1 if self.from_text else None
+            raise self.make_error(self.path, line, "", "empty file: expected a mapping", 0)
         if not isinstance(self.data, dict):
             found = "a list" if isinstance(self.data, list) else f"{self.data!r}"
             raise self.make_error(
@@ -208,7 +210,7 @@ def python_document(
     data: object, where: str, make_error: ErrorFactory = FileFormatError
 ) -> YamlDocument:
     """Data already in Python (tests, callers building files): checked, without lines."""
-    return YamlDocument(where, data, None, make_error)
+    return YamlDocument(where, data, None, make_error, from_text=False)
 
 
 def _refuse_duplicate_keys(node: yaml.Node, loc: Loc, where: str, make_error: ErrorFactory) -> None:
