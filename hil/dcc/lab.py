@@ -1,6 +1,6 @@
 """A lab: premises of emulated devices, the DCC users, and the DCC in front of them.
 
-A lab file (YAML, `docs/dcc.md` has the format) names the users and their user
+A lab file (YAML, `docs/files.md` has the format) names the users and their user
 IDs, and for each premises its devices (type, EUI-64 suffix, inventory status,
 SMETS1 or not, model) and registration data (who supplies, distributes and
 serves it). `Lab.load(path)` builds it; `async with lab:` connects the devices
@@ -19,18 +19,22 @@ schedule (`wake_interval` in the lab file).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as _dt
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field
 
 from emulator.clock import Clock, RealClock, VirtualClock
 from emulator.devices.anchors import AnchorRole, TrustAnchor
 from emulator.devices.base import Device, DeviceType
 from emulator.devices.gsme import Gsme
+from emulator.errors import GbcsDecodeError
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.han.broker import EmbeddedBroker
@@ -41,7 +45,11 @@ from hil.dcc.catalogue import Role
 from hil.dcc.inventory import DeviceKind, Inventory, SmiStatus
 from hil.dcc.registration import PremisesRegistration
 from hil.dcc.service import Dcc
-from hil.dcc.users import User, UserRegistry
+from hil.dcc.users import User, UserError, UserRegistry, parse_user_id
+from hil.errors import HilError
+from hil.files import FileFormatError, FileModel, YamlDocument, parse_yaml, read_yaml, tag
+
+log = logging.getLogger(__name__)
 
 LABS = Path(__file__).resolve().parents[2] / "fixtures" / "labs"
 DEFAULT_LAB = LABS / "demo.yaml"
@@ -63,8 +71,12 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "lab"
 
 
-class LabError(ValueError):
-    """A lab file that cannot describe a lab; the message names the place."""
+class LabError(HilError, ValueError):
+    """A lab that cannot be built or used; the message names the place."""
+
+
+class LabFileError(FileFormatError, LabError):
+    """A lab file that does not describe a lab: `path:line: field: problem`."""
 
 
 @dataclass
@@ -102,105 +114,324 @@ class LabSpec:
 
     @classmethod
     def from_yaml(cls, text: str, where: str = "lab") -> LabSpec:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise LabError(f"{where}: not YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise LabError(f"{where}: expected a mapping at the top")
-        try:
-            return cls._parse(data, where)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LabError(f"{where}: {exc}") from None
+        """A lab from YAML text; `where` names it in errors (`where:line: field: problem`)."""
+        return cls.from_document(parse_yaml(text, where, LabFileError))
 
     @classmethod
-    def _parse(cls, data: dict[str, Any], where: str) -> LabSpec:
-        users: dict[str, dict[Role, Eui64]] = {}
-        for name, entry in (data.get("users") or {}).items():
-            roles = entry.get("roles") if isinstance(entry, dict) else None
-            if isinstance(roles, dict):
-                users[name] = {Role.parse(r): Eui64(v) for r, v in roles.items()}
-            elif isinstance(roles, list) and "id" in entry:
-                users[name] = {Role.parse(r): Eui64(entry["id"]) for r in roles}
-            else:
-                raise ValueError(f"user {name!r}: give roles as {{role: id}} or roles + id")
+    def from_file(cls, path: str | Path) -> LabSpec:
+        return cls.from_document(read_yaml(path, LabFileError))
+
+    @classmethod
+    def from_document(cls, doc: YamlDocument) -> LabSpec:
+        data = doc.validate(LabFile)
+        _check_lab(doc, data)
+        users = {name: _user_ids(entry) for name, entry in data.users.items()}
         premises = []
-        for index, p in enumerate(data.get("premises") or [], start=1):
-            devices = []
-            for d in p.get("devices") or []:
-                kind = DeviceKind.parse(str(d["type"]))
-                devices.append(
-                    DeviceSpec(
-                        kind,
-                        _suffix(d["suffix"]),
-                        SmiStatus.parse(str(d.get("status", "commissioned"))),
-                        bool(d.get("smets1", False)),
-                        str(d.get("model", "smets-hil virtual")),
-                        str(d.get("name", "")),
-                        _device_options(kind, d),
-                    )
+        for index, p in enumerate(data.premises, start=1):
+            devices = [
+                DeviceSpec(
+                    DeviceKind.parse(d.type),
+                    int(d.suffix, 16),
+                    SmiStatus.parse(d.status),
+                    d.smets1,
+                    d.model,
+                    d.name,
+                    {
+                        k: v
+                        for k, v in (("variant", d.variant), ("auxiliary", d.auxiliary))
+                        if v is not None
+                    },
                 )
-            kinds = [d.kind for d in devices]
-            for hub_kind in (DeviceKind.CHF, DeviceKind.GPF):
-                if kinds.count(hub_kind) != 1:
-                    raise ValueError(f"premises {index}: needs exactly one {hub_kind}")
+                for d in p.devices
+            ]
             premises.append(
                 PremisesSpec(
-                    str(p.get("name", f"premises {index}")),
-                    int(str(p.get("base", "0x00DB123456789000")), 0),
+                    p.name if p.name is not None else f"premises {index}",
+                    int(p.base, 0),
                     devices,
-                    dict(p.get("registration") or {}),
-                    str(p.get("postcode", "")),
+                    p.registration.model_dump(exclude_unset=True),
+                    p.postcode,
                 )
             )
-        if not premises:
-            raise ValueError("a lab needs at least one premises")
-        start = data.get("start", "2026-01-05T09:00:00Z")
-        when = (
-            start
-            if isinstance(start, _dt.datetime)
-            else _dt.datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-        )
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.UTC)
         return cls(
-            name=str(data.get("name", where)),
-            seed=str(data.get("seed", "smets-hil-lab")),
-            start=when,
-            virtual=str(data.get("clock", "virtual")) == "virtual",
-            link=str(data.get("link", "memory://lab")),
+            name=data.name if data.name is not None else doc.path,
+            seed=data.seed,
+            start=data.start,
+            virtual=data.clock == "virtual",
+            link=data.link,
             users=users,
             premises=premises,
-            wake_interval=_dt.timedelta(seconds=float(data.get("wake_interval_s", 1800))),
-            response_timeout=float(data.get("response_timeout_s", 30)),
-            history_days=float(data.get("history_days", 0)),
+            wake_interval=_dt.timedelta(seconds=data.wake_interval_s),
+            response_timeout=data.response_timeout_s,
+            history_days=data.history_days,
         )
 
 
-def _device_options(kind: DeviceKind, entry: dict[str, Any]) -> dict[str, Any]:
-    """An ESME's `variant` (any, single, twin, polyphase) and `auxiliary` (ALCS fitted)."""
-    options: dict[str, Any] = {}
-    for key in ("variant", "auxiliary"):
-        if key in entry:
-            if kind != DeviceKind.ESME:
-                raise ValueError(f"{key!r} applies to an ESME, not a {kind}")
-            options[key] = entry[key]
-    if "variant" in options:
-        from emulator.devices.esme import VARIANTS
-
-        if options["variant"] not in VARIANTS:
-            raise ValueError(
-                f"ESME variant {options['variant']!r}: expected one of {', '.join(VARIANTS)}"
-            )
-    if "auxiliary" in options:
-        options["auxiliary"] = bool(options["auxiliary"])
-    return options
+# -- the lab file format (docs/files.md) ----------------------------------------------------
 
 
-def _suffix(value: object) -> int:
-    if isinstance(value, int):
+def _checked(parse: Callable[[str], object]) -> AfterValidator:
+    """A string field that must parse; the string itself is kept."""
+
+    def check(value: str) -> str:
+        parse(value)
         return value
-    return int(str(value), 16)
+
+    return AfterValidator(check)
+
+
+def _suffix(text: str) -> int:
+    if not re.fullmatch(r"[0-9A-Fa-f]{1,2}", text):
+        raise ValueError(f"must be the EUI-64's last octet in hex (e.g. A0), got {text!r}")
+    return int(text, 16)
+
+
+def _base(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise ValueError(f"must be an EUI-64 as a hex number (0x...), got {text!r}") from None
+    if not 0 <= value < 1 << 64 or value & 0xFF:
+        raise ValueError(f"must be 64 bits with a last octet of 00 (the suffix), got {text}")
+    return value
+
+
+def _esme_variant(text: str) -> str:
+    from emulator.devices.esme import VARIANTS
+
+    if text not in VARIANTS:
+        raise ValueError(f"ESME variant {text!r}: expected one of {', '.join(VARIANTS)}")
+    return text
+
+
+def _timestamp(value: object) -> _dt.datetime:
+    if isinstance(value, str):
+        try:
+            value = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {value!r}") from None
+    if not isinstance(value, _dt.datetime):
+        raise ValueError(f"must be an ISO 8601 time, got {value!r}")
+    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
+
+
+def _date(value: object) -> _dt.date:
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 date: {value!r}") from None
+    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        return value
+    raise ValueError(f"must be a date (YYYY-MM-DD), got {value!r}")
+
+
+RoleName = Annotated[str, _checked(Role.parse)]
+UserIdText = Annotated[str, _checked(parse_user_id)]
+
+
+def _roles_shape(value: object) -> str | None:
+    if isinstance(value, dict):
+        return "role: id"
+    if isinstance(value, list):
+        return "list of roles"
+    return None
+
+
+class UserEntry(FileModel):
+    roles: Annotated[
+        Annotated[dict[RoleName, UserIdText], tag("role: id")]
+        | Annotated[list[RoleName], tag("list of roles")],
+        Discriminator(
+            _roles_shape,
+            custom_error_type="roles_shape",
+            custom_error_message="give roles as {role: id}, or as a list of roles with id",
+        ),
+    ]
+    id: UserIdText | None = None
+
+
+class DeviceEntry(FileModel):
+    type: Annotated[str, _checked(DeviceKind.parse)]
+    suffix: Annotated[str, _checked(_suffix)]
+    status: Annotated[str, _checked(SmiStatus.parse)] = "commissioned"
+    smets1: bool = False
+    model: str = "smets-hil virtual"
+    name: str = ""
+    variant: Annotated[str, _checked(_esme_variant)] | None = None
+    auxiliary: bool | None = None
+
+
+class AgentsEntry(FileModel):
+    electricity: list[str] = []
+    gas: list[str] = []
+
+
+class ChangeOfSupplierEntry(FileModel):
+    date: Annotated[_dt.date, BeforeValidator(_date)]
+    import_supplier: str | None = None
+    gas_supplier: str | None = None
+
+
+class RegistrationEntry(FileModel):
+    mpan: str | None = None
+    export_mpan: str | None = None
+    mprn: str | None = None
+    import_supplier: str | None = None
+    export_supplier: str | None = None
+    gas_supplier: str | None = None
+    electricity_distributor: str | None = None
+    gas_transporter: str | None = None
+    lead_supplier: str | None = None
+    agents: AgentsEntry | None = None
+    change_of_supplier: ChangeOfSupplierEntry | None = None
+    csp_region: str = "Central"
+    wan_coverage: str = "Connected"
+
+
+class PremisesEntry(FileModel):
+    name: str | None = None
+    postcode: str = ""
+    base: Annotated[str, _checked(_base)] = "0x00DB123456789000"
+    devices: list[DeviceEntry] = []
+    registration: RegistrationEntry = RegistrationEntry()
+
+
+class LabFile(FileModel):
+    """A lab file; docs/files.md describes every field."""
+
+    name: str | None = None
+    seed: str = "smets-hil-lab"
+    clock: Literal["virtual", "real"] = "virtual"
+    start: Annotated[_dt.datetime, BeforeValidator(_timestamp)] = _dt.datetime(
+        2026, 1, 5, 9, tzinfo=_dt.UTC
+    )
+    link: str = "memory://lab"
+    wake_interval_s: Annotated[float, Field(gt=0)] = 1800.0
+    response_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    history_days: Annotated[float, Field(ge=0)] = 0.0
+    users: dict[str, UserEntry] = {}
+    premises: list[PremisesEntry] = []
+
+
+#: Registration fields that name a user, and the role that user must hold.
+REGISTRATION_ROLES: dict[str, Role] = {
+    "import_supplier": Role.IMPORT_SUPPLIER,
+    "export_supplier": Role.EXPORT_SUPPLIER,
+    "gas_supplier": Role.GAS_SUPPLIER,
+    "electricity_distributor": Role.ELECTRICITY_DISTRIBUTOR,
+    "gas_transporter": Role.GAS_TRANSPORTER,
+    "lead_supplier": Role.IMPORT_SUPPLIER,
+}
+
+#: The hub's two functions have fixed EUI-64s: base | A2 and base | A3.
+HUB_SUFFIX = {DeviceKind.CHF: 0xA2, DeviceKind.GPF: 0xA3}
+
+
+def _user_ids(entry: UserEntry) -> dict[Role, Eui64]:
+    if isinstance(entry.roles, dict):
+        return {Role.parse(r): Eui64(v) for r, v in entry.roles.items()}
+    assert entry.id is not None  # _check_lab
+    return {Role.parse(r): Eui64(entry.id) for r in entry.roles}
+
+
+def _check_lab(doc: YamlDocument, data: LabFile) -> None:
+    """What one field cannot say: shapes that depend on another field, duplicates, references."""
+    registry = UserRegistry()
+    for name, entry in data.users.items():
+        place: tuple[str | int, ...] = ("users", name)
+        if isinstance(entry.roles, list) and entry.id is None:
+            raise doc.error((*place, "id"), "a list of roles needs the user ID they share")
+        if isinstance(entry.roles, dict) and entry.id is not None:
+            raise doc.error((*place, "id"), "give either roles: {role: id} or roles: [...] + id")
+        try:
+            registry.add(name, _user_ids(entry))
+        except UserError as exc:
+            raise doc.error((*place, "id" if entry.id is not None else "roles"), str(exc)) from None
+    if not data.premises:
+        raise doc.error(("premises",), "a lab needs at least one premises")
+    euis: dict[int, tuple[str | int, ...]] = {}
+    names: dict[str, tuple[str | int, ...]] = {}
+    premises_names: dict[str, int] = {}
+    for i, p in enumerate(data.premises):
+        here: tuple[str | int, ...] = ("premises", i)
+        pname = p.name if p.name is not None else f"premises {i + 1}"
+        if pname in premises_names:
+            raise doc.error((*here, "name"), f"premises {pname!r} is named twice")
+        premises_names[pname] = i
+        base = int(p.base, 0)
+        kinds = [DeviceKind.parse(d.type) for d in p.devices]
+        for hub_kind in HUB_SUFFIX:
+            if kinds.count(hub_kind) != 1:
+                found = kinds.count(hub_kind)
+                raise doc.error((*here, "devices"), f"needs exactly one {hub_kind}, found {found}")
+        for j, (d, kind) in enumerate(zip(p.devices, kinds, strict=True)):
+            at: tuple[str | int, ...] = (*here, "devices", j)
+            suffix = int(d.suffix, 16)
+            if kind in HUB_SUFFIX and suffix != HUB_SUFFIX[kind]:
+                raise doc.error(
+                    (*at, "suffix"), f"a {kind} is always {HUB_SUFFIX[kind]:02X} of the base"
+                )
+            for key in ("variant", "auxiliary"):
+                if getattr(d, key) is not None and kind != DeviceKind.ESME:
+                    raise doc.error((*at, key), f"applies to an ESME, not a {kind}")
+            eui = base | suffix
+            if eui in euis:
+                first = doc.locate(euis[eui])
+                raise doc.error(
+                    (*at, "suffix"), f"device {Eui64(eui)} is already {first[1]} (line {first[0]})"
+                )
+            euis[eui] = at
+            if d.name:
+                if d.name in names:
+                    first = doc.locate(names[d.name])
+                    raise doc.error(
+                        (*at, "name"), f"device name {d.name!r} is already used (line {first[0]})"
+                    )
+                names[d.name] = (*at, "name")
+        _check_registration(doc, (*here, "registration"), p.registration, registry)
+
+
+def _check_registration(
+    doc: YamlDocument, here: tuple[str | int, ...], reg: RegistrationEntry, users: UserRegistry
+) -> None:
+    refs: list[tuple[tuple[str | int, ...], str | None, Role]] = [
+        ((*here, key), getattr(reg, key), role) for key, role in REGISTRATION_ROLES.items()
+    ]
+    if reg.agents is not None:
+        for fuel in ("electricity", "gas"):
+            for k, agent in enumerate(getattr(reg.agents, fuel)):
+                refs.append(((*here, "agents", fuel, k), agent, Role.REGISTERED_SUPPLIER_AGENT))
+    if reg.change_of_supplier is not None:
+        change = (*here, "change_of_supplier")
+        refs.append(
+            (
+                (*change, "import_supplier"),
+                reg.change_of_supplier.import_supplier,
+                Role.IMPORT_SUPPLIER,
+            )
+        )
+        refs.append(
+            ((*change, "gas_supplier"), reg.change_of_supplier.gas_supplier, Role.GAS_SUPPLIER)
+        )
+    for loc, value, role in refs:
+        if value is None:
+            continue
+        user = users.get(value)
+        if user is not None:
+            if role not in user.roles:
+                held = ", ".join(sorted(user.roles))
+                raise doc.error(
+                    loc, f"user {value!r} does not hold the role {role} (holds: {held})"
+                )
+            continue
+        try:
+            Eui64(value)
+        except ValueError:
+            known = ", ".join(u.name for u in users) or "none"
+            raise doc.error(
+                loc, f"{value!r} is neither a user (known: {known}) nor an EUI-64"
+            ) from None
 
 
 @dataclass
@@ -216,6 +447,9 @@ class Lab:
     dcc: Dcc | None = None
     link_url: str = ""
     _broker: EmbeddedBroker | None = None
+    #: What the lab dropped instead of raising (undecodable queued commands, failed
+    #: background tasks at stop), by kind; each one is also logged.
+    dropped: Counter[str] = field(default_factory=Counter)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _waking: set[bytes] = field(default_factory=set)
 
@@ -225,12 +459,7 @@ class Lab:
         cls, path: str | Path = DEFAULT_LAB, *, clock: Clock | None = None, link: str | None = None
     ) -> Lab:
         """A lab from its file; `link` overrides the file's HAN link."""
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise LabError(f"cannot read lab file {path}: {exc.strerror}") from None
-        spec = LabSpec.from_yaml(text, str(path))
+        spec = LabSpec.from_file(path)
         if link is not None:
             spec.link = link
         return cls.build(spec, clock=clock)
@@ -335,9 +564,10 @@ class Lab:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task, outcome in zip(self._tasks, outcomes, strict=True):
+            if isinstance(outcome, Exception) and not isinstance(outcome, asyncio.CancelledError):
+                self._drop("background task failed", f"{task.get_name()}: {outcome!r}")
         self._tasks.clear()
         if self.dcc is not None:
             await self.dcc.stop()
@@ -417,11 +647,19 @@ class Lab:
     def _on_hub_event(self, kind: str, message: bytes) -> None:
         if kind != "queued":
             return
-        with contextlib.suppress(Exception):
+        try:
             target = bytes(decode_message(message).recipient)
-            if target not in self._waking:
-                self._waking.add(target)
-                self._tasks.append(asyncio.create_task(self._wake(target)))
+        except GbcsDecodeError as exc:  # the hub queued it; we cannot tell whom to wake
+            self._drop("undecodable queued command", str(exc))
+            return
+        if target not in self._waking:
+            self._waking.add(target)
+            self._tasks.append(asyncio.create_task(self._wake(target)))
+
+    def _drop(self, what: str, detail: str) -> None:
+        """Nothing is dropped silently: `Lab.dropped` counts it, the log says what it was."""
+        self.dropped[what] += 1
+        log.warning("lab %s: %s dropped: %s", self.spec.name, what, detail)
 
     async def _wake(self, target: bytes) -> None:
         """A virtual gas meter's next wake-up, brought forward to now in virtual time."""

@@ -16,6 +16,10 @@ requests:
   - advance: 15m                  # move the lab's virtual clock
 ```
 
+Every field, its type and default: docs/files.md. The file is checked when it
+is read (unknown keys, types, duplicate names, `after:` naming an earlier
+request, a top-up's amount), each error naming file, line and field.
+
 Items run in order; each request is submitted (a critical one is signed as its
 user), and the runner waits for on-demand and sequenced ones before the next
 item. `run_file` returns the results, the response-time report and whether the
@@ -28,21 +32,27 @@ import datetime as _dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import AfterValidator, BeforeValidator, Discriminator
 
-from hil.dcc.catalogue import Role
+from hil.dcc.catalogue import Role, load_catalogue
 from hil.dcc.lab import Lab, LabError
-from hil.dcc.requests import Result
+from hil.dcc.requests import RequestStatus, Result
 from hil.dcc.service import Dcc
+from hil.errors import HilError
+from hil.files import FileFormatError, FileModel, YamlDocument, python_document, read_yaml, tag
 
 _OFFSET = re.compile(r"^\+\s*(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class RequestFileError(ValueError):
-    pass
+class RequestFileError(HilError, ValueError):
+    """A request file that cannot be run; the message names the place."""
+
+
+class RequestFileFormatError(FileFormatError, RequestFileError):
+    """A request file that does not match the format: `path:line: field: problem`."""
 
 
 def parse_offset(text: object) -> float:
@@ -81,6 +91,8 @@ class RequestItem:
     execute_at: object = None
     after: str | None = None
     expect: dict[str, str] = field(default_factory=dict)
+    #: `path:line: field` of the fields checked against the lab later (user, target, role).
+    where: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -99,68 +111,165 @@ class RequestFile:
     @classmethod
     def load(cls, path: str | Path) -> RequestFile:
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise RequestFileError(f"cannot read {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise RequestFileError(f"{path}: not YAML: {exc}") from None
-        parsed = cls.parse(data, str(path))
+        parsed = cls.from_document(read_yaml(path, RequestFileFormatError))
         if parsed.lab is not None and not parsed.lab.is_absolute():
             parsed.lab = (path.parent / parsed.lab).resolve()
         return parsed
 
     @classmethod
     def parse(cls, data: object, where: str = "requests") -> RequestFile:
-        if not isinstance(data, dict) or not isinstance(data.get("requests"), list):
-            raise RequestFileError(f"{where}: expected a mapping with a 'requests' list")
+        """Request file data already in Python (no line numbers in errors)."""
+        return cls.from_document(python_document(data, where, RequestFileFormatError))
+
+    @classmethod
+    def from_document(cls, doc: YamlDocument) -> RequestFile:
+        data = doc.validate(RequestFileModel)
+        names = [
+            None if isinstance(e, ClockStep) else (e.name or f"#{index} {e.variant}")
+            for index, e in enumerate(data.requests, start=1)
+        ]
         items: list[Item] = []
-        names: set[str] = set()
-        for index, raw in enumerate(data["requests"], start=1):
-            place = f"{where}: item {index}"
-            if not isinstance(raw, dict):
-                raise RequestFileError(f"{place}: expected a mapping")
-            if "advance" in raw:
-                items.append(AdvanceItem(parse_offset(raw["advance"])))
+        earlier: dict[str, int] = {}
+        for index, (entry, name) in enumerate(zip(data.requests, names, strict=True)):
+            here: tuple[str | int, ...] = ("requests", index)
+            if isinstance(entry, ClockStep):
+                items.append(AdvanceItem(entry.advance))
                 continue
-            for key in ("variant", "user"):
-                if key not in raw:
-                    raise RequestFileError(f"{place}: missing {key!r}")
-            unknown = set(raw) - {
-                "name",
-                "variant",
-                "user",
-                "target",
-                "role",
-                "params",
-                "option",
-                "execute_at",
-                "after",
-                "expect",
-            }
-            if unknown:
-                raise RequestFileError(f"{place}: unknown keys {sorted(unknown)}")
-            name = str(raw.get("name") or f"#{index} {raw['variant']}")
-            after = raw.get("after")
-            if after is not None and str(after) not in names:
-                raise RequestFileError(f"{place}: 'after' names no earlier request: {after!r}")
-            names.add(name)
+            assert name is not None
+            _check_request(doc, here, entry, name, earlier, names)
+            earlier[name] = index
             items.append(
                 RequestItem(
                     name=name,
-                    variant=str(raw["variant"]),
-                    user=str(raw["user"]),
-                    target=None if raw.get("target") is None else str(raw["target"]),
-                    role=raw.get("role"),
-                    params=dict(raw.get("params") or {}),
-                    option=raw.get("option"),
-                    execute_at=raw.get("execute_at"),
-                    after=None if after is None else str(after),
-                    expect={k: str(v) for k, v in (raw.get("expect") or {}).items()},
+                    variant=entry.variant,
+                    user=entry.user,
+                    target=entry.target,
+                    role=entry.role,
+                    params=dict(entry.params),
+                    option=entry.option,
+                    execute_at=entry.execute_at,
+                    after=entry.after,
+                    expect=entry.expect.model_dump(exclude_none=True),
+                    where={k: doc.place((*here, k)) for k in ("user", "target", "role")},
                 )
             )
-        lab = data.get("lab")
-        return cls(items, None if lab is None else Path(str(lab)))
+        return cls(items, None if data.lab is None else Path(data.lab))
+
+
+# -- the request file format (docs/files.md) ------------------------------------------------
+
+
+def _catalogue_variant(text: str) -> str:
+    if text not in load_catalogue():
+        raise ValueError(f"no service reference variant {text!r} (smets-hil catalogue lists them)")
+    return text
+
+
+def _duration(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"must be a duration such as 30s, 15m, 2h or 1d, got {value!r}")
+    return parse_offset(value)
+
+
+def _execute_at(value: object) -> object:
+    if value is None or isinstance(value, _dt.datetime):
+        return value
+    if isinstance(value, str):
+        parse_when(value, _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC))
+        return value
+    raise ValueError(f"must be an ISO 8601 time or an offset such as +10m, got {value!r}")
+
+
+def _status(text: str) -> str:
+    if text not in {s.value for s in RequestStatus}:
+        known = ", ".join(s.value for s in RequestStatus)
+        raise ValueError(f"no request status {text!r} (one of: {known})")
+    return text
+
+
+def _role(text: str) -> str:
+    Role.parse(text)
+    return text
+
+
+class ExpectEntry(FileModel):
+    status: Annotated[str, AfterValidator(_status)] | None = None
+    reason: str | None = None
+
+
+class RequestEntry(FileModel):
+    name: str | None = None
+    variant: Annotated[str, AfterValidator(_catalogue_variant)]
+    user: str
+    target: str | None = None
+    role: Annotated[str, AfterValidator(_role)] | None = None
+    params: dict[str, Any] = {}
+    option: str | None = None
+    execute_at: Annotated[Any, BeforeValidator(_execute_at)] = None
+    after: str | None = None
+    expect: ExpectEntry = ExpectEntry()
+
+
+class ClockStep(FileModel):
+    advance: Annotated[float, BeforeValidator(_duration)]
+
+
+def _item_kind(value: object) -> str:
+    return "clock step" if isinstance(value, dict) and "advance" in value else "request"
+
+
+class RequestFileModel(FileModel):
+    """A request file; docs/files.md describes every field."""
+
+    lab: str | None = None
+    requests: list[
+        Annotated[
+            Annotated[ClockStep, tag("clock step")] | Annotated[RequestEntry, tag("request")],
+            Discriminator(_item_kind),
+        ]
+    ]
+
+
+#: Service reference variants that move money, and the parameters that say how much.
+TOP_UP_AMOUNT = {"2.2": ("amount_pence", "utrn")}
+
+
+def _check_request(
+    doc: YamlDocument,
+    here: tuple[str | int, ...],
+    entry: RequestEntry,
+    name: str,
+    earlier: dict[str, int],
+    names: list[str | None],
+) -> None:
+    """Checks across requests: unique names, `after:` naming an earlier one, a top-up's amount."""
+    if name in earlier:
+        first = doc.locate(("requests", earlier[name]))[0]
+        where = "" if first is None else f" (line {first})"
+        raise doc.error((*here, "name"), f"request name {name!r} is already used{where}")
+    if entry.after is not None and entry.after not in earlier:
+        if entry.after in names:
+            later = names.index(entry.after)
+            raise doc.error(
+                (*here, "after"),
+                f"{entry.after!r} is a later request (requests[{later}]); "
+                "after: must name an earlier one",
+            )
+        raise doc.error((*here, "after"), f"no request is named {entry.after!r}")
+    amount = TOP_UP_AMOUNT.get(entry.variant)
+    if amount is not None and all(entry.params.get(k) is None for k in amount):
+        loc = (*here, "params") if "params" in entry.model_fields_set else here
+        raise doc.error(
+            loc, f"a top-up ({entry.variant}) needs params.{amount[0]} or params.{amount[1]}"
+        )
+    inner = entry.params.get("variant")
+    if inner is not None and not isinstance(inner, str):
+        written = doc.source((*here, "params", "variant")) or repr(inner)
+        raise doc.error(
+            (*here, "params", "variant"),
+            f"must be a string; got {written}, which YAML reads as {inner!r}: "
+            f'quote it ("{written}")',
+        )
 
 
 @dataclass
@@ -209,19 +318,21 @@ def check_against_lab(items: list[Item], lab: Lab) -> None:
         user = lab.users.get(item.user)
         if user is None:
             known = ", ".join(u.name for u in lab.users)
-            problems.append(f"{item.name}: unknown user {item.user!r} (known: {known})")
+            where = item.where.get("user", item.name)
+            problems.append(f"{where}: unknown user {item.user!r} (known: {known})")
         if item.role is not None:
             try:
                 Role.parse(str(item.role))
             except ValueError as exc:
-                problems.append(f"{item.name}: {exc}")
+                problems.append(f"{item.where.get('role', item.name)}: {exc}")
         if item.target is not None:
             try:
                 lab.eui(item.target)
             except LabError as exc:
-                problems.append(f"{item.name}: {exc}")
+                problems.append(f"{item.where.get('target', item.name)}: {exc}")
     if problems:
-        raise RequestFileError("; ".join(problems))
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RequestFileError(problems[0] + more)
 
 
 async def run_items(lab: Lab, items: list[Item], *, timeout: float = 60.0) -> list[Result]:

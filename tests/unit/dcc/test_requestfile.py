@@ -28,7 +28,12 @@ def test_request_file_items_and_clock_steps() -> None:
             "requests": [
                 {"name": "read", "variant": "4.1.1", "user": "supplier", "target": "ESME"},
                 {"advance": "15m"},
-                {"variant": "7.1", "user": "supplier", "after": "read", "expect": {"status": "x"}},
+                {
+                    "variant": "7.1",
+                    "user": "supplier",
+                    "after": "read",
+                    "expect": {"status": "failed"},
+                },
             ]
         }
     )
@@ -36,18 +41,18 @@ def test_request_file_items_and_clock_steps() -> None:
     assert isinstance(first, RequestItem) and first.name == "read"
     assert isinstance(step, AdvanceItem) and step.seconds == 900
     assert isinstance(third, RequestItem) and third.after == "read"
-    assert third.expect == {"status": "x"}
+    assert third.expect == {"status": "failed"}
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({}, "expected a mapping with a 'requests' list"),
-        ({"requests": ["x"]}, "item 1: expected a mapping"),
-        ({"requests": [{"variant": "4.1.1"}]}, "item 1: missing 'user'"),
-        ({"requests": [{"variant": "4.1.1", "user": "u", "colour": 1}]}, "unknown keys"),
-        ({"requests": [{"variant": "4.1.1", "user": "u", "after": "nope"}]}, "names no earlier"),
-        ({"requests": [{"advance": "soon"}]}, "not a duration"),
+        ({}, r"^f.yaml: requests: missing \(required\)$"),
+        ({"requests": ["x"]}, r"^f.yaml: requests\[0\]: must be a mapping"),
+        ({"requests": [{"variant": "4.1.1"}]}, r"^f.yaml: requests\[0\].user: missing"),
+        ({"requests": [{"variant": "4.1.1", "user": "u", "colour": 1}]}, r"\.colour: unknown key"),
+        ({"requests": [{"variant": "4.1.1", "user": "u", "after": "nope"}]}, "no request is named"),
+        ({"requests": [{"advance": "soon"}]}, r"requests\[0\].advance: not a duration"),
     ],
 )
 def test_request_file_errors_name_the_item(data: object, message: str) -> None:
@@ -71,7 +76,7 @@ def test_offsets() -> None:
             "users: {x: {roles: {Wizard: 90-B3-D5-1F-30-01-00-00}}}\npremises: []",
             "unknown user role",
         ),
-        ("{", "not YAML"),
+        ("{", "^lab.yaml:1: not valid YAML"),
     ],
 )
 def test_lab_file_errors_are_clear(text: str, message: str) -> None:
@@ -86,10 +91,8 @@ def test_lab_refuses_a_shared_id_the_sec_forbids() -> None:
         "    id: 90-B3-D5-1F-30-01-00-10",
     )
     assert text != DEFAULT_LAB.read_text()
-    from hil.dcc.users import UserError
-
-    with pytest.raises(UserError, match="cannot be shared"):
-        Lab.build(LabSpec.from_yaml(text))
+    with pytest.raises(LabError, match=r"^lab:19: users.rival-supplier.id: .* cannot be shared"):
+        LabSpec.from_yaml(text)
 
 
 def test_unknown_device_alias_lists_the_known_ones() -> None:
@@ -132,7 +135,7 @@ def test_requests_command_reports_a_bad_file_without_a_traceback(tmp_path: Path)
     bad.write_text("requests: [{variant: '4.1.1'}]\n")
     result = CliRunner().invoke(main, ["requests", str(bad), "--lab", str(DEFAULT_LAB)])
     assert result.exit_code == 1
-    assert "missing 'user'" in result.output
+    assert f"{bad}:1: requests[0].user: missing (required)" in result.output
     assert "Traceback" not in result.output
 
 
