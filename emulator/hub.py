@@ -9,8 +9,19 @@ What it does with a command from the WAN (`send`):
 
 Responses are matched to commands by (originator, counter) and returned from
 `send`; alerts from any device, hosted or remote, come out of `alerts()`. Only
-devices in the CHF Device Log may talk on the HAN: envelopes from others are
-counted and dropped. A waking GSME's mirror updates the GPF.
+devices in the CHF Device Log may talk on the HAN. A waking GSME's mirror updates
+the GPF.
+
+Nothing from the HAN is dropped silently: what the hub cannot use is counted in
+`Hub.drops` by reason and logged (one warning line each):
+
+- ``unadmitted``: an envelope from a device not in the CHF Device Log;
+- ``undecodable``: a GBCS message that does not decode;
+- ``unmatched_response``: a response no command waits for (late, or unknown);
+- ``unexpected_command``: a command sent to the hub by a HAN device;
+- ``unexpected_envelope``: an envelope kind the hub does not take (ACK, STATE, ...);
+- ``mirror``: mirror data the GPF refuses (not JSON, or of the wrong shape);
+- ``no_gpf``: a mirror for a hub that hosts no GPF.
 
 Listeners (`add_listener`) see every message crossing the hub, in the manner of
 python-can's Notifier, for recorders and reports.
@@ -21,7 +32,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import defaultdict, deque
+import logging
+from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -30,10 +42,13 @@ from emulator.devices.base import ECS100, Outbound
 from emulator.devices.chf import Chf
 from emulator.devices.gpf import Gpf
 from emulator.errors import EmulatorError, GbcsError, LinkClosed
+from emulator.gbcs.alert_body import named_command
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
+
+log = logging.getLogger(__name__)
 
 Listener = Callable[[str, bytes], None]  # ("command" | "queued" | "response" | "alert", message)
 
@@ -68,7 +83,6 @@ class HubCounters:
     responses: int = 0
     alerts: int = 0
     queued: int = 0
-    dropped_unadmitted: int = 0
     rejected: int = 0
 
 
@@ -93,6 +107,9 @@ class Hub:
         self.routes: dict[bytes, Link] = {}  # point-to-point links (serial ports) by device
         self.clock = clock
         self.counters = HubCounters()
+        #: What the hub received from the HAN and could not use, by reason (see the
+        #: module docstring); each drop is also logged.
+        self.drops: Counter[str] = Counter()
         self._pending: dict[tuple[bytes, int], _Pending] = {}
         self._alerts: asyncio.Queue[bytes] = asyncio.Queue()
         self._sleepy: dict[bytes, SleepyQueue] = defaultdict(SleepyQueue)
@@ -239,7 +256,7 @@ class Hub:
     async def _on_envelope(self, env: Envelope) -> None:
         source = bytes(env.source)
         if not self.chf.admits(env.source):
-            self.counters.dropped_unadmitted += 1
+            self._drop("unadmitted", f"{env.kind.name} envelope from {env.source}")
             return
         if env.kind == EnvelopeKind.WAKE:
             queue = self._sleepy[source]
@@ -248,18 +265,38 @@ class Hub:
                 await self._forward(source, queue.waiting.popleft())
         elif env.kind == EnvelopeKind.SLEEP:
             self._sleepy[source].awake = False
-        elif env.kind == EnvelopeKind.MIRROR and self.gpf is not None:
-            with contextlib.suppress(ValueError):
-                self.gpf.sync(json.loads(env.payload))
+        elif env.kind == EnvelopeKind.MIRROR:
+            self._on_mirror(env)
         elif env.kind == EnvelopeKind.JOIN:
             self.chf.joined(env.source)
         elif env.kind == EnvelopeKind.GBCS:
             self._on_message(env.payload)
+        else:
+            self._drop("unexpected_envelope", f"{env.kind.name} envelope from {env.source}")
+
+    def _on_mirror(self, env: Envelope) -> None:
+        if self.gpf is None:
+            self._drop("no_gpf", f"mirror from {env.source}")
+            return
+        try:
+            self.gpf.sync(json.loads(env.payload))
+        except ValueError as exc:  # not JSON, or MirrorError
+            self._drop("mirror", f"mirror from {env.source}: {exc}")
+
+    def _drop(self, reason: str, detail: str) -> None:
+        self.drops[reason] += 1
+        log.warning("hub %s dropped %s: %s", self.chf.eui, reason, detail)
 
     def _on_message(self, raw: bytes) -> None:
         try:
             msg = decode_message(raw)
-        except GbcsError:
+        except GbcsError as exc:
+            self._drop("undecodable", f"{len(raw)} byte(s) from the HAN: {exc}")
+            return
+        if msg.cra == Cra.COMMAND:
+            self._drop(
+                "unexpected_command", f"command 0x{msg.message_code:04X} from {msg.originator}"
+            )
             return
         if msg.cra == Cra.ALERT:
             if msg.message_code == ECS100:
@@ -268,10 +305,15 @@ class Hub:
             return
         if msg.cra == Cra.RESPONSE:
             pending = self._pending.get((bytes(msg.recipient), msg.counter))
-            if pending is not None and not pending.future.done():
-                self.counters.responses += 1
-                self._notify("response", raw)
-                pending.future.set_result(raw)
+            if pending is None or pending.future.done():
+                self._drop(
+                    "unmatched_response",
+                    f"{msg.originator} answered counter {msg.counter} of {msg.recipient}",
+                )
+                return
+            self.counters.responses += 1
+            self._notify("response", raw)
+            pending.future.set_result(raw)
 
     def _not_supported(self, alert: GbcsMessage) -> None:
         """Fail the command an ECS100 alert refuses, instead of waiting for a response.
@@ -285,7 +327,11 @@ class Hub:
             for key, p in self._pending.items()
             if p.target == device and not p.future.done()
         ]
-        named = [(k, p) for k, p in waiting if k[1].to_bytes(8, "big") in alert.payload]
+        try:
+            command = named_command(alert)
+        except GbcsError:
+            command = None  # still an alert for the WAN side; the DCC counts it
+        named = [(k, p) for k, p in waiting if command is not None and k[1] == command.counter]
         chosen = named or (waiting if len(waiting) == 1 else [])
         for _, pending in chosen[:1]:
             pending.future.set_exception(

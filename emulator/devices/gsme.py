@@ -53,7 +53,8 @@ class Gsme(ZclDevice):
         return into < self.awake_window
 
     def mirror(self) -> dict[str, Any]:
-        """What the GPF keeps for reads while the meter sleeps."""
+        """What the GPF keeps for reads while the meter sleeps (JSON: octet-string
+        attributes travel as hex under "octets", the others under "values")."""
         self.catch_up()
         return {
             "time": to_zigbee_time(self.clock.now()),
@@ -65,6 +66,11 @@ class Gsme(ZclDevice):
                 f"{c:04x}:{a:04x}": v
                 for (c, a), v in self.zcl.values.items()
                 if not isinstance(v, bytes)
+            },
+            "octets": {
+                f"{c:04x}:{a:04x}": v.hex()
+                for (c, a), v in self.zcl.values.items()
+                if isinstance(v, bytes)
             },
         }
 

@@ -1,15 +1,34 @@
 """GBCS message codes (the 2-byte use-case identifier in the grouping header).
 
 A table of facts from GBCS: which use case a code belongs to, the SEC service
-reference variants that send it and whether the use case is critical (None where it
-depends on the variant or does not apply). The codec never needs it to parse: the
-payload is identified from its own first bytes. It names things for people and lets
-the device and DCC layers dispatch by use case.
+reference variants that send it and whether the use case is critical. The codec
+never needs it to parse: the payload is identified from its own first bytes. It
+names things for people and lets the device and DCC layers dispatch by use case.
+
+This is the one source of truth for criticality. The devices' use-case table
+(`emulator.devices.usecases`) and the DCC's routes (`hil.dcc.routes`) take it
+from here through `derived_critical`, which raises `MessageCodeMismatch` when
+they are imported if they state anything else.
+
+Criticality comes from the GBCS use-case list (message type SME.C.C / SME.A.C is
+critical, SME.C.NC / SME.A.NC is not) and, for codes the list does not settle
+(variant forms, use cases later versions dropped, alerts), from the reference
+test data: a critical command or alert carries the originator's signature, a
+non-critical one only a MAC. None means the code has both forms and the variant
+decides (CS02a and CS02f: a MAC form and a signature form), or the references do
+not settle it (CS02b codes 0100, 0101 and 0109, two alerts, and the ZSE-specified
+HAN messages, which GBCS protection does not apply to).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from emulator.errors import EmulatorError
+
+
+class MessageCodeMismatch(EmulatorError, ValueError):
+    """A table keyed by message code disagrees with `MESSAGE_CODES` (a bug, found at import)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +55,12 @@ MESSAGE_CODES: dict[int, MessageCode] = {
         _c(0x0001, "CCS01", "Add Device to CHF device log", False, ("8.11",)),
         _c(0x0002, "CCS02", "Remove device from CHF device log", False, ("8.11",)),
         _c(0x0003, "CCS03", "Restore CHF Device Log", False, ("8.12.1",)),
-        _c(0x0004, "CCS05CCS04", "Read CHF Device Log / Read Device Log", None, ("8.9",)),
-        _c(0x0007, "CS01a", "Apply Prepayment Top Up", None, ("2.2",)),
+        _c(0x0004, "CCS05CCS04", "Read CHF Device Log / Read Device Log", False, ("8.9",)),
+        _c(0x0007, "CS01a", "Apply Prepayment Top Up", False, ("2.2",)),
         _c(0x0008, "CS02a", "Provide Security Credentials Details", None, ()),
         _c(0x000A, "CS02c", "Issue Security Credentials", True, ("6.17",)),
         _c(0x000B, "CS02d", "Update Device Certificates on Device", True, ("6.15.2",)),
-        _c(0x000C, "CS02e", "Provide Device Certificates from Device", None, ("6.24.2",)),
+        _c(0x000C, "CS02e", "Provide Device Certificates from Device", True, ("6.24.2",)),
         _c(0x000D, "CS03A1", "Method A Join (Meter)", True, ("8.7.1",)),
         _c(0x000E, "CS03B", "Method B Join", False, ("8.7.2",)),
         _c(0x000F, "CS04AC", "Method A or C Unjoin", True, ("8.8.1", "8.8.2")),
@@ -57,7 +76,7 @@ MESSAGE_CODES: dict[int, MessageCode] = {
         _c(0x001C, "ECS04a", "Adjust Meter Balance", True, ("1.5",)),
         _c(0x001D, "ECS05", "Reset Tariff Block Counter Matrix", True, ("1.7",)),
         _c(0x001E, "ECS07", "Debt Management", True, ("2.3",)),
-        _c(0x001F, "ECS08", "Update Prepayment Configuration on ESME", None, ("2.1",)),
+        _c(0x001F, "ECS08", "Update Prepayment Configuration on ESME", True, ("2.1",)),
         _c(0x0020, "ECS09", "Activate Emergency Credit Remotely", True, ("2.5",)),
         _c(0x0021, "ECS10", "Send Message to Meter", False, ("3.1",)),
         _c(0x0022, "ECS12", "Set Change of Tenancy date", False, ("3.2",)),
@@ -110,14 +129,14 @@ MESSAGE_CODES: dict[int, MessageCode] = {
             0x003E,
             "ECS26d",
             "Read ESME Configuration Data Device Information (Billing Calendar)",
-            None,
+            False,
             ("6.2.3",),
         ),
         _c(
             0x003F,
             "ECS26e",
             "Read ESME Configuration Data Device Information (device identity exc MPAN)",
-            None,
+            False,
             (),
         ),
         _c(
@@ -137,7 +156,7 @@ MESSAGE_CODES: dict[int, MessageCode] = {
             False,
             ("6.5",),
         ),
-        _c(0x0046, "ECS30", "Set Billing Calendar on the ESME", None, ("6.8",)),
+        _c(0x0046, "ECS30", "Set Billing Calendar on the ESME", True, ("6.8",)),
         _c(0x0047, "ECS34", "Set Instantaneous Power Threshold Configuration", False, ("6.12",)),
         _c(0x0048, "ECS35a", "Read device Event Log", False, ("6.13",)),
         _c(0x0049, "ECS35b", "Read device Security Log", False, ("6.13",)),
@@ -155,10 +174,10 @@ MESSAGE_CODES: dict[int, MessageCode] = {
             0x0054,
             "ECS46c",
             "Set HC ALCS and ALCS configuration in ESME (excluding labels)",
-            None,
+            True,
             ("6.14.2",),
         ),
-        _c(0x0055, "ECS47", "Set or Reset HC ALCS or ALCS State", None, ("7.5", "7.6", "7.8")),
+        _c(0x0055, "ECS47", "Set or Reset HC ALCS or ALCS State", True, ("7.5", "7.6", "7.8")),
         _c(0x0058, "ECS50", "Send CIN to meter", False, ("9.1",)),
         _c(0x0059, "ECS52", "Read ESME/SAPC/GSME/Comms Hub Firmware Version", False, ("11.2",)),
         _c(0x005A, "ECS57", "Reset Maximum Demand Registers", False, ("6.18.2",)),
@@ -197,7 +216,7 @@ MESSAGE_CODES: dict[int, MessageCode] = {
             0x007D,
             "GCS24",
             "Set Uncontrolled Gas Flow Rate and Supply Tamper State on the GSME",
-            None,
+            True,
             ("6.7",),
         ),
         _c(0x007E, "GCS25", "Set Billing Calendar", True, ("6.8",)),
@@ -215,31 +234,31 @@ MESSAGE_CODES: dict[int, MessageCode] = {
         _c(0x008B, "GCS53", "Critical Sensitive Alert (Billing Data Log)", True, ()),
         _c(0x008C, "GCS59", "Restore GPF Device Log", False, ("8.12.2",)),
         _c(0x008D, "GCS60", "Read Meter Balance for Smart Meter", False, ("4.18",)),
-        _c(0x0090, "PCS02", "Activate Emergency Credit on GSME from PPMID", None, ()),
+        _c(0x0090, "PCS02", "Activate Emergency Credit on GSME from PPMID", False, ()),
         _c(
             0x0092,
             "ECS26i",
             "Read Configuration Data Device Information (CHF identity)",
-            None,
+            False,
             ("6.2.4",),
         ),
         _c(0x0093, "ECS35c", "Read CHF Event Log", False, ("6.13",)),
         _c(0x0094, "ECS35d", "Read CHF Security Log", False, ("6.13",)),
         _c(0x0096, "GCS16b", "Read (Prepayment) Daily Read Log", False, ("4.14",)),
-        _c(0x0097, "CS01b", "Apply Prepayment Top Up", None, ("2.2",)),
-        _c(0x009B, "PCS01", "Apply Prepayment Top Up to GSME (using PPMID)", None, ()),
+        _c(0x0097, "CS01b", "Apply Prepayment Top Up", False, ("2.2",)),
+        _c(0x009B, "PCS01", "Apply Prepayment Top Up to GSME (using PPMID)", False, ()),
         _c(
             0x009D,
             "GCS21d",
             "Read GSME Configuration Data Device Information (BillingCalendar)",
-            None,
+            False,
             ("6.2.3",),
         ),
         _c(
             0x009E,
             "GCS21e",
             "Read GSME/GPF Configuration Data Device Information (device identity)",
-            None,
+            False,
             ("6.2.4",),
         ),
         _c(0x009F, "GCS21f", "Read Tariff Data", False, ("4.11.1",)),
@@ -267,8 +286,8 @@ MESSAGE_CODES: dict[int, MessageCode] = {
         _c(0x00B7, "ECS01c", "Set Tariff and Price - Second Element", True, ("1.1.2",)),
         _c(0x00B8, "GCS13b", "Read GSME Energy Register (Block Counters)", False, ("4.1.4",)),
         _c(0x00B9, "ECS35e", "Read ESME Power Event Log", False, ("6.13",)),
-        _c(0x00BA, "ECS35f", "Read ALCS Event Log", None, ("6.13",)),
-        _c(0x00BB, "ECS61a", "Read HC ALCS and ALCS Data from ESME", None, ("7.7",)),
+        _c(0x00BA, "ECS35f", "Read ALCS Event Log", False, ("6.13",)),
+        _c(0x00BB, "ECS61a", "Read HC ALCS and ALCS Data from ESME", False, ("7.7",)),
         _c(0x00BC, "ECS23b", "Read Voltage Operational Data - 3 phase", False, ("4.10",)),
         _c(0x00BD, "ECS24b", "Read Tariff Data - second element", False, ("4.11.2",)),
         _c(
@@ -307,23 +326,23 @@ MESSAGE_CODES: dict[int, MessageCode] = {
         _c(0x00C7, "ECS01d", "Set Price - Second Element", True, ("1.2.2",)),
         _c(0x00C9, "ECS20d", "Read Billing Data Log (prepayment credits)", False, ("4.4",)),
         _c(0x00CA, "CS06", "Activate Firmware", True, ("11.3",)),
-        _c(0x00CB, "CS02bSupplierBySupplier", "Update Security Credentials", None, ("6.15.1",)),
+        _c(0x00CB, "CS02bSupplierBySupplier", "Update Security Credentials", True, ("6.15.1",)),
         _c(
             0x00CC,
             "FDA-DLMS",
             "Future Dated Execution Of Instruction Alert (DLMS COSEM)",
-            None,
+            True,
             ("1.1.2", "1.2.1", "1.2.2", "1.6", "2.1", "6.14.2", "6.14.3", "6.4.1"),
         ),
         _c(
             0x00CD,
             "FDA-ZigBee",
             "Future Dated Execution Of Instruction Alert (GBZ)",
-            None,
+            True,
             ("1.2.1", "1.6", "2.1"),
         ),
-        _c(0x00CE, "FDRA-DLMS", "Firmware Distribution Receipt Alert (ESME)", None, ()),
-        _c(0x00CF, "FDRA-ZigBee", "Firmware Distribution Receipt Alert (GSME)", None, ()),
+        _c(0x00CE, "FDRA-DLMS", "Firmware Distribution Receipt Alert (ESME)", True, ()),
+        _c(0x00CF, "FDRA-ZigBee", "Firmware Distribution Receipt Alert (GSME)", True, ()),
         _c(
             0x00D1,
             "ECS29c",
@@ -391,7 +410,7 @@ MESSAGE_CODES: dict[int, MessageCode] = {
             False,
             ("6.2.10",),
         ),
-        _c(0x00F2, "MIIWA-ZigBee", "Meter Integrity Issue Warning Alert - GSME", None, ()),
+        _c(0x00F2, "MIIWA-ZigBee", "Meter Integrity Issue Warning Alert - GSME", False, ()),
         _c(
             0x00F9,
             "ECS26m",
@@ -424,13 +443,13 @@ MESSAGE_CODES: dict[int, MessageCode] = {
         _c(0x00FE, "CCS07", "Read CHF Device Logs", False, ("8.9",)),
         _c(0x0100, "CS02b", "Update Security Credentials", None, ()),
         _c(0x0101, "CS02b", "Update Security Credentials", None, ()),
-        _c(0x0102, "CS02b", "Update Security Credentials", None, ("6.15.1", "6.21")),
-        _c(0x0103, "CS02b", "Update Security Credentials", None, ("6.15.1", "6.21")),
-        _c(0x0104, "CS02b", "Update Security Credentials", None, ("8.5",)),
-        _c(0x0105, "CS02b", "Update Security Credentials", None, ()),
-        _c(0x0106, "CS02b", "Update Security Credentials", None, ()),
-        _c(0x0107, "CS02b", "Update Security Credentials", None, ()),
-        _c(0x0108, "CS02b", "Update Security Credentials", None, ()),
+        _c(0x0102, "CS02b", "Update Security Credentials", True, ("6.15.1", "6.21")),
+        _c(0x0103, "CS02b", "Update Security Credentials", True, ("6.15.1", "6.21")),
+        _c(0x0104, "CS02b", "Update Security Credentials", False, ("8.5",)),
+        _c(0x0105, "CS02b", "Update Security Credentials", True, ()),
+        _c(0x0106, "CS02b", "Update Security Credentials", True, ()),
+        _c(0x0107, "CS02b", "Update Security Credentials", True, ()),
+        _c(0x0108, "CS02b", "Update Security Credentials", True, ()),
         _c(0x0109, "CS02b", "Update Security Credentials", None, ()),
         _c(0x010A, "DBCH01", "Read CHF Sub GHz Channel", False, ("6.31",)),
         _c(0x010B, "DBCH02", "Read CHF Sub GHz Channel Log", False, ("6.32",)),
@@ -472,36 +491,38 @@ MESSAGE_CODES: dict[int, MessageCode] = {
         _c(0x011D, "ECS61e", "Read Auxiliary Controller Operational Data", False, ("7.15",)),
         _c(0x011E, "ECS47a", "Set Auxiliary Controller [n] State", True, ("7.13",)),
         _c(0x011F, "ECS47e", "Limit APC [n] Level", True, ("7.16",)),
-        _c(0x0120, "ECS100", "Command not supported by Device", None, ()),
+        _c(0x0120, "ECS100", "Command not supported by Device", True, ()),
         _c(0x0121, "ECS101", "Limit APC [n] Level Command processed", True, ()),
         _c(0x0122, "ECS102", "Limit APC [n] Level ended or cancelled", True, ()),
         _c(
             0x0124,
             "CS02gLoadControllerByLoadController",
             "Update Load Controller Security Credentials",
-            None,
+            True,
             ("6.15.1",),
         ),
         _c(
             0x0125,
             "CS02gLoadControllerByLoadController",
             "Update Load Controller Security Credentials",
-            None,
+            True,
             ("6.15.1",),
         ),
-        _c(0x0128, "CCS08", "Firmware Transfer Alert", None, ()),
+        _c(0x0128, "CCS08", "Firmware Transfer Alert", True, ()),
         _c(
             0x0126,
             "CS02g",
             "Update Load Controller Security Credentials (by supplier)",
-            None,
+            True,
             ("6.15.1",),
         ),
-        _c(0x0129, "CS08", "Read PPMID/HCALCS Firmware Version", None, ("11.2",)),
-        _c(0x012A, "GCS60a", "Read Meter Balance for GSME (with prepayment data)", None, ("4.18",)),
+        _c(0x0129, "CS08", "Read PPMID/HCALCS Firmware Version", False, ("11.2",)),
+        _c(
+            0x012A, "GCS60a", "Read Meter Balance for GSME (with prepayment data)", False, ("4.18",)
+        ),
         _c(0x012B, "CS09", "PPMID Firmware Activation Alert", True, ()),
-        _c(0x1000, "GCA", "Generic Critical Alert", None, ()),
-        _c(0x1001, "GNCA", "Generic Non Critical Alert", None, ()),
+        _c(0x1000, "GCA", "Generic Critical Alert", True, ()),
+        _c(0x1001, "GNCA", "Generic Non Critical Alert", False, ()),
     )
 }
 
@@ -521,3 +542,34 @@ def lookup(code: int) -> MessageCode:
 #: HAN-only use cases (PPMID/HCALCS to meter): their commands are keyed between the
 #: two devices, not from the Access Control Broker.
 HAN_ONLY_CODES: frozenset[int] = frozenset({0x0090, 0x009B, 0x0116, 0x0117, 0x0118, 0x0119})
+
+
+def derived_critical(code: int, use_case: str, stated: bool | None = None) -> bool | None:
+    """Criticality of `code` for a table derived from `MESSAGE_CODES`, checked.
+
+    `use_case` is the derived table's name for the row: it must start with this
+    table's use case (a row filed under the wrong code is caught here). `stated`
+    is what the row says itself, if anything: only a row for one variant of a
+    code that has both forms (None here) needs to, and a stated value must agree
+    with a known one. Raises `MessageCodeMismatch`; derived tables call this while
+    they are built, so a disagreement stops the import.
+    """
+    entry = MESSAGE_CODES.get(code)
+    if entry is None:
+        raise MessageCodeMismatch(f"{use_case}: message code 0x{code:04X} is not in MESSAGE_CODES")
+    if not use_case.startswith(entry.use_case):
+        raise MessageCodeMismatch(
+            f"{use_case}: message code 0x{code:04X} is {entry.use_case} in MESSAGE_CODES"
+        )
+    if stated is None:
+        return entry.critical
+    if entry.critical is not None and entry.critical != stated:
+        raise MessageCodeMismatch(
+            f"{use_case} (0x{code:04X}) is stated {_criticality(stated)} but MESSAGE_CODES"
+            f" has {entry.use_case} {_criticality(entry.critical)}"
+        )
+    return stated
+
+
+def _criticality(critical: bool) -> str:
+    return "critical" if critical else "non-critical"

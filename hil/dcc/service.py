@@ -24,7 +24,9 @@ request's pre-command as the user and waits for the response. In order:
    (`DEVICE_NOT_ADMITTED`, `DEVICE_REJECTED`, `NO_RESPONSE` otherwise).
 
 Alerts from the hubs are matched to the request they answer (future-dated
-outcomes) or recorded for the users of the device. Decommissioning or
+outcomes, "command not supported": the alert comes from the command's device and
+names its counter) or recorded for the suppliers of the device; alerts that do
+not decode are dropped, counted in `Dcc.drops` and logged. Decommissioning or
 suspending a device cancels its future-dated and scheduled requests whose
 command has not gone out (H3.20); a successful Restrict Access for Change of
 Tenancy cancels Other Users' ones (H3.18).
@@ -36,6 +38,8 @@ import asyncio
 import contextlib
 import datetime as _dt
 import itertools
+import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +51,7 @@ from emulator.clock import Clock, stopwatch
 from emulator.devices.usecases import USE_CASES
 from emulator.errors import EmulatorError, GbcsError
 from emulator.gbcs import builder
+from emulator.gbcs.alert_body import NamedCommand, named_command
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_message
 from emulator.gbcs.message_codes import lookup
@@ -88,6 +93,8 @@ from hil.dcc.users import User, UserRegistry
 
 MAX_FUTURE = _dt.timedelta(days=30)
 
+log = logging.getLogger(__name__)
+
 #: The trust-anchor role a user's commands arrive as, by user role. Export
 #: suppliers, agents and Other Users have no cell: the ACB authenticates them.
 ANCHOR_ROLE: dict[Role, str] = {
@@ -99,6 +106,15 @@ ANCHOR_ROLE: dict[Role, str] = {
     Role.REGISTERED_SUPPLIER_AGENT: "other",
     Role.OTHER_USER: "other",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A command as an alert can name it: its request, the device it went to, its code."""
+
+    request_id: str
+    device: bytes
+    message_code: int
 
 
 @dataclass
@@ -171,7 +187,11 @@ class Dcc:
         self._sequence = itertools.count(1)
         self._counters: dict[bytes, int] = {}
         self._reserved: dict[bytes, set[int]] = {}
-        self._by_counter: dict[tuple[bytes, int], str] = {}
+        self._by_counter: dict[tuple[bytes, int], _Sent] = {}
+        #: Alerts from the hubs the DCC could not use, by reason: "undecodable" (the
+        #: message or its alert body does not decode), "not_an_alert" (a response or
+        #: command on the alert path). Each is also logged.
+        self.drops: Counter[str] = Counter()
         self._timers: dict[str, Any] = {}  # request_id -> clock timer of a held request
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sending: set[asyncio.Task[Any]] = set()
@@ -645,7 +665,9 @@ class Dcc:
         message = builder.command(
             built.message_code, counter, originator, recipient, built.payload, other=other
         )
-        self._by_counter[(bytes(originator), counter)] = request.request_id
+        self._by_counter[(bytes(originator), counter)] = _Sent(
+            request.request_id, bytes(recipient), built.message_code
+        )
         self._acknowledge(result)
         timing = result.timing
         if timing is not None:
@@ -940,12 +962,20 @@ class Dcc:
         arrived = self.elapsed()
         try:
             msg = decode_message(raw)
-        except GbcsError:
+        except GbcsError as exc:
+            self._drop("undecodable", f"alert that does not decode: {exc}")
             return
         if msg.cra != Cra.ALERT:
+            self._drop("not_an_alert", f"{msg.cra.name.lower()} from {msg.originator}")
             return
-        request_id = None
-        request_id = self._request_of_alert(msg)
+        try:
+            named = named_command(msg)
+        except GbcsError as exc:
+            self._drop(
+                "undecodable", f"alert 0x{msg.message_code:04X} from {msg.originator}: {exc}"
+            )
+            return
+        request_id = None if named is None else self._request_of_alert(msg, named)
         device = self.inventory.get(msg.originator)
         users: list[str] = []
         if request_id is not None:
@@ -971,27 +1001,31 @@ class Dcc:
             )
         )
 
-    def _request_of_alert(self, msg: GbcsMessage) -> str | None:
-        """The request an alert answers, when it names the command's counter.
+    def _drop(self, reason: str, detail: str) -> None:
+        self.drops[reason] += 1
+        log.warning("DCC dropped an alert (%s): %s", reason, detail)
 
-        Future-dated outcome alerts (and the firmware activation alert) carry the
-        message code and counter of the command they report on; other alerts
-        (CS14 device log changes, power events) go to the device's suppliers.
+    def _request_of_alert(self, msg: GbcsMessage, named: NamedCommand) -> str | None:
+        """The request whose command the alert names (`emulator.gbcs.alert_body`).
+
+        The alert must come from the device the command went to and name its
+        originator counter (and its message code, where the body repeats it).
+        Alerts go back to the command's originator, so when two originators'
+        counters collide the one the alert is addressed to wins.
         """
-        payload = msg.payload
-        for (_, counter), request_id in reversed(self._by_counter.items()):
-            result = self.results.get(request_id)
-            if result is None or result.request.target is None:
-                continue
-            if any(form in payload for form in _counter_forms(counter)):
-                return request_id
-        return None
-
-
-def _counter_forms(counter: int) -> tuple[bytes, bytes]:
-    """A counter as DLMS and GBZ alerts carry it (8 bytes) and as ASN.1 does (INTEGER)."""
-    minimal = counter.to_bytes((counter.bit_length() + 8) // 8, "big", signed=True)
-    return counter.to_bytes(8, "big"), bytes((0x02, len(minimal))) + minimal
+        device = bytes(msg.originator)
+        found = [
+            (originator, sent)
+            for (originator, counter), sent in self._by_counter.items()
+            if counter == named.counter
+            and sent.device == device
+            and named.message_code in (None, sent.message_code)
+            and sent.request_id in self.results
+        ]
+        for originator, sent in found:
+            if originator == bytes(msg.recipient):
+                return sent.request_id
+        return found[-1][1].request_id if found else None
 
 
 def _seconds(value: _dt.timedelta | None) -> float | None:
