@@ -28,9 +28,10 @@ from hil.corpus import read_hex_file
 from hil.dcc.cli import RESULT_HEADERS, VARIANT_HEADERS, result_rows, variant_rows
 from hil.dcc.lab import EMBEDDED_MQTT
 from hil.dcc.requestfile import run_file
+from hil.fixtures import FIXTURES
 from hil.report.table import format_table
 
-DEMO_REQUESTS = Path(__file__).resolve().parents[1] / "fixtures" / "requests" / "demo.yaml"
+DEMO_REQUESTS = FIXTURES / "requests" / "demo.yaml"
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 ACB = "90-B3-D5-1F-30-00-00-02"
@@ -161,19 +162,28 @@ def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> 
     return report.ok
 
 
+def default_rtds() -> Path | None:
+    """SMETS_HIL_RTDS, else `../shared/rtds` beside a checkout (an installed wheel has none)."""
+    if "SMETS_HIL_RTDS" in os.environ:
+        return Path(os.environ["SMETS_HIL_RTDS"])
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout.parent / "shared" / "rtds"
+    return None
+
+
 def run(echo: Callable[[str], None] = print) -> int:
     echo("smets-hil demo\n")
     ok = premises_section(echo)
     echo("\nGBCS codec on our own test PKI and on the reference messages:\n")
     rows, token = own_messages()
-    rtds = Path(
-        os.environ.get("SMETS_HIL_RTDS", Path(__file__).resolve().parents[2] / "shared" / "rtds")
-    )
-    if (rtds / "RTDS-4.5.0").is_dir():
+    rtds = default_rtds()
+    if rtds is not None and (rtds / "RTDS-4.5.0").is_dir():
         rows += reference_messages(rtds)
         note = f"reference messages from {rtds}"
     else:
-        note = f"no reference messages at {rtds}: showing our own messages only"
+        where = "set SMETS_HIL_RTDS" if rtds is None else f"none at {rtds}"
+        note = f"no reference messages ({where}): showing our own messages only"
     echo(format_table(HEADERS, rows))
     echo("")
     echo(f"UTRN for a 15.00 GBP top-up (test PKI, counter 0x300000000): {token}")

@@ -42,8 +42,9 @@ from hil.dcc.inventory import DeviceKind, Inventory, SmiStatus
 from hil.dcc.registration import PremisesRegistration
 from hil.dcc.service import Dcc
 from hil.dcc.users import User, UserRegistry
+from hil.fixtures import FIXTURES
 
-LABS = Path(__file__).resolve().parents[2] / "fixtures" / "labs"
+LABS = FIXTURES / "labs"
 DEFAULT_LAB = LABS / "demo.yaml"
 
 #: Device kinds the emulator runs; other inventory entries (IHD, CAD) are records only.
