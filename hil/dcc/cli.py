@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -94,7 +95,10 @@ def eligibility_command(
     responsible: bool,
     as_json: bool,
 ) -> None:
-    """Ask the eligibility rules directly (network operators and agents count as registered)."""
+    """Ask the eligibility rules directly (network operators and agents count as registered).
+
+    Exit status 0 when the request is eligible, 1 when it is refused.
+    """
     role = _role(role_name)
     assert role is not None
     subject = subject_from_flags(
@@ -110,6 +114,8 @@ def eligibility_command(
     else:
         verdict = "eligible" if decision.eligible else f"refused ({decision.reason})"
         click.echo(f"{verdict}: {decision.detail}")
+    if not decision.eligible:
+        sys.exit(1)
 
 
 def result_rows(report: RunReport) -> list[list[str]]:
@@ -176,17 +182,29 @@ def _seconds_text(value: float | None) -> str:
 
 @click.command("requests")
 @click.argument("request_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--lab", "lab_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="lab file to run the requests on (default: the request file's 'lab:' key)",
+)
 @click.option("--json", "as_json", is_flag=True, help="results and response times as JSON")
 def requests_command(request_file: str, lab_file: str | None, as_json: bool) -> None:
-    """Run a YAML file of service requests against a lab; report results and response times."""
+    """Run a YAML file of service requests against a lab; report results and response times.
+
+    Exit status 1 when an `expect:` in the file does not hold or the lab cannot run
+    (a lab file that does not load, a HAN link or broker that cannot be reached).
+    """
     from hil.dcc.lab import LabError
     from hil.dcc.requestfile import RequestFileError, run_file
 
+    lab = _check_files(request_file, lab_file)
     try:
         report = asyncio.run(run_file(request_file, lab_file))
     except (LabError, RequestFileError) as exc:
         raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # a value in the lab file its loader let through (a link URL)
+        raise click.ClickException(f"{lab}: {exc}") from None
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=_json_default))
     else:
@@ -197,6 +215,35 @@ def requests_command(request_file: str, lab_file: str | None, as_json: bool) -> 
             click.echo(f"EXPECTATION FAILED: {failure}", err=True)
     if not report.ok:
         sys.exit(1)
+
+
+def _check_files(path: str, lab_file: str | None) -> Path | str:
+    """Load the request file and read the lab file before the lab starts; returns the lab's path.
+
+    The loaders report what they recognise as RequestFileError or LabError;
+    anything else they trip over (text that is not UTF-8, a list where a mapping
+    belongs) is still a fault of the file, and the error must name it.
+    """
+    from hil.dcc.requestfile import RequestFile, RequestFileError
+
+    try:
+        request_file = RequestFile.load(path)
+    except RequestFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    except UnicodeError as exc:
+        raise click.ClickException(f"{path}: not UTF-8 text ({exc})") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise click.ClickException(f"{path}: not a request file: {exc}") from None
+    lab = lab_file or request_file.lab
+    if lab is None:
+        return path
+    try:
+        Path(lab).read_bytes().decode("utf-8")
+    except UnicodeError as exc:
+        raise click.ClickException(f"{lab}: not UTF-8 text ({exc})") from None
+    except OSError:
+        pass  # the lab loader says it cannot read the file
+    return lab
 
 
 def _json_default(value: Any) -> Any:
