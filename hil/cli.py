@@ -24,16 +24,32 @@ def _security(keys: str | None, acb: Eui64) -> MessageSecurity | None:
     if keys is None:
         return None
     path = Path(keys)
-    if path.is_dir() and not any(parse_key_file_name(p.name) for p in path.iterdir()):
-        raise click.BadParameter(
-            f"{keys}: no key files (<eui>-ds.pem, <eui>-ka.key, ...) in this folder",
-            param_hint="--keys",
-        )
+    if path.is_dir():
+        _check_key_folder(path)
     try:
         return MessageSecurity(open_keystore(path), acb)
     except (OSError, UnicodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         # A ZAZ1 file that is not JSON of the expected shape fails anywhere in its loader.
         raise click.BadParameter(f"{keys}: not a key store: {exc}", param_hint="--keys") from None
+
+
+def _check_key_folder(folder: Path) -> None:
+    """A folder without key files, or with one that is not PEM, is the wrong folder.
+
+    Keys load lazily (a run needs a few of hundreds), so a corrupt file would
+    otherwise only show as "not checked" on the messages that need it.
+    """
+    files = [p for p in sorted(folder.iterdir()) if parse_key_file_name(p.name)]
+    if not files:
+        raise click.BadParameter(
+            f"{folder}: no key files (<eui>-ds.pem, <eui>-ka.key, ...) in this folder",
+            param_hint="--keys",
+        )
+    for file in files:
+        with file.open("rb") as fh:
+            head = fh.read(4096)
+        if b"-----BEGIN " not in head:
+            raise click.BadParameter(f"{file}: not a PEM file", param_hint="--keys")
 
 
 def _read_message(value: str) -> bytes:
