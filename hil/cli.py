@@ -206,6 +206,7 @@ def conformance(
     """
     from hil.conformance import run_conformance
 
+    _check_key_folder(Path(keys))
     report = run_conformance(Path(folder), Path(keys), Path(dump) if dump else None).to_json()
     if as_json:
         click.echo(json.dumps(report))

@@ -115,6 +115,7 @@ def eligibility_command(
         verdict = "eligible" if decision.eligible else f"refused ({decision.reason})"
         click.echo(f"{verdict}: {decision.detail}")
     if not decision.eligible:
+        click.echo(f"smets-hil: failed: refused ({decision.reason})", err=True)
         sys.exit(1)
 
 
