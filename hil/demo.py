@@ -25,11 +25,11 @@ from emulator.pki.folder import FolderKeyStore
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import RemotePartyRole, TestPki
 from hil.corpus import read_hex_file
-from hil.dcc.cli import RESULT_HEADERS, VARIANT_HEADERS, result_rows, variant_rows
+from hil.dcc.cli import RESULT_HEADERS, RESULT_SHRINK, VARIANT_HEADERS, result_rows, variant_rows
 from hil.dcc.lab import EMBEDDED_MQTT
 from hil.dcc.requestfile import run_file
 from hil.fixtures import FIXTURES
-from hil.report.table import format_table
+from hil.report.table import format_table, terminal_width
 
 DEMO_REQUESTS = FIXTURES / "requests" / "demo.yaml"
 
@@ -128,6 +128,10 @@ def reference_messages(rtds: Path) -> list[list[str]]:
     return rows
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else many or singular + 's'}"
+
+
 def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> bool:
     """The main job: a premises of virtual devices answering service requests."""
     report = asyncio.run(run_file(DEMO_REQUESTS, link=link))
@@ -143,7 +147,8 @@ def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> 
         f"HAN over {lab.link_url} (embedded broker), virtual clock from "
         f"{lab.spec.start:%Y-%m-%d %H:%M}Z. Requests from {DEMO_REQUESTS.name}:\n"
     )
-    echo(format_table(RESULT_HEADERS, result_rows(report)))
+    width = terminal_width()
+    echo(format_table(RESULT_HEADERS, result_rows(report), width=width, shrink=RESULT_SHRINK))
     echo("")
     echo("Response times per variant (SMETS2+: hub-side HAN time excluded):")
     echo(format_table(VARIANT_HEADERS, variant_rows(report)))
@@ -151,11 +156,13 @@ def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> 
     for r in report.all_results:
         by_status[r.status.value] = by_status.get(r.status.value, 0) + 1
     counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-    alerts = len(report.dcc.alerts)
+    breaches = report.dcc.timings.as_dict()["breaches"]
+    assert isinstance(breaches, int)
     echo(
-        f"\n{len(report.all_results)} requests ({len(report.scheduled_runs)} by schedule): "
-        f"{counts}; "
-        f"{report.dcc.timings.as_dict()['breaches']} target breaches; {alerts} device alerts"
+        f"\n{plural(len(report.all_results), 'request')} "
+        f"({len(report.scheduled_runs)} by schedule): {counts}; "
+        f"{plural(breaches, 'target breach', 'target breaches')}; "
+        f"{plural(len(report.dcc.alerts), 'device alert')}"
     )
     for failure in report.failed_expectations:
         echo(f"UNEXPECTED: {failure}")

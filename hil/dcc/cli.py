@@ -13,7 +13,7 @@ import click
 from hil.dcc.catalogue import Role, format_duration, load_catalogue
 from hil.dcc.eligibility import check, subject_from_flags
 from hil.dcc.inventory import DeviceKind, SmiStatus
-from hil.report.table import format_table
+from hil.report.table import format_table, terminal_width
 
 if TYPE_CHECKING:
     from hil.dcc.requestfile import RunReport
@@ -64,7 +64,7 @@ def catalogue_command(role: str | None, as_json: bool) -> None:
     rows = [
         [
             v.variant,
-            v.name[:48],
+            v.name,
             " ".join(sorted(r.short for r in v.roles)) or "(not used)",
             format_duration(v.smets2_target),
             format_duration(v.smets1_target),
@@ -72,7 +72,8 @@ def catalogue_command(role: str | None, as_json: bool) -> None:
         ]
         for v in variants
     ]
-    click.echo(format_table(["variant", "name", "roles", "SMETS2+", "SMETS1", "flags"], rows))
+    headers = ["variant", "name", "roles", "SMETS2+", "SMETS1", "flags"]
+    click.echo(format_table(headers, rows, width=terminal_width(), shrink=[1]))
     click.echo(f"\n{len(variants)} variants")
 
 
@@ -127,7 +128,7 @@ def result_rows(report: RunReport) -> list[list[str]]:
         target = timing.target if timing is not None else None
         rows.append(
             [
-                (r.request.label or r.request_id)[:34],
+                r.request.label or r.request_id,
                 r.variant,
                 r.request.user.name,
                 r.request.category.value,
@@ -135,7 +136,7 @@ def result_rows(report: RunReport) -> list[list[str]]:
                 r.reason if not r.ok else (r.use_case or "DCC"),
                 "-" if measured is None else f"{measured * 1000:.1f} ms",
                 _seconds_text(target),
-                (r.detail or (r.outcome.summary if r.outcome else ""))[:60],
+                r.detail or (r.outcome.summary if r.outcome else ""),
             ]
         )
     return rows
@@ -168,6 +169,9 @@ def variant_rows(report: RunReport) -> list[list[str]]:
         for s in report.dcc.timings.per_variant()
     ]
 
+
+#: The free-text columns of RESULT_HEADERS (request name, detail): cut to fit a terminal.
+RESULT_SHRINK = (0, 8)
 
 VARIANT_HEADERS = ["variant", "count", "p50 ms", "p95 ms", "max ms", "target", "breaches"]
 
@@ -209,7 +213,11 @@ def requests_command(request_file: str, lab_file: str | None, as_json: bool) -> 
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=_json_default))
     else:
-        click.echo(format_table(RESULT_HEADERS, result_rows(report)))
+        click.echo(
+            format_table(
+                RESULT_HEADERS, result_rows(report), width=terminal_width(), shrink=RESULT_SHRINK
+            )
+        )
         click.echo("")
         click.echo(format_table(VARIANT_HEADERS, variant_rows(report)))
         for failure in report.failed_expectations:
