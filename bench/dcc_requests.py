@@ -17,12 +17,11 @@ import argparse
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import Any
 
-from hil.dcc.lab import Lab
+from hil.dcc.lab import DEFAULT_LAB, Lab
 
-LAB = Path(__file__).resolve().parents[1] / "fixtures" / "labs" / "demo.yaml"
+LAB = DEFAULT_LAB
 
 KINDS: dict[str, tuple[str, str, str]] = {
     "read_4.1.1": ("4.1.1", "supplier", "ESME"),

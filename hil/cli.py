@@ -10,46 +10,71 @@ from typing import Any
 
 import click
 
-from emulator.errors import EmulatorError
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.inspection import inspect_message
 from emulator.gbcs.security import DEFAULT_ACB, MessageSecurity
 from emulator.gbcs.tree import render_text
+from emulator.pki.folder import parse_key_file_name
 from emulator.pki.open import open_keystore
+from hil.boundary import EUI64, EXIT_FAILED, PROG, Cli
+from hil.corpus import HexError, hex_problem, parse_hex, read_hex_file
 
 
-def _security(keys: str | None, acb: str) -> MessageSecurity | None:
+def _security(keys: str | None, acb: Eui64) -> MessageSecurity | None:
     if keys is None:
         return None
+    path = Path(keys)
+    if path.is_dir():
+        _check_key_folder(path)
     try:
-        return MessageSecurity(open_keystore(keys), Eui64(acb))
-    except (FileNotFoundError, EmulatorError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--keys") from None
+        return MessageSecurity(open_keystore(path), acb)
+    except (OSError, UnicodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # A ZAZ1 file that is not JSON of the expected shape fails anywhere in its loader.
+        raise click.BadParameter(f"{keys}: not a key store: {exc}", param_hint="--keys") from None
+
+
+def _check_key_folder(folder: Path) -> None:
+    """A folder without key files, or with one that is not PEM, is the wrong folder.
+
+    Keys load lazily (a run needs a few of hundreds), so a corrupt file would
+    otherwise only show as "not checked" on the messages that need it.
+    """
+    files = [p for p in sorted(folder.iterdir()) if parse_key_file_name(p.name)]
+    if not files:
+        raise click.BadParameter(
+            f"{folder}: no key files (<eui>-ds.pem, <eui>-ka.key, ...) in this folder",
+            param_hint="--keys",
+        )
+    for file in files:
+        with file.open("rb") as fh:
+            head = fh.read(4096)
+        if b"-----BEGIN " not in head:
+            raise click.BadParameter(f"{file}: not a PEM file", param_hint="--keys")
 
 
 def _read_message(value: str) -> bytes:
-    text = value
-    if len(value) < 4096:  # a long argument is hex, and too long to be a file name
-        try:
-            path = Path(value)
-            if path.is_file():
-                text = path.read_text()
-        except OSError:
-            pass
-    cleaned = "".join(text.split()).replace("-", "")
+    """The HEX_OR_FILE argument: a file holding hex, or hex itself."""
     try:
-        return bytes.fromhex(cleaned)
-    except ValueError:
-        raise click.BadParameter(
-            "not a file and not hexadecimal", param_hint="HEX_OR_FILE"
-        ) from None
+        path = Path(value)
+        is_file = len(value) < 4096 and path.is_file()  # a long argument is hex
+    except (OSError, ValueError):  # too long a name, or a NUL byte in it
+        is_file = False
+    if not is_file:
+        problem = hex_problem(value)
+        if problem is not None:
+            raise click.BadParameter(f"not a file and {problem}", param_hint="HEX_OR_FILE")
+        return parse_hex(value, "HEX_OR_FILE")
+    try:
+        return read_hex_file(path)
+    except (HexError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="HEX_OR_FILE") from None
 
 
 def _emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2))
 
 
-@click.group()
+@click.group(cls=Cli)
 @click.version_option(package_name="smets-hil")
 def main() -> None:
     """GB smart-metering emulator and hardware-in-the-loop harness."""
@@ -66,11 +91,19 @@ def gbcs() -> None:
     "--keys", type=click.Path(exists=True), help="Key store: RTDS-layout folder or ZAZ1 JSON."
 )
 @click.option(
-    "--acb", default=str(DEFAULT_ACB), show_default=True, help="Access Control Broker EUI-64."
+    "--acb",
+    type=EUI64,
+    default=str(DEFAULT_ACB),
+    show_default=True,
+    help="Access Control Broker EUI-64.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def gbcs_decode(hex_or_file: str, keys: str | None, acb: str, as_json: bool) -> None:
-    """Print the decoded tree of one message and whether signature and MAC verify."""
+def gbcs_decode(hex_or_file: str, keys: str | None, acb: Eui64, as_json: bool) -> None:
+    """Print the decoded tree of one message and whether signature and MAC verify.
+
+    Exit status 1 when anything checked fails (parse, re-encoding, signature,
+    MAC, payload, decryption), 2 when the input is not a message in hex.
+    """
     result = inspect_message(_read_message(hex_or_file), _security(keys, acb))
     data = result.to_json()
     if as_json:
@@ -85,8 +118,10 @@ def gbcs_decode(hex_or_file: str, keys: str | None, acb: str, as_json: bool) -> 
             )
         elif keys is None:
             click.echo("signature/mac: not checked (give --keys)")
-    if result.message is None:
-        sys.exit(2)
+    if result.failures:
+        stages = ", ".join(sorted({stage for stage, _ in result.failures}))
+        click.echo(f"{PROG}: failed: {stages}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 def _verdict(value: bool | None) -> str:
@@ -99,17 +134,34 @@ def _verdict(value: bool | None) -> str:
     "--keys", type=click.Path(exists=True), help="Key store: RTDS-layout folder or ZAZ1 JSON."
 )
 @click.option(
-    "--acb", default=str(DEFAULT_ACB), show_default=True, help="Access Control Broker EUI-64."
+    "--acb",
+    type=EUI64,
+    default=str(DEFAULT_ACB),
+    show_default=True,
+    help="Access Control Broker EUI-64.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def gbcs_corpus(folder: str, keys: str | None, acb: str, as_json: bool) -> None:
-    """Parse, re-encode, verify and decode every *.HEX file under FOLDER."""
+def gbcs_corpus(folder: str, keys: str | None, acb: Eui64, as_json: bool) -> None:
+    """Parse, re-encode, verify and decode every *.HEX file under FOLDER.
+
+    Exit status 1 when a file fails a stage or the folder holds no *.HEX file.
+    """
     from hil.corpus import run_corpus
 
     report = run_corpus(Path(folder), _security(keys, acb)).to_json()
     if as_json:
         click.echo(json.dumps(report))
-        return
+    else:
+        _print_corpus(report)
+    if report["total"] == 0:
+        click.echo(f"{PROG}: failed: no *.HEX files under {folder}", err=True)
+        sys.exit(EXIT_FAILED)
+    if report["failures"]:
+        click.echo(f"{PROG}: failed: {len(report['failures'])} failures", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _print_corpus(report: dict[str, Any]) -> None:
     for key in (
         "total",
         "parsed",
@@ -139,18 +191,40 @@ def gbcs_corpus(folder: str, keys: str | None, acb: str, as_json: bool) -> None:
     "--dump", type=click.Path(file_okay=False), help="Write our responses here as .HEX files."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def conformance(folder: str, keys: str, dump: str | None, as_json: bool) -> None:
-    """Replay every *_COMMAND_GBCS.HEX to an emulated device and compare the responses."""
+@click.option(
+    "--min-matched",
+    type=click.IntRange(min=1),
+    help="Pass when at least this many commands match (default: every command must match).",
+)
+def conformance(
+    folder: str, keys: str, dump: str | None, as_json: bool, min_matched: int | None
+) -> None:
+    """Replay every *_COMMAND_GBCS.HEX to an emulated device and compare the responses.
+
+    Exit status 1 when a command mismatches (or fewer than --min-matched match)
+    or FOLDER holds no command.
+    """
     from hil.conformance import run_conformance
 
+    _check_key_folder(Path(keys))
     report = run_conformance(Path(folder), Path(keys), Path(dump) if dump else None).to_json()
     if as_json:
         click.echo(json.dumps(report))
-        return
-    for key in ("use_cases_total", "use_cases_matched", "commands_total", "commands_matched"):
-        click.echo(f"{key:>18}: {report[key]}")
-    for item in report["mismatches"]:
-        click.echo(f"  MISMATCH {item['file']}: {item['reason']}")
+    else:
+        for key in ("use_cases_total", "use_cases_matched", "commands_total", "commands_matched"):
+            click.echo(f"{key:>18}: {report[key]}")
+        for item in report["mismatches"]:
+            click.echo(f"  MISMATCH {item['file']}: {item['reason']}")
+    total, matched = report["commands_total"], report["commands_matched"]
+    if total == 0:
+        click.echo(f"{PROG}: failed: no *_COMMAND_GBCS.HEX under {folder}", err=True)
+        sys.exit(EXIT_FAILED)
+    needed = total if min_matched is None else min_matched
+    if matched < needed:
+        click.echo(
+            f"{PROG}: failed: {matched} of {total} commands matched, {needed} needed", err=True
+        )
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -248,26 +322,39 @@ def pki() -> None:
 @click.option(
     "--device",
     "device_euis",
+    type=EUI64,
     multiple=True,
     help="Also export keys for this device EUI-64 (repeatable).",
 )
 @click.option("--no-private", is_flag=True, help="Certificates only, no private keys.")
-def pki_export(folder: str, seed: str, device_euis: tuple[str, ...], no_private: bool) -> None:
+def pki_export(folder: str, seed: str, device_euis: tuple[Eui64, ...], no_private: bool) -> None:
     """Write certificates and keys as <eui>-ds.pem, <eui>-ka.key, ... (the RTDS keystore naming)."""
     from emulator.premises import DEFAULT_DEVICES, device_eui, lab_pki
 
     the_pki, _ = lab_pki(seed)
     for spec in (*DEFAULT_DEVICES, ("CHF", 0xA2), ("GPF", 0xA3)):
         the_pki.device(device_eui(0x00DB123456789000, spec[1]), str(spec[0]))
-    for text in device_euis:
-        the_pki.device(Eui64(text), "device")
-    written = the_pki.export(folder, include_private=not no_private)
+    for eui in device_euis:
+        the_pki.device(eui, "device")
+    try:
+        written = the_pki.export(folder, include_private=not no_private)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write {exc.filename or folder}: {exc.strerror}"
+        ) from None
     click.echo(f"wrote {len(written)} files to {folder}")
 
 
 @main.command()
 def demo() -> None:
-    """Show the codec at work on built and reference messages (what `make demo` runs)."""
+    """Run the demo lab (what `make demo` runs).
+
+    A premises of emulated devices answers a batch of service requests through
+    the DCC layer (results, refusals with reasons, response times), then the
+    codec decodes and verifies messages built with the test PKI and, when
+    SMETS_HIL_RTDS or ../shared/rtds holds them, a few reference messages.
+    Exit status 1 when a request does not end as the request file expects.
+    """
     from hil.demo import run
 
     sys.exit(run(click.echo))

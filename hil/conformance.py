@@ -45,8 +45,9 @@ from emulator.pki.folder import FolderKeyStore
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import derive_key
 from hil.corpus import read_hex_file
+from hil.fixtures import FIXTURES as PACKAGE_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "conformance"
+FIXTURES = PACKAGE_FIXTURES / "conformance"
 
 
 @dataclass(slots=True)

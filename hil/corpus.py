@@ -13,11 +13,61 @@ from typing import Any
 
 from emulator.gbcs.inspection import Inspection, inspect_message
 from emulator.gbcs.security import MessageSecurity
+from hil.errors import HilError
+
+#: A hex file larger than this is not one GBCS message (the largest are a few kilobytes).
+MAX_HEX_FILE = 4 * 1024 * 1024
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+class HexError(HilError, ValueError):
+    """Text that should hold one message in hexadecimal does not; the message says where."""
+
+
+def hex_problem(text: str) -> str | None:
+    """What keeps `text` from being hex digits (whitespace and dashes ignored), or None."""
+    cleaned = "".join(text.split()).replace("-", "")
+    if not cleaned:
+        return "holds no hex digits"
+    for index, char in enumerate(cleaned):
+        if char not in "0123456789abcdefABCDEF":
+            return f"not hexadecimal: {char!r} at digit {index + 1}"
+    if len(cleaned) % 2:
+        return f"has an odd number of hex digits ({len(cleaned)})"
+    return None
+
+
+def parse_hex(text: str, where: str) -> bytes:
+    """Hex digits, with any whitespace and the dashes of `00-DB-...` ignored."""
+    problem = hex_problem(text)
+    if problem is not None:
+        raise HexError(f"{where}: {problem}")
+    return bytes.fromhex("".join(text.split()).replace("-", ""))
 
 
 def read_hex_file(path: Path) -> bytes:
-    text = path.read_text().strip().replace(" ", "").replace("\n", "")
-    return bytes.fromhex(text)
+    """One message from a text file of hex digits (ASCII, UTF-8 or UTF-16 with a BOM).
+
+    Raises `HexError` naming the file for binary, empty, oversized or non-hex
+    content, and OSError (which names the file) when it cannot be read.
+    """
+    if path.stat().st_size > MAX_HEX_FILE:
+        raise HexError(f"{path}: larger than {MAX_HEX_FILE} bytes, not one message")
+    raw = path.read_bytes()
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "ascii")
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise HexError(
+            f"{path}: not a text file of hex digits (byte 0x{raw[exc.start]:02X} "
+            f"at offset {exc.start})"
+        ) from None
+    return parse_hex(text, str(path))
 
 
 @dataclass(slots=True)
@@ -77,9 +127,10 @@ def run_corpus(folder: Path, security: MessageSecurity | None) -> CorpusReport:
         name = str(path.relative_to(folder))
         try:
             raw = read_hex_file(path)
-        except ValueError as exc:
+        except (HexError, OSError) as exc:
             report.total += 1
-            report.failures.append({"file": name, "stage": "read", "error": f"not hex: {exc}"})
+            error = str(exc).removeprefix(f"{path}: ")
+            report.failures.append({"file": name, "stage": "read", "error": error})
             continue
         report.add(name, inspect_message(raw, security))
     return report

@@ -25,12 +25,13 @@ from emulator.pki.folder import FolderKeyStore
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import RemotePartyRole, TestPki
 from hil.corpus import read_hex_file
-from hil.dcc.cli import RESULT_HEADERS, VARIANT_HEADERS, result_rows, variant_rows
+from hil.dcc.cli import RESULT_HEADERS, RESULT_SHRINK, VARIANT_HEADERS, result_rows, variant_rows
 from hil.dcc.lab import EMBEDDED_MQTT
 from hil.dcc.requestfile import run_file
-from hil.report.table import format_table
+from hil.fixtures import FIXTURES
+from hil.report.table import format_table, terminal_width
 
-DEMO_REQUESTS = Path(__file__).resolve().parents[1] / "fixtures" / "requests" / "demo.yaml"
+DEMO_REQUESTS = FIXTURES / "requests" / "demo.yaml"
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 ACB = "90-B3-D5-1F-30-00-00-02"
@@ -127,6 +128,10 @@ def reference_messages(rtds: Path) -> list[list[str]]:
     return rows
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else many or singular + 's'}"
+
+
 def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> bool:
     """The main job: a premises of virtual devices answering service requests."""
     report = asyncio.run(run_file(DEMO_REQUESTS, link=link))
@@ -142,7 +147,8 @@ def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> 
         f"HAN over {lab.link_url} (embedded broker), virtual clock from "
         f"{lab.spec.start:%Y-%m-%d %H:%M}Z. Requests from {DEMO_REQUESTS.name}:\n"
     )
-    echo(format_table(RESULT_HEADERS, result_rows(report)))
+    width = terminal_width()
+    echo(format_table(RESULT_HEADERS, result_rows(report), width=width, shrink=RESULT_SHRINK))
     echo("")
     echo("Response times per variant (SMETS2+: hub-side HAN time excluded):")
     echo(format_table(VARIANT_HEADERS, variant_rows(report)))
@@ -150,15 +156,27 @@ def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> 
     for r in report.all_results:
         by_status[r.status.value] = by_status.get(r.status.value, 0) + 1
     counts = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
-    alerts = len(report.dcc.alerts)
+    breaches = report.dcc.timings.as_dict()["breaches"]
+    assert isinstance(breaches, int)
     echo(
-        f"\n{len(report.all_results)} requests ({len(report.scheduled_runs)} by schedule): "
-        f"{counts}; "
-        f"{report.dcc.timings.as_dict()['breaches']} target breaches; {alerts} device alerts"
+        f"\n{plural(len(report.all_results), 'request')} "
+        f"({len(report.scheduled_runs)} by schedule): {counts}; "
+        f"{plural(breaches, 'target breach', 'target breaches')}; "
+        f"{plural(len(report.dcc.alerts), 'device alert')}"
     )
     for failure in report.failed_expectations:
         echo(f"UNEXPECTED: {failure}")
     return report.ok
+
+
+def default_rtds() -> Path | None:
+    """SMETS_HIL_RTDS, else `../shared/rtds` beside a checkout (an installed wheel has none)."""
+    if "SMETS_HIL_RTDS" in os.environ:
+        return Path(os.environ["SMETS_HIL_RTDS"])
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout.parent / "shared" / "rtds"
+    return None
 
 
 def run(echo: Callable[[str], None] = print) -> int:
@@ -166,14 +184,13 @@ def run(echo: Callable[[str], None] = print) -> int:
     ok = premises_section(echo)
     echo("\nGBCS codec on our own test PKI and on the reference messages:\n")
     rows, token = own_messages()
-    rtds = Path(
-        os.environ.get("SMETS_HIL_RTDS", Path(__file__).resolve().parents[2] / "shared" / "rtds")
-    )
-    if (rtds / "RTDS-4.5.0").is_dir():
+    rtds = default_rtds()
+    if rtds is not None and (rtds / "RTDS-4.5.0").is_dir():
         rows += reference_messages(rtds)
         note = f"reference messages from {rtds}"
     else:
-        note = f"no reference messages at {rtds}: showing our own messages only"
+        where = "set SMETS_HIL_RTDS" if rtds is None else f"none at {rtds}"
+        note = f"no reference messages ({where}): showing our own messages only"
     echo(format_table(HEADERS, rows))
     echo("")
     echo(f"UTRN for a 15.00 GBP top-up (test PKI, counter 0x300000000): {token}")

@@ -169,6 +169,8 @@ def read_yaml(path: str | Path, make_error: ErrorFactory = FileFormatError) -> Y
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise make_error(where, None, "", f"cannot read: {exc.strerror or exc}", 0) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise make_error(where, 1, "", "UTF-16 text; save the file as UTF-8", 0)
     zero = raw.find(b"\x00")
     if zero >= 0:
         line = raw.count(b"\n", 0, zero) + 1

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from emulator.errors import SecurityError
 from emulator.gbcs.eui import Eui64
 from emulator.pki.keystore import (
     KeyUsage,
@@ -44,12 +45,15 @@ class FolderKeyStore(MemoryKeyStore):
         if not path.is_file():
             return None
         data = path.read_bytes()
-        if b"BEGIN PUBLIC KEY" in data:
-            public = serialization.load_pem_public_key(data)
-            if isinstance(public, ec.EllipticCurvePublicKey):
-                self.add_public_key(eui, usage, public)
-            return None
-        cert, public_key = load_pem_public(data)
+        try:
+            if b"BEGIN PUBLIC KEY" in data:
+                public = serialization.load_pem_public_key(data)
+                if isinstance(public, ec.EllipticCurvePublicKey):
+                    self.add_public_key(eui, usage, public)
+                return None
+            cert, public_key = load_pem_public(data)
+        except ValueError as exc:  # a corrupt file: name it, not the base64 decoder's complaint
+            raise SecurityError(f"{path}: not a PEM certificate or public key ({exc})") from None
         if cert is None:  # a certificate strict parsers refuse: keep its key
             self.add_public_key(eui, usage, public_key)
         return cert
@@ -60,7 +64,12 @@ class FolderKeyStore(MemoryKeyStore):
 
     def _load_private_key(self, eui: Eui64, usage: KeyUsage) -> ec.EllipticCurvePrivateKey | None:
         path = self.folder / key_file_name(eui, usage, private=True)
-        return load_pem_private_key(path.read_bytes()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return load_pem_private_key(path.read_bytes())
+        except ValueError as exc:
+            raise SecurityError(f"{path}: not a PEM private key ({exc})") from None
 
     def load_all(self) -> None:
         """Read every file now (for listing and export)."""

@@ -1,6 +1,6 @@
 """The DCC service catalogue: the 123 service reference variants and their rules.
 
-Loaded from `fixtures/service_catalogue.csv`, a copy of the SEC services
+Loaded from `hil/fixtures/service_catalogue.csv`, a copy of the SEC services
 schedule extract (eligible user roles, target response times for SMETS2+ and
 SMETS1 devices, non-device and SMETS2+-only flags, notes). The file is checked
 when it is read: an unknown role name, an unparseable time or a duplicate
@@ -19,7 +19,9 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-CATALOGUE_CSV = Path(__file__).resolve().parents[2] / "fixtures" / "service_catalogue.csv"
+from hil.fixtures import FIXTURES
+
+CATALOGUE_CSV = FIXTURES / "service_catalogue.csv"
 
 
 class Role(StrEnum):
@@ -196,5 +198,5 @@ class Catalogue:
 
 @cache
 def load_catalogue(path: str | None = None) -> Catalogue:
-    """The catalogue from `fixtures/` (or `path`); parsed once per process."""
+    """The catalogue from `hil/fixtures/` (or `path`); parsed once per process."""
     return Catalogue.from_csv(path or CATALOGUE_CSV)

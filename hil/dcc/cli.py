@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,7 +13,7 @@ import click
 from hil.dcc.catalogue import Role, format_duration, load_catalogue
 from hil.dcc.eligibility import check, subject_from_flags
 from hil.dcc.inventory import DeviceKind, SmiStatus
-from hil.report.table import format_table
+from hil.report.table import format_table, terminal_width
 
 if TYPE_CHECKING:
     from hil.dcc.requestfile import RunReport
@@ -63,7 +64,7 @@ def catalogue_command(role: str | None, as_json: bool) -> None:
     rows = [
         [
             v.variant,
-            v.name[:48],
+            v.name,
             " ".join(sorted(r.short for r in v.roles)) or "(not used)",
             format_duration(v.smets2_target),
             format_duration(v.smets1_target),
@@ -71,7 +72,8 @@ def catalogue_command(role: str | None, as_json: bool) -> None:
         ]
         for v in variants
     ]
-    click.echo(format_table(["variant", "name", "roles", "SMETS2+", "SMETS1", "flags"], rows))
+    headers = ["variant", "name", "roles", "SMETS2+", "SMETS1", "flags"]
+    click.echo(format_table(headers, rows, width=terminal_width(), shrink=[1]))
     click.echo(f"\n{len(variants)} variants")
 
 
@@ -94,7 +96,10 @@ def eligibility_command(
     responsible: bool,
     as_json: bool,
 ) -> None:
-    """Ask the eligibility rules directly (network operators and agents count as registered)."""
+    """Ask the eligibility rules directly (network operators and agents count as registered).
+
+    Exit status 0 when the request is eligible, 1 when it is refused.
+    """
     role = _role(role_name)
     assert role is not None
     subject = subject_from_flags(
@@ -110,6 +115,9 @@ def eligibility_command(
     else:
         verdict = "eligible" if decision.eligible else f"refused ({decision.reason})"
         click.echo(f"{verdict}: {decision.detail}")
+    if not decision.eligible:
+        click.echo(f"smets-hil: failed: refused ({decision.reason})", err=True)
+        sys.exit(1)
 
 
 def result_rows(report: RunReport) -> list[list[str]]:
@@ -120,7 +128,7 @@ def result_rows(report: RunReport) -> list[list[str]]:
         target = timing.target if timing is not None else None
         rows.append(
             [
-                (r.request.label or r.request_id)[:34],
+                r.request.label or r.request_id,
                 r.variant,
                 r.request.user.name,
                 r.request.category.value,
@@ -128,7 +136,7 @@ def result_rows(report: RunReport) -> list[list[str]]:
                 r.reason if not r.ok else (r.use_case or "DCC"),
                 "-" if measured is None else f"{measured * 1000:.1f} ms",
                 _seconds_text(target),
-                (r.detail or (r.outcome.summary if r.outcome else ""))[:60],
+                r.detail or (r.outcome.summary if r.outcome else ""),
             ]
         )
     return rows
@@ -162,6 +170,9 @@ def variant_rows(report: RunReport) -> list[list[str]]:
     ]
 
 
+#: The free-text columns of RESULT_HEADERS (request name, detail): cut to fit a terminal.
+RESULT_SHRINK = (0, 8)
+
 VARIANT_HEADERS = ["variant", "count", "p50 ms", "p95 ms", "max ms", "target", "breaches"]
 
 
@@ -176,27 +187,59 @@ def _seconds_text(value: float | None) -> str:
 
 @click.command("requests")
 @click.argument("request_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--lab", "lab_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="lab file to run the requests on (default: the request file's 'lab:' key)",
+)
 @click.option("--json", "as_json", is_flag=True, help="results and response times as JSON")
 def requests_command(request_file: str, lab_file: str | None, as_json: bool) -> None:
-    """Run a YAML file of service requests against a lab; report results and response times."""
+    """Run a YAML file of service requests against a lab; report results and response times.
+
+    Exit status 1 when an `expect:` in the file does not hold or the lab cannot run
+    (a lab file that does not load, a HAN link or broker that cannot be reached).
+    """
     from hil.dcc.lab import LabError
     from hil.dcc.requestfile import RequestFileError, run_file
 
+    lab = _check_files(request_file, lab_file)
     try:
         report = asyncio.run(run_file(request_file, lab_file))
     except (LabError, RequestFileError) as exc:
         raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # a value in the lab file its loader let through (a link URL)
+        raise click.ClickException(f"{lab}: {exc}") from None
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=_json_default))
     else:
-        click.echo(format_table(RESULT_HEADERS, result_rows(report)))
+        click.echo(
+            format_table(
+                RESULT_HEADERS, result_rows(report), width=terminal_width(), shrink=RESULT_SHRINK
+            )
+        )
         click.echo("")
         click.echo(format_table(VARIANT_HEADERS, variant_rows(report)))
         for failure in report.failed_expectations:
             click.echo(f"EXPECTATION FAILED: {failure}", err=True)
     if not report.ok:
         sys.exit(1)
+
+
+def _check_files(path: str, lab_file: str | None) -> Path | str:
+    """Load the request file before the lab starts; returns the lab's path.
+
+    Both loaders (hil.files) report every fault of a file, encoding and shape
+    included, as one line naming the file and line.
+    """
+    from hil.dcc.requestfile import RequestFile, RequestFileError
+
+    try:
+        request_file = RequestFile.load(path)
+    except RequestFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    lab = lab_file or request_file.lab
+    return path if lab is None else lab
 
 
 def _json_default(value: Any) -> Any:

@@ -48,10 +48,11 @@ from hil.dcc.service import Dcc
 from hil.dcc.users import User, UserError, UserRegistry, parse_user_id
 from hil.errors import HilError
 from hil.files import FileFormatError, FileModel, YamlDocument, parse_yaml, read_yaml, tag
+from hil.fixtures import FIXTURES
 
 log = logging.getLogger(__name__)
 
-LABS = Path(__file__).resolve().parents[2] / "fixtures" / "labs"
+LABS = FIXTURES / "labs"
 DEFAULT_LAB = LABS / "demo.yaml"
 
 #: Device kinds the emulator runs; other inventory entries (IHD, CAD) are records only.

@@ -80,11 +80,20 @@ class ResponseTiming:
     precommand: float | None = None  # seconds from request to pre-command (critical only)
 
     @property
-    def measured(self) -> float | None:
+    def elapsed(self) -> float | None:
+        """Start to stop, HAN time included."""
         if self.start is None or self.stop is None:
             return None
+        return self.stop - self.start
+
+    @property
+    def measured(self) -> float | None:
+        """The response time judged against the target: `elapsed` less HAN time on SMETS2+."""
+        elapsed = self.elapsed
+        if elapsed is None:
+            return None
         excluded = 0.0 if self.smets1 else self.han
-        return max(0.0, self.stop - self.start - excluded)
+        return max(0.0, elapsed - excluded)
 
     @property
     def breach(self) -> bool:
@@ -100,6 +109,7 @@ class ResponseTiming:
             "category": self.category.value,
             "smets1": self.smets1,
             "start_point": self.start_point.value,
+            "elapsed_s": _round(self.elapsed),
             "measured_s": _round(self.measured),
             "han_s": _round(self.han),
             "excluded_han": not self.smets1,

@@ -83,8 +83,8 @@ def test_dump_writes_one_decodable_response_per_command(
             "--json",
         ],
     )
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
+    assert result.exit_code == (1 if summary["mismatches"] else 0), result.output
     assert summary["commands_total"] == len(report.results)
     assert summary["commands_matched"] == report.to_json()["commands_matched"]
     expected = {

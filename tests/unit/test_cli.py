@@ -61,8 +61,14 @@ def messages(security: MessageSecurity) -> dict[str, bytes]:
 
 
 def run(*args: str) -> tuple[int, str]:
+    """Exit code and standard output (the one-line verdict or error goes to stderr)."""
     result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
+    return result.exit_code, result.stdout
+
+
+def run_err(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stderr
 
 
 # -- gbcs decode ------------------------------------------------------------------------------
@@ -145,20 +151,25 @@ def test_decode_reads_a_file_with_whitespace(
     assert data["security"]["mac_valid"] is None
 
 
-def test_decode_reports_a_bad_mac(messages: dict[str, bytes], keys: Path) -> None:
+def test_decode_reports_a_bad_mac_and_exits_1(messages: dict[str, bytes], keys: Path) -> None:
     code, out = run("gbcs", "decode", messages["bad_mac"].hex(), "--keys", str(keys))
-    assert code == 0
+    assert code == 1
     assert "mac: INVALID" in out
+    assert run_err("gbcs", "decode", messages["bad_mac"].hex(), "--keys", str(keys)) == (
+        1,
+        "smets-hil: failed: mac\n",
+    )
     code, out = run("gbcs", "decode", messages["bad_mac"].hex(), "--keys", str(keys), "--json")
+    assert code == 1
     data = json.loads(out)
     assert data["security"]["mac_valid"] is False
     assert [f["stage"] for f in data["failures"]] == ["mac"]
 
 
-def test_decode_malformed_message_exits_2(messages: dict[str, bytes]) -> None:
+def test_decode_malformed_message_exits_1(messages: dict[str, bytes]) -> None:
     truncated = messages["critical_command"][:-5].hex()
     code, out = run("gbcs", "decode", truncated, "--json")
-    assert code == 2
+    assert code == 1
     data = json.loads(out)
     assert "frame" not in data
     assert [f["stage"] for f in data["failures"]] == ["parse"]
@@ -166,9 +177,9 @@ def test_decode_malformed_message_exits_2(messages: dict[str, bytes]) -> None:
 
 
 def test_decode_rejects_non_hex() -> None:
-    code, out = run("gbcs", "decode", "not-hex-at-all")
+    code, err = run_err("gbcs", "decode", "not-hex-at-all")
     assert code == 2
-    assert "not a file and not hexadecimal" in out
+    assert "not a file and not hexadecimal: 'n' at digit 1" in err
 
 
 def test_decode_rejects_missing_keys_folder(messages: dict[str, bytes], tmp_path: Path) -> None:
@@ -189,7 +200,7 @@ def test_decode_with_another_acb_fails_command_mac(messages: dict[str, bytes], k
         "90-B3-D5-1F-30-01-00-00",
         "--json",
     )
-    assert code == 0, out
+    assert code == 1, out
     data = json.loads(out)
     assert data["security"]["signature_valid"] is True
     assert data["security"]["mac_valid"] is False
@@ -219,7 +230,7 @@ def corpus(messages: dict[str, bytes], tmp_path: Path) -> Path:
 
 def test_corpus_json(corpus: Path, keys: Path) -> None:
     code, out = run("gbcs", "corpus", str(corpus), "--keys", str(keys), "--json")
-    assert code == 0, out
+    assert code == 1, out  # three files fail
     report = json.loads(out)
     assert set(report) == {
         "total",
@@ -250,7 +261,7 @@ def test_corpus_json(corpus: Path, keys: Path) -> None:
 
 def test_corpus_text(corpus: Path, keys: Path) -> None:
     code, out = run("gbcs", "corpus", str(corpus), "--keys", str(keys))
-    assert code == 0, out
+    assert code == 1, out
     lines = out.splitlines()
     assert any(line.split() == ["total:", "7"] for line in lines)
     assert any(line.split() == ["macs_valid:", "2"] for line in lines)
@@ -261,14 +272,26 @@ def test_corpus_text(corpus: Path, keys: Path) -> None:
 
 def test_corpus_without_keys(corpus: Path) -> None:
     code, out = run("gbcs", "corpus", str(corpus), "--json")
-    assert code == 0
+    assert code == 1
     report = json.loads(out)
     assert report["parsed"] == 5
     assert report["signatures_checked"] == report["macs_checked"] == 0
     assert {f["stage"] for f in report["failures"]} == {"parse", "read"}
 
 
-def test_corpus_of_an_empty_folder(tmp_path: Path) -> None:
+def test_corpus_of_an_empty_folder_fails(tmp_path: Path) -> None:
     code, out = run("gbcs", "corpus", str(tmp_path), "--json")
-    assert code == 0
+    assert code == 1
     assert json.loads(out)["total"] == 0
+    _, err = run_err("gbcs", "corpus", str(tmp_path))
+    assert err == f"smets-hil: failed: no *.HEX files under {tmp_path}\n"
+
+
+def test_corpus_passes_when_every_file_holds(
+    messages: dict[str, bytes], keys: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "alert.HEX").write_text(messages["critical_alert"].hex())
+    (tmp_path / "command.HEX").write_text(messages["critical_command_dlms"].hex())
+    code, out = run("gbcs", "corpus", str(tmp_path), "--keys", str(keys), "--json")
+    assert code == 0, out
+    assert json.loads(out)["failures"] == []

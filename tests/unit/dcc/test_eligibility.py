@@ -228,8 +228,8 @@ def test_every_refusal_reason_is_distinct_and_documented() -> None:
 
 def _cli(*args: str) -> dict[str, object]:
     result = CliRunner().invoke(main, ["eligibility", *args, "--json"])
-    assert result.exit_code == 0, result.output
-    data: dict[str, object] = json.loads(result.output)
+    data: dict[str, object] = json.loads(result.stdout)
+    assert result.exit_code == (0 if data["eligible"] else 1), result.output  # refused: 1
     return data
 
 

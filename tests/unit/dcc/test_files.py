@@ -377,8 +377,8 @@ def test_cli_prints_the_line_of_a_bad_request_file(tmp_path: Path) -> None:
     code, output = _run(tmp_path, REQUESTS.replace('variant: "7.1"', "variant: 7.10"))
     assert code == 1
     assert output == (
-        f"Error: {tmp_path / 'requests.yaml'}:14: requests[3].variant: must be a string; "
-        'got 7.10, which YAML reads as the number 7.1: quote it ("7.10")\n'
+        f"smets-hil: error: {tmp_path / 'requests.yaml'}:14: requests[3].variant: "
+        'must be a string; got 7.10, which YAML reads as the number 7.1: quote it ("7.10")\n'
     )
 
 
@@ -395,7 +395,7 @@ def test_cli_prints_the_line_of_a_bad_lab_file(
     lab = LAB.replace(old, new).replace("}, {", "}\n      - {")
     code, output = _run(tmp_path, "requests: []\n", lab)
     assert code == 1
-    assert output.startswith(f"Error: {tmp_path / 'lab.yaml'}{where}")
+    assert output.startswith(f"smets-hil: error: {tmp_path / 'lab.yaml'}{where}")
     assert output.count("\n") == 1
 
 
@@ -403,9 +403,8 @@ def test_cli_names_the_line_of_an_unknown_user_or_device(tmp_path: Path) -> None
     bad = REQUESTS.replace("user: supplier\n    target: ESME\n    after", "user: ghost\n    after")
     code, output = _run(tmp_path, bad)
     assert code == 1
-    assert f"Error: {tmp_path / 'requests.yaml'}:15: requests[3].user: unknown user 'ghost'" in (
-        output
-    )
+    where = f"{tmp_path / 'requests.yaml'}:15"
+    assert f"smets-hil: error: {where}: requests[3].user: unknown user 'ghost'" in output
     bad = REQUESTS.replace("target: ESME\n  - name: top", "target: toaster\n  - name: top")
     code, output = _run(tmp_path, bad)
     assert code == 1

@@ -19,7 +19,7 @@ from hil.dcc.requestfile import (
     run_file,
 )
 
-DEMO_REQUESTS = Path(__file__).resolve().parents[3] / "fixtures" / "requests" / "demo.yaml"
+DEMO_REQUESTS = Path(__file__).resolve().parents[3] / "hil" / "fixtures" / "requests" / "demo.yaml"
 
 
 def test_request_file_items_and_clock_steps() -> None:

@@ -20,7 +20,7 @@ from hil.dcc.routes import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-CATALOGUE = ROOT / "fixtures" / "service_catalogue.csv"
+CATALOGUE = ROOT / "hil" / "fixtures" / "service_catalogue.csv"
 SHARED_CATALOGUE = ROOT.parent / "shared" / "reference" / "service_catalogue.csv"
 
 
