@@ -138,19 +138,39 @@ def gbcs_corpus(folder: str, keys: str | None, acb: str, as_json: bool) -> None:
 @click.option(
     "--dump", type=click.Path(file_okay=False), help="Write our responses here as .HEX files."
 )
+@click.option(
+    "--export-keys",
+    type=click.Path(file_okay=False),
+    help="Write a keystore (RTDS layout) that verifies and decrypts every dumped response.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
-def conformance(folder: str, keys: str, dump: str | None, as_json: bool) -> None:
+def conformance(
+    folder: str, keys: str, dump: str | None, export_keys: str | None, as_json: bool
+) -> None:
     """Replay every *_COMMAND_GBCS.HEX to an emulated device and compare the responses."""
+    from hil.conformance import export_keys as write_keys
     from hil.conformance import run_conformance
 
     report = run_conformance(Path(folder), Path(keys), Path(dump) if dump else None).to_json()
+    if export_keys:
+        report["keys_exported"] = len(write_keys(Path(keys), Path(export_keys)))
     if as_json:
         click.echo(json.dumps(report))
         return
-    for key in ("use_cases_total", "use_cases_matched", "commands_total", "commands_matched"):
-        click.echo(f"{key:>18}: {report[key]}")
+    for key in (
+        "use_cases_total",
+        "use_cases_matched",
+        "commands_total",
+        "commands_matched",
+        "commands_without_reference",
+    ):
+        click.echo(f"{key:>26}: {report[key]}")
+    if export_keys:
+        click.echo(f"wrote {report['keys_exported']} key files to {export_keys}")
     for item in report["mismatches"]:
         click.echo(f"  MISMATCH {item['file']}: {item['reason']}")
+    for name in report["without_reference"]:
+        click.echo(f"  NO REFERENCE {name}")
 
 
 @main.command()
@@ -251,14 +271,30 @@ def pki() -> None:
     multiple=True,
     help="Also export keys for this device EUI-64 (repeatable).",
 )
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Export this lab's PKI: its users, their parties and its devices (seed from the file).",
+)
 @click.option("--no-private", is_flag=True, help="Certificates only, no private keys.")
-def pki_export(folder: str, seed: str, device_euis: tuple[str, ...], no_private: bool) -> None:
+def pki_export(
+    folder: str, seed: str, device_euis: tuple[str, ...], lab_file: str | None, no_private: bool
+) -> None:
     """Write certificates and keys as <eui>-ds.pem, <eui>-ka.key, ... (the RTDS keystore naming)."""
     from emulator.premises import DEFAULT_DEVICES, device_eui, lab_pki
 
-    the_pki, _ = lab_pki(seed)
-    for spec in (*DEFAULT_DEVICES, ("CHF", 0xA2), ("GPF", 0xA3)):
-        the_pki.device(device_eui(0x00DB123456789000, spec[1]), str(spec[0]))
+    if lab_file is not None:
+        from hil.dcc.lab import Lab, LabError
+
+        try:
+            the_pki = Lab.load(lab_file).pki
+        except LabError as exc:
+            raise click.ClickException(str(exc)) from None
+    else:
+        the_pki, _ = lab_pki(seed)
+        for spec in (*DEFAULT_DEVICES, ("CHF", 0xA2), ("GPF", 0xA3)):
+            the_pki.device(device_eui(0x00DB123456789000, spec[1]), str(spec[0]))
     for text in device_euis:
         the_pki.device(Eui64(text), "device")
     written = the_pki.export(folder, include_private=not no_private)

@@ -23,6 +23,7 @@ a device whose logs hold nothing in the requested range.
 from __future__ import annotations
 
 import datetime as _dt
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,9 @@ from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_messa
 from emulator.gbcs.payload import PayloadTree, decode_message_payload, try_decrypt
 from emulator.gbcs.security import MessageSecurity
 from emulator.gbcs.zcl.gbz import GbzAlert, GbzComponent, GbzPayload
-from emulator.pki.folder import FolderKeyStore
+from emulator.pki.folder import FolderKeyStore, export_folder, key_file_name, parse_key_file_name
 from emulator.pki.keystore import KeyUsage
-from emulator.pki.testpki import derive_key
+from emulator.pki.testpki import TestPki, derive_key
 from hil.corpus import read_hex_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "conformance"
@@ -142,7 +143,7 @@ class Replayer:
         if kind is None:
             raise EmulatorError(f"{eui} is not a device of the RTDS lab")
         clock = VirtualClock(self.lab.history_start)
-        replay_key = derive_key("rtds-replay", eui, KeyUsage.DIGITAL_SIGNATURE)
+        replay_key = derive_key(REPLAY_SEED, eui, KeyUsage.DIGITAL_SIGNATURE)
         certificates = {
             usage: self.keys.certificate(eui, usage)
             for usage in (KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_AGREEMENT)
@@ -177,6 +178,43 @@ def configure(device: Device, state: dict[str, Any]) -> None:
         device.pending_image_version = state.get("pending_image_version", device.firmware_version)
     if "pairings" in state:
         device.han_pairings = {bytes(Eui64(k)): int(v) for k, v in state["pairings"].items()}
+
+
+REPLAY_SEED = "rtds-replay"
+
+
+def export_keys(keys_dir: Path, out: Path, lab: Lab | None = None) -> list[Path]:
+    """A keystore (the RTDS folder layout) that checks every response the replay writes.
+
+    It is the reference keystore with each RTDS device's signing certificate
+    replaced by one for the replay key the emulated device signs with (test PKI
+    seed "rtds-replay"); key agreement keys are the reference ones, so MACs and
+    sensitive data open with the remote parties' private keys as before.
+    """
+    lab = lab or Lab.load()
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for path in sorted(keys_dir.iterdir()):
+        if path.is_file() and parse_key_file_name(path.name) is not None:
+            target = out / path.name
+            shutil.copyfile(path, target)
+            if path.suffix == ".key":
+                target.chmod(0o600)
+            written.append(target)
+    replay = TestPki(REPLAY_SEED)
+    entries = []
+    for raw in lab.devices:
+        party = replay.device(Eui64(raw), lab.devices[raw])
+        ds = KeyUsage.DIGITAL_SIGNATURE
+        entries.append((party.eui, ds, party.certificates[ds], None))
+        stale = out / key_file_name(party.eui, ds, private=True)
+        if stale.exists():  # a reference key that no longer matches the certificate
+            stale.unlink()
+            written.remove(stale)
+    for path in export_folder(out, entries):
+        if path not in written:
+            written.append(path)
+    return written
 
 
 def expected_outcome(name: str) -> str:
@@ -514,9 +552,10 @@ def compare_der(x: Der, y: Der, path: str, depth: int = 0) -> str | None:
         return None
     if isinstance(x, DerEnumerated) and isinstance(y, DerEnumerated):
         return None if x.value == y.value else f"{path}: status {x.value} != {y.value}"
-    if isinstance(x, DerOctetString | DerString | DerBitString) and isinstance(
-        y, DerOctetString | DerString | DerBitString
-    ):
+    if isinstance(x, DerBitString) and isinstance(y, DerBitString):
+        # keys and signatures: a DER signature's length varies with its value
+        return None
+    if isinstance(x, DerOctetString | DerString) and isinstance(y, DerOctetString | DerString):
         if len(x.value) != len(y.value):
             return f"{path}: {len(x.value)} bytes != {len(y.value)}"
         return None
