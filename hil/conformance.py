@@ -293,8 +293,8 @@ def _replay_one(
 def _prepare(device: Device, case: str, expected: str, lab: Lab) -> None:
     if expected == "error":
         fault = lab.faults.get(case)
-        if fault is not None and fault.get("kind") == "asn1":
-            device.asn1_fault = int(fault["result"])
+        if fault is not None and fault.get("kind") == "device":
+            _device_fault(device, str(fault.get("cause")))
         elif fault is not None:
             apply = getattr(device, "inject_fault", None)
             if apply is not None:
@@ -303,6 +303,17 @@ def _prepare(device: Device, case: str, expected: str, lab: Lab) -> None:
         forget = getattr(device, "forget_history", None)
         if forget is not None:
             forget()
+
+
+def _device_fault(device: Device, cause: str) -> None:
+    """A cause that fails a whole device: its store, or the firmware image it holds."""
+    if cause == "storage":
+        device.storage_fault = True
+    elif cause == "no_held_image":
+        device.pending_image_hash = None
+        device.pending_image_version = None
+    else:
+        raise EmulatorError(f"unknown device fault cause {cause!r} in faults.yaml")
 
 
 def _response(out: list[Outbound], command: GbcsMessage) -> Outbound | None:

@@ -266,7 +266,9 @@ class Device:
         # the provisioning ones)
         self.installed_credentials: set[KeyUsage] = set()
         self.firmware_activation: FirmwareActivation | None = None  # future-dated CS06
-        self.asn1_fault: int | None = None  # lab fault: ASN.1 use cases fail with this code
+        #: lab fault: the device's non-volatile store fails (reads and writes of its
+        #: device log, key store and firmware records), as the reference error cases had
+        self.storage_fault = False
 
     # -- the pipeline ---------------------------------------------------------------
     def receive(self, raw: bytes) -> list[Outbound]:
