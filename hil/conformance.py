@@ -49,7 +49,15 @@ from emulator.gbcs.asn1 import (
     DerString,
 )
 from emulator.gbcs.dlms.apdu import AccessResponse, DataNotification
-from emulator.gbcs.dlms.axdr import Array, BitString, CompactArray, Data, Structure, _Bytes
+from emulator.gbcs.dlms.axdr import (
+    Array,
+    BitString,
+    CompactArray,
+    Data,
+    Structure,
+    TypeDescription,
+    _Bytes,
+)
 from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_message
@@ -462,12 +470,12 @@ def _compare_date_time(x: DlmsDateTime | None, y: DlmsDateTime | None, path: str
 
 
 def _date_time_shape(raw: bytes) -> str:
-    """'n' for a given field, '-' for a not-specified one (deviation: 8000)."""
+    """'n' for a given field, '-' for a not-specified one (deviation: 8000); the clock
+    status as it is (FF: not specified), since it says how far the reading is trusted."""
     year = "-" if raw[0:2] == b"\xff\xff" else "n"
     fields = "".join("-" if b == 0xFF else "n" for b in raw[2:9])
     deviation = "-" if raw[9:11] == b"\x80\x00" else "n"
-    status = "-" if raw[11] == 0xFF else "n"
-    return f"{year}{fields} deviation {deviation} status {status}"
+    return f"{year}{fields} deviation {deviation} clock status {raw[11]:02X}"
 
 
 def compare_trees(a: PayloadTree, b: PayloadTree) -> str | None:
@@ -525,7 +533,10 @@ def compare_data(x: Data, y: Data, path: str) -> str | None:
         return None
     if isinstance(x, CompactArray) and isinstance(y, CompactArray):
         if x.description != y.description:
-            return f"{path}: compact-array type {x.description} != {y.description}"
+            return (
+                f"{path}: compact-array type {_type_text(x.description)}"
+                f" != {_type_text(y.description)}"
+            )
         if len(x.values) != len(y.values):
             return f"{path}: compact-array of {len(x.values)} != {len(y.values)}"
         for i, (p, q) in enumerate(zip(x.values, y.values, strict=True)):
@@ -538,6 +549,15 @@ def compare_data(x: Data, y: Data, path: str) -> str | None:
     if isinstance(x, _Bytes) and isinstance(y, _Bytes) and len(x.value) != len(y.value):
         return f"{path}: {x.NAME} of {len(x.value)} bytes != {len(y.value)}"
     return None
+
+
+def _type_text(desc: TypeDescription) -> str:
+    """A compact-array type as tags: 02{06,06,01[3]x12} for a structure of them."""
+    if desc.tag == Structure.TAG:
+        return "02{" + ",".join(_type_text(e) for e in desc.elements) + "}"
+    if desc.tag == Array.TAG and desc.elements:
+        return f"01[{desc.count}]x{_type_text(desc.elements[0])}"
+    return f"{desc.tag:02x}"
 
 
 def compare_der(x: Der, y: Der, path: str, depth: int = 0) -> str | None:

@@ -442,7 +442,8 @@ class Device:
         msg = incoming.message
         date_time = reply.date_time
         if date_time is None and incoming.use_case.response_date_time:
-            date_time = response_date_time(self.clock.now())
+            status = CLOCK_STATUS_OK if msg.message_code in CLOCK_STATUS_GIVEN else None
+            date_time = response_date_time(self.clock.now(), status)
         other = reply.other or response_other_information(incoming)
         response = builder.response(msg, reply.payload, date_time=date_time, other=other)
         critical = self._response_critical(msg, incoming.use_case)
@@ -652,9 +653,16 @@ class Device:
         return f"<{self.device_type.value} {self.eui}>"
 
 
-def response_date_time(now: _dt.datetime) -> DlmsDateTime:
+#: Gas consumption reads (GCS13a, GCS14, GCS13b, GCS60a) tell how far the time of the
+#: readings can be trusted: their header date-time carries a clock status.
+CLOCK_STATUS_GIVEN = frozenset({0x0074, 0x0075, 0x00B8, 0x012A})
+CLOCK_STATUS_OK = 0x00
+
+
+def response_date_time(now: _dt.datetime, clock_status: int | None = None) -> DlmsDateTime:
     """The grouping header's date-time of a response, as the reference responses carry
-    it: UTC with day of week, deviation and clock status not specified."""
+    it: UTC with day of week and deviation not specified, and the clock status only
+    where the use case gives one."""
     utc = DlmsDateTime.from_datetime(now)
     return DlmsDateTime(
         utc.year,
@@ -666,7 +674,7 @@ def response_date_time(now: _dt.datetime) -> DlmsDateTime:
         utc.second,
         utc.hundredths,
         0x8000,
-        0xFF,
+        0xFF if clock_status is None else clock_status,
     )
 
 

@@ -72,6 +72,9 @@ CANCEL_DATE_TIME = 0xFFFFFFFF  # a from-date-time meaning "cancel the pending on
 #: Publish commands that carry one member of a set (a day profile, a week profile):
 #: publishing a member again replaces the one held with the same id.
 PUBLISHED_MEMBER_ID = {"publish_day_profile": "day_id", "publish_week_profile": "week_id"}
+#: Use cases whose attribute reads are answered with "disable default response" set
+#: (GCS13a, GCS13b, GCS21f in the reference responses; other reads leave it clear).
+READS_WITHOUT_DEFAULT_RESPONSE = frozenset({0x0074, 0x00B8, 0x009F})
 #: Cluster-specific answers sent without "disable default response" (the reference
 #: responses set that bit on publish commands and leave it clear on these).
 DEFAULT_RESPONSE_ALLOWED = frozenset(
@@ -305,6 +308,11 @@ class ZclDevice(Device):
             FC_TO_CLIENT if to_client else 0
         )
         if answer.cluster_specific and answer.name not in DEFAULT_RESPONSE_ALLOWED:
+            fc |= FC_DISABLE_DEFAULT_RESPONSE
+        if (
+            answer.name == "read_attributes_response"
+            and incoming.message.message_code in READS_WITHOUT_DEFAULT_RESPONSE
+        ):
             fc |= FC_DISABLE_DEFAULT_RESPONSE
         command_id = _command_id(answer, to_client)
         frame = ZclFrame(
