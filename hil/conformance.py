@@ -2,22 +2,27 @@
 
 For every ``*_COMMAND_GBCS.HEX`` under a folder, an emulated device of the right
 type, configured as the RTDS device (`fixtures/conformance/rtds_lab.yaml`), is
-given the command; its response is compared with the reference response by
-structure: message code, payload kind, APDU / component kinds, result codes,
-data types and shapes (array lengths may differ: they depend on device state),
-and whether it is a success or an error as the file name says.
+given the command; its response is compared with the reference response: the
+whole grouping header (counters, parties, other-information, date-time shape,
+protection) and every element of the payload, encrypted parts included. Values
+computed from device state (readings, times, keys) are compared by type and size;
+codes (results, statuses) by value. What cannot be compared is a mismatch, and
+a command without a reference response is "no reference", never a match.
 
 Devices compute their answers from their state: nothing here passes a reference
 response to a device. The reference keystore holds the remote parties' private
 keys but only the devices' certificates, so the device side of each ECDH comes
 from the remote party's key (the secret is the same from both ends) and device
-signatures are made with a replay key: they can only be checked for structure.
+signatures are made with a replay key (test PKI seed "rtds-replay");
+`export_keys` writes a keystore with the matching certificates, with which every
+response we write verifies and decrypts.
 
-Error cases: an RTDS "ERROR" response records a hardware fault on one step of
-the command. `fixtures/conformance/faults.yaml` names the faulted object for each
-case; the runner injects that fault and the device works out the rest (which
-steps ran, which were abandoned, what data came back). "NOT_FOUND" cases run on
-a device whose logs hold nothing in the requested range.
+Error cases: an RTDS "ERROR" response records a fault on one step of the
+command. `fixtures/conformance/faults.yaml` names the cause for each case (a
+hardware fault on one object, a failing store, no held firmware image); the
+runner injects that cause and the device works out the rest (which steps ran,
+which were abandoned, what data came back, which result code). "NOT_FOUND" cases
+run on a device whose logs hold nothing in the requested range.
 """
 
 from __future__ import annotations
