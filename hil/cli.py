@@ -190,6 +190,11 @@ def _print_corpus(report: dict[str, Any]) -> None:
 @click.option(
     "--dump", type=click.Path(file_okay=False), help="Write our responses here as .HEX files."
 )
+@click.option(
+    "--export-keys",
+    type=click.Path(file_okay=False),
+    help="Write a keystore (RTDS layout) that verifies and decrypts every dumped response.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option(
     "--min-matched",
@@ -197,24 +202,42 @@ def _print_corpus(report: dict[str, Any]) -> None:
     help="Pass when at least this many commands match (default: every command must match).",
 )
 def conformance(
-    folder: str, keys: str, dump: str | None, as_json: bool, min_matched: int | None
+    folder: str,
+    keys: str,
+    dump: str | None,
+    export_keys: str | None,
+    as_json: bool,
+    min_matched: int | None,
 ) -> None:
     """Replay every *_COMMAND_GBCS.HEX to an emulated device and compare the responses.
 
-    Exit status 1 when a command mismatches (or fewer than --min-matched match)
-    or FOLDER holds no command.
+    Exit status 1 when a command mismatches or has no reference response (or
+    fewer than --min-matched match) or FOLDER holds no command.
     """
+    from hil.conformance import export_keys as write_keys
     from hil.conformance import run_conformance
 
     _check_key_folder(Path(keys))
     report = run_conformance(Path(folder), Path(keys), Path(dump) if dump else None).to_json()
+    if export_keys:
+        report["keys_exported"] = len(write_keys(Path(keys), Path(export_keys)))
     if as_json:
         click.echo(json.dumps(report))
     else:
-        for key in ("use_cases_total", "use_cases_matched", "commands_total", "commands_matched"):
-            click.echo(f"{key:>18}: {report[key]}")
+        for key in (
+            "use_cases_total",
+            "use_cases_matched",
+            "commands_total",
+            "commands_matched",
+            "commands_without_reference",
+        ):
+            click.echo(f"{key:>26}: {report[key]}")
+        if export_keys:
+            click.echo(f"wrote {report['keys_exported']} key files to {export_keys}")
         for item in report["mismatches"]:
             click.echo(f"  MISMATCH {item['file']}: {item['reason']}")
+        for name in report["without_reference"]:
+            click.echo(f"  NO REFERENCE {name}")
     total, matched = report["commands_total"], report["commands_matched"]
     if total == 0:
         click.echo(f"{PROG}: failed: no *_COMMAND_GBCS.HEX under {folder}", err=True)
@@ -326,14 +349,27 @@ def pki() -> None:
     multiple=True,
     help="Also export keys for this device EUI-64 (repeatable).",
 )
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Export this lab's PKI: its users, their parties and its devices (seed from the file).",
+)
 @click.option("--no-private", is_flag=True, help="Certificates only, no private keys.")
-def pki_export(folder: str, seed: str, device_euis: tuple[Eui64, ...], no_private: bool) -> None:
+def pki_export(
+    folder: str, seed: str, device_euis: tuple[Eui64, ...], lab_file: str | None, no_private: bool
+) -> None:
     """Write certificates and keys as <eui>-ds.pem, <eui>-ka.key, ... (the RTDS keystore naming)."""
     from emulator.premises import DEFAULT_DEVICES, device_eui, lab_pki
 
-    the_pki, _ = lab_pki(seed)
-    for spec in (*DEFAULT_DEVICES, ("CHF", 0xA2), ("GPF", 0xA3)):
-        the_pki.device(device_eui(0x00DB123456789000, spec[1]), str(spec[0]))
+    if lab_file is not None:
+        from hil.dcc.lab import Lab
+
+        the_pki = Lab.load(lab_file).pki
+    else:
+        the_pki, _ = lab_pki(seed)
+        for spec in (*DEFAULT_DEVICES, ("CHF", 0xA2), ("GPF", 0xA3)):
+            the_pki.device(device_eui(0x00DB123456789000, spec[1]), str(spec[0]))
     for eui in device_euis:
         the_pki.device(eui, "device")
     try:

@@ -1,28 +1,34 @@
 """Replay the reference commands to emulated devices and compare the answers.
 
 For every ``*_COMMAND_GBCS.HEX`` under a folder, an emulated device of the right
-type, configured as the RTDS device (`fixtures/conformance/rtds_lab.yaml`), is
-given the command; its response is compared with the reference response by
-structure: message code, payload kind, APDU / component kinds, result codes,
-data types and shapes (array lengths may differ: they depend on device state),
-and whether it is a success or an error as the file name says.
+type, configured as the RTDS device (`hil/fixtures/conformance/rtds_lab.yaml`), is
+given the command; its response is compared with the reference response: the
+whole grouping header (counters, parties, other-information, date-time shape,
+protection) and every element of the payload, encrypted parts included. Values
+computed from device state (readings, times, keys) are compared by type and size;
+codes (results, statuses) by value. What cannot be compared is a mismatch, and
+a command without a reference response is "no reference", never a match.
 
 Devices compute their answers from their state: nothing here passes a reference
 response to a device. The reference keystore holds the remote parties' private
 keys but only the devices' certificates, so the device side of each ECDH comes
 from the remote party's key (the secret is the same from both ends) and device
-signatures are made with a replay key: they can only be checked for structure.
+signatures are made with a replay key (test PKI seed "rtds-replay");
+`export_keys` writes a keystore with the matching certificates, with which every
+response we write verifies and decrypts.
 
-Error cases: an RTDS "ERROR" response records a hardware fault on one step of
-the command. `fixtures/conformance/faults.yaml` names the faulted object for each
-case; the runner injects that fault and the device works out the rest (which
-steps ran, which were abandoned, what data came back). "NOT_FOUND" cases run on
-a device whose logs hold nothing in the requested range.
+Error cases: an RTDS "ERROR" response records a fault on one step of the
+command. `hil/fixtures/conformance/faults.yaml` names the cause for each case (a
+hardware fault on one object, a failing store, no held firmware image); the
+runner injects that cause and the device works out the rest (which steps ran,
+which were abandoned, what data came back, which result code). "NOT_FOUND" cases
+run on a device whose logs hold nothing in the requested range.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,16 +40,38 @@ from emulator.devices.anchors import AnchorRole
 from emulator.devices.base import Device, Outbound
 from emulator.devices.factory import create_device
 from emulator.errors import EmulatorError
-from emulator.gbcs.asn1 import Der, DerConstructed, DerEnumerated, DerInteger
+from emulator.gbcs.asn1 import (
+    Der,
+    DerBitString,
+    DerBoolean,
+    DerConstructed,
+    DerEnumerated,
+    DerInteger,
+    DerNull,
+    DerObjectIdentifier,
+    DerOctetString,
+    DerPrimitive,
+    DerString,
+)
 from emulator.gbcs.dlms.apdu import AccessResponse, DataNotification
-from emulator.gbcs.dlms.axdr import Array, CompactArray, Data, Structure
+from emulator.gbcs.dlms.axdr import (
+    Array,
+    BitString,
+    CompactArray,
+    Data,
+    Structure,
+    TypeDescription,
+    _Bytes,
+)
+from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.eui import Eui64
-from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
-from emulator.gbcs.payload import PayloadTree, decode_message_payload
-from emulator.gbcs.zcl.gbz import GbzAlert, GbzPayload
-from emulator.pki.folder import FolderKeyStore
+from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_message
+from emulator.gbcs.payload import PayloadTree, decode_message_payload, try_decrypt
+from emulator.gbcs.security import MessageSecurity
+from emulator.gbcs.zcl.gbz import GbzAlert, GbzComponent, GbzPayload
+from emulator.pki.folder import FolderKeyStore, export_folder, key_file_name, parse_key_file_name
 from emulator.pki.keystore import KeyUsage
-from emulator.pki.testpki import derive_key
+from emulator.pki.testpki import TestPki, derive_key
 from hil.corpus import read_hex_file
 from hil.fixtures import FIXTURES as PACKAGE_FIXTURES
 
@@ -58,6 +86,8 @@ class CaseResult:
     matched: bool
     reason: str = ""
     response: bytes | None = None
+    #: the reference set has no response for this command: nothing to compare with
+    no_reference: bool = False
 
 
 @dataclass(slots=True)
@@ -73,9 +103,13 @@ class ConformanceReport:
             "use_cases_matched": sum(use_cases.values()),
             "commands_total": len(self.results),
             "commands_matched": sum(r.matched for r in self.results),
+            "commands_without_reference": sum(r.no_reference for r in self.results),
             "mismatches": [
-                {"file": r.file, "reason": r.reason} for r in self.results if not r.matched
+                {"file": r.file, "reason": r.reason}
+                for r in self.results
+                if not r.matched and not r.no_reference
             ],
+            "without_reference": [r.file for r in self.results if r.no_reference],
         }
 
 
@@ -123,7 +157,7 @@ class Replayer:
         if kind is None:
             raise EmulatorError(f"{eui} is not a device of the RTDS lab")
         clock = VirtualClock(self.lab.history_start)
-        replay_key = derive_key("rtds-replay", eui, KeyUsage.DIGITAL_SIGNATURE)
+        replay_key = derive_key(REPLAY_SEED, eui, KeyUsage.DIGITAL_SIGNATURE)
         certificates = {
             usage: self.keys.certificate(eui, usage)
             for usage in (KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_AGREEMENT)
@@ -160,6 +194,43 @@ def configure(device: Device, state: dict[str, Any]) -> None:
         device.han_pairings = {bytes(Eui64(k)): int(v) for k, v in state["pairings"].items()}
 
 
+REPLAY_SEED = "rtds-replay"
+
+
+def export_keys(keys_dir: Path, out: Path, lab: Lab | None = None) -> list[Path]:
+    """A keystore (the RTDS folder layout) that checks every response the replay writes.
+
+    It is the reference keystore with each RTDS device's signing certificate
+    replaced by one for the replay key the emulated device signs with (test PKI
+    seed "rtds-replay"); key agreement keys are the reference ones, so MACs and
+    sensitive data open with the remote parties' private keys as before.
+    """
+    lab = lab or Lab.load()
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for path in sorted(keys_dir.iterdir()):
+        if path.is_file() and parse_key_file_name(path.name) is not None:
+            target = out / path.name
+            shutil.copyfile(path, target)
+            if path.suffix == ".key":
+                target.chmod(0o600)
+            written.append(target)
+    replay = TestPki(REPLAY_SEED)
+    entries = []
+    for raw in lab.devices:
+        party = replay.device(Eui64(raw), lab.devices[raw])
+        ds = KeyUsage.DIGITAL_SIGNATURE
+        entries.append((party.eui, ds, party.certificates[ds], None))
+        stale = out / key_file_name(party.eui, ds, private=True)
+        if stale.exists():  # a reference key that no longer matches the certificate
+            stale.unlink()
+            written.remove(stale)
+    for path in export_folder(out, entries):
+        if path not in written:
+            written.append(path)
+    return written
+
+
 def expected_outcome(name: str) -> str:
     if "NOT_FOUND" in name:
         return "not_found"
@@ -170,14 +241,16 @@ def expected_outcome(name: str) -> str:
 
 def run_conformance(folder: Path, keys_dir: Path, dump: Path | None = None) -> ConformanceReport:
     lab = Lab.load()
-    replayer = Replayer(FolderKeyStore(keys_dir), lab)
+    keys = FolderKeyStore(keys_dir)
+    replayer = Replayer(keys, lab)
+    security = MessageSecurity(keys, lab.anchors[AnchorRole.ACCESS_CONTROL_BROKER])
     report = ConformanceReport()
     for path in sorted(folder.rglob("*_COMMAND_GBCS.HEX")):
         rel = str(path.relative_to(folder))
         use_case = path.parent.name
         case = path.name[: -len("_COMMAND_GBCS.HEX")]
         expected = expected_outcome(case)
-        result = _replay_one(replayer, lab, path, case, expected)
+        result = _replay_one(replayer, lab, path, case, expected, security)
         result.file, result.use_case = rel, use_case
         report.results.append(result)
         if dump is not None and result.response is not None:
@@ -188,7 +261,14 @@ def run_conformance(folder: Path, keys_dir: Path, dump: Path | None = None) -> C
     return report
 
 
-def _replay_one(replayer: Replayer, lab: Lab, path: Path, case: str, expected: str) -> CaseResult:
+def _replay_one(
+    replayer: Replayer,
+    lab: Lab,
+    path: Path,
+    case: str,
+    expected: str,
+    security: MessageSecurity,
+) -> CaseResult:
     result = CaseResult("", "", expected, False)
     try:
         command = decode_message(read_hex_file(path))
@@ -210,10 +290,14 @@ def _replay_one(replayer: Replayer, lab: Lab, path: Path, case: str, expected: s
         return result
     result.response = response.message
     if not reference_path.exists():
-        result.matched = True
+        result.no_reference = True
+        result.reason = "no reference response"
         return result
     reason = compare_messages(
-        decode_message(response.message), decode_message(read_hex_file(reference_path))
+        decode_message(response.message),
+        decode_message(read_hex_file(reference_path)),
+        command,
+        security,
     )
     result.matched = reason is None
     result.reason = reason or ""
@@ -223,8 +307,8 @@ def _replay_one(replayer: Replayer, lab: Lab, path: Path, case: str, expected: s
 def _prepare(device: Device, case: str, expected: str, lab: Lab) -> None:
     if expected == "error":
         fault = lab.faults.get(case)
-        if fault is not None and fault.get("kind") == "asn1":
-            device.asn1_fault = int(fault["result"])
+        if fault is not None and fault.get("kind") == "device":
+            _device_fault(device, str(fault.get("cause")))
         elif fault is not None:
             apply = getattr(device, "inject_fault", None)
             if apply is not None:
@@ -235,6 +319,17 @@ def _prepare(device: Device, case: str, expected: str, lab: Lab) -> None:
             forget()
 
 
+def _device_fault(device: Device, cause: str) -> None:
+    """A cause that fails a whole device: its store, or the firmware image it holds."""
+    if cause == "storage":
+        device.storage_fault = True
+    elif cause == "no_held_image":
+        device.pending_image_hash = None
+        device.pending_image_version = None
+    else:
+        raise EmulatorError(f"unknown device fault cause {cause!r} in faults.yaml")
+
+
 def _response(out: list[Outbound], command: GbcsMessage) -> Outbound | None:
     for item in out:
         if item.kind == "response" and item.in_reply_to == command.counter:
@@ -242,43 +337,158 @@ def _response(out: list[Outbound], command: GbcsMessage) -> Outbound | None:
     return None
 
 
-# -- structural comparison ---------------------------------------------------------------
+# -- comparison ---------------------------------------------------------------------------
+#
+# Values a device computes from its state (readings, timestamps, keys, signatures) differ
+# from the reference lab's; everything else must be the same: the grouping header with
+# its other-information and counters, every element's type and shape, and every result
+# and status code. What the comparison does not know how to compare is a mismatch.
 
 
-def compare_messages(ours: GbcsMessage, ref: GbcsMessage) -> str | None:
-    if ours.cra != Cra.RESPONSE:
-        return f"sent {ours.cra.name.lower()}, expected a response"
-    if ours.message_code != ref.message_code:
-        return f"message code 0x{ours.message_code:04X} != 0x{ref.message_code:04X}"
-    if bool(ours.signature) != bool(ref.signature):
-        return f"signed {bool(ours.signature)} != {bool(ref.signature)}"
-    if (ours.mac is None) != (ref.mac is None):
-        return f"MAC present {ours.mac is not None} != {ref.mac is not None}"
-    if (ours.header.date_time is None) != (ref.header.date_time is None):
-        return "date-time presence differs"
+def compare_messages(
+    ours: GbcsMessage,
+    ref: GbcsMessage,
+    command: GbcsMessage,
+    security: MessageSecurity | None = None,
+) -> str | None:
+    """Why `ours` does not answer `command` as `ref` does, or None.
+
+    With `security` (the reference keystore), encrypted parts of both responses are
+    opened and compared like the rest of the payload.
+    """
+    why = compare_headers(ours, ref, command)
+    if why:
+        return why
     try:
-        a = decode_message_payload(ours).tree
+        a = decode_message_payload(ours)
     except EmulatorError as exc:
         return f"our payload does not decode: {exc}"
-    b = decode_message_payload(ref).tree
-    return compare_trees(a, b)
+    b = decode_message_payload(ref)
+    if a.encrypted_parts != b.encrypted_parts:
+        return f"{a.encrypted_parts} encrypted part(s) != {b.encrypted_parts}"
+    if a.encrypted_parts:
+        if security is None:
+            return "encrypted parts not compared: no keys"
+        why = try_decrypt(a, security, ours)
+        if why:
+            return f"our encrypted part does not open: {why}"
+        why = try_decrypt(b, security, ref)
+        if why:
+            return f"reference encrypted part does not open: {why}"
+        for i, (x, y) in enumerate(zip(a.decrypted_dlms, b.decrypted_dlms, strict=True)):
+            why = compare_data(x, y, f"decrypted[{i}]")
+            if why:
+                return why
+    return compare_trees(a.tree, b.tree)
+
+
+def compare_headers(ours: GbcsMessage, ref: GbcsMessage, command: GbcsMessage) -> str | None:
+    """The grouping header and protection, against the reference and the command (GBCS 4.3)."""
+    if ours.cra != Cra.RESPONSE:
+        return f"sent {ours.cra.name.lower()}, expected a response"
+    if ref.counter != command.counter:
+        return f"reference counter {ref.counter} is not the command's {command.counter}"
+    if ours.counter != command.counter:
+        return f"counter {ours.counter} is not the command's {command.counter}"
+    if (ours.originator, ours.recipient) != (command.recipient, command.originator):
+        return f"parties {ours.originator} -> {ours.recipient} do not swap the command's"
+    if (ours.originator, ours.recipient) != (ref.originator, ref.recipient):
+        return (
+            f"parties {ours.originator} -> {ours.recipient} != {ref.originator} -> {ref.recipient}"
+        )
+    why = compare_other_information(ours.header.other, ref.header.other, command.header.other)
+    if why:
+        return why
+    why = _compare_date_time(ours.header.date_time, ref.header.date_time, "date-time")
+    if why:
+        return why
+    if len(ours.signature or b"") != len(ref.signature or b""):
+        return f"signature of {len(ours.signature or b'')} bytes != {len(ref.signature or b'')}"
+    if (ours.mac is None) != (ref.mac is None):
+        return f"MAC present {ours.mac is not None} != {ref.mac is not None}"
+    if (ours.security_control, ours.invocation_counter) != (
+        ref.security_control,
+        ref.invocation_counter,
+    ):
+        return (
+            f"security control/invocation counter {ours.security_control:#x}/"
+            f"{ours.invocation_counter} != {ref.security_control:#x}/{ref.invocation_counter}"
+        )
+    return None
+
+
+def compare_other_information(
+    ours: OtherInformation, ref: OtherInformation, command: OtherInformation
+) -> str | None:
+    """Message code and supplementary remote party fields as the command set them; a
+    supplementary originator counter (the device's own) present exactly when the
+    reference has one."""
+    pairs: list[tuple[str, object, object]] = [
+        ("message code", ours.message_code, ref.message_code),
+        (
+            "supplementary remote party",
+            ours.supplementary_remote_party_id,
+            ref.supplementary_remote_party_id,
+        ),
+        (
+            "supplementary remote party counter",
+            ours.supplementary_remote_party_counter,
+            ref.supplementary_remote_party_counter,
+        ),
+        (
+            "supplementary originator counter present",
+            ours.supplementary_originator_counter is not None,
+            ref.supplementary_originator_counter is not None,
+        ),
+        (
+            "supplementary certificate present",
+            ours.supplementary_ka_certificate is not None,
+            ref.supplementary_ka_certificate is not None,
+        ),
+    ]
+    for name, x, y in pairs:
+        if x != y:
+            return f"other-information: {name} {_show(x)} != {_show(y)}"
+    if (ours.supplementary_remote_party_id, ours.supplementary_remote_party_counter) != (
+        command.supplementary_remote_party_id,
+        command.supplementary_remote_party_counter,
+    ):
+        return "other-information: supplementary remote party fields differ from the command's"
+    return None
+
+
+def _show(value: object) -> str:
+    return (
+        f"0x{value:04X}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    )
+
+
+def _compare_date_time(x: DlmsDateTime | None, y: DlmsDateTime | None, path: str) -> str | None:
+    """Presence, and which fields are given / not specified (the values are the clock's)."""
+    if (x is None) != (y is None):
+        return f"{path}: present {x is not None} != {y is not None}"
+    if x is None or y is None:
+        return None
+    sx, sy = _date_time_shape(x.encode()), _date_time_shape(y.encode())
+    if sx != sy:
+        return f"{path}: shape {sx} != {sy}"
+    return None
+
+
+def _date_time_shape(raw: bytes) -> str:
+    """'n' for a given field, '-' for a not-specified one (deviation: 8000); the clock
+    status as it is (FF: not specified), since it says how far the reading is trusted."""
+    year = "-" if raw[0:2] == b"\xff\xff" else "n"
+    fields = "".join("-" if b == 0xFF else "n" for b in raw[2:9])
+    deviation = "-" if raw[9:11] == b"\x80\x00" else "n"
+    return f"{year}{fields} deviation {deviation} clock status {raw[11]:02X}"
 
 
 def compare_trees(a: PayloadTree, b: PayloadTree) -> str | None:
     if type(a) is not type(b):
         return f"payload {type(a).__name__} != {type(b).__name__}"
     if isinstance(a, AccessResponse) and isinstance(b, AccessResponse):
-        ra = [(r.kind, r.result) for r in a.results]
-        rb = [(r.kind, r.result) for r in b.results]
-        if ra != rb:
-            return f"results {ra} != {rb}"
-        if len(a.data) != len(b.data):
-            return f"{len(a.data)} data items != {len(b.data)}"
-        for i, (x, y) in enumerate(zip(a.data, b.data, strict=True)):
-            why = compare_data(x, y, f"data[{i}]")
-            if why:
-                return why
-        return None
+        return _compare_access_response(a, b)
     if isinstance(a, DataNotification) and isinstance(b, DataNotification):
         return compare_data(a.body, b.body, "body")
     if isinstance(a, GbzPayload) and isinstance(b, GbzPayload):
@@ -286,36 +496,79 @@ def compare_trees(a: PayloadTree, b: PayloadTree) -> str | None:
     if isinstance(a, GbzAlert) and isinstance(b, GbzAlert):
         if a.alert_code != b.alert_code:
             return f"alert 0x{a.alert_code:04X} != 0x{b.alert_code:04X}"
-        return None
+        if isinstance(a.body, list) and isinstance(b.body, list):
+            return _compare_components(a.body, b.body)
+        return compare_fields(a.body, b.body, "alert body")
     if isinstance(a, Der) and isinstance(b, Der):
         return compare_der(a, b, "asn1")
+    return f"cannot compare a {type(a).__name__} payload"
+
+
+def _compare_access_response(a: AccessResponse, b: AccessResponse) -> str | None:
+    if a.invoke_id != b.invoke_id:
+        return f"invoke-id 0x{a.invoke_id:08X} != 0x{b.invoke_id:08X}"
+    why = _compare_date_time(a.date_time, b.date_time, "apdu date-time")
+    if why:
+        return why
+    if (a.request_specs is None) != (b.request_specs is None):
+        return "echoed request specs differ"
+    ra = [(int(r.kind), r.result) for r in a.results]
+    rb = [(int(r.kind), r.result) for r in b.results]
+    if ra != rb:
+        return f"results {ra} != {rb}"
+    if len(a.data) != len(b.data):
+        return f"{len(a.data)} data items != {len(b.data)}"
+    for i, (x, y) in enumerate(zip(a.data, b.data, strict=True)):
+        why = compare_data(x, y, f"data[{i}]")
+        if why:
+            return why
     return None
 
 
 def compare_data(x: Data, y: Data, path: str) -> str | None:
+    """Same type at every position; arrays, structures, strings of the same size."""
     if x.TAG != y.TAG:
         return f"{path}: {x.NAME} != {y.NAME}"
-    if isinstance(x, Structure) and isinstance(y, Structure):
+    if isinstance(x, Structure | Array) and isinstance(y, Structure | Array):
         if len(x.items) != len(y.items):
-            return f"{path}: structure of {len(x.items)} != {len(y.items)}"
+            return f"{path}: {x.NAME} of {len(x.items)} != {len(y.items)}"
         for i, (p, q) in enumerate(zip(x.items, y.items, strict=True)):
             why = compare_data(p, q, f"{path}[{i}]")
             if why:
                 return why
         return None
-    if isinstance(x, Array) and isinstance(y, Array):
-        if x.items and y.items:
-            return compare_data(x.items[0], y.items[0], f"{path}[0]")
-        return None
     if isinstance(x, CompactArray) and isinstance(y, CompactArray):
         if x.description != y.description:
-            return f"{path}: compact-array type differs"
+            return (
+                f"{path}: compact-array type {_type_text(x.description)}"
+                f" != {_type_text(y.description)}"
+            )
+        if len(x.values) != len(y.values):
+            return f"{path}: compact-array of {len(x.values)} != {len(y.values)}"
+        for i, (p, q) in enumerate(zip(x.values, y.values, strict=True)):
+            why = compare_data(p, q, f"{path}[{i}]")
+            if why:
+                return why
         return None
+    if isinstance(x, BitString) and isinstance(y, BitString) and x.bits != y.bits:
+        return f"{path}: bit-string of {x.bits} != {y.bits}"
+    if isinstance(x, _Bytes) and isinstance(y, _Bytes) and len(x.value) != len(y.value):
+        return f"{path}: {x.NAME} of {len(x.value)} bytes != {len(y.value)}"
     return None
 
 
+def _type_text(desc: TypeDescription) -> str:
+    """A compact-array type as tags: 02{06,06,01[3]x12} for a structure of them."""
+    if desc.tag == Structure.TAG:
+        return "02{" + ",".join(_type_text(e) for e in desc.elements) + "}"
+    if desc.tag == Array.TAG and desc.elements:
+        return f"01[{desc.count}]x{_type_text(desc.elements[0])}"
+    return f"{desc.tag:02x}"
+
+
 def compare_der(x: Der, y: Der, path: str, depth: int = 0) -> str | None:
-    """Same tags and sizes; result codes equal: top-level INTEGERs and every ENUMERATED.
+    """Same tags and sizes at every position; result codes equal: top-level INTEGERs
+    and every ENUMERATED.
 
     Deeper INTEGERs are counters, serial numbers and identifiers that depend on
     state, so only their type is compared.
@@ -329,42 +582,85 @@ def compare_der(x: Der, y: Der, path: str, depth: int = 0) -> str | None:
             why = compare_der(p, q, f"{path}[{i}]", depth + 1)
             if why:
                 return why
-    if _differing_result_code(x, y, depth):
-        return f"{path}: result {getattr(x, 'value', '')} != {getattr(y, 'value', '')}"
-    if isinstance(x, DerEnumerated) and isinstance(y, DerEnumerated) and x.value != y.value:
-        return f"{path}: status {x.value} != {y.value}"
-    return None
+        return None
+    if isinstance(x, DerInteger) and isinstance(y, DerInteger):
+        if depth <= 1 and -1 < y.value < 256 and x.value != y.value:
+            return f"{path}: result {x.value} != {y.value}"
+        return None
+    if isinstance(x, DerEnumerated) and isinstance(y, DerEnumerated):
+        return None if x.value == y.value else f"{path}: status {x.value} != {y.value}"
+    if isinstance(x, DerBitString) and isinstance(y, DerBitString):
+        # keys and signatures: a DER signature's length varies with its value
+        return None
+    if isinstance(x, DerOctetString | DerString) and isinstance(y, DerOctetString | DerString):
+        if len(x.value) != len(y.value):
+            return f"{path}: {len(x.value)} bytes != {len(y.value)}"
+        return None
+    if isinstance(x, DerNull | DerBoolean | DerObjectIdentifier | DerPrimitive):
+        return None
+    return f"{path}: cannot compare {type(x).__name__}"
 
 
-def _differing_result_code(x: Der, y: Der, depth: int) -> bool:
-    if not (isinstance(x, DerInteger) and isinstance(y, DerInteger)):
-        return False
-    return depth <= 1 and -1 < y.value < 256 and x.value != y.value
-
-
-def _compare_components(a: list[Any], b: list[Any]) -> str | None:
+def _compare_components(a: list[GbzComponent], b: list[GbzComponent]) -> str | None:
     if len(a) != len(b):
         return f"{len(a)} GBZ components != {len(b)}"
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        if (x.cluster, x.frame.command_id, x.frame.frame_control & 0x09) != (
-            y.cluster,
-            y.frame.command_id,
-            y.frame.frame_control & 0x09,
+        where = f"component[{i}]"
+        for name, p, q in (
+            ("control", x.control, y.control),
+            ("cluster", x.cluster, y.cluster),
+            ("frame control", x.frame.frame_control, y.frame.frame_control),
+            ("command", x.frame.command_id, y.frame.command_id),
+            ("sequence", x.frame.sequence, y.frame.sequence),
+            ("manufacturer code", x.frame.manufacturer_code, y.frame.manufacturer_code),
+            ("from-date-time present", x.from_date_time is None, y.from_date_time is None),
+            ("frame counter", x.frame_counter, y.frame_counter),
         ):
-            return (
-                f"component[{i}]: cluster 0x{x.cluster:04X} cmd {x.frame.command_id} "
-                f"!= 0x{y.cluster:04X} cmd {y.frame.command_id}"
-            )
-        if x.encrypted != y.encrypted:
-            return f"component[{i}]: encrypted {x.encrypted} != {y.encrypted}"
-        fx, fy = x.frame.fields or {}, y.frame.fields or {}
-        for key in ("status", "command_id"):
-            if fx.get(key) != fy.get(key):
-                return f"component[{i}].{key}: {fx.get(key)} != {fy.get(key)}"
-        rx, ry = fx.get("records"), fy.get("records")
-        if isinstance(rx, list) and isinstance(ry, list):
-            sx = [(r.get("attribute_id"), r.get("status")) for r in rx]
-            sy = [(r.get("attribute_id"), r.get("status")) for r in ry]
-            if sx != sy:
-                return f"component[{i}] records {sx} != {sy}"
+            if p != q:
+                return f"{where}: {name} {_show(p)} != {_show(q)}"
+        if (x.frame.fields is None) != (y.frame.fields is None):
+            decoded = (x.frame.fields is not None, y.frame.fields is not None)
+            return f"{where}: fields decoded {decoded[0]} != {decoded[1]}"
+        why = compare_fields(x.frame.fields, y.frame.fields, where)
+        if why:
+            return why
     return None
+
+
+#: ZCL fields whose values are codes, not state: they must be equal.
+_CODE_FIELDS = frozenset({"status", "attribute_id", "command_id", "data_type", "direction"})
+
+
+def compare_fields(x: Any, y: Any, path: str) -> str | None:
+    """ZCL fields: same keys, same value types, lists of the same length; codes equal."""
+    if type(x) is not type(y):
+        return f"{path}: {type(x).__name__} != {type(y).__name__}"
+    if isinstance(x, dict):
+        if set(x) != set(y):
+            return f"{path}: fields {sorted(x)} != {sorted(y)}"
+        for key in x:
+            if key in _CODE_FIELDS and x[key] != y[key]:
+                return f"{path}.{key}: {_show(x[key])} != {_show(y[key])}"
+            why = compare_fields(x[key], y[key], f"{path}.{key}")
+            if why:
+                return why
+        return None
+    if isinstance(x, list | tuple):
+        if len(x) != len(y):
+            return f"{path}: {len(x)} entries != {len(y)}"
+        for i, (p, q) in enumerate(zip(x, y, strict=True)):
+            why = compare_fields(p, q, f"{path}[{i}]")
+            if why:
+                return why
+        return None
+    if isinstance(x, bytes | str) and len(x) != len(y):
+        return f"{path}: {len(x)} bytes != {len(y)}"
+    if x is None or isinstance(x, bool | int | float | bytes | str):
+        return None
+    if hasattr(x, "__dataclass_fields__"):
+        return compare_fields(
+            {k: getattr(x, k) for k in x.__dataclass_fields__},
+            {k: getattr(y, k) for k in y.__dataclass_fields__},
+            path,
+        )
+    return f"{path}: cannot compare {type(x).__name__}"

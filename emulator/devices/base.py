@@ -108,6 +108,9 @@ class Incoming:
     payload: DecodedPayload
     use_case: UseCase
     role: str  # anchor role value, "acb", "other" or "han_peer"
+    #: the device's own counter for a command that names an unknown remote party
+    #: (certificate in the header): keys its sensitive data and goes in the response
+    supplementary_originator_counter: int | None = None
 
     @property
     def tree(self) -> PayloadTree:
@@ -263,7 +266,9 @@ class Device:
         # the provisioning ones)
         self.installed_credentials: set[KeyUsage] = set()
         self.firmware_activation: FirmwareActivation | None = None  # future-dated CS06
-        self.asn1_fault: int | None = None  # lab fault: ASN.1 use cases fail with this code
+        #: lab fault: the device's non-volatile store fails (reads and writes of its
+        #: device log, key store and firmware records), as the reference error cases had
+        self.storage_fault = False
 
     # -- the pipeline ---------------------------------------------------------------
     def receive(self, raw: bytes) -> list[Outbound]:
@@ -313,6 +318,8 @@ class Device:
             self._check_response_key(msg)
         self.replay.accept(msg.originator, msg.counter)
         incoming = Incoming(msg, payload, use_case, role)
+        if msg.header.other.supplementary_ka_certificate is not None:
+            incoming.supplementary_originator_counter = self.next_alert_counter()
         reply = self.execute(incoming)
         self.commands_accepted += 1
         out = [self._respond(incoming, reply)] if reply is not None else []
@@ -370,7 +377,7 @@ class Device:
         msg = incoming.message
         other = msg.header.other
         peer = other.supplementary_remote_party_id or msg.originator
-        counter = other.supplementary_originator_counter
+        counter = incoming.supplementary_originator_counter
         if counter is None:
             counter = msg.counter
         z = self.security.shared_secret(self.eui, peer)
@@ -435,8 +442,10 @@ class Device:
         msg = incoming.message
         date_time = reply.date_time
         if date_time is None and incoming.use_case.response_date_time:
-            date_time = DlmsDateTime.from_datetime(self.clock.now())
-        response = builder.response(msg, reply.payload, date_time=date_time, other=reply.other)
+            status = CLOCK_STATUS_OK if msg.message_code in CLOCK_STATUS_GIVEN else None
+            date_time = response_date_time(self.clock.now(), status)
+        other = reply.other or response_other_information(incoming)
+        response = builder.response(msg, reply.payload, date_time=date_time, other=other)
         critical = self._response_critical(msg, incoming.use_case)
         protected = self.protect(response, critical=critical)
         return Outbound(
@@ -642,6 +651,45 @@ class Device:
 
     def __repr__(self) -> str:
         return f"<{self.device_type.value} {self.eui}>"
+
+
+#: Gas consumption reads (GCS13a, GCS14, GCS13b, GCS60a) tell how far the time of the
+#: readings can be trusted: their header date-time carries a clock status.
+CLOCK_STATUS_GIVEN = frozenset({0x0074, 0x0075, 0x00B8, 0x012A})
+CLOCK_STATUS_OK = 0x00
+
+
+def response_date_time(now: _dt.datetime, clock_status: int | None = None) -> DlmsDateTime:
+    """The grouping header's date-time of a response, as the reference responses carry
+    it: UTC with day of week and deviation not specified, and the clock status only
+    where the use case gives one."""
+    utc = DlmsDateTime.from_datetime(now)
+    return DlmsDateTime(
+        utc.year,
+        utc.month,
+        utc.day,
+        0xFF,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.hundredths,
+        0x8000,
+        0xFF if clock_status is None else clock_status,
+    )
+
+
+def response_other_information(incoming: Incoming) -> OtherInformation:
+    """GBCS 4.3.1.3: a response repeats the command's supplementary remote party ID
+    and counter, so the receiver knows for whom it is and which key was used; for an
+    unknown remote party it adds the device's supplementary originator counter, the
+    KDF counter of any data encrypted for that party."""
+    other = incoming.message.header.other
+    return OtherInformation(
+        other.message_code,
+        other.supplementary_remote_party_id,
+        other.supplementary_remote_party_counter,
+        incoming.supplementary_originator_counter,
+    )
 
 
 def _private_hex(key: ec.EllipticCurvePrivateKey) -> str:

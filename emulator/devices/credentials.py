@@ -13,9 +13,9 @@ response, computed from device state:
 - GCS28 sets the gas meter clock if its time lies in the validity window;
   GCS59 restores the GPF device log.
 
-Result codes are the integers GBCS defines for each response; a lab can force a
-use case to fail with a given code (`asn1_fault`, set by the conformance runner
-for the reference error cases).
+Result codes are the integers GBCS defines for each response, worked out from
+the command and the device's state; a lab can make the device's store fail
+(`storage_fault`), and the use cases that read or write it report that failure.
 """
 
 from __future__ import annotations
@@ -80,11 +80,7 @@ def execute_asn1(device: Device, incoming: Incoming, tree: Der) -> Reply | None:
     handler = HANDLERS.get(incoming.message.message_code)
     if handler is None:
         return None
-    forced = device.asn1_fault
-    response = (
-        handler(device, incoming, tree) if forced is None else _failure(incoming, tree, forced)
-    )
-    return Reply(response)
+    return Reply(handler(device, incoming, tree))
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -123,18 +119,6 @@ def _ski(key: ec.EllipticCurvePublicKey | None) -> bytes:
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     return hashlib.sha1(point).digest()[-8:]
-
-
-def _failure(incoming: Incoming, tree: Der, code: int) -> Der:
-    """The use case's response shape carrying result `code` (forced lab fault)."""
-    mc = incoming.message.message_code
-    if mc == 0x0012:
-        return DerSequence([DerInteger(code), DerOctetString(b"\x00\x00\x00\x00")])
-    if mc == 0x0129:
-        return DerSequence([DerOctetString(b"\x00\x00\x00\x00"), DerInteger(code)])
-    if mc == 0x0013:
-        return DerSequence([DerInteger(code)])
-    return DerInteger(code)
 
 
 # -- CS02a / CS02f: security credential details -------------------------------------------
@@ -324,7 +308,10 @@ def _certificate_identity(
 
 
 def issue_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
-    """Generate a new key pair for the requested usage; answer a certification request."""
+    """Generate a new key pair for the requested usage; answer a certification request
+    (3, CR production failed, when the key store fails)."""
+    if device.storage_fault:
+        return DerInteger(3)
     signing = _requested_signing(tree)
     key = ec.generate_private_key(ec.SECP256R1())
     usage = KeyUsage.DIGITAL_SIGNATURE if signing else KeyUsage.KEY_AGREEMENT
@@ -396,9 +383,11 @@ def _usage_matches(cert: x509.Certificate) -> bool:
 
 def provide_device_certificate(device: Device, incoming: Incoming, tree: Der) -> Der:
     usage = KeyUsage.DIGITAL_SIGNATURE if _requested_signing(tree) else KeyUsage.KEY_AGREEMENT
+    if device.storage_fault:
+        return DerInteger(3)  # certificate retrieval failure
     cert = device.own_certificates.get(usage)
     if cert is None:
-        return DerInteger(3)
+        return DerInteger(2)  # no certificate held
     return decode_der(cert.public_bytes(serialization.Encoding.DER))
 
 
@@ -409,16 +398,44 @@ def _joined(device: Device) -> dict[bytes, int]:
     return device.han_pairings
 
 
+#: Join method and role (GBCS CS03): method A initiator / responder, B, C.
+JOIN_METHOD_B, JOIN_METHOD_C = 2, 3
+#: GBCS device types a method B join may name, by the device joining.
+METHOD_B_PARTNERS: dict[str, frozenset[int]] = {
+    "GSME": frozenset({3}),  # its GPF
+    "GPF": frozenset({0}),  # its GSME
+}
+JOIN_OK, JOIN_INVALID_METHOD, JOIN_INCOMPATIBLE, JOIN_WRITE_FAILURE = 0, 2, 3, 5
+JOIN_MISSING_CERTIFICATE = 11
+
+
 def join(device: Device, incoming: Incoming, tree: Der) -> Der:
+    """Record a HAN pairing in the device log.
+
+    2: a method B join of a device type this device does not pair with by method B
+    (or a malformed command); 11: a method C join without the partner's certificate;
+    3: the log holds the device under another type; 5: the log cannot be written.
+    """
     items = _items(tree)
     eui = next(
         (i.value for i in items if isinstance(i, DerOctetString) and len(i.value) == 8), None
     )
-    device_type = _int(items[2]) if len(items) > 2 else 0
-    if eui is None:
-        return DerInteger(2)
+    if eui is None or len(items) < 3:
+        return DerInteger(JOIN_INVALID_METHOD)
+    method, device_type = _int(items[0]), _int(items[2])
+    if method == JOIN_METHOD_B and device_type not in METHOD_B_PARTNERS.get(
+        device.device_type.value, frozenset()
+    ):
+        return DerInteger(JOIN_INVALID_METHOD)
+    if method == JOIN_METHOD_C and not any(_is_certificate(i) for i in items[3:]):
+        return DerInteger(JOIN_MISSING_CERTIFICATE)
+    known = _joined(device).get(eui)
+    if known is not None and known != device_type:
+        return DerInteger(JOIN_INCOMPATIBLE)
+    if device.storage_fault:
+        return DerInteger(JOIN_WRITE_FAILURE)
     _joined(device)[eui] = device_type
-    return DerInteger(0)
+    return DerInteger(JOIN_OK)
 
 
 def unjoin(device: Device, incoming: Incoming, tree: Der) -> Der:
@@ -430,6 +447,8 @@ def unjoin(device: Device, incoming: Incoming, tree: Der) -> Der:
 
 
 def read_join_details(device: Device, incoming: Incoming, tree: Der) -> Der:
+    if device.storage_fault:
+        return DerSequence([DerInteger(1)])  # read failure
     rows: list[Der] = [
         DerSequence([DerOctetString(eui), DerInteger(kind)])
         for eui, kind in _joined(device).items()
@@ -493,6 +512,8 @@ def complete_firmware_activation(device: Device, activation: FirmwareActivation)
 
 
 def read_firmware_version(device: Device, incoming: Incoming, tree: Der) -> Der:
+    if device.storage_fault:
+        return DerSequence([DerOctetString(bytes(4)), DerInteger(1)])  # read failure
     return DerSequence([DerOctetString(bytes.fromhex(device.firmware_version)), DerInteger(0)])
 
 

@@ -49,6 +49,7 @@ from emulator.gbcs.zcl.gbz import (
     CONTROL_FROM_DATE_TIME,
     CONTROL_LAST,
     FC_CLUSTER_SPECIFIC,
+    FC_DISABLE_DEFAULT_RESPONSE,
     FC_TO_CLIENT,
     EncryptedPayload,
     GbzAlert,
@@ -71,6 +72,21 @@ CANCEL_DATE_TIME = 0xFFFFFFFF  # a from-date-time meaning "cancel the pending on
 #: Publish commands that carry one member of a set (a day profile, a week profile):
 #: publishing a member again replaces the one held with the same id.
 PUBLISHED_MEMBER_ID = {"publish_day_profile": "day_id", "publish_week_profile": "week_id"}
+#: Use cases whose attribute reads are answered with "disable default response" set
+#: (GCS13a, GCS13b, GCS21f in the reference responses; other reads leave it clear).
+READS_WITHOUT_DEFAULT_RESPONSE = frozenset({0x0074, 0x00B8, 0x009F})
+#: Cluster-specific answers sent without "disable default response" (the reference
+#: responses set that bit on publish commands and leave it clear on these).
+DEFAULT_RESPONSE_ALLOWED = frozenset(
+    {
+        "publish_billing_period",
+        "supply_status_response",
+        "start_sampling_response",
+        "consumer_top_up_response",
+        "clear_event_log_response",
+        "report_event_configuration",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -184,7 +200,9 @@ class ZclDevice(Device):
             for n, a in enumerate(answers):
                 last = bool(component.control & CONTROL_LAST) and n == len(answers) - 1
                 out.append(
-                    self._component(incoming, component, a, last, (a.cluster, a.name) in sensitive)
+                    self._component(
+                        incoming, component, a, last, (a.cluster, a.name) in sensitive, out
+                    )
                 )
         return GbzPayload(out)
 
@@ -277,14 +295,25 @@ class ZclDevice(Device):
         return None
 
     def _component(
-        self, incoming: Incoming, request: GbzComponent, answer: Answer, last: bool, encrypt: bool
+        self,
+        incoming: Incoming,
+        request: GbzComponent,
+        answer: Answer,
+        last: bool,
+        encrypt: bool,
+        earlier: list[GbzComponent],
     ) -> GbzComponent:
         to_client = not request.frame.frame_control & FC_TO_CLIENT
         fc = (FC_CLUSTER_SPECIFIC if answer.cluster_specific else 0) | (
             FC_TO_CLIENT if to_client else 0
         )
-        if answer.cluster_specific:
-            fc |= 0x10
+        if answer.cluster_specific and answer.name not in DEFAULT_RESPONSE_ALLOWED:
+            fc |= FC_DISABLE_DEFAULT_RESPONSE
+        if (
+            answer.name == "read_attributes_response"
+            and incoming.message.message_code in READS_WITHOUT_DEFAULT_RESPONSE
+        ):
+            fc |= FC_DISABLE_DEFAULT_RESPONSE
         command_id = _command_id(answer, to_client)
         frame = ZclFrame(
             fc, request.frame.sequence, command_id, answer.fields, None, None, answer.name
@@ -299,7 +328,10 @@ class ZclDevice(Device):
             sealed[: -crypto.TAG_LENGTH], sealed[-crypto.TAG_LENGTH :]
         )
         frame.fields = None
-        return GbzComponent(control | CONTROL_ENCRYPTED, answer.cluster, frame, None, 0, 0)
+        # the additional header's frame counter numbers the encrypted components of
+        # one response 0, 1, 2... (as in every reference response)
+        counter = sum(1 for c in earlier if c.encrypted)
+        return GbzComponent(control | CONTROL_ENCRYPTED, answer.cluster, frame, None, counter, 0)
 
     # -- future-dated ---------------------------------------------------------------------
     def _defer(self, incoming: Incoming, component: GbzComponent) -> list[Answer]:

@@ -39,6 +39,8 @@ def lab_setup(r: Route, premises: Premises, target: Device, now: _dt.datetime) -
         return {"device": NEW_DEVICE}
     if r.use_case == "CCS02":
         return {"device": premises.device(DeviceType.PPMID).eui}
+    if r.use_case == "CS03B":  # method B joins a gas meter with its GPF
+        return {"partner": premises.gpf.eui}
     if r.use_case.startswith("CS03"):
         return {"partner": device_of(premises, partner_kind[r.device_type]).eui}
     if r.use_case.startswith("CS04"):

@@ -507,6 +507,31 @@ async def test_other_users_sensitive_reads_use_the_certificate_the_acb_forwards(
     assert decode_message(result.response or b"").recipient == dcc.acb
 
 
+async def test_the_response_for_an_unknown_remote_party_says_which_key_encrypts(
+    lab: Lab,
+) -> None:
+    """The response repeats the party and its counter and adds the meter's supplementary
+    originator counter (GBCS; RTDS GCS16b URP): with them the party, and only it,
+    derives the key of the encrypted profile data."""
+    from emulator.gbcs.payload import decode_message_payload, try_decrypt
+    from emulator.gbcs.security import MessageSecurity
+
+    dcc = _dcc(lab)
+    result = await dcc.request("4.8.1", as_user="energy-app", target=lab.eui("ESME"))
+    assert result.ok, result.detail
+    command = decode_message(result.command or b"")
+    response = decode_message(result.response or b"")
+    asked, told = command.header.other, response.header.other
+    assert told.supplementary_remote_party_id == asked.supplementary_remote_party_id
+    assert told.supplementary_remote_party_counter == asked.supplementary_remote_party_counter
+    assert told.supplementary_originator_counter is not None
+    assert told.supplementary_ka_certificate is None
+    payload = decode_message_payload(response)
+    assert payload.encrypted_parts > 0
+    assert try_decrypt(payload, MessageSecurity(lab.pki.keystore), response) is None
+    assert payload.fully_decrypted
+
+
 async def test_a_forwarded_certificate_for_someone_else_is_refused(lab: Lab) -> None:
     import dataclasses
 

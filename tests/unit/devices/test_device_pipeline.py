@@ -384,3 +384,20 @@ def test_response_header_and_protection(name: str) -> None:
     assert (response.header.date_time is not None) == use_case.response_date_time
     if response.header.date_time is not None:
         assert response.header.date_time.to_datetime() == lab.clock.now()
+
+
+def test_response_repeats_the_supplementary_remote_party_fields(lab: Lab) -> None:
+    """GBCS 4.3: a response to a command the ACB sent for a party names that party and
+    its counter, so the party knows the response is for it (RTDS ECS50, CCS01...)."""
+    esme = lab.esme
+    counter = lab.acb.next_counter()
+    spec, argument = get(1, "0-0:42.0.0.255", 2)
+    payload = AccessRequest(invoke_id_for(counter), [spec], [argument])
+    other = OtherInformation(0x0058, lab.supplier.party, 100000)
+    command = builder.command(0x0058, counter, lab.acb.party, esme.eui, payload, other=other)
+    command = builder.protect(command, lab.verifier, critical=False)
+    (out,) = esme.receive(command.encode())
+    response = decode_message(out.message)
+    assert response.cra == Cra.RESPONSE
+    assert response.header.other == OtherInformation(0x0058, lab.supplier.party, 100000)
+    assert lab.verifier.verify(response).mac is True
