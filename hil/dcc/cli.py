@@ -12,6 +12,7 @@ import click
 from hil.dcc.catalogue import Role, format_duration, load_catalogue
 from hil.dcc.eligibility import check, subject_from_flags
 from hil.dcc.inventory import DeviceKind, SmiStatus
+from hil.dcc.values import values_text
 from hil.report.table import format_table
 
 if TYPE_CHECKING:
@@ -128,7 +129,9 @@ def result_rows(report: RunReport) -> list[list[str]]:
                 r.reason if not r.ok else (r.use_case or "DCC"),
                 "-" if measured is None else f"{measured * 1000:.1f} ms",
                 _seconds_text(target),
-                (r.detail or (r.outcome.summary if r.outcome else ""))[:60],
+                (r.detail or values_text(r.values) or (r.outcome.summary if r.outcome else ""))[
+                    :80
+                ],
             ]
         )
     return rows

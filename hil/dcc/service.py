@@ -85,6 +85,7 @@ from hil.dcc.routes import Route, routes_for
 from hil.dcc.schedules import Schedule, parse_interval, parse_time
 from hil.dcc.timing import Category, ResponseTiming, StartPoint, TimingReport, target_for
 from hil.dcc.users import User, UserRegistry
+from hil.dcc.values import response_values
 
 MAX_FUTURE = _dt.timedelta(days=30)
 
@@ -776,6 +777,7 @@ class Dcc:
         result.response = raw
         response = decode_message(raw)
         result.outcome = summarise(response)
+        result.values = response_values(self.security, result.command, raw)
         result.timeline.append((self.clock.now(), f"response: {result.outcome.summary}"))
         if result.outcome.ok:
             self._after_success(request)
