@@ -307,7 +307,7 @@ def _dlms_response(
     for i, data in enumerate(tree.data):
         result = tree.results[i] if i < len(tree.results) else None
         if specs is None or i >= len(specs):
-            out.extend(_unnamed_item(i, data, result))
+            out.extend(_unnamed_item(i, data, result, key, originator))
             continue
         spec = specs[i]
         name, source = _describe(spec)
@@ -359,12 +359,15 @@ def _folded(
     )
 
 
-def _unnamed_item(i: int, data: Data, result: ResponseSpec | None) -> list[NamedValue]:
+def _unnamed_item(
+    i: int, data: Data, result: ResponseSpec | None, key: bytes | None, originator: bytes
+) -> list[NamedValue]:
+    """An item without its request specification (no command given): by position."""
     name = f"item {i + 1}"
     if result is not None and not result.ok:
         return [NamedValue(name, status=result.result_name)]
     if _protected_blob(data) is not None:
-        return [NamedValue(name, status=ENCRYPTED)]
+        return _protected_read(data, None, key, originator, name)
     if isinstance(data, NullData):
         return []
     return [NamedValue(name, data_value(data))]
@@ -529,7 +532,7 @@ def _protected_read(
                 )
             )
         else:
-            out.append(NamedValue(f"protected item {n + 1}", data_value(item), source=source))
+            out.append(NamedValue(f"{source}.{n + 1}", data_value(item), source=source))
     return out
 
 
@@ -563,7 +566,7 @@ def _dlms_alert(body: Data) -> list[NamedValue]:
 
 
 def alert_code_value(code: int) -> NamedValue:
-    return NamedValue("alert_code", alert_name(code), raw=f"0x{code:04X}")
+    return NamedValue("alert_code", f"0x{code:04X} {alert_name(code)}", raw=code)
 
 
 def _dlms_outcome(raw: bytes) -> dict[str, Any]:
@@ -612,26 +615,49 @@ def _zcl_plain(value: Any) -> Any:
 def _gbz_components(components: list[GbzComponent]) -> list[NamedValue]:
     # multiplier, divisor and unit of measure anywhere in the response
     formatting: dict[int, int] = {}
+    money = _Money()
     for component in components:
         fields = component.frame.fields
-        if component.cluster != zcl_attributes.METERING or fields is None:
+        if fields is None:
             continue
         for record in fields.get("records") or []:
-            if isinstance(record, dict) and record.get("status", 0) == 0 and "value" in record:
-                attribute_id = int(record["attribute_id"])
-                if attribute_id in (
-                    zcl_attributes.MULTIPLIER,
-                    zcl_attributes.DIVISOR,
-                    zcl_attributes.UNIT_OF_MEASURE,
-                ):
-                    formatting[attribute_id] = int(_zcl_plain(record["value"]))
+            if not (isinstance(record, dict) and record.get("status", 0) == 0):
+                continue
+            value = _zcl_plain(record.get("value"))
+            if not isinstance(value, int):
+                continue
+            attribute_id = int(record["attribute_id"])
+            if component.cluster == zcl_attributes.METERING and attribute_id in (
+                zcl_attributes.MULTIPLIER,
+                zcl_attributes.DIVISOR,
+                zcl_attributes.UNIT_OF_MEASURE,
+            ):
+                formatting[attribute_id] = value
+            elif component.cluster == zcl_attributes.PRICE:
+                if attribute_id == zcl_attributes.PRICE_TRAILING_DIGIT:
+                    money.scaler = -(value >> 4)
+                elif attribute_id == zcl_attributes.CURRENCY:
+                    money.unit = zcl_attributes.CURRENCIES.get(value, f"currency {value}")
     out: list[NamedValue] = []
     for component in components:
-        out.extend(_gbz_component(component, formatting))
+        out.extend(_gbz_component(component, formatting, money))
     return out
 
 
-def _gbz_component(component: GbzComponent, formatting: Mapping[int, int]) -> list[NamedValue]:
+@dataclass(slots=True)
+class _Money:
+    """How a GBZ response's money reads: its Price trailing digit and currency."""
+
+    scaler: int = dlms_names.MONEY_SCALER
+    unit: str = dlms_names.MONEY_UNIT
+
+    def value(self, name: str, raw: int, source: str) -> NamedValue:
+        return NamedValue(name, float(_scaled(raw, self.scaler)), self.unit, source, raw=raw)
+
+
+def _gbz_component(
+    component: GbzComponent, formatting: Mapping[int, int], money: _Money
+) -> list[NamedValue]:
     cluster = component.cluster
     frame = component.frame
     label = f"{cluster_name(cluster)} {frame.name or f'command 0x{frame.command_id:02X}'}"
@@ -646,14 +672,22 @@ def _gbz_component(component: GbzComponent, formatting: Mapping[int, int]) -> li
         return [NamedValue(label, source=source, status=ZCL_STATUS_NAMES.get(status, str(status)))]
     records = fields.get("records")
     if isinstance(records, list):
-        return [_zcl_record(cluster, r, formatting, source) for r in records if isinstance(r, dict)]
+        return [
+            _zcl_record(cluster, r, formatting, money, source)
+            for r in records
+            if isinstance(r, dict)
+        ]
     out: list[NamedValue] = []
-    _flatten_fields(fields, "", out, f"{source} {frame.name}")
+    _flatten_fields(fields, "", out, f"{source} {frame.name}", money)
     return out
 
 
 def _zcl_record(
-    cluster: int, record: Mapping[str, Any], formatting: Mapping[int, int], source: str
+    cluster: int,
+    record: Mapping[str, Any],
+    formatting: Mapping[int, int],
+    money: _Money,
+    source: str,
 ) -> NamedValue:
     attribute_id = int(record.get("attribute_id", 0))
     name = zcl_attribute_name(cluster, attribute_id)
@@ -663,9 +697,9 @@ def _zcl_record(
         return NamedValue(name, source=where, status=ZCL_STATUS_NAMES.get(status, str(status)))
     raw = _zcl_plain(record["value"])
     if cluster == zcl_attributes.METERING and isinstance(raw, int):
-        if attribute_id in zcl_attributes.SUMMATIONS and formatting:
-            multiplier = formatting.get(zcl_attributes.MULTIPLIER, 1)
-            divisor = formatting.get(zcl_attributes.DIVISOR, 1) or 1
+        multiplier = formatting.get(zcl_attributes.MULTIPLIER, 1)
+        divisor = formatting.get(zcl_attributes.DIVISOR, 1)
+        if attribute_id in zcl_attributes.SUMMATIONS and formatting and multiplier and divisor:
             unit = zcl_attributes.UNITS_OF_MEASURE.get(
                 formatting.get(zcl_attributes.UNIT_OF_MEASURE, -1) & 0x7F, ""
             )
@@ -678,19 +712,25 @@ def _zcl_record(
                 raw=raw,
             )
     if isinstance(raw, int) and attribute_id in zcl_attributes.MONEY.get(cluster, frozenset()):
-        return NamedValue(name, _money(raw), dlms_names.MONEY_UNIT, source=where, raw=raw)
+        return money.value(name, raw, where)
+    if cluster == zcl_attributes.PRICE and isinstance(raw, int):
+        if attribute_id == zcl_attributes.PRICE_TRAILING_DIGIT:
+            return NamedValue(name, f"{raw >> 4} decimal places", source=where, raw=raw)
+        if attribute_id == zcl_attributes.CURRENCY:
+            text = zcl_attributes.CURRENCIES.get(raw, str(raw))
+            return NamedValue(name, text, source=where, raw=raw)
     return NamedValue(name, raw, source=where)
 
 
 def _flatten_fields(
-    fields: Mapping[str, Any], prefix: str, out: list[NamedValue], source: str
+    fields: Mapping[str, Any], prefix: str, out: list[NamedValue], source: str, money: _Money
 ) -> None:
     for key, value in fields.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            _flatten_fields(value, f"{name}.", out, source)
+            _flatten_fields(value, f"{name}.", out, source, money)
         elif key in zcl_attributes.MONEY_FIELDS and isinstance(value, int):
-            out.append(NamedValue(name, _money(value), dlms_names.MONEY_UNIT, source, raw=value))
+            out.append(money.value(name, value, source))
         elif _is_time_field(key) and isinstance(value, int) and value > 0:
             moment = (_EPOCH_2000 + _dt.timedelta(seconds=value)).isoformat()
             out.append(NamedValue(name, moment, source=source, raw=value))
@@ -788,3 +828,68 @@ def _asn1(tree: Der, message_code: int) -> list[NamedValue]:
     if isinstance(tree, DerConstructed):
         return [NamedValue(f"field {n + 1}", der_value(i)) for n, i in enumerate(tree.items)]
     return [NamedValue("value", der_value(tree))]
+
+
+# -- names next to numbers in a decoded tree ------------------------------------------------
+
+
+def naming(node: Any, cluster: int | None = None) -> Any:
+    """A JSON-ready decoded tree with names added next to the numbers that have one.
+
+    Clusters, ZCL attributes, alert codes, message codes and DLMS request
+    specifications (object and attribute or method) get a sibling key right after
+    the number (`cluster_name`, `attribute_name`, `alert_name`, `use_case`,
+    `object`, `member_name`); the numbers themselves are unchanged.
+    """
+    if isinstance(node, list):
+        return [naming(item, cluster) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("cluster"), int):
+        cluster = int(node["cluster"])
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out[key] = naming(value, cluster)
+        for name_key, name in _names_for(node, key, value, cluster):
+            out[name_key] = name
+    return out
+
+
+def _names_for(
+    node: Mapping[str, Any], key: str, value: Any, cluster: int | None
+) -> list[tuple[str, str]]:
+    if not isinstance(value, int) or isinstance(value, bool):
+        if key == "body" and node.get("@") == "DataNotification":
+            code = _notification_alert(value)
+            return [] if code is None else [("alert_name", f"0x{code:04X} {alert_name(code)}")]
+        return []
+    if key == "cluster":
+        return [("cluster_name", f"0x{value:04X} {cluster_name(value)}")]
+    if key == "alert_code":
+        return [("alert_name", f"0x{value:04X} {alert_name(value)}")]
+    if key == "message_code":
+        found = lookup(value)
+        return [("use_case", f"0x{value:04X} {found.use_case} {found.name}".strip())]
+    if key == "attribute_id" and cluster is not None:
+        return [("attribute_name", zcl_attribute_name(cluster, value))]
+    if key == "member" and node.get("@") == "RequestSpec":
+        class_id = int(node.get("class_id", 0))
+        obis = str(node.get("instance", ""))
+        member = (
+            dlms_names.method_name(class_id, value)
+            if node.get("kind") == "action"
+            else dlms_names.attribute_name(class_id, value)
+        )
+        return [("object", dlms_names.object_name(class_id, obis)), ("member_name", member)]
+    return []
+
+
+def _notification_alert(body: Any) -> int | None:
+    """The alert code of a DLMS alert body (a structure starting with long-unsigned)."""
+    if isinstance(body, dict) and body.get("type") == "structure":
+        items = body.get("items") or []
+        first = items[0] if items else None
+        if isinstance(first, dict) and first.get("type") == "long-unsigned":
+            value = first.get("value")
+            return value if isinstance(value, int) else None
+    return None

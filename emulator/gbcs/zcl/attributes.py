@@ -168,8 +168,13 @@ SUMMATIONS: frozenset[int] = frozenset(
 )
 MULTIPLIER, DIVISOR, UNIT_OF_MEASURE = 0x0301, 0x0302, 0x0300
 
-#: Money attributes (pence, shown in GBP) by cluster; the emulated meters keep
-#: money with two decimals of the currency (ISO 4217 826).
+#: Price cluster attributes that say how money reads: ISO 4217 currency, and the
+#: trailing digit (upper nibble: digits after the decimal point).
+CURRENCY, PRICE_TRAILING_DIGIT = 0x0616, 0x0617
+CURRENCIES: dict[int, str] = {826: "GBP", 978: "EUR", 840: "USD"}
+
+#: Money attributes by cluster, scaled by the trailing digit read with them (two
+#: decimals when none was read: the emulated meters keep money in pence).
 MONEY: dict[int, frozenset[int]] = {
     PREPAYMENT: frozenset(
         {0x0001, 0x0002, 0x0005, 0x0006, 0x0010, 0x0011, 0x0021, 0x0022, 0x0031, 0x0040}
