@@ -27,7 +27,7 @@ class SeqOf:
     element: Seq
 
 
-Schema = Seq | str
+Schema = Seq | SeqOf | str
 
 _JOIN = "result"  # CS03 / CS04: a bare INTEGER
 
@@ -42,13 +42,16 @@ RESPONSES: dict[int, Schema] = {
     0x000F: _JOIN,  # CS04AC
     0x0010: _JOIN,  # CS04B
     0x007F: Seq(("current_time", "result")),  # GCS28 Set Clock (gas)
-    0x0008: Seq(  # CS02a Provide Security Credentials Details
-        (
-            SeqOf(
-                "remote_party_roles",
-                Seq(("role", "status", "credentials_replacement_mode", "cells")),
-            ),
-        )
+    0x0008: SeqOf(  # CS02a Provide Security Credentials Details
+        "remote_party_roles",
+        Seq(
+            (
+                "role",
+                "status",
+                "field 3",
+                SeqOf("cells", Seq(("key_usage", "entity_id", "subject_key_identifier"))),
+            )
+        ),
     ),
 }
 RESPONSES[0x011B] = RESPONSES[0x0008]  # CS02f

@@ -782,7 +782,7 @@ def der_value(node: Der) -> Any:
     if isinstance(node, DerNull):
         return None
     if isinstance(node, DerOctetString):
-        return str(Eui64(node.value)) if len(node.value) == 8 else node.value.hex().upper()
+        return node.value.hex().upper()
     if isinstance(node, DerString):
         return node.text
     if isinstance(node, DerBitString | DerPrimitive):
@@ -794,8 +794,13 @@ def der_value(node: Der) -> Any:
     return node.encode().hex().upper()
 
 
+_EUI_FIELDS = frozenset({"device_id", "entity_id"})
+
+
 def _named(node: Der, schema: Seq | SeqOf | str) -> Any:
     if isinstance(schema, str):
+        if schema in _EUI_FIELDS and isinstance(node, DerOctetString) and len(node.value) == 8:
+            return str(Eui64(node.value))
         return der_value(node)
     if isinstance(schema, SeqOf):
         if not isinstance(node, DerConstructed):
@@ -821,6 +826,8 @@ def _asn1(tree: Der, message_code: int) -> list[NamedValue]:
     schema = ASN1_RESPONSES.get(message_code)
     if isinstance(schema, str):
         return [NamedValue(schema, der_value(tree))]
+    if isinstance(schema, SeqOf):
+        return [NamedValue(schema.name, _named(tree, schema))]
     if schema is not None and isinstance(tree, DerConstructed):
         named = _named(tree, schema)
         if isinstance(named, dict):
