@@ -123,6 +123,12 @@ async def test_asn1_responses_have_named_fields(lab: Lab) -> None:
     assert values["firmware_version"].value == device.firmware_version.upper()
 
 
+async def test_the_firmware_version_read_is_the_devices(lab: Lab) -> None:
+    _esme(lab).firmware_version = "0123ABCD"
+    [version] = (await _read(lab, "11.2", "ESME")).values  # ECS52
+    assert (version.name, version.value) == ("Firmware version", "0123ABCD")
+
+
 async def test_sensitive_data_without_the_users_key_stays_encrypted(lab: Lab) -> None:
     result = await _read(lab, "4.1.1", "ESME")
     assert result.response is not None
