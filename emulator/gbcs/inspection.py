@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.errors import EmulatorError, GbcsError
-from emulator.gbcs.frame import GbcsMessage, decode_message
+from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.gbcs.message_codes import lookup
 from emulator.gbcs.payload import DecodedPayload, decode_message_payload, try_decrypt
 from emulator.gbcs.security import MessageSecurity, VerifyResult
@@ -73,7 +73,7 @@ class Inspection:
             }
             if self.payload.decrypted_dlms:
                 out["payload"]["decrypted"] = to_jsonable(self.payload.decrypted_dlms)
-        if m is not None and self.payload is not None:
+        if m is not None and self.payload is not None and m.cra != Cra.COMMAND:
             out["values"] = [v.as_dict() for v in self._values(m)]
         if self.verify is not None:
             out["security"] = {

@@ -63,6 +63,7 @@ from emulator.gbcs.dlms.axdr import (
     Data,
     Date,
     DateTime,
+    DoubleLongUnsigned,
     Enum,
     Float32,
     Float64,
@@ -150,7 +151,7 @@ def format_value(value: Any, unit: str) -> str:
         return f"{value} {unit}".strip()
     if unit in ("Wh", "varh", "VAh") and abs(value) >= 1000:
         return f"{value / 1000:.3f} k{unit}"
-    if unit == dlms_names.MONEY_UNIT:
+    if unit in zcl_attributes.CURRENCIES.values():
         return f"{value:.2f} {unit}"
     return f"{value:g} {unit}".strip() if isinstance(value, float) else f"{value} {unit}".strip()
 
@@ -273,14 +274,6 @@ def _money(raw: int) -> float:
     return float(_scaled(raw, dlms_names.MONEY_SCALER))
 
 
-#: Attributes holding money amounts (pence), by class (Blue Book payment metering).
-_MONEY_ATTRIBUTES: dict[int, frozenset[int]] = {
-    111: frozenset({5, 6, 7, 8, 16, 17, 18}),
-    112: frozenset({2, 5, 6, 9, 10}),
-    113: frozenset({2, 11, 12}),
-}
-
-
 def _describe(spec: RequestSpec) -> tuple[str, str]:
     obis = str(Obis(spec.instance))
     base = dlms_names.object_name(spec.class_id, obis)
@@ -383,7 +376,7 @@ def _attribute_values(
 ) -> list[NamedValue]:
     known = dlms_names.OBJECTS.get(obis)
     base = dlms_names.object_name(class_id, obis)
-    main = {1: 2, 3: 2, 4: 2, 5: 3, 7: 2, 8: 2, 112: 2}.get(class_id)
+    main = dlms_names.VALUE_ATTRIBUTE.get(class_id)
     name = (
         base if attribute == main else f"{base}: {dlms_names.attribute_name(class_id, attribute)}"
     )
@@ -398,7 +391,7 @@ def _attribute_values(
         ]
     # money
     if isinstance(data, _Integer) and (
-        attribute in _MONEY_ATTRIBUTES.get(class_id, frozenset())
+        attribute in dlms_names.MONEY_ATTRIBUTES.get(class_id, frozenset())
         or (known is not None and known.unit == "money" and attribute == main)
     ):
         return [
@@ -472,17 +465,21 @@ def _quantities(
 
 def _profile(data: CompactArray | Array, known: dlms_names.ObjectName | None) -> dict[str, Any]:
     rows_nodes = data.values if isinstance(data, CompactArray) else data.items
+    given = list(known.columns) if known is not None else []
+    first = rows_nodes[0] if rows_nodes else None
+    if not given and isinstance(first, Structure) and first.items:
+        # GBCS profile rows start with their capture time (u32 seconds since 2000)
+        given = ["capture_time"] if isinstance(first.items[0], DoubleLongUnsigned) else []
+    timed = given[:1] in (["capture_time"], ["time"])
     rows: list[list[Any]] = []
     width = 0
     for row in rows_nodes:
         cells = list(row.items) if isinstance(row, Structure) else [row]
         width = max(width, len(cells))
         values = [data_value(c) for c in cells]
-        timed = known is not None and known.columns[:1] in (("capture_time",), ("time",))
         if cells and isinstance(cells[0], _Integer) and timed:
             values[0] = (_EPOCH_2000 + _dt.timedelta(seconds=cells[0].value)).isoformat()
         rows.append(values)
-    given = list(known.columns) if known is not None else []
     columns = given[:width] + [f"value {n + 1}" for n in range(width - len(given[:width]))]
     return {"columns": columns, "rows": rows}
 

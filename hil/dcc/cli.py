@@ -17,6 +17,7 @@ from hil.report.table import format_table
 
 if TYPE_CHECKING:
     from hil.dcc.requestfile import RunReport
+    from hil.dcc.requests import Result
 
 ROLE_CHOICES = [r.value for r in Role] + [r.short for r in Role]
 DEVICE_CHOICES = [k.value for k in DeviceKind]
@@ -129,12 +130,16 @@ def result_rows(report: RunReport) -> list[list[str]]:
                 r.reason if not r.ok else (r.use_case or "DCC"),
                 "-" if measured is None else f"{measured * 1000:.1f} ms",
                 _seconds_text(target),
-                (r.detail or values_text(r.values) or (r.outcome.summary if r.outcome else ""))[
-                    :80
-                ],
+                _detail(r),
             ]
         )
     return rows
+
+
+def _detail(r: Result) -> str:
+    """A refusal's or failure's reason, else the response's values, else its outcome."""
+    summary = r.outcome.summary if r.outcome else ""
+    return (r.detail or values_text(r.values) or summary)[:80]
 
 
 RESULT_HEADERS = [

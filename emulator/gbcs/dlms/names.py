@@ -264,6 +264,16 @@ UNITS: dict[int, str] = {
 #: Money in the ESME data model is held in pence (two decimals of the currency).
 MONEY_SCALER, MONEY_UNIT = -2, "GBP"
 
+#: Attributes holding money amounts, by class (Blue Book payment metering).
+MONEY_ATTRIBUTES: dict[int, frozenset[int]] = {
+    111: frozenset({5, 6, 7, 8, 16, 17, 18}),
+    112: frozenset({2, 5, 6, 9, 10}),
+    113: frozenset({2, 11, 12}),
+}
+
+#: The attribute that is "the value" of an object of a class (named by the object alone).
+VALUE_ATTRIBUTE: dict[int, int] = {1: 2, 3: 2, 4: 2, 5: 3, 7: 2, 8: 2, 112: 2}
+
 
 @dataclass(frozen=True, slots=True)
 class ObjectName:
