@@ -123,6 +123,9 @@ class DeviceAlert:
             "delivery_s": round(self.delivery_s, 6),
             "users": self.users,
             "request_id": self.request_id,
+            "values": [v.as_dict() for v in response_values(None, None, self.raw)]
+            if self.raw
+            else [],
         }
 
 

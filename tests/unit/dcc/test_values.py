@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -143,3 +144,18 @@ async def test_the_table_shows_the_values_of_a_read(lab: Lab) -> None:
     report = RunReport("demo.yaml", [result], _dcc(lab), [], lab)
     row = next(r for r in result_rows(report) if r[0] == result.request_id[:34])
     assert "Active import energy 2.000 kWh" in row[-1]
+
+
+async def test_alerts_to_users_carry_their_named_code(lab: Lab) -> None:
+    dcc = _dcc(lab)
+    params = {"device": str(lab.eui("CAD"))}
+    added = await dcc.request(
+        "8.11", as_user="energy-app", target=lab.eui("CHF"), option="add", params=params
+    )
+    assert added.ok, added.detail
+    for _ in range(5):
+        await asyncio.sleep(0)
+    cs14 = next(a for a in dcc.alerts if a.message_code == 0x0018)  # CHF device log changed
+    first = cs14.as_dict()["values"][0]
+    assert first["name"] == "alert_code"
+    assert first["value"] == "0x8F12 CHF Device Log Changed" and first["raw"] == 0x8F12
