@@ -97,20 +97,35 @@ def gbcs() -> None:
     show_default=True,
     help="Access Control Broker EUI-64.",
 )
+@click.option(
+    "--command",
+    "command",
+    metavar="HEX_OR_FILE",
+    help="The command a response answers: names the items of a DLMS response.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def gbcs_decode(hex_or_file: str, keys: str | None, acb: Eui64, as_json: bool) -> None:
-    """Print the decoded tree of one message and whether signature and MAC verify.
+def gbcs_decode(
+    hex_or_file: str, keys: str | None, acb: Eui64, command: str | None, as_json: bool
+) -> None:
+    """Print the decoded tree of one message, its named values, and whether signature and
+    MAC verify.
 
     Exit status 1 when anything checked fails (parse, re-encoding, signature,
     MAC, payload, decryption), 2 when the input is not a message in hex.
     """
-    result = inspect_message(_read_message(hex_or_file), _security(keys, acb))
+    sent = None if command is None else _read_message(command)
+    result = inspect_message(_read_message(hex_or_file), _security(keys, acb), sent)
     data = result.to_json()
     if as_json:
         _emit(data)
     else:
-        for line in render_text(data):
+        for line in render_text({k: v for k, v in data.items() if k != "values"}):
             click.echo(line)
+        if data.get("values"):
+            click.echo("values:")
+            for value in data["values"]:
+                where = f"  ({value['source']})" if value.get("source") else ""
+                click.echo(f"  {value['name']}: {value['text']}{where}")
         sec = data.get("security")
         if sec is not None:
             click.echo(

@@ -44,6 +44,7 @@ from emulator.gbcs.payload import SENSITIVE_AAD
 
 HALF_HOUR = _dt.timedelta(minutes=30)
 PROFILE_CAPACITY = 1500  # rows kept per profile (about a month of half hours)
+FIRMWARE_VERSION = Obis("0-0:0.2.1.255")  # ECS52: the running firmware version
 
 
 def is_event_log(obis: bytes) -> bool:
@@ -97,6 +98,8 @@ class CosemDevice(Device):
             return Outcome(0, self.buffer(o, spec.selection))
         if o.class_id == 7 and attribute == 7:
             return Outcome(0, DoubleLongUnsigned(len(self.profiles.get(bytes(o.obis), []))))
+        if o.class_id == 1 and attribute == 2 and o.obis == FIRMWARE_VERSION:
+            return Outcome(0, OctetString(bytes.fromhex(self.firmware_version)))
         if o.class_id == 8 and attribute == 2:
             from emulator.devices.alerts import dlms_time
 

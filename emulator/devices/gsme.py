@@ -82,6 +82,7 @@ class Gsme(ZclDevice):
         z.values[(METERING, 0x0302)] = 1000
         z.values[(METERING, 0x0206)] = bytes(self.eui)
         z.values[(PRICE, 0x0616)] = 826  # GBP
+        z.values[(PRICE, 0x0617)] = 0x20  # money (credit, debt) in pence: two decimals
         z.values[(PREPAYMENT, 0x0010)] = 1000
         base = {"provider_id": 0, "issuer_event_id": 0, "issuer_calendar_id": 1}
         z.published[(CALENDAR, "publish_day_profile")] = [

@@ -1,143 +1,39 @@
 """ZigBee Smart Energy attributes of the gas meter and the gas proxy (GBCS GBZ use cases).
 
-One table per cluster: attribute id, name and ZCL type id, as GBCS reads them
-(ZSE 1.4 attribute sets; types checked against the reference messages). Factory
-values are zero of the type; the device computes the live ones (consumption,
-credit). `SENSITIVE_RESPONSES` says, per message code, which response commands
-GBCS requires to travel encrypted as sensitive data.
+The attribute table (id, name, ZCL type id per cluster) lives with the codec in
+`emulator.gbcs.zcl.attributes`, so decoded responses are named from the same
+table; it is re-exported here. Factory values are zero of the type; the device
+computes the live ones (consumption, credit). `SENSITIVE_RESPONSES` says, per
+message code, which response commands GBCS requires to travel encrypted as
+sensitive data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-BASIC, PRICE, METERING, MESSAGING, PREPAYMENT, CALENDAR, DEVICE_MANAGEMENT, EVENTS = (
-    0x0000,
-    0x0700,
-    0x0702,
-    0x0703,
-    0x0705,
-    0x0707,
-    0x0708,
-    0x0709,
+from emulator.gbcs.zcl.attributes import (
+    ATTRIBUTES,
+    BASIC,
+    CALENDAR,
+    DEVICE_MANAGEMENT,
+    ENUM8,
+    EVENTS,
+    INT32,
+    MAP8,
+    MAP16,
+    MESSAGING,
+    METERING,
+    OCTSTR,
+    PREPAYMENT,
+    PRICE,
+    STRING,
+    UINT8,
+    UINT16,
+    UINT24,
+    UINT32,
+    UINT48,
+    AttributeDef,
+    attribute,
 )
-
-# ZCL type ids used below
-UINT8, UINT16, UINT24, UINT32, UINT48 = 0x20, 0x21, 0x22, 0x23, 0x25
-INT32 = 0x2B
-ENUM8 = 0x30
-MAP8, MAP16 = 0x18, 0x19
-OCTSTR, STRING = 0x41, 0x42
-
-
-@dataclass(frozen=True, slots=True)
-class AttributeDef:
-    cluster: int
-    attribute_id: int
-    name: str
-    type_id: int
-
-
-def _table(cluster: int, rows: list[tuple[int, str, int]]) -> dict[int, AttributeDef]:
-    table: dict[int, AttributeDef] = {}
-    for attribute_id, name, type_id in rows:
-        if attribute_id in table:
-            raise TypeError(f"duplicate attribute 0x{attribute_id:04X} in cluster 0x{cluster:04X}")
-        table[attribute_id] = AttributeDef(cluster, attribute_id, name, type_id)
-    return table
-
-
-ATTRIBUTES: dict[int, dict[int, AttributeDef]] = {
-    BASIC: _table(
-        BASIC,
-        [
-            (0x0003, "hw_version", UINT8),
-            (0x0004, "manufacturer_name", STRING),
-            (0x0005, "model_identifier", STRING),
-        ],
-    ),
-    PRICE: _table(
-        PRICE,
-        [
-            (0x0100, "block1_threshold", UINT48),
-            (0x0101, "block2_threshold", UINT48),
-            (0x0102, "block3_threshold", UINT48),
-            (0x0202, "threshold_multiplier", UINT24),
-            (0x0203, "threshold_divisor", UINT24),
-            (0x0301, "standing_charge", UINT32),
-            (0x0302, "conversion_factor", UINT32),
-            (0x0303, "conversion_factor_trailing_digit", MAP8),
-            (0x0304, "calorific_value", UINT32),
-            (0x0305, "calorific_value_unit", ENUM8),
-            (0x0306, "calorific_value_trailing_digit", MAP8),
-            (0x0400, "no_tier_block1_price", UINT32),
-            (0x0401, "no_tier_block2_price", UINT32),
-            (0x0402, "no_tier_block3_price", UINT32),
-            (0x0403, "no_tier_block4_price", UINT32),
-            (0x0410, "tier1_block1_price", UINT32),
-            (0x0420, "tier2_block1_price", UINT32),
-            (0x0430, "tier3_block1_price", UINT32),
-            (0x0440, "tier4_block1_price", UINT32),
-            (0x0615, "unit_of_measure", ENUM8),
-            (0x0616, "currency", UINT16),
-            (0x0617, "price_trailing_digit", MAP8),
-        ],
-    ),
-    METERING: _table(
-        METERING,
-        [
-            (0x0000, "current_summation_delivered", UINT48),
-            (0x0014, "supply_status", ENUM8),
-            (0x0100, "current_tier1_summation_delivered", UINT48),
-            (0x0102, "current_tier2_summation_delivered", UINT48),
-            (0x0104, "current_tier3_summation_delivered", UINT48),
-            (0x0106, "current_tier4_summation_delivered", UINT48),
-            (0x0205, "remaining_battery_life_days", UINT16),
-            (0x0206, "current_meter_id", OCTSTR),
-            (0x0300, "unit_of_measure", ENUM8),
-            (0x0301, "multiplier", UINT24),
-            (0x0302, "divisor", UINT24),
-            (0x0307, "site_id", OCTSTR),
-            (0x0607, "supply_tamper_state", ENUM8),
-            (0x0608, "supply_depletion_state", ENUM8),
-            (0x0700, "current_block1_summation_delivered", UINT48),
-            (0x0701, "current_block2_summation_delivered", UINT48),
-            (0x0702, "current_block3_summation_delivered", UINT48),
-            (0x0703, "current_block4_summation_delivered", UINT48),
-            (0x0A00, "bill_to_date_delivered", UINT32),
-            (0x0B10, "uncontrolled_flow_threshold", UINT16),
-            (0x0B11, "uncontrolled_flow_unit_of_measure", ENUM8),
-            (0x0B12, "uncontrolled_flow_multiplier", UINT16),
-            (0x0B13, "uncontrolled_flow_divisor", UINT16),
-            (0x0B14, "flow_stabilisation_period", UINT8),
-            (0x0B15, "flow_measurement_period", UINT16),
-        ],
-    ),
-    PREPAYMENT: _table(
-        PREPAYMENT,
-        [
-            (0x0000, "payment_control_configuration", MAP16),
-            (0x0001, "credit_remaining", INT32),
-            (0x0002, "emergency_credit_remaining", INT32),
-            (0x0005, "accumulated_debt", INT32),
-            (0x0006, "overall_debt_cap", INT32),
-            (0x0010, "emergency_credit_limit", UINT32),
-            (0x0011, "emergency_credit_threshold", UINT32),
-            (0x0021, "max_credit_limit", UINT32),
-            (0x0022, "max_credit_per_top_up", UINT32),
-            (0x0031, "low_credit_warning_level", UINT32),
-            (0x0040, "cut_off_value", INT32),
-            (0x0211, "debt_amount_1", UINT32),
-            (0x0216, "debt_recovery_method_1", ENUM8),
-            (0x0217, "debt_recovery_start_time_1", UINT32),
-            (0x0221, "debt_amount_2", UINT32),
-            (0x0226, "debt_recovery_method_2", ENUM8),
-            (0x0227, "debt_recovery_start_time_2", UINT32),
-            (0x0231, "debt_amount_3", UINT32),
-            (0x0239, "debt_recovery_frequency_3", UINT16),
-        ],
-    ),
-}
 
 #: message code -> (cluster, response command name) pairs carried encrypted.
 SENSITIVE_RESPONSES: dict[int, frozenset[tuple[int, str]]] = {
@@ -156,5 +52,28 @@ SENSITIVE_RESPONSES: dict[int, frozenset[tuple[int, str]]] = {
 }
 
 
-def attribute(cluster: int, attribute_id: int) -> AttributeDef | None:
-    return ATTRIBUTES.get(cluster, {}).get(attribute_id)
+__all__ = [
+    "ATTRIBUTES",
+    "BASIC",
+    "CALENDAR",
+    "DEVICE_MANAGEMENT",
+    "ENUM8",
+    "EVENTS",
+    "INT32",
+    "MAP8",
+    "MAP16",
+    "MESSAGING",
+    "METERING",
+    "OCTSTR",
+    "PREPAYMENT",
+    "PRICE",
+    "SENSITIVE_RESPONSES",
+    "STRING",
+    "UINT8",
+    "UINT16",
+    "UINT24",
+    "UINT32",
+    "UINT48",
+    "AttributeDef",
+    "attribute",
+]

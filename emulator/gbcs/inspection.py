@@ -4,6 +4,10 @@
 payload, security checks, sensitive-data decryption and a round-trip check, and
 records where each failed instead of stopping at the first problem. The CLI's
 `gbcs decode` and `gbcs corpus` are thin layers over it.
+
+`to_json` prints names next to the numbers (cluster, attribute, alert code, OBIS
+object, message code) and the payload's named values (`emulator.gbcs.values`);
+a DLMS response names its items from the command given with it.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.errors import EmulatorError, GbcsError
-from emulator.gbcs.frame import GbcsMessage, decode_message
+from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.gbcs.message_codes import lookup
 from emulator.gbcs.payload import DecodedPayload, decode_message_payload, try_decrypt
 from emulator.gbcs.security import MessageSecurity, VerifyResult
 from emulator.gbcs.tree import to_jsonable
+from emulator.gbcs.values import message_values, naming
 
 
 @dataclass(slots=True)
@@ -28,6 +33,8 @@ class Inspection:
     reencoded_identical: bool = False
     payload_reencoded_identical: bool = False
     failures: list[tuple[str, str]] = field(default_factory=list)  # (stage, error)
+    command: bytes | None = None  # the command a response answers, to name its items
+    sensitive_key: bytes | None = field(default=None, repr=False)
 
     @property
     def payload_decoded(self) -> bool:
@@ -55,17 +62,19 @@ class Inspection:
                 "signature": "absent"
                 if m.signature is None
                 else ("signed" if m.signature else "empty"),
-                "grouping_header": to_jsonable(m.header),
+                "grouping_header": naming(to_jsonable(m.header)),
             }
         if self.payload is not None:
             out["payload"] = {
                 "kind": self.payload.kind.value,
-                "tree": to_jsonable(self.payload.tree),
+                "tree": naming(to_jsonable(self.payload.tree)),
                 "encrypted_parts": self.payload.encrypted_parts,
                 "decrypted_parts": self.payload.decrypted_parts,
             }
             if self.payload.decrypted_dlms:
                 out["payload"]["decrypted"] = to_jsonable(self.payload.decrypted_dlms)
+        if m is not None and self.payload is not None and m.cra != Cra.COMMAND:
+            out["values"] = [v.as_dict() for v in self._values(m)]
         if self.verify is not None:
             out["security"] = {
                 "signature_valid": self.verify.signature,
@@ -76,9 +85,24 @@ class Inspection:
         out["failures"] = [{"stage": s, "error": e} for s, e in self.failures]
         return out
 
+    def _values(self, msg: GbcsMessage) -> list[Any]:
+        command = None
+        if self.command is not None:
+            try:
+                command = decode_message(self.command)
+            except GbcsError:
+                self.failures.append(("command", "the command given does not decode"))
+        try:
+            return list(message_values(msg, command=command, key=self.sensitive_key))
+        except EmulatorError as exc:  # naming must never hide the decoded tree
+            self.failures.append(("values", str(exc)))
+            return []
 
-def inspect_message(raw: bytes, security: MessageSecurity | None = None) -> Inspection:
-    result = Inspection(bytes(raw))
+
+def inspect_message(
+    raw: bytes, security: MessageSecurity | None = None, command: bytes | None = None
+) -> Inspection:
+    result = Inspection(bytes(raw), command=command)
     try:
         msg = decode_message(raw)
     except GbcsError as exc:
@@ -116,6 +140,8 @@ def inspect_message(raw: bytes, security: MessageSecurity | None = None) -> Insp
             error = try_decrypt(payload, security, msg)
             if error is not None:
                 result.failures.append(("decrypt", error))
+            else:
+                result.sensitive_key = security.sensitive_data_key(msg)
     return result
 
 

@@ -13,10 +13,12 @@ import click
 from hil.dcc.catalogue import Role, format_duration, load_catalogue
 from hil.dcc.eligibility import check, subject_from_flags
 from hil.dcc.inventory import DeviceKind, SmiStatus
+from hil.dcc.values import values_text
 from hil.report.table import format_table, terminal_width
 
 if TYPE_CHECKING:
     from hil.dcc.requestfile import RunReport
+    from hil.dcc.requests import Result
 
 ROLE_CHOICES = [r.value for r in Role] + [r.short for r in Role]
 DEVICE_CHOICES = [k.value for k in DeviceKind]
@@ -136,10 +138,16 @@ def result_rows(report: RunReport) -> list[list[str]]:
                 r.reason if not r.ok else (r.use_case or "DCC"),
                 "-" if measured is None else f"{measured * 1000:.1f} ms",
                 _seconds_text(target),
-                r.detail or (r.outcome.summary if r.outcome else ""),
+                _detail(r),
             ]
         )
     return rows
+
+
+def _detail(r: Result) -> str:
+    """A refusal's or failure's reason, else the response's values, else its outcome."""
+    summary = r.outcome.summary if r.outcome else ""
+    return r.detail or values_text(r.values) or summary
 
 
 RESULT_HEADERS = [

@@ -17,6 +17,7 @@ from typing import Any
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import GbcsMessage
+from emulator.gbcs.values import NamedValue
 from hil.dcc.catalogue import Role
 from hil.dcc.outcome import Outcome
 from hil.dcc.timing import Category, ResponseTiming
@@ -81,6 +82,7 @@ class Result:
     response: bytes | None = None
     outcome: Outcome | None = None
     data: Any = None
+    values: list[NamedValue] = field(default_factory=list)  # the device response's values
     alerts: list[bytes] = field(default_factory=list)
     timing: ResponseTiming | None = None
     timeline: list[tuple[_dt.datetime, str]] = field(default_factory=list)
@@ -137,6 +139,7 @@ class Result:
             "use_case": self.use_case,
             "outcome": None if self.outcome is None else self.outcome.summary,
             "data": self.data,
+            "values": [v.as_dict() for v in self.values],
             "alerts": len(self.alerts),
             "timing": None if self.timing is None else self.timing.as_dict(),
             "timeline": [(t.isoformat(), step) for t, step in self.timeline],

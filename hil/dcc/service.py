@@ -90,6 +90,7 @@ from hil.dcc.routes import Route, routes_for
 from hil.dcc.schedules import Schedule, parse_interval, parse_time
 from hil.dcc.timing import Category, ResponseTiming, StartPoint, TimingReport, target_for
 from hil.dcc.users import User, UserRegistry
+from hil.dcc.values import response_values
 
 MAX_FUTURE = _dt.timedelta(days=30)
 
@@ -138,6 +139,9 @@ class DeviceAlert:
             "delivery_s": round(self.delivery_s, 6),
             "users": self.users,
             "request_id": self.request_id,
+            "values": [v.as_dict() for v in response_values(None, None, self.raw)]
+            if self.raw
+            else [],
         }
 
 
@@ -798,6 +802,7 @@ class Dcc:
         result.response = raw
         response = decode_message(raw)
         result.outcome = summarise(response)
+        result.values = response_values(self.security, result.command, raw)
         result.timeline.append((self.clock.now(), f"response: {result.outcome.summary}"))
         if result.outcome.ok:
             self._after_success(request)
