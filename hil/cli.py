@@ -162,7 +162,7 @@ def conformance(folder: str, keys: str, dump: str | None, as_json: bool) -> None
     "--link",
     "link_url",
     required=True,
-    help="memory://, serial port or pyserial URL, mqtt://host:port/LAB.",
+    help="Serial port or pyserial URL (socket://, rfc2217://), mqtt://host:port/LAB.",
 )
 @click.option(
     "--hub",
@@ -211,30 +211,37 @@ def device(
     variant: str | None,
     no_auxiliary: bool,
 ) -> None:
-    """Run one emulated device on a link until interrupted (Ctrl-C)."""
+    """Run one emulated device on a link until interrupted (Ctrl-C, SIGTERM).
+
+    Bad input or a lost link: one line on stderr, exit status 1.
+    """
     import asyncio
 
-    from hil.standalone import run_device
+    from hil.errors import HilError
+    from hil.standalone import fail, run_device
 
     options: dict[str, Any] = {}
     if variant is not None or no_auxiliary:
         if device_type != "esme":
-            raise click.BadParameter("--variant and --no-auxiliary are for an ESME")
+            fail("--variant and --no-auxiliary are for an ESME")
         options = {"variant": variant or "any", "auxiliary": not no_auxiliary}
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            run_device(
-                device_type,
-                eui,
-                link_url,
-                hub_eui,
-                gpf_eui,
-                state_file,
-                seed,
-                click.echo,
-                options,
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                run_device(
+                    device_type,
+                    eui,
+                    link_url,
+                    hub_eui,
+                    gpf_eui,
+                    state_file,
+                    seed,
+                    click.echo,
+                    options,
+                )
             )
-        )
+    except (HilError, EmulatorError) as exc:
+        fail(exc)
 
 
 @main.group()
@@ -281,7 +288,10 @@ def _register_dcc_commands() -> None:
     main.add_command(requests_command)
 
 
+from hil.send import send_command  # noqa: E402 (a command of its own module)
+
 _register_dcc_commands()
+main.add_command(send_command)
 
 if __name__ == "__main__":
     main()

@@ -45,6 +45,8 @@ def test_parse_mqtt_url() -> None:
         "10.0.0.1", 1884, "rig-7", "u", "p@ss", 5
     )
     assert parse_mqtt_url("mqtt://h/lab?client_id=me").client_id == "me"
+    assert parse_mqtt_url("mqtt://h/lab?keepalive=5").keepalive == 5
+    assert parse_mqtt_url("mqtt://h/lab").keepalive is None
 
 
 @pytest.mark.parametrize(
@@ -57,6 +59,9 @@ def test_parse_mqtt_url() -> None:
         ("mqtt:///lab", "no broker host"),
         ("mqtt://h:port/lab", "bad port"),
         ("http://h/lab", "not an mqtt:// URL"),
+        ("mqtt://[::1/lab", "Invalid IPv6 URL"),
+        ("mqtt://h/lab?keepalive=0", "keepalive must be"),
+        ("mqtt://h/lab?keepalive=soon", "keepalive must be"),
     ],
 )
 def test_bad_mqtt_urls(url: str, message: str) -> None:

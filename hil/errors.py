@@ -1,0 +1,2 @@
+class HilError(Exception):
+    """Root of every error the harness raises."""
