@@ -131,8 +131,8 @@ async def hub_on_link(lab: Lab, target: Eui64) -> AsyncIterator[Premises]:
     lab.premises = [premises]
     sleepy = [d.eui for d in premises.devices.values() if d.device_type == DeviceType.GSME]
     premises.devices.clear()
-    await lab.start()
     try:
+        await lab.start()
         assert premises.hub is not None
         for eui in sleepy:
             premises.hub.register_sleepy(eui)
@@ -177,7 +177,9 @@ async def send_request(
             summary = f"{result.variant}: no answer within {timeout} s"
             return Answer(False, True, summary, None, result)
     outcome = result.outcome.summary if result.outcome is not None else ""
-    summary = f"{result.variant} {result.status.value}: {result.reason}"
+    summary = f"{result.variant} {result.status.value}"
+    if not result.ok:
+        summary += f": {result.reason}"
     if result.detail or outcome:
         summary += f" ({result.detail or outcome})"
     return Answer(result.ok, result.reason == "NO_RESPONSE", summary, result.response, result)
@@ -276,11 +278,8 @@ def send_command(
     except (HilError, EmulatorError) as exc:
         fail(exc)
     _print(answer, lab_security(lab), as_json)
-    if answer.ok:
-        return
-    if not as_json:
-        click.echo(f"smets-hil: {answer.summary}", err=True)
-    sys.exit(NO_ANSWER if answer.timed_out else 1)
+    if not answer.ok:
+        sys.exit(NO_ANSWER if answer.timed_out else 1)
 
 
 def _print(answer: Answer, security: MessageSecurity, as_json: bool) -> None:
