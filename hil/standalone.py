@@ -120,22 +120,27 @@ async def run_device(
     check_link_url(link_url)
     device, path, resumed = build_device(device_type, eui, seed, state_file, options)
     link = open_link(link_url, local=[device.eui])
-    async with link:
-        runner = DeviceRunner(device, link, hub, state_file=path, gpf=gpf)
-        runner.save()
-        if resumed:
-            echo(f"{device} resumed from {path}")
-        echo(f"{device} listening on {link_url}")
-        await _serve_until_stopped(runner, link)
-    await asyncio.sleep(0)
-
-
-async def _serve_until_stopped(runner: DeviceRunner, link: Link) -> None:
-    """Serve until SIGTERM (a clean stop: the link says goodbye) or the link is lost."""
+    # SIGTERM from here on is a clean stop, even one that lands before "listening on".
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
         loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        async with link:
+            runner = DeviceRunner(device, link, hub, state_file=path, gpf=gpf)
+            runner.save()
+            if resumed:
+                echo(f"{device} resumed from {path}")
+            echo(f"{device} listening on {link_url}")
+            await _serve_until_stopped(runner, link, stop)
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+    await asyncio.sleep(0)
+
+
+async def _serve_until_stopped(runner: DeviceRunner, link: Link, stop: asyncio.Event) -> None:
+    """Serve until `stop` (SIGTERM: the link says goodbye) or until the link is lost."""
     if hasattr(runner.device, "next_wake"):
         work = asyncio.ensure_future(runner.run_sleepy())
     else:
@@ -147,8 +152,6 @@ async def _serve_until_stopped(runner: DeviceRunner, link: Link) -> None:
         for task in (work, stopping):
             task.cancel()
         await asyncio.wait({work, stopping})
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGTERM)
     if work.cancelled():
         return
     error = work.exception()
