@@ -10,6 +10,7 @@ docs/cli.md example shows.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -52,12 +53,13 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "hil.cli", *args]
 
 
-async def spawn(*args: str) -> asyncio.subprocess.Process:
+async def spawn(*args: str, pass_fds: tuple[int, ...] = ()) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *cli(*args),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        pass_fds=pass_fds,
     )
 
 
@@ -298,3 +300,20 @@ async def test_send_refused_request_exits_1(
     out, err = await asyncio.wait_for(sender.communicate(), STARTUP)
     assert sender.returncode == 1, err.decode()
     assert re.match(r"4\.1\.1 refused: ROLE_NOT_ELIGIBLE", out.decode())
+
+
+async def test_send_over_a_pty(devices: list[asyncio.subprocess.Process]) -> None:
+    """The device on the pty's slave, `send` on its master (handed over as fd://N)."""
+    with pty_pair() as pty:
+        devices.append(await start_device("--link", pty.slave_path))
+        sender = await spawn(
+            *("send", "7.4", "--to", "ESME", "--user", "supplier"),
+            *("--link", pty.master_url, "--json"),
+            pass_fds=(pty.master_fd,),
+        )
+        out, err = await asyncio.wait_for(sender.communicate(), STARTUP)
+    assert sender.returncode == 0, err.decode()
+    answer = json.loads(out)
+    assert answer["ok"] is True
+    assert answer["result"]["status"] == "completed"
+    assert answer["decoded"]["frame"]["use_case"] == "ECS45"
