@@ -90,9 +90,20 @@ class MqttTarget:
     keepalive: int | None = None
 
 
+def redact(url: str) -> str:
+    """The URL as errors and logs show it: a password in it becomes ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if not (sep and at and ":" in user):
+        return url
+    return f"{scheme}{sep}{user.split(':', 1)[0]}:***@{host}{slash}{tail}"
+
+
 def parse_mqtt_url(url: str) -> MqttTarget:
+    given, url = url, redact(url)  # `url` is only for messages from here on
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(given)
     except ValueError as exc:  # "Invalid IPv6 URL"
         raise LinkError(f"{url}: {exc}") from None
     if parts.scheme.lower() != "mqtt":
@@ -185,7 +196,7 @@ class MqttLink(Link):
         self._broadcast_topic = han_topic(self.lab, BROADCAST)
         self._han_prefix = f"{ROOT}/{self.lab}/han/"
         self._promiscuous = False
-        super().__init__(url, local=local, **options)
+        super().__init__(redact(url), local=local, **options)
 
     @property
     def client_id(self) -> str | None:

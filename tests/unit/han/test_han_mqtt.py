@@ -69,6 +69,17 @@ def test_bad_mqtt_urls(url: str, message: str) -> None:
         parse_mqtt_url(url)
 
 
+async def test_a_password_never_shows_in_errors() -> None:
+    with pytest.raises(LinkError, match="bad port") as bad:
+        parse_mqtt_url("mqtt://me:s3cret@h:99999/lab")
+    assert "s3cret" not in str(bad.value)
+    assert "mqtt://me:***@h:99999/lab" in str(bad.value)
+    link = MqttLink("mqtt://me:s3cret@127.0.0.1:1/lab")
+    assert "s3cret" not in repr(link) and "s3cret" not in link.url
+    assert link.target.password == "s3cret"
+    await link.close()
+
+
 def test_topics() -> None:
     assert han_topic("lab", METER) == "smets/lab/han/00db1234567890a0"
     assert han_topic("lab", BROADCAST) == "smets/lab/han/ffffffffffffffff"
