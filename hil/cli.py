@@ -16,6 +16,7 @@ from emulator.gbcs.inspection import inspect_message
 from emulator.gbcs.security import DEFAULT_ACB, MessageSecurity
 from emulator.gbcs.tree import render_text
 from emulator.pki.open import open_keystore
+from hil.standalone import OneLineCommand
 
 
 def _security(keys: str | None, acb: str) -> MessageSecurity | None:
@@ -153,7 +154,7 @@ def conformance(folder: str, keys: str, dump: str | None, as_json: bool) -> None
         click.echo(f"  MISMATCH {item['file']}: {item['reason']}")
 
 
-@main.command()
+@main.command(cls=OneLineCommand)
 @click.argument(
     "device_type", type=click.Choice(["esme", "gsme", "chf", "gpf", "ppmid", "ihd", "hcalcs"])
 )

@@ -30,7 +30,7 @@ import yaml
 
 from emulator.errors import EmulatorError
 from hil.errors import HilError
-from hil.standalone import check_link_url, fail
+from hil.standalone import OneLineCommand, check_link_url, fail
 
 if TYPE_CHECKING:  # the DCC and the hub load when the command runs, not with the CLI
     from emulator.gbcs.eui import Eui64
@@ -216,7 +216,7 @@ def lab_security(lab: Lab) -> MessageSecurity:
     return MessageSecurity(lab.pki.keystore, acb)
 
 
-@click.command("send")
+@click.command("send", cls=OneLineCommand)
 @click.argument("variant", required=False)
 @click.option(
     "--link", "link_url", required=True, help="Where the device is: serial port, pty, mqtt://."

@@ -49,6 +49,26 @@ def fail(message: object, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+class OneLineUsageError(click.ClickException):
+    """A usage error shown as our one line (exit status 2, as click's own)."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        fail_line = " ".join(self.format_message().split())
+        click.echo(f"{PROG}: error: {fail_line}", err=True, file=file)
+
+
+class OneLineCommand(click.Command):
+    """A command whose bad options give one line instead of click's usage block."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc.format_message()) from None
+
+
 def parse_eui(option: str, text: str) -> Eui64:
     try:
         return Eui64(text)

@@ -66,6 +66,22 @@ def test_device_bad_input(args: tuple[str, ...], expected: str) -> None:
     assert_one_error_line(run("device", "esme", *args), expected)
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (("device", "toaster", "--eui", EUI, "--link", DEAD_BROKER), "'toaster' is not one of"),
+        (("device", "esme", "--eui", EUI, "--link", "x", "--variant", "quad"), "--variant"),
+        (("device", "esme", "--link", DEAD_BROKER), "Missing option '--eui'"),
+        (("send", *("4.1.1", "--to", "ESME", "--user", "supplier")), "Missing option '--link'"),
+        (("send", "4.1.1", "--link", "x", "--timeout", "0"), "--timeout"),
+    ],
+)
+def test_option_errors_are_one_line_with_status_2(command: tuple[str, ...], expected: str) -> None:
+    result = run(*command)
+    assert_one_error_line(result, expected)
+    assert result.exit_code == 2
+
+
 def test_device_variant_on_a_gas_meter() -> None:
     result = run("device", "gsme", "--eui", EUI, "--link", DEAD_BROKER, "--variant", "twin")
     assert_one_error_line(result, "are for an ESME")
