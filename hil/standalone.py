@@ -162,7 +162,8 @@ async def run_device(
 async def _serve_until_stopped(runner: DeviceRunner, link: Link, stop: asyncio.Event) -> None:
     """Serve until `stop` (SIGTERM: the link says goodbye) or until the link is lost."""
     if hasattr(runner.device, "next_wake"):
-        work = asyncio.ensure_future(runner.run_sleepy())
+        # Asleep, it reads nothing, so it watches its link to notice a loss before waking.
+        work = asyncio.ensure_future(_sleepy(runner, link))
     else:
         work = asyncio.ensure_future(runner.serve())
     stopping = asyncio.ensure_future(stop.wait())
@@ -181,3 +182,22 @@ async def _serve_until_stopped(runner: DeviceRunner, link: Link, stop: asyncio.E
         raise error
     if not stop.is_set():
         raise HilError(f"{runner.device} stopped serving: its link {link.url} was closed")
+
+
+#: How often a sleeping device looks at its link (seconds).
+LINK_CHECK = 0.5
+
+
+async def _sleepy(runner: DeviceRunner, link: Link) -> None:
+    """Wake on schedule; end with `LinkClosed` as soon as the link is lost, awake or not."""
+    waking = asyncio.ensure_future(runner.run_sleepy())
+    try:
+        while not waking.done():
+            lost = link.lost
+            if lost is not None:
+                raise LinkClosed(f"{link.url}: {lost}")
+            await asyncio.wait({waking}, timeout=LINK_CHECK)
+        await waking  # its own error (a loss seen while awake) or its end
+    finally:
+        waking.cancel()
+        await asyncio.wait({waking})

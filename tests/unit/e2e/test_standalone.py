@@ -41,6 +41,7 @@ from hil.dcc.commands import Sender
 Broker = EmbeddedBroker | MosquittoBroker
 
 ESME = Eui64("00-DB-12-34-56-78-90-A0")
+GSME = Eui64("00-DB-12-34-56-78-90-A1")
 #: A cold Python start with cryptography takes about 0.5 s here; CI machines are slower.
 STARTUP = 15.0
 #: Keep-alive of the device under test: short, so a silent death would still be seen soon.
@@ -76,8 +77,9 @@ async def first_line(process: asyncio.subprocess.Process, wanted: str = "") -> s
                 return line
 
 
-async def start_device(*args: str) -> asyncio.subprocess.Process:
-    process = await spawn("device", "esme", "--eui", str(ESME), *args)
+async def start_device(*args: str, kind: str = "esme") -> asyncio.subprocess.Process:
+    eui = ESME if kind == "esme" else GSME
+    process = await spawn("device", kind, "--eui", str(eui), *args)
     try:
         await first_line(process, "listening on")
     except BaseException:
@@ -169,11 +171,13 @@ async def test_sigterm_stops_the_device_cleanly_and_it_says_offline(
         assert await next_status(watcher, ANSWER) == b"offline"
 
 
+@pytest.mark.parametrize("kind", ["esme", "gsme"])
 async def test_device_exits_with_an_error_when_the_broker_dies(
-    broker: Broker, devices: list[asyncio.subprocess.Process]
+    broker: Broker, devices: list[asyncio.subprocess.Process], kind: str
 ) -> None:
+    """The gas meter sleeps (30 min between wake-ups): it must notice all the same."""
     _, url = lab_url(broker)
-    devices.append(await start_device("--link", f"{url}?keepalive={KEEPALIVE}"))
+    devices.append(await start_device("--link", f"{url}?keepalive={KEEPALIVE}", kind=kind))
     # Bounded: amqtt's shutdown waits for a client that stays connected (a device that
     # does not notice), which is a failure to report, not a hang.
     await asyncio.wait_for(broker.__aexit__(None, None, None), STARTUP)
@@ -182,11 +186,12 @@ async def test_device_exits_with_an_error_when_the_broker_dies(
     assert "lost its link" in one_error_line(stderr)
 
 
+@pytest.mark.parametrize("kind", ["esme", "gsme"])
 async def test_device_exits_with_an_error_when_the_pty_peer_closes(
-    devices: list[asyncio.subprocess.Process],
+    devices: list[asyncio.subprocess.Process], kind: str
 ) -> None:
     with pty_pair() as pty:
-        devices.append(await start_device("--link", pty.slave_path))
+        devices.append(await start_device("--link", pty.slave_path, kind=kind))
         os.close(pty.master_fd)
         pty.master_fd = -1
         code, stderr = await exit_of(devices[0], STARTUP)
