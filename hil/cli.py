@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from emulator.errors import EmulatorError
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.inspection import inspect_message
 from emulator.gbcs.security import DEFAULT_ACB, MessageSecurity
@@ -18,6 +19,7 @@ from emulator.pki.folder import parse_key_file_name
 from emulator.pki.open import open_keystore
 from hil.boundary import EUI64, EXIT_FAILED, PROG, Cli
 from hil.corpus import HexError, hex_problem, parse_hex, read_hex_file
+from hil.standalone import OneLineCommand
 
 
 def _security(keys: str | None, acb: Eui64) -> MessageSecurity | None:
@@ -265,7 +267,7 @@ def conformance(
         sys.exit(EXIT_FAILED)
 
 
-@main.command()
+@main.command(cls=OneLineCommand)
 @click.argument(
     "device_type", type=click.Choice(["esme", "gsme", "chf", "gpf", "ppmid", "ihd", "hcalcs"])
 )
@@ -274,7 +276,7 @@ def conformance(
     "--link",
     "link_url",
     required=True,
-    help="memory://, serial port or pyserial URL, mqtt://host:port/LAB.",
+    help="Serial port or pyserial URL (socket://, rfc2217://), mqtt://host:port/LAB.",
 )
 @click.option(
     "--hub",
@@ -323,30 +325,37 @@ def device(
     variant: str | None,
     no_auxiliary: bool,
 ) -> None:
-    """Run one emulated device on a link until interrupted (Ctrl-C)."""
+    """Run one emulated device on a link until interrupted (Ctrl-C, SIGTERM).
+
+    Bad input or a lost link: one line on stderr, exit status 1.
+    """
     import asyncio
 
-    from hil.standalone import run_device
+    from hil.errors import HilError
+    from hil.standalone import fail, run_device
 
     options: dict[str, Any] = {}
     if variant is not None or no_auxiliary:
         if device_type != "esme":
-            raise click.BadParameter("--variant and --no-auxiliary are for an ESME")
+            fail("--variant and --no-auxiliary are for an ESME")
         options = {"variant": variant or "any", "auxiliary": not no_auxiliary}
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            run_device(
-                device_type,
-                eui,
-                link_url,
-                hub_eui,
-                gpf_eui,
-                state_file,
-                seed,
-                click.echo,
-                options,
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                run_device(
+                    device_type,
+                    eui,
+                    link_url,
+                    hub_eui,
+                    gpf_eui,
+                    state_file,
+                    seed,
+                    click.echo,
+                    options,
+                )
             )
-        )
+    except (HilError, EmulatorError) as exc:
+        fail(exc)
 
 
 @main.group()
@@ -419,7 +428,10 @@ def _register_dcc_commands() -> None:
     main.add_command(requests_command)
 
 
+from hil.send import send_command  # noqa: E402 (a command of its own module)
+
 _register_dcc_commands()
+main.add_command(send_command)
 
 if __name__ == "__main__":
     main()

@@ -3,21 +3,118 @@
 The device gets its keys from the lab PKI seed and trusts the lab parties, like
 the devices of `emulator.premises`; with a state file it resumes where it was
 (registers, logs, replay counters) and saves after every message.
+
+Start-up is checked before anything touches the link or the state file: EUIs,
+the link URL and the state file must all be good, or the process stops with one
+line and the file as it was. The device then opens its link already bound to
+its own address (subscribed on MQTT, with its last will set) and only then says
+"listening on": a command sent after that line is queued on the link, not lost.
+A link lost while running (broker gone, pty peer closed) is an error, never a
+clean exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from emulator.clock import RealClock
-from emulator.devices.factory import create_device
-from emulator.devices.runner import DeviceRunner, load_state
+import click
+
+from emulator.errors import EmulatorError, LinkClosed
 from emulator.gbcs.eui import Eui64
-from emulator.han.link import open_link
-from emulator.premises import lab_pki, provision
+from emulator.han.link import scheme_of
+from hil.errors import HilError
+
+if TYPE_CHECKING:  # the device models load when a device starts, not with the CLI
+    from emulator.devices.base import Device
+    from emulator.devices.runner import DeviceRunner
+    from emulator.han.link import Link
+
+PROG = "smets-hil"
+
+
+class StartupError(HilError):
+    """Bad input found before the device touched its link or its state file."""
+
+
+def fail(message: object, code: int = 1) -> NoReturn:
+    """One line on stderr and a non-zero exit: what every bad input of ours gives."""
+    text = " ".join(str(message).split()) or type(message).__name__
+    click.echo(f"{PROG}: error: {text}", err=True)
+    sys.exit(code)
+
+
+class OneLineUsageError(click.ClickException):
+    """A usage error shown as our one line (exit status 2, as click's own)."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        fail_line = " ".join(self.format_message().split())
+        click.echo(f"{PROG}: error: {fail_line}", err=True, file=file)
+
+
+class OneLineCommand(click.Command):
+    """A command whose bad options give one line instead of click's usage block."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc.format_message()) from None
+
+
+def parse_eui(option: str, text: str) -> Eui64:
+    try:
+        return Eui64(text)
+    except EmulatorError:
+        raise StartupError(f"{option}: {text!r} is not an EUI-64 (16 hex digits)") from None
+
+
+def check_link_url(url: str) -> None:
+    """A standalone process needs a link another process can reach."""
+    if scheme_of(url) == "memory":
+        raise StartupError(
+            f"--link {url}: memory:// exists only inside one process; "
+            "use a serial port, a pty, socket://host:port or mqtt://host:port/LAB"
+        )
+
+
+def build_device(
+    device_type: str,
+    eui: str,
+    seed: str,
+    state_file: str | None,
+    options: Mapping[str, Any] | None = None,
+) -> tuple[Device, Path | None, bool]:
+    """The device, its state path, and whether it resumed from that file."""
+    from emulator.clock import RealClock
+    from emulator.devices.anchors import AnchorRole
+    from emulator.devices.factory import create_device
+    from emulator.devices.runner import check_state_path, restore_state
+    from emulator.premises import lab_pki, provision
+
+    address = parse_eui("--eui", eui)
+    the_pki, parties = lab_pki(seed)
+    acb = parties[AnchorRole.ACCESS_CONTROL_BROKER].eui
+    try:
+        device = create_device(device_type, address, RealClock(), acb=acb, **(options or {}))
+    except (TypeError, ValueError) as exc:
+        raise StartupError(f"{device_type}: {exc}") from None
+    provision(device, the_pki, parties)
+    path = Path(state_file) if state_file else None
+    resumed = False
+    if path is not None:
+        check_state_path(path)
+        if path.exists():
+            restore_state(device, path)
+            resumed = True
+    return device, path, resumed
 
 
 async def run_device(
@@ -31,24 +128,76 @@ async def run_device(
     echo: Callable[[str], None] = print,
     options: Mapping[str, Any] | None = None,
 ) -> None:
-    """`options` go to the device type's constructor (an ESME's variant, auxiliary)."""
-    the_pki, parties = lab_pki(seed)
-    from emulator.devices.anchors import AnchorRole
+    """Run until interrupted or SIGTERM; raise `HilError`/`EmulatorError` on failure.
 
-    acb = parties[AnchorRole.ACCESS_CONTROL_BROKER].eui
-    device = create_device(device_type, Eui64(eui), RealClock(), acb=acb, **(options or {}))
-    provision(device, the_pki, parties)
-    path = Path(state_file) if state_file else None
-    if path is not None and path.exists():
-        device.load_state(load_state(path))
-        echo(f"{device} resumed from {path}")
-    link = open_link(link_url)
-    async with link:
-        runner = DeviceRunner(device, link, Eui64(hub_eui), state_file=path, gpf=Eui64(gpf_eui))
-        runner.save()
-        echo(f"{device} listening on {link_url}")
-        if hasattr(device, "next_wake"):
-            await runner.run_sleepy()
-        else:
-            await runner.serve()
+    `options` go to the device type's constructor (an ESME's variant, auxiliary).
+    """
+    from emulator.devices.runner import DeviceRunner
+    from emulator.han.link import open_link
+
+    hub = parse_eui("--hub", hub_eui)
+    gpf = parse_eui("--gpf", gpf_eui)
+    check_link_url(link_url)
+    device, path, resumed = build_device(device_type, eui, seed, state_file, options)
+    link = open_link(link_url, local=[device.eui])
+    # SIGTERM from here on is a clean stop, even one that lands before "listening on".
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        async with link:
+            runner = DeviceRunner(device, link, hub, state_file=path, gpf=gpf)
+            runner.save()
+            if resumed:
+                echo(f"{device} resumed from {path}")
+            echo(f"{device} listening on {link_url}")
+            await _serve_until_stopped(runner, link, stop)
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
     await asyncio.sleep(0)
+
+
+async def _serve_until_stopped(runner: DeviceRunner, link: Link, stop: asyncio.Event) -> None:
+    """Serve until `stop` (SIGTERM: the link says goodbye) or until the link is lost."""
+    if hasattr(runner.device, "next_wake"):
+        # Asleep, it reads nothing, so it watches its link to notice a loss before waking.
+        work = asyncio.ensure_future(_sleepy(runner, link))
+    else:
+        work = asyncio.ensure_future(runner.serve())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work, stopping):
+            task.cancel()
+        await asyncio.wait({work, stopping})
+    if work.cancelled():
+        return
+    error = work.exception()
+    if isinstance(error, LinkClosed):
+        raise HilError(f"{runner.device} lost its link: {error}") from error
+    if error is not None:
+        raise error
+    if not stop.is_set():
+        raise HilError(f"{runner.device} stopped serving: its link {link.url} was closed")
+
+
+#: How often a sleeping device looks at its link (seconds).
+LINK_CHECK = 0.5
+
+
+async def _sleepy(runner: DeviceRunner, link: Link) -> None:
+    """Wake on schedule; end with `LinkClosed` as soon as the link is lost, awake or not."""
+    waking = asyncio.ensure_future(runner.run_sleepy())
+    try:
+        while not waking.done():
+            lost = link.lost
+            if lost is not None:
+                raise LinkClosed(f"{link.url}: {lost}")
+            await asyncio.wait({waking}, timeout=LINK_CHECK)
+        await waking  # its own error (a loss seen while awake) or its end
+    finally:
+        waking.cancel()
+        await asyncio.wait({waking})

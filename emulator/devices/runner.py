@@ -5,7 +5,13 @@ to `Device.receive`, and sends what the device answers back to the hub; alerts
 the device raises on its own (future-dated executions, log changes) go out the
 same way. With a state file, the device's state is written after every message
 (atomically: a temporary file renamed over the old one), so a device killed at
-any moment restarts with its registers, logs and replay counters.
+any moment restarts with its registers, logs and replay counters. A state file
+that cannot be read back (not UTF-8 JSON, another device's, a foreign document)
+is a `StateFileError` and is left as it is: a bad start must not destroy it.
+
+`serve` ends quietly when its owner closes the link and raises `LinkClosed`
+when the transport goes away under it (broker gone, pty peer closed), so a
+device process can exit with an error instead of looking like a clean stop.
 
 A sleepy device (the GSME) is only reachable while awake: `wake()` announces it
 to the hub (WAKE), takes what the hub queued, pushes its mirror to the GPF
@@ -15,17 +21,23 @@ to the hub (WAKE), takes what the hub queued, pushes its mirror to the GPF
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from emulator.devices.base import Device, Outbound
-from emulator.errors import LinkClosed, LinkTimeout
+from emulator.errors import EmulatorError, LinkClosed, LinkTimeout
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
+
+log = logging.getLogger(__name__)
+
+
+class StateFileError(EmulatorError, ValueError):
+    """A state file that cannot be read, restored or written; the message names it."""
 
 
 class DeviceRunner:
@@ -46,13 +58,21 @@ class DeviceRunner:
         self.sequence = 0
         self.handled = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._alerts: set[asyncio.Task[None]] = set()
+        #: Alerts raised while nothing could send them, or whose send failed (also logged).
+        self.alerts_dropped = 0
         device.on_alert = self._alert
 
     # -- persistence --------------------------------------------------------------------
     def save(self) -> None:
         if self.state_file is None:
             return
-        save_state(self.device, self.state_file)
+        try:
+            save_state(self.device, self.state_file)
+        except OSError as exc:
+            raise StateFileError(
+                f"cannot save state to {self.state_file}: {exc.strerror or exc}"
+            ) from exc
 
     # -- message handling ---------------------------------------------------------------
     async def handle(self, env: Envelope) -> None:
@@ -76,15 +96,35 @@ class DeviceRunner:
         """Alerts raised outside a command (timers): send them when the loop can."""
         loop = self._loop
         if loop is not None and loop.is_running():
-            loop.create_task(self._send(EnvelopeKind.GBCS, out.message))
+            task = loop.create_task(self._send(EnvelopeKind.GBCS, out.message))
+            self._alerts.add(task)
+            task.add_done_callback(self._alert_sent)
+        else:
+            self.alerts_dropped += 1
+            log.warning("%s: alert dropped, not serving yet", self.device)
+
+    def _alert_sent(self, task: asyncio.Task[None]) -> None:
+        self._alerts.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.alerts_dropped += 1
+            log.warning("%s: alert not sent: %s", self.device, task.exception())
 
     async def serve(self) -> None:
-        """Handle envelopes until the link closes (an always-listening device)."""
+        """Handle envelopes until the link is closed (an always-listening device).
+
+        Returns when the link's owner closed it; raises `LinkClosed` when the
+        transport was lost while the link was still open.
+        """
         self._loop = asyncio.get_running_loop()
         await self.link.bind(self.device.eui)
-        with contextlib.suppress(LinkClosed):
-            async for env in self.link:
-                await self.handle(env)
+        while True:
+            try:
+                env = await self.link.recv()
+            except LinkClosed:
+                if self.link.closed:
+                    return
+                raise
+            await self.handle(env)
 
     # -- sleepy devices ------------------------------------------------------------------
     async def wake(self, listen: float = 0.5) -> int:
@@ -133,5 +173,40 @@ def save_state(device: Device, path: Path) -> None:
 
 
 def load_state(path: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(path.read_text())
+    """The JSON document of a state file; `StateFileError` unless it is one device's state."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StateFileError(f"cannot read state file {path}: {exc.strerror or exc}") from exc
+    if not raw.strip():
+        raise StateFileError(f"state file {path} is empty")
+    try:
+        loaded = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise StateFileError(f"state file {path} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise StateFileError(f"state file {path} is not JSON: {exc}") from None
+    if not isinstance(loaded, dict) or not {"type", "eui"} <= loaded.keys():
+        raise StateFileError(f"state file {path} is not a device state (no type and eui)")
     return loaded
+
+
+def restore_state(device: Device, path: Path) -> None:
+    """Load a state file into `device`; any mismatch or damage is a `StateFileError`."""
+    state = load_state(path)
+    try:
+        device.load_state(state)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, EmulatorError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise StateFileError(f"state file {path} cannot be restored: {what}") from exc
+
+
+def check_state_path(path: Path) -> None:
+    """Fail before any I/O on the link if the state could never be saved at `path`."""
+    folder = path.parent
+    if path.exists() and not path.is_file():
+        raise StateFileError(f"state file {path} is not a regular file")
+    if not folder.is_dir():
+        raise StateFileError(f"state file {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise StateFileError(f"state file {path} is not writable")

@@ -186,6 +186,8 @@ class Link(ABC):
 
     _closed: bool = True
     _opened: bool = False
+    #: Set by a transport whose connection went away under the open link.
+    _lost: BaseException | None = None
 
     def __init__(
         self,
@@ -237,6 +239,11 @@ class Link(ABC):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def lost(self) -> BaseException | None:
+        """Why the transport went away while the link was open (None while it is up)."""
+        return self._lost
 
     async def open(self) -> Self:
         """Connect the transport; safe to call again and from concurrent tasks."""

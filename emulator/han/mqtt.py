@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 ROOT: Final = "smets"
 DEFAULT_PORT: Final = 1883
 DEFAULT_LAB: Final = "lab"
+DEFAULT_KEEPALIVE: Final = 60
 ONLINE: Final = b"online"
 OFFLINE: Final = b"offline"
 
@@ -76,7 +77,7 @@ def state_topic(lab: str, eui: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MqttTarget:
-    """What an ``mqtt://[user[:password]@]host[:port][/LAB][?protocol=5]`` URL says."""
+    """What an ``mqtt://[user[:password]@]host[:port][/LAB][?protocol=5&keepalive=S]`` says."""
 
     host: str
     port: int = DEFAULT_PORT
@@ -85,10 +86,26 @@ class MqttTarget:
     password: str | None = None
     protocol: int | None = None
     client_id: str | None = None
+    #: Seconds; the broker declares a silent client dead (and sends its will) after 1.5x.
+    keepalive: int | None = None
+
+
+def redact(url: str) -> str:
+    """The URL as errors and logs show it: a password in it becomes ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    user, at, host = authority.rpartition("@")
+    if not (sep and at and ":" in user):
+        return url
+    return f"{scheme}{sep}{user.split(':', 1)[0]}:***@{host}{slash}{tail}"
 
 
 def parse_mqtt_url(url: str) -> MqttTarget:
-    parts = urlsplit(url)
+    given, url = url, redact(url)  # `url` is only for messages from here on
+    try:
+        parts = urlsplit(given)
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise LinkError(f"{url}: {exc}") from None
     if parts.scheme.lower() != "mqtt":
         raise LinkError(f"not an mqtt:// URL: {url!r}")
     try:
@@ -99,10 +116,11 @@ def parse_mqtt_url(url: str) -> MqttTarget:
         raise LinkError(f"{url}: no broker host")
     lab = _check_lab(unquote(parts.path.strip("/")) or DEFAULT_LAB)
     query = dict(parse_qsl(parts.query))
-    unknown = set(query) - {"protocol", "client_id"}
+    unknown = set(query) - {"protocol", "client_id", "keepalive"}
     if unknown:
         raise LinkError(f"{url}: unknown parameter(s) {', '.join(sorted(unknown))}")
     protocol = _protocol(query["protocol"]) if "protocol" in query else None
+    keepalive = _keepalive(url, query["keepalive"]) if "keepalive" in query else None
     return MqttTarget(
         host=parts.hostname,
         port=port,
@@ -111,7 +129,18 @@ def parse_mqtt_url(url: str) -> MqttTarget:
         password=unquote(parts.password) if parts.password else None,
         protocol=protocol,
         client_id=query.get("client_id"),
+        keepalive=keepalive,
     )
+
+
+def _keepalive(url: str, value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if not 1 <= seconds <= 65535:
+        raise LinkError(f"{url}: keepalive must be 1 to 65535 seconds, not {value!r}")
+    return seconds
 
 
 def _protocol(value: str | int) -> int:
@@ -127,7 +156,8 @@ class MqttLink(Link):
     Options: ``client_id`` (default ``smets-{lab}-{first EUI}-{random}``, unique
     so two processes emulating one EUI do not kick each other off),
     ``protocol`` (4 = MQTT 3.1.1, the default, or 5), ``keepalive`` seconds
-    (how soon a broker notices a silent death), ``connect_timeout``,
+    (how soon a broker notices a silent death; default the URL's
+    ``?keepalive=``, else 60), ``connect_timeout``,
     ``qos`` for envelopes (default 1), ``max_queue`` for the inbox.
     """
 
@@ -138,7 +168,7 @@ class MqttLink(Link):
         local: Iterable[EuiLike] = (),
         client_id: str | None = None,
         protocol: int | str | None = None,
-        keepalive: int = 60,
+        keepalive: int | None = None,
         connect_timeout: float = 10.0,
         qos: int = 1,
         max_queue: int = 0,
@@ -153,7 +183,7 @@ class MqttLink(Link):
         if qos not in (0, 1, 2):
             raise LinkError(f"qos must be 0, 1 or 2, not {qos!r}")
         self.qos = qos
-        self.keepalive = keepalive
+        self.keepalive = keepalive or self.target.keepalive or DEFAULT_KEEPALIVE
         self.connect_timeout = connect_timeout
         self._client_id = client_id or self.target.client_id
         self._inbox = Inbox(max_queue)
@@ -166,7 +196,7 @@ class MqttLink(Link):
         self._broadcast_topic = han_topic(self.lab, BROADCAST)
         self._han_prefix = f"{ROOT}/{self.lab}/han/"
         self._promiscuous = False
-        super().__init__(url, local=local, **options)
+        super().__init__(redact(url), local=local, **options)
 
     @property
     def client_id(self) -> str | None:

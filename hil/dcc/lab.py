@@ -34,10 +34,12 @@ from emulator.clock import Clock, RealClock, VirtualClock
 from emulator.devices.anchors import AnchorRole, TrustAnchor
 from emulator.devices.base import Device, DeviceType
 from emulator.devices.gsme import Gsme
-from emulator.errors import GbcsDecodeError
+from emulator.errors import GbcsDecodeError, LinkError
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.han.broker import EmbeddedBroker
+from emulator.han.link import BACKENDS, scheme_of
+from emulator.han.mqtt import parse_mqtt_url
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import Party, TestPki
 from emulator.premises import Premises, lab_pki
@@ -205,6 +207,22 @@ def _esme_variant(text: str) -> str:
     return text
 
 
+def _link_url(value: str) -> str:
+    """A link URL is checked when the file is read, so its error names the line."""
+    if value == EMBEDDED_MQTT:
+        return value
+    scheme = scheme_of(value)
+    if scheme not in BACKENDS:
+        known = ", ".join(sorted(BACKENDS))
+        raise ValueError(f"unknown link scheme {scheme!r} (known: {known}, {EMBEDDED_MQTT})")
+    if scheme == "mqtt":
+        try:
+            parse_mqtt_url(value)
+        except LinkError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
 def _timestamp(value: object) -> _dt.datetime:
     if isinstance(value, str):
         try:
@@ -307,7 +325,7 @@ class LabFile(FileModel):
     start: Annotated[_dt.datetime, BeforeValidator(_timestamp)] = _dt.datetime(
         2026, 1, 5, 9, tzinfo=_dt.UTC
     )
-    link: str = "memory://lab"
+    link: Annotated[str, AfterValidator(_link_url)] = "memory://lab"
     wake_interval_s: Annotated[float, Field(gt=0)] = 1800.0
     response_timeout_s: Annotated[float, Field(gt=0)] = 30.0
     history_days: Annotated[float, Field(ge=0)] = 0.0

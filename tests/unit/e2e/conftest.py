@@ -119,6 +119,22 @@ def mosquitto_or_skip(config: pytest.Config) -> MosquittoBroker:
     return MosquittoBroker()
 
 
+@pytest.fixture(params=["amqtt", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
+async def broker(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[EmbeddedBroker | MosquittoBroker]:
+    """A broker for device processes: amqtt in this process, then mosquitto where installed.
+
+    A test may stop it early (``await broker.__aexit__(None, None, None)``) to
+    take the broker away from a device; stopping twice is harmless.
+    """
+    started: EmbeddedBroker | MosquittoBroker = (
+        EmbeddedBroker() if request.param == "amqtt" else mosquitto_or_skip(request.config)
+    )
+    async with started:
+        yield started
+
+
 @pytest.fixture(params=LINKS)
 async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     """A running premises whose ESME is reached over the link type in the parameter."""

@@ -45,6 +45,8 @@ def test_parse_mqtt_url() -> None:
         "10.0.0.1", 1884, "rig-7", "u", "p@ss", 5
     )
     assert parse_mqtt_url("mqtt://h/lab?client_id=me").client_id == "me"
+    assert parse_mqtt_url("mqtt://h/lab?keepalive=5").keepalive == 5
+    assert parse_mqtt_url("mqtt://h/lab").keepalive is None
 
 
 @pytest.mark.parametrize(
@@ -57,11 +59,25 @@ def test_parse_mqtt_url() -> None:
         ("mqtt:///lab", "no broker host"),
         ("mqtt://h:port/lab", "bad port"),
         ("http://h/lab", "not an mqtt:// URL"),
+        ("mqtt://[::1/lab", "Invalid IPv6 URL"),
+        ("mqtt://h/lab?keepalive=0", "keepalive must be"),
+        ("mqtt://h/lab?keepalive=soon", "keepalive must be"),
     ],
 )
 def test_bad_mqtt_urls(url: str, message: str) -> None:
     with pytest.raises(LinkError, match=message):
         parse_mqtt_url(url)
+
+
+async def test_a_password_never_shows_in_errors() -> None:
+    with pytest.raises(LinkError, match="bad port") as bad:
+        parse_mqtt_url("mqtt://me:s3cret@h:99999/lab")
+    assert "s3cret" not in str(bad.value)
+    assert "mqtt://me:***@h:99999/lab" in str(bad.value)
+    link = MqttLink("mqtt://me:s3cret@127.0.0.1:1/lab")
+    assert "s3cret" not in repr(link) and "s3cret" not in link.url
+    assert link.target.password == "s3cret"
+    await link.close()
 
 
 def test_topics() -> None:
