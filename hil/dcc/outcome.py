@@ -77,12 +77,12 @@ def _zcl_results(payload: GbzPayload) -> tuple[list[int], int]:
             codes.append(0)
             continue
         records = frame.fields.get("records")
+        status: object = 0
         if isinstance(records, list):
             for record in records:
                 status = record.get("status", 0) if isinstance(record, dict) else 0
                 codes.append(status if isinstance(status, int) else 0)
         else:
-            status: object = 0
             if frame.name == "default_response":
                 status = frame.fields.get("status", 0)
             elif frame.name == "consumer_top_up_response":
