@@ -7,7 +7,8 @@ response, computed from device state:
   certificates carried (future-dated when an execution time is given); CS02c
   generates a new key pair and returns a certification request; CS02d installs
   the device certificate issued for it; CS02e returns a device certificate;
-- CS03A1/A2/B/C record a HAN pairing, CS04AC/CS04B remove one, CS07 lists them;
+- CS03A1/A2/B/C record a HAN pairing (refused when the device log is full),
+  CS04AC/CS04B remove one, CS07 lists them;
 - CS06 activates the firmware image held with the given hash; CS08 reads the
   firmware version of a PPMID or HCALCS;
 - GCS28 sets the gas meter clock if its time lies in the validity window;
@@ -63,6 +64,8 @@ ROLES_BY_NUMBER = {v: k for k, v in ROLE_NUMBERS.items()}
 USAGE_SIGNING = DerBitString(7, b"\x80")  # digitalSignature
 USAGE_KEY_AGREEMENT = DerBitString(3, b"\x08")  # keyAgreement
 STATUS_OK, STATUS_NOT_REPLACED, STATUS_NOT_APPLICABLE, STATUS_NO_CELL = 0, 10, 25, 127
+JOIN_INVALID_METHOD, JOIN_DEVICE_LOG_FULL = 2, 4  # CS03 response codes
+ACTIVATE_NO_IMAGE, ACTIVATE_HASH_MISMATCH = 1, 2  # CS06 response codes
 #: Roles a device type has no trust anchor cell for (only hubs trust the WAN provider).
 NOT_APPLICABLE: dict[str, frozenset[AnchorRole]] = {
     "ESME": frozenset({AnchorRole.WAN_PROVIDER}),
@@ -410,14 +413,22 @@ def _joined(device: Device) -> dict[bytes, int]:
 
 
 def join(device: Device, incoming: Incoming, tree: Der) -> Der:
+    """CS03: record the partner in the device log.
+
+    2: no partner to join (invalid join method and role); 4: the device log is
+    full (`Device.device_log_capacity` entries, none of them the partner).
+    """
     items = _items(tree)
     eui = next(
         (i.value for i in items if isinstance(i, DerOctetString) and len(i.value) == 8), None
     )
     device_type = _int(items[2]) if len(items) > 2 else 0
     if eui is None:
-        return DerInteger(2)
-    _joined(device)[eui] = device_type
+        return DerInteger(JOIN_INVALID_METHOD)
+    log = _joined(device)
+    if eui not in log and len(log) >= device.device_log_capacity:
+        return DerInteger(JOIN_DEVICE_LOG_FULL)
+    log[eui] = device_type
     return DerInteger(0)
 
 
@@ -463,10 +474,14 @@ def activate_firmware(device: Device, incoming: Incoming, tree: Der) -> Der:
 
 
 def _activate_image(device: Device, digest: bytes) -> Der:
-    """The CS06 response: 0 and the new version, or 1 and the running one (no such image)."""
+    """The CS06 response: 0 and the new version, or the reason and the running version:
+    1 no image held, 2 the image held has another hash."""
     held = device.pending_image_hash
     if held is None or held != digest:
-        return DerSequence([DerInteger(1), DerOctetString(bytes.fromhex(device.firmware_version))])
+        code = ACTIVATE_NO_IMAGE if held is None else ACTIVATE_HASH_MISMATCH
+        return DerSequence(
+            [DerInteger(code), DerOctetString(bytes.fromhex(device.firmware_version))]
+        )
     device.firmware_version = device.pending_image_version or device.firmware_version
     device.pending_image_hash = None
     return DerSequence([DerInteger(0), DerOctetString(bytes.fromhex(device.firmware_version))])
