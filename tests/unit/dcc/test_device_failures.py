@@ -16,6 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulator.devices.base import Device, DeviceType
+from emulator.devices.esme import Esme
+from emulator.devices.gsme import Gsme
 from emulator.gbcs.dlms.apdu import ActionResult
 from emulator.gbcs.eui import Eui64
 from emulator.pki.keystore import KeyUsage
@@ -143,26 +145,28 @@ async def test_activating_an_image_with_another_hash_fails(lab: Lab) -> None:
 async def test_an_electricity_top_up_the_meter_refuses_fails(lab: Lab) -> None:
     dcc = _dcc(lab)
     esme = _device(lab, DeviceType.ESME)
-    esme.utrn_counters = [1 << 32]  # type: ignore[attr-defined]  # the cause: counter 1 used
-    balance, before = esme.meter.balance, _inventory(lab)  # type: ignore[attr-defined]
+    assert isinstance(esme, Esme)
+    esme.utrn_counters = [1 << 32]  # the cause: counter 1 used
+    balance, before = esme.meter.balance, _inventory(lab)
 
     failed = await dcc.request("2.2", as_user="supplier", target=esme.eui)
     _failed_with(failed, ActionResult.HARDWARE_FAULT)
-    assert esme.meter.balance == balance  # type: ignore[attr-defined]
+    assert esme.meter.balance == balance
     assert _inventory(lab) == before
 
     again = await dcc.request("2.2", as_user="supplier", target=esme.eui)  # counter 2
     assert again.ok, again.detail
-    assert esme.meter.balance > balance  # type: ignore[attr-defined]
+    assert esme.meter.balance > balance
 
 
 async def test_a_gas_top_up_the_meter_refuses_fails(lab: Lab) -> None:
     dcc = _dcc(lab)
     gsme = _device(lab, DeviceType.GSME)
-    gsme.utrn_counters = [1 << 32]  # type: ignore[attr-defined]  # the cause: counter 1 used
-    balance, before = gsme.meter.balance, _inventory(lab)  # type: ignore[attr-defined]
+    assert isinstance(gsme, Gsme)
+    gsme.utrn_counters = [1 << 32]  # the cause: counter 1 used
+    balance, before = gsme.meter.balance, _inventory(lab)
 
     failed = await dcc.request("2.2", as_user="supplier", target=gsme.eui)
     _failed_with(failed, 2)  # ZSE consumer top-up: rejected, duplicate
-    assert gsme.meter.balance == balance  # type: ignore[attr-defined]
+    assert gsme.meter.balance == balance
     assert _inventory(lab) == before
