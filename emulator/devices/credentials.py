@@ -374,9 +374,7 @@ def update_device_certificate(device: Device, incoming: Incoming, tree: Der) -> 
             del device.pending_keys[usage]
             return DerInteger(0)
     for usage, current in list(device.own_certificates.items()):
-        # the key pair in use decides (a certificate for a key the device replaced is wrong)
-        held = device.own_keys.get(usage)
-        current_key = held.public_key() if held is not None else current.public_key()
+        current_key = current.public_key()
         if (
             isinstance(current_key, ec.EllipticCurvePublicKey)
             and current_key.public_numbers() == public.public_numbers()

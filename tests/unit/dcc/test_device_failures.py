@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulator.devices.base import Device, DeviceType
 from emulator.devices.esme import Esme
@@ -109,12 +108,13 @@ async def test_an_unjoin_of_a_partner_the_device_log_lacks_fails(lab: Lab) -> No
     assert ppmid in {d.eui for d in lab.inventory.associated(esme.eui)}
 
 
-async def test_a_device_certificate_for_a_replaced_key_is_refused(lab: Lab) -> None:
-    """CS02d offers the key store's certificate; the meter has since made a new key pair."""
+async def test_a_device_certificate_for_a_key_the_meter_lacks_is_refused(lab: Lab) -> None:
+    """CS02d offers the key store's certificate of the meter's signing key; the meter's
+    credential store no longer holds that certificate (nor a key awaiting one)."""
     dcc = _dcc(lab)
     esme = _device(lab, DeviceType.ESME)
-    usage = KeyUsage.DIGITAL_SIGNATURE
-    esme.own_keys[usage] = ec.generate_private_key(ec.SECP256R1())  # the cause
+    del esme.own_certificates[KeyUsage.DIGITAL_SIGNATURE]  # the cause
+    esme.pending_keys.clear()
     certificates, before = dict(esme.own_certificates), _inventory(lab)
 
     failed = await dcc.request(
