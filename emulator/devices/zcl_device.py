@@ -77,6 +77,12 @@ DEBT_AMOUNT_ATTRIBUTES = (0x0211, 0x0221, 0x0231)
 #: The configuration of an event GCS20 never set: logged as a general event (ZSE bits 0-2).
 DEFAULT_EVENT_CONFIGURATION = 0x03
 ALL_EVENTS_OF_GROUP = 0xFF  # an event id's low byte asking for its whole group
+#: ZSE snapshot causes of billing data log entries taken on a change (GCS15b reads them).
+CAUSE_CHANGE_OF_TARIFF, CAUSE_CHANGE_OF_SUPPLIER, CAUSE_CHANGE_OF_MODE = 0x0008, 0x2000, 0x4000
+SNAPSHOT_TRIGGERS = {
+    "publish_tariff_information": CAUSE_CHANGE_OF_TARIFF,
+    "publish_change_of_supplier": CAUSE_CHANGE_OF_SUPPLIER,
+}
 
 
 @dataclass(slots=True)
@@ -226,6 +232,9 @@ class ZclDevice(Device):
         A member split over several commands starts again at command index 0; a
         later index replaces only that part. Members stay in id order.
         """
+        trigger = SNAPSHOT_TRIGGERS.get(name)
+        if trigger is not None:
+            self.trigger_snapshot(trigger)  # the billing data log, before the change
         held = self.zcl.published.get((cluster, name), [])
         member = PUBLISHED_MEMBER_ID.get(name)
         if member is None or member not in fields:
@@ -432,6 +441,35 @@ class ZclDevice(Device):
                     "outstanding_debt": 5000,
                 }
             )
+
+    def trigger_snapshot(self, cause: int) -> None:
+        """A billing data log entry now: the meter and prepayment registers, with `cause`."""
+        now = self.clock.now()
+        self.capture_until(now)
+        m = self.meter
+        m.advance(now)
+        when = to_zigbee_time(now)
+        self.zcl.snapshots.append(
+            {
+                "time": when,
+                "cause": cause,
+                "summation": int(m.import_wh),
+                "tiers": [int(t) for t in m.tier_wh[:4]],
+                "blocks": [int(b) for b in m.block_wh[:4]],
+            }
+        )
+        self.zcl.prepay_snapshots.append(
+            {
+                "time": when,
+                "cause": cause,
+                "credit": int(m.balance),
+                "debt": int(m.debt),
+                "debts": self.debt_amounts(),
+                "emergency": int(m.emergency_credit_limit),
+            }
+        )
+        del self.zcl.snapshots[:-40]
+        del self.zcl.prepay_snapshots[:-40]
 
     def debt_amounts(self) -> list[int]:
         """Debt registers #1, #2 (time based) and #3 (payment based), pence."""
@@ -744,6 +782,7 @@ def _change_payment_mode(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
     config = fields.get("proposed_payment_control_configuration", 0)
+    device.trigger_snapshot(CAUSE_CHANGE_OF_MODE)  # the billing data log, before the change
     device.zcl.values[(PREPAYMENT, 0x0000)] = config
     device.meter.prepayment = bool(config & 0x0001)
     return [

@@ -123,3 +123,18 @@ async def test_debts_are_held_by_type_and_snapshotted(lab: Lab) -> None:
     lab.advance((midnight - lab.clock.now()).total_seconds() + 60)
     gsme.catch_up()
     assert gsme.zcl.prepay_snapshots[-1]["debts"] == [500, 200, 50]
+
+
+async def test_a_tariff_change_enters_the_billing_data_log(lab: Lab) -> None:
+    """GCS15b reads the snapshots a change of tariff or mode triggered: none before the
+    first change (every item NOT_FOUND: no data, still a success), one pair after it."""
+    dcc = _dcc(lab)
+    gsme = lab.eui("GSME")
+    empty = await dcc.request("4.4.2", as_user="supplier", target=gsme)
+    assert empty.ok and empty.outcome is not None
+    assert empty.outcome.not_found == empty.outcome.items > 0
+    published = await dcc.request("1.1.1", as_user="supplier", target=gsme)
+    assert published.ok, f"{published.reason}: {published.detail}"
+    read = await dcc.request("4.4.2", as_user="supplier", target=gsme)
+    assert read.ok and read.outcome is not None
+    assert read.outcome.not_found == empty.outcome.not_found - 2  # a meter and a prepay entry
