@@ -416,7 +416,7 @@ class ZclDevice(Device):
                 "credit": int(m.balance),
                 "debt": int(m.debt),
                 "debts": self.debt_amounts(),
-                "emergency": int(m.emergency_credit_limit),
+                "emergency": int(m.emergency_credit_balance),  # remaining, not the limit
             }
         )
         del self.zcl.prepay_snapshots[:-40]
@@ -465,7 +465,7 @@ class ZclDevice(Device):
                 "credit": int(m.balance),
                 "debt": int(m.debt),
                 "debts": self.debt_amounts(),
-                "emergency": int(m.emergency_credit_limit),
+                "emergency": int(m.emergency_credit_balance),  # remaining, not the limit
             }
         )
         del self.zcl.snapshots[:-40]

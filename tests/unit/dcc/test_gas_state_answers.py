@@ -122,7 +122,10 @@ async def test_debts_are_held_by_type_and_snapshotted(lab: Lab) -> None:
     midnight = (lab.clock.now() + _dt.timedelta(days=1)).replace(hour=0, minute=0, second=0)
     lab.advance((midnight - lab.clock.now()).total_seconds() + 60)
     gsme.catch_up()
-    assert gsme.zcl.prepay_snapshots[-1]["debts"] == [500, 200, 50]
+    snapshot = gsme.zcl.prepay_snapshots[-1]
+    assert snapshot["debts"] == [500, 200, 50]
+    assert snapshot["emergency"] == int(gsme.meter.emergency_credit_balance)  # not the limit
+    assert gsme.meter.emergency_credit_limit > 0 == snapshot["emergency"]
 
 
 async def test_a_tariff_change_enters_the_billing_data_log(lab: Lab) -> None:
