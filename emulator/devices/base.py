@@ -63,6 +63,9 @@ from emulator.pki.testpki import eui_from_certificate
 ECS100 = 0x0120  # "command not supported by device" alert message code
 POWER_RESTORED = 0x8F35  # lab-history event: supply outage restored
 SECURITY_HISTORY = 0x8145  # lab-history event: clock adjusted within tolerance
+#: Partners a device log holds by default (a modelling choice: room for every HAN
+#: device of a premises; a lab lowers it to test a full log).
+DEVICE_LOG_CAPACITY = 16
 _DS = KeyUsage.DIGITAL_SIGNATURE
 _KA = KeyUsage.KEY_AGREEMENT
 _PP = KeyUsage.PREPAYMENT_KEY_AGREEMENT
@@ -259,6 +262,8 @@ class Device:
         self.commands_rejected = 0
         # credential and HAN housekeeping used by the ASN.1 use cases
         self.han_pairings: dict[bytes, int] = {}  # EUI-64 -> device type, from CS03/CS04
+        #: How many partners the device log holds; a join beyond it is refused (CS03 code 4).
+        self.device_log_capacity = DEVICE_LOG_CAPACITY
         self.pending_image_hash: bytes | None = None  # firmware image held, ready for CS06
         self.pending_image_version: str | None = None
         self.pending_keys: dict[KeyUsage, ec.EllipticCurvePrivateKey] = {}  # from CS02c

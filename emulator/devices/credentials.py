@@ -7,7 +7,8 @@ response, computed from device state:
   certificates carried (future-dated when an execution time is given); CS02c
   generates a new key pair and returns a certification request; CS02d installs
   the device certificate issued for it; CS02e returns a device certificate;
-- CS03A1/A2/B/C record a HAN pairing, CS04AC/CS04B remove one, CS07 lists them;
+- CS03A1/A2/B/C record a HAN pairing (refused when the device log is full),
+  CS04AC/CS04B remove one, CS07 lists them;
 - CS06 activates the firmware image held with the given hash; CS08 reads the
   firmware version of a PPMID or HCALCS;
 - GCS28 sets the gas meter clock if its time lies in the validity window;
@@ -63,6 +64,8 @@ ROLES_BY_NUMBER = {v: k for k, v in ROLE_NUMBERS.items()}
 USAGE_SIGNING = DerBitString(7, b"\x80")  # digitalSignature
 USAGE_KEY_AGREEMENT = DerBitString(3, b"\x08")  # keyAgreement
 STATUS_OK, STATUS_NOT_REPLACED, STATUS_NOT_APPLICABLE, STATUS_NO_CELL = 0, 10, 25, 127
+JOIN_INVALID_METHOD, JOIN_DEVICE_LOG_FULL = 2, 4  # CS03 response codes
+ACTIVATE_NO_IMAGE, ACTIVATE_HASH_MISMATCH = 1, 2  # CS06 response codes
 #: Roles a device type has no trust anchor cell for (only hubs trust the WAN provider).
 NOT_APPLICABLE: dict[str, frozenset[AnchorRole]] = {
     "ESME": frozenset({AnchorRole.WAN_PROVIDER}),
@@ -405,7 +408,7 @@ METHOD_B_PARTNERS: dict[str, frozenset[int]] = {
     "GSME": frozenset({3}),  # its GPF
     "GPF": frozenset({0}),  # its GSME
 }
-JOIN_OK, JOIN_INVALID_METHOD, JOIN_INCOMPATIBLE, JOIN_WRITE_FAILURE = 0, 2, 3, 5
+JOIN_OK, JOIN_INCOMPATIBLE, JOIN_WRITE_FAILURE = 0, 3, 5
 JOIN_MISSING_CERTIFICATE = 11
 
 
@@ -414,7 +417,9 @@ def join(device: Device, incoming: Incoming, tree: Der) -> Der:
 
     2: a method B join of a device type this device does not pair with by method B
     (or a malformed command); 11: a method C join without the partner's certificate;
-    3: the log holds the device under another type; 5: the log cannot be written.
+    3: the log holds the device under another type; 4: the device log is full
+    (`Device.device_log_capacity` entries, none of them the partner); 5: the log
+    cannot be written.
     """
     items = _items(tree)
     eui = next(
@@ -429,12 +434,15 @@ def join(device: Device, incoming: Incoming, tree: Der) -> Der:
         return DerInteger(JOIN_INVALID_METHOD)
     if method == JOIN_METHOD_C and not any(_is_certificate(i) for i in items[3:]):
         return DerInteger(JOIN_MISSING_CERTIFICATE)
-    known = _joined(device).get(eui)
+    log = _joined(device)
+    known = log.get(eui)
     if known is not None and known != device_type:
         return DerInteger(JOIN_INCOMPATIBLE)
     if device.storage_fault:
         return DerInteger(JOIN_WRITE_FAILURE)
-    _joined(device)[eui] = device_type
+    if eui not in log and len(log) >= device.device_log_capacity:
+        return DerInteger(JOIN_DEVICE_LOG_FULL)
+    log[eui] = device_type
     return DerInteger(JOIN_OK)
 
 
@@ -482,10 +490,14 @@ def activate_firmware(device: Device, incoming: Incoming, tree: Der) -> Der:
 
 
 def _activate_image(device: Device, digest: bytes) -> Der:
-    """The CS06 response: 0 and the new version, or 1 and the running one (no such image)."""
+    """The CS06 response: 0 and the new version, or the reason and the running version:
+    1 no image held, 2 the image held has another hash."""
     held = device.pending_image_hash
     if held is None or held != digest:
-        return DerSequence([DerInteger(1), DerOctetString(bytes.fromhex(device.firmware_version))])
+        code = ACTIVATE_NO_IMAGE if held is None else ACTIVATE_HASH_MISMATCH
+        return DerSequence(
+            [DerInteger(code), DerOctetString(bytes.fromhex(device.firmware_version))]
+        )
     device.firmware_version = device.pending_image_version or device.firmware_version
     device.pending_image_hash = None
     return DerSequence([DerInteger(0), DerOctetString(bytes.fromhex(device.firmware_version))])

@@ -64,6 +64,7 @@ from emulator.gbcs.zcl.types import ZclValue
 from emulator.metering import Meter
 
 STATUS_FAILURE = 0x01
+STATUS_INVALID_FIELD = 0x85
 STATUS_HARDWARE_FAILURE = 0xC0
 FUTURE_DATED_GBZ_ALERT = 0x00CD
 PREPAY_SNAPSHOT_DELAY = _dt.timedelta(seconds=30)
@@ -87,6 +88,17 @@ DEFAULT_RESPONSE_ALLOWED = frozenset(
         "report_event_configuration",
     }
 )
+#: Prepayment cluster Debt Amount #1..#3 (ZSE 0x0211, 0x0221, 0x0231).
+DEBT_AMOUNT_ATTRIBUTES = (0x0211, 0x0221, 0x0231)
+#: The configuration of an event GCS20 never set: logged as a general event (ZSE bits 0-2).
+DEFAULT_EVENT_CONFIGURATION = 0x03
+ALL_EVENTS_OF_GROUP = 0xFF  # an event id's low byte asking for its whole group
+#: ZSE snapshot causes of billing data log entries taken on a change (GCS15b reads them).
+CAUSE_CHANGE_OF_TARIFF, CAUSE_CHANGE_OF_SUPPLIER, CAUSE_CHANGE_OF_MODE = 0x0008, 0x2000, 0x4000
+SNAPSHOT_TRIGGERS = {
+    "publish_tariff_information": CAUSE_CHANGE_OF_TARIFF,
+    "publish_change_of_supplier": CAUSE_CHANGE_OF_SUPPLIER,
+}
 
 
 @dataclass(slots=True)
@@ -127,6 +139,8 @@ class ZclState:
     top_ups: list[dict[str, Any]] = field(default_factory=list)
     debts: list[dict[str, Any]] = field(default_factory=list)
     recording_since: int | None = None  # ZigBee time consumption profile data starts
+    #: Event id -> configuration bitmap set by GCS20 (others have DEFAULT_EVENT_CONFIGURATION).
+    event_configuration: dict[int, int] = field(default_factory=dict)
 
     def copy(self) -> ZclState:
         return ZclState(
@@ -138,6 +152,7 @@ class ZclState:
             list(self.top_ups),
             list(self.debts),
             self.recording_since,
+            dict(self.event_configuration),
         )
 
 
@@ -235,6 +250,9 @@ class ZclDevice(Device):
         A member split over several commands starts again at command index 0; a
         later index replaces only that part. Members stay in id order.
         """
+        trigger = SNAPSHOT_TRIGGERS.get(name)
+        if trigger is not None:
+            self.trigger_snapshot(trigger)  # the billing data log, before the change
         held = self.zcl.published.get((cluster, name), [])
         member = PUBLISHED_MEMBER_ID.get(name)
         if member is None or member not in fields:
@@ -429,7 +447,8 @@ class ZclDevice(Device):
                 "cause": cause,
                 "credit": int(m.balance),
                 "debt": int(m.debt),
-                "emergency": int(m.emergency_credit_limit),
+                "debts": self.debt_amounts(),
+                "emergency": int(m.emergency_credit_balance),  # remaining, not the limit
             }
         )
         del self.zcl.prepay_snapshots[:-40]
@@ -454,6 +473,39 @@ class ZclDevice(Device):
                     "outstanding_debt": 5000,
                 }
             )
+
+    def trigger_snapshot(self, cause: int) -> None:
+        """A billing data log entry now: the meter and prepayment registers, with `cause`."""
+        now = self.clock.now()
+        self.capture_until(now)
+        m = self.meter
+        m.advance(now)
+        when = to_zigbee_time(now)
+        self.zcl.snapshots.append(
+            {
+                "time": when,
+                "cause": cause,
+                "summation": int(m.import_wh),
+                "tiers": [int(t) for t in m.tier_wh[:4]],
+                "blocks": [int(b) for b in m.block_wh[:4]],
+            }
+        )
+        self.zcl.prepay_snapshots.append(
+            {
+                "time": when,
+                "cause": cause,
+                "credit": int(m.balance),
+                "debt": int(m.debt),
+                "debts": self.debt_amounts(),
+                "emergency": int(m.emergency_credit_balance),  # remaining, not the limit
+            }
+        )
+        del self.zcl.snapshots[:-40]
+        del self.zcl.prepay_snapshots[:-40]
+
+    def debt_amounts(self) -> list[int]:
+        """Debt registers #1, #2 (time based) and #3 (payment based), pence."""
+        return [int(self.zcl.values.get((PREPAYMENT, a), 0)) for a in DEBT_AMOUNT_ATTRIBUTES]
 
     # -- lab helpers -------------------------------------------------------------------
     def inject_fault(self, fault: dict[str, Any]) -> None:
@@ -500,6 +552,7 @@ class ZclDevice(Device):
             "top_ups": [_plain_fields(t) for t in z.top_ups],
             "debts": z.debts,
             "recording_since": z.recording_since,
+            "event_configuration": [[e, c] for e, c in z.event_configuration.items()],
         }
         state["meter"] = self.meter.to_json()
         state["last_capture"] = self.last_capture.isoformat() if self.last_capture else None
@@ -529,6 +582,7 @@ class ZclDevice(Device):
             [_unplain_fields(t) for t in z["top_ups"]],
             list(z["debts"]),
             z.get("recording_since"),
+            {int(e): int(c) for e, c in z.get("event_configuration", [])},
         )
         self.meter = Meter.from_json(state["meter"])
         last = state.get("last_capture")
@@ -653,7 +707,8 @@ def _get_snapshot(
         "current_summation_delivered": snap["summation"],
         "number_of_tiers_in_use": len(snap["tiers"]),
         "tier_summations": snap["tiers"],
-        "number_of_tiers_and_block_thresholds_in_use": 0x14,
+        # one tier of len(blocks) block registers, as the snapshot holds them
+        "number_of_tiers_and_block_thresholds_in_use": 0x10 | len(snap["blocks"]),
         "tier_block_summations": snap["blocks"],
     }
     return [
@@ -682,11 +737,12 @@ def _get_prepay_snapshot(
     if offset >= len(snaps):
         return _not_found(component)
     snap = snaps[-1 - offset]
+    debts = [*snap.get("debts", []), 0, 0, 0][:3]
     payload = {
         "accumulated_debt": snap["debt"],
-        "type1_debt_remaining": 0,
-        "type2_debt_remaining": 0,
-        "type3_debt_remaining": 0,
+        "type1_debt_remaining": debts[0],
+        "type2_debt_remaining": debts[1],
+        "type3_debt_remaining": debts[2],
         "emergency_credit_remaining": snap["emergency"],
         "credit_remaining": snap["credit"],
     }
@@ -758,6 +814,7 @@ def _change_payment_mode(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
     config = fields.get("proposed_payment_control_configuration", 0)
+    device.trigger_snapshot(CAUSE_CHANGE_OF_MODE)  # the billing data log, before the change
     device.zcl.values[(PREPAYMENT, 0x0000)] = config
     device.meter.prepayment = bool(config & 0x0001)
     return [
@@ -834,13 +891,24 @@ def _get_debt_log(
 def _change_debt(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
-    device.meter.debt = max(0.0, device.meter.debt + fields.get("debt_amount", 0))
+    """ZSE Change Debt: amount type 0/1 sets/adds to debt #1, 2/3 debt #2, 4/5 debt #3.
+
+    The accumulated debt is the sum of the three registers.
+    """
+    kind = fields.get("debt_amount_type", 0)
+    if not 0 <= kind <= 5:
+        return [_default(component, STATUS_INVALID_FIELD)]
+    key = (PREPAYMENT, DEBT_AMOUNT_ATTRIBUTES[kind // 2])
+    amount = fields.get("debt_amount", 0)
+    held = int(device.zcl.values.get(key, 0))
+    device.zcl.values[key] = max(0, held + amount if kind % 2 else amount)
+    device.meter.debt = float(sum(device.debt_amounts()))
     device.zcl.debts.append(
         {
             "collection_time": to_zigbee_time(device.clock.now()),
             "amount_collected": 0,
-            "debt_type": fields.get("debt_amount_type", 0),
-            "outstanding_debt": int(device.meter.debt),
+            "debt_type": kind // 2,
+            "outstanding_debt": int(device.zcl.values[key]),
         }
     )
     del device.zcl.debts[:-30]
@@ -931,10 +999,19 @@ def _get_billing_period(
 def _get_current_price(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
+    """The price of the tier (TOU) or block in force now, from the tariff published.
+
+    Trailing digit, tier count and currency come from the tariff information; the
+    tier from the calendar's day profile for now; the price from the price matrix
+    (TOU: entry id = tier; block: entry id = tier nibble and block, block 1 here).
+    """
     tariffs = device.zcl.published.get((PRICE, "publish_tariff_information"), [])
     if not tariffs:
         return _not_found(component)
     t = tariffs[-1]
+    now = device.clock.now()
+    tier = _current_tier(device, now)
+    tiers = max(1, min(15, t.get("number_of_price_tiers_in_use", 0) or 1))
     return [
         Answer(
             PRICE,
@@ -943,14 +1020,14 @@ def _get_current_price(
                 "provider_id": t.get("provider_id", 0),
                 "rate_label": b"",
                 "issuer_event_id": t.get("issuer_event_id", 0),
-                "current_time": to_zigbee_time(device.clock.now()),
+                "current_time": to_zigbee_time(now),
                 "unit_of_measure": t.get("unit_of_measure", 1),
                 "currency": t.get("currency", 826),
-                "price_trailing_digit_and_tier": 0x51,
-                "number_of_price_tiers_and_register_tier": 0x41,
+                "price_trailing_digit_and_tier": (t.get("price_trailing_digit", 0) & 0xF0) | tier,
+                "number_of_price_tiers_and_register_tier": (tiers << 4) | tier,
                 "start_time": 0,
-                "duration_in_minutes": 1440,
-                "price": 0,
+                "duration_in_minutes": 0xFFFF,  # until changed
+                "price": _matrix_price(device, tier),
                 "price_ratio": None,
                 "generation_price": None,
                 "generation_price_ratio": None,
@@ -969,10 +1046,134 @@ def _get_current_price(
     ]
 
 
+def _matrix_price(device: ZclDevice, tier: int) -> int:
+    """The latest price matrix's price for `tier` (0 when it names none)."""
+    matrices = device.zcl.published.get((PRICE, "publish_price_matrix"), [])
+    if not matrices:
+        return 0
+    matrix = matrices[-1]
+    tou = bool(matrix.get("sub_payload_control", 0) & 0x01)
+    wanted = tier if tou else (tier - 1) << 4  # block tariffs: block 1 of the tier
+    for entry in matrix.get("entries", []):
+        if entry.get("tier_block_id") == wanted:
+            return int(entry.get("price", 0))
+    return 0
+
+
+def _current_tier(device: ZclDevice, now: _dt.datetime) -> int:
+    """The tier (1..15) the published calendar sets for `now`; 1 without a calendar.
+
+    The day is a special day's, else the active season's week profile's for the
+    weekday; within it the last schedule entry started (minutes from midnight).
+    """
+    published = device.zcl.published
+    days = {d.get("day_id"): d for d in published.get((CALENDAR, "publish_day_profile"), [])}
+    weeks = {w.get("week_id"): w for w in published.get((CALENDAR, "publish_week_profile"), [])}
+    day_id: int | None = None
+    for command in published.get((CALENDAR, "publish_special_days"), []):
+        for special in command.get("special_days", []):
+            if _date_matches(special.get("special_day_date", {}), now.date()):
+                day_id = special.get("day_id")
+    if day_id is None:
+        week_id = None
+        for command in published.get((CALENDAR, "publish_seasons"), []):
+            for season in command.get("seasons", []):
+                start = season.get("season_start_date", {})
+                if _date_on_or_before(start, now.date()):
+                    week_id = season.get("week_id")
+        week = weeks.get(week_id)
+        if week is not None:
+            names = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+            day_id = week.get(f"day_id_{names[now.weekday()]}")
+    day = days.get(day_id)
+    if day is None:
+        return 1
+    minute = now.hour * 60 + now.minute
+    tier = 1
+    for entry in sorted(day.get("schedule_entries", []), key=lambda e: e.get("start_time", 0)):
+        if entry.get("start_time", 0) <= minute:
+            tier = entry.get("tier_or_action", 1)
+    return max(1, min(15, tier))
+
+
+def _date_matches(date: dict[str, int], day: _dt.date) -> bool:
+    """A ZCL date (year offset from 1900, 0xFF wildcards) on `day`."""
+    year = date.get("year", 0xFF)
+    return (
+        (year == 0xFF or _year(year) == day.year)
+        and date.get("month", 0xFF) in (0xFF, day.month)
+        and date.get("day", 0xFF) in (0xFF, day.day)
+    )
+
+
+def _date_on_or_before(date: dict[str, int], day: _dt.date) -> bool:
+    year = date.get("year", 0xFF)
+    start = (
+        _year(year) if year != 0xFF else day.year,
+        date.get("month", 1) if date.get("month", 0xFF) != 0xFF else 1,
+        date.get("day", 1) if date.get("day", 0xFF) != 0xFF else 1,
+    )
+    return start <= (day.year, day.month, day.day)
+
+
+def _year(value: int) -> int:
+    """ZCL dates count years from 1900; a full year is kept as it is."""
+    return value if value >= 1900 else 1900 + value
+
+
+def _known_events(device: ZclDevice) -> list[int]:
+    """Events the device can configure: the GBCS event and alert codes, and any set."""
+    from emulator.gbcs.alert_codes import ALERT_CODES
+
+    return sorted(set(ALERT_CODES) | set(device.zcl.event_configuration))
+
+
+def _set_event_configuration(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    """GCS20: set the configuration of the events the payload selects.
+
+    Selection (ZSE configuration control): 0 a list of event ids, 1 an event group
+    (the high byte), 2 a log (this model keeps one: every event), 3 every event
+    whose configuration equals the value given.
+    """
+    config = fields.get("event_configuration", 0)
+    control = fields.get("configuration_control", 0)
+    payload = fields.get("payload") or {}
+    table = device.zcl.event_configuration
+    if control == 0:
+        chosen = [int(e) for e in payload.get("event_ids", [])]
+    elif control == 1:
+        group = payload.get("event_group_id", 0) & 0xFF00
+        chosen = [e for e in _known_events(device) if e & 0xFF00 == group]
+    elif control == 2:
+        chosen = _known_events(device)
+    elif control == 3:
+        match = payload.get("configuration_value_match", 0)
+        chosen = [
+            e for e in _known_events(device) if table.get(e, DEFAULT_EVENT_CONFIGURATION) == match
+        ]
+    else:
+        return [_default(component, STATUS_INVALID_FIELD)]
+    for event_id in chosen:
+        table[event_id] = config
+    return [_default(component, STATUS_SUCCESS)]
+
+
 def _report_event_configuration(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
+    """The configuration of one event, or of a group's (id xxFF) or all (FFFF)."""
     event_id = fields.get("event_id", 0)
+    table = device.zcl.event_configuration
+    if event_id & 0xFF == ALL_EVENTS_OF_GROUP:
+        ids = [
+            e
+            for e in _known_events(device)
+            if event_id == 0xFFFF or e & 0xFF00 == event_id & 0xFF00
+        ]
+    else:
+        ids = [event_id]
     return [
         Answer(
             DEVICE_MANAGEMENT,
@@ -980,7 +1181,13 @@ def _report_event_configuration(
             {
                 "command_index": 0,
                 "total_commands": 1,
-                "events": [{"event_id": event_id, "event_configuration": 0x03}],
+                "events": [
+                    {
+                        "event_id": e,
+                        "event_configuration": table.get(e, DEFAULT_EVENT_CONFIGURATION),
+                    }
+                    for e in ids
+                ],
             },
         )
     ]
@@ -1009,4 +1216,5 @@ HANDLERS: dict[tuple[int, Direction, str], Handler] = {
     (CALENDAR, S, "get_special_days"): _get_published("publish_special_days"),
     (CALENDAR, S, "get_calendar"): _get_published("publish_calendar"),
     (DEVICE_MANAGEMENT, C, "get_event_configuration"): _report_event_configuration,
+    (DEVICE_MANAGEMENT, C, "set_event_configuration"): _set_event_configuration,
 }

@@ -513,10 +513,21 @@ _CLOCK = {
 }
 
 
-def _window(req: Request) -> tuple[_dt.datetime, _dt.datetime]:
+#: A gas meter takes its commands when it next wakes (GBCS: at least every 30 minutes),
+#: so its clock window must stay open that long; an always-on ESME needs a minute.
+GAS_CLOCK_WINDOW = _dt.timedelta(hours=1)
+_GAS_CLOCK = {
+    "valid_from": "start of the window the gas meter's clock must be in (default now - 1 minute)",
+    "valid_to": "end of that window (default now + 1 hour: the meter reads it when it wakes)",
+}
+
+
+def _window(
+    req: Request, ahead: _dt.timedelta = _dt.timedelta(minutes=1)
+) -> tuple[_dt.datetime, _dt.datetime]:
     minute = _dt.timedelta(minutes=1)
     start = req.time("valid_from", req.ctx.now - minute)
-    end = req.time("valid_to", req.ctx.now + minute)
+    end = req.time("valid_to", req.ctx.now + ahead)
     if start > end:
         raise req.fail("valid_from", "is after 'valid_to'")
     return start, end
@@ -550,10 +561,14 @@ def _generalized(when: _dt.datetime) -> DerString:
 _NEVER = DerString(0x18, b"99991231235959Z")
 
 
-@_hand("GCS28", "GCS28Commission", **_CLOCK)
+@_hand("GCS28", "GCS28Commission", **_GAS_CLOCK)
 def set_gas_clock(req: Request) -> PayloadTree:
-    """GCS28: the gas meter sets its clock if its time lies in the validity window."""
-    start, end = _window(req)
+    """GCS28: the gas meter sets its clock if its time lies in the validity window.
+
+    The meter checks the window when it wakes and takes the command, up to a wake
+    interval after the DCC sent it (RTDS GCS28: device time outside -> result 2).
+    """
+    start, end = _window(req, GAS_CLOCK_WINDOW)
     return DerSequence([_generalized(start), _generalized(end)])
 
 

@@ -3,7 +3,7 @@
 Shared by the builder tests (commands sent straight through a hub) and the DCC
 layer tests (the same commands as service requests): the required parameters
 (the device to add, the partner to join) and the lab state a command acts on (a
-pairing to unjoin, a firmware image held for activation, billing snapshots).
+pairing to unjoin, a firmware image held for activation).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import datetime as _dt
 import hashlib
 from typing import Any
 
-from emulator.clock import to_zigbee_time
 from emulator.devices.base import Device, DeviceType
-from emulator.devices.gsme import Gsme
 from emulator.gbcs.eui import Eui64
 from emulator.premises import Premises
 from hil.dcc.routes import Route
@@ -47,16 +45,6 @@ def lab_setup(r: Route, premises: Premises, target: Device, now: _dt.datetime) -
         partner = device_of(premises, partner_kind[r.device_type]).eui
         target.han_pairings[bytes(partner)] = 5
         return {"partner": partner}
-    if r.use_case in ("GCS15b", "GCS15c") and isinstance(target, Gsme):
-        # billing data logs only hold snapshots of their trigger: a month of mode
-        # changes and billing dates before the read (12 of them, as the shape asks)
-        for day in range(1, 13):
-            when = to_zigbee_time(now - _dt.timedelta(days=2 * day))
-            prepay = {"time": when, "cause": 0x600A, "credit": 0, "debt": 0, "emergency": 0}
-            meter = {"time": when, "cause": 0x600A, "summation": 0, "tiers": [0] * 4}
-            target.zcl.prepay_snapshots.insert(0, prepay)
-            target.zcl.snapshots.insert(0, {**meter, "blocks": [0] * 4})
-        return {}
     if r.use_case == "CS06":
         target.pending_image_hash = IMAGE_HASH
         target.pending_image_version = "01000001"

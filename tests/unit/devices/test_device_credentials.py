@@ -106,6 +106,19 @@ def test_critical_join_and_unjoin_on_the_electricity_meter(lab: Lab) -> None:
     assert esme.han_pairings == {}
 
 
+def test_a_join_into_a_full_device_log_is_refused_with_code_4(lab: Lab) -> None:
+    """GBCS CS03 response code 4, Device Log Full; the log keeps what it held."""
+    gsme = lab.gsme
+    gsme.device_log_capacity = 2
+    held = {b"\x01" * 8: 5, b"\x02" * 8: 6}
+    gsme.han_pairings.update(held)
+    join = der_command(lab.supplier, gsme, CS03B, _join_request(PAIRED, 3))
+    assert der(send(gsme, join)) == DerInteger(4)
+    assert gsme.han_pairings == held
+    rejoin = der_command(lab.supplier, gsme, CS03B, _join_request(Eui64(b"\x01" * 8), 5))
+    assert der(send(gsme, rejoin)) == DerInteger(0)  # a partner already in the log
+
+
 def test_malformed_join_is_refused_by_result(lab: Lab) -> None:
     bad = der_command(lab.supplier, lab.gsme, CS03B, DerSequence([DerInteger(0)]))
     assert der(send(lab.gsme, bad)) == DerInteger(2)
@@ -151,7 +164,7 @@ def test_cs06_without_a_held_image_fails(lab: Lab) -> None:
     )
     esme.pending_image_hash, esme.pending_image_version = b"\x01" * 32, "01000001"
     result = _activate(lab, hashlib.sha256(IMAGE).digest())  # another image's hash
-    assert _items(result)[0] == DerInteger(1)
+    assert _items(result)[0] == DerInteger(2)  # hash mismatch (1 is "no image held")
     assert esme.firmware_version == "01000000"
 
 
