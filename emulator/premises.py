@@ -186,7 +186,9 @@ class Premises:
                 url = device_end
             else:
                 url = device_url or hub_url
-            link = open_link(url)
+            # Opened bound to the device: on MQTT it subscribes to its own topic only and
+            # carries its last will from the start, as a standalone device does.
+            link = open_link(url, local=[device.eui])
             await link.open()
             self.links.append(link)
             state_file = None if state_dir is None else state_dir / f"{device.eui.compact}.json"

@@ -138,6 +138,7 @@ class Result:
             "detail": self.detail,
             "use_case": self.use_case,
             "outcome": None if self.outcome is None else self.outcome.summary,
+            "device_code": None if self.outcome is None else self.outcome.device_code,
             "data": self.data,
             "values": [v.as_dict() for v in self.values],
             "alerts": len(self.alerts),

@@ -250,3 +250,25 @@ async def test_mqtt5_client(mosquitto: MosquittoBroker) -> None:
     async with observer(mosquitto) as late:
         await late.subscribe(status_topic("v5", METER), qos=1)
         assert (await next_message(late)).payload == b"offline"
+
+
+async def test_devices_of_a_premises_carry_their_last_will(broker: Broker) -> None:
+    """An in-process premises' device links are bound from the start: a device whose
+    connection dies is announced offline, as a standalone device is."""
+    from emulator.premises import Premises
+
+    premises = Premises.build()
+    url = broker.url_for("t-premises")
+    await premises.connect(url)
+    try:
+        runner = premises.runners[0]
+        link = runner.link
+        assert isinstance(link, MqttLink)
+        assert link.addresses == (runner.device.eui,)
+        async with observer(broker) as watch:
+            await watch.subscribe(status_topic("t-premises", runner.device.eui), qos=1)
+            assert (await next_message(watch)).payload == b"online"
+            await link.abort()
+            assert (await next_message(watch)).payload == b"offline"
+    finally:
+        await premises.close()
