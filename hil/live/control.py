@@ -354,6 +354,16 @@ async def call(
             await writer.wait_closed()
 
 
+def _short(value: object, limit: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _value_text(value: dict[str, Any]) -> str:
+    unit = f" {value['unit']}" if value.get("unit") else ""
+    return f"{value.get('name')} = {_short(value.get('value'))}{unit}"
+
+
 def request_text(reply: Reply) -> str:
     """One line for a request's reply, as `smets-hil lab request` prints it."""
     if "status" not in reply:
@@ -365,12 +375,7 @@ def request_text(reply: Reply) -> str:
         parts.append(str(reply["outcome"]))
     values = reply.get("values") or []
     if values:
-        parts.append(
-            "; ".join(
-                f"{v.get('name')} = {v.get('value')}{' ' + v['unit'] if v.get('unit') else ''}"
-                for v in values[:8]
-            )
-        )
+        parts.append("; ".join(_value_text(v) for v in values[:8]))
     timing = reply.get("timing") or {}
     if timing.get("measured_s") is not None:
         parts.append(f"{timing['measured_s'] * 1000:.1f} ms")

@@ -147,8 +147,8 @@ def drops_table(snap: Snapshot) -> Table:
 
 def messages_table(snap: Snapshot, room: int | None = None) -> Table:
     table = _table("recent messages and alerts")
-    table.add_column("time", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
+    table.add_column("time", no_wrap=True, min_width=8)
+    table.add_column("kind", no_wrap=True, min_width=8)
     table.add_column("summary", overflow="ellipsis", no_wrap=True)
     shown = snap.messages if room is None else snap.messages[-room:] if room > 0 else []
     for e in shown:
