@@ -116,10 +116,10 @@ async def _up(
     started = False
     try:
         try:
+            await server.start()  # first: a second `lab up` of a running lab touches nothing
             await lab.start()
             started = True
             monitor.attach()
-            await server.start()
         except expected as exc:
             _stderr(f"smets-hil: error: cannot start the lab: {_one_line(_error_line(exc))}")
             return 1

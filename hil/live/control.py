@@ -145,13 +145,16 @@ class ControlServer:
         os.chmod(self.path, 0o600)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for task in list(self._clients):
-                task.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            self._server = None
+        """Close and remove the socket; a server that never listened leaves the path alone
+        (it may be another lab's)."""
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._clients):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        self._server = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
