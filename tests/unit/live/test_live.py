@@ -341,3 +341,25 @@ def test_ctrl_c_stops_the_lab_with_exit_0(
     process.send_signal(signal.SIGINT)
     assert process.wait(20) == 0
     out.wait_for("lab demo lab stopped")
+
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "live.md"
+
+
+def test_the_doc_example_runs_against_a_running_lab(
+    lab_process: tuple[subprocess.Popen[str], _Lines, dict[str, str]],
+) -> None:
+    """docs/live.md's Python client prints what the page shows."""
+    import re
+
+    blocks = re.findall(r"```(\w*)\n(.*?)```", DOC.read_text(), re.DOTALL)
+    index = next(i for i, (lang, _) in enumerate(blocks) if lang == "python")
+    code, (lang, shown) = blocks[index][1], blocks[index + 1]
+    assert lang == "text"
+    _process, out, env = lab_process
+    out.wait_for("(Ctrl-C or SIGTERM stops)")
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == shown
