@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from emulator.clock import VirtualClock
 from emulator.errors import EmulatorError
 from hil.dcc.lab import Lab
 from hil.errors import HilError
@@ -37,7 +38,7 @@ SUFFIX = ".sock"
 LINE_LIMIT = 1 << 20
 #: Seconds a request may take before the reply says it has no answer yet.
 REQUEST_TIMEOUT = 60.0
-COMMANDS = ("ping", "status", "request", "run")
+COMMANDS = ("ping", "status", "request", "run", "advance")
 NO_SCENARIOS = "scenarios need hil.scenario"
 
 
@@ -210,6 +211,8 @@ class ControlServer:
             return await self._request(message)
         if cmd == "run":
             return await self._run(message, send)
+        if cmd == "advance":
+            return await self._advance(message)
         return self._error(f"unknown command {cmd!r} (known: {', '.join(COMMANDS)})")
 
     async def _request(self, message: dict[str, Any]) -> Reply:
@@ -252,6 +255,17 @@ class ControlServer:
         if not answered:
             reply["error"] = f"no answer within {timeout:g} s (status {result.status.value})"
         return reply
+
+    async def _advance(self, message: dict[str, Any]) -> Reply:
+        """Move a virtual lab's time (future-dated requests and schedules fall due)."""
+        seconds = message.get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            return self._error("advance: 'seconds' must be a positive number")
+        if not isinstance(self.lab.clock, VirtualClock):
+            return self._error("advance needs a lab with a virtual clock (lab up --clock virtual)")
+        await self.lab.run_for(float(seconds))
+        self.monitor.note("control", f"time advanced {seconds:g} s")
+        return {"ok": True, "now": self.lab.clock.now().isoformat()}
 
     async def _run(self, message: dict[str, Any], send: Send | None) -> Reply:
         paths = message.get("paths", message.get("path"))

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from emulator.clock import VirtualClock
 from emulator.devices.gsme import Gsme
 from emulator.errors import GbcsError
 from emulator.gbcs.eui import Eui64
@@ -161,14 +162,15 @@ class LabMonitor:
         for alert in dcc.alerts[self._alerts_seen :]:
             users = ", ".join(alert.users) or "no user"
             code = lookup(alert.message_code)
-            self.note("alert", f"{code} from {self.name_of(alert.device)} to {users}")
+            delivered = f"delivered to {users} in {alert.delivery_s * 1000:.1f} ms"
+            self.note("alert", f"{code} from {self.name_of(alert.device)} {delivered}")
         self._alerts_seen = len(dcc.alerts)
 
     # -- the picture ------------------------------------------------------------------------
     def snapshot(self, *, messages: int = 10, alerts: int = 5) -> Snapshot:
         lab = self.lab
         dcc = lab.dcc
-        virtual = type(lab.clock).__name__ == "VirtualClock"
+        virtual = isinstance(lab.clock, VirtualClock)
         recent_alerts = [] if dcc is None else dcc.alerts[-alerts:] if alerts > 0 else []
         return Snapshot(
             lab=lab.spec.name,

@@ -363,3 +363,52 @@ def test_the_doc_example_runs_against_a_running_lab(
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout == shown
+
+
+async def test_alerts_delivered_by_the_dcc_show_in_the_view(
+    served: tuple[Lab, LabMonitor, ControlServer],
+) -> None:
+    import datetime as _dt
+
+    from hil.dcc.service import DeviceAlert
+
+    lab, monitor, _server = served
+    assert lab.dcc is not None
+    lab.dcc.alerts.append(
+        DeviceAlert(
+            lab.eui("ESME"), 0x8F66, _dt.datetime(2026, 1, 5, 9, 0, 1), 0.0042, ["supplier"]
+        )
+    )
+    monitor.poll()
+    monitor.poll()  # an alert is noted once
+    noted = [e for e in monitor.events if e.kind == "alert"]
+    assert len(noted) == 1
+    assert "0x8F66" in noted[0].summary
+    assert "from ESME delivered to supplier in 4.2 ms" in noted[0].summary
+    console = Console(record=True, width=100)
+    console.print(render(monitor.snapshot()))
+    assert "from ESME delivered to supplier" in console.export_text()
+
+
+async def test_advance_moves_a_virtual_lab_and_is_refused_on_a_real_one(
+    served: tuple[Lab, LabMonitor, ControlServer], runtime: Path
+) -> None:
+    lab, _monitor, server = served
+    before = lab.clock.now()
+    reply = await call(server.path, {"cmd": "advance", "seconds": 3600})
+    assert reply["ok"] and reply["now"] == (before + _hour()).isoformat()
+    bad = await call(server.path, {"cmd": "advance", "seconds": -1})
+    assert bad["ok"] is False and "positive" in bad["error"]
+    from emulator.clock import RealClock
+
+    real = Lab.load(DEFAULT_LAB, clock=RealClock())
+    async with real:
+        other = ControlServer(real, LabMonitor(real), runtime / "real.sock")
+        refused = await other.handle(b'{"cmd": "advance", "seconds": 1}')
+    assert refused["ok"] is False and "virtual clock" in refused["error"]
+
+
+def _hour() -> Any:
+    import datetime as _dt
+
+    return _dt.timedelta(hours=1)
