@@ -113,10 +113,11 @@ async def _up(
     server = ControlServer(lab, monitor, path)
     handler = _LogToMonitor(monitor)
     logging.getLogger().addHandler(handler)
-    started = False
+    attempted = started = False
     try:
         try:
             await server.start()  # first: a second `lab up` of a running lab touches nothing
+            attempted = True
             await lab.start()
             started = True
             monitor.attach()
@@ -138,7 +139,7 @@ async def _up(
         return 0
     finally:
         await server.stop()
-        if started or lab.dcc is not None:
+        if attempted:  # a half-started lab (a hub up, a broker down) closes what it opened
             with contextlib.suppress(Exception):
                 await lab.stop()
         logging.getLogger().removeHandler(handler)
