@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import logging
 import os
 import socket
 import sys
@@ -31,6 +32,8 @@ from emulator.errors import EmulatorError
 from hil.dcc.lab import Lab
 from hil.errors import HilError
 from hil.live.monitor import LabMonitor
+
+log = logging.getLogger(__name__)
 
 RUNTIME_ENV = "SMETS_HIL_RUNTIME_DIR"
 SUFFIX = ".sock"
@@ -179,7 +182,14 @@ class ControlServer:
                     break
                 if not line.strip():
                     continue
-                await send(await self.handle(line, send))
+                try:
+                    reply = await self.handle(line, send)
+                except (ConnectionError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:  # a bug must not end the lab: say it, keep serving
+                    log.exception("control message failed: %r", line[:200])
+                    reply = self._error(f"internal error: {type(exc).__name__}: {exc}")
+                await send(reply)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away; its request (if any) still ran
         finally:

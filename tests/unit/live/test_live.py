@@ -412,3 +412,26 @@ def _hour() -> Any:
     import datetime as _dt
 
     return _dt.timedelta(hours=1)
+
+
+async def test_a_failure_inside_a_command_is_an_error_reply_not_the_end_of_the_lab(
+    served: tuple[Lab, LabMonitor, ControlServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab, monitor, server = served
+    assert lab.dcc is not None
+    real = lab.dcc.request
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(lab.dcc, "request", broken)
+    line = json.dumps(_request("4.1.1", "ESME")).encode() + b"\n"
+    reader, writer = await asyncio.open_unix_connection(str(server.path))
+    writer.write(line)
+    failed = json.loads(await reader.readline())
+    assert failed == {"ok": False, "error": "internal error: RuntimeError: boom"}
+    monkeypatch.setattr(lab.dcc, "request", real)
+    writer.write(line)
+    assert json.loads(await reader.readline())["status"] == "completed"
+    writer.close()
+    assert monitor.control_errors == 1
