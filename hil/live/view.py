@@ -55,12 +55,12 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def header(snap: Snapshot) -> Text:
+def header(snap: Snapshot, *, compact: bool = False) -> Text:
     text = Text()
     text.append(f"lab {snap.lab}", style="bold")
     text.append(f"  {snap.clock} clock {snap.now:%Y-%m-%d %H:%M:%S}  up {_duration(snap.uptime)}")
     text.append(f"  requests {snap.requests}")
-    if snap.endpoint:
+    if snap.endpoint and not compact:
         text.append(f"\ncontrol {snap.endpoint}  (Ctrl-C stops)", style="dim")
     return text
 
@@ -159,22 +159,34 @@ def messages_table(snap: Snapshot, room: int | None = None) -> Table:
 
 
 def render(snap: Snapshot, height: int | None = None) -> RenderableType:
-    """The whole view for one snapshot; with `height`, as many messages as leave it fitting."""
+    """The whole view for one snapshot; with `height`, as many messages as leave it fitting.
+
+    A terminal too short for the whole view and a few messages loses the links
+    table and the control line first (the devices table has the link counters).
+    """
     side = Table.grid(padding=(0, 4))
     side.add_column()
     side.add_column()
     side.add_row(latency_table(snap), drops_table(snap))
-    room = None if height is None else max(MIN_MESSAGES, height - fixed_rows(snap))
-    return Group(
-        header(snap), devices_table(snap), links_table(snap), side, messages_table(snap, room)
-    )
+    if height is None:
+        return Group(
+            header(snap), devices_table(snap), links_table(snap), side, messages_table(snap)
+        )
+    if height - fixed_rows(snap) >= MIN_MESSAGES:
+        room = height - fixed_rows(snap)
+        parts: list[RenderableType] = [header(snap), devices_table(snap), links_table(snap)]
+    else:
+        room = max(MIN_MESSAGES, height - fixed_rows(snap, compact=True))
+        parts = [header(snap, compact=True), devices_table(snap)]
+    return Group(*parts, side, messages_table(snap, room))
 
 
-def fixed_rows(snap: Snapshot) -> int:
+def fixed_rows(snap: Snapshot, *, compact: bool = False) -> int:
     """Rows the view takes besides the messages: each table has a title, head and rule."""
     side = max(len(snap.latency) or 1, len(snap.drops) + bool(snap.control_errors) or 1)
-    header_rows = 2 if snap.endpoint else 1
-    return header_rows + (3 + len(snap.devices)) + (3 + len(snap.links)) + (3 + side) + 3 + 1
+    header_rows = 2 if snap.endpoint and not compact else 1
+    links = 0 if compact else 3 + len(snap.links)
+    return header_rows + (3 + len(snap.devices)) + links + (3 + side) + 3 + 1
 
 
 # -- plain mode ---------------------------------------------------------------------------------

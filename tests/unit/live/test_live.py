@@ -97,6 +97,11 @@ async def test_the_view_fits_100_columns_and_a_short_terminal(
     assert max(len(line) for line in lines) <= 100
     assert len(lines) <= 40
     assert "installed-not-commissioned" in "\n".join(lines)  # not cut at 100 columns
+    short = Console(record=True, width=100)
+    short.print(render(monitor.snapshot(messages=100), height=24))
+    text = short.export_text()
+    assert len(text.splitlines()) <= 24  # a default terminal: the links table goes first
+    assert "links" not in text.splitlines() and "ECS17b supplier -> ESME" in text
 
 
 # -- the control endpoint ----------------------------------------------------------------------
