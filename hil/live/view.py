@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from hil.live.monitor import Event, Snapshot
+from hil.live.monitor import Snapshot
 
 ONLINE_STYLE = {"online": "green", "sleepy": "cyan", "offline": "bold red", "not emulated": "dim"}
 KIND_STYLE = {
@@ -190,10 +190,6 @@ def fixed_rows(snap: Snapshot, *, compact: bool = False) -> int:
 
 
 # -- plain mode ---------------------------------------------------------------------------------
-
-
-def plain_event(event: Event) -> str:
-    return event.line()
 
 
 def plain_summary(snap: Snapshot) -> list[str]:
