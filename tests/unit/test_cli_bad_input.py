@@ -406,6 +406,54 @@ CASES: dict[str, Case] = {
         code=FAILED,
         says="requests: unknown key",
     ),
+    # -- lab (hil/live): a lab that cannot start, no lab to talk to
+    "lab up unknown lab file": case(
+        "lab", "up", "{d}/nowhere.yaml", code=FAILED, says="nowhere.yaml: no such lab file"
+    ),
+    "lab up binary lab": case(
+        "lab", "up", "{d}/lab_binary.yaml", code=FAILED, says="lab_binary.yaml:1: a binary file"
+    ),
+    "lab up dead broker": case(
+        "lab", "up", "{d}/lab_dead_broker.yaml", code=FAILED, says="cannot start the lab"
+    ),
+    "lab request no lab running": case(
+        "lab",
+        "request",
+        "4.1.1",
+        "--to",
+        "ESME",
+        "--user",
+        "supplier",
+        code=FAILED,
+        says="no lab running",
+        env={"SMETS_HIL_RUNTIME_DIR": "{d}/no-labs"},
+    ),
+    "lab request bad param": case(
+        "lab",
+        "request",
+        "4.1.1",
+        "--user",
+        "supplier",
+        "--param",
+        "x",
+        code=USAGE,
+        says="KEY=VALUE",
+    ),
+    "lab run no lab running": case(
+        "lab",
+        "run",
+        "{d}/requests.yaml",
+        code=FAILED,
+        says="no lab running",
+        env={"SMETS_HIL_RUNTIME_DIR": "{d}/no-labs"},
+    ),
+    "lab status no lab running": case(
+        "lab",
+        "status",
+        code=FAILED,
+        says="no lab running",
+        env={"SMETS_HIL_RUNTIME_DIR": "{d}/no-labs"},
+    ),
     # -- demo
     "demo unknown option": case("demo", "--fast", code=USAGE, says="No such option"),
     "demo corrupt reference set": case(
