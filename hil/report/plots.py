@@ -35,7 +35,7 @@ _STYLE: dict[str, Any] = {
     "text.parse_math": False,
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
-    "font.size": 9,
+    "font.size": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.edgecolor": "#8c959f",
@@ -75,7 +75,7 @@ def response_times_svg(records: Sequence[ResponseTimeRecord], salt: str) -> str:
     """Each variant a row: every measured time a dot, the catalogue target a red bar."""
     variants = sorted({r.variant for r in records})
     with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(8.5, 0.55 * len(variants) + 1.1))
+        fig = Figure(figsize=(10, 0.6 * len(variants) + 1.3))
         ax = fig.add_subplot()
         positive = [r.measured_s for r in records if r.measured_s > 0]
         targets = [r.target_s for r in records if r.target_s]
@@ -92,7 +92,7 @@ def response_times_svg(records: Sequence[ResponseTimeRecord], salt: str) -> str:
                 ax.boxplot(
                     values,
                     positions=[row],
-                    vert=False,
+                    orientation="horizontal",
                     widths=0.5,
                     showfliers=False,
                     patch_artist=True,
@@ -137,7 +137,7 @@ def series_svg(scenario: ScenarioRecord, salt: str) -> str | None:
         return None
     start, end = parse_time(scenario.started.virtual), parse_time(scenario.ended.virtual)
     with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(8.5, 2.3 * len(by_unit) + 0.4))
+        fig = Figure(figsize=(10, 2.6 * len(by_unit) + 0.5))
         axes = fig.subplots(len(by_unit), 1, sharex=True, squeeze=False)[:, 0]
         colour = 0
         for ax, (unit, series) in zip(axes, sorted(by_unit.items()), strict=True):
