@@ -20,19 +20,17 @@ def summary_text(record: RunRecord, width: int | None = None) -> str:
     """What a tester reads after a run; `width` cuts scenario names and wraps messages."""
     rows = []
     for scenario in record.scenarios:
-        passed, bad, skipped = step_counts(scenario)
+        passed, bad, _ = step_counts(scenario)
         rows.append(
             [
                 scenario.verdict.value.upper(),
                 scenario.name,
-                str(passed),
-                str(bad),
-                str(skipped),
+                f"{passed}/{len(scenario.steps)} passed" + (f", {bad} failed" if bad else ""),
                 format_duration(virtual_seconds(scenario)),
                 format_duration(real_seconds(scenario)),
             ]
         )
-    headers = ["verdict", "scenario", "passed", "failed", "skipped", "virtual", "real"]
+    headers = ["verdict", "scenario", "steps", "virtual", "real"]
     lines = [format_table(headers, rows, width=width, shrink=[1])] if rows else []
     failures = _failures(record, width)
     if failures:
