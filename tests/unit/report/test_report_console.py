@@ -25,12 +25,12 @@ def test_one_line_per_scenario_then_the_failures() -> None:
 
 
 def test_width_cuts_names_and_wraps_messages() -> None:
-    text = summary_text(sample_run(), width=60)
+    text = summary_text(sample_run(), width=70)
     table = text.split("\n\n")[0].splitlines()
-    assert all(len(line) <= 60 for line in table), table
+    assert all(len(line) <= 70 for line in table), table
     assert "…" in table[2]  # the long scenario name was cut
     failures = text.split("Failures:")[1].split("\n\n")[0].splitlines()
-    assert all(len(line) <= 60 for line in failures if line)
+    assert all(len(line) <= 70 for line in failures if line)
     assert any(line.startswith("      ") for line in failures)  # a wrapped message continues
 
 
