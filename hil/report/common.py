@@ -78,7 +78,7 @@ def failure_text(scenario: ScenarioRecord, step: StepRecord) -> str:
 
 
 def classname(scenario: ScenarioRecord) -> str:
-    """JUnit-style dotted class name from the scenario file: scenarios/top_up.yaml -> scenarios.top_up."""
+    """A JUnit class name from the scenario file: scenarios/top_up.yaml -> scenarios.top_up."""
     if not scenario.file:
         return "scenarios"
     path = PurePath(scenario.file.replace("\\", "/"))

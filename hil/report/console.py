@@ -39,7 +39,10 @@ def summary_text(record: RunRecord, width: int | None = None) -> str:
         f"{n} {v.value}" for v in Verdict if (n := sum(s.verdict == v for s in record.scenarios))
     ]
     status = "PASSED" if record.passed else "FAILED"
-    lines += ["", f"{status}: {len(record.scenarios)} scenarios ({', '.join(counts) or 'none run'})"]
+    lines += [
+        "",
+        f"{status}: {len(record.scenarios)} scenarios ({', '.join(counts) or 'none run'})",
+    ]
     return "\n".join(lines)
 
 
@@ -52,7 +55,9 @@ def _failures(record: RunRecord, width: int | None) -> list[str]:
         texts = [f"[{s.verdict.value}] {failure_text(scenario, s)}" for s in steps]
         if not texts:  # failed on a measurement or at the end, not in a step
             bad = [m for m in scenario.measurements if m.verdict in (Verdict.FAIL, Verdict.ERROR)]
-            texts = [f"[measurement] {m.name} = {m.value} {m.unit or ''} not {m.validator}" for m in bad]
+            texts = [
+                f"[measurement] {m.name} = {m.value} {m.unit or ''} not {m.validator}" for m in bad
+            ]
             texts = texts or [f"[{scenario.verdict.value}] scenario did not pass"]
         out.append(f"  {scenario.name}")
         for text in texts:

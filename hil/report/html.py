@@ -15,6 +15,7 @@ import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -35,81 +36,15 @@ from hil.scenario.record import (
     ResponseTimeRecord,
     RunRecord,
     ScenarioRecord,
-
     Verdict,
 )
 
 #: Lanes drawn first, left to right, when a scenario has them; devices follow.
 LANE_ORDER = ("User", "DCC", "Hub")
 
-_SCRIPT = """
-function showMessage(id) {
-  var panel = document.getElementById(id.split('m')[0] + '-panel');
-  var detail = document.getElementById(id);
-  if (!panel || !detail) return false;
-  panel.querySelectorAll('.msgdetail').forEach(function (d) { d.hidden = d !== detail; });
-  document.querySelectorAll('.selected').forEach(function (s) { s.classList.remove('selected'); });
-  document.querySelectorAll('[data-msg="' + id + '"]').forEach(function (s) { s.classList.add('selected'); });
-  return true;
-}
-document.addEventListener('click', function (ev) {
-  var hit = ev.target.closest('[data-msg]');
-  if (hit && showMessage(hit.getAttribute('data-msg'))) {
-    history.replaceState(null, '', '#' + hit.getAttribute('data-msg'));
-  }
-});
-document.addEventListener('keydown', function (ev) {
-  var hit = ev.target.closest && ev.target.closest('[data-msg]');
-  if (hit && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); hit.dispatchEvent(new MouseEvent('click', {bubbles: true})); }
-});
-if (location.hash && /^#s[0-9]+m[0-9]+$/.test(location.hash)) showMessage(location.hash.slice(1));
-"""
+_SCRIPT = (files("hil.report") / "report.js").read_text(encoding="utf-8")
+_CSS = (files("hil.report") / "report.css").read_text(encoding="utf-8")
 
-_CSS = """
-:root { --pass:#1a7f37; --fail:#cf222e; --error:#bc4c00; --skip:#6e7781; --unset:#6e7781;
-  --line:#d0d7de; --muted:#57606a; --bg:#f6f8fa; --accent:#0969da; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color:#1f2328;
-  margin: 0; background: #fff; }
-header.run { padding: 18px 28px; border-bottom: 1px solid var(--line); background: var(--bg); }
-header.run h1 { margin: 0 0 4px; font-size: 22px; }
-main { padding: 8px 28px 40px; max-width: 1500px; }
-section:first-child h2 { border-top: none; }
-h2 { font-size: 19px; margin: 34px 0 8px; padding-top: 12px; border-top: 2px solid var(--line); }
-h3 { font-size: 15px; margin: 22px 0 6px; }
-.muted { color: var(--muted); }
-.badge { display: inline-block; min-width: 50px; text-align: center; padding: 1px 8px; border-radius: 10px;
-  font-size: 12px; font-weight: 700; color: #fff; letter-spacing: .03em; }
-.v-pass { background: var(--pass); } .v-fail { background: var(--fail); } .v-error { background: var(--error); }
-.v-skip, .v-unset { background: var(--skip); }
-.banner { font-size: 16px; font-weight: 600; }
-table { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; }
-th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }
-th { background: var(--bg); font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.bad td { background: #ffebe9; }
-tr.bad td.msg { color: var(--fail); font-weight: 600; }
-code, pre, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
-dl.facts { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; margin: 6px 0; }
-dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
-.failures { border-left: 4px solid var(--fail); background: #ffebe9; padding: 6px 12px; margin: 8px 0; }
-.failures div { margin: 2px 0; }
-.seqwrap { display: flex; gap: 16px; align-items: flex-start; flex-wrap: wrap; }
-.seq { overflow: auto; max-height: 720px; border: 1px solid var(--line); border-radius: 6px; flex: 0 1 auto; max-width: 100%; }
-.seq svg { display: block; }
-.seq .msg { cursor: pointer; }
-.seq .msg:hover .hit, .seq .msg.selected .hit { fill: #ddf4ff; }
-.seq .msg:focus { outline: none; } .seq .msg:focus .hit { fill: #ddf4ff; }
-.panel { flex: 1 1 320px; max-width: 560px; border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px;
-  position: sticky; top: 8px; background: #fff; max-height: 720px; overflow: auto; }
-.panel pre { white-space: pre-wrap; word-break: break-all; background: var(--bg); padding: 6px 8px; margin: 4px 0; }
-.plot svg { max-width: 100%; height: auto; display: block; }
-.scroll { display: inline-block; max-width: 100%; max-height: 420px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
-.scroll table { margin: 0; }
-tr.lvl-WARNING td { background: #fff8c5; } tr.lvl-ERROR td, tr.lvl-CRITICAL td { background: #ffebe9; }
-tr[data-msg] { cursor: pointer; } tr[data-msg]:hover td, tr.selected td { background: #ddf4ff; }
-a { color: var(--accent); }
-"""
 
 _KIND_COLOURS = {
     "service_request": "#0969da",
@@ -197,7 +132,7 @@ def _summary(record: RunRecord) -> str:
     for n, s in enumerate(record.scenarios):
         for step in failing_steps(s):
             failures.append(
-                f'<div><a href="#s{n}">{e(s.name)}</a> › <b>{e(step.name)}</b>: '
+                f'<div><a href="#s{n}">{e(s.name)}</a> &gt; <b>{e(step.name)}</b>: '
                 f'{e(step.message)} <span class="mono muted">{e(location(s, step))}</span></div>'
             )
     box = f'<div class="failures">{"".join(failures)}</div>' if failures else ""
@@ -209,7 +144,10 @@ def _scenario(n: int, s: ScenarioRecord) -> str:
         ("file", s.file or "(Python scenario)"),
         ("lab", s.lab),
         ("seed", "none" if s.seed is None else s.seed),
-        ("virtual", f"{s.started.virtual} → {s.ended.virtual} ({format_duration(virtual_seconds(s))})"),
+        (
+            "virtual",
+            f"{s.started.virtual} → {s.ended.virtual} ({format_duration(virtual_seconds(s))})",
+        ),
         ("real", format_duration(real_seconds(s))),
     ]
     facts += [(f"parameter {k}", json.dumps(v, default=str)) for k, v in s.parameters.items()]
@@ -251,7 +189,8 @@ def _steps(s: ScenarioRecord) -> str:
         )
     return (
         f"<h3>Steps ({len(s.steps)})</h3><table><thead><tr><th>#</th><th>verdict</th><th>step</th>"
-        "<th>kind</th><th>message</th><th>where</th><th>virtual start</th><th>real</th></tr></thead>"
+        "<th>kind</th><th>message</th><th>where</th><th>virtual start</th><th>real</th></tr>"
+        "</thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
@@ -289,11 +228,16 @@ def _events(s: ScenarioRecord) -> list[_Event]:
         for i, st in enumerate(s.steps)
     ]
     for i, fault in enumerate(s.faults):
-        events.append(_Event(parse_time(fault.started.virtual), fault.started.real, 2, "fault_start", i))
+        events.append(
+            _Event(parse_time(fault.started.virtual), fault.started.real, 2, "fault_start", i)
+        )
         if fault.ended is not None:
-            events.append(_Event(parse_time(fault.ended.virtual), fault.ended.real, 0, "fault_end", i))
+            events.append(
+                _Event(parse_time(fault.ended.virtual), fault.ended.real, 0, "fault_end", i)
+            )
     events += [
-        _Event(parse_time(m.at.virtual), m.at.real, 3, "message", i) for i, m in enumerate(s.messages)
+        _Event(parse_time(m.at.virtual), m.at.real, 3, "message", i)
+        for i, m in enumerate(s.messages)
     ]
     floor = _dt.datetime.min.replace(tzinfo=_dt.UTC)
     events.sort(key=lambda ev: (ev.when or floor, ev.real, ev.order))
@@ -308,7 +252,8 @@ def _sequence_section(n: int, s: ScenarioRecord) -> str:
         ok = "" if m.ok is None else (" · ok" if m.ok else " · NOT OK")
         code = "" if m.message_code is None else f" · message code 0x{m.message_code:04X}"
         details.append(
-            f'<div class="msgdetail" id="s{n}m{i}" hidden><b>#{i + 1} {e(m.source)} → {e(m.target)}</b>'
+            f'<div class="msgdetail" id="s{n}m{i}" hidden>'
+            f"<b>#{i + 1} {e(m.source)} → {e(m.target)}</b>"
             f'<div class="muted">{e(m.kind)} · {e(m.at.virtual)} · +{m.at.real:.3f} s real'
             f"{e(code)}{e(ok)}</div>"
             f"<div>{e(m.label)}</div>"
@@ -319,11 +264,13 @@ def _sequence_section(n: int, s: ScenarioRecord) -> str:
             + "</div>"
         )
     panel = (
-        f'<aside class="panel" id="s{n}-panel"><div class="muted hint">Click an arrow (or a row of the '
+        f'<aside class="panel" id="s{n}-panel">'
+        '<div class="muted hint">Click an arrow (or a row of the '
         f"message table) to show the message, decoded.</div>{''.join(details)}</aside>"
     )
     return (
-        f"<h3>Message sequence ({_count(len(s.messages), 'message')}, {_count(len(s.faults), 'fault')})</h3>"
+        f"<h3>Message sequence ({_count(len(s.messages), 'message')},"
+        f" {_count(len(s.faults), 'fault')})</h3>"
         f'<div class="seqwrap"><div class="seq timeline">{svg}</div>{panel}</div>'
         + _message_table(n, s.messages)
     )
@@ -343,13 +290,16 @@ def _message_table(n: int, messages: Sequence[MessageRecord]) -> str:
     for i, m in enumerate(messages):
         state = "" if m.ok is None else ("ok" if m.ok else "NOT OK")
         rows.append(
-            f'<tr data-msg="s{n}m{i}" class="{"bad" if m.ok is False else ""}"><td class="num">{i + 1}</td>'
+            f'<tr data-msg="s{n}m{i}" class="{"bad" if m.ok is False else ""}">'
+            f'<td class="num">{i + 1}</td>'
             f'<td class="mono">{e(_short_time(m.at.virtual))}</td><td>{e(m.source)}</td>'
-            f"<td>{e(m.target)}</td><td>{e(m.kind)}</td><td>{e(m.label)}</td><td>{e(state)}</td></tr>"
+            f"<td>{e(m.target)}</td><td>{e(m.kind)}</td><td>{e(m.label)}</td><td>{e(state)}"
+            "</td></tr>"
         )
     return (
         f"<details><summary>Message table ({len(messages)})</summary><div class=scroll><table>"
-        "<thead><tr><th>#</th><th>virtual time</th><th>from</th><th>to</th><th>kind</th><th>label</th>"
+        "<thead><tr><th>#</th><th>virtual time</th><th>from</th><th>to</th><th>kind</th>"
+        "<th>label</th>"
         f"<th>outcome</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div></details>"
     )
 
@@ -388,7 +338,8 @@ def _sequence_svg(n: int, s: ScenarioRecord) -> str:
             fault_rows.setdefault(ev.index, []).append(y)
             text = f"⚡ fault {'on' if started else 'cleared'}: {fault.name} → {fault.target}"
             body.append(
-                f'<text x="{left + fault_cols + 6}" y="{y + 14}" class="fault" fill="{_FAULT_COLOUR}">'
+                f'<text x="{left + fault_cols + 6}" y="{y + 14}" class="fault"'
+                f' fill="{_FAULT_COLOUR}">'
                 f"{e(_clip(text, 90))}<title>{e(text)}</title></text>"
             )
             y += 20
@@ -425,19 +376,24 @@ def _sequence_svg(n: int, s: ScenarioRecord) -> str:
     for lane, x in lane_x.items():
         label = _clip(lane, 17)
         heads.append(
-            f'<line x1="{x}" x2="{x}" y1="{top}" y2="{height - 4}" stroke="#8c959f" stroke-dasharray="4 4"/>'
-            f'<rect x="{x - 66}" y="8" width="132" height="28" rx="5" fill="#f6f8fa" stroke="#8c959f"/>'
-            f'<text x="{x}" y="27" text-anchor="middle" class="lane">{e(label)}<title>{e(lane)}</title></text>'
+            f'<line x1="{x}" x2="{x}" y1="{top}" y2="{height - 4}" stroke="#8c959f"'
+            ' stroke-dasharray="4 4"/>'
+            f'<rect x="{x - 66}" y="8" width="132" height="28" rx="5" fill="#f6f8fa"'
+            ' stroke="#8c959f"/>'
+            f'<text x="{x}" y="27" text-anchor="middle" class="lane">{e(label)}<title>{e(lane)}'
+            "</title></text>"
         )
     markers = "".join(
         f'<marker id="s{n}-arrow-{k}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" '
-        f'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{c}"/></marker>'
+        'markerHeight="8" orient="auto-start-reverse">'
+        f'<path d="M0,0 L10,5 L0,10 z" fill="{c}"/></marker>'
         for k, c in _marker_colours().items()
     )
     style = (
         "<style>text{font-family:system-ui,'DejaVu Sans',sans-serif;font-size:12px;fill:#1f2328}"
         "text.lane{font-weight:600;font-size:13px}text.time{font-size:11px;fill:#57606a;"
-        "font-family:ui-monospace,'DejaVu Sans Mono',monospace}text.day{font-size:10px;fill:#8c959f}"
+        "font-family:ui-monospace,'DejaVu Sans"
+        " Mono',monospace}text.day{font-size:10px;fill:#8c959f}"
         "text.step{font-size:12px;font-weight:600}text.fault{font-size:12px;font-weight:600;fill:#cf222e}"
         "text.label{font-size:11.5px}</style>"
     )
@@ -459,26 +415,33 @@ def _arrow(
 ) -> str:
     colour_key = "fail" if m.ok is False else (m.kind if m.kind in _KIND_COLOURS else "other")
     colour = _marker_colours()[colour_key]
-    dash = ' stroke-dasharray="6 3"' if m.kind in ("response", "service_response") or m.ok is False else ""
+    dash = (
+        ' stroke-dasharray="6 3"'
+        if m.kind in ("response", "service_response") or m.ok is False
+        else ""
+    )
     x1, x2 = lane_x[m.source], lane_x[m.target]
     line_y = y + 14
     title = f"#{i + 1} {m.source} → {m.target} · {m.kind} · {m.label}"
     if x1 == x2:  # to itself: a small loop on the lifeline
         shape = (
-            f'<path d="M{x1},{line_y - 6} h36 v12 h-34" fill="none" stroke="{colour}" stroke-width="1.6"'
+            f'<path d="M{x1},{line_y - 6} h36 v12 h-34" fill="none" stroke="{colour}"'
+            ' stroke-width="1.6"'
             f'{dash} marker-end="url(#s{n}-arrow-{colour_key})"/>'
         )
         text_x, anchor, room = x1 + 42, "start", 26
     else:
         shape = (
-            f'<line x1="{x1}" y1="{line_y}" x2="{x2}" y2="{line_y}" stroke="{colour}" stroke-width="1.6"'
+            f'<line x1="{x1}" y1="{line_y}" x2="{x2}" y2="{line_y}" stroke="{colour}"'
+            ' stroke-width="1.6"'
             f'{dash} marker-end="url(#s{n}-arrow-{colour_key})"/>'
         )
         text_x, anchor, room = (x1 + x2) // 2, "middle", max(8, abs(x2 - x1) // 7)
     badge = " ✗" if m.ok is False else ""
     return (
         f'<g class="msg" data-msg="s{n}m{i}" tabindex="0" role="button">'
-        f'<rect class="hit" x="{left}" y="{y - 2}" width="{width - left - 4}" height="{26 + 4}" fill="transparent"/>'
+        f'<rect class="hit" x="{left}" y="{y - 2}" width="{width - left - 4}" height="{26 + 4}"'
+        ' fill="transparent"/>'
         f"<title>{e(title)}</title>{shape}"
         f'<text x="{text_x}" y="{line_y - 4}" text-anchor="{anchor}" class="label" fill="{colour}">'
         f"{e(_clip(m.label, room))}{badge}</text></g>"
@@ -496,8 +459,10 @@ def _response_times(n: int, records: Sequence[ResponseTimeRecord]) -> str:
         targets = sorted({r.target_s for r in mine if r.target_s is not None})
         late = sum(not r.ok for r in mine)
         rows.append(
-            f'<tr class="{"bad" if late else ""}"><td>{e(variant)}</td><td class="num">{len(values)}</td>'
-            f'<td class="num">{_seconds(values[0])}</td><td class="num">{_seconds(_median(values))}</td>'
+            f'<tr class="{"bad" if late else ""}"><td>{e(variant)}</td>'
+            f'<td class="num">{len(values)}</td>'
+            f'<td class="num">{_seconds(values[0])}</td>'
+            f'<td class="num">{_seconds(_median(values))}</td>'
             f'<td class="num">{_seconds(values[-1])}</td>'
             f'<td class="num">{e(", ".join(f"{t:g} s" for t in targets) or "none")}</td>'
             f'<td class="num msg">{late}</td></tr>'
@@ -522,13 +487,15 @@ def _seconds(value: float) -> str:
 def _measurements(s: ScenarioRecord) -> str:
     rows = [
         f'<tr class="{"bad" if m.verdict in BAD else ""}"><td>{e(m.name)}</td>'
-        f'<td class="num">{e(m.value)}</td><td>{e(m.unit or "")}</td><td class="mono">{e(m.validator or "")}</td>'
+        f'<td class="num">{e(m.value)}</td><td>{e(m.unit or "")}</td>'
+        f'<td class="mono">{e(m.validator or "")}</td>'
         f"<td>{_badge(m.verdict)}</td><td class=mono>{e(_short_time(m.at.virtual))}</td>"
         f"<td>{e(m.step or '')}</td></tr>"
         for m in s.measurements
     ]
     return (
-        f"<h3>Measurements ({len(rows)})</h3><table><thead><tr><th>name</th><th>value</th><th>unit</th>"
+        f"<h3>Measurements ({len(rows)})</h3><table><thead><tr><th>name</th><th>value</th>"
+        "<th>unit</th>"
         "<th>validator</th><th>verdict</th><th>virtual time</th><th>step</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
@@ -536,7 +503,8 @@ def _measurements(s: ScenarioRecord) -> str:
 
 def _faults(faults: Iterable[FaultRecord]) -> str:
     rows = [
-        f"<tr><td>{e(f.name)}</td><td>{e(f.target)}</td><td class=mono>{e(_short_time(f.started.virtual))}</td>"
+        f"<tr><td>{e(f.name)}</td><td>{e(f.target)}</td>"
+        f"<td class=mono>{e(_short_time(f.started.virtual))}</td>"
         f"<td class=mono>{e(_short_time(f.ended.virtual) if f.ended else 'still active')}</td>"
         f"<td class=mono>{e(_detail(f.detail))}</td></tr>"
         for f in faults
@@ -553,8 +521,10 @@ def _detail(detail: dict[str, Any]) -> str:
 
 def _logs(s: ScenarioRecord) -> str:
     rows = [
-        f'<tr class="lvl-{e(log.level.upper())}"><td class=mono>{e(_short_time(log.at.virtual))}</td>'
-        f'<td class="num mono">{log.at.real:.3f}</td><td>{e(log.level)}</td><td>{e(log.source)}</td>'
+        f'<tr class="lvl-{e(log.level.upper())}">'
+        f"<td class=mono>{e(_short_time(log.at.virtual))}</td>"
+        f'<td class="num mono">{log.at.real:.3f}</td><td>{e(log.level)}</td><td>{e(log.source)}'
+        "</td>"
         f"<td class=mono>{e(log.text)}</td></tr>"
         for log in s.logs
     ]
@@ -563,5 +533,3 @@ def _logs(s: ScenarioRecord) -> str:
         "<th>real s</th><th>level</th><th>source</th><th>text</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
-
-

@@ -53,7 +53,8 @@ def junit_xml(record: RunRecord) -> bytes:
     for scenario in scenarios:
         _testcase(suite, scenario)
     ET.indent(root, space=" ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def _scenario_properties(scenario: ScenarioRecord) -> list[tuple[str, str]]:
@@ -97,7 +98,9 @@ def _testcase(suite: ET.Element, scenario: ScenarioRecord) -> None:
             )
             kind = "measurement" if measured else scenario.verdict.value
         element = ET.SubElement(case, tag, {"message": _x(message), "type": _x(kind)})
-        element.text = _x("\n".join(f"[{s.verdict.value}] {failure_text(scenario, s)}" for s in bad))
+        element.text = _x(
+            "\n".join(f"[{s.verdict.value}] {failure_text(scenario, s)}" for s in bad)
+        )
     ET.SubElement(case, "system-out").text = _x(_step_log(scenario))
 
 
@@ -107,7 +110,8 @@ def _step_log(scenario: ScenarioRecord) -> str:
     for n, step in enumerate(scenario.steps, 1):
         took = step.ended.real - step.started.real
         lines.append(
-            f"{n:3d} {step.verdict.value.upper():5s} {step.started.virtual} (+{step.started.real:.3f}s,"
+            f"{n:3d} {step.verdict.value.upper():5s} {step.started.virtual}"
+            f" (+{step.started.real:.3f}s,"
             f" {took:.3f}s) {step.kind} {step.name}: {step.message} [{location(scenario, step)}]"
         )
     if scenario.logs:

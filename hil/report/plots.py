@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -30,12 +30,13 @@ POINT_COLOUR = "#0969da"
 FAULT_COLOUR = "#cf222e"
 SERIES_COLOURS = ["#0969da", "#8250df", "#1a7f37", "#bc4c00", "#bf3989", "#116329", "#953800"]
 
-_STYLE: dict[str, Any] = {
+_STYLE: Any = {  # Any: matplotlib types rc keys as a Literal union
     "svg.fonttype": "none",
     "text.parse_math": False,
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
     "font.size": 10,
+    "date.epoch": "1970-01-01T00:00:00",
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.edgecolor": "#8c959f",
@@ -46,7 +47,13 @@ _STYLE: dict[str, Any] = {
     "axes.titleweight": "bold",
     "legend.frameon": False,
 }
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)  # matplotlib's default date.epoch
 _XML_HEAD = re.compile(r"^.*?(?=<svg)", re.S)
+
+
+def _num(moment: _dt.datetime) -> float:
+    """matplotlib's date number (days since its 1970 epoch), typed."""
+    return (moment - _EPOCH).total_seconds() / 86400
 
 
 def _label(text: str) -> str:
@@ -56,7 +63,8 @@ def _label(text: str) -> str:
 
 def _svg(fig: Figure, salt: str) -> str:
     buffer = io.StringIO()
-    with matplotlib.rc_context({**_STYLE, "svg.hashsalt": salt}):
+    style: Any = {**_STYLE, "svg.hashsalt": salt}
+    with matplotlib.rc_context(style):
         fig.savefig(
             buffer,
             format="svg",
@@ -106,7 +114,9 @@ def response_times_svg(records: Sequence[ResponseTimeRecord], salt: str) -> str:
                 colour = POINT_COLOUR if r.ok else FAIL_COLOUR
                 ax.plot(r.measured_s, row + jitter, "o", ms=4, color=colour, alpha=0.8, zorder=3)
             for target in sorted({r.target_s for r in mine if r.target_s is not None}):
-                ax.plot([target, target], [row - 0.38, row + 0.38], color=FAIL_COLOUR, lw=2.2, zorder=4)
+                ax.plot(
+                    [target, target], [row - 0.38, row + 0.38], color=FAIL_COLOUR, lw=2.2, zorder=4
+                )
                 ax.annotate(
                     f"target {target:g} s",
                     (target, row + 0.38),
@@ -130,7 +140,9 @@ def series_svg(scenario: ScenarioRecord, salt: str) -> str | None:
     by_unit: dict[str, list[tuple[str, list[tuple[_dt.datetime, float]]]]] = {}
     for name, points in scenario.series.items():
         parsed = [(t, v) for t, v in ((parse_time(t), v) for t, v in points) if t is not None]
-        finite = [(t, float(v)) for t, v in parsed if isinstance(v, int | float) and math.isfinite(v)]
+        finite = [
+            (t, float(v)) for t, v in parsed if isinstance(v, int | float) and math.isfinite(v)
+        ]
         if finite:
             by_unit.setdefault(scenario.series_units.get(name, ""), []).append((name, finite))
     if not by_unit:
@@ -141,9 +153,9 @@ def series_svg(scenario: ScenarioRecord, salt: str) -> str | None:
         axes = fig.subplots(len(by_unit), 1, sharex=True, squeeze=False)[:, 0]
         colour = 0
         for ax, (unit, series) in zip(axes, sorted(by_unit.items()), strict=True):
-            for name, points in series:
-                xs = [date2num(t) for t, _ in points]
-                ys = [v for _, v in points]
+            for name, values in series:
+                xs = [_num(t) for t, _ in values]
+                ys = [v for _, v in values]
                 ax.plot(
                     xs,
                     ys,
@@ -151,17 +163,17 @@ def series_svg(scenario: ScenarioRecord, salt: str) -> str | None:
                     lw=1.6,
                     color=SERIES_COLOURS[colour % len(SERIES_COLOURS)],
                     label=_label(name),
-                    marker="." if len(points) < 40 else None,
+                    marker="." if len(values) < 40 else None,
                 )
                 colour += 1
             _fault_spans(ax, scenario.faults, end)
             ax.set_ylabel(_label(unit) if unit else "value")
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
         if start is not None and end is not None and end > start:
-            axes[-1].set_xlim(date2num(start), date2num(end))
-        locator = AutoDateLocator()
+            axes[-1].set_xlim(_num(start), _num(end))
+        locator = AutoDateLocator()  # type: ignore[no-untyped-call]
         axes[-1].xaxis.set_major_locator(locator)
-        axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         axes[-1].set_xlabel("virtual time (UTC)")
         axes[0].set_title("Values over virtual time (shaded: faults)")
         return _svg(fig, salt)
@@ -173,8 +185,8 @@ def _fault_spans(ax: Any, faults: Sequence[FaultRecord], end: _dt.datetime | Non
         stop = parse_time(fault.ended.virtual) if fault.ended else end
         if begin is None:
             continue
-        left = date2num(begin)
-        right = date2num(stop) if stop is not None and stop > begin else left
+        left = _num(begin)
+        right = _num(stop) if stop is not None and stop > begin else left
         if right - left < 1e-6:
             ax.axvline(left, color=FAULT_COLOUR, lw=1, ls="--", alpha=0.7)
         else:

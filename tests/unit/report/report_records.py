@@ -73,7 +73,9 @@ def _exchange(
                 message_code=code,
                 ok=ok if n >= 2 else True,
                 hex=hexbytes if kind in ("command", "response") else None,
-                decoded=decoded(variant, code, kind, "balance: 12.34 GBP" if variant == "2.2" else ""),
+                decoded=decoded(
+                    variant, code, kind, "balance: 12.34 GBP" if variant == "2.2" else ""
+                ),
             )
         )
 
@@ -81,13 +83,69 @@ def _exchange(
 def prepayment_scenario() -> ScenarioRecord:
     day = 86400.0
     steps = [
-        StepRecord("commission ESME", "action", 4, Verdict.PASS, "commissioned", stamp(0, 0.0), stamp(20, 0.2)),
-        StepRecord("top up 5.00", "request", 9, Verdict.PASS, "2.2 I0 in 2.4 s", stamp(60, 0.3), stamp(64, 0.5)),
-        StepRecord("advance 1 day", "advance", 14, Verdict.PASS, "advanced 24h", stamp(64, 0.5), stamp(day, 0.9)),
-        StepRecord("link down 30 min", "fault", 17, Verdict.PASS, "link_down", stamp(day, 0.9), stamp(day + 1, 0.9)),
-        StepRecord("read profile", "request", 21, Verdict.PASS, "4.8.1 I0 (48 periods)", stamp(day + 1900, 1.0), stamp(day + 1905, 1.2)),
-        StepRecord("advance 2 days", "advance", 25, Verdict.PASS, "advanced 48h", stamp(day + 1905, 1.2), stamp(3 * day - 300, 1.7)),
-        StepRecord("balance positive", "assert", 28, Verdict.PASS, "ESME balance 1.42 GBP >= 0", stamp(3 * day - 300, 1.7), stamp(3 * day - 300, 1.7)),
+        StepRecord(
+            "commission ESME",
+            "action",
+            4,
+            Verdict.PASS,
+            "commissioned",
+            stamp(0, 0.0),
+            stamp(20, 0.2),
+        ),
+        StepRecord(
+            "top up 5.00",
+            "request",
+            9,
+            Verdict.PASS,
+            "2.2 I0 in 2.4 s",
+            stamp(60, 0.3),
+            stamp(64, 0.5),
+        ),
+        StepRecord(
+            "advance 1 day",
+            "advance",
+            14,
+            Verdict.PASS,
+            "advanced 24h",
+            stamp(64, 0.5),
+            stamp(day, 0.9),
+        ),
+        StepRecord(
+            "link down 30 min",
+            "fault",
+            17,
+            Verdict.PASS,
+            "link_down",
+            stamp(day, 0.9),
+            stamp(day + 1, 0.9),
+        ),
+        StepRecord(
+            "read profile",
+            "request",
+            21,
+            Verdict.PASS,
+            "4.8.1 I0 (48 periods)",
+            stamp(day + 1900, 1.0),
+            stamp(day + 1905, 1.2),
+        ),
+        StepRecord(
+            "advance 2 days",
+            "advance",
+            25,
+            Verdict.PASS,
+            "advanced 48h",
+            stamp(day + 1905, 1.2),
+            stamp(3 * day - 300, 1.7),
+        ),
+        StepRecord(
+            "balance positive",
+            "assert",
+            28,
+            Verdict.PASS,
+            "ESME balance 1.42 GBP >= 0",
+            stamp(3 * day - 300, 1.7),
+            stamp(3 * day - 300, 1.7),
+        ),
     ]
     messages: list[MessageRecord] = []
     _exchange(messages, 61, 0.31, "2.2", 0x00CB, "ESME", "top up 5.00")
@@ -96,16 +154,40 @@ def prepayment_scenario() -> ScenarioRecord:
     _exchange(messages, 2 * day + 600, 1.42, "4.8.1", 0x0052, "ESME", "advance 2 days")
     _exchange(messages, 3 * day - 900, 1.6, "2.2", 0x00CB, "GSME", "advance 2 days")
     messages.append(
-        MessageRecord(stamp(2 * day + 3600, 1.45), "ESME", "Hub", "alert", "0x8F1C low credit", "advance 2 days",
-                      message_code=0x8F1C, hex="DD00" + "11" * 12, decoded="alert 0x8F1C\n  credit below threshold")
+        MessageRecord(
+            stamp(2 * day + 3600, 1.45),
+            "ESME",
+            "Hub",
+            "alert",
+            "0x8F1C low credit",
+            "advance 2 days",
+            message_code=0x8F1C,
+            hex="DD00" + "11" * 12,
+            decoded="alert 0x8F1C\n  credit below threshold",
+        )
     )
     messages.append(
-        MessageRecord(stamp(2 * day + 3601, 1.46), "Hub", "DCC", "alert", "0x8F1C", "advance 2 days",
-                      message_code=0x8F1C, decoded="alert 0x8F1C forwarded")
+        MessageRecord(
+            stamp(2 * day + 3601, 1.46),
+            "Hub",
+            "DCC",
+            "alert",
+            "0x8F1C",
+            "advance 2 days",
+            message_code=0x8F1C,
+            decoded="alert 0x8F1C forwarded",
+        )
     )
     messages.append(
-        MessageRecord(stamp(2 * day + 3602, 1.47), "DCC", "User", "dcc_alert", "N42 low credit", "advance 2 days",
-                      decoded="DCC alert N42\n  device: 00-DB-12-34-56-78-90-A0")
+        MessageRecord(
+            stamp(2 * day + 3602, 1.47),
+            "DCC",
+            "User",
+            "dcc_alert",
+            "N42 low credit",
+            "advance 2 days",
+            decoded="DCC alert N42\n  device: 00-DB-12-34-56-78-90-A0",
+        )
     )
     # Balances: hourly, falling with consumption, a top-up at 60 s; registers rising.
     balance, gas_balance, register = 3.0, 8.0, 1520.0
@@ -144,12 +226,30 @@ def prepayment_scenario() -> ScenarioRecord:
         steps=steps,
         messages=messages,
         measurements=[
-            Measurement("ESME balance", 1.42, "GBP", "in_range(0, 100)", Verdict.PASS, stamp(3 * day - 300, 1.7), "balance positive"),
-            Measurement("import register", 1573.1, "kWh", None, Verdict.UNSET, stamp(3 * day - 300, 1.7)),
+            Measurement(
+                "ESME balance",
+                1.42,
+                "GBP",
+                "in_range(0, 100)",
+                Verdict.PASS,
+                stamp(3 * day - 300, 1.7),
+                "balance positive",
+            ),
+            Measurement(
+                "import register", 1573.1, "kWh", None, Verdict.UNSET, stamp(3 * day - 300, 1.7)
+            ),
         ],
         faults=[
-            FaultRecord("link down 30 min", "ESME", stamp(day, 0.9), stamp(day + 1800, 0.95), {"dropped": 3}),
-            FaultRecord("drop 10%", "all", stamp(2 * day - 3600, 1.3), stamp(2 * day + 6 * 3600, 1.5), {"dropped": 1, "passed": 9}),
+            FaultRecord(
+                "link down 30 min", "ESME", stamp(day, 0.9), stamp(day + 1800, 0.95), {"dropped": 3}
+            ),
+            FaultRecord(
+                "drop 10%",
+                "all",
+                stamp(2 * day - 3600, 1.3),
+                stamp(2 * day + 6 * 3600, 1.5),
+                {"dropped": 1, "passed": 9},
+            ),
         ],
         logs=[
             LogLine(stamp(0, 0.0), "INFO", "lab", "lab one-home started (3 devices)"),
@@ -157,8 +257,16 @@ def prepayment_scenario() -> ScenarioRecord:
             LogLine(stamp(day + 1800, 0.95), "INFO", "hub", "link to ESME up"),
         ],
         response_times=response_times,
-        series={"ESME.meter.balance": esme, "GSME.meter.balance": gsme, "ESME.register.import": reg},
-        series_units={"ESME.meter.balance": "GBP", "GSME.meter.balance": "GBP", "ESME.register.import": "kWh"},
+        series={
+            "ESME.meter.balance": esme,
+            "GSME.meter.balance": gsme,
+            "ESME.register.import": reg,
+        },
+        series_units={
+            "ESME.meter.balance": "GBP",
+            "GSME.meter.balance": "GBP",
+            "ESME.register.import": "kWh",
+        },
     )
 
 
@@ -176,16 +284,53 @@ def alert_scenario() -> ScenarioRecord:
         started=stamp(0, 0.0),
         ended=stamp(200, 0.7),
         steps=[
-            StepRecord("rotate key", "request", 6, Verdict.PASS, "6.15.1 I0", stamp(4, 0.04), stamp(9, 0.1)),
-            StepRecord("drop alerts", "fault", 9, Verdict.PASS, "drop 100% alerts", stamp(10, 0.1), stamp(10, 0.1)),
-            StepRecord("top up again", "request", 12, Verdict.FAIL, "expected I0, got E50 (rejected by ESME)", stamp(39, 0.19), stamp(45, 0.3)),
-            StepRecord("expect alert 0x8F66", "expect", 15, Verdict.FAIL, "no alert 0x8F66 within 60 s", stamp(45, 0.3), stamp(105, 0.6)),
-            StepRecord("read balance", "request", 19, Verdict.SKIP, "not run after a failure", stamp(105, 0.6), stamp(105, 0.6)),
+            StepRecord(
+                "rotate key", "request", 6, Verdict.PASS, "6.15.1 I0", stamp(4, 0.04), stamp(9, 0.1)
+            ),
+            StepRecord(
+                "drop alerts",
+                "fault",
+                9,
+                Verdict.PASS,
+                "drop 100% alerts",
+                stamp(10, 0.1),
+                stamp(10, 0.1),
+            ),
+            StepRecord(
+                "top up again",
+                "request",
+                12,
+                Verdict.FAIL,
+                "expected I0, got E50 (rejected by ESME)",
+                stamp(39, 0.19),
+                stamp(45, 0.3),
+            ),
+            StepRecord(
+                "expect alert 0x8F66",
+                "expect",
+                15,
+                Verdict.FAIL,
+                "no alert 0x8F66 within 60 s",
+                stamp(45, 0.3),
+                stamp(105, 0.6),
+            ),
+            StepRecord(
+                "read balance",
+                "request",
+                19,
+                Verdict.SKIP,
+                "not run after a failure",
+                stamp(105, 0.6),
+                stamp(105, 0.6),
+            ),
         ],
         messages=messages,
         faults=[FaultRecord("drop alerts", "alert", stamp(10, 0.1), None, {"dropped": 2})],
         logs=[LogLine(stamp(60, 0.4), "ERROR", "ESME", "top-up rejected: UTRN already used")],
-        response_times=[ResponseTimeRecord("2.2", 31.5, 30.0, False), ResponseTimeRecord("6.15.1", 3.2, 30.0, True)],
+        response_times=[
+            ResponseTimeRecord("2.2", 31.5, 30.0, False),
+            ResponseTimeRecord("6.15.1", 3.2, 30.0, True),
+        ],
     )
 
 
@@ -200,7 +345,15 @@ def error_scenario() -> ScenarioRecord:
         started=stamp(0, 0.0),
         ended=stamp(30, 0.5),
         steps=[
-            StepRecord("connect", "action", None, Verdict.ERROR, "mqtt://localhost:1884 refused the connection", stamp(0, 0.0), stamp(30, 0.5)),
+            StepRecord(
+                "connect",
+                "action",
+                None,
+                Verdict.ERROR,
+                "mqtt://localhost:1884 refused the connection",
+                stamp(0, 0.0),
+                stamp(30, 0.5),
+            ),
         ],
     )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 import numpy as np
+import pytest
 from PIL import Image
 from report_browser import Browser
 from report_records import sample_run

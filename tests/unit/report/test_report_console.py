@@ -13,13 +13,18 @@ def test_one_line_per_scenario_then_the_failures() -> None:
     lines = text.splitlines()
     assert lines[0].split() == ["verdict", "scenario", "steps", "virtual", "real"]
     rows = lines[2:5]
-    assert rows[0].split()[0] == "PASS" and "7/7 passed" in rows[0] and "3d 00h 00m" in rows[0] and "1.80 s" in rows[0]
+    assert (
+        rows[0].split()[0] == "PASS"
+        and "7/7 passed" in rows[0]
+        and "3d 00h 00m" in rows[0]
+        and "1.80 s" in rows[0]
+    )
     assert rows[1].split()[0] == "FAIL" and "2/5 passed, 2 failed  3m 20s" in rows[1]
     assert rows[2].split()[0] == "ERROR"
     assert "Failures:" in lines
     assert (
-        "    [fail] top up again: expected I0, got E50 (rejected by ESME) (scenarios/alerts.yaml:12)"
-        in lines
+        "    [fail] top up again: expected I0, got E50 (rejected by ESME)"
+        " (scenarios/alerts.yaml:12)" in lines
     )
     assert lines[-1] == "FAILED: 3 scenarios (1 pass, 1 fail, 1 error)"
 

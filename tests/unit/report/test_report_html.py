@@ -65,13 +65,26 @@ def _hostile_run() -> RunRecord:
         steps=[StepRecord(EVIL, EVIL, 3, Verdict.FAIL, EVIL, at, stamp(10, 0.1))],
         messages=[
             MessageRecord(at, EVIL, "DCC", EVIL, EVIL, EVIL, EVIL, 1, False, "</pre>" + EVIL, EVIL),
-            MessageRecord(stamp(5, 0.1), "DCC", "$\\frac{1}{0}$ _hidden", "command", "$x^2$", decoded="\x00\x1b[31m"),
+            MessageRecord(
+                stamp(5, 0.1),
+                "DCC",
+                "$\\frac{1}{0}$ _hidden",
+                "command",
+                "$x^2$",
+                decoded="\x00\x1b[31m",
+            ),
         ],
         measurements=[Measurement(EVIL, EVIL, EVIL, EVIL, Verdict.FAIL, at, EVIL)],
         faults=[FaultRecord(EVIL, EVIL, at, None, {EVIL: EVIL})],
         logs=[LogLine(at, EVIL, EVIL, EVIL)],
-        response_times=[ResponseTimeRecord(EVIL, 1.0, 30.0, True), ResponseTimeRecord("$x$", 2.0, None, True)],
-        series={EVIL: [(T0.isoformat(), 1.0), (stamp(3600, 1).virtual, 2.0)], "$\\alpha$": [(T0.isoformat(), 3.0)]},
+        response_times=[
+            ResponseTimeRecord(EVIL, 1.0, 30.0, True),
+            ResponseTimeRecord("$x$", 2.0, None, True),
+        ],
+        series={
+            EVIL: [(T0.isoformat(), 1.0), (stamp(3600, 1).virtual, 2.0)],
+            "$\\alpha$": [(T0.isoformat(), 3.0)],
+        },
         series_units={EVIL: EVIL},
     )
     return RunRecord(EVIL, EVIL, [scenario])
@@ -82,7 +95,9 @@ def test_hostile_strings_stay_text() -> None:
     parsed = _parse(page)
     assert [tag for tag, _ in parsed.tags].count("script") == 1
     assert "img" not in [tag for tag, _ in parsed.tags]
-    handlers = [(tag, name) for tag, attrs in parsed.tags for name in attrs if name.startswith("on")]
+    handlers = [
+        (tag, name) for tag, attrs in parsed.tags for name in attrs if name.startswith("on")
+    ]
     assert handlers == []
     assert "<script>alert" not in page and "onerror=alert(1)>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page  # shown, as text
@@ -150,8 +165,19 @@ def test_a_report_from_the_saved_json_is_the_same_report(tmp_path: Path) -> None
 def test_an_empty_run_and_unreadable_times_still_render() -> None:
     assert "0 scenarios" in render_html(RunRecord("smets-hil", "now"))
     odd = ScenarioRecord(
-        "odd", None, "lab", None, {}, Verdict.PASS, stamp(0, 0), stamp(1, 1),
-        messages=[MessageRecord(stamp(0, 0.0).__class__("not a time", 0.5), "DCC", "DCC", "command", "self")],
+        "odd",
+        None,
+        "lab",
+        None,
+        {},
+        Verdict.PASS,
+        stamp(0, 0),
+        stamp(1, 1),
+        messages=[
+            MessageRecord(
+                stamp(0, 0.0).__class__("not a time", 0.5), "DCC", "DCC", "command", "self"
+            )
+        ],
         series={"x": [("not a time", 1.0)]},
     )
     page = render_html(RunRecord("smets-hil", "now", [odd]))

@@ -13,8 +13,19 @@ from hil.scenario.record import RunRecord, ScenarioRecord, StepRecord, Verdict
 # The common JUnit schema (Jenkins junit-10.xsd): allowed attributes and children, in order.
 ATTRIBUTES = {
     "testsuites": {"name", "time", "tests", "failures", "disabled", "errors", "skipped"},
-    "testsuite": {"name", "tests", "failures", "errors", "time", "disabled", "skipped", "timestamp",
-                  "hostname", "id", "package"},
+    "testsuite": {
+        "name",
+        "tests",
+        "failures",
+        "errors",
+        "time",
+        "disabled",
+        "skipped",
+        "timestamp",
+        "hostname",
+        "id",
+        "package",
+    },
     "testcase": {"name", "assertions", "time", "classname", "status"},
     "failure": {"type", "message"},
     "error": {"type", "message"},
@@ -55,11 +66,18 @@ def test_one_suite_one_case_per_scenario_valid_for_the_common_schema(tmp_path: P
     root = ET.parse(tmp_path / "junit.xml").getroot()
     assert_valid(root)
     (suite,) = root.findall("testsuite")
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
-        "3", "1", "1", "0"
-    )
+    assert (
+        suite.get("tests"),
+        suite.get("failures"),
+        suite.get("errors"),
+        suite.get("skipped"),
+    ) == ("3", "1", "1", "0")
     cases = suite.findall("testcase")
-    assert [c.get("classname") for c in cases] == ["scenarios.prepayment", "scenarios.alerts", "scenarios"]
+    assert [c.get("classname") for c in cases] == [
+        "scenarios.prepayment",
+        "scenarios.alerts",
+        "scenarios",
+    ]
     assert cases[0].get("name") == "prepayment over three days[amount=500]"
     assert cases[0].get("time") == "1.800"
     assert cases[0].find("failure") is None and cases[0].find("error") is None
@@ -75,7 +93,9 @@ def test_the_failure_names_the_failing_step_and_where_it_is() -> None:
         "top up again: expected I0, got E50 (rejected by ESME) (scenarios/alerts.yaml:12)"
     )
     assert failure.get("type") == "request"
-    assert "expect alert 0x8F66: no alert 0x8F66 within 60 s (scenarios/alerts.yaml:15)" in (failure.text or "")
+    assert "expect alert 0x8F66: no alert 0x8F66 within 60 s (scenarios/alerts.yaml:15)" in (
+        failure.text or ""
+    )
     errored = root.find("testsuite/testcase[@name='read firmware (python)']/error")
     assert errored is not None and "refused the connection" in (errored.get("message") or "")
 
@@ -89,7 +109,10 @@ def test_properties_and_the_step_log() -> None:
     out = root.find("testsuite/testcase[@name='alerts under a lossy link']/system-out")
     assert out is not None and out.text is not None
     assert "seed: 11" in out.text
-    assert "SKIP" in out.text and "read balance: not run after a failure [scenarios/alerts.yaml:19]" in out.text
+    assert (
+        "SKIP" in out.text
+        and "read balance: not run after a failure [scenarios/alerts.yaml:19]" in out.text
+    )
     assert "ERROR ESME: top-up rejected: UTRN already used" in out.text
 
 
@@ -106,7 +129,9 @@ def test_control_characters_do_not_break_the_xml() -> None:
 def test_a_skipped_scenario_is_skipped_with_its_reason() -> None:
     at = stamp(0, 0.0)
     step = StepRecord("prompt", "action", 2, Verdict.SKIP, "operator prompt in CI", at, at)
-    scenario = ScenarioRecord("manual", "m.yaml", "lab", None, {}, Verdict.SKIP, at, at, steps=[step])
+    scenario = ScenarioRecord(
+        "manual", "m.yaml", "lab", None, {}, Verdict.SKIP, at, at, steps=[step]
+    )
     root = ET.fromstring(junit_xml(RunRecord("t", "now", [scenario])))
     assert_valid(root)
     skipped = root.find("testsuite/testcase/skipped")
