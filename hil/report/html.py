@@ -320,11 +320,24 @@ def _sequence_svg(n: int, s: ScenarioRecord) -> str:
     y = top + 10
     fault_rows: dict[int, list[float]] = {}
     last_day = ""
+
+    def clock(virtual: str, baseline: int) -> str:
+        """The row's virtual time in the left column; the date too when it changes."""
+        nonlocal last_day
+        moment = parse_time(virtual)
+        if moment is None:
+            return ""
+        day = moment.strftime("%m-%d")
+        shown = moment.strftime("%H:%M:%S" if day == last_day else "%m-%d %H:%M:%S")
+        last_day = day
+        return f'<text x="6" y="{baseline}" class="time">{e(shown)}</text>'
+
     for ev in _events(s):
         if ev.what == "step":
             step = s.steps[ev.index]
             colour = "#cf222e" if step.verdict in BAD else "#57606a"
             y += 6
+            body.append(clock(step.started.virtual, y + 14))
             body.append(
                 f'<line x1="{left}" x2="{width - 4}" y1="{y}" y2="{y}" stroke="#d0d7de"/>'
                 f'<text x="{left + fault_cols + 6}" y="{y + 14}" class="step" fill="{colour}">'
@@ -336,6 +349,8 @@ def _sequence_svg(n: int, s: ScenarioRecord) -> str:
             fault = s.faults[ev.index]
             started = ev.what == "fault_start"
             fault_rows.setdefault(ev.index, []).append(y)
+            moment = fault.started if started else fault.ended
+            body.append(clock(moment.virtual if moment else "", y + 14))
             text = f"⚡ fault {'on' if started else 'cleared'}: {fault.name} → {fault.target}"
             body.append(
                 f'<text x="{left + fault_cols + 6}" y="{y + 14}" class="fault"'
@@ -346,14 +361,7 @@ def _sequence_svg(n: int, s: ScenarioRecord) -> str:
         else:
             m = s.messages[ev.index]
             body.append(_arrow(n, ev.index, m, lane_x, y, width, left))
-            moment = parse_time(m.at.virtual)
-            if moment is not None:
-                day = moment.strftime("%Y-%m-%d")
-                stamp = moment.strftime("%H:%M:%S")
-                if day != last_day:
-                    body.append(f'<text x="6" y="{y + 6}" class="day">{e(day)}</text>')
-                    last_day = day
-                body.append(f'<text x="6" y="{y + 18}" class="time">{e(stamp)}</text>')
+            body.append(clock(m.at.virtual, y + 18))
             y += row_h + 8
     height = y + 14
     # Faults: a band across the diagram and a bar in its own column, from on to cleared.

@@ -3,6 +3,7 @@ function showMessage(id) {
   var detail = document.getElementById(id);
   if (!panel || !detail) return false;
   panel.querySelectorAll('.msgdetail').forEach(function (d) { d.hidden = d !== detail; });
+  panel.querySelectorAll('.hint').forEach(function (h) { h.hidden = true; });
   document.querySelectorAll('.selected').forEach(function (s) { s.classList.remove('selected'); });
   document.querySelectorAll('[data-msg="' + id + '"]').forEach(function (s) { s.classList.add('selected'); });
   return true;

@@ -190,7 +190,7 @@ def prepayment_scenario() -> ScenarioRecord:
         )
     )
     # Balances: hourly, falling with consumption, a top-up at 60 s; registers rising.
-    balance, gas_balance, register = 3.0, 8.0, 1520.0
+    balance, gas_balance, register = 3.0, 12.0, 1520.0
     esme: list[tuple[str, float]] = []
     gsme: list[tuple[str, float]] = []
     reg: list[tuple[str, float]] = []
