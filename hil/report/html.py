@@ -80,7 +80,10 @@ def render_html(record: RunRecord) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{e(csp)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{e(status)} · {e(record.tool)} · {e(record.started_at)}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}</style>",
+        # Without JavaScript every decoded message is shown under its diagram.
+        "<noscript><style>.msgdetail[hidden] { display: block; } .hint { display: none; }"
+        "</style></noscript></head><body>",
         _header(record),
         "<main>",
         _summary(record),
