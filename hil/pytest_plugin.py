@@ -451,7 +451,8 @@ class ScenarioItem(pytest.Item):
         if record.verdict == Verdict.SKIP:
             pytest.skip(record.steps[-1].message if record.steps else "skipped")
         if not record.passed:
-            raise ScenarioFailed(failure_text(record, self.scenario, self.record_path))
+            shown = _shown(record.file or getattr(self.scenario, "file", None), self.config)
+            raise ScenarioFailed(failure_text(record, self.scenario, self.record_path, file=shown))
 
     def _properties(self, record: ScenarioRecord) -> list[tuple[str, object]]:
         props: list[tuple[str, object]] = [
@@ -489,6 +490,16 @@ class ScenarioItem(pytest.Item):
         )
 
 
+def _shown(file: str | None, config: pytest.Config) -> str | None:
+    """A scenario file as the user typed it: relative to where pytest was started."""
+    if not file:
+        return None
+    try:
+        return str(Path(file).resolve().relative_to(config.invocation_params.dir.resolve()))
+    except ValueError:
+        return file
+
+
 def _file_name(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", nodeid).strip("_")[:200] or "scenario"
 
@@ -515,10 +526,14 @@ def failing_step(record: ScenarioRecord) -> StepRecord | None:
 
 
 def failure_text(
-    record: ScenarioRecord, scenario: Any = None, record_path: Path | None = None
+    record: ScenarioRecord,
+    scenario: Any = None,
+    record_path: Path | None = None,
+    *,
+    file: str | None = None,
 ) -> str:
     """`file:line: step 'name' (kind) fail: why`, then what else in the record failed."""
-    file = record.file or getattr(scenario, "file", None) or "<python scenario>"
+    file = file or record.file or getattr(scenario, "file", None) or "<python scenario>"
     step = failing_step(record)
     if step is not None:
         line = step.line if step.line is not None else getattr(scenario, "line", None)

@@ -125,11 +125,10 @@ def test_a_failing_scenario_reads_as_the_failing_step(
     result = pytester.runpytest("-p", "no:cacheprovider", "-rN")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
-    path = pytester.path / "balance.yaml"
     result.stdout.fnmatch_lines(
         [
             "*_ scenario: balance after top-up _*",
-            f"{path}:7: step 'balance is 5 GBP' (assert) fail: "
+            "balance.yaml:7: step 'balance is 5 GBP' (assert) fail: "
             "ESME.meter.balance: expected 5.00 GBP, got 3.20 GBP",
             "  lab: demo lab, seed: default",
         ]
