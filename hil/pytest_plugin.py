@@ -32,21 +32,28 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from emulator.clock import Clock
-from emulator.devices.base import Device
-from emulator.hub import Hub
-from hil.dcc.lab import DEFAULT_LAB, EMBEDDED_MQTT, LABS, Lab, LabError, LabSpec
-from hil.dcc.service import Dcc
-from hil.dcc.users import User
 from hil.errors import HilError
-from hil.scenario.record import RunRecord, ScenarioRecord, StepRecord, Verdict
+from hil.fixtures import FIXTURES
+
+if TYPE_CHECKING:  # the lab, the DCC and the record are imported when a test needs them
+    from emulator.clock import Clock
+    from emulator.devices.base import Device
+    from emulator.hub import Hub
+    from hil.dcc.lab import Lab
+    from hil.dcc.service import Dcc
+    from hil.dcc.users import User
+    from hil.scenario.record import ScenarioRecord, StepRecord
 
 ENV_LAB = "SMETS_HIL_LAB"
+#: `hil.dcc.lab.LABS` and `DEFAULT_LAB`, spelled here so that loading the plugin (in
+#: every pytest run of a project with smets-hil installed) does not import the lab.
+LABS = FIXTURES / "labs"
+DEFAULT_LAB = LABS / "demo.yaml"
 
 #: A YAML file is a scenario file when one of these is a top-level key (column 0).
 SCENARIO_KEYS = ("scenario", "scenarios", "steps")
@@ -132,6 +139,8 @@ def resolve_lab(value: str, *, base: Path | None = None) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
+    from hil.dcc.lab import LabError
+
     known = ", ".join(sorted(p.stem for p in LABS.glob("*.yaml")))
     raise LabError(f"no lab file {value!r} (a path, or a lab name: {known})")
 
@@ -145,7 +154,7 @@ def pytest_configure(config: pytest.Config) -> None:
     raw = config.getoption("--hil-lab") or os.environ.get(ENV_LAB) or None
     try:
         lab = resolve_lab(raw) if raw else None
-    except LabError as exc:
+    except HilError as exc:
         raise pytest.UsageError(f"--hil-lab: {exc}") from None
     record = config.getoption("--hil-record")
     record_dir = Path(record).resolve() if record else None
@@ -210,6 +219,8 @@ def namespaced_link(url: str, worker: str | None) -> str:
     embedded broker's topic level comes from the lab name (renamed too). Serial
     ports and sockets name one physical thing: they are left as they are.
     """
+    from hil.dcc.lab import EMBEDDED_MQTT
+
     if worker is None or url == EMBEDDED_MQTT:
         return url
     scheme, sep, _ = url.partition("://")
@@ -228,6 +239,8 @@ def namespaced_link(url: str, worker: str | None) -> str:
 
 def load_lab(path: str | Path = DEFAULT_LAB, *, worker: str | None = None) -> Lab:
     """A lab from its file, renamed and relinked into the worker's namespace."""
+    from hil.dcc.lab import Lab, LabSpec
+
     spec = LabSpec.from_file(path)
     if worker is not None:
         spec.name = f"{spec.name}-{worker}"
@@ -240,7 +253,7 @@ def load_lab(path: str | Path = DEFAULT_LAB, *, worker: str | None = None) -> La
 _LookupT = TypeVar("_LookupT")
 
 
-class UnknownName(LabError, KeyError):
+class UnknownName(HilError, KeyError):
     """A device or user the lab does not have; a KeyError too, so `in` and `.get` work."""
 
     def __str__(self) -> str:
@@ -254,13 +267,15 @@ class _Lookup(Mapping[str, _LookupT]):
         return self[name]
 
 
-class Devices(_Lookup[Device]):
+class Devices(_Lookup["Device"]):
     """The lab's emulated devices by alias (`ESME`, `1 Lab Street/GSME`, a name, an EUI-64)."""
 
     def __init__(self, lab: Lab) -> None:
         self._lab = lab
 
     def __getitem__(self, name: str) -> Device:
+        from hil.dcc.lab import LabError
+
         try:
             device = self._lab.device(name)
         except LabError as exc:
@@ -276,7 +291,7 @@ class Devices(_Lookup[Device]):
         return sum(1 for _ in self)
 
 
-class Users(_Lookup[User]):
+class Users(_Lookup["User"]):
     """The lab's DCC users by name (`supplier`, `dno`, ...)."""
 
     def __init__(self, lab: Lab) -> None:
@@ -436,6 +451,8 @@ class ScenarioItem(pytest.Item):
         self.record_path: Path | None = None
 
     def runtest(self) -> None:
+        from hil.scenario.record import RunRecord, Verdict
+
         s = settings(self.config)
         path = s.lab_for(self.scenario)
         record = asyncio.run(run_on_fresh_lab(self.scenario, path, seed=s.seed, worker=s.worker))
@@ -519,6 +536,8 @@ async def run_on_fresh_lab(
 
 
 def failing_step(record: ScenarioRecord) -> StepRecord | None:
+    from hil.scenario.record import Verdict
+
     for step in record.steps:
         if step.verdict in (Verdict.FAIL, Verdict.ERROR):
             return step
@@ -533,6 +552,8 @@ def failure_text(
     file: str | None = None,
 ) -> str:
     """`file:line: step 'name' (kind) fail: why`, then what else in the record failed."""
+    from hil.scenario.record import Verdict
+
     file = file or record.file or getattr(scenario, "file", None) or "<python scenario>"
     step = failing_step(record)
     if step is not None:

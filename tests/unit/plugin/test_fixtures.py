@@ -13,6 +13,15 @@ from hil.pytest_plugin import Devices, UnknownName, Users, load_lab, namespaced_
 
 pytest_plugins = ["pytester"]
 
+
+def quick_lab(name: str = "quick lab") -> str:
+    """The demo lab without its three days of history: quicker to start."""
+    from hil.dcc.lab import DEFAULT_LAB
+
+    text = DEFAULT_LAB.read_text().replace("name: demo lab", f"name: {name}")
+    return text.replace("history_days: 3", "history_days: 0")
+
+
 INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 
 READ_TEST = """
@@ -106,25 +115,29 @@ def test_hil_lab_option_env_fallback_and_bad_lab(
     from hil.dcc.lab import DEFAULT_LAB
 
     custom = pytester.path / "my-lab.yaml"
-    custom.write_text(DEFAULT_LAB.read_text().replace("name: demo lab", "name: my lab"))
+    custom.write_text(quick_lab("my lab"))
     pytester.makeini(INI)
     pytester.makepyfile(
         test_user="""
         import os
 
-        async def test_name(lab):
-            assert lab.spec.name == os.environ["EXPECT"]
+        def test_chosen(hil_settings):
+            assert str(hil_settings.lab_for()) == os.environ["EXPECT"]
         """
     )
-    monkeypatch.setenv("EXPECT", "demo lab")
     monkeypatch.delenv("SMETS_HIL_LAB", raising=False)
+    monkeypatch.setenv("EXPECT", str(DEFAULT_LAB))
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
-    monkeypatch.setenv("EXPECT", "my lab")
+    pytester.runpytest("-p", "no:cacheprovider", "--hil-lab=demo").assert_outcomes(passed=1)
+    monkeypatch.setenv("EXPECT", str(custom))
     pytester.runpytest("-p", "no:cacheprovider", f"--hil-lab={custom}").assert_outcomes(passed=1)
     monkeypatch.setenv("SMETS_HIL_LAB", str(custom))
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
-    monkeypatch.setenv("EXPECT", "demo lab")
-    pytester.runpytest("-p", "no:cacheprovider", "--hil-lab=demo").assert_outcomes(passed=1)
+    # and the lab fixture is that lab
+    pytester.makepyfile(
+        test_user="async def test_name(lab):\n    assert lab.spec.name == 'my lab'\n"
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
     bad = pytester.runpytest("-p", "no:cacheprovider", "--hil-lab=nowhere.yaml")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
@@ -134,9 +147,12 @@ def test_hil_lab_option_env_fallback_and_bad_lab(
 
 def test_faults_fixture_gets_the_seed(pytester: pytest.Pytester, fake_faults: type) -> None:
     pytester.makeini(INI)
+    quick = pytester.path / "quick.yaml"
+    quick.write_text(quick_lab())
     pytester.makepyfile(test_user="async def test_seed(faults):\n    pass\n")
-    pytester.runpytest("-p", "no:cacheprovider", "--hil-seed=42").assert_outcomes(passed=1)
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    args = ("-p", "no:cacheprovider", f"--hil-lab={quick}")
+    pytester.runpytest(*args, "--hil-seed=42").assert_outcomes(passed=1)
+    pytester.runpytest(*args).assert_outcomes(passed=1)
     assert [i.seed for i in fake_faults.instances] == [42, 0]  # type: ignore[attr-defined]
 
 
@@ -215,3 +231,23 @@ def test_pytest_n_2_gives_each_worker_its_own_lab_namespace(pytester: pytest.Pyt
     text = xml.read_text()
     assert 'name="hil.link" value="memory://demo-lab-gw0"' in text
     assert 'name="hil.link" value="memory://demo-lab-gw1"' in text
+
+
+def test_the_plugin_loads_without_the_lab() -> None:
+    """Every pytest run of a project with smets-hil installed loads the plugin: it must not
+    pull in the lab (and the emulator) until a test asks for it."""
+    import subprocess
+    import sys
+
+    from hil.dcc import lab
+    from hil.pytest_plugin import DEFAULT_LAB, LABS
+
+    assert (DEFAULT_LAB, LABS) == (lab.DEFAULT_LAB, lab.LABS)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, hil.pytest_plugin; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "'hil.dcc.lab'" not in loaded and "'emulator" not in loaded
+    assert "'hil.scenario" not in loaded
