@@ -161,7 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if record_dir is not None:
         record_dir.mkdir(parents=True, exist_ok=True)
     workerinput: dict[str, Any] = getattr(config, "workerinput", {})
-    worker = workerinput.get("workerid") or os.environ.get("PYTEST_XDIST_WORKER") or None
+    worker = workerinput.get("workerid") or None  # not the env: pytester runs inherit it
     config.stash[_SETTINGS] = HilSettings(lab, config.getoption("--hil-seed"), record_dir, worker)
 
 
