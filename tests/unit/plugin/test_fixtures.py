@@ -251,3 +251,34 @@ def test_the_plugin_loads_without_the_lab() -> None:
     ).stdout
     assert "'hil.dcc.lab'" not in loaded and "'emulator" not in loaded
     assert "'hil.scenario" not in loaded
+
+
+def _has_faults() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("hil.faults") is not None
+
+
+@pytest.mark.skipif(not _has_faults(), reason="hil.faults not merged yet")
+def test_a_users_test_with_the_real_fault_injector(pytester: pytest.Pytester) -> None:
+    """The same read with the real `hil.faults` (a latency on the ESME): still answered,
+    the fault on record, and everything cleared when the test ends."""
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_user="""
+        from hil.faults import FaultInjector
+
+        async def test_read_with_latency(lab, dcc, device, user, faults):
+            assert isinstance(faults, FaultInjector)
+            device("ESME").meter.import_wh = 777.0
+            faults.inject({"kind": "latency", "delay": "1s", "target": "ESME"})
+            result = await dcc.request("4.1.1", as_user=user("supplier"), target=device("ESME").eui)
+            assert result.ok, (result.reason, result.detail)
+            values = {v.name: v for v in result.values}
+            assert values["Active import energy"].value == 777
+            assert len(faults.records) == 1
+        """
+    )
+    xml = pytester.path / "junit.xml"
+    pytester.runpytest("-p", "no:cacheprovider", f"--junitxml={xml}").assert_outcomes(passed=1)
+    assert 'name="hil.faults" value="1"' in xml.read_text()

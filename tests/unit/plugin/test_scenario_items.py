@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import ScenarioCalls
 
 import hil.scenario
 from hil.dcc.lab import DEFAULT_LAB
 from hil.pytest_plugin import is_scenario_file
 from hil.scenario.record import RunRecord, Verdict
+
+if TYPE_CHECKING:  # the fakes' conftest (tests/unit has a conftest of its own)
+    from conftest import ScenarioCalls
 
 pytest_plugins = ["pytester"]
 
