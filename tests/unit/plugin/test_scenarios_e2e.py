@@ -55,7 +55,7 @@ def _junit_cases(path: Path) -> dict[tuple[str, str], tuple[str, ET.Element]]:
     cases = {}
     for case in ET.parse(path).getroot().iter("testcase"):
         props = {p.get("name"): p.get("value") or "" for p in case.iter("property")}
-        key = (str(Path(props["hil.file"]).resolve()), props["hil.scenario"])
+        key = (str((ROOT / props["hil.file"]).resolve()), props["hil.scenario"])
         cases[key] = (props["hil.verdict"], case)
     return cases
 
@@ -73,7 +73,7 @@ async def test_pytest_n_2_over_the_scenarios_agrees_with_smets_hil_run(tmp_path:
     scenarios = [s for f in files for s in hil.scenario.load_scenarios(f)]
     assert len(cases) == len(scenarios), sorted(cases)
     record: RunRecord = await hil.scenario.run_scenarios(scenarios)
-    expected = {(str(Path(str(s.file)).resolve()), s.name): s.verdict for s in record.scenarios}
+    expected = {(str((ROOT / str(s.file)).resolve()), s.name): s.verdict for s in record.scenarios}
     assert {k: Verdict(v) for k, (v, _) in cases.items()} == expected
     assert all(v == Verdict.PASS for v in expected.values())
 
@@ -96,7 +96,9 @@ async def test_pytest_n_2_over_the_scenarios_agrees_with_smets_hil_run(tmp_path:
     assert ran.returncode == done.returncode, ran.stdout[-4000:] + ran.stderr[-2000:]
     if extra:
         cli_record = RunRecord.load(out)
-        got = {(str(Path(str(s.file)).resolve()), s.name): s.verdict for s in cli_record.scenarios}
+        got = {
+            (str((ROOT / str(s.file)).resolve()), s.name): s.verdict for s in cli_record.scenarios
+        }
         assert got == expected
 
 
