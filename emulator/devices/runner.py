@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from emulator.devices.base import Device, Outbound
-from emulator.errors import EmulatorError, LinkClosed, LinkTimeout
+from emulator.errors import EmulatorError, GbcsError, LinkClosed, LinkTimeout
+from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
@@ -61,6 +62,9 @@ class DeviceRunner:
         self._alerts: set[asyncio.Task[None]] = set()
         #: Alerts raised while nothing could send them, or whose send failed (also logged).
         self.alerts_dropped = 0
+        self._gbt = Reassembler()
+        #: GBT blocks that could not be joined (also logged).
+        self.gbt_dropped = 0
         device.on_alert = self._alert
 
     # -- persistence --------------------------------------------------------------------
@@ -78,7 +82,18 @@ class DeviceRunner:
     async def handle(self, env: Envelope) -> None:
         if env.kind != EnvelopeKind.GBCS:
             return
-        outputs = self.device.receive(env.payload)
+        payload = env.payload
+        if is_gbt(payload):  # a message sent as GBT blocks: act on the joined whole
+            try:
+                joined = self._gbt.feed(payload)
+            except GbcsError as exc:
+                self.gbt_dropped += 1
+                log.warning("%s: GBT block dropped: %s", self.device, exc)
+                return
+            if joined is None:
+                return
+            payload = joined
+        outputs = self.device.receive(payload)
         self.handled += 1
         self.save()
         for out in outputs:
