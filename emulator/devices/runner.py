@@ -29,8 +29,8 @@ from typing import Any
 
 from emulator.devices.base import Device, Outbound
 from emulator.errors import EmulatorError, GbcsError, LinkClosed, LinkTimeout
-from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
 

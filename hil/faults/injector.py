@@ -55,8 +55,8 @@ from hil.faults.spec import (
     DropFault,
     DuplicateFault,
     FaultSpecError,
-    LatencyFault,
     LateAlertFault,
+    LatencyFault,
     LinkDownFault,
     LostAlertFault,
     PowerCycleFault,
@@ -113,6 +113,7 @@ class FaultHandle:
     device: Eui64 | None = None
     _timer: Timer | None = None
     _state: dict[str, Any] = field(default_factory=dict)
+    _reordering: dict[Link, _Held] = field(default_factory=dict)  # per link, one held back
 
     @property
     def name(self) -> str:
@@ -206,7 +207,7 @@ class FaultInjector:
         )
         self._handles.append(handle)
         self._records.append(record)
-        if isinstance(fault, LINK_KINDS + (PowerCycleFault,)):
+        if isinstance(fault, (*LINK_KINDS, PowerCycleFault)):
             self._install_links()
         if isinstance(fault, ALERT_KINDS):
             self._install_hubs()
@@ -356,7 +357,7 @@ class FaultInjector:
         handles = [
             h
             for h in self._handles
-            if h.active and isinstance(h.spec, LINK_KINDS + (PowerCycleFault,))
+            if h.active and isinstance(h.spec, (*LINK_KINDS, PowerCycleFault))
         ]
         handles.sort(key=lambda h: (isinstance(h.spec, LatencyFault | ReorderFault), h.id))
         chunks = [raw]
@@ -445,13 +446,13 @@ class FaultInjector:
     def _reorder(
         self, handle: FaultHandle, spec: ReorderFault, link: Link, raw: bytes
     ) -> list[bytes]:
-        held: _Held | None = handle._state.get(link)
+        held = handle._reordering.get(link)
         if held is not None and not held.done:
             # the held one goes out after this one: they swap places
             held.done = True
             if held.timer is not None:
                 held.timer.cancel()
-            handle._state.pop(link, None)
+            handle._reordering.pop(link, None)
             self._acted(handle, "reordered")
             return [raw, held.raw]
         if not self._roll(handle):
@@ -459,12 +460,10 @@ class FaultInjector:
         handle.count("held")
         held = self._hold_envelope(handle, link, raw, spec.window)
         held.raw = raw
-        handle._state[link] = held
+        handle._reordering[link] = held
         return []
 
-    def _alter_command(
-        self, handle: FaultHandle, env: Envelope | None, raw: bytes
-    ) -> list[bytes]:
+    def _alter_command(self, handle: FaultHandle, env: Envelope | None, raw: bytes) -> list[bytes]:
         msg = _gbcs(env)
         if env is None or msg is None or msg.cra != Cra.COMMAND:
             return [raw]
@@ -517,9 +516,9 @@ class FaultInjector:
         held = _Held(release, due, advance, handle)
         held.timer = self.clock.call_at(due, held.fire)
         self._held.append(held)
-        if advance and isinstance(self.clock, VirtualClock):
-            if self._pump is None or self._pump.done():
-                self._pump = asyncio.get_running_loop().create_task(self._advance_when_idle())
+        pump_idle = self._pump is None or self._pump.done()
+        if advance and isinstance(self.clock, VirtualClock) and pump_idle:
+            self._pump = asyncio.get_running_loop().create_task(self._advance_when_idle())
         return held
 
     async def _advance_when_idle(self) -> None:

@@ -48,9 +48,7 @@ def split_frame(raw: bytes, at: int | None, rng: random.Random) -> list[bytes]:
 
 def split_gbt(env: Envelope, msg: GbcsMessage, block_size: int) -> list[bytes]:
     """The envelope's GBCS message as GBT blocks, one envelope each."""
-    routing = RoutingHeader(
-        msg.cra, msg.counter, msg.originator, msg.recipient, msg.message_code
-    )
+    routing = RoutingHeader(msg.cra, msg.counter, msg.originator, msg.recipient, msg.message_code)
     blocks = segment(env.payload, routing, block_size)
     return [dataclasses.replace(env, payload=block).encode() for block in blocks]
 

@@ -102,7 +102,9 @@ class LatencyFault(_Targeted):
     jitter: Period = 0.0
 
     def label(self) -> str:
-        jitter = f" ±{_secs(self.jitter)}" if self.jitter else ""
+        if not self.delay:
+            return f"jitter {_secs(self.jitter)}"
+        jitter = f", jitter {_secs(self.jitter)}" if self.jitter else ""
         return f"latency {_secs(self.delay)}{jitter}"
 
 

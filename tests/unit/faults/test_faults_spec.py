@@ -74,7 +74,7 @@ def test_spec_errors_are_one_line_and_name_the_field(
 
 
 def test_every_kind_parses_with_its_own_fields() -> None:
-    examples = {
+    examples: dict[str, dict[str, object]] = {
         "latency": {"delay": "50ms", "jitter": "200ms"},
         "drop": {"rate": 0.1},
         "duplicate": {},
