@@ -228,7 +228,8 @@ class FaultInjector:
 
     def clear(self, handle: FaultHandle | None = None) -> None:
         """End one fault (None: all). What it already holds back is still released on time."""
-        for h in [handle] if handle is not None else list(self._handles):
+        # newest first: a clock fault stacked on another unwraps before the one beneath
+        for h in [handle] if handle is not None else reversed(self._handles):
             if not h.active:
                 continue
             h.active = False
@@ -513,6 +514,8 @@ class FaultInjector:
         self, handle: FaultHandle, release: Callable[[], None], delay: float, *, advance: bool
     ) -> _Held:
         due = self.clock.now() + _dt.timedelta(seconds=delay)
+        if len(self._held) > 256:  # forget what went out already
+            self._held = [h for h in self._held if not h.done]
         held = _Held(release, due, advance, handle)
         held.timer = self.clock.call_at(due, held.fire)
         self._held.append(held)

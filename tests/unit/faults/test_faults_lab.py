@@ -370,3 +370,14 @@ async def test_records_carry_counters_and_aclose_restores_the_lab(lab: Lab) -> N
     assert (await _read(lab)).ok
     with pytest.raises(FaultSpecError):
         injector.inject({"kind": "drop"})
+
+
+async def test_stacked_clock_faults_unwind_to_the_lab_clock(lab: Lab) -> None:
+    esme = _esme(lab)
+    original = esme.clock
+    async with FaultInjector(lab) as faults:
+        faults.inject({"kind": "clock_jump", "device": "ESME", "by": "1h"})
+        faults.inject({"kind": "clock_drift", "device": "ESME", "ppm": 500.0})
+        faults.inject({"kind": "clock_jump", "device": "ESME", "by": "-30m"})
+        assert esme.now() == lab.clock.now() + _dt.timedelta(minutes=30)
+    assert esme.clock is original
