@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
+from emulator.clock import RealClock
 from emulator.devices.base import POWER_RESTORED, Device
 from emulator.devices.esme import Esme
 from emulator.devices.logs import AUTHENTICATION_FAILURE, OUT_OF_ORDER, UNAUTHORISED
@@ -381,3 +383,24 @@ async def test_stacked_clock_faults_unwind_to_the_lab_clock(lab: Lab) -> None:
         faults.inject({"kind": "clock_jump", "device": "ESME", "by": "-30m"})
         assert esme.now() == lab.clock.now() + _dt.timedelta(minutes=30)
     assert esme.clock is original
+
+
+async def test_a_response_split_into_gbt_blocks_is_joined_by_the_hub(
+    lab: Lab, faults: FaultInjector
+) -> None:
+    handle = faults.inject({"kind": "split", "mode": "gbt", "block_size": 16, "target": "response"})
+    result = await _read(lab)
+    assert result.ok, result.detail
+    assert handle.counters["split"] == 1
+    hub = lab.premises[0].hub
+    assert hub is not None and hub.drops == {}
+
+
+async def test_latency_on_a_real_clock_waits_real_time() -> None:
+    lab = Lab.load(DEFAULT_LAB, clock=RealClock())
+    async with lab, FaultInjector(lab, seed=3) as faults, asyncio.timeout(20):
+        faults.inject({"kind": "latency", "delay": "100ms", "target": "ESME"})
+        started = time.perf_counter()
+        result = await _read(lab)
+        assert result.ok, result.detail
+        assert time.perf_counter() - started >= 0.2  # command and response, 100 ms each
