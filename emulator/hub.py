@@ -24,7 +24,9 @@ Nothing from the HAN is dropped silently: what the hub cannot use is counted in
 - ``no_gpf``: a mirror for a hub that hosts no GPF.
 
 Listeners (`add_listener`) see every message crossing the hub, in the manner of
-python-can's Notifier, for recorders and reports.
+python-can's Notifier, for recorders and reports. `alert_filter` sees every alert
+before it is queued for the WAN (fault injection: a lost or late alert).
+A message that arrives as GBT blocks is joined before the hub acts on it.
 """
 
 from __future__ import annotations

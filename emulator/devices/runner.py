@@ -1,7 +1,7 @@
 """Putting a sans-IO device on a HAN link.
 
 `DeviceRunner` receives envelopes addressed to the device, hands GBCS payloads
-to `Device.receive`, and sends what the device answers back to the hub; alerts
+(GBT blocks joined first) to `Device.receive`, and sends what the device answers back to the hub; alerts
 the device raises on its own (future-dated executions, log changes) go out the
 same way. With a state file, the device's state is written after every message
 (atomically: a temporary file renamed over the old one), so a device killed at
