@@ -1,13 +1,14 @@
 """Putting a sans-IO device on a HAN link.
 
 `DeviceRunner` receives envelopes addressed to the device, hands GBCS payloads
-(GBT blocks joined first) to `Device.receive`, and sends what the device answers back to the hub; alerts
-the device raises on its own (future-dated executions, log changes) go out the
-same way. With a state file, the device's state is written after every message
-(atomically: a temporary file renamed over the old one), so a device killed at
-any moment restarts with its registers, logs and replay counters. A state file
-that cannot be read back (not UTF-8 JSON, another device's, a foreign document)
-is a `StateFileError` and is left as it is: a bad start must not destroy it.
+(GBT blocks joined first) to `Device.receive`, and sends what the device answers
+back to the hub; alerts the device raises on its own (future-dated executions,
+log changes) go out the same way. With a state file, the device's state is
+written after every message (atomically: a temporary file renamed over the old
+one), so a device killed at any moment restarts with its registers, logs and
+replay counters. A state file that cannot be read back (not UTF-8 JSON, another
+device's, a foreign document) is a `StateFileError` and is left as it is: a bad
+start must not destroy it.
 
 `serve` ends quietly when its owner closes the link and raises `LinkClosed`
 when the transport goes away under it (broker gone, pty peer closed), so a
