@@ -24,7 +24,9 @@ Nothing from the HAN is dropped silently: what the hub cannot use is counted in
 - ``no_gpf``: a mirror for a hub that hosts no GPF.
 
 Listeners (`add_listener`) see every message crossing the hub, in the manner of
-python-can's Notifier, for recorders and reports.
+python-can's Notifier, for recorders and reports. `alert_filter` sees every alert
+before it is queued for the WAN (fault injection: a lost or late alert).
+A message that arrives as GBT blocks is joined before the hub acts on it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from emulator.errors import EmulatorError, GbcsError, LinkClosed
 from emulator.gbcs.alert_body import named_command
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
+from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
 
@@ -114,9 +117,14 @@ class Hub:
         self._alerts: asyncio.Queue[bytes] = asyncio.Queue()
         self._sleepy: dict[bytes, SleepyQueue] = defaultdict(SleepyQueue)
         self._listeners: list[Listener] = []
+        #: Sees every alert (hosted or from the HAN) before it is queued for the WAN;
+        #: False means it kept the alert (a fault injector losing it, or delaying it
+        #: and handing it to `release_alert` later).
+        self.alert_filter: Callable[[bytes], bool] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._sequence = 0
+        self._gbt = Reassembler()
         self._elapsed = stopwatch(clock)
         #: Seconds each forwarded command spent on the HAN (hub to device and back,
         #: including a sleepy device's wait), by (originator, counter): response
@@ -288,6 +296,15 @@ class Hub:
         log.warning("hub %s dropped %s: %s", self.chf.eui, reason, detail)
 
     def _on_message(self, raw: bytes) -> None:
+        if is_gbt(raw):  # a message sent as GBT blocks: act on the joined whole
+            try:
+                joined = self._gbt.feed(raw)
+            except GbcsError as exc:
+                self._drop("undecodable", f"GBT block from the HAN: {exc}")
+                return
+            if joined is None:
+                return
+            raw = joined
         try:
             msg = decode_message(raw)
         except GbcsError as exc:
@@ -355,6 +372,12 @@ class Hub:
         self._queue_alert(out.message)
 
     def _queue_alert(self, raw: bytes) -> None:
+        if self.alert_filter is not None and not self.alert_filter(raw):
+            return
+        self.release_alert(raw)
+
+    def release_alert(self, raw: bytes) -> None:
+        """Queue an alert for the WAN side (what `alert_filter` held comes back here)."""
         self.counters.alerts += 1
         self._notify("alert", raw)
         self._alerts.put_nowait(raw)

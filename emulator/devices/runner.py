@@ -1,13 +1,14 @@
 """Putting a sans-IO device on a HAN link.
 
 `DeviceRunner` receives envelopes addressed to the device, hands GBCS payloads
-to `Device.receive`, and sends what the device answers back to the hub; alerts
-the device raises on its own (future-dated executions, log changes) go out the
-same way. With a state file, the device's state is written after every message
-(atomically: a temporary file renamed over the old one), so a device killed at
-any moment restarts with its registers, logs and replay counters. A state file
-that cannot be read back (not UTF-8 JSON, another device's, a foreign document)
-is a `StateFileError` and is left as it is: a bad start must not destroy it.
+(GBT blocks joined first) to `Device.receive`, and sends what the device answers
+back to the hub; alerts the device raises on its own (future-dated executions,
+log changes) go out the same way. With a state file, the device's state is
+written after every message (atomically: a temporary file renamed over the old
+one), so a device killed at any moment restarts with its registers, logs and
+replay counters. A state file that cannot be read back (not UTF-8 JSON, another
+device's, a foreign document) is a `StateFileError` and is left as it is: a bad
+start must not destroy it.
 
 `serve` ends quietly when its owner closes the link and raises `LinkClosed`
 when the transport goes away under it (broker gone, pty peer closed), so a
@@ -28,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from emulator.devices.base import Device, Outbound
-from emulator.errors import EmulatorError, LinkClosed, LinkTimeout
+from emulator.errors import EmulatorError, GbcsError, LinkClosed, LinkTimeout
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
 
@@ -61,6 +63,9 @@ class DeviceRunner:
         self._alerts: set[asyncio.Task[None]] = set()
         #: Alerts raised while nothing could send them, or whose send failed (also logged).
         self.alerts_dropped = 0
+        self._gbt = Reassembler()
+        #: GBT blocks that could not be joined (also logged).
+        self.gbt_dropped = 0
         device.on_alert = self._alert
 
     # -- persistence --------------------------------------------------------------------
@@ -78,7 +83,18 @@ class DeviceRunner:
     async def handle(self, env: Envelope) -> None:
         if env.kind != EnvelopeKind.GBCS:
             return
-        outputs = self.device.receive(env.payload)
+        payload = env.payload
+        if is_gbt(payload):  # a message sent as GBT blocks: act on the joined whole
+            try:
+                joined = self._gbt.feed(payload)
+            except GbcsError as exc:
+                self.gbt_dropped += 1
+                log.warning("%s: GBT block dropped: %s", self.device, exc)
+                return
+            if joined is None:
+                return
+            payload = joined
+        outputs = self.device.receive(payload)
         self.handled += 1
         self.save()
         for out in outputs:

@@ -331,6 +331,29 @@ class Link(ABC):
             raise LinkError(f"{self.url}: send failed: {exc}") from exc
         self.counters.sent += 1
 
+    async def send_raw(self, raw: bytes) -> None:
+        """Put bytes on the transport as they are: no trace, no manipulator, not counted.
+
+        A fault injector releases through it what its manipulator held back
+        (a delayed or reordered envelope was traced and counted when first sent).
+        """
+        if not self._opened:
+            await self.open()
+        if self._closed:
+            raise LinkClosed(f"{self.url}: link is closed")
+        try:
+            if self.send_timeout is None:
+                await self._send(raw)
+            else:
+                async with asyncio.timeout(self.send_timeout):
+                    await self._send(raw)
+        except EmulatorError:
+            raise
+        except TimeoutError:
+            raise LinkTimeout(f"{self.url}: send took over {self.send_timeout} s") from None
+        except Exception as exc:
+            raise LinkError(f"{self.url}: send failed: {exc}") from exc
+
     async def recv(self, timeout: float | None = None) -> Envelope:
         """The next envelope for this endpoint; malformed input is counted and skipped.
 

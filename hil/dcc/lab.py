@@ -653,7 +653,7 @@ class Lab:
                 await self.dcc.settle()
             else:
                 await asyncio.sleep(0)
-        self.clock.set(end)
+        self.clock.set(max(end, self.clock.now()))  # a fault injector may have moved it on
         if self.dcc is not None:
             await self.dcc.settle()
 
