@@ -428,10 +428,12 @@ def _register_dcc_commands() -> None:
     main.add_command(requests_command)
 
 
+from hil.scenario.cli import run_command  # noqa: E402 (a command of its own module)
 from hil.send import send_command  # noqa: E402 (a command of its own module)
 
 _register_dcc_commands()
 main.add_command(send_command)
+main.add_command(run_command)
 
 if __name__ == "__main__":
     main()

@@ -645,11 +645,19 @@ def _default_name(kind: str, step: _Step) -> str:
         return f"assert {step.assert_}"
     value = getattr(step, kind if kind != "assert" else "assert_", "")
     if isinstance(value, float):
-        return f"{kind} {value:g}s"
+        return f"{kind} {human_duration(value)}"
     if isinstance(value, int) and kind.startswith("expect"):
         return f"{kind} 0x{value:04X}"
     text = str(value) if not isinstance(value, dict | list) else ""
     return f"{kind} {text}".strip()[:60]
+
+
+def human_duration(seconds: float) -> str:
+    """3600 -> "1h", 90 -> "90s", 5400 -> "1.5h"."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and (seconds / size) * 10 == int((seconds / size) * 10):
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
 
 
 def step_spec(step: _Step, where: str = "python") -> StepSpec:
@@ -752,13 +760,14 @@ def load_python_scenarios(path: Path) -> list[Scenario]:
 # -- checks against a lab -----------------------------------------------------------------------
 
 
-def resolve_path(lab: Lab, path: str) -> Any:
+def resolve_path(lab: Lab, path: str, *, catch_up: bool = True) -> Any:
     """Device state by path: `ESME.meter.balance`, `CHF.device_log`, `GSME.firmware.version`.
 
     The first part names a device of the lab (alias, `premises/alias` or EUI-64);
     the rest are attributes or mapping keys. `a.b` also finds an attribute `a_b`
     (`firmware.version` is `firmware_version`). Raises ScenarioError naming what
-    is missing.
+    is missing. `catch_up` first brings the device's time-driven state (meter
+    registers, balance, profiles) up to the lab clock, as a read would.
     """
     from hil.dcc.lab import LabError
 
@@ -769,6 +778,8 @@ def resolve_path(lab: Lab, path: str) -> Any:
         raise ScenarioError(f"{path}: {exc}") from None
     if device is None:
         raise ScenarioError(f"{path}: {head} is not an emulated device (no state to read)")
+    if catch_up:  # devices integrate lazily: bring the state up to the lab clock first
+        device.catch_up()
     value: Any = device
     index = 0
     while index < len(rest):
@@ -842,7 +853,7 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
         path = step.assert_ if isinstance(step, AssertStep) else getattr(step, "path", None)
         if isinstance(path, str) and "${" not in path:
             try:
-                resolve_path(lab, path)
+                resolve_path(lab, path, catch_up=False)
             except ScenarioError as exc:
                 problems.append(_at(spec, f"unknown device path {exc}"))
     if problems:

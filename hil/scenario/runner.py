@@ -212,6 +212,14 @@ class ScenarioContext:
         if result.done:
             self._service_response(result)
 
+    def _arrow(self, source: str, target: str, kind: str, result: Result) -> None:
+        label = f"{result.variant} {kind.replace('_', ' ')}"
+        self.record.messages.append(
+            MessageRecord(
+                self.stamp(), source, target, kind, label, step=self.current, variant=result.variant
+            )
+        )
+
     def _service_response(self, result: Result) -> None:
         if result.request_id in self._reported:
             return
@@ -407,7 +415,10 @@ class ScenarioContext:
         self.results[step.name or f"{step.request} #{len(self.results) + 1}"] = result
         self._service_request(result)
         if result.status == RequestStatus.AWAITING_SIGNATURE and result.precommand is not None:
-            dcc.signed_precommand(result.request_id, dcc.sign_as_user(result))
+            self._arrow("DCC", "User", "precommand", result)
+            signed = dcc.sign_as_user(result)
+            self._arrow("User", "DCC", "signed_precommand", result)
+            dcc.signed_precommand(result.request_id, signed)
         detail["request_id"] = result.request_id
         if step.wait and step.after is None and execute_at is None:
             await result.wait(timeout)
