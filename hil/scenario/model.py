@@ -664,7 +664,9 @@ def step_spec(step: _Step, where: str = "python") -> StepSpec:
     """A step built in Python, for `ScenarioContext.step`."""
     kind = _step_kind(step)
     children = [step_spec(s, where) for s in step.steps] if isinstance(step, RepeatStep) else []
-    return StepSpec(step, kind, step.name or _default_name(kind, step), None, where, children)
+    head, _, tail = where.rpartition(":")
+    line = int(tail) if head and tail.isdigit() else None
+    return StepSpec(step, kind, step.name or _default_name(kind, step), line, where, children)
 
 
 # -- Python scenarios ---------------------------------------------------------------------------------
@@ -746,7 +748,7 @@ def load_python_scenarios(path: Path) -> list[Scenario]:
         tb = exc.__traceback__
         line = None
         while tb is not None:
-            if tb.tb_frame.f_code.co_filename == str(path):
+            if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
                 line = tb.tb_lineno
             tb = tb.tb_next
         problem = f"{type(exc).__name__}: {exc}"

@@ -279,8 +279,9 @@ class ScenarioContext:
 
     def _python_where(self) -> str:
         frame = sys._getframe(2)
+        code = self.scenario.body.__code__.co_filename if self.scenario.body else None
         for _ in range(6):
-            if frame.f_code.co_filename == self.scenario.file:
+            if frame.f_code.co_filename == code:
                 return f"{self.scenario.file}:{frame.f_lineno}"
             if frame.f_back is None:
                 break
@@ -828,8 +829,16 @@ async def _python_body(ctx: ScenarioContext) -> Verdict:
         await asyncio.wait_for(ctx.scenario.body(ctx), None)
     except StepFailed:
         return Verdict.FAIL if ctx.record.steps[-1].verdict == Verdict.FAIL else Verdict.ERROR
-    except (HilError, EmulatorError, ValueError, KeyError, AssertionError) as exc:
-        return _error_step(ctx, "python", f"{ctx.scenario.file}: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # the scenario's own code: an ERROR with its place, not a crash
+        line = None
+        tb = exc.__traceback__
+        code = ctx.scenario.body.__code__.co_filename
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == code:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        where = ctx.scenario.file if line is None else f"{ctx.scenario.file}:{line}"
+        return _error_step(ctx, "python", f"{where}: {type(exc).__name__}: {exc}")
     return Verdict.PASS
 
 
