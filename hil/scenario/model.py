@@ -408,30 +408,30 @@ def _step_kind(value: object) -> str:
     if isinstance(value, dict):
         for key in STEP_KINDS:
             if key in value:
-                return key
+                return f"{key} step"
     elif isinstance(value, _Step):
         for key, model in STEP_KINDS.items():
             if type(value) is model:
-                return key
+                return f"{key} step"
     return "unknown step"
 
 
 Step = Annotated[
-    Annotated[RequestStep, tag("request")]
-    | Annotated[RawStep, tag("raw")]
-    | Annotated[ActionStep, tag("action")]
-    | Annotated[ExpectResponseStep, tag("expect_response")]
-    | Annotated[ExpectAlertStep, tag("expect_alert")]
-    | Annotated[ExpectDccAlertStep, tag("expect_dcc_alert")]
-    | Annotated[AdvanceStep, tag("advance")]
-    | Annotated[UntilStep, tag("until")]
-    | Annotated[SleepStep, tag("sleep")]
-    | Annotated[AssertStep, tag("assert")]
-    | Annotated[MeasureStep, tag("measure")]
-    | Annotated[FaultStep, tag("fault")]
-    | Annotated[ClearFaultStep, tag("clear_fault")]
-    | Annotated[PromptStep, tag("prompt")]
-    | Annotated[RepeatStep, tag("repeat")]
+    Annotated[RequestStep, tag("request step")]
+    | Annotated[RawStep, tag("raw step")]
+    | Annotated[ActionStep, tag("action step")]
+    | Annotated[ExpectResponseStep, tag("expect_response step")]
+    | Annotated[ExpectAlertStep, tag("expect_alert step")]
+    | Annotated[ExpectDccAlertStep, tag("expect_dcc_alert step")]
+    | Annotated[AdvanceStep, tag("advance step")]
+    | Annotated[UntilStep, tag("until step")]
+    | Annotated[SleepStep, tag("sleep step")]
+    | Annotated[AssertStep, tag("assert step")]
+    | Annotated[MeasureStep, tag("measure step")]
+    | Annotated[FaultStep, tag("fault step")]
+    | Annotated[ClearFaultStep, tag("clear_fault step")]
+    | Annotated[PromptStep, tag("prompt step")]
+    | Annotated[RepeatStep, tag("repeat step")]
     | Annotated[UnknownStep, tag("unknown step")],
     Discriminator(_step_kind),
 ]
@@ -603,7 +603,7 @@ def _specs(
     out = []
     for index, step in enumerate(steps):
         here = (*loc, index)
-        kind = _step_kind(step)
+        kind = _step_kind(step).removesuffix(" step")
         line = doc.locate(here)[0]
         name = step.name or _default_name(kind, step)
         place = f"{doc.path}:{line}" if line is not None else f"{doc.path}: {'.'.join(map(str, here))}"
@@ -662,7 +662,7 @@ def human_duration(seconds: float) -> str:
 
 def step_spec(step: _Step, where: str = "python") -> StepSpec:
     """A step built in Python, for `ScenarioContext.step`."""
-    kind = _step_kind(step)
+    kind = _step_kind(step).removesuffix(" step")
     children = [step_spec(s, where) for s in step.steps] if isinstance(step, RepeatStep) else []
     head, _, tail = where.rpartition(":")
     line = int(tail) if head and tail.isdigit() else None

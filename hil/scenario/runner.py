@@ -473,9 +473,14 @@ class ScenarioContext:
         if self.virtual:
             end = self.lab.clock.now() + _dt.timedelta(seconds=within)
             tick = max(1.0, within / 200)
-            while self.lab.clock.now() < end:
-                left = (end - self.lab.clock.now()).total_seconds()
-                await self.lab.run_for(min(tick, left))
+            clock = self.lab.clock
+            assert isinstance(clock, VirtualClock)
+            while clock.now() < end:
+                now = clock.now()
+                left = (end - now).total_seconds()
+                due = clock.next_due()  # a held request or a wake-up may be what we wait for
+                soon = (due - now).total_seconds() if due is not None and due > now else tick
+                await self.lab.run_for(min(tick, left, soon))
                 if done():
                     return
         else:

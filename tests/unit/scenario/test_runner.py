@@ -1,0 +1,270 @@
+"""The runner: verdicts, the record, determinism, timeouts, faults, prompts, the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from hil.cli import main
+from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.scenario import load_scenarios, run_scenario, run_scenarios
+from hil.scenario.cli import select
+from hil.scenario.model import parse_scenarios
+from hil.scenario.record import FaultRecord, RunRecord, Stamp, Verdict
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(f"lab: {DEFAULT_LAB}\n" + text)
+    return path
+
+
+PASSING = """name: passing
+steps:
+  - name: read
+    request: "4.18"
+    user: supplier
+    target: ESME
+    expect:
+      values:
+        Meter balance: {equals: 10.0, unit: GBP}
+  - advance: 30m
+  - assert: ESME.meter.balance
+    in_range: [0, 2000]
+"""
+
+FAILING = """name: failing
+steps:
+  - name: read
+    request: "4.18"
+    user: supplier
+    target: ESME
+    expect:
+      values:
+        Meter balance: {equals: 99.0}
+  - advance: 1h
+teardown:
+  - assert: ESME.meter.supply_enabled
+    equals: true
+"""
+
+
+async def test_a_passing_scenario_records_steps_messages_measurements(tmp_path: Path) -> None:
+    record = await run_scenarios(load_scenarios(write(tmp_path, PASSING)), seed=1)
+    [s] = record.scenarios
+    assert s.verdict == Verdict.PASS and record.passed
+    assert [step.verdict for step in s.steps] == [Verdict.PASS] * 3
+    assert [step.line for step in s.steps] == [4, 11, 12]
+    kinds = [m.kind for m in s.messages]
+    assert kinds == ["service_request", "command", "response", "service_response"]
+    assert s.messages[1].source == "Hub" and s.messages[1].target == "ESME"
+    assert [(m.name, m.value, m.unit, m.verdict) for m in s.measurements] == [
+        ("Meter balance", 10.0, "GBP", Verdict.PASS),
+        ("ESME.meter.balance", 1000.0, None, Verdict.PASS),
+    ]
+    assert s.steps[1].ended.virtual == "2026-01-05T09:30:00+00:00"
+    assert [r.variant for r in s.response_times] == ["4.18"]
+    assert s.series["Meter balance"] == [("2026-01-05T09:00:00+00:00", 10.0)]
+
+
+async def test_a_failed_expectation_fails_names_the_place_and_still_tears_down(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, FAILING)
+    [s] = (await run_scenarios(load_scenarios(path))).scenarios
+    assert s.verdict == Verdict.FAIL
+    first, teardown = s.steps  # the advance after the failure did not run
+    assert first.verdict == Verdict.FAIL
+    assert first.message.startswith(f"{path}:4: step 'read': Meter balance: expected 99.0, got 10.0")
+    assert teardown.name == "assert ESME.meter.supply_enabled"
+    assert teardown.verdict == Verdict.PASS
+    assert s.measurements[0].verdict == Verdict.FAIL
+
+
+def _scrub(data: Any) -> Any:
+    """The record without real-time fields (seconds since start, response times).
+
+    ECDSA signatures are randomised (a fresh k per signature), so the last 64
+    bytes of a signed command (and the 12-byte MAC after them) differ between
+    runs: the last 76 bytes of each message are cut.
+    """
+    if isinstance(data, dict):
+        return {
+            k: _scrub(v[:-152] if k == "hex" and v else v)
+            for k, v in data.items()
+            if k not in ("real", "measured_s", "ok", "started_at", "response_time_s")
+        }
+    if isinstance(data, list):
+        return [_scrub(v) for v in data]
+    return data
+
+
+async def test_the_same_seed_gives_the_same_record(tmp_path: Path) -> None:
+    scenarios = [
+        *load_scenarios(write(tmp_path, PASSING)),
+        *load_scenarios(Path("hil/fixtures/scenarios/disable-enable-supply.yaml")),
+    ]
+    one = (await run_scenarios(scenarios, seed=7)).to_json()
+    two = (await run_scenarios(scenarios, seed=7)).to_json()
+    assert _scrub(one) == _scrub(two)
+    assert one["scenarios"][0]["seed"] == 7
+    assert RunRecord.from_json(json.loads(json.dumps(one, default=str))).passed
+
+
+async def test_a_step_that_overruns_its_timeout_is_an_error(tmp_path: Path) -> None:
+    text = "name: slow\nsteps:\n  - sleep: 5s\n    timeout: 0.05\n  - advance: 1m\n"
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)))).scenarios
+    assert s.verdict == Verdict.ERROR
+    assert len(s.steps) == 1
+    assert s.steps[0].message == f"{tmp_path / 's.yaml'}:4: step 'sleep 5s': timed out after 0.05 s"
+
+
+async def test_expectations_wait_in_virtual_time_and_fail_at_within(tmp_path: Path) -> None:
+    text = "name: quiet\nsteps:\n  - expect_alert: 0x8F1C\n    device: ESME\n    within: 10m\n"
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)))).scenarios
+    assert s.verdict == Verdict.FAIL
+    assert "no alert 0x8F1C from ESME within 600 s" in s.steps[0].message
+    assert s.steps[0].ended.virtual == "2026-01-05T09:10:00+00:00"
+
+
+async def test_a_response_awaited_later(tmp_path: Path) -> None:
+    text = """name: later
+steps:
+  - name: held read
+    request: "7.4"
+    user: supplier
+    target: ESME
+    execute_at: +10m
+  - expect_response: held read
+    within: 15m
+    values:
+      "Supply (disconnect control): control_state": {equals: connected}
+"""
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)))).scenarios
+    assert s.verdict == Verdict.PASS, s.steps[-1].message
+    assert s.steps[1].ended.virtual == "2026-01-05T09:10:00+00:00"
+
+
+async def test_prompts_are_skipped_without_a_terminal(tmp_path: Path) -> None:
+    text = "name: bench\nsteps:\n  - prompt: Press the button on the meter\n  - advance: 1m\n"
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)), interactive=False)).scenarios
+    assert [step.verdict for step in s.steps] == [Verdict.SKIP, Verdict.PASS]
+    assert "operator prompt skipped" in s.steps[0].message
+    assert s.verdict == Verdict.PASS and s.passed
+
+
+class FakeInjector:
+    def __init__(self, lab: Lab, seed: int, on_record: Callable[[FaultRecord], None]) -> None:
+        self.seed = seed
+        self.injected: list[tuple[Any, str | None]] = []
+        self.cleared: list[Any] = []
+        self.closed = False
+        self._records: list[FaultRecord] = []
+
+    def inject(self, spec: Any, *, name: str | None = None) -> str:
+        self.injected.append((spec, name))
+        self._records.append(FaultRecord(name or "fault", "ESME", Stamp("t", 0.0)))
+        return f"handle {len(self.injected)}"
+
+    def clear(self, handle: Any = None) -> None:
+        self.cleared.append(handle)
+
+    @property
+    def records(self) -> list[FaultRecord]:
+        return self._records
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_fault_steps_go_to_the_injector_and_into_the_record(tmp_path: Path) -> None:
+    text = """name: faulty
+steps:
+  - name: drop some
+    fault: {kind: drop, rate: 0.5, target: ESME}
+  - advance: 1m
+  - clear_fault: drop some
+  - fault: {kind: latency, delay: 2s}
+  - clear_fault: all
+"""
+    made: list[FakeInjector] = []
+
+    def factory(lab: Lab, seed: int, on_record: Callable[[FaultRecord], None]) -> FakeInjector:
+        made.append(FakeInjector(lab, seed, on_record))
+        return made[-1]
+
+    scenarios = load_scenarios(write(tmp_path, text))
+    [s] = (await run_scenarios(scenarios, seed=3, injector_factory=factory)).scenarios
+    assert s.verdict == Verdict.PASS, [step.message for step in s.steps]
+    [injector] = made
+    assert injector.seed == 3 and injector.closed
+    assert [name for _, name in injector.injected] == ["drop some", None]
+    assert injector.cleared == ["handle 1", None]
+    assert [f.name for f in s.faults] == ["drop some", "fault"]
+
+
+async def test_python_steps_and_failures() -> None:
+    [scenario] = parse_scenarios(
+        {"name": "p", "steps": [{"assert": "ESME.meter.balance", "equals": 1.0}]}
+    )
+    lab = Lab.load(DEFAULT_LAB)
+    async with lab:
+        record = await run_scenario(scenario, lab)
+    assert record.verdict == Verdict.FAIL
+    assert "ESME.meter.balance: expected 1.0, got 1000.0" in record.steps[0].message
+
+
+def test_keyword_selection() -> None:
+    [a] = parse_scenarios({"name": "top-up", "tags": ["prepayment"], "steps": []})
+    [b] = parse_scenarios({"name": "read registers", "tags": ["smoke"], "steps": []})
+    assert select([a, b], "top") == [a]
+    assert select([a, b], "smoke or prepayment") == [a, b]
+    assert select([a, b], "not smoke") == [a]
+    assert select([a, b], "(read and smoke) and not top") == [b]
+
+
+def test_cli_exit_status_and_json(tmp_path: Path) -> None:
+    good, bad = write(tmp_path, PASSING, "good.yaml"), write(tmp_path, FAILING, "bad.yaml")
+    out = tmp_path / "run.json"
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", str(good), "--json", str(out), "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    record = RunRecord.load(out)
+    assert [s.name for s in record.scenarios] == ["passing"] and record.scenarios[0].seed == 4
+    result = runner.invoke(main, ["run", str(good), str(bad), "--json", str(out)])
+    assert result.exit_code == 1
+    assert "FAIL  failing" in result.output
+    assert [s.verdict for s in RunRecord.load(out).scenarios] == [Verdict.PASS, Verdict.FAIL]
+    result = runner.invoke(main, ["run", str(good), str(bad), "-k", "not failing"])
+    assert result.exit_code == 0
+
+
+def test_cli_bad_files_are_one_line_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = write(tmp_path, "name: x\nsteps:\n  - request: '4.1.1'\n    user: ghost\n")
+    result = runner.invoke(main, ["run", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert f"{bad}:4: step '4.1.1 as ghost': user: unknown user 'ghost'" in result.output
+    result = runner.invoke(main, ["run", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 2 and "cannot read" in result.output
+
+
+@pytest.mark.parametrize("option", ["--junit", "--html"])
+def test_cli_report_writers_are_named_when_missing(tmp_path: Path, option: str) -> None:
+    try:
+        import hil.report.html  # noqa: F401
+        import hil.report.junit  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("the report writers are installed")
+    good = write(tmp_path, PASSING)
+    result = CliRunner().invoke(main, ["run", str(good), option, str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert "is not available in this installation" in result.output
