@@ -31,7 +31,7 @@ EXIT_USAGE = 2
 
 def select(scenarios: list[Scenario], expression: str) -> list[Scenario]:
     """pytest-like `-k`: words match a scenario's name or tags (substring), with and/or/not."""
-    tokens = re.findall(r"\(|\)|[^\s()]+", expression)
+    tokens: list[str] = re.findall(r"\(|\)|[^\s()]+", expression)
     if not tokens:
         return scenarios
 
@@ -46,7 +46,7 @@ def select(scenarios: list[Scenario], expression: str) -> list[Scenario]:
             if pos >= len(tokens):
                 raise click.BadParameter(f"incomplete expression {expression!r}", param_hint="-k")
             pos += 1
-            return tokens[pos - 1]
+            return str(tokens[pos - 1])
 
         def expr() -> bool:
             value = term()
@@ -78,7 +78,9 @@ def select(scenarios: list[Scenario], expression: str) -> list[Scenario]:
 
         value = expr()
         if pos != len(tokens):
-            raise click.BadParameter(f"unexpected {tokens[pos]!r} in {expression!r}", param_hint="-k")
+            raise click.BadParameter(
+                f"unexpected {tokens[pos]!r} in {expression!r}", param_hint="-k"
+            )
         return value
 
     return [s for s in scenarios if matches(s)]
@@ -188,13 +190,24 @@ def _writer(module: str, name: str, option: str) -> Any:
 
 @click.command("run")
 @click.argument("scenario_files", metavar="SCENARIO...", nargs=-1, required=True)
-@click.option("--lab", "lab_file", type=click.Path(dir_okay=False), help="lab file (default: the scenario's lab, else the demo lab)")
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(dir_okay=False),
+    help="lab file (default: the scenario's lab, else the demo lab)",
+)
 @click.option("--junit", type=click.Path(dir_okay=False), help="write a JUnit XML report")
-@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="write the run record as JSON")
+@click.option(
+    "--json", "json_file", type=click.Path(dir_okay=False), help="write the run record as JSON"
+)
 @click.option("--html", type=click.Path(dir_okay=False), help="write an HTML report")
 @click.option("-k", "keyword", help="only scenarios whose name or tags match (and/or/not)")
-@click.option("--seed", type=int, help="seed for fault injection and randomness (same seed, same record)")
-@click.option("--no-prompt", is_flag=True, help="skip operator prompts (SKIP verdict); also when CI is set")
+@click.option(
+    "--seed", type=int, help="seed for fault injection and randomness (same seed, same record)"
+)
+@click.option(
+    "--no-prompt", is_flag=True, help="skip operator prompts (SKIP verdict); also when CI is set"
+)
 def run_command(
     scenario_files: tuple[str, ...],
     lab_file: str | None,

@@ -64,7 +64,7 @@ class ScenarioFileError(FileFormatError, ScenarioError):
     """A scenario file that does not match the format: `path:line: field: problem`."""
 
 
-# -- field types ------------------------------------------------------------------------------
+# -- field types -------------------------------------------------------------------------------
 
 
 def _duration(value: object) -> float:
@@ -73,9 +73,7 @@ def _duration(value: object) -> float:
     try:
         seconds = parse_offset(value)
     except ValueError:
-        raise ValueError(
-            f"must be a duration such as 30s, 15m, 2h or 1d, got {value!r}"
-        ) from None
+        raise ValueError(f"must be a duration such as 30s, 15m, 2h or 1d, got {value!r}") from None
     if seconds < 0:
         raise ValueError(f"must not be negative, got {value!r}")
     return seconds
@@ -142,7 +140,7 @@ Variant = Annotated[str, AfterValidator(_variant)]
 Code = Annotated[int, BeforeValidator(_code)]
 
 
-# -- checks (OpenHTF-style validators) -------------------------------------------------------
+# -- checks (OpenHTF-style validators) ---------------------------------------------------------
 
 
 class Check(FileModel):
@@ -184,18 +182,18 @@ class Check(FileModel):
         if self.not_equals is not None and value == self.not_equals:
             found.append(f"expected anything but {value!r}")
         number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        for key, test in (
-            ("in_range", lambda lo_hi: lo_hi[0] <= number <= lo_hi[1]),  # type: ignore[operator]
-            ("min", lambda lo: number >= lo),  # type: ignore[operator]
-            ("max", lambda hi: number <= hi),  # type: ignore[operator]
-        ):
-            limit = getattr(self, key)
-            if limit is None:
-                continue
+        limits: list[tuple[str, float, float, str]] = []
+        if self.in_range is not None:
+            low, high = self.in_range
+            limits.append(("in_range", low, high, f"[{low:g}, {high:g}]"))
+        if self.min is not None:
+            limits.append(("min", self.min, float("inf"), f"{self.min:g}"))
+        if self.max is not None:
+            limits.append(("max", float("-inf"), self.max, f"{self.max:g}"))
+        for key, low, high, shown in limits:
             if number is None:
                 found.append(f"{key}: not a number: {value!r}")
-            elif not test(limit):
-                shown = f"[{limit[0]:g}, {limit[1]:g}]" if key == "in_range" else f"{limit:g}"
+            elif not low <= number <= high:
                 found.append(f"{number:g} is outside {key} {shown}")
         if self.contains is not None:
             try:
@@ -390,7 +388,7 @@ STEP_KINDS: dict[str, type[_Step]] = {
 }
 
 
-class UnknownStep(FileModel):
+class UnknownStep(_Step):
     """What a mapping without a step key is validated as: always an error."""
 
     @model_validator(mode="before")
@@ -399,9 +397,7 @@ class UnknownStep(FileModel):
         if not isinstance(data, dict):
             raise ValueError(f"a step must be a mapping, got {data!r}")
         keys = ", ".join(str(k) for k in data) or "nothing"
-        raise ValueError(
-            f"unknown step (keys: {keys}); a step has one of: {', '.join(STEP_KINDS)}"
-        )
+        raise ValueError(f"unknown step (keys: {keys}); a step has one of: {', '.join(STEP_KINDS)}")
 
 
 def _step_kind(value: object) -> str:
@@ -452,7 +448,7 @@ class ScenarioFileModel(FileModel):
     teardown: list[Step] = []
 
 
-# -- scenarios -----------------------------------------------------------------------------------
+# -- scenarios ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -575,9 +571,7 @@ def _scenario(
     faults: set[str] = set()
     sections = {}
     for section in ("setup", "steps", "teardown"):
-        sections[section] = _specs(
-            doc, getattr(model, section), (section,), requests, faults
-        )
+        sections[section] = _specs(doc, getattr(model, section), (section,), requests, faults)
     return Scenario(
         name=name,
         file=doc.path if doc.from_text else None,
@@ -606,10 +600,14 @@ def _specs(
         kind = _step_kind(step).removesuffix(" step")
         line = doc.locate(here)[0]
         name = step.name or _default_name(kind, step)
-        place = f"{doc.path}:{line}" if line is not None else f"{doc.path}: {'.'.join(map(str, here))}"
+        place = (
+            f"{doc.path}:{line}" if line is not None else f"{doc.path}: {'.'.join(map(str, here))}"
+        )
         if isinstance(step, RequestStep):
             if step.after is not None and step.after not in requests:
-                raise doc.error((*here, "after"), f"no earlier request step is named {step.after!r}")
+                raise doc.error(
+                    (*here, "after"), f"no earlier request step is named {step.after!r}"
+                )
             if step.name is not None:
                 if step.name in requests:
                     raise doc.error(
@@ -669,7 +667,7 @@ def step_spec(step: _Step, where: str = "python") -> StepSpec:
     return StepSpec(step, kind, step.name or _default_name(kind, step), line, where, children)
 
 
-# -- Python scenarios ---------------------------------------------------------------------------------
+# -- Python scenarios --------------------------------------------------------------------------
 
 _MARK = "__smets_hil_scenario__"
 
@@ -759,7 +757,7 @@ def load_python_scenarios(path: Path) -> list[Scenario]:
     return [s for f in found for s in python_scenarios(f, str(path))]
 
 
-# -- checks against a lab -----------------------------------------------------------------------
+# -- checks against a lab ----------------------------------------------------------------------
 
 
 def resolve_path(lab: Lab, path: str, *, catch_up: bool = True) -> Any:
@@ -842,9 +840,9 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
             names += [("device", step.device), ("meter", step.meter)]
         elif isinstance(step, ExpectAlertStep | ExpectDccAlertStep):
             names.append(("device", step.device))
-            if isinstance(step, ExpectDccAlertStep) and step.user is not None:
-                if lab.users.get(step.user) is None:
-                    problems.append(_at(spec, f"user: unknown user {step.user!r}"))
+            user = step.user if isinstance(step, ExpectDccAlertStep) else None
+            if user is not None and lab.users.get(user) is None:
+                problems.append(_at(spec, f"user: unknown user {user!r}"))
         for key, value in names:
             if value is None or "${" in value:
                 continue

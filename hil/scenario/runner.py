@@ -107,9 +107,7 @@ class _Capture(logging.Handler):
             text = record.getMessage()
         except Exception:  # a bad format string must not stop the run
             text = str(record.msg)
-        self.ctx.record.logs.append(
-            LogLine(self.ctx.stamp(), record.levelname, record.name, text)
-        )
+        self.ctx.record.logs.append(LogLine(self.ctx.stamp(), record.levelname, record.name, text))
 
 
 @dataclass
@@ -136,7 +134,7 @@ class ScenarioContext:
     _active: bool = True
     _names: dict[bytes, str] = field(default_factory=dict)
 
-    # -- time and names ---------------------------------------------------------------------
+    # -- time and names ------------------------------------------------------------------------
     def stamp(self) -> Stamp:
         return Stamp(self.lab.clock.now().isoformat(), round(time.perf_counter() - self.t0, 6))
 
@@ -163,7 +161,7 @@ class ScenarioContext:
             raise LabError("the lab is not started")
         return self.lab.dcc
 
-    # -- the hub's traffic ----------------------------------------------------------------------
+    # -- the hub's traffic ---------------------------------------------------------------------
     def on_hub(self, kind: str, raw: bytes) -> None:
         if not self._active or kind not in ("command", "response", "alert"):
             return
@@ -239,7 +237,7 @@ class ScenarioContext:
             )
         )
 
-    # -- measurements -----------------------------------------------------------------------------
+    # -- measurements --------------------------------------------------------------------------
     def check(self, name: str, value: Any, check: Check, unit: str | None = None) -> list[str]:
         """Validate, keep the measurement, return the problems."""
         problems = check.problems(value)
@@ -268,7 +266,7 @@ class ScenarioContext:
             if unit:
                 self.record.series_units[name] = unit
 
-    # -- running steps ---------------------------------------------------------------------------
+    # -- running steps -------------------------------------------------------------------------
     async def step(self, step: _Step | StepSpec) -> Verdict:
         """Run one step (Python scenarios call this with a step model)."""
         spec = step if isinstance(step, StepSpec) else step_spec(step, self._python_where())
@@ -395,7 +393,7 @@ class ScenarioContext:
             return await self._prompt(step)
         raise ScenarioError(f"no runner for {type(step).__name__}")
 
-    # -- requests ----------------------------------------------------------------------------------
+    # -- requests ------------------------------------------------------------------------------
     async def _request(self, step: RequestStep, detail: dict[str, Any], timeout: float) -> str:
         dcc = self.dcc
         target = None if step.target is None else self.lab.eui(step.target)
@@ -465,7 +463,7 @@ class ScenarioContext:
         expect = ResponseExpect(status=step.status, reason=step.reason, values=step.values)
         return self._judge(result, expect, detail)
 
-    # -- alerts ----------------------------------------------------------------------------------------
+    # -- alerts --------------------------------------------------------------------------------
     async def _wait_until(self, done: Callable[[], bool], within: float, what: str) -> None:
         """Until `done()`: on a virtual clock by moving it (at most `within`), else real time."""
         if done():
@@ -550,7 +548,7 @@ class ScenarioContext:
         await self._wait_until(match, within, f"no DCC alert {code}")
         return f"DCC alert {detail['alert']['message_code']} to {detail['alert']['users']}"
 
-    # -- state and measurements ------------------------------------------------------------------
+    # -- state and measurements ----------------------------------------------------------------
     def _state(self, path: str, check: Check, detail: dict[str, Any]) -> str:
         try:
             value = resolve_path(self.lab, path)
@@ -581,7 +579,7 @@ class ScenarioContext:
             raise StepFailed("; ".join(problems))
         return f"{step.measure} = {_short(value)}" + (f" {unit}" if unit else "")
 
-    # -- local actions ------------------------------------------------------------------------------
+    # -- local actions -------------------------------------------------------------------------
     async def _action(self, step: ActionStep, detail: dict[str, Any]) -> str:
         device = self.lab.device(step.device)
         if device is None:
@@ -603,7 +601,7 @@ class ScenarioContext:
         if step.action == "utrn":
             from emulator.devices.topup import ACCEPTED, apply_utrn
 
-            meter = device
+            meter: Any = device
             if not hasattr(device, "meter"):
                 meter = self.lab.device(step.meter or "ESME")
             if meter is None or not hasattr(meter, "meter"):
@@ -649,7 +647,7 @@ class ScenarioContext:
             raise StepFailed("expected the command to be rejected, got a response")
         return values_text(values) or "response"
 
-    # -- faults and prompts --------------------------------------------------------------------------
+    # -- faults and prompts --------------------------------------------------------------------
     def injector(self) -> Any:
         if self._injector is None:
             if self.injector_factory is not None:
@@ -688,7 +686,9 @@ class ScenarioContext:
 
     async def _prompt(self, step: PromptStep) -> str:
         if not self.interactive:
-            raise StepSkipped(f"operator prompt skipped (no prompts: CI or --no-prompt): {step.prompt}")
+            raise StepSkipped(
+                f"operator prompt skipped (no prompts: CI or --no-prompt): {step.prompt}"
+            )
         question = step.prompt + (" [y/n] " if step.confirm else " [Enter] ")
         answer = await asyncio.to_thread(input, question)
         if step.confirm and answer.strip().lower() not in ("y", "yes"):
@@ -740,7 +740,7 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# -- entry points ---------------------------------------------------------------------------------------
+# -- entry points ------------------------------------------------------------------------------
 
 
 async def run_scenario(

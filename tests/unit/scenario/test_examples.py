@@ -1,4 +1,4 @@
-"""Every scenario in hil/fixtures/scenarios and every example in docs/scenarios.md runs and passes."""
+"""Every scenario in hil/fixtures/scenarios and every example in docs/scenarios.md passes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = sorted((ROOT / "hil" / "fixtures" / "scenarios").glob("*.*"))
 DOC = (ROOT / "docs" / "scenarios.md").read_text()
 BLOCKS = re.findall(r"```(yaml|python)\n(.*?)```", DOC, re.S)
-EXAMPLES = [(kind, text) for kind, text in BLOCKS if text.startswith("name:") or "@scenario" in text]
+EXAMPLES = [
+    (kind, text) for kind, text in BLOCKS if text.startswith("name:") or "@scenario" in text
+]
 
 
 def test_there_are_examples() -> None:

@@ -39,7 +39,11 @@ GOOD_HEAD = "name: x\nsteps:\n"
         # unknown variant
         ('  - request: "4.99"\n    user: supplier\n', 3, "no service reference variant '4.99'"),
         # unknown key inside a step, with a hint
-        ('  - request: "4.1.1"\n    user: supplier\n    tagret: ESME\n', 5, "did you mean 'target'"),
+        (
+            '  - request: "4.1.1"\n    user: supplier\n    tagret: ESME\n',
+            5,
+            "did you mean 'target'",
+        ),
         # a bad duration
         ("  - advance: soon\n", 3, "must be a duration"),
         # a bad check
@@ -100,7 +104,10 @@ def test_matrix_expands_with_typed_values(tmp_path: Path) -> None:
     )
     scenarios = load_scenarios(write(tmp_path, text))
     assert [s.name for s in scenarios] == ["m[n=1,who=supplier]", "m[n=2,who=supplier]"]
-    assert [s.parameters for s in scenarios] == [{"n": 1, "who": "supplier"}, {"n": 2, "who": "supplier"}]
+    assert [s.parameters for s in scenarios] == [
+        {"n": 1, "who": "supplier"},
+        {"n": 2, "who": "supplier"},
+    ]
     assert scenarios[1].steps[0].model.repeat == 2  # type: ignore[attr-defined]
 
 
