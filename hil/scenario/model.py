@@ -250,6 +250,8 @@ class RawStep(_Step):
 
     raw: Annotated[str, AfterValidator(_hex)]
     expect: Literal["response", "rejected", "any"] = "response"
+    #: How long (real seconds) the hub waits for the response; silence is a rejection.
+    within: Duration = 5.0
 
 
 class ActionStep(_Step):
@@ -258,6 +260,7 @@ class ActionStep(_Step):
     action: Literal["press_button", "utrn", "power_cycle", "set_load"]
     device: str
     utrn: str | None = None  # for `utrn`: the 20 digits typed
+    amount_pence: int | None = None  # for `utrn`: type a valid UTRN the supplier made for this
     meter: str | None = None  # for `utrn` on a PPMID: the meter it tops up (default ESME)
     accepted: bool = True  # for `utrn`: whether the meter should take it
     load_w: float | None = None  # for `set_load`
@@ -265,8 +268,8 @@ class ActionStep(_Step):
 
     @model_validator(mode="after")
     def _needs(self) -> ActionStep:
-        if self.action == "utrn" and self.utrn is None:
-            raise ValueError("action utrn needs utrn: (the 20 digits typed)")
+        if self.action == "utrn" and (self.utrn is None) == (self.amount_pence is None):
+            raise ValueError("action utrn needs utrn: (the 20 digits typed) or amount_pence:")
         if self.action == "set_load" and self.load_w is None:
             raise ValueError("action set_load needs load_w:")
         return self

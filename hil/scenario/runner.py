@@ -606,9 +606,10 @@ class ScenarioContext:
                 meter = self.lab.device(step.meter or "ESME")
             if meter is None or not hasattr(meter, "meter"):
                 raise ScenarioError(f"utrn: no meter to top up behind {step.device}")
-            assert step.utrn is not None
+            text = step.utrn or self._make_utrn(meter, step.amount_pence or 0)
             meter.meter.advance(now)
-            outcome, pence = apply_utrn(meter, step.utrn.replace(" ", "").encode())
+            outcome, pence = apply_utrn(meter, text.replace(" ", "").encode())
+            detail["utrn"] = text
             detail.update(result=outcome, pence=pence)
             if (outcome == ACCEPTED) != step.accepted:
                 want = "accepted" if step.accepted else "rejected"
@@ -628,6 +629,25 @@ class ScenarioContext:
         log.info("%s: power cycled", step.device)
         return "power cycled" + (f" (off {step.off_for:g} s)" if step.off_for else "")
 
+    def _make_utrn(self, meter: Any, pence: int) -> str:
+        """A UTRN as the meter's supplier would issue it (the next top-up counter)."""
+        from emulator.devices.anchors import AnchorRole
+        from emulator.gbcs import utrn
+        from emulator.gbcs.security import MessageSecurity
+        from emulator.pki.keystore import KeyUsage
+
+        supplier = meter.anchors.get(AnchorRole.SUPPLIER)
+        if supplier is None:
+            raise ScenarioError("utrn: the meter has no supplier to issue a UTRN")
+        security = MessageSecurity(self.lab.pki.keystore)
+        z = security.shared_secret(
+            supplier.eui, meter.eui, KeyUsage.PREPAYMENT_KEY_AGREEMENT, KeyUsage.KEY_AGREEMENT
+        )
+        counters = self.dcc.utrn_counters  # shared with the DCC's own top-ups (2.2)
+        step = counters.get(bytes(meter.eui), 0) + 1
+        counters[bytes(meter.eui)] = step
+        return utrn.generate_utrn(z, supplier.eui, meter.eui, step << 32, pence)
+
     async def _raw(self, step: RawStep, detail: dict[str, Any], timeout: float) -> str:
         raw = bytes.fromhex(step.raw)
         msg = decode_message(raw)
@@ -635,7 +655,7 @@ class ScenarioContext:
         if hub is None:
             raise ScenarioError(f"no hub serves {msg.recipient}")
         try:
-            response = await hub.send(raw, timeout=timeout)
+            response = await hub.send(raw, timeout=min(step.within, timeout))
         except EmulatorError as exc:
             detail["rejected"] = str(exc)
             if step.expect in ("rejected", "any"):

@@ -266,3 +266,78 @@ def test_cli_report_writers_are_named_when_missing(tmp_path: Path, option: str) 
     result = CliRunner().invoke(main, ["run", str(good), option, str(tmp_path / "x")])
     assert result.exit_code == 1
     assert "is not available in this installation" in result.output
+
+
+async def test_local_actions_utrn_and_button(tmp_path: Path) -> None:
+    text = """name: local
+steps:
+  - name: type a top-up on the PPMID
+    action: utrn
+    device: PPMID
+    amount_pence: 300
+  - assert: ESME.meter.balance
+    equals: 1300.0
+  - name: type it again
+    action: utrn
+    device: PPMID
+    utrn: "${token}"
+    accepted: false
+  - name: garbage
+    action: utrn
+    device: ESME
+    utrn: "12345678901234567890"
+    accepted: false
+  - request: "7.2"
+    user: supplier
+    target: ESME
+  - action: press_button
+    device: ESME
+  - assert: ESME.meter.supply_enabled
+    equals: false
+  - request: "7.3"
+    user: supplier
+    target: ESME
+  - action: press_button
+    device: ESME
+  - assert: ESME.meter.supply_enabled
+    equals: true
+  - action: power_cycle
+    device: ESME
+    off_for: 5m
+  - assert: ESME.meter.supply_enabled
+    equals: true
+"""
+    path = write(tmp_path, text)
+    [first] = load_scenarios(path)
+    lab = Lab.load(DEFAULT_LAB)
+    async with lab:
+        record = await run_scenario(first, lab)
+    token = record.steps[0].detail["utrn"]
+    assert record.steps[0].detail["pence"] == 300
+    path.write_text(path.read_text().replace("${token}", token))
+    [s] = (await run_scenarios(load_scenarios(path))).scenarios
+    assert s.verdict == Verdict.PASS, [step.message for step in s.steps]
+    assert s.steps[2].detail["result"] != 0  # the same token twice is refused
+
+
+async def test_a_raw_command_replayed_is_rejected(tmp_path: Path) -> None:
+    [read] = (await run_scenarios(load_scenarios(write(tmp_path, PASSING)))).scenarios
+    command = next(m for m in read.messages if m.kind == "command")
+    assert command.hex is not None
+    text = f"""name: raw
+steps:
+  - name: read
+    request: "4.18"
+    user: supplier
+    target: ESME
+  - name: the same bytes again
+    raw: "{command.hex}"
+    expect: rejected
+    within: 0.2s
+  - name: expecting a response fails
+    raw: "{command.hex}"
+    within: 0.2s
+"""
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)))).scenarios
+    assert [step.verdict for step in s.steps] == [Verdict.PASS, Verdict.PASS, Verdict.FAIL]
+    assert "expected a response, got" in s.steps[2].message
