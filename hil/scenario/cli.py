@@ -133,8 +133,11 @@ class Progress:
         from rich.table import Table
 
         table = Table(show_header=True, box=None, pad_edge=False)
-        for column in ("", "scenario", "step", "virtual", "real"):
-            table.add_column(column)
+        table.add_column("", no_wrap=True)
+        table.add_column("scenario", no_wrap=True, overflow="ellipsis", ratio=2)
+        table.add_column("step", no_wrap=True, overflow="ellipsis", ratio=2)
+        table.add_column("virtual", no_wrap=True, justify="right")
+        table.add_column("real", no_wrap=True, justify="right")
         styles = {"pass": "green", "fail": "red", "error": "red", "skip": "yellow"}
         for name, row in self.rows.items():
             state = row["state"]
