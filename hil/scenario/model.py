@@ -345,7 +345,14 @@ try:  # the faults helper's schema; a strict placeholder until it is merged
 
     FaultField: Any = _FaultSpec
 except ImportError:  # pragma: no cover - depends on the branch
-    FaultField = dict[str, Any]
+
+    def _fault_placeholder(value: dict[str, Any]) -> dict[str, Any]:
+        """Until hil.faults is merged: a mapping with a `kind`, checked by the injector."""
+        if not isinstance(value.get("kind"), str):
+            raise ValueError("a fault needs kind: (drop, latency, link_down, ...)")
+        return value
+
+    FaultField = Annotated[dict[str, Any], AfterValidator(_fault_placeholder)]
 
 
 class FaultStep(_Step):

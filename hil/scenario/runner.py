@@ -77,6 +77,9 @@ from hil.scenario.record import (
 
 log = logging.getLogger(__name__)
 
+#: A Python scenario's function is bounded at this many times its step timeout (real time).
+PYTHON_BOUND = 10
+
 EventHandler = Callable[[str, dict[str, Any]], None]
 #: Builds the fault injector of a scenario: (lab, seed, on_record) -> injector.
 InjectorFactory = Callable[[Lab, int, Callable[[FaultRecord], None]], Any]
@@ -850,8 +853,12 @@ async def run_scenario(
 
 async def _python_body(ctx: ScenarioContext) -> Verdict:
     assert ctx.scenario.body is not None
+    bound = PYTHON_BOUND * ctx.scenario.timeout  # its steps are bounded; its own awaits too
     try:
-        await asyncio.wait_for(ctx.scenario.body(ctx), None)
+        await asyncio.wait_for(ctx.scenario.body(ctx), bound)
+    except TimeoutError:
+        where = ctx.scenario.file or ctx.scenario.name
+        return _error_step(ctx, "python", f"{where}: timed out after {bound:g} s (real)")
     except StepFailed:
         return Verdict.FAIL if ctx.record.steps[-1].verdict == Verdict.FAIL else Verdict.ERROR
     except Exception as exc:  # the scenario's own code: an ERROR with its place, not a crash

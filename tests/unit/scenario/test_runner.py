@@ -341,3 +341,20 @@ steps:
     [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)))).scenarios
     assert [step.verdict for step in s.steps] == [Verdict.PASS, Verdict.PASS, Verdict.FAIL]
     assert "expected a response, got" in s.steps[2].message
+
+
+async def test_a_python_scenario_that_hangs_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "hang.py"
+    path.write_text(
+        "import asyncio\n"
+        "from hil.scenario import scenario\n\n"
+        "@scenario(name='hang', timeout=0.01)\n"
+        "async def hang(ctx):\n"
+        "    await ctx.advance('1m')\n"
+        "    await asyncio.sleep(60)\n"
+    )
+    [s] = (await run_scenarios(load_scenarios(path))).scenarios
+    assert s.verdict == Verdict.ERROR
+    assert [step.verdict for step in s.steps] == [Verdict.PASS, Verdict.ERROR]
+    assert s.steps[1].message == f"{path}: timed out after 0.1 s (real)"
+    assert s.steps[0].line == 6

@@ -50,6 +50,8 @@ GOOD_HEAD = "name: x\nsteps:\n"
         ("  - assert: ESME.meter.balance\n    in_range: [5, 1]\n", 3, "low 5.0 is above high 1.0"),
         # a reference to no request
         ("  - expect_response: nothing\n", 3, "no earlier request step is named 'nothing'"),
+        # a fault without a kind
+        ("  - fault: {rate: 0.1}\n", 3, "kind"),
         # a bad alert code
         ("  - expect_alert: 0x1FFFF\n", 3, "16-bit code"),
     ],
