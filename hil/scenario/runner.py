@@ -869,8 +869,9 @@ async def _python_body(ctx: ScenarioContext) -> Verdict:
             if tb.tb_frame.f_code.co_filename == code:
                 line = tb.tb_lineno
             tb = tb.tb_next
-        where = ctx.scenario.file if line is None else f"{ctx.scenario.file}:{line}"
-        return _error_step(ctx, "python", f"{where}: {type(exc).__name__}: {exc}")
+        place = ctx.scenario.file or ctx.scenario.name
+        place = place if line is None else f"{place}:{line}"
+        return _error_step(ctx, "python", f"{place}: {type(exc).__name__}: {exc}")
     return Verdict.PASS
 
 
