@@ -192,7 +192,13 @@ def _writer(module: str, name: str, option: str) -> Any:
 
 
 @click.command("run")
-@click.argument("scenario_files", metavar="SCENARIO...", nargs=-1, required=True)
+@click.argument(
+    "scenario_files",
+    metavar="SCENARIO...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+)
 @click.option(
     "--lab",
     "lab_file",
@@ -232,7 +238,7 @@ def run_command(
         for file in scenario_files:
             scenarios += load_scenarios(file)
     except FileFormatError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc))
     if keyword:
         scenarios = select(scenarios, keyword)
         if not scenarios:
@@ -245,7 +251,7 @@ def run_command(
                 labs[path] = Lab.load(path)
             check_scenario(s, labs[path])
     except (LabError, ScenarioError) as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc))
     labs.clear()
     progress = Progress(scenarios, enabled=True)
     with progress:

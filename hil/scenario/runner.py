@@ -929,8 +929,15 @@ async def run_scenarios(
     t0 = time.perf_counter()
     for scenario in scenarios:
         path = lab or scenario.lab or DEFAULT_LAB
-        the_lab = Lab.load(path)
-        async with the_lab:
+        try:
+            the_lab = Lab.load(path)
+            await the_lab.start()
+        except (HilError, EmulatorError, OSError) as exc:  # a lab that cannot run: ERROR
+            run.scenarios.append(_lab_failed(scenario, str(path), seed, t0, exc))
+            if on_event is not None:
+                on_event("scenario_ended", {"scenario": scenario.name, "verdict": "error"})
+            continue
+        try:
             record = await run_scenario(
                 scenario,
                 the_lab,
@@ -941,5 +948,26 @@ async def run_scenarios(
                 t0=t0,
                 lab_name=str(path),
             )
+        finally:
+            await the_lab.stop()
         run.scenarios.append(record)
     return run
+
+
+def _lab_failed(
+    scenario: Scenario, lab: str, seed: int | None, t0: float, exc: BaseException
+) -> ScenarioRecord:
+    at = Stamp("", round(time.perf_counter() - t0, 6))
+    message = f"lab {lab}: cannot start: {type(exc).__name__}: {exc}"
+    step = StepRecord("lab", "lab", None, Verdict.ERROR, message, at, at)
+    return ScenarioRecord(
+        scenario.name,
+        scenario.file,
+        lab,
+        seed,
+        dict(scenario.parameters),
+        Verdict.ERROR,
+        at,
+        at,
+        steps=[step],
+    )

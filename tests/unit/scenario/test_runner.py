@@ -251,11 +251,13 @@ def test_cli_bad_files_are_one_line_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     bad = write(tmp_path, "name: x\nsteps:\n  - request: '4.1.1'\n    user: ghost\n")
     result = runner.invoke(main, ["run", str(bad)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0
     assert f"{bad}:4: step '4.1.1 as ghost': user: unknown user 'ghost'" in result.output
     result = runner.invoke(main, ["run", str(tmp_path / "none.yaml")])
-    assert result.exit_code == 2 and "cannot read" in result.output
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = runner.invoke(main, ["run", str(good := write(tmp_path, PASSING)), "-k", "zzz"])
+    assert result.exit_code == 2 and "no scenario matches" in result.output, good
 
 
 @pytest.mark.parametrize("option", ["--junit", "--html"])
@@ -358,3 +360,13 @@ async def test_a_python_scenario_that_hangs_is_bounded(tmp_path: Path) -> None:
     assert [step.verdict for step in s.steps] == [Verdict.PASS, Verdict.ERROR]
     assert s.steps[1].message == f"{path}: timed out after 0.1 s (real)"
     assert s.steps[0].line == 6
+
+
+async def test_a_lab_that_cannot_start_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    text = DEFAULT_LAB.read_text().replace("link: memory://demo-lab", "link: mqtt://127.0.0.1:1/x")
+    lab = tmp_path / "dead.yaml"
+    lab.write_text(text)
+    scenarios = load_scenarios(write(tmp_path, PASSING)) * 2
+    record = await run_scenarios(scenarios, lab=lab)
+    assert [s.verdict for s in record.scenarios] == [Verdict.ERROR, Verdict.ERROR]
+    assert "cannot start" in record.scenarios[0].steps[0].message
