@@ -29,7 +29,9 @@ from typing import Any
 from emulator.clock import VirtualClock
 from emulator.errors import EmulatorError, GbcsError
 from emulator.gbcs.frame import Cra, decode_message
+from emulator.gbcs.inspection import inspect_message
 from emulator.gbcs.message_codes import lookup
+from emulator.gbcs.tree import render_text
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabError
 from hil.dcc.requestfile import parse_when
 from hil.dcc.requests import RequestStatus, Result
@@ -136,6 +138,7 @@ class ScenarioContext:
     _reported: set[str] = field(default_factory=set)  # request ids with a response recorded
     _active: bool = True
     _names: dict[bytes, str] = field(default_factory=dict)
+    _commands: dict[tuple[bytes, int], bytes] = field(default_factory=dict)  # for responses
 
     # -- time and names ------------------------------------------------------------------------
     def stamp(self) -> Stamp:
@@ -184,6 +187,11 @@ class ScenarioContext:
             source, target = self.device_name(bytes(msg.originator)), "Hub"
         if kind == "alert" and msg.cra == Cra.ALERT:
             self._hub_alerts.append((raw, source, code))
+        sent = None
+        if kind == "command":
+            self._commands[(bytes(msg.originator), msg.counter)] = raw
+        elif kind == "response":
+            sent = self._commands.pop((bytes(msg.recipient), msg.counter), None)
         self.record.messages.append(
             MessageRecord(
                 self.stamp(),
@@ -194,6 +202,7 @@ class ScenarioContext:
                 step=self.current,
                 message_code=code,
                 hex=raw.hex().upper(),
+                decoded=_decoded(raw, sent),
             )
         )
 
@@ -724,6 +733,20 @@ class ScenarioContext:
             self.record.faults = list(self._injector.records)
             await self._injector.aclose()
             self.record.faults = list(self._injector.records)
+
+
+def _decoded(raw: bytes, command: bytes | None) -> str | None:
+    """The message's decoded tree as text (what a report shows for an arrow).
+
+    Decoded without keys: the record is for reading; signature and MAC checks
+    are the DCC's and the devices' job, and their outcome is in the steps.
+    """
+    try:
+        data = inspect_message(raw, None, command).to_json()
+    except (GbcsError, EmulatorError, ValueError) as exc:
+        return f"not decoded: {exc}"
+    data.pop("values", None)
+    return "\n".join(render_text(data))
 
 
 def _find_value(values: list[NamedValue], name: str) -> NamedValue | None:
