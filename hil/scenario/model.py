@@ -245,10 +245,21 @@ class RequestStep(_Step):
     expect: ResponseExpect = ResponseExpect(status="completed")
 
 
-class RawStep(_Step):
-    """A GBCS command (hex, e.g. from a builder or `smets-hil gbcs`) sent to the hub as is."""
+class RawBuild(FileModel):
+    """A command our builders make for a user, without the DCC's checks (eligibility, ...)."""
 
-    raw: Annotated[str, AfterValidator(_hex)]
+    variant: Variant
+    user: str
+    target: str
+    role: Annotated[str, AfterValidator(_role)] | None = None
+    params: dict[str, Any] = {}
+    option: str | None = None
+
+
+class RawStep(_Step):
+    """A GBCS command sent to the hub as is: hex, or built by our builders for a user."""
+
+    raw: Annotated[str, AfterValidator(_hex)] | RawBuild
     expect: Literal["response", "rejected", "any"] = "response"
     #: How long (real seconds) the hub waits for the response; silence is a rejection.
     within: Duration = 5.0
@@ -848,6 +859,11 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
             names.append(("target", step.target))
         elif isinstance(step, ActionStep):
             names += [("device", step.device), ("meter", step.meter)]
+        elif isinstance(step, RawStep) and isinstance(step.raw, RawBuild):
+            if lab.users.get(step.raw.user) is None:
+                known = ", ".join(u.name for u in lab.users)
+                problems.append(_at(spec, f"raw.user: unknown user {step.raw.user!r} ({known})"))
+            names.append(("raw.target", step.raw.target))
         elif isinstance(step, ExpectAlertStep | ExpectDccAlertStep):
             names.append(("device", step.device))
             user = step.user if isinstance(step, ExpectDccAlertStep) else None

@@ -49,6 +49,7 @@ from hil.scenario.model import (
     FaultStep,
     MeasureStep,
     PromptStep,
+    RawBuild,
     RawStep,
     RepeatStep,
     RequestStep,
@@ -641,6 +642,39 @@ class ScenarioContext:
         log.info("%s: power cycled", step.device)
         return "power cycled" + (f" (off {step.off_for:g} s)" if step.off_for else "")
 
+    def _build(self, spec: RawBuild) -> bytes:
+        """The command as the user would send it, from our builders, signed if critical."""
+        from emulator.gbcs import builder
+        from hil.dcc.catalogue import Role
+        from hil.dcc.commands import BuildContext, build_command
+        from hil.dcc.routes import route
+
+        dcc = self.dcc
+        user = self.lab.users[spec.user]
+        if spec.role is not None:
+            role = Role.parse(spec.role)
+        elif len(user.ids) == 1:
+            [role] = user.ids
+        else:
+            raise ScenarioError(f"raw: {spec.user} holds several roles; say which (role:)")
+        originator = user.id_for(role)
+        target = self.lab.eui(spec.target)
+        device = self.lab.inventory.get(target)
+        if device is None:
+            raise ScenarioError(f"raw: {spec.target} is not in the inventory")
+        counter = dcc.next_counter(originator)
+        context = BuildContext(
+            now=self.lab.clock.now(),
+            keystore=dcc.keystore,
+            device_types={bytes(d.eui): d.kind.value for d in self.lab.inventory},
+            ca_certificate=dcc.ca_certificate,
+            utrn_counters=dcc.utrn_counters,
+        )
+        the_route = route(spec.variant, device.kind.value, spec.option)
+        built = build_command(the_route, counter, originator, target, spec.params, context)
+        message = builder.command(built.message_code, counter, originator, target, built.payload)
+        return builder.protect(message, dcc.security, critical=built.critical).encode()
+
     def _make_utrn(self, meter: Any, pence: int) -> str:
         """A UTRN as the meter's supplier would issue it (the next top-up counter)."""
         from emulator.devices.anchors import AnchorRole
@@ -661,7 +695,8 @@ class ScenarioContext:
         return utrn.generate_utrn(z, supplier.eui, meter.eui, step << 32, pence)
 
     async def _raw(self, step: RawStep, detail: dict[str, Any], timeout: float) -> str:
-        raw = bytes.fromhex(step.raw)
+        raw = bytes.fromhex(step.raw) if isinstance(step.raw, str) else self._build(step.raw)
+        detail["command"] = raw.hex().upper()
         msg = decode_message(raw)
         hub = self.dcc._hub_for(msg.recipient)
         if hub is None:

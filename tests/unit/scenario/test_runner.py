@@ -370,3 +370,23 @@ async def test_a_lab_that_cannot_start_is_an_error_not_a_crash(tmp_path: Path) -
     record = await run_scenarios(scenarios, lab=lab)
     assert [s.verdict for s in record.scenarios] == [Verdict.ERROR, Verdict.ERROR]
     assert "cannot start" in record.scenarios[0].steps[0].message
+
+
+async def test_raw_commands_built_for_a_user_skip_the_dcc_checks(tmp_path: Path) -> None:
+    text = """name: raw build
+steps:
+  - name: the DNO's own disable, past the DCC
+    raw: {variant: "7.2", user: dno, target: ESME}
+    expect: any
+    within: 0.5s
+  - assert: ESME.meter.supply_enabled
+    equals: true
+  - name: the supplier's, built and signed by our builders
+    raw: {variant: "7.2", user: supplier, role: Import Supplier, target: ESME}
+  - assert: ESME.meter.supply_enabled
+    equals: false
+"""
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)))).scenarios
+    assert s.verdict == Verdict.PASS, [step.message for step in s.steps]
+    assert s.steps[0].message.startswith("rejected")  # the meter holds no DNO disable right
+    assert [m.kind for m in s.messages].count("command") == 2
