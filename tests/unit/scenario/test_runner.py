@@ -390,3 +390,49 @@ steps:
     assert s.verdict == Verdict.PASS, [step.message for step in s.steps]
     assert s.steps[0].message.startswith("rejected")  # the meter holds no DNO disable right
     assert [m.kind for m in s.messages].count("command") == 2
+
+
+async def test_until_moves_the_clock_to_a_time_and_refuses_the_past(tmp_path: Path) -> None:
+    text = """name: until
+steps:
+  - until: 2026-03-29T01:30
+  - assert: ESME.meter.import_wh
+    min: 1
+  - until: "2026-03-29T01:00:00Z"
+"""
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)))).scenarios
+    assert s.steps[0].ended.virtual == "2026-03-29T01:30:00+00:00"
+    assert [step.verdict for step in s.steps] == [Verdict.PASS, Verdict.PASS, Verdict.FAIL]
+    assert "is already past" in s.steps[2].message
+
+
+async def test_a_real_clock_lab_runs_in_real_time(tmp_path: Path) -> None:
+    lab = tmp_path / "real.yaml"
+    lab.write_text(DEFAULT_LAB.read_text().replace("clock: virtual", "clock: real"))
+    text = """name: real
+steps:
+  - advance: 0.2s
+  - request: "4.18"
+    user: supplier
+    target: ESME
+"""
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)), lab=lab)).scenarios
+    assert s.verdict == Verdict.PASS, [step.message for step in s.steps]
+    assert s.steps[0].ended.real - s.steps[0].started.real >= 0.2
+
+
+async def test_an_operator_answers_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter(["", "n"])
+    monkeypatch.setattr("builtins.input", lambda _question: next(answers))
+    text = """name: bench
+steps:
+  - prompt: Fit the clamp
+  - prompt: Is the display lit?
+    confirm: true
+"""
+    path = write(tmp_path, text)
+    [s] = (await run_scenarios(load_scenarios(path), interactive=True)).scenarios
+    assert [step.verdict for step in s.steps] == [Verdict.PASS, Verdict.FAIL]
+    assert (
+        s.steps[1].message == f"{path}:5: step 'prompt Is the display lit?': operator answered 'n'"
+    )
