@@ -302,6 +302,7 @@ class ExpectAlertStep(_Step):
     expect_alert: Code | None
     device: str | None = None
     within: Duration | None = None
+    values: dict[str, ValueCheck] = {}  # the alert's decoded values, by name or path
 
 
 class ExpectDccAlertStep(_Step):
@@ -311,6 +312,7 @@ class ExpectDccAlertStep(_Step):
     device: str | None = None
     user: str | None = None
     within: Duration | None = None
+    values: dict[str, ValueCheck] = {}
 
 
 class AdvanceStep(_Step):

@@ -452,13 +452,7 @@ class ScenarioContext:
             problems.append(f"expected status {expect.status}, got {result.status.value}{why}")
         if expect.reason is not None and result.reason != expect.reason:
             problems.append(f"expected reason {expect.reason}, got {result.reason}")
-        for name, check in expect.values.items():
-            value = _find_value(result.values, name)
-            if value is None:
-                known = ", ".join(v.name for v in result.values) or "none"
-                problems.append(f"no value named {name!r} in the response (values: {known})")
-                continue
-            problems += self.check(name, value.value, check, value.unit or None)
+        problems += _check_values(self, result.values, dict(expect.values))
         if problems:
             raise StepFailed("; ".join(problems))
         summary = values_text(result.values) if result.values else result.detail
@@ -524,6 +518,10 @@ class ScenarioContext:
         code = "any" if step.expect_alert is None else f"0x{step.expect_alert:04X}"
         within = step.within if step.within is not None else timeout
         await self._wait_until(match, within, f"no alert {code} from {step.device or 'any device'}")
+        raw = self._hub_alerts[self._alerts_seen - 1][0]
+        problems = _check_values(self, response_values(None, None, raw), dict(step.values))
+        if problems:
+            raise StepFailed(f"alert {detail['alert']}: " + "; ".join(problems))
         return f"alert {detail['alert']}"
 
     async def _expect_dcc_alert(
@@ -559,6 +557,10 @@ class ScenarioContext:
         code = "any" if step.expect_dcc_alert is None else f"0x{step.expect_dcc_alert:04X}"
         within = step.within if step.within is not None else timeout
         await self._wait_until(match, within, f"no DCC alert {code}")
+        raw = self.dcc.alerts[self._dcc_alerts_seen - 1].raw
+        problems = _check_values(self, response_values(None, None, raw), dict(step.values))
+        if problems:
+            raise StepFailed(f"DCC alert {detail['alert']['message_code']}: " + "; ".join(problems))
         return f"DCC alert {detail['alert']['message_code']} to {detail['alert']['users']}"
 
     # -- state and measurements ----------------------------------------------------------------
@@ -582,10 +584,9 @@ class ScenarioContext:
                 raise StepFailed(f"unknown device path {exc}") from None
         else:
             assert step.response is not None and step.value is not None
-            named = _find_value(self.results[step.response].values, step.value)
-            if named is None:
-                raise StepFailed(f"no value named {step.value!r} in {step.response!r}")
-            value, unit = named.value, named.unit or None
+            value, unit = _value_at(self.results[step.response].values, step.value)
+            if value is _MISSING:
+                raise StepFailed(f"no value {step.value!r} in {step.response!r}")
         detail["value"] = _jsonable(value)
         problems = self.check(step.measure, value, step, unit)
         if problems:
@@ -782,6 +783,42 @@ def _decoded(raw: bytes, command: bytes | None) -> str | None:
         return f"not decoded: {exc}"
     data.pop("values", None)
     return "\n".join(render_text(data))
+
+
+_MISSING = object()
+
+
+def _value_at(values: list[NamedValue], path: str) -> tuple[Any, str | None]:
+    """A value by name, or a field inside one by `name.field.field` (`_MISSING` if none)."""
+    named = _find_value(values, path)
+    if named is not None:
+        return named.value, named.unit or None
+    for value in values:
+        if path.startswith(value.name + "."):
+            current: Any = value.value
+            for key in path[len(value.name) + 1 :].split("."):
+                if isinstance(current, dict) and key in current:
+                    current = current[key]
+                elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
+                    current = current[int(key)]
+                else:
+                    return _MISSING, None
+            return current, None
+    return _MISSING, None
+
+
+def _check_values(
+    ctx: ScenarioContext, values: list[NamedValue], checks: dict[str, Check]
+) -> list[str]:
+    problems = []
+    for path, check in checks.items():
+        value, unit = _value_at(values, path)
+        if value is _MISSING:
+            known = ", ".join(v.name for v in values) or "none"
+            problems.append(f"no value {path!r} (values: {known})")
+            continue
+        problems += ctx.check(path, value, check, unit)
+    return problems
 
 
 def _find_value(values: list[NamedValue], name: str) -> NamedValue | None:

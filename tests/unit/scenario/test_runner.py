@@ -436,3 +436,18 @@ steps:
     assert (
         s.steps[1].message == f"{path}:5: step 'prompt Is the display lit?': operator answered 'n'"
     )
+
+
+def test_values_by_name_or_path() -> None:
+    from emulator.gbcs.values import NamedValue
+    from hil.scenario.runner import _MISSING, _value_at
+
+    values = [
+        NamedValue("Meter balance", 10.0, "GBP"),
+        NamedValue("executed command", {"use_case": "ECS01b", "rows": [[1, 2]]}),
+    ]
+    assert _value_at(values, "meter balance") == (10.0, "GBP")
+    assert _value_at(values, "executed command.use_case") == ("ECS01b", None)
+    assert _value_at(values, "executed command.rows.0") == ([1, 2], None)
+    assert _value_at(values, "executed command.nope")[0] is _MISSING
+    assert _value_at(values, "nothing")[0] is _MISSING
