@@ -451,3 +451,28 @@ def test_values_by_name_or_path() -> None:
     assert _value_at(values, "executed command.rows.0") == ([1, 2], None)
     assert _value_at(values, "executed command.nope")[0] is _MISSING
     assert _value_at(values, "nothing")[0] is _MISSING
+
+
+async def test_sequenced_requests_and_their_responses(tmp_path: Path) -> None:
+    text = """name: sequenced
+steps:
+  - name: disable
+    request: "7.2"
+    user: supplier
+    target: ESME
+    wait: false
+  - name: enable after
+    request: "7.1"
+    user: supplier
+    target: ESME
+    after: disable
+  - expect_response: disable
+  - expect_response: enable after
+  - assert: ESME.meter.supply_enabled
+    equals: true
+"""
+    [s] = (await run_scenarios(load_scenarios(write(tmp_path, text)))).scenarios
+    assert s.verdict == Verdict.PASS, [step.message for step in s.steps]
+    assert "acknowledged" in s.steps[1].message and "completed" in s.steps[3].message
+    responses = [m.label for m in s.messages if m.kind == "service_response"]
+    assert responses == ["7.2 completed I0", "7.1 completed I0"]
