@@ -192,7 +192,7 @@ steps:
     fault: {kind: drop, rate: 0.5, target: ESME}
   - advance: 1m
   - clear_fault: drop some
-  - fault: {kind: latency, delay: 2s}
+  - fault: {kind: latency, delay: 2s, target: all}
   - clear_fault: all
 """
     made: list[FakeInjector] = []
