@@ -429,11 +429,13 @@ def _register_dcc_commands() -> None:
 
 
 from hil.live.cli import lab_group  # noqa: E402 (a command group of its own module)
+from hil.scenario.cli import run_command  # noqa: E402 (a command of its own module)
 from hil.send import send_command  # noqa: E402 (a command of its own module)
 
 _register_dcc_commands()
 main.add_command(send_command)
 main.add_command(lab_group)
+main.add_command(run_command)
 
 if __name__ == "__main__":
     main()

@@ -81,6 +81,8 @@ def inputs(
         "keys_bad.json": b"not json",
         "keys_list.json": b"[1, 2]",
         "a_file.txt": b"not a folder\n",
+        "scenario.yaml": b"name: s\nsteps:\n  - advance: 1m\n",
+        "scenario_ghost.yaml": b"name: s\nsteps:\n  - {request: '4.1.1', user: ghost}\n",
     }
     for name, data in files.items():
         (d / name).write_bytes(data)
@@ -358,6 +360,17 @@ CASES: dict[str, Case] = {
         "requests", "{d}/missing_lab.yaml", code=FAILED, says="nowhere.yaml"
     ),
     "requests missing file": case("requests", "{d}/nowhere.yaml", code=USAGE, says="nowhere"),
+    # -- run (scenarios)
+    "run missing file": case("run", "{d}/nowhere.yaml", code=USAGE, says="nowhere"),
+    "run binary file": case("run", "{d}/binary.yaml", code=FAILED, says="binary file"),
+    "run empty file": case("run", "{d}/empty.yaml", code=FAILED, says="empty file"),
+    "run not YAML": case("run", "{d}/not_yaml.yaml", code=FAILED, says="not valid YAML"),
+    "run a request file": case("run", "{d}/requests.yaml", code=FAILED, says="name: missing"),
+    "run unknown user": case("run", "{d}/scenario_ghost.yaml", code=FAILED, says="'ghost'"),
+    "run bad lab": case(
+        "run", "{d}/scenario.yaml", "--lab", "{d}/lab_binary.yaml", code=FAILED, says="binary"
+    ),
+    "run no match": case("run", "{d}/scenario.yaml", "-k", "zzz", code=USAGE, says="no scenario"),
     "requests dead broker": case(
         "requests",
         "{d}/requests.yaml",

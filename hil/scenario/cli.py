@@ -1,0 +1,281 @@
+"""`smets-hil run`: scenarios on a lab, a live progress display, records and reports.
+
+Every output is written from the run record (`hil.scenario.record`): the JSON
+is the record itself; JUnit and HTML come from `hil.report` writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import re
+import sys
+import time
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from hil.boundary import EXIT_FAILED, fail
+from hil.dcc.lab import DEFAULT_LAB, Lab, LabError
+from hil.files import FileFormatError
+from hil.scenario.model import Scenario, ScenarioError, check_scenario, load_scenarios
+from hil.scenario.record import RunRecord, Verdict
+from hil.scenario.runner import run_scenarios
+
+EXIT_USAGE = 2
+
+
+# -- -k EXPR ------------------------------------------------------------------------------------
+
+
+def select(scenarios: list[Scenario], expression: str) -> list[Scenario]:
+    """pytest-like `-k`: words match a scenario's name or tags (substring), with and/or/not."""
+    tokens: list[str] = re.findall(r"\(|\)|[^\s()]+", expression)
+    if not tokens:
+        return scenarios
+
+    def matches(s: Scenario) -> bool:
+        pos = 0
+
+        def peek() -> str | None:
+            return tokens[pos] if pos < len(tokens) else None
+
+        def take() -> str:
+            nonlocal pos
+            if pos >= len(tokens):
+                raise click.BadParameter(f"incomplete expression {expression!r}", param_hint="-k")
+            pos += 1
+            return str(tokens[pos - 1])
+
+        def expr() -> bool:
+            value = term()
+            while peek() == "or":
+                take()
+                value = term() or value
+            return value
+
+        def term() -> bool:
+            value = factor()
+            while peek() == "and":
+                take()
+                value = factor() and value
+            return value
+
+        def factor() -> bool:
+            token = take()
+            if token == "not":
+                return not factor()
+            if token == "(":
+                value = expr()
+                if take() != ")":
+                    raise click.BadParameter(f"missing ')' in {expression!r}", param_hint="-k")
+                return value
+            if token in ("and", "or", ")"):
+                raise click.BadParameter(f"unexpected {token!r} in {expression!r}", param_hint="-k")
+            word = token.casefold()
+            return word in s.name.casefold() or any(word in t.casefold() for t in s.tags)
+
+        value = expr()
+        if pos != len(tokens):
+            raise click.BadParameter(
+                f"unexpected {tokens[pos]!r} in {expression!r}", param_hint="-k"
+            )
+        return value
+
+    return [s for s in scenarios if matches(s)]
+
+
+# -- progress --------------------------------------------------------------------------------------
+
+
+class Progress:
+    """One line per scenario: verdict, name, current step, virtual and real elapsed time."""
+
+    def __init__(self, scenarios: list[Scenario], enabled: bool) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.enabled = enabled and self.console.is_terminal
+        self.rows: dict[str, dict[str, Any]] = {
+            s.name: {"state": "waiting", "step": "", "v0": None, "virtual": "", "t0": None}
+            for s in scenarios
+        }
+        self.live: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.live import Live
+
+            self.live = Live(self._table(), console=self.console, refresh_per_second=8)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
+            self.live.__exit__(None, None, None)
+
+    def on_event(self, kind: str, data: dict[str, Any]) -> None:
+        row = self.rows.setdefault(data["scenario"], {"state": "", "step": "", "v0": None})
+        if kind == "scenario_started":
+            row.update(state="running", v0=data.get("virtual"), t0=time.perf_counter())
+        elif kind == "step_started":
+            row.update(step=data["step"], virtual=data.get("virtual", ""))
+        elif kind == "scenario_ended":
+            row.update(state=data["verdict"], step="", t1=time.perf_counter())
+            if not self.enabled:
+                self.console.print(f"{data['verdict'].upper():5} {escape(data['scenario'])}")
+        if self.live is not None:
+            self.live.update(self._table())
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(show_header=True, box=None, pad_edge=False)
+        table.add_column("", no_wrap=True)
+        table.add_column("scenario", no_wrap=True, overflow="ellipsis", ratio=2)
+        table.add_column("step", no_wrap=True, overflow="ellipsis", ratio=2)
+        table.add_column("virtual", no_wrap=True, justify="right")
+        table.add_column("real", no_wrap=True, justify="right")
+        styles = {"pass": "green", "fail": "red", "error": "red", "skip": "yellow"}
+        for name, row in self.rows.items():
+            state = row["state"]
+            real = ""
+            if row.get("t0") is not None:
+                real = f"{row.get('t1', time.perf_counter()) - row['t0']:.1f}s"
+            virtual = _virtual_elapsed(row.get("v0"), row.get("virtual"))
+            table.add_row(
+                f"[{styles.get(state, 'cyan')}]{state.upper()}[/]",
+                escape(name),
+                escape(row["step"]),
+                virtual,
+                real,
+            )
+        return table
+
+
+def _virtual_elapsed(start: str | None, now: str | None) -> str:
+    import datetime as _dt
+
+    if not start or not now:
+        return ""
+    seconds = (_dt.datetime.fromisoformat(now) - _dt.datetime.fromisoformat(start)).total_seconds()
+    if seconds >= 3600:
+        return f"+{seconds / 3600:.1f}h"
+    return f"+{seconds:.0f}s"
+
+
+def summary(record: RunRecord) -> str:
+    """The terminal summary (hil.report.console when it is installed)."""
+    try:
+        console = importlib.import_module("hil.report.console")
+        return str(console.summary_text(record))
+    except ImportError:
+        pass
+    lines = []
+    for s in record.scenarios:
+        lines.append(f"{s.verdict.value.upper():5} {s.name}")
+        for step in s.steps:
+            if step.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.SKIP):
+                lines.append(f"      {step.verdict.value}: {step.message}")
+    passed = sum(1 for s in record.scenarios if s.passed)
+    lines.append(f"{passed} of {len(record.scenarios)} scenario(s) passed")
+    return "\n".join(lines)
+
+
+def _writer(module: str, name: str, option: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        fail(f"{option}: {module}.{name} is not available in this installation")
+
+
+@click.command("run")
+@click.argument(
+    "scenario_files",
+    metavar="SCENARIO...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+)
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(dir_okay=False),
+    help="lab file (default: the scenario's lab, else the demo lab)",
+)
+@click.option("--junit", type=click.Path(dir_okay=False), help="write a JUnit XML report")
+@click.option(
+    "--json", "json_file", type=click.Path(dir_okay=False), help="write the run record as JSON"
+)
+@click.option("--html", type=click.Path(dir_okay=False), help="write an HTML report")
+@click.option("-k", "keyword", help="only scenarios whose name or tags match (and/or/not)")
+@click.option(
+    "--seed", type=int, help="seed for fault injection and randomness (same seed, same record)"
+)
+@click.option(
+    "--no-prompt", is_flag=True, help="skip operator prompts (SKIP verdict); also when CI is set"
+)
+def run_command(
+    scenario_files: tuple[str, ...],
+    lab_file: str | None,
+    junit: str | None,
+    json_file: str | None,
+    html: str | None,
+    keyword: str | None,
+    seed: int | None,
+    no_prompt: bool,
+) -> None:
+    """Run scenario files (YAML or Python) on a lab; exit 0 only when every one passed."""
+    writers = []
+    if junit is not None:
+        writers.append((_writer("hil.report.junit", "write_junit", "--junit"), junit))
+    if html is not None:
+        writers.append((_writer("hil.report.html", "write_html", "--html"), html))
+    scenarios: list[Scenario] = []
+    try:
+        for file in scenario_files:
+            scenarios += load_scenarios(file)
+    except FileFormatError as exc:
+        fail(str(exc))
+    if keyword:
+        scenarios = select(scenarios, keyword)
+        if not scenarios:
+            fail(f"-k {keyword!r}: no scenario matches", EXIT_USAGE)
+    labs: dict[str, Lab] = {}
+    try:
+        for s in scenarios:
+            path = str(lab_file or s.lab or DEFAULT_LAB)
+            if path not in labs:
+                labs[path] = Lab.load(path)
+            check_scenario(s, labs[path])
+    except (LabError, ScenarioError) as exc:
+        fail(str(exc))
+    labs.clear()
+    progress = Progress(scenarios, enabled=True)
+    with progress:
+        record = asyncio.run(
+            run_scenarios(
+                scenarios,
+                lab=lab_file,
+                seed=seed,
+                on_event=progress.on_event,
+                interactive=False if no_prompt else None,
+            )
+        )
+    if json_file is not None:
+        try:
+            record.dump(json_file)
+        except OSError as exc:
+            fail(f"--json: cannot write {json_file}: {exc.strerror}")
+    for write, path in writers:
+        try:
+            write(record, path)
+        except OSError as exc:
+            fail(f"cannot write {path}: {exc.strerror}")
+    click.echo(summary(record))
+    sys.exit(0 if record.passed else EXIT_FAILED)
+
+
+__all__ = ["run_command", "select", "summary"]

@@ -1,0 +1,1068 @@
+"""Running scenarios: each step against a started lab, everything kept in the record.
+
+The runner owns the record (hil/scenario/record.py): every step with its
+verdict and message, every message at the DCC boundary (service request and
+response) and at the hub (GBCS command, response, alert), every measurement,
+fault and log line, each stamped with the lab's virtual time and the real
+seconds since the run started. Outputs are written from the record only.
+
+A step never waits without bound: `timeout` (the scenario's default, 60 s) is
+the real-time bound of every step and the virtual-time bound of its waits
+(`within` for expectations); a step that overruns is an ERROR, the scenario
+stops, and its teardown still runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import logging
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.clock import VirtualClock
+from emulator.errors import EmulatorError, GbcsError
+from emulator.gbcs.frame import Cra, decode_message
+from emulator.gbcs.inspection import inspect_message
+from emulator.gbcs.message_codes import lookup
+from emulator.gbcs.tree import render_text
+from hil.dcc.lab import DEFAULT_LAB, Lab, LabError
+from hil.dcc.requestfile import parse_when
+from hil.dcc.requests import RequestStatus, Result
+from hil.dcc.values import NamedValue, response_values, values_text
+from hil.errors import HilError
+from hil.scenario.model import (
+    ActionStep,
+    AdvanceStep,
+    AssertStep,
+    Check,
+    ClearFaultStep,
+    ExpectAlertStep,
+    ExpectDccAlertStep,
+    ExpectResponseStep,
+    FaultStep,
+    MeasureStep,
+    PromptStep,
+    RawBuild,
+    RawStep,
+    RepeatStep,
+    RequestStep,
+    ResponseExpect,
+    Scenario,
+    ScenarioError,
+    SleepStep,
+    StepSpec,
+    UntilStep,
+    _Step,
+    check_scenario,
+    resolve_path,
+    step_spec,
+    substitute,
+)
+from hil.scenario.record import (
+    FaultRecord,
+    LogLine,
+    Measurement,
+    MessageRecord,
+    ResponseTimeRecord,
+    RunRecord,
+    ScenarioRecord,
+    Stamp,
+    StepRecord,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+
+#: A Python scenario's function is bounded at this many times its step timeout (real time).
+PYTHON_BOUND = 10
+
+EventHandler = Callable[[str, dict[str, Any]], None]
+#: Builds the fault injector of a scenario: (lab, seed, on_record) -> injector.
+InjectorFactory = Callable[[Lab, int, Callable[[FaultRecord], None]], Any]
+
+
+class StepFailed(HilError):
+    """What a step checked did not hold (FAIL); any other error is an ERROR."""
+
+
+class StepSkipped(HilError):
+    """The step was not run (an operator prompt in CI)."""
+
+
+def interactive_default() -> bool:
+    """Prompts are asked only on a terminal and outside CI."""
+    return sys.stdin.isatty() and not os.environ.get("CI")
+
+
+class _Capture(logging.Handler):
+    """Log lines into the record while a scenario runs."""
+
+    def __init__(self, ctx: ScenarioContext) -> None:
+        super().__init__(logging.INFO)
+        self.ctx = ctx
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a bad format string must not stop the run
+            text = str(record.msg)
+        self.ctx.record.logs.append(LogLine(self.ctx.stamp(), record.levelname, record.name, text))
+
+
+@dataclass
+class ScenarioContext:
+    """What a scenario's steps (YAML or Python) run with: the lab, the record, the names."""
+
+    scenario: Scenario
+    lab: Lab
+    record: ScenarioRecord
+    seed: int
+    t0: float
+    interactive: bool = False
+    on_event: EventHandler | None = None
+    injector_factory: InjectorFactory | None = None
+    results: dict[str, Result] = field(default_factory=dict)
+    faults: dict[str, Any] = field(default_factory=dict)
+    random: random.Random = field(default_factory=random.Random)
+    current: str | None = None  # the step running, for messages and measurements
+    _injector: Any = None
+    _alerts_seen: int = 0  # hub alerts already matched by an expectation
+    _dcc_alerts_seen: int = 0
+    _hub_alerts: list[tuple[bytes, str, int]] = field(default_factory=list)  # raw, device, code
+    _reported: set[str] = field(default_factory=set)  # request ids with a response recorded
+    _active: bool = True
+    _names: dict[bytes, str] = field(default_factory=dict)
+    _commands: dict[tuple[bytes, int], bytes] = field(default_factory=dict)  # for responses
+
+    # -- time and names ------------------------------------------------------------------------
+    def stamp(self) -> Stamp:
+        return Stamp(self.lab.clock.now().isoformat(), round(time.perf_counter() - self.t0, 6))
+
+    @property
+    def virtual(self) -> bool:
+        return isinstance(self.lab.clock, VirtualClock)
+
+    def device_name(self, eui: bytes) -> str:
+        if not self._names:
+            for name, value in self.lab.names.items():
+                key = bytes(value)
+                if key not in self._names or len(name) < len(self._names[key]):
+                    self._names[key] = name
+        return self._names.get(bytes(eui), bytes(eui).hex("-").upper())
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """This cell of the scenario's matrix."""
+        return self.scenario.parameters
+
+    @property
+    def dcc(self) -> Any:
+        if self.lab.dcc is None:
+            raise LabError("the lab is not started")
+        return self.lab.dcc
+
+    # -- the hub's traffic ---------------------------------------------------------------------
+    def on_hub(self, kind: str, raw: bytes) -> None:
+        if not self._active or kind not in ("command", "response", "alert"):
+            return
+        try:
+            msg = decode_message(raw)
+        except GbcsError:
+            self.record.messages.append(
+                MessageRecord(self.stamp(), "?", "Hub", kind, "undecodable", self.current)
+            )
+            return
+        code = msg.message_code
+        entry = lookup(code)
+        label = f"0x{code:04X} {entry.use_case}".strip()
+        if kind == "command":
+            source, target = "Hub", self.device_name(bytes(msg.recipient))
+        else:
+            source, target = self.device_name(bytes(msg.originator)), "Hub"
+        if kind == "alert" and msg.cra == Cra.ALERT:
+            self._hub_alerts.append((raw, source, code))
+        sent = None
+        if kind == "command":
+            self._commands[(bytes(msg.originator), msg.counter)] = raw
+        elif kind == "response":
+            sent = self._commands.pop((bytes(msg.recipient), msg.counter), None)
+        self.record.messages.append(
+            MessageRecord(
+                self.stamp(),
+                source,
+                target,
+                kind,
+                label,
+                step=self.current,
+                message_code=code,
+                hex=raw.hex().upper(),
+                decoded=_decoded(raw, sent),
+            )
+        )
+
+    def _service_request(self, result: Result) -> None:
+        r = result.request
+        self.record.messages.append(
+            MessageRecord(
+                self.stamp(),
+                "User",
+                "DCC",
+                "service_request",
+                f"{r.variant} {r.label or r.request_id} ({r.user.name})",
+                step=self.current,
+                variant=r.variant,
+            )
+        )
+        if result.done:
+            self._service_response(result)
+
+    def _arrow(self, source: str, target: str, kind: str, result: Result) -> None:
+        label = f"{result.variant} {kind.replace('_', ' ')}"
+        self.record.messages.append(
+            MessageRecord(
+                self.stamp(), source, target, kind, label, step=self.current, variant=result.variant
+            )
+        )
+
+    def _service_response(self, result: Result) -> None:
+        if result.request_id in self._reported:
+            return
+        self._reported.add(result.request_id)
+        detail = values_text(result.values) if result.values else result.detail
+        self.record.messages.append(
+            MessageRecord(
+                self.stamp(),
+                "DCC",
+                "User",
+                "service_response",
+                f"{result.variant} {result.status.value} {result.reason}",
+                step=self.current,
+                variant=result.variant,
+                ok=result.ok,
+                decoded=detail or None,
+            )
+        )
+
+    # -- measurements --------------------------------------------------------------------------
+    def check(self, name: str, value: Any, check: Check, unit: str | None = None) -> list[str]:
+        """Validate, keep the measurement, return the problems."""
+        problems = check.problems(value)
+        if check.unit is not None and unit and check.unit != unit:
+            problems.append(f"unit {unit!r}, expected {check.unit!r}")
+        validators = check.validators
+        verdict = Verdict.UNSET if not validators else Verdict.FAIL if problems else Verdict.PASS
+        self.measure(name, value, unit or check.unit, ", ".join(validators) or None, verdict)
+        return [f"{name}: {p}" for p in problems]
+
+    def measure(
+        self,
+        name: str,
+        value: Any,
+        unit: str | None = None,
+        validator: str | None = None,
+        verdict: Verdict = Verdict.UNSET,
+    ) -> None:
+        at = self.stamp()
+        shown = _jsonable(value)
+        self.record.measurements.append(
+            Measurement(name, shown, unit, validator, verdict, at, self.current)
+        )
+        if isinstance(shown, int | float) and not isinstance(shown, bool):
+            self.record.series.setdefault(name, []).append((at.virtual, float(shown)))
+            if unit:
+                self.record.series_units[name] = unit
+
+    # -- running steps -------------------------------------------------------------------------
+    async def step(self, step: _Step | StepSpec) -> Verdict:
+        """Run one step (Python scenarios call this with a step model)."""
+        spec = step if isinstance(step, StepSpec) else step_spec(step, self._python_where())
+        verdict = await self._run(spec, {})
+        if verdict in (Verdict.FAIL, Verdict.ERROR) and self.scenario.body is not None:
+            raise StepFailed(self.record.steps[-1].message)
+        return verdict
+
+    def _python_where(self) -> str:
+        frame = sys._getframe(2)
+        code = self.scenario.body.__code__.co_filename if self.scenario.body else None
+        for _ in range(6):
+            if frame.f_code.co_filename == code:
+                return f"{self.scenario.file}:{frame.f_lineno}"
+            if frame.f_back is None:
+                break
+            frame = frame.f_back
+        return self.scenario.file or self.scenario.name
+
+    async def request(self, variant: str, **fields: Any) -> Result:
+        """`RequestStep` in Python: `await ctx.request("4.1.1", user="supplier", target="ESME")`."""
+        name = fields.get("name") or f"{variant} #{len(self.results) + 1}"
+        fields["name"] = name
+        await self.step(RequestStep(request=variant, **fields))
+        return self.results[name]
+
+    async def advance(self, duration: str | float) -> None:
+        await self.step(AdvanceStep.model_validate({"advance": duration}))
+
+    async def check_state(self, path: str, **checks: Any) -> Any:
+        await self.step(AssertStep.model_validate({"assert": path, **checks}))
+        return resolve_path(self.lab, path)
+
+    async def _run(self, spec: StepSpec, variables: dict[str, Any]) -> Verdict:
+        model = spec.model
+        if variables:
+            data = substitute(model.model_dump(by_alias=True, exclude_unset=True), variables)
+            model = type(model).model_validate(data)
+        name = substitute(spec.name, variables) if variables else spec.name
+        if isinstance(model, RepeatStep):
+            return await self._repeat(spec, model, name, variables)
+        timeout = model.timeout if model.timeout is not None else self.scenario.timeout
+        self.current = name
+        started = self.stamp()
+        self._event("step_started", {"step": name, "kind": spec.kind, "virtual": started.virtual})
+        detail: dict[str, Any] = {}
+        try:
+            message = await asyncio.wait_for(self._execute(model, detail, timeout), timeout)
+            verdict = Verdict.PASS
+        except StepFailed as exc:
+            verdict, message = Verdict.FAIL, f"{spec.where}: step {name!r}: {exc}"
+        except StepSkipped as exc:
+            verdict, message = Verdict.SKIP, str(exc)
+        except TimeoutError:
+            verdict = Verdict.ERROR
+            message = f"{spec.where}: step {name!r}: timed out after {timeout:g} s"
+        except (HilError, EmulatorError, ValueError, KeyError, OSError) as exc:
+            verdict = Verdict.ERROR
+            message = f"{spec.where}: step {name!r}: {type(exc).__name__}: {exc}"
+        self._sweep_responses()
+        ended = self.stamp()
+        self.record.steps.append(
+            StepRecord(name, spec.kind, spec.line, verdict, message, started, ended, detail)
+        )
+        self._event("step_ended", {"step": name, "verdict": verdict.value, "message": message})
+        self.current = None
+        return verdict
+
+    async def _repeat(
+        self, spec: StepSpec, model: RepeatStep, name: str, variables: dict[str, Any]
+    ) -> Verdict:
+        for round_ in range(model.repeat):
+            inner = {**variables, "i": round_}
+            for child in spec.children:
+                verdict = await self._run(child, inner)
+                if verdict in (Verdict.FAIL, Verdict.ERROR):
+                    return verdict
+        return Verdict.PASS
+
+    def _event(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, {"scenario": self.scenario.name, **data})
+
+    def _sweep_responses(self) -> None:
+        for result in self.results.values():
+            if result.done and result.request_id not in self._reported:
+                self._service_response(result)
+
+    async def _execute(self, step: _Step, detail: dict[str, Any], timeout: float) -> str:
+        if isinstance(step, RequestStep):
+            return await self._request(step, detail, timeout)
+        if isinstance(step, ExpectResponseStep):
+            return await self._expect_response(step, detail, timeout)
+        if isinstance(step, ExpectAlertStep):
+            return await self._expect_alert(step, detail, timeout)
+        if isinstance(step, ExpectDccAlertStep):
+            return await self._expect_dcc_alert(step, detail, timeout)
+        if isinstance(step, AdvanceStep):
+            await self.lab.run_for(step.advance)
+            return f"clock at {self.lab.clock.now().isoformat()}"
+        if isinstance(step, UntilStep):
+            when = _dt.datetime.fromisoformat(step.until)
+            seconds = (when - self.lab.clock.now()).total_seconds()
+            if seconds < 0:
+                raise StepFailed(f"{step.until} is already past ({self.lab.clock.now()})")
+            await self.lab.run_for(seconds)
+            return f"clock at {self.lab.clock.now().isoformat()}"
+        if isinstance(step, SleepStep):
+            await asyncio.sleep(step.sleep)
+            return f"slept {step.sleep:g} s (real time)"
+        if isinstance(step, AssertStep):
+            return self._state(step.assert_, step, detail)
+        if isinstance(step, MeasureStep):
+            return self._measure(step, detail)
+        if isinstance(step, ActionStep):
+            return await self._action(step, detail)
+        if isinstance(step, RawStep):
+            return await self._raw(step, detail, timeout)
+        if isinstance(step, FaultStep):
+            return self._fault(step, detail)
+        if isinstance(step, ClearFaultStep):
+            return self._clear_fault(step)
+        if isinstance(step, PromptStep):
+            return await self._prompt(step)
+        raise ScenarioError(f"no runner for {type(step).__name__}")
+
+    # -- requests ------------------------------------------------------------------------------
+    async def _request(self, step: RequestStep, detail: dict[str, Any], timeout: float) -> str:
+        dcc = self.dcc
+        target = None if step.target is None else self.lab.eui(step.target)
+        execute_at = (
+            None if step.execute_at is None else parse_when(step.execute_at, self.lab.clock.now())
+        )
+        result = dcc.submit(
+            step.request,
+            as_user=step.user,
+            target=target,
+            role=step.role,
+            params=step.params,
+            execute_at=execute_at,
+            depends_on=None if step.after is None else self.results[step.after],
+            option=step.option,
+            label=step.name or "",
+        )
+        self.results[step.name or f"{step.request} #{len(self.results) + 1}"] = result
+        self._service_request(result)
+        if result.status == RequestStatus.AWAITING_SIGNATURE and result.precommand is not None:
+            self._arrow("DCC", "User", "precommand", result)
+            signed = dcc.sign_as_user(result)
+            self._arrow("User", "DCC", "signed_precommand", result)
+            dcc.signed_precommand(result.request_id, signed)
+        detail["request_id"] = result.request_id
+        if step.wait and step.after is None and execute_at is None:
+            await result.wait(timeout)
+            self._service_response(result)
+            return self._judge(result, step.expect, detail)
+        return f"{result.request_id} {result.status.value} {result.reason}"
+
+    def _judge(self, result: Result, expect: ResponseExpect, detail: dict[str, Any]) -> str:
+        detail.update(
+            status=result.status.value,
+            reason=result.reason,
+            values=[v.as_dict() for v in result.values],
+        )
+        if result.timing is not None and result.timing.measured is not None:
+            detail["response_time_s"] = round(result.timing.measured, 6)
+        problems = []
+        if expect.status is not None and result.status.value != expect.status:
+            why = f" ({result.detail})" if result.detail else ""
+            problems.append(f"expected status {expect.status}, got {result.status.value}{why}")
+        if expect.reason is not None and result.reason != expect.reason:
+            problems.append(f"expected reason {expect.reason}, got {result.reason}")
+        problems += _check_values(self, result.values, dict(expect.values))
+        if problems:
+            raise StepFailed("; ".join(problems))
+        summary = values_text(result.values) if result.values else result.detail
+        return f"{result.request_id} {result.status.value} {result.reason}" + (
+            f": {summary}" if summary else ""
+        )
+
+    async def _expect_response(
+        self, step: ExpectResponseStep, detail: dict[str, Any], timeout: float
+    ) -> str:
+        result = self.results[step.expect_response]
+        within = step.within if step.within is not None else timeout
+        await self._wait_until(lambda: result.done, within, f"no response to {result.variant}")
+        self._service_response(result)
+        expect = ResponseExpect(status=step.status, reason=step.reason, values=step.values)
+        return self._judge(result, expect, detail)
+
+    # -- alerts --------------------------------------------------------------------------------
+    async def _wait_until(self, done: Callable[[], bool], within: float, what: str) -> None:
+        """Until `done()`: on a virtual clock by moving it (at most `within`), else real time."""
+        if done():
+            return
+        if self.virtual:
+            end = self.lab.clock.now() + _dt.timedelta(seconds=within)
+            tick = max(1.0, within / 200)
+            clock = self.lab.clock
+            assert isinstance(clock, VirtualClock)
+            while clock.now() < end:
+                now = clock.now()
+                left = (end - now).total_seconds()
+                due = clock.next_due()  # a held request or a wake-up may be what we wait for
+                soon = (due - now).total_seconds() if due is not None and due > now else tick
+                await self.lab.run_for(min(tick, left, soon))
+                if done():
+                    return
+        else:
+            deadline = time.perf_counter() + within
+            while time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+                if done():
+                    return
+        raise StepFailed(f"{what} within {within:g} s")
+
+    async def _expect_alert(
+        self, step: ExpectAlertStep, detail: dict[str, Any], timeout: float
+    ) -> str:
+        device = None if step.device is None else self.device_name(bytes(self.lab.eui(step.device)))
+
+        def match() -> bool:
+            for index in range(self._alerts_seen, len(self._hub_alerts)):
+                _, source, code = self._hub_alerts[index]
+                if (step.expect_alert is None or code == step.expect_alert) and (
+                    device is None or source == device
+                ):
+                    self._alerts_seen = index + 1
+                    detail["alert"] = f"0x{code:04X} from {source}"
+                    detail["values"] = [
+                        v.as_dict() for v in response_values(None, None, self._hub_alerts[index][0])
+                    ]
+                    return True
+            return False
+
+        code = "any" if step.expect_alert is None else f"0x{step.expect_alert:04X}"
+        within = step.within if step.within is not None else timeout
+        await self._wait_until(match, within, f"no alert {code} from {step.device or 'any device'}")
+        raw = self._hub_alerts[self._alerts_seen - 1][0]
+        problems = _check_values(self, response_values(None, None, raw), dict(step.values))
+        if problems:
+            raise StepFailed(f"alert {detail['alert']}: " + "; ".join(problems))
+        return f"alert {detail['alert']}"
+
+    async def _expect_dcc_alert(
+        self, step: ExpectDccAlertStep, detail: dict[str, Any], timeout: float
+    ) -> str:
+        device = None if step.device is None else bytes(self.lab.eui(step.device))
+
+        def match() -> bool:
+            alerts = self.dcc.alerts
+            for index in range(self._dcc_alerts_seen, len(alerts)):
+                alert = alerts[index]
+                if (
+                    (step.expect_dcc_alert is None or alert.message_code == step.expect_dcc_alert)
+                    and (device is None or bytes(alert.device) == device)
+                    and (step.user is None or step.user in alert.users)
+                ):
+                    self._dcc_alerts_seen = index + 1
+                    detail["alert"] = alert.as_dict()
+                    self.record.messages.append(
+                        MessageRecord(
+                            self.stamp(),
+                            "DCC",
+                            "User",
+                            "dcc_alert",
+                            f"0x{alert.message_code:04X} to {', '.join(alert.users) or '-'}",
+                            step=self.current,
+                            message_code=alert.message_code,
+                        )
+                    )
+                    return True
+            return False
+
+        code = "any" if step.expect_dcc_alert is None else f"0x{step.expect_dcc_alert:04X}"
+        within = step.within if step.within is not None else timeout
+        await self._wait_until(match, within, f"no DCC alert {code}")
+        raw = self.dcc.alerts[self._dcc_alerts_seen - 1].raw
+        problems = _check_values(self, response_values(None, None, raw), dict(step.values))
+        if problems:
+            raise StepFailed(f"DCC alert {detail['alert']['message_code']}: " + "; ".join(problems))
+        return f"DCC alert {detail['alert']['message_code']} to {detail['alert']['users']}"
+
+    # -- state and measurements ----------------------------------------------------------------
+    def _state(self, path: str, check: Check, detail: dict[str, Any]) -> str:
+        try:
+            value = resolve_path(self.lab, path)
+        except ScenarioError as exc:
+            raise StepFailed(f"unknown device path {exc}") from None
+        detail["value"] = _jsonable(value)
+        problems = self.check(path, value, check)
+        if problems:
+            raise StepFailed("; ".join(problems))
+        return f"{path} = {_short(value)}"
+
+    def _measure(self, step: MeasureStep, detail: dict[str, Any]) -> str:
+        unit: str | None = None
+        if step.path is not None:
+            try:
+                value = resolve_path(self.lab, step.path)
+            except ScenarioError as exc:
+                raise StepFailed(f"unknown device path {exc}") from None
+        else:
+            assert step.response is not None and step.value is not None
+            value, unit = _value_at(self.results[step.response].values, step.value)
+            if value is _MISSING:
+                raise StepFailed(f"no value {step.value!r} in {step.response!r}")
+        detail["value"] = _jsonable(value)
+        problems = self.check(step.measure, value, step, unit)
+        if problems:
+            raise StepFailed("; ".join(problems))
+        return f"{step.measure} = {_short(value)}" + (f" {unit}" if unit else "")
+
+    # -- local actions -------------------------------------------------------------------------
+    async def _action(self, step: ActionStep, detail: dict[str, Any]) -> str:
+        device = self.lab.device(step.device)
+        if device is None:
+            raise ScenarioError(f"{step.device} is not an emulated device")
+        now = self.lab.clock.now()
+        if step.action == "press_button":
+            from emulator.devices.esme import EVENT_SUPPLY_ENABLED, Esme
+
+            if not isinstance(device, Esme):
+                raise ScenarioError("press_button: only an ESME has a supply button")
+            if not device.armed:
+                return "supply not armed: the button does nothing"
+            device.meter.advance(now)
+            device.meter.supply_enabled = True
+            device.armed = False
+            device.event_log.record(now, EVENT_SUPPLY_ENABLED, "supply enabled at the meter")
+            log.info("%s: supply enabled by the consumer's button", step.device)
+            return "supply enabled at the meter"
+        if step.action == "utrn":
+            from emulator.devices.topup import ACCEPTED, apply_utrn
+
+            meter: Any = device
+            if not hasattr(device, "meter"):
+                meter = self.lab.device(step.meter or "ESME")
+            if meter is None or not hasattr(meter, "meter"):
+                raise ScenarioError(f"utrn: no meter to top up behind {step.device}")
+            text = step.utrn or self._make_utrn(meter, step.amount_pence or 0)
+            meter.meter.advance(now)
+            outcome, pence = apply_utrn(meter, text.replace(" ", "").encode())
+            detail["utrn"] = text
+            detail.update(result=outcome, pence=pence)
+            if (outcome == ACCEPTED) != step.accepted:
+                want = "accepted" if step.accepted else "rejected"
+                raise StepFailed(f"UTRN expected {want}, got result type {outcome}")
+            return f"UTRN result type {outcome}, {pence} pence"
+        if step.action == "set_load":
+            if not hasattr(device, "meter"):
+                raise ScenarioError(f"set_load: {step.device} has no meter")
+            device.meter.advance(now)
+            device.meter.load_w = float(step.load_w or 0.0)
+            return f"load {step.load_w:g} W"
+        # power_cycle: the device loses what is not kept across a restart
+        state = device.to_state()
+        if step.off_for:
+            await self.lab.run_for(step.off_for)
+        device.load_state(state)
+        log.info("%s: power cycled", step.device)
+        return "power cycled" + (f" (off {step.off_for:g} s)" if step.off_for else "")
+
+    def _build(self, spec: RawBuild) -> bytes:
+        """The command as the user would send it, from our builders, signed if critical."""
+        from emulator.gbcs import builder
+        from hil.dcc.catalogue import Role
+        from hil.dcc.commands import BuildContext, build_command
+        from hil.dcc.routes import route
+
+        dcc = self.dcc
+        user = self.lab.users[spec.user]
+        if spec.role is not None:
+            role = Role.parse(spec.role)
+        elif len(user.ids) == 1:
+            [role] = user.ids
+        else:
+            raise ScenarioError(f"raw: {spec.user} holds several roles; say which (role:)")
+        originator = user.id_for(role)
+        target = self.lab.eui(spec.target)
+        device = self.lab.inventory.get(target)
+        if device is None:
+            raise ScenarioError(f"raw: {spec.target} is not in the inventory")
+        counter = dcc.next_counter(originator)
+        context = BuildContext(
+            now=self.lab.clock.now(),
+            keystore=dcc.keystore,
+            device_types={bytes(d.eui): d.kind.value for d in self.lab.inventory},
+            ca_certificate=dcc.ca_certificate,
+            utrn_counters=dcc.utrn_counters,
+        )
+        the_route = route(spec.variant, device.kind.value, spec.option)
+        built = build_command(the_route, counter, originator, target, spec.params, context)
+        message = builder.command(built.message_code, counter, originator, target, built.payload)
+        return builder.protect(message, dcc.security, critical=built.critical).encode()
+
+    def _make_utrn(self, meter: Any, pence: int) -> str:
+        """A UTRN as the meter's supplier would issue it (the next top-up counter)."""
+        from emulator.devices.anchors import AnchorRole
+        from emulator.gbcs import utrn
+        from emulator.gbcs.security import MessageSecurity
+        from emulator.pki.keystore import KeyUsage
+
+        supplier = meter.anchors.get(AnchorRole.SUPPLIER)
+        if supplier is None:
+            raise ScenarioError("utrn: the meter has no supplier to issue a UTRN")
+        security = MessageSecurity(self.lab.pki.keystore)
+        z = security.shared_secret(
+            supplier.eui, meter.eui, KeyUsage.PREPAYMENT_KEY_AGREEMENT, KeyUsage.KEY_AGREEMENT
+        )
+        counters = self.dcc.utrn_counters  # shared with the DCC's own top-ups (2.2)
+        step = counters.get(bytes(meter.eui), 0) + 1
+        counters[bytes(meter.eui)] = step
+        return utrn.generate_utrn(z, supplier.eui, meter.eui, step << 32, pence)
+
+    async def _raw(self, step: RawStep, detail: dict[str, Any], timeout: float) -> str:
+        raw = bytes.fromhex(step.raw) if isinstance(step.raw, str) else self._build(step.raw)
+        detail["command"] = raw.hex().upper()
+        msg = decode_message(raw)
+        hub = self.dcc._hub_for(msg.recipient)
+        if hub is None:
+            raise ScenarioError(f"no hub serves {msg.recipient}")
+        try:
+            response = await hub.send(raw, timeout=min(step.within, timeout))
+        except EmulatorError as exc:
+            detail["rejected"] = str(exc)
+            if step.expect in ("rejected", "any"):
+                return f"rejected: {exc}"
+            raise StepFailed(f"expected a response, got {type(exc).__name__}: {exc}") from None
+        values = response_values(self.dcc.security, raw, response)
+        detail["values"] = [v.as_dict() for v in values]
+        if step.expect == "rejected":
+            raise StepFailed("expected the command to be rejected, got a response")
+        return values_text(values) or "response"
+
+    # -- faults and prompts --------------------------------------------------------------------
+    def injector(self) -> Any:
+        if self._injector is None:
+            if self.injector_factory is not None:
+                self._injector = self.injector_factory(self.lab, self.seed, self._fault_record)
+            else:
+                try:
+                    from hil.faults import FaultInjector  # type: ignore[import-not-found,unused-ignore]
+                except ImportError:
+                    raise ScenarioError(
+                        "fault steps need hil.faults, which this installation lacks"
+                    ) from None
+                self._injector = FaultInjector(
+                    self.lab, seed=self.seed, on_record=self._fault_record
+                )
+        return self._injector
+
+    def _fault_record(self, record: FaultRecord) -> None:
+        """Faults are collected from the injector at the end; nothing to do per record."""
+
+    def _fault(self, step: FaultStep, detail: dict[str, Any]) -> str:
+        handle = self.injector().inject(step.fault, name=step.name)
+        self.faults[step.name or f"fault {len(self.faults) + 1}"] = handle
+        detail["fault"] = _jsonable(step.fault)
+        return f"fault injected: {_short(detail['fault'])}"
+
+    def _clear_fault(self, step: ClearFaultStep) -> str:
+        if step.clear_fault == "all":
+            self.injector().clear(None)
+            self.faults.clear()
+            return "all faults cleared"
+        handle = self.faults.pop(step.clear_fault, None)
+        if handle is None:
+            raise ScenarioError(f"no active fault named {step.clear_fault!r}")
+        self.injector().clear(handle)
+        return f"fault {step.clear_fault!r} cleared"
+
+    async def _prompt(self, step: PromptStep) -> str:
+        if not self.interactive:
+            raise StepSkipped(
+                f"operator prompt skipped (no prompts: CI or --no-prompt): {step.prompt}"
+            )
+        question = step.prompt + (" [y/n] " if step.confirm else " [Enter] ")
+        answer = await asyncio.to_thread(input, question)
+        if step.confirm and answer.strip().lower() not in ("y", "yes"):
+            raise StepFailed(f"operator answered {answer.strip() or 'nothing'!r}")
+        return f"operator: {answer.strip() or 'done'}"
+
+    async def close(self) -> None:
+        self._active = False
+        if self._injector is not None:
+            self.record.faults = list(self._injector.records)
+            await self._injector.aclose()
+            self.record.faults = list(self._injector.records)
+
+
+def _decoded(raw: bytes, command: bytes | None) -> str | None:
+    """The message's decoded tree as text (what a report shows for an arrow).
+
+    Decoded without keys: the record is for reading; signature and MAC checks
+    are the DCC's and the devices' job, and their outcome is in the steps.
+    """
+    try:
+        data = inspect_message(raw, None, command).to_json()
+    except (GbcsError, EmulatorError, ValueError) as exc:
+        return f"not decoded: {exc}"
+    data.pop("values", None)
+    return "\n".join(render_text(data))
+
+
+_MISSING = object()
+
+
+def _value_at(values: list[NamedValue], path: str) -> tuple[Any, str | None]:
+    """A value by name, or a field inside one by `name.field.field` (`_MISSING` if none)."""
+    named = _find_value(values, path)
+    if named is not None:
+        return named.value, named.unit or None
+    for value in values:
+        if path.startswith(value.name + "."):
+            current: Any = value.value
+            for key in path[len(value.name) + 1 :].split("."):
+                if isinstance(current, dict) and key in current:
+                    current = current[key]
+                elif isinstance(current, list) and key.isdigit() and int(key) < len(current):
+                    current = current[int(key)]
+                else:
+                    return _MISSING, None
+            return current, None
+    return _MISSING, None
+
+
+def _check_values(
+    ctx: ScenarioContext, values: list[NamedValue], checks: dict[str, Check]
+) -> list[str]:
+    problems = []
+    for path, check in checks.items():
+        value, unit = _value_at(values, path)
+        if value is _MISSING:
+            known = ", ".join(v.name for v in values) or "none"
+            problems.append(f"no value {path!r} (values: {known})")
+            continue
+        problems += ctx.check(path, value, check, unit)
+    return problems
+
+
+def _find_value(values: list[NamedValue], name: str) -> NamedValue | None:
+    for value in values:
+        if value.name == name:
+            return value
+    folded = name.casefold()
+    return next((v for v in values if v.name.casefold() == folded), None)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes):
+        return value.hex().upper()
+    if isinstance(value, dict):
+        return {str(_jsonable(k)): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        try:
+            return _jsonable(to_json())
+        except Exception:
+            return str(value)
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        return _jsonable(model_dump(by_alias=True))
+    return str(value)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    text = f"{value:g}" if number else repr(_jsonable(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+async def run_scenario(
+    scenario: Scenario,
+    lab: Lab,
+    *,
+    seed: int | None = None,
+    on_event: EventHandler | None = None,
+    interactive: bool | None = None,
+    injector_factory: InjectorFactory | None = None,
+    t0: float | None = None,
+    lab_name: str | None = None,
+) -> ScenarioRecord:
+    """Run a scenario on a started lab; a failure is a verdict in the record, never raised."""
+    t0 = time.perf_counter() if t0 is None else t0
+    now = Stamp(lab.clock.now().isoformat(), round(time.perf_counter() - t0, 6))
+    record = ScenarioRecord(
+        name=scenario.name,
+        file=scenario.file,
+        lab=lab_name or lab.spec.name,
+        seed=seed,
+        parameters=dict(scenario.parameters),
+        verdict=Verdict.UNSET,
+        started=now,
+        ended=now,
+    )
+    ctx = ScenarioContext(
+        scenario,
+        lab,
+        record,
+        seed or 0,
+        t0,
+        interactive=interactive_default() if interactive is None else interactive,
+        on_event=on_event,
+        injector_factory=injector_factory,
+        random=random.Random(seed or 0),
+    )
+    ctx._event("scenario_started", {"lab": record.lab, "virtual": now.virtual})
+    capture = _Capture(ctx)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(capture)
+    root.setLevel(min(old_level or logging.WARNING, logging.INFO))
+    dcc = lab.dcc
+    if dcc is not None:
+        for hub in dcc.hubs.values():
+            hub.add_listener(ctx.on_hub)
+    verdicts: list[Verdict] = []
+    try:
+        check_scenario(scenario, lab)
+        verdicts += await _section(ctx, scenario.setup)
+        if not _broken(verdicts):
+            if scenario.body is not None:
+                verdicts.append(await _python_body(ctx))
+            else:
+                verdicts += await _section(ctx, scenario.steps)
+    except ScenarioError as exc:
+        verdicts.append(_error_step(ctx, "check", str(exc)))
+    try:
+        verdicts += await _section(ctx, scenario.teardown, stop_on_failure=False)
+        if dcc is not None:
+            await dcc.settle(5.0)
+        ctx._sweep_responses()
+        await ctx.close()
+    except (HilError, EmulatorError) as exc:
+        verdicts.append(_error_step(ctx, "teardown", f"{type(exc).__name__}: {exc}"))
+    finally:
+        ctx._active = False
+        root.removeHandler(capture)
+        root.setLevel(old_level)
+    for result in ctx.results.values():
+        timing = result.timing
+        if timing is not None and timing.measured is not None:
+            record.response_times.append(
+                ResponseTimeRecord(
+                    result.variant,
+                    round(timing.measured, 6),
+                    timing.target,
+                    timing.target is None or timing.measured <= timing.target,
+                )
+            )
+    record.verdict = _overall(verdicts)
+    record.ended = ctx.stamp()
+    ctx._event("scenario_ended", {"verdict": record.verdict.value})
+    return record
+
+
+async def _python_body(ctx: ScenarioContext) -> Verdict:
+    assert ctx.scenario.body is not None
+    bound = PYTHON_BOUND * ctx.scenario.timeout  # its steps are bounded; its own awaits too
+    try:
+        await asyncio.wait_for(ctx.scenario.body(ctx), bound)
+    except TimeoutError:
+        where = ctx.scenario.file or ctx.scenario.name
+        return _error_step(ctx, "python", f"{where}: timed out after {bound:g} s (real)")
+    except StepFailed:
+        return Verdict.FAIL if ctx.record.steps[-1].verdict == Verdict.FAIL else Verdict.ERROR
+    except Exception as exc:  # the scenario's own code: an ERROR with its place, not a crash
+        line = None
+        tb = exc.__traceback__
+        code = ctx.scenario.body.__code__.co_filename
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == code:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        place = ctx.scenario.file or ctx.scenario.name
+        place = place if line is None else f"{place}:{line}"
+        return _error_step(ctx, "python", f"{place}: {type(exc).__name__}: {exc}")
+    return Verdict.PASS
+
+
+def _error_step(ctx: ScenarioContext, name: str, message: str) -> Verdict:
+    at = ctx.stamp()
+    ctx.record.steps.append(StepRecord(name, name, None, Verdict.ERROR, message, at, at))
+    return Verdict.ERROR
+
+
+async def _section(
+    ctx: ScenarioContext, specs: list[StepSpec], *, stop_on_failure: bool = True
+) -> list[Verdict]:
+    verdicts = []
+    for spec in specs:
+        verdicts.append(await ctx._run(spec, {}))
+        if stop_on_failure and _broken(verdicts):
+            break
+    return verdicts
+
+
+def _broken(verdicts: list[Verdict]) -> bool:
+    return any(v in (Verdict.FAIL, Verdict.ERROR) for v in verdicts)
+
+
+def _overall(verdicts: list[Verdict]) -> Verdict:
+    if Verdict.ERROR in verdicts:
+        return Verdict.ERROR
+    if Verdict.FAIL in verdicts:
+        return Verdict.FAIL
+    if verdicts and all(v == Verdict.SKIP for v in verdicts):
+        return Verdict.SKIP
+    return Verdict.PASS
+
+
+def _tool() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"smets-hil {version('smets-hil')}"
+    except PackageNotFoundError:
+        return "smets-hil"
+
+
+async def run_scenarios(
+    scenarios: Sequence[Scenario],
+    *,
+    lab: str | Path | None = None,
+    seed: int | None = None,
+    on_event: EventHandler | None = None,
+    interactive: bool | None = None,
+    injector_factory: InjectorFactory | None = None,
+) -> RunRecord:
+    """Each scenario on a fresh lab (`lab`, else the scenario's, else the demo lab)."""
+    run = RunRecord(_tool(), _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    t0 = time.perf_counter()
+    for scenario in scenarios:
+        path = lab or scenario.lab or DEFAULT_LAB
+        try:
+            the_lab = Lab.load(path)
+            await the_lab.start()
+        except (HilError, EmulatorError, OSError) as exc:  # a lab that cannot run: ERROR
+            run.scenarios.append(_lab_failed(scenario, str(path), seed, t0, exc))
+            if on_event is not None:
+                on_event("scenario_ended", {"scenario": scenario.name, "verdict": "error"})
+            continue
+        try:
+            record = await run_scenario(
+                scenario,
+                the_lab,
+                seed=seed,
+                on_event=on_event,
+                interactive=interactive,
+                injector_factory=injector_factory,
+                t0=t0,
+                lab_name=str(path),
+            )
+        finally:
+            await the_lab.stop()
+        run.scenarios.append(record)
+    return run
+
+
+def _lab_failed(
+    scenario: Scenario, lab: str, seed: int | None, t0: float, exc: BaseException
+) -> ScenarioRecord:
+    at = Stamp("", round(time.perf_counter() - t0, 6))
+    message = f"lab {lab}: cannot start: {type(exc).__name__}: {exc}"
+    step = StepRecord("lab", "lab", None, Verdict.ERROR, message, at, at)
+    return ScenarioRecord(
+        scenario.name,
+        scenario.file,
+        lab,
+        seed,
+        dict(scenario.parameters),
+        Verdict.ERROR,
+        at,
+        at,
+        steps=[step],
+    )
