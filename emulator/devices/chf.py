@@ -1,12 +1,16 @@
 """CHF: the communications hub function.
 
 Keeps the CHF Device Log (the HAN whitelist) and the Historic Device Log of at
-most 15 removed devices, through the ZigBee network control object (class 104,
-0-0:30.3.0.255 and 0-0:30.3.1.255):
+most 15 removed devices (rules in `device_log.py`), through the ZigBee network
+control object (class 104, 0-0:30.3.0.255 and 0-0:30.3.1.255):
 
-- CCS01 register_device adds a device with its install code and opens joining
-  for the join timeout; CCS02 unregister_device moves it to the historic log;
-- every change raises the CS14 alert (0x0018, 8F12) with the current log;
+- CCS01 register_device (method 1) adds a device with its install code and opens
+  its join window; the same command sets the join timeout (attribute 3) and
+  enables joining (attribute 2; disabling it closes every open window). The
+  window is timed on the device's clock;
+- CCS02 unregister_device (method 2) removes it, keeping its link key in the
+  historic log; CCS03 (method 5) restores a log;
+- every change of the Device Log raises the CS14 alert (0x0018, 8F12) with it;
 - CCS05/06 read the log (attribute 4), CCS07 reads both logs (method 4).
 
 The hub controller asks `admits(eui)` before it carries a device's messages.
@@ -14,8 +18,9 @@ The hub controller asks `admits(eui)` before it carries a device's messages.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+import contextlib
+import datetime as _dt
+import logging
 from typing import Any, ClassVar
 
 from emulator.clock import Clock
@@ -25,48 +30,33 @@ from emulator.devices.cosem.chf_model import MODEL
 from emulator.devices.cosem.model import CosemModel, Obj
 from emulator.devices.cosem.server import Outcome
 from emulator.devices.cosem_device import CosemDevice
+from emulator.devices.device_log import HISTORIC_CAPACITY, DeviceLog, LogEntry
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import (
     Array,
     BitString,
+    Boolean,
     Data,
     Integer,
+    LongUnsigned,
     OctetString,
     Structure,
     Unsigned,
 )
 from emulator.gbcs.eui import Eui64
 
+log = logging.getLogger(__name__)
+
+__all__ = ["CS14", "HISTORIC_CAPACITY", "Chf", "LogEntry"]
+
 CS14 = 0x0018
 ALERT_DEVICE_LOG_CHANGED = 0x8F12
 NETWORK_CONTROL = Obis("0-0:30.3.0.255")
 HISTORIC_LOG = Obis("0-0:30.3.1.255")
-HISTORIC_CAPACITY = 15
-
-
-@dataclass(slots=True)
-class LogEntry:
-    eui: Eui64
-    device_type: int = 0
-    install_code: bytes = b""
-    link_key_hash: bytes = b""  # empty until the device has joined
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "eui": str(self.eui),
-            "type": self.device_type,
-            "install_code": self.install_code.hex(),
-            "link_key_hash": self.link_key_hash.hex(),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LogEntry:
-        return cls(
-            Eui64(data["eui"]),
-            int(data["type"]),
-            bytes.fromhex(data["install_code"]),
-            bytes.fromhex(data["link_key_hash"]),
-        )
+#: Unit of the join_timeout attribute. Assumed: the reference material gives the
+#: value (90 in the RTDS CCS01) but not its unit.
+JOIN_TIMEOUT_UNIT = _dt.timedelta(seconds=1)
+DEFAULT_JOIN_TIMEOUT = 90
 
 
 class Chf(CosemDevice):
@@ -83,38 +73,62 @@ class Chf(CosemDevice):
     ) -> None:
         super().__init__(eui, clock, **kwargs)
         self.pan_id = pan_id
-        self.device_log: dict[bytes, LogEntry] = {}
-        self.historic_log: list[LogEntry] = []
-        self.joining_open_until: Any = None
+        self.log = DeviceLog()
+        self.join_timeout = DEFAULT_JOIN_TIMEOUT
         self.dcc_party: Eui64 | None = None
 
     # -- the device log ---------------------------------------------------------------------
+    @property
+    def device_log(self) -> dict[bytes, LogEntry]:
+        return self.log.entries
+
+    @property
+    def historic_log(self) -> list[LogEntry]:
+        return self.log.historic
+
     def admits(self, eui: Eui64) -> bool:
-        return bytes(eui) in self.device_log
+        return self.log.admits(eui, self.clock.now())
+
+    def link_key_choice(self, eui: Eui64) -> str | None:
+        """The key a logged device may join with now ("historic", "install_code"), or None."""
+        return self.log.key_choice(eui, self.clock.now())
 
     def add_device(self, eui: Eui64, device_type: int = 0, install_code: bytes = b"") -> bool:
-        """True if the log changed (an existing entry keeps its link key)."""
-        if bytes(eui) in self.device_log:
-            return False
-        self.device_log[bytes(eui)] = LogEntry(Eui64(eui), device_type, install_code)
-        return True
+        """Lab provisioning: log a device without a join window (admitted until removed).
+        True if the log changed (an existing entry keeps its link key)."""
+        return self.log.add(eui, device_type, install_code)
 
-    def joined(self, eui: Eui64) -> None:
-        """A logged device completed SMHAN joining: record its link key hash."""
-        entry = self.device_log.get(bytes(eui))
-        if entry is not None and not entry.link_key_hash:
-            entry.link_key_hash = hashlib.sha256(entry.install_code + bytes(eui)).digest()[:16]
+    def register_device(self, eui: Eui64, device_type: int, install_code: bytes) -> bool:
+        """CCS01: log the device and open its join window; True if the log changed."""
+        timeout = self.join_timeout * JOIN_TIMEOUT_UNIT
+        changed = self.log.add(
+            eui, device_type, install_code, now=self.clock.now(), timeout=timeout
+        )
+        if changed:
+            self._arm_window_timer(self.clock.now() + timeout)
+        return changed
+
+    def joined(self, eui: Eui64) -> bool:
+        """A logged device completed SMHAN joining: record its link key hash (CS14).
+
+        False when it was not admitted (not logged, or its join window closed).
+        """
+        if self.log.join(eui, self.clock.now()):
             self._log_changed()
+            return True
+        return False
 
     def remove_device(self, eui: Eui64) -> bool:
-        entry = self.device_log.pop(bytes(eui), None)
-        if entry is None:
-            return False
-        if entry.link_key_hash:
-            self.historic_log = [e for e in self.historic_log if e.eui != entry.eui]
-            self.historic_log.append(entry)
-            del self.historic_log[:-HISTORIC_CAPACITY]
-        return True
+        return self.log.remove(eui)
+
+    def _arm_window_timer(self, when: _dt.datetime) -> None:
+        """Record the expiry when the window closes, not only when next asked.
+
+        Without a running event loop (a real clock in synchronous use) the
+        expiry is recorded when the log is next consulted.
+        """
+        with contextlib.suppress(RuntimeError):
+            self.clock.call_at(when, lambda: self.log.close_windows(self.clock.now()))
 
     def _log_structure(self, entries: list[LogEntry]) -> Structure:
         return Structure(
@@ -166,6 +180,18 @@ class Chf(CosemDevice):
             ]
         )
 
+    def on_set(self, o: Obj, attribute: int, value: Data) -> Outcome | None:
+        if o.class_id == 104 and o.obis == NETWORK_CONTROL:
+            now = self.clock.now()
+            if attribute == 3 and isinstance(value, LongUnsigned):
+                self.join_timeout = value.value
+                timeout = self.join_timeout * JOIN_TIMEOUT_UNIT
+                self.log.retime(now, timeout)  # windows this CCS01 opened
+                self._arm_window_timer(now + timeout)
+            elif attribute == 2 and isinstance(value, Boolean) and not value.value:
+                self.log.close_all(now)
+        return super().on_set(o, attribute, value)
+
     def on_action(self, o: Obj, method: int, argument: Data) -> Outcome | None:
         if o.class_id != 104:
             return super().on_action(o, method, argument)
@@ -174,10 +200,8 @@ class Chf(CosemDevice):
             code = argument.items[2] if len(argument.items) > 2 else OctetString(b"")
             if not isinstance(eui, OctetString) or len(eui.value) != 8:
                 return Outcome(ActionResult.TYPE_UNMATCHED)
-            changed = self.add_device(
-                Eui64(eui.value), 0, code.value if isinstance(code, OctetString) else b""
-            )
-            if changed:
+            install_code = code.value if isinstance(code, OctetString) else b""
+            if self.register_device(Eui64(eui.value), 0, install_code):
                 self._log_changed()
             return Outcome(0)
         if method == 2 and isinstance(argument, OctetString) and len(argument.value) == 8:
@@ -190,33 +214,70 @@ class Chf(CosemDevice):
             )
             return Outcome(0, self._log_structure(entries))
         if method == 5:
-            return Outcome(0)  # restore: the log is carried in the argument; accepted as is
+            return self._restore(argument)
         return Outcome(ActionResult.OBJECT_UNAVAILABLE)
 
-    def warm_up(self, until: Any, **kwargs: Any) -> None:
-        """Lab history: the hub was installed with its meters already in the log."""
-        super().warm_up(until, **kwargs)
+    def _restore(self, argument: Data) -> Outcome:
+        """CCS03: take the log a replaced hub held and form the network on its PAN."""
+        pairs = _restore_pairs(argument)
+        if pairs is None:
+            log.warning("CHF %s refused a CCS03 log it cannot read", self.eui)
+            return Outcome(ActionResult.TYPE_UNMATCHED)
+        pan_id, entries = pairs
+        self.pan_id = pan_id
+        self.log.restore(entries)
+        self._log_changed()
+        return Outcome(0)
+
+    def restore_log(self, entries: list[tuple[Eui64, bytes]]) -> None:
+        """Lab history: the log the hub held before (joined devices and link key hashes)."""
+        self.log.restore(entries)
+
+    def restore_historic(self, entries: list[tuple[Eui64, bytes]]) -> None:
+        """Lab history: devices removed before (oldest first)."""
+        for eui, key_hash in entries:
+            self.log.historic.append(LogEntry(Eui64(eui), 0, b"", key_hash, "restored"))
+        del self.log.historic[:-HISTORIC_CAPACITY]
 
     # -- copies and state ------------------------------------------------------------------------
     def clone(self) -> Chf:
         new = super().clone()
         assert isinstance(new, Chf)
-        new.device_log = {
-            k: LogEntry(v.eui, v.device_type, v.install_code, v.link_key_hash)
-            for k, v in self.device_log.items()
-        }
-        new.historic_log = list(self.historic_log)
+        new.log = self.log.copy()
         return new
 
     def to_state(self) -> dict[str, Any]:
         state = super().to_state()
-        state["device_log"] = [e.to_json() for e in self.device_log.values()]
-        state["historic_log"] = [e.to_json() for e in self.historic_log]
+        state.update(self.log.to_json())
+        state["pan_id"] = self.pan_id.hex()
+        state["join_timeout"] = self.join_timeout
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self.device_log = {
-            bytes(Eui64(e["eui"])): LogEntry.from_json(e) for e in state.get("device_log", [])
-        }
-        self.historic_log = [LogEntry.from_json(e) for e in state.get("historic_log", [])]
+        self.log = DeviceLog.from_json(state)
+        self.pan_id = bytes.fromhex(state.get("pan_id", self.pan_id.hex()))
+        self.join_timeout = int(state.get("join_timeout", self.join_timeout))
+        for entry in self.log.entries.values():
+            if entry.window is not None:
+                self._arm_window_timer(entry.window.closes)
+
+
+def _restore_pairs(argument: Data) -> tuple[bytes, list[tuple[Eui64, bytes]]] | None:
+    """(extended PAN id, [(EUI-64, link key hash)]) of a CCS03 argument, or None."""
+    if not isinstance(argument, Structure) or len(argument.items) != 2:
+        return None
+    pan, rows = argument.items
+    if not isinstance(pan, OctetString) or len(pan.value) != 8 or not isinstance(rows, Array):
+        return None
+    pairs: list[tuple[Eui64, bytes]] = []
+    for row in rows.items:
+        if not isinstance(row, Structure) or len(row.items) != 2:
+            return None
+        eui, key_hash = row.items
+        if not isinstance(eui, OctetString) or len(eui.value) != 8:
+            return None
+        if not isinstance(key_hash, OctetString):
+            return None
+        pairs.append((Eui64(eui.value), key_hash.value))
+    return pan.value, pairs

@@ -543,15 +543,19 @@ def set_gas_clock(device: Device, incoming: Incoming, tree: Der) -> Der:
 
 
 def restore_gpf_log(device: Device, incoming: Incoming, tree: Der) -> Der:
+    """GCS59: the GPF Device Log becomes the entries given (a replaced hub's log);
+    an entry it cannot read is refused (2) and left out."""
     entries = _items(_items(tree)[0]) if _items(tree) else []
     results: list[Der] = []
+    restored: dict[bytes, int] = {}
     for entry in entries:
         pair = _items(entry)
-        if len(pair) == 2 and isinstance(pair[0], DerOctetString):
-            _joined(device)[pair[0].value] = _int(pair[1])
+        if len(pair) == 2 and isinstance(pair[0], DerOctetString) and len(pair[0].value) == 8:
+            restored[pair[0].value] = _int(pair[1])
             results.append(DerSequence([entry, DerInteger(0)]))
         else:
             results.append(DerSequence([entry, DerInteger(2)]))
+    device.han_pairings = restored
     return DerSequence([DerSequence(results)])
 
 

@@ -9,6 +9,10 @@ Mirror data arrives over the HAN and is checked before it is taken: a mirror of
 the wrong shape is refused whole (`MirrorError`; the hub counts and logs it), an
 attribute entry the GPF cannot read is skipped, counted in
 `mirror_values_dropped` and logged.
+
+The GPF Device Log (its HAN pairings: CS03B/CS04B joins, the GCS59 restore)
+is backed up to the ACB: every change raises the GCS62 alert (0x00B2, alert
+code 0x8071) carrying the whole log.
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ import logging
 from typing import Any, ClassVar
 
 from emulator.clock import Clock
-from emulator.devices.base import DeviceType
+from emulator.devices.base import DeviceType, Outbound
+from emulator.devices.credentials import GENERALIZED_TIME
 from emulator.devices.zcl_device import ZclDevice
 from emulator.devices.zcl_model import METERING, PREPAYMENT
 from emulator.errors import EmulatorError
+from emulator.gbcs.asn1 import DerInteger, DerOctetString, DerSequence, DerString
 
 log = logging.getLogger(__name__)
 
 _COUNTS = ("time", "summation", "credit", "debt")
+GCS62 = 0x00B2
+ALERT_GPF_DEVICE_LOG_CHANGED = 0x8071
 
 
 class MirrorError(EmulatorError, ValueError):
@@ -39,6 +47,29 @@ class Gpf(ZclDevice):
         self.mirror_data: dict[str, Any] = {}
         self.syncs = 0
         self.mirror_values_dropped = 0
+
+    def _receive(self, raw: bytes) -> list[Outbound]:
+        before = dict(self.han_pairings)
+        out = super()._receive(raw)
+        if self.han_pairings != before:
+            self.log_changed()  # delivered through on_alert, as every alert
+        return out
+
+    def log_changed(self) -> Outbound:
+        """GCS62: the GPF Device Log as it is now, to the ACB."""
+        body = DerSequence(
+            [
+                DerInteger(ALERT_GPF_DEVICE_LOG_CHANGED),
+                DerString(GENERALIZED_TIME, self.clock.now().strftime("%Y%m%d%H%M%SZ").encode()),
+                DerSequence(
+                    [
+                        DerSequence([DerOctetString(eui), DerInteger(kind)])
+                        for eui, kind in self.han_pairings.items()
+                    ]
+                ),
+            ]
+        )
+        return self.emit_alert(GCS62, self.security.acb, body, critical=False)
 
     def sync(self, mirror: Any) -> None:
         """Take the data a waking GSME pushed (checked: see the module docstring)."""

@@ -1,0 +1,91 @@
+"""The CHF Device Log through the DCC: 8.11 add and remove, 8.12.1 restore, and the
+CS14 alerts each change raises reaching the DCC."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from emulator.devices.chf import CS14
+from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.service import Dcc
+
+
+@pytest.fixture
+async def lab() -> AsyncIterator[Lab]:
+    the_lab = Lab.load(DEFAULT_LAB)
+    async with the_lab:
+        yield the_lab
+
+
+def _dcc(lab: Lab) -> Dcc:
+    assert lab.dcc is not None
+    return lab.dcc
+
+
+async def _settle() -> None:
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+def _cs14s(lab: Lab) -> int:
+    chf = lab.eui("CHF")
+    return sum(a.device == chf and a.message_code == CS14 for a in _dcc(lab).alerts)
+
+
+async def test_add_join_remove_leaves_the_historic_entry(lab: Lab) -> None:
+    dcc, chf, cad = _dcc(lab), lab.premises[0].chf, lab.eui("CAD")
+    added = await dcc.request(
+        "8.11",
+        as_user="energy-app",
+        target=lab.eui("CHF"),
+        option="add",
+        params={"device": str(cad)},
+    )
+    assert added.ok, added.detail
+    await _settle()
+    assert _cs14s(lab) == 1
+    assert chf.link_key_choice(cad) == "install_code"
+    assert chf.joined(cad)  # the CAD completes joining in its window
+    await _settle()
+    assert _cs14s(lab) == 2
+    key = chf.device_log[bytes(cad)].link_key_hash
+    removed = await dcc.request(
+        "8.11",
+        as_user="energy-app",
+        target=lab.eui("CHF"),
+        option="remove",
+        params={"device": str(cad)},
+    )
+    assert removed.ok, removed.detail
+    await _settle()
+    assert _cs14s(lab) == 3
+    assert not chf.admits(cad)
+    assert [(e.eui, e.link_key_hash) for e in chf.historic_log] == [(cad, key)]
+    # added again, it may re-use that key in the first half of its new window
+    again = await dcc.request(
+        "8.11",
+        as_user="energy-app",
+        target=lab.eui("CHF"),
+        option="add",
+        params={"device": str(cad)},
+    )
+    assert again.ok, again.detail
+    assert chf.link_key_choice(cad) == "historic"
+
+
+async def test_restore_replaces_the_log_and_alerts(lab: Lab) -> None:
+    dcc, chf = _dcc(lab), lab.premises[0].chf
+    esme = lab.eui("ESME")
+    restored = await dcc.request(
+        "8.12.1",
+        as_user="supplier",
+        target=lab.eui("CHF"),
+        params={"entries": [(str(esme), bytes(16))]},
+    )
+    assert restored.ok, restored.detail
+    await _settle()
+    assert list(chf.device_log) == [bytes(esme)]
+    assert _cs14s(lab) == 1
