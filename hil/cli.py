@@ -406,18 +406,28 @@ def pki_export(
 
 
 @main.command()
-def demo() -> None:
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="out",
+    show_default=True,
+    help="Where the scenario report (report.html, junit.xml, record.json) goes.",
+)
+def demo(out: str) -> None:
     """Run the demo lab (what `make demo` runs).
 
     A premises of emulated devices answers a batch of service requests through
-    the DCC layer (results, refusals with reasons, response times), then the
+    the DCC layer (results, refusals with reasons, response times); a scenario
+    pack runs on the same lab (reads, a critical command, a HAN link going down
+    and recovering, a lossy HAN) and its report is written to --out; then the
     codec decodes and verifies messages built with the test PKI and, when
     SMETS_HIL_RTDS or ../shared/rtds holds them, a few reference messages.
-    Exit status 1 when a request does not end as the request file expects.
+    Exit status 1 when a request does not end as the request file expects or a
+    scenario fails.
     """
     from hil.demo import run
 
-    sys.exit(run(click.echo))
+    sys.exit(run(click.echo, Path(out)))
 
 
 def _register_dcc_commands() -> None:

@@ -32,6 +32,18 @@ from hil.fixtures import FIXTURES
 from hil.report.table import format_table, terminal_width
 
 DEMO_REQUESTS = FIXTURES / "requests" / "demo.yaml"
+#: The scenario pack: reads with measured values, a critical command, a HAN link
+#: that goes down and recovers, and a lossy HAN.
+DEMO_SCENARIOS = tuple(
+    FIXTURES / "scenarios" / name
+    for name in (
+        "read-registers.yaml",
+        "disable-enable-supply.yaml",
+        "link-down-recovery.yaml",
+        "lossy-han.yaml",
+    )
+)
+DEMO_SEED = 1
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 ACB = "90-B3-D5-1F-30-00-00-02"
@@ -169,6 +181,24 @@ def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> 
     return report.ok
 
 
+def scenario_section(echo: Callable[[str], None], out: Path, link: str = EMBEDDED_MQTT) -> bool:
+    """Scenarios on the same kind of lab, with their record written as JSON, JUnit and HTML."""
+    from hil.report.console import summary_text
+    from hil.report.html import write_html
+    from hil.report.junit import write_junit
+    from hil.scenario import load_scenarios, run_scenarios
+
+    scenarios = [s for path in DEMO_SCENARIOS for s in load_scenarios(path)]
+    record = asyncio.run(run_scenarios(scenarios, seed=DEMO_SEED, link=link))
+    echo(summary_text(record, width=terminal_width()))
+    out.mkdir(parents=True, exist_ok=True)
+    record.dump(out / "record.json")
+    write_junit(record, out / "junit.xml")
+    write_html(record, out / "report.html")
+    echo(f"\nreport: {out / 'report.html'} (also {out / 'junit.xml'}, {out / 'record.json'})")
+    return record.passed
+
+
 def default_rtds() -> Path | None:
     """SMETS_HIL_RTDS, else `../shared/rtds` beside a checkout (an installed wheel has none)."""
     if "SMETS_HIL_RTDS" in os.environ:
@@ -179,9 +209,11 @@ def default_rtds() -> Path | None:
     return None
 
 
-def run(echo: Callable[[str], None] = print) -> int:
+def run(echo: Callable[[str], None] = print, out: Path = Path("out")) -> int:
     echo("smets-hil demo\n")
     ok = premises_section(echo)
+    echo("\nScenarios (hil/fixtures/scenarios) on the same lab, seed 1:\n")
+    ok = scenario_section(echo, out) and ok
     echo("\nGBCS codec on our own test PKI and on the reference messages:\n")
     rows, token = own_messages()
     rtds = default_rtds()

@@ -34,6 +34,9 @@ from emulator.errors import MacError, SignatureError
 KDF_ALGORITHM_ID = bytes.fromhex("60857406080300")
 TAG_LENGTH = 12
 _ECDSA = ec.ECDSA(hashes.SHA256())
+#: RFC 6979 nonces: the same key and message give the same signature, so a seeded
+#: lab run produces byte-identical messages and records (any ECDSA verifier accepts it).
+_ECDSA_SIGN = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 _ECDH = ec.ECDH()
 _ZERO_COUNTER = b"\x00\x00\x00\x01"
 
@@ -52,7 +55,7 @@ class KdfMode(IntEnum):
 
 def sign(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
     """ECDSA P-256/SHA-256 signature as 64 bytes r || s."""
-    r, s = decode_dss_signature(private_key.sign(data, _ECDSA))
+    r, s = decode_dss_signature(private_key.sign(data, _ECDSA_SIGN))
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 

@@ -224,8 +224,13 @@ class _Step(FileModel):
 # -- steps -------------------------------------------------------------------------------------
 
 
+Status = Annotated[str, AfterValidator(_status)]
+
+
 class ResponseExpect(FileModel):
-    status: Annotated[str, AfterValidator(_status)] | None = None
+    #: One status, or a list of those accepted (`[completed, failed]`: on a lossy link a
+    #: request must end one way or the other, with its reason in the record).
+    status: Status | list[Status] | None = None
     reason: str | None = None
     values: dict[str, ValueCheck] = {}
 

@@ -447,9 +447,11 @@ class ScenarioContext:
         if result.timing is not None and result.timing.measured is not None:
             detail["response_time_s"] = round(result.timing.measured, 6)
         problems = []
-        if expect.status is not None and result.status.value != expect.status:
+        wanted = [expect.status] if isinstance(expect.status, str) else expect.status
+        if wanted is not None and result.status.value not in wanted:
             why = f" ({result.detail})" if result.detail else ""
-            problems.append(f"expected status {expect.status}, got {result.status.value}{why}")
+            expected = " or ".join(wanted)
+            problems.append(f"expected status {expected}, got {result.status.value}{why}")
         if expect.reason is not None and result.reason != expect.reason:
             problems.append(f"expected reason {expect.reason}, got {result.reason}")
         problems += _check_values(self, result.values, dict(expect.values))
@@ -1018,14 +1020,18 @@ async def run_scenarios(
     on_event: EventHandler | None = None,
     interactive: bool | None = None,
     injector_factory: InjectorFactory | None = None,
+    link: str | None = None,
 ) -> RunRecord:
-    """Each scenario on a fresh lab (`lab`, else the scenario's, else the demo lab)."""
+    """Each scenario on a fresh lab (`lab`, else the scenario's, else the demo lab).
+
+    `link` replaces the lab file's HAN link (`mqtt-embedded`, a broker URL).
+    """
     run = RunRecord(_tool(), _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     t0 = time.perf_counter()
     for scenario in scenarios:
         path = lab or scenario.lab or DEFAULT_LAB
         try:
-            the_lab = Lab.load(path)
+            the_lab = Lab.load(path, link=link)
             await the_lab.start()
         except (HilError, EmulatorError, OSError) as exc:  # a lab that cannot run: ERROR
             run.scenarios.append(_lab_failed(scenario, str(path), seed, t0, exc))

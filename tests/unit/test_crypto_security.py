@@ -606,3 +606,18 @@ def test_reference_signature_check_detects_tampering(
     bad[-20] ^= 0x01  # inside the signature (before the 12-byte MAC)
     with pytest.raises(InvalidSignature):
         ref_verify_signature(pki, S, decode_message(bytes(bad)))
+
+
+def test_signatures_are_deterministic_rfc6979() -> None:
+    """RFC 6979 A.2.5 (P-256, SHA-256, message "sample"): the same key and message
+    always give this signature, so a seeded lab run emits byte-identical messages."""
+    key = ec.derive_private_key(
+        0xC9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721, ec.SECP256R1()
+    )
+    expected = bytes.fromhex(
+        "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
+        "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"
+    )
+    assert crypto.sign(key, b"sample") == expected
+    assert crypto.sign(key, b"sample") == expected
+    crypto.verify(key.public_key(), b"sample", expected)
