@@ -434,6 +434,7 @@ from hil.send import send_command  # noqa: E402 (a command of its own module)
 _register_dcc_commands()
 main.add_command(send_command)
 main.add_command(lab_group)
+main.add_command(__import__("hil.firmware", fromlist=["_"]).firmware_group)
 
 if __name__ == "__main__":
     main()

@@ -56,6 +56,65 @@ def sign(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+# P-256 domain parameters, for the deterministic signer below.
+_P256_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P256_G = (
+    0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
+    0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
+)
+
+
+def sign_deterministic(private_key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
+    """ECDSA P-256/SHA-256 as r || s with the nonce of RFC 6979 (section 3.2).
+
+    Files that are committed and compared byte for byte (the signed firmware test
+    images) need the same signature on every run and every OpenSSL, so the nonce
+    comes from HMAC-SHA-256 over the key and the message instead of a random source.
+    """
+    x = private_key.private_numbers().private_value
+    h = hashlib.sha256(data).digest()
+    e = int.from_bytes(h, "big")
+    seed = x.to_bytes(32, "big") + (e % _P256_N).to_bytes(32, "big")
+    v, k_mac = b"\x01" * 32, b"\x00" * 32
+    for marker in (b"\x00", b"\x01"):
+        k_mac = hmac.new(k_mac, v + marker + seed, hashlib.sha256).digest()
+        v = hmac.new(k_mac, v, hashlib.sha256).digest()
+    while True:
+        v = hmac.new(k_mac, v, hashlib.sha256).digest()
+        k = int.from_bytes(v, "big")
+        if 1 <= k < _P256_N:
+            r = _p256_multiply(k)[0] % _P256_N
+            s = pow(k, -1, _P256_N) * (e + r * x) % _P256_N
+            if r and s:
+                return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        k_mac = hmac.new(k_mac, v + b"\x00", hashlib.sha256).digest()
+        v = hmac.new(k_mac, v, hashlib.sha256).digest()
+
+
+def _p256_multiply(k: int) -> tuple[int, int]:
+    """k * G on P-256 by double-and-add in affine coordinates (k is never 0 here)."""
+    result: tuple[int, int] | None = None
+    addend = _P256_G
+    while k:
+        if k & 1:
+            result = addend if result is None else _p256_add(result, addend)
+        addend = _p256_add(addend, addend)
+        k >>= 1
+    assert result is not None
+    return result
+
+
+def _p256_add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    p = _P256_P
+    if a == b:
+        slope = (3 * a[0] * a[0] - 3) * pow(2 * a[1], -1, p) % p
+    else:
+        slope = (b[1] - a[1]) * pow(b[0] - a[0], -1, p) % p
+    x = (slope * slope - a[0] - b[0]) % p
+    return x, (slope * (a[0] - x) - a[1]) % p
+
+
 def verify(public_key: ec.EllipticCurvePublicKey, data: bytes, signature: bytes) -> None:
     """Raise SignatureError unless `signature` (r || s) signs `data`."""
     if len(signature) != 64:
