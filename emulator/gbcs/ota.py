@@ -160,9 +160,8 @@ def image_hash(manufacturer_image: bytes) -> bytes:
 
 def encode_header(header: OtaHeader) -> bytes:
     if len(header.header_string) > HEADER_STRING_LENGTH:
-        raise GbcsEncodeError(
-            "header_string", f"at most {HEADER_STRING_LENGTH} bytes, got {len(header.header_string)}"
-        )
+        size = len(header.header_string)
+        raise GbcsEncodeError("header_string", f"at most {HEADER_STRING_LENGTH} bytes, got {size}")
     if (header.hardware_min is None) != (header.hardware_max is None):
         raise GbcsEncodeError("hardware_version", "give both the minimum and the maximum or none")
     if header.destination is not None and len(header.destination) != 8:
@@ -316,7 +315,8 @@ def decode_image(data: bytes) -> OtaImage:
         tag, size = _ELEMENT.unpack_from(data, at)
         start = at + _ELEMENT.size
         if size > len(data) - start:
-            raise TruncatedError(f"sub_element[{len(elements)}].data", start, size, len(data) - start)
+            left = len(data) - start
+            raise TruncatedError(f"sub_element[{len(elements)}].data", start, size, left)
         elements.append(SubElement(tag, bytes(data[start : start + size]), at))
         at = start + size
     image = OtaImage(header, tuple(elements), bytes(data))
