@@ -352,9 +352,18 @@ def build_command(
 @firmware_group.command("inspect", cls=OneLineCommand)
 @_KEYS
 @_SEED
+@click.option("--expect-hash", default=None, help="Fail unless the image hash is this (hex).")
+@click.option("--hardware-version", default=None, help="Fail unless the image is for it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the fields as JSON.")
 @click.argument("file")
-def inspect_command(keys: str | None, seed: str, as_json: bool, file: str) -> None:
+def inspect_command(
+    keys: str | None,
+    seed: str,
+    expect_hash: str | None,
+    hardware_version: str | None,
+    as_json: bool,
+    file: str,
+) -> None:
     """Decode FILE and check its sizes, hash and supplier signature (exit 1 if any fails)."""
     data = Path(file).read_bytes()
     try:
@@ -362,6 +371,14 @@ def inspect_command(keys: str | None, seed: str, as_json: bool, file: str) -> No
     except EmulatorError as exc:
         raise FirmwareError(f"{file}: not a valid OTA Upgrade Image: {exc}") from None
     fields, problems = describe(image, _keystore(keys, seed))
+    if expect_hash is not None:
+        actual = image.manufacturer_image_hash.hex().upper()
+        if expect_hash.strip().upper() != actual:
+            problems.append(f"manufacturer image hash {actual}, expected {expect_hash}")
+    if hardware_version is not None:
+        version = _int("--hardware-version", hardware_version, 16)
+        if not image.header.accepts_hardware(version):
+            problems.append(f"not for hardware version {version} ({fields['hardware_version']})")
     if as_json:
         click.echo(json.dumps({**fields, "problems": problems}, indent=2))
     else:
