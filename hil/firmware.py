@@ -366,6 +366,8 @@ def inspect_command(
 ) -> None:
     """Decode FILE and check its sizes, hash and supplier signature (exit 1 if any fails)."""
     data = Path(file).read_bytes()
+    if not data:
+        raise FirmwareError(f"{file}: the file is empty")
     try:
         image = ota.decode_image(data)
     except EmulatorError as exc:
