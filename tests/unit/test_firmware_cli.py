@@ -133,7 +133,7 @@ def test_build_of_an_empty_image_fails(tmp_path: Path) -> None:
 
 
 def test_keys_folder_signs_and_verifies(tmp_path: Path) -> None:
-    pki, parties = lab_pki("other-lab")
+    _, parties = lab_pki("other-lab")
     supplier = parties[AnchorRole.SUPPLIER]
     keys = tmp_path / "keys"
     ds = KeyUsage.DIGITAL_SIGNATURE
