@@ -41,6 +41,10 @@ class FirmwareError(HilError):
     """Bad input to a `firmware` command."""
 
 
+class BadOption(click.BadParameter):
+    """A bad option value: a usage error (exit 2), like click's own."""
+
+
 @dataclass(frozen=True)
 class Signer:
     eui: Eui64
@@ -236,29 +240,29 @@ def _int(option: str, text: str, bits: int) -> int:
     try:
         value = int(text, 0)
     except ValueError:
-        raise FirmwareError(f"{option}: {text!r} is not a number (decimal or 0x hex)") from None
+        raise BadOption(f"{option}: {text!r} is not a number (decimal or 0x hex)") from None
     if not 0 <= value < 1 << bits:
-        raise FirmwareError(f"{option}: {text} does not fit in {bits} bits")
+        raise BadOption(f"{option}: {text} does not fit in {bits} bits")
     return value
 
 
 def _version(text: str) -> int:
     digits = text[2:] if text.lower().startswith("0x") else text
     if len(digits) != 8:
-        raise FirmwareError(f"--version: {text!r} must be 8 hex digits (as 11.2 reports it)")
+        raise BadOption(f"--version: {text!r} must be 8 hex digits (as 11.2 reports it)")
     try:
         return int(digits, 16)
     except ValueError:
-        raise FirmwareError(f"--version: {text!r} is not hexadecimal") from None
+        raise BadOption(f"--version: {text!r} is not hexadecimal") from None
 
 
 def _hardware(text: str) -> tuple[int, int]:
     low, sep, high = text.partition("-")
     if not sep:
-        raise FirmwareError(f"--hardware: {text!r} must be MIN-MAX")
+        raise BadOption(f"--hardware: {text!r} must be MIN-MAX")
     pair = (_int("--hardware", low.strip(), 16), _int("--hardware", high.strip(), 16))
     if pair[0] > pair[1]:
-        raise FirmwareError(f"--hardware: minimum {pair[0]} above maximum {pair[1]}")
+        raise BadOption(f"--hardware: minimum {pair[0]} above maximum {pair[1]}")
     return pair
 
 
@@ -330,10 +334,10 @@ def build_command(
     started = time.perf_counter()
     payload = Path(image).read_bytes()
     if not payload:
-        raise FirmwareError(f"{image}: the manufacturer image is empty")
+        raise BadOption(f"{image}: the manufacturer image is empty")
     text = header_string.encode("utf-8")
     if len(text) > ota.HEADER_STRING_LENGTH:
-        raise FirmwareError(f"--header-string: {len(text)} bytes, at most 32")
+        raise BadOption(f"--header-string: {len(text)} bytes, at most 32")
     data = build_image(
         payload,
         manufacturer=_int("--manufacturer", manufacturer, 16),

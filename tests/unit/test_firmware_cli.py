@@ -118,7 +118,7 @@ def test_build_bad_options_are_one_line(tmp_path: Path, args: list[str], message
         base[key] = value
     flat = [item for pair in base.items() for item in pair]
     code, _, stderr = run("firmware", "build", *flat, "-o", str(tmp_path / "o"), str(image))
-    assert code == 1, stderr
+    assert code == 2, stderr  # usage
     assert stderr.count("\n") == 1 and message in stderr
 
 
@@ -129,7 +129,7 @@ def test_build_of_an_empty_image_fails(tmp_path: Path) -> None:
         "firmware", "build", "--manufacturer", "1", "--image-type", "1", "--version", "01000000",
         "-o", str(tmp_path / "o"), str(empty),
     )  # fmt: skip
-    assert code == 1 and "empty" in stderr
+    assert code == 2 and "empty" in stderr
 
 
 def test_keys_folder_signs_and_verifies(tmp_path: Path) -> None:
