@@ -446,6 +446,7 @@ _register_dcc_commands()
 main.add_command(send_command)
 main.add_command(lab_group)
 main.add_command(run_command)
+main.add_command(__import__("hil.firmware", fromlist=["_"]).firmware_group)
 
 if __name__ == "__main__":
     main()

@@ -266,6 +266,13 @@ class Device:
         self.device_log_capacity = DEVICE_LOG_CAPACITY
         self.pending_image_hash: bytes | None = None  # firmware image held, ready for CS06
         self.pending_image_version: str | None = None
+        #: The OTA Upgrade Image held for CS06 (None: only its hash and version are
+        #: known, as when a test or a state file sets them); checked before activation.
+        self.held_image: bytes | None = None
+        #: The OTA file the device runs, once one was activated; kept until another
+        #: activates, so a refused activation leaves the old firmware running.
+        self.running_image: bytes | None = None
+        self.hardware_version = 1  # what an OTA header's hardware range is checked against
         self.pending_keys: dict[KeyUsage, ec.EllipticCurvePrivateKey] = {}  # from CS02c
         # usages whose key or certificate CS02d installed (kept in state files, unlike
         # the provisioning ones)
@@ -614,6 +621,8 @@ class Device:
                 if self.pending_image_hash is not None
                 else None
             ),
+            "held_image": None if self.held_image is None else self.held_image.hex(),
+            "running_image": None if self.running_image is None else self.running_image.hex(),
             "credentials": {
                 usage.value: {
                     "key": _private_hex(self.own_keys[usage]),
@@ -643,6 +652,9 @@ class Device:
         if image:
             self.pending_image_hash = bytes.fromhex(image[0])
             self.pending_image_version = image[1]
+        held, running = state.get("held_image"), state.get("running_image")
+        self.held_image = None if held is None else bytes.fromhex(held)
+        self.running_image = None if running is None else bytes.fromhex(running)
         for usage, item in state.get("credentials", {}).items():
             self.install_key(
                 KeyUsage(usage),

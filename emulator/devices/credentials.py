@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from emulator.devices.anchors import AnchorRole, TrustAnchor
 from emulator.devices.base import Device, FirmwareActivation, Incoming, Reply
+from emulator.errors import GbcsError, SignatureError
+from emulator.gbcs import ota
 from emulator.gbcs.asn1 import (
     Der,
     DerBitString,
@@ -44,6 +46,7 @@ from emulator.gbcs.asn1 import (
     DerString,
     decode_der,
 )
+from emulator.gbcs.crypto import verify
 from emulator.gbcs.eui import Eui64
 from emulator.pki.keystore import KeyUsage, public_key_from_certificate_der
 
@@ -65,7 +68,12 @@ USAGE_SIGNING = DerBitString(7, b"\x80")  # digitalSignature
 USAGE_KEY_AGREEMENT = DerBitString(3, b"\x08")  # keyAgreement
 STATUS_OK, STATUS_NOT_REPLACED, STATUS_NOT_APPLICABLE, STATUS_NO_CELL = 0, 10, 25, 127
 JOIN_INVALID_METHOD, JOIN_DEVICE_LOG_FULL = 2, 4  # CS03 response codes
-ACTIVATE_NO_IMAGE, ACTIVATE_HASH_MISMATCH = 1, 2  # CS06 response codes
+# CS06 response codes: 0 success, 1 no image held, 2 hash mismatch, 3 activation failure
+ACTIVATE_NO_IMAGE, ACTIVATE_HASH_MISMATCH, ACTIVATE_FAILURE = 1, 2, 3
+# event log codes of an activation (GBCS alert/event codes)
+FIRMWARE_VERIFICATION_FAILED = 0x8F1C
+FIRMWARE_VERSION_CHANGED = 0x8F43
+FIRMWARE_VERIFICATION_SUCCESSFUL = 0x8F72
 #: Roles a device type has no trust anchor cell for (only hubs trust the WAN provider).
 NOT_APPLICABLE: dict[str, frozenset[AnchorRole]] = {
     "ESME": frozenset({AnchorRole.WAN_PROVIDER}),
@@ -491,16 +499,78 @@ def activate_firmware(device: Device, incoming: Incoming, tree: Der) -> Der:
 
 def _activate_image(device: Device, digest: bytes) -> Der:
     """The CS06 response: 0 and the new version, or the reason and the running version:
-    1 no image held, 2 the image held has another hash."""
+    1 no image held, 2 the image held has another hash, 3 the image held fails the
+    device's own checks (supplier signature, hardware range, a file it cannot read).
+
+    When the device holds the OTA file itself it recomputes the manufacturer image
+    hash over the bytes it holds (a corrupted image no longer matches the hash the
+    command names) and verifies the supplier's signature before it switches. A
+    refusal is written to the event log and the old firmware keeps running; the
+    held image stays, so a later CS06 can name it again.
+    """
     held = device.pending_image_hash
-    if held is None or held != digest:
-        code = ACTIVATE_NO_IMAGE if held is None else ACTIVATE_HASH_MISMATCH
-        return DerSequence(
-            [DerInteger(code), DerOctetString(bytes.fromhex(device.firmware_version))]
+    if held is None and device.held_image is None:
+        return _activation_outcome(device, ACTIVATE_NO_IMAGE)
+    version = device.pending_image_version
+    if device.held_image is not None:
+        problem, code, version = _check_held_image(device, digest)
+        if problem:
+            device.event_log.record(device.clock.now(), FIRMWARE_VERIFICATION_FAILED, problem)
+            return _activation_outcome(device, code)
+        device.event_log.record(
+            device.clock.now(), FIRMWARE_VERIFICATION_SUCCESSFUL, f"image {digest.hex()}"
         )
-    device.firmware_version = device.pending_image_version or device.firmware_version
+        device.running_image = device.held_image
+        device.held_image = None
+    elif held != digest:
+        return _activation_outcome(device, ACTIVATE_HASH_MISMATCH)
+    old = device.firmware_version
+    device.firmware_version = version or device.firmware_version
     device.pending_image_hash = None
-    return DerSequence([DerInteger(0), DerOctetString(bytes.fromhex(device.firmware_version))])
+    device.pending_image_version = None
+    if device.firmware_version != old:
+        device.event_log.record(
+            device.clock.now(), FIRMWARE_VERSION_CHANGED, f"{old} -> {device.firmware_version}"
+        )
+    return _activation_outcome(device, 0)
+
+
+def _activation_outcome(device: Device, code: int) -> Der:
+    return DerSequence([DerInteger(code), DerOctetString(bytes.fromhex(device.firmware_version))])
+
+
+def _check_held_image(device: Device, digest: bytes) -> tuple[str, int, str | None]:
+    """Why the held OTA file must not be activated ("" when it may), the CS06 code to
+    give, and the version it carries."""
+    assert device.held_image is not None
+    try:
+        image = ota.decode_image(device.held_image)
+    except GbcsError as exc:
+        return f"held image unreadable: {exc}", ACTIVATE_FAILURE, None
+    if image.manufacturer_image_hash != digest:
+        return (
+            f"manufacturer image hash {image.manufacturer_image_hash.hex()} is not {digest.hex()}",
+            ACTIVATE_HASH_MISMATCH,
+            None,
+        )
+    if not image.header.accepts_hardware(device.hardware_version):
+        return (
+            f"image for hardware {image.header.hardware_min}-{image.header.hardware_max},"
+            f" device is {device.hardware_version}",
+            ACTIVATE_FAILURE,
+            None,
+        )
+    supplier = device.anchors.get(AnchorRole.SUPPLIER)
+    signature = image.signature
+    if supplier is None or supplier.ds_key is None:
+        return "no supplier trust anchor to check the image signature", ACTIVATE_FAILURE, None
+    if signature is None or image.signer != bytes(supplier.eui):
+        return "image not signed by the supplier", ACTIVATE_FAILURE, None
+    try:
+        verify(supplier.ds_key, image.signed_bytes, signature)
+    except SignatureError as exc:
+        return f"supplier signature: {exc}", ACTIVATE_FAILURE, None
+    return "", 0, image.header.version_hex
 
 
 def complete_firmware_activation(device: Device, activation: FirmwareActivation) -> None:

@@ -657,11 +657,14 @@ class Lab:
         if self.dcc is not None:
             await self.dcc.settle()
 
-    def _deliver_firmware(self, eui: Eui64, image_hash: bytes, version: str) -> None:
+    def _deliver_firmware(
+        self, eui: Eui64, image_hash: bytes, version: str, ota_file: bytes | None
+    ) -> None:
         device = self.device(eui)
         if device is not None:
             device.pending_image_hash = image_hash
             device.pending_image_version = version
+            device.held_image = ota_file  # the OTA file, checked again at activation
 
     def _on_hub_event(self, kind: str, message: bytes) -> None:
         if kind != "queued":

@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from emulator.errors import GbcsDecodeError
+from emulator.gbcs import ota
 from emulator.gbcs.eui import Eui64
 from hil.dcc.catalogue import ServiceVariant
 from hil.dcc.eligibility import check
@@ -195,8 +197,20 @@ def _wan_matrix(dcc: Dcc, postcode: str) -> dict[str, Any]:
     return {"postcode": postcode, "CSPRegion": None, "WANCoverage": "NotKnown"}
 
 
+OTA_MAGIC = ota.FILE_IDENTIFIER.to_bytes(4, "little")
+
+
 def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[str, Any]:
+    """11.1: record the image and hand it to the device.
+
+    An OTA Upgrade Image (it starts with the OTA file identifier) is decoded: its
+    manufacturer image hash and file version are what the device will be asked to
+    activate, and the device holds the file itself to check before activating.
+    Any other bytes are taken as a bare manufacturer image.
+    """
     params = result.request.params
+    version = str(params.get("version", "00000002"))
+    ota_file: bytes | None = None
     if "image" in params:
         try:
             image = bytes.fromhex(str(params["image"]))
@@ -205,6 +219,16 @@ def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[
         if not image:
             raise Refusal("INVALID_PARAMETERS", "11.1 image is empty")
         digest = hashlib.sha256(image).digest()
+        if image.startswith(OTA_MAGIC):
+            try:
+                decoded = ota.decode_image(image)
+            except GbcsDecodeError as exc:
+                raise Refusal("INVALID_PARAMETERS", f"11.1 OTA image: {exc}") from None
+            digest, version, ota_file = (
+                decoded.manufacturer_image_hash,
+                decoded.header.version_hex,
+                image,
+            )
     else:
         try:
             digest = bytes.fromhex(str(params["image_hash"]))
@@ -212,11 +236,10 @@ def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[
             raise Refusal("INVALID_PARAMETERS", "11.1 image_hash must be hexadecimal") from None
         if len(digest) != 32:
             raise Refusal("INVALID_PARAMETERS", "11.1 image_hash must be 32 bytes (SHA-256)")
-    version = str(params.get("version", "00000002"))
     dcc.firmware[digest] = version
     delivered = []
     if dcc.firmware_delivery is not None:
-        dcc.firmware_delivery(device.eui, digest, version)
+        dcc.firmware_delivery(device.eui, digest, version, ota_file)
         delivered.append(str(device.eui))
     return {"image_hash": digest.hex(), "version": version, "delivered_to": delivered}
 

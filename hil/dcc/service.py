@@ -184,7 +184,7 @@ class Dcc:
         self.notifications: list[tuple[str, str, str]] = []  # (user, request_id, text)
         self.schedules: dict[str, Schedule] = {}
         self.firmware: dict[bytes, str] = {}  # image hash -> version (11.1)
-        self.firmware_delivery: Callable[[Eui64, bytes, str], None] | None = None
+        self.firmware_delivery: Callable[[Eui64, bytes, str, bytes | None], None] | None = None
         #: How long to wait for a device's response (real seconds) before failing with
         #: NO_RESPONSE; a sleepy meter's wake-up wait counts (real-clock labs).
         self.response_timeout = 30.0

@@ -467,6 +467,31 @@ CASES: dict[str, Case] = {
         says="no lab running",
         env={"SMETS_HIL_RUNTIME_DIR": "{d}/no-labs"},
     ),
+    # -- firmware
+    "firmware build bad version": case(
+        "firmware",
+        "build",
+        "--manufacturer",
+        "1",
+        "--image-type",
+        "ESME",
+        "--version",
+        "1",
+        "-o",
+        "{d}/out.ota",
+        "{d}/a_file.txt",
+        code=USAGE,
+        says="8 hex digits",
+    ),
+    "firmware inspect binary file": case(
+        "firmware", "inspect", "{d}/binary.HEX", code=FAILED, says="not a ZigBee OTA file"
+    ),
+    "firmware inspect empty file": case(
+        "firmware", "inspect", "{d}/empty.HEX", code=FAILED, says="empty"
+    ),
+    "firmware test-images into a file": case(
+        "firmware", "test-images", "{d}/a_file.txt/images", code=FAILED, says="a_file.txt"
+    ),
     # -- demo
     "demo unknown option": case("demo", "--fast", code=USAGE, says="No such option"),
     "demo corrupt reference set": case(

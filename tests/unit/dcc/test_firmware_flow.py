@@ -1,0 +1,93 @@
+"""11.1 hands the OTA Upgrade Image to the device, 11.3 activates it, 11.2 reads the result."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from emulator.devices.credentials import FIRMWARE_VERIFICATION_FAILED
+from emulator.gbcs import ota
+from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.requests import RequestStatus
+from hil.dcc.service import Dcc
+
+IMAGES = Path(__file__).resolve().parents[3] / "firmware_images"
+
+
+@pytest.fixture
+async def lab() -> AsyncIterator[Lab]:
+    the_lab = Lab.load(DEFAULT_LAB)
+    async with the_lab:
+        yield the_lab
+
+
+def _dcc(lab: Lab) -> Dcc:
+    assert lab.dcc is not None
+    return lab.dcc
+
+
+async def _update(lab: Lab, name: str) -> str:
+    data = (IMAGES / name).read_bytes()
+    result = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
+    )
+    assert result.ok, result.detail
+    return ota.decode_image(data).manufacturer_image_hash.hex()
+
+
+async def _version(lab: Lab) -> str:
+    read = await _dcc(lab).request("11.2", as_user="supplier", target=lab.eui("ESME"))
+    assert read.ok
+    [version] = read.values
+    return str(version.value)
+
+
+async def test_update_activate_read(lab: Lab) -> None:
+    digest = await _update(lab, "esme.ota")
+    esme = lab.device("ESME")
+    assert esme is not None
+    assert esme.held_image == (IMAGES / "esme.ota").read_bytes()  # the real OTA file
+    assert esme.pending_image_version == "01000001"  # from the OTA header
+    assert await _version(lab) == "01000000"
+    done = await _dcc(lab).request(
+        "11.3", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": digest}
+    )
+    assert done.ok, done.detail
+    assert await _version(lab) == "01000001"
+
+
+async def test_a_corrupted_image_is_refused_by_the_device(lab: Lab) -> None:
+    """The supplier names the hash of the image it built; the device holds a corrupted copy."""
+    await _update(lab, "esme-corrupted.ota")
+    built_hash = ota.image_hash(
+        f"smets-hil test firmware for ESME, version {0x01000002:08X}\n".encode()
+    )
+    failed = await _dcc(lab).request(
+        "11.3", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": built_hash.hex()}
+    )
+    assert failed.status == RequestStatus.FAILED
+    assert failed.outcome is not None and failed.outcome.device_code == 2
+    esme = lab.device("ESME")
+    assert esme is not None and FIRMWARE_VERIFICATION_FAILED in esme.event_log.codes()
+    assert await _version(lab) == "01000000"
+
+
+async def test_a_bad_signature_is_refused_by_the_device(lab: Lab) -> None:
+    digest = await _update(lab, "esme-bad-signature.ota")
+    failed = await _dcc(lab).request(
+        "11.3", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": digest}
+    )
+    assert failed.status == RequestStatus.FAILED
+    assert failed.outcome is not None and failed.outcome.device_code == 3
+    assert await _version(lab) == "01000000"
+
+
+async def test_a_broken_ota_file_is_refused_by_11_1(lab: Lab) -> None:
+    data = (IMAGES / "esme.ota").read_bytes()[:-5]
+    result = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
+    )
+    assert result.status == RequestStatus.FAILED and result.reason == "INVALID_PARAMETERS"
+    assert "OTA image" in (result.detail or "")
