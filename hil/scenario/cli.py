@@ -217,6 +217,15 @@ def _writer(module: str, name: str, option: str) -> Any:
 @click.option(
     "--no-prompt", is_flag=True, help="skip operator prompts (SKIP verdict); also when CI is set"
 )
+@click.option(
+    "--attach",
+    is_flag=True,
+    help="run on the lab `smets-hil lab up` is running (its control socket), not a fresh one",
+)
+@click.option(
+    "--link",
+    help="replace the lab's HAN link (mqtt-embedded, mqtt://host:port/lab, ...)",
+)
 def run_command(
     scenario_files: tuple[str, ...],
     lab_file: str | None,
@@ -226,8 +235,14 @@ def run_command(
     keyword: str | None,
     seed: int | None,
     no_prompt: bool,
+    attach: bool,
+    link: str | None,
 ) -> None:
     """Run scenario files (YAML or Python) on a lab; exit 0 only when every one passed."""
+    if attach:
+        from hil.live.control import attach_run
+
+        sys.exit(attach_run(scenario_files, echo=click.echo))
     writers = []
     if junit is not None:
         writers.append((_writer("hil.report.junit", "write_junit", "--junit"), junit))
@@ -248,7 +263,7 @@ def run_command(
         for s in scenarios:
             path = str(lab_file or s.lab or DEFAULT_LAB)
             if path not in labs:
-                labs[path] = Lab.load(path)
+                labs[path] = Lab.load(path, link=link)
             check_scenario(s, labs[path])
     except (LabError, ScenarioError) as exc:
         fail(str(exc))
@@ -262,6 +277,7 @@ def run_command(
                 seed=seed,
                 on_event=progress.on_event,
                 interactive=False if no_prompt else None,
+                link=link,
             )
         )
     if json_file is not None:
