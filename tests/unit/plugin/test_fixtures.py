@@ -253,13 +253,6 @@ def test_the_plugin_loads_without_the_lab() -> None:
     assert "'hil.scenario" not in loaded
 
 
-def _has_faults() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("hil.faults") is not None
-
-
-@pytest.mark.skipif(not _has_faults(), reason="hil.faults not merged yet")
 def test_a_users_test_with_the_real_fault_injector(pytester: pytest.Pytester) -> None:
     """The same read with the real `hil.faults` (a latency on the ESME): still answered,
     the fault on record, and everything cleared when the test ends."""

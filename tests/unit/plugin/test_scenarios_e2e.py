@@ -1,7 +1,6 @@
 """The shipped scenario files through pytest (with xdist) and through `smets-hil run`.
 
-These run the real `hil.scenario`: skipped, with the reason "hil.scenario not
-merged yet", while the runner is not in this tree. They start pytest and the CLI
+They start pytest and the CLI
 as subprocesses, from the repository root, so the project's own pytest settings
 (asyncio_mode=auto) apply as they do for a user typing the command.
 """
@@ -15,16 +14,11 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
-import hil.scenario
 from hil.dcc.lab import DEFAULT_LAB
 from hil.fixtures import FIXTURES
 from hil.pytest_plugin import is_scenario_file
+from hil.scenario import load_scenarios, run_scenarios
 from hil.scenario.record import RunRecord, Verdict
-
-MERGED = all(hasattr(hil.scenario, n) for n in ("load_scenarios", "run_scenario", "run_scenarios"))
-pytestmark = pytest.mark.skipif(not MERGED, reason="hil.scenario not merged yet")
 
 ROOT = Path(__file__).resolve().parents[3]
 SCENARIOS = FIXTURES / "scenarios"
@@ -70,9 +64,9 @@ async def test_pytest_n_2_over_the_scenarios_agrees_with_smets_hil_run(tmp_path:
     cases = _junit_cases(xml)
 
     # the same files through the runner `smets-hil run` uses
-    scenarios = [s for f in files for s in hil.scenario.load_scenarios(f)]
+    scenarios = [s for f in files for s in load_scenarios(f)]
     assert len(cases) == len(scenarios), sorted(cases)
-    record: RunRecord = await hil.scenario.run_scenarios(scenarios)
+    record: RunRecord = await run_scenarios(scenarios)
     expected = {(str((ROOT / str(s.file)).resolve()), s.name): s.verdict for s in record.scenarios}
     assert {k: Verdict(v) for k, (v, _) in cases.items()} == expected
     assert all(v == Verdict.PASS for v in expected.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 from collections.abc import Callable
@@ -475,3 +476,22 @@ steps:
     assert "acknowledged" in s.steps[1].message and "completed" in s.steps[3].message
     responses = [m.label for m in s.messages if m.kind == "service_response"]
     assert responses == ["7.2 completed I0", "7.1 completed I0"]
+
+
+async def test_a_lossy_han_ends_every_request_and_repeats_under_its_seed() -> None:
+    """10% drop and 200 ms jitter on every HAN link: each read completes or fails
+    with its reason, nothing hangs, and the same seed gives the same record."""
+    scenarios = load_scenarios(Path("hil/fixtures/scenarios/lossy-han.yaml"))
+    async with asyncio.timeout(120):
+        one = await run_scenarios(scenarios, seed=11)
+        two = await run_scenarios(scenarios, seed=11)
+    [s] = one.scenarios
+    assert s.verdict == Verdict.PASS, [x.message for x in s.steps if x.verdict != Verdict.PASS]
+    reads = [x for x in s.steps if x.kind == "request"]
+    assert len(reads) == 11
+    assert all(x.detail["status"] in ("completed", "failed") for x in reads)
+    failed = [x for x in reads if x.detail["status"] == "failed"]
+    assert all(x.detail["reason"] for x in failed)
+    assert {f.name for f in s.faults} >= {"drop 10%", "jitter 200 ms"}
+    assert sum(f.detail.get("dropped", 0) for f in s.faults) > 0
+    assert _scrub(one.to_json()) == _scrub(two.to_json())
