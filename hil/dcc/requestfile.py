@@ -180,20 +180,22 @@ def _execute_at(value: object) -> object:
     raise ValueError(f"must be an ISO 8601 time or an offset such as +10m, got {value!r}")
 
 
-def _status(text: str) -> str:
+def check_status(text: str) -> str:
+    """A request status by its value (scenario files check theirs with this too)."""
     if text not in {s.value for s in RequestStatus}:
         known = ", ".join(s.value for s in RequestStatus)
         raise ValueError(f"no request status {text!r} (one of: {known})")
     return text
 
 
-def _role(text: str) -> str:
+def check_role(text: str) -> str:
+    """A role name `Role.parse` knows (scenario files check theirs with this too)."""
     Role.parse(text)
     return text
 
 
 class ExpectEntry(FileModel):
-    status: Annotated[str, AfterValidator(_status)] | None = None
+    status: Annotated[str, AfterValidator(check_status)] | None = None
     reason: str | None = None
 
 
@@ -202,7 +204,7 @@ class RequestEntry(FileModel):
     variant: Annotated[str, AfterValidator(_catalogue_variant)]
     user: str
     target: str | None = None
-    role: Annotated[str, AfterValidator(_role)] | None = None
+    role: Annotated[str, AfterValidator(check_role)] | None = None
     params: dict[str, Any] = {}
     option: str | None = None
     execute_at: Annotated[Any, BeforeValidator(_execute_at)] = None

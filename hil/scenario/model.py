@@ -43,9 +43,8 @@ from pydantic import (
     model_validator,
 )
 
-from hil.dcc.catalogue import Role, load_catalogue
-from hil.dcc.requestfile import parse_offset
-from hil.dcc.requests import RequestStatus
+from hil.dcc.catalogue import load_catalogue
+from hil.dcc.requestfile import check_role, check_status, parse_offset
 from hil.errors import HilError
 from hil.files import FileFormatError, FileModel, YamlDocument, python_document, read_yaml, tag
 
@@ -85,18 +84,6 @@ Duration = Annotated[float, BeforeValidator(_duration)]
 def _variant(text: str) -> str:
     if text not in load_catalogue():
         raise ValueError(f"no service reference variant {text!r} (smets-hil catalogue lists them)")
-    return text
-
-
-def _status(text: str) -> str:
-    if text not in {s.value for s in RequestStatus}:
-        known = ", ".join(s.value for s in RequestStatus)
-        raise ValueError(f"no request status {text!r} (one of: {known})")
-    return text
-
-
-def _role(text: str) -> str:
-    Role.parse(text)
     return text
 
 
@@ -224,7 +211,7 @@ class _Step(FileModel):
 # -- steps -------------------------------------------------------------------------------------
 
 
-Status = Annotated[str, AfterValidator(_status)]
+Status = Annotated[str, AfterValidator(check_status)]
 
 
 class ResponseExpect(FileModel):
@@ -241,7 +228,7 @@ class RequestStep(_Step):
     request: Variant
     user: str
     target: str | None = None
-    role: Annotated[str, AfterValidator(_role)] | None = None
+    role: Annotated[str, AfterValidator(check_role)] | None = None
     params: dict[str, Any] = {}
     option: str | None = None
     execute_at: str | None = None  # ISO time or +offset
@@ -256,7 +243,7 @@ class RawBuild(FileModel):
     variant: Variant
     user: str
     target: str
-    role: Annotated[str, AfterValidator(_role)] | None = None
+    role: Annotated[str, AfterValidator(check_role)] | None = None
     params: dict[str, Any] = {}
     option: str | None = None
 
@@ -296,7 +283,7 @@ class ExpectResponseStep(_Step):
 
     expect_response: str  # the request step's name
     within: Duration | None = None
-    status: Annotated[str, AfterValidator(_status)] | None = "completed"
+    status: Annotated[str, AfterValidator(check_status)] | None = "completed"
     reason: str | None = None
     values: dict[str, ValueCheck] = {}
 
