@@ -1,0 +1,120 @@
+"""DUIS request bodies -> the DCC layer's service requests (variant, target, params).
+
+A DUIS body names its values in DUIS terms (`ReadLogPeriod/StartDateTime`); the
+GBCS builders (`hil.dcc.commands`) take their own parameter names (`from`). The
+body's leaves are read as `DuisValue`s (path, text), then each one either maps to
+a parameter the target's use case takes (`ALIASES`, else its snake-case name when
+that is a parameter) or is listed in `Transformed.unmapped`, which the server logs
+and counts: nothing in a body is dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from emulator.gbcs.eui import Eui64
+from hil.dcc.commands import BuildError, parameters_for
+from hil.dcc.routes import routes_for
+from hil.duis.xml import DuisRequest, parse_datetime
+
+#: DUIS element name (local) -> builder parameter, where the snake-case name differs.
+ALIASES: dict[str, str] = {
+    "ExecutionDateTime": "execution_time",
+    "StartDateTime": "from",
+    "EndDateTime": "to",
+    "ReadLogPeriod/StartDateTime": "from",
+    "ReadLogPeriod/EndDateTime": "to",
+    "DeviceID": "device",
+    "UTRN": "utrn",
+    "CurrencyUnits": "currency",
+    "FirmwareImageHash": "image_hash",
+    "SupplyDepletionState": "supply_depletion_state",
+    "CustomerIdentificationNumber": "cin",
+    "DebtRecoveryRateCap": "debt_recovery_amount",
+    "AdjustMeterBalance": "amount",
+}
+#: Body values the DCC itself uses rather than the GBCS command.
+DCC_FIELDS = frozenset({"ExecutionDateTime"})
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+
+@dataclass
+class Transformed:
+    variant: str
+    target: Eui64 | None
+    params: dict[str, Any]
+    execute_at: _dt.datetime | None
+    unmapped: list[str] = field(default_factory=list)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def leaves(body: etree._Element) -> list[tuple[str, str]]:
+    """(path below the body element, text) for every leaf with text."""
+    found: list[tuple[str, str]] = []
+    for el in body.iter():
+        if not isinstance(el.tag, str) or len(el) or el is body:
+            continue
+        text = (el.text or "").strip()
+        if not text:
+            continue
+        parts: list[str] = []
+        node: etree._Element | None = el
+        while node is not None and node is not body:
+            parts.append(etree.QName(node).localname)
+            node = node.getparent()
+        found.append(("/".join(reversed(parts)), text))
+    return found
+
+
+def value(text: str) -> Any:
+    if re.fullmatch(r"-?\d{1,18}", text):
+        return int(text)
+    if _DATETIME.match(text):
+        return parse_datetime(text)
+    if text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def known_parameters(variant: str, device_type: str | None) -> set[str]:
+    names: set[str] = set()
+    for r in routes_for(variant, device_type):
+        try:
+            names |= set(parameters_for(r))
+        except BuildError:
+            continue
+    return names
+
+
+def transform(
+    request: DuisRequest, *, device_type: str | None, dcc_ids: Iterable[Eui64 | bytes] = ()
+) -> Transformed:
+    """The service request a DUIS request stands for, with its body values carried."""
+    dcc = {bytes(e) for e in dcc_ids}
+    target = None if bytes(request.target) in dcc else request.target
+    known = known_parameters(request.variant, device_type) if device_type else set()
+    params: dict[str, Any] = {}
+    unmapped: list[str] = []
+    for path, text in leaves(request.body):
+        local = path.rsplit("/", 1)[-1]
+        if local in DCC_FIELDS:
+            continue
+        name = ALIASES.get(path) or ALIASES.get(local) or snake(local)
+        if name in known and name not in params:
+            params[name] = value(text)
+        else:
+            unmapped.append(f"{path}={text}")
+    return Transformed(request.variant, target, params, request.execute_at, unmapped)
+
+
+def as_mapping(t: Transformed) -> Mapping[str, Any]:
+    return {"variant": t.variant, "target": t.target, "params": t.params}
