@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 #: The port DCC Boxed serves its DUIS interface on.
 DEFAULT_PORT = 8079
+#: The DCC's EUI-64 in DCC Boxed (its Access Control Broker): non-device requests
+#: are addressed to it.
+BOXED_DCC = Eui64("90-B3-D5-1F-30-00-00-02")
 ENDPOINTS = {"S": "/api/v1/serviceS", "T": "/api/v1/serviceT", "D": "/api/v1/serviceD"}
 MAX_BODY = 1 << 20
 
@@ -277,7 +280,8 @@ class DuisServer:
         t = transform(
             request,
             device_type=None if device is None else device.kind.value,
-            dcc_ids=self.dcc.dcc_parties.values(),
+            dcc_ids=[*self.dcc.dcc_parties.values(), BOXED_DCC],
+            non_device=non_device,
         )
         if t.unmapped:
             self.counts["unmapped_values"] += len(t.unmapped)

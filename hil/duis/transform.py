@@ -41,6 +41,14 @@ ALIASES: dict[str, str] = {
 }
 #: Body values the DCC itself uses rather than the GBCS command.
 DCC_FIELDS = frozenset({"ExecutionDateTime"})
+#: Non-device services (answered by the DCC layer): DUIS element -> `hil.dcc.nondevice` name.
+NON_DEVICE_PARAMS: dict[str, str] = {
+    "DeviceID": "device",
+    "DeviceType": "device_type",
+    "DSPScheduleID": "schedule_id",
+}
+#: DUIS cancels a future-dated request by repeating it with this execution date-time.
+CANCEL_YEAR = 3000
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
@@ -95,25 +103,54 @@ def known_parameters(variant: str, device_type: str | None) -> set[str]:
     return names
 
 
+def body_device(request: DuisRequest) -> Eui64 | None:
+    """The device a request addressed to the DCC is about (its body's DeviceID)."""
+    for path, text in leaves(request.body):
+        if path.rsplit("/", 1)[-1] in ("DeviceID", "DeviceIDList"):
+            try:
+                return Eui64(text.split()[0])
+            except ValueError:
+                return None
+    return None
+
+
 def transform(
-    request: DuisRequest, *, device_type: str | None, dcc_ids: Iterable[Eui64 | bytes] = ()
+    request: DuisRequest,
+    *,
+    device_type: str | None,
+    dcc_ids: Iterable[Eui64 | bytes] = (),
+    non_device: bool = False,
 ) -> Transformed:
-    """The service request a DUIS request stands for, with its body values carried."""
+    """The service request a DUIS request stands for, with its body values carried.
+
+    A request addressed to the DCC (non-device services) is about the device its
+    body names; its values go to the non-device service under `NON_DEVICE_PARAMS`.
+    """
     dcc = {bytes(e) for e in dcc_ids}
-    target = None if bytes(request.target) in dcc else request.target
+    target: Eui64 | None = request.target
+    if bytes(request.target) in dcc:
+        target = body_device(request) if non_device else None
     known = known_parameters(request.variant, device_type) if device_type else set()
     params: dict[str, Any] = {}
     unmapped: list[str] = []
+    execute_at = request.execute_at
+    if execute_at is not None and execute_at.year >= CANCEL_YEAR:
+        execute_at = None
+        if "cancel" in known:
+            params["cancel"] = True
     for path, text in leaves(request.body):
         local = path.rsplit("/", 1)[-1]
         if local in DCC_FIELDS:
+            continue
+        if non_device and local in NON_DEVICE_PARAMS:
+            params.setdefault(NON_DEVICE_PARAMS[local], text)
             continue
         name = ALIASES.get(path) or ALIASES.get(local) or snake(local)
         if name in known and name not in params:
             params[name] = value(text)
         else:
             unmapped.append(f"{path}={text}")
-    return Transformed(request.variant, target, params, request.execute_at, unmapped)
+    return Transformed(request.variant, target, params, execute_at, unmapped)
 
 
 def as_mapping(t: Transformed) -> Mapping[str, Any]:
