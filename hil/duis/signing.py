@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml.algorithms import SignatureMethod
+from signxml.exceptions import InvalidInput, InvalidSignature
 from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration, XMLVerifier
-from signxml.exceptions import InvalidInput, InvalidSignature
 
 from emulator.gbcs.eui import Eui64
 from hil.errors import HilError

@@ -22,7 +22,7 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.duis.server import DuisServer
-from hil.duis.signing import XmlCredentials, sign, make_credential, verify
+from hil.duis.signing import XmlCredentials, make_credential, sign, verify
 from hil.duis.xml import load_schema, parse, q, read_request, validate
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
