@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +152,3 @@ def transform(
             unmapped.append(f"{path}={text}")
     return Transformed(request.variant, target, params, execute_at, unmapped)
 
-
-def as_mapping(t: Transformed) -> Mapping[str, Any]:
-    return {"variant": t.variant, "target": t.target, "params": t.params}
