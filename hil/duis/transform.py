@@ -151,4 +151,3 @@ def transform(
         else:
             unmapped.append(f"{path}={text}")
     return Transformed(request.variant, target, params, execute_at, unmapped)
-

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from test_duis_http import SAMPLE, Sink, _checked, _post, creds, duis, duis_dir, schema, sink
 
 from hil.duis.server import DuisServer
 from hil.duis.signing import XmlCredentials
 from hil.duis.xml import parse, q
-
-from test_duis_http import SAMPLE, Sink, _checked, _post, creds, duis, duis_dir, schema, sink
 
 __all__ = ["creds", "duis", "duis_dir", "schema", "sink"]  # fixtures used here
 
