@@ -40,6 +40,8 @@ from hil.dcc.inventory import InventoryDevice
 from hil.dcc.requests import RequestStatus, Result
 from hil.dcc.routes import routes_for
 from hil.dcc.service import Dcc
+from hil.dcc.timing import Category
+from hil.dcc.values import response_values
 from hil.duis import codes
 from hil.duis.signing import Credential, SigningError, XmlCredentials, sign, signer_of, verify
 from hil.duis.transform import transform
@@ -373,8 +375,10 @@ class DuisServer:
         return self.response_urls.get(dashed(user)) or self.response_url
 
     async def _respond(self, request: DuisRequest, result: Result) -> None:
+        # A future-dated or scheduled request answers at its execution time, however far.
+        on_demand = result.request.category in (Category.ON_DEMAND, Category.SEQUENCED)
         try:
-            await result.wait(self.response_timeout)
+            await result.wait(self.response_timeout if on_demand else None)
         except TimeoutError:
             code = codes.duis_code("NO_RESPONSE")
         else:
@@ -412,7 +416,9 @@ class DuisServer:
                 alert = self.dcc.alerts[self._alerts_seen]
                 self._alerts_seen += 1
                 root = device_alert(
-                    alert_code=alert.message_code, when=alert.received, payload=alert.raw
+                    alert_code=_alert_code(alert.raw, alert.message_code),
+                    when=alert.received,
+                    payload=alert.raw,
                 )
                 body = self._sign(root)
                 for name in alert.users:
@@ -421,6 +427,14 @@ class DuisServer:
                         continue
                     eui = next(iter(user.ids.values()))
                     await self._post(eui, alert.request_id, "I0", body)
+
+
+def _alert_code(raw: bytes, message_code: int) -> int:
+    """The alert code (0x8Fxx) an alert's body carries; its message code when none."""
+    for value in response_values(None, None, raw):
+        if value.name == "alert_code" and isinstance(value.raw, int):
+            return value.raw
+    return message_code
 
 
 def _header_of(data: bytes) -> tuple[str | None, str, str]:

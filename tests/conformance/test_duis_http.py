@@ -274,3 +274,47 @@ async def test_templates_answered(
             refused.append(f"{path.name}: {code}")
     assert len(unsigned) <= 8, unsigned  # originators without a ZAZ1 XML key
     assert accepted >= ACCEPTED_FLOOR, "\n".join(refused)
+
+
+async def test_future_dated_response_and_alert_posted(
+    duis: tuple[Lab, DuisServer],
+    duis_dir: Path,
+    creds: XmlCredentials,
+    schema: etree.XMLSchema,
+    sink: Sink,
+) -> None:
+    """A future-dated price change: its response at execution time, then the meter's
+    outcome alert, both POSTed signed and schema-valid."""
+    lab, server = duis
+    name = "templates/ECS01b_1.2.1_FUTURE_DATED_TOU_BLOCK_SUCCESS_REQUEST_DUIS.XML"
+    request = _request(duis_dir, name)
+    when = lab.clock.now() + _dt.timedelta(hours=1)
+    for element in request.iter(q("ExecutionDateTime")):
+        element.text = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = await _post(server, "T", _signed(request, creds))
+    assert _checked(answer, schema, creds) == "I99"
+    assert lab.dcc is not None
+    (result,) = lab.dcc.results.values()
+    assert result.request.execute_at == when
+    pre = etree.fromstring(
+        f"""<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
+          schemaVersion="5.4"><sr:Header><sr:RequestID>{read_request(request).request_id}
+          </sr:RequestID><sr:CommandVariant>1</sr:CommandVariant>
+          <sr:ServiceReference>1.2</sr:ServiceReference>
+          <sr:ServiceReferenceVariant>1.2.1</sr:ServiceReferenceVariant></sr:Header><sr:Body>
+          <sr:SignedPreCommand><sr:GBCSPayload>{
+            base64.b64encode(lab.dcc.sign_as_user(result)).decode()
+        }</sr:GBCSPayload></sr:SignedPreCommand></sr:Body></sr:Request>""".encode()
+    )
+    assert _checked(await _post(server, "S", _signed(pre, creds)), schema, creds) == "I99"
+    await lab.run_for(2 * 3600)
+    first = parse(await asyncio.wait_for(sink.received.get(), 30))
+    second = parse(await asyncio.wait_for(sink.received.get(), 30))
+    kinds = set()
+    for message in (first, second):
+        assert _checked(message, schema, creds) == "I0"
+        kinds.add(etree.QName(message.find(q("Body"))[0]).localname)
+        code = message.findtext(f".//{q('AlertCode')}")
+        if code is not None:
+            assert code.upper().startswith("8F")  # the body's alert code, not the CRA's
+    assert kinds == {"ResponseMessage", "DeviceAlertMessage"}
