@@ -296,6 +296,7 @@ class DuisServer:
             target=t.target,
             params=t.params,
             execute_at=t.execute_at,
+            option=t.option,
             label=request.request_id,
         )
         if result.refused:

@@ -10,6 +10,7 @@ and counts: nothing in a body is dropped silently.
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import re
 from collections.abc import Iterable
@@ -38,12 +39,22 @@ ALIASES: dict[str, str] = {
     "CustomerIdentificationNumber": "cin",
     "DebtRecoveryRateCap": "debt_recovery_amount",
     "AdjustMeterBalance": "amount",
+    "OtherDeviceID": "partner",
+    "FirmwareHash": "image_hash",
+    "InstallCode": "install_code",
+    "JoinTimePeriod": "join_timeout",
+    "RemotePartyFloorSeqNumber": "floor_seq_number",
 }
+#: Parameters kept as text (hex strings that may look like numbers, EUI-64s).
+TEXT_PARAMETERS = frozenset({"install_code", "image_hash", "partner", "device"})
+#: Body elements that choose the use case's option (8.11 Add / Remove).
+OPTION_FIELDS = frozenset({"RequestType"})
 #: Body values the DCC itself uses rather than the GBCS command.
 DCC_FIELDS = frozenset({"ExecutionDateTime"})
 #: Non-device services (answered by the DCC layer): DUIS element -> `hil.dcc.nondevice` name.
 NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceID": "device",
+    "FirmwareImage": "image",
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
 }
@@ -59,6 +70,7 @@ class Transformed:
     params: dict[str, Any]
     execute_at: _dt.datetime | None
     unmapped: list[str] = field(default_factory=list)
+    option: str | None = None
 
 
 def snake(name: str) -> str:
@@ -134,6 +146,7 @@ def transform(
     params: dict[str, Any] = {}
     unmapped: list[str] = []
     execute_at = request.execute_at
+    option: str | None = None
     if execute_at is not None and execute_at.year >= CANCEL_YEAR:
         execute_at = None
         if "cancel" in known:
@@ -142,12 +155,16 @@ def transform(
         local = path.rsplit("/", 1)[-1]
         if local in DCC_FIELDS:
             continue
+        if local in OPTION_FIELDS:
+            option = text.lower()
+            continue
         if non_device and local in NON_DEVICE_PARAMS:
-            params.setdefault(NON_DEVICE_PARAMS[local], text)
+            name = NON_DEVICE_PARAMS[local]
+            params.setdefault(name, base64.b64decode(text).hex() if name == "image" else text)
             continue
         name = ALIASES.get(path) or ALIASES.get(local) or snake(local)
         if name in known and name not in params:
-            params[name] = value(text)
+            params[name] = text if name in TEXT_PARAMETERS else value(text)
         else:
             unmapped.append(f"{path}={text}")
-    return Transformed(request.variant, target, params, execute_at, unmapped)
+    return Transformed(request.variant, target, params, execute_at, unmapped, option)
