@@ -304,10 +304,9 @@ class DuisServer:
         if result.status == RequestStatus.AWAITING_SIGNATURE and result.precommand is not None:
             self.pending[request.request_id] = (request, result)
             return self._answer(request, codes.ACKNOWLEDGED, precommand=result.precommand.encode())
-        if kind == "D":
-            code = codes.duis_code(result.reason) if result.done else codes.ACKNOWLEDGED
-            if result.done:
-                return self._answer(request, code)
+        if kind == "D" and result.done:
+            code = codes.SUCCESS if result.ok else codes.duis_code(result.reason)
+            return self._non_device_answer(request, code, result)
         self._spawn(self._respond(request, result))
         return self._answer(request, codes.ACKNOWLEDGED)
 
@@ -327,6 +326,31 @@ class DuisServer:
             raise Rejected(result.reason, result.detail, request)
         self._spawn(self._respond(original, result))
         return self._answer(request, codes.ACKNOWLEDGED)
+
+    def _non_device_answer(self, request: DuisRequest, code: str, result: Result) -> etree._Element:
+        """The synchronous answer of a non-device service, with its inventory records
+        when it has them; records the schema will not take are counted and left out."""
+        records = result.data if isinstance(result.data, list) else None
+        if records and all(isinstance(r, dict) for r in records):
+            for record in records:
+                record["DeviceID"] = dashed(Eui64(record["DeviceID"]))
+            answer = response_message(
+                request_id=request.request_id,
+                code=code,
+                when=self.dcc.clock.now(),
+                service_reference=request.service_reference,
+                variant=request.variant,
+                inventory=records,
+            )
+            if self.schema.validate(answer):
+                return answer
+            self.counts["inventory_not_schema_valid"] += 1
+            log.warning(
+                "%s: inventory records left out: %s",
+                request.request_id,
+                self.schema.error_log.last_error,
+            )
+        return self._answer(request, code)
 
     @staticmethod
     def _critical(variant: str, device: InventoryDevice | None) -> bool:

@@ -177,6 +177,7 @@ def response_message(
     gbcs_payload: bytes | None = None,
     precommand: bytes | None = None,
     gbcs_version: str = "4.0",
+    inventory: list[dict[str, str]] | None = None,
 ) -> etree._Element:
     """An sr:Response with a ResponseMessage (acknowledgement, result or pre-command)."""
     root, body = _response(request_id, response_id, code, when)
@@ -189,7 +190,26 @@ def response_message(
         etree.SubElement(pre, q("GBCSPayload")).text = base64.b64encode(precommand).decode()
     elif gbcs_payload is not None:
         etree.SubElement(message, q("GBCSPayload")).text = base64.b64encode(gbcs_payload).decode()
+    elif inventory:
+        listed = etree.SubElement(message, q("DSPInventory"))
+        for record in inventory[:17]:  # the schema's limit per response
+            device = etree.SubElement(listed, q("Device"))
+            for name in INVENTORY_FIELDS:
+                if record.get(name):
+                    etree.SubElement(device, q(name)).text = record[name]
     return root
+
+
+#: The DSPInventory Device fields we fill, in schema order.
+INVENTORY_FIELDS = (
+    "DeviceID",
+    "DeviceType",
+    "DeviceStatus",
+    "DeviceManufacturer",
+    "DeviceModel",
+    "DeviceFirmwareVersion",
+    "DateCommissioned",
+)
 
 
 def device_alert(

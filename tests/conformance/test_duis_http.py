@@ -318,3 +318,18 @@ async def test_future_dated_response_and_alert_posted(
         if code is not None:
             assert code.upper().startswith("8F")  # the body's alert code, not the CRA's
     assert kinds == {"ResponseMessage", "DeviceAlertMessage"}
+
+
+async def test_read_inventory_answered_synchronously(
+    duis: tuple[Lab, DuisServer], duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
+) -> None:
+    lab, server = duis
+    request = _request(duis_dir, "templates/8.2_READ_INVENTORY_REQUEST_DUIS.XML")
+    answer = await _post(server, "D", _signed(request, creds))
+    assert _checked(answer, schema, creds) == "I0"
+    listed = {d.findtext(q("DeviceID")) for d in answer.iter(q("Device"))}
+    assert ESME in listed and len(listed) >= 3
+    assert server.counts["inventory_not_schema_valid"] == 0
+    # a device service sent to the non-device endpoint is refused
+    read = _request(duis_dir, SAMPLE)
+    assert _checked(await _post(server, "D", _signed(read, creds)), schema, creds) == "E4"
