@@ -323,7 +323,7 @@ async def test_future_dated_response_and_alert_posted(
 async def test_read_inventory_answered_synchronously(
     duis: tuple[Lab, DuisServer], duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
 ) -> None:
-    lab, server = duis
+    _lab, server = duis
     request = _request(duis_dir, "templates/8.2_READ_INVENTORY_REQUEST_DUIS.XML")
     answer = await _post(server, "D", _signed(request, creds))
     assert _checked(answer, schema, creds) == "I0"
