@@ -3,7 +3,9 @@
 Where the credentials and the schema are (neither ships with the package): the
 ZAZ1 JSON key store from `--keys` or SMETS_HIL_ZAZ1, the DUIS v5.4 schema folder
 from `--schema` or SMETS_HIL_DUIS_SCHEMA; both default to the shared reference
-folder beside the checkout (`../shared/...`).
+folder beside the checkout (`../shared/...`). Responses and alerts go to
+`--response-url` or SMETS_HIL_DUIS_RESPONSE_URL (`lab up --duis` reads only the
+variable).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def server_for(
         lab.dcc,
         XmlCredentials.from_zaz1(keys_path(keys)),
         load_schema(schema_path(schema)),
-        response_url=response_url,
+        response_url=response_url or os.environ.get("SMETS_HIL_DUIS_RESPONSE_URL"),
     )
 
 

@@ -125,6 +125,7 @@ async def _up(
     handler = _LogToMonitor(monitor)
     logging.getLogger().addHandler(handler)
     attempted = started = False
+    front: Any = None  # the DUIS server with --duis (hil.duis)
     try:
         try:
             await server.start()  # first: a second `lab up` of a running lab touches nothing
@@ -132,10 +133,11 @@ async def _up(
             await lab.start()
             started = True
             monitor.attach()
-            if duis:  # DUIS in front of the lab (hil.duis); stops with the loop
+            if duis:
                 from hil.duis.cli import server_for
 
-                await server_for(lab).start()
+                front = server_for(lab)
+                await front.start()
         except expected as exc:
             _stderr(f"smets-hil: error: cannot start the lab: {_one_line(_error_line(exc))}")
             return 1
@@ -154,6 +156,8 @@ async def _up(
         return 0
     finally:
         await server.stop()
+        if front is not None:
+            await front.stop()
         if attempted:  # a half-started lab (a hub up, a broker down) closes what it opened
             with contextlib.suppress(Exception):
                 await lab.stop()
