@@ -206,6 +206,10 @@ async def test_front_door_refusals_reach_no_device(
     stranger = make_credential(SUPPLIER)
     root = _request(duis_dir, SAMPLE, f"{SUPPLIER}:{ESME}:2003")
     assert await _refused(server, sign(root, stranger), schema, creds) == "E1"
+    # a ZAZ1 user with an XML key who is not a user of this lab
+    outsider = "00-DB-12-34-56-78-00-04"
+    root = _request(duis_dir, SAMPLE, f"{outsider}:{ESME}:2008")
+    assert await _refused(server, _signed(root, creds, outsider), schema, creds) == "E1"
     # signed by another user than the originator
     root = _request(duis_dir, SAMPLE, f"{SUPPLIER}:{ESME}:2004")
     assert await _refused(server, _signed(root, creds, DNO), schema, creds) == "E3"
@@ -333,3 +337,18 @@ async def test_read_inventory_answered_synchronously(
     # a device service sent to the non-device endpoint is refused
     read = _request(duis_dir, SAMPLE)
     assert _checked(await _post(server, "D", _signed(read, creds)), schema, creds) == "E4"
+
+
+async def test_smki_search_lists_the_test_certificates(
+    duis: tuple[Lab, DuisServer], creds: XmlCredentials
+) -> None:
+    _lab, server = duis
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{server.url}/smki/certificates", params={"eui": SUPPLIER}) as reply,
+    ):
+        found = await reply.json()
+    user = creds.user(Eui64(SUPPLIER))
+    assert user is not None
+    assert [(c["eui"], c["serial"]) for c in found] == [(SUPPLIER, str(user.serial))]
+    assert found[0]["certificate"].startswith("-----BEGIN CERTIFICATE-----")
