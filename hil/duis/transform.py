@@ -45,6 +45,8 @@ ALIASES: dict[str, str] = {
     "JoinTimePeriod": "join_timeout",
     "RemotePartyFloorSeqNumber": "floor_seq_number",
 }
+#: DUIS enumerations -> the number the GBCS field carries (ZCL currency: ISO 4217).
+VALUE_MAPS: dict[str, dict[str, int]] = {"currency": {"GBP": 826, "ECB": 978}}
 #: Parameters kept as text (hex strings that may look like numbers, EUI-64s).
 TEXT_PARAMETERS = frozenset({"install_code", "image_hash", "partner", "device"})
 #: Body elements that choose the use case's option (8.11 Add / Remove).
@@ -164,7 +166,10 @@ def transform(
             continue
         name = ALIASES.get(path) or ALIASES.get(local) or snake(local)
         if name in known and name not in params:
-            params[name] = text if name in TEXT_PARAMETERS else value(text)
+            mapped = VALUE_MAPS.get(name, {}).get(text)
+            params[name] = (
+                mapped if mapped is not None else text if name in TEXT_PARAMETERS else value(text)
+            )
         else:
             unmapped.append(f"{path}={text}")
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
