@@ -195,6 +195,13 @@ async def test_front_door_refusals_reach_no_device(
     bad = _request(duis_dir, SAMPLE)
     bad.find(q("Body"))[0].tag = q("NoSuchService")
     assert await _refused(server, _signed(bad, creds), schema, creds) == "E4"
+    # not XML at all: nothing to echo in a schema-valid response, so HTTP 400
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{server.url}/api/v1/serviceS", data=b"<not-xml") as reply,
+    ):
+        assert reply.status == 400
+        assert (await reply.text()).startswith("E4: not well-formed XML")
     # tampered after signing
     signed = _signed(_request(duis_dir, SAMPLE, f"{SUPPLIER}:{ESME}:2001"), creds)
     tampered = signed.replace(b":2001<", b":2002<")
@@ -227,7 +234,7 @@ async def test_front_door_refusals_reach_no_device(
     sent = len(lab.dcc.results)
     assert await _refused(server, once, schema, creds) == "E5"
     assert len(lab.dcc.results) == sent
-    assert server.counts["SCHEMA_INVALID"] == 1 and server.counts["REPLAYED_REQUEST_ID"] == 1
+    assert server.counts["SCHEMA_INVALID"] == 2 and server.counts["REPLAYED_REQUEST_ID"] == 1
 
 
 #: Templates accepted (I99 / I0) out of those ZAZ1 has an XML key for; raise it as the
