@@ -438,6 +438,8 @@ def _register_dcc_commands() -> None:
     main.add_command(requests_command)
 
 
+from hil.duis.cli import duis_group  # noqa: E402 (a command group of its own module)
+from hil.firmware import firmware_group  # noqa: E402 (a command group of its own module)
 from hil.live.cli import lab_group  # noqa: E402 (a command group of its own module)
 from hil.scenario.cli import run_command  # noqa: E402 (a command of its own module)
 from hil.send import send_command  # noqa: E402 (a command of its own module)
@@ -446,7 +448,8 @@ _register_dcc_commands()
 main.add_command(send_command)
 main.add_command(lab_group)
 main.add_command(run_command)
-main.add_command(__import__("hil.firmware", fromlist=["_"]).firmware_group)
+main.add_command(firmware_group)
+main.add_command(duis_group)
 
 if __name__ == "__main__":
     main()

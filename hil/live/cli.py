@@ -56,8 +56,14 @@ def lab_group() -> None:
     "--control", metavar="SOCKET", help="control socket (default: <runtime dir>/<lab>.sock)"
 )
 @click.option("--plain", is_flag=True, help="plain log lines even on a terminal")
+@click.option("--duis", is_flag=True, help="also serve DUIS on port 8079 (docs/duis.md)")
 def up_command(
-    lab_file: str | None, clock: str, link: str | None, control: str | None, plain: bool
+    lab_file: str | None,
+    clock: str,
+    link: str | None,
+    control: str | None,
+    plain: bool,
+    duis: bool = False,
 ) -> None:
     """Start LAB (default: the bundled demo lab) and run it until Ctrl-C or SIGTERM.
 
@@ -67,7 +73,7 @@ def up_command(
     and `smets-hil lab run` (docs/live.md).
     """
     interactive = sys.stdout.isatty() and not plain
-    code = asyncio.run(_up(lab_file, clock, link, control, interactive))
+    code = asyncio.run(_up(lab_file, clock, link, control, interactive, duis))
     sys.exit(code)
 
 
@@ -91,7 +97,12 @@ def _error_line(exc: BaseException) -> str:
 
 
 async def _up(
-    lab_file: str | None, clock: str, link: str | None, control: str | None, interactive: bool
+    lab_file: str | None,
+    clock: str,
+    link: str | None,
+    control: str | None,
+    interactive: bool,
+    duis: bool = False,
 ) -> int:
     from emulator.errors import EmulatorError
     from hil.errors import HilError
@@ -114,6 +125,7 @@ async def _up(
     handler = _LogToMonitor(monitor)
     logging.getLogger().addHandler(handler)
     attempted = started = False
+    front: Any = None  # the DUIS server with --duis (hil.duis)
     try:
         try:
             await server.start()  # first: a second `lab up` of a running lab touches nothing
@@ -121,6 +133,11 @@ async def _up(
             await lab.start()
             started = True
             monitor.attach()
+            if duis:
+                from hil.duis.cli import server_for
+
+                front = server_for(lab)
+                await front.start()
         except expected as exc:
             _stderr(f"smets-hil: error: cannot start the lab: {_one_line(_error_line(exc))}")
             return 1
@@ -139,6 +156,8 @@ async def _up(
         return 0
     finally:
         await server.stop()
+        if front is not None:
+            await front.stop()
         if attempted:  # a half-started lab (a hub up, a broker down) closes what it opened
             with contextlib.suppress(Exception):
                 await lab.stop()

@@ -419,6 +419,10 @@ CASES: dict[str, Case] = {
         code=FAILED,
         says="requests: unknown key",
     ),
+    # -- duis (hil/duis): credentials that cannot be read
+    "duis serve missing key store": case(
+        "duis", "serve", "--keys", "{d}/nowhere.json", code=FAILED, says="not a readable ZAZ1"
+    ),
     # -- lab (hil/live): a lab that cannot start, no lab to talk to
     "lab up unknown lab file": case(
         "lab", "up", "{d}/nowhere.yaml", code=FAILED, says="nowhere.yaml: no such lab file"

@@ -1,0 +1,112 @@
+"""`smets-hil duis serve`: a lab behind DCC Boxed's DUIS interface, until Ctrl-C.
+
+Where the credentials and the schema are (neither ships with the package): the
+ZAZ1 JSON key store from `--keys` or SMETS_HIL_ZAZ1, the DUIS v5.4 schema folder
+from `--schema` or SMETS_HIL_DUIS_SCHEMA; both default to the shared reference
+folder beside the checkout (`../shared/...`). Responses and alerts go to
+`--response-url` or SMETS_HIL_DUIS_RESPONSE_URL (`lab up --duis` reads only the
+variable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from hil.boundary import fail
+
+if TYPE_CHECKING:
+    from hil.dcc.lab import Lab
+    from hil.duis.server import DuisServer
+
+DEFAULT_KEYS = Path("..") / "shared" / "reference" / "dccboxed_zaz1_keystore.json"
+DEFAULT_SCHEMA = Path("..") / "shared" / "duis" / "schema"
+
+
+def keys_path(given: str | None = None) -> Path:
+    return Path(given or os.environ.get("SMETS_HIL_ZAZ1") or DEFAULT_KEYS)
+
+
+def schema_path(given: str | None = None) -> Path:
+    return Path(given or os.environ.get("SMETS_HIL_DUIS_SCHEMA") or DEFAULT_SCHEMA)
+
+
+def server_for(
+    lab: Lab,
+    *,
+    keys: str | None = None,
+    schema: str | None = None,
+    response_url: str | None = None,
+) -> DuisServer:
+    """A DUIS server in front of a started lab (raises HilError with a one-line reason)."""
+    from hil.duis.server import DuisServer
+    from hil.duis.signing import XmlCredentials
+    from hil.duis.xml import load_schema
+
+    if lab.dcc is None:
+        raise RuntimeError("start the lab before its DUIS server")
+    return DuisServer(
+        lab.dcc,
+        XmlCredentials.from_zaz1(keys_path(keys)),
+        load_schema(schema_path(schema)),
+        response_url=response_url or os.environ.get("SMETS_HIL_DUIS_RESPONSE_URL"),
+    )
+
+
+@click.group("duis")
+def duis_group() -> None:
+    """DUIS over HTTP, as DCC Boxed serves it (docs/duis.md)."""
+
+
+@duis_group.command("serve")
+@click.option("--lab", "lab_file", metavar="LAB", help="lab file (default: the demo lab)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8079, show_default=True, help="DCC Boxed's DUIS port")
+@click.option(
+    "--keys", metavar="JSON", help="ZAZ1 key store (default: SMETS_HIL_ZAZ1 or ../shared)"
+)
+@click.option("--schema", metavar="DIR", help="DUIS v5.4 schema folder")
+@click.option("--response-url", metavar="URL", help="where responses and alerts are POSTed")
+@click.option("--clock", type=click.Choice(["real", "virtual"]), default="real", show_default=True)
+def serve_command(
+    lab_file: str | None,
+    host: str,
+    port: int,
+    keys: str | None,
+    schema: str | None,
+    response_url: str | None,
+    clock: str,
+) -> None:
+    """Start a lab and serve DUIS in front of it until Ctrl-C or SIGTERM."""
+    from emulator.errors import EmulatorError
+    from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
+    from hil.errors import HilError
+
+    async def run() -> None:
+        spec = LabSpec.from_file(Path(lab_file) if lab_file else DEFAULT_LAB)
+        spec.virtual = clock == "virtual"
+        lab = Lab.build(spec)
+        async with lab:
+            server = server_for(lab, keys=keys, schema=schema, response_url=response_url)
+            url = await server.start(host, port)
+            print(f"DUIS for {spec.name} at {url}/api/v1/serviceS|T|D", flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            try:
+                await stop.wait()
+            finally:
+                await server.stop()
+
+    try:
+        asyncio.run(run())
+    except (HilError, EmulatorError, OSError, ValueError) as exc:
+        fail(f"duis serve: {exc}")
+    sys.exit(0)

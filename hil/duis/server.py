@@ -1,0 +1,482 @@
+"""The DUIS HTTP front door of a lab, shaped like DCC Boxed's.
+
+Three POST endpoints take signed DUIS requests: `/api/v1/serviceS` (send command:
+non-critical requests, signed pre-commands), `/api/v1/serviceT` (transform: a
+critical request; the answer carries the pre-command for the user to sign) and
+`/api/v1/serviceD` (non-device services, answered synchronously). Each request is
+
+1. parsed (no entities, no network) and validated against the DUIS v5.4 schema;
+2. checked for a signature by a known test certificate (`XmlCredentials`) that
+   belongs to the request's originator and verifies (signxml);
+3. refused if its RequestID was seen before (replay);
+4. transformed (`hil.duis.transform`) and submitted to the lab's DCC layer, which
+   applies role, eligibility, inventory and critical-command rules as for every
+   other client.
+
+The synchronous answer is a DUIS Response signed by the DCC: `I99` or the error
+code (`hil.duis.codes`). Failures at steps 1-3 never reach the DCC layer. Device
+responses and alerts are then POSTed, signed, to the user's response address.
+`GET /smki/certificates?eui=..|serial=..` lists the lab's XML-signing test
+certificates (PEM, JSON), standing in for Boxed's SMKI search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from emulator.gbcs.eui import Eui64
+from hil.dcc.inventory import InventoryDevice
+from hil.dcc.requests import RequestStatus, Result
+from hil.dcc.routes import routes_for
+from hil.dcc.service import Dcc
+from hil.dcc.timing import Category
+from hil.dcc.values import response_values
+from hil.duis import codes
+from hil.duis.signing import Credential, SigningError, XmlCredentials, sign, signer_of, verify
+from hil.duis.transform import transform
+from hil.duis.xml import (
+    DuisError,
+    DuisRequest,
+    dashed,
+    device_alert,
+    parse,
+    q,
+    read_request,
+    response_message,
+    split_request_id,
+    validate,
+)
+
+log = logging.getLogger(__name__)
+
+#: The port DCC Boxed serves its DUIS interface on.
+DEFAULT_PORT = 8079
+#: The DCC's EUI-64 in DCC Boxed (its Access Control Broker): non-device requests
+#: are addressed to it.
+BOXED_DCC = Eui64("90-B3-D5-1F-30-00-00-02")
+ENDPOINTS = {"S": "/api/v1/serviceS", "T": "/api/v1/serviceT", "D": "/api/v1/serviceD"}
+MAX_BODY = 1 << 20
+
+
+class Rejected(Exception):
+    """A request the front door answers with an error code (nothing reaches the DCC)."""
+
+    def __init__(self, reason: str, detail: str, request: DuisRequest | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.request = request
+
+
+@dataclass
+class Delivery:
+    """One asynchronous message POSTed to a user (response or alert)."""
+
+    url: str
+    request_id: str | None
+    code: str
+    body: bytes = field(repr=False)
+    status: int | None = None
+    error: str = ""
+
+
+class DuisServer:
+    """DUIS over HTTP in front of one `Dcc`."""
+
+    def __init__(
+        self,
+        dcc: Dcc,
+        credentials: XmlCredentials,
+        schema: etree.XMLSchema,
+        *,
+        response_url: str | None = None,
+        response_urls: Mapping[str, str] | None = None,
+        response_timeout: float = 60.0,
+    ) -> None:
+        if credentials.dcc is None or credentials.dcc.private_key is None:
+            raise SigningError("the DUIS server needs the DCC's XML-signing key")
+        self.dcc = dcc
+        self.credentials = credentials
+        self.schema = schema
+        self.response_url = response_url
+        #: Per-user response addresses, by the user's dashed EUI-64 (as in a RequestID).
+        self.response_urls = {k.upper(): v for k, v in (response_urls or {}).items()}
+        self.response_timeout = response_timeout
+        self.seen: set[str] = set()
+        self.pending: dict[str, tuple[DuisRequest, Result]] = {}
+        self.deliveries: list[Delivery] = []
+        #: Requests refused at the front door and deliveries that failed, by reason.
+        self.counts: Counter[str] = Counter()
+        self.app = web.Application(client_max_size=MAX_BODY)
+        for kind, path in ENDPOINTS.items():
+            self.app.router.add_post(path, self._endpoint(kind))
+        self.app.router.add_get("/smki/certificates", self._smki)
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._alerts_seen = len(dcc.alerts)
+        self.url = ""
+
+    @property
+    def dcc_credential(self) -> Credential:
+        assert self.credentials.dcc is not None
+        return self.credentials.dcc
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = port
+        for sock in getattr(site._server, "sockets", None) or []:
+            bound = int(sock.getsockname()[1])
+        self.url = f"http://{host}:{bound}"
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self._spawn(self._alert_loop())
+        return self.url
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> DuisServer:
+        await self.start(port=0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every response on its way has been POSTed (tests, benchmarks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            busy = [t for t in self._tasks if t.get_name() != "duis-alerts"]
+            if not busy:
+                return
+            await asyncio.wait(busy, timeout=deadline - loop.time())
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def _endpoint(self, kind: str) -> Any:
+        async def handle(http: web.Request) -> web.Response:
+            data = await http.read()
+            status, body = self.receive(kind, data)
+            content_type = "application/xml" if status == 200 else "text/plain"
+            return web.Response(status=status, body=body, content_type=content_type)
+
+        return handle
+
+    async def _smki(self, http: web.Request) -> web.Response:
+        eui = http.query.get("eui")
+        serial = http.query.get("serial")
+        found = []
+        for cred in [*self.credentials.users.values(), self.dcc_credential]:
+            if eui and bytes(cred.eui) != bytes(Eui64(eui)):
+                continue
+            if serial and str(cred.serial) != serial.strip():
+                continue
+            found.append(
+                {
+                    "eui": dashed(cred.eui),
+                    "serial": str(cred.serial),
+                    "issuer": cred.issuer,
+                    "subject": cred.certificate.subject.rfc4514_string(),
+                    "certificate": cred.certificate.public_bytes(
+                        serialization.Encoding.PEM
+                    ).decode(),
+                }
+            )
+        return web.json_response(found)
+
+    # -- the synchronous path ----------------------------------------------------------------
+    def receive(self, kind: str, data: bytes) -> tuple[int, bytes]:
+        """A request's bytes in, the HTTP status and signed synchronous DUIS answer out.
+
+        A message too broken to echo in a schema-valid DUIS response (no usable
+        RequestID or service reference) gets HTTP 400 and a one-line reason instead.
+        """
+        try:
+            request = self._admit(data)
+            return 200, self._sign(self._dispatch(kind, request))
+        except Rejected as refused:
+            self.counts[refused.reason] += 1
+            log.info("DUIS request refused: %s: %s", refused.reason, refused.detail)
+            answer = self._error(refused, data)
+            if not self.schema.validate(answer):
+                return 400, f"{codes.duis_code(refused.reason)}: {refused.detail}\n".encode()
+            return 200, self._sign(answer)
+
+    def _admit(self, data: bytes) -> DuisRequest:
+        try:
+            root = parse(data)
+            validate(self.schema, root)
+            request = read_request(root)
+        except DuisError as exc:
+            raise Rejected(codes.SCHEMA_INVALID, str(exc)) from None
+        try:
+            issuer, serial = signer_of(root)
+        except SigningError as exc:
+            raise Rejected(codes.SIGNATURE_INVALID, str(exc), request) from None
+        cred = self.credentials.by_issuer_serial(issuer, serial)
+        if cred is None:
+            raise Rejected(
+                codes.UNKNOWN_USER, f"no certificate {issuer} / {serial} on record", request
+            )
+        if bytes(cred.eui) != bytes(request.originator):
+            raise Rejected(
+                codes.SIGNATURE_INVALID,
+                f"signed by {cred.eui}, not by the originator {request.originator}",
+                request,
+            )
+        try:
+            verify(root, cred)
+        except SigningError as exc:
+            raise Rejected(codes.SIGNATURE_INVALID, str(exc), request) from None
+        if self.dcc.users.by_id(request.originator) is None:
+            raise Rejected(codes.UNKNOWN_USER, f"{request.originator} is not a lab user", request)
+        if request.signed_precommand is None:
+            if request.request_id in self.seen:
+                raise Rejected(
+                    codes.REPLAYED_REQUEST_ID, f"{request.request_id} was used before", request
+                )
+            self.seen.add(request.request_id)
+        return request
+
+    def _dispatch(self, kind: str, request: DuisRequest) -> etree._Element:
+        signed = request.signed_precommand
+        if signed is not None:
+            return self._signed_precommand(kind, request, signed)
+        service = self.dcc.catalogue.get(request.variant)
+        if service is None:
+            raise Rejected("UNKNOWN_VARIANT", f"no service {request.variant}", request)
+        non_device = service.non_device or service.role_only
+        device = self.dcc.inventory.get(request.target)
+        if kind == "D" and not non_device:
+            raise Rejected(codes.WRONG_ENDPOINT, f"{request.variant} is not non-device", request)
+        if kind == "T" and not self._critical(request.variant, device):
+            raise Rejected(codes.WRONG_ENDPOINT, f"{request.variant} is not critical", request)
+        t = transform(
+            request,
+            device_type=None if device is None else device.kind.value,
+            dcc_ids=[*self.dcc.dcc_parties.values(), BOXED_DCC],
+            non_device=non_device,
+        )
+        if t.unmapped:
+            self.counts["unmapped_values"] += len(t.unmapped)
+            log.info("%s: body values not carried: %s", request.request_id, ", ".join(t.unmapped))
+        user, _roles = self.dcc.users.by_id(request.originator) or (None, None)
+        assert user is not None
+        result = self.dcc.submit(
+            t.variant,
+            as_user=user,
+            target=t.target,
+            params=t.params,
+            execute_at=t.execute_at,
+            option=t.option,
+            label=request.request_id,
+        )
+        if result.refused:
+            raise Rejected(result.reason, result.detail, request)
+        if result.status == RequestStatus.AWAITING_SIGNATURE and result.precommand is not None:
+            self.pending[request.request_id] = (request, result)
+            return self._answer(request, codes.ACKNOWLEDGED, precommand=result.precommand.encode())
+        if kind == "D" and result.done:
+            code = codes.SUCCESS if result.ok else codes.duis_code(result.reason)
+            return self._non_device_answer(request, code, result)
+        self._spawn(self._respond(request, result))
+        return self._answer(request, codes.ACKNOWLEDGED)
+
+    def _signed_precommand(self, kind: str, request: DuisRequest, signed: bytes) -> etree._Element:
+        if kind != "S":
+            raise Rejected(codes.WRONG_ENDPOINT, "signed pre-commands go to serviceS", request)
+        pending = self.pending.pop(request.request_id, None)
+        if pending is None:
+            raise Rejected(
+                codes.NOT_AWAITING_SIGNATURE,
+                f"{request.request_id} is not waiting for a signed pre-command",
+                request,
+            )
+        original, result = pending
+        self.dcc.signed_precommand(result.request_id, signed)
+        if result.done and not result.ok:
+            raise Rejected(result.reason, result.detail, request)
+        self._spawn(self._respond(original, result))
+        return self._answer(request, codes.ACKNOWLEDGED)
+
+    def _non_device_answer(self, request: DuisRequest, code: str, result: Result) -> etree._Element:
+        """The synchronous answer of a non-device service, with its inventory records
+        when it has them; records the schema will not take are counted and left out."""
+        records = result.data if isinstance(result.data, list) else None
+        if records and all(isinstance(r, dict) for r in records):
+            for record in records:
+                record["DeviceID"] = dashed(Eui64(record["DeviceID"]))
+            answer = response_message(
+                request_id=request.request_id,
+                code=code,
+                when=self.dcc.clock.now(),
+                service_reference=request.service_reference,
+                variant=request.variant,
+                inventory=records,
+            )
+            if self.schema.validate(answer):
+                return answer
+            self.counts["inventory_not_schema_valid"] += 1
+            log.warning(
+                "%s: inventory records left out: %s",
+                request.request_id,
+                self.schema.error_log.last_error,
+            )
+        return self._answer(request, code)
+
+    @staticmethod
+    def _critical(variant: str, device: InventoryDevice | None) -> bool:
+        if device is None:
+            return False
+        return any(r.critical for r in routes_for(variant, device.kind.value))
+
+    def _answer(
+        self,
+        request: DuisRequest,
+        code: str,
+        *,
+        precommand: bytes | None = None,
+        payload: bytes | None = None,
+        response_id: str | None = None,
+    ) -> etree._Element:
+        return response_message(
+            request_id=request.request_id,
+            response_id=response_id,
+            code=code,
+            when=self.dcc.clock.now(),
+            service_reference=request.service_reference,
+            variant=request.variant,
+            precommand=precommand,
+            gbcs_payload=payload,
+        )
+
+    def _error(self, refused: Rejected, data: bytes) -> etree._Element:
+        request = refused.request
+        code = codes.duis_code(refused.reason)
+        if request is not None:
+            return self._answer(request, code)
+        request_id, reference, variant = _header_of(data)
+        return response_message(
+            request_id=request_id,
+            code=code,
+            when=self.dcc.clock.now(),
+            service_reference=reference,
+            variant=variant,
+        )
+
+    def _sign(self, root: etree._Element) -> bytes:
+        return sign(root, self.dcc_credential)
+
+    # -- the asynchronous path ---------------------------------------------------------------
+    def url_for(self, user: Eui64) -> str | None:
+        return self.response_urls.get(dashed(user)) or self.response_url
+
+    async def _respond(self, request: DuisRequest, result: Result) -> None:
+        # A future-dated or scheduled request answers at its execution time, however far.
+        on_demand = result.request.category in (Category.ON_DEMAND, Category.SEQUENCED)
+        try:
+            await result.wait(self.response_timeout if on_demand else None)
+        except TimeoutError:
+            code = codes.duis_code("NO_RESPONSE")
+        else:
+            code = codes.SUCCESS if result.ok else codes.duis_code(result.reason)
+        response_id = f"{dashed(request.target)}:{dashed(request.originator)}:{request.counter}"
+        root = self._answer(request, code, payload=result.response, response_id=response_id)
+        await self._post(request.originator, request.request_id, code, self._sign(root))
+
+    async def _post(self, user: Eui64, request_id: str | None, code: str, body: bytes) -> None:
+        url = self.url_for(user)
+        if url is None:
+            self.counts["no_response_address"] += 1
+            log.warning("no response address for %s: %s not delivered", user, request_id)
+            return
+        delivery = Delivery(url, request_id, code, body)
+        self.deliveries.append(delivery)
+        assert self._session is not None
+        try:
+            async with self._session.post(
+                url, data=body, headers={"Content-Type": "application/xml"}
+            ) as reply:
+                delivery.status = reply.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            delivery.error = str(exc) or type(exc).__name__
+            self.counts["delivery_failed"] += 1
+            log.warning("response for %s to %s failed: %s", request_id, url, delivery.error)
+
+    async def _alert_loop(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name("duis-alerts")
+        while True:
+            await asyncio.sleep(0.05)
+            while self._alerts_seen < len(self.dcc.alerts):
+                alert = self.dcc.alerts[self._alerts_seen]
+                self._alerts_seen += 1
+                root = device_alert(
+                    alert_code=_alert_code(alert.raw, alert.message_code),
+                    when=alert.received,
+                    payload=alert.raw,
+                )
+                body = self._sign(root)
+                for name in alert.users:
+                    user = self.dcc.users.get(name)
+                    if user is None or not user.ids:
+                        continue
+                    eui = next(iter(user.ids.values()))
+                    await self._post(eui, alert.request_id, "I0", body)
+
+
+def _alert_code(raw: bytes, message_code: int) -> int:
+    """The alert code (0x8Fxx) an alert's body carries; its message code when none."""
+    for value in response_values(None, None, raw):
+        if value.name == "alert_code" and isinstance(value.raw, int):
+            return value.raw
+    return message_code
+
+
+def _header_of(data: bytes) -> tuple[str | None, str, str]:
+    """RequestID, ServiceReference and variant of a message that failed validation,
+    as far as they can be echoed."""
+    try:
+        root = parse(data)
+    except DuisError:
+        return None, "", ""
+    header = q("Header")
+    text = root.findtext(f"{header}/{q('RequestID')}")
+    reference = str(root.findtext(f"{header}/{q('ServiceReference')}") or "").strip()
+    variant = str(root.findtext(f"{header}/{q('ServiceReferenceVariant')}") or "").strip()
+    if text is None:
+        return None, reference, variant
+    try:
+        split_request_id(text)
+    except (DuisError, ValueError):
+        return None, reference, variant
+    return str(text).strip(), reference, variant

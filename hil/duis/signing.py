@@ -1,0 +1,221 @@
+"""XML signatures on DUIS messages (XMLDSig, ECDSA P-256, SHA-256, exclusive c14n).
+
+DUIS messages carry an enveloped `ds:Signature` whose `KeyInfo` names the signing
+certificate by issuer and serial number (`X509IssuerSerial`), as DCC Boxed and its
+public signing tool do. The verifier therefore needs the certificates up front:
+`XmlCredentials` holds the users' XML-signing certificates (ZAZ1 role 135) and the
+DCC's own (role 137) by EUI-64, keyed also by issuer and serial.
+
+Only test credentials are accepted: every certificate must be issued by a test
+organisation CA (`TEST_ISSUERS`); a production one is refused when loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from lxml import etree
+from signxml.algorithms import SignatureMethod
+from signxml.exceptions import InvalidInput, InvalidSignature
+from signxml.signer import XMLSigner
+from signxml.verifier import SignatureConfiguration, XMLVerifier
+
+from emulator.gbcs.eui import Eui64
+from hil.errors import HilError
+
+DS = "http://www.w3.org/2000/09/xmldsig#"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+#: ZAZ1 remote-party roles of XML-signing certificates: a user's, the DCC's.
+USER_XML_ROLE = 135
+DCC_XML_ROLE = 137
+#: Issuers of test organisation certificates: the ZAZ1 test CA and our own test PKI.
+TEST_ISSUERS = frozenset({"CN=Z1,OU=07", "CN=SMETS-HIL TEST XML CA,OU=07"})
+#: The subject attribute that carries an organisation certificate's EUI-64 (X.520 uniqueIdentifier).
+_UNIQUE_ID = x509.ObjectIdentifier("2.5.4.45")
+
+
+class SigningError(HilError):
+    """A DUIS signature that does not verify, or credentials that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    eui: Eui64
+    certificate: x509.Certificate
+    private_key: ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
+
+    @property
+    def issuer(self) -> str:
+        return self.certificate.issuer.rfc4514_string()
+
+    @property
+    def serial(self) -> int:
+        return self.certificate.serial_number
+
+
+def _check_test(cert: x509.Certificate, where: str) -> None:
+    issuer = cert.issuer.rfc4514_string()
+    if _normal_name(issuer) not in {_normal_name(n) for n in TEST_ISSUERS}:
+        raise SigningError(
+            f"{where}: certificate issued by {issuer!r} is not a test certificate;"
+            " only test credentials are accepted"
+        )
+
+
+@dataclass
+class XmlCredentials:
+    """Users' XML-signing certificates (with keys when known) and the DCC's own."""
+
+    users: dict[bytes, Credential] = field(default_factory=dict)
+    dcc: Credential | None = None
+
+    def add_user(self, cred: Credential) -> None:
+        _check_test(cred.certificate, f"user {cred.eui}")
+        self.users[bytes(cred.eui)] = cred
+
+    def set_dcc(self, cred: Credential) -> None:
+        _check_test(cred.certificate, f"DCC {cred.eui}")
+        self.dcc = cred
+
+    def by_issuer_serial(self, issuer: str, serial: int) -> Credential | None:
+        wanted = _normal_name(issuer)
+        for cred in [*self.users.values(), *([self.dcc] if self.dcc else [])]:
+            if cred.serial == serial and _normal_name(cred.issuer) == wanted:
+                return cred
+        return None
+
+    def user(self, eui: Eui64 | bytes) -> Credential | None:
+        return self.users.get(bytes(eui))
+
+    @classmethod
+    def from_zaz1(cls, path: str | Path) -> XmlCredentials:
+        """The XML-signing entries of a ZAZ1 JSON key store (DCC Boxed's public test set)."""
+        try:
+            data: dict[str, Any] = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise SigningError(f"{path}: not a readable ZAZ1 JSON file ({exc})") from exc
+        creds = cls()
+        for eui_text, usages in data.items():
+            for entry in (usages.get("digitalSignature") or {}).values():
+                role = entry.get("role")
+                if role not in (USER_XML_ROLE, DCC_XML_ROLE):
+                    continue
+                cred = _credential(Eui64(eui_text), entry, f"{path}: {eui_text}")
+                if role == USER_XML_ROLE:
+                    creds.add_user(cred)
+                else:
+                    creds.set_dcc(cred)
+        if creds.dcc is None:
+            raise SigningError(f"{path}: no DCC XML-signing credential (role {DCC_XML_ROLE})")
+        return creds
+
+
+def _credential(eui: Eui64, entry: dict[str, Any], where: str) -> Credential:
+    try:
+        cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
+        key = None
+        if entry.get("privateKey"):
+            loaded = serialization.load_pem_private_key(entry["privateKey"].encode(), None)
+            if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+                raise SigningError(f"{where}: XML-signing key is not an EC key")
+            key = loaded
+    except (KeyError, ValueError) as exc:
+        raise SigningError(f"{where}: unusable certificate or key ({exc})") from exc
+    return Credential(eui, cert, key)
+
+
+def _normal_name(name: str) -> str:
+    """A distinguished name compared without order or spacing ("CN=Z1, OU=07")."""
+    return ",".join(sorted(part.strip().upper() for part in name.split(",")))
+
+
+def make_credential(
+    eui: Eui64 | str, *, now: _dt.datetime | None = None, serial: int | None = None
+) -> Credential:
+    """A fresh XML-signing credential from our own test CA name (for labs and tests)."""
+    eui = Eui64(eui)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = now or _dt.datetime(2020, 1, 1, tzinfo=_dt.UTC)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(_UNIQUE_ID, bytes(eui).hex().upper()),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "87"),
+        ]
+    )
+    issuer = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "SMETS-HIL TEST XML CA"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "07"),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(serial or x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + _dt.timedelta(days=365 * 100))
+        .sign(key, hashes.SHA256())
+    )
+    return Credential(eui, cert, key)
+
+
+def _key_info(cred: Credential) -> etree._Element:
+    info = etree.Element(f"{{{DS}}}KeyInfo", nsmap={"ds": DS})
+    data = etree.SubElement(info, f"{{{DS}}}X509Data")
+    pair = etree.SubElement(data, f"{{{DS}}}X509IssuerSerial")
+    etree.SubElement(pair, f"{{{DS}}}X509IssuerName").text = cred.issuer
+    etree.SubElement(pair, f"{{{DS}}}X509SerialNumber").text = str(cred.serial)
+    return info
+
+
+def sign(root: etree._Element, cred: Credential) -> bytes:
+    """`root` signed (enveloped, last child) by `cred`, as bytes with an XML declaration."""
+    if cred.private_key is None:
+        raise SigningError(f"no private key for {cred.eui}")
+    for old in root.findall(f"{{{DS}}}Signature"):
+        root.remove(old)
+    signer = XMLSigner(
+        signature_algorithm=SignatureMethod.ECDSA_SHA256,
+        digest_algorithm="sha256",
+        c14n_algorithm=EXC_C14N,
+    )
+    signer.namespaces = {"ds": DS}
+    cert_pem = cred.certificate.public_bytes(serialization.Encoding.PEM).decode()
+    signed = signer.sign(root, key=cred.private_key, cert=cert_pem, key_info=_key_info(cred))
+    return bytes(etree.tostring(signed, xml_declaration=True, encoding="UTF-8"))
+
+
+def signer_of(root: etree._Element) -> tuple[str, int]:
+    """The issuer name and serial number a signature's KeyInfo names."""
+    name = root.findtext(f"{{{DS}}}Signature/{{{DS}}}KeyInfo//{{{DS}}}X509IssuerName")
+    serial = root.findtext(f"{{{DS}}}Signature/{{{DS}}}KeyInfo//{{{DS}}}X509SerialNumber")
+    if name is None or serial is None:
+        raise SigningError("the signature names no certificate (X509IssuerSerial)")
+    try:
+        return name.strip(), int(serial.strip())
+    except ValueError as exc:
+        raise SigningError(f"X509SerialNumber {serial!r} is not a number") from exc
+
+
+def verify(root: etree._Element, cred: Credential) -> None:
+    """Check `root`'s enveloped signature against `cred`'s certificate."""
+    cert_pem = cred.certificate.public_bytes(serialization.Encoding.PEM).decode()
+    config = SignatureConfiguration(
+        require_x509=False,
+        signature_methods=frozenset({SignatureMethod.ECDSA_SHA256}),
+        location="./",
+    )
+    try:
+        XMLVerifier().verify(root, x509_cert=cert_pem, expect_config=config)
+    except (InvalidSignature, InvalidInput) as exc:
+        raise SigningError(f"signature does not verify: {exc}") from exc

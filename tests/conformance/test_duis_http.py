@@ -1,0 +1,361 @@
+"""DUIS over real HTTP on 127.0.0.1: the DUIS v5.4 schema, the public ZAZ1 XML-signing
+credentials and the DUIS templates, against the demo lab.
+
+Requests are signed here as a DCC Boxed user signs them (ZAZ1 role-135 key); every
+answer must be schema-valid and signed by the DCC's ZAZ1 key (role 137).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as _dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from lxml import etree
+
+from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import decode_message
+from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.duis.server import DuisServer
+from hil.duis.signing import XmlCredentials, make_credential, sign, verify
+from hil.duis.xml import load_schema, parse, q, read_request, validate
+
+SUPPLIER = "90-B3-D5-1F-30-01-00-00"
+DNO = "90-B3-D5-1F-30-02-00-00"
+ESME = "00-DB-12-34-56-78-90-A0"
+
+
+@pytest.fixture(scope="session")
+def duis_dir(rtds_root: Path) -> Path:
+    return rtds_root.parent / "duis"
+
+
+@pytest.fixture(scope="session")
+def creds(rtds_root: Path) -> XmlCredentials:
+    return XmlCredentials.from_zaz1(rtds_root.parent / "reference" / "dccboxed_zaz1_keystore.json")
+
+
+@pytest.fixture(scope="session")
+def schema(duis_dir: Path) -> etree.XMLSchema:
+    return load_schema(duis_dir / "schema")
+
+
+@dataclass
+class Sink:
+    """The user's response address: collects what the DCC POSTs."""
+
+    url: str
+    received: asyncio.Queue[bytes]
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def take(request: web.Request) -> web.Response:
+        await queue.put(await request.read())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/responses", take)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield Sink(f"http://127.0.0.1:{port}/responses", queue)
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def duis(
+    creds: XmlCredentials, schema: etree.XMLSchema, sink: Sink
+) -> AsyncIterator[tuple[Lab, DuisServer]]:
+    lab = Lab.load(DEFAULT_LAB)
+    async with lab:
+        assert lab.dcc is not None
+        server = DuisServer(lab.dcc, creds, schema, response_url=sink.url)
+        async with server:
+            yield lab, server
+
+
+def _request(duis_dir: Path, name: str, request_id: str | None = None) -> etree._Element:
+    root = parse((duis_dir / name).read_bytes())
+    if request_id is not None:
+        root.find(f"{q('Header')}/{q('RequestID')}").text = request_id
+    return root
+
+
+def _signed(root: etree._Element, creds: XmlCredentials, user: str = SUPPLIER) -> bytes:
+    cred = creds.user(Eui64(user))
+    assert cred is not None
+    return sign(root, cred)
+
+
+async def _post(server: DuisServer, endpoint: str, body: bytes) -> etree._Element:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{server.url}/api/v1/service{endpoint}", data=body) as reply,
+    ):
+        assert reply.status == 200
+        return parse(await reply.read())
+
+
+def _checked(root: etree._Element, schema: etree.XMLSchema, creds: XmlCredentials) -> str:
+    """The response code of a schema-valid DUIS response signed by the DCC."""
+    validate(schema, root)
+    assert creds.dcc is not None
+    verify(root, creds.dcc)
+    return str(root.findtext(f"{q('Header')}/{q('ResponseCode')}"))
+
+
+SAMPLE = "samples/ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS-signed.XML"
+
+
+async def test_read_goes_to_the_device_and_back_signed(
+    duis: tuple[Lab, DuisServer],
+    duis_dir: Path,
+    creds: XmlCredentials,
+    schema: etree.XMLSchema,
+    sink: Sink,
+) -> None:
+    lab, server = duis
+    ack = await _post(server, "S", _signed(_request(duis_dir, SAMPLE), creds))
+    assert _checked(ack, schema, creds) == "I99"
+    answer = parse(await asyncio.wait_for(sink.received.get(), 30))
+    assert _checked(answer, schema, creds) == "I0"
+    header = answer.find(q("Header"))
+    assert header.findtext(q("RequestID")) == f"{SUPPLIER}:{ESME}:1000"
+    assert header.findtext(q("ResponseID")) == f"{ESME}:{SUPPLIER}:1000"
+    payload = base64.b64decode(answer.findtext(f".//{q('GBCSPayload')}") or "")
+    response = decode_message(payload)
+    assert bytes(response.originator) == bytes(Eui64(ESME))
+    assert response.message_code == 0x0018 or response.message_code > 0  # ECS17b's response
+    assert lab.dcc is not None
+    (result,) = lab.dcc.results.values()
+    assert result.ok and result.response == payload
+
+
+async def test_critical_request_transform_sign_send(
+    duis: tuple[Lab, DuisServer],
+    duis_dir: Path,
+    creds: XmlCredentials,
+    schema: etree.XMLSchema,
+    sink: Sink,
+) -> None:
+    lab, server = duis
+    request = _request(duis_dir, "templates/ECS04a_1.5_SUCCESS_REQUEST_DUIS.XML")
+    request_id = read_request(request).request_id
+    answer = await _post(server, "T", _signed(request, creds))
+    assert _checked(answer, schema, creds) == "I99"
+    pre = base64.b64decode(answer.findtext(f".//{q('PreCommand')}/{q('GBCSPayload')}") or "")
+    assert lab.dcc is not None
+    (result,) = lab.dcc.results.values()
+    assert result.request.params == {"amount": 1200000}  # the body's value, not a default
+    assert sink.received.empty()
+    # The user's system signs the pre-command (GBCS) and sends it back in DUIS.
+    assert decode_message(pre).message_code == result.precommand.message_code  # type: ignore[union-attr]
+    signed_gbcs = lab.dcc.sign_as_user(result)
+    back = etree.fromstring(
+        f"""<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
+          schemaVersion="5.4"><sr:Header><sr:RequestID>{request_id}</sr:RequestID>
+          <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>1.5</sr:ServiceReference>
+          <sr:ServiceReferenceVariant>1.5</sr:ServiceReferenceVariant></sr:Header><sr:Body>
+          <sr:SignedPreCommand><sr:GBCSPayload>{base64.b64encode(signed_gbcs).decode()}
+          </sr:GBCSPayload></sr:SignedPreCommand></sr:Body></sr:Request>""".encode()
+    )
+    ack = await _post(server, "S", _signed(back, creds))
+    assert _checked(ack, schema, creds) == "I99"
+    response = parse(await asyncio.wait_for(sink.received.get(), 30))
+    assert _checked(response, schema, creds) == "I0"
+    assert result.ok
+    # a second signed pre-command for the same request is refused
+    again = await _post(server, "S", _signed(back, creds))
+    assert _checked(again, schema, creds) == "E43"
+
+
+async def _refused(
+    server: DuisServer, body: bytes, schema: etree.XMLSchema, creds: XmlCredentials
+) -> str:
+    return _checked(await _post(server, "S", body), schema, creds)
+
+
+async def test_front_door_refusals_reach_no_device(
+    duis: tuple[Lab, DuisServer], duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
+) -> None:
+    lab, server = duis
+    assert lab.dcc is not None
+    # schema-invalid: the body element is unknown
+    bad = _request(duis_dir, SAMPLE)
+    bad.find(q("Body"))[0].tag = q("NoSuchService")
+    assert await _refused(server, _signed(bad, creds), schema, creds) == "E4"
+    # not XML at all: nothing to echo in a schema-valid response, so HTTP 400
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{server.url}/api/v1/serviceS", data=b"<not-xml") as reply,
+    ):
+        assert reply.status == 400
+        assert (await reply.text()).startswith("E4: not well-formed XML")
+    # tampered after signing
+    signed = _signed(_request(duis_dir, SAMPLE, f"{SUPPLIER}:{ESME}:2001"), creds)
+    tampered = signed.replace(b":2001<", b":2002<")
+    assert await _refused(server, tampered, schema, creds) == "E3"
+    # the placeholder signature of the published sample does not verify
+    raw = (duis_dir / SAMPLE).read_bytes()
+    assert await _refused(server, raw, schema, creds) in ("E1", "E3")
+    # signed by a certificate the DCC does not hold
+    stranger = make_credential(SUPPLIER)
+    root = _request(duis_dir, SAMPLE, f"{SUPPLIER}:{ESME}:2003")
+    assert await _refused(server, sign(root, stranger), schema, creds) == "E1"
+    # a ZAZ1 user with an XML key who is not a user of this lab
+    outsider = "00-DB-12-34-56-78-00-04"
+    root = _request(duis_dir, SAMPLE, f"{outsider}:{ESME}:2008")
+    assert await _refused(server, _signed(root, creds, outsider), schema, creds) == "E1"
+    # signed by another user than the originator
+    root = _request(duis_dir, SAMPLE, f"{SUPPLIER}:{ESME}:2004")
+    assert await _refused(server, _signed(root, creds, DNO), schema, creds) == "E3"
+    # a device not on the inventory
+    root = _request(duis_dir, SAMPLE, f"{SUPPLIER}:00-DB-12-34-56-78-90-FF:2005")
+    assert await _refused(server, _signed(root, creds), schema, creds) == "E11"
+    assert lab.dcc.results == {} or all(r.refused for r in lab.dcc.results.values())
+    # ineligible: the network operator may not clear a meter's event log (3.3)
+    root = _request(duis_dir, "templates/ECS15a_3.3_SUCCESS_REQUEST_DUIS.XML", f"{DNO}:{ESME}:2006")
+    assert await _refused(server, _signed(root, creds, DNO), schema, creds) == "E2"
+    assert all(r.refused and r.command is None for r in lab.dcc.results.values())
+    # replay: the second use of a request ID is refused, the first went through
+    once = _signed(_request(duis_dir, SAMPLE, f"{SUPPLIER}:{ESME}:2007"), creds)
+    assert await _refused(server, once, schema, creds) == "I99"
+    sent = len(lab.dcc.results)
+    assert await _refused(server, once, schema, creds) == "E5"
+    assert len(lab.dcc.results) == sent
+    assert server.counts["SCHEMA_INVALID"] == 2 and server.counts["REPLAYED_REQUEST_ID"] == 1
+
+
+#: Templates accepted (I99 / I0) out of those ZAZ1 has an XML key for; raise it as the
+#: transform learns more DUIS fields (docs/duis.md lists what is still refused).
+ACCEPTED_FLOOR = 255
+
+
+async def test_templates_answered(
+    duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
+) -> None:
+    """Every template gets a schema-valid, DCC-signed answer over HTTP; most are accepted.
+
+    A template's placeholder execution date (2015, 2030) is outside the SEC window
+    around the lab's clock, so it is moved to one day after the lab's now; the
+    cancellation marker (3000-12-31) is kept.
+    """
+    accepted, refused, unsigned = 0, [], []
+    for path in sorted((duis_dir / "templates").glob("*.XML")):
+        root = parse(path.read_bytes())
+        request = read_request(root)
+        cred = creds.user(request.originator)
+        if cred is None:
+            unsigned.append(path.name)
+            continue
+        lab = Lab.load(DEFAULT_LAB)  # a fresh lab each: 8.3 decommissions, 7.x suspends
+        async with lab:
+            assert lab.dcc is not None
+            server = DuisServer(lab.dcc, creds, schema)
+            async with server:
+                tomorrow = lab.clock.now() + _dt.timedelta(days=1)
+                for when in root.iter(q("ExecutionDateTime")):
+                    if not (when.text or "").startswith("3000"):
+                        when.text = tomorrow.strftime("%Y-%m-%dT%H:%M:%SZ")
+                service = lab.dcc.catalogue.get(request.variant)
+                device = lab.dcc.inventory.get(request.target)
+                endpoint = (
+                    "D"
+                    if service is not None and (service.non_device or service.role_only)
+                    else "T"
+                    if server._critical(request.variant, device)
+                    else "S"
+                )
+                answer = await _post(server, endpoint, sign(root, cred))
+                code = _checked(answer, schema, creds)
+        if code in ("I0", "I99"):
+            accepted += 1
+        else:
+            refused.append(f"{path.name}: {code}")
+    assert len(unsigned) <= 8, unsigned  # originators without a ZAZ1 XML key
+    assert accepted >= ACCEPTED_FLOOR, "\n".join(refused)
+
+
+async def test_future_dated_response_and_alert_posted(
+    duis: tuple[Lab, DuisServer],
+    duis_dir: Path,
+    creds: XmlCredentials,
+    schema: etree.XMLSchema,
+    sink: Sink,
+) -> None:
+    """A future-dated price change: its response at execution time, then the meter's
+    outcome alert, both POSTed signed and schema-valid."""
+    lab, server = duis
+    name = "templates/ECS01b_1.2.1_FUTURE_DATED_TOU_BLOCK_SUCCESS_REQUEST_DUIS.XML"
+    request = _request(duis_dir, name)
+    when = lab.clock.now() + _dt.timedelta(hours=1)
+    for element in request.iter(q("ExecutionDateTime")):
+        element.text = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    answer = await _post(server, "T", _signed(request, creds))
+    assert _checked(answer, schema, creds) == "I99"
+    assert lab.dcc is not None
+    (result,) = lab.dcc.results.values()
+    assert result.request.execute_at == when
+    pre = etree.fromstring(
+        f"""<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
+          schemaVersion="5.4"><sr:Header><sr:RequestID>{read_request(request).request_id}
+          </sr:RequestID><sr:CommandVariant>1</sr:CommandVariant>
+          <sr:ServiceReference>1.2</sr:ServiceReference>
+          <sr:ServiceReferenceVariant>1.2.1</sr:ServiceReferenceVariant></sr:Header><sr:Body>
+          <sr:SignedPreCommand><sr:GBCSPayload>{
+            base64.b64encode(lab.dcc.sign_as_user(result)).decode()
+        }</sr:GBCSPayload></sr:SignedPreCommand></sr:Body></sr:Request>""".encode()
+    )
+    assert _checked(await _post(server, "S", _signed(pre, creds)), schema, creds) == "I99"
+    await lab.run_for(2 * 3600)
+    first = parse(await asyncio.wait_for(sink.received.get(), 30))
+    second = parse(await asyncio.wait_for(sink.received.get(), 30))
+    kinds = set()
+    for message in (first, second):
+        assert _checked(message, schema, creds) == "I0"
+        kinds.add(etree.QName(message.find(q("Body"))[0]).localname)
+        code = message.findtext(f".//{q('AlertCode')}")
+        if code is not None:
+            assert code.upper().startswith("8F")  # the body's alert code, not the CRA's
+    assert kinds == {"ResponseMessage", "DeviceAlertMessage"}
+
+
+async def test_read_inventory_answered_synchronously(
+    duis: tuple[Lab, DuisServer], duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
+) -> None:
+    _lab, server = duis
+    request = _request(duis_dir, "templates/8.2_READ_INVENTORY_REQUEST_DUIS.XML")
+    answer = await _post(server, "D", _signed(request, creds))
+    assert _checked(answer, schema, creds) == "I0"
+    listed = {d.findtext(q("DeviceID")) for d in answer.iter(q("Device"))}
+    assert ESME in listed and len(listed) >= 3
+    assert server.counts["inventory_not_schema_valid"] == 0
+    # a device service sent to the non-device endpoint is refused
+    read = _request(duis_dir, SAMPLE)
+    assert _checked(await _post(server, "D", _signed(read, creds)), schema, creds) == "E4"
+
+
+async def test_smki_search_lists_the_test_certificates(
+    duis: tuple[Lab, DuisServer], creds: XmlCredentials
+) -> None:
+    _lab, server = duis
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{server.url}/smki/certificates", params={"eui": SUPPLIER}) as reply,
+    ):
+        found = await reply.json()
+    user = creds.user(Eui64(SUPPLIER))
+    assert user is not None
+    assert [(c["eui"], c["serial"]) for c in found] == [(SUPPLIER, str(user.serial))]
+    assert found[0]["certificate"].startswith("-----BEGIN CERTIFICATE-----")

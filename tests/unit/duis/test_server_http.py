@@ -1,0 +1,129 @@
+"""The DUIS server over real HTTP on 127.0.0.1, without the shared DUIS schema: a
+permissive stand-in schema and our own test XML credentials (the schema and ZAZ1
+cases are in tests/conformance/test_duis_http.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+from lxml import etree
+
+from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.duis.server import DuisServer
+from hil.duis.signing import XmlCredentials, make_credential, sign, verify
+from hil.duis.xml import parse, q
+
+SUPPLIER = "90-B3-D5-1F-30-01-00-00"
+ESME = "00-DB-12-34-56-78-90-A0"
+LAX = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+  targetNamespace="http://www.dccinterface.co.uk/ServiceUserGateway"
+  elementFormDefault="qualified">
+  <xs:complexType name="any"><xs:sequence>
+    <xs:any processContents="skip" namespace="##any" minOccurs="0" maxOccurs="unbounded"/>
+  </xs:sequence><xs:anyAttribute processContents="skip"/></xs:complexType>
+  <xs:element name="Request" type="sr:any" xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"/>
+  <xs:element name="Response" type="sr:any" xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"/>
+</xs:schema>"""
+READ = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
+ schemaVersion="5.4"><sr:Header><sr:RequestID>{rid}</sr:RequestID>
+ <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>4.1</sr:ServiceReference>
+ <sr:ServiceReferenceVariant>4.1.1</sr:ServiceReferenceVariant></sr:Header>
+ <sr:Body><sr:ReadInstantaneousImportRegisters/></sr:Body></sr:Request>"""
+
+
+@pytest.fixture
+def creds() -> XmlCredentials:
+    store = XmlCredentials()
+    store.add_user(make_credential(SUPPLIER))
+    store.set_dcc(make_credential("90-B3-D5-1F-30-00-00-02"))
+    return store
+
+
+@pytest.fixture
+async def setup(
+    creds: XmlCredentials,
+) -> AsyncIterator[tuple[Lab, DuisServer, asyncio.Queue[bytes]]]:
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def take(request: web.Request) -> web.Response:
+        await received.put(await request.read())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/r", take)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    lab = Lab.load(DEFAULT_LAB)
+    async with lab:
+        assert lab.dcc is not None
+        schema = etree.XMLSchema(etree.fromstring(LAX))
+        server = DuisServer(lab.dcc, creds, schema, response_url=f"http://127.0.0.1:{port}/r")
+        async with server:
+            yield lab, server, received
+    await runner.cleanup()
+
+
+def _read(creds: XmlCredentials, counter: int) -> bytes:
+    cred = creds.users[bytes.fromhex(SUPPLIER.replace("-", ""))]
+    return sign(etree.fromstring(READ.format(rid=f"{SUPPLIER}:{ESME}:{counter}").encode()), cred)
+
+
+async def _post(server: DuisServer, body: bytes) -> tuple[int, bytes]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{server.url}/api/v1/serviceS", data=body) as reply,
+    ):
+        return reply.status, await reply.read()
+
+
+def _code(body: bytes, creds: XmlCredentials) -> str:
+    root = parse(body)
+    assert creds.dcc is not None
+    verify(root, creds.dcc)  # every answer is signed by the DCC
+    return str(root.findtext(f"{q('Header')}/{q('ResponseCode')}"))
+
+
+async def test_read_acknowledged_then_answered(
+    setup: tuple[Lab, DuisServer, asyncio.Queue[bytes]], creds: XmlCredentials
+) -> None:
+    lab, server, received = setup
+    status, body = await _post(server, _read(creds, 1))
+    assert status == 200 and _code(body, creds) == "I99"
+    response = await asyncio.wait_for(received.get(), 30)
+    assert _code(response, creds) == "I0"
+    assert parse(response).findtext(f".//{q('GBCSPayload')}")
+    assert lab.dcc is not None and [r.ok for r in lab.dcc.results.values()] == [True]
+
+
+async def test_refusals_reach_no_device(
+    setup: tuple[Lab, DuisServer, asyncio.Queue[bytes]], creds: XmlCredentials
+) -> None:
+    lab, server, _received = setup
+    assert lab.dcc is not None
+    # (with the real schema this answer is HTTP 400: no service reference to echo)
+    assert _code((await _post(server, b"<not-xml"))[1], creds) == "E4"
+    tampered = _read(creds, 2).replace(b":2<", b":3<")
+    assert _code((await _post(server, tampered))[1], creds) == "E3"
+    stranger = sign(
+        etree.fromstring(READ.format(rid=f"{SUPPLIER}:{ESME}:4").encode()),
+        make_credential(SUPPLIER),
+    )
+    assert _code((await _post(server, stranger))[1], creds) == "E1"
+    assert lab.dcc.results == {}
+    once = _read(creds, 5)
+    assert _code((await _post(server, once))[1], creds) == "I99"
+    assert _code((await _post(server, once))[1], creds) == "E5"
+    assert len(lab.dcc.results) == 1
+    assert server.counts == {
+        "SIGNATURE_INVALID": 1,
+        "UNKNOWN_USER": 1,
+        "REPLAYED_REQUEST_ID": 1,
+        "SCHEMA_INVALID": 1,
+    }

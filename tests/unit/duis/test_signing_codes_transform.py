@@ -1,0 +1,162 @@
+"""DUIS pieces without the shared schema: XML signatures, test-only credentials,
+the response-code table and the body -> parameter transform."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from lxml import etree
+
+from emulator.gbcs.eui import Eui64
+from hil.duis import codes
+from hil.duis.signing import (
+    Credential,
+    SigningError,
+    XmlCredentials,
+    make_credential,
+    sign,
+    signer_of,
+    verify,
+)
+from hil.duis.transform import transform
+from hil.duis.xml import parse, read_request
+
+SUPPLIER = "90-B3-D5-1F-30-01-00-00"
+REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
+ schemaVersion="5.4"><sr:Header><sr:RequestID>{rid}</sr:RequestID>
+ <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>{ref}</sr:ServiceReference>
+ <sr:ServiceReferenceVariant>{variant}</sr:ServiceReferenceVariant></sr:Header>
+ <sr:Body>{body}</sr:Body></sr:Request>"""
+
+
+def _request(body: str, variant: str = "1.5", target: str = "00-DB-12-34-56-78-90-A0") -> bytes:
+    ref = ".".join(variant.split(".")[:2])
+    rid = f"{SUPPLIER}:{target}:7"
+    return REQUEST.format(rid=rid, ref=ref, variant=variant, body=body).encode()
+
+
+def test_signature_round_trip_and_tamper() -> None:
+    cred = make_credential(SUPPLIER)
+    signed = sign(parse(_request("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), cred)
+    root = parse(signed)
+    assert signer_of(root) == (cred.issuer, cred.serial)
+    verify(root, cred)
+    tampered = parse(signed.replace(b":7<", b":8<"))
+    with pytest.raises(SigningError, match="does not verify"):
+        verify(tampered, cred)
+    with pytest.raises(SigningError):
+        verify(root, make_credential(SUPPLIER))  # another key, same user
+
+
+def _production_certificate() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Z2 Production CA")])
+    now = _dt.datetime(2024, 1, 1, tzinfo=_dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + _dt.timedelta(days=10))
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def test_production_credentials_refused(tmp_path: Path) -> None:
+    cert, key = _production_certificate()
+    with pytest.raises(SigningError, match="not a test certificate"):
+        XmlCredentials().add_user(Credential(Eui64(SUPPLIER), cert, key))
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    store = {
+        "90b3d51f30010000": {
+            "digitalSignature": {
+                "7": {"certificate": pem, "privateKey": key_pem, "role": 135, "name": "xml-sign"}
+            }
+        }
+    }
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(store))
+    with pytest.raises(SigningError, match="not a test certificate"):
+        XmlCredentials.from_zaz1(path)
+
+
+def test_zaz1_shaped_store_loads_user_and_dcc_keys(tmp_path: Path) -> None:
+    def entry(cred: Credential, role: int) -> dict[str, object]:
+        assert cred.private_key is not None
+        return {
+            "certificate": cred.certificate.public_bytes(serialization.Encoding.PEM).decode(),
+            "privateKey": cred.private_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode(),
+            "role": role,
+            "name": "xml-sign",
+        }
+
+    user, dcc = make_credential(SUPPLIER), make_credential("90-B3-D5-1F-30-00-00-02")
+    store = {
+        "90b3d51f30010000": {"digitalSignature": {"1": entry(user, 135), "2": entry(user, 2)}},
+        "90b3d51f30000002": {"digitalSignature": {"3": entry(dcc, 137)}},
+    }
+    path = tmp_path / "zaz1.json"
+    path.write_text(json.dumps(store))
+    loaded = XmlCredentials.from_zaz1(path)
+    assert loaded.dcc is not None and loaded.dcc.serial == dcc.serial
+    found = loaded.by_issuer_serial(user.issuer.replace(",", ", "), user.serial)
+    assert found is not None and bytes(found.eui) == bytes(Eui64(SUPPLIER))
+
+
+def test_codes_are_duis_codes() -> None:
+    for reason, code in codes.DUIS_CODES.items():
+        assert re.fullmatch(r"I0|I99|E\d{1,4}", code), reason
+    assert codes.duis_code("DEVICE_NOT_IN_INVENTORY") == "E11"
+    assert codes.duis_code("something new") == codes.OTHER
+
+
+def test_transform_carries_body_values() -> None:
+    body = "<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:AdjustMeterBalance>1234"
+    body += "</sr:AdjustMeterBalance></sr:PrepaymentMode></sr:UpdateMeterBalance>"
+    t = transform(read_request(parse(_request(body))), device_type="ESME")
+    assert t.params == {"amount": 1234} and t.unmapped == []
+    assert t.target == Eui64("00-DB-12-34-56-78-90-A0")
+
+
+def test_transform_non_device_takes_the_body_device_and_lists_the_rest() -> None:
+    body = "<sr:DecommissionDevice><sr:DeviceID>00-DB-12-34-56-78-90-A0</sr:DeviceID>"
+    body += "</sr:DecommissionDevice>"
+    dcc = "90-B3-D5-1F-30-00-00-02"
+    request = read_request(parse(_request(body, "8.3", dcc)))
+    t = transform(request, device_type=None, dcc_ids=[Eui64(dcc)], non_device=True)
+    assert t.target == Eui64("00-DB-12-34-56-78-90-A0")
+    assert t.params == {"device": "00-DB-12-34-56-78-90-A0"}
+    odd = "<sr:UpdateMeterBalance><sr:Colour>blue</sr:Colour></sr:UpdateMeterBalance>"
+    t = transform(read_request(parse(_request(odd))), device_type="ESME")
+    assert t.unmapped == ["Colour=blue"]
+
+
+def test_cancellation_marker() -> None:
+    body = "<sr:UpdateMeterBalance><sr:ExecutionDateTime>3000-12-31T00:00:00Z"
+    body += "</sr:ExecutionDateTime></sr:UpdateMeterBalance>"
+    t = transform(read_request(parse(_request(body))), device_type="ESME")
+    assert t.execute_at is None
+
+
+def test_parser_refuses_entities() -> None:
+    evil = b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
+    root = parse(evil)
+    assert "root:" not in (etree.tostring(root).decode())
