@@ -1,7 +1,8 @@
-"""11.1 hands the OTA Upgrade Image to the device, 11.3 activates it, 11.2 reads the result."""
+"""11.1 sends the OTA Upgrade Image through the hub, 11.3 activates it, 11.2 reads the result."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from emulator.devices.credentials import FIRMWARE_VERIFICATION_FAILED
 from emulator.gbcs import ota
+from emulator.hub_ota import Outcome
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.dcc.requests import RequestStatus
 from hil.dcc.service import Dcc
@@ -28,12 +30,26 @@ def _dcc(lab: Lab) -> Dcc:
     return lab.dcc
 
 
+async def _outcome(lab: Lab) -> Outcome:
+    """Wait for the hub to report the transfer to the ESME (its CCS08 outcome)."""
+    hub = lab.premises[0].hub
+    assert hub is not None
+    target = bytes(lab.eui("ESME"))
+    for _ in range(400):
+        done = [outcome for eui, outcome in hub.ota.outcomes if eui == target]
+        if done:
+            return done[-1]
+        await asyncio.sleep(0.005)
+    raise AssertionError("the transfer did not end")
+
+
 async def _update(lab: Lab, name: str) -> str:
     data = (IMAGES / name).read_bytes()
     result = await _dcc(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
     )
     assert result.ok, result.detail
+    assert await _outcome(lab) == Outcome.TRANSFER_SUCCEEDED
     return ota.decode_image(data).manufacturer_image_hash.hex()
 
 
