@@ -26,6 +26,7 @@ Transfers (per target: the file, its hash, the next offset) are kept in
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import hashlib
 import logging
 from collections import deque
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from emulator.clock import Clock
+from emulator.clock import Clock, Timer
 from emulator.devices.alerts import dlms_alert
 from emulator.devices.chf import Chf
 from emulator.errors import GbcsError
@@ -116,7 +117,8 @@ class OtaDistributor:
         self.outcomes: list[tuple[bytes, Outcome]] = []
         #: Envelopes refused: not decodable, for no transfer, a wrong offset (also logged).
         self.refused = 0
-        self._watchdogs: dict[bytes, asyncio.Task[None]] = {}
+        self._watchdogs: dict[bytes, Timer] = {}
+        self._offers: set[asyncio.Task[None]] = set()
 
     # -- the WAN side ---------------------------------------------------------------------
     def offer(self, target: Eui64, image: bytes, hardware_version: int | None) -> Outcome | None:
@@ -171,10 +173,11 @@ class OtaDistributor:
         if not 0 <= request.offset < len(transfer.image):
             self._refuse(f"request from {Eui64(source)} at {request.offset}, past the end")
             return
+        if request.offset > transfer.next_offset:
+            transfer.retries = 0  # progress: the offers so far were not in vain
         transfer.next_offset = request.offset
         data = transfer.image[request.offset : request.offset + transfer.block_size]
         transfer.blocks_sent += 1
-        transfer.retries = 0
         self.sent.append((source, request.offset))
         await self._send(
             source, EnvelopeKind.OTA_BLOCK, Block(transfer.file_hash, request.offset, data).encode()
@@ -203,6 +206,8 @@ class OtaDistributor:
     def stop(self) -> None:
         for target in list(self._watchdogs):
             self._cancel_watchdog(target)
+        for task in self._offers:
+            task.cancel()
 
     # -- internals ------------------------------------------------------------------------
     def _arm_watchdog(self, transfer: Transfer) -> None:
@@ -210,19 +215,16 @@ class OtaDistributor:
         self._cancel_watchdog(transfer.target)
         if self._is_sleepy(transfer.target) or self.retry <= 0:
             return
-        task = asyncio.get_running_loop().create_task(self._watch(transfer))
-        self._watchdogs[transfer.target] = task
+        when = self.clock.now() + _dt.timedelta(seconds=self.retry)
+        self._watchdogs[transfer.target] = self.clock.call_at(when, lambda: self._stalled(transfer))
 
-    async def _watch(self, transfer: Transfer) -> None:
-        await self.clock.sleep(self.retry)
+    def _stalled(self, transfer: Transfer) -> None:
         self._watchdogs.pop(transfer.target, None)
         if self.transfers.get(transfer.target) is not transfer:
             return
         if transfer.retries >= self.retries:
             del self.transfers[transfer.target]
-            detail = (
-                f"no progress after {transfer.retries} offers, at offset {transfer.next_offset}"
-            )
+            detail = f"no progress after {transfer.retries} offers, at {transfer.next_offset}"
             self._report(
                 transfer.target, transfer.manufacturer_hash, Outcome.TRANSFER_FAILED, detail
             )
@@ -233,12 +235,14 @@ class OtaDistributor:
             Eui64(transfer.target),
             transfer.next_offset,
         )
-        await self.notify(transfer.target)
+        task = asyncio.get_running_loop().create_task(self.notify(transfer.target))
+        self._offers.add(task)
+        task.add_done_callback(self._offers.discard)
 
     def _cancel_watchdog(self, target: bytes) -> None:
-        task = self._watchdogs.pop(target, None)
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        timer = self._watchdogs.pop(target, None)
+        if timer is not None:
+            timer.cancel()
 
     def _refuse(self, detail: str) -> None:
         self.refused += 1
