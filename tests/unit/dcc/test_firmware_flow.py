@@ -107,3 +107,21 @@ async def test_a_broken_ota_file_is_refused_by_11_1(lab: Lab) -> None:
     )
     assert result.status == RequestStatus.FAILED and result.reason == "INVALID_PARAMETERS"
     assert "OTA image" in (result.detail or "")
+
+
+async def test_the_gsme_gets_its_image_over_its_wake_ups(lab: Lab) -> None:
+    data = (IMAGES / "gsme.ota").read_bytes()
+    result = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("GSME"), params={"image": data.hex()}
+    )
+    assert result.ok, result.detail
+    hub = lab.premises[0].hub
+    assert hub is not None
+    target = bytes(lab.eui("GSME"))
+    for _ in range(400):
+        if any(eui == target for eui, _ in hub.ota.outcomes):
+            break
+        await asyncio.sleep(0.01)
+    assert (target, Outcome.TRANSFER_SUCCEEDED) in hub.ota.outcomes
+    gsme = lab.device("GSME")
+    assert gsme is not None and gsme.held_image == data
