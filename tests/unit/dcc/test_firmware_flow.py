@@ -14,6 +14,8 @@ from emulator.hub_ota import Outcome
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.dcc.requests import RequestStatus
 from hil.dcc.service import Dcc
+from hil.faults import FaultInjector
+from hil.firmware import build_image, lab_supplier
 
 IMAGES = Path(__file__).resolve().parents[3] / "firmware_images"
 
@@ -125,3 +127,26 @@ async def test_the_gsme_gets_its_image_over_its_wake_ups(lab: Lab) -> None:
     assert (target, Outcome.TRANSFER_SUCCEEDED) in hub.ota.outcomes
     gsme = lab.device("GSME")
     assert gsme is not None and gsme.held_image == data
+
+
+async def test_a_transfer_outlives_a_link_down_fault(lab: Lab) -> None:
+    """hil/faults link_down on the ESME: the hub offers again on its clock until it passes."""
+    signer, _ = lab_supplier()
+    data = build_image(
+        bytes(range(256)) * 20, manufacturer=1, image_type=1, version=0x01000005, signer=signer,
+        hardware=(1, 1),
+    )  # fmt: skip
+    hub = lab.premises[0].hub
+    assert hub is not None
+    async with FaultInjector(lab, seed=7) as faults:
+        handle = faults.inject({"kind": "link_down", "target": "ESME", "for": "12s"})
+        result = await _dcc(lab).request(
+            "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
+        )
+        assert result.ok, result.detail
+        await asyncio.sleep(0.05)
+        assert not hub.ota.outcomes and handle.counters["dropped"] >= 1
+        await lab.run_for(20)
+        assert await _outcome(lab) == Outcome.TRANSFER_SUCCEEDED
+    esme = lab.device("ESME")
+    assert esme is not None and esme.held_image == data
