@@ -21,12 +21,16 @@ Nothing from the HAN is dropped silently: what the hub cannot use is counted in
 - ``unexpected_command``: a command sent to the hub by a HAN device;
 - ``unexpected_envelope``: an envelope kind the hub does not take (ACK, STATE, ...);
 - ``mirror``: mirror data the GPF refuses (not JSON, or of the wrong shape);
-- ``no_gpf``: a mirror for a hub that hosts no GPF.
+- ``no_gpf``: a mirror for a hub that hosts no GPF;
+- ``asleep``: a firmware block request from a sleepy device the hub thinks asleep.
 
 Listeners (`add_listener`) see every message crossing the hub, in the manner of
 python-can's Notifier, for recorders and reports. `alert_filter` sees every alert
 before it is queued for the WAN (fault injection: a lost or late alert).
 A message that arrives as GBT blocks is joined before the hub acts on it.
+
+Firmware (`distribute`): the hub checks an OTA image and moves it to its target
+in blocks (emulator/hub_ota.py); OTA_REQUEST / OTA_END envelopes go there.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.link import Link
+from emulator.hub_ota import OtaDistributor, Outcome, block_size_for
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +138,13 @@ class Hub:
         for hosted in (chf, gpf):
             if hosted is not None:
                 hosted.on_alert = self._hosted_alert
+        self.ota = OtaDistributor(
+            chf,
+            clock,
+            self._send_envelope,
+            block_size=lambda t: block_size_for(self.routes.get(t, self.link).url),
+            is_sleepy=lambda t: t in self._sleepy,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Hub:
@@ -163,6 +175,7 @@ class Hub:
             await self._attach(link)
 
     async def stop(self) -> None:
+        self.ota.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -234,6 +247,24 @@ class Hub:
             if len(self.han_seconds) > 4096:  # readers pop theirs; never grow without bound
                 self.han_seconds.pop(next(iter(self.han_seconds)))
 
+    def distribute(
+        self, target: Eui64, image: bytes, hardware_version: int | None = None
+    ) -> Outcome | None:
+        """Take an OTA image for `target` (11.1): None when accepted and on its way.
+
+        A refused image (not decodable, hardware mismatch) raises its CCS08 alert
+        and nothing goes on the HAN. A sleepy target is offered it at its next wake-up.
+        """
+        if not self.chf.admits(target):
+            raise NotAdmitted(f"{target} is not in the CHF Device Log")
+        refused = self.ota.offer(target, image, hardware_version)
+        key = bytes(Eui64(target))
+        queue = self._sleepy.get(key)
+        if refused is None and (queue is None or queue.awake):
+            self._tasks = [t for t in self._tasks if not t.done()]
+            self._tasks.append(asyncio.get_running_loop().create_task(self.ota.notify(key)))
+        return refused
+
     async def alerts(self) -> AsyncIterator[bytes]:
         while True:
             yield await self._alerts.get()
@@ -250,11 +281,12 @@ class Hub:
         return None
 
     async def _forward(self, target: bytes, command: bytes) -> None:
+        await self._send_envelope(target, EnvelopeKind.GBCS, command)
+
+    async def _send_envelope(self, target: bytes, kind: EnvelopeKind, payload: bytes) -> None:
         self._sequence = (self._sequence + 1) & 0xFFFFFFFF
         link = self.routes.get(target, self.link)
-        await link.send(
-            Envelope(self.chf.eui, Eui64(target), EnvelopeKind.GBCS, command, self._sequence)
-        )
+        await link.send(Envelope(self.chf.eui, Eui64(target), kind, payload, self._sequence))
 
     async def _receive_loop(self, link: Link) -> None:
         with contextlib.suppress(LinkClosed):
@@ -271,6 +303,15 @@ class Hub:
             queue.awake = True
             while queue.waiting:
                 await self._forward(source, queue.waiting.popleft())
+            await self.ota.notify(source)  # a pending image: resume where it stopped
+        elif env.kind == EnvelopeKind.OTA_REQUEST:
+            sleeping = source in self._sleepy and not self._sleepy[source].awake
+            if sleeping:
+                self._drop("asleep", f"block request from sleeping {env.source}")
+            else:
+                await self.ota.on_request(source, env.payload)
+        elif env.kind == EnvelopeKind.OTA_END:
+            self.ota.on_end(source, env.payload)
         elif env.kind == EnvelopeKind.SLEEP:
             self._sleepy[source].awake = False
         elif env.kind == EnvelopeKind.MIRROR:

@@ -48,6 +48,7 @@ from emulator.devices.logs import (
     UNAUTHORISED,
     EventLog,
 )
+from emulator.devices.ota_download import OtaDownload
 from emulator.devices.replay import ReplayGuard
 from emulator.devices.usecases import USE_CASES, UseCase
 from emulator.errors import GbcsError, KeyNotFoundError, SecurityError
@@ -231,6 +232,8 @@ class Device:
     """Base of all device types: identity, keys, anchors, logs and the pipeline."""
 
     device_type: ClassVar[DeviceType]
+    #: Firmware blocks pulled per wake-up (None: an always-listening device).
+    OTA_BLOCKS_PER_WAKE: ClassVar[int | None] = None
     speaks: ClassVar[str] = "dlms"  # "dlms" or "gbz": how "not supported" is answered
 
     def __init__(
@@ -273,6 +276,8 @@ class Device:
         #: activates, so a refused activation leaves the old firmware running.
         self.running_image: bytes | None = None
         self.hardware_version = 1  # what an OTA header's hardware range is checked against
+        #: The firmware block transfer in progress (emulator/devices/ota_download.py).
+        self.ota_download = OtaDownload(self.OTA_BLOCKS_PER_WAKE)
         self.pending_keys: dict[KeyUsage, ec.EllipticCurvePrivateKey] = {}  # from CS02c
         # usages whose key or certificate CS02d installed (kept in state files, unlike
         # the provisioning ones)
@@ -634,6 +639,7 @@ class Device:
             },
             "pending_keys": {u.value: _private_hex(k) for u, k in self.pending_keys.items()},
             "firmware_activation": _activation_json(self.firmware_activation),
+            "ota_download": self.ota_download.to_state(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -665,6 +671,7 @@ class Device:
             KeyUsage(u): _private_key(k) for u, k in state.get("pending_keys", {}).items()
         }
         self.schedule_firmware_activation(_activation_from_json(state.get("firmware_activation")))
+        self.ota_download.load_state(state.get("ota_download"))
 
     def __repr__(self) -> str:
         return f"<{self.device_type.value} {self.eui}>"

@@ -20,6 +20,8 @@ from emulator.devices.zcl_model import CALENDAR, METERING, PREPAYMENT, PRICE
 
 class Gsme(ZclDevice):
     device_type: ClassVar[DeviceType] = DeviceType.GSME
+    #: A battery device: it pulls this many firmware blocks per wake-up at most.
+    OTA_BLOCKS_PER_WAKE: ClassVar[int | None] = 4
 
     def __init__(
         self,

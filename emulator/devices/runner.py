@@ -81,6 +81,9 @@ class DeviceRunner:
 
     # -- message handling ---------------------------------------------------------------
     async def handle(self, env: Envelope) -> None:
+        if env.kind in (EnvelopeKind.OTA_NOTIFY, EnvelopeKind.OTA_BLOCK):
+            await self._firmware(env)
+            return
         if env.kind != EnvelopeKind.GBCS:
             return
         payload = env.payload
@@ -99,6 +102,17 @@ class DeviceRunner:
         self.save()
         for out in outputs:
             await self._send(EnvelopeKind.GBCS, out.message)
+
+    async def _firmware(self, env: Envelope) -> None:
+        """Feed the block-transfer state machine; a received block is saved at once."""
+        download = self.device.ota_download
+        if env.kind == EnvelopeKind.OTA_NOTIFY:
+            replies = download.on_notify(env.payload)
+        else:
+            replies = download.on_block(self.device, env.payload)
+            self.save()
+        for kind, payload in replies:
+            await self._send(kind, payload)
 
     async def _send(
         self, kind: EnvelopeKind, payload: bytes = b"", destination: Eui64 | None = None
@@ -147,6 +161,7 @@ class DeviceRunner:
         """One wake-up: announce, take queued commands, push the mirror, sleep again."""
         self._loop = asyncio.get_running_loop()
         await self.link.bind(self.device.eui)
+        self.device.ota_download.wake()
         await self._send(EnvelopeKind.WAKE)
         handled = 0
         while True:

@@ -39,6 +39,11 @@ class EnvelopeKind(IntEnum):
     STATE = 6  # device state report (JSON, UTF-8)
     JOIN = 7  # device asks to join the HAN (payload: install code hash, optional)
     MIRROR = 8  # GSME pushes data to its GPF mirror (payload: GBZ)
+    # Firmware block transfer (docs/wire-protocol.md, "Firmware blocks"):
+    OTA_NOTIFY = 9  # hub offers an image (hash, size, block size, version)
+    OTA_REQUEST = 10  # device asks for the block at an offset (query next image / block)
+    OTA_BLOCK = 11  # hub answers with the block at that offset
+    OTA_END = 12  # device reports the transfer's end (status: 0 whole image, else failed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from emulator.gbcs.frame import decode_message
 from emulator.han.broker import EmbeddedBroker
 from emulator.han.link import BACKENDS, scheme_of
 from emulator.han.mqtt import parse_mqtt_url
+from emulator.hub import Hub
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import Party, TestPki
 from emulator.premises import Premises, lab_pki
@@ -661,6 +662,16 @@ class Lab:
         self, eui: Eui64, image_hash: bytes, version: str, ota_file: bytes | None
     ) -> None:
         device = self.device(eui)
+        for premises in self.premises:
+            hub = premises.hub
+            if ota_file is not None and hub is not None and bytes(eui) in premises.devices:
+                # the hub checks it and moves it in blocks; CCS08 reports the outcome
+                target = premises.devices[bytes(eui)]
+                if hub.distribute(eui, ota_file, target.hardware_version) is None and isinstance(
+                    target, Gsme
+                ):
+                    self._tasks.append(asyncio.create_task(self._wake_for_firmware(hub, target)))
+                return
         if device is not None:
             device.pending_image_hash = image_hash
             device.pending_image_version = version
@@ -696,6 +707,17 @@ class Lab:
                     return
         finally:
             self._waking.discard(target)
+
+    async def _wake_for_firmware(self, hub: Hub, gsme: Gsme, most: int = 1000) -> None:
+        """Wake a virtual gas meter on its schedule until the hub's transfer to it ends."""
+        target = bytes(gsme.eui)
+        for _ in range(most):
+            if target not in hub.ota.transfers or not isinstance(self.clock, VirtualClock):
+                return
+            while target in self._waking:  # a command's wake-up is under way
+                await asyncio.sleep(0.01)
+            self._waking.add(target)
+            await self._wake(target)
 
 
 def _live_history(

@@ -1,7 +1,8 @@
-"""11.1 hands the OTA Upgrade Image to the device, 11.3 activates it, 11.2 reads the result."""
+"""11.1 sends the OTA Upgrade Image through the hub, 11.3 activates it, 11.2 reads the result."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,9 +10,12 @@ import pytest
 
 from emulator.devices.credentials import FIRMWARE_VERIFICATION_FAILED
 from emulator.gbcs import ota
+from emulator.hub_ota import Outcome
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.dcc.requests import RequestStatus
 from hil.dcc.service import Dcc
+from hil.faults import FaultInjector
+from hil.firmware import build_image, lab_supplier
 
 IMAGES = Path(__file__).resolve().parents[3] / "firmware_images"
 
@@ -28,12 +32,26 @@ def _dcc(lab: Lab) -> Dcc:
     return lab.dcc
 
 
+async def _outcome(lab: Lab) -> Outcome:
+    """Wait for the hub to report the transfer to the ESME (its CCS08 outcome)."""
+    hub = lab.premises[0].hub
+    assert hub is not None
+    target = bytes(lab.eui("ESME"))
+    for _ in range(400):
+        done = [outcome for eui, outcome in hub.ota.outcomes if eui == target]
+        if done:
+            return done[-1]
+        await asyncio.sleep(0.005)
+    raise AssertionError("the transfer did not end")
+
+
 async def _update(lab: Lab, name: str) -> str:
     data = (IMAGES / name).read_bytes()
     result = await _dcc(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
     )
     assert result.ok, result.detail
+    assert await _outcome(lab) == Outcome.TRANSFER_SUCCEEDED
     return ota.decode_image(data).manufacturer_image_hash.hex()
 
 
@@ -91,3 +109,44 @@ async def test_a_broken_ota_file_is_refused_by_11_1(lab: Lab) -> None:
     )
     assert result.status == RequestStatus.FAILED and result.reason == "INVALID_PARAMETERS"
     assert "OTA image" in (result.detail or "")
+
+
+async def test_the_gsme_gets_its_image_over_its_wake_ups(lab: Lab) -> None:
+    data = (IMAGES / "gsme.ota").read_bytes()
+    result = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("GSME"), params={"image": data.hex()}
+    )
+    assert result.ok, result.detail
+    hub = lab.premises[0].hub
+    assert hub is not None
+    target = bytes(lab.eui("GSME"))
+    for _ in range(400):
+        if any(eui == target for eui, _ in hub.ota.outcomes):
+            break
+        await asyncio.sleep(0.01)
+    assert (target, Outcome.TRANSFER_SUCCEEDED) in hub.ota.outcomes
+    gsme = lab.device("GSME")
+    assert gsme is not None and gsme.held_image == data
+
+
+async def test_a_transfer_outlives_a_link_down_fault(lab: Lab) -> None:
+    """hil/faults link_down on the ESME: the hub offers again on its clock until it passes."""
+    signer, _ = lab_supplier()
+    data = build_image(
+        bytes(range(256)) * 20, manufacturer=1, image_type=1, version=0x01000005, signer=signer,
+        hardware=(1, 1),
+    )  # fmt: skip
+    hub = lab.premises[0].hub
+    assert hub is not None
+    async with FaultInjector(lab, seed=7) as faults:
+        handle = faults.inject({"kind": "link_down", "target": "ESME", "for": "12s"})
+        result = await _dcc(lab).request(
+            "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
+        )
+        assert result.ok, result.detail
+        await asyncio.sleep(0.05)
+        assert not hub.ota.outcomes and handle.counters["dropped"] >= 1
+        await lab.run_for(20)
+        assert await _outcome(lab) == Outcome.TRANSFER_SUCCEEDED
+    esme = lab.device("ESME")
+    assert esme is not None and esme.held_image == data

@@ -1,0 +1,287 @@
+"""The hub's side of firmware distribution: check an image, move it to its target in blocks.
+
+11.1 / 11.4 give the hub an OTA Upgrade Image for a device (CS05a/b, CS05c for a
+PPMID). The hub decodes the OTA header first: a file that does not decode is
+discarded, one whose hardware range excludes the target is refused (hardware
+mismatch); nothing reaches the device in either case. Otherwise the hub offers
+the image to the target (OTA_NOTIFY) and answers its block requests (OTA_REQUEST
+-> OTA_BLOCK) until the device reports the end (OTA_END); see
+docs/wire-protocol.md, "Firmware blocks".
+
+- Block size is chosen per link type (`BLOCK_SIZES`): a serial HAN link gets
+  small blocks, the in-process medium large ones.
+- Fairness: the device pulls, one request outstanding per target, and the hub
+  answers requests in the order they arrive, so transfers to several devices
+  alternate block by block (round-robin) instead of one starving the others.
+- Resumption: the device asks for the offset it needs next; after a lost
+  envelope the hub offers the image again (`retry` seconds of the hub clock
+  without progress, at most `retries` times) and the device carries on from
+  its last block. A sleepy target is offered the image at each wake-up instead.
+- Each outcome raises a CCS08 alert from the CHF (`OUTCOME_CODES`).
+
+Transfers (per target: the file, its hash, the next offset) are kept in
+`to_state` / `load_state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from emulator.clock import Clock, Timer
+from emulator.devices.alerts import dlms_alert
+from emulator.devices.chf import Chf
+from emulator.errors import GbcsError
+from emulator.gbcs import ota
+from emulator.gbcs.dlms.axdr import OctetString
+from emulator.gbcs.eui import Eui64
+from emulator.han.envelope import EnvelopeKind
+from emulator.han.ota_blocks import END_OK, Block, BlockRequest, End, Notify
+
+log = logging.getLogger(__name__)
+
+CCS08 = 0x0128  # Firmware Transfer Alert
+ALERT_TRANSFER_FAIL = 0x8F89  # "Firmware transfer alert FAIL"
+ALERT_TRANSFER_SUCCESS = 0x8F8A  # "Firmware transfer alert SUCCESS"
+
+#: Bytes per OTA_BLOCK by the URL scheme of the link that reaches the target.
+BLOCK_SIZES: dict[str, int] = {"memory": 1024, "mqtt": 512, "mqtts": 512, "serial": 64}
+DEFAULT_BLOCK_SIZE = 64
+
+
+class Outcome(StrEnum):
+    """The four cases GBCS names for CCS08."""
+
+    DISCARDED = "discarded"
+    HARDWARE_MISMATCH = "hardware mismatch"
+    TRANSFER_FAILED = "transfer failed"
+    TRANSFER_SUCCEEDED = "transfer succeeded"
+
+
+#: The alert code each outcome carries. Our reference material names only the two
+#: codes 0x8F89 (FAIL) and 0x8F8A (SUCCESS); the three failures share FAIL and the
+#: alert body says which one (`Outcome` value, UTF-8).
+OUTCOME_CODES: dict[Outcome, int] = {
+    Outcome.DISCARDED: ALERT_TRANSFER_FAIL,
+    Outcome.HARDWARE_MISMATCH: ALERT_TRANSFER_FAIL,
+    Outcome.TRANSFER_FAILED: ALERT_TRANSFER_FAIL,
+    Outcome.TRANSFER_SUCCEEDED: ALERT_TRANSFER_SUCCESS,
+}
+
+Send = Callable[[bytes, EnvelopeKind, bytes], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Transfer:
+    target: bytes
+    image: bytes
+    file_hash: bytes  # SHA-256 of the whole OTA file: the transfer's identity
+    manufacturer_hash: bytes
+    version: bytes
+    block_size: int
+    next_offset: int = 0
+    blocks_sent: int = 0
+    retries: int = 0
+
+
+class OtaDistributor:
+    def __init__(
+        self,
+        chf: Chf,
+        clock: Clock,
+        send: Send,
+        *,
+        block_size: Callable[[bytes], int] = lambda _target: DEFAULT_BLOCK_SIZE,
+        is_sleepy: Callable[[bytes], bool] = lambda _target: False,
+        retry: float = 5.0,
+        retries: int = 5,
+    ) -> None:
+        self.chf = chf
+        self.clock = clock
+        self._send = send
+        self._block_size = block_size
+        self._is_sleepy = is_sleepy
+        self.retry = retry
+        self.retries = retries
+        self.transfers: dict[bytes, Transfer] = {}
+        #: (target, offset) of the blocks sent, most recent last (fairness, tests).
+        self.sent: deque[tuple[bytes, int]] = deque(maxlen=4096)
+        #: Every outcome reported, in order: (target, outcome).
+        self.outcomes: list[tuple[bytes, Outcome]] = []
+        #: Envelopes refused: not decodable, for no transfer, a wrong offset (also logged).
+        self.refused = 0
+        self._watchdogs: dict[bytes, Timer] = {}
+        self._offers: set[asyncio.Task[None]] = set()
+
+    # -- the WAN side ---------------------------------------------------------------------
+    def offer(self, target: Eui64, image: bytes, hardware_version: int | None) -> Outcome | None:
+        """Check `image` for `target`; None when accepted (a transfer is now pending)."""
+        key = bytes(target)
+        try:
+            decoded = ota.decode_image(image)
+        except GbcsError as exc:
+            self._report(key, b"", Outcome.DISCARDED, f"not an OTA image: {exc}")
+            return Outcome.DISCARDED
+        digest = decoded.manufacturer_image_hash
+        if hardware_version is not None and not decoded.header.accepts_hardware(hardware_version):
+            detail = (
+                f"image for hardware {decoded.header.hardware_min}-{decoded.header.hardware_max},"
+                f" device is {hardware_version}"
+            )
+            self._report(key, digest, Outcome.HARDWARE_MISMATCH, detail)
+            return Outcome.HARDWARE_MISMATCH
+        self._cancel_watchdog(key)
+        self.transfers[key] = Transfer(
+            key,
+            image,
+            hashlib.sha256(image).digest(),
+            digest,
+            decoded.header.file_version.to_bytes(4, "big"),
+            self._block_size(key),
+        )
+        return None
+
+    # -- the HAN side ---------------------------------------------------------------------
+    async def notify(self, target: bytes) -> None:
+        """Offer the pending image to `target` (again: it resumes where it stopped)."""
+        transfer = self.transfers.get(target)
+        if transfer is None:
+            return
+        offer = Notify(
+            transfer.file_hash, len(transfer.image), transfer.block_size, transfer.version
+        )
+        await self._send(target, EnvelopeKind.OTA_NOTIFY, offer.encode())
+        self._arm_watchdog(transfer)
+
+    async def on_request(self, source: bytes, payload: bytes) -> None:
+        try:
+            request = BlockRequest.decode(payload)
+        except GbcsError as exc:
+            self._refuse(f"request from {Eui64(source)}: {exc}")
+            return
+        transfer = self.transfers.get(source)
+        if transfer is None or request.file_hash != transfer.file_hash:
+            self._refuse(f"request from {Eui64(source)} for no pending image")
+            return
+        if not 0 <= request.offset < len(transfer.image):
+            self._refuse(f"request from {Eui64(source)} at {request.offset}, past the end")
+            return
+        if request.offset > transfer.next_offset:
+            transfer.retries = 0  # progress: the offers so far were not in vain
+        transfer.next_offset = request.offset
+        data = transfer.image[request.offset : request.offset + transfer.block_size]
+        transfer.blocks_sent += 1
+        self.sent.append((source, request.offset))
+        await self._send(
+            source, EnvelopeKind.OTA_BLOCK, Block(transfer.file_hash, request.offset, data).encode()
+        )
+        self._arm_watchdog(transfer)
+
+    def on_end(self, source: bytes, payload: bytes) -> None:
+        try:
+            end = End.decode(payload)
+        except GbcsError as exc:
+            self._refuse(f"end from {Eui64(source)}: {exc}")
+            return
+        transfer = self.transfers.get(source)
+        if transfer is None or end.file_hash != transfer.file_hash:
+            self._refuse(f"end from {Eui64(source)} for no pending image")
+            return
+        del self.transfers[source]
+        self._cancel_watchdog(source)
+        transfer.next_offset = len(transfer.image)
+        if end.status == END_OK:
+            self._report(source, transfer.manufacturer_hash, Outcome.TRANSFER_SUCCEEDED, "")
+        else:
+            detail = f"device refused the assembled image (status {end.status})"
+            self._report(source, transfer.manufacturer_hash, Outcome.TRANSFER_FAILED, detail)
+
+    def stop(self) -> None:
+        for target in list(self._watchdogs):
+            self._cancel_watchdog(target)
+        for task in self._offers:
+            task.cancel()
+
+    # -- internals ------------------------------------------------------------------------
+    def _arm_watchdog(self, transfer: Transfer) -> None:
+        """No progress for `retry` seconds: offer again (sleepy targets: at the next wake)."""
+        self._cancel_watchdog(transfer.target)
+        if self._is_sleepy(transfer.target) or self.retry <= 0:
+            return
+        when = self.clock.now() + _dt.timedelta(seconds=self.retry)
+        self._watchdogs[transfer.target] = self.clock.call_at(when, lambda: self._stalled(transfer))
+
+    def _stalled(self, transfer: Transfer) -> None:
+        self._watchdogs.pop(transfer.target, None)
+        if self.transfers.get(transfer.target) is not transfer:
+            return
+        if transfer.retries >= self.retries:
+            del self.transfers[transfer.target]
+            detail = f"no progress after {transfer.retries} offers, at {transfer.next_offset}"
+            self._report(
+                transfer.target, transfer.manufacturer_hash, Outcome.TRANSFER_FAILED, detail
+            )
+            return
+        transfer.retries += 1
+        log.info(
+            "firmware transfer to %s stalled at %d: offering again",
+            Eui64(transfer.target),
+            transfer.next_offset,
+        )
+        task = asyncio.get_running_loop().create_task(self.notify(transfer.target))
+        self._offers.add(task)
+        task.add_done_callback(self._offers.discard)
+
+    def _cancel_watchdog(self, target: bytes) -> None:
+        timer = self._watchdogs.pop(target, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _refuse(self, detail: str) -> None:
+        self.refused += 1
+        log.warning("hub %s firmware transfer: refused %s", self.chf.eui, detail)
+
+    def _report(self, target: bytes, digest: bytes, outcome: Outcome, detail: str) -> None:
+        """CCS08 from the CHF: the outcome, the target and the manufacturer image hash."""
+        self.outcomes.append((target, outcome))
+        log.info("firmware transfer to %s: %s %s", Eui64(target), outcome.value, detail)
+        recipient = self.chf.dcc_party or self.chf.security.acb
+        payload = dlms_alert(
+            self.chf.alert_counter + 1,
+            OUTCOME_CODES[outcome],
+            self.clock.now(),
+            OctetString(target),
+            OctetString(digest),
+            OctetString(outcome.value.encode()),
+        )
+        self.chf.emit_alert(CCS08, recipient, payload, critical=False)
+
+    # -- state ----------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            Eui64(t.target).compact: {"image": t.image.hex(), "next_offset": t.next_offset}
+            for t in self.transfers.values()
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.transfers.clear()
+        for target, item in state.items():
+            key = bytes(Eui64(target))
+            if self.offer(Eui64(target), bytes.fromhex(item["image"]), None) is None:
+                self.transfers[key].next_offset = int(item["next_offset"])
+
+
+def block_size_for(url: str) -> int:
+    """The block size for a link opened on `url` (its scheme; a bare path is serial)."""
+    scheme, sep, _ = url.partition("://")
+    return BLOCK_SIZES.get(scheme.lower() if sep else "serial", DEFAULT_BLOCK_SIZE)
+
+
+__all__ = ["BLOCK_SIZES", "CCS08", "OUTCOME_CODES", "OtaDistributor", "Outcome", "Transfer"]
