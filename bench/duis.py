@@ -23,12 +23,12 @@ import statistics
 import time
 
 import aiohttp
-from aiohttp import web
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.duis.cli import keys_path, schema_path
+from hil.duis.receiver import ResponseReceiver
 from hil.duis.server import DuisServer
 from hil.duis.signing import XmlCredentials, sign
 from hil.duis.xml import load_schema, parse, q
@@ -49,57 +49,48 @@ async def run(requests: int, concurrency: int, keys: str | None, schema: str | N
     arrived: dict[str, float] = {}
     done = asyncio.Event()
 
-    async def take(request: web.Request) -> web.Response:
-        root = parse(await request.read())
-        rid = str(root.findtext(f"{q('Header')}/{q('RequestID')}"))
+    def take(body: bytes) -> None:
+        rid = str(parse(body).findtext(f"{q('Header')}/{q('RequestID')}"))
         arrived[rid] = time.perf_counter()
         if len(arrived) >= requests:
             done.set()
-        return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/r", take)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    lab = Lab.load(DEFAULT_LAB)
-    sent: dict[str, float] = {}
-    failures = 0
-    async with lab:
-        assert lab.dcc is not None
-        server = DuisServer(
-            lab.dcc,
-            creds,
-            load_schema(schema_path(schema)),
-            response_url=f"http://127.0.0.1:{port}/r",
-        )
-        url = await server.start("127.0.0.1", 0)
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for n in range(requests):
-            queue.put_nowait(n + 1)
+    async with ResponseReceiver(on_body=take) as receiver:
+        lab = Lab.load(DEFAULT_LAB)
+        sent: dict[str, float] = {}
+        failures = 0
+        async with lab:
+            assert lab.dcc is not None
+            server = DuisServer(
+                lab.dcc,
+                creds,
+                load_schema(schema_path(schema)),
+                response_url=receiver.url,
+            )
+            url = await server.start("127.0.0.1", 0)
+            queue: asyncio.Queue[int] = asyncio.Queue()
+            for n in range(requests):
+                queue.put_nowait(n + 1)
 
-        async def worker(session: aiohttp.ClientSession) -> None:
-            nonlocal failures
-            while not queue.empty():
-                n = queue.get_nowait()
-                rid = f"{SUPPLIER}:{ESME}:{n}"
-                body = sign(etree.fromstring(READ.format(rid=rid).encode()), user)
-                sent[rid] = time.perf_counter()
-                async with session.post(f"{url}/api/v1/serviceS", data=body) as reply:
-                    ack = parse(await reply.read())
-                if ack.findtext(f"{q('Header')}/{q('ResponseCode')}") != "I99":
-                    failures += 1
+            async def worker(session: aiohttp.ClientSession) -> None:
+                nonlocal failures
+                while not queue.empty():
+                    n = queue.get_nowait()
+                    rid = f"{SUPPLIER}:{ESME}:{n}"
+                    body = sign(etree.fromstring(READ.format(rid=rid).encode()), user)
+                    sent[rid] = time.perf_counter()
+                    async with session.post(f"{url}/api/v1/serviceS", data=body) as reply:
+                        ack = parse(await reply.read())
+                    if ack.findtext(f"{q('Header')}/{q('ResponseCode')}") != "I99":
+                        failures += 1
 
-        start = time.perf_counter()
-        async with aiohttp.ClientSession() as session:
-            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        with contextlib.suppress(TimeoutError):  # missing responses count as failures
-            await asyncio.wait_for(done.wait(), 120)
-        elapsed = time.perf_counter() - start
-        await server.stop()
-    await runner.cleanup()
+            start = time.perf_counter()
+            async with aiohttp.ClientSession() as session:
+                await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+            with contextlib.suppress(TimeoutError):  # missing responses count as failures
+                await asyncio.wait_for(done.wait(), 120)
+            elapsed = time.perf_counter() - start
+            await server.stop()
     times = sorted(arrived[r] - sent[r] for r in arrived if r in sent)
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else None
     return {

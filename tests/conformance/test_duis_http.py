@@ -16,12 +16,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.duis.receiver import ResponseReceiver
 from hil.duis.server import DuisServer
 from hil.duis.signing import XmlCredentials, make_credential, sign, verify
 from hil.duis.xml import load_schema, parse, q, read_request, validate
@@ -56,21 +56,8 @@ class Sink:
 
 @pytest.fixture
 async def sink() -> AsyncIterator[Sink]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def take(request: web.Request) -> web.Response:
-        await queue.put(await request.read())
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/responses", take)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield Sink(f"http://127.0.0.1:{port}/responses", queue)
-    await runner.cleanup()
+    async with ResponseReceiver() as receiver:
+        yield Sink(receiver.url, receiver.received)
 
 
 @pytest.fixture

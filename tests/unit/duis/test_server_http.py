@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 from lxml import etree
 
 from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.duis.receiver import ResponseReceiver
 from hil.duis.server import DuisServer
 from hil.duis.signing import XmlCredentials, make_credential, sign, verify
 from hil.duis.xml import parse, q
@@ -47,27 +47,14 @@ def creds() -> XmlCredentials:
 async def setup(
     creds: XmlCredentials,
 ) -> AsyncIterator[tuple[Lab, DuisServer, asyncio.Queue[bytes]]]:
-    received: asyncio.Queue[bytes] = asyncio.Queue()
-
-    async def take(request: web.Request) -> web.Response:
-        await received.put(await request.read())
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/r", take)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    lab = Lab.load(DEFAULT_LAB)
-    async with lab:
-        assert lab.dcc is not None
-        schema = etree.XMLSchema(etree.fromstring(LAX))
-        server = DuisServer(lab.dcc, creds, schema, response_url=f"http://127.0.0.1:{port}/r")
-        async with server:
-            yield lab, server, received
-    await runner.cleanup()
+    async with ResponseReceiver(path="/r") as receiver:
+        lab = Lab.load(DEFAULT_LAB)
+        async with lab:
+            assert lab.dcc is not None
+            schema = etree.XMLSchema(etree.fromstring(LAX))
+            server = DuisServer(lab.dcc, creds, schema, response_url=receiver.url)
+            async with server:
+                yield lab, server, receiver.received
 
 
 def _read(creds: XmlCredentials, counter: int) -> bytes:
