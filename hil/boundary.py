@@ -31,8 +31,10 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    click.echo(f"{PROG}: error: {one_line(message)}", err=True)
+def fail(message: object, code: int = EXIT_FAILED) -> NoReturn:
+    """One line on stderr and a non-zero exit: what every bad input of ours gives."""
+    text = one_line(str(message)) or type(message).__name__
+    click.echo(f"{PROG}: error: {text}", err=True)
     sys.exit(code)
 
 

@@ -19,7 +19,6 @@ from emulator.pki.folder import parse_key_file_name
 from emulator.pki.open import open_keystore
 from hil.boundary import EUI64, EXIT_FAILED, PROG, Cli
 from hil.corpus import HexError, hex_problem, parse_hex, read_hex_file
-from hil.standalone import OneLineCommand
 
 
 def _security(keys: str | None, acb: Eui64) -> MessageSecurity | None:
@@ -267,7 +266,7 @@ def conformance(
         sys.exit(EXIT_FAILED)
 
 
-@main.command(cls=OneLineCommand)
+@main.command()
 @click.argument(
     "device_type", type=click.Choice(["esme", "gsme", "chf", "gpf", "ppmid", "ihd", "hcalcs"])
 )
@@ -331,8 +330,9 @@ def device(
     """
     import asyncio
 
+    from hil.boundary import fail
     from hil.errors import HilError
-    from hil.standalone import fail, run_device
+    from hil.standalone import run_device
 
     options: dict[str, Any] = {}
     if variant is not None or no_auxiliary:

@@ -26,7 +26,6 @@ from emulator.gbcs.eui import Eui64
 from emulator.pki.keystore import KeyStore, KeyUsage
 from emulator.pki.open import open_keystore
 from hil.errors import HilError
-from hil.standalone import OneLineCommand
 
 #: The lab's image types, one per device type (ZigBee leaves the values to the
 #: manufacturer; these are the lab's own choice).
@@ -307,7 +306,7 @@ _KEYS = click.option(
 )
 
 
-@firmware_group.command("build", cls=OneLineCommand)
+@firmware_group.command("build")
 @click.option("--manufacturer", required=True, help="Manufacturer code (16 bits).")
 @click.option("--image-type", required=True, help="Image type (16 bits) or ESME/GSME/CHF/PPMID.")
 @click.option("--version", "version", required=True, help="File version, 8 hex digits.")
@@ -353,7 +352,7 @@ def build_command(
     click.echo(f"wrote {output}: {len(data)} bytes in {elapsed:.1f} ms", err=True)
 
 
-@firmware_group.command("inspect", cls=OneLineCommand)
+@firmware_group.command("inspect")
 @_KEYS
 @_SEED
 @click.option("--expect-hash", default=None, help="Fail unless the image hash is this (hex).")
@@ -398,7 +397,7 @@ def inspect_command(
         sys.exit(1)
 
 
-@firmware_group.command("test-images", cls=OneLineCommand)
+@firmware_group.command("test-images")
 @_SEED
 @click.argument("folder")
 def test_images_command(seed: str, folder: str) -> None:

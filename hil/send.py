@@ -29,8 +29,9 @@ import click
 import yaml
 
 from emulator.errors import EmulatorError
+from hil.boundary import fail
 from hil.errors import HilError
-from hil.standalone import OneLineCommand, check_link_url, fail
+from hil.standalone import check_link_url
 
 if TYPE_CHECKING:  # the DCC and the hub load when the command runs, not with the CLI
     from emulator.gbcs.eui import Eui64
@@ -216,7 +217,7 @@ def lab_security(lab: Lab) -> MessageSecurity:
     return MessageSecurity(lab.pki.keystore, acb)
 
 
-@click.command("send", cls=OneLineCommand)
+@click.command("send")
 @click.argument("variant", required=False)
 @click.option(
     "--link", "link_url", required=True, help="Where the device is: serial port, pty, mqtt://."

@@ -18,12 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
-
-import click
+from typing import TYPE_CHECKING, Any
 
 from emulator.errors import EmulatorError, LinkClosed
 from emulator.gbcs.eui import Eui64
@@ -35,38 +32,9 @@ if TYPE_CHECKING:  # the device models load when a device starts, not with the C
     from emulator.devices.runner import DeviceRunner
     from emulator.han.link import Link
 
-PROG = "smets-hil"
-
 
 class StartupError(HilError):
     """Bad input found before the device touched its link or its state file."""
-
-
-def fail(message: object, code: int = 1) -> NoReturn:
-    """One line on stderr and a non-zero exit: what every bad input of ours gives."""
-    text = " ".join(str(message).split()) or type(message).__name__
-    click.echo(f"{PROG}: error: {text}", err=True)
-    sys.exit(code)
-
-
-class OneLineUsageError(click.ClickException):
-    """A usage error shown as our one line (exit status 2, as click's own)."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        fail_line = " ".join(self.format_message().split())
-        click.echo(f"{PROG}: error: {fail_line}", err=True, file=file)
-
-
-class OneLineCommand(click.Command):
-    """A command whose bad options give one line instead of click's usage block."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            raise OneLineUsageError(exc.format_message()) from None
 
 
 def parse_eui(option: str, text: str) -> Eui64:
