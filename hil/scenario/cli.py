@@ -7,10 +7,10 @@ is the record itself; JUnit and HTML come from `hil.report` writers.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import re
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -20,7 +20,7 @@ from hil.boundary import EXIT_FAILED, fail
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabError
 from hil.files import FileFormatError
 from hil.scenario.model import Scenario, ScenarioError, check_scenario, load_scenarios
-from hil.scenario.record import RunRecord, Verdict
+from hil.scenario.record import RunRecord
 from hil.scenario.runner import run_scenarios
 
 EXIT_USAGE = 2
@@ -166,31 +166,6 @@ def _virtual_elapsed(start: str | None, now: str | None) -> str:
     return f"+{seconds:.0f}s"
 
 
-def summary(record: RunRecord) -> str:
-    """The terminal summary (hil.report.console when it is installed)."""
-    try:
-        console = importlib.import_module("hil.report.console")
-        return str(console.summary_text(record))
-    except ImportError:
-        pass
-    lines = []
-    for s in record.scenarios:
-        lines.append(f"{s.verdict.value.upper():5} {s.name}")
-        for step in s.steps:
-            if step.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.SKIP):
-                lines.append(f"      {step.verdict.value}: {step.message}")
-    passed = sum(1 for s in record.scenarios if s.passed)
-    lines.append(f"{passed} of {len(record.scenarios)} scenario(s) passed")
-    return "\n".join(lines)
-
-
-def _writer(module: str, name: str, option: str) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        fail(f"{option}: {module}.{name} is not available in this installation")
-
-
 @click.command("run")
 @click.argument(
     "scenario_files",
@@ -243,11 +218,16 @@ def run_command(
         from hil.live.control import attach_run
 
         sys.exit(attach_run(scenario_files, echo=click.echo))
-    writers = []
+    from hil.report.console import summary_text  # the writers load plotting: only when run
+    from hil.report.html import write_html
+    from hil.report.junit import write_junit
+    from hil.report.table import terminal_width
+
+    writers: list[tuple[Callable[[RunRecord, str], None], str]] = []
     if junit is not None:
-        writers.append((_writer("hil.report.junit", "write_junit", "--junit"), junit))
+        writers.append((write_junit, junit))
     if html is not None:
-        writers.append((_writer("hil.report.html", "write_html", "--html"), html))
+        writers.append((write_html, html))
     scenarios: list[Scenario] = []
     try:
         for file in scenario_files:
@@ -290,8 +270,8 @@ def run_command(
             write(record, path)
         except OSError as exc:
             fail(f"cannot write {path}: {exc.strerror}")
-    click.echo(summary(record))
+    click.echo(summary_text(record, width=terminal_width()))
     sys.exit(0 if record.passed else EXIT_FAILED)
 
 
-__all__ = ["run_command", "select", "summary"]
+__all__ = ["run_command", "select"]

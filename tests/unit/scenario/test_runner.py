@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -258,16 +257,6 @@ def test_cli_bad_files_are_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "does not exist" in result.output
     result = runner.invoke(main, ["run", str(good := write(tmp_path, PASSING)), "-k", "zzz"])
     assert result.exit_code == 2 and "no scenario matches" in result.output, good
-
-
-@pytest.mark.parametrize("option", ["--junit", "--html"])
-def test_cli_report_writers_are_named_when_missing(tmp_path: Path, option: str) -> None:
-    if importlib.util.find_spec("hil.report.junit") and importlib.util.find_spec("hil.report.html"):
-        pytest.skip("the report writers are installed")
-    good = write(tmp_path, PASSING)
-    result = CliRunner().invoke(main, ["run", str(good), option, str(tmp_path / "x")])
-    assert result.exit_code == 1
-    assert "is not available in this installation" in result.output
 
 
 async def test_local_actions_utrn_and_button(tmp_path: Path) -> None:
