@@ -29,7 +29,7 @@ from hil.dcc.cli import RESULT_HEADERS, RESULT_SHRINK, VARIANT_HEADERS, result_r
 from hil.dcc.lab import EMBEDDED_MQTT
 from hil.dcc.requestfile import run_file
 from hil.fixtures import FIXTURES
-from hil.report.table import format_table, terminal_width
+from hil.report.table import format_table, plural, terminal_width
 
 DEMO_REQUESTS = FIXTURES / "requests" / "demo.yaml"
 #: The scenario pack: reads with measured values, a critical command, a HAN link
@@ -138,10 +138,6 @@ def reference_messages(rtds: Path) -> list[list[str]]:
                 _row(f"RTDS: {path.name[:-9]}", inspect_message(read_hex_file(path), security))
             )
     return rows
-
-
-def plural(count: int, singular: str, many: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else many or singular + 's'}"
 
 
 def premises_section(echo: Callable[[str], None], link: str = EMBEDDED_MQTT) -> bool:

@@ -12,7 +12,7 @@ from hil.report.common import (
     step_counts,
     virtual_seconds,
 )
-from hil.report.table import format_table
+from hil.report.table import format_table, plural
 from hil.scenario.record import RunRecord, Verdict
 
 
@@ -39,10 +39,8 @@ def summary_text(record: RunRecord, width: int | None = None) -> str:
         f"{n} {v.value}" for v in Verdict if (n := sum(s.verdict == v for s in record.scenarios))
     ]
     status = "PASSED" if record.passed else "FAILED"
-    lines += [
-        "",
-        f"{status}: {len(record.scenarios)} scenarios ({', '.join(counts) or 'none run'})",
-    ]
+    ran = plural(len(record.scenarios), "scenario")
+    lines += ["", f"{status}: {ran} ({', '.join(counts) or 'none run'})"]
     return "\n".join(lines)
 
 

@@ -12,6 +12,11 @@ ELLIPSIS = "…"
 MIN_SHRUNK = 10  # a shrunk column keeps at least this many characters (or its header's)
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """ "1 device alert", "2 device alerts": counts in summaries read as English."""
+    return f"{count} {singular if count == 1 else many or singular + 's'}"
+
+
 def terminal_width() -> int | None:
     """Columns of the terminal the output goes to; None for a file or pipe (nothing is cut)."""
     columns = os.environ.get("COLUMNS", "")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hil.dcc.timing import Category, ResponseTiming
-from hil.demo import plural
-from hil.report.table import format_table, terminal_width
+from hil.report.table import format_table, plural, terminal_width
 
 HEADERS = ["request", "status", "detail"]
 ROWS = [

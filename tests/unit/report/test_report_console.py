@@ -44,5 +44,5 @@ def test_a_passing_run_has_no_failure_block() -> None:
     record.scenarios = record.scenarios[:1]
     text = summary_text(record)
     assert "Failures" not in text
-    assert text.splitlines()[-1] == "PASSED: 1 scenarios (1 pass)"
+    assert text.splitlines()[-1] == "PASSED: 1 scenario (1 pass)"
     assert summary_text(RunRecord("t", "now")).splitlines()[-1] == "PASSED: 0 scenarios (none run)"

@@ -20,7 +20,7 @@ def test_the_documented_example_writes_all_outputs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "check: balance 2.00 GBP, expected >= 5 (scenarios/balance.yaml:7)" in result.stdout
-    assert result.stdout.rstrip().endswith("FAILED: 1 scenarios (1 fail)")
+    assert result.stdout.rstrip().endswith("FAILED: 1 scenario (1 fail)")
     assert not RunRecord.load(tmp_path / "run.json").passed
     assert ET.parse(tmp_path / "junit.xml").getroot().find("testsuite/testcase/failure") is not None
     page = (tmp_path / "report.html").read_text()
