@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from emulator.errors import EmulatorError
 from hil.dcc.lab import Lab
 from hil.errors import HilError
 from hil.live.monitor import LabMonitor
+from hil.scenario import load_scenarios, run_scenario
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ LINE_LIMIT = 1 << 20
 #: Seconds a request may take before the reply says it has no answer yet.
 REQUEST_TIMEOUT = 60.0
 COMMANDS = ("ping", "status", "request", "run", "advance")
-NO_SCENARIOS = "scenarios need hil.scenario"
 
 
 class ControlError(HilError):
@@ -283,16 +282,6 @@ class ControlServer:
             paths = [paths]
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
             return self._error("run: 'paths' must be a list of scenario files")
-        # Looked up by name: the scenario package is another part of the harness, and a
-        # lab without it still serves requests.
-        try:
-            scenario_api = importlib.import_module("hil.scenario")
-        except ImportError:
-            return self._error(NO_SCENARIOS)
-        load_scenarios = getattr(scenario_api, "load_scenarios", None)
-        run_scenario = getattr(scenario_api, "run_scenario", None)
-        if load_scenarios is None or run_scenario is None:
-            return self._error(NO_SCENARIOS)
         try:
             scenarios = [s for p in paths for s in load_scenarios(p)]
         except (HilError, OSError, ValueError) as exc:

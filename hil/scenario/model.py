@@ -46,6 +46,7 @@ from pydantic import (
 from hil.dcc.catalogue import load_catalogue
 from hil.dcc.requestfile import check_role, check_status, parse_offset
 from hil.errors import HilError
+from hil.faults import FaultSpec
 from hil.files import FileFormatError, FileModel, YamlDocument, python_document, read_yaml, tag
 
 if TYPE_CHECKING:
@@ -345,25 +346,10 @@ class MeasureStep(Check, _Step):
         return self
 
 
-try:  # the faults helper's schema; a strict placeholder until it is merged
-    from hil.faults import FaultSpec as _FaultSpec  # type: ignore[import-not-found,unused-ignore]
-
-    FaultField: Any = _FaultSpec
-except ImportError:  # pragma: no cover - depends on the branch
-
-    def _fault_placeholder(value: dict[str, Any]) -> dict[str, Any]:
-        """Until hil.faults is merged: a mapping with a `kind`, checked by the injector."""
-        if not isinstance(value.get("kind"), str):
-            raise ValueError("a fault needs kind: (drop, latency, link_down, ...)")
-        return value
-
-    FaultField = Annotated[dict[str, Any], AfterValidator(_fault_placeholder)]
-
-
 class FaultStep(_Step):
     """Inject a fault (hil.faults.FaultInjector); `for:` inside the spec clears it later."""
 
-    fault: FaultField
+    fault: FaultSpec
 
 
 class ClearFaultStep(_Step):

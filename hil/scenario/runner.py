@@ -37,6 +37,7 @@ from hil.dcc.requestfile import parse_when
 from hil.dcc.requests import RequestStatus, Result
 from hil.dcc.values import NamedValue, response_values, values_text
 from hil.errors import HilError
+from hil.faults import FaultInjector
 from hil.scenario.model import (
     ActionStep,
     AdvanceStep,
@@ -723,12 +724,6 @@ class ScenarioContext:
             if self.injector_factory is not None:
                 self._injector = self.injector_factory(self.lab, self.seed, self._fault_record)
             else:
-                try:
-                    from hil.faults import FaultInjector  # type: ignore[import-not-found,unused-ignore]
-                except ImportError:
-                    raise ScenarioError(
-                        "fault steps need hil.faults, which this installation lacks"
-                    ) from None
                 self._injector = FaultInjector(
                     self.lab, seed=self.seed, on_record=self._fault_record
                 )

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 from rich.console import Console
 
 from hil.dcc.lab import DEFAULT_LAB, Lab
-from hil.live.control import NO_SCENARIOS, ControlServer, attach_run, call, find_endpoint
+from hil.live.control import ControlServer, attach_run, call, find_endpoint
 from hil.live.monitor import LabMonitor
 from hil.live.view import render
 
@@ -156,58 +155,28 @@ async def test_a_bad_control_line_gets_an_error_and_the_lab_keeps_running(
     assert any(e.kind == "control" and says in e.summary for e in monitor.events)
 
 
-async def test_scenarios_without_the_scenario_package_are_refused(
+async def test_a_scenario_runs_on_the_running_lab_and_attach_run_reports_it(
     served: tuple[Lab, LabMonitor, ControlServer], tmp_path: Path
 ) -> None:
-    _lab, _monitor, server = served
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text("name: s\n")
-    import hil.scenario
-
-    if hasattr(hil.scenario, "run_scenario"):
-        pytest.skip("hil.scenario is here: the fake-scenario test covers the run path")
-    reply = await call(server.path, {"cmd": "run", "paths": [str(scenario)]})
-    assert reply == {"ok": False, "error": NO_SCENARIOS}
-
-
-async def test_a_scenario_runs_on_the_running_lab_and_attach_run_reports_it(
-    served: tuple[Lab, LabMonitor, ControlServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Coded against HARNESS_API.md: load_scenarios(path), run_scenario(s, lab, on_event=)."""
     lab, monitor, server = served
-    seen: list[Lab] = []
-
-    def load_scenarios(path: str) -> list[Any]:
-        stem = Path(path).stem
-        return [types.SimpleNamespace(name=f"{stem}[{i}]") for i in (1, 2)]
-
-    async def run_scenario(s: Any, running: Lab, *, on_event: Any = None) -> Any:
-        seen.append(running)
-        on_event("step_started", {"name": f"{s.name} read"})
-        result = await running.dcc.request("4.1.1", as_user="supplier", target=running.eui("ESME"))
-        verdict = "pass" if s.name.startswith("good") else "fail"
-        step = types.SimpleNamespace(name="read", verdict=verdict, message=result.reason)
-        on_event("step_ended", {"name": f"{s.name} read", "verdict": verdict})
-        return types.SimpleNamespace(verdict=verdict, steps=[step])
-
-    fake = types.ModuleType("hil.scenario")
-    fake.load_scenarios = load_scenarios  # type: ignore[attr-defined]
-    fake.run_scenario = run_scenario  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "hil.scenario", fake)
+    assert lab.dcc is not None
+    read = '  - name: read\n    request: "4.1.1"\n    user: supplier\n    target: ESME\n'
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
-    good.write_text("x\n")
-    bad.write_text("x\n")
+    good.write_text("name: good\nparameters: {n: [1, 2]}\nsteps:\n" + read)
+    bad.write_text("name: bad\nsteps:\n" + read + "    expect: {status: refused}\n")
+    before = len(lab.dcc.results)
     lines: list[str] = []
     code = await asyncio.to_thread(attach_run, [good], server.path, echo=lines.append)
     assert code == 0, lines
-    assert seen == [lab, lab]  # the running lab, not a fresh one
-    assert "step_started good[1] read" in lines
-    assert "PASS  good[2] (1 steps)" in lines
+    assert len(lab.dcc.results) == before + 2  # the running lab, not a fresh one
+    assert "step_started read" in lines
+    assert "PASS  good[n=2] (1 steps)" in lines, lines
     lines.clear()
     code = await asyncio.to_thread(attach_run, [bad], server.path, echo=lines.append)
     assert code == 1
-    assert "FAIL  bad[1] (1 steps)" in lines and "      read: I0" in lines
-    assert any(e.kind == "scenario" and e.summary == "bad[2] fail" for e in monitor.events)
+    assert "FAIL  bad (1 steps)" in lines, lines
+    assert any("expected status refused, got completed" in line for line in lines), lines
+    assert any(e.kind == "scenario" and e.summary == "bad fail" for e in monitor.events)
 
 
 async def test_the_endpoint_is_found_refused_twice_and_removed(
