@@ -20,55 +20,70 @@ WRONG_ENDPOINT = "WRONG_ENDPOINT"
 NOT_AWAITING_SIGNATURE = "NOT_AWAITING_SIGNATURE"
 
 #: Harness reason -> DUIS response code. Every code is one the DUIS v5.4 schema allows.
+#: E1-E30 follow the meanings of the DCC's published response-code table (docs/duis.md
+#: names the source); the front-door codes for schema, signature and replay failures
+#: are our choice, because no public source we found says which code Boxed uses.
 DUIS_CODES: dict[str, str] = {
     "I0": SUCCESS,
     "I99": ACKNOWLEDGED,
-    # front door
+    # E1: not a valid SEC party / User Role (includes a signature that is not the user's)
     UNKNOWN_USER: "E1",
+    SIGNATURE_INVALID: "E1",
+    # E2: the User Role may not send this Service Reference
     "USER_NOT_IN_ROLE": "E2",
     "ROLE_NOT_ELIGIBLE": "E2",
-    SIGNATURE_INVALID: "E3",
-    SCHEMA_INVALID: "E4",
-    REPLAYED_REQUEST_ID: "E5",
-    WRONG_ENDPOINT: "E4",
-    # eligibility and inventory
-    "DEVICE_NOT_IN_INVENTORY": "E11",
-    "TARGET_REQUIRED": "E11",
-    "NOT_RESPONSIBLE_SUPPLIER": "E12",
-    "NOT_REGISTERED_NETWORK_OPERATOR": "E12",
-    "NOT_LEAD_SUPPLIER": "E12",
-    "NOT_APPOINTED_AGENT": "E12",
-    "NOT_ADDED_BY_USER": "E12",
-    "STATUS_NOT_ELIGIBLE": "E13",
-    "STATUS_RESPONSIBLE_SUPPLIER_ONLY": "E13",
-    "DEVICE_DECOMMISSIONED": "E13",
-    "DEVICE_SUSPENDED": "E13",
-    "CHF_NOT_COMMISSIONED": "E13",
-    "STATUS_UPDATE_NOT_ALLOWED": "E13",
-    "DEVICE_TYPE_NOT_APPLICABLE": "E17",
-    "NO_COMMAND_ROUTE": "E17",
-    "ORIGINATOR_NOT_ACCEPTED": "E17",
-    "SERVICE_NOT_USED": "E19",
-    "UNKNOWN_VARIANT": "E19",
-    "NOT_IMPLEMENTED": "E19",
-    "INVALID_PARAMETERS": "E20",
-    "EXECUTION_TIME_NOT_IN_FUTURE": "E21",
-    "EXECUTION_TIME_TOO_FAR": "E21",
-    "UNKNOWN_PREDECESSOR": "E30",
-    "PREDECESSOR_FAILED": "E31",
-    "SCHEDULE_NOT_ALLOWED": "E40",
-    "SCHEDULE_NOT_FOUND": "E41",
-    "DEVICE_ALREADY_IN_INVENTORY": "E42",
-    NOT_AWAITING_SIGNATURE: "E43",
-    "PRECOMMAND_MISMATCH": "E44",
-    "CHANGE_OF_TENANCY": "E45",
-    # after acknowledgement: the device's or the network's answer
-    "DEVICE_REJECTED": "E50",
-    "COMMAND_NOT_SUPPORTED": "E51",
-    "DEVICE_NOT_ADMITTED": "E52",
-    "NO_RESPONSE": "E53",
-    "LINK_ERROR": "E54",
-    "DEVICE_FAILURE": "E55",
+    # E4: the User Role is not authorised for this Device at this time
+    "NOT_RESPONSIBLE_SUPPLIER": "E4",
+    "NOT_REGISTERED_NETWORK_OPERATOR": "E4",
+    "NOT_LEAD_SUPPLIER": "E4",
+    "NOT_APPOINTED_AGENT": "E4",
+    "NOT_ADDED_BY_USER": "E4",
+    "CHANGE_OF_TENANCY": "E4",
+    # E5: the Device's SMI status does not allow the Service Reference
+    "STATUS_NOT_ELIGIBLE": "E5",
+    "STATUS_RESPONSIBLE_SUPPLIER_ONLY": "E5",
+    "DEVICE_DECOMMISSIONED": "E5",
+    "DEVICE_SUSPENDED": "E5",
+    "CHF_NOT_COMMISSIONED": "E5",
+    "STATUS_UPDATE_NOT_ALLOWED": "E5",
+    # E11: the Service Reference does not apply to the Device's type
+    "DEVICE_TYPE_NOT_APPLICABLE": "E11",
+    "NO_COMMAND_ROUTE": "E11",
+    "ORIGINATOR_NOT_ACCEPTED": "E11",
+    # E12: the Command Variant does not apply to the request
+    NOT_AWAITING_SIGNATURE: "E12",
+    "PRECOMMAND_MISMATCH": "E12",
+    # E13: the request type is not valid for the URL it was sent to
+    WRONG_ENDPOINT: "E13",
+    # E19: the Device does not exist
+    "DEVICE_NOT_IN_INVENTORY": "E19",
+    "TARGET_REQUIRED": "E19",
+    # E20: the DCC cannot communicate with the Device
+    "LINK_ERROR": "E20",
+    "DEVICE_NOT_ADMITTED": "E20",
+    # E21: no response from the Device (on demand or future dated)
+    "NO_RESPONSE": "E21",
+    # E30: a future-dated command timed out
+    "FUTURE_DATED_TIMEOUT": "E30",
+    # Not in the public table: our choice, documented as such.
+    SCHEMA_INVALID: "E100",
+    REPLAYED_REQUEST_ID: "E100",
+    "SERVICE_NOT_USED": "E100",
+    "UNKNOWN_VARIANT": "E100",
+    "NOT_IMPLEMENTED": "E100",
+    "INVALID_PARAMETERS": "E100",
+    "EXECUTION_TIME_NOT_IN_FUTURE": "E100",
+    "EXECUTION_TIME_TOO_FAR": "E100",
+    "UNKNOWN_PREDECESSOR": "E100",
+    "PREDECESSOR_FAILED": "E100",
+    "SCHEDULE_NOT_ALLOWED": "E100",
+    "SCHEDULE_NOT_FOUND": "E100",
+    "DEVICE_ALREADY_IN_INVENTORY": "E100",
+    # After acknowledgement: the device answered with a failure (its GBCS response
+    # rides in the body); I0 is reserved for success.
+    "DEVICE_REJECTED": "E100",
+    "COMMAND_NOT_SUPPORTED": "E100",
+    "DEVICE_FAILURE": "E100",
 }
 
 #: The code for a reason the table does not name (logged by the caller).

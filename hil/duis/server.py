@@ -306,6 +306,10 @@ class DuisServer:
             return self._answer(request, codes.ACKNOWLEDGED, precommand=result.precommand.encode())
         if kind == "D" and result.done:
             code = codes.SUCCESS if result.ok else codes.duis_code(result.reason)
+            if result.reason == "DEVICE_FAILURE" and result.response is not None:
+                # As the DCC does: the device answered, so the DCC's part succeeded; the
+                # device's failure is in the GBCS payload the user parses.
+                code = codes.SUCCESS
             return self._non_device_answer(request, code, result)
         self._spawn(self._respond(request, result))
         return self._answer(request, codes.ACKNOWLEDGED)
@@ -408,6 +412,10 @@ class DuisServer:
             code = codes.duis_code("NO_RESPONSE")
         else:
             code = codes.SUCCESS if result.ok else codes.duis_code(result.reason)
+            if result.reason == "DEVICE_FAILURE" and result.response is not None:
+                # As the DCC does: the device answered, so the DCC's part succeeded; the
+                # device's failure is in the GBCS payload the user parses.
+                code = codes.SUCCESS
         response_id = f"{dashed(request.target)}:{dashed(request.originator)}:{request.counter}"
         root = self._answer(request, code, payload=result.response, response_id=response_id)
         await self._post(request.originator, request.request_id, code, self._sign(root))

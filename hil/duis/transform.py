@@ -24,8 +24,9 @@ from hil.dcc.commands import BuildError, parameters_for
 from hil.dcc.routes import routes_for
 from hil.duis.xml import DuisRequest, parse_datetime
 
-#: DUIS element name (local) -> builder parameter, where the snake-case name differs.
-ALIASES: dict[str, str] = {
+#: DUIS element name (path or local) -> builder parameter(s), where the snake-case name
+#: differs; with several candidates, the first one the target's use case takes.
+ALIASES: dict[str, str | tuple[str, ...]] = {
     "ExecutionDateTime": "execution_time",
     "StartDateTime": "from",
     "EndDateTime": "to",
@@ -36,19 +37,54 @@ ALIASES: dict[str, str] = {
     "CurrencyUnits": "currency",
     "FirmwareImageHash": "image_hash",
     "SupplyDepletionState": "supply_depletion_state",
+    "SupplyTamperState": ("tampered", "supply_tamper_state"),
     "CustomerIdentificationNumber": "cin",
     "DebtRecoveryRateCap": "debt_recovery_amount",
-    "AdjustMeterBalance": "amount",
+    "AdjustMeterBalance": ("amount", "credit_adjustment_value"),
     "OtherDeviceID": "partner",
     "FirmwareHash": "image_hash",
     "InstallCode": "install_code",
     "JoinTimePeriod": "join_timeout",
     "RemotePartyFloorSeqNumber": "floor_seq_number",
+    "SupplierMessage": "message",
+    "RestrictionDateTime": "tenancy_date",
+    "SupplierTelephoneNumber": ("supplier_telephone", "proposed_provider_contact_details"),
+    "SupplierName": ("supplier_name", "proposed_provider_name"),
+    "ImportMPANs/ImportMPAN": "mpan",
+    "ExportMPAN": "mpan",
+    "ImportMPRN": "site_id",
+    "RandomisedOffsetLimit": "offset_limit",
+    "CredentialType": "usage",
+    "DeviceCertificate": "certificate",
+    "UncontrolledGasFlowRate": "uncontrolled_flow_threshold",
 }
-#: DUIS enumerations -> the number the GBCS field carries (ZCL currency: ISO 4217).
-VALUE_MAPS: dict[str, dict[str, int]] = {"currency": {"GBP": 826, "ECB": 978}}
+#: DUIS enumerations -> what the builder parameter takes (ZCL currency: ISO 4217; the
+#: ZCL supply states of Set Supply Status: 0 supply off, 3 unchanged).
+VALUE_MAPS: dict[str, dict[str, Any]] = {
+    "currency": {"GBP": 826, "ECB": 978},
+    "tampered": {"Locked": True, "Unlocked": False},
+    "supply_tamper_state": {"Locked": 0, "Unchanged": 3},
+    "supply_depletion_state": {"Locked": 0, "Unchanged": 3},
+    "usage": {"Digital Signature": "digital_signature", "Key Agreement": "key_agreement"},
+}
+#: DUIS decimals -> (integer parameter, scale parameter, how the scale is written): ZCL
+#: "trailing digit" fields carry the digits after the point in their upper nibble; a
+#: divisor carries 10 to the power of those digits.
+DECIMALS: dict[str, tuple[str, str, str]] = {
+    "ConversionFactor": ("conversion_factor", "conversion_factor_trailing_digit", "nibble"),
+    "CalorificValue": ("calorific_value", "calorific_value_trailing_digit", "nibble"),
+    "UncontrolledGasFlowRateDecimal": ("uncontrolled_flow_threshold", "divisor", "divisor"),
+}
+#: Body values that together make one list parameter, in this order.
+LISTS: dict[str, tuple[str, ...]] = {
+    "thresholds": ("LowMediumPowerThreshold", "MediumHighPowerThreshold"),
+}
 #: Parameters kept as text (hex strings that may look like numbers, EUI-64s).
-TEXT_PARAMETERS = frozenset({"install_code", "image_hash", "partner", "device"})
+TEXT_PARAMETERS = frozenset(
+    {"install_code", "image_hash", "partner", "device", "mpan", "site_id", "message"}
+)
+#: Parameters given in base64 in DUIS and as bytes to the builder.
+BASE64_PARAMETERS = frozenset({"certificate"})
 #: Body elements that choose the use case's option (8.11 Add / Remove).
 OPTION_FIELDS = frozenset({"RequestType"})
 #: Body values the DCC itself uses rather than the GBCS command.
@@ -56,6 +92,9 @@ DCC_FIELDS = frozenset({"ExecutionDateTime"})
 #: Non-device services (answered by the DCC layer): DUIS element -> `hil.dcc.nondevice` name.
 NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceID": "device",
+    "DSPScheduledServiceReferenceVariant": "variant",
+    "ScheduleStartDate": "start",
+    "ScheduleFrequency": "every",
     "FirmwareImage": "image",
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
@@ -153,23 +192,92 @@ def transform(
         execute_at = None
         if "cancel" in known:
             params["cancel"] = True
-    for path, text in leaves(request.body):
+    found = leaves(request.body)
+    carried = _combined(found, known, params)
+    for path, text in found:
         local = path.rsplit("/", 1)[-1]
-        if local in DCC_FIELDS:
+        if local in DCC_FIELDS or local in carried:
             continue
         if local in OPTION_FIELDS:
             option = text.lower()
             continue
         if non_device and local in NON_DEVICE_PARAMS:
             name = NON_DEVICE_PARAMS[local]
-            params.setdefault(name, base64.b64decode(text).hex() if name == "image" else text)
+            params.setdefault(name, _non_device_value(name, text))
             continue
-        name = ALIASES.get(path) or ALIASES.get(local) or snake(local)
+        name = _parameter(path, local, known)
+        if name == snake(local) and not _plain(path, local, found):
+            # A field deep in a structure (a day profile's StartTime) is not the
+            # command's own field of that name: only top-level leaves map by name.
+            unmapped.append(f"{path}={text}")
+            continue
         if name in known and name not in params:
-            mapped = VALUE_MAPS.get(name, {}).get(text)
-            params[name] = (
-                mapped if mapped is not None else text if name in TEXT_PARAMETERS else value(text)
-            )
+            params[name] = _convert(name, text)
         else:
             unmapped.append(f"{path}={text}")
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
+
+
+def _parameter(path: str, local: str, known: set[str]) -> str:
+    alias = ALIASES.get(path) or ALIASES.get(local)
+    if alias is None:
+        return snake(local)
+    candidates = (alias,) if isinstance(alias, str) else alias
+    return next((c for c in candidates if c in known), candidates[0])
+
+
+def _convert(name: str, text: str) -> Any:
+    mapped = VALUE_MAPS.get(name, {}).get(text)
+    if mapped is not None:
+        return mapped
+    if name in TEXT_PARAMETERS:
+        return text
+    if name in BASE64_PARAMETERS:
+        return base64.b64decode(text)
+    return value(text)
+
+
+def _combined(found: list[tuple[str, str]], known: set[str], params: dict[str, Any]) -> set[str]:
+    """Values that only make sense together (a decimal and its scale, a list, a clock
+    window); returns the local names it carried."""
+    by_name = {path.rsplit("/", 1)[-1]: text for path, text in found}
+    carried: set[str] = set()
+    for local, (number, scale, style) in DECIMALS.items():
+        text = by_name.get(local)
+        if text is None or number not in known or scale not in known:
+            continue
+        whole, _, fraction = text.partition(".")
+        digits = len(fraction)
+        params[number] = int(whole + fraction)
+        params[scale] = digits << 4 if style == "nibble" else 10**digits
+        if style == "divisor" and "multiplier" in known:
+            params["multiplier"] = 1
+        carried.add(local)
+    for name, parts in LISTS.items():
+        if name in known and all(p in by_name for p in parts):
+            params[name] = [int(by_name[p]) for p in parts]
+            carried.update(parts)
+    now, tolerance = by_name.get("CurrentDateTime"), by_name.get("TolerancePeriod")
+    if now and tolerance and {"valid_from", "valid_to"} <= known:
+        centre = parse_datetime(now)
+        window = _dt.timedelta(seconds=int(tolerance))
+        params["valid_from"], params["valid_to"] = centre - window, centre + window
+        carried.update({"CurrentDateTime", "TolerancePeriod"})
+    return carried
+
+
+#: DUIS schedule frequencies -> the DCC layer's schedule intervals.
+FREQUENCIES = {"Daily": "1d", "Weekly": "7d"}
+
+
+def _non_device_value(name: str, text: str) -> Any:
+    if name == "image":
+        return base64.b64decode(text).hex()
+    if name == "every":
+        return FREQUENCIES.get(text, text)
+    return text
+
+
+def _plain(path: str, local: str, found: list[tuple[str, str]]) -> bool:
+    """A leaf directly in the service element (or one group below), named once."""
+    return path.count("/") <= 2 and sum(p.rsplit("/", 1)[-1] == local for p, _ in found) == 1

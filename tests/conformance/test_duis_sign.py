@@ -89,4 +89,4 @@ async def test_tool_signed_request_tampered_is_refused(
     signed = _run(tool, "Sign", (duis_dir / SAMPLE).read_bytes(), "--preserveCounter")
     tampered = signed.replace(b":1000<", b":1001<")
     assert tampered != signed
-    assert _checked(await _post(server, "S", tampered), schema, creds) == "E3"
+    assert _checked(await _post(server, "S", tampered), schema, creds) == "E1"

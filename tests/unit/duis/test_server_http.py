@@ -95,9 +95,9 @@ async def test_refusals_reach_no_device(
     lab, server, _received = setup
     assert lab.dcc is not None
     # (with the real schema this answer is HTTP 400: no service reference to echo)
-    assert _code((await _post(server, b"<not-xml"))[1], creds) == "E4"
+    assert _code((await _post(server, b"<not-xml"))[1], creds) == "E100"
     tampered = _read(creds, 2).replace(b":2<", b":3<")
-    assert _code((await _post(server, tampered))[1], creds) == "E3"
+    assert _code((await _post(server, tampered))[1], creds) == "E1"
     stranger = sign(
         etree.fromstring(READ.format(rid=f"{SUPPLIER}:{ESME}:4").encode()),
         make_credential(SUPPLIER),
@@ -106,7 +106,7 @@ async def test_refusals_reach_no_device(
     assert lab.dcc.results == {}
     once = _read(creds, 5)
     assert _code((await _post(server, once))[1], creds) == "I99"
-    assert _code((await _post(server, once))[1], creds) == "E5"
+    assert _code((await _post(server, once))[1], creds) == "E100"
     assert len(lab.dcc.results) == 1
     assert server.counts == {
         "SIGNATURE_INVALID": 1,

@@ -124,7 +124,7 @@ def test_zaz1_shaped_store_loads_user_and_dcc_keys(tmp_path: Path) -> None:
 def test_codes_are_duis_codes() -> None:
     for reason, code in codes.DUIS_CODES.items():
         assert re.fullmatch(r"I0|I99|E\d{1,4}", code), reason
-    assert codes.duis_code("DEVICE_NOT_IN_INVENTORY") == "E11"
+    assert codes.duis_code("DEVICE_NOT_IN_INVENTORY") == "E19"
     assert codes.duis_code("something new") == codes.OTHER
 
 
@@ -147,6 +147,67 @@ def test_transform_non_device_takes_the_body_device_and_lists_the_rest() -> None
     odd = "<sr:UpdateMeterBalance><sr:Colour>blue</sr:Colour></sr:UpdateMeterBalance>"
     t = transform(read_request(parse(_request(odd))), device_type="ESME")
     assert t.unmapped == ["Colour=blue"]
+
+
+def _body(service: str, inner: str) -> str:
+    return f"<sr:{service}>{inner}</sr:{service}>"
+
+
+def _leaf(name: str, text: str) -> str:
+    return f"<sr:{name}>{text}</sr:{name}>"
+
+
+def test_transform_carries_decimals_lists_windows_and_per_device_names() -> None:
+    gas = _body(
+        "UpdateDeviceConfigurationGasConversion",
+        _leaf("CalorificValue", "40.0") + _leaf("ConversionFactor", "1.02264"),
+    )
+    t = transform(read_request(parse(_request(gas, "6.6"))), device_type="GSME")
+    assert t.unmapped == []
+    assert t.params["conversion_factor"] == 102264
+    assert t.params["conversion_factor_trailing_digit"] == 5 << 4
+    assert (t.params["calorific_value"], t.params["calorific_value_trailing_digit"]) == (400, 16)
+    flow = _body(
+        "UpdateDeviceConfigurationGasFlow",
+        _leaf("UncontrolledGasFlowRateDecimal", "6.1680") + _leaf("SupplyTamperState", "Unchanged"),
+    )
+    t = transform(read_request(parse(_request(flow, "6.7"))), device_type="GSME")
+    assert t.params["uncontrolled_flow_threshold"] == 61680
+    assert (t.params["multiplier"], t.params["divisor"]) == (1, 10_000)
+    assert t.params["supply_tamper_state"] == 3 and t.unmapped == []
+    power = _body(
+        "UpdateDeviceConfigurationInstantaneousPowerThreshold",
+        _leaf("LowMediumPowerThreshold", "2300") + _leaf("MediumHighPowerThreshold", "4600"),
+    )
+    t = transform(read_request(parse(_request(power, "6.12"))), device_type="ESME")
+    assert t.params == {"thresholds": [2300, 4600]}
+    clock = _body(
+        "SynchroniseClock",
+        _leaf("CurrentDateTime", "2026-12-01T12:00:00.00Z") + _leaf("TolerancePeriod", "60"),
+    )
+    t = transform(read_request(parse(_request(clock, "6.11"))), device_type="ESME")
+    assert t.params["valid_to"] - t.params["valid_from"] == _dt.timedelta(seconds=120)
+    name = _body(
+        "UpdateSupplierName",
+        _leaf("SupplierName", "E-ON") + _leaf("SupplierTelephoneNumber", "0333 202 4650"),
+    )
+    esme = transform(read_request(parse(_request(name, "3.4"))), device_type="ESME")
+    assert esme.params == {"supplier_name": "E-ON", "supplier_telephone": "0333 202 4650"}
+    gsme = transform(read_request(parse(_request(name, "3.4"))), device_type="GSME")
+    assert gsme.params["proposed_provider_name"] == "E-ON" and gsme.unmapped == []
+
+
+def test_transform_does_not_map_a_nested_field_by_its_name() -> None:
+    """A day profile's StartTime is not the command's start_time."""
+    nested = _body(
+        "UpdatePrepayConfigGas",
+        "<sr:Calendar><sr:Day><sr:Entry>"
+        + _leaf("StartTime", "00:00:00.00Z")
+        + "</sr:Entry></sr:Day></sr:Calendar>",
+    )
+    t = transform(read_request(parse(_request(nested, "2.1"))), device_type="GSME")
+    assert "start_time" not in t.params
+    assert t.unmapped == ["Calendar/Day/Entry/StartTime=00:00:00.00Z"]
 
 
 def test_cancellation_marker() -> None:
