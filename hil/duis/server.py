@@ -49,6 +49,7 @@ from hil.duis.xml import (
     DuisError,
     DuisRequest,
     dashed,
+    dcc_alert_han_log_result,
     device_alert,
     parse,
     q,
@@ -419,6 +420,12 @@ class DuisServer:
         response_id = f"{dashed(request.target)}:{dashed(request.originator)}:{request.counter}"
         root = self._answer(request, code, payload=result.response, response_id=response_id)
         await self._post(request.originator, request.request_id, code, self._sign(root))
+        if request.variant == "8.11" and result.response is not None:
+            # As Boxed does after an Update HAN Device Log: DCC alert N24 naming the request.
+            alert = dcc_alert_han_log_result(
+                request_id=request.request_id, when=self.dcc.clock.now()
+            )
+            await self._post(request.originator, request.request_id, "N24", self._sign(alert))
 
     async def _post(self, user: Eui64, request_id: str | None, code: str, body: bytes) -> None:
         url = self.url_for(user)

@@ -223,5 +223,20 @@ def device_alert(
     return root
 
 
+#: DCC alert codes whose meaning a public source confirms (docs/duis.md "DCC alerts").
+UPDATE_HAN_DEVICE_LOG_RESULT = "N24"
+
+
+def dcc_alert_han_log_result(*, request_id: str, when: _dt.datetime) -> etree._Element:
+    """N24: the DCC tells the user the outcome of its 8.11 Update HAN Device Log is in."""
+    root, body = _response(None, None, "I0", when)
+    message = etree.SubElement(body, q("DCCAlertMessage"))
+    etree.SubElement(message, q("DCCAlertCode")).text = UPDATE_HAN_DEVICE_LOG_RESULT
+    alert = etree.SubElement(message, q("DCCAlert"))
+    result = etree.SubElement(alert, q("UpdateHANDeviceLogResult"))
+    etree.SubElement(result, q("UpdateHANDeviceLogServiceRequestID")).text = request_id
+    return root
+
+
 def to_bytes(root: etree._Element) -> bytes:
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

@@ -350,3 +350,25 @@ async def test_smki_search_lists_the_test_certificates(
     assert user is not None
     assert [(c["eui"], c["serial"]) for c in found] == [(SUPPLIER, str(user.serial))]
     assert found[0]["certificate"].startswith("-----BEGIN CERTIFICATE-----")
+
+
+async def test_update_han_device_log_response_then_dcc_alert_n24(
+    duis: tuple[Lab, DuisServer],
+    duis_dir: Path,
+    creds: XmlCredentials,
+    schema: etree.XMLSchema,
+    sink: Sink,
+) -> None:
+    """8.11 (CCS01): the CHF's response, then DCC alert N24 naming the request, both
+    POSTed signed and schema-valid."""
+    _lab, server = duis
+    request = _request(duis_dir, "templates/CCS01_8.11_SUCCESS_REQUEST_DUIS.XML")
+    request_id = read_request(request).request_id
+    assert _checked(await _post(server, "S", _signed(request, creds)), schema, creds) == "I99"
+    response = parse(await asyncio.wait_for(sink.received.get(), 30))
+    alert = parse(await asyncio.wait_for(sink.received.get(), 30))
+    assert _checked(response, schema, creds) == "I0"
+    assert response.find(f"{q('Body')}/{q('ResponseMessage')}") is not None
+    assert _checked(alert, schema, creds) == "I0"
+    assert alert.findtext(f".//{q('DCCAlertCode')}") == "N24"
+    assert alert.findtext(f".//{q('UpdateHANDeviceLogServiceRequestID')}") == request_id
