@@ -77,6 +77,7 @@ from hil.dcc.templates import (
     protection,
     slot_rules,
 )
+from hil.dcc.templates.constants import DLMS_CONSTANTS, GBZ_CONSTANTS, USE_CASE_CONSTANTS
 from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
 from hil.dcc.templates.gbz import TEMPLATES as GBZ_TEMPLATES
 
@@ -323,6 +324,11 @@ def _values(req: Request) -> Mapping[str | int, Any]:
 
 def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
     draft = DlmsDraft.of(template)
+    for position, spec in enumerate(template.specs):
+        for path, value in DLMS_CONSTANTS.get((spec.class_id, spec.obis, spec.member), {}).items():
+            draft.override(f"{position}.{path}", value)
+    for fixed, value in USE_CASE_CONSTANTS.get(req.use_case, {}).items():
+        draft.override(fixed, value)
     for name, (index, _) in DLMS_PARAMETERS.get(req.use_case, {}).items():
         if req.has(name):
             try:
@@ -339,6 +345,10 @@ def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
 
 def _render_gbz(req: Request, template: GbzTemplate) -> GbzPayload:
     draft = GbzDraft.of(template)
+    fixed = GBZ_CONSTANTS.get(req.use_case, {})
+    for index, component in enumerate(template.components):
+        for name, value in fixed.get(component.name, {}).items():
+            draft.override(f"{index}.{name}", value)
     for name in draft.field_names():
         if req.has(name):
             draft.set_field(name, req.params[name])

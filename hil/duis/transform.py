@@ -21,7 +21,8 @@ from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from hil.dcc.commands import BuildError, parameters_for
-from hil.dcc.routes import routes_for
+from hil.dcc.routes import NoRoute, route, routes_for
+from hil.duis.bodies import MapContext, map_body, option_for
 from hil.duis.xml import DuisRequest, parse_datetime
 
 #: DUIS element name (path or local) -> builder parameter(s), where the snake-case name
@@ -120,7 +121,12 @@ def snake(name: str) -> str:
 
 def leaves(body: etree._Element) -> list[tuple[str, str]]:
     """(path below the body element, text) for every leaf with text."""
-    found: list[tuple[str, str]] = []
+    return [(path, text) for path, text, _ in leaf_nodes(body)]
+
+
+def leaf_nodes(body: etree._Element) -> list[tuple[str, str, etree._Element]]:
+    """(path below the body element, text, element) for every leaf with text."""
+    found: list[tuple[str, str, etree._Element]] = []
     for el in body.iter():
         if not isinstance(el.tag, str) or len(el) or el is body:
             continue
@@ -132,7 +138,7 @@ def leaves(body: etree._Element) -> list[tuple[str, str]]:
         while node is not None and node is not body:
             parts.append(etree.QName(node).localname)
             node = node.getparent()
-        found.append(("/".join(reversed(parts)), text))
+        found.append(("/".join(reversed(parts)), text, el))
     return found
 
 
@@ -173,6 +179,7 @@ def transform(
     device_type: str | None,
     dcc_ids: Iterable[Eui64 | bytes] = (),
     non_device: bool = False,
+    twin: bool = False,
 ) -> Transformed:
     """The service request a DUIS request stands for, with its body values carried.
 
@@ -192,14 +199,22 @@ def transform(
         execute_at = None
         if "cancel" in known:
             params["cancel"] = True
-    found = leaves(request.body)
+    nodes = leaf_nodes(request.body)
+    found = [(path, text) for path, text, _ in nodes]
+    option = next((t.lower() for p, t in found if p.rsplit("/", 1)[-1] in OPTION_FIELDS), None)
+    if option is None and not non_device:
+        option = option_for(request.variant, request.body, device_type)
+    used: set[int] = set()
+    use_case = _use_case(request.variant, device_type, option)
+    if use_case is not None:
+        mapped, used = map_body(use_case, request.body, MapContext(twin=twin))
+        params.update(mapped)
     carried = _combined(found, known, params)
-    for path, text in found:
+    for path, text, element in nodes:
         local = path.rsplit("/", 1)[-1]
-        if local in DCC_FIELDS or local in carried:
+        if local in DCC_FIELDS or local in carried or local in OPTION_FIELDS:
             continue
-        if local in OPTION_FIELDS:
-            option = text.lower()
+        if id(element) in used:
             continue
         if non_device and local in NON_DEVICE_PARAMS:
             name = NON_DEVICE_PARAMS[local]
@@ -216,6 +231,15 @@ def transform(
         else:
             unmapped.append(f"{path}={text}")
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
+
+
+def _use_case(variant: str, device_type: str | None, option: str | None) -> str | None:
+    if device_type is None:
+        return None
+    try:
+        return route(variant, device_type, option).use_case
+    except NoRoute:
+        return None
 
 
 def _parameter(path: str, local: str, known: set[str]) -> str:

@@ -1,0 +1,419 @@
+"""DUIS bodies that are structures -> the use case's option and its builder values.
+
+A flat DUIS field maps to a builder parameter by name (`hil.duis.transform`). The
+bodies here do not: a price matrix, debt registers with their recovery rates, a
+payment mode with its suspend-debt flags. Each mapper reads the body as DUIS
+defines it and writes the GBCS command's values at their positions in the
+use case's request (the `values` overrides of `hil.dcc.commands`), so the
+command carries the user's numbers rather than the builder's neutral ones.
+
+The positions and encodings were read off pairs of DUIS request templates and
+reference commands of the same use case (the DUIS templates and the RTDS share
+their values); `tests/conformance/test_duis_transform.py` checks every template
+against its reference command.
+
+A mapper records the body elements it used; what it did not use goes on to the
+flat mapping, and from there to the unmapped list the server logs and counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from hil.dcc.routes import routes_for
+
+
+@dataclass
+class Body:
+    """A DUIS body's service element, read by local names; remembers what was read."""
+
+    root: etree._Element
+    used: set[int] = field(default_factory=set)
+
+    def _mark(self, el: etree._Element) -> None:
+        for node in el.iter():
+            self.used.add(id(node))
+
+    def find(self, *names: str) -> etree._Element | None:
+        """The first element at the path of local names below the root (any depth for
+        the first name)."""
+        found: list[etree._Element] = [
+            e for e in self.root.iter() if isinstance(e.tag, str) and _local(e) == names[0]
+        ]
+        for name in names[1:]:
+            found = [c for e in found for c in e if isinstance(c.tag, str) and _local(c) == name]
+        return found[0] if found else None
+
+    def has(self, *names: str) -> bool:
+        el = self.find(*names)
+        if el is not None and len(el) == 0:
+            self._mark(el)
+        return el is not None
+
+    def text(self, *names: str) -> str | None:
+        el = self.find(*names)
+        if el is None or el.text is None or not el.text.strip():
+            return None
+        self._mark(el)
+        return str(el.text).strip()
+
+    def number(self, *names: str) -> int | None:
+        text = self.text(*names)
+        return None if text is None else int(text)
+
+    def indexed(self, *names: str) -> list[tuple[int, etree._Element]]:
+        """Every element named by the last name under the path, with its `index`."""
+        parent = self.find(*names[:-1]) if len(names) > 1 else self.root
+        if parent is None:
+            return []
+        out = []
+        for child in parent:
+            if isinstance(child.tag, str) and _local(child) == names[-1]:
+                out.append((int(child.get("index", "0")), child))
+        return sorted(out, key=lambda pair: pair[0])
+
+    def value_of(self, el: etree._Element) -> int:
+        self._mark(el)
+        return int((el.text or "0").strip())
+
+    def mark_all(self, el: etree._Element | None) -> None:
+        if el is not None:
+            self._mark(el)
+
+
+def _local(el: etree._Element) -> str:
+    return str(etree.QName(el).localname)
+
+
+# -- which use case a body asks for ------------------------------------------------------
+
+
+def option_for(variant: str, body: etree._Element, device_type: str | None) -> str | None:
+    """The route option a body chooses (e.g. 1.6 Prepayment -> ECS03/GCS03), or None
+    for the variant's default route; only options the device type has are returned."""
+    names = {_local(e) for e in body.iter() if isinstance(e.tag, str)}
+    texts = {_local(e): (e.text or "").strip() for e in body.iter() if isinstance(e.tag, str)}
+    candidates: list[str] = []
+    if variant == "1.5":
+        credit, reset = "CreditMode" in names, "ResetMeterBalance" in names
+        if credit and reset:
+            candidates = ["credit_mode_reset", "reset"]
+        elif credit:
+            candidates = ["credit_mode"]
+        elif reset:
+            candidates = ["reset"]
+    elif variant == "1.6" and "Prepayment" in names:
+        candidates = ["prepayment"]
+    elif variant == "3.3" and texts.get("ESMEEventLogType") == "ALCS":
+        candidates = ["auxiliary"]
+    elif variant == "6.13":
+        log = texts.get("LogToRead")
+        candidates = {"Security": ["security"], "PowerEvent": ["power"]}.get(log or "", [])
+        if log == "ALCSEvent":
+            candidates = ["auxiliary"]
+    elif variant == "6.5" and "PolyPhaseVoltageSettings" in names:
+        candidates = ["polyphase"]
+    elif variant == "6.22":
+        for element, option in SETTINGS_OPTIONS.items():
+            if element in names:
+                candidates = [option]
+    elif variant == "6.15.1":
+        role = texts.get("RemotePartyRole")
+        candidates = {"NetworkOperator": ["network_operator"]}.get(role or "", [])
+        if role == "LoadController":
+            candidates = ["load_controller"]
+    have = {r.option for r in routes_for(variant, device_type)} if device_type else set()
+    return next((c for c in candidates if c in have), None)
+
+
+#: 6.22 settings groups -> route option (the default route takes the supplier's alerts).
+SETTINGS_OPTIONS = {
+    "ElectricitySupplierHANAlertSettings": "han",
+    "ElectricitySupplierAlarmSettings": "audible",
+    "ElectricitySupplierLoggingSettings": "logging",
+    "ElectricityNetworkOperatorAlerts": "network_operator",
+    "ElectricityNetworkOperatorLoggingSettings": "network_operator_logging",
+}
+
+
+# -- mappers ------------------------------------------------------------------------------
+
+#: DUIS debt recovery periods -> seconds (DLMS charge period) and ZCL frequency codes.
+PERIOD_SECONDS = {"HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400}
+ZCL_FREQUENCY = {"HOURLY": 0, "DAILY": 1, "WEEKLY": 2, "MONTHLY": 3, "QUARTERLY": 4}
+
+#: Electricity price matrix identifiers: TOU prices 0x01..0x30, then block prices
+#: whose high nibble is the block (0xA = block 1 .. 0xD = block 4) and low nibble the
+#: TOU-block tier (1..8): 80 entries in all.
+TOU_IDS = list(range(0x01, 0x31))
+BLOCK_IDS = [(0x9 + block) << 4 | tier for block in range(1, 5) for tier in range(1, 9)]
+
+Mapper = Callable[[Body, "MapContext"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MapContext:
+    """What a mapper may know besides the body: the target meter's variant."""
+
+    twin: bool = False
+
+
+def _charge(scale: int | None, rate: int | None) -> Any:
+    return None if rate is None else [[b"", rate]]
+
+
+def debt_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for i, group in enumerate(("ElecDebtRecovery1", "ElecDebtRecovery2")):
+        scale = body.number(group, "DebtRecoveryRatePriceScale")
+        rate = body.number(group, "DebtRecoveryRate")
+        period = body.text(group, "DebtRecoveryRatePeriod")
+        if scale is not None:
+            values[f"{i}.0.1"] = scale
+        if rate is not None:
+            values[f"{i}.2"] = [[b"", rate]]
+        if period is not None:
+            values[str(3 + i)] = PERIOD_SECONDS[period]
+    for name, index in (
+        ("DebtRecoveryPerPayment", "2"),
+        ("PaymentDebtRegister", "7"),
+        ("TimeDebtRegister1", "8"),
+        ("TimeDebtRegister2", "9"),
+    ):
+        number = body.number(name)
+        if number is not None:
+            values[index] = number
+    return {"values": values}
+
+
+def debt_gsme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for i, (register, group) in enumerate(
+        (("TimeDebtRegister1", "GasDebtRecovery1"), ("TimeDebtRegister2", "GasDebtRecovery2"))
+    ):
+        fields: dict[str, Any] = {}
+        amount = body.number(register)
+        if amount is not None:
+            fields["debt_amount"] = amount
+        rate = body.number(group, "DebtRecoveryRate")
+        if rate is not None:
+            fields["debt_recovery_amount"] = rate
+        period = body.text(group, "DebtRecoveryRatePeriod")
+        if period is not None:
+            fields["debt_recovery_frequency"] = ZCL_FREQUENCY[period]
+        if fields:
+            values[str(i)] = fields
+    payment: dict[str, Any] = {}
+    amount = body.number("PaymentDebtRegister")
+    if amount is not None:
+        payment["debt_amount"] = amount
+    percentage = body.number("DebtRecoveryPerPayment")
+    if percentage is not None:
+        payment["debt_recovery_balance_percentage"] = percentage
+    if payment:
+        values["2"] = payment
+    return {"values": values}
+
+
+#: ESME credit-charge configuration (account attribute 11): rows of
+#: (credit, charge, collection bits). Credits 0-0:19.10.x, charges 0-0:19.20.x.
+_CREDIT = {i: bytes((0, 0, 0x13, 0x0A, i, 0xFF)) for i in range(3)}
+_CHARGE = {i: bytes((0, 0, 0x13, 0x14, i, 0xFF)) for i in range(6)}
+_COLLECT_ALL = b"\xe0"  # collect when disabled, in load limiting and in friendly credit
+_COLLECT_NOT_DISABLED = b"\xc0"
+
+
+def credit_charge_rows(
+    *, prepayment: bool, suspend_disabled: bool, suspend_emergency: bool, twin: bool
+) -> list[list[Any]]:
+    """The rows GBCS sets for a payment mode (read off the reference 1.6 commands)."""
+
+    def row(credit: int, charge: int, debt: bool = False) -> list[Any]:
+        bits = _COLLECT_NOT_DISABLED if debt and suspend_disabled else _COLLECT_ALL
+        return [_CREDIT[credit], _CHARGE[charge], bits]
+
+    rows = [row(0, 0), row(0, 4)]
+    if prepayment:
+        rows += [row(0, 1, True), row(0, 2, True), row(0, 3), row(1, 3), row(1, 0), row(1, 4)]
+        rows += [row(1, 1, True), row(1, 2, True)]
+        if suspend_emergency:
+            rows += [row(2, 4), row(2, 1), row(2, 2)]
+    if twin:
+        rows += [row(0, 5)] + ([row(1, 5)] if prepayment else [])
+    return rows
+
+
+def payment_mode_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    prepayment = body.find("Prepayment") is not None
+    body.has("Credit")
+    suspend_disabled = body.text("Prepayment", "SuspendDebtDisabled") == "true"
+    suspend_emergency = body.text("Prepayment", "SuspendDebtEmergency") == "true"
+    rows = credit_charge_rows(
+        prepayment=prepayment,
+        suspend_disabled=suspend_disabled,
+        suspend_emergency=suspend_emergency,
+        twin=ctx.twin,
+    )
+    if not prepayment:
+        return {"values": {"1": rows}}
+    values: dict[str, Any] = {"2": rows}
+    threshold = body.number("Prepayment", "DisablementThreshold")
+    if threshold is not None:
+        values["1"] = threshold
+    return {"values": values}
+
+
+#: ZCL Payment Control Configuration (GBCS use): bits 0, 1, 2, 4 and 7 in prepayment;
+#: bit 10 suspends debt collection while disabled, bit 11 keeps collecting it in
+#: emergency credit. Credit mode: 0xC94.
+PAYMENT_CONTROL_PREPAYMENT = 0x097
+PAYMENT_CONTROL_CREDIT = 0xC94
+
+
+def payment_mode_gsme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    if body.find("Prepayment") is None:
+        body.has("Credit")
+        return {
+            "proposed_payment_control_configuration": PAYMENT_CONTROL_CREDIT,
+            "cut_off_value": -1,
+        }
+    config = PAYMENT_CONTROL_PREPAYMENT
+    if body.text("Prepayment", "SuspendDebtDisabled") == "true":
+        config |= 0x400
+    if body.text("Prepayment", "SuspendDebtEmergency") != "true":
+        config |= 0x800
+    params: dict[str, Any] = {"proposed_payment_control_configuration": config}
+    threshold = body.number("Prepayment", "DisablementThreshold")
+    if threshold is not None:
+        params["cut_off_value"] = threshold
+    return params
+
+
+def _electricity_prices(body: Body, group: Iterable[str]) -> tuple[dict[int, int], int | None]:
+    """Price matrix entries by identifier, and the price scale."""
+    path = tuple(group)
+    prices: dict[int, int] = {}
+    for tariff in ("TOUTariff", "HybridTariff"):
+        for index, el in body.indexed(*path, tariff, "TOUPrice"):
+            prices[TOU_IDS[index - 1]] = body.value_of(el)
+    for tariff in ("BlockTariff", "HybridTariff"):
+        for tier, block_prices in body.indexed(*path, tariff, "BlockPrices"):
+            body.mark_all(block_prices)
+            for block, el in sorted(
+                (int(c.get("index", "0")), c)
+                for c in block_prices
+                if isinstance(c.tag, str) and _local(c) == "BlockPrice"
+            ):
+                prices[(0x9 + block) << 4 | tier] = body.value_of(el)
+    return prices, body.number(*path, "PriceScale")
+
+
+def prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    path = ("PriceElements", "ElectricityPriceElements")
+    prices, scale = _electricity_prices(body, path)
+    values: dict[str, Any] = {}
+    standing, standing_scale = (
+        body.number(*path, "StandingCharge"),
+        body.number(*path, "StandingChargeScale"),
+    )
+    if standing is not None:
+        values["0.2"] = [[b"", standing]]
+    if standing_scale is not None:
+        values["0.0.1"] = standing_scale
+    if scale is not None:
+        values["1.0.1"] = scale
+    values["1.2"] = [[bytes((i,)), prices.get(i, 0)] for i in TOU_IDS + BLOCK_IDS]
+    return {"values": values}
+
+
+def secondary_prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    scale = body.number("PriceElements", "PriceScale")
+    if scale is not None:
+        values["0.0.1"] = scale
+    entries = body.indexed("PriceElements", "ElectricityPriceElement")
+    if entries:
+        values["0.2"] = [[bytes((i,)), body.value_of(el)] for i, el in entries]
+    return {"values": values}
+
+
+def prices_gsme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    path = ("PriceElements", "GasPriceElements")
+    tou = body.indexed(*path, "TOUTariff", "TOUPrice")
+    block = body.indexed(*path, "BlockTariff", "BlockPrice")
+    params: dict[str, Any] = {}
+    standing = body.number(*path, "StandingCharge")
+    if standing is not None:
+        params["standing_charge"] = standing
+    if tou:
+        params["number_of_price_tiers_in_use"] = len(tou)
+        params["number_of_block_thresholds_in_use"] = 0
+        params["tariff_type_charging_scheme"] = 0x00  # TOU
+        params["sub_payload_control"] = 1  # TOU based
+        params["entries"] = [{"tier_block_id": i, "price": body.value_of(el)} for i, el in tou]
+    elif block:
+        thresholds = body.number(*path, "BlockTariff", "NumberOfThresholds")
+        params["number_of_price_tiers_in_use"] = 0
+        params["number_of_block_thresholds_in_use"] = thresholds if thresholds is not None else 0
+        params["tariff_type_charging_scheme"] = 0x10  # block
+        params["sub_payload_control"] = 0  # block based
+        params["entries"] = [
+            {"tier_block_id": i - 1, "price": body.value_of(el)} for i, el in block
+        ]
+    return params
+
+
+def load_limit(body: Body, ctx: MapContext) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, index in (
+        ("LoadLimitPowerThreshold", "1"),
+        ("LoadLimitPeriod", "2"),
+        ("LoadLimitRestorationPeriod", "3"),
+    ):
+        number = body.number(name)
+        if number is not None:
+            values[index] = number
+    state = body.text("LoadLimitSupplyState")
+    if state is not None:
+        values["0"] = state == "Disable"  # disconnect the supply when the limit is hit
+    return {"values": values}
+
+
+def auxiliary_duration(element: str) -> Mapper:
+    def mapper(body: Body, ctx: MapContext) -> dict[str, Any]:
+        duration = body.number(element, "Duration")
+        return {} if duration is None else {"values": {"0": duration}}
+
+    return mapper
+
+
+#: Use case -> mapper.
+MAPPERS: dict[str, Mapper] = {
+    "ECS07": debt_esme,
+    "GCS04": debt_gsme,
+    "ECS02": payment_mode_esme,
+    "ECS03": payment_mode_esme,
+    "GCS02": payment_mode_gsme,
+    "GCS03": payment_mode_gsme,
+    "ECS01b": prices_esme,
+    "ECS01d": secondary_prices_esme,
+    "GCS01b": prices_gsme,
+    "ECS28a": load_limit,
+    "ECS47Activate": auxiliary_duration("ActivateALCSHCALCS"),
+    "ECS47Deactivate": auxiliary_duration("DeactivateALCSHCALCS"),
+}
+
+
+def map_body(
+    use_case: str, service: etree._Element, ctx: MapContext
+) -> tuple[dict[str, Any], set[int]]:
+    """(builder parameters, ids of the body elements used) for a structured body."""
+    mapper = MAPPERS.get(use_case)
+    if mapper is None:
+        return {}, set()
+    body = Body(service)
+    return mapper(body, ctx), body.used
