@@ -326,7 +326,7 @@ def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
     draft = DlmsDraft.of(template)
     for position, spec in enumerate(template.specs):
         for path, value in DLMS_CONSTANTS.get((spec.class_id, spec.obis, spec.member), {}).items():
-            draft.override(f"{position}.{path}", value)
+            draft.override(f"{position}.{path}" if path else str(position), value)
     for fixed, value in USE_CASE_CONSTANTS.get(req.use_case, {}).items():
         draft.override(fixed, value)
     for name, (index, _) in DLMS_PARAMETERS.get(req.use_case, {}).items():

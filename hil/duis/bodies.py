@@ -25,6 +25,7 @@ from typing import Any
 from lxml import etree
 
 from hil.dcc.routes import routes_for
+from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
 
 
 @dataclass
@@ -115,8 +116,16 @@ def option_for(variant: str, body: etree._Element, device_type: str | None) -> s
         candidates = {"Security": ["security"], "PowerEvent": ["power"]}.get(log or "", [])
         if log == "ALCSEvent":
             candidates = ["auxiliary"]
-    elif variant == "6.5" and "PolyPhaseVoltageSettings" in names:
-        candidates = ["polyphase"]
+    elif variant == "6.5":
+        poly = "PolyPhaseVoltageSettings" in names
+        keep = "RMSVoltageCountersNotReset" in names
+        candidates = [
+            {
+                (True, True): "polyphase_no_reset",
+                (True, False): "polyphase",
+                (False, True): "no_reset",
+            }.get((poly, keep), "")
+        ]
     elif variant == "6.22":
         for element, option in SETTINGS_OPTIONS.items():
             if element in names:
@@ -391,6 +400,293 @@ def auxiliary_duration(element: str) -> Mapper:
     return mapper
 
 
+def _hhmm(text: str) -> tuple[int, int, int]:
+    hours, minutes, seconds = text.rstrip("Z").split(":")
+    return int(hours), int(minutes), int(float(seconds))
+
+
+def _dlms_time(text: str) -> bytes:
+    """DUIS time of day -> DLMS time (hour, minute, second, hundredths)."""
+    hours, minutes, seconds = _hhmm(text)
+    return bytes((hours, minutes, seconds, 0))
+
+
+def _dlms_date(text: str) -> bytes:
+    """DUIS date (year 65535 = any year) -> DLMS date (year, month, day, weekday any)."""
+    year, month, day = text.rstrip("Z").split("-")
+    return int(year).to_bytes(2, "big") + bytes((int(month), int(day), 0xFF))
+
+
+def _special_date(body: Body, date: etree._Element) -> bytes:
+    """A DUIS special-day date with wildcards -> DLMS date."""
+
+    def part(name: str, any_value: int) -> int:
+        found = [e for e in date.iter() if isinstance(e.tag, str) and _local(e) == name]
+        if not found:
+            return any_value
+        return body.value_of(found[0])
+
+    body.mark_all(date)
+    year = part("SpecifiedYear", 0xFFFF)
+    return year.to_bytes(2, "big") + bytes(
+        (part("SpecifiedMonth", 0xFF), part("SpecifiedDayOfMonth", 0xFF), 0xFF)
+    )
+
+
+#: DUIS weekday names, Monday first: the order of a DLMS schedule's weekday bits.
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+#: Non-disablement script selectors of the schedule's script table (0-0:10.0.106.255).
+NON_DISABLEMENT_SCRIPTS = {"START": 32, "STOP": 33}
+NON_DISABLEMENT_TABLE = bytes((0, 0, 10, 0, 106, 0xFF))
+
+
+def _bits(flags: list[bool]) -> bytes:
+    value = 0
+    for i, flag in enumerate(flags):
+        if flag:
+            value |= 0x80 >> i
+    return bytes((value,))
+
+
+def prepay_config_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    group = ("UpdatePrepayConfigElectricity",)
+    values: dict[str, Any] = {}
+    for name, index in (
+        ("MaxMeterBalance", "1"),
+        ("MaxCreditThreshold", "2"),
+        ("DebtRecoveryRateCap", "4"),
+        ("LowCreditThreshold", "6"),
+        ("EmergencyCreditLimit", "7"),
+        ("EmergencyCreditThreshold", "9"),
+    ):
+        number = body.number(*group, name)
+        if number is not None:
+            values[index] = number
+    calendar = body.find(*group, "ElectricityNonDisablementCalendar")
+    if calendar is not None:
+        days = body.indexed(
+            *group, "ElectricityNonDisablementCalendar", "ElectricitySpecialDays", "SpecialDay"
+        )
+        values["0"] = [[index, _special_date(body, day), index] for index, day in days]
+        entries = []
+        schedules = [
+            c
+            for c in calendar
+            if isinstance(c.tag, str) and _local(c) == "ElectricityNonDisablementSchedule"
+        ]
+        for number, schedule in enumerate(schedules, start=1):
+            sub = Body(schedule)
+            script = sub.text("NonDisablementScript") or "START"
+            weekdays = {
+                (e.text or "").strip()
+                for e in schedule.iter()
+                if isinstance(e.tag, str) and _local(e) == "DayOfWeekID"
+            }
+            special = {
+                int((e.text or "0").strip())
+                for e in schedule.iter()
+                if isinstance(e.tag, str) and _local(e) == "SpecialDayID"
+            }
+            entries.append(
+                [
+                    number,
+                    True,
+                    NON_DISABLEMENT_TABLE,
+                    NON_DISABLEMENT_SCRIPTS[script],
+                    _dlms_time(sub.text("SwitchTime") or "00:00:00"),
+                    0xFFFF,
+                    _bits([day in weekdays for day in WEEKDAYS]),
+                    _bits([i in special for i in range(1, 6)]),
+                    _dlms_date(sub.text("StartDate") or "65535-01-01"),
+                    _dlms_date(sub.text("EndDate") or "65535-12-31"),
+                ]
+            )
+            body.mark_all(schedule)
+        values["3"] = entries
+        body.mark_all(calendar)
+    return {"values": values}
+
+
+def prepay_config_gsme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    group = ("UpdatePrepayConfigGas",)
+    params: dict[str, Any] = {}
+    for name, param in (
+        ("EmergencyCreditLimit", "emergency_credit_limit"),
+        ("EmergencyCreditThreshold", "emergency_credit_threshold"),
+        ("DebtRecoveryRateCap", "overall_debt_cap"),
+        ("LowCreditThreshold", "low_credit_warning_level"),
+        ("MaxMeterBalance", "maximum_credit_level"),
+        ("MaxCreditThreshold", "maximum_credit_per_top_up"),
+    ):
+        number = body.number(*group, name)
+        if number is not None:
+            params[param] = number
+    calendar = body.find(*group, "GasNonDisablementCalendar")
+    if calendar is not None:
+        values = _gas_calendar(Body(calendar), body)
+        if values is not None:
+            params["values"] = values
+    return params
+
+
+#: GCS05's components after the four credit settings: the calendar header, three day
+#: profiles, two week profiles, the seasons and the special days.
+GCS05_CALENDAR, GCS05_DAYS, GCS05_WEEKS, GCS05_SEASONS, GCS05_SPECIAL = 4, (5, 6, 7), (8, 9), 10, 11
+GAS_ACTIONS = {"START": 1, "STOP": 0}
+DAY_FIELDS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _gas_date(body: Body, date: etree._Element) -> dict[str, int]:
+    raw = _special_date(body, date)
+    year = int.from_bytes(raw[:2], "big")
+    return {"year": 255 if year == 0xFFFF else year, "month": raw[2], "day": raw[3], "weekday": 255}
+
+
+def _gas_calendar(cal: Body, body: Body) -> dict[str, Any] | None:
+    """The non-disablement calendar as GCS05's calendar components; None when its shape
+    (3 day profiles, 2 week profiles) is not the one GCS05 carries."""
+    days = [
+        e
+        for e in cal.root.iter()
+        if isinstance(e.tag, str) and _local(e) == "GasNonDisablementDayProfile"
+    ]
+    weeks = [e for e in cal.root.iter() if isinstance(e.tag, str) and _local(e) == "WeekProfile"]
+    if len(days) != len(GCS05_DAYS) or len(weeks) != len(GCS05_WEEKS):
+        return None
+    values: dict[str, Any] = {}
+    for index, day in zip(GCS05_DAYS, days, strict=True):
+        sub = Body(day)
+        entries = []
+        for action in (c for c in day if isinstance(c.tag, str) and _local(c) == "TimeStartAction"):
+            inner = Body(action)
+            hours, minutes, _ = _hhmm(inner.text("StartTime") or "00:00:00")
+            entries.append(
+                {
+                    "start_time": hours * 60 + minutes,
+                    "tier_or_action": GAS_ACTIONS[inner.text("NonDisablementAction") or "START"],
+                }
+            )
+        values[str(index)] = {
+            "day_id": sub.number("GasDayName") or 0,
+            "total_number_of_schedule_entries": len(entries),
+            "schedule_entries": entries,
+        }
+        body.mark_all(day)
+    for index, week in zip(GCS05_WEEKS, weeks, strict=True):
+        sub = Body(week)
+        fields: dict[str, Any] = {"week_id": sub.number("WeekName") or 0}
+        for position, el in sub.indexed("ReferencedDayName"):
+            fields[f"day_id_{DAY_FIELDS[position - 1]}"] = sub.value_of(el)
+        values[str(index)] = fields
+        body.mark_all(week)
+    seasons = []
+    for season in (e for e in cal.root.iter() if isinstance(e.tag, str) and _local(e) == "Season"):
+        sub = Body(season)
+        start = sub.find("SeasonStartDate")
+        if start is not None:
+            seasons.append(
+                {
+                    "season_start_date": _gas_date(body, start),
+                    "week_id": sub.number("ReferencedWeekName") or 0,
+                }
+            )
+        body.mark_all(season)
+    special = []
+    for day in (e for e in cal.root.iter() if isinstance(e.tag, str) and _local(e) == "SpecialDay"):
+        sub = Body(day)
+        date = sub.find("Date")
+        if date is not None:
+            special.append(
+                {
+                    "special_day_date": _gas_date(body, date),
+                    "day_id": sub.number("ReferencedDayName") or 0,
+                }
+            )
+        body.mark_all(day)
+    values[str(GCS05_CALENDAR)] = {
+        "number_of_seasons": len(seasons),
+        "number_of_week_profiles": len(weeks),
+        "number_of_day_profiles": len(days),
+    }
+    values[str(GCS05_SEASONS)] = {"seasons": seasons}
+    values[str(GCS05_SPECIAL)] = {
+        "total_number_of_special_days": len(special),
+        "special_days": special,
+    }
+    body.mark_all(cal.root)
+    return values
+
+
+def billing_calendar(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.8 monthly billing: the single-action schedule runs at the billing time on the
+    given day of every month."""
+    calendar = ("ElectricityBillingCalendar",)
+    time, day = body.text(*calendar, "BillingTime"), body.number(*calendar, "Monthly")
+    if time is None or day is None:
+        return {}
+    return {"values": {"0": [[_dlms_time(time), bytes((0xFF, 0xFF, 0xFF, day, 0xFF))]]}}
+
+
+def daily_block_reset(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.26: reset the tariff block counters at midnight every day, or never."""
+    if body.text("DailyTariffBlockCounterMatrixReset") == "true":
+        return {"values": {"0": [[bytes(4), b"\xff" * 5]]}}
+    return {"values": {"0": []}}
+
+
+#: Attribute-keyed values: (class, logical name, attribute) -> value. `map_body` turns
+#: them into the use case's spec positions, so one mapper serves the variants of a
+#: use case whose requests list the same attributes in different orders.
+ATTRIBUTES = "attributes"
+
+#: The first voltage code of each phase's registers (L1, L2, L3).
+PHASE_CODES = {1: 32, 2: 52, 3: 72}
+#: RMS voltage limiters: DUIS group name -> limiter logical name.
+LIMITERS = {
+    "RMSExtremeOverVoltage": "0-0:17.0.1.255",
+    "RMSExtremeUnderVoltage": "0-0:17.0.2.255",
+    "RMSVoltageSag": "0-0:17.0.3.255",
+    "RMSVoltageSwell": "0-0:17.0.4.255",
+}
+
+
+def voltage(body: Body, ctx: MapContext) -> dict[str, Any]:
+    attributes: dict[tuple[int, str, int], Any] = {}
+    for name, limiter in LIMITERS.items():
+        threshold = body.number("RMSVoltageSettings", f"{name}Threshold")
+        period = body.number("RMSVoltageSettings", f"{name}MeasurementPeriod")
+        if threshold is not None:
+            attributes[(71, limiter, 4)] = threshold
+        if period is not None:
+            attributes[(71, limiter, 6)] = period
+    phases: list[tuple[int, etree._Element]] = []
+    single = body.find("SinglePhaseVoltageSettings")
+    if single is not None:
+        phases.append((1, single))
+    for poly in (
+        e for e in body.root if isinstance(e.tag, str) and _local(e) == "PolyPhaseVoltageSettings"
+    ):
+        sub = Body(poly)
+        number = sub.number("Phase")
+        settings = sub.find("PhaseVoltageSettings")
+        if number is not None and settings is not None:
+            phases.append((number, settings))
+        body.mark_all(poly)
+    for number, settings in phases:
+        sub, code = Body(settings), PHASE_CODES[number]
+        for field_name, obis, class_id, member in (
+            ("AverageRMSOverVoltageThreshold", f"1-0:{code}.35.0.4", 1, 2),
+            ("AverageRMSUnderVoltageThreshold", f"1-0:{code}.31.0.4", 1, 2),
+            ("AverageRMSVoltageMeasurementPeriod", f"1-0:{code}.24.0.255", 7, 4),
+        ):
+            value = sub.number(field_name)
+            if value is not None:
+                attributes[(class_id, obis, member)] = value
+        body.mark_all(settings)
+    body.has("RMSVoltageCountersNotReset")
+    return {ATTRIBUTES: attributes}
+
+
 #: Use case -> mapper.
 MAPPERS: dict[str, Mapper] = {
     "ECS07": debt_esme,
@@ -403,6 +699,16 @@ MAPPERS: dict[str, Mapper] = {
     "ECS01d": secondary_prices_esme,
     "GCS01b": prices_gsme,
     "ECS28a": load_limit,
+    "ECS29a": voltage,
+    "ECS29b": voltage,
+    "ECS29c": voltage,
+    "ECS29d": voltage,
+    "ECS30": billing_calendar,
+    "ECS30a": billing_calendar,
+    "ECS48": daily_block_reset,
+    "ECS08": prepay_config_esme,
+    "ECS08a": prepay_config_esme,
+    "GCS05": prepay_config_gsme,
     "ECS47Activate": auxiliary_duration("ActivateALCSHCALCS"),
     "ECS47Deactivate": auxiliary_duration("DeactivateALCSHCALCS"),
 }
@@ -416,4 +722,13 @@ def map_body(
     if mapper is None:
         return {}, set()
     body = Body(service)
-    return mapper(body, ctx), body.used
+    params = mapper(body, ctx)
+    attributes = params.pop(ATTRIBUTES, None)
+    if attributes:
+        template = DLMS_TEMPLATES[use_case]
+        values = params.setdefault("values", {})
+        for position, spec in enumerate(template.specs):
+            key = (spec.class_id, spec.obis, spec.member)
+            if key in attributes:
+                values[str(position)] = attributes[key]
+    return params, body.used

@@ -180,11 +180,15 @@ def transform(
     dcc_ids: Iterable[Eui64 | bytes] = (),
     non_device: bool = False,
     twin: bool = False,
+    use_case: str | None = None,
 ) -> Transformed:
     """The service request a DUIS request stands for, with its body values carried.
 
     A request addressed to the DCC (non-device services) is about the device its
     body names; its values go to the non-device service under `NON_DEVICE_PARAMS`.
+    `use_case` names the GBCS use case when the caller knows it (the device's
+    variant decides between use cases the body does not); else the body's option
+    and the variant's routes decide.
     """
     dcc = {bytes(e) for e in dcc_ids}
     target: Eui64 | None = request.target
@@ -205,7 +209,7 @@ def transform(
     if option is None and not non_device:
         option = option_for(request.variant, request.body, device_type)
     used: set[int] = set()
-    use_case = _use_case(request.variant, device_type, option)
+    use_case = use_case or _use_case(request.variant, device_type, option)
     if use_case is not None:
         mapped, used = map_body(use_case, request.body, MapContext(twin=twin))
         params.update(mapped)

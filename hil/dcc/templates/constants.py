@@ -40,6 +40,8 @@ DLMS_CONSTANTS: dict[tuple[int, str, int], dict[str, Any]] = {
         "1": _charge_reference("1-0:1.8.0.255"),
         "2": [[bytes((i,)), 0] for i in TOU_IDS + BLOCK_IDS],
     },
+    # The debt recovery rate cap applies per week (DUIS carries the cap, not its period).
+    (9000, "0-0:94.44.128.13", 4): {"": 7 * 86400},
     # Secondary element (twin) TOU charge: the secondary import register, 4 prices.
     (113, "0-0:19.20.5.255", 6): {
         "0.0": 3,

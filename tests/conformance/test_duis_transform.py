@@ -1,0 +1,186 @@
+"""Every DUIS template becomes the reference command of its use case.
+
+The DUIS request templates and the reference test data set share their values: a
+template named ``ECS07_2.3_SUCCESS_REQUEST_DUIS.XML`` stands for the command in
+``2.3_ECS07/ECS07_2.3_SUCCESS_COMMAND_GBCS.HEX``. Each template goes through the
+transform (`hil.duis.transform`, `hil.duis.bodies`) and the DCC's builder; the
+command's values must be the reference's, position by position, except what the
+DCC chooses itself (date-times it fills in, issuer event and message identifiers).
+A second pass changes each numeric body value and checks the command changes with
+it, so a match cannot come from a default that happens to equal the reference.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from emulator.gbcs.asn1 import Der
+from emulator.gbcs.dlms.apdu import AccessRequest
+from emulator.gbcs.dlms.axdr import Array, Data, Structure
+from emulator.gbcs.frame import decode_message
+from emulator.gbcs.payload import PayloadTree, decode_message_payload
+from emulator.gbcs.zcl.gbz import GbzPayload
+from hil.dcc.commands import BuildContext, build_command, parameters_for
+from hil.dcc.routes import NoRoute, Route, route, routes_for
+from hil.duis.transform import transform
+from hil.duis.xml import parse, read_request
+
+#: Templates whose command matches the reference; raise it as the transform learns.
+MATCHED_FLOOR = 161
+#: Variants whose use case the body chooses (the others: the device's variant does).
+BODY_CHOSEN = {"1.5", "1.6", "3.3", "6.5", "6.13", "6.22", "6.15.1", "8.11"}
+#: GBZ fields the DCC fills itself.
+DCC_FIELDS = {
+    "issuer_event_id",
+    "message_id",
+    "provider_id",
+    "issuer_calendar_id",
+    "issuer_tariff_id",
+}
+NAME = re.compile(r"([A-Za-z0-9]+)_([0-9.]+?)\.?_(.*)_REQUEST_DUIS\.XML")
+
+
+def _leaves(d: Data, path: str) -> list[tuple[str, str, Any]]:
+    if isinstance(d, Structure | Array):
+        out: list[tuple[str, str, Any]] = []
+        for i, item in enumerate(d.items):
+            out += _leaves(item, f"{path}.{i}")
+        return out
+    return [(path, type(d).__name__, getattr(d, "value", None))]
+
+
+def _text(v: Any) -> Any:
+    return v.encode() if isinstance(v, str) else v
+
+
+def differences(ours: PayloadTree, ref: PayloadTree) -> list[str]:
+    if isinstance(ours, AccessRequest) and isinstance(ref, AccessRequest):
+        if [(s.class_id, bytes(s.instance), s.member) for s in ours.specs] != [
+            (s.class_id, bytes(s.instance), s.member) for s in ref.specs
+        ]:
+            return ["request specs differ"]
+        found = []
+        for i, (x, y) in enumerate(zip(ours.data, ref.data, strict=True)):
+            a, b = _leaves(x, str(i)), _leaves(y, str(i))
+            if len(a) != len(b):
+                found.append(f"{i}: {len(a)} values != {len(b)}")
+                continue
+            for (p, t, v), (_, u, w) in zip(a, b, strict=True):
+                both_times = all(isinstance(z, bytes) and len(z) == 12 for z in (v, w))
+                if not both_times and (t, v) != (u, w):
+                    found.append(f"{p}: {t} {v!r} != {u} {w!r}")
+        return found
+    if isinstance(ours, GbzPayload) and isinstance(ref, GbzPayload):
+        if len(ours.components) != len(ref.components):
+            return [f"{len(ours.components)} components != {len(ref.components)}"]
+        found = []
+        for i, (mine, theirs) in enumerate(zip(ours.components, ref.components, strict=True)):
+            fa, fb = mine.frame.fields or {}, theirs.frame.fields or {}
+            for key in sorted(set(fa) | set(fb)):
+                if key in DCC_FIELDS or "time" in key:
+                    continue
+                if _text(fa.get(key)) != _text(fb.get(key)):
+                    found.append(f"{i}.{key}: {fa.get(key)!r} != {fb.get(key)!r}")
+        return found
+    if isinstance(ours, Der) and isinstance(ref, Der):
+        return [] if ours.encode() == ref.encode() else ["ASN.1 differs"]
+    return [f"{type(ours).__name__} != {type(ref).__name__}"]
+
+
+def _pairs(rtds: Path, duis: Path) -> list[tuple[Path, Path, str, str]]:
+    out = []
+    for path in sorted((duis / "templates").glob("*_REQUEST_DUIS.XML")):
+        m = NAME.fullmatch(path.name)
+        if m is None:
+            continue
+        use_case, variant, rest = m.groups()
+        twin = rtds / f"{variant}_{use_case}" / f"{use_case}_{variant}_{rest}_COMMAND_GBCS.HEX"
+        if twin.exists():
+            out.append((path, twin, use_case, variant))
+    return out
+
+
+def _build(
+    root: etree._Element, use_case: str, variant: str, counter: int, twin: bool
+) -> tuple[PayloadTree | None, str]:
+    request = read_request(root)
+    routes = [r for r in routes_for(variant) if r.use_case == use_case]
+    if not routes:
+        return None, "no route"
+    device_type = routes[0].device_type
+    t = transform(request, device_type=device_type, twin=twin)
+    chosen: Route
+    try:
+        chosen = route(variant, device_type, t.option)
+    except NoRoute:
+        chosen = routes[0]
+    if chosen.use_case != use_case:
+        if variant in BODY_CHOSEN:
+            return None, f"body chose {chosen.use_case}"
+        chosen = routes[0]  # the device's variant decides; the DCC knows it
+        t = transform(request, device_type=device_type, twin=twin, use_case=use_case)
+    known = set(parameters_for(chosen))
+    params = {k: v for k, v in t.params.items() if k in known}
+    ctx = BuildContext(now=_dt.datetime(2026, 12, 1, tzinfo=_dt.UTC), keystore=None)
+    try:
+        built = build_command(chosen, counter, request.originator, request.target, params, ctx)
+    except Exception as exc:
+        return None, f"build: {type(exc).__name__}: {exc}"
+    return built.payload, ""
+
+
+def _mutated(root: etree._Element) -> etree._Element | None:
+    """The body with its first plain integer value changed (None when it has none)."""
+    copy = etree.fromstring(etree.tostring(root))
+    body = next(
+        e for e in copy.iter() if isinstance(e.tag, str) and etree.QName(e).localname == "Body"
+    )
+    for el in body.iter():
+        name = etree.QName(el).localname if isinstance(el.tag, str) else ""
+        text = (el.text or "").strip()
+        if len(el) == 0 and re.fullmatch(r"\d{1,7}", text) and "Scale" not in name:
+            el.text = str(int(text) + 1)
+            return copy
+    return None
+
+
+def test_templates_become_the_reference_commands(rtds_root: Path) -> None:
+    rtds, duis = rtds_root / "RTDS-4.5.0", rtds_root.parent / "duis"
+    pairs = _pairs(rtds, duis)
+    assert len(pairs) > 200
+    tally: Counter[str] = Counter()
+    failures: list[str] = []
+    not_carried: list[str] = []
+    for template, reference, use_case, variant in pairs:
+        ref_msg = decode_message(bytes.fromhex("".join(reference.read_text().split())))
+        ref = decode_message_payload(ref_msg).tree
+        root = parse(template.read_bytes())
+        twin = "TWIN" in template.name
+        ours, why = _build(root, use_case, variant, ref_msg.header.originator_counter, twin)
+        if ours is None:
+            tally["not built"] += 1
+            failures.append(f"{template.name}: {why}")
+            continue
+        found = differences(ours, ref)
+        if found:
+            tally["differ"] += 1
+            failures.append(f"{template.name}: {len(found)} values differ, first {found[0]}")
+            continue
+        tally["match"] += 1
+        mutated = _mutated(root)
+        if mutated is not None:
+            again, _ = _build(mutated, use_case, variant, ref_msg.header.originator_counter, twin)
+            if again is not None and not differences(again, ref):
+                not_carried.append(template.name)
+    print(f"\nDUIS templates against reference commands: {dict(tally)}")
+    print(f"matched but a changed body value left the command unchanged: {not_carried}")
+    for line in failures:
+        print("  ", line)
+    assert tally["match"] >= MATCHED_FLOOR, "\n".join(failures)
+    assert not_carried == [], not_carried
