@@ -564,6 +564,43 @@ def set_esme_clock(req: Request) -> PayloadTree:
     )
 
 
+_AUXILIARY = {
+    "controller": "auxiliary controller N (1-5; default 5)",
+    "input": "true: the controller takes input from the controlled load (APC input)",
+    "level": "commanded state level, 0-100 (default 100)",
+    "start": "when the state starts (datetime; default now)",
+    "end": "when it ends (datetime; default one hour after the start)",
+}
+
+
+@_hand("ECS47a", "ECS47e", **_AUXILIARY)
+def set_auxiliary_controller(req: Request) -> PayloadTree:
+    """ECS47a (7.13) / ECS47e (7.16): an auxiliary controller's state for a period.
+
+    The controller's start and end date-times are the registers 0-0:94.44.(116+N).x
+    (x = 1, 2 for 7.13; 3, 4 for 7.16) and the script table entry's selector names the
+    controller kind (1 output, 2 input from the controlled load), N and the level.
+    """
+    number = int(req.get("controller", 5))
+    level = int(req.get("level", 100))
+    if not 1 <= number <= 5:
+        raise req.fail("controller", f"{number} is not a controller number (1-5)")
+    if not 0 <= level <= 100:
+        raise req.fail("level", f"{level} is not a level (0-100)")
+    kind = 2 if req.get("input") else 1
+    first, table = (1, 103) if req.use_case == "ECS47a" else (3, 107)
+    start = req.time("start", req.ctx.now)
+    end = req.time("end", start + _dt.timedelta(hours=1))
+    registers = f"0-0:94.44.{116 + number}"
+    selector = ((kind << 4 | number) << 8) | level
+    return _dlms(
+        req.counter,
+        (_spec(SpecKind.SET, 1, f"{registers}.{first}", 2), _dlms_time(start)),
+        (_spec(SpecKind.SET, 1, f"{registers}.{first + 1}", 2), _dlms_time(end)),
+        (_spec(SpecKind.ACTION, 9, f"0-0:10.0.{table}.255", 1), LongUnsigned(selector)),
+    )
+
+
 def _generalized(when: _dt.datetime) -> DerString:
     return DerString(0x18, when.astimezone(_dt.UTC).strftime("%Y%m%d%H%M%SZ").encode())
 

@@ -26,6 +26,7 @@ from lxml import etree
 
 from hil.dcc.routes import routes_for
 from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
+from hil.duis.xml import parse_datetime
 
 
 @dataclass
@@ -687,6 +688,22 @@ def voltage(body: Body, ctx: MapContext) -> dict[str, Any]:
     return {ATTRIBUTES: attributes}
 
 
+def auxiliary_controller(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """7.13 / 7.16: which controller, its kind, level and period."""
+    params: dict[str, Any] = {"input": body.has("InputFromControlledLoad")}
+    number = body.root.get("auxiliaryControllerN")
+    if number is not None:
+        params["controller"] = int(number)
+    level = body.number("CommandedStateLevel")
+    if level is not None:
+        params["level"] = level
+    for name, param in (("StartDateTime", "start"), ("EndDateTime", "end")):
+        text = body.text(name)
+        if text is not None:
+            params[param] = parse_datetime(text)
+    return params
+
+
 #: Use case -> mapper.
 MAPPERS: dict[str, Mapper] = {
     "ECS07": debt_esme,
@@ -699,6 +716,8 @@ MAPPERS: dict[str, Mapper] = {
     "ECS01d": secondary_prices_esme,
     "GCS01b": prices_gsme,
     "ECS28a": load_limit,
+    "ECS47a": auxiliary_controller,
+    "ECS47e": auxiliary_controller,
     "ECS29a": voltage,
     "ECS29b": voltage,
     "ECS29c": voltage,

@@ -287,9 +287,11 @@ def _combined(found: list[tuple[str, str]], known: set[str], params: dict[str, A
             carried.update(parts)
     now, tolerance = by_name.get("CurrentDateTime"), by_name.get("TolerancePeriod")
     if now and tolerance and {"valid_from", "valid_to"} <= known:
-        centre = parse_datetime(now)
-        window = _dt.timedelta(seconds=int(tolerance))
-        params["valid_from"], params["valid_to"] = centre - window, centre + window
+        # DUIS: the device may take the time from CurrentDateTime until the tolerance
+        # period has passed (RTDS GCS28: 23:30 with 3600 s -> 23:30..00:30).
+        start = parse_datetime(now)
+        params["valid_from"] = start
+        params["valid_to"] = start + _dt.timedelta(seconds=int(tolerance))
         carried.update({"CurrentDateTime", "TolerancePeriod"})
     return carried
 

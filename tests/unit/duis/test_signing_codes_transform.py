@@ -186,7 +186,8 @@ def test_transform_carries_decimals_lists_windows_and_per_device_names() -> None
         _leaf("CurrentDateTime", "2026-12-01T12:00:00.00Z") + _leaf("TolerancePeriod", "60"),
     )
     t = transform(read_request(parse(_request(clock, "6.11"))), device_type="ESME")
-    assert t.params["valid_to"] - t.params["valid_from"] == _dt.timedelta(seconds=120)
+    assert t.params["valid_from"] == _dt.datetime(2026, 12, 1, 12, tzinfo=_dt.UTC)
+    assert t.params["valid_to"] - t.params["valid_from"] == _dt.timedelta(seconds=60)
     name = _body(
         "UpdateSupplierName",
         _leaf("SupplierName", "E-ON") + _leaf("SupplierTelephoneNumber", "0333 202 4650"),
