@@ -25,6 +25,7 @@ from typing import Any
 from lxml import etree
 
 from hil.dcc.routes import routes_for
+from hil.dcc.templates.constants import BLOCK_IDS, TOU_IDS, credit_charge_rows
 from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
 from hil.duis.xml import parse_datetime
 
@@ -35,10 +36,13 @@ class Body:
 
     root: etree._Element
     used: set[int] = field(default_factory=set)
+    #: The elements behind `used`: held so that lxml keeps their proxies (and ids).
+    held: list[etree._Element] = field(default_factory=list)
 
     def _mark(self, el: etree._Element) -> None:
         for node in el.iter():
             self.used.add(id(node))
+            self.held.append(node)
 
     def find(self, *names: str) -> etree._Element | None:
         """The first element at the path of local names below the root (any depth for
@@ -156,12 +160,6 @@ SETTINGS_OPTIONS = {
 PERIOD_SECONDS = {"HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400}
 ZCL_FREQUENCY = {"HOURLY": 0, "DAILY": 1, "WEEKLY": 2, "MONTHLY": 3, "QUARTERLY": 4}
 
-#: Electricity price matrix identifiers: TOU prices 0x01..0x30, then block prices
-#: whose high nibble is the block (0xA = block 1 .. 0xD = block 4) and low nibble the
-#: TOU-block tier (1..8): 80 entries in all.
-TOU_IDS = list(range(0x01, 0x31))
-BLOCK_IDS = [(0x9 + block) << 4 | tier for block in range(1, 5) for tier in range(1, 9)]
-
 Mapper = Callable[[Body, "MapContext"], dict[str, Any]]
 
 
@@ -170,10 +168,6 @@ class MapContext:
     """What a mapper may know besides the body: the target meter's variant."""
 
     twin: bool = False
-
-
-def _charge(scale: int | None, rate: int | None) -> Any:
-    return None if rate is None else [[b"", rate]]
 
 
 def debt_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
@@ -227,34 +221,6 @@ def debt_gsme(body: Body, ctx: MapContext) -> dict[str, Any]:
     if payment:
         values["2"] = payment
     return {"values": values}
-
-
-#: ESME credit-charge configuration (account attribute 11): rows of
-#: (credit, charge, collection bits). Credits 0-0:19.10.x, charges 0-0:19.20.x.
-_CREDIT = {i: bytes((0, 0, 0x13, 0x0A, i, 0xFF)) for i in range(3)}
-_CHARGE = {i: bytes((0, 0, 0x13, 0x14, i, 0xFF)) for i in range(6)}
-_COLLECT_ALL = b"\xe0"  # collect when disabled, in load limiting and in friendly credit
-_COLLECT_NOT_DISABLED = b"\xc0"
-
-
-def credit_charge_rows(
-    *, prepayment: bool, suspend_disabled: bool, suspend_emergency: bool, twin: bool
-) -> list[list[Any]]:
-    """The rows GBCS sets for a payment mode (read off the reference 1.6 commands)."""
-
-    def row(credit: int, charge: int, debt: bool = False) -> list[Any]:
-        bits = _COLLECT_NOT_DISABLED if debt and suspend_disabled else _COLLECT_ALL
-        return [_CREDIT[credit], _CHARGE[charge], bits]
-
-    rows = [row(0, 0), row(0, 4)]
-    if prepayment:
-        rows += [row(0, 1, True), row(0, 2, True), row(0, 3), row(1, 3), row(1, 0), row(1, 4)]
-        rows += [row(1, 1, True), row(1, 2, True)]
-        if suspend_emergency:
-            rows += [row(2, 4), row(2, 1), row(2, 2)]
-    if twin:
-        rows += [row(0, 5)] + ([row(1, 5)] if prepayment else [])
-    return rows
 
 
 def payment_mode_esme(body: Body, ctx: MapContext) -> dict[str, Any]:

@@ -51,22 +51,49 @@ DLMS_CONSTANTS: dict[tuple[int, str, int], dict[str, Any]] = {
 }
 
 
-def _rows(*pairs: tuple[int, int]) -> list[list[Any]]:
-    return [
-        [Obis(f"0-0:19.10.{credit}.255"), Obis(f"0-0:19.20.{charge}.255"), b"\xe0"]
-        for credit, charge in pairs
-    ]
+_CREDIT = {i: Obis(f"0-0:19.10.{i}.255") for i in range(3)}
+_CHARGE = {i: Obis(f"0-0:19.20.{i}.255") for i in range(6)}
+_COLLECT_ALL = b"\xe0"  # collect when disabled, in load limiting and in friendly credit
+_COLLECT_NOT_DISABLED = b"\xc0"
+
+
+def credit_charge_rows(
+    *,
+    prepayment: bool,
+    suspend_disabled: bool = False,
+    suspend_emergency: bool = False,
+    twin: bool = False,
+) -> list[list[Any]]:
+    """The account's credit-charge configuration (attribute 11) of a payment mode: rows
+    of (credit, charge, collection bits), as the reference 1.6 commands set them.
+
+    Credits 0-0:19.10.x, charges 0-0:19.20.x (0 TOU/block, 1 and 2 time debts, 3
+    payment debt, 4 standing charge, 5 secondary element). Suspending debt while
+    disabled clears the "collect when disabled" bit of the time debts; suspending it
+    in emergency credit adds the rows of credit 2.
+    """
+
+    def row(credit: int, charge: int, debt: bool = False) -> list[Any]:
+        bits = _COLLECT_NOT_DISABLED if debt and suspend_disabled else _COLLECT_ALL
+        return [_CREDIT[credit], _CHARGE[charge], bits]
+
+    rows = [row(0, 0), row(0, 4)]
+    if prepayment:
+        rows += [row(0, 1, True), row(0, 2, True), row(0, 3), row(1, 3), row(1, 0), row(1, 4)]
+        rows += [row(1, 1, True), row(1, 2, True)]
+        if suspend_emergency:
+            rows += [row(2, 4), row(2, 1), row(2, 2)]
+    if twin:
+        rows += [row(0, 5)] + ([row(1, 5)] if prepayment else [])
+    return rows
 
 
 #: Per use case: {spec index path: value} for what depends on the use case, not the
-#: attribute: the account's credit-charge configuration of each payment mode (the
-#: rows a prepayment ESME collects by; `hil.duis.bodies` varies them by the
-#: suspend-debt flags).
+#: attribute: the credit-charge configuration of each payment mode (`hil.duis.bodies`
+#: varies it by the suspend-debt flags and the meter's elements).
 USE_CASE_CONSTANTS: dict[str, dict[str, Any]] = {
-    "ECS02": {"1": _rows((0, 0), (0, 4))},
-    "ECS03": {
-        "2": _rows((0, 0), (0, 4), (0, 1), (0, 2), (0, 3), (1, 3), (1, 0), (1, 4), (1, 1), (1, 2))
-    },
+    "ECS02": {"1": credit_charge_rows(prepayment=False)},
+    "ECS03": {"2": credit_charge_rows(prepayment=True)},
 }
 
 #: GBZ use case -> {component (ZCL command) name: {field: value}}.
