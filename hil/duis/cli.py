@@ -5,7 +5,9 @@ ZAZ1 JSON key store from `--keys` or SMETS_HIL_ZAZ1, the DUIS v5.4 schema folder
 from `--schema` or SMETS_HIL_DUIS_SCHEMA; both default to the shared reference
 folder beside the checkout (`../shared/...`). Responses and alerts go to
 `--response-url` or SMETS_HIL_DUIS_RESPONSE_URL (`lab up --duis` reads only the
-variable).
+variable). As Boxed keeps a response address per user, `--response-url
+USER=URL` (repeatable; USER an EUI-64 such as 90-B3-D5-1F-30-01-00-00) sends that
+user's responses and alerts elsewhere; a bare URL is everyone else's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hil.boundary import fail
+from hil.boundary import EXIT_USAGE, fail
 
 if TYPE_CHECKING:
     from hil.dcc.lab import Lab
@@ -37,12 +39,40 @@ def schema_path(given: str | None = None) -> Path:
     return Path(given or os.environ.get("SMETS_HIL_DUIS_SCHEMA") or DEFAULT_SCHEMA)
 
 
+def response_addresses(given: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """(default URL, {user EUI-64: URL}) from `--response-url` values.
+
+    Raises ValueError naming the bad value: a user that is not an EUI-64, or a URL
+    that is not http(s).
+    """
+    from emulator.gbcs.eui import Eui64
+    from hil.duis.xml import dashed
+
+    default: str | None = None
+    per_user: dict[str, str] = {}
+    for value in given:
+        user, sep, url = value.partition("=")
+        if not sep:
+            user, url = "", value
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"--response-url {value!r}: not an http(s) URL")
+        if not user:
+            default = url
+            continue
+        try:
+            per_user[dashed(Eui64(user))] = url
+        except ValueError:
+            raise ValueError(f"--response-url {value!r}: {user!r} is not an EUI-64") from None
+    return default, per_user
+
+
 def server_for(
     lab: Lab,
     *,
     keys: str | None = None,
     schema: str | None = None,
     response_url: str | None = None,
+    response_urls: dict[str, str] | None = None,
 ) -> DuisServer:
     """A DUIS server in front of a started lab (raises HilError with a one-line reason)."""
     from hil.duis.server import DuisServer
@@ -56,6 +86,7 @@ def server_for(
         XmlCredentials.from_zaz1(keys_path(keys)),
         load_schema(schema_path(schema)),
         response_url=response_url or os.environ.get("SMETS_HIL_DUIS_RESPONSE_URL"),
+        response_urls=response_urls,
     )
 
 
@@ -72,7 +103,13 @@ def duis_group() -> None:
     "--keys", metavar="JSON", help="ZAZ1 key store (default: SMETS_HIL_ZAZ1 or ../shared)"
 )
 @click.option("--schema", metavar="DIR", help="DUIS v5.4 schema folder")
-@click.option("--response-url", metavar="URL", help="where responses and alerts are POSTed")
+@click.option(
+    "--response-url",
+    "response_url",
+    metavar="[USER=]URL",
+    multiple=True,
+    help="where responses and alerts are POSTed; USER=URL for one user (repeatable)",
+)
 @click.option("--clock", type=click.Choice(["real", "virtual"]), default="real", show_default=True)
 def serve_command(
     lab_file: str | None,
@@ -80,7 +117,7 @@ def serve_command(
     port: int,
     keys: str | None,
     schema: str | None,
-    response_url: str | None,
+    response_url: tuple[str, ...],
     clock: str,
 ) -> None:
     """Start a lab and serve DUIS in front of it until Ctrl-C or SIGTERM."""
@@ -88,12 +125,19 @@ def serve_command(
     from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
     from hil.errors import HilError
 
+    try:
+        default_url, per_user = response_addresses(response_url)
+    except ValueError as exc:
+        fail(f"duis serve: {exc}", EXIT_USAGE)
+
     async def run() -> None:
         spec = LabSpec.from_file(Path(lab_file) if lab_file else DEFAULT_LAB)
         spec.virtual = clock == "virtual"
         lab = Lab.build(spec)
         async with lab:
-            server = server_for(lab, keys=keys, schema=schema, response_url=response_url)
+            server = server_for(
+                lab, keys=keys, schema=schema, response_url=default_url, response_urls=per_user
+            )
             url = await server.start(host, port)
             print(f"DUIS for {spec.name} at {url}/api/v1/serviceS|T|D", flush=True)
             stop = asyncio.Event()
