@@ -1,4 +1,4 @@
-"""The DCC service catalogue: the 123 service reference variants and their rules.
+"""The DCC service catalogue: the 123 service reference variants (and 4 from DUIS 5.4).
 
 Loaded from `hil/fixtures/service_catalogue.csv`, a copy of the SEC services
 schedule extract (eligible user roles, target response times for SMETS2+ and
@@ -22,6 +22,9 @@ from pathlib import Path
 from hil.fixtures import FIXTURES
 
 CATALOGUE_CSV = FIXTURES / "service_catalogue.csv"
+#: Variants the reference catalogue lacks but DUIS 5.4 and the RTDS carry; each row
+#: says where it comes from (its notes).
+SUPPLEMENT_CSV = FIXTURES / "service_catalogue_supplement.csv"
 
 
 class Role(StrEnum):
@@ -169,34 +172,42 @@ class Catalogue:
         return [v for v in self if role in v.roles]
 
     @classmethod
-    def from_csv(cls, path: Path | str) -> Catalogue:
+    def from_csv(cls, *paths: Path | str) -> Catalogue:
         variants: list[ServiceVariant] = []
-        with open(path, newline="", encoding="utf-8") as f:
-            for line, row in enumerate(csv.DictReader(f), start=2):
-                where = f"{path}:{line}"
-                try:
-                    roles = frozenset(
-                        Role.parse(r) for r in row["eligible_user_roles"].split(";") if r.strip()
-                    )
-                    variants.append(
-                        ServiceVariant(
-                            reference=row["service_reference"].strip(),
-                            variant=row["service_reference_variant"].strip(),
-                            name=row["name"].strip(),
-                            roles=roles,
-                            smets2_target=parse_duration(row["smets2_target_response_time"]),
-                            smets1_target=parse_duration(row["smets1_target_response_time"]),
-                            non_device=_flag(row["non_device"], where),
-                            smets2_only=_flag(row["smets2_only"], where),
-                            notes=(row.get("notes") or "").strip(),
-                        )
-                    )
-                except (KeyError, ValueError) as exc:
-                    raise ValueError(f"{where}: {exc}") from exc
+        for path in paths:
+            variants += _read_csv(path)
         return cls(variants)
+
+
+def _read_csv(path: Path | str) -> list[ServiceVariant]:
+    variants: list[ServiceVariant] = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            where = f"{path}:{line}"
+            try:
+                roles = frozenset(
+                    Role.parse(r) for r in row["eligible_user_roles"].split(";") if r.strip()
+                )
+                variants.append(
+                    ServiceVariant(
+                        reference=row["service_reference"].strip(),
+                        variant=row["service_reference_variant"].strip(),
+                        name=row["name"].strip(),
+                        roles=roles,
+                        smets2_target=parse_duration(row["smets2_target_response_time"]),
+                        smets1_target=parse_duration(row["smets1_target_response_time"]),
+                        non_device=_flag(row["non_device"], where),
+                        smets2_only=_flag(row["smets2_only"], where),
+                        notes=(row.get("notes") or "").strip(),
+                    )
+                )
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"{where}: {exc}") from exc
+    return variants
 
 
 @cache
 def load_catalogue(path: str | None = None) -> Catalogue:
-    """The catalogue from `hil/fixtures/` (or `path`); parsed once per process."""
-    return Catalogue.from_csv(path or CATALOGUE_CSV)
+    """The catalogue from `hil/fixtures/` with its supplement (or `path` alone); parsed
+    once per process."""
+    return Catalogue.from_csv(path) if path else Catalogue.from_csv(CATALOGUE_CSV, SUPPLEMENT_CSV)
