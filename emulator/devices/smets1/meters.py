@@ -298,7 +298,8 @@ class Smets1Meter(Smets1Device):
         script = config.get("non_disablement")
         if script is not None and limit is not None and self.scripts_today >= limit:
             raise Rejected(
-                "SCRIPT_LIMIT", f"{self.scripts_today} non-disablement scripts today (limit {limit})"
+                "SCRIPT_LIMIT",
+                f"{self.scripts_today} non-disablement scripts today (limit {limit})",
             )
         for key in ("ec_limit_units", "ec_threshold_units"):
             if key in config:
@@ -328,8 +329,12 @@ class Smets1Meter(Smets1Device):
         if self.ec_active or self.balance_units > self.ec_threshold_units:
             why = "already in use" if self.ec_active else "balance above the threshold"
             if self.profile.has(Behaviour.EC_ACTIVATION_FAILURE_RESPONSE):
-                raise Rejected("EC_ACTIVATION_FAILED", f"emergency credit not activated: {why}", "failed")
-            log.info("SMETS1 %s: emergency credit not activated (%s), reported as done", self.eui, why)
+                raise Rejected(
+                    "EC_ACTIVATION_FAILED", f"emergency credit not activated: {why}", "failed"
+                )
+            log.info(
+                "SMETS1 %s: emergency credit not activated (%s), reported as done", self.eui, why
+            )
             return {**self._balance(), "ec_active": self.ec_active}
         self.ec_active = True
         return self._balance()

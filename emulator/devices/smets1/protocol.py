@@ -117,7 +117,7 @@ def _object(raw: bytes) -> dict[str, Any]:
 
 def _get(obj: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = obj.get(name)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
         raise VendorProtocolError(name, f"must be {want}, got {value!r}")
     return value
