@@ -48,6 +48,8 @@ from hil.dcc.catalogue import Role
 from hil.dcc.inventory import DeviceKind, Inventory, SmiStatus
 from hil.dcc.registration import PremisesRegistration
 from hil.dcc.service import Dcc
+from hil.dcc.smets1 import Smets1ServiceProvider
+from hil.dcc.smets1_site import Smets1Site
 from hil.dcc.users import User, UserError, UserRegistry, parse_user_id
 from hil.errors import HilError
 from hil.files import FileFormatError, FileModel, YamlDocument, parse_yaml, read_yaml, tag
@@ -101,6 +103,7 @@ class PremisesSpec:
     devices: list[DeviceSpec]
     registration: dict[str, Any]
     postcode: str = ""
+    smets1_profile: str | None = None  # a SMETS1 premises: its devices' model profile
 
 
 @dataclass
@@ -155,6 +158,7 @@ class LabSpec:
                     devices,
                     p.registration.model_dump(exclude_unset=True),
                     p.postcode,
+                    p.smets1_profile,
                 )
             )
         return cls(
@@ -198,6 +202,13 @@ def _base(text: str) -> int:
     if not 0 <= value < 1 << 64 or value & 0xFF:
         raise ValueError(f"must be 64 bits with a last octet of 00 (the suffix), got {text}")
     return value
+
+
+def _smets1_profile(text: str) -> str:
+    from hil.dcc.smets1_profiles import profile
+
+    profile(text)
+    return text
 
 
 def _esme_variant(text: str) -> str:
@@ -315,6 +326,7 @@ class PremisesEntry(FileModel):
     base: Annotated[str, _checked(_base)] = "0x00DB123456789000"
     devices: list[DeviceEntry] = []
     registration: RegistrationEntry = RegistrationEntry()
+    smets1_profile: Annotated[str, _checked(_smets1_profile)] | None = None
 
 
 class LabFile(FileModel):
@@ -382,6 +394,10 @@ def _check_lab(doc: YamlDocument, data: LabFile) -> None:
         base = int(p.base, 0)
         kinds = [DeviceKind.parse(d.type) for d in p.devices]
         for hub_kind in HUB_SUFFIX:
+            if p.smets1_profile is not None and hub_kind == DeviceKind.GPF:
+                if hub_kind in kinds:  # a SMETS1 hub hosts no GBCS gas proxy
+                    raise doc.error((*here, "devices"), "a SMETS1 premises has no GPF")
+                continue
             if kinds.count(hub_kind) != 1:
                 found = kinds.count(hub_kind)
                 raise doc.error((*here, "devices"), f"needs exactly one {hub_kind}, found {found}")
@@ -472,6 +488,9 @@ class Lab:
     dropped: Counter[str] = field(default_factory=Counter)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _waking: set[bytes] = field(default_factory=set)
+    #: SMETS1 premises (vendor protocol, reached through the S1SP), docs/smets1.md.
+    smets1_sites: list[Smets1Site] = field(default_factory=list)
+    smets1: Smets1ServiceProvider | None = None
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
@@ -497,7 +516,13 @@ class Lab:
         built: list[Premises] = []
         registrations: dict[bytes, PremisesRegistration] = {}
         names: dict[str, Eui64] = {}
+        smets1_sites: list[Smets1Site] = []
         for p in spec.premises:
+            if p.smets1_profile is not None:
+                smets1_sites.append(
+                    _smets1_site(p, spec.seed, clock, users, inventory, names, registrations)
+                )
+                continue
             emulated = tuple(
                 (EMULATED[d.kind], d.suffix, d.options) for d in p.devices if d.kind in EMULATED
             )
@@ -538,7 +563,9 @@ class Lab:
             built.append(premises)
         if history and isinstance(clock, VirtualClock):
             _live_history(built, clock, spec.start - history, spec.start)
-        return cls(spec, clock, pki, users, inventory, built, registrations, names)
+        lab = cls(spec, clock, pki, users, inventory, built, registrations, names)
+        lab.smets1_sites = smets1_sites
+        return lab
 
     # -- running ------------------------------------------------------------------------------
     async def start(self) -> Dcc:
@@ -558,7 +585,8 @@ class Lab:
                 for runner in premises.runners:
                     if isinstance(runner.device, Gsme):
                         self._tasks.append(asyncio.create_task(runner.run_sleepy(0.2)))
-        parties = self.premises[0].parties
+        # a lab of SMETS1 premises only still has the DCC's parties (same seed, same keys)
+        parties = self.premises[0].parties if self.premises else lab_pki(self.spec.seed)[1]
         acb = parties[AnchorRole.ACCESS_CONTROL_BROKER].eui
         dcc_roles = (
             AnchorRole.TRANSITIONAL_COS,
@@ -578,6 +606,13 @@ class Lab:
         )
         self.dcc.firmware_delivery = self._deliver_firmware
         self.dcc.response_timeout = self.spec.response_timeout
+        if self.smets1_sites:
+            self.smets1 = Smets1ServiceProvider(self.dcc, f"{base}-smets1")
+            for site in self.smets1_sites:
+                await site.start(f"{base}-smets1")
+                self.smets1.add_premises(site.hub_eui, site.device_euis, site.profile)
+            await self.smets1.start()
+            self.dcc.smets1 = self.smets1
         await self.dcc.start()
         return self.dcc
 
@@ -591,6 +626,10 @@ class Lab:
         self._tasks.clear()
         if self.dcc is not None:
             await self.dcc.stop()
+        if self.smets1 is not None:
+            await self.smets1.stop()
+        for site in self.smets1_sites:
+            await site.stop()
         for premises in self.premises:
             await premises.close()
         if self._broker is not None:
@@ -622,6 +661,9 @@ class Lab:
 
     def device(self, name: str | Eui64) -> Device | None:
         key = bytes(self.eui(name))
+        for site in self.smets1_sites:
+            if key in site.devices:
+                return site.devices[key]  # type: ignore[return-value]  # duck-typed state
         for premises in self.premises:
             if key in premises.devices:
                 return premises.devices[key]
@@ -718,6 +760,43 @@ class Lab:
                 await asyncio.sleep(0.01)
             self._waking.add(target)
             await self._wake(target)
+
+
+def _smets1_site(
+    p: PremisesSpec,
+    seed: str,
+    clock: Clock,
+    users: UserRegistry,
+    inventory: Inventory,
+    names: dict[str, Eui64],
+    registrations: dict[bytes, PremisesRegistration],
+) -> Smets1Site:
+    """A SMETS1 premises: its devices on the inventory (SMETS1, the profile's model)."""
+    from hil.dcc.smets1_profiles import profile
+
+    model = profile(str(p.smets1_profile))
+    hub = Eui64(p.base | HUB_SUFFIX[DeviceKind.CHF])
+    devices: list[tuple[str, Eui64]] = []
+    for d in p.devices:
+        eui = hub if d.kind == DeviceKind.CHF else Eui64(p.base | d.suffix)
+        inventory.add(
+            eui,
+            d.kind,
+            d.status,
+            hub=None if d.kind == DeviceKind.CHF else hub,
+            model=model.model,
+            smets1=True,
+        )
+        if d.kind != DeviceKind.CHF:
+            devices.append((d.kind.value, eui))
+        for alias in (d.kind.value, f"{p.name}/{d.kind.value}", d.name):
+            if alias and (alias not in names or "/" in alias):
+                names.setdefault(alias, eui)
+    site = Smets1Site.build(p.name, model, hub, devices, clock, seed)
+    registration = _registration(hub, p.registration, users)
+    registration.postcode = p.postcode
+    registrations[bytes(hub)] = registration
+    return site
 
 
 def _live_history(
