@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.clock import Clock
 from emulator.devices.smets1.profile import Behaviour, Smets1Profile
-from emulator.devices.smets1.protocol import VendorCommand, VendorReply
+from emulator.devices.smets1.protocol import COMMANDS, VendorCommand, VendorReply
 from emulator.gbcs.eui import Eui64
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,8 @@ class Smets1Device:
     pending_images: dict[str, str] = field(default_factory=dict)  # hash -> version
     last_delay_s: float = 0.0
     last_executed_at: str = ""  # UTC ISO time the last command ran
-    commands: Counter[str] = field(default_factory=Counter)  # executed, by command
+    #: Commands executed, by name (every known command present, from 0).
+    commands: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMMANDS, 0))
 
     def __post_init__(self) -> None:
         if not self.firmware_version:
