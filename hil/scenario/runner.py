@@ -935,6 +935,7 @@ async def run_scenario(
                     round(timing.measured, 6),
                     timing.target,
                     timing.target is None or timing.measured <= timing.target,
+                    timing.smets1,
                 )
             )
     record.verdict = _overall(verdicts)
