@@ -411,6 +411,8 @@ def _check_lab(doc: YamlDocument, data: LabFile) -> None:
             for key in ("variant", "auxiliary"):
                 if getattr(d, key) is not None and kind != DeviceKind.ESME:
                     raise doc.error((*at, key), f"applies to an ESME, not a {kind}")
+                if getattr(d, key) is not None and p.smets1_profile is not None:
+                    raise doc.error((*at, key), "applies to a SMETS2 ESME (SMETS1: the profile)")
             eui = base | suffix
             if eui in euis:
                 first = doc.locate(euis[eui])
