@@ -381,6 +381,7 @@ class Smets1ServiceProvider:
                 req.result, RequestStatus.CANCELLED, "PREDECESSOR_FAILED",
                 f"{predecessor.request_id} ended {predecessor.status}",
             )  # fmt: skip
+            self.dcc._notify(req.result, "cancelled: the request it follows did not succeed")
             return
         if req.result.timing is not None:
             req.result.timing.start = predecessor.completed_at or self.dcc.elapsed()
@@ -389,6 +390,8 @@ class Smets1ServiceProvider:
     # -- the vendor exchange ---------------------------------------------------------------------
     async def _exchange(self, req: Request, call: Call, translation: Translation) -> None:
         result = req.result
+        if result.done:  # cancelled while held (decommissioned, suspended): nothing is sent
+            return
         command = VendorCommand(next(self._ids), call.device.compact, call.cmd, call.args)
         result.command = command.encode()
         result.timeline.append((self.dcc.clock.now(), f"vendor command sent: {call.cmd}"))
