@@ -290,6 +290,15 @@ class Smets1ServiceProvider:
         self._waiting: dict[int, asyncio.Future[VendorReply]] = {}
         self._task: asyncio.Task[None] | None = None
         self._timers: list[Any] = []
+        #: Called with ("command" | "response", device, JSON bytes) for each vendor message.
+        self._listeners: list[Callable[[str, Eui64, bytes], None]] = []
+
+    def add_listener(self, listener: Callable[[str, Eui64, bytes], None]) -> None:
+        self._listeners.append(listener)
+
+    def _tell(self, kind: str, device: Eui64, raw: bytes) -> None:
+        for listener in self._listeners:
+            listener(kind, device, raw)
 
     def add_premises(self, hub: Eui64, devices: list[Eui64], profile: Smets1Profile) -> None:
         for eui in [hub, *devices]:
@@ -394,6 +403,7 @@ class Smets1ServiceProvider:
             return
         command = VendorCommand(next(self._ids), call.device.compact, call.cmd, call.args)
         result.command = command.encode()
+        self._tell("command", call.device, result.command)
         result.timeline.append((self.dcc.clock.now(), f"vendor command sent: {call.cmd}"))
         try:
             reply = await self._send(req.hub, command)
@@ -408,6 +418,7 @@ class Smets1ServiceProvider:
             )
             return
         result.response = reply.encode()
+        self._tell("response", call.device, result.response)
         result.data = {"vendor": {"code": reply.code, "status": reply.status, "text": reply.text}}
         result.timeline.append(
             (
