@@ -39,10 +39,10 @@ async def test_service_scenarios_run_unchanged_on_smets2_and_smets1() -> None:
             assert s.response_times, s.name
             for r in s.response_times:
                 assert r.smets1 is smets1
+                targets.setdefault((r.variant, smets1), set()).add(r.target_s)
             vendor = [m for m in s.messages if "S1SP" in (m.source, m.target)]
             assert bool(vendor) is smets1  # the vendor protocol shows in the record, GBCS not
             assert all(m.hex is None and (m.decoded or "").startswith("{") for m in vendor)
-                targets.setdefault((r.variant, smets1), set()).add(r.target_s)
     assert len(labs) == 2
     assert targets[("2.2", False)] == {30.0} and targets[("2.2", True)] == {16.0}
     assert targets[("4.18", False)] == {30.0} and targets[("4.18", True)] == {16.0}
