@@ -91,3 +91,46 @@ async def test_the_hub_nacks_and_counts_what_it_cannot_use() -> None:
         finally:
             await link.close()
         assert hub.hub.drops == {"undecodable": 1, "unknown device": 1, "not a vendor message": 1}
+
+
+async def _lab_of(profile_name: str) -> Lab:
+    text = LAB.replace("smets1_profile: secure-cohort", f"smets1_profile: {profile_name}")
+    spec = LabSpec.from_yaml(text.replace("smets1-secure-lab", f"smets1-{profile_name}"), "lab")
+    return Lab.build(spec)
+
+
+@pytest.mark.parametrize(
+    ("profile_name", "credit_2_1", "ec", "gas_ppmid_firmware"),
+    [
+        ("secure-cohort", "DEVICE_REJECTED", "DEVICE_FAILURE", "ROLE_NOT_ELIGIBLE"),
+        ("northway-nx1", "I0", "I0", "I0"),  # accepts 2.1 in credit mode, hides the EC failure
+        ("lumen-l2", "I0", "DEVICE_FAILURE", "ROLE_NOT_ELIGIBLE"),
+    ],
+)
+async def test_the_same_requests_meet_each_models_quirks(
+    profile_name: str, credit_2_1: str, ec: str, gas_ppmid_firmware: str
+) -> None:
+    """Profiles are data: one lab, three model files, three sets of answers."""
+    lab = await _lab_of(profile_name)
+    async with lab:
+        assert lab.dcc is not None
+        esme, ppmid = lab.eui("ESME"), lab.eui("PPMID")
+        config = await lab.dcc.request(
+            "2.1", as_user="supplier", target=esme, params={"ec_limit_millipence": 700_000}
+        )
+        activate = await lab.dcc.request("2.5", as_user="supplier", target=esme)
+        firmware = await lab.dcc.request(
+            "11.1",
+            as_user="gas-only-supplier",
+            target=ppmid,
+            params={"image_hash": "ab" * 32, "version": "01000003"},
+        )
+        assert (config.reason, activate.reason, firmware.reason) == (
+            credit_2_1,
+            ec,
+            gas_ppmid_firmware,
+        ), (config.detail, activate.detail, firmware.detail)
+        if firmware.reason == "ROLE_NOT_ELIGIBLE":
+            assert "electricity supplier only" in firmware.detail  # the S1SP's rule
+        meter = lab.device("ESME")
+        assert meter is not None and not meter.ec_active  # type: ignore[attr-defined]
