@@ -521,9 +521,12 @@ class Lab:
         smets1_sites: list[Smets1Site] = []
         for p in spec.premises:
             if p.smets1_profile is not None:
-                smets1_sites.append(
-                    _smets1_site(p, spec.seed, clock, users, inventory, names, registrations)
+                site = Smets1Site.from_spec(p, spec.seed, clock, inventory, names)
+                reg = registrations[bytes(site.hub_eui)] = _registration(
+                    site.hub_eui, p.registration, users
                 )
+                reg.postcode = p.postcode
+                smets1_sites.append(site)
                 continue
             emulated = tuple(
                 (EMULATED[d.kind], d.suffix, d.options) for d in p.devices if d.kind in EMULATED
@@ -762,43 +765,6 @@ class Lab:
                 await asyncio.sleep(0.01)
             self._waking.add(target)
             await self._wake(target)
-
-
-def _smets1_site(
-    p: PremisesSpec,
-    seed: str,
-    clock: Clock,
-    users: UserRegistry,
-    inventory: Inventory,
-    names: dict[str, Eui64],
-    registrations: dict[bytes, PremisesRegistration],
-) -> Smets1Site:
-    """A SMETS1 premises: its devices on the inventory (SMETS1, the profile's model)."""
-    from hil.dcc.smets1_profiles import profile
-
-    model = profile(str(p.smets1_profile))
-    hub = Eui64(p.base | HUB_SUFFIX[DeviceKind.CHF])
-    devices: list[tuple[str, Eui64]] = []
-    for d in p.devices:
-        eui = hub if d.kind == DeviceKind.CHF else Eui64(p.base | d.suffix)
-        inventory.add(
-            eui,
-            d.kind,
-            d.status,
-            hub=None if d.kind == DeviceKind.CHF else hub,
-            model=model.model,
-            smets1=True,
-        )
-        if d.kind != DeviceKind.CHF:
-            devices.append((d.kind.value, eui))
-        for alias in (d.kind.value, f"{p.name}/{d.kind.value}", d.name):
-            if alias and (alias not in names or "/" in alias):
-                names.setdefault(alias, eui)
-    site = Smets1Site.build(p.name, model, hub, devices, clock, seed)
-    registration = _registration(hub, p.registration, users)
-    registration.postcode = p.postcode
-    registrations[bytes(hub)] = registration
-    return site
 
 
 def _live_history(

@@ -7,6 +7,7 @@ DCC reaches it through the S1SP (`hil.dcc.smets1`), never through GBCS.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from emulator.clock import Clock
 from emulator.devices.smets1.hub import Smets1Hub
@@ -14,6 +15,13 @@ from emulator.devices.smets1.meters import KINDS, Smets1Device, make_device
 from emulator.devices.smets1.profile import Smets1Profile
 from emulator.gbcs.eui import Eui64
 from emulator.han.link import Link, open_link
+from hil.dcc.inventory import DeviceKind, Inventory
+
+if TYPE_CHECKING:
+    from hil.dcc.lab import PremisesSpec
+
+#: A SMETS1 hub has the CHF's fixed place in the premises: base | A2.
+HUB_SUFFIX = 0xA2
 
 
 @dataclass
@@ -41,6 +49,38 @@ class Smets1Site:
         for device in (hub_device, *others):
             site.devices[bytes(device.eui)] = device
         return site
+
+    @classmethod
+    def from_spec(
+        cls,
+        p: PremisesSpec,
+        seed: str,
+        clock: Clock,
+        inventory: Inventory,
+        names: dict[str, Eui64],
+    ) -> Smets1Site:
+        """A lab file's SMETS1 premises; its devices go on the inventory as SMETS1 of its model."""
+        from hil.dcc.smets1_profiles import profile
+
+        model = profile(str(p.smets1_profile))
+        hub = Eui64(p.base | HUB_SUFFIX)
+        devices: list[tuple[str, Eui64]] = []
+        for d in p.devices:
+            eui = hub if d.kind == DeviceKind.CHF else Eui64(p.base | d.suffix)
+            inventory.add(
+                eui,
+                d.kind,
+                d.status,
+                hub=None if d.kind == DeviceKind.CHF else hub,
+                model=model.model,
+                smets1=True,
+            )
+            if d.kind != DeviceKind.CHF:
+                devices.append((d.kind.value, eui))
+            for alias in (d.kind.value, f"{p.name}/{d.kind.value}", d.name):
+                if alias and (alias not in names or "/" in alias):
+                    names.setdefault(alias, eui)
+        return cls.build(p.name, model, hub, devices, clock, seed)
 
     @property
     def hub_eui(self) -> Eui64:
