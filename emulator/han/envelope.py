@@ -44,6 +44,7 @@ class EnvelopeKind(IntEnum):
     OTA_REQUEST = 10  # device asks for the block at an offset (query next image / block)
     OTA_BLOCK = 11  # hub answers with the block at that offset
     OTA_END = 12  # device reports the transfer's end (status: 0 whole image, else failed)
+    VENDOR = 13  # a SMETS1 vendor protocol message (JSON, docs/smets1.md), not GBCS
 
 
 @dataclass(frozen=True, slots=True)

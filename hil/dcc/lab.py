@@ -48,6 +48,8 @@ from hil.dcc.catalogue import Role
 from hil.dcc.inventory import DeviceKind, Inventory, SmiStatus
 from hil.dcc.registration import PremisesRegistration
 from hil.dcc.service import Dcc
+from hil.dcc.smets1 import Smets1ServiceProvider
+from hil.dcc.smets1_site import Smets1Site
 from hil.dcc.users import User, UserError, UserRegistry, parse_user_id
 from hil.errors import HilError
 from hil.files import FileFormatError, FileModel, YamlDocument, parse_yaml, read_yaml, tag
@@ -101,6 +103,7 @@ class PremisesSpec:
     devices: list[DeviceSpec]
     registration: dict[str, Any]
     postcode: str = ""
+    smets1_profile: str | None = None  # a SMETS1 premises: its devices' model profile
 
 
 @dataclass
@@ -155,6 +158,7 @@ class LabSpec:
                     devices,
                     p.registration.model_dump(exclude_unset=True),
                     p.postcode,
+                    p.smets1_profile,
                 )
             )
         return cls(
@@ -198,6 +202,13 @@ def _base(text: str) -> int:
     if not 0 <= value < 1 << 64 or value & 0xFF:
         raise ValueError(f"must be 64 bits with a last octet of 00 (the suffix), got {text}")
     return value
+
+
+def _smets1_profile(text: str) -> str:
+    from hil.dcc.smets1_profiles import profile
+
+    profile(text)
+    return text
 
 
 def _esme_variant(text: str) -> str:
@@ -315,6 +326,7 @@ class PremisesEntry(FileModel):
     base: Annotated[str, _checked(_base)] = "0x00DB123456789000"
     devices: list[DeviceEntry] = []
     registration: RegistrationEntry = RegistrationEntry()
+    smets1_profile: Annotated[str, _checked(_smets1_profile)] | None = None
 
 
 class LabFile(FileModel):
@@ -382,6 +394,10 @@ def _check_lab(doc: YamlDocument, data: LabFile) -> None:
         base = int(p.base, 0)
         kinds = [DeviceKind.parse(d.type) for d in p.devices]
         for hub_kind in HUB_SUFFIX:
+            if p.smets1_profile is not None and hub_kind == DeviceKind.GPF:
+                if hub_kind in kinds:  # a SMETS1 hub hosts no GBCS gas proxy
+                    raise doc.error((*here, "devices"), "a SMETS1 premises has no GPF")
+                continue
             if kinds.count(hub_kind) != 1:
                 found = kinds.count(hub_kind)
                 raise doc.error((*here, "devices"), f"needs exactly one {hub_kind}, found {found}")
@@ -395,6 +411,8 @@ def _check_lab(doc: YamlDocument, data: LabFile) -> None:
             for key in ("variant", "auxiliary"):
                 if getattr(d, key) is not None and kind != DeviceKind.ESME:
                     raise doc.error((*at, key), f"applies to an ESME, not a {kind}")
+                if getattr(d, key) is not None and p.smets1_profile is not None:
+                    raise doc.error((*at, key), "applies to a SMETS2 ESME (SMETS1: the profile)")
             eui = base | suffix
             if eui in euis:
                 first = doc.locate(euis[eui])
@@ -472,6 +490,9 @@ class Lab:
     dropped: Counter[str] = field(default_factory=Counter)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _waking: set[bytes] = field(default_factory=set)
+    #: SMETS1 premises (vendor protocol, reached through the S1SP), docs/smets1.md.
+    smets1_sites: list[Smets1Site] = field(default_factory=list)
+    smets1: Smets1ServiceProvider | None = None
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
@@ -497,7 +518,16 @@ class Lab:
         built: list[Premises] = []
         registrations: dict[bytes, PremisesRegistration] = {}
         names: dict[str, Eui64] = {}
+        smets1_sites: list[Smets1Site] = []
         for p in spec.premises:
+            if p.smets1_profile is not None:
+                site = Smets1Site.from_spec(p, spec.seed, clock, inventory, names)
+                reg = registrations[bytes(site.hub_eui)] = _registration(
+                    site.hub_eui, p.registration, users
+                )
+                reg.postcode = p.postcode
+                smets1_sites.append(site)
+                continue
             emulated = tuple(
                 (EMULATED[d.kind], d.suffix, d.options) for d in p.devices if d.kind in EMULATED
             )
@@ -538,7 +568,9 @@ class Lab:
             built.append(premises)
         if history and isinstance(clock, VirtualClock):
             _live_history(built, clock, spec.start - history, spec.start)
-        return cls(spec, clock, pki, users, inventory, built, registrations, names)
+        lab = cls(spec, clock, pki, users, inventory, built, registrations, names)
+        lab.smets1_sites = smets1_sites
+        return lab
 
     # -- running ------------------------------------------------------------------------------
     async def start(self) -> Dcc:
@@ -558,7 +590,8 @@ class Lab:
                 for runner in premises.runners:
                     if isinstance(runner.device, Gsme):
                         self._tasks.append(asyncio.create_task(runner.run_sleepy(0.2)))
-        parties = self.premises[0].parties
+        # a lab of SMETS1 premises only still has the DCC's parties (same seed, same keys)
+        parties = self.premises[0].parties if self.premises else lab_pki(self.spec.seed)[1]
         acb = parties[AnchorRole.ACCESS_CONTROL_BROKER].eui
         dcc_roles = (
             AnchorRole.TRANSITIONAL_COS,
@@ -578,6 +611,13 @@ class Lab:
         )
         self.dcc.firmware_delivery = self._deliver_firmware
         self.dcc.response_timeout = self.spec.response_timeout
+        if self.smets1_sites:
+            self.smets1 = Smets1ServiceProvider(self.dcc, f"{base}-smets1")
+            for site in self.smets1_sites:
+                await site.start(f"{base}-smets1")
+                self.smets1.add_premises(site.hub_eui, site.device_euis, site.profile)
+            await self.smets1.start()
+            self.dcc.smets1 = self.smets1
         await self.dcc.start()
         return self.dcc
 
@@ -591,6 +631,10 @@ class Lab:
         self._tasks.clear()
         if self.dcc is not None:
             await self.dcc.stop()
+        if self.smets1 is not None:
+            await self.smets1.stop()
+        for site in self.smets1_sites:
+            await site.stop()
         for premises in self.premises:
             await premises.close()
         if self._broker is not None:
@@ -622,6 +666,9 @@ class Lab:
 
     def device(self, name: str | Eui64) -> Device | None:
         key = bytes(self.eui(name))
+        for site in self.smets1_sites:
+            if key in site.devices:
+                return site.devices[key]  # type: ignore[return-value]  # duck-typed state
         for premises in self.premises:
             if key in premises.devices:
                 return premises.devices[key]

@@ -42,7 +42,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -91,6 +91,9 @@ from hil.dcc.schedules import Schedule, parse_interval, parse_time
 from hil.dcc.timing import Category, ResponseTiming, StartPoint, TimingReport, target_for
 from hil.dcc.users import User, UserRegistry
 from hil.dcc.values import response_values
+
+if TYPE_CHECKING:
+    from hil.dcc.smets1 import Smets1ServiceProvider
 
 MAX_FUTURE = _dt.timedelta(days=30)
 
@@ -188,6 +191,8 @@ class Dcc:
         #: How long to wait for a device's response (real seconds) before failing with
         #: NO_RESPONSE; a sleepy meter's wake-up wait counts (real-clock labs).
         self.response_timeout = 30.0
+        #: The SMETS1 service provider (hil.dcc.smets1): requests to SMETS1 devices go there.
+        self.smets1: Smets1ServiceProvider | None = None
         self._sequence = itertools.count(1)
         self._counters: dict[bytes, int] = {}
         self._reserved: dict[bytes, set[int]] = {}
@@ -354,7 +359,10 @@ class Dcc:
         try:
             self._validate(result, service, device)
             assert service is not None
-            if service.non_device or service.role_only:
+            if self.smets1 is not None and self.smets1.takes(service, device):
+                assert device is not None
+                self.smets1.handle(result, service, device)
+            elif service.non_device or service.role_only:
                 nondevice.validate(self, result, service, device)
                 self._acknowledge(result)
                 self._run_non_device(result, service, device)

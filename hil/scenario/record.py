@@ -99,6 +99,7 @@ class ResponseTimeRecord:
     measured_s: float
     target_s: float | None
     ok: bool
+    smets1: bool = False  # a SMETS1 device: the SMETS1 target, HAN time counted
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import json
 import logging
 import os
 import random
@@ -28,6 +29,7 @@ from typing import Any
 
 from emulator.clock import VirtualClock
 from emulator.errors import EmulatorError, GbcsError
+from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, decode_message
 from emulator.gbcs.inspection import inspect_message
 from emulator.gbcs.message_codes import lookup
@@ -205,6 +207,20 @@ class ScenarioContext:
                 message_code=code,
                 hex=raw.hex().upper(),
                 decoded=_decoded(raw, sent),
+            )
+        )
+
+    def on_smets1(self, kind: str, device: Eui64, raw: bytes) -> None:
+        """A SMETS1 vendor message (JSON, docs/smets1.md) between the S1SP and a device."""
+        if not self._active:
+            return
+        name = self.device_name(bytes(device))
+        source, target = ("S1SP", name) if kind == "command" else (name, "S1SP")
+        body = json.loads(raw)
+        label = f"vendor {body.get('cmd') or body.get('code')}"
+        self.record.messages.append(
+            MessageRecord(
+                self.stamp(), source, target, kind, label, self.current, decoded=raw.decode()
             )
         )
 
@@ -903,6 +919,8 @@ async def run_scenario(
     if dcc is not None:
         for hub in dcc.hubs.values():
             hub.add_listener(ctx.on_hub)
+        if dcc.smets1 is not None:
+            dcc.smets1.add_listener(ctx.on_smets1)
     verdicts: list[Verdict] = []
     try:
         check_scenario(scenario, lab)
@@ -935,6 +953,7 @@ async def run_scenario(
                     round(timing.measured, 6),
                     timing.target,
                     timing.target is None or timing.measured <= timing.target,
+                    timing.smets1,
                 )
             )
     record.verdict = _overall(verdicts)
