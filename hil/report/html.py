@@ -464,13 +464,14 @@ def _arrow(
 
 def _response_times(n: int, records: Sequence[ResponseTimeRecord]) -> str:
     rows = []
-    for variant in sorted({r.variant for r in records}):
-        values = sorted(r.measured_s for r in records if r.variant == variant)
-        mine = [r for r in records if r.variant == variant]
+    for variant, smets1 in sorted({(r.variant, r.smets1) for r in records}):
+        mine = [r for r in records if r.variant == variant and r.smets1 == smets1]
+        values = sorted(r.measured_s for r in mine)
         targets = sorted({r.target_s for r in mine if r.target_s is not None})
         late = sum(not r.ok for r in mine)
         rows.append(
             f'<tr class="{"bad" if late else ""}"><td>{e(variant)}</td>'
+            f"<td>{'SMETS1' if smets1 else 'SMETS2+'}</td>"
             f'<td class="num">{len(values)}</td>'
             f'<td class="num">{_seconds(values[0])}</td>'
             f'<td class="num">{_seconds(_median(values))}</td>'
@@ -479,7 +480,8 @@ def _response_times(n: int, records: Sequence[ResponseTimeRecord]) -> str:
             f'<td class="num msg">{late}</td></tr>'
         )
     table = (
-        "<table><thead><tr><th>variant</th><th>n</th><th>min</th><th>median</th><th>max</th>"
+        "<table><thead><tr><th>variant</th><th>regime</th><th>n</th><th>min</th><th>median</th>"
+        "<th>max</th>"
         f"<th>target</th><th>over target</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     plot = response_times_svg(records, f"s{n}-rt")

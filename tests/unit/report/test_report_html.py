@@ -183,3 +183,25 @@ def test_an_empty_run_and_unreadable_times_still_render() -> None:
     page = render_html(RunRecord("smets-hil", "now", [odd]))
     assert 'data-msg="s0m0"' in page
     assert 'class="plot series"' not in page  # nothing plottable, no empty plot
+
+
+def test_response_times_say_which_regime_each_target_is() -> None:
+    """The same variant on a SMETS2 and a SMETS1 premises: two rows, two targets."""
+    record = ScenarioRecord(
+        "regimes",
+        None,
+        "lab",
+        None,
+        {},
+        Verdict.PASS,
+        stamp(0, 0),
+        stamp(1, 1),
+        response_times=[
+            ResponseTimeRecord("4.1.1", 0.05, 30.0, True),
+            ResponseTimeRecord("4.1.1", 9.5, 16.0, True, smets1=True),
+        ],
+    )
+    page = render_html(RunRecord("smets-hil", "now", [record]))
+    rows = re.findall(r"<tr[^>]*><td>4\.1\.1</td><td>(SMETS[^<]*)</td>.*?</tr>", page)
+    assert rows == ["SMETS2+", "SMETS1"]
+    assert "16 s" in page and "30 s" in page
