@@ -313,6 +313,20 @@ def conformance(
     is_flag=True,
     help="ESME only: no auxiliary load control switches (their use cases unsupported).",
 )
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(dir_okay=False),
+    help="Be this lab's device of --eui (its seed, hub, GPF, registered users' keys).",
+)
+@click.option(
+    "--format",
+    "line_format",
+    type=click.Choice(["envelope", "gfi"]),
+    default="envelope",
+    show_default=True,
+    help="What the port carries: HAN envelopes in frames, or GFI text lines (docs/hardware.md).",
+)
 def device(
     device_type: str,
     eui: str,
@@ -323,6 +337,8 @@ def device(
     seed: str,
     variant: str | None,
     no_auxiliary: bool,
+    lab_file: str | None,
+    line_format: str,
 ) -> None:
     """Run one emulated device on a link until interrupted (Ctrl-C, SIGTERM).
 
@@ -352,6 +368,8 @@ def device(
                     seed,
                     click.echo,
                     options,
+                    lab_file,
+                    line_format,
                 )
             )
     except (HilError, EmulatorError) as exc:
