@@ -102,7 +102,7 @@ def device_from_lab(
     spec = LabSpec.from_file(lab_file)
     for premises in spec.premises:
         for d in premises.devices:
-            if premises.base | d.suffix == int(address) and not d.kind.hub:
+            if Eui64(premises.base | d.suffix) == address and not d.kind.hub:
                 if d.kind != DeviceKind.parse(device_type):
                     raise StartupError(
                         f"--lab {lab_file}: {address} is a {d.kind}, not {device_type}"

@@ -1,0 +1,198 @@
+"""A device under test: the lab's ESME as its own process, reached on a port.
+
+The lab file marks the ESME ``external: true`` on a link; the meter itself is
+`smets-hil device esme --lab LAB` in another process, on the master side of a
+pty (what a board on a USB adapter looks like from our side) or behind a
+``socket://`` TCP bridge (ser2net). The scenario files run unchanged; steps
+that read the inside of the meter are SKIP with the reason in the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from emulator.han.serial import pty_pair
+from hil.bridge import TcpBridge
+from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.fixtures import FIXTURES
+from hil.scenario.model import load_scenarios
+from hil.scenario.record import ScenarioRecord, Verdict
+from hil.scenario.runner import run_scenario, run_scenarios
+
+ESME = "00-DB-12-34-56-78-90-A0"
+STARTUP = 20.0
+SCENARIOS = FIXTURES / "scenarios"
+
+
+def external_lab(
+    tmp_path: Path, link: str, top: dict[str, Any] | None = None, **extra: Any
+) -> Path:
+    """The demo lab with its ESME external on `link` (plus `extra` keys on that entry)."""
+    data = yaml.safe_load(DEFAULT_LAB.read_text())
+    data.update(top or {})
+    for device in data["premises"][0]["devices"]:
+        if device["type"] == "ESME":
+            device.update(external=True, link=link, **extra)
+    path = tmp_path / "external-lab.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+class Board:
+    """`smets-hil device esme --lab LAB` on the master side of a pty: a board on a port."""
+
+    def __init__(self, lab: Path) -> None:
+        self.lab = lab
+        self.pty = pty_pair()
+        self.process: asyncio.subprocess.Process | None = None
+        self.said: list[str] = []
+
+    @property
+    def port(self) -> str:
+        return self.pty.slave_url
+
+    async def start(self) -> None:
+        fd = self.pty.master_fd
+        self.process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "hil.cli", "device", "esme", "--lab", str(self.lab)),
+            *("--eui", ESME, "--link", f"fd://{fd}"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            pass_fds=(fd,),
+        )
+        assert self.process.stdout is not None
+        async with asyncio.timeout(STARTUP):
+            while True:
+                line = (await self.process.stdout.readline()).decode()
+                if not line:
+                    raise AssertionError(f"device exited before listening: {''.join(self.said)}")
+                self.said.append(line)
+                if "listening on" in line:
+                    return
+
+    async def unplug(self) -> None:
+        """The board goes away: its process dies and the pty with it."""
+        await self.stop()
+        self.pty.close()
+
+    async def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.returncode is None:
+            process.send_signal(signal.SIGKILL)
+        await process.wait()
+        if process.stdout is not None:
+            await process.stdout.read()
+
+
+@pytest.fixture
+async def boards() -> AsyncIterator[Callable[[Path], Board]]:
+    made: list[Board] = []
+
+    def make(lab: Path) -> Board:
+        board = Board(lab)
+        made.append(board)
+        return board
+
+    yield make
+    for board in made:
+        await board.stop()
+        board.pty.close()
+
+
+def skipped(record: ScenarioRecord) -> list[str]:
+    return [s.message for s in record.steps if s.verdict == Verdict.SKIP]
+
+
+def failures(record: ScenarioRecord) -> str:
+    return "; ".join(s.message for s in record.steps if s.verdict in (Verdict.FAIL, Verdict.ERROR))
+
+
+SCENARIO_FILES = ["read-registers.yaml", "top-up.yaml", "disable-enable-supply.yaml"]
+
+
+@pytest.mark.parametrize("bridge", [False, True], ids=["pty", "socket"])
+@pytest.mark.parametrize("name", SCENARIO_FILES)
+async def test_scenarios_pass_against_an_external_esme(
+    tmp_path: Path, boards: Callable[[Path], Board], name: str, bridge: bool
+) -> None:
+    for scenario in load_scenarios(SCENARIOS / name):
+        # A fresh board per matrix cell: its balance and replay counters start over.
+        board = boards(external_lab(tmp_path, "serial:///dev/null"))
+        tcp = TcpBridge(board.port) if bridge else None
+        url = board.port if tcp is None else f"socket://127.0.0.1:{await tcp.start()}"
+        lab = external_lab(tmp_path, url)
+        await board.start()
+        try:
+            run = await run_scenarios([scenario], lab=lab, interactive=False)
+        finally:
+            if tcp is not None:
+                await tcp.stop()
+            await board.stop()
+        (record,) = run.scenarios
+        assert record.verdict == Verdict.PASS, failures(record)
+        reasons = skipped(record)
+        assert reasons, "state steps on an external meter must be skipped, not run"
+        assert all("ESME is external" in r for r in reasons), reasons
+        # What the meter answered came over the port: the DCC saw responses.
+        assert any(m.kind == "response" for m in record.messages)
+
+
+async def test_a_lost_port_is_offline_and_the_lab_goes_on_then_resumes(
+    tmp_path: Path, boards: Callable[[Path], Board], caplog: pytest.LogCaptureFixture
+) -> None:
+    # A stable name for the port (udev's /dev/serial/by-id): the board comes back behind it.
+    by_id = tmp_path / "ttyESME"
+    first = boards(tmp_path / "unused.yaml")
+    os.symlink(first.pty.slave_path, by_id)
+    lab_path = external_lab(tmp_path, f"serial://{by_id}", {"response_timeout_s": 1})
+    first.lab = lab_path
+    await first.start()
+    lab = Lab.load(lab_path)
+    (read,) = load_scenarios(SCENARIOS / "read-registers.yaml")
+    await lab.start()
+    try:
+        external = lab.external("ESME")
+        assert external is not None and external.online
+        record = await run_scenario(read, lab, interactive=False)
+        assert record.verdict == Verdict.PASS, failures(record)
+
+        await first.unplug()  # pty closed mid-run
+        for _ in range(100):
+            if not external.online:
+                break
+            await asyncio.sleep(0.05)
+        assert external.state == "offline"
+        assert any("ESME (external" in r.message and "offline" in r.message for r in caplog.records)
+        # The other devices go on: the PPMID and the gas meter still answer.
+        gone = await run_scenario(read, lab, interactive=False)
+        assert gone.verdict == Verdict.ERROR  # the ESME's read cannot complete
+        from hil.live.monitor import LabMonitor
+
+        rows = {row.kind: row for row in LabMonitor(lab).snapshot().devices}
+        assert rows["ESME"].online == "offline"
+
+        second = boards(lab_path)
+        os.unlink(by_id)
+        os.symlink(second.pty.slave_path, by_id)
+        await second.start()
+        for _ in range(200):
+            if external.online:
+                break
+            await asyncio.sleep(0.05)
+        assert external.online and external.reconnects == 1
+        back = await run_scenario(read, lab, interactive=False)
+        assert back.verdict == Verdict.PASS, failures(back)
+    finally:
+        await lab.stop()
