@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from emulator.errors import EmulatorError
+from emulator.errors import EmulatorError, LinkClosed
 from emulator.gbcs.eui import Eui64
 from emulator.han.link import Link, open_link
 from hil.errors import HilError
@@ -43,6 +43,23 @@ HOOK_TIMEOUT: Final = 60.0
 
 #: How often the link of an online device is looked at for a loss (seconds).
 WATCH: Final = 0.1
+
+
+class OfflineLink(Link):
+    """Where the hub's route to a device under test points while its port is gone."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(url)
+
+    async def _send(self, raw: bytes) -> None:
+        raise LinkClosed(self.reason)
+
+    async def _recv(self) -> bytes:
+        raise LinkClosed(self.reason)
+
+    def __del__(self) -> None:
+        """Nothing to release: it never had a transport."""
 
 
 class BenchError(HilError):
@@ -185,8 +202,12 @@ class ExternalDevice:
         link, self.link = self.link, None
         if link is None:
             return
-        if self._hub is not None and link in self._hub.links:
-            self._hub.links.remove(link)
+        if self._hub is not None:
+            if link in self._hub.links:
+                self._hub.links.remove(link)
+            # Commands for it fail at once, saying why, instead of waiting for a timeout.
+            offline = OfflineLink(self.url, f"{self.name} is offline: {self.problem or 'stopped'}")
+            self._hub.routes[bytes(self.eui)] = offline
         await link.close()
 
     async def _watch(self) -> None:
