@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from emulator.errors import EmulatorError, LinkClosed
 from emulator.gbcs.eui import Eui64
-from emulator.han.link import Link, open_link
+from emulator.han.link import Link, open_link, scheme_of
 from hil.errors import HilError
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class ExternalDevice:
     hooks: BenchHooks = field(default_factory=BenchHooks)
     retry: float = RETRY
     hook_timeout: float = HOOK_TIMEOUT
-    opener: Callable[[str], Link] = open_link
+    opener: Callable[[str], Link] | None = None
     link: Link | None = None
     online: bool = False
     #: Why it is offline (the last loss or failed reopen), None while online.
@@ -187,7 +187,12 @@ class ExternalDevice:
 
     async def _connect(self) -> None:
         assert self._hub is not None
-        link = self.opener(self.url)
+        if self.opener is not None:
+            link = self.opener(self.url)
+        elif scheme_of(self.url).startswith("gfi+"):  # GFI lines carry no addresses
+            link = open_link(self.url, peer=self.eui)
+        else:
+            link = open_link(self.url)
         try:
             await link.open()
         except BaseException:
