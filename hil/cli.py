@@ -377,6 +377,47 @@ def device(
 
 
 @main.group()
+def wire() -> None:
+    """The HAN wire protocol on a real port (docs/wire-protocol.md)."""
+
+
+@wire.command("check")
+@click.option("--link", "link_url", required=True, help="Port of the device: tty, socket://, ...")
+@click.option("--eui", default="00-DB-12-34-56-78-90-A0", show_default=True, help="The device.")
+@click.option("--hub", "hub_eui", default="00-DB-12-34-56-78-90-A2", show_default=True)
+@click.option("--seed", default="smets-hil-lab", show_default=True, help="Lab PKI seed.")
+@click.option("--reply-within", type=float, default=2.0, show_default=True, help="Seconds.")
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds.")
+def wire_check(
+    link_url: str, eui: str, hub_eui: str, seed: str, reply_within: float, timeout: float
+) -> None:
+    """Exercise a device shim on a port; one line per finding, exit 1 if any failed."""
+    import asyncio
+
+    from hil.boundary import fail
+    from hil.errors import HilError
+    from hil.wire import check_device, failed
+
+    try:
+        findings = asyncio.run(
+            check_device(
+                link_url,
+                eui,
+                hub=hub_eui,
+                seed=seed,
+                reply_within=reply_within,
+                timeout=timeout,
+            )
+        )
+    except (HilError, EmulatorError) as exc:
+        fail(exc)
+    for finding in findings:
+        click.echo(finding.line())
+    if failed(findings):
+        sys.exit(1)
+
+
+@main.group()
 def pki() -> None:
     """The lab's test PKI (every certificate marked TEST)."""
 

@@ -314,6 +314,18 @@ class SerialLink(Link):
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(None, self._port.write, frame)
 
+    async def write_bytes(self, data: bytes) -> None:
+        """Put bytes on the port outside any frame (line noise for a shim's resync check)."""
+        if not self._opened:
+            await self.open()
+        if self._lost is not None:
+            raise LinkClosed(f"{self.url}: port lost: {self._lost}") from self._lost
+        async with self._write_lock:
+            if self._fd >= 0:
+                await self._write_fd(data)
+            else:
+                await asyncio.get_running_loop().run_in_executor(None, self._port.write, data)
+
     async def _write_fd(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
