@@ -111,3 +111,49 @@ async def test_a_scripted_gfi_hub_reads_and_commands_our_esme() -> None:
             await process.wait()
             assert process.stdout is not None
             await process.stdout.read()
+
+
+async def test_a_gfi_hub_on_tcp_reads_our_esme_connected_as_client() -> None:
+    """The hub emulator listens on TCP; our meter connects with ``socket://`` and answers."""
+    premises = Premises.build(devices=((DeviceType.ESME, 0xA0),), clock=RealClock())
+    eui = premises.device(DeviceType.ESME).eui
+    supplier = Sender(premises.parties[AnchorRole.SUPPLIER].eui, supplier_security(premises))
+    connected: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await connected.put((reader, writer))
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "hil.cli", "device", "esme", "--format", "gfi"),
+        *("--eui", str(eui), "--link", f"socket://127.0.0.1:{port}"),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        reader, writer = await asyncio.wait_for(connected.get(), STARTUP)
+        # pyserial empties a socket:// port's input when it opens it: wait for "listening on".
+        assert process.stdout is not None
+        async with asyncio.timeout(STARTUP):
+            while b"listening on" not in (said := await process.stdout.readline()):
+                assert said, "the device exited before listening"
+        read = supplier.command("4.1.1", eui)
+        writer.write(encode_line(read.encode()))
+        line = await asyncio.wait_for(reader.readline(), ANSWER)
+        assert line.startswith(b"GBCS:DATA#0:") and line.endswith(b"\r\n")
+        response = decode_message(parse_line(line))
+        check_response(response, read, supplier.security)
+    finally:
+        while not connected.empty():
+            connected.get_nowait()[1].close()
+        if "writer" in locals():
+            writer.close()
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await process.wait()
+        assert process.stdout is not None
+        await process.stdout.read()
+        server.close()
+        await server.wait_closed()
