@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,8 +82,6 @@ class BenchHooks:
 
 async def run_hook(name: str, eui: Eui64, what: str, command: str, timeout: float) -> str:
     """Run one hook; its output (stdout and stderr) on success, `BenchError` otherwise."""
-    import os
-
     env = {**os.environ, "SMETS_DEVICE": name, "SMETS_EUI": str(eui)}
     try:
         process = await asyncio.create_subprocess_shell(
@@ -242,8 +241,6 @@ class ExternalDevice:
     # -- the console ---------------------------------------------------------------------------
 
     async def _start_console(self, command: str) -> None:
-        import os
-
         env = {**os.environ, "SMETS_DEVICE": self.name, "SMETS_EUI": str(self.eui)}
         try:
             self._console = await asyncio.create_subprocess_exec(

@@ -584,6 +584,14 @@ class Lab:
 
     # -- running ------------------------------------------------------------------------------
     async def start(self) -> Dcc:
+        """Connect everything; if any part fails, what was started is stopped again."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> Dcc:
         base = self.spec.link
         if base == EMBEDDED_MQTT:
             self._broker = EmbeddedBroker()
