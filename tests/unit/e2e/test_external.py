@@ -139,3 +139,41 @@ async def test_a_lost_port_is_offline_and_the_lab_goes_on_then_resumes(
         assert back.verdict == Verdict.PASS, failures(back)
     finally:
         await lab.stop()
+
+
+IMAGES = Path(__file__).resolve().parents[3] / "firmware_images"
+
+
+async def test_firmware_update_of_an_external_esme_through_the_hub(
+    tmp_path: Path, boards: Callable[[Path], Board]
+) -> None:
+    """11.1 moves the OTA file in serial-sized blocks over the port; 11.3 activates; 11.2 reads."""
+    from emulator.gbcs import ota
+    from emulator.hub_ota import Outcome
+
+    board = boards(tmp_path / "unused.yaml")
+    lab_path = external_lab(tmp_path, board.port)
+    board.lab = lab_path
+    await board.start()
+    data = (IMAGES / "esme.ota").read_bytes()
+    async with Lab.load(lab_path) as lab:
+        dcc, hub, esme = lab.dcc, lab.premises[0].hub, lab.eui("ESME")
+        assert dcc is not None and hub is not None
+        sent = await dcc.request(
+            "11.1", as_user="supplier", target=esme, params={"image": data.hex()}
+        )
+        assert sent.ok, sent.detail
+        for _ in range(2000):
+            done = [o for eui, o in hub.ota.outcomes if eui == bytes(esme)]
+            if done:
+                break
+            await asyncio.sleep(0.01)
+        assert done == [Outcome.TRANSFER_SUCCEEDED]
+        digest = ota.decode_image(data).manufacturer_image_hash.hex()
+        activate = await dcc.request(
+            "11.3", as_user="supplier", target=esme, params={"image_hash": digest}
+        )
+        assert activate.ok, activate.detail
+        read = await dcc.request("11.2", as_user="supplier", target=esme)
+        assert read.ok
+        assert [str(v.value) for v in read.values] == ["01000001"]
