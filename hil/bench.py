@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import shlex
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -89,14 +90,15 @@ async def run_hook(name: str, eui: Eui64, what: str, command: str, timeout: floa
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
+            start_new_session=True,  # its own process group: a timeout kills its children too
         )
     except OSError as exc:
         raise BenchError(f"{name}: {what} hook {command!r} cannot start: {exc}") from None
     try:
         output, _ = await asyncio.wait_for(process.communicate(), timeout)
     except TimeoutError:
-        process.kill()
-        await process.wait()
+        _kill_group(process, signal.SIGKILL)
+        await process.communicate()
         raise BenchError(f"{name}: {what} hook {command!r} took over {timeout:g} s") from None
     text = output.decode("utf-8", "replace").strip()
     if process.returncode != 0:
@@ -171,15 +173,12 @@ class ExternalDevice:
         self._tasks.clear()
         await self._drop_link()
         console, self._console = self._console, None
-        if console is not None and console.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                console.terminate()
+        if console is not None:
+            _kill_group(console, signal.SIGTERM)  # the reader (picocom...) and its children
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(console.wait(), 2.0)
-            if console.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    console.kill()
-                await console.wait()
+            _kill_group(console, signal.SIGKILL)
+            await console.wait()
         self.online = False
 
     # -- the link ------------------------------------------------------------------------------
@@ -250,6 +249,7 @@ class ExternalDevice:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 env=env,
+                start_new_session=True,
             )
         except OSError as exc:
             raise BenchError(f"{self.name}: console hook {command!r} cannot start: {exc}") from None
@@ -265,6 +265,12 @@ class ExternalDevice:
             out.info("%s", text)
         code = await self._console.wait()
         log.warning("%s: console hook ended (exit status %s)", self.name, code)
+
+
+def _kill_group(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+    """Signal a hook and everything it started (it leads its own process group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
 
 
 def describe(hooks: BenchHooks) -> str:
