@@ -19,6 +19,7 @@ docs/wire-protocol.md ("Checking a shim"):
     bad-ack           an ACK for a sequence that was not sent
     not-a-response    a GBCS payload that does not decode, or answers another command
     nack              the device NACKed a good command (its reason is shown)
+    back-to-back      two commands sent without a pause are both answered
     resync            after line noise the next frame is still understood
     version           an envelope of version 2 is not acted on
     nack-garbage      an envelope whose payload is not GBCS is NACKed (advice)
@@ -28,6 +29,7 @@ The JOIN exchange is not checked yet: see the TODO in `check_device`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,6 +108,7 @@ class WireChecker:
 
     async def run(self) -> list[Finding]:
         await self._check_read()
+        await self._check_back_to_back()
         await self._check_resync()
         await self._check_version()
         await self._check_garbage()
@@ -158,6 +161,33 @@ class WireChecker:
             )
         else:
             self._add("reply", "pass", f"GBCS response in {answered:.2f} s")
+
+    async def _check_back_to_back(self) -> None:
+        """Two commands with no pause between them: the hub does that, there is no flow control."""
+        sent = [self._read() for _ in range(2)]
+        start = len(self._errors)
+        for env, _ in sent:
+            await self.link.send(env)
+        wanted = {counter for _, counter in sent}
+        answered: set[int] = set()
+        deadline = time.perf_counter() + self.timeout
+        while answered != wanted and (left := deadline - time.perf_counter()) > 0:
+            try:
+                got = await self.link.recv(timeout=left)
+            except LinkTimeout:
+                break
+            if got.kind == EnvelopeKind.GBCS and got.source == self.device:
+                with contextlib.suppress(GbcsError):
+                    answered.add(_decoded_counter(got.payload))
+        self._classify_errors(self._errors[start:])
+        if answered >= wanted:
+            self._add("back-to-back", "pass", "answered two commands sent back to back")
+        else:
+            self._add(
+                "back-to-back",
+                "fail",
+                f"answered {len(answered & wanted)} of 2 commands sent back to back",
+            )
 
     async def _check_resync(self) -> None:
         if not isinstance(self.link, SerialLink):
@@ -275,6 +305,12 @@ def _counter(raw: bytes) -> int:
     return decode_message(raw).counter
 
 
+def _decoded_counter(payload: bytes) -> int:
+    from emulator.gbcs.frame import decode_message
+
+    return decode_message(payload).counter
+
+
 def _response_problem(payload: bytes, counter: int) -> str | None:
     from emulator.gbcs.frame import decode_message
 
@@ -358,6 +394,7 @@ FINDINGS: Final = (
     "bad-ack",
     "not-a-response",
     "nack",
+    "back-to-back",
     "resync",
     "version",
     "nack-garbage",
