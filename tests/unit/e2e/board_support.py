@@ -46,11 +46,12 @@ class Board:
     def port(self) -> str:
         return self.pty.slave_url
 
-    async def start(self) -> None:
+    async def start(self, link: str | None = None) -> None:
+        """On the pty master, or on `link` (an MQTT broker) instead."""
         fd = self.pty.master_fd
         self.process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "hil.cli", "device", "esme", "--lab", str(self.lab)),
-            *("--eui", ESME, "--link", f"fd://{fd}"),
+            *("--eui", ESME, "--link", link or f"fd://{fd}"),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -177,3 +177,25 @@ async def test_firmware_update_of_an_external_esme_through_the_hub(
         read = await dcc.request("11.2", as_user="supplier", target=esme)
         assert read.ok
         assert [str(v.value) for v in read.values] == ["01000001"]
+
+
+async def test_an_external_esme_on_an_mqtt_topic(
+    tmp_path: Path, boards: Callable[[Path], Board]
+) -> None:
+    """The board's shim speaks MQTT (section 4 of the wire protocol) on the embedded broker."""
+    from emulator.han.broker import EmbeddedBroker
+
+    async with EmbeddedBroker() as broker:
+        url = broker.url_for("bench")
+        board = boards(tmp_path / "unused.yaml")
+        lab_path = external_lab(tmp_path, url)
+        board.lab = lab_path
+        await board.start(link=url)
+        try:
+            (read,) = load_scenarios(SCENARIOS / "read-registers.yaml")
+            run = await run_scenarios([read], lab=lab_path, interactive=False)
+        finally:
+            await board.stop()
+    (record,) = run.scenarios
+    assert record.verdict == Verdict.PASS, failures(record)
+    assert skipped(record)
