@@ -313,6 +313,20 @@ def conformance(
     is_flag=True,
     help="ESME only: no auxiliary load control switches (their use cases unsupported).",
 )
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(dir_okay=False),
+    help="Be this lab's device of --eui (its seed, hub, GPF, registered users' keys).",
+)
+@click.option(
+    "--format",
+    "line_format",
+    type=click.Choice(["envelope", "gfi"]),
+    default="envelope",
+    show_default=True,
+    help="What the port carries: HAN envelopes in frames, or GFI text lines (docs/hardware.md).",
+)
 def device(
     device_type: str,
     eui: str,
@@ -323,6 +337,8 @@ def device(
     seed: str,
     variant: str | None,
     no_auxiliary: bool,
+    lab_file: str | None,
+    line_format: str,
 ) -> None:
     """Run one emulated device on a link until interrupted (Ctrl-C, SIGTERM).
 
@@ -352,10 +368,53 @@ def device(
                     seed,
                     click.echo,
                     options,
+                    lab_file,
+                    line_format,
                 )
             )
     except (HilError, EmulatorError) as exc:
         fail(exc)
+
+
+@main.group()
+def wire() -> None:
+    """The HAN wire protocol on a real port (docs/wire-protocol.md)."""
+
+
+@wire.command("check")
+@click.option("--link", "link_url", required=True, help="Port of the device: tty, socket://, ...")
+@click.option("--eui", default="00-DB-12-34-56-78-90-A0", show_default=True, help="The device.")
+@click.option("--hub", "hub_eui", default="00-DB-12-34-56-78-90-A2", show_default=True)
+@click.option("--seed", default="smets-hil-lab", show_default=True, help="Lab PKI seed.")
+@click.option("--reply-within", type=float, default=2.0, show_default=True, help="Seconds.")
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds.")
+def wire_check(
+    link_url: str, eui: str, hub_eui: str, seed: str, reply_within: float, timeout: float
+) -> None:
+    """Exercise a device shim on a port; one line per finding, exit 1 if any failed."""
+    import asyncio
+
+    from hil.boundary import fail
+    from hil.errors import HilError
+    from hil.wire import check_device, failed
+
+    try:
+        findings = asyncio.run(
+            check_device(
+                link_url,
+                eui,
+                hub=hub_eui,
+                seed=seed,
+                reply_within=reply_within,
+                timeout=timeout,
+            )
+        )
+    except (HilError, EmulatorError) as exc:
+        fail(exc)
+    for finding in findings:
+        click.echo(finding.line())
+    if failed(findings):
+        sys.exit(1)
 
 
 @main.group()

@@ -85,6 +85,44 @@ def build_device(
     return device, path, resumed
 
 
+def device_from_lab(
+    device_type: str, eui: str, lab_file: str, state_file: str | None
+) -> tuple[Device, Eui64, Eui64, Path | None, bool]:
+    """The lab's own device of that EUI, built as the lab builds it, with its hub and GPF.
+
+    What an external device needs to pass the lab's scenarios: the lab's keys,
+    the anchors of the users registered at its premises, its variant and its
+    history. A virtual lab's device gets its own virtual clock at the lab's start.
+    """
+    from emulator.devices.runner import check_state_path, restore_state
+    from hil.dcc.inventory import DeviceKind
+    from hil.dcc.lab import Lab, LabSpec
+
+    address = parse_eui("--eui", eui)
+    spec = LabSpec.from_file(lab_file)
+    for premises in spec.premises:
+        for d in premises.devices:
+            if Eui64(premises.base | d.suffix) == address and not d.kind.hub:
+                if d.kind != DeviceKind.parse(device_type):
+                    raise StartupError(
+                        f"--lab {lab_file}: {address} is a {d.kind}, not {device_type}"
+                    )
+                d.external = None  # here it is the emulated one
+    lab = Lab.build(spec)
+    for built in lab.premises:
+        device = built.devices.get(bytes(address))
+        if device is not None:
+            path = Path(state_file) if state_file else None
+            resumed = False
+            if path is not None:
+                check_state_path(path)
+                if path.exists():
+                    restore_state(device, path)
+                    resumed = True
+            return device, built.chf.eui, built.gpf.eui, path, resumed
+    raise StartupError(f"--lab {lab_file}: no emulated device {address} in the lab")
+
+
 async def run_device(
     device_type: str,
     eui: str,
@@ -95,19 +133,32 @@ async def run_device(
     seed: str,
     echo: Callable[[str], None] = print,
     options: Mapping[str, Any] | None = None,
+    lab_file: str | None = None,
+    line_format: str = "envelope",
 ) -> None:
     """Run until interrupted or SIGTERM; raise `HilError`/`EmulatorError` on failure.
 
     `options` go to the device type's constructor (an ESME's variant, auxiliary).
+    With `lab_file` the device, its hub and its GPF are the lab's (seed and
+    registration from the file). `line_format` "gfi" speaks GFI lines on the
+    port instead of envelopes (emulator/han/gfi.py).
     """
     from emulator.devices.runner import DeviceRunner
     from emulator.han.link import open_link
 
-    hub = parse_eui("--hub", hub_eui)
-    gpf = parse_eui("--gpf", gpf_eui)
     check_link_url(link_url)
-    device, path, resumed = build_device(device_type, eui, seed, state_file, options)
-    link = open_link(link_url, local=[device.eui])
+    if lab_file is not None:
+        device, hub, gpf, path, resumed = device_from_lab(device_type, eui, lab_file, state_file)
+    else:
+        hub = parse_eui("--hub", hub_eui)
+        gpf = parse_eui("--gpf", gpf_eui)
+        device, path, resumed = build_device(device_type, eui, seed, state_file, options)
+    if line_format == "gfi":
+        from emulator.han.gfi import GfiLink
+
+        link: Link = GfiLink(link_url, local=[device.eui], hub=hub)
+    else:
+        link = open_link(link_url, local=[device.eui])
     # SIGTERM from here on is a clean stop, even one that lands before "listening on".
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -16,6 +16,9 @@ them, so ``import emulator.han`` never pulls in aiomqtt or pyserial::
     loop://                      emulator.han.serial:SerialLink   (pyserial loopback)
     fd://N                       emulator.han.serial:SerialLink   (an open fd: pty master)
     mqtt://host:port/LAB         emulator.han.mqtt:MqttLink
+    gfi+serial:///dev/ttyUSB0    emulator.han.gfi:GfiLink        (GFI text lines; also
+                                 gfi+socket://, gfi+rfc2217://, gfi+fd://)
+    ble://AA:BB:CC:DD:EE:FF      emulator.han.ble:BleLink        (extra smets-hil[ble])
 
 Third-party backends register an entry point in the ``smets_hil.links`` group
 (name = URL scheme, value = ``module:Class``).
@@ -72,6 +75,11 @@ BACKENDS: dict[str, str] = {
     "loop": "emulator.han.serial:SerialLink",
     "fd": "emulator.han.serial:SerialLink",
     "mqtt": "emulator.han.mqtt:MqttLink",
+    "gfi+serial": "emulator.han.gfi:GfiLink",
+    "gfi+socket": "emulator.han.gfi:GfiLink",
+    "gfi+rfc2217": "emulator.han.gfi:GfiLink",
+    "gfi+fd": "emulator.han.gfi:GfiLink",
+    "ble": "emulator.han.ble:BleLink",
 }
 
 ENTRY_POINT_GROUP: Final = "smets_hil.links"

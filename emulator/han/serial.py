@@ -272,9 +272,17 @@ class SerialLink(Link):
                     return
 
     def _on_data(self, data: bytes) -> None:
-        for body in self.deframer.feed(data):
+        for body in self._bodies(data):
             if not self._inbox.put(body):
                 self.counters.dropped += 1
+
+    def _bodies(self, data: bytes) -> list[bytes]:
+        """Encoded envelopes in a chunk of bytes from the port (a line format overrides it)."""
+        return self.deframer.feed(data)
+
+    def _frame(self, raw: bytes) -> bytes | None:
+        """What goes on the port for one encoded envelope; None sends nothing."""
+        return encode_frame(raw)
 
     def _on_lost(self, exc: BaseException) -> None:
         if self._closed or self._lost is not None:
@@ -296,13 +304,27 @@ class SerialLink(Link):
     async def _send(self, raw: bytes) -> None:
         if self._lost is not None:
             raise LinkClosed(f"{self.url}: port lost: {self._lost}") from self._lost
-        frame = encode_frame(raw)
+        frame = self._frame(raw)
+        if frame is None:
+            return
         async with self._write_lock:  # frames from concurrent senders must not interleave
             if self._fd >= 0:
                 await self._write_fd(frame)
             else:
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(None, self._port.write, frame)
+
+    async def write_bytes(self, data: bytes) -> None:
+        """Put bytes on the port outside any frame (line noise for a shim's resync check)."""
+        if not self._opened:
+            await self.open()
+        if self._lost is not None:
+            raise LinkClosed(f"{self.url}: port lost: {self._lost}") from self._lost
+        async with self._write_lock:
+            if self._fd >= 0:
+                await self._write_fd(data)
+            else:
+                await asyncio.get_running_loop().run_in_executor(None, self._port.write, data)
 
     async def _write_fd(self, data: bytes) -> None:
         view = memoryview(data)

@@ -44,6 +44,7 @@ from emulator.hub import Hub
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import Party, TestPki
 from emulator.premises import Premises, lab_pki
+from hil.bench import BenchHooks, ExternalDevice
 from hil.dcc.catalogue import Role
 from hil.dcc.inventory import DeviceKind, Inventory, SmiStatus
 from hil.dcc.registration import PremisesRegistration
@@ -94,6 +95,8 @@ class DeviceSpec:
     model: str = "smets-hil virtual"
     name: str = ""
     options: dict[str, Any] = field(default_factory=dict)  # constructor options (ESME variant)
+    external: str | None = None  # the link URL of a device under test (not emulated here)
+    hooks: BenchHooks = field(default_factory=BenchHooks)  # bench commands (hil/bench.py)
 
 
 @dataclass
@@ -148,6 +151,8 @@ class LabSpec:
                         for k, v in (("variant", d.variant), ("auxiliary", d.auxiliary))
                         if v is not None
                     },
+                    d.link if d.external else None,
+                    BenchHooks(**d.hooks.model_dump()) if d.hooks is not None else BenchHooks(),
                 )
                 for d in p.devices
             ]
@@ -282,6 +287,14 @@ class UserEntry(FileModel):
     id: UserIdText | None = None
 
 
+class HooksEntry(FileModel):
+    """Bench commands for one device (hil/bench.py, docs/hardware.md)."""
+
+    power_cycle: str | None = None
+    reset: str | None = None
+    console: str | None = None
+
+
 class DeviceEntry(FileModel):
     type: Annotated[str, _checked(DeviceKind.parse)]
     suffix: Annotated[str, _checked(_suffix)]
@@ -291,6 +304,9 @@ class DeviceEntry(FileModel):
     name: str = ""
     variant: Annotated[str, _checked(_esme_variant)] | None = None
     auxiliary: bool | None = None
+    external: bool = False  # a device under test on `link`, not emulated (docs/hardware.md)
+    link: Annotated[str, AfterValidator(_link_url)] | None = None
+    hooks: HooksEntry | None = None
 
 
 class AgentsEntry(FileModel):
@@ -413,6 +429,16 @@ def _check_lab(doc: YamlDocument, data: LabFile) -> None:
                     raise doc.error((*at, key), f"applies to an ESME, not a {kind}")
                 if getattr(d, key) is not None and p.smets1_profile is not None:
                     raise doc.error((*at, key), "applies to a SMETS2 ESME (SMETS1: the profile)")
+            if d.external and kind not in EMULATED:
+                raise doc.error((*at, "external"), f"a {kind} cannot be external (the hub is ours)")
+            if d.external and d.link is None:
+                raise doc.error((*at, "link"), "an external device needs the link it is on")
+            if d.link is not None and not d.external:
+                raise doc.error((*at, "link"), "only an external device has its own link")
+            if d.link is not None and d.link == EMBEDDED_MQTT:
+                raise doc.error((*at, "link"), f"{EMBEDDED_MQTT} is for the lab's link only")
+            if d.hooks is not None and not d.external:
+                raise doc.error((*at, "hooks"), "bench hooks are for an external device")
             eui = base | suffix
             if eui in euis:
                 first = doc.locate(euis[eui])
@@ -493,6 +519,9 @@ class Lab:
     #: SMETS1 premises (vendor protocol, reached through the S1SP), docs/smets1.md.
     smets1_sites: list[Smets1Site] = field(default_factory=list)
     smets1: Smets1ServiceProvider | None = None
+    #: Devices under test (`external: true`), by EUI: on their own link, not emulated here.
+    externals: dict[bytes, ExternalDevice] = field(default_factory=dict)
+    _external_premises: dict[bytes, int] = field(default_factory=dict)
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
@@ -519,6 +548,7 @@ class Lab:
         registrations: dict[bytes, PremisesRegistration] = {}
         names: dict[str, Eui64] = {}
         smets1_sites: list[Smets1Site] = []
+        externals: dict[bytes, tuple[int, ExternalDevice]] = {}
         for p in spec.premises:
             if p.smets1_profile is not None:
                 site = Smets1Site.from_spec(p, spec.seed, clock, inventory, names)
@@ -537,6 +567,15 @@ class Lab:
             for device in premises.devices.values():
                 if isinstance(device, Gsme):
                     device.wake_interval = spec.wake_interval
+            for d in p.devices:
+                if d.external is not None:  # a device under test: the hub reaches it on its link
+                    dut = Eui64(p.base | d.suffix)
+                    premises.devices.pop(bytes(dut), None)
+                    name = d.name or d.kind.value
+                    externals[bytes(dut)] = (
+                        len(built),
+                        ExternalDevice(name, dut, d.external, d.hooks),
+                    )
             by_kind: dict[DeviceKind, Eui64] = {}
             for d in p.devices:
                 eui = Eui64(p.base | d.suffix) if not d.kind.hub else None
@@ -570,10 +609,20 @@ class Lab:
             _live_history(built, clock, spec.start - history, spec.start)
         lab = cls(spec, clock, pki, users, inventory, built, registrations, names)
         lab.smets1_sites = smets1_sites
+        lab.externals = {key: device for key, (_, device) in externals.items()}
+        lab._external_premises = {key: index for key, (index, _) in externals.items()}
         return lab
 
     # -- running ------------------------------------------------------------------------------
     async def start(self) -> Dcc:
+        """Connect everything; if any part fails, what was started is stopped again."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> Dcc:
         base = self.spec.link
         if base == EMBEDDED_MQTT:
             self._broker = EmbeddedBroker()
@@ -586,6 +635,11 @@ class Lab:
             hub = await premises.connect(link)
             hub.add_listener(self._on_hub_event)
             hubs[bytes(premises.chf.eui)] = hub
+            for key, external in self.externals.items():
+                if self._external_premises[key] == index:
+                    if self.inventory[external.eui].kind == DeviceKind.GSME:
+                        hub.register_sleepy(external.eui)
+                    await external.start(hub)
             if not isinstance(self.clock, VirtualClock):
                 for runner in premises.runners:
                     if isinstance(runner.device, Gsme):
@@ -635,6 +689,8 @@ class Lab:
             await self.smets1.stop()
         for site in self.smets1_sites:
             await site.stop()
+        for external in self.externals.values():
+            await external.stop()
         for premises in self.premises:
             await premises.close()
         if self._broker is not None:
@@ -663,6 +719,10 @@ class Lab:
         except ValueError:
             known = ", ".join(sorted(self.names))
             raise LabError(f"no device {name!r} in the lab (known: {known})") from None
+
+    def external(self, name: str | Eui64) -> ExternalDevice | None:
+        """The device under test of that name, None for an emulated one."""
+        return self.externals.get(bytes(self.eui(name)))
 
     def device(self, name: str | Eui64) -> Device | None:
         key = bytes(self.eui(name))
@@ -709,6 +769,12 @@ class Lab:
         self, eui: Eui64, image_hash: bytes, version: str, ota_file: bytes | None
     ) -> None:
         device = self.device(eui)
+        external = self.externals.get(bytes(eui))
+        if external is not None and ota_file is not None:
+            hub = self.premises[self._external_premises[bytes(eui)]].hub
+            if hub is not None:  # the board's hardware version is its own business
+                hub.distribute(eui, ota_file, None)
+            return
         for premises in self.premises:
             hub = premises.hub
             if ota_file is not None and hub is not None and bytes(eui) in premises.devices:

@@ -218,6 +218,10 @@ class LabMonitor:
                     online = "online" if hub_up else "offline"
                     link = premises.hub.link if premises.hub is not None else None
                     firmware = (premises.chf if item.eui == chf else premises.gpf).firmware_version
+                elif key in lab.externals:  # a device under test: up while its link is
+                    external = lab.externals[key]
+                    link = external.link
+                    online, firmware = external.state, item.firmware_version
                 elif device is None:
                     online, firmware = "not emulated", item.firmware_version
                 else:
@@ -235,7 +239,11 @@ class LabMonitor:
                         self.name_of(item.eui),
                         item.kind.value,
                         str(item.eui),
-                        url if online != "not emulated" else "-",
+                        lab.externals[key].url
+                        if key in lab.externals
+                        else url
+                        if online != "not emulated"
+                        else "-",
                         online,
                         item.status.value,
                         firmware,

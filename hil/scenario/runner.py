@@ -65,6 +65,7 @@ from hil.scenario.model import (
     _Step,
     check_scenario,
     resolve_path,
+    split_path,
     step_spec,
     substitute,
 )
@@ -96,7 +97,7 @@ class StepFailed(HilError):
 
 
 class StepSkipped(HilError):
-    """The step was not run (an operator prompt in CI)."""
+    """The step was not run (an operator prompt in CI, the inside of an external device)."""
 
 
 def interactive_default() -> bool:
@@ -583,7 +584,20 @@ class ScenarioContext:
         return f"DCC alert {detail['alert']['message_code']} to {detail['alert']['users']}"
 
     # -- state and measurements ----------------------------------------------------------------
+    def _inside(self, path: str) -> None:
+        """State of a device under test is inside the board: the step is skipped, with why."""
+        head = split_path(path)[0]
+        try:
+            external = self.lab.external(head)
+        except HilError:  # not a device: resolve_path says so
+            return
+        if external is not None:
+            raise StepSkipped(
+                f"{path}: {head} is external ({external.url}); its inside cannot be read"
+            )
+
     def _state(self, path: str, check: Check, detail: dict[str, Any]) -> str:
+        self._inside(path)
         try:
             value = resolve_path(self.lab, path)
         except ScenarioError as exc:
@@ -597,6 +611,7 @@ class ScenarioContext:
     def _measure(self, step: MeasureStep, detail: dict[str, Any]) -> str:
         unit: str | None = None
         if step.path is not None:
+            self._inside(step.path)
             try:
                 value = resolve_path(self.lab, step.path)
             except ScenarioError as exc:
@@ -614,6 +629,15 @@ class ScenarioContext:
 
     # -- local actions -------------------------------------------------------------------------
     async def _action(self, step: ActionStep, detail: dict[str, Any]) -> str:
+        external = self.lab.external(step.device)
+        if external is not None:
+            if step.action == "power_cycle" and external.hooks.power_cycle:
+                return await external.power_cycle() or "power cycled (bench hook)"
+            raise StepSkipped(
+                f"{step.action}: {step.device} is external ({external.url}); "
+                "the harness cannot do that to a board"
+                + (" (no power_cycle hook)" if step.action == "power_cycle" else "")
+            )
         device = self.lab.device(step.device)
         if device is None:
             raise ScenarioError(f"{step.device} is not an emulated device")

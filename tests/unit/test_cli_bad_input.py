@@ -150,6 +150,13 @@ CASES: dict[str, Case] = {
     # -- the root group
     "unknown command": case("frobnicate", code=USAGE, says="No such command 'frobnicate'"),
     "unknown option": case("--frobnicate", code=USAGE, says="No such option"),
+    # -- wire check
+    "wire check missing port": case(
+        "wire", "check", "--link", "/dev/nonexistent-tty", code=FAILED, says="/dev/nonexistent-tty"
+    ),
+    "wire check bad EUI": case(
+        "wire", "check", "--link", "loop://", "--eui", "nonsense", code=FAILED, says="not an EUI-64"
+    ),
     # -- gbcs decode
     "decode truncated": case("gbcs", "decode", "{d}/truncated.HEX", code=FAILED, says="parse"),
     "decode bad MAC": case(

@@ -40,7 +40,9 @@ EXPECTED_LAB_KEYS = (
     "name, seed, clock, start, link, wake_interval_s, response_timeout_s, history_days, "
     "users, premises"
 )
-EXPECTED_DEVICE_KEYS = "type, suffix, status, smets1, model, name, variant, auxiliary"
+EXPECTED_DEVICE_KEYS = (
+    "type, suffix, status, smets1, model, name, variant, auxiliary, external, link, hooks"
+)
 
 
 def _lab_error(tmp_path: Path, text: str | bytes) -> str:
