@@ -79,33 +79,34 @@ def build_image(
         hardware_min=None if hardware is None else hardware[0],
         hardware_max=None if hardware is None else hardware[1],
     )
-    unsigned = ota.unsigned_image(header, manufacturer_image)
-    signature = sign(signer.key, unsigned)
-    return ota.attach_signature(unsigned, bytes(signer.eui), signature)
+    signature = sign(signer.key, manufacturer_image)  # GBCS 11.2.2: over the image alone
+    return ota.encode_image(header, manufacturer_image, signature)
 
 
-def check_signature(image: ota.OtaImage, keystore: KeyStore) -> str | None:
-    """None when the supplier signature verifies, else why not (one line)."""
-    signer, signature = image.signer, image.signature
-    if signer is None or signature is None:
-        return "no supplier signature"
-    eui = Eui64(signer)
+def check_signature(image: ota.OtaImage, keystore: KeyStore, eui: Eui64) -> str | None:
+    """None when the signature verifies with `eui`'s certificate, else why not (one line).
+
+    The file does not name its signer (GBCS 11.2.2), so the caller says whose
+    signature it should be: the supplier of the device it is for.
+    """
     try:
         key = keystore.public_key(eui, KeyUsage.DIGITAL_SIGNATURE)
     except (EmulatorError, KeyError, OSError, ValueError) as exc:
         return f"no certificate for signer {eui}: {exc}"
     try:
-        verify(key, image.signed_bytes, signature)
+        verify(key, image.signed_bytes, image.signature)
     except SignatureError as exc:
         return f"signature by {eui} does not verify: {exc}"
     return None
 
 
-def describe(image: ota.OtaImage, keystore: KeyStore) -> tuple[dict[str, Any], list[str]]:
+def describe(
+    image: ota.OtaImage, keystore: KeyStore, signer: Eui64
+) -> tuple[dict[str, Any], list[str]]:
     """What `inspect` shows, and the problems that make it fail."""
     h = image.header
     problems: list[str] = []
-    bad_signature = check_signature(image, keystore)
+    bad_signature = check_signature(image, keystore, signer)
     if bad_signature:
         problems.append(bad_signature)
     if h.header_version != ota.HEADER_VERSION:
@@ -128,7 +129,8 @@ def describe(image: ota.OtaImage, keystore: KeyStore) -> tuple[dict[str, Any], l
         ),
         "manufacturer_image_size": len(image.manufacturer_image),
         "manufacturer_image_hash": image.manufacturer_image_hash.hex().upper(),
-        "signer": None if image.signer is None else str(Eui64(image.signer)),
+        "force_replace": image.force_replace,
+        "signer": str(signer),
         "signature": "valid" if bad_signature is None else "INVALID",
     }
     return fields, problems
@@ -181,7 +183,7 @@ def write_test_images(folder: Path, seed: str = DEFAULT_SEED) -> dict[str, dict[
         hardware=LAB_HARDWARE,
         header_string=b"smets-hil test ESME corrupted",
     )
-    at = ota.decode_image(good).elements[0].offset + 6  # first manufacturer image byte
+    at = ota.decode_header(good).header_length  # the first manufacturer image byte
     corrupted = good[:at] + bytes([good[at] ^ 0xFF]) + good[at + 1 :]
     write(
         "esme-corrupted.ota",
@@ -220,7 +222,7 @@ def write_test_images(folder: Path, seed: str = DEFAULT_SEED) -> dict[str, dict[
         forged,
         payload,
         "activation failure",
-        "names the supplier as signer but is signed with the network operator's key",
+        "signed with the network operator's key, not the supplier's",
     )
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (folder / "manifest.json").write_text(text, encoding="utf-8")
@@ -357,11 +359,13 @@ def build_command(
 @_SEED
 @click.option("--expect-hash", default=None, help="Fail unless the image hash is this (hex).")
 @click.option("--hardware-version", default=None, help="Fail unless the image is for it.")
+@click.option("--signer", default=None, help="Whose signature (default: the lab supplier).")
 @click.option("--json", "as_json", is_flag=True, help="Print the fields as JSON.")
 @click.argument("file")
 def inspect_command(
     keys: str | None,
     seed: str,
+    signer: str | None,
     expect_hash: str | None,
     hardware_version: str | None,
     as_json: bool,
@@ -375,7 +379,11 @@ def inspect_command(
         image = ota.decode_image(data)
     except EmulatorError as exc:
         raise FirmwareError(f"{file}: not a valid OTA Upgrade Image: {exc}") from None
-    fields, problems = describe(image, _keystore(keys, seed))
+    try:
+        eui = Eui64(signer) if signer is not None else lab_supplier(seed)[0].eui
+    except EmulatorError:
+        raise FirmwareError(f"--signer: {signer!r} is not an EUI-64") from None
+    fields, problems = describe(image, _keystore(keys, seed), eui)
     if expect_hash is not None:
         actual = image.manufacturer_image_hash.hex().upper()
         if expect_hash.strip().upper() != actual:
