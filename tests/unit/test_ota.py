@@ -33,7 +33,7 @@ GOLDEN_HEADER = bytes.fromhex(
     "0300"  # maximum hardware version 3
 )
 #: GBCS 11.2.2: manufacturer image, force replace 0, signature length 0x40, signature
-GOLDEN_BODY = bytes.fromhex("AABB" "00" "40") + SIGNATURE
+GOLDEN_BODY = bytes.fromhex("AABB" + "00" + "40") + SIGNATURE
 GOLDEN = GOLDEN_HEADER + GOLDEN_BODY
 
 HEADER = ota.OtaHeader(
