@@ -15,8 +15,7 @@ from e2e_support import ANSWER, Rig, check_response
 from emulator.clock import VirtualClock
 from emulator.devices.base import DeviceType
 from emulator.devices.runner import DeviceRunner
-from emulator.gbcs.dlms.apdu import DataNotification
-from emulator.gbcs.dlms.axdr import LongUnsigned, OctetString, Structure
+from emulator.gbcs.asn1 import DerConstructed, DerInteger, DerOctetString
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import decode_message_payload
 from emulator.han.envelope import Envelope, EnvelopeKind
@@ -27,6 +26,7 @@ from emulator.hub_ota import (
     ALERT_TRANSFER_SUCCESS,
     BLOCK_SIZES,
     CCS08,
+    RESPONSE_CODES,
     Outcome,
 )
 from emulator.premises import Premises
@@ -57,17 +57,18 @@ async def outcome_of(hub: Hub, target: bytes, timeout: float = 10.0) -> Outcome:
 
 
 def ccs08(raw: bytes) -> tuple[int, bytes, str]:
-    """(alert code, target EUI-64, outcome text) of a CCS08 alert."""
+    """(alert code, target EUI-64, outcome) of a CCS08 alert: a signed ASN.1 alert
+    (RTDS layout) whose response code names the outcome."""
     msg = decode_message(raw)
-    assert msg.message_code == CCS08
+    assert msg.message_code == CCS08 and msg.signature is not None
     tree = decode_message_payload(msg).tree
-    assert isinstance(tree, DataNotification)
-    body = tree.body
-    assert isinstance(body, Structure)
-    code, _when, target, _digest, text = body.items
-    assert isinstance(code, LongUnsigned) and isinstance(target, OctetString)
-    assert isinstance(text, OctetString)
-    return code.value, target.value, text.value.decode()
+    assert isinstance(tree, DerConstructed)
+    code, _when, target, version, response = tree.items
+    assert isinstance(code, DerInteger) and isinstance(target, DerOctetString)
+    assert isinstance(version, DerOctetString) and len(version.value) == 4
+    assert isinstance(response, DerInteger)
+    outcome = {v: k for k, v in RESPONSE_CODES.items()}[response.value]
+    return code.value, target.value, outcome.value
 
 
 async def test_an_image_reaches_the_esme_in_blocks_then_activates(rig: Rig) -> None:
