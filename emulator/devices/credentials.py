@@ -52,6 +52,8 @@ from emulator.pki.keystore import KeyUsage, public_key_from_certificate_der
 
 GENERALIZED_TIME = 0x18
 FIRMWARE_ACTIVATION_ALERT = 0x00CA  # message code of the future-dated CS06 outcome alert
+CS09 = 0x012B  # PPMID Firmware Activation Alert (message code)
+PPMID_ACTIVATION_ALERT_CODE = 0x8F8B  # its alert code in the RTDS alert
 ALERT_FUTURE_SUCCESS, ALERT_FUTURE_FAILURE = 0x8F66, 0x8F67
 ROLE_NUMBERS: dict[AnchorRole, int] = {
     AnchorRole.RECOVERY: 1,
@@ -588,6 +590,26 @@ def complete_firmware_activation(device: Device, activation: FirmwareActivation)
         ]
     )
     device.emit_alert(FIRMWARE_ACTIVATION_ALERT, activation.originator, body, critical=True)
+
+
+def activate_on_receipt(device: Device) -> None:
+    """Activate the image just received (the PPMID, CS05c) with the checks a CS06
+    would make, and raise CS09 to the ACB: SEQUENCE { alert code 0x8F8B, date-time,
+    the firmware version now running, 0 activated / 1 not } (the RTDS layout)."""
+    digest = device.pending_image_hash
+    if digest is None:
+        return
+    outcome = _activate_image(device, digest)
+    done = _int(_items(outcome)[0], 1) == 0
+    body = DerSequence(
+        [
+            DerInteger(PPMID_ACTIVATION_ALERT_CODE),
+            _time(device.clock.now()),
+            DerOctetString(bytes.fromhex(device.firmware_version)),
+            DerInteger(0 if done else 1),
+        ]
+    )
+    device.emit_alert(CS09, device.security.acb, body, critical=True)
 
 
 def read_firmware_version(device: Device, incoming: Incoming, tree: Der) -> Der:

@@ -82,7 +82,6 @@ class Gsme(ZclDevice):
         z.values[(METERING, 0x0300)] = 1  # m3
         z.values[(METERING, 0x0301)] = 1
         z.values[(METERING, 0x0302)] = 1000
-        z.values[(METERING, 0x0206)] = bytes(self.eui)
         z.values[(PRICE, 0x0616)] = 826  # GBP
         z.values[(PRICE, 0x0617)] = 0x20  # money (credit, debt) in pence: two decimals
         z.values[(PREPAYMENT, 0x0010)] = 1000
