@@ -248,7 +248,7 @@ class Hub:
                 self.han_seconds.pop(next(iter(self.han_seconds)))
 
     def distribute(
-        self, target: Eui64, image: bytes, hardware_version: int | None = None
+        self, target: Eui64, image: bytes, hardware_version: int | None = None, signed: bool = True
     ) -> Outcome | None:
         """Take an OTA image for `target` (11.1): None when accepted and on its way.
 
@@ -257,7 +257,7 @@ class Hub:
         """
         if not self.chf.admits(target):
             raise NotAdmitted(f"{target} is not in the CHF Device Log")
-        refused = self.ota.offer(target, image, hardware_version)
+        refused = self.ota.offer(target, image, hardware_version, signed=signed)
         key = bytes(Eui64(target))
         queue = self._sleepy.get(key)
         if refused is None and (queue is None or queue.awake):

@@ -112,6 +112,7 @@ class Transfer:
     manufacturer_hash: bytes
     version: bytes
     block_size: int
+    signed: bool = True
     next_offset: int = 0
     blocks_sent: int = 0
     retries: int = 0
@@ -147,11 +148,16 @@ class OtaDistributor:
         self._offers: set[asyncio.Task[None]] = set()
 
     # -- the WAN side ---------------------------------------------------------------------
-    def offer(self, target: Eui64, image: bytes, hardware_version: int | None) -> Outcome | None:
-        """Check `image` for `target`; None when accepted (a transfer is now pending)."""
+    def offer(
+        self, target: Eui64, image: bytes, hardware_version: int | None, *, signed: bool = True
+    ) -> Outcome | None:
+        """Check `image` for `target`; None when accepted (a transfer is now pending).
+
+        `signed` False: a PPMID image (CS05c), without the supplier signature trailer.
+        """
         key = bytes(target)
         try:
-            decoded = ota.decode_image(image)
+            decoded = ota.decode_image(image, signed=signed)
         except GbcsError as exc:
             self._report(key, _version_of(image), Outcome.DISCARDED, f"not an OTA image: {exc}")
             return Outcome.DISCARDED
@@ -172,6 +178,7 @@ class OtaDistributor:
             digest,
             version,
             self._block_size(key),
+            signed,
         )
         return None
 
@@ -284,7 +291,11 @@ class OtaDistributor:
     # -- state ----------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
-            Eui64(t.target).compact: {"image": t.image.hex(), "next_offset": t.next_offset}
+            Eui64(t.target).compact: {
+                "image": t.image.hex(),
+                "next_offset": t.next_offset,
+                "signed": t.signed,
+            }
             for t in self.transfers.values()
         }
 
@@ -292,7 +303,9 @@ class OtaDistributor:
         self.transfers.clear()
         for target, item in state.items():
             key = bytes(Eui64(target))
-            if self.offer(Eui64(target), bytes.fromhex(item["image"]), None) is None:
+            image = bytes.fromhex(item["image"])
+            signed = bool(item.get("signed", True))
+            if self.offer(Eui64(target), image, None, signed=signed) is None:
                 self.transfers[key].next_offset = int(item["next_offset"])
 
 

@@ -98,7 +98,7 @@ class OtaDownload:
         status = END_FAILED
         if hashlib.sha256(data).digest() == self.file_hash:
             try:
-                image = ota.decode_image(data)
+                image = ota.decode_image(data, signed=ota.signed_for(device.device_type.value))
             except GbcsError as exc:
                 log.warning("%s: received image does not decode: %s", device, exc)
             else:

@@ -27,6 +27,11 @@ in the ZigBee OTA Upgrade cluster's file format)::
                                   remote party (the supplier) over the manufacturer
                                   image alone
 
+An image for a PPMID (CS05c, DUIS 11.4) has no trailer: the PPMID holds no
+supplier trust anchor, and the DUIS 11.4 template's image is the header and the
+manufacturer image alone. `decode_image(..., signed=False)` reads that form;
+`signed_for` says which form a device type takes.
+
 The manufacturer image hash, which 11.1 reports and a CS06 names, is SHA-256
 over the manufacturer image alone: a device recomputes it over what it holds
 before it activates anything. The file does not name its signer: a device checks
@@ -110,7 +115,7 @@ class OtaImage:
 
     header: OtaHeader
     manufacturer_image: bytes
-    signature: bytes
+    signature: bytes | None  # None: an unsigned (PPMID) image
     raw: bytes
     force_replace: int = 0
 
@@ -122,6 +127,15 @@ class OtaImage:
     def signed_bytes(self) -> bytes:
         """What the supplier signed: the manufacturer image (GBCS 11.2.2)."""
         return self.manufacturer_image
+
+
+#: Device types whose images carry no supplier signature (GBCS CS05c).
+UNSIGNED_DEVICE_TYPES = frozenset({"PPMID"})
+
+
+def signed_for(device_type: str) -> bool:
+    """Whether an image for `device_type` (ESME, GSME, CHF, PPMID...) is signed."""
+    return device_type.upper() not in UNSIGNED_DEVICE_TYPES
 
 
 def image_hash(manufacturer_image: bytes) -> bytes:
@@ -165,15 +179,25 @@ def encode_header(header: OtaHeader) -> bytes:
 
 
 def encode_image(
-    header: OtaHeader, manufacturer_image: bytes, signature: bytes, *, force_replace: int = 0
+    header: OtaHeader,
+    manufacturer_image: bytes,
+    signature: bytes | None,
+    *,
+    force_replace: int = 0,
 ) -> bytes:
     """The whole file: header, manufacturer image, force replace, signature.
 
-    `signature` is the supplier's over `manufacturer_image` (see `signed_bytes`).
+    `signature` is the supplier's over `manufacturer_image` (see `signed_bytes`);
+    None makes an unsigned (PPMID) image: header and manufacturer image only.
     `header.total_image_size` is ignored and set here.
     """
     if not manufacturer_image:
         raise GbcsEncodeError("manufacturer_image", "is empty")
+    if signature is None:
+        total = header.header_length + len(manufacturer_image)
+        if total > 0xFFFFFFFF:
+            raise GbcsEncodeError("manufacturer_image", "too large for an OTA file")
+        return encode_header(replace(header, total_image_size=total)) + manufacturer_image
     if len(signature) != SIGNATURE_LENGTH:
         raise GbcsEncodeError("signature", f"r || s is 64 bytes, got {len(signature)}")
     if not 0 <= force_replace <= 0xFF:
@@ -259,11 +283,12 @@ def decode_header(data: bytes) -> OtaHeader:
     )
 
 
-def decode_image(data: bytes) -> OtaImage:
+def decode_image(data: bytes, *, signed: bool = True) -> OtaImage:
     """A whole OTA Upgrade Image; its sizes must agree with the bytes given.
 
-    The manufacturer image is what lies between the header and the last 66 bytes
-    (force replace, signature length 0x40, signature); it must not be empty.
+    Signed: the manufacturer image is what lies between the header and the last
+    66 bytes (force replace, signature length 0x40, signature). Unsigned (a PPMID
+    image): everything after the header. It must not be empty.
     """
     if not data:
         raise TruncatedError("ota_header.file_identifier", 0, 4, 0)
@@ -277,6 +302,10 @@ def decode_image(data: bytes) -> OtaImage:
             f"{header.total_image_size}, but {len(data) - header.total_image_size} byte(s) follow",
         )
     start = header.header_length
+    if not signed:
+        if len(data) <= start:
+            raise TruncatedError("upgrade_image", start, 1, 0)
+        return OtaImage(header, bytes(data[start:]), None, bytes(data))
     if len(data) - start < TRAILER_LENGTH + 1:
         raise TruncatedError("upgrade_image", start, TRAILER_LENGTH + 1, len(data) - start)
     end = len(data) - TRAILER_LENGTH
@@ -306,4 +335,5 @@ __all__ = [
     "encode_header",
     "encode_image",
     "image_hash",
+    "signed_for",
 ]

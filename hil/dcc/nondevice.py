@@ -226,7 +226,7 @@ def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[
         digest = hashlib.sha256(image).digest()
         if image.startswith(OTA_MAGIC):
             try:
-                decoded = ota.decode_image(image)
+                decoded = ota.decode_image(image, signed=ota.signed_for(device.kind.value))
             except GbcsDecodeError as exc:
                 raise Refusal("INVALID_PARAMETERS", f"11.1 OTA image: {exc}") from None
             digest, version, ota_file = (

@@ -227,3 +227,14 @@ def test_header_serialised_by_zigpy_decodes_here() -> None:
     assert image.header.header_string == b"zigpy"
     assert image.manufacturer_image == payload
     assert image.signature == SIGNATURE
+
+
+def test_an_unsigned_ppmid_image_is_header_and_manufacturer_image() -> None:
+    """CS05c: a PPMID image carries no trailer (the DUIS 11.4 template's image)."""
+    data = ota.encode_image(HEADER, b"\xaa\xbb", None)
+    assert data == GOLDEN_HEADER[:52] + struct.pack("<I", 62) + GOLDEN_HEADER[56:] + b"\xaa\xbb"
+    image = ota.decode_image(data, signed=False)
+    assert image.manufacturer_image == b"\xaa\xbb" and image.signature is None
+    with pytest.raises(TruncatedError):
+        ota.decode_image(data)  # read as signed: too short for a trailer
+    assert not ota.signed_for("PPMID") and ota.signed_for("ESME") and ota.signed_for("chf")

@@ -184,7 +184,7 @@ async def _deliver(lab: Lab, name: str, image: str) -> bytes:
             break
         await lab.run_for(300)
     assert (target, Outcome.TRANSFER_SUCCEEDED) in hub.ota.outcomes
-    return ota.decode_image(data).manufacturer_image_hash
+    return ota.decode_image(data, signed=ota.signed_for(name)).manufacturer_image_hash
 
 
 @pytest.mark.parametrize(("name", "image"), [("GSME", "gsme.ota"), ("CHF", "chf.ota")])
