@@ -146,6 +146,9 @@ class OtaDistributor:
         self.refused = 0
         self._watchdogs: dict[bytes, Timer] = {}
         self._offers: set[asyncio.Task[None]] = set()
+        #: Called whenever the transfers change (a new one, progress, an end): the hub
+        #: writes its state file there, so a restarted hub resumes where it stopped.
+        self.on_change: Callable[[], None] = lambda: None
 
     # -- the WAN side ---------------------------------------------------------------------
     def offer(
@@ -180,6 +183,7 @@ class OtaDistributor:
             self._block_size(key),
             signed,
         )
+        self.on_change()
         return None
 
     # -- the HAN side ---------------------------------------------------------------------
@@ -210,6 +214,7 @@ class OtaDistributor:
         if request.offset > transfer.next_offset:
             transfer.retries = 0  # progress: the offers so far were not in vain
         transfer.next_offset = request.offset
+        self.on_change()
         data = transfer.image[request.offset : request.offset + transfer.block_size]
         transfer.blocks_sent += 1
         self.sent.append((source, request.offset))
@@ -231,6 +236,7 @@ class OtaDistributor:
         del self.transfers[source]
         self._cancel_watchdog(source)
         transfer.next_offset = len(transfer.image)
+        self.on_change()
         if end.status == END_OK:
             self._report(source, transfer.version, Outcome.TRANSFER_SUCCEEDED, "")
         else:
@@ -258,6 +264,7 @@ class OtaDistributor:
             return
         if transfer.retries >= self.retries:
             del self.transfers[transfer.target]
+            self.on_change()
             detail = f"no progress after {transfer.retries} offers, at {transfer.next_offset}"
             self._report(transfer.target, transfer.version, Outcome.TRANSFER_FAILED, detail)
             return
