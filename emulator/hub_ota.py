@@ -146,8 +146,9 @@ class OtaDistributor:
         self.refused = 0
         self._watchdogs: dict[bytes, Timer] = {}
         self._offers: set[asyncio.Task[None]] = set()
-        #: Called whenever the transfers change (a new one, progress, an end): the hub
-        #: writes its state file there, so a restarted hub resumes where it stopped.
+        #: Called whenever the set of transfers changes (a new one, an end): the hub
+        #: writes its state file there. Not on each block: the device asks for the
+        #: offset it needs, so a restarted hub resumes wherever the device stopped.
         self.on_change: Callable[[], None] = lambda: None
 
     # -- the WAN side ---------------------------------------------------------------------
@@ -214,7 +215,6 @@ class OtaDistributor:
         if request.offset > transfer.next_offset:
             transfer.retries = 0  # progress: the offers so far were not in vain
         transfer.next_offset = request.offset
-        self.on_change()
         data = transfer.image[request.offset : request.offset + transfer.block_size]
         transfer.blocks_sent += 1
         self.sent.append((source, request.offset))

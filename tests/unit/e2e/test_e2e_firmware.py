@@ -295,7 +295,7 @@ async def test_a_power_cycle_mid_transfer_resumes_from_the_state_files(tmp_path:
         assert esme.ota_download.next_offset == 2 * size
         eui = esme.eui
     saved = json.loads((tmp_path / f"hub-{first.chf.eui.compact}.json").read_text())
-    assert saved["ota"][eui.compact]["next_offset"] == size  # the last block it sent
+    assert bytes.fromhex(saved["ota"][eui.compact]["image"]) == data  # the pending transfer
     async with Premises.build() as second:
         hub = await second.connect(MemoryMedium().url, state_dir=tmp_path)
         esme = second.device(DeviceType.ESME)
