@@ -73,7 +73,8 @@ class Gsme(ZclDevice):
                 f"{c:04x}:{a:04x}": v.hex()
                 for (c, a), v in self.zcl.values.items()
                 if isinstance(v, bytes)
-            },
+            }
+            | {f"{METERING:04x}:0206": self.firmware_version.lower()},  # GCS38: its version
         }
 
     def factory_configuration(self) -> None:
