@@ -39,9 +39,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from emulator.clock import Clock, stopwatch
 from emulator.devices.base import ECS100, Outbound
@@ -107,7 +109,15 @@ class SleepyQueue:
 
 
 class Hub:
-    def __init__(self, chf: Chf, link: Link, clock: Clock, *, gpf: Gpf | None = None) -> None:
+    def __init__(
+        self,
+        chf: Chf,
+        link: Link,
+        clock: Clock,
+        *,
+        gpf: Gpf | None = None,
+        state_file: Path | None = None,
+    ) -> None:
         self.chf = chf
         self.gpf = gpf
         self.link = link  # the default HAN link (a bus: memory, MQTT)
@@ -145,6 +155,11 @@ class Hub:
             block_size=lambda t: block_size_for(self.routes.get(t, self.link).url),
             is_sleepy=lambda t: t in self._sleepy,
         )
+        #: Where the hub keeps its firmware transfers (JSON), written on every change and
+        #: read at start: a restarted hub resumes each transfer at its last offset.
+        self.state_file = state_file
+        if state_file is not None:
+            self.ota.on_change = self.save_state
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Hub:
@@ -158,6 +173,31 @@ class Hub:
         self._started = True
         for link in self.links:
             await self._attach(link)
+        if self.state_file is not None and self.state_file.is_file():
+            self.load_state()
+            for target in list(self.ota.transfers):
+                if target not in self._sleepy:  # a sleepy target resumes at its next wake
+                    self._tasks.append(asyncio.create_task(self.ota.notify(target)))
+
+    def save_state(self) -> None:
+        """Write the firmware transfers to the state file (atomically: tmp, then rename)."""
+        if self.state_file is None:
+            return
+        text = json.dumps({"chf": str(self.chf.eui), "ota": self.ota.to_state()})
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.state_file)
+
+    def load_state(self) -> None:
+        """Read the state file; a damaged or foreign one is a `HubError` (one line)."""
+        assert self.state_file is not None
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+            if state.get("chf") != str(self.chf.eui):
+                raise ValueError(f"it is the state of hub {state.get('chf')}")
+            self.ota.load_state(state["ota"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EmulatorError) as exc:
+            raise HubError(f"hub state file {self.state_file} cannot be restored: {exc}") from exc
 
     async def _attach(self, link: Link) -> None:
         await link.bind(self.chf.eui)
@@ -248,7 +288,7 @@ class Hub:
                 self.han_seconds.pop(next(iter(self.han_seconds)))
 
     def distribute(
-        self, target: Eui64, image: bytes, hardware_version: int | None = None
+        self, target: Eui64, image: bytes, hardware_version: int | None = None, signed: bool = True
     ) -> Outcome | None:
         """Take an OTA image for `target` (11.1): None when accepted and on its way.
 
@@ -257,7 +297,7 @@ class Hub:
         """
         if not self.chf.admits(target):
             raise NotAdmitted(f"{target} is not in the CHF Device Log")
-        refused = self.ota.offer(target, image, hardware_version)
+        refused = self.ota.offer(target, image, hardware_version, signed=signed)
         key = bytes(Eui64(target))
         queue = self._sleepy.get(key)
         if refused is None and (queue is None or queue.awake):

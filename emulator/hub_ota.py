@@ -36,11 +36,10 @@ from enum import StrEnum
 from typing import Any
 
 from emulator.clock import Clock, Timer
-from emulator.devices.alerts import dlms_alert
 from emulator.devices.chf import Chf
 from emulator.errors import GbcsError
 from emulator.gbcs import ota
-from emulator.gbcs.dlms.axdr import OctetString
+from emulator.gbcs.asn1 import DerConstructed, DerInteger, DerOctetString, DerSequence, DerString
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import EnvelopeKind
 from emulator.han.ota_blocks import END_OK, Block, BlockRequest, End, Notify
@@ -65,15 +64,42 @@ class Outcome(StrEnum):
     TRANSFER_SUCCEEDED = "transfer succeeded"
 
 
-#: The alert code each outcome carries. Our reference material names only the two
-#: codes 0x8F89 (FAIL) and 0x8F8A (SUCCESS); the three failures share FAIL and the
-#: alert body says which one (`Outcome` value, UTF-8).
+#: The alert code each outcome carries: 0x8F8A (SUCCESS) or 0x8F89 (FAIL); the
+#: response code in the body (`RESPONSE_CODES`) says which failure it was.
 OUTCOME_CODES: dict[Outcome, int] = {
     Outcome.DISCARDED: ALERT_TRANSFER_FAIL,
     Outcome.HARDWARE_MISMATCH: ALERT_TRANSFER_FAIL,
     Outcome.TRANSFER_FAILED: ALERT_TRANSFER_FAIL,
     Outcome.TRANSFER_SUCCEEDED: ALERT_TRANSFER_SUCCESS,
 }
+#: CCS08 response codes: 0 success, 1 image discarded, 2 hardware version mismatch,
+#: 3 file transfer failure (the values the public gbcs-parser names; the RTDS alert
+#: has 0 with 0x8F8A).
+RESPONSE_CODES: dict[Outcome, int] = {
+    Outcome.TRANSFER_SUCCEEDED: 0,
+    Outcome.DISCARDED: 1,
+    Outcome.HARDWARE_MISMATCH: 2,
+    Outcome.TRANSFER_FAILED: 3,
+}
+GENERALIZED_TIME = 0x18
+NO_VERSION = bytes(4)
+
+
+def ccs08_body(
+    outcome: Outcome, when: _dt.datetime, target: bytes, version: bytes
+) -> DerConstructed:
+    """The CCS08 payload, as the RTDS alert lays it out: SEQUENCE { alert code,
+    date-time, target entity id, the image's firmware version (4 bytes), response code }."""
+    return DerSequence(
+        [
+            DerInteger(OUTCOME_CODES[outcome]),
+            DerString(GENERALIZED_TIME, when.strftime("%Y%m%d%H%M%SZ").encode()),
+            DerOctetString(target),
+            DerOctetString(version),
+            DerInteger(RESPONSE_CODES[outcome]),
+        ]
+    )
+
 
 Send = Callable[[bytes, EnvelopeKind, bytes], Awaitable[None]]
 
@@ -86,6 +112,7 @@ class Transfer:
     manufacturer_hash: bytes
     version: bytes
     block_size: int
+    signed: bool = True
     next_offset: int = 0
     blocks_sent: int = 0
     retries: int = 0
@@ -119,23 +146,33 @@ class OtaDistributor:
         self.refused = 0
         self._watchdogs: dict[bytes, Timer] = {}
         self._offers: set[asyncio.Task[None]] = set()
+        #: Called whenever the set of transfers changes (a new one, an end): the hub
+        #: writes its state file there. Not on each block: the device asks for the
+        #: offset it needs, so a restarted hub resumes wherever the device stopped.
+        self.on_change: Callable[[], None] = lambda: None
 
     # -- the WAN side ---------------------------------------------------------------------
-    def offer(self, target: Eui64, image: bytes, hardware_version: int | None) -> Outcome | None:
-        """Check `image` for `target`; None when accepted (a transfer is now pending)."""
+    def offer(
+        self, target: Eui64, image: bytes, hardware_version: int | None, *, signed: bool = True
+    ) -> Outcome | None:
+        """Check `image` for `target`; None when accepted (a transfer is now pending).
+
+        `signed` False: a PPMID image (CS05c), without the supplier signature trailer.
+        """
         key = bytes(target)
         try:
-            decoded = ota.decode_image(image)
+            decoded = ota.decode_image(image, signed=signed)
         except GbcsError as exc:
-            self._report(key, b"", Outcome.DISCARDED, f"not an OTA image: {exc}")
+            self._report(key, _version_of(image), Outcome.DISCARDED, f"not an OTA image: {exc}")
             return Outcome.DISCARDED
         digest = decoded.manufacturer_image_hash
+        version = decoded.header.file_version.to_bytes(4, "big")
         if hardware_version is not None and not decoded.header.accepts_hardware(hardware_version):
             detail = (
                 f"image for hardware {decoded.header.hardware_min}-{decoded.header.hardware_max},"
                 f" device is {hardware_version}"
             )
-            self._report(key, digest, Outcome.HARDWARE_MISMATCH, detail)
+            self._report(key, version, Outcome.HARDWARE_MISMATCH, detail)
             return Outcome.HARDWARE_MISMATCH
         self._cancel_watchdog(key)
         self.transfers[key] = Transfer(
@@ -143,9 +180,11 @@ class OtaDistributor:
             image,
             hashlib.sha256(image).digest(),
             digest,
-            decoded.header.file_version.to_bytes(4, "big"),
+            version,
             self._block_size(key),
+            signed,
         )
+        self.on_change()
         return None
 
     # -- the HAN side ---------------------------------------------------------------------
@@ -197,11 +236,12 @@ class OtaDistributor:
         del self.transfers[source]
         self._cancel_watchdog(source)
         transfer.next_offset = len(transfer.image)
+        self.on_change()
         if end.status == END_OK:
-            self._report(source, transfer.manufacturer_hash, Outcome.TRANSFER_SUCCEEDED, "")
+            self._report(source, transfer.version, Outcome.TRANSFER_SUCCEEDED, "")
         else:
             detail = f"device refused the assembled image (status {end.status})"
-            self._report(source, transfer.manufacturer_hash, Outcome.TRANSFER_FAILED, detail)
+            self._report(source, transfer.version, Outcome.TRANSFER_FAILED, detail)
 
     def stop(self) -> None:
         for target in list(self._watchdogs):
@@ -224,10 +264,9 @@ class OtaDistributor:
             return
         if transfer.retries >= self.retries:
             del self.transfers[transfer.target]
+            self.on_change()
             detail = f"no progress after {transfer.retries} offers, at {transfer.next_offset}"
-            self._report(
-                transfer.target, transfer.manufacturer_hash, Outcome.TRANSFER_FAILED, detail
-            )
+            self._report(transfer.target, transfer.version, Outcome.TRANSFER_FAILED, detail)
             return
         transfer.retries += 1
         log.info(
@@ -248,25 +287,22 @@ class OtaDistributor:
         self.refused += 1
         log.warning("hub %s firmware transfer: refused %s", self.chf.eui, detail)
 
-    def _report(self, target: bytes, digest: bytes, outcome: Outcome, detail: str) -> None:
-        """CCS08 from the CHF: the outcome, the target and the manufacturer image hash."""
+    def _report(self, target: bytes, version: bytes, outcome: Outcome, detail: str) -> None:
+        """CCS08 from the CHF to the ACB, signed (as the RTDS alert): the outcome for
+        the target and the firmware version of the image."""
         self.outcomes.append((target, outcome))
         log.info("firmware transfer to %s: %s %s", Eui64(target), outcome.value, detail)
-        recipient = self.chf.dcc_party or self.chf.security.acb
-        payload = dlms_alert(
-            self.chf.alert_counter + 1,
-            OUTCOME_CODES[outcome],
-            self.clock.now(),
-            OctetString(target),
-            OctetString(digest),
-            OctetString(outcome.value.encode()),
-        )
-        self.chf.emit_alert(CCS08, recipient, payload, critical=False)
+        payload = ccs08_body(outcome, self.clock.now(), target, version)
+        self.chf.emit_alert(CCS08, self.chf.security.acb, payload, critical=True)
 
     # -- state ----------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
-            Eui64(t.target).compact: {"image": t.image.hex(), "next_offset": t.next_offset}
+            Eui64(t.target).compact: {
+                "image": t.image.hex(),
+                "next_offset": t.next_offset,
+                "signed": t.signed,
+            }
             for t in self.transfers.values()
         }
 
@@ -274,8 +310,18 @@ class OtaDistributor:
         self.transfers.clear()
         for target, item in state.items():
             key = bytes(Eui64(target))
-            if self.offer(Eui64(target), bytes.fromhex(item["image"]), None) is None:
+            image = bytes.fromhex(item["image"])
+            signed = bool(item.get("signed", True))
+            if self.offer(Eui64(target), image, None, signed=signed) is None:
                 self.transfers[key].next_offset = int(item["next_offset"])
+
+
+def _version_of(image: bytes) -> bytes:
+    """The header's file version of a file that does not decode whole, if it has one."""
+    try:
+        return ota.decode_header(image).file_version.to_bytes(4, "big")
+    except GbcsError:
+        return NO_VERSION
 
 
 def block_size_for(url: str) -> int:
@@ -284,4 +330,13 @@ def block_size_for(url: str) -> int:
     return BLOCK_SIZES.get(scheme.lower() if sep else "serial", DEFAULT_BLOCK_SIZE)
 
 
-__all__ = ["BLOCK_SIZES", "CCS08", "OUTCOME_CODES", "OtaDistributor", "Outcome", "Transfer"]
+__all__ = [
+    "BLOCK_SIZES",
+    "CCS08",
+    "OUTCOME_CODES",
+    "RESPONSE_CODES",
+    "OtaDistributor",
+    "Outcome",
+    "Transfer",
+    "ccs08_body",
+]

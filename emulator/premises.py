@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from emulator.clock import Clock, VirtualClock
@@ -22,7 +23,7 @@ from emulator.devices.base import Device, DeviceType
 from emulator.devices.chf import Chf
 from emulator.devices.factory import create_device
 from emulator.devices.gpf import Gpf
-from emulator.devices.runner import DeviceRunner
+from emulator.devices.runner import DeviceRunner, restore_state
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.security import MessageSecurity
 from emulator.han.link import Link, open_link
@@ -173,7 +174,10 @@ class Premises:
         hub_link = open_link(hub_url)
         await hub_link.open()
         self.links.append(hub_link)
-        self.hub = Hub(self.chf, hub_link, self.clock, gpf=self.gpf)
+        hub_state = (
+            None if state_dir is None else Path(state_dir) / f"hub-{self.chf.eui.compact}.json"
+        )
+        self.hub = Hub(self.chf, hub_link, self.clock, gpf=self.gpf, state_file=hub_state)
         await self.hub.start()
         for eui, device in self.devices.items():
             own = (per_device_urls or {}).get(eui)
@@ -191,7 +195,11 @@ class Premises:
             link = open_link(url, local=[device.eui])
             await link.open()
             self.links.append(link)
-            state_file = None if state_dir is None else state_dir / f"{device.eui.compact}.json"
+            state_file = (
+                None if state_dir is None else Path(state_dir) / f"{device.eui.compact}.json"
+            )
+            if state_file is not None and state_file.is_file():  # a restart: carry on
+                restore_state(device, state_file)
             runner = DeviceRunner(
                 device, link, self.chf.eui, state_file=state_file, gpf=self.gpf.eui
             )

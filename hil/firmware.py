@@ -65,11 +65,12 @@ def build_image(
     manufacturer: int,
     image_type: int,
     version: int,
-    signer: Signer,
+    signer: Signer | None,
     hardware: tuple[int, int] | None = None,
     header_string: bytes = b"",
 ) -> bytes:
-    """A signed OTA Upgrade Image around `manufacturer_image`."""
+    """A signed OTA Upgrade Image around `manufacturer_image` (`signer` None: an
+    unsigned one, as a PPMID takes: GBCS CS05c)."""
     header = ota.OtaHeader(
         manufacturer_code=manufacturer,
         image_type=image_type,
@@ -79,33 +80,38 @@ def build_image(
         hardware_min=None if hardware is None else hardware[0],
         hardware_max=None if hardware is None else hardware[1],
     )
-    unsigned = ota.unsigned_image(header, manufacturer_image)
-    signature = sign(signer.key, unsigned)
-    return ota.attach_signature(unsigned, bytes(signer.eui), signature)
+    if signer is None:
+        return ota.encode_image(header, manufacturer_image, None)
+    signature = sign(signer.key, manufacturer_image)  # GBCS 11.2.2: over the image alone
+    return ota.encode_image(header, manufacturer_image, signature)
 
 
-def check_signature(image: ota.OtaImage, keystore: KeyStore) -> str | None:
-    """None when the supplier signature verifies, else why not (one line)."""
-    signer, signature = image.signer, image.signature
-    if signer is None or signature is None:
-        return "no supplier signature"
-    eui = Eui64(signer)
+def check_signature(image: ota.OtaImage, keystore: KeyStore, eui: Eui64) -> str | None:
+    """None when the signature verifies with `eui`'s certificate, else why not (one line).
+
+    The file does not name its signer (GBCS 11.2.2), so the caller says whose
+    signature it should be: the supplier of the device it is for.
+    """
+    if image.signature is None:
+        return "no supplier signature (an unsigned, PPMID image)"
     try:
         key = keystore.public_key(eui, KeyUsage.DIGITAL_SIGNATURE)
     except (EmulatorError, KeyError, OSError, ValueError) as exc:
         return f"no certificate for signer {eui}: {exc}"
     try:
-        verify(key, image.signed_bytes, signature)
+        verify(key, image.signed_bytes, image.signature)
     except SignatureError as exc:
         return f"signature by {eui} does not verify: {exc}"
     return None
 
 
-def describe(image: ota.OtaImage, keystore: KeyStore) -> tuple[dict[str, Any], list[str]]:
+def describe(
+    image: ota.OtaImage, keystore: KeyStore, signer: Eui64
+) -> tuple[dict[str, Any], list[str]]:
     """What `inspect` shows, and the problems that make it fail."""
     h = image.header
     problems: list[str] = []
-    bad_signature = check_signature(image, keystore)
+    bad_signature = None if image.signature is None else check_signature(image, keystore, signer)
     if bad_signature:
         problems.append(bad_signature)
     if h.header_version != ota.HEADER_VERSION:
@@ -128,8 +134,15 @@ def describe(image: ota.OtaImage, keystore: KeyStore) -> tuple[dict[str, Any], l
         ),
         "manufacturer_image_size": len(image.manufacturer_image),
         "manufacturer_image_hash": image.manufacturer_image_hash.hex().upper(),
-        "signer": None if image.signer is None else str(Eui64(image.signer)),
-        "signature": "valid" if bad_signature is None else "INVALID",
+        "force_replace": None if image.signature is None else image.force_replace,
+        "signer": None if image.signature is None else str(signer),
+        "signature": (
+            "none (unsigned: a PPMID image)"
+            if image.signature is None
+            else "valid"
+            if bad_signature is None
+            else "INVALID"
+        ),
     }
     return fields, problems
 
@@ -165,11 +178,12 @@ def write_test_images(folder: Path, seed: str = DEFAULT_SEED) -> dict[str, dict[
             manufacturer=LAB_MANUFACTURER,
             image_type=image_type,
             version=0x01000001,
-            signer=supplier,
+            signer=supplier if ota.signed_for(kind) else None,
             hardware=LAB_HARDWARE,
             header_string=f"smets-hil test {kind}".encode(),
         )
-        write(f"{kind.lower()}.ota", data, payload, "activates", f"good image no. {number}")
+        note = f"good image no. {number}" + ("" if ota.signed_for(kind) else ", unsigned (CS05c)")
+        write(f"{kind.lower()}.ota", data, payload, "activates", note)
 
     payload = _payload("ESME", 0x01000002)
     good = build_image(
@@ -181,7 +195,7 @@ def write_test_images(folder: Path, seed: str = DEFAULT_SEED) -> dict[str, dict[
         hardware=LAB_HARDWARE,
         header_string=b"smets-hil test ESME corrupted",
     )
-    at = ota.decode_image(good).elements[0].offset + 6  # first manufacturer image byte
+    at = ota.decode_header(good).header_length  # the first manufacturer image byte
     corrupted = good[:at] + bytes([good[at] ^ 0xFF]) + good[at + 1 :]
     write(
         "esme-corrupted.ota",
@@ -220,7 +234,7 @@ def write_test_images(folder: Path, seed: str = DEFAULT_SEED) -> dict[str, dict[
         forged,
         payload,
         "activation failure",
-        "names the supplier as signer but is signed with the network operator's key",
+        "signed with the network operator's key, not the supplier's",
     )
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     (folder / "manifest.json").write_text(text, encoding="utf-8")
@@ -301,6 +315,9 @@ def firmware_group() -> None:
 
 
 _SEED = click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Test PKI seed.")
+_UNSIGNED = click.option(
+    "--unsigned", is_flag=True, help="No supplier signature: a PPMID image (GBCS CS05c)."
+)
 _KEYS = click.option(
     "--keys", default=None, help="Key store (folder or ZAZ1 .json) instead of the test PKI."
 )
@@ -313,6 +330,7 @@ _KEYS = click.option(
 @click.option("--hardware", default=None, help="Hardware versions MIN-MAX (optional).")
 @click.option("--header-string", default="", help="OTA header string (at most 32 bytes).")
 @click.option("--signer", default=None, help="Signer EUI-64 (default: the lab supplier).")
+@_UNSIGNED
 @_KEYS
 @_SEED
 @click.option("-o", "--output", required=True, help="Where to write the OTA file.")
@@ -324,6 +342,7 @@ def build_command(
     hardware: str | None,
     header_string: str,
     signer: str | None,
+    unsigned: bool,
     keys: str | None,
     seed: str,
     output: str,
@@ -342,7 +361,7 @@ def build_command(
         manufacturer=_int("--manufacturer", manufacturer, 16),
         image_type=_image_type(image_type),
         version=_version(version),
-        signer=_signer(keys, signer, seed),
+        signer=None if unsigned else _signer(keys, signer, seed),
         hardware=None if hardware is None else _hardware(hardware),
         header_string=text,
     )
@@ -357,11 +376,15 @@ def build_command(
 @_SEED
 @click.option("--expect-hash", default=None, help="Fail unless the image hash is this (hex).")
 @click.option("--hardware-version", default=None, help="Fail unless the image is for it.")
+@click.option("--signer", default=None, help="Whose signature (default: the lab supplier).")
+@_UNSIGNED
 @click.option("--json", "as_json", is_flag=True, help="Print the fields as JSON.")
 @click.argument("file")
 def inspect_command(
     keys: str | None,
     seed: str,
+    signer: str | None,
+    unsigned: bool,
     expect_hash: str | None,
     hardware_version: str | None,
     as_json: bool,
@@ -372,10 +395,14 @@ def inspect_command(
     if not data:
         raise FirmwareError(f"{file}: the file is empty")
     try:
-        image = ota.decode_image(data)
+        image = ota.decode_image(data, signed=not unsigned)
     except EmulatorError as exc:
         raise FirmwareError(f"{file}: not a valid OTA Upgrade Image: {exc}") from None
-    fields, problems = describe(image, _keystore(keys, seed))
+    try:
+        eui = Eui64(signer) if signer is not None else lab_supplier(seed)[0].eui
+    except EmulatorError:
+        raise FirmwareError(f"--signer: {signer!r} is not an EUI-64") from None
+    fields, problems = describe(image, _keystore(keys, seed), eui)
     if expect_hash is not None:
         actual = image.manufacturer_image_hash.hex().upper()
         if expect_hash.strip().upper() != actual:

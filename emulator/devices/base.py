@@ -545,6 +545,10 @@ class Device:
             self.firmware_activation = None
             complete_firmware_activation(self, activation)
 
+    def image_received(self) -> None:
+        """A whole OTA image arrived over the HAN and is held; device types that
+        activate on receipt (the PPMID, CS05c) override this. Others wait for CS06."""
+
     def schedule_firmware_activation(self, activation: FirmwareActivation | None) -> None:
         """Hold a future-dated CS06 (None cancels it) and wake up when it is due."""
         self.firmware_activation = activation

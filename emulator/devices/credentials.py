@@ -52,6 +52,8 @@ from emulator.pki.keystore import KeyUsage, public_key_from_certificate_der
 
 GENERALIZED_TIME = 0x18
 FIRMWARE_ACTIVATION_ALERT = 0x00CA  # message code of the future-dated CS06 outcome alert
+CS09 = 0x012B  # PPMID Firmware Activation Alert (message code)
+PPMID_ACTIVATION_ALERT_CODE = 0x8F8B  # its alert code in the RTDS alert
 ALERT_FUTURE_SUCCESS, ALERT_FUTURE_FAILURE = 0x8F66, 0x8F67
 ROLE_NUMBERS: dict[AnchorRole, int] = {
     AnchorRole.RECOVERY: 1,
@@ -544,7 +546,7 @@ def _check_held_image(device: Device, digest: bytes) -> tuple[str, int, str | No
     give, and the version it carries."""
     assert device.held_image is not None
     try:
-        image = ota.decode_image(device.held_image)
+        image = ota.decode_image(device.held_image, signed=ota.signed_for(device.device_type.value))
     except GbcsError as exc:
         return f"held image unreadable: {exc}", ACTIVATE_FAILURE, None
     if image.manufacturer_image_hash != digest:
@@ -560,14 +562,13 @@ def _check_held_image(device: Device, digest: bytes) -> tuple[str, int, str | No
             ACTIVATE_FAILURE,
             None,
         )
+    if image.signature is None:  # a PPMID image (CS05c): the hash is the whole check
+        return "", 0, image.header.version_hex
     supplier = device.anchors.get(AnchorRole.SUPPLIER)
-    signature = image.signature
     if supplier is None or supplier.ds_key is None:
         return "no supplier trust anchor to check the image signature", ACTIVATE_FAILURE, None
-    if signature is None or image.signer != bytes(supplier.eui):
-        return "image not signed by the supplier", ACTIVATE_FAILURE, None
     try:
-        verify(supplier.ds_key, image.signed_bytes, signature)
+        verify(supplier.ds_key, image.signed_bytes, image.signature)
     except SignatureError as exc:
         return f"supplier signature: {exc}", ACTIVATE_FAILURE, None
     return "", 0, image.header.version_hex
@@ -591,6 +592,26 @@ def complete_firmware_activation(device: Device, activation: FirmwareActivation)
         ]
     )
     device.emit_alert(FIRMWARE_ACTIVATION_ALERT, activation.originator, body, critical=True)
+
+
+def activate_on_receipt(device: Device) -> None:
+    """Activate the image just received (the PPMID, CS05c) with the checks a CS06
+    would make, and raise CS09 to the ACB: SEQUENCE { alert code 0x8F8B, date-time,
+    the firmware version now running, 0 activated / 1 not } (the RTDS layout)."""
+    digest = device.pending_image_hash
+    if digest is None:
+        return
+    outcome = _activate_image(device, digest)
+    done = _int(_items(outcome)[0], 1) == 0
+    body = DerSequence(
+        [
+            DerInteger(PPMID_ACTIVATION_ALERT_CODE),
+            _time(device.clock.now()),
+            DerOctetString(bytes.fromhex(device.firmware_version)),
+            DerInteger(0 if done else 1),
+        ]
+    )
+    device.emit_alert(CS09, device.security.acb, body, critical=True)
 
 
 def read_firmware_version(device: Device, incoming: Incoming, tree: Der) -> Der:

@@ -73,7 +73,8 @@ class Gsme(ZclDevice):
                 f"{c:04x}:{a:04x}": v.hex()
                 for (c, a), v in self.zcl.values.items()
                 if isinstance(v, bytes)
-            },
+            }
+            | {f"{METERING:04x}:0206": self.firmware_version.lower()},  # GCS38: its version
         }
 
     def factory_configuration(self) -> None:
@@ -82,7 +83,6 @@ class Gsme(ZclDevice):
         z.values[(METERING, 0x0300)] = 1  # m3
         z.values[(METERING, 0x0301)] = 1
         z.values[(METERING, 0x0302)] = 1000
-        z.values[(METERING, 0x0206)] = bytes(self.eui)
         z.values[(PRICE, 0x0616)] = 826  # GBP
         z.values[(PRICE, 0x0617)] = 0x20  # money (credit, debt) in pence: two decimals
         z.values[(PREPAYMENT, 0x0010)] = 1000

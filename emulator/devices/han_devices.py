@@ -45,6 +45,13 @@ class HanDevice(Device):
 class Ppmid(HanDevice):
     device_type: ClassVar[DeviceType] = DeviceType.PPMID
 
+    def image_received(self) -> None:
+        """CS05c: a PPMID activates its image once it holds it whole (no CS06) and
+        tells the ACB with CS09."""
+        from emulator.devices.credentials import activate_on_receipt
+
+        activate_on_receipt(self)
+
 
 class Ihd(HanDevice):
     device_type: ClassVar[DeviceType] = DeviceType.IHD

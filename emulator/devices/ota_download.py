@@ -44,6 +44,9 @@ class OtaDownload:
         self._this_wake = 0
         #: Blocks that did not fit (another image, a wrong offset, garbage); logged too.
         self.refused = 0
+        #: A whole image was just taken: the runner calls `Device.image_received` once
+        #: it has sent OTA_END, so the hub has closed the transfer before what follows.
+        self.completed = False
 
     @property
     def next_offset(self) -> int:
@@ -95,7 +98,7 @@ class OtaDownload:
         status = END_FAILED
         if hashlib.sha256(data).digest() == self.file_hash:
             try:
-                image = ota.decode_image(data)
+                image = ota.decode_image(data, signed=ota.signed_for(device.device_type.value))
             except GbcsError as exc:
                 log.warning("%s: received image does not decode: %s", device, exc)
             else:
@@ -103,6 +106,7 @@ class OtaDownload:
                 device.pending_image_hash = image.manufacturer_image_hash
                 device.pending_image_version = image.header.version_hex
                 status = END_OK
+                self.completed = True
         else:
             log.warning("%s: received image hash differs from the offered one", device)
         end = End(self.file_hash, status).encode()

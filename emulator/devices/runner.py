@@ -113,6 +113,10 @@ class DeviceRunner:
             self.save()
         for kind, payload in replies:
             await self._send(kind, payload)
+        if download.completed:
+            download.completed = False
+            self.device.image_received()
+            self.save()
 
     async def _send(
         self, kind: EnvelopeKind, payload: bytes = b"", destination: Eui64 | None = None

@@ -87,7 +87,7 @@ USE_CASES: dict[int, UseCase] = {
             ("other", "supplier"),
             response_date_time=False,
         ),
-        _u(0x0012, "CS06", ("ESME",), ("supplier",), response_date_time=True),
+        _u(0x0012, "CS06", ("CHF", "ESME", "GSME"), ("supplier",), response_date_time=True),
         _u(
             0x0013,
             "CS07",
@@ -321,7 +321,7 @@ USE_CASES: dict[int, UseCase] = {
         _u(
             0x0059,
             "ECS52",
-            ("ESME",),
+            ("CHF", "ESME"),
             ("network_operator", "other", "supplier"),
             response_date_time=False,
         ),

@@ -302,6 +302,8 @@ class ZclDevice(Device):
 
     def live_value(self, cluster: int, attribute_id: int) -> Any | None:
         m = self.meter
+        if cluster == METERING and attribute_id == 0x0206:  # GCS38: the running firmware version
+            return bytes.fromhex(self.firmware_version)
         if cluster == METERING and attribute_id == 0x0000:
             return int(m.import_wh)
         if cluster == METERING and 0x0100 <= attribute_id <= 0x0106 and attribute_id % 2 == 0:

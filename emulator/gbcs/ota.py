@@ -1,7 +1,7 @@
 """GBCS OTA Upgrade Images: the ZigBee OTA file that carries a manufacturer image.
 
-Pure bytes in, bytes out. Layout (all integers little-endian, as in the ZigBee
-OTA Upgrade cluster's file format)::
+Pure bytes in, bytes out. Layout (GBCS 11.2.2-11.2.4; integers little-endian, as
+in the ZigBee OTA Upgrade cluster's file format)::
 
     OTA header
       file identifier        u32  0x0BEEF11E
@@ -19,16 +19,23 @@ OTA Upgrade cluster's file format)::
       [security credential version u8]
       [upgrade file destination    8 bytes, an EUI-64 as ZigBee sends it: reversed]
       [minimum hardware version    u16, maximum hardware version u16]
-    sub-elements, each: tag u16, length u32, data
-      0x0000  upgrade image: the manufacturer image
-      0xF000  supplier signature: signer EUI-64 (8 bytes, GBCS order) then the
-              ECDSA P-256/SHA-256 signature r || s (64 bytes) over every byte of
-              the file before this sub-element
+    Upgrade Image (no ZigBee sub-element tag or length)
+      manufacturer image     every byte up to the last 66
+      force replace          u8   used by a communications hub only; 0 otherwise
+      signature length       u8   0x40
+      supplier signature     64 bytes: ECDSA P-256/SHA-256 r || s by the authorising
+                                  remote party (the supplier) over the manufacturer
+                                  image alone
+
+An image for a PPMID (CS05c, DUIS 11.4) has no trailer: the PPMID holds no
+supplier trust anchor, and the DUIS 11.4 template's image is the header and the
+manufacturer image alone. `decode_image(..., signed=False)` reads that form;
+`signed_for` says which form a device type takes.
 
 The manufacturer image hash, which 11.1 reports and a CS06 names, is SHA-256
 over the manufacturer image alone: a device recomputes it over what it holds
-before it activates anything. The tag of the signature sub-element is ours
-(ZigBee leaves 0xF000-0xFFFF to manufacturers); docs/firmware.md says why.
+before it activates anything. The file does not name its signer: a device checks
+the signature with its supplier's trust anchor.
 """
 
 from __future__ import annotations
@@ -49,15 +56,12 @@ FIELD_DESTINATION = 0x0002
 FIELD_HARDWARE_VERSIONS = 0x0004
 _KNOWN_FIELDS = FIELD_SECURITY_CREDENTIAL | FIELD_DESTINATION | FIELD_HARDWARE_VERSIONS
 
-TAG_UPGRADE_IMAGE = 0x0000
-TAG_SUPPLIER_SIGNATURE = 0xF000
-SIGNER_LENGTH = 8
 SIGNATURE_LENGTH = 64
-SIGNATURE_ELEMENT_LENGTH = 6 + SIGNER_LENGTH + SIGNATURE_LENGTH
+#: force replace (1), signature length (1), signature (64): what follows the manufacturer image
+TRAILER_LENGTH = 2 + SIGNATURE_LENGTH
 
 _FIXED = struct.Struct("<IHHHHHIH32sI")  # the header up to the optional fields
 MIN_HEADER_LENGTH = _FIXED.size  # 56
-_ELEMENT = struct.Struct("<HI")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,48 +110,32 @@ class OtaHeader:
 
 
 @dataclass(frozen=True, slots=True)
-class SubElement:
-    tag: int
-    data: bytes
-    offset: int = 0  # where its tag starts in the file (0 for one not yet placed)
-
-
-@dataclass(frozen=True, slots=True)
 class OtaImage:
-    """A decoded file; `raw` is kept so the signed bytes are exactly those received."""
+    """A decoded file; `raw` is kept so the bytes are exactly those received."""
 
     header: OtaHeader
-    elements: tuple[SubElement, ...]
+    manufacturer_image: bytes
+    signature: bytes | None  # None: an unsigned (PPMID) image
     raw: bytes
-
-    @property
-    def manufacturer_image(self) -> bytes:
-        return _only(self.elements, TAG_UPGRADE_IMAGE).data
+    force_replace: int = 0
 
     @property
     def manufacturer_image_hash(self) -> bytes:
         return image_hash(self.manufacturer_image)
 
     @property
-    def signature_element(self) -> SubElement | None:
-        found = [e for e in self.elements if e.tag == TAG_SUPPLIER_SIGNATURE]
-        return found[0] if found else None
-
-    @property
-    def signer(self) -> bytes | None:
-        element = self.signature_element
-        return None if element is None else element.data[:SIGNER_LENGTH]
-
-    @property
-    def signature(self) -> bytes | None:
-        element = self.signature_element
-        return None if element is None else element.data[SIGNER_LENGTH:]
-
-    @property
     def signed_bytes(self) -> bytes:
-        """What the supplier signed: the file up to the signature sub-element."""
-        element = self.signature_element
-        return self.raw if element is None else self.raw[: element.offset]
+        """What the supplier signed: the manufacturer image (GBCS 11.2.2)."""
+        return self.manufacturer_image
+
+
+#: Device types whose images carry no supplier signature (GBCS CS05c).
+UNSIGNED_DEVICE_TYPES = frozenset({"PPMID"})
+
+
+def signed_for(device_type: str) -> bool:
+    """Whether an image for `device_type` (ESME, GSME, CHF, PPMID...) is signed."""
+    return device_type.upper() not in UNSIGNED_DEVICE_TYPES
 
 
 def image_hash(manufacturer_image: bytes) -> bytes:
@@ -190,31 +178,36 @@ def encode_header(header: OtaHeader) -> bytes:
     return out
 
 
-def encode_element(tag: int, data: bytes) -> bytes:
-    return _ELEMENT.pack(tag, len(data)) + data
+def encode_image(
+    header: OtaHeader,
+    manufacturer_image: bytes,
+    signature: bytes | None,
+    *,
+    force_replace: int = 0,
+) -> bytes:
+    """The whole file: header, manufacturer image, force replace, signature.
 
-
-def unsigned_image(header: OtaHeader, manufacturer_image: bytes) -> bytes:
-    """Header and upgrade image, sized for the signature sub-element that will follow.
-
-    The returned bytes are what the supplier signs; `attach_signature` completes the file.
+    `signature` is the supplier's over `manufacturer_image` (see `signed_bytes`);
+    None makes an unsigned (PPMID) image: header and manufacturer image only.
     `header.total_image_size` is ignored and set here.
     """
     if not manufacturer_image:
         raise GbcsEncodeError("manufacturer_image", "is empty")
-    total = header.header_length + 6 + len(manufacturer_image) + SIGNATURE_ELEMENT_LENGTH
+    if signature is None:
+        total = header.header_length + len(manufacturer_image)
+        if total > 0xFFFFFFFF:
+            raise GbcsEncodeError("manufacturer_image", "too large for an OTA file")
+        return encode_header(replace(header, total_image_size=total)) + manufacturer_image
+    if len(signature) != SIGNATURE_LENGTH:
+        raise GbcsEncodeError("signature", f"r || s is 64 bytes, got {len(signature)}")
+    if not 0 <= force_replace <= 0xFF:
+        raise GbcsEncodeError("force_replace", f"one byte, got {force_replace}")
+    total = header.header_length + len(manufacturer_image) + TRAILER_LENGTH
     if total > 0xFFFFFFFF:
         raise GbcsEncodeError("manufacturer_image", "too large for an OTA file")
     sized = replace(header, total_image_size=total)
-    return encode_header(sized) + encode_element(TAG_UPGRADE_IMAGE, manufacturer_image)
-
-
-def attach_signature(unsigned: bytes, signer: bytes, signature: bytes) -> bytes:
-    if len(signer) != SIGNER_LENGTH:
-        raise GbcsEncodeError("signer", f"an EUI-64 is 8 bytes, got {len(signer)}")
-    if len(signature) != SIGNATURE_LENGTH:
-        raise GbcsEncodeError("signature", f"r || s is 64 bytes, got {len(signature)}")
-    return unsigned + encode_element(TAG_SUPPLIER_SIGNATURE, signer + signature)
+    trailer = bytes([force_replace, SIGNATURE_LENGTH]) + signature
+    return encode_header(sized) + manufacturer_image + trailer
 
 
 # -- decoding -----------------------------------------------------------------------------
@@ -290,11 +283,12 @@ def decode_header(data: bytes) -> OtaHeader:
     )
 
 
-def decode_image(data: bytes) -> OtaImage:
+def decode_image(data: bytes, *, signed: bool = True) -> OtaImage:
     """A whole OTA Upgrade Image; its sizes must agree with the bytes given.
 
-    Exactly one upgrade image sub-element; at most one signature, which must be
-    the last sub-element (it signs everything before it).
+    Signed: the manufacturer image is what lies between the header and the last
+    66 bytes (force replace, signature length 0x40, signature). Unsigned (a PPMID
+    image): everything after the header. It must not be empty.
     """
     if not data:
         raise TruncatedError("ota_header.file_identifier", 0, 4, 0)
@@ -307,57 +301,39 @@ def decode_image(data: bytes) -> OtaImage:
             52,
             f"{header.total_image_size}, but {len(data) - header.total_image_size} byte(s) follow",
         )
-    elements: list[SubElement] = []
-    at = header.header_length
-    while at < len(data):
-        if len(data) - at < _ELEMENT.size:
-            raise TruncatedError(f"sub_element[{len(elements)}]", at, _ELEMENT.size, len(data) - at)
-        tag, size = _ELEMENT.unpack_from(data, at)
-        start = at + _ELEMENT.size
-        if size > len(data) - start:
-            left = len(data) - start
-            raise TruncatedError(f"sub_element[{len(elements)}].data", start, size, left)
-        elements.append(SubElement(tag, bytes(data[start : start + size]), at))
-        at = start + size
-    image = OtaImage(header, tuple(elements), bytes(data))
-    _only(image.elements, TAG_UPGRADE_IMAGE)
-    signatures = [i for i, e in enumerate(elements) if e.tag == TAG_SUPPLIER_SIGNATURE]
-    if signatures:
-        index = signatures[0]
-        element = elements[index]
-        if len(signatures) > 1 or index != len(elements) - 1:
-            raise GbcsDecodeError(
-                "supplier_signature", element.offset, "must be the one and last sub-element"
-            )
-        if len(element.data) != SIGNER_LENGTH + SIGNATURE_LENGTH:
-            raise GbcsDecodeError(
-                "supplier_signature.length",
-                element.offset + 2,
-                f"{len(element.data)}, not {SIGNER_LENGTH + SIGNATURE_LENGTH}",
-            )
-    return image
-
-
-def _only(elements: tuple[SubElement, ...], tag: int) -> SubElement:
-    found = [e for e in elements if e.tag == tag]
-    if len(found) != 1:
+    start = header.header_length
+    if not signed:
+        if len(data) <= start:
+            raise TruncatedError("upgrade_image", start, 1, 0)
+        return OtaImage(header, bytes(data[start:]), None, bytes(data))
+    if len(data) - start < TRAILER_LENGTH + 1:
+        raise TruncatedError("upgrade_image", start, TRAILER_LENGTH + 1, len(data) - start)
+    end = len(data) - TRAILER_LENGTH
+    if data[end + 1] != SIGNATURE_LENGTH:
         raise GbcsDecodeError(
-            f"sub_element[tag={tag:04X}]", 0, f"expected exactly one, found {len(found)}"
+            "upgrade_image.signature_length",
+            end + 1,
+            f"{data[end + 1]:02X}, not 40: no 64-byte supplier signature ends the file",
         )
-    return found[0]
+    return OtaImage(
+        header=header,
+        manufacturer_image=bytes(data[start:end]),
+        signature=bytes(data[end + 2 :]),
+        raw=bytes(data),
+        force_replace=data[end],
+    )
 
 
 __all__ = [
     "FILE_IDENTIFIER",
-    "TAG_SUPPLIER_SIGNATURE",
-    "TAG_UPGRADE_IMAGE",
+    "SIGNATURE_LENGTH",
+    "TRAILER_LENGTH",
     "OtaHeader",
     "OtaImage",
-    "SubElement",
-    "attach_signature",
     "decode_header",
     "decode_image",
     "encode_header",
+    "encode_image",
     "image_hash",
-    "unsigned_image",
+    "signed_for",
 ]

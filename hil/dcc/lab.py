@@ -35,6 +35,7 @@ from emulator.devices.anchors import AnchorRole, TrustAnchor
 from emulator.devices.base import Device, DeviceType
 from emulator.devices.gsme import Gsme
 from emulator.errors import GbcsDecodeError, LinkError
+from emulator.gbcs import ota
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.han.broker import EmbeddedBroker
@@ -780,9 +781,10 @@ class Lab:
             if ota_file is not None and hub is not None and bytes(eui) in premises.devices:
                 # the hub checks it and moves it in blocks; CCS08 reports the outcome
                 target = premises.devices[bytes(eui)]
-                if hub.distribute(eui, ota_file, target.hardware_version) is None and isinstance(
-                    target, Gsme
-                ):
+                signed = ota.signed_for(target.device_type.value)
+                if hub.distribute(
+                    eui, ota_file, target.hardware_version, signed
+                ) is None and isinstance(target, Gsme):
                     self._tasks.append(asyncio.create_task(self._wake_for_firmware(hub, target)))
                 return
         if device is not None:

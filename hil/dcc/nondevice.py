@@ -200,8 +200,13 @@ def _wan_matrix(dcc: Dcc, postcode: str) -> dict[str, Any]:
 OTA_MAGIC = ota.FILE_IDENTIFIER.to_bytes(4, "little")
 
 
+#: The GBCS use case that carries the image to the hub, by target device type.
+DISTRIBUTION_USE_CASES = {DeviceKind.CHF: "CS05a", DeviceKind.PPMID: "CS05c"}
+
+
 def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[str, Any]:
-    """11.1: record the image and hand it to the device.
+    """11.1: record the image and hand it to the device's hub (CS05a for the hub
+    itself, CS05b for a meter, CS05c for a PPMID: 11.4 is not in the catalogue).
 
     An OTA Upgrade Image (it starts with the OTA file identifier) is decoded: its
     manufacturer image hash and file version are what the device will be asked to
@@ -221,7 +226,7 @@ def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[
         digest = hashlib.sha256(image).digest()
         if image.startswith(OTA_MAGIC):
             try:
-                decoded = ota.decode_image(image)
+                decoded = ota.decode_image(image, signed=ota.signed_for(device.kind.value))
             except GbcsDecodeError as exc:
                 raise Refusal("INVALID_PARAMETERS", f"11.1 OTA image: {exc}") from None
             digest, version, ota_file = (
@@ -241,7 +246,12 @@ def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[
     if dcc.firmware_delivery is not None:
         dcc.firmware_delivery(device.eui, digest, version, ota_file)
         delivered.append(str(device.eui))
-    return {"image_hash": digest.hex(), "version": version, "delivered_to": delivered}
+    return {
+        "image_hash": digest.hex(),
+        "version": version,
+        "delivered_to": delivered,
+        "use_case": DISTRIBUTION_USE_CASES.get(device.kind, "CS05b"),
+    }
 
 
 __all__ = ["Schedule", "handle", "validate"]

@@ -293,10 +293,10 @@ _TABLE: list[list[Route]] = [
     # 9, 11, 14
     _r("9.1", "ECS50", 0x0058, "ESME", _ACB),
     _r("9.1", "GCS36", 0x0083, "GSME", _ACB),
-    _r("11.2", "ECS52", 0x0059, "ESME"),
+    _r("11.2", "ECS52", 0x0059, "ESME CHF"),
     _r("11.2", "GCS38", 0x0084, "GSME"),
     _r("11.2", "CS08", 0x0129, "PPMID HCALCS", _ACB),
-    _r("11.3", "CS06", 0x0012, "ESME"),
+    _r("11.3", "CS06", 0x0012, "ESME GSME CHF"),
     _r("14.1", "GCS31", 0x0080, "GSME", _ACB),
     # use cases without a service request: DCC-originated or recovery credential work
     _r(

@@ -226,9 +226,8 @@ async def test_front_door_refusals_reach_no_device(
 
 #: Templates accepted (I99 / I0) out of those ZAZ1 has an XML key for; raise it as the
 #: transform learns more DUIS fields (docs/duis.md lists what is still refused).
-#: 254: since 11.1 decodes OTA images, the 11.1 template's image (built by another
-#: tool: OTA header, then the image bytes without ZigBee sub-elements, then 64 bytes)
-#: is refused by our codec (docs/firmware.md, "Images built elsewhere").
+#: 255: the 11.1 template's image (built by another tool) decodes in the GBCS 11.2.2
+#: layout (docs/firmware.md, "Images built elsewhere").
 #: 260: gas conversion (6.6) and flow (6.7) decimals, and 2.1 on the GSME, now carried.
 #: 270: the catalogue supplement (6.14.3, 7.13-7.15) and the body choosing the use case.
 ACCEPTED_FLOOR = 270

@@ -130,7 +130,7 @@ async def test_good_mirror_is_taken_with_its_octet_strings(rig: Rig) -> None:
     await rig.from_device(gsme.eui, EnvelopeKind.MIRROR, json.dumps(gsme.mirror()).encode())
     assert rig.hub.drops == {}
     assert rig.premises.gpf.syncs == 1
-    assert rig.premises.gpf.zcl.values[(0x0702, 0x0206)] == bytes(gsme.eui)
+    assert rig.premises.gpf.zcl.values[(0x0702, 0x0206)] == bytes.fromhex(gsme.firmware_version)
 
 
 def test_unreadable_mirror_values_are_skipped_counted_and_logged(

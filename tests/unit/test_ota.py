@@ -17,7 +17,6 @@ from emulator.errors import GbcsDecodeError, GbcsEncodeError, TruncatedError
 from emulator.gbcs import ota
 from emulator.gbcs.crypto import sign, verify
 
-SIGNER = bytes.fromhex("90B3D51F30010000")
 SIGNATURE = bytes([0x11]) * 64
 
 GOLDEN_HEADER = bytes.fromhex(
@@ -29,19 +28,19 @@ GOLDEN_HEADER = bytes.fromhex(
     "0100"  # image type 0x0001
     "02000001"  # file version 0x01000002
     "0200"  # stack version: ZigBee PRO
-    "4742" + "00" * 30 + "92000000"  # header string "GB" (32 bytes); total image size 146
+    "4742" + "00" * 30 + "80000000"  # header string "GB" (32 bytes); total image size 128
     "0100"  # minimum hardware version 1
     "0300"  # maximum hardware version 3
 )
-GOLDEN_IMAGE_ELEMENT = bytes.fromhex("000002000000AABB")
-GOLDEN_SIGNATURE_ELEMENT = bytes.fromhex("00F048000000") + SIGNER + SIGNATURE
-GOLDEN = GOLDEN_HEADER + GOLDEN_IMAGE_ELEMENT + GOLDEN_SIGNATURE_ELEMENT
+#: GBCS 11.2.2: manufacturer image, force replace 0, signature length 0x40, signature
+GOLDEN_BODY = bytes.fromhex("AABB" + "00" + "40") + SIGNATURE
+GOLDEN = GOLDEN_HEADER + GOLDEN_BODY
 
 HEADER = ota.OtaHeader(
     manufacturer_code=0x1234,
     image_type=0x0001,
     file_version=0x01000002,
-    total_image_size=146,
+    total_image_size=128,
     header_string=b"GB",
     hardware_min=1,
     hardware_max=3,
@@ -50,10 +49,8 @@ HEADER = ota.OtaHeader(
 
 def test_golden_encode() -> None:
     assert ota.encode_header(HEADER) == GOLDEN_HEADER
-    unsigned = ota.unsigned_image(HEADER, b"\xaa\xbb")
-    assert unsigned == GOLDEN_HEADER + GOLDEN_IMAGE_ELEMENT
-    assert ota.attach_signature(unsigned, SIGNER, SIGNATURE) == GOLDEN
-    assert len(GOLDEN) == 146
+    assert ota.encode_image(HEADER, b"\xaa\xbb", SIGNATURE) == GOLDEN
+    assert len(GOLDEN) == 128
 
 
 def test_golden_decode() -> None:
@@ -63,8 +60,14 @@ def test_golden_decode() -> None:
     assert image.header.version_hex == "01000002"
     assert image.manufacturer_image == b"\xaa\xbb"
     assert image.manufacturer_image_hash == hashlib.sha256(b"\xaa\xbb").digest()
-    assert image.signer == SIGNER and image.signature == SIGNATURE
-    assert image.signed_bytes == GOLDEN_HEADER + GOLDEN_IMAGE_ELEMENT
+    assert image.signature == SIGNATURE and image.force_replace == 0
+    assert image.signed_bytes == b"\xaa\xbb"
+
+
+def test_force_replace_round_trips() -> None:
+    data = ota.encode_image(HEADER, b"hub image", SIGNATURE, force_replace=1)
+    assert data[-66] == 1
+    assert ota.decode_image(data).force_replace == 1
 
 
 def test_all_optional_fields_round_trip() -> None:
@@ -87,13 +90,15 @@ def test_all_optional_fields_round_trip() -> None:
 
 
 def test_header_without_optional_fields() -> None:
-    data = ota.unsigned_image(
+    data = ota.encode_image(
         ota.OtaHeader(manufacturer_code=1, image_type=2, file_version=3, total_image_size=0),
         b"z",
+        SIGNATURE,
     )
     assert struct.unpack_from("<HH", data, 6) == (56, 0)
-    image = ota.decode_image(ota.attach_signature(data, SIGNER, SIGNATURE))
+    image = ota.decode_image(data)
     assert image.header.hardware_min is None and image.header.accepts_hardware(77)
+    assert image.manufacturer_image == b"z"
 
 
 @pytest.mark.parametrize(
@@ -110,6 +115,12 @@ def test_header_without_optional_fields() -> None:
         (GOLDEN[:6] + b"\x40\x00" + GOLDEN[8:], GbcsDecodeError, "ota_header.header_length"),
         (GOLDEN[:8] + b"\x08\x00" + GOLDEN[10:], GbcsDecodeError, "ota_header.field_control"),
         (GOLDEN[:56] + b"\x04\x00\x03\x00" + GOLDEN[60:], GbcsDecodeError, "ota_header.hardware"),
+        (GOLDEN[:63] + b"\x41" + GOLDEN[64:], GbcsDecodeError, "upgrade_image.signature_length"),
+        (
+            GOLDEN_HEADER[:52] + struct.pack("<I", 126) + GOLDEN_HEADER[56:] + GOLDEN_BODY[2:],
+            TruncatedError,
+            "upgrade_image",
+        ),
     ],
     ids=[
         "empty",
@@ -123,6 +134,8 @@ def test_header_without_optional_fields() -> None:
         "header-length",
         "field-control",
         "hardware-range",
+        "signature-length",
+        "no-manufacturer-image",
     ],
 )
 def test_bad_input_raises_typed_errors(data: bytes, error: type[Exception], field: str) -> None:
@@ -132,25 +145,9 @@ def test_bad_input_raises_typed_errors(data: bytes, error: type[Exception], fiel
     assert info.value.field.startswith(field)
 
 
-def test_element_running_past_the_end_is_truncated() -> None:
-    bad = bytearray(GOLDEN)
-    bad[62:66] = struct.pack("<I", 200)  # the upgrade image claims 200 bytes
-    with pytest.raises(TruncatedError, match="sub_element"):
-        ota.decode_image(bytes(bad))
-
-
-def test_image_needs_one_upgrade_image_and_a_last_signature() -> None:
-    no_image = GOLDEN_HEADER[:52] + struct.pack("<I", 60 + 78) + GOLDEN_HEADER[56:]
-    with pytest.raises(GbcsDecodeError, match="exactly one"):
-        ota.decode_image(no_image + GOLDEN_SIGNATURE_ELEMENT)
-    swapped = GOLDEN_HEADER + GOLDEN_SIGNATURE_ELEMENT + GOLDEN_IMAGE_ELEMENT
-    with pytest.raises(GbcsDecodeError, match="last"):
-        ota.decode_image(swapped)
-
-
 def test_encode_rejects_what_it_cannot_write() -> None:
     with pytest.raises(GbcsEncodeError):
-        ota.unsigned_image(HEADER, b"")
+        ota.encode_image(HEADER, b"", SIGNATURE)
     with pytest.raises(GbcsEncodeError):
         ota.encode_header(ota.OtaHeader(1, 2, 3, 0, header_string=b"x" * 33))
     with pytest.raises(GbcsEncodeError):
@@ -158,7 +155,9 @@ def test_encode_rejects_what_it_cannot_write() -> None:
     with pytest.raises(GbcsEncodeError):
         ota.encode_header(ota.OtaHeader(1, 2, 3, 0, hardware_min=1))
     with pytest.raises(GbcsEncodeError):
-        ota.attach_signature(b"", SIGNER, b"short")
+        ota.encode_image(HEADER, b"x", b"short")
+    with pytest.raises(GbcsEncodeError):
+        ota.encode_image(HEADER, b"x", SIGNATURE, force_replace=256)
 
 
 # -- RFC 6979 ----------------------------------------------------------------------------------
@@ -190,33 +189,25 @@ def test_deterministic_signature_matches_rfc6979_p256_sha256(message: bytes, exp
 
 
 # -- an independent parser: zigpy --------------------------------------------------------------
+# zigpy reads the ZigBee OTA header; the GBCS upgrade image that follows is not made
+# of ZigBee sub-elements, so zigpy's whole-file parser does not apply to it.
 
 
-def test_zigpy_parses_our_image() -> None:
+def test_zigpy_parses_our_header() -> None:
     image_mod = pytest.importorskip("zigpy.ota.image")
     key = ec.derive_private_key(12345, ec.SECP256R1())
-    unsigned = ota.unsigned_image(HEADER, b"manufacturer image")
-    data = ota.attach_signature(unsigned, SIGNER, sign(key, unsigned))
-    parsed, rest = image_mod.parse_ota_image(data)
-    assert rest == b""
-    h = parsed.header
+    data = ota.encode_image(HEADER, b"manufacturer image", sign(key, b"manufacturer image"))
+    h, rest = image_mod.OTAImageHeader.deserialize(data)
     assert h.upgrade_file_id == ota.FILE_IDENTIFIER
     assert (h.manufacturer_id, h.image_type, h.file_version) == (0x1234, 1, 0x01000002)
     assert h.header_length == 60 and h.image_size == len(data)
     assert h.hardware_versions_present
-    assert [int(e.tag_id) for e in parsed.subelements] == [0x0000, 0xF000]
-    assert bytes(parsed.subelements[0].data) == b"manufacturer image"
-    assert parsed.serialize() == data
+    assert rest == b"manufacturer image" + b"\x00\x40" + data[-64:]
 
 
-def test_image_serialised_by_zigpy_decodes_here() -> None:
+def test_header_serialised_by_zigpy_decodes_here() -> None:
     image_mod = pytest.importorskip("zigpy.ota.image")
-    t = pytest.importorskip("zigpy.types")
     payload = b"built by zigpy"
-    elements = [
-        image_mod.SubElement(tag_id=image_mod.ElementTagId.UPGRADE_IMAGE, data=payload),
-        image_mod.SubElement(tag_id=0xF000, data=SIGNER + SIGNATURE),
-    ]
     header = image_mod.OTAImageHeader(
         upgrade_file_id=ota.FILE_IDENTIFIER,
         header_version=0x0100,
@@ -227,13 +218,23 @@ def test_image_serialised_by_zigpy_decodes_here() -> None:
         file_version=0x02000000,
         stack_version=2,
         header_string="zigpy",
-        image_size=56 + sum(len(e.serialize()) for e in elements),
+        image_size=56 + len(payload) + 66,
     )
-    data = image_mod.OTAImage(header=header, subelements=elements).serialize()
-    assert t is not None
+    data = header.serialize() + payload + b"\x00\x40" + SIGNATURE
     image = ota.decode_image(data)
     assert image.header.manufacturer_code == 0x4321
     assert image.header.version_hex == "02000000"
     assert image.header.header_string == b"zigpy"
     assert image.manufacturer_image == payload
-    assert image.signer == SIGNER
+    assert image.signature == SIGNATURE
+
+
+def test_an_unsigned_ppmid_image_is_header_and_manufacturer_image() -> None:
+    """CS05c: a PPMID image carries no trailer (the DUIS 11.4 template's image)."""
+    data = ota.encode_image(HEADER, b"\xaa\xbb", None)
+    assert data == GOLDEN_HEADER[:52] + struct.pack("<I", 62) + GOLDEN_HEADER[56:] + b"\xaa\xbb"
+    image = ota.decode_image(data, signed=False)
+    assert image.manufacturer_image == b"\xaa\xbb" and image.signature is None
+    with pytest.raises(TruncatedError):
+        ota.decode_image(data)  # read as signed: too short for a trailer
+    assert not ota.signed_for("PPMID") and ota.signed_for("ESME") and ota.signed_for("chf")

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from emulator.devices.credentials import FIRMWARE_VERIFICATION_FAILED
+from emulator.devices.credentials import (
+    CS09,
+    FIRMWARE_VERIFICATION_FAILED,
+    FIRMWARE_VERIFICATION_SUCCESSFUL,
+    FIRMWARE_VERSION_CHANGED,
+)
 from emulator.gbcs import ota
 from emulator.hub_ota import Outcome
 from hil.dcc.lab import DEFAULT_LAB, Lab
@@ -150,3 +156,114 @@ async def test_a_transfer_outlives_a_link_down_fault(lab: Lab) -> None:
         assert await _outcome(lab) == Outcome.TRANSFER_SUCCEEDED
     esme = lab.device("ESME")
     assert esme is not None and esme.held_image == data
+
+
+# -- every device type ------------------------------------------------------------------------
+
+
+async def _deliver(lab: Lab, name: str, image: str) -> bytes:
+    """11.1 to `name`; wait (moving virtual time over a sleepy meter's wake-ups) for CCS08.
+
+    The hub's own image (CS05a) needs no HAN transfer: the CHF holds it at once.
+    """
+    data = (IMAGES / image).read_bytes()
+    result = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui(name), params={"image": data.hex()}
+    )
+    assert result.ok, result.detail
+    hub = lab.premises[0].hub
+    assert hub is not None
+    target = bytes(lab.eui(name))
+    if name == "CHF":
+        assert result.data["use_case"] == "CS05a"
+        device = lab.device(name)
+        assert device is not None and device.held_image == data
+        return ota.decode_image(data).manufacturer_image_hash
+    for _ in range(200):
+        if any(eui == target for eui, _ in hub.ota.outcomes):
+            break
+        await lab.run_for(300)
+    assert (target, Outcome.TRANSFER_SUCCEEDED) in hub.ota.outcomes
+    return ota.decode_image(data, signed=ota.signed_for(name)).manufacturer_image_hash
+
+
+@pytest.mark.parametrize(("name", "image"), [("GSME", "gsme.ota"), ("CHF", "chf.ota")])
+async def test_cs06_activates_on_the_gsme_and_the_hub(lab: Lab, name: str, image: str) -> None:
+    """11.3 routes to CS06 on the GSME and the CHF; 11.2 (GCS38, ECS52) reads the new version."""
+    digest = await _deliver(lab, name, image)
+    device = lab.device(name)
+    assert device is not None and device.firmware_version == "01000000"
+    done = await _dcc(lab).request(
+        "11.3", as_user="supplier", target=lab.eui(name), params={"image_hash": digest}
+    )
+    assert done.ok, done.detail
+    read = await _dcc(lab).request("11.2", as_user="supplier", target=lab.eui(name))
+    assert read.ok, read.detail
+    assert str(read.values[0].value) == "01000001"
+    codes = device.event_log.codes()
+    assert FIRMWARE_VERIFICATION_SUCCESSFUL in codes and FIRMWARE_VERSION_CHANGED in codes
+
+
+async def test_the_ppmid_activates_on_receipt_and_raises_cs09(lab: Lab) -> None:
+    """CS05c: no CS06 for the PPMID; it activates the checked image and tells the ACB."""
+    await _deliver(lab, "PPMID", "ppmid.ota")
+    ppmid = lab.device("PPMID")
+    assert ppmid is not None and ppmid.firmware_version == "01000001"
+    for _ in range(100):
+        if any(a.message_code == CS09 for a in _dcc(lab).alerts):
+            break
+        await asyncio.sleep(0.01)
+    assert any(a.message_code == CS09 and a.device == lab.eui("PPMID") for a in _dcc(lab).alerts)
+    read = await _dcc(lab).request("11.2", as_user="supplier", target=lab.eui("PPMID"))
+    assert read.ok and str(read.values[0].value) == "01000001"
+    refused = await _dcc(lab).request(
+        "11.3", as_user="supplier", target=lab.eui("PPMID"), params={"image_hash": "00" * 32}
+    )
+    assert refused.status == RequestStatus.REFUSED
+
+
+async def test_future_dated_activation_runs_at_its_time(lab: Lab) -> None:
+    digest = await _deliver(lab, "ESME", "esme.ota")
+    esme = lab.device("ESME")
+    assert esme is not None
+    when = lab.clock.now() + _dt.timedelta(hours=2)
+    queued = await _dcc(lab).request(
+        "11.3",
+        as_user="supplier",
+        target=lab.eui("ESME"),
+        params={"image_hash": digest, "execution_time": when},
+    )
+    assert queued.ok, queued.detail
+    await lab.run_for(3600)
+    assert esme.firmware_version == "01000000"  # not yet: the old image runs
+    assert esme.running_image is None
+    await lab.run_for(2 * 3600)
+    assert esme.firmware_version == "01000001"
+
+
+async def test_a_cancelled_future_dated_activation_never_runs(lab: Lab) -> None:
+    digest = await _deliver(lab, "ESME", "esme.ota")
+    esme = lab.device("ESME")
+    assert esme is not None
+    when = lab.clock.now() + _dt.timedelta(hours=2)
+    dcc = _dcc(lab)
+    queued = await dcc.request(
+        "11.3",
+        as_user="supplier",
+        target=lab.eui("ESME"),
+        params={"image_hash": digest, "execution_time": when},
+    )
+    assert queued.ok, queued.detail
+    await lab.run_for(600)
+    assert esme.firmware_activation is not None and esme.firmware_activation.at == when
+    cancelled = await dcc.request(
+        "11.3",
+        as_user="supplier",
+        target=lab.eui("ESME"),
+        params={"image_hash": digest, "cancel": True},
+    )
+    assert cancelled.ok, cancelled.detail
+    assert esme.firmware_activation is None
+    await lab.run_for(4 * 3600)
+    assert esme.firmware_version == "01000000"
+    assert FIRMWARE_VERSION_CHANGED not in esme.event_log.codes()

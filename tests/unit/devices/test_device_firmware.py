@@ -108,14 +108,13 @@ def test_failed_activation_keeps_the_previous_running_image(lab: Lab) -> None:
 
 
 def test_image_signed_by_another_party_is_refused(lab: Lab) -> None:
-    """Re-signing a good image's bytes with the network operator as the named signer."""
+    """A good image's manufacturer image re-signed with the network operator's key."""
     esme = lab.esme
     good = ota.decode_image((IMAGES / "esme.ota").read_bytes())
     operator = lab.premises.parties[AnchorRole.NETWORK_OPERATOR]
     key = operator.keys[KeyUsage.DIGITAL_SIGNATURE]
-    forged = ota.attach_signature(
-        good.signed_bytes, bytes(operator.eui), sign(key, good.signed_bytes)
-    )
+    forged = ota.encode_image(good.header, good.manufacturer_image, sign(key, good.signed_bytes))
+    assert forged != good.raw
     esme.pending_image_hash, esme.held_image = good.manufacturer_image_hash, forged
     assert _activate(lab, good.manufacturer_image_hash) == (3, "01000000")
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import math
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from e2e_support import ANSWER, Rig, check_response
@@ -15,18 +17,18 @@ from e2e_support import ANSWER, Rig, check_response
 from emulator.clock import VirtualClock
 from emulator.devices.base import DeviceType
 from emulator.devices.runner import DeviceRunner
-from emulator.gbcs.dlms.apdu import DataNotification
-from emulator.gbcs.dlms.axdr import LongUnsigned, OctetString, Structure
+from emulator.gbcs.asn1 import DerConstructed, DerInteger, DerOctetString
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import decode_message_payload
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.memory import MemoryMedium
-from emulator.hub import Hub
+from emulator.hub import Hub, HubError
 from emulator.hub_ota import (
     ALERT_TRANSFER_FAIL,
     ALERT_TRANSFER_SUCCESS,
     BLOCK_SIZES,
     CCS08,
+    RESPONSE_CODES,
     Outcome,
 )
 from emulator.premises import Premises
@@ -57,17 +59,18 @@ async def outcome_of(hub: Hub, target: bytes, timeout: float = 10.0) -> Outcome:
 
 
 def ccs08(raw: bytes) -> tuple[int, bytes, str]:
-    """(alert code, target EUI-64, outcome text) of a CCS08 alert."""
+    """(alert code, target EUI-64, outcome) of a CCS08 alert: a signed ASN.1 alert
+    (RTDS layout) whose response code names the outcome."""
     msg = decode_message(raw)
-    assert msg.message_code == CCS08
+    assert msg.message_code == CCS08 and msg.signature is not None
     tree = decode_message_payload(msg).tree
-    assert isinstance(tree, DataNotification)
-    body = tree.body
-    assert isinstance(body, Structure)
-    code, _when, target, _digest, text = body.items
-    assert isinstance(code, LongUnsigned) and isinstance(target, OctetString)
-    assert isinstance(text, OctetString)
-    return code.value, target.value, text.value.decode()
+    assert isinstance(tree, DerConstructed)
+    code, _when, target, version, response = tree.items
+    assert isinstance(code, DerInteger) and isinstance(target, DerOctetString)
+    assert isinstance(version, DerOctetString) and len(version.value) == 4
+    assert isinstance(response, DerInteger)
+    outcome = {v: k for k, v in RESPONSE_CODES.items()}[response.value]
+    return code.value, target.value, outcome.value
 
 
 async def test_an_image_reaches_the_esme_in_blocks_then_activates(rig: Rig) -> None:
@@ -264,3 +267,49 @@ async def test_a_transfer_without_progress_fails_with_ccs08(premises: Premises) 
     code, _, text = ccs08(await hub.next_alert(ANSWER))
     assert (code, text) == (ALERT_TRANSFER_FAIL, Outcome.TRANSFER_FAILED.value)
     assert esme.held_image is None
+
+
+async def test_a_power_cycle_mid_transfer_resumes_from_the_state_files(tmp_path: Path) -> None:
+    """Hub and device both stop mid-transfer and start again from their state files
+    (hub-<chf>.json, <device>.json): the transfer goes on from the last block."""
+    data = image(1, size=5000)
+    size = BLOCK_SIZES["memory"]
+
+    def stop_after_two(raw: bytes) -> list[bytes]:
+        env = Envelope.decode(raw)
+        offset = int.from_bytes(env.payload[32:36], "big")
+        if env.kind == EnvelopeKind.OTA_BLOCK and offset >= 2 * size:
+            return []
+        return [raw]
+
+    async with Premises.build() as first:
+        hub = await first.connect(MemoryMedium().url, state_dir=tmp_path)
+        esme = first.device(DeviceType.ESME)
+        hub.ota.retry = 0  # no re-offer: the transfer waits for the power cut
+        hub.link.manipulator = stop_after_two
+        assert hub.distribute(esme.eui, data, 1) is None
+        for _ in range(200):
+            if esme.ota_download.next_offset == 2 * size:
+                break
+            await asyncio.sleep(0.005)
+        assert esme.ota_download.next_offset == 2 * size
+        eui = esme.eui
+    saved = json.loads((tmp_path / f"hub-{first.chf.eui.compact}.json").read_text())
+    assert bytes.fromhex(saved["ota"][eui.compact]["image"]) == data  # the pending transfer
+    async with Premises.build() as second:
+        hub = await second.connect(MemoryMedium().url, state_dir=tmp_path)
+        esme = second.device(DeviceType.ESME)
+        assert esme.ota_download.next_offset == 2 * size  # restored, not started again
+        assert bytes(eui) in hub.ota.transfers
+        assert await outcome_of(hub, bytes(eui)) == Outcome.TRANSFER_SUCCEEDED
+        assert esme.held_image == data
+        assert next(o for _, o in hub.ota.sent) == 2 * size  # resumed: no block sent again
+    after = json.loads((tmp_path / f"hub-{second.chf.eui.compact}.json").read_text())
+    assert after["ota"] == {}
+
+
+async def test_a_damaged_hub_state_file_is_one_clear_error(tmp_path: Path) -> None:
+    async with Premises.build() as premises:
+        (tmp_path / f"hub-{premises.chf.eui.compact}.json").write_text("{not json")
+        with pytest.raises(HubError, match="cannot be restored"):
+            await premises.connect(MemoryMedium().url, state_dir=tmp_path)
