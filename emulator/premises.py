@@ -85,7 +85,12 @@ def lab_pki(seed: str = "smets-hil-lab") -> tuple[TestPki, dict[AnchorRole, Part
 
 
 def provision(device: Device, pki: TestPki, parties: dict[AnchorRole, Party]) -> None:
-    """Give a device its own keys and certificates and the lab's anchor cells."""
+    """Give a device its own keys and certificates and the lab's anchor cells.
+
+    A provisioned device counts as joined to the HAN (the lab's hub logs it
+    without a join window): it serves at once, without a JOIN handshake.
+    """
+    device.han.provisioned()
     party = pki.parties.get(bytes(device.eui)) or pki.device(device.eui, device.device_type.value)
     device.own_keys.update(party.keys)
     device.own_certificates.update(party.certificates)
@@ -140,7 +145,8 @@ class Premises:
             remote = create_device(kind, device_eui(base, suffix), clock, acb=acb, **options)
             provision(remote, the_pki, parties)
             built[bytes(remote.eui)] = remote
-            chf.add_device(remote.eui, 0, b"install-code-" + bytes([suffix]))
+            remote.han.install_code = b"install-code-" + bytes([suffix])
+            chf.add_device(remote.eui, 0, remote.han.install_code)
         chf.add_device(gpf.eui)
         return cls(the_pki, parties, clock, chf, gpf, built)
 
