@@ -29,6 +29,13 @@ python-can's Notifier, for recorders and reports. `alert_filter` sees every aler
 before it is queued for the WAN (fault injection: a lost or late alert).
 A message that arrives as GBT blocks is joined before the hub acts on it.
 
+Joining (`docs/wire-protocol.md`, "Joining"): a JOIN is answered whether or not
+the device is admitted yet; the CHF decides (`Chf.han_join`) and the hub sends
+JOIN_ACCEPT or JOIN_REFUSE back on the device's link. Every JOIN is counted in
+`Hub.joins` ("accepted", "refused") and every refusal in `Hub.join_refusals` by
+reason (``not_in_log``, ``window_closed``, ``bad_proof``, ``log_full``,
+``malformed``, ``key_not_allowed``) and logged by the CHF.
+
 Firmware (`distribute`): the hub checks an OTA image and moves it to its target
 in blocks (emulator/hub_ota.py); OTA_REQUEST / OTA_END envelopes go there.
 """
@@ -39,6 +46,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -53,6 +61,7 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
+from emulator.han.join import NONCE_SIZE, JoinAccept, JoinRefuse, JoinRequest, Refusal
 from emulator.han.link import Link
 from emulator.hub_ota import OtaDistributor, Outcome, block_size_for
 
@@ -118,6 +127,11 @@ class Hub:
         #: What the hub received from the HAN and could not use, by reason (see the
         #: module docstring); each drop is also logged.
         self.drops: Counter[str] = Counter()
+        #: JOINs answered ("accepted", "refused") and refusals by reason (lower-case name).
+        self.joins: Counter[str] = Counter()
+        self.join_refusals: Counter[str] = Counter()
+        #: Where the hub's join nonces come from (a test makes them repeatable).
+        self.nonce: Callable[[int], bytes] = os.urandom
         self._pending: dict[tuple[bytes, int], _Pending] = {}
         self._alerts: asyncio.Queue[bytes] = asyncio.Queue()
         self._sleepy: dict[bytes, SleepyQueue] = defaultdict(SleepyQueue)
@@ -295,6 +309,9 @@ class Hub:
 
     async def _on_envelope(self, env: Envelope) -> None:
         source = bytes(env.source)
+        if env.kind == EnvelopeKind.JOIN:  # before admission: joining is how one gets in
+            await self._on_join(env)
+            return
         if not self.chf.admits(env.source):
             self._drop("unadmitted", f"{env.kind.name} envelope from {env.source}")
             return
@@ -316,12 +333,27 @@ class Hub:
             self._sleepy[source].awake = False
         elif env.kind == EnvelopeKind.MIRROR:
             self._on_mirror(env)
-        elif env.kind == EnvelopeKind.JOIN:
-            self.chf.joined(env.source)
         elif env.kind == EnvelopeKind.GBCS:
             self._on_message(env.payload)
         else:
             self._drop("unexpected_envelope", f"{env.kind.name} envelope from {env.source}")
+
+    async def _on_join(self, env: Envelope) -> None:
+        answer: JoinAccept | JoinRefuse
+        try:
+            request = JoinRequest.decode(env.payload)
+        except GbcsError as exc:
+            log.warning("hub %s: malformed JOIN from %s: %s", self.chf.eui, env.source, exc)
+            answer = JoinRefuse(Refusal.MALFORMED, bytes(NONCE_SIZE))
+        else:
+            answer = self.chf.han_join(env.source, request, self.nonce(NONCE_SIZE))
+        if isinstance(answer, JoinAccept):
+            self.joins["accepted"] += 1
+            await self._send_envelope(bytes(env.source), EnvelopeKind.JOIN_ACCEPT, answer.encode())
+        else:
+            self.joins["refused"] += 1
+            self.join_refusals[answer.reason.name.lower()] += 1
+            await self._send_envelope(bytes(env.source), EnvelopeKind.JOIN_REFUSE, answer.encode())
 
     def _on_mirror(self, env: Envelope) -> None:
         if self.gpf is None:

@@ -291,3 +291,25 @@ class HanMembership:
 def lab_install_code(eui: Eui64) -> bytes:
     """A lab device's 16-byte install code, the same in every process (from its EUI)."""
     return aes_mmo(b"smets-hil lab install code" + bytes(eui))
+
+
+@dataclass(frozen=True, slots=True)
+class JoinPolicy:
+    """How a device retries a JOIN, in seconds of its own clock.
+
+    An attempt that is refused, or unanswered within `reply_timeout`, is retried
+    after `first_backoff`, doubling up to `max_backoff`; after `attempts` failed
+    attempts in a row the device rests `round_pause` and starts a new round.
+    """
+
+    reply_timeout: float = 10.0
+    first_backoff: float = 5.0
+    max_backoff: float = 60.0
+    attempts: int = 6
+    round_pause: float = 900.0
+
+    def wait_after(self, failed: int) -> float:
+        """The pause after the `failed`-th failed attempt of a round (1-based)."""
+        if failed >= self.attempts:
+            return self.round_pause
+        return min(self.first_backoff * 2.0 ** (failed - 1), self.max_backoff)
