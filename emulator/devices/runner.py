@@ -214,7 +214,26 @@ class DeviceRunner:
             if failed >= self.join_policy.attempts:
                 log.warning("%s: %d JOINs failed, next round in %g s", self.device, failed, pause)
                 failed = 0
-            await self.device.clock.sleep(pause)
+            await self._clock_wait(pause)
+
+    async def _clock_wait(self, seconds: float) -> None:
+        """Wait `seconds` of the device's clock: on a virtual clock, until it is moved.
+
+        (`Clock.sleep` of a virtual clock moves time itself, for single-task
+        simulations; a joining device must wait for the lab's time instead.)
+        """
+        clock = self.device.clock
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        timer = clock.call_at(clock.now() + _dt.timedelta(seconds=seconds), wake)
+        try:
+            await done
+        finally:
+            timer.cancel()
 
     async def join_once(self) -> bool:
         """One JOIN and its answer; True when the hub accepted and the key is established."""
@@ -259,7 +278,7 @@ class DeviceRunner:
 
     async def _join_answer(self, nonce: bytes) -> JoinAccept | JoinRefuse | None:
         """The answer to the JOIN with `nonce`, or None after the reply timeout."""
-        timer = asyncio.ensure_future(self.device.clock.sleep(self.join_policy.reply_timeout))
+        timer = asyncio.ensure_future(self._clock_wait(self.join_policy.reply_timeout))
         try:
             while True:
                 receiving = asyncio.ensure_future(self.link.recv())
@@ -276,6 +295,7 @@ class DeviceRunner:
                 log.warning("%s: %s envelope dropped while joining", self.device, env.kind.name)
         finally:
             timer.cancel()
+            await asyncio.wait({timer})
 
     def _join_reply(self, env: Envelope) -> JoinAccept | JoinRefuse | None:
         try:
