@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -305,3 +309,39 @@ async def test_the_membership_survives_a_state_round_trip(rig: JoinRig) -> None:
     copy.load_state(rig.device.to_state())
     assert copy.han == rig.device.han
     assert rig.device.clone().han == rig.device.han
+
+
+# -- docs/wire-protocol.md, "Joining" --------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "wire-protocol.md"
+
+
+def _joining() -> str:
+    return DOC.read_text().split("## 6. Joining", 1)[1]
+
+
+def test_the_joining_example_prints_what_the_doc_says() -> None:
+    code, output = re.findall(r"```python\n(.*?)```\s*```text\n(.*?)```", _joining(), re.DOTALL)[0]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == output
+
+
+def test_the_annotated_envelopes_are_the_printed_ones() -> None:
+    section = _joining()
+    printed = dict(
+        line.split(None, 1)
+        for line in section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+        if line.startswith("JOIN")
+    )
+    for name in ("JOIN", "JOIN_ACCEPT"):
+        block = section.split(f"{name} envelope (", 1)[1].split("\n\n", 1)[0].split("```", 1)[0]
+        annotated: list[str] = []
+        for line in block.splitlines()[1:]:
+            for token in line.split():
+                if not re.fullmatch(r"[0-9a-f]{2}", token):
+                    break
+                annotated.append(token)
+        assert " ".join(annotated) == printed[name].strip()
