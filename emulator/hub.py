@@ -31,10 +31,10 @@ A message that arrives as GBT blocks is joined before the hub acts on it.
 
 Joining (`docs/wire-protocol.md`, "Joining"): a JOIN is answered whether or not
 the device is admitted yet; the CHF decides (`Chf.han_join`) and the hub sends
-JOIN_ACCEPT or JOIN_REFUSE back on the device's link. Every JOIN is counted in
-`Hub.joins` ("accepted", "refused") and every refusal in `Hub.join_refusals` by
-reason (``not_in_log``, ``window_closed``, ``bad_proof``, ``log_full``,
-``malformed``, ``key_not_allowed``) and logged by the CHF.
+JOIN_ACCEPT or JOIN_REFUSE back on the device's link. Every answer is counted in
+`Hub.joins` (the CHF's `JoinCounters`: accepted, refused, and each refusal by
+reason: not_in_log, window_closed, bad_proof, log_full, malformed,
+key_not_allowed) and each refusal is logged by the CHF.
 
 Firmware (`distribute`): the hub checks an OTA image and moves it to its target
 in blocks (emulator/hub_ota.py); OTA_REQUEST / OTA_END envelopes go there.
@@ -61,7 +61,7 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
-from emulator.han.join import NONCE_SIZE, JoinAccept, JoinRefuse, JoinRequest, Refusal
+from emulator.han.join import NONCE_SIZE, JoinAccept, JoinCounters, JoinRefuse, JoinRequest
 from emulator.han.link import Link
 from emulator.hub_ota import OtaDistributor, Outcome, block_size_for
 
@@ -127,9 +127,6 @@ class Hub:
         #: What the hub received from the HAN and could not use, by reason (see the
         #: module docstring); each drop is also logged.
         self.drops: Counter[str] = Counter()
-        #: JOINs answered ("accepted", "refused") and refusals by reason (lower-case name).
-        self.joins: Counter[str] = Counter()
-        self.join_refusals: Counter[str] = Counter()
         #: Where the hub's join nonces come from (a test makes them repeatable).
         self.nonce: Callable[[int], bytes] = os.urandom
         self._pending: dict[tuple[bytes, int], _Pending] = {}
@@ -203,6 +200,11 @@ class Hub:
         self._pending.clear()
 
     # -- configuration ---------------------------------------------------------------------
+    @property
+    def joins(self) -> JoinCounters:
+        """JOINs answered and refusals by reason (kept by the CHF)."""
+        return self.chf.joins
+
     def register_sleepy(self, eui: Eui64 | str) -> None:
         self._sleepy[bytes(Eui64(eui))]
 
@@ -344,16 +346,14 @@ class Hub:
             request = JoinRequest.decode(env.payload)
         except GbcsError as exc:
             log.warning("hub %s: malformed JOIN from %s: %s", self.chf.eui, env.source, exc)
-            answer = JoinRefuse(Refusal.MALFORMED, bytes(NONCE_SIZE))
+            answer = self.chf.refuse_malformed(env.source)
         else:
             answer = self.chf.han_join(env.source, request, self.nonce(NONCE_SIZE))
         if isinstance(answer, JoinAccept):
-            self.joins["accepted"] += 1
-            await self._send_envelope(bytes(env.source), EnvelopeKind.JOIN_ACCEPT, answer.encode())
+            kind = EnvelopeKind.JOIN_ACCEPT
         else:
-            self.joins["refused"] += 1
-            self.join_refusals[answer.reason.name.lower()] += 1
-            await self._send_envelope(bytes(env.source), EnvelopeKind.JOIN_REFUSE, answer.encode())
+            kind = EnvelopeKind.JOIN_REFUSE
+        await self._send_envelope(bytes(env.source), kind, answer.encode())
 
     def _on_mirror(self, env: Envelope) -> None:
         if self.gpf is None:

@@ -52,6 +52,7 @@ from emulator.han.join import (
     EVENT_JOINED,
     REFUSAL_TEXT,
     JoinAccept,
+    JoinCounters,
     JoinKey,
     JoinRefuse,
     JoinRequest,
@@ -93,6 +94,8 @@ class Chf(CosemDevice):
         self.log = DeviceLog()
         self.join_timeout = DEFAULT_JOIN_TIMEOUT
         self.dcc_party: Eui64 | None = None
+        #: Every JOIN answered, and the refusals by reason (the hub shows these).
+        self.joins = JoinCounters()
 
     # -- the device log ---------------------------------------------------------------------
     @property
@@ -156,12 +159,18 @@ class Chf(CosemDevice):
             link_key = session_key(key, request.nonce, hub_nonce)
         if self.log.joined_with(eui, request.key_type, link_key):
             self._log_changed()
+        self.joins.count(None)
         self.event_log.record(now, EVENT_JOINED, f"{eui} joined ({request.key_type.name})")
         log.info("CHF %s: %s joined the HAN with its %s", self.eui, eui, request.key_type.name)
         proof = hub_proof(key, self.eui, eui, request.key_type, request.nonce, hub_nonce)
         return JoinAccept(request.nonce, hub_nonce, proof)
 
+    def refuse_malformed(self, eui: Eui64) -> JoinRefuse:
+        """A JOIN that does not decode: refused like any other (no nonce to echo)."""
+        return self._refuse(eui, Refusal.MALFORMED, bytes(16))
+
     def _refuse(self, eui: Eui64, reason: Refusal, nonce: bytes) -> JoinRefuse:
+        self.joins.count(reason)
         text = f"HAN join of {eui} refused: {REFUSAL_TEXT[reason]}"
         self.security_log.record(self.clock.now(), EVENT_JOIN_REFUSED, text)
         log.warning("CHF %s: %s", self.eui, text)

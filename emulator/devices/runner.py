@@ -253,6 +253,7 @@ class DeviceRunner:
                 if key_type == JoinKey.INSTALL_CODE:
                     key = session_key(key, nonce, answer.hub_nonce)
                 han.link_key, han.joined, han.attempts = key, True, 0
+                han.last_refusal = ""
                 han.source = "link_key" if key_type == JoinKey.LINK_KEY else "install_code"
                 self.last_refusal = None
                 self.device.event_log.record(now, EVENT_JOINED, f"joined {self.hub}")
@@ -265,6 +266,7 @@ class DeviceRunner:
             log.warning("%s: JOIN_ACCEPT from %s not authentic", self.device, self.hub)
         elif isinstance(answer, JoinRefuse):
             han.refusals += 1
+            han.last_refusal = answer.reason.name.lower()
             self.last_refusal = answer.reason
             text = f"HAN join refused by {self.hub}: {REFUSAL_TEXT[answer.reason]}"
             self.device.security_log.record(now, EVENT_JOIN_REFUSED, text)

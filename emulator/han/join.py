@@ -226,6 +226,37 @@ class JoinRefuse:
         return cls(reason, raw[1:17])
 
 
+@dataclass(slots=True)
+class JoinCounters:
+    """JOINs the CHF answered: accepted, refused, and refusals by reason (every field
+    always present, so a scenario can assert `CHF.joins.bad_proof` before any)."""
+
+    accepted: int = 0
+    refused: int = 0
+    not_in_log: int = 0
+    window_closed: int = 0
+    bad_proof: int = 0
+    log_full: int = 0
+    malformed: int = 0
+    key_not_allowed: int = 0
+
+    def count(self, refusal: Refusal | None) -> None:
+        if refusal is None:
+            self.accepted += 1
+            return
+        self.refused += 1
+        name = refusal.name.lower()
+        setattr(self, name, getattr(self, name) + 1)
+
+    def refusals(self) -> dict[str, int]:
+        """The non-zero refusal counts by reason."""
+        return {
+            r.name.lower(): getattr(self, r.name.lower())
+            for r in Refusal
+            if getattr(self, r.name.lower())
+        }
+
+
 # -- the device's side -----------------------------------------------------------------------
 
 
@@ -243,6 +274,7 @@ class HanMembership:
     source: str = ""  # "install_code", "link_key" (historic or rejoin) or "lab"
     attempts: int = 0  # JOINs sent since the last success
     refusals: int = 0  # JOIN_REFUSEs received, ever
+    last_refusal: str = ""  # the last refusal's reason (lower-case name); "" once joined
 
     def provisioned(self) -> None:
         """Lab provisioning: the device counts as joined (the hub's log admits it)."""
@@ -264,6 +296,7 @@ class HanMembership:
             self.source,
             self.attempts,
             self.refusals,
+            self.last_refusal,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -274,6 +307,7 @@ class HanMembership:
             "source": self.source,
             "attempts": self.attempts,
             "refusals": self.refusals,
+            "last_refusal": self.last_refusal,
         }
 
     @classmethod
@@ -285,6 +319,7 @@ class HanMembership:
             str(data.get("source", "")),
             int(data.get("attempts", 0)),
             int(data.get("refusals", 0)),
+            str(data.get("last_refusal", "")),
         )
 
 

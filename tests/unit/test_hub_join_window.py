@@ -59,7 +59,7 @@ async def _join(hub: Hub, premises: Premises, link: Link) -> Envelope:
     await link.send(Envelope(NEW, premises.chf.eui, EnvelopeKind.JOIN, payload))
     answer = await link.recv(timeout=2)
     for _ in range(200):  # and its CS14, if any, is queued
-        if hub.counters.alerts or hub.joins["refused"]:
+        if hub.counters.alerts or hub.joins.refused:
             break
         await asyncio.sleep(0.005)
     return answer
@@ -85,7 +85,7 @@ async def test_a_join_after_the_window_is_dropped(
     clock.advance(premises.chf.join_timeout)
     answer = await _join(hub, premises, link)
     assert JoinRefuse.decode(answer.payload).reason == Refusal.WINDOW_CLOSED
-    assert hub.join_refusals == {"window_closed": 1}
+    assert hub.joins.refusals() == {"window_closed": 1}
     await link.send(Envelope(NEW, premises.chf.eui, EnvelopeKind.WAKE))
     for _ in range(200):
         if hub.drops:

@@ -61,7 +61,7 @@ async def test_a_device_joins_through_the_handshake_then_answers(rig: Rig) -> No
         key_hash(esme.han.link_key),
         KEY_INSTALL_CODE,
     )
-    assert rig.hub.joins["accepted"] == 1
+    assert rig.hub.joins.accepted == 1
 
     command, response = await rig.send("4.1.1")
     check_response(response, command, rig.security)
@@ -77,7 +77,7 @@ async def test_a_wrong_install_code_is_refused_until_the_log_holds_the_right_one
     assert chf.register_device(esme.eui, 0, b"\x00" * 16)  # the installer typed it wrong
     clock.advance(rig.runner.join_policy.wait_after(1))  # the device's retry
     await _until(lambda: rig.runner.last_refusal == Refusal.BAD_PROOF, "a wrong-code refusal")
-    assert rig.hub.join_refusals == {"not_in_log": 1, "bad_proof": 1}
+    assert rig.hub.joins.refusals() == {"not_in_log": 1, "bad_proof": 1}
     assert not esme.han.joined and not chf.device_log[bytes(esme.eui)].link_key_hash
     assert "wrong install code" in list(chf.security_log)[-1].detail
 

@@ -32,6 +32,7 @@ from emulator.han.join import (
     EVENT_JOIN_REFUSED,
     EVENT_JOINED,
     JoinAccept,
+    JoinCounters,
     JoinKey,
     JoinPolicy,
     JoinRefuse,
@@ -162,7 +163,7 @@ async def test_a_device_joins_with_its_install_code(rig: JoinRig) -> None:
     assert han.joined and han.source == "install_code" and len(han.link_key) == 16
     assert entry.link_key == han.link_key != install_code_key(CODE)  # fresh, both sides
     assert (entry.link_key_hash, entry.key_source) == (key_hash(han.link_key), KEY_INSTALL_CODE)
-    assert rig.hub.joins == {"accepted": 1}
+    assert rig.hub.joins == JoinCounters(accepted=1)
     await _until(lambda: "alert" in alerts, "the CS14 of the join")
     assert rig.device.event_log.codes()[-1] == EVENT_JOINED
     assert rig.chf.event_log.codes()[-1] == EVENT_JOINED
@@ -174,11 +175,12 @@ async def test_a_wrong_install_code_is_refused_and_logged_on_both_sides(rig: Joi
     assert rig.runner.last_refusal == Refusal.BAD_PROOF
     assert not rig.device.han.joined
     assert not rig.chf.device_log[bytes(NEW)].link_key_hash
-    assert rig.hub.joins == {"refused": 1}
-    assert rig.hub.join_refusals == {"bad_proof": 1}
+    assert rig.hub.joins.refused == 1
+    assert rig.hub.joins.refusals() == {"bad_proof": 1}
     assert rig.chf.security_log.codes() == [EVENT_JOIN_REFUSED]
     assert "wrong install code" in list(rig.chf.security_log)[-1].detail
     assert rig.device.security_log.codes() == [EVENT_JOIN_REFUSED]
+    assert rig.device.han.last_refusal == "bad_proof"
 
 
 async def test_a_device_missing_from_the_log_or_a_full_log_is_refused(rig: JoinRig) -> None:
@@ -188,7 +190,7 @@ async def test_a_device_missing_from_the_log_or_a_full_log_is_refused(rig: JoinR
     rig.chf.device_log_capacity = len(rig.chf.device_log)
     assert not await rig.runner.join_once()
     assert rig.runner.last_refusal == Refusal.LOG_FULL
-    assert rig.hub.join_refusals == {"not_in_log": 1, "log_full": 1}
+    assert rig.hub.joins.refusals() == {"not_in_log": 1, "log_full": 1}
 
 
 async def test_a_join_after_the_window_is_refused_and_not_admitted(rig: JoinRig) -> None:
@@ -207,7 +209,7 @@ async def test_a_malformed_join_is_refused_not_dropped(rig: JoinRig) -> None:
     answer = await rig.link.recv(timeout=2)
     assert answer.kind == EnvelopeKind.JOIN_REFUSE
     assert JoinRefuse.decode(answer.payload).reason == Refusal.MALFORMED
-    assert rig.hub.join_refusals == {"malformed": 1}
+    assert rig.hub.joins.refusals() == {"malformed": 1}
     assert not rig.chf.device_log[bytes(NEW)].link_key_hash
 
 
@@ -230,7 +232,8 @@ async def test_retries_back_off_on_the_device_clock_then_rest(rig: JoinRig) -> N
     try:
         expected = [0, 5, 15, 35, 75, 135, 1035, 1040]  # 5, 10, 20, 40, 60, rest 900, 5
         for n, at in enumerate(expected, 1):
-            await _until(lambda n=n: len(rig.runner.join_attempts) >= n, f"attempt {n}")  # type: ignore[misc]
+            # refused and waiting (its timer set) before the test moves the clock
+            await _until(lambda n=n: rig.device.han.refusals >= n, f"refusal {n}")  # type: ignore[misc]
             assert len(rig.runner.join_attempts) == n  # nothing early
             if n < len(expected):
                 rig.clock.advance(expected[n] - at - 1)
@@ -239,7 +242,7 @@ async def test_retries_back_off_on_the_device_clock_then_rest(rig: JoinRig) -> N
                 rig.clock.advance(1)
         times = [(t - START).total_seconds() for t in rig.runner.join_attempts]
         assert times == expected
-        assert rig.hub.join_refusals == {"bad_proof": len(expected)}
+        assert rig.hub.joins.refusals() == {"bad_proof": len(expected)}
         assert rig.device.han.refusals == len(expected)
     finally:
         joining.cancel()
@@ -297,7 +300,7 @@ async def test_a_joined_device_may_rejoin_with_its_key_without_a_log_change(
     alerts_before = rig.hub.counters.alerts
     rig.device.han.joined = False  # a restart that kept its key
     assert await rig.runner.join_once()
-    assert rig.hub.joins == {"accepted": 2}
+    assert rig.hub.joins == JoinCounters(accepted=2)
     await asyncio.sleep(0.02)
     assert rig.hub.counters.alerts == alerts_before  # no CS14: nothing changed
 
