@@ -210,6 +210,24 @@ class Premises:
         await asyncio.sleep(0)
         return self.hub
 
+    async def reset_han(self, eui: Eui64, install_code: bytes | None = None) -> None:
+        """A new (or factory-reset) device in place of `eui`: it forgets its HAN
+        membership, takes `install_code` if given, and joins when its runner starts
+        again (at once; a GSME at its next wake-up)."""
+        device = self.devices[bytes(eui)]
+        runner = self.runner_for(eui)
+        name = f"device[{device.eui}]"
+        for task in [t for t in self.tasks if t.get_name() == name]:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.tasks.remove(task)
+        device.han.forget()
+        if install_code is not None:
+            device.han.install_code = install_code
+        if device.device_type != DeviceType.GSME:
+            self.tasks.append(asyncio.create_task(runner.serve(), name=name))
+        await asyncio.sleep(0)
+
     def runner_for(self, eui: Eui64) -> DeviceRunner:
         for r in self.runners:
             if r.device.eui == eui:

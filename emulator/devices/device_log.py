@@ -185,6 +185,11 @@ class DeviceLog:
             return KEY_HISTORIC
         return KEY_INSTALL_CODE
 
+    @property
+    def joined(self) -> list[str]:
+        """The logged devices holding a link key (EUI-64 text; for scenario assertions)."""
+        return [str(e.eui) for e in self.entries.values() if e.link_key_hash]
+
     def historic_entry(self, eui: Eui64) -> LogEntry | None:
         return next((e for e in self.historic if e.eui == eui), None)
 

@@ -638,6 +638,14 @@ class ScenarioContext:
             device.meter.advance(now)
             device.meter.load_w = float(step.load_w or 0.0)
             return f"load {step.load_w:g} W"
+        if step.action == "reset_han":
+            premises = next((p for p in self.lab.premises if bytes(device.eui) in p.devices), None)
+            if premises is None:
+                raise ScenarioError(f"reset_han: {step.device} is not a HAN device of a premises")
+            code = None if step.install_code is None else bytes.fromhex(step.install_code)
+            await premises.reset_han(device.eui, code)
+            await asyncio.sleep(0.05)  # its first JOIN and the hub's answer
+            return f"{step.device} forgot its HAN membership and joins"
         # power_cycle: the device loses what is not kept across a restart
         state = device.to_state()
         if step.off_for:
