@@ -22,6 +22,7 @@ JOIN_ACCEPT or JOIN_REFUSE; a refusal goes to the CHF's security log.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 from typing import Any, ClassVar
@@ -302,6 +303,7 @@ class Chf(CosemDevice):
         new = super().clone()
         assert isinstance(new, Chf)
         new.log = self.log.copy()
+        new.joins = dataclasses.replace(self.joins)
         return new
 
     def to_state(self) -> dict[str, Any]:

@@ -348,3 +348,11 @@ def test_the_annotated_envelopes_are_the_printed_ones() -> None:
                     break
                 annotated.append(token)
         assert " ".join(annotated) == printed[name].strip()
+
+
+async def test_a_cloned_chf_counts_its_own_joins(rig: JoinRig) -> None:
+    rig.chf.register_device(NEW, 0, CODE)
+    copy = rig.chf.clone()
+    assert await rig.runner.join_once()
+    assert copy.joins == JoinCounters()  # the clone's counters are its own
+    assert rig.chf.joins == JoinCounters(accepted=1)
