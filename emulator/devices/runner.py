@@ -311,11 +311,15 @@ class DeviceRunner:
 
     # -- sleepy devices ------------------------------------------------------------------
     async def wake(self, listen: float = 0.5) -> int:
-        """One wake-up: announce, take queued commands, push the mirror, sleep again."""
+        """One wake-up: announce, take queued commands, push the mirror, sleep again.
+
+        A sleepy device that has not joined makes one JOIN attempt per wake-up
+        and, refused, goes back to sleep without a word more.
+        """
         self._loop = asyncio.get_running_loop()
         await self.link.bind(self.device.eui)
-        if not self.device.han.joined:
-            await self.join()
+        if not self.device.han.joined and not await self.join_once():
+            return 0  # one attempt per wake-up: it tries again at its next one
         self.device.ota_download.wake()
         await self._send(EnvelopeKind.WAKE)
         handled = 0

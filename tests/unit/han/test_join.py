@@ -356,3 +356,14 @@ async def test_a_cloned_chf_counts_its_own_joins(rig: JoinRig) -> None:
     assert await rig.runner.join_once()
     assert copy.joins == JoinCounters()  # the clone's counters are its own
     assert rig.chf.joins == JoinCounters(accepted=1)
+
+
+async def test_a_sleepy_device_tries_once_per_wake_up(rig: JoinRig) -> None:
+    rig.chf.register_device(NEW, 0, b"\x01" * 16)  # wrong code
+    assert await rig.runner.wake(listen=0.05) == 0  # refused: back to sleep at once
+    assert rig.hub.joins.refusals() == {"bad_proof": 1}
+    assert len(rig.runner.join_attempts) == 1
+    rig.chf.remove_device(NEW)
+    rig.chf.register_device(NEW, 0, CODE)
+    await rig.runner.wake(listen=0.05)  # joins, then announces itself
+    assert rig.device.han.joined and rig.hub.joins.accepted == 1
