@@ -367,3 +367,36 @@ async def test_a_sleepy_device_tries_once_per_wake_up(rig: JoinRig) -> None:
     rig.chf.register_device(NEW, 0, CODE)
     await rig.runner.wake(listen=0.05)  # joins, then announces itself
     assert rig.device.han.joined and rig.hub.joins.accepted == 1
+
+
+async def test_no_answer_fails_after_the_reply_timeout_and_a_forged_accept_is_refused(
+    medium: MemoryMedium,
+) -> None:
+    clock = VirtualClock(START)
+    fake_hub = Eui64("00-DB-12-34-56-78-90-F0")
+    hub_end, device_end = medium.link(local=[fake_hub]), medium.link(local=[NEW])
+    await hub_end.open()
+    await device_end.open()
+    try:
+        device = create_device(DeviceType.PPMID, NEW, clock)
+        device.han.install_code = CODE
+        runner = DeviceRunner(device, device_end, fake_hub)
+        attempt = asyncio.create_task(runner.join_once())
+        join = await hub_end.recv(timeout=2)  # the JOIN arrives; nobody answers
+        await asyncio.sleep(0.02)
+        assert not attempt.done()
+        clock.advance(runner.join_policy.reply_timeout)
+        assert await asyncio.wait_for(attempt, 2) is False
+        assert not device.han.joined
+
+        attempt = asyncio.create_task(runner.join_once())
+        join = await hub_end.recv(timeout=2)
+        nonce = JoinRequest.decode(join.payload).nonce
+        forged = JoinAccept(nonce, bytes(16), bytes(16))  # a hub without the key
+        await hub_end.send(Envelope(fake_hub, NEW, EnvelopeKind.JOIN_ACCEPT, forged.encode()))
+        assert await asyncio.wait_for(attempt, 2) is False
+        assert not device.han.joined and not device.han.link_key
+        assert "not authentic" in list(device.security_log)[-1].detail
+    finally:
+        await hub_end.close()
+        await device_end.close()
