@@ -643,9 +643,14 @@ class ScenarioContext:
             if premises is None:
                 raise ScenarioError(f"reset_han: {step.device} is not a HAN device of a premises")
             code = None if step.install_code is None else bytes.fromhex(step.install_code)
+            refused = device.han.refusals
             await premises.reset_han(device.eui, code)
-            await asyncio.sleep(0.05)  # its first JOIN and the hub's answer
-            return f"{step.device} forgot its HAN membership and joins"
+            for _ in range(300):  # its first JOIN answered (real time: a broker may be slow)
+                if device.han.joined or device.han.refusals > refused:
+                    break
+                await asyncio.sleep(0.01)
+            first = "joined" if device.han.joined else device.han.last_refusal or "no answer"
+            return f"{step.device} forgot its HAN membership; first JOIN: {first}"
         # power_cycle: the device loses what is not kept across a restart
         state = device.to_state()
         if step.off_for:
