@@ -29,6 +29,13 @@ python-can's Notifier, for recorders and reports. `alert_filter` sees every aler
 before it is queued for the WAN (fault injection: a lost or late alert).
 A message that arrives as GBT blocks is joined before the hub acts on it.
 
+Joining (`docs/wire-protocol.md`, "Joining"): a JOIN is answered whether or not
+the device is admitted yet; the CHF decides (`Chf.han_join`) and the hub sends
+JOIN_ACCEPT or JOIN_REFUSE back on the device's link. Every answer is counted in
+`Hub.joins` (the CHF's `JoinCounters`: accepted, refused, and each refusal by
+reason: not_in_log, window_closed, bad_proof, log_full, malformed,
+key_not_allowed) and each refusal is logged by the CHF.
+
 Firmware (`distribute`): the hub checks an OTA image and moves it to its target
 in blocks (emulator/hub_ota.py); OTA_REQUEST / OTA_END envelopes go there.
 """
@@ -55,6 +62,7 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
+from emulator.han.join import NONCE_SIZE, JoinAccept, JoinCounters, JoinRefuse, JoinRequest
 from emulator.han.link import Link
 from emulator.hub_ota import OtaDistributor, Outcome, block_size_for
 
@@ -128,6 +136,8 @@ class Hub:
         #: What the hub received from the HAN and could not use, by reason (see the
         #: module docstring); each drop is also logged.
         self.drops: Counter[str] = Counter()
+        #: Where the hub's join nonces come from (a test makes them repeatable).
+        self.nonce: Callable[[int], bytes] = os.urandom
         self._pending: dict[tuple[bytes, int], _Pending] = {}
         self._alerts: asyncio.Queue[bytes] = asyncio.Queue()
         self._sleepy: dict[bytes, SleepyQueue] = defaultdict(SleepyQueue)
@@ -229,6 +239,11 @@ class Hub:
         self._pending.clear()
 
     # -- configuration ---------------------------------------------------------------------
+    @property
+    def joins(self) -> JoinCounters:
+        """JOINs answered and refusals by reason (kept by the CHF)."""
+        return self.chf.joins
+
     def register_sleepy(self, eui: Eui64 | str) -> None:
         self._sleepy[bytes(Eui64(eui))]
 
@@ -335,6 +350,9 @@ class Hub:
 
     async def _on_envelope(self, env: Envelope) -> None:
         source = bytes(env.source)
+        if env.kind == EnvelopeKind.JOIN:  # before admission: joining is how one gets in
+            await self._on_join(env)
+            return
         if not self.chf.admits(env.source):
             self._drop("unadmitted", f"{env.kind.name} envelope from {env.source}")
             return
@@ -356,12 +374,25 @@ class Hub:
             self._sleepy[source].awake = False
         elif env.kind == EnvelopeKind.MIRROR:
             self._on_mirror(env)
-        elif env.kind == EnvelopeKind.JOIN:
-            self.chf.joined(env.source)
         elif env.kind == EnvelopeKind.GBCS:
             self._on_message(env.payload)
         else:
             self._drop("unexpected_envelope", f"{env.kind.name} envelope from {env.source}")
+
+    async def _on_join(self, env: Envelope) -> None:
+        answer: JoinAccept | JoinRefuse
+        try:
+            request = JoinRequest.decode(env.payload)
+        except GbcsError as exc:
+            log.warning("hub %s: malformed JOIN from %s: %s", self.chf.eui, env.source, exc)
+            answer = self.chf.refuse_malformed(env.source)
+        else:
+            answer = self.chf.han_join(env.source, request, self.nonce(NONCE_SIZE))
+        if isinstance(answer, JoinAccept):
+            kind = EnvelopeKind.JOIN_ACCEPT
+        else:
+            kind = EnvelopeKind.JOIN_REFUSE
+        await self._send_envelope(bytes(env.source), kind, answer.encode())
 
     def _on_mirror(self, env: Envelope) -> None:
         if self.gpf is None:

@@ -86,7 +86,12 @@ def lab_pki(seed: str = "smets-hil-lab") -> tuple[TestPki, dict[AnchorRole, Part
 
 
 def provision(device: Device, pki: TestPki, parties: dict[AnchorRole, Party]) -> None:
-    """Give a device its own keys and certificates and the lab's anchor cells."""
+    """Give a device its own keys and certificates and the lab's anchor cells.
+
+    A provisioned device counts as joined to the HAN (the lab's hub logs it
+    without a join window): it serves at once, without a JOIN handshake.
+    """
+    device.han.provisioned()
     party = pki.parties.get(bytes(device.eui)) or pki.device(device.eui, device.device_type.value)
     device.own_keys.update(party.keys)
     device.own_certificates.update(party.certificates)
@@ -141,7 +146,8 @@ class Premises:
             remote = create_device(kind, device_eui(base, suffix), clock, acb=acb, **options)
             provision(remote, the_pki, parties)
             built[bytes(remote.eui)] = remote
-            chf.add_device(remote.eui, 0, b"install-code-" + bytes([suffix]))
+            remote.han.install_code = b"install-code-" + bytes([suffix])
+            chf.add_device(remote.eui, 0, remote.han.install_code)
         chf.add_device(gpf.eui)
         return cls(the_pki, parties, clock, chf, gpf, built)
 
@@ -211,6 +217,24 @@ class Premises:
                 self.tasks.append(asyncio.create_task(runner.serve(), name=f"device[{device.eui}]"))
         await asyncio.sleep(0)
         return self.hub
+
+    async def reset_han(self, eui: Eui64, install_code: bytes | None = None) -> None:
+        """A new (or factory-reset) device in place of `eui`: it forgets its HAN
+        membership, takes `install_code` if given, and joins when its runner starts
+        again (at once; a GSME at its next wake-up)."""
+        device = self.devices[bytes(eui)]
+        runner = self.runner_for(eui)
+        name = f"device[{device.eui}]"
+        for task in [t for t in self.tasks if t.get_name() == name]:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.tasks.remove(task)
+        device.han.forget()
+        if install_code is not None:
+            device.han.install_code = install_code
+        if device.device_type != DeviceType.GSME:
+            self.tasks.append(asyncio.create_task(runner.serve(), name=name))
+        await asyncio.sleep(0)
 
     def runner_for(self, eui: Eui64) -> DeviceRunner:
         for r in self.runners:

@@ -58,6 +58,7 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, OtherInformation, decode_message
 from emulator.gbcs.payload import DecodedPayload, PayloadTree, decode_message_payload
 from emulator.gbcs.security import DEFAULT_ACB, MessageSecurity
+from emulator.han.join import HanMembership
 from emulator.pki.keystore import KeyStore, KeyUsage
 from emulator.pki.testpki import eui_from_certificate
 
@@ -267,6 +268,8 @@ class Device:
         self.han_pairings: dict[bytes, int] = {}  # EUI-64 -> device type, from CS03/CS04
         #: How many partners the device log holds; a join beyond it is refused (CS03 code 4).
         self.device_log_capacity = DEVICE_LOG_CAPACITY
+        #: HAN membership: install code, link key, joined (emulator/han/join.py).
+        self.han = HanMembership()
         self.pending_image_hash: bytes | None = None  # firmware image held, ready for CS06
         self.pending_image_version: str | None = None
         #: The OTA Upgrade Image held for CS06 (None: only its hash and version are
@@ -607,6 +610,7 @@ class Device:
         new.security = self.security.copy_for(new.keys)
         new.on_alert = None
         new.han_pairings = dict(self.han_pairings)
+        new.han = self.han.copy()
         new.pending_keys = dict(self.pending_keys)
         new.own_keys = dict(self.own_keys)
         new.own_certificates = dict(self.own_certificates)
@@ -625,6 +629,7 @@ class Device:
             "event_log": self.event_log.to_json(),
             "security_log": self.security_log.to_json(),
             "han_pairings": {k.hex(): v for k, v in self.han_pairings.items()},
+            "han": self.han.to_json(),
             "pending_image": (
                 [self.pending_image_hash.hex(), self.pending_image_version]
                 if self.pending_image_hash is not None
@@ -658,6 +663,8 @@ class Device:
         self.han_pairings = {
             bytes.fromhex(k): int(v) for k, v in state.get("han_pairings", {}).items()
         }
+        if "han" in state:
+            self.han = HanMembership.from_json(state["han"])
         image = state.get("pending_image")
         if image:
             self.pending_image_hash = bytes.fromhex(image[0])

@@ -13,12 +13,16 @@ control object (class 104, 0-0:30.3.0.255 and 0-0:30.3.1.255):
 - every change of the Device Log raises the CS14 alert (0x0018, 8F12) with it;
 - CCS05/06 read the log (attribute 4), CCS07 reads both logs (method 4).
 
-The hub controller asks `admits(eui)` before it carries a device's messages.
+The hub controller asks `admits(eui)` before it carries a device's messages,
+and hands every JOIN to `han_join`, which checks the log, the window and the
+proof of the install code or link key (emulator/han/join.py) and answers
+JOIN_ACCEPT or JOIN_REFUSE; a refusal goes to the CHF's security log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import logging
 from typing import Any, ClassVar
@@ -44,6 +48,21 @@ from emulator.gbcs.dlms.axdr import (
     Unsigned,
 )
 from emulator.gbcs.eui import Eui64
+from emulator.han.join import (
+    EVENT_JOIN_REFUSED,
+    EVENT_JOINED,
+    REFUSAL_TEXT,
+    JoinAccept,
+    JoinCounters,
+    JoinKey,
+    JoinRefuse,
+    JoinRequest,
+    Refusal,
+    device_proof,
+    hub_proof,
+    proofs_match,
+    session_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +95,8 @@ class Chf(CosemDevice):
         self.log = DeviceLog()
         self.join_timeout = DEFAULT_JOIN_TIMEOUT
         self.dcc_party: Eui64 | None = None
+        #: Every JOIN answered, and the refusals by reason (the hub shows these).
+        self.joins = JoinCounters()
 
     # -- the device log ---------------------------------------------------------------------
     @property
@@ -117,6 +138,44 @@ class Chf(CosemDevice):
             self._log_changed()
             return True
         return False
+
+    def han_join(
+        self, eui: Eui64, request: JoinRequest, hub_nonce: bytes
+    ) -> JoinAccept | JoinRefuse:
+        """The CHF's answer to a JOIN; an accepted one records the new link key (CS14).
+
+        With the install code the link key is fresh (from both nonces); with a
+        link key (historic, or a rejoin) that key is kept.
+        """
+        now = self.clock.now()
+        key = self.log.join_key(eui, now, request.key_type, self.device_log_capacity)
+        if isinstance(key, Refusal):
+            return self._refuse(eui, key, request.nonce)
+        expected = device_proof(key, eui, self.eui, request.key_type, request.nonce)
+        if not proofs_match(request.proof, expected):
+            return self._refuse(eui, Refusal.BAD_PROOF, request.nonce)
+        if request.key_type == JoinKey.LINK_KEY:
+            link_key = key
+        else:
+            link_key = session_key(key, request.nonce, hub_nonce)
+        if self.log.joined_with(eui, request.key_type, link_key):
+            self._log_changed()
+        self.joins.count(None)
+        self.event_log.record(now, EVENT_JOINED, f"{eui} joined ({request.key_type.name})")
+        log.info("CHF %s: %s joined the HAN with its %s", self.eui, eui, request.key_type.name)
+        proof = hub_proof(key, self.eui, eui, request.key_type, request.nonce, hub_nonce)
+        return JoinAccept(request.nonce, hub_nonce, proof)
+
+    def refuse_malformed(self, eui: Eui64) -> JoinRefuse:
+        """A JOIN that does not decode: refused like any other (no nonce to echo)."""
+        return self._refuse(eui, Refusal.MALFORMED, bytes(16))
+
+    def _refuse(self, eui: Eui64, reason: Refusal, nonce: bytes) -> JoinRefuse:
+        self.joins.count(reason)
+        text = f"HAN join of {eui} refused: {REFUSAL_TEXT[reason]}"
+        self.security_log.record(self.clock.now(), EVENT_JOIN_REFUSED, text)
+        log.warning("CHF %s: %s", self.eui, text)
+        return JoinRefuse(reason, nonce)
 
     def remove_device(self, eui: Eui64) -> bool:
         return self.log.remove(eui)
@@ -244,6 +303,7 @@ class Chf(CosemDevice):
         new = super().clone()
         assert isinstance(new, Chf)
         new.log = self.log.copy()
+        new.joins = dataclasses.replace(self.joins)
         return new
 
     def to_state(self) -> dict[str, Any]:

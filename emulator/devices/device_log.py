@@ -16,17 +16,24 @@ Rules (GBCS CCS01, CCS02, CS14):
   Device Log (an existing record for it is updated in place; at most 15
   records, the oldest overwritten). One that never joined has no link key to
   keep and is forgotten (GBCS: "where the CHF has established a TC Link Key").
+
+Joining on the link (emulator/han/join.py, docs/wire-protocol.md "Joining"):
+`join_key` says which key a JOIN must prove (or why it is refused), `joined_with`
+records the link key the handshake established. A device's link key stays in
+its entry (the hub's secret) and follows it to the Historic Device Log; the
+logs show only its hash. A logged device that has joined may prove its current
+link key again (a rejoin after a restart) without changing the log.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.gbcs.eui import Eui64
+from emulator.han.join import JoinKey, Refusal, install_code_key, key_hash
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,7 @@ class JoinWindow:
     opened: _dt.datetime
     timeout: _dt.timedelta
     historic_hash: bytes = b""  # the historic key the device may re-use first
+    historic_key: bytes = b""  # that key itself, when the hub still holds it
 
     @property
     def closes(self) -> _dt.datetime:
@@ -59,6 +67,7 @@ class JoinWindow:
             "opened": self.opened.isoformat(),
             "timeout": self.timeout.total_seconds(),
             "historic_hash": self.historic_hash.hex(),
+            "historic_key": self.historic_key.hex(),
         }
 
     @classmethod
@@ -67,6 +76,7 @@ class JoinWindow:
             _dt.datetime.fromisoformat(data["opened"]),
             _dt.timedelta(seconds=float(data["timeout"])),
             bytes.fromhex(data.get("historic_hash", "")),
+            bytes.fromhex(data.get("historic_key", "")),
         )
 
 
@@ -79,6 +89,7 @@ class LogEntry:
     key_source: str = ""  # KEY_*: which key the link key hash is of
     window: JoinWindow | None = None  # the open join window, if any
     needs_join: bool = False  # added by CCS01: admitted once joined, or while its window is open
+    link_key: bytes = b""  # the key itself (the hub's secret; the logs show its hash)
 
     def copy(self) -> LogEntry:
         return LogEntry(
@@ -89,6 +100,7 @@ class LogEntry:
             self.key_source,
             self.window,
             self.needs_join,
+            self.link_key,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +111,7 @@ class LogEntry:
             "link_key_hash": self.link_key_hash.hex(),
             "key_source": self.key_source,
             "needs_join": self.needs_join,
+            "link_key": self.link_key.hex(),
         }
         if self.window is not None:
             data["window"] = self.window.to_json()
@@ -115,6 +128,7 @@ class LogEntry:
             str(data.get("key_source", "")),
             JoinWindow.from_json(window) if window else None,
             bool(data.get("needs_join", False)),
+            bytes.fromhex(data.get("link_key", "")),
         )
 
 
@@ -134,12 +148,13 @@ class ExpiredJoin:
 
 
 def install_code_key_hash(install_code: bytes, eui: Eui64) -> bytes:
-    """Stand-in for the hash of the TC link key derived from the install code.
+    """The hash of the link key derived from the install code (ZigBee AES-MMO).
 
-    The HAN key establishment is not modelled; this gives each (install code,
-    device) its own stable 16-byte value.
+    What a join outside the handshake records (`DeviceLog.join`); `eui` names
+    the device for the reader, the key depends on the code alone.
     """
-    return hashlib.sha256(install_code + bytes(eui)).digest()[:16]
+    del eui
+    return key_hash(install_code_key(install_code))
 
 
 @dataclass(slots=True)
@@ -170,6 +185,11 @@ class DeviceLog:
             return KEY_HISTORIC
         return KEY_INSTALL_CODE
 
+    @property
+    def joined(self) -> list[str]:
+        """The logged devices holding a link key (EUI-64 text; for scenario assertions)."""
+        return [str(e.eui) for e in self.entries.values() if e.link_key_hash]
+
     def historic_entry(self, eui: Eui64) -> LogEntry | None:
         return next((e for e in self.historic if e.eui == eui), None)
 
@@ -193,7 +213,12 @@ class DeviceLog:
         window = None
         if now is not None and timeout is not None:
             known = self.historic_entry(eui)
-            window = JoinWindow(now, timeout, known.link_key_hash if known else b"")
+            window = JoinWindow(
+                now,
+                timeout,
+                known.link_key_hash if known else b"",
+                known.link_key if known else b"",
+            )
         self.entries[bytes(eui)] = LogEntry(
             Eui64(eui), device_type, install_code, window=window, needs_join=window is not None
         )
@@ -229,7 +254,8 @@ class DeviceLog:
             if entry.needs_join:
                 log.warning("%s tried to join after its join window closed", eui)
                 return False
-            entry.link_key_hash = install_code_key_hash(entry.install_code, entry.eui)
+            entry.link_key = install_code_key(entry.install_code)
+            entry.link_key_hash = key_hash(entry.link_key)
             entry.key_source = KEY_INSTALL_CODE
             return True
         choice = self.key_choice(eui, now)
@@ -238,9 +264,58 @@ class DeviceLog:
         assert entry.window is not None
         if choice == KEY_HISTORIC:
             entry.link_key_hash = entry.window.historic_hash
+            entry.link_key = entry.window.historic_key
         else:
-            entry.link_key_hash = install_code_key_hash(entry.install_code, entry.eui)
+            entry.link_key = install_code_key(entry.install_code)
+            entry.link_key_hash = key_hash(entry.link_key)
         entry.key_source = choice
+        entry.window = None
+        return True
+
+    def join_key(
+        self, eui: Eui64, now: _dt.datetime, key_type: JoinKey, capacity: int
+    ) -> bytes | Refusal:
+        """The key a JOIN proving `key_type` must verify with now, or why it is refused.
+
+        The rules of `key_choice`, plus: a device not logged is refused (LOG_FULL
+        when `capacity` entries are logged), one logged without a window (lab
+        provisioning) joins with its install code, and one that has joined may
+        prove its current link key (a rejoin).
+        """
+        entry = self.entries.get(bytes(eui))
+        if entry is None:
+            return Refusal.LOG_FULL if len(self.entries) >= capacity else Refusal.NOT_IN_LOG
+        self.close_windows(now)
+        if entry.link_key_hash and entry.window is None:  # joined: a rejoin
+            if key_type == JoinKey.LINK_KEY and entry.link_key:
+                return entry.link_key
+            return Refusal.KEY_NOT_ALLOWED
+        if entry.window is None:
+            if entry.needs_join:
+                return Refusal.WINDOW_CLOSED
+            if key_type == JoinKey.INSTALL_CODE:
+                return install_code_key(entry.install_code)
+            return Refusal.KEY_NOT_ALLOWED
+        choice = self.key_choice(eui, now)
+        if choice == KEY_HISTORIC and key_type == JoinKey.LINK_KEY and entry.window.historic_key:
+            return entry.window.historic_key
+        if choice == KEY_INSTALL_CODE and key_type == JoinKey.INSTALL_CODE:
+            return install_code_key(entry.install_code)
+        return Refusal.KEY_NOT_ALLOWED
+
+    def joined_with(self, eui: Eui64, key_type: JoinKey, link_key: bytes) -> bool:
+        """Record the link key a JOIN established; True if the Device Log changed (CS14)."""
+        entry = self.entries[bytes(eui)]
+        if entry.link_key_hash and entry.window is None and entry.link_key == link_key:
+            return False  # a rejoin with the key it holds
+        historic = key_type == JoinKey.LINK_KEY
+        entry.link_key = link_key
+        entry.link_key_hash = (
+            entry.window.historic_hash
+            if historic and entry.window is not None and entry.window.historic_hash
+            else key_hash(link_key)
+        )
+        entry.key_source = KEY_HISTORIC if historic else KEY_INSTALL_CODE
         entry.window = None
         return True
 
@@ -253,7 +328,14 @@ class DeviceLog:
             log.info("%s removed before it joined: no link key for the historic log", eui)
             return True
         known = self.historic_entry(entry.eui)
-        kept = LogEntry(entry.eui, entry.device_type, b"", entry.link_key_hash, entry.key_source)
+        kept = LogEntry(
+            entry.eui,
+            entry.device_type,
+            b"",
+            entry.link_key_hash,
+            entry.key_source,
+            link_key=entry.link_key,
+        )
         if known is not None:
             self.historic[self.historic.index(known)] = kept
         else:
@@ -300,5 +382,5 @@ def _copy_entry(entry: LogEntry) -> LogEntry:
     new = entry.copy()
     if entry.window is not None:
         w = entry.window
-        new.window = JoinWindow(w.opened, w.timeout, w.historic_hash)
+        new.window = JoinWindow(w.opened, w.timeout, w.historic_hash, w.historic_key)
     return new

@@ -17,22 +17,49 @@ device process can exit with an error instead of looking like a clean stop.
 A sleepy device (the GSME) is only reachable while awake: `wake()` announces it
 to the hub (WAKE), takes what the hub queued, pushes its mirror to the GPF
 (MIRROR) and goes back to sleep (SLEEP). `run()` wakes it on its own schedule.
+
+A device that has not joined the HAN (`device.han.joined` false) joins first
+(`join`: JOIN, then JOIN_ACCEPT or JOIN_REFUSE, retried as `JoinPolicy` says on
+the device's clock) and sends no GBCS until it has: what it receives before is
+counted in `unjoined_dropped`, alerts in `alerts_dropped`. Lab-provisioned
+devices count as joined and serve at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import json
 import logging
 import os
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from emulator.devices.base import Device, Outbound
+from emulator.devices.logs import AUTHENTICATION_FAILURE
 from emulator.errors import EmulatorError, GbcsError, LinkClosed, LinkTimeout
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
+from emulator.han.join import (
+    EVENT_JOIN_REFUSED,
+    EVENT_JOINED,
+    NONCE_SIZE,
+    REFUSAL_TEXT,
+    JoinAccept,
+    JoinKey,
+    JoinPolicy,
+    JoinRefuse,
+    JoinRequest,
+    Refusal,
+    device_proof,
+    hub_proof,
+    install_code_key,
+    proofs_match,
+    session_key,
+)
 from emulator.han.link import Link
 
 log = logging.getLogger(__name__)
@@ -51,6 +78,7 @@ class DeviceRunner:
         *,
         state_file: str | Path | None = None,
         gpf: Eui64 | str | None = None,
+        join_policy: JoinPolicy | None = None,
     ) -> None:
         self.device = device
         self.link = link
@@ -66,6 +94,15 @@ class DeviceRunner:
         self._gbt = Reassembler()
         #: GBT blocks that could not be joined (also logged).
         self.gbt_dropped = 0
+        self.join_policy = join_policy or JoinPolicy()
+        #: Where the device's join nonces come from (a test makes them repeatable).
+        self.nonce: Callable[[int], bytes] = os.urandom
+        #: Device-clock times of the last JOINs sent, and the last refusal's reason.
+        self.join_attempts: deque[_dt.datetime] = deque(maxlen=100)
+        self.last_refusal: Refusal | None = None
+        #: Envelopes received before the device joined (dropped, logged).
+        self.unjoined_dropped = 0
+        self._use_link_key = True
         device.on_alert = self._alert
 
     # -- persistence --------------------------------------------------------------------
@@ -85,6 +122,10 @@ class DeviceRunner:
             await self._firmware(env)
             return
         if env.kind != EnvelopeKind.GBCS:
+            return
+        if not self.device.han.joined:
+            self.unjoined_dropped += 1
+            log.warning("%s: GBCS envelope dropped, not joined to the HAN", self.device)
             return
         payload = env.payload
         if is_gbt(payload):  # a message sent as GBT blocks: act on the joined whole
@@ -129,7 +170,10 @@ class DeviceRunner:
     def _alert(self, out: Outbound) -> None:
         """Alerts raised outside a command (timers): send them when the loop can."""
         loop = self._loop
-        if loop is not None and loop.is_running():
+        if not self.device.han.joined:
+            self.alerts_dropped += 1
+            log.warning("%s: alert dropped, not joined to the HAN", self.device)
+        elif loop is not None and loop.is_running():
             task = loop.create_task(self._send(EnvelopeKind.GBCS, out.message))
             self._alerts.add(task)
             task.add_done_callback(self._alert_sent)
@@ -151,6 +195,8 @@ class DeviceRunner:
         """
         self._loop = asyncio.get_running_loop()
         await self.link.bind(self.device.eui)
+        if not self.device.han.joined:
+            await self.join()
         while True:
             try:
                 env = await self.link.recv()
@@ -160,11 +206,124 @@ class DeviceRunner:
                 raise
             await self.handle(env)
 
-    # -- sleepy devices ------------------------------------------------------------------
-    async def wake(self, listen: float = 0.5) -> int:
-        """One wake-up: announce, take queued commands, push the mirror, sleep again."""
+    # -- joining the HAN --------------------------------------------------------------
+    async def join(self) -> None:
+        """Join the HAN, retrying as `join_policy` says until the hub accepts."""
         self._loop = asyncio.get_running_loop()
         await self.link.bind(self.device.eui)
+        failed = 0
+        while not await self.join_once():
+            failed += 1
+            pause = self.join_policy.wait_after(failed)
+            if failed >= self.join_policy.attempts:
+                log.warning("%s: %d JOINs failed, next round in %g s", self.device, failed, pause)
+                failed = 0
+            await self._clock_wait(pause)
+
+    async def _clock_wait(self, seconds: float) -> None:
+        """Wait `seconds` of the device's clock: on a virtual clock, until it is moved.
+
+        (`Clock.sleep` of a virtual clock moves time itself, for single-task
+        simulations; a joining device must wait for the lab's time instead.)
+        """
+        clock = self.device.clock
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        timer = clock.call_at(clock.now() + _dt.timedelta(seconds=seconds), wake)
+        try:
+            await done
+        finally:
+            timer.cancel()
+
+    async def join_once(self) -> bool:
+        """One JOIN and its answer; True when the hub accepted and the key is established."""
+        han = self.device.han
+        key_type = JoinKey.LINK_KEY if han.link_key and self._use_link_key else JoinKey.INSTALL_CODE
+        key = han.link_key if key_type == JoinKey.LINK_KEY else install_code_key(han.install_code)
+        nonce = self.nonce(NONCE_SIZE)
+        proof = device_proof(key, self.device.eui, self.hub, key_type, nonce)
+        han.attempts += 1
+        self.join_attempts.append(self.device.clock.now())
+        await self._send(EnvelopeKind.JOIN, JoinRequest(key_type, nonce, proof).encode())
+        answer = await self._join_answer(nonce)
+        now = self.device.clock.now()
+        if isinstance(answer, JoinAccept):
+            expected = hub_proof(key, self.hub, self.device.eui, key_type, nonce, answer.hub_nonce)
+            if proofs_match(answer.proof, expected):
+                if key_type == JoinKey.INSTALL_CODE:
+                    key = session_key(key, nonce, answer.hub_nonce)
+                han.link_key, han.joined, han.attempts = key, True, 0
+                han.last_refusal = ""
+                han.source = "link_key" if key_type == JoinKey.LINK_KEY else "install_code"
+                self.last_refusal = None
+                self.device.event_log.record(now, EVENT_JOINED, f"joined {self.hub}")
+                log.info("%s joined the HAN of %s (%s)", self.device, self.hub, key_type.name)
+                self.save()
+                return True
+            self.device.security_log.record(
+                now, AUTHENTICATION_FAILURE, f"JOIN_ACCEPT from {self.hub} not authentic"
+            )
+            log.warning("%s: JOIN_ACCEPT from %s not authentic", self.device, self.hub)
+        elif isinstance(answer, JoinRefuse):
+            han.refusals += 1
+            han.last_refusal = answer.reason.name.lower()
+            self.last_refusal = answer.reason
+            text = f"HAN join refused by {self.hub}: {REFUSAL_TEXT[answer.reason]}"
+            self.device.security_log.record(now, EVENT_JOIN_REFUSED, text)
+            log.warning("%s: %s", self.device, text)
+            if answer.reason in (Refusal.BAD_PROOF, Refusal.KEY_NOT_ALLOWED):
+                self._use_link_key = not self._use_link_key  # try the other key next
+        else:
+            log.warning("%s: no answer to JOIN from %s", self.device, self.hub)
+        self.save()
+        return False
+
+    async def _join_answer(self, nonce: bytes) -> JoinAccept | JoinRefuse | None:
+        """The answer to the JOIN with `nonce`, or None after the reply timeout."""
+        timer = asyncio.ensure_future(self._clock_wait(self.join_policy.reply_timeout))
+        try:
+            while True:
+                receiving = asyncio.ensure_future(self.link.recv())
+                await asyncio.wait({receiving, timer}, return_when=asyncio.FIRST_COMPLETED)
+                if not receiving.done():
+                    receiving.cancel()
+                    await asyncio.wait({receiving})
+                    return None
+                env = receiving.result()
+                answer = self._join_reply(env)
+                if answer is not None and answer.device_nonce == nonce:
+                    return answer
+                self.unjoined_dropped += 1
+                log.warning("%s: %s envelope dropped while joining", self.device, env.kind.name)
+        finally:
+            timer.cancel()
+            await asyncio.wait({timer})
+
+    def _join_reply(self, env: Envelope) -> JoinAccept | JoinRefuse | None:
+        try:
+            if env.kind == EnvelopeKind.JOIN_ACCEPT:
+                return JoinAccept.decode(env.payload)
+            if env.kind == EnvelopeKind.JOIN_REFUSE:
+                return JoinRefuse.decode(env.payload)
+        except GbcsError as exc:
+            log.warning("%s: bad %s: %s", self.device, env.kind.name, exc)
+        return None
+
+    # -- sleepy devices ------------------------------------------------------------------
+    async def wake(self, listen: float = 0.5) -> int:
+        """One wake-up: announce, take queued commands, push the mirror, sleep again.
+
+        A sleepy device that has not joined makes one JOIN attempt per wake-up
+        and, refused, goes back to sleep without a word more.
+        """
+        self._loop = asyncio.get_running_loop()
+        await self.link.bind(self.device.eui)
+        if not self.device.han.joined and not await self.join_once():
+            return 0  # one attempt per wake-up: it tries again at its next one
         self.device.ota_download.wake()
         await self._send(EnvelopeKind.WAKE)
         handled = 0

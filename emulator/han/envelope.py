@@ -37,14 +37,17 @@ class EnvelopeKind(IntEnum):
     WAKE = 4  # a sleepy device is awake and listening (GSME to hub)
     SLEEP = 5  # a sleepy device stops listening
     STATE = 6  # device state report (JSON, UTF-8)
-    JOIN = 7  # device asks to join the HAN (payload: install code hash, optional)
+    JOIN = 7  # device asks to join the HAN (payload: emulator/han/join.py JoinRequest)
     MIRROR = 8  # GSME pushes data to its GPF mirror (payload: GBZ)
     # Firmware block transfer (docs/wire-protocol.md, "Firmware blocks"):
     OTA_NOTIFY = 9  # hub offers an image (hash, size, block size, version)
     OTA_REQUEST = 10  # device asks for the block at an offset (query next image / block)
     OTA_BLOCK = 11  # hub answers with the block at that offset
     OTA_END = 12  # device reports the transfer's end (status: 0 whole image, else failed)
-    VENDOR = 13  # a SMETS1 vendor protocol message (JSON, docs/smets1.md), not GBCS
+    # Joining (docs/wire-protocol.md, "Joining"; payloads in emulator/han/join.py):
+    JOIN_ACCEPT = 13  # hub admits the device: nonces and the hub's proof
+    JOIN_REFUSE = 14  # hub refuses the JOIN: reason byte, device nonce echoed
+    VENDOR = 15  # a SMETS1 vendor protocol message (JSON, docs/smets1.md), not GBCS
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,7 +261,7 @@ class RawStep(_Step):
 class ActionStep(_Step):
     """A local action on a device: what a person at the premises does."""
 
-    action: Literal["press_button", "utrn", "power_cycle", "set_load"]
+    action: Literal["press_button", "utrn", "power_cycle", "set_load", "reset_han"]
     device: str
     utrn: str | None = None  # for `utrn`: the 20 digits typed
     amount_pence: int | None = None  # for `utrn`: type a valid UTRN the supplier made for this
@@ -269,6 +269,7 @@ class ActionStep(_Step):
     accepted: bool = True  # for `utrn`: whether the meter should take it
     load_w: float | None = None  # for `set_load`
     off_for: Duration = 0.0  # for `power_cycle`
+    install_code: str | None = None  # for `reset_han`: the new device's code (hex)
 
     @model_validator(mode="after")
     def _needs(self) -> ActionStep:
@@ -276,6 +277,11 @@ class ActionStep(_Step):
             raise ValueError("action utrn needs utrn: (the 20 digits typed) or amount_pence:")
         if self.action == "set_load" and self.load_w is None:
             raise ValueError("action set_load needs load_w:")
+        if self.install_code is not None:
+            try:
+                bytes.fromhex(self.install_code)
+            except ValueError:
+                raise ValueError("install_code: not hex digits") from None
         return self
 
 

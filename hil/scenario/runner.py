@@ -678,6 +678,19 @@ class ScenarioContext:
             device.meter.advance(now)
             device.meter.load_w = float(step.load_w or 0.0)
             return f"load {step.load_w:g} W"
+        if step.action == "reset_han":
+            premises = next((p for p in self.lab.premises if bytes(device.eui) in p.devices), None)
+            if premises is None:
+                raise ScenarioError(f"reset_han: {step.device} is not a HAN device of a premises")
+            code = None if step.install_code is None else bytes.fromhex(step.install_code)
+            refused = device.han.refusals
+            await premises.reset_han(device.eui, code)
+            for _ in range(300):  # its first JOIN answered (real time: a broker may be slow)
+                if device.han.joined or device.han.refusals > refused:
+                    break
+                await asyncio.sleep(0.01)
+            first = "joined" if device.han.joined else device.han.last_refusal or "no answer"
+            return f"{step.device} forgot its HAN membership; first JOIN: {first}"
         # power_cycle: the device loses what is not kept across a restart
         state = device.to_state()
         if step.off_for:

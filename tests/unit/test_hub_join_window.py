@@ -1,5 +1,6 @@
 """The hub carries a CCS01-added device only while its join window is open or
-after it joined: a JOIN after the window closed is dropped, counted and logged."""
+after it joined: a JOIN after the window closed is refused, counted and logged,
+and the device's envelopes are then dropped as unadmitted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ import pytest
 from emulator.clock import VirtualClock
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import Envelope, EnvelopeKind
+from emulator.han.join import (
+    JoinKey,
+    JoinRefuse,
+    JoinRequest,
+    Refusal,
+    device_proof,
+    install_code_key,
+)
 from emulator.han.link import Link
 from emulator.han.memory import MemoryMedium
 from emulator.hub import Hub
@@ -39,15 +48,21 @@ async def rig() -> AsyncIterator[tuple[Premises, VirtualClock, Hub, Link]]:
         await hub_link.close()
 
 
-async def _join(hub: Hub, premises: Premises, link: Link) -> None:
-    before = sum(hub.drops.values()) + hub.counters.alerts
+async def _join(hub: Hub, premises: Premises, link: Link) -> Envelope:
+    """A JOIN proving the install code b"code"; the hub's answer."""
     await link.bind(NEW)
-    await link.send(Envelope(NEW, premises.chf.eui, EnvelopeKind.JOIN, b""))
-    for _ in range(200):
-        if sum(hub.drops.values()) + hub.counters.alerts != before:
-            return
+    nonce = bytes(16)
+    proof = device_proof(
+        install_code_key(b"code"), NEW, premises.chf.eui, JoinKey.INSTALL_CODE, nonce
+    )
+    payload = JoinRequest(JoinKey.INSTALL_CODE, nonce, proof).encode()
+    await link.send(Envelope(NEW, premises.chf.eui, EnvelopeKind.JOIN, payload))
+    answer = await link.recv(timeout=2)
+    for _ in range(200):  # and its CS14, if any, is queued
+        if hub.counters.alerts or hub.joins.refused:
+            break
         await asyncio.sleep(0.005)
-    raise AssertionError("the hub did nothing with the envelope")
+    return answer
 
 
 async def test_a_join_in_the_window_is_carried(
@@ -56,7 +71,7 @@ async def test_a_join_in_the_window_is_carried(
     premises, clock, hub, link = rig
     assert premises.chf.register_device(NEW, 0, b"code")
     clock.advance(premises.chf.join_timeout - 1)
-    await _join(hub, premises, link)
+    assert (await _join(hub, premises, link)).kind == EnvelopeKind.JOIN_ACCEPT
     assert premises.chf.device_log[bytes(NEW)].link_key_hash
     assert hub.drops == {}
     assert hub.counters.alerts == 1  # the CS14 of the join
@@ -68,7 +83,14 @@ async def test_a_join_after_the_window_is_dropped(
     premises, clock, hub, link = rig
     assert premises.chf.register_device(NEW, 0, b"code")
     clock.advance(premises.chf.join_timeout)
-    await _join(hub, premises, link)
+    answer = await _join(hub, premises, link)
+    assert JoinRefuse.decode(answer.payload).reason == Refusal.WINDOW_CLOSED
+    assert hub.joins.refusals() == {"window_closed": 1}
+    await link.send(Envelope(NEW, premises.chf.eui, EnvelopeKind.WAKE))
+    for _ in range(200):
+        if hub.drops:
+            break
+        await asyncio.sleep(0.005)
     assert hub.drops == {"unadmitted": 1}
     assert not premises.chf.device_log[bytes(NEW)].link_key_hash
     assert [e.eui for e in premises.chf.log.expired] == [NEW]
