@@ -1,0 +1,287 @@
+"""One fleet worker: the premises of one shard, their devices and their DCC side.
+
+``smets-hil fleet worker --broker URL --shard K/N [--run NAME]`` (or the
+coordinator, which starts W of them as subprocesses) waits for the run's
+retained ``config``, builds the premises it owns, connects every hub and
+device to the broker (each premises on its own lab topic level
+``smets/<run>.<premises>/...``), says ``ready``, and on ``start`` sends its
+share of the mix's rate round-robin over its premises for the run's duration.
+It beats every `BEAT_S` with counters and latencies, and ends with ``done``.
+If the coordinator says ``stop`` or stays silent, it ends too: nothing hangs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from emulator.premises import lab_pki
+from hil.fleet.mix import Mix
+from hil.fleet.protocol import (
+    BEAT_S,
+    BEAT_TIMEOUT_S,
+    LOST,
+    FleetError,
+    Shard,
+    check_run,
+    control_client,
+    decode,
+    encode,
+    topic,
+)
+from hil.fleet.traffic import FleetPremises, Outcome, premises_name
+
+log = logging.getLogger(__name__)
+
+#: Seconds a worker waits for the run's config, and then for ``start``.
+CONFIG_TIMEOUT_S = 60.0
+
+
+class Worker:
+    def __init__(self, broker: str, shard: Shard, run: str = "fleet") -> None:
+        self.broker = broker.rstrip("/")
+        self.shard = shard
+        self.run = check_run(run)
+        self.phase = "waiting"
+        self.premises: list[FleetPremises] = []
+        self.built = 0
+        self.sent = 0
+        self.ok = 0
+        self.failed = 0
+        self._latencies: list[float] = []
+        self._reasons: dict[str, int] = {}
+        self._kinds: dict[str, int] = {}
+        self._config: asyncio.Future[dict[str, Any]] | None = None
+        self._start = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._cpu0 = 0.0
+
+    def _t(self, *parts: str | int) -> str:
+        return topic(self.run, *parts)
+
+    async def main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._config = loop.create_future()
+        k = self.shard.index
+        will = (self._t("status", k), LOST)
+        async with control_client(self.broker, f"worker{k}", will) as client:
+            await client.subscribe(
+                [(self._t("config"), 1), (self._t("start"), 1), (self._t("stop"), 1)]
+            )
+            reader = asyncio.create_task(self._read(client))
+            beater = asyncio.create_task(self._beat(client))
+            try:
+                await self._work(client)
+            finally:
+                self._stop.set()
+                beater.cancel()
+                reader.cancel()
+                await asyncio.gather(beater, reader, return_exceptions=True)
+                for p in self.premises:
+                    with contextlib.suppress(Exception):
+                        await p.premises.close()
+
+    async def _work(self, client: Any) -> None:
+        assert self._config is not None
+        config = await _first(self._config, self._stop, CONFIG_TIMEOUT_S, "config")
+        if config is None:
+            return
+        if int(config["workers"]) != self.shard.count:
+            raise FleetError(
+                f"shard {self.shard}: the run has {config['workers']} workers, not "
+                f"{self.shard.count}"
+            )
+        mix = Mix.from_dict(config["mix"], "config.mix")
+        total = int(config["premises"])
+        seed = str(config["seed"])
+        state_dir = Path(config["state_dir"]) if config.get("state_dir") else None
+        self.phase = "building"
+        pki = lab_pki()
+        for index in self.shard.premises(total):
+            if self._stop.is_set():
+                return
+            fleet_premises = FleetPremises.build(index, seed, mix, pki, state_dir)
+            lab = f"{self.run}.{premises_name(index)}"
+            own_state = fleet_premises.state_dir
+            await fleet_premises.premises.connect(f"{self.broker}/{lab}", state_dir=own_state)
+            self.premises.append(fleet_premises)
+            self.built += 1
+        self.phase = "ready"
+        await client.publish(
+            self._t("ready", self.shard.index),
+            encode({"premises": [p.name for p in self.premises]}),
+            qos=1,
+        )
+        started = await _first(_wait(self._start), self._stop, CONFIG_TIMEOUT_S, "start")
+        if started is None:
+            return
+        self.phase = "running"
+        self._cpu0 = time.process_time()
+        await self._traffic(mix, float(config["duration"]), total)
+        self.phase = "done"
+        for p in self.premises:
+            p.snapshot()
+        await self._flush(client)
+        await client.publish(
+            self._t("done", self.shard.index),
+            encode(
+                {
+                    "premises": {p.name: p.summary() for p in self.premises},
+                    "cpu_s": time.process_time() - self._cpu0,
+                    "peak_rss_kb": _peak_rss_kb(),
+                }
+            ),
+            qos=1,
+        )
+
+    async def _traffic(self, mix: Mix, duration: float, total: int) -> None:
+        """Open-loop arrivals at this shard's share of the rate, capped at `mix.inflight`."""
+        if not self.premises:
+            return
+        loop = asyncio.get_running_loop()
+        rate = mix.rate * len(self.premises) / total
+        interval = 1.0 / rate
+        slots = asyncio.Semaphore(mix.inflight)
+        start = loop.time()
+        end = start + duration
+        due = start
+        turn = 0
+        while not self._stop.is_set():
+            now = loop.time()
+            if due > now:
+                await asyncio.sleep(due - now)
+            if loop.time() >= end or self._stop.is_set():
+                break
+            await slots.acquire()
+            target = self.premises[turn % len(self.premises)]
+            turn += 1
+            task = asyncio.create_task(self._one(target, mix, slots))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            due += interval
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=mix.timeout_s + 5.0)
+
+    async def _one(self, target: FleetPremises, mix: Mix, slots: asyncio.Semaphore) -> None:
+        try:
+            hub = target.premises.hub
+            assert hub is not None
+            self._count(await target.request(hub, mix))
+        finally:
+            slots.release()
+
+    def _count(self, outcome: Outcome) -> None:
+        self.sent += 1
+        self._kinds[outcome.kind] = self._kinds.get(outcome.kind, 0) + 1
+        if outcome.ok:
+            self.ok += 1
+            self._latencies.append(round(outcome.latency_s * 1000.0, 2))
+        else:
+            self.failed += 1
+            reason = outcome.reason.split(":", 1)[0]
+            self._reasons[reason] = self._reasons.get(reason, 0) + 1
+
+    def _beat_message(self) -> dict[str, Any]:
+        latencies, self._latencies = self._latencies, []
+        reasons, self._reasons = self._reasons, {}
+        kinds, self._kinds = self._kinds, {}
+        return {
+            "phase": self.phase,
+            "built": self.built,
+            "sent": self.sent,
+            "ok": self.ok,
+            "failed": self.failed,
+            "latencies_ms": latencies,
+            "reasons": reasons,
+            "kinds": kinds,
+            "pid": os.getpid(),
+        }
+
+    async def _flush(self, client: Any) -> None:
+        await client.publish(
+            self._t("beat", self.shard.index), encode(self._beat_message()), qos=1
+        )
+
+    async def _beat(self, client: Any) -> None:
+        while True:
+            await self._flush(client)
+            await asyncio.sleep(BEAT_S)
+
+    async def _read(self, client: Any) -> None:
+        assert self._config is not None
+        async for message in client.messages:
+            name = message.topic.value.rsplit("/", 1)[-1]
+            try:
+                data = decode(message.payload) if message.payload else {}
+            except FleetError as exc:
+                log.warning("shard %s: %s on %s, ignored", self.shard, exc, message.topic)
+                continue
+            if name == "config" and data and not self._config.done():
+                self._config.set_result(data)
+            elif name == "start":
+                self._start.set()
+            elif name == "stop":
+                self._stop.set()
+
+
+async def _wait(event: asyncio.Event) -> bool:
+    await event.wait()
+    return True
+
+
+async def _first(
+    awaitable: Any, stop: asyncio.Event, timeout: float, what: str
+) -> Any:
+    """The awaitable's result, or None if `stop` is set first; FleetError on timeout."""
+    waiting = asyncio.ensure_future(awaitable)
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({waiting, stopping}, timeout=timeout, return_when="FIRST_COMPLETED")
+    stopping.cancel()
+    if waiting in done:
+        return waiting.result()
+    waiting.cancel()
+    if stopping in done:
+        return None
+    raise FleetError(f"no {what} from the coordinator within {timeout:.0f} s")
+
+
+def _peak_rss_kb() -> int:
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+async def run_worker(broker: str, shard: Shard, run: str = "fleet") -> None:
+    await Worker(broker, shard, run).main()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of worker subprocesses the coordinator starts (``python -m``)."""
+    parser = argparse.ArgumentParser(prog="smets-hil fleet worker")
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--shard", required=True)
+    parser.add_argument("--run", default="fleet")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from hil.boundary import describe, one_line
+
+        print(f"smets-hil fleet worker {args.shard}: error: {one_line(describe(exc))}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
