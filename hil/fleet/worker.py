@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from emulator.errors import LinkError
 from emulator.premises import lab_pki
 from hil.fleet.mix import Mix
 from hil.fleet.protocol import (
@@ -110,8 +111,7 @@ class Worker:
                 return
             fleet_premises = FleetPremises.build(index, seed, mix, pki, state_dir)
             lab = f"{self.run}.{premises_name(index)}"
-            own_state = fleet_premises.state_dir
-            await fleet_premises.premises.connect(f"{self.broker}/{lab}", state_dir=own_state)
+            await _connect(fleet_premises, f"{self.broker}/{lab}")
             self.premises.append(fleet_premises)
             self.built += 1
         self.phase = "ready"
@@ -230,6 +230,22 @@ class Worker:
                 self._start.set()
             elif name == "stop":
                 self._stop.set()
+
+
+async def _connect(fleet_premises: FleetPremises, url: str, attempts: int = 3) -> None:
+    """Connect a premises' hub and devices, again on failure (amqtt drops some under load)."""
+    premises = fleet_premises.premises
+    for attempt in range(1, attempts + 1):
+        try:
+            await premises.connect(url, state_dir=fleet_premises.state_dir)
+            return
+        except LinkError as exc:
+            await premises.close()
+            premises.runners.clear()
+            premises.hub = None
+            if attempt == attempts:
+                raise
+            log.warning("%s: %s; connecting again (%d/%d)", fleet_premises.name, exc, attempt, attempts)
 
 
 async def _wait(event: asyncio.Event) -> bool:
