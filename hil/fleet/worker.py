@@ -276,7 +276,17 @@ def _peak_rss_kb() -> int:
 
 
 async def run_worker(broker: str, shard: Shard, run: str = "fleet") -> None:
+    raise_file_limit()
     await Worker(broker, shard, run).main()
+
+
+def raise_file_limit() -> None:
+    """Each premises holds four broker connections: lift the soft open-files limit to the hard."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default="fleet")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    raise_file_limit()
     try:
         asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run))
     except KeyboardInterrupt:
