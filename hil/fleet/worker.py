@@ -41,6 +41,9 @@ from hil.fleet.traffic import FleetPremises, Outcome, premises_name
 
 log = logging.getLogger(__name__)
 
+#: Set to a path prefix, a worker subprocess writes a cProfile dump there.
+PROFILE_ENV = "SMETS_HIL_FLEET_PROFILE"
+
 #: Seconds a worker waits for the run's config, and then for ``start``.
 CONFIG_TIMEOUT_S = 60.0
 
@@ -298,8 +301,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     raise_file_limit()
+    profile = os.environ.get(PROFILE_ENV)
     try:
-        asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run))
+        if profile:  # where the time goes (docs/fleet.md): one cProfile dump per shard
+            import cProfile
+
+            cProfile.runctx(
+                "asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run))",
+                globals(),
+                {"args": args},
+                f"{profile}.{args.shard.replace('/', 'of')}",
+            )
+        else:
+            asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
