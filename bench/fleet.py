@@ -26,7 +26,9 @@ from hil.fleet.coordinator import Coordinator, FleetConfig
 from hil.fleet.mix import DEFAULT_MIX, Mix
 
 
-async def one(broker: str, workers: int, per_worker: int, rate: float, seconds: float, mix: Mix) -> dict[str, Any]:
+async def one(
+    broker: str, workers: int, per_worker: int, rate: float, seconds: float, mix: Mix
+) -> dict[str, Any]:
     mix = Mix(rate * workers, mix.weights, mix.timeout_s, mix.inflight)
     config = FleetConfig(
         per_worker * workers, workers, mix, seconds, run=f"bench{workers}", ready_timeout=600.0
@@ -34,9 +36,7 @@ async def one(broker: str, workers: int, per_worker: int, rate: float, seconds: 
     report = (await Coordinator(broker, config).run()).to_dict()
     return {
         "workers": workers,
-        "premises_held": sum(
-            w["premises"] for w in report["workers"].values() if not w["lost"]
-        ),
+        "premises_held": sum(w["premises"] for w in report["workers"].values() if not w["lost"]),
         "target_req_per_s": rate * workers,
         "req_per_s": report["throughput_per_s"],
         "sent": report["requests"]["sent"],

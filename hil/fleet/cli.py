@@ -155,7 +155,11 @@ def fleet_group(
 @click.option("--broker", required=True, help="mqtt://HOST:PORT of the run's broker.")
 @click.option("--shard", required=True, help="K/N: this worker is shard K of N (1-based).")
 @click.option("--run", "run_name", default="fleet", show_default=True)
-def worker_command(broker: str, shard: str, run_name: str) -> None:
+@click.option(
+    "--device-broker",
+    help="Connect the devices here (e.g. another cluster node); hubs stay on --broker.",
+)
+def worker_command(broker: str, shard: str, run_name: str, device_broker: str | None) -> None:
     """Hold one shard of a fleet's premises (on this or another machine)."""
     from hil.fleet.protocol import FleetError, Shard
     from hil.fleet.worker import run_worker
@@ -164,4 +168,4 @@ def worker_command(broker: str, shard: str, run_name: str) -> None:
         parsed = Shard.parse(shard)
     except FleetError as exc:
         fail(exc, EXIT_USAGE)
-    asyncio.run(run_worker(broker, parsed, run_name))
+    asyncio.run(run_worker(broker, parsed, run_name, device_broker))

@@ -231,12 +231,16 @@ class Coordinator:
                 )
                 if spawn:
                     await self.spawn()
-                await self._until(
-                    lambda s: s.phase in ("ready", "running", "done") or bool(s.lost),
-                    self.config.ready_timeout,
-                    "ready",
-                    progress,
-                )
+                announcer = asyncio.create_task(self._announce(client))
+                try:
+                    await self._until(
+                        lambda s: s.phase in ("ready", "running", "done") or bool(s.lost),
+                        self.config.ready_timeout,
+                        "ready",
+                        progress,
+                    )
+                finally:
+                    announcer.cancel()
                 setup_s = time.monotonic() - began
                 self.phase = "running"
                 t0 = time.monotonic()
@@ -271,6 +275,18 @@ class Coordinator:
             setup_s,
         )
 
+    async def _announce(self, client: Any) -> None:
+        """Repeat the config until every worker is ready.
+
+        Retained messages are node-local on some clusters (RabbitMQ's MQTT plugin
+        keeps them per node), so a worker on another node may never see the
+        retained copy; it takes the first config it receives.
+        """
+        payload = encode(self.config.to_dict())
+        while True:
+            await asyncio.sleep(1.0)
+            await client.publish(self._t("config"), payload, qos=1)
+
     async def _until(
         self,
         reached: Callable[[ShardState], bool],
@@ -288,8 +304,7 @@ class Coordinator:
                     self._lose(state, f"no heartbeat for {self.config.beat_timeout:.0f} s")
                 process = self.processes.get(state.shard.index)
                 if process is not None and process.returncode is not None and not state.lost:
-                    if state.done is None and not (what == "ready" and state.phase == "ready"):
-                        self._lose(state, f"worker process exited with {process.returncode}")
+                    self._lose(state, f"worker process exited with {process.returncode}")
             if all(reached(s) for s in self.shards.values()):
                 return
             if now > deadline:

@@ -26,7 +26,14 @@ from typing import Annotated, Any, Final
 from pydantic import Field
 
 from hil.errors import HilError
-from hil.files import FileFormatError, FileModel, YamlDocument, parse_yaml, python_document, read_yaml
+from hil.files import (
+    FileFormatError,
+    FileModel,
+    YamlDocument,
+    parse_yaml,
+    python_document,
+    read_yaml,
+)
 
 
 class MixFileError(FileFormatError):

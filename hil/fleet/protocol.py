@@ -100,9 +100,7 @@ def decode(payload: object) -> dict[str, Any]:
     return data
 
 
-def control_client(
-    broker: str, name: str, will: tuple[str, bytes] | None = None
-) -> aiomqtt.Client:
+def control_client(broker: str, name: str, will: tuple[str, bytes] | None = None) -> aiomqtt.Client:
     """An MQTT client for control topics; `will` is published by the broker if it dies."""
     import aiomqtt
 

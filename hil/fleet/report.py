@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _rows(rows: list[tuple[object, ...]]) -> str:
+def _rows(rows: Sequence[tuple[object, ...]]) -> str:
     return "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
 
 
@@ -38,7 +39,10 @@ def render_html(report: dict[str, Any]) -> str:
         ("target rate (req/s)", report["config"]["mix"]["rate"]),
         ("throughput (ok/s)", report["throughput_per_s"]),
         ("requests sent / ok / failed", f"{req['sent']} / {req['ok']} / {req['failed']}"),
-        ("latency p50 / p95 / p99 / max (ms)", f"{lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']}"),
+        (
+            "latency p50 / p95 / p99 / max (ms)",
+            f"{lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']}",
+        ),
         ("CPU per request (ms)", report["cpu_ms_per_request"]),
         ("peak RSS per premises (KiB)", report["peak_rss_kb_per_premises"]),
         ("setup (s)", report["setup_s"]),
@@ -51,16 +55,17 @@ def render_html(report: dict[str, Any]) -> str:
     failures = list(report["failures"].items()) or [("none", 0)]
     kinds = list(report["kinds"].items())
     lost = ", ".join(report["lost_premises"]) or "none"
+    verdict = _e(report["verdict"])
     premises = [(n, p["sent"], p["ok"], p["failed"]) for n, p in report["premises"].items()]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>fleet {_e(report['run'])} {_e(report['started'])}</title>
+<title>fleet {_e(report["run"])} {_e(report["started"])}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}.failed{{color:#b00}}
 .passed{{color:#070}}</style></head><body>
-<h1>Fleet run {_e(report['run'])} <span class="{_e(report['verdict'])}">{_e(report['verdict'])}</span></h1>
-<p>started {_e(report['started'])}</p>
+<h1>Fleet run {_e(report["run"])} <span class="{verdict}">{verdict}</span></h1>
+<p>started {_e(report["started"])}</p>
 <h2>Summary</h2><table>{_rows(summary)}</table>
 <h2>Workers</h2><table><tr><th>shard</th><th>phase</th><th>pid</th><th>premises</th>
 <th>sent</th><th>ok</th><th>failed</th><th>lost</th></tr>{_rows(workers)}</table>
@@ -88,7 +93,7 @@ def live_table(c: Coordinator) -> Table:
     )
     for column in ("worker", "phase", "built", "sent", "ok", "failed", "lost"):
         table.add_column(column)
-    for k, s in sorted(c.shards.items()):
+    for _, s in sorted(c.shards.items()):
         table.add_row(
             str(s.shard), s.phase, str(s.built), str(s.sent), str(s.ok), str(s.failed), s.lost
         )

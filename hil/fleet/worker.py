@@ -27,7 +27,6 @@ from emulator.premises import lab_pki
 from hil.fleet.mix import Mix
 from hil.fleet.protocol import (
     BEAT_S,
-    BEAT_TIMEOUT_S,
     LOST,
     FleetError,
     Shard,
@@ -49,8 +48,12 @@ CONFIG_TIMEOUT_S = 60.0
 
 
 class Worker:
-    def __init__(self, broker: str, shard: Shard, run: str = "fleet") -> None:
+    def __init__(
+        self, broker: str, shard: Shard, run: str = "fleet", device_broker: str | None = None
+    ) -> None:
         self.broker = broker.rstrip("/")
+        #: Where the devices connect; their hubs stay on `broker` (another cluster node).
+        self.device_broker = (device_broker or broker).rstrip("/")
         self.shard = shard
         self.run = check_run(run)
         self.phase = "waiting"
@@ -114,7 +117,7 @@ class Worker:
                 return
             fleet_premises = FleetPremises.build(index, seed, mix, pki, state_dir)
             lab = f"{self.run}.{premises_name(index)}"
-            await _connect(fleet_premises, f"{self.broker}/{lab}")
+            await _connect(fleet_premises, f"{self.broker}/{lab}", f"{self.device_broker}/{lab}")
             self.premises.append(fleet_premises)
             self.built += 1
         self.phase = "ready"
@@ -209,9 +212,7 @@ class Worker:
         }
 
     async def _flush(self, client: Any) -> None:
-        await client.publish(
-            self._t("beat", self.shard.index), encode(self._beat_message()), qos=1
-        )
+        await client.publish(self._t("beat", self.shard.index), encode(self._beat_message()), qos=1)
 
     async def _beat(self, client: Any) -> None:
         while True:
@@ -235,12 +236,14 @@ class Worker:
                 self._stop.set()
 
 
-async def _connect(fleet_premises: FleetPremises, url: str, attempts: int = 3) -> None:
+async def _connect(
+    fleet_premises: FleetPremises, url: str, device_url: str, attempts: int = 3
+) -> None:
     """Connect a premises' hub and devices, again on failure (amqtt drops some under load)."""
     premises = fleet_premises.premises
     for attempt in range(1, attempts + 1):
         try:
-            await premises.connect(url, state_dir=fleet_premises.state_dir)
+            await premises.connect(url, device_url, state_dir=fleet_premises.state_dir)
             return
         except LinkError as exc:
             await premises.close()
@@ -248,7 +251,9 @@ async def _connect(fleet_premises: FleetPremises, url: str, attempts: int = 3) -
             premises.hub = None
             if attempt == attempts:
                 raise
-            log.warning("%s: %s; connecting again (%d/%d)", fleet_premises.name, exc, attempt, attempts)
+            log.warning(
+                "%s: %s; connecting again (%d/%d)", fleet_premises.name, exc, attempt, attempts
+            )
 
 
 async def _wait(event: asyncio.Event) -> bool:
@@ -256,13 +261,13 @@ async def _wait(event: asyncio.Event) -> bool:
     return True
 
 
-async def _first(
-    awaitable: Any, stop: asyncio.Event, timeout: float, what: str
-) -> Any:
+async def _first(awaitable: Any, stop: asyncio.Event, timeout: float, what: str) -> Any:
     """The awaitable's result, or None if `stop` is set first; FleetError on timeout."""
     waiting = asyncio.ensure_future(awaitable)
     stopping = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({waiting, stopping}, timeout=timeout, return_when="FIRST_COMPLETED")
+    done, _ = await asyncio.wait(
+        {waiting, stopping}, timeout=timeout, return_when="FIRST_COMPLETED"
+    )
     stopping.cancel()
     if waiting in done:
         return waiting.result()
@@ -278,9 +283,11 @@ def _peak_rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-async def run_worker(broker: str, shard: Shard, run: str = "fleet") -> None:
+async def run_worker(
+    broker: str, shard: Shard, run: str = "fleet", device_broker: str | None = None
+) -> None:
     raise_file_limit()
-    await Worker(broker, shard, run).main()
+    await Worker(broker, shard, run, device_broker).main()
 
 
 def raise_file_limit() -> None:
@@ -319,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from hil.boundary import describe, one_line
 
-        print(f"smets-hil fleet worker {args.shard}: error: {one_line(describe(exc))}", file=sys.stderr)
+        print(
+            f"smets-hil fleet worker {args.shard}: error: {one_line(describe(exc))}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
