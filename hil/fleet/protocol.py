@@ -52,8 +52,10 @@ def topic(run: str, *parts: str | int) -> str:
 
 
 def check_run(run: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", run):
-        raise FleetError(f"run name must be 1-64 letters, digits, '.', '_' or '-': {run!r}")
+    # No '.': RabbitMQ's MQTT plugin maps '.' in topics to '/' and back, which breaks
+    # topic levels holding one (see docs/fleet.md).
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", run):
+        raise FleetError(f"run name must be 1-64 letters, digits, '_' or '-': {run!r}")
     return run
 
 

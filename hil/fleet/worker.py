@@ -4,7 +4,7 @@
 coordinator, which starts W of them as subprocesses) waits for the run's
 retained ``config``, builds the premises it owns, connects every hub and
 device to the broker (each premises on its own lab topic level
-``smets/<run>.<premises>/...``), says ``ready``, and on ``start`` sends its
+``smets/<run>-<premises>/...``), says ``ready``, and on ``start`` sends its
 share of the mix's rate round-robin over its premises for the run's duration.
 It beats every `BEAT_S` with counters and latencies, and ends with ``done``.
 If the coordinator says ``stop`` or stays silent, it ends too: nothing hangs.
@@ -116,7 +116,7 @@ class Worker:
             if self._stop.is_set():
                 return
             fleet_premises = FleetPremises.build(index, seed, mix, pki, state_dir)
-            lab = f"{self.run}.{premises_name(index)}"
+            lab = f"{self.run}-{premises_name(index)}"
             await _connect(fleet_premises, f"{self.broker}/{lab}", f"{self.device_broker}/{lab}")
             self.premises.append(fleet_premises)
             self.built += 1
