@@ -82,6 +82,12 @@ def _progress(live: Any) -> Any:
     default=True,
     help="Start the workers here (default), or wait for `fleet worker` on other machines.",
 )
+@click.option(
+    "--replay",
+    "replay_file",
+    type=click.Path(dir_okay=False),
+    help="Replay this recording to every premises instead of the mix's kinds.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the JSON report.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
 @click.pass_context
@@ -96,6 +102,7 @@ def fleet_group(
     run_name: str,
     state_dir: str | None,
     spawn: bool,
+    replay_file: str | None,
     json_out: str | None,
     html_out: str | None,
 ) -> None:
@@ -106,6 +113,7 @@ def fleet_group(
     from hil.fleet.coordinator import FleetConfig, run_fleet
     from hil.fleet.mix import DEFAULT_MIX, Mix
     from hil.fleet.protocol import FleetError
+    from hil.fleet.record import Recording, RecordingError
     from hil.fleet.report import write_html, write_json
 
     if premises is None:
@@ -120,8 +128,9 @@ def fleet_group(
             seed=seed,
             run=run_name,
             state_dir=None if state_dir is None else str(Path(state_dir).resolve()),
+            replay=None if replay_file is None else Recording.read(replay_file).to_dict(),
         )
-    except (FileFormatError, FleetError) as exc:
+    except (FileFormatError, FleetError, RecordingError) as exc:
         fail(exc, EXIT_USAGE)
 
     async def go() -> dict[str, Any]:
@@ -149,6 +158,29 @@ def fleet_group(
     if report["lost_premises"]:
         click.echo("lost: " + ", ".join(report["lost_premises"]))
     sys.exit(0 if report["verdict"] == "passed" else 1)
+
+
+@fleet_group.command("record")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--requests", type=int, default=50, show_default=True)
+@click.option("--mix", "mix_file", type=click.Path(dir_okay=False), help="The MIX.yaml file.")
+@click.option("--seed", default="smets-hil-fleet", show_default=True)
+def record_command(out: str, requests: int, mix_file: str | None, seed: str) -> None:
+    """Record the commands of one emulated premises for `fleet --replay` (docs/fleet.md)."""
+    from hil.files import FileFormatError
+    from hil.fleet.mix import DEFAULT_MIX, Mix
+    from hil.fleet.record import record_premises
+
+    if requests < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--requests")
+    try:
+        mix = DEFAULT_MIX if mix_file is None else Mix.from_file(mix_file)
+    except FileFormatError as exc:
+        fail(exc, EXIT_USAGE)
+    recording = asyncio.run(record_premises(mix, seed, requests))
+    recording.write(out)
+    answered = sum(1 for c in recording.commands if c.response is not None)
+    click.echo(f"recorded {len(recording.commands)} commands ({answered} answered) to {out}")
 
 
 @fleet_group.command("worker")

@@ -47,6 +47,8 @@ class FleetConfig:
     #: Seconds the workers get to build and connect their premises.
     ready_timeout: float = 120.0
     beat_timeout: float = BEAT_TIMEOUT_S
+    #: A recording (`Recording.to_dict`) to replay instead of the mix's kinds.
+    replay: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         check_run(self.run)
@@ -65,6 +67,7 @@ class FleetConfig:
             "mix": self.mix.to_dict(),
             "duration": self.duration,
             "state_dir": self.state_dir,
+            "replay": self.replay,
         }
 
 
@@ -115,10 +118,13 @@ class FleetResult:
         cpu = sum(float(s.done["cpu_s"]) for s in self.shards.values() if s.done)
         rss = [int(s.done["peak_rss_kb"]) for s in self.shards.values() if s.done]
         held = sum(len(s.premises) for s in self.shards.values() if s.done)
+        config = self.config.to_dict()
+        if self.config.replay is not None:  # the commands themselves are in the recording
+            config["replay"] = {"commands": len(self.config.replay["lines"]) - 1}
         return {
             "run": self.config.run,
             "started": self.started,
-            "config": self.config.to_dict(),
+            "config": config,
             "verdict": "passed" if not lost and failed == 0 else "failed",
             "setup_s": round(self.setup_s, 2),
             "traffic_s": round(self.traffic_s, 2),

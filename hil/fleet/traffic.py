@@ -83,6 +83,8 @@ class FleetPremises:
     ok: int = 0
     failed: int = 0
     kinds: list[str] = field(default_factory=list)
+    #: Position in a replayed recording (`hil.fleet.record`).
+    cursor: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property

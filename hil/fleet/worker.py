@@ -36,6 +36,7 @@ from hil.fleet.protocol import (
     encode,
     topic,
 )
+from hil.fleet.record import Recording, replay_one
 from hil.fleet.traffic import FleetPremises, Outcome, premises_name
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._cpu0 = 0.0
+        self.recording: Recording | None = None
 
     def _t(self, *parts: str | int) -> str:
         return topic(self.run, *parts)
@@ -107,6 +109,8 @@ class Worker:
                 f"{self.shard.count}"
             )
         mix = Mix.from_dict(config["mix"], "config.mix")
+        replay = config.get("replay")
+        self.recording = None if not replay else Recording.from_dict(replay)
         total = int(config["premises"])
         seed = str(config["seed"])
         state_dir = Path(config["state_dir"]) if config.get("state_dir") else None
@@ -180,7 +184,10 @@ class Worker:
         try:
             hub = target.premises.hub
             assert hub is not None
-            self._count(await target.request(hub, mix))
+            if self.recording is not None:
+                self._count(await replay_one(target, hub, self.recording, mix))
+            else:
+                self._count(await target.request(hub, mix))
         finally:
             slots.release()
 
