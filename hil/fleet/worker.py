@@ -320,12 +320,15 @@ def main(argv: list[str] | None = None) -> int:
         if profile:  # where the time goes (docs/fleet.md): one cProfile dump per shard
             import cProfile
 
-            cProfile.runctx(
-                "asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run))",
-                globals(),
-                {"args": args},
-                f"{profile}.{args.shard.replace('/', 'of')}",
-            )
+            # CPU time, not wall time: on a shared machine wall time blames whatever
+            # function was running when the process was descheduled.
+            profiler = cProfile.Profile(time.process_time)
+            try:
+                profiler.runcall(
+                    asyncio.run, run_worker(args.broker, Shard.parse(args.shard), args.run)
+                )
+            finally:
+                profiler.dump_stats(f"{profile}.{args.shard.replace('/', 'of')}")
         else:
             asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run))
     except KeyboardInterrupt:
