@@ -17,7 +17,8 @@ topic               from         what
 ``stop``            coordinator  abort (Ctrl-C, or the run is over)
 ==================  ===========  =====================================================
 
-QoS 1 throughout; only ``config`` is retained (and cleared at the end of the run).
+QoS 1 except beats (QoS 0: a late PUBACK must not delay the next); only
+``config`` is retained (and cleared at the end of the run).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
 ROOT: Final = "smets-fleet"
 #: Seconds between two heartbeats of a worker.
 BEAT_S: Final = 0.5
-#: A worker silent this long (no beat) is lost.
-BEAT_TIMEOUT_S: Final = 10.0
+#: A worker silent this long (no beat) is lost. Long, because a worker on a
+#: saturated machine beats late; a dead one is noticed sooner through its will.
+BEAT_TIMEOUT_S: Final = 30.0
 LOST: Final = b"lost"
 
 

@@ -139,7 +139,7 @@ class Worker:
         self.phase = "done"
         for p in self.premises:
             p.snapshot()
-        await self._flush(client)
+        await self._flush(client, qos=1)
         await client.publish(
             self._t("done", self.shard.index),
             encode(
@@ -218,8 +218,12 @@ class Worker:
             "pid": os.getpid(),
         }
 
-    async def _flush(self, client: Any) -> None:
-        await client.publish(self._t("beat", self.shard.index), encode(self._beat_message()), qos=1)
+    async def _flush(self, client: Any, qos: int = 0) -> None:
+        # Beats are QoS 0: waiting for a PUBACK on an overloaded loop would delay the
+        # next beat and get a busy worker declared lost. The last one (before done) is 1.
+        await client.publish(
+            self._t("beat", self.shard.index), encode(self._beat_message()), qos=qos
+        )
 
     async def _beat(self, client: Any) -> None:
         while True:
