@@ -25,7 +25,7 @@ from hil.fleet.protocol import (
     FleetError,
     Shard,
     check_run,
-    control_client,
+    connected,
     decode,
     encode,
     topic,
@@ -221,7 +221,7 @@ class Coordinator:
         began = time.monotonic()
         started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         traffic_s = 0.0
-        async with control_client(self.broker, "coordinator") as client:
+        async with connected(self.broker, "coordinator") as client:
             await client.subscribe(
                 [
                     (self._t("ready", "+"), 1),

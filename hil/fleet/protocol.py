@@ -23,14 +23,16 @@ QoS 1 except beats (QoS 0: a late PUBACK must not delay the next); only
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from emulator.han.mqtt import parse_mqtt_url
+from emulator.han.mqtt import parse_mqtt_url, redact
 from hil.errors import HilError
 
 if TYPE_CHECKING:
@@ -102,6 +104,25 @@ def decode(payload: object) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FleetError("control message is not a JSON object")
     return data
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    broker: str, name: str, will: tuple[str, bytes] | None = None
+) -> AsyncIterator[aiomqtt.Client]:
+    """`control_client`, connected; a broker that cannot be reached is a `FleetError`."""
+    import aiomqtt
+
+    client = control_client(broker, name, will)
+    try:
+        await client.__aenter__()
+    except aiomqtt.MqttError as exc:
+        raise FleetError(f"{redact(broker)}: cannot connect to the broker: {exc}") from None
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.__aexit__(None, None, None)
 
 
 def control_client(broker: str, name: str, will: tuple[str, bytes] | None = None) -> aiomqtt.Client:

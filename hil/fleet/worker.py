@@ -31,7 +31,7 @@ from hil.fleet.protocol import (
     FleetError,
     Shard,
     check_run,
-    control_client,
+    connected,
     decode,
     encode,
     topic,
@@ -81,7 +81,7 @@ class Worker:
         self._config = loop.create_future()
         k = self.shard.index
         will = (self._t("status", k), LOST)
-        async with control_client(self.broker, f"worker{k}", will) as client:
+        async with connected(self.broker, f"worker{k}", will) as client:
             await client.subscribe(
                 [(self._t("config"), 1), (self._t("start"), 1), (self._t("stop"), 1)]
             )
