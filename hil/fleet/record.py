@@ -190,6 +190,7 @@ async def replay_one(premises: FleetPremises, hub: Any, recording: Recording, mi
         premises.cursor += 1
         premises.sent += 1
         kind = f"replay 0x{decode_message(entry.command).message_code:04X}"
+        premises.kinds.append(kind)
         started = time.perf_counter()
         try:
             raw = retarget(

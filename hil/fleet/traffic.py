@@ -178,7 +178,8 @@ class FleetPremises:
             return Outcome(kind, not reason, latency, reason)
 
     def summary(self) -> dict[str, Any]:
-        return {"sent": self.sent, "ok": self.ok, "failed": self.failed}
+        # The first kinds sent: two runs with one seed can be compared premises by premises.
+        return {"sent": self.sent, "ok": self.ok, "failed": self.failed, "first": self.kinds[:20]}
 
 
 def _rng_json(state: tuple[Any, ...]) -> list[Any]:

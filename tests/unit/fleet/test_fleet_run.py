@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any
 
 from hil.fleet.coordinator import Coordinator, FleetConfig
 from hil.fleet.mix import Mix
@@ -22,6 +23,23 @@ async def test_a_small_fleet_passes(broker_url: str) -> None:
     assert report["requests"]["ok"] == report["requests"]["sent"] > 20
     assert set(report["kinds"]) <= set(MIX.weights)
     assert report["latency_ms"]["p99"] is not None
+
+
+async def test_two_runs_with_one_seed_send_each_premises_the_same_requests(
+    broker_url: str,
+) -> None:
+    def first_kinds(workers: int, seed: str) -> Any:
+        config = FleetConfig(4, workers, MIX, 1.5, seed=seed, run=f"t-seed{workers}{seed}")
+        return Coordinator(broker_url, config).run()
+
+    one = (await first_kinds(1, "a")).to_dict()["premises"]
+    two = (await first_kinds(2, "a")).to_dict()["premises"]  # split differently
+    other = (await first_kinds(1, "b")).to_dict()["premises"]
+    for name in one:
+        n = min(len(one[name]["first"]), len(two[name]["first"]))
+        assert n >= 3
+        assert one[name]["first"][:n] == two[name]["first"][:n]
+    assert any(one[n]["first"][:3] != other[n]["first"][:3] for n in one)
 
 
 async def test_a_killed_worker_loses_its_premises_and_the_rest_complete(broker_url: str) -> None:
