@@ -45,6 +45,8 @@ BEAT_S: Final = 0.5
 #: saturated machine beats late; a dead one is noticed sooner through its will.
 BEAT_TIMEOUT_S: Final = 30.0
 LOST: Final = b"lost"
+#: MQTT keepalive of control clients (the broker drops a silent one after 1.5x).
+KEEPALIVE_S: Final = 30
 
 
 class FleetError(HilError):
@@ -137,8 +139,10 @@ def control_client(broker: str, name: str, will: tuple[str, bytes] | None = None
         password=target.password,
         identifier=f"smets-fleet-{name}-{secrets.token_hex(4)}",
         will=None if will is None else aiomqtt.Will(will[0], will[1], qos=1, retain=False),
-        # Short: a killed worker must be noticed soon even if its socket is not reset.
-        keepalive=5,
+        # A killed process's socket is closed by its kernel: the broker sends the will at
+        # once. The keepalive only catches a vanished machine or network, and must not be
+        # so short that a worker on a saturated machine misses its PINGREQ and is dropped.
+        keepalive=KEEPALIVE_S,
         timeout=10,
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     )
