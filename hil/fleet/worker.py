@@ -37,12 +37,15 @@ from hil.fleet.protocol import (
     topic,
 )
 from hil.fleet.record import Recording, replay_one
-from hil.fleet.traffic import FleetPremises, Outcome, premises_name
+from hil.fleet.traffic import FleetPremises, Outcome
 
 log = logging.getLogger(__name__)
 
 #: Set to a path prefix, a worker subprocess writes a cProfile dump there.
 PROFILE_ENV = "SMETS_HIL_FLEET_PROFILE"
+
+#: Premises connecting to the broker at once while a worker builds its shard.
+CONNECTING = 16
 
 #: Seconds a worker waits for the run's config, and then for ``start``.
 CONFIG_TIMEOUT_S = 60.0
@@ -116,14 +119,23 @@ class Worker:
         state_dir = Path(config["state_dir"]) if config.get("state_dir") else None
         self.phase = "building"
         pki = lab_pki()
+        # Building is CPU (keys, certificates); connecting mostly waits for the broker's
+        # acknowledgements, so up to CONNECTING premises connect at once.
+        connecting = asyncio.Semaphore(CONNECTING)
+        pending: set[asyncio.Task[None]] = set()
         for index in self.shard.premises(total):
             if self._stop.is_set():
-                return
+                break
             fleet_premises = FleetPremises.build(index, seed, mix, pki, state_dir)
-            lab = f"{self.run}-{premises_name(index)}"
-            await _connect(fleet_premises, f"{self.broker}/{lab}", f"{self.device_broker}/{lab}")
             self.premises.append(fleet_premises)
-            self.built += 1
+            await connecting.acquire()
+            task = asyncio.create_task(self._connect(fleet_premises, connecting))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.gather(*pending)  # the first connection error ends the worker
+        if self._stop.is_set():
+            return
         self.phase = "ready"
         await client.publish(
             self._t("ready", self.shard.index),
@@ -151,6 +163,14 @@ class Worker:
             ),
             qos=1,
         )
+
+    async def _connect(self, fleet_premises: FleetPremises, slots: asyncio.Semaphore) -> None:
+        try:
+            lab = f"{self.run}-{fleet_premises.name}"
+            await _connect(fleet_premises, f"{self.broker}/{lab}", f"{self.device_broker}/{lab}")
+            self.built += 1
+        finally:
+            slots.release()
 
     async def _traffic(self, mix: Mix, duration: float, total: int) -> None:
         """Open-loop arrivals at this shard's share of the rate, capped at `mix.inflight`."""
