@@ -68,6 +68,7 @@ class FleetConfig:
             "duration": self.duration,
             "state_dir": self.state_dir,
             "replay": self.replay,
+            "ready_timeout": self.ready_timeout,
         }
 
 

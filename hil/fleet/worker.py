@@ -142,7 +142,9 @@ class Worker:
             encode({"premises": [p.name for p in self.premises]}),
             qos=1,
         )
-        started = await _first(_wait(self._start), self._stop, CONFIG_TIMEOUT_S, "start")
+        # The other workers may still be building: wait as long as the coordinator does.
+        patience = float(config.get("ready_timeout", CONFIG_TIMEOUT_S)) + CONFIG_TIMEOUT_S
+        started = await _first(_wait(self._start), self._stop, patience, "start")
         if started is None:
             return
         self.phase = "running"
