@@ -31,7 +31,7 @@ async def one(
 ) -> dict[str, Any]:
     mix = Mix(rate * workers, mix.weights, mix.timeout_s, mix.inflight)
     config = FleetConfig(
-        per_worker * workers, workers, mix, seconds, run=f"bench{workers}", ready_timeout=600.0
+        per_worker * workers, workers, mix, seconds, run=f"bench{workers}", ready_timeout=900.0
     )
     report = (await Coordinator(broker, config).run()).to_dict()
     return {

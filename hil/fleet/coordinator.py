@@ -44,8 +44,9 @@ class FleetConfig:
     seed: str = "smets-hil-fleet"
     run: str = "fleet"
     state_dir: str | None = None
-    #: Seconds the workers get to build and connect their premises.
-    ready_timeout: float = 120.0
+    #: Seconds the workers get to build and connect their premises (0: 60 s plus 0.25 s
+    #: per premises of the biggest shard; a dead worker is noticed sooner by its will).
+    ready_timeout: float = 0.0
     beat_timeout: float = BEAT_TIMEOUT_S
     #: A recording (`Recording.to_dict`) to replay instead of the mix's kinds.
     replay: dict[str, Any] | None = None
@@ -58,6 +59,8 @@ class FleetConfig:
             raise FleetError(f"--workers must be between 1 and the premises ({self.premises})")
         if self.duration <= 0:
             raise FleetError("--duration must be above 0")
+        if self.ready_timeout <= 0:
+            self.ready_timeout = 60.0 + 0.25 * -(-self.premises // self.workers)
 
     def to_dict(self) -> dict[str, Any]:
         return {
