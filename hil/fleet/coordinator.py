@@ -50,6 +50,8 @@ class FleetConfig:
     beat_timeout: float = BEAT_TIMEOUT_S
     #: A recording (`Recording.to_dict`) to replay instead of the mix's kinds.
     replay: dict[str, Any] | None = None
+    #: One broker connection per worker for all its links (`hil.fleet.mux`).
+    mux: bool = False
 
     def __post_init__(self) -> None:
         check_run(self.run)
@@ -72,6 +74,7 @@ class FleetConfig:
             "state_dir": self.state_dir,
             "replay": self.replay,
             "ready_timeout": self.ready_timeout,
+            "mux": self.mux,
         }
 
 

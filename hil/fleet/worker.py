@@ -24,6 +24,7 @@ from typing import Any
 
 from emulator.errors import LinkError
 from emulator.premises import lab_pki
+from hil.fleet import mux
 from hil.fleet.mix import Mix
 from hil.fleet.protocol import (
     BEAT_S,
@@ -75,6 +76,9 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._cpu0 = 0.0
         self.recording: Recording | None = None
+        self.hub_url = self.broker
+        self.device_url = self.device_broker
+        self._muxes: list[str] = []
 
     def _t(self, *parts: str | int) -> str:
         return topic(self.run, *parts)
@@ -100,6 +104,8 @@ class Worker:
                 for p in self.premises:
                     with contextlib.suppress(Exception):
                         await p.premises.close()
+                for key in self._muxes:
+                    await mux.unregister(key)
 
     async def _work(self, client: Any) -> None:
         assert self._config is not None
@@ -118,6 +124,13 @@ class Worker:
         seed = str(config["seed"])
         state_dir = Path(config["state_dir"]) if config.get("state_dir") else None
         self.phase = "building"
+        if config.get("mux"):
+            self.hub_url = await self._mux("hub", self.broker)
+            self.device_url = (
+                self.hub_url
+                if self.device_broker == self.broker
+                else await self._mux("devices", self.device_broker)
+            )
         pki = lab_pki()
         # Building is CPU (keys, certificates); connecting mostly waits for the broker's
         # acknowledgements, so up to CONNECTING premises connect at once.
@@ -166,10 +179,17 @@ class Worker:
             qos=1,
         )
 
+    async def _mux(self, role: str, broker: str) -> str:
+        """One shared broker connection for all links of this role (`hil.fleet.mux`)."""
+        key = f"{self.run}-{self.shard.index}-{role}"
+        await mux.register(key, broker)
+        self._muxes.append(key)
+        return f"{mux.SCHEME}://{key}"
+
     async def _connect(self, fleet_premises: FleetPremises, slots: asyncio.Semaphore) -> None:
         try:
             lab = f"{self.run}-{fleet_premises.name}"
-            await _connect(fleet_premises, f"{self.broker}/{lab}", f"{self.device_broker}/{lab}")
+            await _connect(fleet_premises, f"{self.hub_url}/{lab}", f"{self.device_url}/{lab}")
             self.built += 1
         finally:
             slots.release()
