@@ -27,11 +27,17 @@ from hil.fleet.mix import DEFAULT_MIX, Mix
 
 
 async def one(
-    broker: str, workers: int, per_worker: int, rate: float, seconds: float, mix: Mix
+    broker: str, workers: int, per_worker: int, rate: float, seconds: float, mix: Mix, mux: bool
 ) -> dict[str, Any]:
     mix = Mix(rate * workers, mix.weights, mix.timeout_s, mix.inflight)
     config = FleetConfig(
-        per_worker * workers, workers, mix, seconds, run=f"bench{workers}", ready_timeout=900.0
+        per_worker * workers,
+        workers,
+        mix,
+        seconds,
+        run=f"bench{workers}",
+        ready_timeout=900.0,
+        mux=mux,
     )
     report = (await Coordinator(broker, config).run()).to_dict()
     return {
@@ -55,11 +61,18 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     async with MosquittoBroker() as broker:
         for workers, key in ((1, "one_worker"), (2, "two_workers")):
             out[key] = await one(
-                broker.url, workers, args.premises_per_worker, args.rate, args.seconds, mix
+                broker.url,
+                workers,
+                args.premises_per_worker,
+                args.rate,
+                args.seconds,
+                mix,
+                args.mux,
             )
     out.update(
         {
             "broker": "mosquitto",
+            "mux": args.mux,
             "mix": mix.weights,
             "seconds": args.seconds,
             "cpus": os.cpu_count(),
@@ -74,6 +87,7 @@ def main() -> None:
     parser.add_argument("--premises-per-worker", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=1000.0, help="target req/s per worker")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--mux", action="store_true", help="one broker connection per worker")
     parser.add_argument("--mix", help="a MIX.yaml (weights; its rate is replaced by --rate)")
     print(json.dumps(asyncio.run(bench(parser.parse_args()))))
 

@@ -88,6 +88,11 @@ def _progress(live: Any) -> Any:
     type=click.Path(dir_okay=False),
     help="Replay this recording to every premises instead of the mix's kinds.",
 )
+@click.option(
+    "--mux",
+    is_flag=True,
+    help="One broker connection per worker for all its hubs and devices (docs/fleet.md).",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the JSON report.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
 @click.pass_context
@@ -103,6 +108,7 @@ def fleet_group(
     state_dir: str | None,
     spawn: bool,
     replay_file: str | None,
+    mux: bool,
     json_out: str | None,
     html_out: str | None,
 ) -> None:
@@ -129,6 +135,7 @@ def fleet_group(
             run=run_name,
             state_dir=None if state_dir is None else str(Path(state_dir).resolve()),
             replay=None if replay_file is None else Recording.read(replay_file).to_dict(),
+            mux=mux,
         )
     except (FileFormatError, FleetError, RecordingError) as exc:
         fail(exc, EXIT_USAGE)

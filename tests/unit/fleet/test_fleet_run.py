@@ -7,14 +7,17 @@ import signal
 import time
 from typing import Any
 
+import pytest
+
 from hil.fleet.coordinator import Coordinator, FleetConfig
 from hil.fleet.mix import Mix
 
 MIX = Mix(rate=20.0, weights={"read": 3, "critical": 1, "top_up": 1, "join": 1, "firmware": 1})
 
 
-async def test_a_small_fleet_passes(broker_url: str) -> None:
-    config = FleetConfig(4, 2, MIX, 2.0, run="t-pass", beat_timeout=20.0)
+@pytest.mark.parametrize("mux", [False, True], ids=["own-connections", "mux"])
+async def test_a_small_fleet_passes(broker_url: str, mux: bool) -> None:
+    config = FleetConfig(4, 2, MIX, 2.0, run="t-pass", beat_timeout=20.0, mux=mux)
     report = (await Coordinator(broker_url, config).run()).to_dict()
     assert report["verdict"] == "passed", report["failures"]
     assert report["lost_premises"] == []
