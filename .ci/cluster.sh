@@ -39,7 +39,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { .venv/bin/python -c 'from emulator.han.broker import free_port; print(free_port())'; }
+# Six distinct ports below the kernel's ephemeral range (32768 up): a port picked from
+# that range can be taken by any outgoing connection before the node binds it.
+read -r -a PORTS <<< "$(.venv/bin/python - <<'PY'
+import random, socket
+picked = []
+while len(picked) < 6:
+    port = random.randrange(20000, 32000)
+    if port in picked:
+        continue
+    try:
+        for family, host in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.bind((host, port))
+    except OSError:
+        continue
+    picked.append(port)
+print(*picked)
+PY
+)"
 
 export HOME="$WORK"  # the Erlang cookie both nodes and rabbitmqctl share
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/.erlang.cookie"
@@ -50,9 +68,10 @@ declare -A MQTT_PORT
 for n in 1 2; do
     node="rabbit-fleet$n"
     mkdir -p "$WORK/$n"
-    MQTT_PORT[$n]="$(free_port)"
+    base=$(((n - 1) * 3))
+    MQTT_PORT[$n]="${PORTS[$base]}"
     cat > "$WORK/$n/rabbitmq.conf" <<CONF
-listeners.tcp.default = $(free_port)
+listeners.tcp.default = ${PORTS[$((base + 1))]}
 mqtt.listeners.tcp.default = ${MQTT_PORT[$n]}
 mqtt.allow_anonymous = true
 loopback_users = none
@@ -60,7 +79,7 @@ log.console = false
 log.file.level = warning
 CONF
     RABBITMQ_NODENAME="$node@localhost" \
-    RABBITMQ_DIST_PORT="$(free_port)" \
+    RABBITMQ_DIST_PORT="${PORTS[$((base + 2))]}" \
     RABBITMQ_CONFIG_FILE="$WORK/$n/rabbitmq.conf" \
     RABBITMQ_ENABLED_PLUGINS_FILE="$WORK/enabled_plugins" \
     RABBITMQ_MNESIA_BASE="$WORK/$n/mnesia" \
