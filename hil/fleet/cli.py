@@ -172,14 +172,52 @@ def fleet_group(
 @click.option("--requests", type=int, default=50, show_default=True)
 @click.option("--mix", "mix_file", type=click.Path(dir_okay=False), help="The MIX.yaml file.")
 @click.option("--seed", default="smets-hil-fleet", show_default=True)
-def record_command(out: str, requests: int, mix_file: str | None, seed: str) -> None:
-    """Record the commands of one emulated premises for `fleet --replay` (docs/fleet.md)."""
+@click.option("--broker", help="Record a lab's devices on this broker instead (mqtt://...).")
+@click.option("--lab", default="lab", show_default=True, help="The lab's topic level.")
+@click.option("--device", "devices", multiple=True, help="TYPE=EUI of a device to record.")
+@click.option("--seconds", type=float, default=30.0, show_default=True)
+def record_command(
+    out: str,
+    requests: int,
+    mix_file: str | None,
+    seed: str,
+    broker: str | None,
+    lab: str,
+    devices: tuple[str, ...],
+    seconds: float,
+) -> None:
+    """Record one premises' commands for `fleet --replay` (docs/fleet.md).
+
+    Without --broker, K requests of the mix to an emulated premises; with it,
+    what the given devices of a lab on that broker are sent for --seconds.
+    """
+    from emulator.gbcs.eui import Eui64
     from hil.files import FileFormatError
     from hil.fleet.mix import DEFAULT_MIX, Mix
-    from hil.fleet.record import record_premises
+    from hil.fleet.record import Recording, RecordingError, record_premises, sniff
 
     if requests < 1:
         raise click.BadParameter("must be at least 1", param_hint="--requests")
+    recording: Recording
+    if broker is not None:
+        wanted: dict[str, bytes] = {}
+        for spec in devices:
+            kind, _, eui = spec.partition("=")
+            try:
+                wanted[kind.upper()] = bytes(Eui64(eui))
+            except (ValueError, TypeError):
+                raise click.BadParameter(
+                    f"{spec!r}: expected TYPE=EUI", param_hint="--device"
+                ) from None
+        if not wanted:
+            raise click.BadParameter("give the devices to record", param_hint="--device")
+        try:
+            recording = asyncio.run(sniff(broker, lab, wanted, seconds))
+        except RecordingError as exc:
+            fail(exc)
+        recording.write(out)
+        click.echo(f"recorded {len(recording.commands)} commands to {out}")
+        return
     try:
         mix = DEFAULT_MIX if mix_file is None else Mix.from_file(mix_file)
     except FileFormatError as exc:

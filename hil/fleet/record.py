@@ -27,6 +27,7 @@ response's; the response content is not compared (readings differ per meter).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -214,3 +215,80 @@ async def replay_one(premises: FleetPremises, hub: Any, recording: Recording, mi
         else:
             premises.ok += 1
         return Outcome(kind, not reason, latency, reason)
+
+
+class Sniffer:
+    """Records the GBCS commands and responses seen on a lab's HAN topics (any device).
+
+    Fed raw envelopes (`feed`), e.g. from a subscription to ``smets/<lab>/han/+``:
+    commands are paired with their responses by (remote party, counter). The
+    recorded devices' types must be given (an envelope does not say them).
+    """
+
+    def __init__(self, devices: dict[str, bytes]) -> None:
+        self.devices = devices
+        self.commands: list[Recorded] = []
+        self.ignored = 0
+        self._pending: dict[tuple[bytes, int], int] = {}
+        self._began = time.perf_counter()
+        self._ours = set(devices.values())
+
+    def feed(self, raw: bytes) -> None:
+        from emulator.errors import GbcsError
+        from emulator.gbcs.frame import Cra
+        from emulator.han.envelope import Envelope, EnvelopeKind
+
+        try:
+            env = Envelope.decode(raw)
+            if env.kind != EnvelopeKind.GBCS:
+                self.ignored += 1
+                return
+            msg = decode_message(env.payload)
+        except GbcsError:
+            self.ignored += 1
+            return
+        if msg.cra == Cra.COMMAND and bytes(msg.recipient) in self._ours:
+            self._pending[(bytes(msg.originator), msg.counter)] = len(self.commands)
+            t = round(time.perf_counter() - self._began, 4)
+            self.commands.append(Recorded(t, env.payload, None))
+        elif msg.cra == Cra.RESPONSE:
+            at = self._pending.pop((bytes(msg.recipient), msg.counter), None)
+            if at is None:
+                self.ignored += 1
+                return
+            entry = self.commands[at]
+            self.commands[at] = Recorded(entry.t, entry.command, env.payload)
+        else:
+            self.ignored += 1
+
+    def recording(self) -> Recording:
+        if not self.commands:
+            raise RecordingError("no commands to the given devices were seen")
+        return Recording(dict(self.devices), list(self.commands))
+
+
+async def sniff(broker: str, lab: str, devices: dict[str, bytes], seconds: float) -> Recording:
+    """Record `seconds` of a lab's HAN traffic on an MQTT broker (`smets/<lab>/han/+`)."""
+    import aiomqtt
+
+    from emulator.han.mqtt import ROOT, parse_mqtt_url
+
+    target = parse_mqtt_url(broker)
+    sniffer = Sniffer(devices)
+    client = aiomqtt.Client(
+        target.host, target.port, username=target.username, password=target.password
+    )
+    try:
+        async with client:
+            await client.subscribe(f"{ROOT}/{lab}/han/+", qos=1)
+
+            async def take() -> None:
+                async for message in client.messages:
+                    if isinstance(message.payload, bytes | bytearray) and not message.retain:
+                        sniffer.feed(bytes(message.payload))
+
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(take(), seconds)
+    except aiomqtt.MqttError as exc:
+        raise RecordingError(f"{broker}: cannot record: {exc}") from None
+    return sniffer.recording()
