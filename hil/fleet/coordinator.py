@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as _dt
 import logging
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -52,6 +53,8 @@ class FleetConfig:
     replay: dict[str, Any] | None = None
     #: One broker connection per worker for all its links (`hil.fleet.mux`).
     mux: bool = False
+    #: Tells this run's messages from those of an earlier one that left its config retained.
+    nonce: str = field(default_factory=lambda: secrets.token_hex(6))
 
     def __post_init__(self) -> None:
         check_run(self.run)
@@ -66,6 +69,7 @@ class FleetConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "nonce": self.nonce,
             "premises": self.premises,
             "workers": self.workers,
             "seed": self.seed,
@@ -358,6 +362,10 @@ class Coordinator:
                 continue
             if state.lost:
                 continue  # a lost worker stays lost: its premises are already reported
+            if data.get("nonce") != self.config.nonce:
+                # A worker that took an earlier run's retained config: not ours.
+                log.warning("shard %s answers another run (a stale config), ignored", k)
+                continue
             state.last_beat = time.monotonic()
             if kind == "beat":
                 self._beat(state, data)

@@ -79,6 +79,7 @@ class Worker:
         self.hub_url = self.broker
         self.device_url = self.device_broker
         self._muxes: list[str] = []
+        self.nonce = ""
 
     def _t(self, *parts: str | int) -> str:
         return topic(self.run, *parts)
@@ -117,6 +118,7 @@ class Worker:
                 f"shard {self.shard}: the run has {config['workers']} workers, not "
                 f"{self.shard.count}"
             )
+        self.nonce = str(config.get("nonce", ""))
         mix = Mix.from_dict(config["mix"], "config.mix")
         replay = config.get("replay")
         self.recording = None if not replay else Recording.from_dict(replay)
@@ -152,7 +154,7 @@ class Worker:
         self.phase = "ready"
         await client.publish(
             self._t("ready", self.shard.index),
-            encode({"premises": [p.name for p in self.premises]}),
+            encode({"nonce": self.nonce, "premises": [p.name for p in self.premises]}),
             qos=1,
         )
         # The other workers may still be building: wait as long as the coordinator does.
@@ -171,6 +173,7 @@ class Worker:
             self._t("done", self.shard.index),
             encode(
                 {
+                    "nonce": self.nonce,
                     "premises": {p.name: p.summary() for p in self.premises},
                     "cpu_s": time.process_time() - self._cpu0,
                     "peak_rss_kb": _peak_rss_kb(),
@@ -258,6 +261,7 @@ class Worker:
             "reasons": reasons,
             "kinds": kinds,
             "pid": os.getpid(),
+            "nonce": self.nonce,
         }
 
     async def _flush(self, client: Any, qos: int = 0) -> None:

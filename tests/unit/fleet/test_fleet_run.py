@@ -76,3 +76,25 @@ async def test_a_worker_that_never_comes_is_lost_not_waited_for(broker_url: str)
     assert time.monotonic() - began < 15
     assert report["lost_premises"] == ["p00001", "p00002"]
     assert report["verdict"] == "failed"
+
+
+async def test_a_worker_on_an_earlier_runs_retained_config_is_not_taken_for_ours(
+    broker_url: str,
+) -> None:
+    import asyncio
+
+    from hil.fleet.protocol import Shard, connected, encode, topic
+    from hil.fleet.worker import run_worker
+
+    stale = FleetConfig(1, 1, MIX, 1.0, run="t-stale", nonce="earlier")
+    async with connected(broker_url, "test") as client:
+        await client.publish(
+            topic("t-stale", "config"), encode(stale.to_dict()), qos=1, retain=True
+        )
+    worker = asyncio.create_task(run_worker(broker_url, Shard(1, 1), "t-stale"))
+    await asyncio.sleep(3.0)  # it takes the stale config, builds, says ready
+    config = FleetConfig(1, 1, MIX, 1.0, run="t-stale", ready_timeout=4.0)
+    report = (await Coordinator(broker_url, config).run(spawn=False)).to_dict()
+    await asyncio.wait_for(worker, 30)  # the coordinator's stop ends it
+    assert report["lost_premises"] == ["p00001"]
+    assert report["requests"]["sent"] == 0
