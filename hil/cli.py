@@ -499,6 +499,7 @@ def _register_dcc_commands() -> None:
 
 from hil.duis.cli import duis_group  # noqa: E402 (a command group of its own module)
 from hil.firmware import firmware_group  # noqa: E402 (a command group of its own module)
+from hil.fleet.cli import fleet_group  # noqa: E402 (a command group of its own module)
 from hil.live.cli import lab_group  # noqa: E402 (a command group of its own module)
 from hil.scenario.cli import run_command  # noqa: E402 (a command of its own module)
 from hil.send import send_command  # noqa: E402 (a command of its own module)
@@ -509,6 +510,7 @@ main.add_command(lab_group)
 main.add_command(run_command)
 main.add_command(firmware_group)
 main.add_command(duis_group)
+main.add_command(fleet_group)
 
 if __name__ == "__main__":
     main()

@@ -503,6 +503,33 @@ CASES: dict[str, Case] = {
     "firmware test-images into a file": case(
         "firmware", "test-images", "{d}/a_file.txt/images", code=FAILED, says="a_file.txt"
     ),
+    # -- fleet (docs/fleet.md)
+    "fleet without premises": case("fleet", code=USAGE, says="--premises is required"),
+    "fleet mix not YAML": case(
+        "fleet", "--premises", "1", "--mix", "{d}/not_yaml.yaml", code=USAGE, says="not valid YAML"
+    ),
+    "fleet dead broker": case(
+        "fleet",
+        "--premises",
+        "1",
+        "--broker",
+        "mqtt://127.0.0.1:1",
+        code=FAILED,
+        says="127.0.0.1:1",
+    ),
+    "fleet worker bad shard": case(
+        "fleet",
+        "worker",
+        "--broker",
+        "mqtt://127.0.0.1:1",
+        "--shard",
+        "2/1",
+        code=USAGE,
+        says="2/1",
+    ),
+    "fleet record no requests": case(
+        "fleet", "record", "{d}/rec.jsonl", "--requests", "0", code=USAGE, says="at least 1"
+    ),
     # -- demo
     "demo unknown option": case("demo", "--fast", code=USAGE, says="No such option"),
     "demo corrupt reference set": case(

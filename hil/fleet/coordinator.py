@@ -1,0 +1,413 @@
+"""The fleet coordinator: publishes the run, starts workers, watches them, reports.
+
+It never sends service requests itself: it talks to workers over the broker's
+control topics (`hil.fleet.protocol`). A worker is lost when the broker
+publishes its will (its connection dropped: killed, crashed, unplugged) or when
+it has not beaten for `BEAT_TIMEOUT_S`; its premises are then marked lost and
+the run goes on with the others. Every wait has a deadline, so nothing hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import logging
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hil.fleet.mix import Mix
+from hil.fleet.protocol import (
+    BEAT_TIMEOUT_S,
+    FleetError,
+    Shard,
+    check_run,
+    connected,
+    decode,
+    encode,
+    topic,
+)
+from hil.fleet.traffic import premises_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FleetConfig:
+    premises: int
+    workers: int
+    mix: Mix
+    duration: float
+    seed: str = "smets-hil-fleet"
+    run: str = "fleet"
+    state_dir: str | None = None
+    #: Seconds the workers get to build and connect their premises (0: 60 s plus 0.25 s
+    #: per premises of the biggest shard; a dead worker is noticed sooner by its will).
+    ready_timeout: float = 0.0
+    beat_timeout: float = BEAT_TIMEOUT_S
+    #: A recording (`Recording.to_dict`) to replay instead of the mix's kinds.
+    replay: dict[str, Any] | None = None
+    #: One broker connection per worker for all its links (`hil.fleet.mux`).
+    mux: bool = False
+    #: Tells this run's messages from those of an earlier one that left its config retained.
+    nonce: str = field(default_factory=lambda: secrets.token_hex(6))
+
+    def __post_init__(self) -> None:
+        check_run(self.run)
+        if self.premises < 1:
+            raise FleetError("--premises must be at least 1")
+        if not 1 <= self.workers <= self.premises:
+            raise FleetError(f"--workers must be between 1 and the premises ({self.premises})")
+        if self.duration <= 0:
+            raise FleetError("--duration must be above 0")
+        if self.ready_timeout <= 0:
+            self.ready_timeout = 60.0 + 0.25 * -(-self.premises // self.workers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "nonce": self.nonce,
+            "premises": self.premises,
+            "workers": self.workers,
+            "seed": self.seed,
+            "mix": self.mix.to_dict(),
+            "duration": self.duration,
+            "state_dir": self.state_dir,
+            "replay": self.replay,
+            "ready_timeout": self.ready_timeout,
+            "mux": self.mux,
+        }
+
+
+@dataclass
+class ShardState:
+    shard: Shard
+    phase: str = "waiting"
+    built: int = 0
+    sent: int = 0
+    ok: int = 0
+    failed: int = 0
+    last_beat: float = field(default_factory=time.monotonic)
+    lost: str = ""
+    pid: int | None = None
+    premises: list[str] = field(default_factory=list)
+    done: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.lost) or self.done is not None
+
+
+@dataclass
+class FleetResult:
+    config: FleetConfig
+    shards: dict[int, ShardState]
+    latencies_ms: list[float]
+    reasons: dict[str, int]
+    kinds: dict[str, int]
+    started: str
+    traffic_s: float
+    setup_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        lost = sorted(
+            name
+            for s in self.shards.values()
+            if s.lost
+            for name in (s.premises or _owned(s.shard, self.config.premises))
+        )
+        per_premises: dict[str, Any] = {}
+        for s in self.shards.values():
+            if s.done is not None:
+                per_premises.update(s.done["premises"])
+        sent = sum(s.sent for s in self.shards.values())
+        ok = sum(s.ok for s in self.shards.values())
+        failed = sum(s.failed for s in self.shards.values())
+        cpu = sum(float(s.done["cpu_s"]) for s in self.shards.values() if s.done)
+        rss = [int(s.done["peak_rss_kb"]) for s in self.shards.values() if s.done]
+        held = sum(len(s.premises) for s in self.shards.values() if s.done)
+        config = self.config.to_dict()
+        if self.config.replay is not None:  # the commands themselves are in the recording
+            config["replay"] = {"commands": len(self.config.replay["lines"]) - 1}
+        return {
+            "run": self.config.run,
+            "started": self.started,
+            "config": config,
+            "verdict": "passed" if not lost and failed == 0 else "failed",
+            "setup_s": round(self.setup_s, 2),
+            "traffic_s": round(self.traffic_s, 2),
+            "requests": {"sent": sent, "ok": ok, "failed": failed},
+            "throughput_per_s": round(ok / self.traffic_s, 1) if self.traffic_s > 0 else 0.0,
+            "latency_ms": percentiles(self.latencies_ms),
+            "failures": dict(sorted(self.reasons.items())),
+            "kinds": dict(sorted(self.kinds.items())),
+            "cpu_ms_per_request": round(cpu * 1000 / ok, 3) if ok else None,
+            "peak_rss_kb_per_premises": round(sum(rss) / held, 1) if held else None,
+            "workers": {
+                str(k): {
+                    "phase": s.phase,
+                    "pid": s.pid,
+                    "premises": len(s.premises) or len(_owned(s.shard, self.config.premises)),
+                    "sent": s.sent,
+                    "ok": s.ok,
+                    "failed": s.failed,
+                    "lost": s.lost or None,
+                    "cpu_s": None if s.done is None else round(float(s.done["cpu_s"]), 3),
+                    "peak_rss_kb": None if s.done is None else s.done["peak_rss_kb"],
+                }
+                for k, s in sorted(self.shards.items())
+            },
+            "lost_premises": lost,
+            "premises": dict(sorted(per_premises.items())),
+        }
+
+
+def _owned(shard: Shard, total: int) -> list[str]:
+    return [premises_name(i) for i in shard.premises(total)]
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
+
+
+Progress = Callable[["Coordinator"], None]
+
+
+class Coordinator:
+    def __init__(self, broker: str, config: FleetConfig) -> None:
+        self.broker = broker.rstrip("/")
+        self.config = config
+        self.shards = {
+            k: ShardState(Shard(k, config.workers)) for k in range(1, config.workers + 1)
+        }
+        self.latencies_ms: list[float] = []
+        self.recent: list[tuple[float, int]] = []  # (monotonic, ok so far) for the live rate
+        self.reasons: dict[str, int] = {}
+        self.kinds: dict[str, int] = {}
+        self.phase = "setup"
+        self.processes: dict[int, asyncio.subprocess.Process] = {}
+        self._changed = asyncio.Event()
+
+    def _t(self, *parts: str | int) -> str:
+        return topic(self.config.run, *parts)
+
+    # -- workers ---------------------------------------------------------------------------
+    async def spawn(self) -> None:
+        """Start one worker subprocess per shard on this machine."""
+        for k in self.shards:
+            self.processes[k] = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "hil.fleet.worker",
+                "--broker",
+                self.broker,
+                "--shard",
+                f"{k}/{self.config.workers}",
+                "--run",
+                self.config.run,
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+
+    async def reap(self) -> None:
+        for process in self.processes.values():
+            if process.returncode is None:
+                try:
+                    await asyncio.wait_for(process.wait(), 10.0)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+
+    # -- the run ---------------------------------------------------------------------------
+    async def run(self, *, spawn: bool = True, progress: Progress | None = None) -> FleetResult:
+        began = time.monotonic()
+        started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        traffic_s = 0.0
+        async with connected(self.broker, "coordinator") as client:
+            await client.subscribe(
+                [
+                    (self._t("ready", "+"), 1),
+                    (self._t("beat", "+"), 1),
+                    (self._t("status", "+"), 1),
+                    (self._t("done", "+"), 1),
+                ]
+            )
+            reader = asyncio.create_task(self._read(client))
+            try:
+                await client.publish(
+                    self._t("config"), encode(self.config.to_dict()), qos=1, retain=True
+                )
+                if spawn:
+                    await self.spawn()
+                announcer = asyncio.create_task(self._announce(client))
+                try:
+                    await self._until(
+                        lambda s: s.phase in ("ready", "running", "done") or bool(s.lost),
+                        self.config.ready_timeout,
+                        "ready",
+                        progress,
+                    )
+                finally:
+                    announcer.cancel()
+                setup_s = time.monotonic() - began
+                self.phase = "running"
+                t0 = time.monotonic()
+                self.recent = [(t0, 0)]
+                await client.publish(self._t("start"), b"{}", qos=1)
+                await self._until(
+                    lambda s: s.finished,
+                    self.config.duration + self.config.mix.timeout_s + 15.0,
+                    "done",
+                    progress,
+                )
+                traffic_s = min(time.monotonic() - t0, self.config.duration)
+                self.phase = "done"
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.publish(self._t("stop"), b"{}", qos=1)
+                    await client.publish(self._t("config"), b"", qos=1, retain=True)
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+                await self.reap()
+        if progress is not None:
+            progress(self)
+        return FleetResult(
+            self.config,
+            self.shards,
+            self.latencies_ms,
+            self.reasons,
+            self.kinds,
+            started,
+            traffic_s or self.config.duration,
+            setup_s,
+        )
+
+    async def _announce(self, client: Any) -> None:
+        """Repeat the config until every worker is ready.
+
+        Retained messages are node-local on some clusters (RabbitMQ's MQTT plugin
+        keeps them per node), so a worker on another node may never see the
+        retained copy; it takes the first config it receives.
+        """
+        payload = encode(self.config.to_dict())
+        while True:
+            await asyncio.sleep(1.0)
+            await client.publish(self._t("config"), payload, qos=1)
+
+    async def _until(
+        self,
+        reached: Callable[[ShardState], bool],
+        timeout: float,
+        what: str,
+        progress: Progress | None,
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            for state in self.shards.values():
+                if state.lost or state.done is not None:
+                    continue
+                if now - state.last_beat > self.config.beat_timeout:
+                    self._lose(state, f"no heartbeat for {self.config.beat_timeout:.0f} s")
+                process = self.processes.get(state.shard.index)
+                if process is not None and process.returncode is not None and not state.lost:
+                    self._lose(state, f"worker process exited with {process.returncode}")
+            if all(reached(s) for s in self.shards.values()):
+                return
+            if now > deadline:
+                for state in self.shards.values():
+                    if not reached(state):
+                        self._lose(state, f"not {what} within {timeout:.0f} s")
+                return
+            if progress is not None:
+                progress(self)
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.25)
+
+    def _lose(self, state: ShardState, why: str) -> None:
+        if not state.lost:
+            state.lost = why
+            state.phase = "lost"
+            log.warning("worker %s lost: %s", state.shard, why)
+            self._changed.set()
+
+    async def _read(self, client: Any) -> None:
+        async for message in client.messages:
+            parts = message.topic.value.split("/")
+            if len(parts) != 4 or not parts[3].isdigit():
+                continue
+            kind, k = parts[2], int(parts[3])
+            state = self.shards.get(k)
+            if state is None:
+                log.warning("message from unknown shard %s ignored", k)
+                continue
+            if kind == "status":
+                self._lose(state, "connection to the broker dropped (MQTT will)")
+                continue
+            try:
+                data = decode(message.payload)
+            except FleetError as exc:
+                log.warning("shard %s: %s, ignored", k, exc)
+                continue
+            if state.lost:
+                continue  # a lost worker stays lost: its premises are already reported
+            if data.get("nonce") != self.config.nonce:
+                # A worker that took an earlier run's retained config: not ours.
+                log.warning("shard %s answers another run (a stale config), ignored", k)
+                continue
+            state.last_beat = time.monotonic()
+            if kind == "beat":
+                self._beat(state, data)
+            elif kind == "ready":
+                state.premises = list(data.get("premises", []))
+                if state.phase in ("waiting", "building"):
+                    state.phase = "ready"
+            elif kind == "done":
+                state.done = data
+                state.phase = "done"
+            self._changed.set()
+
+    def _beat(self, state: ShardState, data: dict[str, Any]) -> None:
+        phase = str(data.get("phase", state.phase))
+        if not (state.phase == "ready" and phase == "building"):
+            state.phase = phase
+        state.built = int(data.get("built", 0))
+        state.sent = int(data.get("sent", 0))
+        state.ok = int(data.get("ok", 0))
+        state.failed = int(data.get("failed", 0))
+        state.pid = data.get("pid")
+        self.latencies_ms.extend(float(x) for x in data.get("latencies_ms", []))
+        for key, target in (("reasons", self.reasons), ("kinds", self.kinds)):
+            for name, n in dict(data.get(key, {})).items():
+                target[name] = target.get(name, 0) + int(n)
+        if self.phase == "running":
+            self.recent.append((time.monotonic(), self.ok))
+            del self.recent[:-40]
+
+    @property
+    def ok(self) -> int:
+        return sum(s.ok for s in self.shards.values())
+
+    def rate(self) -> float:
+        """Responses per second over the last few seconds."""
+        if len(self.recent) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self.recent[0], self.recent[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+async def run_fleet(
+    broker: str, config: FleetConfig, *, spawn: bool = True, progress: Progress | None = None
+) -> FleetResult:
+    return await Coordinator(broker, config).run(spawn=spawn, progress=progress)

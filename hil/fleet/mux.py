@@ -1,0 +1,190 @@
+"""One broker connection for all the premises of a worker: a multiplexing MQTT link.
+
+A worker holding 1,000 premises with one MQTT client per hub and per device has
+4,000 clients, each with its own socket, keepalive housekeeping and tasks. With
+``mux`` on, every link of the worker on one broker shares one `Mux` (one aiomqtt
+client): each link subscribes to the same topics an `MqttLink` would
+(``smets/<lab>/han/<eui>`` per local address and the lab's broadcast topic) and
+the mux hands each message to the inboxes subscribed to its topic. On the wire
+it is the same topic tree and payloads as docs/wire-protocol.md, so devices on
+a mux and devices on their own connections talk to each other; what is lost is
+the per-device last will and online/offline status (a worker has one will).
+
+URLs are ``fleetmux://<key>/<lab>``, where `key` names a mux registered with
+`register` in this process; `open_link` finds the backend through
+`emulator.han.link.BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections.abc import Iterable
+from typing import Any, Final
+
+from emulator.errors import LinkClosed, LinkError
+from emulator.gbcs.eui import Eui64
+from emulator.han.envelope import BROADCAST
+from emulator.han.link import BACKENDS, EuiLike, Inbox, Link, peek_destination
+from emulator.han.mqtt import han_topic, parse_mqtt_url
+
+log = logging.getLogger(__name__)
+
+SCHEME: Final = "fleetmux"
+BACKENDS.setdefault(SCHEME, "hil.fleet.mux:MuxLink")
+
+_MUXES: dict[str, Mux] = {}
+
+
+class Mux:
+    """One MQTT client shared by many links; messages routed to inboxes by topic."""
+
+    def __init__(self, broker: str, qos: int = 1) -> None:
+        self.broker = broker
+        self.qos = qos
+        self.routes: dict[str, list[Inbox]] = {}
+        self.dropped = 0
+        self._client: Any = None
+        self._stack = contextlib.AsyncExitStack()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        import aiomqtt
+
+        target = parse_mqtt_url(self.broker)
+        client = aiomqtt.Client(
+            target.host,
+            target.port,
+            username=target.username,
+            password=target.password,
+            identifier=f"smets-fleet-mux-{secrets.token_hex(4)}",
+            keepalive=30,
+            timeout=30,
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
+        try:
+            await self._stack.enter_async_context(client)
+        except aiomqtt.MqttError as exc:
+            raise LinkError(f"{self.broker}: cannot connect: {exc}") from exc
+        self._client = client
+        self._reader = asyncio.create_task(self._read(client), name=f"Mux[{self.broker}]")
+
+    async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            await asyncio.wait({reader})
+        self._client = None
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()
+        error = LinkClosed(f"{self.broker}: mux closed")
+        for inboxes in self.routes.values():
+            for inbox in inboxes:
+                inbox.close(error)
+        self.routes.clear()
+
+    async def _read(self, client: Any) -> None:
+        import aiomqtt
+
+        try:
+            async for message in client.messages:
+                payload = message.payload
+                inboxes = self.routes.get(message.topic.value, ())
+                if message.retain or not isinstance(payload, bytes | bytearray) or not inboxes:
+                    self.dropped += 1
+                    continue
+                for inbox in inboxes:
+                    if not inbox.put(bytes(payload)):
+                        self.dropped += 1
+        except aiomqtt.MqttError as exc:
+            log.warning("%s: mux lost the broker: %s", self.broker, exc)
+            error = LinkClosed(f"{self.broker}: broker connection lost: {exc}")
+            for inboxes in self.routes.values():
+                for inbox in inboxes:
+                    inbox.close(error)
+
+    async def subscribe(self, topics: Iterable[str], inbox: Inbox) -> None:
+        new = []
+        for topic in topics:
+            inboxes = self.routes.setdefault(topic, [])
+            if not inboxes:
+                new.append(topic)
+            if inbox not in inboxes:
+                inboxes.append(inbox)
+        if new:
+            if self._client is None:
+                raise LinkClosed(f"{self.broker}: mux is not connected")
+            await self._client.subscribe([(t, self.qos) for t in new])
+
+    def unsubscribe(self, inbox: Inbox) -> None:
+        """Stop routing to `inbox` (the broker subscription stays: cheap, and topics recur)."""
+        for inboxes in self.routes.values():
+            with contextlib.suppress(ValueError):
+                inboxes.remove(inbox)
+
+    async def publish(self, topic: str, raw: bytes) -> None:
+        if self._client is None:
+            raise LinkClosed(f"{self.broker}: mux is not connected")
+        await self._client.publish(topic, raw, qos=self.qos, retain=False)
+
+
+async def register(key: str, broker: str, qos: int = 1) -> Mux:
+    """Connect a mux for `broker` and make ``fleetmux://<key>/LAB`` URLs use it."""
+    mux = Mux(broker, qos)
+    await mux.open()
+    _MUXES[key] = mux
+    return mux
+
+
+async def unregister(key: str) -> None:
+    mux = _MUXES.pop(key, None)
+    if mux is not None:
+        await mux.close()
+
+
+class MuxLink(Link):
+    """An `MqttLink` without its own connection: its topics go through a shared `Mux`."""
+
+    def __init__(self, url: str, *, local: Iterable[EuiLike] = (), **options: Any) -> None:
+        rest = url.partition("://")[2]
+        key, _, lab = rest.partition("/")
+        if not key or not lab or "/" in lab:
+            raise LinkError(f"{url}: expected {SCHEME}://KEY/LAB")
+        self.key = key
+        self.lab = lab
+        self._inbox = Inbox()
+        self._mux: Mux | None = None
+        super().__init__(url, local=local, **options)
+
+    def _topics(self, eui: Eui64) -> list[str]:
+        return [han_topic(self.lab, bytes(eui)), han_topic(self.lab, BROADCAST)]
+
+    async def _open(self) -> None:
+        mux = _MUXES.get(self.key)
+        if mux is None:
+            raise LinkError(f"{self.url}: no mux {self.key!r} registered in this process")
+        self._mux = mux
+        for eui in self.addresses:
+            await mux.subscribe(self._topics(eui), self._inbox)
+
+    async def _bind(self, eui: Eui64) -> None:
+        if self._mux is not None:
+            await self._mux.subscribe(self._topics(eui), self._inbox)
+
+    async def _close(self) -> None:
+        if self._mux is not None:
+            self._mux.unsubscribe(self._inbox)
+        self._inbox.close(LinkClosed(f"{self.url}: link is closed"))
+
+    async def _send(self, raw: bytes) -> None:
+        if self._mux is None:
+            raise LinkClosed(f"{self.url}: not open")
+        destination = peek_destination(raw)
+        topic = han_topic(self.lab, BROADCAST if destination is None else destination)
+        await self._mux.publish(topic, raw)
+
+    async def _recv(self) -> bytes:
+        return await self._inbox.get()

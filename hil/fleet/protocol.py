@@ -1,0 +1,148 @@
+"""The control protocol between a fleet's coordinator and its workers, over the broker.
+
+Every control message is compact JSON on a topic under ``smets-fleet/<run>/``:
+
+==================  ===========  =====================================================
+topic               from         what
+==================  ===========  =====================================================
+``config``          coordinator  the run (premises, workers, seed, mix, duration);
+                                 retained so a worker started later still gets it
+``ready/<K>``       worker K     its premises are built and connected
+``start``           coordinator  send traffic now
+``beat/<K>``        worker K     every `BEAT_S`: phase and counters since the last
+                                 beat (latencies in ms, failures by reason)
+``status/<K>``      broker       the worker's MQTT will, ``lost``: published by the
+                                 broker when the worker's connection drops
+``done/<K>``        worker K     final per-premises counts
+``stop``            coordinator  abort (Ctrl-C, or the run is over)
+==================  ===========  =====================================================
+
+QoS 1 except beats (QoS 0: a late PUBACK must not delay the next); only
+``config`` is retained (and cleared at the end of the run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from emulator.han.mqtt import parse_mqtt_url, redact
+from hil.errors import HilError
+
+if TYPE_CHECKING:
+    import aiomqtt
+
+ROOT: Final = "smets-fleet"
+#: Seconds between two heartbeats of a worker.
+BEAT_S: Final = 0.5
+#: A worker silent this long (no beat) is lost. Long, because a worker on a
+#: saturated machine beats late; a dead one is noticed sooner through its will.
+BEAT_TIMEOUT_S: Final = 30.0
+LOST: Final = b"lost"
+#: MQTT keepalive of control clients (the broker drops a silent one after 1.5x).
+KEEPALIVE_S: Final = 30
+
+
+class FleetError(HilError):
+    """A fleet that cannot run as asked: a bad shard, an unreachable broker, a lost worker."""
+
+
+def topic(run: str, *parts: str | int) -> str:
+    return "/".join((ROOT, run, *(str(p) for p in parts)))
+
+
+def check_run(run: str) -> str:
+    # No '.': RabbitMQ's MQTT plugin maps '.' in topics to '/' and back, which breaks
+    # topic levels holding one (see docs/fleet.md).
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", run):
+        raise FleetError(f"run name must be 1-64 letters, digits, '_' or '-': {run!r}")
+    return run
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Worker K of N (1-based), owning premises index i when i % N == K - 1."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+        if match is None:
+            raise FleetError(f"shard must be K/N (e.g. 1/2), got {text!r}")
+        k, n = int(match[1]), int(match[2])
+        if not 1 <= k <= n:
+            raise FleetError(f"shard {k}/{n}: K must be between 1 and N")
+        return cls(k, n)
+
+    def owns(self, premises: int) -> bool:
+        return premises % self.count == self.index - 1
+
+    def premises(self, total: int) -> list[int]:
+        return [i for i in range(total) if self.owns(i)]
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def encode(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def decode(payload: object) -> dict[str, Any]:
+    if not isinstance(payload, bytes | bytearray):
+        raise FleetError(f"control message is not bytes: {type(payload).__name__}")
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise FleetError(f"control message is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise FleetError("control message is not a JSON object")
+    return data
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    broker: str, name: str, will: tuple[str, bytes] | None = None
+) -> AsyncIterator[aiomqtt.Client]:
+    """`control_client`, connected; a broker that cannot be reached is a `FleetError`."""
+    import aiomqtt
+
+    client = control_client(broker, name, will)
+    try:
+        await client.__aenter__()
+    except aiomqtt.MqttError as exc:
+        raise FleetError(f"{redact(broker)}: cannot connect to the broker: {exc}") from None
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.__aexit__(None, None, None)
+
+
+def control_client(broker: str, name: str, will: tuple[str, bytes] | None = None) -> aiomqtt.Client:
+    """An MQTT client for control topics; `will` is published by the broker if it dies."""
+    import aiomqtt
+
+    target = parse_mqtt_url(broker)
+    return aiomqtt.Client(
+        target.host,
+        target.port,
+        username=target.username,
+        password=target.password,
+        identifier=f"smets-fleet-{name}-{secrets.token_hex(4)}",
+        will=None if will is None else aiomqtt.Will(will[0], will[1], qos=1, retain=False),
+        # A killed process's socket is closed by its kernel: the broker sends the will at
+        # once. The keepalive only catches a vanished machine or network, and must not be
+        # so short that a worker on a saturated machine misses its PINGREQ and is dropped.
+        keepalive=KEEPALIVE_S,
+        timeout=10,
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )

@@ -1,0 +1,100 @@
+"""Whole fleet runs: coordinator here, workers as subprocesses, traffic over a real broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from hil.fleet.coordinator import Coordinator, FleetConfig
+from hil.fleet.mix import Mix
+
+MIX = Mix(rate=20.0, weights={"read": 3, "critical": 1, "top_up": 1, "join": 1, "firmware": 1})
+
+
+@pytest.mark.parametrize("mux", [False, True], ids=["own-connections", "mux"])
+async def test_a_small_fleet_passes(broker_url: str, mux: bool) -> None:
+    config = FleetConfig(4, 2, MIX, 2.0, run="t-pass", beat_timeout=20.0, mux=mux)
+    report = (await Coordinator(broker_url, config).run()).to_dict()
+    assert report["verdict"] == "passed", report["failures"]
+    assert report["lost_premises"] == []
+    assert set(report["premises"]) == {"p00001", "p00002", "p00003", "p00004"}
+    assert all(p["sent"] > 0 and p["failed"] == 0 for p in report["premises"].values())
+    assert report["requests"]["ok"] == report["requests"]["sent"] > 20
+    assert set(report["kinds"]) <= set(MIX.weights)
+    assert report["latency_ms"]["p99"] is not None
+
+
+async def test_two_runs_with_one_seed_send_each_premises_the_same_requests(
+    broker_url: str,
+) -> None:
+    def first_kinds(workers: int, seed: str) -> Any:
+        config = FleetConfig(4, workers, MIX, 1.5, seed=seed, run=f"t-seed{workers}{seed}")
+        return Coordinator(broker_url, config).run()
+
+    one = (await first_kinds(1, "a")).to_dict()["premises"]
+    two = (await first_kinds(2, "a")).to_dict()["premises"]  # split differently
+    other = (await first_kinds(1, "b")).to_dict()["premises"]
+    for name in one:
+        n = min(len(one[name]["first"]), len(two[name]["first"]))
+        assert n >= 3
+        assert one[name]["first"][:n] == two[name]["first"][:n]
+    assert any(one[n]["first"][:3] != other[n]["first"][:3] for n in one)
+
+
+async def test_a_killed_worker_loses_its_premises_and_the_rest_complete(broker_url: str) -> None:
+    config = FleetConfig(4, 2, MIX, 4.0, run="t-kill", beat_timeout=20.0)
+    coordinator = Coordinator(broker_url, config)
+    killed: list[int] = []
+
+    def kill_worker_2(c: Coordinator) -> None:
+        state = c.shards[2]
+        process = c.processes.get(2)
+        if not killed and process is not None and state.phase == "running" and state.sent > 0:
+            os.kill(process.pid, signal.SIGKILL)
+            killed.append(process.pid)
+
+    began = time.monotonic()
+    report = (await coordinator.run(progress=kill_worker_2)).to_dict()
+    assert killed, "worker 2 never ran"
+    assert time.monotonic() - began < 60
+    assert report["verdict"] == "failed"
+    assert report["lost_premises"] == ["p00002", "p00004"]  # shard 2 of 2: odd indexes
+    assert report["workers"]["2"]["lost"]
+    assert report["workers"]["1"]["lost"] is None
+    assert set(report["premises"]) == {"p00001", "p00003"}
+    assert all(p["sent"] > 0 and p["failed"] == 0 for p in report["premises"].values())
+
+
+async def test_a_worker_that_never_comes_is_lost_not_waited_for(broker_url: str) -> None:
+    config = FleetConfig(2, 2, MIX, 1.0, run="t-absent", ready_timeout=4.0, beat_timeout=3.0)
+    began = time.monotonic()
+    report = (await Coordinator(broker_url, config).run(spawn=False)).to_dict()
+    assert time.monotonic() - began < 15
+    assert report["lost_premises"] == ["p00001", "p00002"]
+    assert report["verdict"] == "failed"
+
+
+async def test_a_worker_on_an_earlier_runs_retained_config_is_not_taken_for_ours(
+    broker_url: str,
+) -> None:
+    import asyncio
+
+    from hil.fleet.protocol import Shard, connected, encode, topic
+    from hil.fleet.worker import run_worker
+
+    stale = FleetConfig(1, 1, MIX, 1.0, run="t-stale", nonce="earlier")
+    async with connected(broker_url, "test") as client:
+        await client.publish(
+            topic("t-stale", "config"), encode(stale.to_dict()), qos=1, retain=True
+        )
+    worker = asyncio.create_task(run_worker(broker_url, Shard(1, 1), "t-stale"))
+    await asyncio.sleep(3.0)  # it takes the stale config, builds, says ready
+    config = FleetConfig(1, 1, MIX, 1.0, run="t-stale", ready_timeout=4.0)
+    report = (await Coordinator(broker_url, config).run(spawn=False)).to_dict()
+    await asyncio.wait_for(worker, 30)  # the coordinator's stop ends it
+    assert report["lost_premises"] == ["p00001"]
+    assert report["requests"]["sent"] == 0
