@@ -149,6 +149,8 @@ class Meter:
         self.last: _dt.datetime | None = None
         self.cost_carry = 0  # micro-pence of energy not yet charged
         self.standing_carry = 0  # millipence-seconds of standing charge not yet charged
+        self.cap_window = 0  # index of the debt cap period the count below is for
+        self.cap_recovered = 0  # time debt recovered in that period
         self.flags: set[str] = set()  # alerts raised once per crossing
         self.events: list[MeterEvent] = []
         self.events_dropped = 0
@@ -246,6 +248,22 @@ class Meter:
         return [self.primary] if self.secondary is None else [self.primary, self.secondary]
 
     # -- configuration ------------------------------------------------------------------
+    def configure(self, settings: dict[str, Any]) -> None:
+        """Settings by name, as a lab or scenario file gives them: `prepayment`,
+        `balance` (the opening balance, before anything happened), `load_w`, and any
+        PrepayConfig field (thresholds in pence)."""
+        for name, value in settings.items():
+            if name == "prepayment":
+                self.prepayment = bool(value)
+            elif name == "balance":
+                self.ledger = Ledger(opening_balance=int(value), balance=int(value))
+            elif name == "load_w":
+                self.load_w = value
+            elif name in PrepayConfig.__dataclass_fields__ and name != "non_disablement":
+                setattr(self.config, name, type(getattr(self.config, name))(value))
+            else:
+                raise MeteringError(f"unknown meter setting {name!r}")
+
     def set_profile(self, profile: LoadProfile, *, secondary: bool = False) -> None:
         self._element(secondary).profile = profile
 
@@ -289,7 +307,7 @@ class Meter:
         if self.prepayment:
             for index, d in enumerate(self.debts):
                 if d.kind == PAYMENT and d.amount and d.rate:
-                    take = min(amount * d.rate // 10_000, d.room())
+                    take = min(amount * d.rate // 10_000, d.amount)
                     recovered += self._recover(index, d, take)
         self.ledger.money_in += amount
         self.ledger.debt_recovered += recovered
@@ -350,7 +368,6 @@ class Meter:
         if take <= 0:
             return 0
         d.amount -= take
-        d.today += take
         if d.amount == 0:
             self._event(DEBT_CLEARED[min(index, 2)], f"debt {index + 1} recovered")
         return take
@@ -456,7 +473,7 @@ class Meter:
             recovering = self._recovering()
             if recovering:
                 for d in self.debts:
-                    if d.kind == TIME and d.room():
+                    if d.kind == TIME and d.amount:
                         rate += d.rate * MILLIPENCE_PER_PENNY * SECONDS_PER_DAY // d.period
             if self.prepayment and self.supply_enabled and rate:
                 headroom = self.available_credit - self.config.disablement_threshold
@@ -497,14 +514,7 @@ class Meter:
         standing_cost, self.standing_carry = divmod(
             self.standing_carry, SECONDS_PER_DAY * MILLIPENCE_PER_PENNY
         )
-        recovered = 0
-        if recovering:
-            for index, d in enumerate(self.debts):
-                if d.kind != TIME or not d.amount or not d.rate:
-                    continue
-                d.carry += d.rate * step
-                due, d.carry = divmod(d.carry, d.period * MILLIPENCE_PER_PENNY)
-                recovered += self._recover(index, d, min(due, d.room()))
+        recovered = self._recover_time_debt(step) if recovering else 0
         ledger = self.ledger
         if not self.prepayment:  # credit mode: billed by the supplier, not off the balance
             ledger.credit_mode_cost += energy_cost + standing_cost
@@ -513,6 +523,25 @@ class Meter:
         ledger.standing_charge += standing_cost
         ledger.debt_recovered += recovered
         ledger.balance -= energy_cost + standing_cost + recovered
+
+    def _recover_time_debt(self, step: int) -> int:
+        c = self.config
+        window = int(self.last.timestamp()) // c.debt_cap_period if self.last else 0
+        if window != self.cap_window:
+            self.cap_window, self.cap_recovered = window, 0
+        recovered = 0
+        for index, d in enumerate(self.debts):
+            if d.kind != TIME or not d.amount or not d.rate:
+                continue
+            d.carry += d.rate * step
+            due, d.carry = divmod(d.carry, d.period * MILLIPENCE_PER_PENNY)
+            room = d.amount
+            if c.debt_cap:
+                room = min(room, max(0, c.debt_cap - self.cap_recovered))
+            take = self._recover(index, d, min(due, room))
+            self.cap_recovered += take
+            recovered += take
+        return recovered
 
     def _on_boundary(self, t: _dt.datetime) -> None:
         if t.minute % 30 or t.second:
@@ -525,8 +554,6 @@ class Meter:
         self._check_credit(t)
 
     def _midnight(self, t: _dt.datetime) -> None:
-        for d in self.debts:
-            d.today = 0
         for el in self.elements():
             el.period_ws = 0
         self.daily_log.append(self._snapshot(t))
@@ -560,6 +587,8 @@ class Meter:
             "last": self.last.isoformat() if self.last else None,
             "cost_carry": self.cost_carry,
             "standing_carry": self.standing_carry,
+            "cap_window": self.cap_window,
+            "cap_recovered": self.cap_recovered,
             "flags": sorted(self.flags),
             "events_dropped": self.events_dropped,
             "half_hour_log": [list(e) for e in self.half_hour_log],
@@ -586,6 +615,8 @@ class Meter:
         meter.last = _dt.datetime.fromisoformat(data["last"]) if data.get("last") else None
         meter.cost_carry = int(data.get("cost_carry", 0))
         meter.standing_carry = int(data.get("standing_carry", 0))
+        meter.cap_window = int(data.get("cap_window", 0))
+        meter.cap_recovered = int(data.get("cap_recovered", 0))
         meter.flags = set(data.get("flags", []))
         meter.events_dropped = int(data.get("events_dropped", 0))
         meter.half_hour_log.extend((int(a), int(b)) for a, b in data.get("half_hour_log", []))

@@ -49,6 +49,10 @@ class PrepayConfig:
     #: Debt recovery stops while the supply is disabled / while emergency credit is in use.
     suspend_debt_disabled: bool = True
     suspend_debt_emergency: bool = True
+    #: At most `debt_cap` pence of time debt recovered per `debt_cap_period` seconds
+    #: (periods counted from the Unix epoch: whole days or weeks in UTC); 0: no cap.
+    debt_cap: int = 0
+    debt_cap_period: int = 86_400
     non_disablement: NonDisablementCalendar = field(default_factory=NonDisablementCalendar)
 
     def to_json(self) -> dict[str, Any]:
@@ -68,29 +72,22 @@ class Debt:
     """One debt register (pence outstanding) and how it is recovered.
 
     Time debt: `rate` millipence per `period` seconds (3600 or 86400), accrued
-    every second and collected in whole pence; payment debt: `rate` basis points
-    of every top-up. `cap` limits what one register recovers per day (0: none).
+    every second and collected in whole pence, within the meter's debt recovery
+    cap (PrepayConfig.debt_cap per debt_cap_period); payment debt: `rate` basis
+    points of every top-up.
     """
 
     kind: str = TIME
     amount: int = 0
     rate: int = 0
     period: int = 86_400
-    cap: int = 0
     carry: int = 0  # millipence-seconds not yet a whole penny (time debt)
-    today: int = 0  # recovered since midnight (for the cap)
 
     def __post_init__(self) -> None:
-        if self.kind not in (TIME, PAYMENT) or self.amount < 0 or self.rate < 0 or self.cap < 0:
-            raise MeteringError("a debt is time or payment, with non-negative amount, rate and cap")
+        if self.kind not in (TIME, PAYMENT) or self.amount < 0 or self.rate < 0:
+            raise MeteringError("a debt is time or payment, with non-negative amount and rate")
         if self.kind == TIME and self.period not in (3600, 86_400):
             raise MeteringError("a time debt's rate period is 3600 (hourly) or 86400 (daily)")
-
-    def room(self) -> int:
-        """Pence this register may still recover now."""
-        if self.cap:
-            return max(0, min(self.amount, self.cap - self.today))
-        return self.amount
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
