@@ -1,0 +1,236 @@
+"""Between the devices' GBCS objects and the metering engine (emulator/metering).
+
+The ESME's COSEM writes and actions (ECS01 prices and standing charge, ECS02/03
+payment mode, ECS04 balance adjustment, ECS07 debt, ECS08 prepayment
+configuration, ECS09 emergency credit) set the engine; reads of the prepayment
+registers come from it; the events the engine raises become GBCS alerts. Money
+on the device interfaces is in pence, the meter's unit (docs/metering.md), so
+amounts pass unchanged; prices carry a DLMS price scale and are converted to
+millipence per kWh exactly, or refused (logged, the stored object unchanged in
+the engine).
+
+OBIS codes of the GBCS-specific prepayment objects (class 9000, attribute 4 the
+value, 6 its activation time) are those the reference future-dated alerts name
+for each setting.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from emulator.devices.alerts import dlms_alert, gbz_alert
+from emulator.gbcs.dlms.apdu import Obis
+from emulator.gbcs.dlms.axdr import Array, Data, OctetString, Structure, _Integer
+from emulator.gbcs.dlms.datetime import DlmsDateTime
+from emulator.metering import Debt, MeteringError, Tariff
+from emulator.metering.prepay import PAYMENT, TIME
+
+if TYPE_CHECKING:
+    from emulator.devices.base import Device
+    from emulator.devices.esme import Esme
+
+log = logging.getLogger(__name__)
+
+GENERIC_NON_CRITICAL_ALERT = 0x1001
+
+#: class 9000 object -> PrepayConfig field (ECS08 and ECS03).
+PREPAY_SETTINGS: dict[bytes, str] = {
+    bytes(Obis("0-0:94.44.128.2")): "emergency_credit_limit",
+    bytes(Obis("0-0:94.44.128.3")): "emergency_credit_threshold",
+    bytes(Obis("0-0:94.44.128.9")): "low_credit_threshold",
+    bytes(Obis("0-0:94.44.128.12")): "debt_cap",
+    bytes(Obis("0-0:94.44.128.13")): "debt_cap_period",
+    bytes(Obis("0-0:94.44.2.10")): "max_credit",
+    bytes(Obis("0-0:94.44.2.20")): "max_meter_balance",
+    bytes(Obis("0-0:94.44.128.22")): "disablement_threshold",
+}
+PASSIVE_ACCOUNT = bytes(Obis("0-1:19.0.0.255"))
+METER_BALANCE = bytes(Obis("0-0:19.10.0.255"))
+EMERGENCY_CREDIT = bytes(Obis("0-0:19.10.1.255"))
+TOU_CHARGE = bytes(Obis("0-0:19.20.0.255"))
+STANDING_CHARGE = bytes(Obis("0-0:19.20.4.255"))
+SECONDARY_CHARGE = bytes(Obis("0-0:19.20.5.255"))
+#: Charge objects of the debt registers: time debt 1, time debt 2, payment debt.
+DEBT_CHARGES = [bytes(Obis(f"0-0:19.20.{n}.255")) for n in (1, 2, 3)]
+PAYMENT_MODE_CREDIT, PAYMENT_MODE_PREPAYMENT = 1, 2
+OTHER_REASON = 250  # DLMS action result when emergency credit is not activated
+
+
+def emit_meter_alerts(device: Device) -> int:
+    """Turn the engine's events into alerts to the access control broker; the count."""
+    meter: Any = getattr(device, "meter", None)
+    if meter is None:
+        return 0
+    events = meter.take_events()
+    for event in events:
+        when = event.at or device.clock.now()
+        payload: Any
+        if device.speaks == "gbz":
+            payload = gbz_alert(event.code, when)
+        else:
+            payload = dlms_alert(device.alert_counter + 1, event.code, when)
+        device.event_log.record(when, event.code, event.detail)
+        device.emit_alert(GENERIC_NON_CRITICAL_ALERT, device.security.acb, payload, critical=False)
+    return len(events)
+
+
+def _activation_immediate(value: Data) -> bool | None:
+    """True: now; False: never (a cancellation); None: a future time."""
+    if not isinstance(value, OctetString) or len(value.value) != 12:
+        return True
+    when = DlmsDateTime.from_bytes(value.value)
+    if when.is_never_marker:
+        return False
+    return True if when.to_datetime() is None else None
+
+
+def on_set(esme: Esme, class_id: int, obis: bytes, attribute: int, value: Data) -> bool:
+    """Apply a stored write to the engine; True when the write is future-dated (the
+    device schedules it and calls `activate` when its time comes)."""
+    if (class_id, attribute) in ((9000, 6), (111, 13)):
+        now = _activation_immediate(value)
+        if now is None:
+            return True
+        if now:
+            activate(esme, class_id, obis)
+    elif class_id == 113 and obis in DEBT_CHARGES and attribute in (8, 13):
+        _configure_debt(esme, obis)
+    return False
+
+
+def activate(esme: Esme, class_id: int, obis: bytes) -> None:
+    """The passive value of an object takes effect (now or at its activation time)."""
+    try:
+        if class_id == 9000 and obis in PREPAY_SETTINGS:
+            value = esme.cosem.get(esme.model.get(class_id, obis), 4)  # type: ignore[arg-type]
+            if isinstance(value, _Integer):
+                esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
+        elif class_id == 111 and obis == PASSIVE_ACCOUNT:
+            mode = esme.cosem.get(esme.model.get(class_id, obis), 2)  # type: ignore[arg-type]
+            if isinstance(mode, Structure) and len(mode.items) == 2:
+                payment = getattr(mode.items[1], "value", None)
+                esme.meter.set_payment_mode(payment == PAYMENT_MODE_PREPAYMENT)
+        elif class_id == 113:
+            apply_charges(esme)
+    except (MeteringError, TypeError, ValueError) as exc:
+        esme.dropped_settings += 1
+        log.warning("%s: %s not applied to the meter: %s", esme.eui, Obis(obis), exc)
+
+
+def _unit_charge(esme: Esme, obis: bytes, attribute: int = 5) -> tuple[int, list[int]] | None:
+    """(price scale, charges in index order) of a class 113 unit charge."""
+    o = esme.model.get(113, obis)
+    value = esme.cosem.get(o, attribute) if o is not None else None
+    if not isinstance(value, Structure) or len(value.items) != 3:
+        return None
+    scale, _, table = value.items
+    if not isinstance(scale, Structure) or not isinstance(table, Array):
+        return None
+    price_scale = scale.items[1] if len(scale.items) == 2 else None
+    if not isinstance(price_scale, _Integer):
+        return None
+    charges = [
+        item.items[1].value
+        for item in table.items
+        if isinstance(item, Structure)
+        and len(item.items) == 2
+        and isinstance(item.items[1], _Integer)
+    ]
+    return price_scale.value, charges
+
+
+def millipence(charge: int, scale: int) -> int:
+    """A DLMS charge (pence x 10^scale) as millipence, exactly or not at all."""
+    value = Fraction(charge) * Fraction(10) ** (scale + 3)
+    if value.denominator != 1:
+        raise MeteringError(f"{charge} x 10^{scale} p is finer than a millipenny")
+    return int(value)
+
+
+def apply_charges(esme: Esme) -> None:
+    """Active TOU prices (ECS01: the first 48 entries are the tiers) and standing charge."""
+    tou = _unit_charge(esme, TOU_CHARGE)
+    standing = _unit_charge(esme, STANDING_CHARGE)
+    current = esme.meter.primary.tariffs.active(esme.clock.now())
+    prices = current.tier_prices
+    if tou is not None and any(tou[1][:48]):
+        prices = tuple(millipence(c, tou[0]) for c in tou[1][:48])
+    standing_mp = current.standing_charge
+    if standing is not None and standing[1]:
+        standing_mp = millipence(standing[1][0], standing[0])
+    tariff = Tariff(prices, standing_mp, calendar=current.calendar)
+    esme.meter.publish_tariff(tariff)
+    secondary = _unit_charge(esme, SECONDARY_CHARGE)
+    if esme.meter.secondary is not None and secondary is not None and any(secondary[1]):
+        sec = tuple(millipence(c, secondary[0]) for c in secondary[1])
+        esme.meter.publish_tariff(Tariff(sec, 0), secondary=True)
+
+
+def _configure_debt(esme: Esme, obis: bytes) -> None:
+    index = DEBT_CHARGES.index(obis)
+    o = esme.model.get(113, obis)
+    if o is None:
+        return
+    debt = esme.meter.debts[index]
+    if index == 2:
+        proportion = esme.cosem.get(o, 13)  # per ten thousand of each payment
+        if isinstance(proportion, _Integer):
+            esme.meter.set_debt(index, Debt(PAYMENT, debt.amount, proportion.value))
+        return
+    period = esme.cosem.get(o, 8)
+    charge = _unit_charge(esme, obis, 6) or _unit_charge(esme, obis, 5)
+    seconds = period.value if isinstance(period, _Integer) else debt.period
+    rate = millipence(charge[1][0], charge[0]) if charge and charge[1] else debt.rate
+    esme.meter.set_debt(
+        index, Debt(TIME, debt.amount, rate, 3600 if seconds <= 3600 else 86_400, debt.carry)
+    )
+
+
+def on_action(esme: Esme, obis: bytes, method: int, argument: Data) -> int | None:
+    """Class 112/113 actions on the engine: the DLMS result, or None when not ours."""
+    amount = argument.value if isinstance(argument, _Integer) else None
+    if obis == METER_BALANCE and method in (1, 2) and amount is not None:
+        if method == 1:
+            esme.meter.adjust(amount)  # ECS04a
+        else:
+            esme.meter.balance = amount  # ECS04b: reset
+        return 0
+    if obis == EMERGENCY_CREDIT and method == 3:  # ECS09
+        activated = esme.meter.activate_emergency_credit() or esme.meter.emergency_credit_active
+        return 0 if activated else OTHER_REASON
+    if obis in DEBT_CHARGES and method == 4 and amount is not None:  # ECS07
+        index = DEBT_CHARGES.index(obis)
+        debt = esme.meter.debts[index]
+        esme.meter.set_debt(
+            index, Debt(debt.kind, max(0, debt.amount + amount), debt.rate, debt.period, debt.carry)
+        )
+        return 0
+    if obis in DEBT_CHARGES and method == 2:  # activate the passive unit charge (rate)
+        o = esme.model.get(113, obis)
+        if o is not None:
+            passive = esme.cosem.get(o, 6)
+            if passive is not None:
+                esme.cosem.set(o, 5, passive)
+            try:
+                _configure_debt(esme, obis)
+            except MeteringError as exc:
+                esme.dropped_settings += 1
+                log.warning("%s: debt rate not applied: %s", esme.eui, exc)
+        return 0
+    return None
+
+
+def prepayment_registers(esme: Esme) -> list[int]:
+    """ECS19: meter balance, emergency credit balance, accumulated debt, payment debt,
+    time debt 1, time debt 2 (pence)."""
+    m = esme.meter
+    return [
+        m.balance,
+        m.emergency_credit_balance,
+        m.debt,
+        m.debts[2].amount,
+        m.debts[0].amount,
+        m.debts[1].amount,
+    ]
