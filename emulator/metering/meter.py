@@ -377,7 +377,7 @@ class Meter:
         if len(self.events) >= MAX_EVENTS:
             self.events.pop(0)
             self.events_dropped += 1
-        self.events.append(MeterEvent(self.last, code, detail))
+        self.events.append(MeterEvent(self.last, code, detail, self.available_credit))
 
     def take_events(self) -> list[MeterEvent]:
         """The events raised since the last call (the device turns them into alerts)."""

@@ -34,6 +34,7 @@ class MeterEvent:
     at: _dt.datetime | None
     code: int
     detail: str = ""
+    credit: int = 0  # available credit (pence) when it was raised
 
 
 @dataclass(slots=True)
