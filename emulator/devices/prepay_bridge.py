@@ -110,7 +110,7 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
         elif class_id == 111 and obis == PASSIVE_ACCOUNT:
             mode = esme.cosem.get(esme.model.get(class_id, obis), 2)  # type: ignore[arg-type]
             if isinstance(mode, Structure) and len(mode.items) == 2:
-                payment = getattr(mode.items[1], "value", None)
+                payment = getattr(mode.items[0], "value", None)  # (payment mode, status)
                 esme.meter.set_payment_mode(payment == PAYMENT_MODE_PREPAYMENT)
         elif class_id == 113:
             apply_charges(esme)
