@@ -89,7 +89,13 @@ def _activation_immediate(value: Data) -> bool | None:
 def on_set(esme: Esme, class_id: int, obis: bytes, attribute: int, value: Data) -> bool:
     """Apply a stored write to the engine; True when the write is future-dated (the
     device schedules it and calls `activate` when its time comes)."""
-    if (class_id, attribute) in ((9000, 6), (111, 13)):
+    if class_id == 9000 and attribute == 2 and obis in PREPAY_SETTINGS:
+        o = esme.model.get(class_id, obis)
+        if o is not None and 4 in o.attributes:
+            esme.cosem.set(o, 4, value)  # what a later activation time applies
+        if isinstance(value, _Integer):
+            esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
+    elif (class_id, attribute) in ((9000, 6), (111, 13)):
         now = _activation_immediate(value)
         if now is None:
             return True

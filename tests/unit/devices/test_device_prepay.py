@@ -1,0 +1,106 @@
+"""The ESME's prepayment use cases drive the metering engine (emulator/metering)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import pytest
+from devices_support import START, Lab, build_lab, results, send
+
+from emulator.devices.base import Outbound
+from emulator.devices.prepay_bridge import GENERIC_NON_CRITICAL_ALERT
+from emulator.gbcs.dlms.apdu import DataNotification
+from emulator.gbcs.dlms.axdr import LongUnsigned, Structure
+from emulator.gbcs.frame import decode_message
+from emulator.gbcs.payload import decode_message_payload
+from emulator.metering import prepay
+
+OTHER_REASON = 250
+
+
+@pytest.fixture
+def lab() -> Lab:
+    lab = build_lab()
+    lab.esme.catch_up()
+    return lab
+
+
+def test_emergency_credit_activates_only_when_offered(lab: Lab) -> None:
+    esme = lab.esme
+    assert results(send(esme, lab.supplier.command("2.5", esme.eui))) == [OTHER_REASON]
+    esme.meter.configure({"prepayment": True, "balance": 50})
+    assert results(send(esme, lab.supplier.command("2.5", esme.eui))) == [0]
+    assert esme.meter.emergency_credit_active
+    assert results(send(esme, lab.supplier.command("2.5", esme.eui))) == [0]  # already on
+
+
+def test_payment_mode_changes_switch_the_engine(lab: Lab) -> None:
+    esme = lab.esme
+    assert results(send(esme, lab.supplier.command("1.6", esme.eui, option="prepayment")))[0] == 0
+    assert esme.meter.prepayment
+    send(esme, lab.supplier.command("1.6", esme.eui))  # ECS02: to credit
+    assert not esme.meter.prepayment
+
+
+def test_balance_adjustment_and_reset_are_money_in(lab: Lab) -> None:
+    esme = lab.esme
+    before = esme.meter.balance
+    send(esme, lab.supplier.command("1.5", esme.eui, amount=1234))
+    assert esme.meter.balance == before + 1234
+    send(esme, lab.supplier.command("1.5", esme.eui, option="reset"))
+    assert esme.meter.balance == 0
+    assert esme.meter.ledger.money_in == -before and esme.meter.ledger.balanced
+
+
+def test_manage_debt_sets_the_debt_registers_and_rates(lab: Lab) -> None:
+    esme = lab.esme
+    values = {
+        "0.0.1": -1,  # price scale: tenths of a penny
+        "0.2": [(b"", 3)],  # time debt 1: 0.3p per period
+        "1.0.1": -1,
+        "1.2": [(b"", 15)],  # time debt 2: 1.5p per period
+        "2": 1000,  # payment debt: 10% of each payment
+        "3": 86_400,
+        "4": 3600,
+        "7": 500,  # debt amounts added, pence
+        "8": 300,
+        "9": 150,
+    }
+    command = lab.supplier.command("2.3", esme.eui, values=values)
+    assert set(results(send(esme, command))) == {0}
+    time1, time2, payment = esme.meter.debts
+    assert (time1.kind, time1.amount, time1.rate, time1.period) == (prepay.TIME, 300, 300, 86_400)
+    assert (time2.kind, time2.amount, time2.rate, time2.period) == (prepay.TIME, 150, 1500, 3600)
+    assert (payment.kind, payment.amount, payment.rate) == (prepay.PAYMENT, 500, 1000)
+
+
+def test_prepayment_configuration_sets_the_thresholds(lab: Lab) -> None:
+    esme = lab.esme
+    config = esme.meter.config
+    values = {"1": 5000, "2": 1500, "4": 40, "5": 604_800, "6": 250, "7": 700, "9": 120}
+    command = lab.supplier.command("2.1", esme.eui, values=values)
+    assert set(results(send(esme, command))) == {0}
+    assert (config.max_meter_balance, config.max_credit) == (5000, 1500)
+    assert (config.debt_cap, config.debt_cap_period) == (40, 604_800)
+    assert (config.low_credit_threshold, config.emergency_credit_limit) == (250, 700)
+    assert config.emergency_credit_threshold == 120
+
+
+def test_low_credit_raises_an_alert_to_the_acb(lab: Lab) -> None:
+    esme = lab.esme
+    alerts: list[Outbound] = []
+    esme.on_alert = alerts.append
+    esme.meter.configure({"prepayment": True, "balance": 150, "low_credit_threshold": 100})
+    lab.advance(_dt.timedelta(hours=6))  # 500 W at 20p/kWh: 10p an hour
+    esme.catch_up()
+    codes = []
+    for out in alerts:
+        assert out.message_code == GENERIC_NON_CRITICAL_ALERT
+        body = decode_message_payload(decode_message(out.message)).tree
+        assert isinstance(body, DataNotification) and isinstance(body.body, Structure)
+        code = body.body.items[0]
+        assert isinstance(code, LongUnsigned)
+        codes.append(code.value)
+    assert prepay.LOW_CREDIT in codes
+    assert prepay.LOW_CREDIT in esme.event_log.codes()
+    assert esme.clock.now() > START
