@@ -16,15 +16,25 @@ for each setting.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
 import logging
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from emulator.devices.alerts import dlms_alert, gbz_alert
 from emulator.gbcs.dlms.apdu import Obis
-from emulator.gbcs.dlms.axdr import Array, Data, OctetString, Structure, _Integer
+from emulator.gbcs.dlms.axdr import (
+    Array,
+    BitString,
+    Boolean,
+    Data,
+    OctetString,
+    Structure,
+    _Integer,
+)
 from emulator.gbcs.dlms.datetime import DlmsDateTime
-from emulator.metering import Debt, MeteringError, Tariff
+from emulator.metering import Debt, MeteringError, NonDisablementCalendar, Tariff
 from emulator.metering.prepay import PAYMENT, TIME
 
 if TYPE_CHECKING:
@@ -47,6 +57,13 @@ PREPAY_SETTINGS: dict[bytes, str] = {
     bytes(Obis("0-0:94.44.128.22")): "disablement_threshold",
 }
 PASSIVE_ACCOUNT = bytes(Obis("0-1:19.0.0.255"))
+#: ECS08 non-disablement calendar: a schedule (class 10) whose script selectors
+#: 32 and 33 start and end a protected period, special days (class 11), and the
+#: class 9000 objects holding their activation times.
+ND_SCHEDULE = bytes(Obis("0-1:12.0.1.255"))
+ND_SPECIAL_DAYS = bytes(Obis("0-1:11.0.2.255"))
+ND_ACTIVATIONS = (bytes(Obis("0-0:94.44.128.28")), bytes(Obis("0-0:94.44.128.31")))
+ND_START, ND_END = 32, 33
 METER_BALANCE = bytes(Obis("0-0:19.10.0.255"))
 EMERGENCY_CREDIT = bytes(Obis("0-0:19.10.1.255"))
 TOU_CHARGE = bytes(Obis("0-0:19.20.0.255"))
@@ -109,7 +126,9 @@ def on_set(esme: Esme, class_id: int, obis: bytes, attribute: int, value: Data) 
 def activate(esme: Esme, class_id: int, obis: bytes) -> None:
     """The passive value of an object takes effect (now or at its activation time)."""
     try:
-        if class_id == 9000 and obis in PREPAY_SETTINGS:
+        if class_id == 9000 and obis in ND_ACTIVATIONS:
+            esme.meter.config.non_disablement = non_disablement_calendar(esme)
+        elif class_id == 9000 and obis in PREPAY_SETTINGS:
             value = esme.cosem.get(esme.model.get(class_id, obis), 4)  # type: ignore[arg-type]
             if isinstance(value, _Integer):
                 esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
@@ -123,6 +142,76 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
     except (MeteringError, TypeError, ValueError) as exc:
         esme.dropped_settings += 1
         log.warning("%s: %s not applied to the meter: %s", esme.eui, Obis(obis), exc)
+
+
+def non_disablement_calendar(esme: Esme) -> NonDisablementCalendar:
+    """The stored ECS08 schedule and special days as the engine's calendar.
+
+    Per weekday, a start (selector 32) opens a period and an end (33) closes
+    it; an end before any start closes a period open since midnight, a start
+    never closed runs to midnight. Special days protect the whole day.
+    """
+    schedule = _stored(esme, 10, ND_SCHEDULE, 2)
+    switches: dict[int, list[tuple[int, int]]] = {d: [] for d in range(7)}
+    for entry in schedule.items if isinstance(schedule, Array) else []:
+        if not isinstance(entry, Structure) or len(entry.items) < 7:
+            continue
+        enabled, selector, time, days = (entry.items[i] for i in (1, 3, 4, 6))
+        if not (
+            isinstance(enabled, Boolean)
+            and enabled.value
+            and isinstance(selector, _Integer)
+            and selector.value in (ND_START, ND_END)
+            and isinstance(time, OctetString)
+            and len(time.value) == 4
+            and time.value[0] < 24
+            and isinstance(days, BitString)
+        ):
+            continue
+        minute = time.value[0] * 60 + (time.value[1] if time.value[1] < 60 else 0)
+        for day in range(7):
+            if days.value and days.value[0] & (0x80 >> day):
+                switches[day].append((minute, selector.value))
+    periods: dict[tuple[int, int], set[int]] = {}
+    for day, events in switches.items():
+        start: int | None = None
+        for minute, selector_value in sorted(events):
+            if selector_value == ND_START and start is None:
+                start = minute
+            elif selector_value == ND_END:
+                begin = 0 if start is None else start
+                if minute > begin:
+                    periods.setdefault((begin, minute), set()).add(day)
+                start = None
+        if start is not None:
+            periods.setdefault((start, 1440), set()).add(day)
+    recurring: set[tuple[int, int]] = set()
+    dates: set[_dt.date] = set()
+    special = _stored(esme, 11, ND_SPECIAL_DAYS, 2)
+    for entry in special.items if isinstance(special, Array) else []:
+        if not isinstance(entry, Structure) or len(entry.items) < 2:
+            continue
+        date = entry.items[1]
+        if not isinstance(date, OctetString) or len(date.value) != 5:
+            continue
+        year, month, day = int.from_bytes(date.value[:2], "big"), date.value[2], date.value[3]
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            continue
+        if year == 0xFFFF:
+            recurring.add((month, day))
+        else:
+            with contextlib.suppress(ValueError):
+                dates.add(_dt.date(year, month, day))
+    return NonDisablementCalendar(
+        tuple((frozenset(days), s, e) for (s, e), days in sorted(periods.items())),
+        frozenset(dates),
+        frozenset(recurring),
+    )
+
+
+def _stored(esme: Esme, class_id: int, obis: bytes, attribute: int) -> Data | None:
+    o = esme.model.get(class_id, obis)
+    return esme.cosem.get(o, attribute) if o is not None else None
 
 
 def _unit_charge(esme: Esme, obis: bytes, attribute: int = 5) -> tuple[int, list[int]] | None:

@@ -103,11 +103,13 @@ class NonDisablementCalendar:
     """When the supply must not be disabled for lack of credit.
 
     Periods are (weekdays 0=Monday..6, start minute, end minute) with end after
-    start inside one day; special days are protected all day.
+    start inside one day; special days (dates, or (month, day) every year) are
+    protected all day.
     """
 
     periods: tuple[tuple[frozenset[int], int, int], ...] = ()
     special_days: frozenset[_dt.date] = frozenset()
+    recurring: frozenset[tuple[int, int]] = frozenset()
 
     def __post_init__(self) -> None:
         for days, start, end in self.periods:
@@ -117,7 +119,7 @@ class NonDisablementCalendar:
                 )
 
     def active(self, at: _dt.datetime) -> bool:
-        if at.date() in self.special_days:
+        if at.date() in self.special_days or (at.month, at.day) in self.recurring:
             return True
         minute = at.hour * 60 + at.minute
         weekday = at.weekday()
@@ -131,6 +133,7 @@ class NonDisablementCalendar:
         return {
             "periods": [[sorted(d), s, e] for d, s, e in self.periods],
             "special_days": sorted(d.isoformat() for d in self.special_days),
+            "recurring": sorted([m, d] for m, d in self.recurring),
         }
 
     @classmethod
@@ -141,4 +144,5 @@ class NonDisablementCalendar:
                 for d, s, e in data.get("periods", [])
             ),
             special_days=frozenset(_dt.date.fromisoformat(d) for d in data.get("special_days", [])),
+            recurring=frozenset((int(m), int(d)) for m, d in data.get("recurring", [])),
         )

@@ -7,10 +7,19 @@ import datetime as _dt
 import pytest
 from devices_support import START, Lab, build_lab, results, send
 
+from emulator.devices import prepay_bridge
 from emulator.devices.base import Outbound
 from emulator.devices.prepay_bridge import GENERIC_NON_CRITICAL_ALERT
-from emulator.gbcs.dlms.apdu import DataNotification
-from emulator.gbcs.dlms.axdr import LongUnsigned, Structure
+from emulator.gbcs.dlms.apdu import DataNotification, Obis
+from emulator.gbcs.dlms.axdr import (
+    Array,
+    BitString,
+    Boolean,
+    LongUnsigned,
+    OctetString,
+    Structure,
+    Unsigned,
+)
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import decode_message_payload
 from emulator.metering import prepay
@@ -104,3 +113,51 @@ def test_low_credit_raises_an_alert_to_the_acb(lab: Lab) -> None:
     assert prepay.LOW_CREDIT in codes
     assert prepay.LOW_CREDIT in esme.event_log.codes()
     assert esme.clock.now() > START
+
+
+def _nd_entry(index: int, selector: int, hour: int, minute: int, days: int) -> Structure:
+    return Structure(
+        [
+            LongUnsigned(index),
+            Boolean(True),
+            OctetString(bytes.fromhex("00000A006AFF")),
+            LongUnsigned(selector),
+            OctetString(bytes([hour, minute, 0, 0])),
+            LongUnsigned(0xFFFF),
+            BitString(7, bytes([days << 1])),
+            BitString(5, b"\x00"),
+            OctetString(bytes.fromhex("FFFFFFFFFF")),
+            OctetString(bytes.fromhex("FFFFFFFFFF")),
+        ]
+    )
+
+
+def test_non_disablement_calendar_from_the_stored_schedule(lab: Lab) -> None:
+    """ECS08: weekends 00:00-09:30 and from 22:00, every 29 July and 1 Jan 2027."""
+    esme = lab.esme
+    weekend = 0b0000011  # Monday first: Saturday and Sunday
+    schedule = esme.model.get(10, bytes(Obis("0-1:12.0.1.255")))
+    special = esme.model.get(11, bytes(Obis("0-1:11.0.2.255")))
+    assert schedule is not None and special is not None
+    entries = [
+        _nd_entry(1, 32, 0, 0, weekend),
+        _nd_entry(2, 33, 9, 30, weekend),
+        _nd_entry(3, 32, 22, 0, weekend),
+    ]
+    esme.cosem.set(schedule, 2, Array(entries))
+    days = [
+        Structure([LongUnsigned(1), OctetString(bytes.fromhex("FFFF071DFF")), Unsigned(1)]),
+        Structure([LongUnsigned(2), OctetString(bytes.fromhex("07EB0101FF")), Unsigned(1)]),
+    ]
+    esme.cosem.set(special, 2, Array(days))
+    for activation in ("0-0:94.44.128.28", "0-0:94.44.128.31"):
+        prepay_bridge.activate(esme, 9000, bytes(Obis(activation)))
+    calendar = esme.meter.config.non_disablement
+    saturday = _dt.datetime(2026, 3, 7, tzinfo=_dt.UTC)
+    assert calendar.active(saturday + _dt.timedelta(hours=9, minutes=29))
+    assert not calendar.active(saturday + _dt.timedelta(hours=9, minutes=30))
+    assert calendar.active(saturday + _dt.timedelta(hours=23))
+    assert not calendar.active(saturday - _dt.timedelta(hours=1))  # Friday 23:00
+    assert calendar.active(_dt.datetime(2030, 7, 29, 12, tzinfo=_dt.UTC))
+    assert calendar.active(_dt.datetime(2027, 1, 1, 12, tzinfo=_dt.UTC))
+    assert not calendar.active(_dt.datetime(2028, 1, 1, 12, tzinfo=_dt.UTC))  # a Saturday noon
