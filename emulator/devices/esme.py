@@ -195,7 +195,7 @@ class Esme(CosemDevice):
             value = self.cosem.get(o, 4)
             if value is not None:
                 self.cosem.set(o, 2, value)
-        if o is not None and o.class_id in (111, 113, 9000):
+        if o is not None and o.class_id in (20, 111, 113, 9000):
             prepay_bridge.activate(self, o.class_id, bytes(o.obis))
         detail = activation.message_code.to_bytes(2, "big") + activation.counter.to_bytes(8, "big")
         if o is not None:

@@ -34,7 +34,14 @@ from emulator.gbcs.dlms.axdr import (
     _Integer,
 )
 from emulator.gbcs.dlms.datetime import DlmsDateTime
-from emulator.metering import Debt, MeteringError, NonDisablementCalendar, Tariff
+from emulator.metering import (
+    DayProfile,
+    Debt,
+    MeteringError,
+    NonDisablementCalendar,
+    Tariff,
+    TouCalendar,
+)
 from emulator.metering.prepay import PAYMENT, TIME
 
 if TYPE_CHECKING:
@@ -64,6 +71,8 @@ ND_SCHEDULE = bytes(Obis("0-1:12.0.1.255"))
 ND_SPECIAL_DAYS = bytes(Obis("0-1:11.0.2.255"))
 ND_ACTIVATIONS = (bytes(Obis("0-0:94.44.128.28")), bytes(Obis("0-0:94.44.128.31")))
 ND_START, ND_END = 32, 33
+ACTIVITY_CALENDAR = bytes(Obis("0-0:13.0.0.255"))
+SPECIAL_DAYS = bytes(Obis("0-0:11.0.0.255"))
 METER_BALANCE = bytes(Obis("0-0:19.10.0.255"))
 EMERGENCY_CREDIT = bytes(Obis("0-0:19.10.1.255"))
 TOU_CHARGE = bytes(Obis("0-0:19.20.0.255"))
@@ -137,7 +146,7 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
             if isinstance(mode, Structure) and len(mode.items) == 2:
                 payment = getattr(mode.items[0], "value", None)  # (payment mode, status)
                 esme.meter.set_payment_mode(payment == PAYMENT_MODE_PREPAYMENT)
-        elif class_id == 113:
+        elif class_id in (20, 113):
             apply_charges(esme)
     except (MeteringError, TypeError, ValueError) as exc:
         esme.dropped_settings += 1
@@ -209,6 +218,68 @@ def non_disablement_calendar(esme: Esme) -> NonDisablementCalendar:
     )
 
 
+def tou_calendar(esme: Esme) -> TouCalendar | None:
+    """The active activity calendar (class 20 attributes 3-5) and special days as
+    the engine's calendar; None while they do not make one (factory blanks).
+
+    A day profile action's script selector is the tier (1..48); a day whose
+    first switch is after midnight starts in the tier of its last switch.
+    """
+    seasons_data = _stored(esme, 20, ACTIVITY_CALENDAR, 3)
+    weeks_data = _stored(esme, 20, ACTIVITY_CALENDAR, 4)
+    days_data = _stored(esme, 20, ACTIVITY_CALENDAR, 5)
+    if not all(isinstance(d, Array) for d in (seasons_data, weeks_data, days_data)):
+        return None
+    try:
+        days: dict[int, DayProfile] = {}
+        for day in _items(days_data):
+            day_id, actions = _values(day)[:2]
+            switches: dict[int, int] = {}
+            for action in actions.items:
+                start, _, selector = _values(action)
+                minute = start.value[0] * 60 + (start.value[1] if start.value[1] < 60 else 0)
+                switches[minute] = min(max(1, selector.value), 48)
+            if not switches:
+                continue
+            if 0 not in switches:
+                switches[0] = switches[max(switches)]
+            days[day_id.value] = DayProfile(tuple(sorted(switches.items())))
+        weeks: dict[int, tuple[int, ...]] = {}
+        names: dict[bytes, int] = {}
+        for number, week in enumerate(_items(weeks_data), 1):
+            name, *ids = _values(week)
+            names[bytes(name.value)] = number
+            weeks[number] = tuple(d.value for d in ids)
+        seasons = []
+        for season in _items(seasons_data):
+            _, start, week_name = _values(season)
+            month, mday = start.value[2], start.value[3]
+            if not (1 <= month <= 12 and 1 <= mday <= 31):
+                month, mday = 1, 1
+            seasons.append((month, mday, names[bytes(week_name.value)]))
+        special: dict[_dt.date, int] = {}
+        table = _stored(esme, 11, SPECIAL_DAYS, 2)
+        for entry in _items(table) if isinstance(table, Array) else []:
+            _, date, day_id = _values(entry)
+            year = int.from_bytes(date.value[:2], "big")
+            with contextlib.suppress(ValueError):
+                special[_dt.date(year, date.value[2], date.value[3])] = day_id.value
+        special = {d: i for d, i in special.items() if i in days}
+        return TouCalendar(days, weeks, tuple(sorted(seasons)), special)
+    except (MeteringError, KeyError, ValueError, IndexError, AttributeError, TypeError):
+        return None
+
+
+def _items(data: Data | None) -> list[Data]:
+    return list(data.items) if isinstance(data, Array) else []
+
+
+def _values(data: Data) -> list[Any]:
+    if not isinstance(data, Structure):
+        raise TypeError("not a structure")
+    return list(data.items)
+
+
 def _stored(esme: Esme, class_id: int, obis: bytes, attribute: int) -> Data | None:
     o = esme.model.get(class_id, obis)
     return esme.cosem.get(o, attribute) if o is not None else None
@@ -249,13 +320,14 @@ def apply_charges(esme: Esme) -> None:
     tou = _unit_charge(esme, TOU_CHARGE)
     standing = _unit_charge(esme, STANDING_CHARGE)
     current = esme.meter.primary.tariffs.active(esme.clock.now())
+    calendar = tou_calendar(esme) or current.calendar
     prices = current.tier_prices
     if tou is not None and any(tou[1][:48]):
         prices = tuple(millipence(c, tou[0]) for c in tou[1][:48])
     standing_mp = current.standing_charge
     if standing is not None and standing[1]:
         standing_mp = millipence(standing[1][0], standing[0])
-    tariff = Tariff(prices, standing_mp, calendar=current.calendar)
+    tariff = Tariff(prices, standing_mp, calendar=calendar)
     esme.meter.publish_tariff(tariff)
     secondary = _unit_charge(esme, SECONDARY_CHARGE)
     if esme.meter.secondary is not None and secondary is not None and any(secondary[1]):

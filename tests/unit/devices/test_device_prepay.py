@@ -161,3 +161,33 @@ def test_non_disablement_calendar_from_the_stored_schedule(lab: Lab) -> None:
     assert calendar.active(_dt.datetime(2030, 7, 29, 12, tzinfo=_dt.UTC))
     assert calendar.active(_dt.datetime(2027, 1, 1, 12, tzinfo=_dt.UTC))
     assert not calendar.active(_dt.datetime(2028, 1, 1, 12, tzinfo=_dt.UTC))  # a Saturday noon
+
+
+def test_activity_calendar_decides_the_tier_registers(lab: Lab) -> None:
+    """An economy-7 calendar (tier 2 from 00:00 to 07:00) splits a day 7 h / 17 h."""
+    esme = lab.esme
+    calendar = esme.model.get(20, bytes(Obis("0-0:13.0.0.255")))
+    assert calendar is not None
+
+    def action(hour: int, tier: int) -> Structure:
+        script = OctetString(bytes.fromhex("00000A0064FF"))
+        return Structure([OctetString(bytes([hour, 0, 0, 0])), script, LongUnsigned(tier)])
+
+    season_start = OctetString(bytes.fromhex("FFFF0101FF00000000800000"))
+    esme.cosem.set(
+        calendar, 3, Array([Structure([OctetString(b"S1"), season_start, OctetString(b"W")])])
+    )
+    esme.cosem.set(calendar, 4, Array([Structure([OctetString(b"W"), *[Unsigned(1)] * 7])]))
+    day = Structure([Unsigned(1), Array([action(0, 2), action(7, 1)])])
+    esme.cosem.set(calendar, 5, Array([day]))
+    prepay_bridge.activate(esme, 20, bytes(Obis("0-0:13.0.0.255")))
+    before = list(esme.meter.tier_wh[:2])
+    midnight = _dt.datetime.combine(START.date(), _dt.time(), _dt.UTC) + _dt.timedelta(days=1)
+    lab.advance(midnight - START)
+    esme.catch_up()
+    at_midnight = list(esme.meter.tier_wh[:2])
+    lab.advance(_dt.timedelta(days=1))
+    esme.catch_up()
+    grown = [a - b for a, b in zip(esme.meter.tier_wh[:2], at_midnight, strict=True)]
+    assert grown == [17 * 500, 7 * 500]  # 500 W
+    assert at_midnight[1] == before[1]  # 10:00 to midnight is all tier 1
