@@ -401,3 +401,109 @@ def prepayment_registers(esme: Esme) -> list[int]:
         m.debts[0].amount,
         m.debts[1].amount,
     ]
+
+
+# -- GSME: the ZSE price and calendar clusters ---------------------------------------------
+
+ZCL_PRICE, ZCL_CALENDAR = 0x0700, 0x0707
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _zcl_millipence(value: int, trailing: int) -> int:
+    """A ZSE price (GBP with `trailing` decimal digits) in millipence, exactly or not at all."""
+    amount = Fraction(value) * Fraction(10) ** (5 - trailing)
+    if amount.denominator != 1:
+        raise MeteringError(f"price {value} with {trailing} decimals is finer than a millipenny")
+    return int(amount)
+
+
+def zcl_tariff(published: dict[tuple[int, str], list[dict[str, Any]]]) -> Tariff | None:
+    """The tariff the published tariff information, price matrix, block thresholds
+    and calendar make (GCS01a/b); None until a tariff and a price matrix are held.
+
+    Prices and the standing charge are GBP with the tariff's trailing digits;
+    block thresholds are kWh times multiplier over divisor. TOU matrix entries are
+    tiers; block entries are tier 1's blocks (low nibble, block 1 = 0).
+    """
+    tariffs = published.get((ZCL_PRICE, "publish_tariff_information"), [])
+    matrices = published.get((ZCL_PRICE, "publish_price_matrix"), [])
+    if not tariffs or not matrices:
+        return None
+    info, matrix = tariffs[-1], matrices[-1]
+    trailing = (int(info.get("price_trailing_digit", 0)) >> 4) & 0x0F
+    standing = _zcl_millipence(int(info.get("standing_charge", 0) or 0), trailing)
+    entries = {
+        int(e.get("tier_block_id", 0)): int(e.get("price", 0)) for e in matrix.get("entries", [])
+    }
+    calendar = zcl_calendar(published)
+    if matrix.get("sub_payload_control", 0) & 0x01:  # TOU
+        count = max([1, *[t for t in entries if 1 <= t <= 48]])
+        prices = tuple(_zcl_millipence(entries.get(t, 0), trailing) for t in range(1, count + 1))
+        return Tariff(prices, standing, calendar=calendar or TouCalendar())
+    blocks = sorted(b for b in entries if b >> 4 == 0)
+    block_prices = tuple(_zcl_millipence(entries[b], trailing) for b in blocks)
+    thresholds: list[int] = []
+    held = published.get((ZCL_PRICE, "publish_block_thresholds"), [])
+    multiplier = int(info.get("block_threshold_multiplier", 1) or 1)
+    divisor = int(info.get("block_threshold_divisor", 1) or 1)
+    for entry in held[-1].get("entries", []) if held else []:
+        if entry.get("tier", 0) in (0, 1):
+            for t in entry.get("thresholds", []):
+                wh = Fraction(int(t) * multiplier * 1000, divisor)
+                if wh.denominator == 1 and wh > 0:
+                    thresholds.append(int(wh))
+            break
+    thresholds = sorted(set(thresholds))[: max(0, len(block_prices) - 1)]
+    block_prices = block_prices[: len(thresholds) + 1] or (0,)
+    return Tariff(
+        (block_prices[0],),
+        standing,
+        block_thresholds=tuple(thresholds),
+        block_prices=block_prices if thresholds else (),
+        calendar=calendar or TouCalendar(),
+    )
+
+
+def zcl_calendar(published: dict[tuple[int, str], list[dict[str, Any]]]) -> TouCalendar | None:
+    """The published ZSE calendar (day, week profiles, seasons, special days) or None."""
+    try:
+        days: dict[int, DayProfile] = {}
+        for d in published.get((ZCL_CALENDAR, "publish_day_profile"), []):
+            switches = {
+                int(e.get("start_time", 0)): max(1, min(48, int(e.get("tier_or_action", 1))))
+                for e in d.get("schedule_entries", [])
+                if int(e.get("start_time", 0)) < 1440
+            }
+            if switches:
+                switches.setdefault(0, switches[max(switches)])
+                days[int(d.get("day_id", 0))] = DayProfile(tuple(sorted(switches.items())))
+        weeks: dict[int, tuple[int, ...]] = {}
+        for w in published.get((ZCL_CALENDAR, "publish_week_profile"), []):
+            ids = tuple(int(w.get(f"day_id_{name}", 0)) for name in WEEKDAYS)
+            if all(i in days for i in ids):
+                weeks[int(w.get("week_id", 0))] = ids
+        seasons: set[tuple[int, int, int]] = set()
+        for command in published.get((ZCL_CALENDAR, "publish_seasons"), []):
+            for season in command.get("seasons", []):
+                start = season.get("season_start_date", {})
+                month, mday = int(start.get("month", 1)), int(start.get("day", 1))
+                if not (1 <= month <= 12 and 1 <= mday <= 31):
+                    month, mday = 1, 1
+                if int(season.get("week_id", 0)) in weeks:
+                    seasons.add((month, mday, int(season.get("week_id", 0))))
+        special: dict[_dt.date, int] = {}
+        for command in published.get((ZCL_CALENDAR, "publish_special_days"), []):
+            for entry in command.get("special_days", []):
+                date = entry.get("special_day_date", {})
+                year = int(date.get("year", 0xFF))
+                if year != 0xFF and int(entry.get("day_id", 0)) in days:
+                    with contextlib.suppress(ValueError):
+                        full = year if year >= 1900 else 1900 + year
+                        special[_dt.date(full, int(date["month"]), int(date["day"]))] = int(
+                            entry["day_id"]
+                        )
+        if not (days and weeks and seasons):
+            return None
+        return TouCalendar(days, weeks, tuple(sorted(seasons)), special)
+    except (MeteringError, KeyError, ValueError, TypeError):
+        return None

@@ -19,6 +19,7 @@ Each request component gets its response component(s), in order (GBCS 7.3):
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,8 @@ from emulator.gbcs.zcl.gbz import (
 )
 from emulator.gbcs.zcl.types import ZclValue
 from emulator.metering import Meter
+
+log = logging.getLogger(__name__)
 
 STATUS_FAILURE = 0x01
 STATUS_INVALID_FIELD = 0x85
@@ -174,6 +177,7 @@ class ZclDevice(Device):
         self._pending_prepay: list[tuple[_dt.datetime, int]] = []
         self.current: Incoming | None = None
         self.utrn_counters: list[int] = []  # UTRN counters accepted (topup.apply_utrn)
+        self.dropped_settings = 0  # published tariffs the metering engine could not take
 
     # -- commands ---------------------------------------------------------------------
     def execute(self, incoming: Incoming) -> Reply | None:
@@ -253,6 +257,25 @@ class ZclDevice(Device):
         trigger = SNAPSHOT_TRIGGERS.get(name)
         if trigger is not None:
             self.trigger_snapshot(trigger)  # the billing data log, before the change
+        self._keep(cluster, name, fields)
+        if cluster in (PRICE, CALENDAR):
+            self._tariff_to_meter()
+
+    def _tariff_to_meter(self) -> None:
+        """What is published now prices the meter (a future-dated publish runs at its time)."""
+        from emulator.devices.prepay_bridge import zcl_tariff
+        from emulator.metering import MeteringError
+
+        try:
+            tariff = zcl_tariff(self.zcl.published)
+        except MeteringError as exc:
+            self.dropped_settings += 1
+            log.warning("%s: published tariff not applied to the meter: %s", self.eui, exc)
+            return
+        if tariff is not None:
+            self.meter.publish_tariff(tariff)
+
+    def _keep(self, cluster: int, name: str, fields: dict[str, Any]) -> None:
         held = self.zcl.published.get((cluster, name), [])
         member = PUBLISHED_MEMBER_ID.get(name)
         if member is None or member not in fields:

@@ -8,8 +8,9 @@ import pytest
 from devices_support import START, Lab, build_lab, results, send
 
 from emulator.devices import prepay_bridge
-from emulator.devices.base import Outbound
+from emulator.devices.base import DeviceType, Outbound
 from emulator.devices.prepay_bridge import GENERIC_NON_CRITICAL_ALERT
+from emulator.devices.zcl_device import ZclDevice
 from emulator.gbcs.dlms.apdu import DataNotification, Obis
 from emulator.gbcs.dlms.axdr import (
     Array,
@@ -191,3 +192,23 @@ def test_activity_calendar_decides_the_tier_registers(lab: Lab) -> None:
     grown = [a - b for a, b in zip(esme.meter.tier_wh[:2], at_midnight, strict=True)]
     assert grown == [17 * 500, 7 * 500]  # 500 W
     assert at_midnight[1] == before[1]  # 10:00 to midnight is all tier 1
+
+
+def test_gsme_published_price_matrix_prices_the_meter(lab: Lab) -> None:
+    """GCS01: the factory calendar (weekends tier 2) with a published TOU matrix."""
+    gsme = lab.premises.device(DeviceType.GSME)
+    assert isinstance(gsme, ZclDevice)
+    price_cluster = 0x0700
+    info = dict(gsme.zcl.published[(price_cluster, "publish_tariff_information")][-1])
+    info.update(price_trailing_digit=0x50, standing_charge=30_000)  # GBP, 5 decimals
+    gsme._keep_published(price_cluster, "publish_tariff_information", info)
+    matrix = {
+        "sub_payload_control": 1,  # TOU
+        "entries": [{"tier_block_id": 1, "price": 4123}, {"tier_block_id": 2, "price": 6000}],
+    }
+    gsme._keep_published(price_cluster, "publish_price_matrix", matrix)
+    tariff = gsme.meter.primary.tariffs.active(gsme.clock.now())
+    assert (tariff.tier_prices, tariff.standing_charge) == ((4123, 6000), 30_000)
+    saturday = _dt.datetime(2026, 3, 7, 12, tzinfo=_dt.UTC)
+    assert tariff.calendar.day_profile(saturday.date()).tier_at(600) == 2
+    assert tariff.calendar.day_profile(START.date()).tier_at(600) == 1
