@@ -41,6 +41,7 @@ from emulator.metering import (
     NonDisablementCalendar,
     Tariff,
     TouCalendar,
+    prepay,
 )
 from emulator.metering.prepay import PAYMENT, TIME
 
@@ -85,13 +86,22 @@ OTHER_REASON = 250  # DLMS action result when emergency credit is not activated
 
 
 def emit_meter_alerts(device: Device) -> int:
-    """Turn the engine's events into alerts to the access control broker; the count."""
+    """Turn the engine's events into alerts to the access control broker; the count.
+
+    A supply the engine arms (credit restored, emergency credit taken) is armed
+    on the ESME's load switch too, so the consumer's button enables it.
+    """
     meter: Any = getattr(device, "meter", None)
     if meter is None:
         return 0
     events = meter.take_events()
     for event in events:
         when = event.at or device.clock.now()
+        if hasattr(device, "armed"):  # the ESME's load switch follows the engine
+            if event.code in (prepay.SUPPLY_ARMED, prepay.SUPPLY_ARMED_BY_EC):
+                device.armed = True
+            elif event.code == prepay.SUPPLY_DISABLED:
+                device.armed = False
         payload: Any
         if device.speaks == "gbz":
             payload = gbz_alert(event.code, when)

@@ -212,3 +212,15 @@ def test_gsme_published_price_matrix_prices_the_meter(lab: Lab) -> None:
     saturday = _dt.datetime(2026, 3, 7, 12, tzinfo=_dt.UTC)
     assert tariff.calendar.day_profile(saturday.date()).tier_at(600) == 2
     assert tariff.calendar.day_profile(START.date()).tier_at(600) == 1
+
+
+def test_credit_exhausted_disables_and_a_top_up_arms_the_load_switch(lab: Lab) -> None:
+    esme = lab.esme
+    esme.meter.configure({"prepayment": True, "balance": 20, "emergency_credit_threshold": 0})
+    lab.advance(_dt.timedelta(hours=3))  # 500 W at 20p/kWh: 10p an hour, plus standing charge
+    esme.catch_up()
+    assert not esme.meter.supply_enabled and not esme.armed
+    assert prepay.SUPPLY_DISABLED in esme.event_log.codes()
+    assert esme.meter.top_up(500) == 0
+    esme.catch_up()
+    assert esme.armed and not esme.meter.supply_enabled  # the consumer presses the button
