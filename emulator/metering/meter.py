@@ -220,9 +220,18 @@ class Meter:
     def import_wh(self) -> int:
         return self.primary.import_wh
 
+    @import_wh.setter
+    def import_wh(self, wh: float) -> None:
+        """A register reading seeded by a test or lab (whole Wh); charges nothing."""
+        self.primary.import_wh = int(wh)
+
     @property
     def export_wh(self) -> int:
         return self.primary.export_wh
+
+    @export_wh.setter
+    def export_wh(self, wh: float) -> None:
+        self.primary.export_wh = int(wh)
 
     @property
     def reactive_import_varh(self) -> int:
