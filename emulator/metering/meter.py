@@ -237,9 +237,17 @@ class Meter:
     def reactive_import_varh(self) -> int:
         return self.primary.reactive_import_varh
 
+    @reactive_import_varh.setter
+    def reactive_import_varh(self, varh: float) -> None:
+        self.primary.reactive_import_varh = int(varh)
+
     @property
     def reactive_export_varh(self) -> int:
         return self.primary.reactive_export_varh
+
+    @reactive_export_varh.setter
+    def reactive_export_varh(self, varh: float) -> None:
+        self.primary.reactive_export_varh = int(varh)
 
     @property
     def tier_wh(self) -> list[int]:
@@ -513,8 +521,8 @@ class Meter:
             wh, el.ws = divmod(el.ws + energy, 3600)
             el.period_ws += energy
             if wh:
+                el.reactive_import_varh += (el.import_wh + wh) // 10 - el.import_wh // 10
                 el.import_wh += wh
-                el.reactive_import_varh = el.import_wh // 10
                 el.tier_wh[el.active_tier - 1] += wh
                 el.block_wh[el.active_block] += wh
                 self.cost_carry += wh * tariff.price(el.active_tier, el.active_block)
@@ -584,6 +592,10 @@ class Meter:
     # -- state --------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {
+            # the main registers first, for people and tools reading a state file
+            "import_wh": self.import_wh,
+            "balance": self.balance,
+            "debt": self.debt,
             "primary": self.primary.to_json(),
             "secondary": self.secondary.to_json() if self.secondary else None,
             "prepayment": self.prepayment,
