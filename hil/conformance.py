@@ -184,7 +184,8 @@ class Replayer:
 
 
 def configure(device: Device, state: dict[str, Any]) -> None:
-    """Apply the lab's record of a device's prior state (held firmware, pairings, CHF logs)."""
+    """Apply the lab's record of a device's prior state (held firmware, pairings, CHF logs,
+    the meter's prepayment state)."""
     if "firmware_version" in state:
         device.firmware_version = state["firmware_version"]
     if "pending_image_hash" in state:
@@ -192,6 +193,8 @@ def configure(device: Device, state: dict[str, Any]) -> None:
         device.pending_image_version = state.get("pending_image_version", device.firmware_version)
     if "pairings" in state:
         device.han_pairings = {bytes(Eui64(k)): int(v) for k, v in state["pairings"].items()}
+    if "meter" in state:  # payment mode, opening balance and thresholds (pence)
+        device.meter.configure(state["meter"])  # type: ignore[attr-defined]
     for key, method in (("device_log", "restore_log"), ("historic_log", "restore_historic")):
         if key in state:
             getattr(device, method)([(Eui64(k), bytes.fromhex(v)) for k, v in state[key].items()])

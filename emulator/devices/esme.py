@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from emulator.clock import Clock
+from emulator.devices import prepay_bridge
 from emulator.devices.alerts import dlms_alert
 from emulator.devices.base import DeviceType, use_cases_for
 from emulator.devices.cosem import profiles
@@ -136,6 +137,7 @@ class Esme(CosemDevice):
         self.armed = False
         self.activations: list[Activation] = []
         self.utrn_counters: list[int] = []
+        self.dropped_settings = 0  # prepayment/tariff writes the engine could not take
 
     def _restrict_use_cases(self) -> None:
         """Use cases outside this variant get "command not supported" (ECS100)."""
@@ -155,6 +157,7 @@ class Esme(CosemDevice):
         for activation in [a for a in self.activations if a.at <= now]:
             self.activations.remove(activation)
             self._activate(activation)
+        prepay_bridge.emit_meter_alerts(self)
 
     def capture(self, at: _dt.datetime) -> None:
         """A row holds the registers at its capture time, not at catch-up time.
@@ -188,6 +191,12 @@ class Esme(CosemDevice):
             value = self.cosem.get(o, 6)
             if value is not None:
                 self.cosem.set(o, 5, value)
+        if o is not None and o.class_id == 9000 and 2 in o.attributes:
+            value = self.cosem.get(o, 4)
+            if value is not None:
+                self.cosem.set(o, 2, value)
+        if o is not None and o.class_id in (20, 111, 113, 9000):
+            prepay_bridge.activate(self, o.class_id, bytes(o.obis))
         detail = activation.message_code.to_bytes(2, "big") + activation.counter.to_bytes(8, "big")
         if o is not None:
             detail += o.class_id.to_bytes(2, "big") + bytes(o.obis) + b"\x00"
@@ -226,6 +235,12 @@ class Esme(CosemDevice):
             template = o.attributes[2]
             assert isinstance(template, _Integer)
             return Outcome(0, profiles._clamp(type(template), int(self.meter.balance)))
+        if o.class_id == 112 and o.obis == prepay_bridge.EMERGENCY_CREDIT and attribute in (9, 10):
+            template = o.attributes[attribute]
+            assert isinstance(template, _Integer)
+            c = self.meter.config
+            amount = c.emergency_credit_limit if attribute == 9 else c.emergency_credit_threshold
+            return Outcome(0, profiles._clamp(type(template), amount))
         if o.class_id == 70 and attribute == 2:
             return Outcome(0, Boolean(self.meter.supply_enabled))
         if o.class_id == 70 and attribute == 3:
@@ -236,6 +251,8 @@ class Esme(CosemDevice):
         self.cosem.set(o, attribute, value)
         if (o.class_id, attribute) in ((20, 10), (113, 7)):
             self.schedule_activation(o, value)
+        elif prepay_bridge.on_set(self, o.class_id, bytes(o.obis), attribute, value):
+            self.schedule_activation(o, value)  # a future-dated prepayment setting
         return Outcome(0)
 
     def on_action(self, o: Obj, method: int, argument: Data) -> Outcome | None:
@@ -243,12 +260,12 @@ class Esme(CosemDevice):
             return self._load_switch(argument)
         if o.class_id == 115 and method == 1:
             return self._top_up(argument)
+        if o.class_id in (112, 113):
+            result = prepay_bridge.on_action(self, bytes(o.obis), method, argument)
+            if result is not None:
+                return Outcome(result)
         if o.class_id == 112 and method in (1, 2) and isinstance(argument, _Integer):
-            if method == 1:
-                self.meter.top_up(argument.value)
-            else:
-                self.meter.balance = float(argument.value)
-            return Outcome(0)
+            return Outcome(0)  # the emergency credit and accumulated credit objects
         return super().on_action(o, method, argument)
 
     def _register(self, obis: bytes) -> int:
@@ -286,7 +303,7 @@ class Esme(CosemDevice):
         if obis == TOU_BLOCK_REGISTERS:
             return [int(v) for v in m.block_wh]
         if obis == PREPAYMENT_REGISTERS:
-            return [int(m.balance), int(m.emergency_credit_balance), int(m.debt)]
+            return prepay_bridge.prepayment_registers(self)
         return None
 
     def _control_state(self) -> int:

@@ -19,6 +19,7 @@ Each request component gets its response component(s), in order (GBCS 7.3):
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,8 @@ from emulator.gbcs.zcl.gbz import (
 )
 from emulator.gbcs.zcl.types import ZclValue
 from emulator.metering import Meter
+
+log = logging.getLogger(__name__)
 
 STATUS_FAILURE = 0x01
 STATUS_INVALID_FIELD = 0x85
@@ -174,6 +177,7 @@ class ZclDevice(Device):
         self._pending_prepay: list[tuple[_dt.datetime, int]] = []
         self.current: Incoming | None = None
         self.utrn_counters: list[int] = []  # UTRN counters accepted (topup.apply_utrn)
+        self.dropped_settings = 0  # published tariffs the metering engine could not take
 
     # -- commands ---------------------------------------------------------------------
     def execute(self, incoming: Incoming) -> Reply | None:
@@ -253,6 +257,25 @@ class ZclDevice(Device):
         trigger = SNAPSHOT_TRIGGERS.get(name)
         if trigger is not None:
             self.trigger_snapshot(trigger)  # the billing data log, before the change
+        self._keep(cluster, name, fields)
+        if cluster in (PRICE, CALENDAR):
+            self._tariff_to_meter()
+
+    def _tariff_to_meter(self) -> None:
+        """What is published now prices the meter (a future-dated publish runs at its time)."""
+        from emulator.devices.prepay_bridge import zcl_tariff
+        from emulator.metering import MeteringError
+
+        try:
+            tariff = zcl_tariff(self.zcl.published)
+        except MeteringError as exc:
+            self.dropped_settings += 1
+            log.warning("%s: published tariff not applied to the meter: %s", self.eui, exc)
+            return
+        if tariff is not None:
+            self.meter.publish_tariff(tariff)
+
+    def _keep(self, cluster: int, name: str, fields: dict[str, Any]) -> None:
         held = self.zcl.published.get((cluster, name), [])
         member = PUBLISHED_MEMBER_ID.get(name)
         if member is None or member not in fields:
@@ -378,6 +401,7 @@ class ZclDevice(Device):
         now = self.clock.now()
         self.capture_until(now)  # snapshots, each with the meter as it was at its time
         self.meter.advance(now)
+        self._sync_debts()
         for item in [p for p in self.pending if p.at <= now]:
             self.pending.remove(item)
             self._one(-1, item.component)
@@ -396,7 +420,17 @@ class ZclDevice(Device):
             )
             alert.body_kind = "future_dated_outcome"
             self.emit_alert(FUTURE_DATED_GBZ_ALERT, Eui64(item.originator), alert, critical=True)
+        from emulator.devices.prepay_bridge import emit_meter_alerts
+
+        emit_meter_alerts(self)
         super().catch_up()
+
+    def _sync_debts(self) -> None:
+        """The ZCL debt attributes read the engine's debt registers (time recovery
+        lowers them as the clock runs)."""
+        for attribute, debt in zip(DEBT_AMOUNT_ATTRIBUTES, self.meter.debts, strict=True):
+            if debt.amount or (PREPAYMENT, attribute) in self.zcl.values:
+                self.zcl.values[(PREPAYMENT, attribute)] = debt.amount
 
     def capture_until(self, now: _dt.datetime) -> None:
         """Daily snapshots as the clock passes midnight.
@@ -818,7 +852,7 @@ def _change_payment_mode(
     config = fields.get("proposed_payment_control_configuration", 0)
     device.trigger_snapshot(CAUSE_CHANGE_OF_MODE)  # the billing data log, before the change
     device.zcl.values[(PREPAYMENT, 0x0000)] = config
-    device.meter.prepayment = bool(config & 0x0001)
+    device.meter.set_payment_mode(bool(config & 0x0001))
     return [
         Answer(
             PREPAYMENT,
@@ -904,7 +938,7 @@ def _change_debt(
     amount = fields.get("debt_amount", 0)
     held = int(device.zcl.values.get(key, 0))
     device.zcl.values[key] = max(0, held + amount if kind % 2 else amount)
-    device.meter.debt = float(sum(device.debt_amounts()))
+    _debt_to_meter(device, kind // 2, int(device.zcl.values[key]), fields)
     device.zcl.debts.append(
         {
             "collection_time": to_zigbee_time(device.clock.now()),
@@ -917,15 +951,51 @@ def _change_debt(
     return [_default(component, STATUS_SUCCESS)]
 
 
+def _debt_to_meter(device: ZclDevice, index: int, amount: int, fields: dict[str, Any]) -> None:
+    """ZSE debt recovery: method 0 time based (an amount per hour or day, the
+    frequency 0 hourly, 1 daily), 1 percentage based (hundredths of a percent of
+    each top-up); the amount in pence, held by the engine as millipence."""
+    from emulator.metering import Debt
+    from emulator.metering.prepay import PAYMENT, TIME
+
+    if fields.get("debt_recovery_method", 0) == 1:
+        rate = int(fields.get("debt_recovery_balance_percentage", 0))
+        device.meter.set_debt(index, Debt(PAYMENT, amount, rate))
+        return
+    period = 3600 if fields.get("debt_recovery_frequency", 1) == 0 else 86_400
+    rate = max(0, int(fields.get("debt_recovery_amount", 0))) * 1000
+    device.meter.set_debt(index, Debt(TIME, amount, rate, period))
+
+
 def _credit_adjustment(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
     value = fields.get("credit_adjustment_value", 0)
     if fields.get("credit_adjustment_type", 0) == 0:
-        device.meter.top_up(value)
+        device.meter.adjust(value)
     else:
-        device.meter.balance = float(value)
+        device.meter.balance = value
     return [_default(component, STATUS_SUCCESS)]
+
+
+def _select_emergency_credit(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    """GCS06: success when emergency credit is active afterwards (GBCS), else FAILURE."""
+    meter = device.meter
+    activated = meter.activate_emergency_credit() or meter.emergency_credit_active
+    return [_default(component, STATUS_SUCCESS if activated else STATUS_FAILURE)]
+
+
+def _prepay_setting(**names: str) -> Handler:
+    """A ZSE prepayment set command: kept for reads, and its fields set the engine."""
+
+    def handler(device: ZclDevice, component: GbzComponent, fields: dict[str, Any]) -> list[Answer]:
+        device._keep_published(component.cluster, component.frame.name or "", dict(fields))
+        device.meter.configure({names[k]: int(v) for k, v in fields.items() if k in names})
+        return [_default(component, STATUS_SUCCESS)]
+
+    return handler
 
 
 def _get_event_log(
@@ -1208,6 +1278,17 @@ HANDLERS: dict[tuple[int, Direction, str], Handler] = {
     (PREPAYMENT, S, "get_debt_repayment_log"): _get_debt_log,
     (PREPAYMENT, S, "change_debt"): _change_debt,
     (PREPAYMENT, S, "credit_adjustment"): _credit_adjustment,
+    (PREPAYMENT, S, "select_available_emergency_credit"): _select_emergency_credit,
+    (PREPAYMENT, S, "emergency_credit_setup"): _prepay_setting(
+        emergency_credit_limit="emergency_credit_limit",
+        emergency_credit_threshold="emergency_credit_threshold",
+    ),
+    (PREPAYMENT, S, "set_low_credit_warning_level"): _prepay_setting(
+        low_credit_warning_level="low_credit_threshold"
+    ),
+    (PREPAYMENT, S, "set_maximum_credit_limit"): _prepay_setting(
+        maximum_credit_level="max_meter_balance", maximum_credit_per_top_up="max_credit"
+    ),
     (EVENTS, S, "get_event_log"): _get_event_log,
     (EVENTS, S, "clear_event_log_request"): _clear_event_log,
     (PRICE, S, "get_billing_period"): _get_billing_period,

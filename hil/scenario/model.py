@@ -823,6 +823,7 @@ def _attributes(value: Any) -> list[str]:
     names = set(getattr(value, "__dict__", {}))
     names |= set(getattr(value, "__slots__", ()) or ())
     names |= set(getattr(value, "__dataclass_fields__", {}) or {})
+    names |= {n for c in type(value).__mro__ for n, v in vars(c).items() if isinstance(v, property)}
     return list(names)
 
 

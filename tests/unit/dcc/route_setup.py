@@ -45,6 +45,9 @@ def lab_setup(r: Route, premises: Premises, target: Device, now: _dt.datetime) -
         partner = device_of(premises, partner_kind[r.device_type]).eui
         target.han_pairings[bytes(partner)] = 5
         return {"partner": partner}
+    if r.use_case in ("ECS09", "GCS06"):  # emergency credit is offered in prepayment, low credit
+        target.meter.configure({"prepayment": True, "balance": 50})  # type: ignore[attr-defined]
+        return {}
     if r.use_case == "CS06":
         target.pending_image_hash = IMAGE_HASH
         target.pending_image_version = "01000001"

@@ -218,7 +218,7 @@ async def test_python_steps_and_failures() -> None:
     async with lab:
         record = await run_scenario(scenario, lab)
     assert record.verdict == Verdict.FAIL
-    assert "ESME.meter.balance: expected 1.0, got 1000.0" in record.steps[0].message
+    assert "ESME.meter.balance: expected 1.0, got 1000" in record.steps[0].message
 
 
 def test_keyword_selection() -> None:

@@ -1,0 +1,519 @@
+"""Between the devices' GBCS objects and the metering engine (emulator/metering).
+
+The ESME's COSEM writes and actions (ECS01 prices and standing charge, ECS02/03
+payment mode, ECS04 balance adjustment, ECS07 debt, ECS08 prepayment
+configuration, ECS09 emergency credit) set the engine; reads of the prepayment
+registers come from it; the events the engine raises become GBCS alerts. Money
+on the device interfaces is in pence, the meter's unit (docs/metering.md), so
+amounts pass unchanged; prices carry a DLMS price scale and are converted to
+millipence per kWh exactly, or refused (logged, the stored object unchanged in
+the engine).
+
+OBIS codes of the GBCS-specific prepayment objects (class 9000, attribute 4 the
+value, 6 its activation time) are those the reference future-dated alerts name
+for each setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import logging
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from emulator.devices.alerts import dlms_alert, gbz_alert
+from emulator.gbcs.dlms.apdu import Obis
+from emulator.gbcs.dlms.axdr import (
+    Array,
+    BitString,
+    Boolean,
+    Data,
+    OctetString,
+    Structure,
+    _Integer,
+)
+from emulator.gbcs.dlms.datetime import DlmsDateTime
+from emulator.metering import (
+    DayProfile,
+    Debt,
+    MeteringError,
+    NonDisablementCalendar,
+    Tariff,
+    TouCalendar,
+    prepay,
+)
+from emulator.metering.prepay import PAYMENT, TIME
+
+if TYPE_CHECKING:
+    from emulator.devices.base import Device
+    from emulator.devices.esme import Esme
+
+log = logging.getLogger(__name__)
+
+GENERIC_NON_CRITICAL_ALERT = 0x1001
+
+#: class 9000 object -> PrepayConfig field (ECS08 and ECS03).
+PREPAY_SETTINGS: dict[bytes, str] = {
+    bytes(Obis("0-0:94.44.128.2")): "emergency_credit_limit",
+    bytes(Obis("0-0:94.44.128.3")): "emergency_credit_threshold",
+    bytes(Obis("0-0:94.44.128.9")): "low_credit_threshold",
+    bytes(Obis("0-0:94.44.128.12")): "debt_cap",
+    bytes(Obis("0-0:94.44.128.13")): "debt_cap_period",
+    bytes(Obis("0-0:94.44.2.10")): "max_credit",
+    bytes(Obis("0-0:94.44.2.20")): "max_meter_balance",
+    bytes(Obis("0-0:94.44.128.22")): "disablement_threshold",
+}
+PASSIVE_ACCOUNT = bytes(Obis("0-1:19.0.0.255"))
+#: ECS08 non-disablement calendar: a schedule (class 10) whose script selectors
+#: 32 and 33 start and end a protected period, special days (class 11), and the
+#: class 9000 objects holding their activation times.
+ND_SCHEDULE = bytes(Obis("0-1:12.0.1.255"))
+ND_SPECIAL_DAYS = bytes(Obis("0-1:11.0.2.255"))
+ND_ACTIVATIONS = (bytes(Obis("0-0:94.44.128.28")), bytes(Obis("0-0:94.44.128.31")))
+ND_START, ND_END = 32, 33
+ACTIVITY_CALENDAR = bytes(Obis("0-0:13.0.0.255"))
+SPECIAL_DAYS = bytes(Obis("0-0:11.0.0.255"))
+METER_BALANCE = bytes(Obis("0-0:19.10.0.255"))
+EMERGENCY_CREDIT = bytes(Obis("0-0:19.10.1.255"))
+TOU_CHARGE = bytes(Obis("0-0:19.20.0.255"))
+STANDING_CHARGE = bytes(Obis("0-0:19.20.4.255"))
+SECONDARY_CHARGE = bytes(Obis("0-0:19.20.5.255"))
+#: Charge objects of the debt registers: time debt 1, time debt 2, payment debt.
+DEBT_CHARGES = [bytes(Obis(f"0-0:19.20.{n}.255")) for n in (1, 2, 3)]
+PAYMENT_MODE_CREDIT, PAYMENT_MODE_PREPAYMENT = 1, 2
+OTHER_REASON = 250  # DLMS action result when emergency credit is not activated
+
+
+def emit_meter_alerts(device: Device) -> int:
+    """Turn the engine's events into alerts to the access control broker; the count.
+
+    A supply the engine arms (credit restored, emergency credit taken) is armed
+    on the ESME's load switch too, so the consumer's button enables it.
+    """
+    meter: Any = getattr(device, "meter", None)
+    if meter is None:
+        return 0
+    events = meter.take_events()
+    for event in events:
+        when = event.at or device.clock.now()
+        if hasattr(device, "armed"):  # the ESME's load switch follows the engine
+            if event.code in (prepay.SUPPLY_ARMED, prepay.SUPPLY_ARMED_BY_EC):
+                device.armed = True
+            elif event.code == prepay.SUPPLY_DISABLED:
+                device.armed = False
+        payload: Any
+        if device.speaks == "gbz":
+            payload = gbz_alert(event.code, when)
+        else:
+            payload = dlms_alert(device.alert_counter + 1, event.code, when)
+        device.event_log.record(when, event.code, event.detail)
+        device.emit_alert(GENERIC_NON_CRITICAL_ALERT, device.security.acb, payload, critical=False)
+    return len(events)
+
+
+def _activation_immediate(value: Data) -> bool | None:
+    """True: now; False: never (a cancellation); None: a future time."""
+    if not isinstance(value, OctetString) or len(value.value) != 12:
+        return True
+    when = DlmsDateTime.from_bytes(value.value)
+    if when.is_never_marker:
+        return False
+    return True if when.to_datetime() is None else None
+
+
+def on_set(esme: Esme, class_id: int, obis: bytes, attribute: int, value: Data) -> bool:
+    """Apply a stored write to the engine; True when the write is future-dated (the
+    device schedules it and calls `activate` when its time comes)."""
+    if class_id == 9000 and attribute == 2 and obis in PREPAY_SETTINGS:
+        o = esme.model.get(class_id, obis)
+        if o is not None and 4 in o.attributes:
+            esme.cosem.set(o, 4, value)  # what a later activation time applies
+        if isinstance(value, _Integer):
+            esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
+    elif (class_id, attribute) in ((9000, 6), (111, 13)):
+        now = _activation_immediate(value)
+        if now is None:
+            return True
+        if now:
+            activate(esme, class_id, obis)
+    elif class_id == 113 and obis in DEBT_CHARGES and attribute in (8, 13):
+        _configure_debt(esme, obis)
+    return False
+
+
+def activate(esme: Esme, class_id: int, obis: bytes) -> None:
+    """The passive value of an object takes effect (now or at its activation time)."""
+    try:
+        if class_id == 9000 and obis in ND_ACTIVATIONS:
+            esme.meter.config.non_disablement = non_disablement_calendar(esme)
+        elif class_id == 9000 and obis in PREPAY_SETTINGS:
+            value = esme.cosem.get(esme.model.get(class_id, obis), 4)  # type: ignore[arg-type]
+            if isinstance(value, _Integer):
+                esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
+        elif class_id == 111 and obis == PASSIVE_ACCOUNT:
+            mode = esme.cosem.get(esme.model.get(class_id, obis), 2)  # type: ignore[arg-type]
+            if isinstance(mode, Structure) and len(mode.items) == 2:
+                payment = getattr(mode.items[0], "value", None)  # (payment mode, status)
+                esme.meter.set_payment_mode(payment == PAYMENT_MODE_PREPAYMENT)
+        elif class_id in (20, 113):
+            apply_charges(esme)
+    except (MeteringError, TypeError, ValueError) as exc:
+        esme.dropped_settings += 1
+        log.warning("%s: %s not applied to the meter: %s", esme.eui, Obis(obis), exc)
+
+
+def non_disablement_calendar(esme: Esme) -> NonDisablementCalendar:
+    """The stored ECS08 schedule and special days as the engine's calendar.
+
+    Per weekday, a start (selector 32) opens a period and an end (33) closes
+    it; an end before any start closes a period open since midnight, a start
+    never closed runs to midnight. Special days protect the whole day.
+    """
+    schedule = _stored(esme, 10, ND_SCHEDULE, 2)
+    switches: dict[int, list[tuple[int, int]]] = {d: [] for d in range(7)}
+    for entry in schedule.items if isinstance(schedule, Array) else []:
+        if not isinstance(entry, Structure) or len(entry.items) < 7:
+            continue
+        enabled, selector, time, days = (entry.items[i] for i in (1, 3, 4, 6))
+        if not (
+            isinstance(enabled, Boolean)
+            and enabled.value
+            and isinstance(selector, _Integer)
+            and selector.value in (ND_START, ND_END)
+            and isinstance(time, OctetString)
+            and len(time.value) == 4
+            and time.value[0] < 24
+            and isinstance(days, BitString)
+        ):
+            continue
+        minute = time.value[0] * 60 + (time.value[1] if time.value[1] < 60 else 0)
+        for day in range(7):
+            if days.value and days.value[0] & (0x80 >> day):
+                switches[day].append((minute, selector.value))
+    periods: dict[tuple[int, int], set[int]] = {}
+    for day, events in switches.items():
+        start: int | None = None
+        for minute, selector_value in sorted(events):
+            if selector_value == ND_START and start is None:
+                start = minute
+            elif selector_value == ND_END:
+                begin = 0 if start is None else start
+                if minute > begin:
+                    periods.setdefault((begin, minute), set()).add(day)
+                start = None
+        if start is not None:
+            periods.setdefault((start, 1440), set()).add(day)
+    recurring: set[tuple[int, int]] = set()
+    dates: set[_dt.date] = set()
+    special = _stored(esme, 11, ND_SPECIAL_DAYS, 2)
+    for entry in special.items if isinstance(special, Array) else []:
+        if not isinstance(entry, Structure) or len(entry.items) < 2:
+            continue
+        date = entry.items[1]
+        if not isinstance(date, OctetString) or len(date.value) != 5:
+            continue
+        year, month, day = int.from_bytes(date.value[:2], "big"), date.value[2], date.value[3]
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            continue
+        if year == 0xFFFF:
+            recurring.add((month, day))
+        else:
+            with contextlib.suppress(ValueError):
+                dates.add(_dt.date(year, month, day))
+    return NonDisablementCalendar(
+        tuple((frozenset(days), s, e) for (s, e), days in sorted(periods.items())),
+        frozenset(dates),
+        frozenset(recurring),
+    )
+
+
+def tou_calendar(esme: Esme) -> TouCalendar | None:
+    """The active activity calendar (class 20 attributes 3-5) and special days as
+    the engine's calendar; None while they do not make one (factory blanks).
+
+    A day profile action's script selector is the tier (1..48); a day whose
+    first switch is after midnight starts in the tier of its last switch.
+    """
+    seasons_data = _stored(esme, 20, ACTIVITY_CALENDAR, 3)
+    weeks_data = _stored(esme, 20, ACTIVITY_CALENDAR, 4)
+    days_data = _stored(esme, 20, ACTIVITY_CALENDAR, 5)
+    if not all(isinstance(d, Array) for d in (seasons_data, weeks_data, days_data)):
+        return None
+    try:
+        days: dict[int, DayProfile] = {}
+        for day in _items(days_data):
+            day_id, actions = _values(day)[:2]
+            switches: dict[int, int] = {}
+            for action in actions.items:
+                start, _, selector = _values(action)
+                minute = start.value[0] * 60 + (start.value[1] if start.value[1] < 60 else 0)
+                switches[minute] = min(max(1, selector.value), 48)
+            if not switches:
+                continue
+            if 0 not in switches:
+                switches[0] = switches[max(switches)]
+            days[day_id.value] = DayProfile(tuple(sorted(switches.items())))
+        weeks: dict[int, tuple[int, ...]] = {}
+        names: dict[bytes, int] = {}
+        for number, week in enumerate(_items(weeks_data), 1):
+            name, *ids = _values(week)
+            names[bytes(name.value)] = number
+            weeks[number] = tuple(d.value for d in ids)
+        seasons = []
+        for season in _items(seasons_data):
+            _, start, week_name = _values(season)
+            month, mday = start.value[2], start.value[3]
+            if not (1 <= month <= 12 and 1 <= mday <= 31):
+                month, mday = 1, 1
+            seasons.append((month, mday, names[bytes(week_name.value)]))
+        special: dict[_dt.date, int] = {}
+        table = _stored(esme, 11, SPECIAL_DAYS, 2)
+        for entry in _items(table) if isinstance(table, Array) else []:
+            _, date, day_id = _values(entry)
+            year = int.from_bytes(date.value[:2], "big")
+            with contextlib.suppress(ValueError):
+                special[_dt.date(year, date.value[2], date.value[3])] = day_id.value
+        special = {d: i for d, i in special.items() if i in days}
+        return TouCalendar(days, weeks, tuple(sorted(seasons)), special)
+    except (MeteringError, KeyError, ValueError, IndexError, AttributeError, TypeError):
+        return None
+
+
+def _items(data: Data | None) -> list[Data]:
+    return list(data.items) if isinstance(data, Array) else []
+
+
+def _values(data: Data) -> list[Any]:
+    if not isinstance(data, Structure):
+        raise TypeError("not a structure")
+    return list(data.items)
+
+
+def _stored(esme: Esme, class_id: int, obis: bytes, attribute: int) -> Data | None:
+    o = esme.model.get(class_id, obis)
+    return esme.cosem.get(o, attribute) if o is not None else None
+
+
+def _unit_charge(esme: Esme, obis: bytes, attribute: int = 5) -> tuple[int, list[int]] | None:
+    """(price scale, charges in index order) of a class 113 unit charge."""
+    o = esme.model.get(113, obis)
+    value = esme.cosem.get(o, attribute) if o is not None else None
+    if not isinstance(value, Structure) or len(value.items) != 3:
+        return None
+    scale, _, table = value.items
+    if not isinstance(scale, Structure) or not isinstance(table, Array):
+        return None
+    price_scale = scale.items[1] if len(scale.items) == 2 else None
+    if not isinstance(price_scale, _Integer):
+        return None
+    charges = [
+        item.items[1].value
+        for item in table.items
+        if isinstance(item, Structure)
+        and len(item.items) == 2
+        and isinstance(item.items[1], _Integer)
+    ]
+    return price_scale.value, charges
+
+
+def millipence(charge: int, scale: int) -> int:
+    """A DLMS charge (pence x 10^scale) as millipence, exactly or not at all."""
+    value = Fraction(charge) * Fraction(10) ** (scale + 3)
+    if value.denominator != 1:
+        raise MeteringError(f"{charge} x 10^{scale} p is finer than a millipenny")
+    return int(value)
+
+
+def apply_charges(esme: Esme) -> None:
+    """Active TOU prices (ECS01: the first 48 entries are the tiers) and standing charge."""
+    tou = _unit_charge(esme, TOU_CHARGE)
+    standing = _unit_charge(esme, STANDING_CHARGE)
+    current = esme.meter.primary.tariffs.active(esme.clock.now())
+    calendar = tou_calendar(esme) or current.calendar
+    prices = current.tier_prices
+    if tou is not None and any(tou[1][:48]):
+        prices = tuple(millipence(c, tou[0]) for c in tou[1][:48])
+    standing_mp = current.standing_charge
+    if standing is not None and standing[1]:
+        standing_mp = millipence(standing[1][0], standing[0])
+    tariff = Tariff(prices, standing_mp, calendar=calendar)
+    esme.meter.publish_tariff(tariff)
+    secondary = _unit_charge(esme, SECONDARY_CHARGE)
+    if esme.meter.secondary is not None and secondary is not None and any(secondary[1]):
+        sec = tuple(millipence(c, secondary[0]) for c in secondary[1])
+        esme.meter.publish_tariff(Tariff(sec, 0), secondary=True)
+
+
+def _configure_debt(esme: Esme, obis: bytes) -> None:
+    index = DEBT_CHARGES.index(obis)
+    o = esme.model.get(113, obis)
+    if o is None:
+        return
+    debt = esme.meter.debts[index]
+    if index == 2:
+        proportion = esme.cosem.get(o, 13)  # per ten thousand of each payment
+        if isinstance(proportion, _Integer):
+            esme.meter.set_debt(index, Debt(PAYMENT, debt.amount, proportion.value))
+        return
+    period = esme.cosem.get(o, 8)
+    charge = _unit_charge(esme, obis, 6) or _unit_charge(esme, obis, 5)
+    seconds = period.value if isinstance(period, _Integer) else debt.period
+    rate = millipence(charge[1][0], charge[0]) if charge and charge[1] else debt.rate
+    esme.meter.set_debt(
+        index, Debt(TIME, debt.amount, rate, 3600 if seconds <= 3600 else 86_400, debt.carry)
+    )
+
+
+def on_action(esme: Esme, obis: bytes, method: int, argument: Data) -> int | None:
+    """Class 112/113 actions on the engine: the DLMS result, or None when not ours."""
+    amount = argument.value if isinstance(argument, _Integer) else None
+    if obis == METER_BALANCE and method in (1, 2) and amount is not None:
+        if method == 1:
+            esme.meter.adjust(amount)  # ECS04a
+        else:
+            esme.meter.balance = amount  # ECS04b: reset
+        return 0
+    if obis == EMERGENCY_CREDIT and method == 3:  # ECS09
+        activated = esme.meter.activate_emergency_credit() or esme.meter.emergency_credit_active
+        return 0 if activated else OTHER_REASON
+    if obis in DEBT_CHARGES and method == 4 and amount is not None:  # ECS07
+        index = DEBT_CHARGES.index(obis)
+        debt = esme.meter.debts[index]
+        esme.meter.set_debt(
+            index, Debt(debt.kind, max(0, debt.amount + amount), debt.rate, debt.period, debt.carry)
+        )
+        return 0
+    if obis in DEBT_CHARGES and method == 2:  # activate the passive unit charge (rate)
+        o = esme.model.get(113, obis)
+        if o is not None:
+            passive = esme.cosem.get(o, 6)
+            if passive is not None:
+                esme.cosem.set(o, 5, passive)
+            try:
+                _configure_debt(esme, obis)
+            except MeteringError as exc:
+                esme.dropped_settings += 1
+                log.warning("%s: debt rate not applied: %s", esme.eui, exc)
+        return 0
+    return None
+
+
+def prepayment_registers(esme: Esme) -> list[int]:
+    """ECS19: meter balance, emergency credit balance, accumulated debt, payment debt,
+    time debt 1, time debt 2 (pence)."""
+    m = esme.meter
+    return [
+        m.balance,
+        m.emergency_credit_balance,
+        m.debt,
+        m.debts[2].amount,
+        m.debts[0].amount,
+        m.debts[1].amount,
+    ]
+
+
+# -- GSME: the ZSE price and calendar clusters ---------------------------------------------
+
+ZCL_PRICE, ZCL_CALENDAR = 0x0700, 0x0707
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _zcl_millipence(value: int, trailing: int) -> int:
+    """A ZSE price (GBP with `trailing` decimal digits) in millipence, exactly or not at all."""
+    amount = Fraction(value) * Fraction(10) ** (5 - trailing)
+    if amount.denominator != 1:
+        raise MeteringError(f"price {value} with {trailing} decimals is finer than a millipenny")
+    return int(amount)
+
+
+def zcl_tariff(published: dict[tuple[int, str], list[dict[str, Any]]]) -> Tariff | None:
+    """The tariff the published tariff information, price matrix, block thresholds
+    and calendar make (GCS01a/b); None until a tariff and a price matrix are held.
+
+    Prices and the standing charge are GBP with the tariff's trailing digits;
+    block thresholds are kWh times multiplier over divisor. TOU matrix entries are
+    tiers; block entries are tier 1's blocks (low nibble, block 1 = 0).
+    """
+    tariffs = published.get((ZCL_PRICE, "publish_tariff_information"), [])
+    matrices = published.get((ZCL_PRICE, "publish_price_matrix"), [])
+    if not tariffs or not matrices:
+        return None
+    info, matrix = tariffs[-1], matrices[-1]
+    trailing = (int(info.get("price_trailing_digit", 0)) >> 4) & 0x0F
+    standing = _zcl_millipence(int(info.get("standing_charge", 0) or 0), trailing)
+    entries = {
+        int(e.get("tier_block_id", 0)): int(e.get("price", 0)) for e in matrix.get("entries", [])
+    }
+    calendar = zcl_calendar(published)
+    if matrix.get("sub_payload_control", 0) & 0x01:  # TOU
+        count = max([1, *[t for t in entries if 1 <= t <= 48]])
+        prices = tuple(_zcl_millipence(entries.get(t, 0), trailing) for t in range(1, count + 1))
+        return Tariff(prices, standing, calendar=calendar or TouCalendar())
+    blocks = sorted(b for b in entries if b >> 4 == 0)
+    block_prices = tuple(_zcl_millipence(entries[b], trailing) for b in blocks)
+    thresholds: list[int] = []
+    held = published.get((ZCL_PRICE, "publish_block_thresholds"), [])
+    multiplier = int(info.get("block_threshold_multiplier", 1) or 1)
+    divisor = int(info.get("block_threshold_divisor", 1) or 1)
+    for entry in held[-1].get("entries", []) if held else []:
+        if entry.get("tier", 0) in (0, 1):
+            for t in entry.get("thresholds", []):
+                wh = Fraction(int(t) * multiplier * 1000, divisor)
+                if wh.denominator == 1 and wh > 0:
+                    thresholds.append(int(wh))
+            break
+    thresholds = sorted(set(thresholds))[: max(0, len(block_prices) - 1)]
+    block_prices = block_prices[: len(thresholds) + 1] or (0,)
+    return Tariff(
+        (block_prices[0],),
+        standing,
+        block_thresholds=tuple(thresholds),
+        block_prices=block_prices if thresholds else (),
+        calendar=calendar or TouCalendar(),
+    )
+
+
+def zcl_calendar(published: dict[tuple[int, str], list[dict[str, Any]]]) -> TouCalendar | None:
+    """The published ZSE calendar (day, week profiles, seasons, special days) or None."""
+    try:
+        days: dict[int, DayProfile] = {}
+        for d in published.get((ZCL_CALENDAR, "publish_day_profile"), []):
+            switches = {
+                int(e.get("start_time", 0)): max(1, min(48, int(e.get("tier_or_action", 1))))
+                for e in d.get("schedule_entries", [])
+                if int(e.get("start_time", 0)) < 1440
+            }
+            if switches:
+                switches.setdefault(0, switches[max(switches)])
+                days[int(d.get("day_id", 0))] = DayProfile(tuple(sorted(switches.items())))
+        weeks: dict[int, tuple[int, ...]] = {}
+        for w in published.get((ZCL_CALENDAR, "publish_week_profile"), []):
+            ids = tuple(int(w.get(f"day_id_{name}", 0)) for name in WEEKDAYS)
+            if all(i in days for i in ids):
+                weeks[int(w.get("week_id", 0))] = ids
+        seasons: set[tuple[int, int, int]] = set()
+        for command in published.get((ZCL_CALENDAR, "publish_seasons"), []):
+            for season in command.get("seasons", []):
+                start = season.get("season_start_date", {})
+                month, mday = int(start.get("month", 1)), int(start.get("day", 1))
+                if not (1 <= month <= 12 and 1 <= mday <= 31):
+                    month, mday = 1, 1
+                if int(season.get("week_id", 0)) in weeks:
+                    seasons.add((month, mday, int(season.get("week_id", 0))))
+        special: dict[_dt.date, int] = {}
+        for command in published.get((ZCL_CALENDAR, "publish_special_days"), []):
+            for entry in command.get("special_days", []):
+                date = entry.get("special_day_date", {})
+                year = int(date.get("year", 0xFF))
+                if year != 0xFF and int(entry.get("day_id", 0)) in days:
+                    with contextlib.suppress(ValueError):
+                        full = year if year >= 1900 else 1900 + year
+                        special[_dt.date(full, int(date["month"]), int(date["day"]))] = int(
+                            entry["day_id"]
+                        )
+        if not (days and weeks and seasons):
+            return None
+        return TouCalendar(days, weeks, tuple(sorted(seasons)), special)
+    except (MeteringError, KeyError, ValueError, TypeError):
+        return None
