@@ -103,6 +103,25 @@ def provision(device: Device, pki: TestPki, parties: dict[AnchorRole, Party]) ->
         )
 
 
+#: GBCS device-log type numbers (CS03) of the devices a PPMID is joined to.
+_JOIN_TYPES = {DeviceType.ESME: 1, DeviceType.GSME: 0, DeviceType.PPMID: 5}
+
+
+def join_ppmids(devices: Mapping[bytes, Device]) -> None:
+    """An installed premises has its PPMID joined to the ESME and GSME (both ways), and
+    the PPMID reaches them over the premises' HAN (`Ppmid.connect`)."""
+    from emulator.devices.han_devices import Ppmid
+
+    for ppmid in devices.values():
+        if not isinstance(ppmid, Ppmid):
+            continue
+        ppmid.connect(devices.get)
+        for meter in devices.values():
+            if meter.device_type in (DeviceType.ESME, DeviceType.GSME):
+                ppmid.han_pairings[bytes(meter.eui)] = _JOIN_TYPES[meter.device_type]
+                meter.han_pairings[bytes(ppmid.eui)] = _JOIN_TYPES[DeviceType.PPMID]
+
+
 @dataclass
 class Premises:
     pki: TestPki
@@ -142,6 +161,7 @@ class Premises:
             built[bytes(remote.eui)] = remote
             chf.add_device(remote.eui, 0, b"install-code-" + bytes([suffix]))
         chf.add_device(gpf.eui)
+        join_ppmids(built)
         return cls(the_pki, parties, clock, chf, gpf, built)
 
     def device(self, kind: DeviceType) -> Device:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.clock import Clock, from_zigbee_time, to_zigbee_time
+from emulator.devices import supply
 from emulator.devices.base import Device, Incoming, Reply
 from emulator.devices.zcl_model import (
     ATTRIBUTES,
@@ -174,6 +175,9 @@ class ZclDevice(Device):
         self._pending_prepay: list[tuple[_dt.datetime, int]] = []
         self.current: Incoming | None = None
         self.utrn_counters: list[int] = []  # UTRN counters accepted (topup.apply_utrn)
+        self.armed = False  # the valve: closed, waiting for the consumer (supply.py)
+        self.supply_alerts: list[supply.SupplyAlert] = []
+        self.supply_alerts_dropped = 0
 
     # -- commands ---------------------------------------------------------------------
     def execute(self, incoming: Incoming) -> Reply | None:
@@ -374,8 +378,10 @@ class ZclDevice(Device):
 
     def catch_up(self) -> None:
         now = self.clock.now()
+        was_enabled = self.meter.supply_enabled
         self.capture_until(now)  # snapshots, each with the meter as it was at its time
         self.meter.advance(now)
+        supply.watch(self, was_enabled)
         for item in [p for p in self.pending if p.at <= now]:
             self.pending.remove(item)
             self._one(-1, item.component)
@@ -536,6 +542,7 @@ class ZclDevice(Device):
         new._pending_prepay = list(self._pending_prepay)
         new.current = None
         new.utrn_counters = list(self.utrn_counters)
+        new.supply_alerts = list(self.supply_alerts)
         return new
 
     def to_state(self) -> dict[str, Any]:
@@ -568,6 +575,8 @@ class ZclDevice(Device):
             for p in self.pending
         ]
         state["utrn_counters"] = self.utrn_counters
+        state["armed"] = self.armed
+        state["supply_alerts"] = supply.alerts_to_json(self)
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -604,6 +613,8 @@ class ZclDevice(Device):
         for p in self.pending:  # re-armed: they run when due, as before the restart
             self.clock.call_at(p.at, self.catch_up)
         self.utrn_counters = [int(c) for c in state.get("utrn_counters", [])]
+        self.armed = bool(state.get("armed", False))
+        self.supply_alerts = supply.alerts_from_json(state.get("supply_alerts", []))
 
 
 def _plain(value: Any) -> Any:
@@ -973,9 +984,25 @@ def _clear_event_log(
 def _change_supply(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
+    """GCS32 close the valve (status 0), GCS39 arm it (1).
+
+    The gas valve rules: a valve is never opened remotely (status 2 is refused
+    with INVALID_FIELD); an armed valve opens only when the consumer asks at the
+    meter or the PPMID, and arming an open valve changes nothing.
+    """
     status = fields.get("proposed_supply_status", 0)
-    device.meter.supply_enabled = status == 2
-    device.zcl.values[(METERING, 0x0014)] = status
+    device.catch_up()
+    if status == SUPPLY_OFF:
+        supply.disable(device, "valve closed remotely")
+    elif status == SUPPLY_ARMED and not device.meter.supply_enabled:
+        supply.arm(device, "valve armed remotely")
+    elif status != SUPPLY_ARMED:
+        device.event_log.record(
+            device.clock.now(), supply.NOT_ACTIONED, f"valve: remote supply status {status} refused"
+        )
+        return [_default(component, STATUS_INVALID_FIELD)]
+    actual = _supply_status(device)
+    device.zcl.values[(METERING, 0x0014)] = actual
     return [
         Answer(
             METERING,
@@ -984,10 +1011,19 @@ def _change_supply(
                 "provider_id": fields.get("provider_id", 0),
                 "issuer_event_id": fields.get("issuer_event_id", 0),
                 "implementation_date_time": to_zigbee_time(device.clock.now()),
-                "supply_status": status,
+                "supply_status": actual,
             },
         )
     ]
+
+
+SUPPLY_OFF, SUPPLY_ARMED, SUPPLY_ON = 0, 1, 2  # ZSE supply status
+
+
+def _supply_status(device: ZclDevice) -> int:
+    if device.meter.supply_enabled:
+        return SUPPLY_ON
+    return SUPPLY_ARMED if device.armed else SUPPLY_OFF
 
 
 def _get_billing_period(
