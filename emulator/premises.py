@@ -107,15 +107,24 @@ def provision(device: Device, pki: TestPki, parties: dict[AnchorRole, Party]) ->
 _JOIN_TYPES = {DeviceType.ESME: 1, DeviceType.GSME: 0, DeviceType.PPMID: 5}
 
 
+def connect_ppmids(devices: Mapping[bytes, Device]) -> None:
+    """A PPMID reaches the devices of its premises over the HAN (`Ppmid.connect`); it
+    talks to a meter only once both are joined (CS03, or `join_ppmids`)."""
+    from emulator.devices.han_devices import Ppmid
+
+    for ppmid in devices.values():
+        if isinstance(ppmid, Ppmid):
+            ppmid.connect(devices.get)
+
+
 def join_ppmids(devices: Mapping[bytes, Device]) -> None:
-    """An installed premises has its PPMID joined to the ESME and GSME (both ways), and
-    the PPMID reaches them over the premises' HAN (`Ppmid.connect`)."""
+    """An installed premises: its PPMID joined to the ESME and GSME, both ways (what a
+    lab's commissioned PPMID starts with; a bare `Premises.build` joins nothing)."""
     from emulator.devices.han_devices import Ppmid
 
     for ppmid in devices.values():
         if not isinstance(ppmid, Ppmid):
             continue
-        ppmid.connect(devices.get)
         for meter in devices.values():
             if meter.device_type in (DeviceType.ESME, DeviceType.GSME):
                 ppmid.han_pairings[bytes(meter.eui)] = _JOIN_TYPES[meter.device_type]
@@ -161,7 +170,7 @@ class Premises:
             built[bytes(remote.eui)] = remote
             chf.add_device(remote.eui, 0, b"install-code-" + bytes([suffix]))
         chf.add_device(gpf.eui)
-        join_ppmids(built)
+        connect_ppmids(built)
         return cls(the_pki, parties, clock, chf, gpf, built)
 
     def device(self, kind: DeviceType) -> Device:

@@ -7,9 +7,12 @@ is written to the event log with its GBCS code and kept as an alert in
 why, whichever path changed it: a remote command, a top-up, emergency credit, the
 consumer's button, or the meter running out of credit.
 
-This module uses only the metering contract every meter model keeps:
-`meter.supply_enabled`, `meter.balance`, `meter.emergency_credit_active` and
-`meter.prepayment`; the device keeps `armed`.
+Only a supply the meter disabled for lack of credit is armed by credit coming
+back (a top-up, emergency credit); one the supplier opened remotely stays open
+until the supplier arms or closes it. The device keeps `armed` and
+`disabled_for_credit`; of the meter this module uses `supply_enabled`,
+`balance`, `emergency_credit_active`, and, when the metering engine has them,
+`available_credit` and `config.disablement_threshold`.
 """
 
 from __future__ import annotations
@@ -71,19 +74,26 @@ def state(device: Any) -> str:
 
 
 def credit_available(meter: Any) -> bool:
-    """Whether the meter has credit to supply on: a positive balance or emergency credit."""
+    """Whether the meter has credit to supply on: above its disablement threshold when the
+    engine says what that is, else a positive balance or emergency credit in use."""
+    available = getattr(meter, "available_credit", None)
+    if isinstance(available, int):
+        config = getattr(meter, "config", None)
+        return available > int(getattr(config, "disablement_threshold", 0))
     return bool(meter.balance > 0 or meter.emergency_credit_active)
 
 
 def disable(device: Any, cause: str) -> None:
     device.meter.supply_enabled = False
     device.armed = False
+    device.disabled_for_credit = False
     raise_alert(device, SUPPLY_DISABLED, f"supply disabled: {cause}")
 
 
 def enable(device: Any, cause: str) -> None:
     device.meter.supply_enabled = True
     device.armed = False
+    device.disabled_for_credit = False
     raise_alert(device, SUPPLY_ENABLED, f"supply enabled: {cause}")
 
 
@@ -113,14 +123,17 @@ def watch(device: Any, was_enabled: bool) -> None:
     """After the meter has advanced: note a disablement the meter made for lack of credit."""
     if was_enabled and not device.meter.supply_enabled:
         device.armed = False
+        device.disabled_for_credit = True
         raise_alert(device, CREDIT_BELOW_DISABLEMENT, "credit exhausted")
         raise_alert(device, SUPPLY_DISABLED, "supply disabled: insufficient credit")
 
 
 def after_credit(device: Any, *, by_emergency_credit: bool = False) -> None:
     """Credit was added (top-up, adjustment) or emergency credit activated: a supply the
-    meter disabled is armed when there is credit to supply on again."""
-    if device.meter.supply_enabled or device.armed or not credit_available(device.meter):
+    meter disabled for lack of credit is armed when there is credit to supply on again."""
+    if device.meter.supply_enabled or device.armed or not device.disabled_for_credit:
+        return
+    if not credit_available(device.meter):
         return
     if by_emergency_credit:
         arm(device, "emergency credit activated", ARMED_BY_EMERGENCY_CREDIT)

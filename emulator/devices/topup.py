@@ -13,6 +13,7 @@ meter fails its GMAC here exactly like a forged one:
     check digit or format wrong        0x8F64 UTRN not for this Device
     GMAC wrong (forged, other meter)   0x8F63 UTRN not Authentic
     counter used or older than cache   0x8F51 Duplicate UTRN entered
+    over the meter's credit limits     the metering engine's code (0x8F5B, 0x8F47)
 
 An accepted top-up is an event too (0x810E Credit Added Locally when typed or
 relayed; our 0x00D2 when applied remotely), and a supply the meter disabled for
@@ -82,9 +83,11 @@ def offer_utrn(device: Any, code: bytes | str, source: Source = "remote") -> Top
         return _refuse(
             device, REJECTED_DUPLICATE, supply.DUPLICATE_UTRN, "UTRN counter older than the cache"
         )
-    device.utrn_counters = sorted([*used, ptut.counter])[-COUNTER_CACHE:]
     device.catch_up()
-    device.meter.top_up(ptut.pence)
+    refused = device.meter.top_up(ptut.pence)  # the engine's limits: maximum credit, balance
+    if isinstance(refused, int) and refused != ACCEPTED:
+        return _refuse(device, REJECTED_ERROR, refused, f"meter refused {ptut.pence} pence")
+    device.utrn_counters = sorted([*used, ptut.counter])[-COUNTER_CACHE:]
     code_added = supply.CREDIT_ADDED_REMOTELY if source == "remote" else supply.CREDIT_ADDED_LOCALLY
     supply.raise_alert(device, code_added, f"top-up of {ptut.pence} pence accepted ({source})")
     supply.after_credit(device)

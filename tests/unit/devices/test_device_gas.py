@@ -25,7 +25,6 @@ from devices_support import (
 from emulator.devices.anchors import AnchorRole
 from emulator.devices.base import Device, Outbound
 from emulator.devices.gsme import Gsme
-from emulator.devices.logs import UTRN_NOT_AUTHENTIC
 from emulator.devices.zcl_device import STATUS_FAILURE, STATUS_HARDWARE_FAILURE
 from emulator.devices.zcl_model import CALENDAR, METERING, PREPAYMENT, SENSITIVE_RESPONSES
 from emulator.errors import MacError
@@ -465,7 +464,7 @@ def test_gas_top_up_credits_once(lab: Lab) -> None:
     second = top_up(lab, gsme, code)
     assert (second["result_type"], second["top_up_value"]) == (2, 0)  # duplicate
     assert gsme.meter.balance == 1500
-    assert last_security_code(gsme) == UTRN_NOT_AUTHENTIC
+    assert last_security_code(gsme) == 0x8F51  # Duplicate UTRN entered
 
 
 # -- wake-ups ----------------------------------------------------------------------------------
