@@ -77,6 +77,7 @@ from hil.scenario.record import (
     Stamp,
     StepRecord,
     Verdict,
+    prepayment_series,
 )
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,13 @@ class _Capture(logging.Handler):
         except Exception:  # a bad format string must not stop the run
             text = str(record.msg)
         self.ctx.record.logs.append(LogLine(self.ctx.stamp(), record.levelname, record.name, text))
+
+
+#: The tag that makes a scenario record its meters' money over time.
+PREPAYMENT_TAG = "prepayment"
+PREPAYMENT_SAMPLE_S = 1800.0
+#: The supply state as a plotted level: 1 enabled, 0.5 armed, 0 disabled.
+SUPPLY_LEVELS = {"enabled": 1.0, "armed": 0.5, "disabled": 0.0}
 
 
 @dataclass
@@ -281,6 +289,49 @@ class ScenarioContext:
             if unit:
                 self.record.series_units[name] = unit
 
+    # -- prepayment series (the report plots them) ----------------------------------------------
+    @property
+    def prepayment(self) -> bool:
+        """A scenario tagged `prepayment` records each meter's balance, debt and supply."""
+        return PREPAYMENT_TAG in self.scenario.tags
+
+    async def _advance(self, seconds: float) -> None:
+        """Move the clock; in a prepayment scenario a sample every half-hour on the way."""
+        if not self.prepayment or not self.virtual:
+            await self.lab.run_for(seconds)
+            return
+        left = seconds
+        while left > 0:
+            chunk = min(left, PREPAYMENT_SAMPLE_S)
+            await self.lab.run_for(chunk)
+            left -= chunk
+            self.sample_prepayment()
+
+    def sample_prepayment(self) -> None:
+        """Balance and debt (pence) and supply state of every emulated meter, now."""
+        if not self.prepayment:
+            return
+        from emulator.devices import supply
+        from emulator.devices.topup import ConsumerControls
+
+        at = self.stamp().virtual
+        for premises in self.lab.premises:
+            for device in premises.devices.values():
+                if not isinstance(device, ConsumerControls):
+                    continue
+                meter: Any = device
+                meter.catch_up()
+                name = self.device_name(bytes(meter.eui))
+                state = supply.state(meter)
+                for what, value, unit in (
+                    ("balance", meter.meter.balance, "pence"),
+                    ("debt", meter.meter.debt, "pence"),
+                    ("supply", SUPPLY_LEVELS[state], "supply"),
+                ):
+                    key = prepayment_series(name, what)
+                    self.record.series.setdefault(key, []).append((at, float(value)))
+                    self.record.series_units[key] = unit
+
     # -- running steps -------------------------------------------------------------------------
     async def step(self, step: _Step | StepSpec) -> Verdict:
         """Run one step (Python scenarios call this with a step model)."""
@@ -342,6 +393,7 @@ class ScenarioContext:
             verdict = Verdict.ERROR
             message = f"{spec.where}: step {name!r}: {type(exc).__name__}: {exc}"
         self._sweep_responses()
+        self.sample_prepayment()
         ended = self.stamp()
         self.record.steps.append(
             StepRecord(name, spec.kind, spec.line, verdict, message, started, ended, detail)
@@ -380,14 +432,14 @@ class ScenarioContext:
         if isinstance(step, ExpectDccAlertStep):
             return await self._expect_dcc_alert(step, detail, timeout)
         if isinstance(step, AdvanceStep):
-            await self.lab.run_for(step.advance)
+            await self._advance(step.advance)
             return f"clock at {self.lab.clock.now().isoformat()}"
         if isinstance(step, UntilStep):
             when = _dt.datetime.fromisoformat(step.until)
             seconds = (when - self.lab.clock.now()).total_seconds()
             if seconds < 0:
                 raise StepFailed(f"{step.until} is already past ({self.lab.clock.now()})")
-            await self.lab.run_for(seconds)
+            await self._advance(seconds)
             return f"clock at {self.lab.clock.now().isoformat()}"
         if isinstance(step, SleepStep):
             await asyncio.sleep(step.sleep)
