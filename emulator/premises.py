@@ -129,6 +129,7 @@ def join_ppmids(devices: Mapping[bytes, Device]) -> None:
             if meter.device_type in (DeviceType.ESME, DeviceType.GSME):
                 ppmid.han_pairings[bytes(meter.eui)] = _JOIN_TYPES[meter.device_type]
                 meter.han_pairings[bytes(ppmid.eui)] = _JOIN_TYPES[DeviceType.PPMID]
+        ppmid.refresh(catch_up=False)  # the screen shows the meters from the start
 
 
 @dataclass

@@ -135,7 +135,7 @@ class Esme(ConsumerControls, CosemDevice):
         self.armed = False
         self.supply_alerts: list[supply.SupplyAlert] = []
         self.supply_alerts_dropped = 0
-        self.disabled_for_credit = False  # armed again by credit (supply.after_credit)
+        self.disabled_by_command = False  # not armed by credit (supply.after_credit)
         self.activations: list[Activation] = []
         self.utrn_counters: list[int] = []
 
@@ -337,7 +337,7 @@ class Esme(ConsumerControls, CosemDevice):
                 "auxiliary": self.auxiliary,
                 "meter": self.meter.to_json(),
                 "armed": self.armed,
-                "disabled_for_credit": self.disabled_for_credit,
+                "disabled_by_command": self.disabled_by_command,
                 "supply_alerts": supply.alerts_to_json(self),
                 "utrn_counters": self.utrn_counters,
                 "activations": [
@@ -363,7 +363,7 @@ class Esme(ConsumerControls, CosemDevice):
         self._restrict_use_cases()
         self.meter = Meter.from_json(state["meter"])
         self.armed = bool(state.get("armed", False))
-        self.disabled_for_credit = bool(state.get("disabled_for_credit", False))
+        self.disabled_by_command = bool(state.get("disabled_by_command", False))
         self.supply_alerts = supply.alerts_from_json(state.get("supply_alerts", []))
         self.utrn_counters = list(state.get("utrn_counters", []))
         self.activations = [

@@ -93,15 +93,17 @@ class Ppmid(HanDevice):
                 return device
         raise HanRequestError(f"PPMID {self.eui} is not joined to a {fuel}")
 
-    def refresh(self) -> dict[str, dict[str, Any]]:
-        """Read balance, debt and supply state from every joined meter onto the screen."""
+    def refresh(self, *, catch_up: bool = True) -> dict[str, dict[str, Any]]:
+        """Read balance, debt and supply state from every joined meter onto the screen
+        (`catch_up=False`: as the meters stand, without bringing them to the clock)."""
         self.display = {}
         for fuel in FUEL_TYPE_NUMBERS:
             try:
                 device = self.meter(fuel)
             except HanRequestError:
                 continue
-            device.catch_up()
+            if catch_up:
+                device.catch_up()
             m = device.meter
             self.display[fuel] = {
                 "balance": m.balance,

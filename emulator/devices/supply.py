@@ -10,7 +10,8 @@ consumer's button, or the meter running out of credit.
 Only a supply the meter disabled for lack of credit is armed by credit coming
 back (a top-up, emergency credit); one the supplier opened remotely stays open
 until the supplier arms or closes it. The device keeps `armed` and
-`disabled_for_credit`; of the meter this module uses `supply_enabled`,
+`disabled_by_command` (the supply is off because a command opened it, not for
+credit: whoever disabled it for credit, this module or the metering engine); of the meter this module uses `supply_enabled`,
 `balance`, `emergency_credit_active`, and, when the metering engine has them,
 `available_credit` and `config.disablement_threshold`.
 """
@@ -84,16 +85,17 @@ def credit_available(meter: Any) -> bool:
 
 
 def disable(device: Any, cause: str) -> None:
+    """A command (ECS43, GCS32) opens the switch or closes the valve."""
     device.meter.supply_enabled = False
     device.armed = False
-    device.disabled_for_credit = False
+    device.disabled_by_command = True
     raise_alert(device, SUPPLY_DISABLED, f"supply disabled: {cause}")
 
 
 def enable(device: Any, cause: str) -> None:
     device.meter.supply_enabled = True
     device.armed = False
-    device.disabled_for_credit = False
+    device.disabled_by_command = False
     raise_alert(device, SUPPLY_ENABLED, f"supply enabled: {cause}")
 
 
@@ -102,6 +104,7 @@ def arm(device: Any, cause: str, code: int = SUPPLY_ARMED) -> bool:
     if device.meter.supply_enabled:
         return False
     device.armed = True
+    device.disabled_by_command = False
     raise_alert(device, code, f"supply armed: {cause}")
     return True
 
@@ -123,7 +126,7 @@ def watch(device: Any, was_enabled: bool) -> None:
     """After the meter has advanced: note a disablement the meter made for lack of credit."""
     if was_enabled and not device.meter.supply_enabled:
         device.armed = False
-        device.disabled_for_credit = True
+        device.disabled_by_command = False
         raise_alert(device, CREDIT_BELOW_DISABLEMENT, "credit exhausted")
         raise_alert(device, SUPPLY_DISABLED, "supply disabled: insufficient credit")
 
@@ -131,7 +134,7 @@ def watch(device: Any, was_enabled: bool) -> None:
 def after_credit(device: Any, *, by_emergency_credit: bool = False) -> None:
     """Credit was added (top-up, adjustment) or emergency credit activated: a supply the
     meter disabled for lack of credit is armed when there is credit to supply on again."""
-    if device.meter.supply_enabled or device.armed or not device.disabled_for_credit:
+    if device.meter.supply_enabled or device.armed or device.disabled_by_command:
         return
     if not credit_available(device.meter):
         return

@@ -107,6 +107,22 @@ class ConsumerControls:
     `supply_alerts` and its logs (emulator/devices/supply.py).
     """
 
+    @property
+    def supply_state(self) -> str:
+        """"enabled", "armed" or "disabled" (what a scenario asserts)."""
+        return supply.state(self)
+
+    @property
+    def alert_codes(self) -> list[int]:
+        """The supply and top-up alerts raised, oldest first (GBCS codes)."""
+        device: Any = self
+        return [a.code for a in device.supply_alerts]
+
+    @property
+    def last_alert(self) -> int | None:
+        codes = self.alert_codes
+        return codes[-1] if codes else None
+
     def press_button(self) -> bool:
         """The supply button: closes an armed load switch or opens an armed valve."""
         device: Any = self

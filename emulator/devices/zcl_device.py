@@ -178,7 +178,7 @@ class ZclDevice(Device):
         self.armed = False  # the valve: closed, waiting for the consumer (supply.py)
         self.supply_alerts: list[supply.SupplyAlert] = []
         self.supply_alerts_dropped = 0
-        self.disabled_for_credit = False  # armed again by credit (supply.after_credit)
+        self.disabled_by_command = False  # not armed by credit (supply.after_credit)
 
     # -- commands ---------------------------------------------------------------------
     def execute(self, incoming: Incoming) -> Reply | None:
@@ -577,7 +577,7 @@ class ZclDevice(Device):
         ]
         state["utrn_counters"] = self.utrn_counters
         state["armed"] = self.armed
-        state["disabled_for_credit"] = self.disabled_for_credit
+        state["disabled_by_command"] = self.disabled_by_command
         state["supply_alerts"] = supply.alerts_to_json(self)
         return state
 
@@ -616,7 +616,7 @@ class ZclDevice(Device):
             self.clock.call_at(p.at, self.catch_up)
         self.utrn_counters = [int(c) for c in state.get("utrn_counters", [])]
         self.armed = bool(state.get("armed", False))
-        self.disabled_for_credit = bool(state.get("disabled_for_credit", False))
+        self.disabled_by_command = bool(state.get("disabled_by_command", False))
         self.supply_alerts = supply.alerts_from_json(state.get("supply_alerts", []))
 
 
