@@ -80,6 +80,12 @@ class Ppmid(HanDevice):
         """How this PPMID reaches a device of its premises over the HAN, by EUI-64."""
         self._peer = peer
 
+    def catch_up(self) -> None:
+        """A PPMID polls its meters over the HAN: brought up to the clock, its screen is
+        what the meters hold now."""
+        super().catch_up()
+        self.refresh()
+
     def meter(self, fuel: str) -> Any:
         """The ESME or GSME this PPMID is joined to (and that is joined to it)."""
         number = FUEL_TYPE_NUMBERS.get(fuel)
