@@ -10,10 +10,10 @@ consumer's button, or the meter running out of credit.
 Only a supply the meter disabled for lack of credit is armed by credit coming
 back (a top-up, emergency credit); one the supplier opened remotely stays open
 until the supplier arms or closes it. The device keeps `armed` and
-`disabled_by_command` (the supply is off because a command opened it, not for
-credit: whoever disabled it for credit, this module or the metering engine); of the meter this module uses `supply_enabled`,
-`balance`, `emergency_credit_active`, and, when the metering engine has them,
-`available_credit` and `config.disablement_threshold`.
+`disabled_by_command` (off because a command opened it, not for credit, whoever
+disabled it for credit: the metering engine or `watch`). Of the meter this module
+uses `supply_enabled`, `balance`, `emergency_credit_active`, and, when the
+metering engine has them, `available_credit` and `config.disablement_threshold`.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ class ConsumerControls:
 
     @property
     def supply_state(self) -> str:
-        """"enabled", "armed" or "disabled" (what a scenario asserts)."""
+        """ "enabled", "armed" or "disabled" (what a scenario asserts)."""
         return supply.state(self)
 
     @property
