@@ -202,6 +202,16 @@ def test_the_meter_button_enables_only_an_armed_supply(
     assert esme.meter.supply_enabled is True
 
 
+def test_a_supply_the_meter_disabled_between_catch_ups_is_armed_by_a_top_up(lab: Lab) -> None:
+    """The metering engine also disables when a balance change leaves no credit, outside
+    any catch-up; that is a disablement for credit too, not a command."""
+    esme = lab.esme
+    esme.meter.balance = -10
+    esme.meter.supply_enabled = False
+    assert esme.enter_utrn(Issuer(lab)(esme.eui, 500)).accepted
+    assert supply.state(esme) == "armed"
+
+
 def test_a_top_up_does_not_arm_a_supply_the_supplier_opened(lab: Lab) -> None:
     esme = lab.esme
     supply.disable(esme, "opened remotely")
