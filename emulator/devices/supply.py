@@ -40,9 +40,11 @@ UTRN_NOT_FOR_DEVICE = 0x8F64
 SUPPLY_DISABLED, SUPPLY_ENABLED = 0x00D0, 0x00D1
 # Top-up accepted remotely (no GBCS alert code either; ours, docs/devices.md).
 CREDIT_ADDED_REMOTELY = 0x00D2
+OURS = frozenset({SUPPLY_DISABLED, SUPPLY_ENABLED, CREDIT_ADDED_REMOTELY})
 
 #: How many alerts a device keeps for inspection (oldest dropped first, counted).
 ALERTS_KEPT = 100
+GENERIC_NON_CRITICAL_ALERT = 0x1001  # GNCA: the message that carries a device alert code
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +57,36 @@ class SupplyAlert:
         return {"time": self.time.isoformat(), "code": self.code, "detail": self.detail}
 
 
-def raise_alert(device: Any, code: int, detail: str) -> None:
-    """Log the event and keep it as an alert the device raised."""
+def raise_alert(device: Any, code: int, detail: str, *, wire: bool = True) -> None:
+    """Log the event and keep it as an alert the device raised; a GBCS alert code also
+    goes to the access control broker (GNCA, 0x1001) unless `wire` is False (the
+    metering engine sends that one itself). Codes of our own stay in the device."""
     now = device.clock.now()
     device.event_log.record(now, code, detail)
+    if wire and code not in OURS:
+        _send(device, code, now)
     alerts: list[SupplyAlert] = device.supply_alerts
     alerts.append(SupplyAlert(now, code, detail))
     if len(alerts) > ALERTS_KEPT:
         device.supply_alerts_dropped += len(alerts) - ALERTS_KEPT
         del alerts[:-ALERTS_KEPT]
     log.info("%s: alert 0x%04X %s", device.eui, code, detail)
+
+
+def _send(device: Any, code: int, now: _dt.datetime) -> None:
+    from emulator.devices.alerts import dlms_alert, gbz_alert
+
+    payload: Any
+    if device.speaks == "gbz":
+        payload = gbz_alert(code, now)
+    else:
+        payload = dlms_alert(device.alert_counter + 1, code, now)
+    device.emit_alert(GENERIC_NON_CRITICAL_ALERT, device.security.acb, payload, critical=False)
+
+
+def engine_alerts(meter: Any) -> bool:
+    """Whether the metering engine raises the credit alerts itself (it keeps events)."""
+    return hasattr(meter, "take_events")
 
 
 def state(device: Any) -> str:
@@ -99,13 +121,13 @@ def enable(device: Any, cause: str) -> None:
     raise_alert(device, SUPPLY_ENABLED, f"supply enabled: {cause}")
 
 
-def arm(device: Any, cause: str, code: int = SUPPLY_ARMED) -> bool:
+def arm(device: Any, cause: str, code: int = SUPPLY_ARMED, *, wire: bool = True) -> bool:
     """Arm a disabled supply; False (and nothing changes) if it is enabled already."""
     if device.meter.supply_enabled:
         return False
     device.armed = True
     device.disabled_by_command = False
-    raise_alert(device, code, f"supply armed: {cause}")
+    raise_alert(device, code, f"supply armed: {cause}", wire=wire)
     return True
 
 
@@ -127,7 +149,8 @@ def watch(device: Any, was_enabled: bool) -> None:
     if was_enabled and not device.meter.supply_enabled:
         device.armed = False
         device.disabled_by_command = False
-        raise_alert(device, CREDIT_BELOW_DISABLEMENT, "credit exhausted")
+        wire = not engine_alerts(device.meter)
+        raise_alert(device, CREDIT_BELOW_DISABLEMENT, "credit exhausted", wire=wire)
         raise_alert(device, SUPPLY_DISABLED, "supply disabled: insufficient credit")
 
 
@@ -138,10 +161,11 @@ def after_credit(device: Any, *, by_emergency_credit: bool = False) -> None:
         return
     if not credit_available(device.meter):
         return
+    wire = not engine_alerts(device.meter)
     if by_emergency_credit:
-        arm(device, "emergency credit activated", ARMED_BY_EMERGENCY_CREDIT)
+        arm(device, "emergency credit activated", ARMED_BY_EMERGENCY_CREDIT, wire=wire)
     else:
-        arm(device, "credit restored")
+        arm(device, "credit restored", wire=wire)
 
 
 def alerts_to_json(device: Any) -> list[dict[str, Any]]:

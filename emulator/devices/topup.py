@@ -38,6 +38,8 @@ ACCEPTED, REJECTED_INVALID, REJECTED_DUPLICATE, REJECTED_ERROR = 0, 1, 2, 3
 COUNTER_CACHE = 10
 
 Source = Literal["remote", "meter", "ppmid"]
+#: Refusals the metering engine makes (and alerts) itself: maximum credit, balance.
+ENGINE_REFUSALS = frozenset({0x8F5B, 0x8F47})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ class TopUpOutcome:
 
 def _refuse(device: Any, result: int, reason: int, detail: str) -> TopUpOutcome:
     device.security_log.record(device.clock.now(), reason, f"UTRN rejected: {detail}")
-    supply.raise_alert(device, reason, f"UTRN rejected: {detail}")
+    engine = reason in ENGINE_REFUSALS and supply.engine_alerts(device.meter)
+    supply.raise_alert(device, reason, f"UTRN rejected: {detail}", wire=not engine)
     return TopUpOutcome(result, 0, reason, detail)
 
 
@@ -161,7 +164,10 @@ class ConsumerControls:
             )
             return False
         supply.raise_alert(
-            device, supply.EMERGENCY_CREDIT_ACTIVATED, f"emergency credit activated at {where}"
+            device,
+            supply.EMERGENCY_CREDIT_ACTIVATED,
+            f"emergency credit activated at {where}",
+            wire=not supply.engine_alerts(device.meter),
         )
         supply.after_credit(device, by_emergency_credit=True)
         return True

@@ -12,13 +12,14 @@ from devices_support import Lab, build_lab, gbz_command, gbz_response, send, zcl
 
 from emulator.devices import supply
 from emulator.devices.anchors import AnchorRole
-from emulator.devices.base import DeviceType
+from emulator.devices.base import DeviceType, Outbound
 from emulator.devices.han_devices import HanRequestError, Ppmid
 from emulator.devices.topup import ACCEPTED, COUNTER_CACHE, REJECTED_DUPLICATE, REJECTED_INVALID
 from emulator.devices.zcl_device import STATUS_INVALID_FIELD
 from emulator.devices.zcl_model import METERING
 from emulator.gbcs import utrn
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import decode_message
 from emulator.premises import join_ppmids
 from hil.utrn import UtrnIssueError, issue_utrn, tamper
 
@@ -302,3 +303,20 @@ def test_a_ppmid_not_joined_to_the_meter_reaches_nothing(lab: Lab) -> None:
     assert esme.meter.balance == before
     assert _last_event(ppmid) == supply.NOT_ACTIONED
     assert "ESME" not in ppmid.refresh()
+
+
+# -- alerts on the wire --------------------------------------------------------------------------
+
+
+def test_gbcs_alert_codes_go_to_the_acb_and_our_own_codes_do_not(lab: Lab) -> None:
+    esme = lab.esme
+    sent_to: list[Outbound] = []
+    esme.on_alert = sent_to.append
+    refused = esme.enter_utrn(tamper(Issuer(lab)(esme.eui, 100), "mac"))
+    assert refused.reason == supply.UTRN_NOT_AUTHENTIC
+    supply.disable(esme, "test")  # 0x00D0, ours: stays in the device
+    assert len(sent_to) == 1
+    out = sent_to[0]
+    assert out.message_code == supply.GENERIC_NON_CRITICAL_ALERT
+    assert (out.kind, out.destination) == ("alert", esme.security.acb)
+    assert decode_message(out.message).message_code == supply.GENERIC_NON_CRITICAL_ALERT
