@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from emulator.clock import Clock, to_zigbee_time
 from emulator.devices.base import DeviceType
 from emulator.devices.topup import ConsumerControls
-from emulator.devices.zcl_device import ZclDevice
+from emulator.devices.zcl_device import SUPPLY_STATUS, ZclDevice
 from emulator.devices.zcl_model import CALENDAR, METERING, PREPAYMENT, PRICE
 
 
@@ -66,9 +66,12 @@ class Gsme(ConsumerControls, ZclDevice):
             "credit": int(self.meter.balance),
             "debt": int(self.meter.debt),
             "values": {
-                f"{c:04x}:{a:04x}": v
-                for (c, a), v in self.zcl.values.items()
-                if not isinstance(v, bytes)
+                **{
+                    f"{c:04x}:{a:04x}": v
+                    for (c, a), v in self.zcl.values.items()
+                    if not isinstance(v, bytes)
+                },
+                f"{METERING:04x}:{SUPPLY_STATUS:04x}": self.live_value(METERING, SUPPLY_STATUS),
             },
             "octets": {
                 f"{c:04x}:{a:04x}": v.hex()

@@ -315,6 +315,8 @@ class ZclDevice(Device):
             return int(m.balance)
         if cluster == PREPAYMENT and attribute_id == 0x0005:
             return int(m.debt)
+        if cluster == METERING and attribute_id == SUPPLY_STATUS:
+            return _supply_status(self)  # whoever changed it: a command, credit, the consumer
         return None
 
     def _component(
@@ -1005,7 +1007,6 @@ def _change_supply(
         )
         return [_default(component, STATUS_INVALID_FIELD)]
     actual = _supply_status(device)
-    device.zcl.values[(METERING, 0x0014)] = actual
     return [
         Answer(
             METERING,
@@ -1021,6 +1022,7 @@ def _change_supply(
 
 
 SUPPLY_OFF, SUPPLY_ARMED, SUPPLY_ON = 0, 1, 2  # ZSE supply status
+SUPPLY_STATUS = 0x0014  # metering cluster attribute
 
 
 def _supply_status(device: ZclDevice) -> int:

@@ -429,7 +429,7 @@ def test_failing_attribute_fails_its_record_and_the_later_components(lab: Lab) -
         read_attributes(METERING, 0x0014),
     )
     first, second = gbz_response(send(gsme, command)).components
-    assert _records(first) == {0x0014: (STATUS_SUCCESS, 0), 0x0000: (0xC0, None)}
+    assert _records(first) == {0x0014: (STATUS_SUCCESS, 2), 0x0000: (0xC0, None)}  # supply on
     assert _fields(second) == {"command_id": 0xFF, "status": STATUS_FAILURE}
 
 

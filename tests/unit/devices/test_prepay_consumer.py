@@ -266,10 +266,12 @@ def test_the_gas_valve_is_closed_and_armed_remotely_but_opened_only_at_the_meter
     assert supply.state(gsme) == "disabled"
     assert _change_supply(lab, GCS39, 1).frame.fields["supply_status"] == 1
     assert supply.state(gsme) == "armed"
+    assert gsme.attribute_value(METERING, 0x0014, 0x30) == 1  # GCS33 reads it
     with pytest.raises(HanRequestError, match="GSME"):
         ppmid.request_enable("GSME")  # no PPMID use case opens a valve
     assert gsme.press_button() is True
     assert supply.state(gsme) == "enabled"
+    assert gsme.mirror()["values"]["0702:0014"] == 2  # and the GPF, while the meter sleeps
 
 
 def test_a_gas_top_up_from_the_ppmid_is_pcs01(lab: Lab) -> None:
