@@ -145,13 +145,16 @@ def consumer_enable(device: Any, where: str) -> bool:
 
 
 def watch(device: Any, was_enabled: bool) -> None:
-    """After the meter has advanced: note a disablement the meter made for lack of credit."""
+    """After the meter has advanced: note a disablement the meter made for lack of credit,
+    and arm a supply disabled for credit that has credit again, whatever brought it
+    (a balance adjustment, a change to credit mode: paths this module does not see)."""
     if was_enabled and not device.meter.supply_enabled:
         device.armed = False
         device.disabled_by_command = False
         wire = not engine_alerts(device.meter)
         raise_alert(device, CREDIT_BELOW_DISABLEMENT, "credit exhausted", wire=wire)
         raise_alert(device, SUPPLY_DISABLED, "supply disabled: insufficient credit")
+    after_credit(device)
 
 
 def after_credit(device: Any, *, by_emergency_credit: bool = False) -> None:

@@ -213,6 +213,17 @@ def test_a_supply_the_meter_disabled_between_catch_ups_is_armed_by_a_top_up(lab:
     assert supply.state(esme) == "armed"
 
 
+def test_credit_back_by_any_path_arms_at_the_next_catch_up(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    esme = lab.esme
+    _run_out_of_credit(lab, esme, monkeypatch)
+    esme.meter.balance = 500  # a balance adjustment (ECS04) the supply module does not see
+    lab.advance(_dt.timedelta(seconds=1))
+    esme.catch_up()
+    assert supply.state(esme) == "armed"
+
+
 def test_a_top_up_does_not_arm_a_supply_the_supplier_opened(lab: Lab) -> None:
     esme = lab.esme
     supply.disable(esme, "opened remotely")
