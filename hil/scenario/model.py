@@ -843,6 +843,7 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
     from hil.dcc.lab import LabError
 
     problems: list[str] = []
+    typed: set[str] = set()  # utrn steps so far, by name, for a later utrn_of
     for spec in scenario.all_steps():
         step = spec.model
         names: list[tuple[str, str | None]] = []
@@ -857,6 +858,10 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
                 ("meter", step.meter),
                 ("issued_for", step.issued_for),
             ]
+            if step.utrn_of is not None and step.utrn_of not in typed and "${" not in step.utrn_of:
+                problems.append(_at(spec, f"utrn_of: no earlier utrn step {step.utrn_of!r}"))
+            if step.action == "utrn" and step.name:
+                typed.add(step.name)
         elif isinstance(step, RawStep) and isinstance(step.raw, RawBuild):
             if lab.users.get(step.raw.user) is None:
                 known = ", ".join(u.name for u in lab.users)
