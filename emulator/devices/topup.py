@@ -91,6 +91,9 @@ def offer_utrn(device: Any, code: bytes | str, source: Source = "remote") -> Top
     if isinstance(refused, int) and refused != ACCEPTED:
         return _refuse(device, REJECTED_ERROR, refused, f"meter refused {ptut.pence} pence")
     device.utrn_counters = sorted([*used, ptut.counter])[-COUNTER_CACHE:]
+    log_top_up = getattr(device, "log_top_up", None)
+    if callable(log_top_up):
+        log_top_up(text, ptut.pence)
     code_added = supply.CREDIT_ADDED_REMOTELY if source == "remote" else supply.CREDIT_ADDED_LOCALLY
     supply.raise_alert(device, code_added, f"top-up of {ptut.pence} pence accepted ({source})")
     supply.after_credit(device)

@@ -379,6 +379,17 @@ class ZclDevice(Device):
         self.pending = [p for p in self.pending if _kind(p.component) != kind]
         return [_default(component, STATUS_SUCCESS)]
 
+    def log_top_up(self, code: str, pence: int) -> None:
+        """An accepted UTRN, however it came (CS01b, the keypad, the PPMID), goes in the
+        top-up log that reads of it publish."""
+        self.zcl.top_ups.append(
+            {
+                "top_up_code": code.encode("ascii"),
+                "top_up_amount": pence,
+                "top_up_time": to_zigbee_time(self.clock.now()),
+            }
+        )
+
     def catch_up(self) -> None:
         now = self.clock.now()
         was_enabled = self.meter.supply_enabled
@@ -853,15 +864,7 @@ def _consumer_top_up(
     from emulator.devices.topup import apply_utrn
 
     code = fields.get("top_up_code") or b""
-    result, value = apply_utrn(device, code)
-    if result == 0:
-        device.zcl.top_ups.append(
-            {
-                "top_up_code": code,
-                "top_up_amount": value,
-                "top_up_time": to_zigbee_time(device.clock.now()),
-            }
-        )
+    result, value = apply_utrn(device, code)  # an accepted one is logged (log_top_up)
     return [
         Answer(
             PREPAYMENT,

@@ -288,8 +288,11 @@ def test_the_gas_valve_is_closed_and_armed_remotely_but_opened_only_at_the_meter
 def test_a_gas_top_up_from_the_ppmid_is_pcs01(lab: Lab) -> None:
     gsme, ppmid = lab.gsme, _ppmid(lab)
     before = gsme.meter.balance
-    assert ppmid.enter_utrn(Issuer(lab)(gsme.eui, 300), "GSME").accepted
+    code = Issuer(lab)(gsme.eui, 300)
+    assert ppmid.enter_utrn(code, "GSME").accepted
     assert gsme.meter.balance == before + 300
+    assert gsme.zcl.top_ups[-1]["top_up_code"] == code.encode()  # in the meter's top-up log
+    assert gsme.zcl.top_ups[-1]["top_up_amount"] == 300
     assert [e.detail for e in ppmid.event_log][-1] == "PCS01"
     assert ppmid.display["GSME"]["balance"] == gsme.meter.balance
 
