@@ -57,14 +57,15 @@ class SupplyAlert:
         return {"time": self.time.isoformat(), "code": self.code, "detail": self.detail}
 
 
-def raise_alert(device: Any, code: int, detail: str, *, wire: bool = True) -> None:
-    """Log the event and keep it as an alert the device raised; a GBCS alert code also
-    goes to the access control broker (GNCA, 0x1001) unless `wire` is False (the
-    metering engine sends that one itself). Codes of our own stay in the device."""
+def raise_alert(device: Any, code: int, detail: str, *, engine: bool = False) -> None:
+    """Keep an alert the device raised, log it, and send a GBCS alert code to the access
+    control broker (GNCA, 0x1001); codes of our own stay in the device. `engine`: the
+    metering engine raised this one and logs and sends it itself, so only keep it."""
     now = device.clock.now()
-    device.event_log.record(now, code, detail)
-    if wire and code not in OURS:
-        _send(device, code, now)
+    if not engine:
+        device.event_log.record(now, code, detail)
+        if code not in OURS:
+            _send(device, code, now)
     alerts: list[SupplyAlert] = device.supply_alerts
     alerts.append(SupplyAlert(now, code, detail))
     if len(alerts) > ALERTS_KEPT:
@@ -85,7 +86,9 @@ def _send(device: Any, code: int, now: _dt.datetime) -> None:
 
 
 def engine_alerts(meter: Any) -> bool:
-    """Whether the metering engine raises the credit alerts itself (it keeps events)."""
+    """Whether the metering engine raises the credit alerts itself (it keeps events): credit
+    exhausted, armed by credit or emergency credit, emergency credit activated, maximum
+    credit or balance exceeded."""
     return hasattr(meter, "take_events")
 
 
@@ -121,13 +124,13 @@ def enable(device: Any, cause: str) -> None:
     raise_alert(device, SUPPLY_ENABLED, f"supply enabled: {cause}")
 
 
-def arm(device: Any, cause: str, code: int = SUPPLY_ARMED, *, wire: bool = True) -> bool:
+def arm(device: Any, cause: str, code: int = SUPPLY_ARMED, *, engine: bool = False) -> bool:
     """Arm a disabled supply; False (and nothing changes) if it is enabled already."""
     if device.meter.supply_enabled:
         return False
     device.armed = True
     device.disabled_by_command = False
-    raise_alert(device, code, f"supply armed: {cause}", wire=wire)
+    raise_alert(device, code, f"supply armed: {cause}", engine=engine)
     return True
 
 
@@ -151,8 +154,8 @@ def watch(device: Any, was_enabled: bool) -> None:
     if was_enabled and not device.meter.supply_enabled:
         device.armed = False
         device.disabled_by_command = False
-        wire = not engine_alerts(device.meter)
-        raise_alert(device, CREDIT_BELOW_DISABLEMENT, "credit exhausted", wire=wire)
+        engine = engine_alerts(device.meter)
+        raise_alert(device, CREDIT_BELOW_DISABLEMENT, "credit exhausted", engine=engine)
         raise_alert(device, SUPPLY_DISABLED, "supply disabled: insufficient credit")
     after_credit(device)
 
@@ -164,11 +167,11 @@ def after_credit(device: Any, *, by_emergency_credit: bool = False) -> None:
         return
     if not credit_available(device.meter):
         return
-    wire = not engine_alerts(device.meter)
+    engine = engine_alerts(device.meter)
     if by_emergency_credit:
-        arm(device, "emergency credit activated", ARMED_BY_EMERGENCY_CREDIT, wire=wire)
+        arm(device, "emergency credit activated", ARMED_BY_EMERGENCY_CREDIT, engine=engine)
     else:
-        arm(device, "credit restored", wire=wire)
+        arm(device, "credit restored", engine=engine)
 
 
 def alerts_to_json(device: Any) -> list[dict[str, Any]]:

@@ -57,7 +57,7 @@ class TopUpOutcome:
 def _refuse(device: Any, result: int, reason: int, detail: str) -> TopUpOutcome:
     device.security_log.record(device.clock.now(), reason, f"UTRN rejected: {detail}")
     engine = reason in ENGINE_REFUSALS and supply.engine_alerts(device.meter)
-    supply.raise_alert(device, reason, f"UTRN rejected: {detail}", wire=not engine)
+    supply.raise_alert(device, reason, f"UTRN rejected: {detail}", engine=engine)
     return TopUpOutcome(result, 0, reason, detail)
 
 
@@ -170,7 +170,7 @@ class ConsumerControls:
             device,
             supply.EMERGENCY_CREDIT_ACTIVATED,
             f"emergency credit activated at {where}",
-            wire=not supply.engine_alerts(device.meter),
+            engine=supply.engine_alerts(device.meter),
         )
         supply.after_credit(device, by_emergency_credit=True)
         return True

@@ -336,3 +336,15 @@ def test_gbcs_alert_codes_go_to_the_acb_and_our_own_codes_do_not(lab: Lab) -> No
     assert out.message_code == supply.GENERIC_NON_CRITICAL_ALERT
     assert (out.kind, out.destination) == ("alert", esme.security.acb)
     assert decode_message(out.message).message_code == supply.GENERIC_NON_CRITICAL_ALERT
+
+
+def test_an_alert_the_engine_raised_is_kept_but_not_logged_or_sent_twice(lab: Lab) -> None:
+    esme = lab.esme
+    sent_to: list[Outbound] = []
+    esme.on_alert = sent_to.append
+    logged = len(esme.event_log)
+    supply.raise_alert(esme, supply.SUPPLY_ARMED, "armed by the engine", engine=True)
+    assert (len(esme.event_log), sent_to) == (logged, [])
+    assert esme.last_alert == supply.SUPPLY_ARMED
+    supply.raise_alert(esme, supply.SUPPLY_ARMED, "armed remotely")
+    assert len(esme.event_log) == logged + 1 and len(sent_to) == 1
