@@ -109,6 +109,35 @@ def provision(device: Device, pki: TestPki, parties: dict[AnchorRole, Party]) ->
         )
 
 
+#: GBCS device-log type numbers (CS03) of the devices a PPMID is joined to.
+_JOIN_TYPES = {DeviceType.ESME: 1, DeviceType.GSME: 0, DeviceType.PPMID: 5}
+
+
+def connect_ppmids(devices: Mapping[bytes, Device]) -> None:
+    """A PPMID reaches the devices of its premises over the HAN (`Ppmid.connect`); it
+    talks to a meter only once both are joined (CS03, or `join_ppmids`)."""
+    from emulator.devices.han_devices import Ppmid
+
+    for ppmid in devices.values():
+        if isinstance(ppmid, Ppmid):
+            ppmid.connect(devices.get)
+
+
+def join_ppmids(devices: Mapping[bytes, Device]) -> None:
+    """An installed premises: its PPMID joined to the ESME and GSME, both ways (what a
+    lab's commissioned PPMID starts with; a bare `Premises.build` joins nothing)."""
+    from emulator.devices.han_devices import Ppmid
+
+    for ppmid in devices.values():
+        if not isinstance(ppmid, Ppmid):
+            continue
+        for meter in devices.values():
+            if meter.device_type in (DeviceType.ESME, DeviceType.GSME):
+                ppmid.han_pairings[bytes(meter.eui)] = _JOIN_TYPES[meter.device_type]
+                meter.han_pairings[bytes(ppmid.eui)] = _JOIN_TYPES[DeviceType.PPMID]
+        ppmid.refresh(catch_up=False)  # the screen shows the meters from the start
+
+
 @dataclass
 class Premises:
     pki: TestPki
@@ -149,6 +178,7 @@ class Premises:
             remote.han.install_code = b"install-code-" + bytes([suffix])
             chf.add_device(remote.eui, 0, remote.han.install_code)
         chf.add_device(gpf.eui)
+        connect_ppmids(built)
         return cls(the_pki, parties, clock, chf, gpf, built)
 
     def device(self, kind: DeviceType) -> Device:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from emulator.clock import Clock
-from emulator.devices import prepay_bridge
+from emulator.devices import prepay_bridge, supply
 from emulator.devices.alerts import dlms_alert
 from emulator.devices.base import DeviceType, use_cases_for
 from emulator.devices.cosem import profiles
@@ -30,7 +30,7 @@ from emulator.devices.cosem.esme_model import MODEL
 from emulator.devices.cosem.model import CosemModel, Obj
 from emulator.devices.cosem.server import Outcome
 from emulator.devices.cosem_device import CosemDevice
-from emulator.devices.topup import ACCEPTED, apply_utrn
+from emulator.devices.topup import ACCEPTED, ConsumerControls, offer_utrn
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import Boolean, Data, Enum, OctetString, _Integer
 from emulator.gbcs.dlms.datetime import DlmsDateTime
@@ -43,11 +43,9 @@ ALERT_FUTURE_SUCCESS = 0x8F66
 DISCONNECTOR_SCRIPTS = Obis("0-0:10.0.106.255")
 SCRIPT_ENABLE, SCRIPT_DISABLE, SCRIPT_ARM = 0x33, 0x34, 0x36
 CONTROL_DISCONNECTED, CONTROL_CONNECTED, CONTROL_READY = 0, 1, 2
-# Event log codes for load switch changes. "Supply Armed" is the GBCS alert code;
-# the remote enable/disable codes are ours (the GBCS event table is not in our
-# reference material) and are documented in docs/devices.md.
-EVENT_SUPPLY_ARMED = 0x8F32
-EVENT_SUPPLY_DISABLED, EVENT_SUPPLY_ENABLED = 0x00D0, 0x00D1
+# Event log codes for load switch changes (one table: emulator/devices/supply.py).
+EVENT_SUPPLY_ARMED = supply.SUPPLY_ARMED
+EVENT_SUPPLY_DISABLED, EVENT_SUPPLY_ENABLED = supply.SUPPLY_DISABLED, supply.SUPPLY_ENABLED
 
 # Class 1 objects holding structures of metering quantities (GBCS ESME data model);
 # their values are computed from the meter on every read, never stored.
@@ -116,7 +114,7 @@ class Activation:
     originator: Eui64
 
 
-class Esme(CosemDevice):
+class Esme(ConsumerControls, CosemDevice):
     device_type: ClassVar[DeviceType] = DeviceType.ESME
     model: ClassVar[CosemModel] = MODEL
 
@@ -135,6 +133,9 @@ class Esme(CosemDevice):
         self._restrict_use_cases()
         self.meter = Meter()
         self.armed = False
+        self.supply_alerts: list[supply.SupplyAlert] = []
+        self.supply_alerts_dropped = 0
+        self.disabled_by_command = False  # not armed by credit (supply.after_credit)
         self.activations: list[Activation] = []
         self.utrn_counters: list[int] = []
         self.dropped_settings = 0  # prepayment/tariff writes the engine could not take
@@ -152,8 +153,10 @@ class Esme(CosemDevice):
     # -- time ---------------------------------------------------------------------------
     def catch_up(self) -> None:
         now = self.clock.now()
+        was_enabled = self.meter.supply_enabled
         super().catch_up()  # profile rows, each with the meter as it was at its capture time
         self.meter.advance(now)
+        supply.watch(self, was_enabled)
         for activation in [a for a in self.activations if a.at <= now]:
             self.activations.remove(activation)
             self._activate(activation)
@@ -312,19 +315,16 @@ class Esme(CosemDevice):
         return CONTROL_READY if self.armed else CONTROL_DISCONNECTED
 
     def _load_switch(self, argument: Data) -> Outcome:
+        """ECS42 close (enable), ECS43 open (disable), ECS44 arm: the disconnector scripts."""
         script = argument.value if isinstance(argument, _Integer) else -1
-        now = self.clock.now()
+        self.catch_up()
         if script == SCRIPT_DISABLE:
-            self.meter.supply_enabled = False
-            self.armed = False
-            self.event_log.record(now, EVENT_SUPPLY_DISABLED, "load switch opened")
+            supply.disable(self, "load switch opened remotely")
         elif script == SCRIPT_ENABLE:
-            self.meter.supply_enabled = True
-            self.armed = False
-            self.event_log.record(now, EVENT_SUPPLY_ENABLED, "load switch closed")
+            supply.enable(self, "load switch closed remotely")
         elif script == SCRIPT_ARM:
-            self.armed = not self.meter.supply_enabled
-            self.event_log.record(now, EVENT_SUPPLY_ARMED, "supply armed")
+            if not supply.arm(self, "armed remotely"):
+                self.event_log.record(self.clock.now(), EVENT_SUPPLY_ARMED, "arm: already enabled")
         else:
             return Outcome(ActionResult.OBJECT_UNAVAILABLE)
         return Outcome(0)
@@ -332,8 +332,8 @@ class Esme(CosemDevice):
     def _top_up(self, argument: Data) -> Outcome:
         if not isinstance(argument, OctetString):
             return Outcome(ActionResult.TYPE_UNMATCHED)
-        result, _ = apply_utrn(self, argument.value)
-        return Outcome(0 if result == ACCEPTED else ActionResult.HARDWARE_FAULT)
+        outcome = offer_utrn(self, argument.value, "remote")
+        return Outcome(0 if outcome.result == ACCEPTED else ActionResult.HARDWARE_FAULT)
 
     # -- copies and state -------------------------------------------------------------------
     def clone(self) -> Esme:
@@ -342,6 +342,7 @@ class Esme(CosemDevice):
         new.meter = Meter.from_json(self.meter.to_json())
         new.activations = list(self.activations)
         new.utrn_counters = list(self.utrn_counters)
+        new.supply_alerts = list(self.supply_alerts)
         return new
 
     def to_state(self) -> dict[str, Any]:
@@ -352,6 +353,8 @@ class Esme(CosemDevice):
                 "auxiliary": self.auxiliary,
                 "meter": self.meter.to_json(),
                 "armed": self.armed,
+                "disabled_by_command": self.disabled_by_command,
+                "supply_alerts": supply.alerts_to_json(self),
                 "utrn_counters": self.utrn_counters,
                 "activations": [
                     {
@@ -376,6 +379,8 @@ class Esme(CosemDevice):
         self._restrict_use_cases()
         self.meter = Meter.from_json(state["meter"])
         self.armed = bool(state.get("armed", False))
+        self.disabled_by_command = bool(state.get("disabled_by_command", False))
+        self.supply_alerts = supply.alerts_from_json(state.get("supply_alerts", []))
         self.utrn_counters = list(state.get("utrn_counters", []))
         self.activations = [
             Activation(

@@ -14,11 +14,12 @@ from typing import Any, ClassVar
 
 from emulator.clock import Clock, to_zigbee_time
 from emulator.devices.base import DeviceType
-from emulator.devices.zcl_device import ZclDevice
+from emulator.devices.topup import ConsumerControls
+from emulator.devices.zcl_device import SUPPLY_STATUS, ZclDevice
 from emulator.devices.zcl_model import CALENDAR, METERING, PREPAYMENT, PRICE
 
 
-class Gsme(ZclDevice):
+class Gsme(ConsumerControls, ZclDevice):
     device_type: ClassVar[DeviceType] = DeviceType.GSME
     #: A battery device: it pulls this many firmware blocks per wake-up at most.
     OTA_BLOCKS_PER_WAKE: ClassVar[int | None] = 4
@@ -65,9 +66,12 @@ class Gsme(ZclDevice):
             "credit": int(self.meter.balance),
             "debt": int(self.meter.debt),
             "values": {
-                f"{c:04x}:{a:04x}": v
-                for (c, a), v in self.zcl.values.items()
-                if not isinstance(v, bytes)
+                **{
+                    f"{c:04x}:{a:04x}": v
+                    for (c, a), v in self.zcl.values.items()
+                    if not isinstance(v, bytes)
+                },
+                f"{METERING:04x}:{SUPPLY_STATUS:04x}": self.live_value(METERING, SUPPLY_STATUS),
             },
             "octets": {
                 f"{c:04x}:{a:04x}": v.hex()

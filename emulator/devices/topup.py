@@ -2,44 +2,175 @@
 
 A device rebuilds the token's full counter from the last one it accepted,
 checks the GMAC with the supplier's prepayment key-agreement key, refuses a
-counter it has already used, then credits the balance. Every refusal is written
-to the security log with the GBCS code for the reason.
+counter it has already used (or one older than every counter in its full UTRN
+counter cache), then credits the balance. A UTRN comes from the DCC (CS01a/b), is
+typed on the meter's keypad, or is relayed by a PPMID (PECS01/PCS01).
+
+Every refusal is written to the security log and raised as an event with the
+GBCS code for its reason; the PTUT names no device, so a UTRN made for another
+meter fails its GMAC here exactly like a forged one:
+
+    check digit or format wrong        0x8F64 UTRN not for this Device
+    GMAC wrong (forged, other meter)   0x8F63 UTRN not Authentic
+    counter used or older than cache   0x8F51 Duplicate UTRN entered
+    over the meter's credit limits     the metering engine's code (0x8F5B, 0x8F47)
+
+An accepted top-up is an event too (0x810E Credit Added Locally when typed or
+relayed; our 0x00D2 when applied remotely), and a supply the meter disabled for
+lack of credit is armed when the balance is positive again (`supply.after_credit`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from emulator.devices import supply
 from emulator.devices.anchors import AnchorRole
-from emulator.devices.logs import UTRN_NOT_AUTHENTIC
 from emulator.errors import SecurityError, UtrnError
 from emulator.gbcs import utrn
 from emulator.pki.keystore import KeyUsage
 
 # ZCL consumer top-up result types (ZSE prepayment cluster)
 ACCEPTED, REJECTED_INVALID, REJECTED_DUPLICATE, REJECTED_ERROR = 0, 1, 2, 3
+#: Counters a meter remembers (GBCS UTRN counter cache); until it is full the
+#: empty slots count as counter 0, so any fresh counter is above the lowest.
+COUNTER_CACHE = 10
+
+Source = Literal["remote", "meter", "ppmid"]
+#: Refusals the metering engine makes (and alerts) itself: maximum credit, balance.
+ENGINE_REFUSALS = frozenset({0x8F5B, 0x8F47})
 
 
-def apply_utrn(device: Any, code: bytes) -> tuple[int, int]:
-    """(result type, value in pence) for a UTRN offered to `device`."""
+@dataclass(frozen=True, slots=True)
+class TopUpOutcome:
+    result: int  # ZSE result type (ACCEPTED, REJECTED_INVALID, REJECTED_DUPLICATE)
+    pence: int
+    reason: int | None = None  # the GBCS event code of a refusal
+    detail: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.result == ACCEPTED
+
+
+def _refuse(device: Any, result: int, reason: int, detail: str) -> TopUpOutcome:
+    device.security_log.record(device.clock.now(), reason, f"UTRN rejected: {detail}")
+    engine = reason in ENGINE_REFUSALS and supply.engine_alerts(device.meter)
+    supply.raise_alert(device, reason, f"UTRN rejected: {detail}", engine=engine)
+    return TopUpOutcome(result, 0, reason, detail)
+
+
+def offer_utrn(device: Any, code: bytes | str, source: Source = "remote") -> TopUpOutcome:
+    """Apply a UTRN to `device` (an ESME or GSME): credit it once, or refuse it with why."""
     supplier = device.anchors.get(AnchorRole.SUPPLIER)
     try:
-        text = code.decode("ascii")
+        text = code if isinstance(code, str) else code.decode("ascii")
+        parsed = utrn.parse_utrn(text)
+    except (UtrnError, UnicodeDecodeError) as exc:
+        return _refuse(device, REJECTED_INVALID, supply.UTRN_NOT_FOR_DEVICE, str(exc))
+    used: list[int] = list(getattr(device, "utrn_counters", []))
+    try:
         if supplier is None:
             raise UtrnError("no supplier trust anchor")
         z = device.security.shared_secret(
             supplier.eui, device.eui, KeyUsage.PREPAYMENT_KEY_AGREEMENT, KeyUsage.KEY_AGREEMENT
         )  # the supplier cell's prepayment key, through DeviceKeys
-        parsed = utrn.parse_utrn(text)
-        used: list[int] = getattr(device, "utrn_counters", [])
         candidates = utrn.counter_candidates(parsed.counter_bits, max(used, default=0))
         ptut, _ = utrn.verify_utrn(text, z, supplier.eui, device.eui, candidates)
-    except (UtrnError, UnicodeDecodeError, SecurityError) as exc:
-        device.security_log.record(device.clock.now(), UTRN_NOT_AUTHENTIC, f"UTRN rejected: {exc}")
-        return REJECTED_INVALID, 0
+    except (UtrnError, SecurityError) as exc:
+        return _refuse(device, REJECTED_INVALID, supply.UTRN_NOT_AUTHENTIC, str(exc))
     if ptut.counter in used:
-        device.security_log.record(device.clock.now(), UTRN_NOT_AUTHENTIC, "UTRN already used")
-        return REJECTED_DUPLICATE, 0
-    device.utrn_counters = sorted([*used, ptut.counter])[-10:]
-    device.meter.top_up(ptut.pence)
-    return ACCEPTED, ptut.pence
+        return _refuse(device, REJECTED_DUPLICATE, supply.DUPLICATE_UTRN, "UTRN already used")
+    if len(used) >= COUNTER_CACHE and ptut.counter < min(used):
+        return _refuse(
+            device, REJECTED_DUPLICATE, supply.DUPLICATE_UTRN, "UTRN counter older than the cache"
+        )
+    device.catch_up()
+    refused = device.meter.top_up(ptut.pence)  # the engine's limits: maximum credit, balance
+    if isinstance(refused, int) and refused != ACCEPTED:
+        return _refuse(device, REJECTED_ERROR, refused, f"meter refused {ptut.pence} pence")
+    device.utrn_counters = sorted([*used, ptut.counter])[-COUNTER_CACHE:]
+    log_top_up = getattr(device, "log_top_up", None)
+    if callable(log_top_up):
+        log_top_up(text, ptut.pence)
+    code_added = supply.CREDIT_ADDED_REMOTELY if source == "remote" else supply.CREDIT_ADDED_LOCALLY
+    supply.raise_alert(device, code_added, f"top-up of {ptut.pence} pence accepted ({source})")
+    supply.after_credit(device)
+    return TopUpOutcome(ACCEPTED, ptut.pence)
+
+
+def apply_utrn(device: Any, code: bytes, source: Source = "remote") -> tuple[int, int]:
+    """(result type, value in pence) for a UTRN offered to `device`."""
+    outcome = offer_utrn(device, code, source)
+    return outcome.result, outcome.pence
+
+
+class ConsumerControls:
+    """What the consumer does at a meter, or asks of it from the PPMID over the HAN.
+
+    Mixed into the ESME and GSME; the device keeps `meter`, `armed`,
+    `supply_alerts` and its logs (emulator/devices/supply.py).
+    """
+
+    @property
+    def supply_state(self) -> str:
+        """ "enabled", "armed" or "disabled" (what a scenario asserts)."""
+        return supply.state(self)
+
+    @property
+    def alert_codes(self) -> list[int]:
+        """The supply and top-up alerts raised, oldest first (GBCS codes)."""
+        device: Any = self
+        return [a.code for a in device.supply_alerts]
+
+    @property
+    def last_alert(self) -> int | None:
+        codes = self.alert_codes
+        return codes[-1] if codes else None
+
+    def press_button(self) -> bool:
+        """The supply button: closes an armed load switch or opens an armed valve."""
+        device: Any = self
+        device.catch_up()
+        return supply.consumer_enable(device, "the meter")
+
+    def request_enable(self) -> bool:
+        """PECS03 from the PPMID: the same as the button, asked over the HAN."""
+        device: Any = self
+        device.catch_up()
+        return supply.consumer_enable(device, "the PPMID")
+
+    def enter_utrn(self, code: str, source: Source = "meter") -> TopUpOutcome:
+        """A UTRN typed on the meter's keypad (or relayed by the PPMID: PECS01/PCS01)."""
+        device: Any = self
+        return offer_utrn(device, code, source)
+
+    def activate_emergency_credit(self, where: str = "the meter") -> bool:
+        """The consumer takes emergency credit (at the meter, or PECS02/PCS02).
+
+        Whether it is available is the metering engine's rule (its
+        `activate_emergency_credit` when it has one); here the request reaches
+        the meter, and a supply disabled for lack of credit is armed once
+        emergency credit is active.
+        """
+        device: Any = self
+        device.catch_up()
+        engine = getattr(device.meter, "activate_emergency_credit", None)
+        if callable(engine):
+            engine()
+        else:
+            device.meter.emergency_credit_active = True
+        if not device.meter.emergency_credit_active:
+            device.event_log.record(
+                device.clock.now(), supply.NOT_ACTIONED, f"emergency credit refused ({where})"
+            )
+            return False
+        supply.raise_alert(
+            device,
+            supply.EMERGENCY_CREDIT_ACTIVATED,
+            f"emergency credit activated at {where}",
+            engine=supply.engine_alerts(device.meter),
+        )
+        supply.after_credit(device, by_emergency_credit=True)
+        return True

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.clock import Clock, from_zigbee_time, to_zigbee_time
+from emulator.devices import supply
 from emulator.devices.base import Device, Incoming, Reply
 from emulator.devices.zcl_model import (
     ATTRIBUTES,
@@ -178,6 +179,10 @@ class ZclDevice(Device):
         self.current: Incoming | None = None
         self.utrn_counters: list[int] = []  # UTRN counters accepted (topup.apply_utrn)
         self.dropped_settings = 0  # published tariffs the metering engine could not take
+        self.armed = False  # the valve: closed, waiting for the consumer (supply.py)
+        self.supply_alerts: list[supply.SupplyAlert] = []
+        self.supply_alerts_dropped = 0
+        self.disabled_by_command = False  # not armed by credit (supply.after_credit)
 
     # -- commands ---------------------------------------------------------------------
     def execute(self, incoming: Incoming) -> Reply | None:
@@ -335,6 +340,8 @@ class ZclDevice(Device):
             return int(m.balance)
         if cluster == PREPAYMENT and attribute_id == 0x0005:
             return int(m.debt)
+        if cluster == METERING and attribute_id == SUPPLY_STATUS:
+            return _supply_status(self)  # whoever changed it: a command, credit, the consumer
         return None
 
     def _component(
@@ -397,11 +404,24 @@ class ZclDevice(Device):
         self.pending = [p for p in self.pending if _kind(p.component) != kind]
         return [_default(component, STATUS_SUCCESS)]
 
+    def log_top_up(self, code: str, pence: int) -> None:
+        """An accepted UTRN, however it came (CS01b, the keypad, the PPMID), goes in the
+        top-up log that reads of it publish."""
+        self.zcl.top_ups.append(
+            {
+                "top_up_code": code.encode("ascii"),
+                "top_up_amount": pence,
+                "top_up_time": to_zigbee_time(self.clock.now()),
+            }
+        )
+
     def catch_up(self) -> None:
         now = self.clock.now()
+        was_enabled = self.meter.supply_enabled
         self.capture_until(now)  # snapshots, each with the meter as it was at its time
         self.meter.advance(now)
         self._sync_debts()
+        supply.watch(self, was_enabled)
         for item in [p for p in self.pending if p.at <= now]:
             self.pending.remove(item)
             self._one(-1, item.component)
@@ -572,6 +592,7 @@ class ZclDevice(Device):
         new._pending_prepay = list(self._pending_prepay)
         new.current = None
         new.utrn_counters = list(self.utrn_counters)
+        new.supply_alerts = list(self.supply_alerts)
         return new
 
     def to_state(self) -> dict[str, Any]:
@@ -604,6 +625,9 @@ class ZclDevice(Device):
             for p in self.pending
         ]
         state["utrn_counters"] = self.utrn_counters
+        state["armed"] = self.armed
+        state["disabled_by_command"] = self.disabled_by_command
+        state["supply_alerts"] = supply.alerts_to_json(self)
         return state
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -640,6 +664,9 @@ class ZclDevice(Device):
         for p in self.pending:  # re-armed: they run when due, as before the restart
             self.clock.call_at(p.at, self.catch_up)
         self.utrn_counters = [int(c) for c in state.get("utrn_counters", [])]
+        self.armed = bool(state.get("armed", False))
+        self.disabled_by_command = bool(state.get("disabled_by_command", False))
+        self.supply_alerts = supply.alerts_from_json(state.get("supply_alerts", []))
 
 
 def _plain(value: Any) -> Any:
@@ -873,15 +900,7 @@ def _consumer_top_up(
     from emulator.devices.topup import apply_utrn
 
     code = fields.get("top_up_code") or b""
-    result, value = apply_utrn(device, code)
-    if result == 0:
-        device.zcl.top_ups.append(
-            {
-                "top_up_code": code,
-                "top_up_amount": value,
-                "top_up_time": to_zigbee_time(device.clock.now()),
-            }
-        )
+    result, value = apply_utrn(device, code)  # an accepted one is logged (log_top_up)
     return [
         Answer(
             PREPAYMENT,
@@ -1045,9 +1064,24 @@ def _clear_event_log(
 def _change_supply(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
+    """GCS32 close the valve (status 0), GCS39 arm it (1).
+
+    The gas valve rules: a valve is never opened remotely (status 2 is refused
+    with INVALID_FIELD); an armed valve opens only when the consumer asks at the
+    meter or the PPMID, and arming an open valve changes nothing.
+    """
     status = fields.get("proposed_supply_status", 0)
-    device.meter.supply_enabled = status == 2
-    device.zcl.values[(METERING, 0x0014)] = status
+    device.catch_up()
+    if status == SUPPLY_OFF:
+        supply.disable(device, "valve closed remotely")
+    elif status == SUPPLY_ARMED and not device.meter.supply_enabled:
+        supply.arm(device, "valve armed remotely")
+    elif status != SUPPLY_ARMED:
+        device.event_log.record(
+            device.clock.now(), supply.NOT_ACTIONED, f"valve: remote supply status {status} refused"
+        )
+        return [_default(component, STATUS_INVALID_FIELD)]
+    actual = _supply_status(device)
     return [
         Answer(
             METERING,
@@ -1056,10 +1090,20 @@ def _change_supply(
                 "provider_id": fields.get("provider_id", 0),
                 "issuer_event_id": fields.get("issuer_event_id", 0),
                 "implementation_date_time": to_zigbee_time(device.clock.now()),
-                "supply_status": status,
+                "supply_status": actual,
             },
         )
     ]
+
+
+SUPPLY_OFF, SUPPLY_ARMED, SUPPLY_ON = 0, 1, 2  # ZSE supply status
+SUPPLY_STATUS = 0x0014  # metering cluster attribute
+
+
+def _supply_status(device: ZclDevice) -> int:
+    if device.meter.supply_enabled:
+        return SUPPLY_ON
+    return SUPPLY_ARMED if device.armed else SUPPLY_OFF
 
 
 def _get_billing_period(

@@ -44,7 +44,7 @@ from emulator.han.mqtt import parse_mqtt_url
 from emulator.hub import Hub
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import Party, TestPki
-from emulator.premises import Premises, lab_pki
+from emulator.premises import Premises, join_ppmids, lab_pki
 from hil.bench import BenchHooks, ExternalDevice
 from hil.dcc.catalogue import Role
 from hil.dcc.inventory import DeviceKind, Inventory, SmiStatus
@@ -577,6 +577,10 @@ class Lab:
                         len(built),
                         ExternalDevice(name, dut, d.external, d.hooks),
                     )
+            if any(
+                d.kind == DeviceKind.PPMID and d.status == SmiStatus.COMMISSIONED for d in p.devices
+            ):
+                join_ppmids(premises.devices)  # a commissioned PPMID is joined to the meters
             by_kind: dict[DeviceKind, Eui64] = {}
             for d in p.devices:
                 eui = Eui64(p.base | d.suffix) if not d.kind.hub else None

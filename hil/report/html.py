@@ -29,7 +29,7 @@ from hil.report.common import (
     step_counts,
     virtual_seconds,
 )
-from hil.report.plots import response_times_svg, series_svg
+from hil.report.plots import prepayment_svg, response_times_svg, series_svg
 from hil.scenario.record import (
     FaultRecord,
     MessageRecord,
@@ -169,6 +169,9 @@ def _scenario(n: int, s: ScenarioRecord) -> str:
         plot = series_svg(s, f"s{n}-series")
         if plot:
             parts.append(f'<h3>Values over virtual time</h3><div class="plot series">{plot}</div>')
+        money = prepayment_svg(s, f"s{n}-prepay")
+        if money:
+            parts.append(f'<h3>Prepayment</h3><div class="plot prepayment">{money}</div>')
     if s.measurements:
         parts.append(_measurements(s))
     if s.faults:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -22,7 +23,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from hil.report.common import parse_time
-from hil.scenario.record import FaultRecord, ResponseTimeRecord, ScenarioRecord
+from hil.scenario.record import (
+    PREPAYMENT_SUFFIX,
+    FaultRecord,
+    ResponseTimeRecord,
+    ScenarioRecord,
+)
 
 PASS_COLOUR = "#1a7f37"
 FAIL_COLOUR = "#cf222e"
@@ -139,10 +145,9 @@ def series_svg(scenario: ScenarioRecord, salt: str) -> str | None:
     """Values over virtual time, one panel per unit, faults as shaded spans."""
     by_unit: dict[str, list[tuple[str, list[tuple[_dt.datetime, float]]]]] = {}
     for name, points in scenario.series.items():
-        parsed = [(t, v) for t, v in ((parse_time(t), v) for t, v in points) if t is not None]
-        finite = [
-            (t, float(v)) for t, v in parsed if isinstance(v, int | float) and math.isfinite(v)
-        ]
+        if name.endswith(PREPAYMENT_SUFFIX):
+            continue  # prepayment_svg draws them
+        finite = _finite(points)
         if finite:
             by_unit.setdefault(scenario.series_units.get(name, ""), []).append((name, finite))
     if not by_unit:
@@ -176,6 +181,71 @@ def series_svg(scenario: ScenarioRecord, salt: str) -> str | None:
         axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         axes[-1].set_xlabel("virtual time (UTC)")
         axes[0].set_title("Values over virtual time (shaded: faults)")
+        return _svg(fig, salt)
+
+
+def _finite(points: Sequence[tuple[str, float]]) -> list[tuple[_dt.datetime, float]]:
+    parsed = [(t, v) for t, v in ((parse_time(t), v) for t, v in points) if t is not None]
+    return [(t, float(v)) for t, v in parsed if isinstance(v, int | float) and math.isfinite(v)]
+
+
+def prepayment_svg(scenario: ScenarioRecord, salt: str) -> str | None:
+    """Each meter's balance and debt (pence) over virtual time, and its supply below.
+
+    Spans where a meter's supply was disabled are shaded on the money panel, so a
+    disconnection lines up with the balance that caused it.
+    """
+    money: list[tuple[str, list[tuple[_dt.datetime, float]]]] = []
+    supply: list[tuple[str, list[tuple[_dt.datetime, float]]]] = []
+    for name, points in sorted(scenario.series.items()):
+        if not name.endswith(PREPAYMENT_SUFFIX):
+            continue
+        values = _finite(points)
+        label = name.removesuffix(PREPAYMENT_SUFFIX)
+        if values:
+            (supply if label.endswith(" supply") else money).append((label, values))
+    if not money:
+        return None
+    with matplotlib.rc_context(_STYLE):
+        fig = Figure(figsize=(10, 4.6))
+        top, bottom = fig.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, squeeze=True
+        )
+        for n, (label, values) in enumerate(money):
+            top.plot(
+                [_num(t) for t, _ in values],
+                [v for _, v in values],
+                drawstyle="steps-post",
+                lw=1.6,
+                ls="--" if label.endswith(" debt") else "-",
+                color=SERIES_COLOURS[n % len(SERIES_COLOURS)],
+                label=_label(label),
+            )
+        top.axhline(0, color="#8c959f", lw=0.8)
+        for n, (label, values) in enumerate(supply):
+            xs = [_num(t) for t, _ in values]
+            bottom.plot(
+                xs,
+                [v for _, v in values],
+                drawstyle="steps-post",
+                lw=1.6,
+                color=SERIES_COLOURS[n % len(SERIES_COLOURS)],
+                label=_label(label),
+            )
+            for (t0, v0), (t1, _) in itertools.pairwise(values):
+                if v0 == 0.0:
+                    top.axvspan(_num(t0), _num(t1), color=FAIL_COLOUR, alpha=0.08, lw=0)
+        top.set_ylabel("pence")
+        top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        top.set_title("Prepayment: balance and debt over virtual time (shaded: supply disabled)")
+        bottom.set_yticks([0.0, 0.5, 1.0], ["disabled", "armed", "enabled"])
+        bottom.set_ylim(-0.15, 1.15)
+        if supply:
+            bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+        bottom.xaxis.set_major_locator(locator)
+        bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        bottom.set_xlabel("virtual time (UTC)")
         return _svg(fig, salt)
 
 

@@ -261,20 +261,40 @@ class RawStep(_Step):
 class ActionStep(_Step):
     """A local action on a device: what a person at the premises does."""
 
-    action: Literal["press_button", "utrn", "power_cycle", "set_load", "reset_han"]
+    action: Literal[
+        "press_button",
+        "utrn",
+        "emergency_credit",
+        "enable_supply",
+        "power_cycle",
+        "set_load",
+        "reset_han",
+    ]
     device: str
     utrn: str | None = None  # for `utrn`: the 20 digits typed
     amount_pence: int | None = None  # for `utrn`: type a valid UTRN the supplier made for this
-    meter: str | None = None  # for `utrn` on a PPMID: the meter it tops up (default ESME)
-    accepted: bool = True  # for `utrn`: whether the meter should take it
+    utrn_of: str | None = None  # for `utrn`: type again the UTRN an earlier step typed (replay)
+    counter: int | None = None  # for `utrn` with amount_pence: the supplier counter (an old one)
+    issued_for: str | None = None  # for `utrn` with amount_pence: made for this meter instead
+    tamper: Literal["check_digit", "mac"] | None = None  # for `utrn`: spoil the digits typed
+    meter: str | None = None  # on a PPMID: the meter it asks (default ESME)
+    accepted: bool = True  # for `utrn`, `emergency_credit`, `enable_supply`: the meter says yes
+    reason: Code | None = None  # for a refused `utrn`: the GBCS event code the meter logs
     load_w: float | None = None  # for `set_load`
     off_for: Duration = 0.0  # for `power_cycle`
     install_code: str | None = None  # for `reset_han`: the new device's code (hex)
 
     @model_validator(mode="after")
     def _needs(self) -> ActionStep:
-        if self.action == "utrn" and (self.utrn is None) == (self.amount_pence is None):
-            raise ValueError("action utrn needs utrn: (the 20 digits typed) or amount_pence:")
+        given = [x for x in (self.utrn, self.amount_pence, self.utrn_of) if x is not None]
+        if self.action == "utrn" and len(given) != 1:
+            raise ValueError(
+                "action utrn needs one of utrn: (the 20 digits typed), amount_pence: or utrn_of:"
+            )
+        if (self.counter is not None or self.issued_for is not None) and self.amount_pence is None:
+            raise ValueError("counter: and issued_for: make a UTRN: they need amount_pence:")
+        if self.reason is not None and self.accepted:
+            raise ValueError("reason: is the GBCS code of a refusal: it needs accepted: false")
         if self.action == "set_load" and self.load_w is None:
             raise ValueError("action set_load needs load_w:")
         if self.install_code is not None:
@@ -846,6 +866,7 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
     from hil.dcc.lab import LabError
 
     problems: list[str] = []
+    typed: set[str] = set()  # utrn steps so far, by name, for a later utrn_of
     for spec in scenario.all_steps():
         step = spec.model
         names: list[tuple[str, str | None]] = []
@@ -855,7 +876,15 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
                 problems.append(_at(spec, f"user: unknown user {step.user!r} (known: {known})"))
             names.append(("target", step.target))
         elif isinstance(step, ActionStep):
-            names += [("device", step.device), ("meter", step.meter)]
+            names += [
+                ("device", step.device),
+                ("meter", step.meter),
+                ("issued_for", step.issued_for),
+            ]
+            if step.utrn_of is not None and step.utrn_of not in typed and "${" not in step.utrn_of:
+                problems.append(_at(spec, f"utrn_of: no earlier utrn step {step.utrn_of!r}"))
+            if step.action == "utrn" and step.name:
+                typed.add(step.name)
         elif isinstance(step, RawStep) and isinstance(step.raw, RawBuild):
             if lab.users.get(step.raw.user) is None:
                 known = ", ".join(u.name for u in lab.users)

@@ -65,6 +65,17 @@ class MessageRecord:
     decoded: str | None = None  # the decoded tree as text (what a click on the arrow shows)
 
 
+#: Series a prepayment scenario records for each meter (hil.scenario.runner) and the
+#: report plots apart: "<meter> balance (prepayment)", "... debt ...", "... supply ...".
+PREPAYMENT_SUFFIX = " (prepayment)"
+PREPAYMENT_QUANTITIES = ("balance", "debt", "supply")
+
+
+def prepayment_series(device: str, what: str) -> str:
+    """The series name of a meter's `balance`, `debt` or `supply` level."""
+    return f"{device} {what}{PREPAYMENT_SUFFIX}"
+
+
 @dataclass(slots=True)
 class Measurement:
     name: str

@@ -80,6 +80,7 @@ from hil.scenario.record import (
     Stamp,
     StepRecord,
     Verdict,
+    prepayment_series,
 )
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,13 @@ class _Capture(logging.Handler):
         self.ctx.record.logs.append(LogLine(self.ctx.stamp(), record.levelname, record.name, text))
 
 
+#: The tag that makes a scenario record its meters' money over time.
+PREPAYMENT_TAG = "prepayment"
+PREPAYMENT_SAMPLE_S = 1800.0
+#: The supply state as a plotted level: 1 enabled, 0.5 armed, 0 disabled.
+SUPPLY_LEVELS = {"enabled": 1.0, "armed": 0.5, "disabled": 0.0}
+
+
 @dataclass
 class ScenarioContext:
     """What a scenario's steps (YAML or Python) run with: the lab, the record, the names."""
@@ -139,6 +147,7 @@ class ScenarioContext:
     _injector: Any = None
     _alerts_seen: int = 0  # hub alerts already matched by an expectation
     _dcc_alerts_seen: int = 0
+    utrns: dict[str, str] = field(default_factory=dict)  # UTRNs typed, by step name (utrn_of)
     _hub_alerts: list[tuple[bytes, str, int]] = field(default_factory=list)  # raw, device, code
     _reported: set[str] = field(default_factory=set)  # request ids with a response recorded
     _active: bool = True
@@ -297,6 +306,49 @@ class ScenarioContext:
             if unit:
                 self.record.series_units[name] = unit
 
+    # -- prepayment series (the report plots them) ----------------------------------------------
+    @property
+    def prepayment(self) -> bool:
+        """A scenario tagged `prepayment` records each meter's balance, debt and supply."""
+        return PREPAYMENT_TAG in self.scenario.tags
+
+    async def _advance(self, seconds: float) -> None:
+        """Move the clock; in a prepayment scenario a sample every half-hour on the way."""
+        if not self.prepayment or not self.virtual:
+            await self.lab.run_for(seconds)
+            return
+        left = seconds
+        while left > 0:
+            chunk = min(left, PREPAYMENT_SAMPLE_S)
+            await self.lab.run_for(chunk)
+            left -= chunk
+            self.sample_prepayment()
+
+    def sample_prepayment(self) -> None:
+        """Balance and debt (pence) and supply state of every emulated meter, now."""
+        if not self.prepayment:
+            return
+        from emulator.devices import supply
+        from emulator.devices.topup import ConsumerControls
+
+        at = self.stamp().virtual
+        for premises in self.lab.premises:
+            for device in premises.devices.values():
+                if not isinstance(device, ConsumerControls):
+                    continue
+                meter: Any = device
+                meter.catch_up()
+                name = self.device_name(bytes(meter.eui))
+                state = supply.state(meter)
+                for what, value, unit in (
+                    ("balance", meter.meter.balance, "pence"),
+                    ("debt", meter.meter.debt, "pence"),
+                    ("supply", SUPPLY_LEVELS[state], "supply"),
+                ):
+                    key = prepayment_series(name, what)
+                    self.record.series.setdefault(key, []).append((at, float(value)))
+                    self.record.series_units[key] = unit
+
     # -- running steps -------------------------------------------------------------------------
     async def step(self, step: _Step | StepSpec) -> Verdict:
         """Run one step (Python scenarios call this with a step model)."""
@@ -358,6 +410,7 @@ class ScenarioContext:
             verdict = Verdict.ERROR
             message = f"{spec.where}: step {name!r}: {type(exc).__name__}: {exc}"
         self._sweep_responses()
+        self.sample_prepayment()
         ended = self.stamp()
         self.record.steps.append(
             StepRecord(name, spec.kind, spec.line, verdict, message, started, ended, detail)
@@ -396,14 +449,14 @@ class ScenarioContext:
         if isinstance(step, ExpectDccAlertStep):
             return await self._expect_dcc_alert(step, detail, timeout)
         if isinstance(step, AdvanceStep):
-            await self.lab.run_for(step.advance)
+            await self._advance(step.advance)
             return f"clock at {self.lab.clock.now().isoformat()}"
         if isinstance(step, UntilStep):
             when = _dt.datetime.fromisoformat(step.until)
             seconds = (when - self.lab.clock.now()).total_seconds()
             if seconds < 0:
                 raise StepFailed(f"{step.until} is already past ({self.lab.clock.now()})")
-            await self.lab.run_for(seconds)
+            await self._advance(seconds)
             return f"clock at {self.lab.clock.now().isoformat()}"
         if isinstance(step, SleepStep):
             await asyncio.sleep(step.sleep)
@@ -641,41 +694,12 @@ class ScenarioContext:
         device = self.lab.device(step.device)
         if device is None:
             raise ScenarioError(f"{step.device} is not an emulated device")
-        now = self.lab.clock.now()
-        if step.action == "press_button":
-            from emulator.devices.esme import EVENT_SUPPLY_ENABLED, Esme
-
-            if not isinstance(device, Esme):
-                raise ScenarioError("press_button: only an ESME has a supply button")
-            if not device.armed:
-                return "supply not armed: the button does nothing"
-            device.meter.advance(now)
-            device.meter.supply_enabled = True
-            device.armed = False
-            device.event_log.record(now, EVENT_SUPPLY_ENABLED, "supply enabled at the meter")
-            log.info("%s: supply enabled by the consumer's button", step.device)
-            return "supply enabled at the meter"
-        if step.action == "utrn":
-            from emulator.devices.topup import ACCEPTED, apply_utrn
-
-            meter: Any = device
-            if not hasattr(device, "meter"):
-                meter = self.lab.device(step.meter or "ESME")
-            if meter is None or not hasattr(meter, "meter"):
-                raise ScenarioError(f"utrn: no meter to top up behind {step.device}")
-            text = step.utrn or self._make_utrn(meter, step.amount_pence or 0)
-            meter.meter.advance(now)
-            outcome, pence = apply_utrn(meter, text.replace(" ", "").encode())
-            detail["utrn"] = text
-            detail.update(result=outcome, pence=pence)
-            if (outcome == ACCEPTED) != step.accepted:
-                want = "accepted" if step.accepted else "rejected"
-                raise StepFailed(f"UTRN expected {want}, got result type {outcome}")
-            return f"UTRN result type {outcome}, {pence} pence"
+        if step.action in ("press_button", "utrn", "emergency_credit", "enable_supply"):
+            return self._consumer(step, device, detail)
         if step.action == "set_load":
             if not hasattr(device, "meter"):
                 raise ScenarioError(f"set_load: {step.device} has no meter")
-            device.meter.advance(now)
+            device.catch_up()  # the old load up to now, then the new one
             device.meter.load_w = float(step.load_w or 0.0)
             return f"load {step.load_w:g} W"
         if step.action == "reset_han":
@@ -732,24 +756,99 @@ class ScenarioContext:
         message = builder.command(built.message_code, counter, originator, target, built.payload)
         return builder.protect(message, dcc.security, critical=built.critical).encode()
 
-    def _make_utrn(self, meter: Any, pence: int) -> str:
-        """A UTRN as the meter's supplier would issue it (the next top-up counter)."""
+    def _consumer(self, step: ActionStep, device: Any, detail: dict[str, Any]) -> str:
+        """What the consumer does at the meter or the PPMID, through the devices' own API."""
+        from emulator.devices.han_devices import HanRequestError, Ppmid
+        from emulator.devices.topup import ConsumerControls
+
+        ppmid = device if isinstance(device, Ppmid) else None
+        target: Any = device
+        if ppmid is not None:
+            target = self.lab.device(step.meter or "ESME")
+        elif not isinstance(device, ConsumerControls):
+            raise ScenarioError(f"{step.action}: {step.device} is neither a meter nor a PPMID")
+        if not isinstance(target, ConsumerControls):
+            raise ScenarioError(f"{step.action}: {step.meter or 'ESME'} is not a meter")
+        fuel = target.device_type.value  # type: ignore[attr-defined]
+        where = f"{step.device} ({fuel})" if ppmid is not None else step.device
+        try:
+            if step.action == "utrn":
+                return self._typed_utrn(step, ppmid, target, fuel, detail)
+            if step.action == "press_button":
+                if ppmid is not None:
+                    raise ScenarioError(
+                        "press_button: the button is on the meter; on a PPMID use enable_supply"
+                    )
+                done = target.press_button()
+            elif step.action == "emergency_credit":
+                done = (
+                    ppmid.request_emergency_credit(fuel)
+                    if ppmid is not None
+                    else target.activate_emergency_credit()
+                )
+            else:  # enable_supply: PECS03 from a PPMID (or the request at the meter)
+                done = ppmid.request_enable(fuel) if ppmid is not None else target.request_enable()
+        except HanRequestError as exc:
+            detail["refused"] = str(exc)
+            if step.accepted:
+                raise StepFailed(f"{step.action} at {where}: {exc}") from None
+            return f"{step.action} at {where} refused: {exc}"
+        detail["actioned"] = done
+        if step.action == "press_button" and not done and step.accepted:
+            return "supply not armed: the button does nothing"  # a button press never fails
+        if done != step.accepted:
+            want = "actioned" if step.accepted else "refused"
+            raise StepFailed(f"{step.action} at {where}: expected {want}, it was not")
+        return f"{step.action} at {where}: " + ("actioned" if done else "not actioned")
+
+    def _typed_utrn(
+        self, step: ActionStep, ppmid: Any, target: Any, fuel: str, detail: dict[str, Any]
+    ) -> str:
+        from hil.utrn import UtrnIssueError, tamper
+
+        if step.utrn_of is not None:
+            text = self.utrns.get(step.utrn_of)
+            if text is None:
+                raise ScenarioError(f"utrn_of: no earlier utrn step named {step.utrn_of!r}")
+        elif step.utrn is not None:
+            text = step.utrn.replace(" ", "").replace("-", "")
+        else:
+            issued = self.lab.device(step.issued_for) if step.issued_for else target
+            if issued is None:
+                raise ScenarioError(f"issued_for: {step.issued_for} is not an emulated device")
+            try:
+                text = self._make_utrn(issued, step.amount_pence or 0, step.counter)
+            except UtrnIssueError as exc:
+                raise ScenarioError(f"utrn: {exc}") from None
+        if step.tamper is not None:
+            text = tamper(text, step.tamper)
+        if step.name:
+            self.utrns[step.name] = text
+        outcome = ppmid.enter_utrn(text, fuel) if ppmid is not None else target.enter_utrn(text)
+        detail["utrn"] = text
+        detail.update(result=outcome.result, pence=outcome.pence, reason=outcome.reason)
+        if outcome.accepted != step.accepted:
+            want = "accepted" if step.accepted else "refused"
+            why = "" if outcome.reason is None else f" (0x{outcome.reason:04X} {outcome.detail})"
+            raise StepFailed(f"UTRN expected {want}, got result type {outcome.result}{why}")
+        if step.reason is not None and outcome.reason != step.reason:
+            got = "none" if outcome.reason is None else f"0x{outcome.reason:04X}"
+            raise StepFailed(f"UTRN refused with {got}, expected 0x{step.reason:04X}")
+        if outcome.accepted:
+            return f"UTRN accepted by {fuel}: {outcome.pence} pence"
+        return f"UTRN refused by {fuel}: 0x{outcome.reason or 0:04X} {outcome.detail}"
+
+    def _make_utrn(self, meter: Any, pence: int, counter: int | None = None) -> str:
         from emulator.devices.anchors import AnchorRole
-        from emulator.gbcs import utrn
-        from emulator.gbcs.security import MessageSecurity
-        from emulator.pki.keystore import KeyUsage
+        from hil.utrn import issue_utrn
 
         supplier = meter.anchors.get(AnchorRole.SUPPLIER)
         if supplier is None:
             raise ScenarioError("utrn: the meter has no supplier to issue a UTRN")
-        security = MessageSecurity(self.lab.pki.keystore)
-        z = security.shared_secret(
-            supplier.eui, meter.eui, KeyUsage.PREPAYMENT_KEY_AGREEMENT, KeyUsage.KEY_AGREEMENT
-        )
         counters = self.dcc.utrn_counters  # shared with the DCC's own top-ups (2.2)
-        step = counters.get(bytes(meter.eui), 0) + 1
-        counters[bytes(meter.eui)] = step
-        return utrn.generate_utrn(z, supplier.eui, meter.eui, step << 32, pence)
+        return issue_utrn(
+            self.lab.pki.keystore, supplier.eui, meter.eui, pence, counters, counter=counter
+        )
 
     async def _raw(self, step: RawStep, detail: dict[str, Any], timeout: float) -> str:
         raw = bytes.fromhex(step.raw) if isinstance(step.raw, str) else self._build(step.raw)

@@ -383,7 +383,7 @@ def test_utrn_credits_once(lab: Lab) -> None:
     again = send(esme, lab.supplier.command("2.2", esme.eui, utrn=code))
     assert results(again) != [0]
     assert esme.meter.balance == before + 1500
-    assert last_security_code(esme) == UTRN_NOT_AUTHENTIC
+    assert last_security_code(esme) == 0x8F51  # Duplicate UTRN entered
     later = _utrn(lab, 2 << 32, 200)
     assert results(send(esme, lab.supplier.command("2.2", esme.eui, utrn=later))) == [0]
     assert esme.meter.balance == before + 1700
@@ -402,7 +402,7 @@ def test_utrn_with_bad_check_digit_is_refused(lab: Lab) -> None:
     code = _utrn(lab, 1 << 32, 1500)
     bad = code[:-1] + str((int(code[-1]) + 1) % 10)
     assert results(send(lab.esme, lab.supplier.command("2.2", lab.esme.eui, utrn=bad))) != [0]
-    assert last_security_code(lab.esme) == UTRN_NOT_AUTHENTIC
+    assert last_security_code(lab.esme) == 0x8F64  # UTRN not for this Device
 
 
 # -- data protection ---------------------------------------------------------------------------

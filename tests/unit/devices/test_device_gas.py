@@ -25,7 +25,6 @@ from devices_support import (
 from emulator.devices.anchors import AnchorRole
 from emulator.devices.base import Device, Outbound
 from emulator.devices.gsme import Gsme
-from emulator.devices.logs import UTRN_NOT_AUTHENTIC
 from emulator.devices.zcl_device import STATUS_FAILURE, STATUS_HARDWARE_FAILURE
 from emulator.devices.zcl_model import CALENDAR, METERING, PREPAYMENT, SENSITIVE_RESPONSES
 from emulator.errors import MacError
@@ -430,7 +429,7 @@ def test_failing_attribute_fails_its_record_and_the_later_components(lab: Lab) -
         read_attributes(METERING, 0x0014),
     )
     first, second = gbz_response(send(gsme, command)).components
-    assert _records(first) == {0x0014: (STATUS_SUCCESS, 0), 0x0000: (0xC0, None)}
+    assert _records(first) == {0x0014: (STATUS_SUCCESS, 2), 0x0000: (0xC0, None)}  # supply on
     assert _fields(second) == {"command_id": 0xFF, "status": STATUS_FAILURE}
 
 
@@ -465,7 +464,7 @@ def test_gas_top_up_credits_once(lab: Lab) -> None:
     second = top_up(lab, gsme, code)
     assert (second["result_type"], second["top_up_value"]) == (2, 0)  # duplicate
     assert gsme.meter.balance == 1500
-    assert last_security_code(gsme) == UTRN_NOT_AUTHENTIC
+    assert last_security_code(gsme) == 0x8F51  # Duplicate UTRN entered
 
 
 # -- wake-ups ----------------------------------------------------------------------------------

@@ -401,7 +401,8 @@ def test_state_round_trip_gives_the_same_behaviour(kind: DeviceType) -> None:
         decode_message_payload(decode_message(x.message)).tree for x in alerts_a
     ]
     if kind == DeviceType.ESME:
-        assert [x.message_code for x in alerts_b] == [0x00CC]
+        # each probe round's replayed UTRN (0x8F51 in a GNCA) and the future-dated price
+        assert [x.message_code for x in alerts_b] == [0x1001, 0x00CC, 0x1001]
 
 
 def test_state_file_is_plain_json() -> None:
