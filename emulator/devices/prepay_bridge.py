@@ -22,7 +22,7 @@ import logging
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from emulator.devices.alerts import dlms_alert, gbz_alert
+from emulator.devices import supply
 from emulator.gbcs.dlms.apdu import Obis
 from emulator.gbcs.dlms.axdr import (
     Array,
@@ -102,13 +102,8 @@ def emit_meter_alerts(device: Device) -> int:
                 device.armed = True
             elif event.code == prepay.SUPPLY_DISABLED:
                 device.armed = False
-        payload: Any
-        if device.speaks == "gbz":
-            payload = gbz_alert(event.code, when)
-        else:
-            payload = dlms_alert(device.alert_counter + 1, event.code, when)
-        device.event_log.record(when, event.code, event.detail)
-        device.emit_alert(GENERIC_NON_CRITICAL_ALERT, device.security.acb, payload, critical=False)
+        # One path for every alert a meter raises: logged, sent and kept (supply.py).
+        supply.raise_alert(device, event.code, event.detail, at=when)
     return len(events)
 
 

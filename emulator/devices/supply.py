@@ -57,15 +57,27 @@ class SupplyAlert:
         return {"time": self.time.isoformat(), "code": self.code, "detail": self.detail}
 
 
-def raise_alert(device: Any, code: int, detail: str, *, engine: bool = False) -> None:
+def raise_alert(
+    device: Any,
+    code: int,
+    detail: str,
+    *,
+    engine: bool = False,
+    at: _dt.datetime | None = None,
+) -> None:
     """Keep an alert the device raised, log it, and send a GBCS alert code to the access
-    control broker (GNCA, 0x1001); codes of our own stay in the device. `engine`: the
-    metering engine raised this one and logs and sends it itself, so only keep it."""
-    now = device.clock.now()
-    if not engine:
-        device.event_log.record(now, code, detail)
-        if code not in OURS:
-            _send(device, code, now)
+    control broker (GNCA, 0x1001); codes of our own stay in the device.
+
+    `engine`: the metering engine raises this one as an event, and its events come
+    through here once (`prepay_bridge.emit_meter_alerts`), so nothing is done now:
+    one alert per happening, never two.
+    """
+    if engine:
+        return
+    now = at or device.clock.now()
+    device.event_log.record(now, code, detail)
+    if code not in OURS:
+        _send(device, code, now)
     alerts: list[SupplyAlert] = device.supply_alerts
     alerts.append(SupplyAlert(now, code, detail))
     if len(alerts) > ALERTS_KEPT:

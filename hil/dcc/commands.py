@@ -26,6 +26,7 @@ the DCC's MAC around a built payload.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,6 +228,62 @@ VALUES = {
     "values": "overrides by path: DLMS 'spec[.item...]', GBZ 'component[.field]' -> value",
 }
 
+NON_DISABLEMENT_HELP = (
+    "non-disablement periods: list of {start: 'HH:MM', end: 'HH:MM', days: [weekday names]"
+    " (default every day)}; a period may run over midnight"
+)
+#: Weekday names, Monday first: the order of a DLMS schedule's weekday bits.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: The non-disablement script table and its START / STOP selectors (GBCS, ECS08).
+NON_DISABLEMENT_TABLE = bytes((0, 0, 10, 0, 106, 0xFF))
+NON_DISABLEMENT_START, NON_DISABLEMENT_STOP = 32, 33
+ANY_DATE = b"\xff\xff\xff\xff\xff"
+
+
+def non_disablement_entries(periods: Any) -> list[list[Any]]:
+    """`non_disablement` periods -> ECS08 schedule entries (a START and a STOP each).
+
+    Raises ValueError naming what is wrong (a time that is not HH:MM, a day name)."""
+    if not isinstance(periods, list):
+        raise ValueError("non_disablement must be a list of {start, end, days}")
+    entries: list[list[Any]] = []
+    for period in periods:
+        if not isinstance(period, Mapping) or not {"start", "end"} <= set(period):
+            raise ValueError(f"a period needs start and end: {period!r}")
+        days = period.get("days") or WEEKDAYS
+        unknown = [d for d in days if str(d).lower() not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"not weekdays: {', '.join(map(str, unknown))}")
+        bits = 0
+        for day in days:
+            bits |= 0x80 >> WEEKDAYS.index(str(day).lower())
+        for key, selector in (("start", NON_DISABLEMENT_START), ("end", NON_DISABLEMENT_STOP)):
+            text = str(period[key])
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+                raise ValueError(f"{key} {text!r} is not HH:MM")
+            hours, minutes = int(text[:2]), int(text[3:])
+            entries.append(
+                [
+                    len(entries) + 1,
+                    True,
+                    NON_DISABLEMENT_TABLE,
+                    selector,
+                    bytes((hours, minutes, 0, 0)),
+                    0xFFFF,
+                    bytes((bits,)),
+                    b"\x00",
+                    ANY_DATE,
+                    ANY_DATE,
+                ]
+            )
+    return entries
+
+
+#: Named parameters converted before they go into the command.
+PARAMETER_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "non_disablement": non_disablement_entries,
+}
+
 #: Named parameters of DLMS shapes: use case -> name -> (request spec index, description).
 DLMS_PARAMETERS: dict[str, dict[str, tuple[int, str]]] = {
     "ECS10": {"message": (0, "text shown on the meter display")},
@@ -242,6 +299,8 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int, str]]] = {
     "ECS39b": {"mpan": (0, "export MPAN (13 digits)")},
     "ECS50": {"cin": (0, "customer identification number (4 digits)")},
     "ECS81": {"tampered": (0, "supply tamper state (bool)")},
+    "ECS08": {"non_disablement": (3, NON_DISABLEMENT_HELP)},
+    "ECS08a": {"non_disablement": (3, NON_DISABLEMENT_HELP)},
 }
 
 
@@ -332,8 +391,10 @@ def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
     for name, (index, _) in DLMS_PARAMETERS.get(req.use_case, {}).items():
         if req.has(name):
             try:
-                draft.override(index, req.params[name])
-            except (KeyError, TypeError) as exc:
+                value = req.params[name]
+                convert = PARAMETER_CONVERTERS.get(name)
+                draft.override(index, convert(value) if convert else value)
+            except (KeyError, TypeError, ValueError) as exc:
                 raise req.fail(name, str(exc)) from None
     for key, value in _values(req).items():
         try:

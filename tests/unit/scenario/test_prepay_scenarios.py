@@ -1,13 +1,7 @@
-"""Every scenario in hil/fixtures/scenarios/prepay passes, on the virtual clock.
-
-A scenario tagged `needs-metering-engine` runs once the metering engine package
-(emulator.metering with PrepayConfig) is there; one tagged
-`needs-non-disablement-params` waits for 2.1 to take a non-disablement calendar.
-"""
+"""Every scenario in hil/fixtures/scenarios/prepay passes, on the virtual clock."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -20,10 +14,6 @@ ROOT = Path(__file__).resolve().parents[3]
 PREPAY = sorted((ROOT / "hil" / "fixtures" / "scenarios" / "prepay").glob("*.yaml"))
 
 
-def _engine() -> bool:
-    return hasattr(importlib.import_module("emulator.metering"), "PrepayConfig")
-
-
 def test_there_are_prepay_scenarios() -> None:
     assert len(PREPAY) >= 6
 
@@ -33,10 +23,6 @@ async def test_prepay_scenarios_pass(path: Path) -> None:
     scenarios = load_scenarios(path)
     tags = {t for s in scenarios for t in s.tags}
     assert PREPAYMENT_TAG in tags  # what makes the runner record the money
-    if "needs-metering-engine" in tags and not _engine():
-        pytest.skip("needs the metering engine (emulator.metering.PrepayConfig)")
-    if "needs-non-disablement-params" in tags:
-        pytest.skip("needs 2.1 to take a non-disablement calendar (see the scenario's header)")
     record = await run_scenarios(scenarios, seed=1, interactive=False)
     assert record.scenarios
     for s in record.scenarios:
