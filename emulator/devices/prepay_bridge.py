@@ -150,12 +150,47 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
             mode = esme.cosem.get(esme.model.get(class_id, obis), 2)  # type: ignore[arg-type]
             if isinstance(mode, Structure) and len(mode.items) == 2:
                 payment = getattr(mode.items[0], "value", None)  # (payment mode, status)
+                rows = esme.cosem.get(esme.model.get(class_id, obis), 11)  # type: ignore[arg-type]
+                suspend = suspend_debt_flags(rows)
+                if suspend is not None:
+                    esme.meter.configure(
+                        {"suspend_debt_disabled": suspend[0], "suspend_debt_emergency": suspend[1]}
+                    )
                 esme.meter.set_payment_mode(payment == PAYMENT_MODE_PREPAYMENT)
         elif class_id in (20, 113):
             apply_charges(esme)
     except (MeteringError, TypeError, ValueError) as exc:
         esme.dropped_settings += 1
         log.warning("%s: %s not applied to the meter: %s", esme.eui, Obis(obis), exc)
+
+
+#: Time-debt charges and the credit emergency-credit debts are collected from.
+_TIME_DEBTS = {bytes(Obis("0-0:19.20.1.255")), bytes(Obis("0-0:19.20.2.255"))}
+_CREDIT_2 = bytes(Obis("0-0:19.10.2.255"))
+_COLLECT_WHEN_DISABLED = 0x20  # the third bit of the 3-bit collection configuration
+
+
+def suspend_debt_flags(rows: Any) -> tuple[bool, bool] | None:
+    """(suspend while disabled, suspend in emergency credit) from the account's
+    credit-charge configuration (attribute 11), as ECS03 sets it: a time debt
+    collected without "collect when disabled" suspends while disabled; the rows
+    of credit 2 come with suspension in emergency credit (hil.dcc.templates.constants);
+    None when there are no prepayment rows to read."""
+    if not isinstance(rows, Array):
+        return None
+    debts = []
+    credit_2 = False
+    for row in rows.items:
+        if not isinstance(row, Structure) or len(row.items) != 3:
+            continue
+        credit, charge, bits = (getattr(item, "value", None) for item in row.items)
+        if credit == _CREDIT_2:
+            credit_2 = True
+        elif charge in _TIME_DEBTS and isinstance(bits, bytes) and bits:
+            debts.append(not bits[0] & _COLLECT_WHEN_DISABLED)
+    if not debts:
+        return None
+    return all(debts), credit_2
 
 
 def non_disablement_calendar(esme: Esme) -> NonDisablementCalendar:

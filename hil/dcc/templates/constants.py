@@ -93,7 +93,11 @@ def credit_charge_rows(
 #: varies it by the suspend-debt flags and the meter's elements).
 USE_CASE_CONSTANTS: dict[str, dict[str, Any]] = {
     "ECS02": {"1": credit_charge_rows(prepayment=False)},
-    "ECS03": {"2": credit_charge_rows(prepayment=True)},
+    # Without a DUIS body saying otherwise, debt collection is suspended both while
+    # disabled and in emergency credit (as the reference's immediate ECS03).
+    "ECS03": {
+        "2": credit_charge_rows(prepayment=True, suspend_disabled=True, suspend_emergency=True)
+    },
 }
 
 #: GBZ use case -> {component (ZCL command) name: {field: value}}.
