@@ -367,6 +367,8 @@ class Dcc:
                 self._run_non_device(result, service, device)
             else:
                 assert device is not None
+                if self._commission_in_smi(result, device):
+                    return result
                 self._prepare_device_request(result, service, device)
         except Refusal as refusal:
             result.finish(RequestStatus.REFUSED, refusal.code, refusal.detail)
@@ -528,6 +530,24 @@ class Dcc:
         self._complete(result, RequestStatus.COMPLETED, SUCCESS)
 
     # -- device requests ------------------------------------------------------------------------
+    def _commission_in_smi(self, result: Result, device: InventoryDevice) -> bool:
+        """8.1.1 for a device no GBCS command commissions (GPF, PPMID, HCALCS): the DCC
+        checks the SEC rules (H5.2, H5.3) and records it on the SMI. A Type 2 device
+        is never commissioned. True when handled here."""
+        if result.request.variant != "8.1.1" or routes_for("8.1.1", device.kind.value):
+            return False
+        if device.kind.type2:
+            raise Refusal(
+                "DEVICE_TYPE_NOT_APPLICABLE", f"{device.eui}: Type 2 devices are not commissioned"
+            )
+        try:
+            self.inventory.commission(device.eui)
+        except InventoryError as exc:
+            raise Refusal(exc.code, str(exc)) from None
+        self._acknowledge(result)
+        self._complete(result, RequestStatus.COMPLETED, SUCCESS)
+        return True
+
     def _route(self, result: Result, device: InventoryDevice) -> tuple[Route, Eui64]:
         """The GBCS route and the device the command goes to (a GSME's may be its GPF)."""
         request = result.request

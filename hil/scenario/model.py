@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from hil.dcc.catalogue import load_catalogue
+from hil.dcc.inventory import SmiStatus
 from hil.dcc.requestfile import check_role, check_status, parse_offset
 from hil.errors import HilError
 from hil.faults import FaultSpec
@@ -261,12 +262,12 @@ class RawStep(_Step):
 class ActionStep(_Step):
     """A local action on a device: what a person at the premises does."""
 
-    action: Literal["press_button", "utrn", "power_cycle", "set_load"]
+    action: Literal["press_button", "utrn", "power_cycle", "set_load", "han_join", "replace_hub"]
     device: str
     utrn: str | None = None  # for `utrn`: the 20 digits typed
     amount_pence: int | None = None  # for `utrn`: type a valid UTRN the supplier made for this
     meter: str | None = None  # for `utrn` on a PPMID: the meter it tops up (default ESME)
-    accepted: bool = True  # for `utrn`: whether the meter should take it
+    accepted: bool = True  # for `utrn` / `han_join`: whether the meter / the hub takes it
     load_w: float | None = None  # for `set_load`
     off_for: Duration = 0.0  # for `power_cycle`
 
@@ -331,6 +332,30 @@ class AssertStep(Check, _Step):
     assert_: str = Field(alias="assert")
 
 
+def _smi_status(text: str) -> str:
+    return SmiStatus.parse(text).value
+
+
+class SmiStep(_Step):
+    """A device's status on the DCC's inventory (SMI), as 8.2 would read it."""
+
+    smi: str  # a device of the lab or an EUI-64 (one pre-notified during the scenario)
+    status: Annotated[str, AfterValidator(_smi_status)]
+
+
+class HanLogStep(_Step):
+    """Who is in a device's log: the CHF Device Log (and Historic Device Log), the GPF
+    Device Log, or a meter's or PPMID's pairings (CS03/CS04). Devices by name or EUI-64."""
+
+    han_log: str
+    has: list[str] = []  # in the log (for the CHF: and joined, with a link key)
+    logged: list[str] = []  # CHF: in the log, joined or not
+    lacks: list[str] = []  # not in the log
+    historic: list[str] = []  # CHF: in the Historic Device Log
+    keys: dict[str, str] = {}  # CHF: the key each joined with (install_code, historic, restored)
+    length: int | None = None  # how many entries the log holds
+
+
 class MeasureStep(Check, _Step):
     """A measurement: a state path or a value of an earlier response, with validators."""
 
@@ -382,6 +407,8 @@ STEP_KINDS: dict[str, type[_Step]] = {
     "sleep": SleepStep,
     "assert": AssertStep,
     "measure": MeasureStep,
+    "smi": SmiStep,
+    "han_log": HanLogStep,
     "fault": FaultStep,
     "clear_fault": ClearFaultStep,
     "prompt": PromptStep,
@@ -425,6 +452,8 @@ Step = Annotated[
     | Annotated[SleepStep, tag("sleep step")]
     | Annotated[AssertStep, tag("assert step")]
     | Annotated[MeasureStep, tag("measure step")]
+    | Annotated[SmiStep, tag("smi step")]
+    | Annotated[HanLogStep, tag("han_log step")]
     | Annotated[FaultStep, tag("fault step")]
     | Annotated[ClearFaultStep, tag("clear_fault step")]
     | Annotated[PromptStep, tag("prompt step")]
@@ -839,6 +868,13 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
             names.append(("target", step.target))
         elif isinstance(step, ActionStep):
             names += [("device", step.device), ("meter", step.meter)]
+        elif isinstance(step, SmiStep):
+            names.append(("smi", step.smi))
+        elif isinstance(step, HanLogStep):
+            names.append(("han_log", step.han_log))
+            for field_name in ("has", "logged", "lacks", "historic"):
+                names += [(field_name, n) for n in getattr(step, field_name)]
+            names += [("keys", n) for n in step.keys]
         elif isinstance(step, RawStep) and isinstance(step.raw, RawBuild):
             if lab.users.get(step.raw.user) is None:
                 known = ", ".join(u.name for u in lab.users)
