@@ -204,7 +204,7 @@ def main() -> None:
         "--gas-concurrency",
         type=int,
         default=1,
-        help="gas sides at once (more than 1: wake-ups on the one virtual clock overtake each other)",
+        help="gas sides at once (above 1, wake-ups on the one virtual clock overtake each other)",
     )
     args = parser.parse_args()
     if min(args.max, args.concurrency, args.gas_concurrency) < 1:
