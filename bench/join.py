@@ -162,6 +162,7 @@ async def run(count: int, concurrency: int, gas_concurrency: int) -> dict[str, A
                 return await install_gas(dcc, premises)
 
         requests = sum(await asyncio.gather(*(one(p) for p in lab.premises)))
+        joined_at = time.perf_counter()
         requests += sum(await asyncio.gather(*(gas(p) for p in lab.premises)))
         elapsed = time.perf_counter() - started
         not_done = [d for d in lab.inventory if d.status != SmiStatus.COMMISSIONED]
@@ -182,6 +183,8 @@ async def run(count: int, concurrency: int, gas_concurrency: int) -> dict[str, A
         "premises_per_s": round(count / elapsed, 2),
         "requests_per_s": round(requests / elapsed, 1),
         "install_s": round(elapsed, 3),
+        "join_phase_s": round(joined_at - started, 3),
+        "gas_phase_s": round(elapsed - (joined_at - started), 3),
         "lab_build_s": round(built - t0, 3),
         "lab_start_s": round(started - built, 3),
         "hub_drops": drops,
