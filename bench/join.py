@@ -47,6 +47,8 @@ users:
 """
 DEVICES = ("ESME", "GSME", "PPMID")
 JOIN_WAIT_S = 10.0
+#: The DCC's wait for a response (real seconds); a missed gas wake-up costs this much.
+RESPONSE_TIMEOUT_S = 15
 
 
 def lab_text(count: int) -> str:
@@ -56,6 +58,7 @@ def lab_text(count: int) -> str:
         "clock: virtual",
         'start: "2026-01-05T09:00:00Z"',
         "link: mqtt-embedded",
+        f"response_timeout_s: {RESPONSE_TIMEOUT_S}",
         USERS,
         "premises:",
     ]
@@ -202,7 +205,7 @@ def sizes(largest: int) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max", type=int, default=1000, help="largest number of premises")
-    parser.add_argument("--concurrency", type=int, default=50, help="premises installed at once")
+    parser.add_argument("--concurrency", type=int, default=20, help="premises installed at once")
     parser.add_argument(
         "--gas-concurrency",
         type=int,
