@@ -266,6 +266,23 @@ class Premises:
             self.tasks.append(asyncio.create_task(runner.serve(), name=name))
         await asyncio.sleep(0)
 
+    async def han_join(self, eui: Eui64) -> bool:
+        """The device announces itself now (power-up, a button at installation): one JOIN
+        handshake over its link, with its link key if it has one, else its install code;
+        then it serves again (and retries on its own if refused). True when joined."""
+        device = self.devices[bytes(eui)]
+        runner = self.runner_for(eui)
+        name = f"device[{device.eui}]"
+        for task in [t for t in self.tasks if t.get_name() == name]:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.tasks.remove(task)
+        joined = await runner.join_once()
+        if device.device_type != DeviceType.GSME:
+            self.tasks.append(asyncio.create_task(runner.serve(), name=name))
+        await asyncio.sleep(0)
+        return joined
+
     def runner_for(self, eui: Eui64) -> DeviceRunner:
         for r in self.runners:
             if r.device.eui == eui:

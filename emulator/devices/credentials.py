@@ -413,9 +413,14 @@ def _joined(device: Device) -> dict[bytes, int]:
 
 #: Join method and role (GBCS CS03): method A initiator / responder, B, C.
 JOIN_METHOD_B, JOIN_METHOD_C = 2, 3
-#: GBCS device types a method B join may name, by the device joining.
+#: GBCS device type of a Type 2 device (IHD, consumer access device) in a join.
+TYPE2_DEVICE = 6
+#: GBCS device types a method B join may name, by the device joining: the gas
+#: meter and its GPF pair with each other, and a meter with a Type 2 device
+#: (a consumer access device an Other User joins: DOMAIN.md, catalogue 8.7.2).
 METHOD_B_PARTNERS: dict[str, frozenset[int]] = {
-    "GSME": frozenset({3}),  # its GPF
+    "ESME": frozenset({TYPE2_DEVICE}),
+    "GSME": frozenset({3, TYPE2_DEVICE}),  # its GPF, a Type 2 device
     "GPF": frozenset({0}),  # its GSME
 }
 JOIN_OK, JOIN_INCOMPATIBLE, JOIN_WRITE_FAILURE = 0, 3, 5

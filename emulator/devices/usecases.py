@@ -69,7 +69,7 @@ USE_CASES: dict[int, UseCase] = {
         _u(
             0x000E,
             "CS03B",
-            ("GSME",),
+            ("ESME", "GSME"),
             ("acb", "other", "supplier"),
             response_date_time=False,
         ),
@@ -83,7 +83,7 @@ USE_CASES: dict[int, UseCase] = {
         _u(
             0x0010,
             "CS04B",
-            ("GSME",),
+            ("ESME", "GSME"),
             ("other", "supplier"),
             response_date_time=False,
         ),
@@ -91,7 +91,7 @@ USE_CASES: dict[int, UseCase] = {
         _u(
             0x0013,
             "CS07",
-            ("GSME",),
+            ("ESME", "GSME"),
             ("acb", "other", "supplier"),
             response_date_time=False,
         ),

@@ -10,10 +10,16 @@ trigger                         change                           rule
 ==============================  ===============================  =======================
 12.2 Device Pre-notification    (none) -> pending                 H3.10(b)
 8.11 add to CHF Device Log      pending -> whitelisted            device log = whitelist
+8.11 remove from the log        whitelisted -> pending            never joined: nothing
+                                                                  kept (CCS02)
+8.12.1 restore CHF Device Log   listed devices move to that CHF,  a replaced hub
+                                pending -> whitelisted
 8.14.1 CH install success       CHF commissioned, GPF INC         SM WAN is up in a lab
 8.14.2 CH install, no SM WAN    CHF and GPF INC                   -
 8.14.3/8.14.4 CH returned       CHF and GPF withdrawn             -
 8.7 join succeeds               whitelisted -> INC                device is on the HAN
+8.7 join, partner not logged    refused PARTNER_NOT_IN_DEVICE_LOG a pending, withdrawn or
+                                (nothing sent)                    decommissioned partner
 8.1.1 Commission Device         INC -> commissioned               CHF first (H5.2), on
                                                                   the SMI (H5.3)
 8.3 Decommission Device         -> decommissioned, associations   H6.4; the GPF follows
@@ -156,6 +162,10 @@ class InventoryDevice:
 
 Listener = Callable[[StatusChange], None]
 
+#: Statuses of a device that is not on a HAN: never added to a CHF Device Log
+#: (pending), or gone from it (decommissioned, withdrawn). It cannot be joined.
+NOT_ON_HAN = frozenset({SmiStatus.PENDING, SmiStatus.DECOMMISSIONED, SmiStatus.WITHDRAWN})
+
 #: 8.4 Update Inventory: the statuses a user may set (DUIS UpdateDeviceStatus types).
 UPDATABLE_EXCEPT_CH = frozenset({SmiStatus.PENDING, SmiStatus.INSTALLED_NOT_COMMISSIONED})
 UPDATABLE_CH = frozenset(
@@ -296,6 +306,28 @@ class Inventory:
         self.associate(device.eui, hub)
         if device.status == SmiStatus.PENDING:
             self._set(device, SmiStatus.WHITELISTED, "8.11 added to CHF Device Log")
+
+    def removed_from_log(self, eui: Eui64 | bytes, hub: Eui64 | bytes) -> None:
+        """8.11 remove succeeded: a whitelisted device (never joined) is pending again;
+        one that joined keeps its status (it may be added back and rejoin)."""
+        device = self[bytes(eui)]
+        if device.status == SmiStatus.WHITELISTED:
+            self._set(device, SmiStatus.PENDING, "8.11 removed from CHF Device Log")
+
+    def log_restored(self, chf: Eui64 | bytes, devices: Iterable[Eui64 | bytes]) -> None:
+        """8.12.1 restore succeeded: the devices listed are in this CHF's log now (a
+        replacement hub), so they belong to it; a pending one is whitelisted."""
+        for eui in devices:
+            device = self.get(bytes(eui))
+            if device is None or bytes(device.eui) == bytes(chf):
+                continue
+            old = device.hub
+            if old is not None and bytes(old) != bytes(chf):
+                self.dissociate(device.eui, old)
+            device.hub = Eui64(chf)
+            self.associate(device.eui, chf)
+            if device.status == SmiStatus.PENDING:
+                self._set(device, SmiStatus.WHITELISTED, "8.12.1 restored to CHF Device Log")
 
     def joined(self, eui: Eui64 | bytes, partner: Eui64 | bytes) -> None:
         """8.7 join succeeded: the device is installed on the HAN."""

@@ -65,10 +65,12 @@ from emulator.hub import (
 )
 from emulator.pki.keystore import KeyStore, KeyUsage
 from hil.dcc import nondevice
+from hil.dcc.backups import LogBackups
 from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
 from hil.dcc.commands import BuildContext, BuildError, build_command
 from hil.dcc.eligibility import PARTNER_VARIANTS, Subject, check
 from hil.dcc.inventory import (
+    NOT_ON_HAN,
     DeviceKind,
     Inventory,
     InventoryDevice,
@@ -96,6 +98,8 @@ if TYPE_CHECKING:
     from hil.dcc.smets1 import Smets1ServiceProvider
 
 MAX_FUTURE = _dt.timedelta(days=30)
+#: Join and unjoin use cases of method B, the one a Type 2 device pairs by.
+METHOD_B_USE_CASES = frozenset({"CS03B", "CS04B"})
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +191,9 @@ class Dcc:
         self.notifications: list[tuple[str, str, str]] = []  # (user, request_id, text)
         self.schedules: dict[str, Schedule] = {}
         self.firmware: dict[bytes, str] = {}  # image hash -> version (11.1)
+        #: Hub logs from the last CS14 / GCS62 alerts: what 8.12.1 / 8.12.2 restore.
+        self.backups = LogBackups()
+        self._restored: dict[str, list[Eui64]] = {}  # request id -> devices 8.12.1 restores
         self.firmware_delivery: Callable[[Eui64, bytes, str, bytes | None], None] | None = None
         #: How long to wait for a device's response (real seconds) before failing with
         #: NO_RESPONSE; a sleepy meter's wake-up wait counts (real-clock labs).
@@ -368,6 +375,8 @@ class Dcc:
                 self._run_non_device(result, service, device)
             else:
                 assert device is not None
+                if self._commission_in_smi(result, device):
+                    return result
                 self._prepare_device_request(result, service, device)
         except Refusal as refusal:
             result.finish(RequestStatus.REFUSED, refusal.code, refusal.detail)
@@ -529,6 +538,24 @@ class Dcc:
         self._complete(result, RequestStatus.COMPLETED, SUCCESS)
 
     # -- device requests ------------------------------------------------------------------------
+    def _commission_in_smi(self, result: Result, device: InventoryDevice) -> bool:
+        """8.1.1 for a device no GBCS command commissions (GPF, PPMID, HCALCS): the DCC
+        checks the SEC rules (H5.2, H5.3) and records it on the SMI. A Type 2 device
+        is never commissioned. True when handled here."""
+        if result.request.variant != "8.1.1" or routes_for("8.1.1", device.kind.value):
+            return False
+        if device.kind.type2:
+            raise Refusal(
+                "DEVICE_TYPE_NOT_APPLICABLE", f"{device.eui}: Type 2 devices are not commissioned"
+            )
+        try:
+            self.inventory.commission(device.eui)
+        except InventoryError as exc:
+            raise Refusal(exc.code, str(exc)) from None
+        self._acknowledge(result)
+        self._complete(result, RequestStatus.COMPLETED, SUCCESS)
+        return True
+
     def _route(self, result: Result, device: InventoryDevice) -> tuple[Route, Eui64]:
         """The GBCS route and the device the command goes to (a GSME's may be its GPF)."""
         request = result.request
@@ -554,11 +581,40 @@ class Dcc:
         if request.option is None:  # prefer use cases that accept this role's commands
             usable = [c for c in candidates if self._accepts(c[0], request.role)]
             candidates = usable or candidates
+            method_b = [c for c in candidates if c[0].use_case in METHOD_B_USE_CASES]
+            if method_b and self._partner_is_type2(request):
+                return method_b[0]  # a Type 2 device joins and unjoins by method B
         default = [c for c in candidates if c[0].option is None]
         if not default and request.option is None and len({c[0].option for c in candidates}) > 1:
             options = ", ".join(sorted({str(c[0].option) for c in candidates}))
             raise Refusal("INVALID_PARAMETERS", f"{request.variant} needs an option: {options}")
         return (default or candidates)[0]
+
+    def _partner_is_type2(self, request: ServiceRequest) -> bool:
+        partner = request.params.get("partner")
+        with contextlib.suppress(ValueError):
+            found = self.inventory.get(Eui64(partner)) if partner is not None else None
+            return found is not None and found.kind.type2
+        return False
+
+    def _check_partner_logged(self, request: ServiceRequest) -> None:
+        """A join needs both devices on the HAN: a partner the SMI still holds as
+        pending was never added to the CHF Device Log (8.11 makes it whitelisted),
+        so it cannot be paired; nor can a decommissioned or withdrawn one."""
+        partner = request.params.get("partner")
+        if request.variant not in ("8.7.1", "8.7.2") or partner is None:
+            return
+        try:
+            found = self.inventory.get(Eui64(partner))
+        except ValueError:
+            return  # the command builder names the bad parameter
+        if found is None:
+            raise Refusal("DEVICE_NOT_IN_INVENTORY", f"join partner {partner} is not on the SMI")
+        if found.status in NOT_ON_HAN:
+            raise Refusal(
+                "PARTNER_NOT_IN_DEVICE_LOG",
+                f"join partner {found.eui} is {found.status}: not in the CHF Device Log",
+            )
 
     def _accepts(self, route: Route, role: Role) -> bool:
         if route.originator in self.dcc_parties:
@@ -601,6 +657,8 @@ class Dcc:
         credential update installs when the request does not say (the registered
         network operator of the device's system, or the requesting supplier)."""
         params = dict(request.params)
+        if route.use_case in ("CCS03", "GCS59"):
+            return self._restore_params(route, request, device, params)
         if "party" in params or not route.use_case.startswith(("CS02b", "CS02g")):
             return params
         reg = self.registration_for(device)
@@ -611,6 +669,32 @@ class Dcc:
                 params["party"] = str(operator)
         elif "Supplier" in route.use_case and request.role in SUPPLIER_ROLES:
             params["party"] = str(request.user.ids[request.role])
+        return params
+
+    def _restore_params(
+        self, route: Route, request: ServiceRequest, device: InventoryDevice, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """8.12.x without `entries`: the log of the DCC's backup (the last CS14 or GCS62)
+        of the hub function `restore_from` names (a replaced hub), or of the target."""
+        source = params.pop("restore_from", None)
+        try:
+            key = bytes(Eui64(source)) if source is not None else bytes(device.eui)
+        except ValueError:
+            raise Refusal(
+                "INVALID_PARAMETERS", f"restore_from: not an EUI-64: {source!r}"
+            ) from None
+        if "entries" not in params:
+            backup = (
+                self.backups.chf.get(key)
+                if route.use_case == "CCS03"
+                else self.backups.gpf.get(key)
+            )
+            if backup is None and source is not None:
+                raise Refusal("NO_LOG_BACKUP", f"no {route.use_case} log backup of {Eui64(key)}")
+            if backup is not None:
+                params["entries"] = [(str(eui), value) for eui, value in backup]
+        if route.use_case == "CCS03" and "entries" in params:
+            self._restored[request.request_id] = [Eui64(e[0]) for e in params["entries"]]
         return params
 
     def next_counter(self, originator: Eui64, at: _dt.datetime | None = None) -> int:
@@ -650,6 +734,7 @@ class Dcc:
                 self.inventory.check_commission(device.eui)
             except InventoryError as exc:
                 raise Refusal(exc.code, str(exc)) from None
+        self._check_partner_logged(request)
         counter = self.next_counter(originator, request.execute_at)
         context = BuildContext(
             now=request.execute_at or self.clock.now(),
@@ -835,6 +920,12 @@ class Dcc:
             if request.variant == "8.11" and partner is not None and target is not None:
                 if request.option in (None, "add"):
                     self.inventory.whitelisted(Eui64(partner), target)
+                else:
+                    self.inventory.removed_from_log(Eui64(partner), target)
+            elif request.variant == "8.12.1" and target is not None:
+                restored = self._restored.pop(request.request_id, None)
+                if restored is not None:
+                    self.inventory.log_restored(target, restored)
             elif request.variant in ("8.7.1", "8.7.2") and partner is not None and target:
                 self.inventory.joined(Eui64(partner), target)
             elif request.variant in ("8.8.1", "8.8.2") and partner is not None and target:
@@ -988,6 +1079,7 @@ class Dcc:
                 "undecodable", f"alert 0x{msg.message_code:04X} from {msg.originator}: {exc}"
             )
             return
+        self.backups.take(msg)
         request_id = None if named is None else self._request_of_alert(msg, named)
         device = self.inventory.get(msg.originator)
         users: list[str] = []

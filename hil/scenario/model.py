@@ -44,6 +44,7 @@ from pydantic import (
 )
 
 from hil.dcc.catalogue import load_catalogue
+from hil.dcc.inventory import SmiStatus
 from hil.dcc.requestfile import check_role, check_status, parse_offset
 from hil.errors import HilError
 from hil.faults import FaultSpec
@@ -269,6 +270,8 @@ class ActionStep(_Step):
         "power_cycle",
         "set_load",
         "reset_han",
+        "han_join",
+        "replace_hub",
     ]
     device: str
     utrn: str | None = None  # for `utrn`: the 20 digits typed
@@ -278,7 +281,8 @@ class ActionStep(_Step):
     issued_for: str | None = None  # for `utrn` with amount_pence: made for this meter instead
     tamper: Literal["check_digit", "mac"] | None = None  # for `utrn`: spoil the digits typed
     meter: str | None = None  # on a PPMID: the meter it asks (default ESME)
-    accepted: bool = True  # for `utrn`, `emergency_credit`, `enable_supply`: the meter says yes
+    accepted: bool = True  # `utrn`, `emergency_credit`, `enable_supply`: the meter says yes;
+    # `han_join`: the hub takes it
     reason: Code | None = None  # for a refused `utrn`: the GBCS event code the meter logs
     load_w: float | None = None  # for `set_load`
     off_for: Duration = 0.0  # for `power_cycle`
@@ -357,6 +361,30 @@ class AssertStep(Check, _Step):
     assert_: str = Field(alias="assert")
 
 
+def _smi_status(text: str) -> str:
+    return SmiStatus.parse(text).value
+
+
+class SmiStep(_Step):
+    """A device's status on the DCC's inventory (SMI), as 8.2 would read it."""
+
+    smi: str  # a device of the lab or an EUI-64 (one pre-notified during the scenario)
+    status: Annotated[str, AfterValidator(_smi_status)]
+
+
+class HanLogStep(_Step):
+    """Who is in a device's log: the CHF Device Log (and Historic Device Log), the GPF
+    Device Log, or a meter's or PPMID's pairings (CS03/CS04). Devices by name or EUI-64."""
+
+    han_log: str
+    has: list[str] = []  # in the log (for the CHF: and joined, with a link key)
+    logged: list[str] = []  # CHF: in the log, joined or not
+    lacks: list[str] = []  # not in the log
+    historic: list[str] = []  # CHF: in the Historic Device Log
+    keys: dict[str, str] = {}  # CHF: the key each joined with (install_code, historic, restored)
+    length: int | None = None  # how many entries the log holds
+
+
 class MeasureStep(Check, _Step):
     """A measurement: a state path or a value of an earlier response, with validators."""
 
@@ -408,6 +436,8 @@ STEP_KINDS: dict[str, type[_Step]] = {
     "sleep": SleepStep,
     "assert": AssertStep,
     "measure": MeasureStep,
+    "smi": SmiStep,
+    "han_log": HanLogStep,
     "fault": FaultStep,
     "clear_fault": ClearFaultStep,
     "prompt": PromptStep,
@@ -451,6 +481,8 @@ Step = Annotated[
     | Annotated[SleepStep, tag("sleep step")]
     | Annotated[AssertStep, tag("assert step")]
     | Annotated[MeasureStep, tag("measure step")]
+    | Annotated[SmiStep, tag("smi step")]
+    | Annotated[HanLogStep, tag("han_log step")]
     | Annotated[FaultStep, tag("fault step")]
     | Annotated[ClearFaultStep, tag("clear_fault step")]
     | Annotated[PromptStep, tag("prompt step")]
@@ -885,6 +917,13 @@ def check_scenario(scenario: Scenario, lab: Lab) -> None:
                 problems.append(_at(spec, f"utrn_of: no earlier utrn step {step.utrn_of!r}"))
             if step.action == "utrn" and step.name:
                 typed.add(step.name)
+        elif isinstance(step, SmiStep):
+            names.append(("smi", step.smi))
+        elif isinstance(step, HanLogStep):
+            names.append(("han_log", step.han_log))
+            for field_name in ("has", "logged", "lacks", "historic"):
+                names += [(field_name, n) for n in getattr(step, field_name)]
+            names += [("keys", n) for n in step.keys]
         elif isinstance(step, RawStep) and isinstance(step.raw, RawBuild):
             if lab.users.get(step.raw.user) is None:
                 known = ", ".join(u.name for u in lab.users)

@@ -50,6 +50,7 @@ from hil.scenario.model import (
     ExpectDccAlertStep,
     ExpectResponseStep,
     FaultStep,
+    HanLogStep,
     MeasureStep,
     PromptStep,
     RawBuild,
@@ -60,6 +61,7 @@ from hil.scenario.model import (
     Scenario,
     ScenarioError,
     SleepStep,
+    SmiStep,
     StepSpec,
     UntilStep,
     _Step,
@@ -84,6 +86,9 @@ from hil.scenario.record import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Real seconds a han_join waits for the hub to take or refuse the device.
+JOIN_WAIT_S = 5.0
 
 #: A Python scenario's function is bounded at this many times its step timeout (real time).
 PYTHON_BOUND = 10
@@ -465,6 +470,10 @@ class ScenarioContext:
             return self._state(step.assert_, step, detail)
         if isinstance(step, MeasureStep):
             return self._measure(step, detail)
+        if isinstance(step, SmiStep):
+            return self._smi(step, detail)
+        if isinstance(step, HanLogStep):
+            return self._han_log(step, detail)
         if isinstance(step, ActionStep):
             return await self._action(step, detail)
         if isinstance(step, RawStep):
@@ -680,6 +689,59 @@ class ScenarioContext:
             raise StepFailed("; ".join(problems))
         return f"{step.measure} = {_short(value)}" + (f" {unit}" if unit else "")
 
+    # -- joins: the SMI and the HAN logs ------------------------------------------------------
+    def _smi(self, step: SmiStep, detail: dict[str, Any]) -> str:
+        device = self.lab.inventory.get(self.lab.eui(step.smi))
+        status = None if device is None else device.status.value
+        detail["status"] = status
+        problems = self.check(f"SMI {step.smi}", status, Check(equals=step.status))
+        if problems:
+            raise StepFailed("; ".join(problems))
+        return f"{step.smi} is {status} on the SMI"
+
+    def _han_log(self, step: HanLogStep, detail: dict[str, Any]) -> str:
+        from emulator.devices.chf import Chf
+
+        device = self.lab.device(step.han_log)
+        if device is None:
+            raise ScenarioError(f"han_log: {step.han_log} is not an emulated device")
+        names = {bytes(self.lab.eui(n)): n for n in [*step.has, *step.logged, *step.lacks]}
+        names.update({bytes(self.lab.eui(n)): n for n in [*step.historic, *step.keys]})
+        problems: list[str] = []
+        if isinstance(device, Chf):
+            entries = device.device_log
+            joined = {k for k, e in entries.items() if e.link_key_hash}
+            historic = {bytes(e.eui) for e in device.historic_log}
+            sources = {k: e.key_source for k, e in entries.items()}
+        else:
+            entries = device.han_pairings  # type: ignore[assignment]
+            joined, historic, sources = set(entries), set(), {}
+        shown = sorted(names.get(k, str(Eui64(k))) for k in entries)
+        detail.update(log=shown, historic=sorted(names.get(k, str(Eui64(k))) for k in historic))
+        for name in step.has:
+            if bytes(self.lab.eui(name)) not in joined:
+                problems.append(f"{name} not joined in the log")
+        for name in step.logged:
+            if bytes(self.lab.eui(name)) not in entries:
+                problems.append(f"{name} not in the log")
+        for name in step.lacks:
+            if bytes(self.lab.eui(name)) in entries:
+                problems.append(f"{name} is in the log")
+        for name in step.historic:
+            if bytes(self.lab.eui(name)) not in historic:
+                problems.append(f"{name} not in the Historic Device Log")
+        for name, source in step.keys.items():
+            got = sources.get(bytes(self.lab.eui(name)))
+            if got != source:
+                problems.append(f"{name} joined with the {got} key, expected {source}")
+        if step.length is not None:
+            problems += self.check(
+                f"{step.han_log} log length", len(entries), Check(equals=step.length)
+            )
+        if problems:
+            raise StepFailed(f"{step.han_log} log [{', '.join(shown)}]: " + "; ".join(problems))
+        return f"{step.han_log} log: {', '.join(shown) or 'empty'}"
+
     # -- local actions -------------------------------------------------------------------------
     async def _action(self, step: ActionStep, detail: dict[str, Any]) -> str:
         external = self.lab.external(step.device)
@@ -715,6 +777,10 @@ class ScenarioContext:
                 await asyncio.sleep(0.01)
             first = "joined" if device.han.joined else device.han.last_refusal or "no answer"
             return f"{step.device} forgot its HAN membership; first JOIN: {first}"
+        if step.action == "han_join":
+            return await self._han_join(step, device, detail)
+        if step.action == "replace_hub":
+            return self._replace_hub(step, device)
         # power_cycle: the device loses what is not kept across a restart
         state = device.to_state()
         if step.off_for:
@@ -722,6 +788,42 @@ class ScenarioContext:
         device.load_state(state)
         log.info("%s: power cycled", step.device)
         return "power cycled" + (f" (off {step.off_for:g} s)" if step.off_for else "")
+
+    async def _han_join(self, step: ActionStep, device: Any, detail: dict[str, Any]) -> str:
+        """The device announces itself on its HAN link: one JOIN handshake (docs/wire-
+        protocol.md "Joining"); the hub checks its CHF Device Log, join window and key."""
+        premises = next((p for p in self.lab.premises if bytes(device.eui) in p.devices), None)
+        if premises is None or premises.hub is None:
+            raise ScenarioError(f"han_join: {step.device} is not a device on a HAN link")
+        joined = await asyncio.wait_for(premises.han_join(device.eui), JOIN_WAIT_S)
+        entry = premises.chf.device_log.get(bytes(device.eui))
+        detail.update(joined=joined, key=entry.key_source if entry is not None else None)
+        if joined != step.accepted:
+            want = "joined" if step.accepted else "refused"
+            got = (
+                f"joined ({entry.key_source} key)"
+                if joined and entry
+                else (f"refused ({device.han.last_refusal or 'no answer'})")
+            )
+            raise StepFailed(f"han_join: {step.device} expected {want}, got {got}")
+        if joined and entry is not None:
+            return f"{step.device} joined the HAN ({entry.key_source} key)"
+        return f"{step.device} refused by the hub ({device.han.last_refusal or 'no answer'})"
+
+    def _replace_hub(self, step: ActionStep, device: Any) -> str:
+        """The hub failed and a blank one takes its place: its CHF and GPF Device Logs
+        are empty (the lab keeps the hub's IDs, so routes and keys stay), until the
+        DCC restores them (8.12.1, 8.12.2)."""
+        from emulator.devices.chf import Chf
+        from emulator.devices.device_log import DeviceLog
+
+        premises = next((p for p in self.lab.premises if p.chf is device), None)
+        if not isinstance(device, Chf) or premises is None:
+            raise ScenarioError("replace_hub: the device must be a CHF")
+        device.log = DeviceLog()
+        premises.gpf.han_pairings = {}
+        log.info("%s: hub replaced by a blank one", step.device)
+        return "hub replaced: CHF and GPF Device Logs empty"
 
     def _build(self, spec: RawBuild) -> bytes:
         """The command as the user would send it, from our builders, signed if critical."""

@@ -18,6 +18,8 @@ from emulator.premises import Premises
 from hil.dcc.routes import Route
 
 NEW_DEVICE = Eui64("00-DB-12-34-56-78-90-B0")
+#: A consumer access device (Type 2) on the SMI of the labs that use these cases.
+TYPE2_DEVICE = Eui64("00-DB-12-34-56-78-90-B1")
 IMAGE_HASH = hashlib.sha256(b"lab firmware image").digest()
 
 
@@ -37,6 +39,8 @@ def lab_setup(r: Route, premises: Premises, target: Device, now: _dt.datetime) -
         return {"device": NEW_DEVICE}
     if r.use_case == "CCS02":
         return {"device": premises.device(DeviceType.PPMID).eui}
+    if r.use_case == "CS03B" and r.device_type == "ESME":  # method B: a Type 2 device
+        return {"partner": TYPE2_DEVICE, "partner_type": "TYPE2"}
     if r.use_case == "CS03B":  # method B joins a gas meter with its GPF
         return {"partner": premises.gpf.eui}
     if r.use_case.startswith("CS03"):

@@ -49,6 +49,7 @@ premises:
       - {type: GSME, suffix: A1}
       - {type: PPMID, suffix: A4}
       - {type: HCALCS, suffix: A5}
+      - {type: TYPE2, suffix: B1, status: installed-not-commissioned}
     registration:
       import_supplier: supplier
       export_supplier: supplier
