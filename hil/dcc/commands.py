@@ -110,6 +110,9 @@ class BuildContext:
     ca_certificate: x509.Certificate | None = None
     utrn_counters: MutableMapping[bytes, int] = field(default_factory=dict)
     read_window: _dt.timedelta = _dt.timedelta(days=31)
+    #: Install codes by device EUI, as an installer reads them off the devices (a lab
+    #: knows its devices'): the default of CCS01's `install_code`.
+    install_codes: Mapping[bytes, bytes] = field(default_factory=dict)
 
 
 # -- parameters ---------------------------------------------------------------------------
@@ -527,13 +530,16 @@ def top_up_gsme(req: Request) -> PayloadTree:
 @_hand(
     "CCS01",
     device="EUI-64 of the device to add to the CHF Device Log (required)",
-    install_code="the device's install code (bytes or hex; default 16 zero bytes)",
+    install_code=(
+        "the device's install code (bytes or hex; default: the code the lab's installer"
+        " read off the device, else 16 zero bytes)"
+    ),
     join_timeout="seconds joining stays open for it (default 3600)",
 )
 def add_to_hub_log(req: Request) -> PayloadTree:
     """CCS01: register_device (EUI, install-code key), then open joining."""
     device = req.eui("device")
-    code = req.octets("install_code", bytes(16))
+    code = req.octets("install_code", req.ctx.install_codes.get(bytes(device), bytes(16)))
     timeout = req.integer("join_timeout", 3600)
     if not 0 < timeout <= 0xFFFF:
         raise req.fail("join_timeout", "must be 1..65535 seconds")

@@ -669,6 +669,12 @@ class Lab:
             dcc_parties={r.value: parties[r].eui for r in dcc_roles if r in parties},
         )
         self.dcc.firmware_delivery = self._deliver_firmware
+        self.dcc.install_codes = {
+            eui: device.han.install_code
+            for premises in self.premises
+            for eui, device in premises.devices.items()
+            if device.han.install_code
+        }
         self.dcc.response_timeout = self.spec.response_timeout
         if self.smets1_sites:
             self.smets1 = Smets1ServiceProvider(self.dcc, f"{base}-smets1")

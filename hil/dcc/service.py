@@ -173,6 +173,8 @@ class Dcc:
         self.ca_certificate = ca_certificate
         #: The suppliers' top-up counters per device, kept across requests (UTRNs).
         self.utrn_counters: dict[bytes, int] = {}
+        #: Install codes the installers read off the devices (CCS01's default).
+        self.install_codes: dict[bytes, bytes] = {}
         self.users = users
         self.inventory = inventory
         self.registrations = dict(registrations)
@@ -742,6 +744,7 @@ class Dcc:
             device_types={bytes(d.eui): d.kind.value for d in self.inventory},
             ca_certificate=self.ca_certificate,
             utrn_counters=self.utrn_counters,
+            install_codes=self.install_codes,
         )
         params = self._default_params(route, request, device)
         try:
