@@ -285,10 +285,12 @@ def non_disablement_entries(periods: Any) -> list[list[Any]]:
 #: Named parameters converted before they go into the command.
 PARAMETER_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "non_disablement": non_disablement_entries,
+    "recovery_rate_1": lambda pence: [[b"", int(pence)]],
+    "recovery_rate_2": lambda pence: [[b"", int(pence)]],
 }
 
 #: Named parameters of DLMS shapes: use case -> name -> (request spec index, description).
-DLMS_PARAMETERS: dict[str, dict[str, tuple[int, str]]] = {
+DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
     "ECS10": {"message": (0, "text shown on the meter display")},
     "ECS12": {"tenancy_date": (0, "change of tenancy date (datetime)")},
     "ECS16": {
@@ -302,6 +304,16 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int, str]]] = {
     "ECS39b": {"mpan": (0, "export MPAN (13 digits)")},
     "ECS50": {"cin": (0, "customer identification number (4 digits)")},
     "ECS81": {"tampered": (0, "supply tamper state (bool)")},
+    "ECS07": {
+        "recovery_rate_1": ("0.2", "time debt 1 recovered per period, pence (price scale 0)"),
+        "recovery_rate_2": ("1.2", "time debt 2 recovered per period, pence (price scale 0)"),
+        "payment_recovery": (2, "share of each payment recovered to the payment debt, 1/10000"),
+        "recovery_period_1": (3, "time debt 1's recovery period, seconds (3600 or 86400)"),
+        "recovery_period_2": (4, "time debt 2's recovery period, seconds (3600 or 86400)"),
+        "payment_debt": (7, "pence added to the payment debt"),
+        "time_debt_1": (8, "pence added to time debt 1"),
+        "time_debt_2": (9, "pence added to time debt 2"),
+    },
     "ECS08": {"non_disablement": (3, NON_DISABLEMENT_HELP)},
     "ECS08a": {"non_disablement": (3, NON_DISABLEMENT_HELP)},
 }
