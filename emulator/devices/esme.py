@@ -156,7 +156,8 @@ class Esme(ConsumerControls, CosemDevice):
         was_enabled = self.meter.supply_enabled
         super().catch_up()  # profile rows, each with the meter as it was at its capture time
         self.meter.advance(now)
-        supply.watch(self, was_enabled)
+        prepay_bridge.emit_meter_alerts(self)  # the meter's own alerts first (0x8F0F ...)
+        supply.watch(self, was_enabled)  # then what the supply did about them
         for activation in [a for a in self.activations if a.at <= now]:
             self.activations.remove(activation)
             self._activate(activation)

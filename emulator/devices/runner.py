@@ -284,7 +284,7 @@ class DeviceRunner:
 
     async def _join_answer(self, nonce: bytes) -> JoinAccept | JoinRefuse | None:
         """The answer to the JOIN with `nonce`, or None after the reply timeout."""
-        timer = asyncio.ensure_future(self._clock_wait(self.join_policy.reply_timeout))
+        timer = asyncio.ensure_future(self._reply_wait())
         try:
             while True:
                 receiving = asyncio.ensure_future(self.link.recv())
@@ -302,6 +302,13 @@ class DeviceRunner:
         finally:
             timer.cancel()
             await asyncio.wait({timer})
+
+    async def _reply_wait(self) -> None:
+        """The reply timeout on the device's clock, and at least the real-time floor."""
+        await asyncio.gather(
+            self._clock_wait(self.join_policy.reply_timeout),
+            asyncio.sleep(self.join_policy.reply_floor),
+        )
 
     def _join_reply(self, env: Envelope) -> JoinAccept | JoinRefuse | None:
         try:

@@ -421,7 +421,10 @@ class ZclDevice(Device):
         self.capture_until(now)  # snapshots, each with the meter as it was at its time
         self.meter.advance(now)
         self._sync_debts()
-        supply.watch(self, was_enabled)
+        from emulator.devices.prepay_bridge import emit_meter_alerts
+
+        emit_meter_alerts(self)  # the meter's own alerts first (0x8F0F ...)
+        supply.watch(self, was_enabled)  # then what the supply did about them
         for item in [p for p in self.pending if p.at <= now]:
             self.pending.remove(item)
             self._one(-1, item.component)
@@ -440,9 +443,7 @@ class ZclDevice(Device):
             )
             alert.body_kind = "future_dated_outcome"
             self.emit_alert(FUTURE_DATED_GBZ_ALERT, Eui64(item.originator), alert, critical=True)
-        from emulator.devices.prepay_bridge import emit_meter_alerts
-
-        emit_meter_alerts(self)
+        emit_meter_alerts(self)  # what the commands that ran just now raised
         super().catch_up()
 
     def _sync_debts(self) -> None:

@@ -335,9 +335,13 @@ class JoinPolicy:
     An attempt that is refused, or unanswered within `reply_timeout`, is retried
     after `first_backoff`, doubling up to `max_backoff`; after `attempts` failed
     attempts in a row the device rests `round_pause` and starts a new round.
+    An answer is also awaited for at least `reply_floor` seconds of real time: a
+    virtual clock may jump past the timeout while the answer is still crossing a
+    pty or a broker.
     """
 
     reply_timeout: float = 10.0
+    reply_floor: float = 2.0
     first_backoff: float = 5.0
     max_backoff: float = 60.0
     attempts: int = 6

@@ -4,7 +4,6 @@ prepayment meter, and what the meter logs and raises for each."""
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -63,21 +62,15 @@ def _alert_codes(device: Any) -> list[int]:
 
 
 def _run_out_of_credit(lab: Lab, device: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The metering engine disables the supply for lack of credit on its next advance."""
+    """The metering engine disables the supply for lack of credit: prepayment, a few
+    pence left, no emergency credit, a 20 kW load for an hour."""
     meter = device.meter
-    original: Callable[[Any, _dt.datetime], None] = type(meter).advance
-
-    def advance(self: Any, now: _dt.datetime) -> None:
-        original(self, now)
-        if self is meter:
-            self.supply_enabled = False
-
+    meter.set_payment_mode(True)
     meter.emergency_credit_active = False
-    meter.balance = -50
-    with monkeypatch.context() as patch:
-        patch.setattr(type(meter), "advance", advance)
-        lab.advance(_dt.timedelta(minutes=1))
-        device.catch_up()
+    meter.balance = 5
+    meter.load_w = 20_000
+    lab.advance(_dt.timedelta(hours=1))
+    device.catch_up()
 
 
 # -- UTRN generation (harness side) ------------------------------------------------------------
@@ -338,13 +331,21 @@ def test_gbcs_alert_codes_go_to_the_acb_and_our_own_codes_do_not(lab: Lab) -> No
     assert decode_message(out.message).message_code == supply.GENERIC_NON_CRITICAL_ALERT
 
 
-def test_an_alert_the_engine_raised_is_kept_but_not_logged_or_sent_twice(lab: Lab) -> None:
+def test_an_alert_the_engine_raised_is_logged_kept_and_sent_once(lab: Lab) -> None:
+    """The supply module leaves the engine's alerts to the engine's event path
+    (prepay_bridge.emit_meter_alerts), which logs, keeps and sends each one once."""
+    from emulator.devices.prepay_bridge import emit_meter_alerts
+    from emulator.metering.prepay import MeterEvent
+
     esme = lab.esme
     sent_to: list[Outbound] = []
     esme.on_alert = sent_to.append
-    logged = len(esme.event_log)
+    logged, kept = len(esme.event_log), len(esme.supply_alerts)
     supply.raise_alert(esme, supply.SUPPLY_ARMED, "armed by the engine", engine=True)
-    assert (len(esme.event_log), sent_to) == (logged, [])
-    assert esme.last_alert == supply.SUPPLY_ARMED
-    supply.raise_alert(esme, supply.SUPPLY_ARMED, "armed remotely")
+    assert (len(esme.event_log), sent_to, len(esme.supply_alerts)) == (logged, [], kept)
+    esme.meter.take_events()
+    esme.meter.events.append(MeterEvent(esme.clock.now(), supply.SUPPLY_ARMED, "armed"))
+    assert emit_meter_alerts(esme) == 1
     assert len(esme.event_log) == logged + 1 and len(sent_to) == 1
+    assert esme.last_alert == supply.SUPPLY_ARMED
+    assert emit_meter_alerts(esme) == 0  # taken once
