@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,6 +243,40 @@ NON_DISABLEMENT_START, NON_DISABLEMENT_STOP = 32, 33
 ANY_DATE = b"\xff\xff\xff\xff\xff"
 
 
+def flag_bits(flags: Sequence[bool]) -> bytes:
+    """A DLMS bit string byte: the first flag in the most significant bit."""
+    value = 0
+    for i, flag in enumerate(flags):
+        if flag:
+            value |= 0x80 >> i
+    return bytes((value,))
+
+
+def non_disablement_entry(
+    number: int,
+    selector: int,
+    time: bytes,
+    weekdays: bytes,
+    special_days: bytes = b"\x00",
+    begin: bytes = ANY_DATE,
+    end: bytes = ANY_DATE,
+) -> list[Any]:
+    """One entry of ECS08's non-disablement schedule (class 10): enabled, running the
+    script table's START or STOP selector at `time` on the flagged days."""
+    return [
+        number,
+        True,
+        NON_DISABLEMENT_TABLE,
+        selector,
+        time,
+        0xFFFF,
+        weekdays,
+        special_days,
+        begin,
+        end,
+    ]
+
+
 def non_disablement_entries(periods: Any) -> list[list[Any]]:
     """`non_disablement` periods -> ECS08 schedule entries (a START and a STOP each).
 
@@ -253,32 +287,18 @@ def non_disablement_entries(periods: Any) -> list[list[Any]]:
     for period in periods:
         if not isinstance(period, Mapping) or not {"start", "end"} <= set(period):
             raise ValueError(f"a period needs start and end: {period!r}")
-        days = period.get("days") or WEEKDAYS
-        unknown = [d for d in days if str(d).lower() not in WEEKDAYS]
+        named = [str(d) for d in period.get("days") or WEEKDAYS]
+        unknown = [d for d in named if d.lower() not in WEEKDAYS]
         if unknown:
-            raise ValueError(f"not weekdays: {', '.join(map(str, unknown))}")
-        bits = 0
-        for day in days:
-            bits |= 0x80 >> WEEKDAYS.index(str(day).lower())
+            raise ValueError(f"not weekdays: {', '.join(unknown)}")
+        days = {d.lower() for d in named}
+        weekdays = flag_bits([day in days for day in WEEKDAYS])
         for key, selector in (("start", NON_DISABLEMENT_START), ("end", NON_DISABLEMENT_STOP)):
             text = str(period[key])
             if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
                 raise ValueError(f"{key} {text!r} is not HH:MM")
-            hours, minutes = int(text[:2]), int(text[3:])
-            entries.append(
-                [
-                    len(entries) + 1,
-                    True,
-                    NON_DISABLEMENT_TABLE,
-                    selector,
-                    bytes((hours, minutes, 0, 0)),
-                    0xFFFF,
-                    bytes((bits,)),
-                    b"\x00",
-                    ANY_DATE,
-                    ANY_DATE,
-                ]
-            )
+            time = bytes((int(text[:2]), int(text[3:]), 0, 0))
+            entries.append(non_disablement_entry(len(entries) + 1, selector, time, weekdays))
     return entries
 
 

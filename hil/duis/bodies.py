@@ -24,6 +24,13 @@ from typing import Any
 
 from lxml import etree
 
+from hil.dcc.commands import (
+    NON_DISABLEMENT_START,
+    NON_DISABLEMENT_STOP,
+    WEEKDAYS,
+    flag_bits,
+    non_disablement_entry,
+)
 from hil.dcc.routes import routes_for
 from hil.dcc.templates.constants import BLOCK_IDS, TOU_IDS, credit_charge_rows
 from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
@@ -47,11 +54,9 @@ class Body:
     def find(self, *names: str) -> etree._Element | None:
         """The first element at the path of local names below the root (any depth for
         the first name)."""
-        found: list[etree._Element] = [
-            e for e in self.root.iter() if isinstance(e.tag, str) and _local(e) == names[0]
-        ]
+        found = _descendants(self.root, names[0])
         for name in names[1:]:
-            found = [c for e in found for c in e if isinstance(c.tag, str) and _local(c) == name]
+            found = [c for e in found for c in _children(e, name)]
         return found[0] if found else None
 
     def has(self, *names: str) -> bool:
@@ -76,11 +81,8 @@ class Body:
         parent = self.find(*names[:-1]) if len(names) > 1 else self.root
         if parent is None:
             return []
-        out = []
-        for child in parent:
-            if isinstance(child.tag, str) and _local(child) == names[-1]:
-                out.append((int(child.get("index", "0")), child))
-        return sorted(out, key=lambda pair: pair[0])
+        found = [(int(c.get("index", "0")), c) for c in _children(parent, names[-1])]
+        return sorted(found, key=lambda pair: pair[0])
 
     def value_of(self, el: etree._Element) -> int:
         self._mark(el)
@@ -93,6 +95,16 @@ class Body:
 
 def _local(el: etree._Element) -> str:
     return str(etree.QName(el).localname)
+
+
+def _descendants(el: etree._Element, name: str) -> list[etree._Element]:
+    """Elements named `name` at any depth below `el` (and `el` itself)."""
+    return [e for e in el.iter() if isinstance(e.tag, str) and _local(e) == name]
+
+
+def _children(el: etree._Element, name: str) -> list[etree._Element]:
+    """Elements named `name` directly below `el`."""
+    return [c for c in el if isinstance(c.tag, str) and _local(c) == name]
 
 
 # -- which use case a body asks for ------------------------------------------------------
@@ -280,9 +292,7 @@ def _electricity_prices(body: Body, group: Iterable[str]) -> tuple[dict[int, int
         for tier, block_prices in body.indexed(*path, tariff, "BlockPrices"):
             body.mark_all(block_prices)
             for block, el in sorted(
-                (int(c.get("index", "0")), c)
-                for c in block_prices
-                if isinstance(c.tag, str) and _local(c) == "BlockPrice"
+                (int(c.get("index", "0")), c) for c in _children(block_prices, "BlockPrice")
             ):
                 prices[(0x9 + block) << 4 | tier] = body.value_of(el)
     return prices, body.number(*path, "PriceScale")
@@ -388,7 +398,7 @@ def _special_date(body: Body, date: etree._Element) -> bytes:
     """A DUIS special-day date with wildcards -> DLMS date."""
 
     def part(name: str, any_value: int) -> int:
-        found = [e for e in date.iter() if isinstance(e.tag, str) and _local(e) == name]
+        found = _descendants(date, name)
         if not found:
             return any_value
         return body.value_of(found[0])
@@ -400,19 +410,8 @@ def _special_date(body: Body, date: etree._Element) -> bytes:
     )
 
 
-#: DUIS weekday names, Monday first: the order of a DLMS schedule's weekday bits.
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-#: Non-disablement script selectors of the schedule's script table (0-0:10.0.106.255).
-NON_DISABLEMENT_SCRIPTS = {"START": 32, "STOP": 33}
-NON_DISABLEMENT_TABLE = bytes((0, 0, 10, 0, 106, 0xFF))
-
-
-def _bits(flags: list[bool]) -> bytes:
-    value = 0
-    for i, flag in enumerate(flags):
-        if flag:
-            value |= 0x80 >> i
-    return bytes((value,))
+#: DUIS non-disablement scripts -> the schedule's selectors.
+NON_DISABLEMENT_SCRIPTS = {"START": NON_DISABLEMENT_START, "STOP": NON_DISABLEMENT_STOP}
 
 
 def prepay_config_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
@@ -436,37 +435,22 @@ def prepay_config_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
         )
         values["0"] = [[index, _special_date(body, day), index] for index, day in days]
         entries = []
-        schedules = [
-            c
-            for c in calendar
-            if isinstance(c.tag, str) and _local(c) == "ElectricityNonDisablementSchedule"
-        ]
+        schedules = _children(calendar, "ElectricityNonDisablementSchedule")
         for number, schedule in enumerate(schedules, start=1):
             sub = Body(schedule)
             script = sub.text("NonDisablementScript") or "START"
-            weekdays = {
-                (e.text or "").strip()
-                for e in schedule.iter()
-                if isinstance(e.tag, str) and _local(e) == "DayOfWeekID"
-            }
-            special = {
-                int((e.text or "0").strip())
-                for e in schedule.iter()
-                if isinstance(e.tag, str) and _local(e) == "SpecialDayID"
-            }
+            weekdays = {(e.text or "").strip() for e in _descendants(schedule, "DayOfWeekID")}
+            special = {int((e.text or "0").strip()) for e in _descendants(schedule, "SpecialDayID")}
             entries.append(
-                [
+                non_disablement_entry(
                     number,
-                    True,
-                    NON_DISABLEMENT_TABLE,
                     NON_DISABLEMENT_SCRIPTS[script],
                     _dlms_time(sub.text("SwitchTime") or "00:00:00"),
-                    0xFFFF,
-                    _bits([day in weekdays for day in WEEKDAYS]),
-                    _bits([i in special for i in range(1, 6)]),
+                    flag_bits([day.capitalize() in weekdays for day in WEEKDAYS]),
+                    flag_bits([i in special for i in range(1, 6)]),
                     _dlms_date(sub.text("StartDate") or "65535-01-01"),
                     _dlms_date(sub.text("EndDate") or "65535-12-31"),
-                ]
+                )
             )
             body.mark_all(schedule)
         values["3"] = entries
@@ -512,19 +496,15 @@ def _gas_date(body: Body, date: etree._Element) -> dict[str, int]:
 def _gas_calendar(cal: Body, body: Body) -> dict[str, Any] | None:
     """The non-disablement calendar as GCS05's calendar components; None when its shape
     (3 day profiles, 2 week profiles) is not the one GCS05 carries."""
-    days = [
-        e
-        for e in cal.root.iter()
-        if isinstance(e.tag, str) and _local(e) == "GasNonDisablementDayProfile"
-    ]
-    weeks = [e for e in cal.root.iter() if isinstance(e.tag, str) and _local(e) == "WeekProfile"]
+    days = _descendants(cal.root, "GasNonDisablementDayProfile")
+    weeks = _descendants(cal.root, "WeekProfile")
     if len(days) != len(GCS05_DAYS) or len(weeks) != len(GCS05_WEEKS):
         return None
     values: dict[str, Any] = {}
     for index, day in zip(GCS05_DAYS, days, strict=True):
         sub = Body(day)
         entries = []
-        for action in (c for c in day if isinstance(c.tag, str) and _local(c) == "TimeStartAction"):
+        for action in _children(day, "TimeStartAction"):
             inner = Body(action)
             hours, minutes, _ = _hhmm(inner.text("StartTime") or "00:00:00")
             entries.append(
@@ -547,7 +527,7 @@ def _gas_calendar(cal: Body, body: Body) -> dict[str, Any] | None:
         values[str(index)] = fields
         body.mark_all(week)
     seasons = []
-    for season in (e for e in cal.root.iter() if isinstance(e.tag, str) and _local(e) == "Season"):
+    for season in _descendants(cal.root, "Season"):
         sub = Body(season)
         start = sub.find("SeasonStartDate")
         if start is not None:
@@ -559,7 +539,7 @@ def _gas_calendar(cal: Body, body: Body) -> dict[str, Any] | None:
             )
         body.mark_all(season)
     special = []
-    for day in (e for e in cal.root.iter() if isinstance(e.tag, str) and _local(e) == "SpecialDay"):
+    for day in _descendants(cal.root, "SpecialDay"):
         sub = Body(day)
         date = sub.find("Date")
         if date is not None:
@@ -630,9 +610,7 @@ def voltage(body: Body, ctx: MapContext) -> dict[str, Any]:
     single = body.find("SinglePhaseVoltageSettings")
     if single is not None:
         phases.append((1, single))
-    for poly in (
-        e for e in body.root if isinstance(e.tag, str) and _local(e) == "PolyPhaseVoltageSettings"
-    ):
+    for poly in _children(body.root, "PolyPhaseVoltageSettings"):
         sub = Body(poly)
         number = sub.number("Phase")
         settings = sub.find("PhaseVoltageSettings")
