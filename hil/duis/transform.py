@@ -203,6 +203,10 @@ def transform(
         execute_at = None
         if "cancel" in known:
             params["cancel"] = True
+    elif execute_at is not None and "execution_time" in known:
+        # GBCS carries the time of a device-future-dated command in the command (CS06's
+        # activation date-time, the DLMS command's date-time): the device holds it.
+        params["execution_time"] = execute_at
     nodes = leaf_nodes(request.body)
     found = [(path, text) for path, text, _ in nodes]
     option = next((t.lower() for p, t in found if p.rsplit("/", 1)[-1] in OPTION_FIELDS), None)

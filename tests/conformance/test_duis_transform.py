@@ -22,6 +22,7 @@ from lxml import etree
 
 from emulator.gbcs.asn1 import Der
 from emulator.gbcs.dlms.apdu import AccessRequest
+from emulator.gbcs.eui import Eui64
 from emulator.gbcs.dlms.axdr import Array, Data, Structure
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import PayloadTree, decode_message_payload
@@ -44,6 +45,17 @@ DCC_FIELDS = {
     "provider_id",
     "issuer_calendar_id",
     "issuer_tariff_id",
+}
+#: The DCC's inventory of the join partners the RTDS names but the conformance lab does not
+#: emulate: a join command carries the partner's device type, which DUIS 8.7 does not
+#: (the body names only the other device); the DCC takes it from the Smart Metering
+#: Inventory, as `BuildContext.device_types` stands for here.
+JOIN_PARTNERS = {
+    "00-DB-12-34-56-78-90-93": "ESME",
+    "00-DB-12-34-56-78-90-94": "GSME",
+    "00-DB-12-34-56-78-90-98": "PPMID",
+    "00-DB-12-34-56-78-90-9A": "HCALCS",
+    "00-DB-12-34-56-78-90-9C": "GPF",
 }
 NAME = re.compile(r"([A-Za-z0-9]+)_([0-9.]+?)\.?_(.*)_REQUEST_DUIS\.XML")
 
@@ -157,7 +169,7 @@ def test_templates_become_the_reference_commands(rtds_root: Path) -> None:
     ctx = BuildContext(
         now=_dt.datetime(2026, 12, 1, tzinfo=_dt.UTC),
         keystore=FolderKeyStore(rtds_root / "keystore"),
-        device_types=dict(lab.devices),
+        device_types=dict(lab.devices) | {bytes(Eui64(k)): v for k, v in JOIN_PARTNERS.items()},
     )
     pairs = _pairs(rtds, duis)
     assert len(pairs) > 200

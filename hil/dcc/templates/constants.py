@@ -126,4 +126,7 @@ GBZ_CONSTANTS: dict[str, dict[str, dict[str, Any]]] = {
     # Calendar reads start at the first day and week profile.
     "GCS21b": {"get_day_profiles": {"start_day_id": 1}, "get_week_profiles": {"start_week_id": 1}},
     "GCS21f": {"get_day_profiles": {"start_day_id": 1}, "get_week_profiles": {"start_week_id": 1}},
+    # The event group of every non-critical event (codes 0x81..): GBCS GCS20r has the GSME
+    # report the configuration of all of them.
+    "GCS20r": {"get_event_configuration": {"event_id": 0x81FF}},
 }
