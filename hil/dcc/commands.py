@@ -305,6 +305,7 @@ def non_disablement_entries(periods: Any) -> list[list[Any]]:
 #: Named parameters converted before they go into the command.
 PARAMETER_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "non_disablement": non_disablement_entries,
+    "cin": lambda cin: f"{int(cin):04d}".encode("ascii"),
     "recovery_rate_1": lambda pence: [[b"", int(pence)]],
     "recovery_rate_2": lambda pence: [[b"", int(pence)]],
 }

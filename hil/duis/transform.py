@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,6 +218,10 @@ def transform(
     if use_case is not None:
         mapped, used = map_body(use_case, request.body, MapContext(twin=twin))
         params.update(mapped)
+    if use_case == "ECS50" and "cin" not in params:
+        # DUIS 9.1 carries no CIN: the DCC generates one, sends it to the meter and
+        # returns it to the requester.
+        params["cin"] = secrets.randbelow(10_000)
     carried = _combined(found, known, params)
     for path, text, element in nodes:
         local = path.rsplit("/", 1)[-1]
