@@ -1050,6 +1050,22 @@ def _party_of_role(req: Request, role: str, main: bool) -> Eui64:
     return Eui64(found.pop())
 
 
+def _der_list(req: Request, name: str) -> list[Der] | None:
+    """A parameter holding a list of DER encodings (bytes or hex), decoded; None if unset."""
+    if not req.has(name):
+        return None
+    value = req.get(name)
+    if not isinstance(value, list | tuple):
+        raise req.fail(name, "must be a list of DER certificates")
+    found: list[Der] = []
+    for n, item in enumerate(value):
+        try:
+            found.append(decode_der(bytes.fromhex(item) if isinstance(item, str) else bytes(item)))
+        except (TypeError, ValueError, GbcsError):
+            raise req.fail(name, f"item {n} is not a DER certificate") from None
+    return found
+
+
 def _floor_change(role: str, floor: int) -> Der:
     items: list[Der] = [DerInteger(ROLE_NUMBERS[role]), DerInteger(floor)]
     if role == "supplier":
@@ -1064,6 +1080,10 @@ def _floor_change(role: str, floor: int) -> Der:
     floor_seq_number="floor sequence number for the new party (default 0)",
     disapply_cpv_checks="true to disapply time-based certification path checks (default:"
     " true for the TransCoS, recovery and load controller updates)",
+    certificates="replacement certificates, DER, one per cell in the use case's cell order"
+    " (default: the parties' certificates from the key store)",
+    certification_path="certification path certificates, DER (default: the context's CA"
+    " certificate)",
     **EXECUTION,
 )
 def update_credentials(req: Request) -> PayloadTree:
@@ -1089,17 +1109,26 @@ def update_credentials(req: Request) -> PayloadTree:
         changes = [_floor_change(role, floor) for role in spec.others]
         control.append(DerConstructed(b"\xa6", changes))
     main = spec.cells[0][0]
+    given = _der_list(req, "certificates")
+    if given is not None and len(given) != len(spec.cells):
+        raise req.fail("certificates", f"needs {len(spec.cells)} certificates, got {len(given)}")
     replacements: list[Der] = []
-    for role, usage, cell_usage in spec.cells:
-        party = _party_of_role(req, role, role == main)
-        cert = decode_der(_certificate_der(req, party, usage, "party"))
+    for n, (role, usage, cell_usage) in enumerate(spec.cells):
+        if given is not None:
+            cert = given[n]
+        else:
+            party = _party_of_role(req, role, role == main)
+            cert = decode_der(_certificate_der(req, party, usage, "party"))
         target: list[Der] = [DerInteger(ROLE_NUMBERS[role]), _usage_bits(usage)]
         if cell_usage:
             target.append(DerInteger(cell_usage))
         replacements.append(DerSequence([cert, DerSequence(target)]))
-    path: list[Der] = []
-    if req.ctx.ca_certificate is not None:
-        path.append(decode_der(req.ctx.ca_certificate.public_bytes(serialization.Encoding.DER)))
+    path = _der_list(req, "certification_path")
+    if path is None:
+        path = []
+        if req.ctx.ca_certificate is not None:
+            ca = req.ctx.ca_certificate.public_bytes(serialization.Encoding.DER)
+            path.append(decode_der(ca))
     items: list[Der] = [DerSequence(control), DerSequence(replacements), DerSequence(path)]
     if req.get("cancel", False):
         items.append(_NEVER)

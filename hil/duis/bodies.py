@@ -18,13 +18,16 @@ flat mapping, and from there to the unmapped list the server logs and counts.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 
+from emulator.pki.keystore import KeyUsage
 from hil.dcc.commands import (
+    CREDENTIAL_UPDATES,
     NON_DISABLEMENT_START,
     NON_DISABLEMENT_STOP,
     WEEKDAYS,
@@ -648,8 +651,81 @@ def auxiliary_controller(body: Body, ctx: MapContext) -> dict[str, Any]:
     return params
 
 
+#: DUIS remote party roles -> the roles `hil.dcc.commands` names trust anchor cells by.
+PARTY_ROLES = {
+    "Root": "root",
+    "Recovery": "recovery",
+    "Supplier": "supplier",
+    "NetworkOperator": "network_operator",
+    "ACB": "acb",
+    "TransCoS": "transitional_cos",
+    "LoadController": "load_controller",
+}
+
+
+def credential_roles(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.24.1: the roles whose credentials the device reports, in the body's order."""
+    roles = []
+    for el in _descendants(body.root, "RemotePartyRole"):
+        body.mark_all(el)
+        roles.append(PARTY_ROLES[(el.text or "").strip()])
+    return {"roles": roles} if roles else {}
+
+
+#: DUIS replacement certificates -> the key usage of the cell each one fills.
+CERTIFICATE_USAGES = {
+    "DigitalSigningCertificate": KeyUsage.DIGITAL_SIGNATURE,
+    "KeyAgreementCertificate": KeyUsage.KEY_AGREEMENT,
+    "KeyAgreementTopUpCertificate": KeyUsage.PREPAYMENT_KEY_AGREEMENT,
+}
+
+
+def _der(el: etree._Element) -> bytes:
+    return base64.b64decode("".join((el.text or "").split()))
+
+
+def credential_update(use_case: str) -> Mapper:
+    """6.15.1 / 6.21 / 8.5 and the like: the body's replacement certificates in the use
+    case's cell order, its certification path and whether time-based certification
+    path checks apply."""
+    cells = CREDENTIAL_UPDATES[use_case].cells
+
+    def mapper(body: Body, ctx: MapContext) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        replacements = body.find("ReplacementCertificates")
+        if replacements is not None:
+            by_usage = {
+                CERTIFICATE_USAGES[_local(el)]: el
+                for el in replacements.iter()
+                if isinstance(el.tag, str) and _local(el) in CERTIFICATE_USAGES
+            }
+            if len(by_usage) == len(cells) and all(u in by_usage for _, u, _ in cells):
+                params["certificates"] = [body_der(body, by_usage[u]) for _, u, _ in cells]
+        path = body.find("CertificationPathCertificates")
+        if path is not None:
+            params["certification_path"] = [
+                body_der(body, el) for el in _children(path, "Certificate")
+            ]
+        apply = body.text("ApplyTimeBasedCPVChecks")
+        if apply is not None:
+            params["disapply_cpv_checks"] = apply != "true"
+        return params
+
+    return mapper
+
+
+def body_der(body: Body, el: etree._Element) -> bytes:
+    body.mark_all(el)
+    return _der(el)
+
+
 #: Use case -> mapper.
 MAPPERS: dict[str, Mapper] = {
+    **{use_case: credential_update(use_case) for use_case in CREDENTIAL_UPDATES},
+    "CS02aMAC": credential_roles,
+    "CS02aSignature": credential_roles,
+    "CS02fMAC": credential_roles,
+    "CS02fSignature": credential_roles,
     "ECS07": debt_esme,
     "GCS04": debt_gsme,
     "ECS02": payment_mode_esme,
