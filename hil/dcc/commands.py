@@ -1078,6 +1078,8 @@ def _floor_change(role: str, floor: int) -> Der:
     party="EUI-64 of the party whose certificates go into the (first role's) cells (default:"
     " the originator if it holds the role, else the key store's party of that role)",
     floor_seq_number="floor sequence number for the new party (default 0)",
+    prepayment_floor_seq_number="the new supplier's prepayment top-up floor sequence number"
+    " (default: floor_seq_number)",
     disapply_cpv_checks="true to disapply time-based certification path checks (default:"
     " true for the TransCoS, recovery and load controller updates)",
     certificates="replacement certificates, DER, one per cell in the use case's cell order"
@@ -1103,7 +1105,8 @@ def update_credentials(req: Request) -> PayloadTree:
     if spec.floor:
         control.append(_seq_number(0x84, floor))
     if spec.specialist:
-        specialist: list[Der] = [DerSequence([DerInteger(0), DerInteger(floor)])]
+        top_up = req.integer("prepayment_floor_seq_number", floor)
+        specialist: list[Der] = [DerSequence([DerInteger(0), DerInteger(top_up)])]
         control.append(DerConstructed(b"\xa5", specialist))
     if spec.others:
         changes = [_floor_change(role, floor) for role in spec.others]

@@ -48,6 +48,8 @@ ALIASES: dict[str, str | tuple[str, ...]] = {
     "InstallCode": "install_code",
     "JoinTimePeriod": "join_timeout",
     "RemotePartyFloorSeqNumber": "floor_seq_number",
+    "ACBFloorSeqNumber": "floor_seq_number",
+    "RemotePartyPrepaymentTopUpFloorSeqNumber": "prepayment_floor_seq_number",
     "SupplierMessage": "message",
     "RestrictionDateTime": "tenancy_date",
     "SupplierTelephoneNumber": ("supplier_telephone", "proposed_provider_contact_details"),
@@ -101,6 +103,10 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
 }
+#: Future-dated variants the DCC itself holds until their execution time, so their
+#: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at
+#: that time (its RTDS command has no execution date-time).
+DCC_HELD = frozenset({"8.5"})
 #: DUIS cancels a future-dated request by repeating it with this execution date-time.
 CANCEL_YEAR = 3000
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
@@ -204,7 +210,7 @@ def transform(
         execute_at = None
         if "cancel" in known:
             params["cancel"] = True
-    elif execute_at is not None and "execution_time" in known:
+    elif execute_at is not None and "execution_time" in known and variant_held(request.variant):
         # GBCS carries the time of a device-future-dated command in the command (CS06's
         # activation date-time, the DLMS command's date-time): the device holds it.
         params["execution_time"] = execute_at
@@ -244,6 +250,11 @@ def transform(
         else:
             unmapped.append(f"{path}={text}")
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
+
+
+def variant_held(variant: str) -> bool:
+    """Whether a future-dated request's device holds it (GBCS carries the time)."""
+    return variant not in DCC_HELD
 
 
 def _use_case(variant: str, device_type: str | None, option: str | None) -> str | None:
