@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -651,6 +652,52 @@ def auxiliary_controller(body: Body, ctx: MapContext) -> dict[str, Any]:
     return params
 
 
+#: 6.28 channel groups -> (ZigBee channel page, first channel): a 32-bit channel mask
+#: is the page in its top five bits and one bit per channel from the first (bit 0).
+SUB_GHZ_PAGES = {
+    "LowerBandSubGHzChannels0To26": (28, 0),
+    "LowerBandSubGHzChannels27To34": (29, 27),
+    "LowerBandSubGHzChannels35To61": (30, 35),
+    "UpperBandSubGHzChannels0To26": (31, 0),
+}
+#: 6.28 settings after the four channel masks, in the command's order; True where DUIS
+#: gives a decimal (a duty cycle or percentage) the CHF takes in hundredths.
+SUB_GHZ_SETTINGS = (
+    ("NormalLimitedDutyCycleThreshold", True),
+    ("LimitedCriticalDutyCycleThreshold", True),
+    ("MaximumSubGHzChannelChangesPerWeek", False),
+    ("GSMECurfew", False),
+    ("ChannelQuieterThreshold", False),
+    ("ChannelNoisierThreshold", False),
+    ("NonGSMEPoorCommsPercentageThreshold", True),
+    ("NonGSMEPoorCommsMeasurementPeriods", False),
+    ("LocalCHNoiseMeasurementPeriod", False),
+    ("LocalCHFailurePercentage", True),
+    ("LocalCHRetryPercentage", True),
+)
+
+
+def sub_ghz_configuration(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.28 (DBCH04): the allowed channels as channel masks, then the CHF's settings."""
+    values: dict[str, Any] = {}
+    for position, (group, (page, first)) in enumerate(SUB_GHZ_PAGES.items()):
+        el = body.find(group)
+        if el is None:
+            continue
+        mask = page << 27
+        for channel in el:
+            if isinstance(channel.tag, str):
+                mask |= 1 << (int(_local(channel).removeprefix("Channel")) - first)
+        body.mark_all(el)
+        values[f"0.{position}"] = mask.to_bytes(4, "big")
+    for offset, (name, hundredths) in enumerate(SUB_GHZ_SETTINGS):
+        text = body.text(name)
+        if text is not None:
+            number = Decimal(text) * 100 if hundredths else Decimal(text)
+            values[f"0.{len(SUB_GHZ_PAGES) + offset}"] = int(number)
+    return {"values": values}
+
+
 #: DUIS remote party roles -> the roles `hil.dcc.commands` names trust anchor cells by.
 PARTY_ROLES = {
     "Root": "root",
@@ -722,6 +769,7 @@ def body_der(body: Body, el: etree._Element) -> bytes:
 #: Use case -> mapper.
 MAPPERS: dict[str, Mapper] = {
     **{use_case: credential_update(use_case) for use_case in CREDENTIAL_UPDATES},
+    "DBCH04": sub_ghz_configuration,
     "CS02aMAC": credential_roles,
     "CS02aSignature": credential_roles,
     "CS02fMAC": credential_roles,
