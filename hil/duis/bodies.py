@@ -26,6 +26,7 @@ from typing import Any
 
 from lxml import etree
 
+from emulator.gbcs.dlms.axdr import BitString
 from emulator.pki.keystore import KeyUsage
 from hil.dcc.commands import (
     CREDENTIAL_UPDATES,
@@ -652,6 +653,38 @@ def auxiliary_controller(body: Body, ctx: MapContext) -> dict[str, Any]:
     return params
 
 
+#: 6.18.1 (ECS37): the maximum demand configurable period's script table, its start and
+#: end selectors; the entries run every day (weekday bits Monday..Sunday), from any
+#: date (the year-0 January start the command carries) to any date.
+MAX_DEMAND_TABLE = bytes((0, 0, 10, 128, 100, 0xFF))
+MAX_DEMAND_START, MAX_DEMAND_END = 1, 2
+MAX_DEMAND_BEGIN = bytes((0, 0, 1, 0xFF, 0xFF))
+
+
+def max_demand_period(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.18.1: the configurable period's start and end times as a two-entry schedule."""
+    values: dict[str, Any] = {}
+    for number, (name, selector) in enumerate(
+        (("StartTime", MAX_DEMAND_START), ("EndTime", MAX_DEMAND_END))
+    ):
+        text = body.text("MaximumDemandTimePeriodSchedule", name)
+        if text is None:
+            continue
+        values[f"0.{number}"] = [
+            number,
+            True,
+            MAX_DEMAND_TABLE,
+            selector,
+            _dlms_time(text),
+            0xFFFF,
+            BitString(7, flag_bits([True] * 7)),
+            BitString(0, b""),
+            MAX_DEMAND_BEGIN,
+            b"\xff" * 5,
+        ]
+    return {"values": values}
+
+
 #: 6.28 channel groups -> (ZigBee channel page, first channel): a 32-bit channel mask
 #: is the page in its top five bits and one bit per channel from the first (bit 0).
 SUB_GHZ_PAGES = {
@@ -770,6 +803,7 @@ def body_der(body: Body, el: etree._Element) -> bytes:
 MAPPERS: dict[str, Mapper] = {
     **{use_case: credential_update(use_case) for use_case in CREDENTIAL_UPDATES},
     "DBCH04": sub_ghz_configuration,
+    "ECS37": max_demand_period,
     "CS02aMAC": credential_roles,
     "CS02aSignature": credential_roles,
     "CS02fMAC": credential_roles,
