@@ -340,6 +340,11 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
 }
 
 
+#: DLMS use cases whose request specs are each optional: the `specs` parameter.
+OPTIONAL_SPECS = frozenset({"ECS57"})
+SPECS = {"specs": "the request specs to send, by index in the full command (default all)"}
+
+
 def _template(use_case: str) -> DlmsTemplate | GbzTemplate | None:
     return DLMS_TEMPLATES.get(use_case) or GBZ_TEMPLATES.get(use_case)
 
@@ -365,6 +370,8 @@ def parameters_for(r: Route) -> dict[str, str]:
     else:
         for name, (_, text) in DLMS_PARAMETERS.get(r.use_case, {}).items():
             params[name] = text
+        if r.use_case in OPTIONAL_SPECS:
+            params.update(SPECS)
     params.update(VALUES)
     return params
 
@@ -437,6 +444,11 @@ def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
             draft.override(key, value)
         except (KeyError, TypeError) as exc:
             raise req.fail("values", f"at {key!r}: {exc}") from None
+    if req.has("specs"):
+        try:
+            draft.keep([int(i) for i in req.get("specs")])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise req.fail("specs", str(exc)) from None
     return draft.render(Fill(req.times(), req.counter, req.originator, req.target))
 
 

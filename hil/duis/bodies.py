@@ -685,6 +685,20 @@ def max_demand_period(body: Body, ctx: MapContext) -> dict[str, Any]:
     return {"values": values}
 
 
+#: 6.18.2 registers -> their request spec in ECS57 (1-0:1.6.0, 1-0:1.6.1, 1-0:2.6.0).
+MAX_DEMAND_REGISTERS = {
+    "MaxDemandActivePowerImportValue": 0,
+    "MaxDemandConfigTimeActivePowerImportValue": 1,
+    "MaxDemandActivePowerExportValue": 2,
+}
+
+
+def max_demand_reset(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.18.2: reset only the registers the body names."""
+    specs = [i for name, i in MAX_DEMAND_REGISTERS.items() if body.has(name)]
+    return {"specs": specs} if specs else {}
+
+
 #: 6.28 channel groups -> (ZigBee channel page, first channel): a 32-bit channel mask
 #: is the page in its top five bits and one bit per channel from the first (bit 0).
 SUB_GHZ_PAGES = {
@@ -804,6 +818,7 @@ MAPPERS: dict[str, Mapper] = {
     **{use_case: credential_update(use_case) for use_case in CREDENTIAL_UPDATES},
     "DBCH04": sub_ghz_configuration,
     "ECS37": max_demand_period,
+    "ECS57": max_demand_reset,
     "CS02aMAC": credential_roles,
     "CS02aSignature": credential_roles,
     "CS02fMAC": credential_roles,

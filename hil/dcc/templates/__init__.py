@@ -454,6 +454,15 @@ class DlmsDraft:
             raise KeyError(f"DLMS paths are item numbers: {key!r}")
         self.values[index] = replace_at(self.values[index], [int(p) for p in path[1:]], value)
 
+    def keep(self, indexes: list[int]) -> None:
+        """Send only the specs at `indexes` (a service whose parts are optional)."""
+        bad = [i for i in indexes if not 0 <= i < len(self.specs)]
+        if bad or not indexes:
+            raise KeyError(f"request specs {indexes!r} not in 0..{len(self.specs) - 1}")
+        chosen = sorted(set(indexes))
+        self.specs = [self.specs[i] for i in chosen]
+        self.values = [self.values[i] for i in chosen]
+
     def render(self, f: Fill) -> AccessRequest:
         specs: list[RequestSpec] = []
         data: list[Data] = []
