@@ -653,6 +653,74 @@ def auxiliary_controller(body: Body, ctx: MapContext) -> dict[str, Any]:
     return params
 
 
+#: The TOU switching table's script table (0-0:10.0.100.255); a day profile action
+#: runs selector 200 + the DUIS TOU tariff action (register 1..48).
+TARIFF_SCRIPTS = bytes((0, 0, 10, 0, 100, 0xFF))
+TARIFF_SELECTOR_BASE = 200
+#: A DLMS date-time's time of day, deviation and status for a season start: midnight,
+#: deviation not specified, status not specified.
+SEASON_TIME = bytes((0, 0, 0, 0, 0x80, 0x00, 0xFF))
+
+
+def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """1.1.2 (ECS01c): the secondary element's prices, then the activity calendar's
+    seasons, week and day profiles, and the special days."""
+    values = secondary_prices_esme(body, ctx)["values"]
+    table = body.find("SwitchingTable")
+    if table is None:
+        return {"values": values}
+    seasons = []
+    for season in _descendants(table, "Season"):
+        sub = Body(season)
+        start = sub.find("SeasonStartDate")
+        if start is None:
+            continue
+        seasons.append(
+            [
+                (sub.text("SeasonName") or "").encode(),
+                _special_date(body, start) + SEASON_TIME,
+                bytes((sub.number("ReferencedWeekName") or 0,)),
+            ]
+        )
+        body.mark_all(season)
+    weeks = []
+    for week in _descendants(table, "WeekProfile"):
+        sub = Body(week)
+        days = [sub.value_of(el) for _, el in sub.indexed("ReferencedDayName")]
+        weeks.append([bytes((sub.number("WeekName") or 0,)), *days])
+        body.mark_all(week)
+    profiles = []
+    for day in _descendants(table, "DayProfile"):
+        sub = Body(day)
+        actions = []
+        for entry in _children(day, "ProfileSchedule"):
+            inner = Body(entry)
+            action = int(inner.text("TOUTariffAction") or "0")
+            start_time = _dlms_time(inner.text("StartTime") or "00:00:00")
+            actions.append([start_time, TARIFF_SCRIPTS, TARIFF_SELECTOR_BASE + action])
+        profiles.append([sub.number("DayName") or 0, actions])
+        body.mark_all(day)
+    if seasons:
+        values["1"] = seasons
+    if weeks:
+        values["2"] = weeks
+    if profiles:
+        values["3"] = profiles
+    special = []
+    for number, day in enumerate(_descendants(body.root, "SpecialDay"), start=1):
+        sub = Body(day)
+        date = sub.find("Date")
+        if date is not None:
+            special.append(
+                [number, _special_date(body, date), sub.number("ReferencedDayName") or 0]
+            )
+        body.mark_all(day)
+    if special:
+        values["4"] = special
+    body.mark_all(table)
+    return {"values": values}
+
+
 #: 6.18.1 (ECS37): the maximum demand configurable period's script table, its start and
 #: end selectors; the entries run every day (weekday bits Monday..Sunday), from any
 #: date (the year-0 January start the command carries) to any date.
@@ -818,6 +886,7 @@ MAPPERS: dict[str, Mapper] = {
     **{use_case: credential_update(use_case) for use_case in CREDENTIAL_UPDATES},
     "DBCH04": sub_ghz_configuration,
     "ECS37": max_demand_period,
+    "ECS01c": switching_table,
     "ECS57": max_demand_reset,
     "CS02aMAC": credential_roles,
     "CS02aSignature": credential_roles,
