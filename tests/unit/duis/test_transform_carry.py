@@ -1,0 +1,111 @@
+"""Issue 15: body values the transform carries into the command, and what the DCC
+chooses itself (a CIN, when a future-dated command runs)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import pytest
+
+from emulator.gbcs.asn1 import DerConstructed, DerString
+from emulator.gbcs.dlms.apdu import AccessRequest
+from emulator.gbcs.dlms.axdr import OctetString
+from emulator.gbcs.zcl.gbz import GbzPayload
+from emulator.premises import lab_pki
+from hil.dcc.commands import BuildContext, BuildError, build_command
+from hil.dcc.routes import route
+from hil.duis.transform import transform
+from hil.duis.xml import parse, read_request
+
+SUPPLIER = "90-B3-D5-1F-30-01-00-00"
+METER = "00-DB-12-34-56-78-90-A0"
+REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
+ schemaVersion="5.4"><sr:Header><sr:RequestID>{rid}</sr:RequestID>
+ <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>{ref}</sr:ServiceReference>
+ <sr:ServiceReferenceVariant>{variant}</sr:ServiceReferenceVariant></sr:Header>
+ <sr:Body>{body}</sr:Body></sr:Request>"""
+NOW = _dt.datetime(2026, 3, 2, 10, 0, tzinfo=_dt.UTC)
+HASH = "AA" * 32
+
+
+def _request(body: str, variant: str, target: str = METER):  # type: ignore[no-untyped-def]
+    ref = ".".join(variant.split(".")[:2])
+    text = REQUEST.format(rid=f"{SUPPLIER}:{target}:7", ref=ref, variant=variant, body=body)
+    return read_request(parse(text.encode()))
+
+
+@pytest.fixture(scope="module")
+def ctx() -> BuildContext:
+    pki, _ = lab_pki("duis-carry")
+    return BuildContext(now=NOW, keystore=pki.keystore, device_types={})
+
+
+def _activate(when: str) -> str:
+    return (
+        f"<sr:ActivateFirmware><sr:ExecutionDateTime>{when}</sr:ExecutionDateTime>"
+        f"<sr:FirmwareHash>{HASH}</sr:FirmwareHash></sr:ActivateFirmware>"
+    )
+
+
+def test_a_device_future_dated_command_carries_its_execution_time(ctx: BuildContext) -> None:
+    t = transform(_request(_activate("2026-03-20T09:00:00Z"), "11.3"), device_type="ESME")
+    when = _dt.datetime(2026, 3, 20, 9, tzinfo=_dt.UTC)
+    assert t.params["execution_time"] == when
+    built = build_command(route("11.3", "ESME"), 5, SUPPLIER, METER, t.params, ctx)
+    assert isinstance(built.payload, DerConstructed)
+    assert built.payload.items[-1] == DerString(0x18, b"20260320090000Z")
+
+
+def test_service_opt_out_is_held_by_the_dcc() -> None:
+    body = (
+        "<sr:ServiceOptOut><sr:ExecutionDateTime>2026-03-20T09:00:00Z</sr:ExecutionDateTime>"
+        "<sr:ACBFloorSeqNumber>12</sr:ACBFloorSeqNumber></sr:ServiceOptOut>"
+    )
+    t = transform(_request(body, "8.5"), device_type="ESME")
+    assert "execution_time" not in t.params
+    assert t.execute_at == _dt.datetime(2026, 3, 20, 9, tzinfo=_dt.UTC)
+    assert t.params["floor_seq_number"] == 12
+
+
+def test_the_dcc_generates_the_cin(ctx: BuildContext) -> None:
+    request = _request("<sr:RequestCustomerIdentificationNumber/>", "9.1")
+    cins = {transform(request, device_type="ESME").params["cin"] for _ in range(20)}
+    assert len(cins) > 1 and all(0 <= c < 10_000 for c in cins)
+    built = build_command(route("9.1", "ESME"), 5, SUPPLIER, METER, {"cin": 42}, ctx)
+    assert isinstance(built.payload, AccessRequest)
+    assert built.payload.data[0] == OctetString(b"0042")
+
+
+def test_reading_gas_alert_behaviours_asks_for_the_non_critical_group(ctx: BuildContext) -> None:
+    gas = "00-DB-12-34-56-78-90-A1"
+    built = build_command(route("6.2.10", "GSME"), 5, SUPPLIER, gas, {}, ctx)
+    assert isinstance(built.payload, GbzPayload)
+    assert built.payload.components[0].frame.fields == {"event_id": 0x81FF}
+
+
+def test_max_demand_reset_drops_the_registers_not_named(ctx: BuildContext) -> None:
+    body = (
+        "<sr:ResetMaximumDemandRegisters><sr:MaxDemandConfigTimeActivePowerImportValue/>"
+        "</sr:ResetMaximumDemandRegisters>"
+    )
+    t = transform(_request(body, "6.18.2"), device_type="ESME")
+    built = build_command(route("6.18.2", "ESME"), 5, SUPPLIER, METER, t.params, ctx)
+    assert isinstance(built.payload, AccessRequest)
+    assert [str(s.instance) for s in built.payload.specs] == ["1-0:1.6.1.255"]
+    with pytest.raises(BuildError, match="specs"):
+        build_command(route("6.18.2", "ESME"), 5, SUPPLIER, METER, {"specs": [3]}, ctx)
+
+
+def test_credential_update_needs_one_certificate_per_cell(ctx: BuildContext) -> None:
+    r = route("6.15.1", "ESME")
+    with pytest.raises(BuildError, match="needs 3 certificates"):
+        build_command(r, 5, SUPPLIER, METER, {"certificates": [b"\x30\x00"]}, ctx)
+    certs = [bytes((0x30, 3, 2, 1, n)) for n in range(3)]
+    params = {"certificates": certs, "certification_path": [], "prepayment_floor_seq_number": 9}
+    built = build_command(r, 5, SUPPLIER, METER, params, ctx)
+    assert isinstance(built.payload, DerConstructed)
+    control, replacements, path = built.payload.items[:3]
+    assert isinstance(replacements, DerConstructed) and isinstance(path, DerConstructed)
+    assert [c.items[0].encode() for c in replacements.items] == certs  # type: ignore[attr-defined]
+    assert path.items == []
+    assert b"\x02\x01\x09" in control.encode()  # the prepayment top-up floor
