@@ -133,19 +133,19 @@ def differences(ours: PayloadTree, ref: PayloadTree, use_case: str = "") -> list
             if len(ours.items) != len(ref.items):
                 return [f"{len(ours.items)} ASN.1 items != {len(ref.items)}"]
             found = []
-            for i, (x, y) in enumerate(zip(ours.items, ref.items, strict=True)):
+            for i, (item, theirs) in enumerate(zip(ours.items, ref.items, strict=True)):
                 check = chosen.get(str(i))
                 if check is not None:
-                    if not check(x):
-                        found.append(f"{i}: {x!r} is not a value the DCC chooses")
-                elif x.encode() != y.encode():
+                    if not check(item):
+                        found.append(f"{i}: {item!r} is not a value the DCC chooses")
+                elif item.encode() != theirs.encode():
                     found.append(f"{i}: ASN.1 item differs")
             return found
         return [] if ours.encode() == ref.encode() else ["ASN.1 differs"]
     return [f"{type(ours).__name__} != {type(ref).__name__}"]
 
 
-def _certificates(tree: Der) -> list[bytes]:
+def _certificates(tree: PayloadTree) -> list[bytes]:
     """The replacement and certification path certificates of a credential update."""
     assert isinstance(tree, DerConstructed)
     replacements, path = tree.items[1], tree.items[2]
@@ -159,12 +159,12 @@ def _blank_certificates(tree: Der) -> bytes:
     assert isinstance(tree, DerConstructed)
     control, replacements, path, *rest = tree.items
     assert isinstance(replacements, DerConstructed) and isinstance(path, DerConstructed)
-    cells = [
+    cells: list[Der] = [
         DerConstructed(c.identifier_octets, [DerNull(), *c.items[1:]])
         for c in replacements.items
         if isinstance(c, DerConstructed)
     ]
-    blank = [DerNull() for _ in path.items]
+    blank: list[Der] = [DerNull() for _ in path.items]
     return DerConstructed(
         tree.identifier_octets,
         [
@@ -271,8 +271,8 @@ def test_templates_become_the_reference_commands(rtds_root: Path) -> None:
             failures.append(f"{template.name}: {why}")
             continue
         found = differences(ours, ref, use_case)
-        certificates = use_case in BODY_CERTIFICATES and isinstance(ours, Der)
-        if certificates and sorted(_certificates(ours)) != sorted(_body_certificates(root)):
+        from_body = _certificates(ours) if use_case in BODY_CERTIFICATES else None
+        if from_body is not None and sorted(from_body) != sorted(_body_certificates(root)):
             found.append("the certificates are not the body's")
         if found:
             tally["differ"] += 1
