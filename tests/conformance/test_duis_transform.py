@@ -133,12 +133,12 @@ def differences(ours: PayloadTree, ref: PayloadTree, use_case: str = "") -> list
             if len(ours.items) != len(ref.items):
                 return [f"{len(ours.items)} ASN.1 items != {len(ref.items)}"]
             found = []
-            for i, (item, theirs) in enumerate(zip(ours.items, ref.items, strict=True)):
+            for i, (part, other) in enumerate(zip(ours.items, ref.items, strict=True)):
                 check = chosen.get(str(i))
                 if check is not None:
-                    if not check(item):
-                        found.append(f"{i}: {item!r} is not a value the DCC chooses")
-                elif item.encode() != theirs.encode():
+                    if not check(part):
+                        found.append(f"{i}: {part!r} is not a value the DCC chooses")
+                elif part.encode() != other.encode():
                     found.append(f"{i}: ASN.1 item differs")
             return found
         return [] if ours.encode() == ref.encode() else ["ASN.1 differs"]
