@@ -25,6 +25,7 @@ the DCC's MAC around a built payload.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
@@ -345,6 +346,17 @@ OPTIONAL_SPECS = frozenset({"ECS57"})
 SPECS = {"specs": "the request specs to send, by index in the full command (default all)"}
 
 
+#: GBZ use cases whose one command repeats per group of values: use case -> (parameter,
+#: description). Each item of the parameter is a mapping of the component's fields.
+GBZ_REPEATED: dict[str, tuple[str, str]] = {
+    "GCS20": (
+        "event_settings",
+        "one Set Event Configuration per configuration: list of {event_configuration:"
+        " ZSE bits, payload: {number_of_events, event_ids}} (default: the template's)",
+    ),
+}
+
+
 def _template(use_case: str) -> DlmsTemplate | GbzTemplate | None:
     return DLMS_TEMPLATES.get(use_case) or GBZ_TEMPLATES.get(use_case)
 
@@ -364,6 +376,9 @@ def parameters_for(r: Route) -> dict[str, str]:
     if "execution" in rules:
         params.update(EXECUTION)
     if isinstance(template, GbzTemplate):
+        repeated = GBZ_REPEATED.get(r.use_case)
+        if repeated is not None:
+            params[repeated[0]] = repeated[1]
         for c in template.components:
             for name in c.fields:
                 params.setdefault(name, f"ZCL field of {c.name} (every component that has it)")
@@ -452,7 +467,24 @@ def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
     return draft.render(Fill(req.times(), req.counter, req.originator, req.target))
 
 
+def _repeated(req: Request, template: GbzTemplate) -> GbzTemplate:
+    """The template with its first component once per item of the repeated parameter."""
+    name = GBZ_REPEATED[req.use_case][0]
+    items = req.get(name)
+    if not isinstance(items, list) or not items:
+        raise req.fail(name, "must be a non-empty list of field mappings")
+    first = template.components[0]
+    components = []
+    for n, fields in enumerate(items):
+        if not isinstance(fields, Mapping) or not set(fields) <= set(first.fields):
+            raise req.fail(name, f"item {n}: fields must be among {sorted(first.fields)}")
+        components.append(dataclasses.replace(first, fields={**first.fields, **fields}))
+    return GbzTemplate(tuple(components))
+
+
 def _render_gbz(req: Request, template: GbzTemplate) -> GbzPayload:
+    if req.use_case in GBZ_REPEATED and req.has(GBZ_REPEATED[req.use_case][0]):
+        template = _repeated(req, template)
     draft = GbzDraft.of(template)
     fixed = GBZ_CONSTANTS.get(req.use_case, {})
     for index, component in enumerate(template.components):

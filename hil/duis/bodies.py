@@ -767,6 +767,39 @@ def max_demand_reset(body: Body, ctx: MapContext) -> dict[str, Any]:
     return {"specs": specs} if specs else {}
 
 
+#: ZSE event configuration bits of a GSME event: log it as a general event (0x03), push
+#: it to the WAN (0x08) and the HAN (0x10), raise the alarm (0x40).
+GAS_EVENT_BITS = {"EventLog": 0x03, "WANAlert": 0x08, "HANAlert": 0x10, "Alarm": 0x40}
+
+
+def gas_alert_behaviour(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.22 GSME: one Set Event Configuration per distinct configuration, its events in
+    the body's order, the configurations in the order they first appear."""
+    settings = body.find("GasSupplierAlertEventSettings")
+    if settings is None:
+        return {}
+    groups: dict[int, list[int]] = {}
+    for event in settings:
+        if not isinstance(event.tag, str):
+            continue
+        sub = Body(event)
+        bits = 0
+        for name, bit in GAS_EVENT_BITS.items():
+            if sub.text(name) == "Enable":
+                bits |= bit
+        groups.setdefault(bits, []).append(int(_local(event).removeprefix("x"), 16))
+        body.mark_all(event)
+    return {
+        "event_settings": [
+            {
+                "event_configuration": bits,
+                "payload": {"number_of_events": len(events), "event_ids": events},
+            }
+            for bits, events in groups.items()
+        ]
+    }
+
+
 #: 6.28 channel groups -> (ZigBee channel page, first channel): a 32-bit channel mask
 #: is the page in its top five bits and one bit per channel from the first (bit 0).
 SUB_GHZ_PAGES = {
@@ -886,6 +919,7 @@ MAPPERS: dict[str, Mapper] = {
     **{use_case: credential_update(use_case) for use_case in CREDENTIAL_UPDATES},
     "DBCH04": sub_ghz_configuration,
     "ECS37": max_demand_period,
+    "GCS20": gas_alert_behaviour,
     "ECS01c": switching_table,
     "ECS57": max_demand_reset,
     "CS02aMAC": credential_roles,

@@ -27,7 +27,7 @@ from emulator.gbcs.dlms.axdr import Array, Data, Structure
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import PayloadTree, decode_message_payload
-from emulator.gbcs.zcl.gbz import GbzPayload
+from emulator.gbcs.zcl.gbz import GbzComponent, GbzPayload
 from emulator.pki.folder import FolderKeyStore
 from hil.conformance import Lab as ConformanceLab
 from hil.dcc.commands import CREDENTIAL_UPDATES, BuildContext, build_command, parameters_for
@@ -36,7 +36,7 @@ from hil.duis.transform import transform
 from hil.duis.xml import parse, read_request
 
 #: Templates whose command matches the reference; raise it as the transform learns.
-MATCHED_FLOOR = 203
+MATCHED_FLOOR = 204
 #: Variants whose use case the body chooses (the others: the device's variant does).
 BODY_CHOSEN = {"1.5", "1.6", "3.3", "6.5", "6.13", "6.22", "6.15.1", "8.11"}
 #: GBZ fields the DCC fills itself.
@@ -74,6 +74,10 @@ DCC_CHOSEN: dict[str, dict[str, Any]] = {
 #: serial numbers and validity): those positions are checked against the body, the rest
 #: of the command against the reference.
 BODY_CERTIFICATES = frozenset(CREDENTIAL_UPDATES)
+#: GBZ use cases whose components are independent commands, compared in any order:
+#: GCS20's Set Event Configuration commands each name their own events, so their
+#: order changes nothing on the meter (ours follow the body's first appearance).
+ORDER_FREE = frozenset({"GCS20"})
 NAME = re.compile(r"([A-Za-z0-9]+)_([0-9.]+?)\.?_(.*)_REQUEST_DUIS\.XML")
 
 
@@ -116,7 +120,11 @@ def differences(ours: PayloadTree, ref: PayloadTree, use_case: str = "") -> list
         if len(ours.components) != len(ref.components):
             return [f"{len(ours.components)} components != {len(ref.components)}"]
         found = []
-        for i, (mine, theirs) in enumerate(zip(ours.components, ref.components, strict=True)):
+        mine_all, theirs_all = list(ours.components), list(ref.components)
+        if use_case in ORDER_FREE:
+            mine_all.sort(key=_component_key)
+            theirs_all.sort(key=_component_key)
+        for i, (mine, theirs) in enumerate(zip(mine_all, theirs_all, strict=True)):
             fa, fb = mine.frame.fields or {}, theirs.frame.fields or {}
             for key in sorted(set(fa) | set(fb)):
                 if key in DCC_FIELDS or "time" in key:
@@ -143,6 +151,11 @@ def differences(ours: PayloadTree, ref: PayloadTree, use_case: str = "") -> list
             return found
         return [] if ours.encode() == ref.encode() else ["ASN.1 differs"]
     return [f"{type(ours).__name__} != {type(ref).__name__}"]
+
+
+def _component_key(component: GbzComponent) -> str:
+    fields = component.frame.fields or {}
+    return repr(sorted((k, repr(v)) for k, v in fields.items() if k not in DCC_FIELDS))
 
 
 def _certificates(tree: PayloadTree) -> list[bytes]:

@@ -212,3 +212,27 @@ def test_credential_update_takes_the_body_certificates_in_cell_order() -> None:
     assert params["certificates"] == [bytes((0x30, 1, 0)), bytes((0x30, 1, 1)), bytes((0x30, 1, 2))]
     assert params["certification_path"] == [bytes((0x30, 1, 3))]
     assert params["disapply_cpv_checks"] is True
+
+
+def test_gas_alert_behaviour_groups_events_by_configuration() -> None:
+    def event(code: str, wan: str, han: str, log: str, alarm: str) -> str:
+        return (
+            f"<sr:{code}><sr:WANAlert>{wan}</sr:WANAlert><sr:HANAlert>{han}</sr:HANAlert>"
+            f"<sr:EventLog>{log}</sr:EventLog><sr:Alarm>{alarm}</sr:Alarm></sr:{code}>"
+        )
+
+    params = _mapped(
+        "GCS20",
+        "<sr:ConfigureAlertBehaviour><sr:GasSupplierAlertEventSettings>"
+        + event("x810E", "Enable", "Disable", "Disable", "Disable")
+        + event("x8161", "Disable", "Disable", "Enable", "Enable")
+        + event("x81AA", "Enable", "Disable", "Disable", "Disable")
+        + "</sr:GasSupplierAlertEventSettings></sr:ConfigureAlertBehaviour>",
+    )
+    assert params["event_settings"] == [
+        {
+            "event_configuration": 0x08,
+            "payload": {"number_of_events": 2, "event_ids": [0x810E, 0x81AA]},
+        },
+        {"event_configuration": 0x43, "payload": {"number_of_events": 1, "event_ids": [0x8161]}},
+    ]

@@ -109,3 +109,20 @@ def test_credential_update_needs_one_certificate_per_cell(ctx: BuildContext) -> 
     assert [c.items[0].encode() for c in replacements.items] == certs  # type: ignore[attr-defined]
     assert path.items == []
     assert b"\x02\x01\x09" in control.encode()  # the prepayment top-up floor
+
+
+def test_gas_alert_settings_make_one_command_per_configuration(ctx: BuildContext) -> None:
+    gas = "00-DB-12-34-56-78-90-A1"
+    settings = [
+        {"event_configuration": 0x08, "payload": {"number_of_events": 1, "event_ids": [0x810E]}},
+        {"event_configuration": 0x43, "payload": {"number_of_events": 2, "event_ids": [1, 2]}},
+        {"event_configuration": 0x5B, "payload": {"number_of_events": 1, "event_ids": [3]}},
+    ]
+    params = {"event_settings": settings}
+    built = build_command(route("6.22", "GSME"), 5, SUPPLIER, gas, params, ctx)
+    assert isinstance(built.payload, GbzPayload)
+    fields = [c.frame.fields or {} for c in built.payload.components]
+    assert [f["event_configuration"] for f in fields] == [0x08, 0x43, 0x5B]
+    assert fields[1]["payload"] == {"number_of_events": 2, "event_ids": [1, 2]}
+    with pytest.raises(BuildError, match="event_settings"):
+        build_command(route("6.22", "GSME"), 5, SUPPLIER, gas, {"event_settings": [{"x": 1}]}, ctx)
