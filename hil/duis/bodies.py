@@ -721,6 +721,70 @@ def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
     return {"values": values}
 
 
+#: 6.14.3 (ECS46d): the auxiliary controllers' script table; a scheduled entry's
+#: selector is (kind << 4 | controller) << 8 | 0x80 | level, kind 1 for an output
+#: (ALCS, APC output) and 2 for an APC taking input from the controlled load, as the
+#: 7.13 / 7.16 selectors but with bit 7 of the level byte set.
+AUXILIARY_SCRIPTS = bytes((0, 0, 10, 0, 103, 0xFF))
+SCHEDULED_LEVEL = 0x80
+
+
+def _bit_string(flags: list[bool]) -> BitString:
+    value = 0
+    for i, flag in enumerate(flags):
+        if flag:
+            value |= 1 << (len(flags) - 1 - i)
+    size = (len(flags) + 7) // 8
+    return BitString(len(flags), (value << (size * 8 - len(flags))).to_bytes(size, "big"))
+
+
+def auxiliary_schedule(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.14.3: the special day definitions, then one schedule entry per switch."""
+    definitions = _descendants(body.root, "AuxiliaryControllerSpecialDayDefinition")
+    identifiers = [int(d.get("identifier", "0")) for d in definitions]
+    special = [
+        [n, _special_date(body, d), n] for n, d in zip(identifiers, definitions, strict=True)
+    ]
+    entries = []
+    for number, schedule in enumerate(_descendants(body.root, "AuxiliaryControllerSchedule"), 1):
+        sub = Body(schedule)
+        action = sub.find("AuxiliaryControllerAction")
+        if action is None:
+            continue
+        controller = int(action.get("auxiliaryControllerN", "1"))
+        kind = 2 if sub.find("InputFromControlledLoad") is not None else 1
+        level = sub.number("CommandedStateLevel") or 0
+        days = {(e.text or "").strip() for e in _descendants(schedule, "DayOfWeekID")}
+        applies = {
+            int(e.get("identifier", "0"))
+            for e in _descendants(schedule, "SpecialDaysApplicability")
+        }
+        start, end = sub.find("StartDate"), sub.find("EndDate")
+        entries.append(
+            [
+                number,
+                True,
+                AUXILIARY_SCRIPTS,
+                (kind << 4 | controller) << 8 | SCHEDULED_LEVEL | level,
+                _dlms_time(sub.text("SwitchTime") or "00:00:00"),
+                0xFFFF,
+                _bit_string([day.capitalize() in days for day in WEEKDAYS]),
+                _bit_string([i in applies for i in identifiers]),
+                _special_date(body, start) if start is not None else b"\xff" * 5,
+                _special_date(body, end) if end is not None else b"\xff" * 5,
+            ]
+        )
+        body.mark_all(schedule)
+    for d in definitions:
+        body.mark_all(d)
+    values: dict[str, Any] = {}
+    if definitions:
+        values["0"] = special
+    if entries:
+        values["1"] = entries
+    return {"values": values}
+
+
 #: 6.18.1 (ECS37): the maximum demand configurable period's script table, its start and
 #: end selectors; the entries run every day (weekday bits Monday..Sunday), from any
 #: date (the year-0 January start the command carries) to any date.
@@ -919,6 +983,7 @@ MAPPERS: dict[str, Mapper] = {
     **{use_case: credential_update(use_case) for use_case in CREDENTIAL_UPDATES},
     "DBCH04": sub_ghz_configuration,
     "ECS37": max_demand_period,
+    "ECS46d": auxiliary_schedule,
     "GCS20": gas_alert_behaviour,
     "ECS01c": switching_table,
     "ECS57": max_demand_reset,
