@@ -342,7 +342,10 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
 
 
 #: DLMS use cases whose request specs are each optional: the `specs` parameter.
-OPTIONAL_SPECS = frozenset({"ECS57"})
+OPTIONAL_SPECS = frozenset({"ECS57", "ECS46c"})
+#: The specs sent when `specs` is not given, where that is not all of them: ECS46c
+#: names the switch types of switches 1 and 2 only (3-5 are optional).
+DEFAULT_SPECS: dict[str, tuple[int, ...]] = {"ECS46c": (0, 1, 5, 6, 7, 8)}
 SPECS = {"specs": "the request specs to send, by index in the full command (default all)"}
 
 
@@ -459,9 +462,9 @@ def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
             draft.override(key, value)
         except (KeyError, TypeError) as exc:
             raise req.fail("values", f"at {key!r}: {exc}") from None
-    if req.has("specs"):
+    if req.has("specs") or req.use_case in DEFAULT_SPECS:
         try:
-            draft.keep([int(i) for i in req.get("specs")])
+            draft.keep([int(i) for i in req.get("specs", DEFAULT_SPECS.get(req.use_case))])
         except (KeyError, TypeError, ValueError) as exc:
             raise req.fail("specs", str(exc)) from None
     return draft.render(Fill(req.times(), req.counter, req.originator, req.target))

@@ -785,6 +785,63 @@ def auxiliary_schedule(body: Body, ctx: MapContext) -> dict[str, Any]:
     return {"values": values}
 
 
+#: 6.14.2 (ECS46c): the switch type registers (0-0:94.44.0.21..25, specs 0-4), then
+#: the special days, the schedule and the two execution date-times (specs 5-8). An
+#: entry's selector is switch << 8 | 1 (activate) or 2 (deactivate).
+ALCS_SWITCHES, ALCS_REST = 5, (5, 6, 7, 8)
+ALCS_ACTIONS = {"ActivateSwitch": 1, "DeactivateSwitch": 2}
+
+
+def alcs_schedule(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.14.2: the switches' types (ALCS or an HCALCS's EUI-64), the special days and
+    one schedule entry per switch action."""
+    values: dict[str, Any] = {}
+    switches = []
+    for index, el in body.indexed("SwitchTypeAndId"):
+        hcalcs = _children(el, "HCALCS")
+        eui = bytes.fromhex((hcalcs[0].text or "").replace("-", "")) if hcalcs else bytes(8)
+        values[str(index - 1)] = eui
+        switches.append(index - 1)
+        body.mark_all(el)
+    days = body.indexed("ALCSHCALCSSpecialDays", "ALCSHCALCSSpecialDay")
+    if days:
+        values["5"] = [[i, _special_date(body, day), i] for i, day in days]
+    identifiers = [i for i, _ in days]
+    entries = []
+    for number, schedule in enumerate(_descendants(body.root, "ALCSHCALCSConnectionSchedule"), 1):
+        sub = Body(schedule)
+        switch = sub.find("ActivateDeactivateSwitch")
+        if switch is None:
+            continue
+        action = next((ALCS_ACTIONS[_local(c)] for c in switch if _local(c) in ALCS_ACTIONS), 1)
+        weekdays = {(e.text or "").strip() for e in _descendants(schedule, "DayOfWeekID")}
+        applies = {
+            int(e.get("index", "0")) for e in _descendants(schedule, "SpecialDaysApplicability")
+        }
+        start, end = sub.find("StartDate"), sub.find("EndDate")
+        entries.append(
+            [
+                number,
+                True,
+                AUXILIARY_SCRIPTS,
+                int(switch.get("index", "1")) << 8 | action,
+                _dlms_time(sub.text("SwitchTime") or "00:00:00"),
+                0xFFFF,
+                _bit_string([day.capitalize() in weekdays for day in WEEKDAYS]),
+                _bit_string([i in applies for i in identifiers]),
+                _special_date(body, start) if start is not None else b"\xff" * 5,
+                _special_date(body, end) if end is not None else b"\xff" * 5,
+            ]
+        )
+        body.mark_all(schedule)
+    if entries:
+        values["6"] = entries
+    params: dict[str, Any] = {"values": values}
+    if switches:
+        params["specs"] = sorted(switches) + list(ALCS_REST)
+    return params
+
+
 #: 6.18.1 (ECS37): the maximum demand configurable period's script table, its start and
 #: end selectors; the entries run every day (weekday bits Monday..Sunday), from any
 #: date (the year-0 January start the command carries) to any date.
@@ -984,6 +1041,7 @@ MAPPERS: dict[str, Mapper] = {
     "DBCH04": sub_ghz_configuration,
     "ECS37": max_demand_period,
     "ECS46d": auxiliary_schedule,
+    "ECS46c": alcs_schedule,
     "GCS20": gas_alert_behaviour,
     "ECS01c": switching_table,
     "ECS57": max_demand_reset,

@@ -988,6 +988,11 @@ TEMPLATES: dict[str, DlmsTemplate] = {
     "ECS46c": dlms(
         set_(1, "0-0:94.44.0.21", 2, OS(8)),
         set_(1, "0-0:94.44.0.22", 2, OS(8)),
+        # switches 3-5: optional, as ECS46c_6.14.2_*_ALL_OPTIONALS carries them
+        # (`commands.DEFAULT_SPECS` leaves them out unless asked for)
+        set_(1, "0-0:94.44.0.23", 2, OS(8)),
+        set_(1, "0-0:94.44.0.24", 2, OS(8)),
+        set_(1, "0-0:94.44.0.25", 2, OS(8)),
         set_(11, "0-1:11.0.3.255", 2, AN(4, S(U16(), OS(5), U8()))),
         set_(
             10,
