@@ -32,6 +32,7 @@ from emulator.pki.folder import FolderKeyStore
 from hil.conformance import Lab as ConformanceLab
 from hil.dcc.commands import CREDENTIAL_UPDATES, BuildContext, build_command, parameters_for
 from hil.dcc.routes import NoRoute, Route, route, routes_for
+from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
 from hil.duis.transform import transform
 from hil.duis.xml import parse, read_request
 
@@ -232,9 +233,12 @@ def _build(
     except NoRoute:
         chosen = routes[0]
     if chosen.use_case != use_case:
-        if variant in BODY_CHOSEN:
+        same_command = DLMS_TEMPLATES.get(chosen.use_case) == DLMS_TEMPLATES.get(use_case)
+        if variant in BODY_CHOSEN and not same_command:
             return None, f"body chose {chosen.use_case}"
-        chosen = routes[0]  # the device's variant decides; the DCC knows it
+        # Else the device's variant decides (ECS08 / ECS08a; ECS35f / ECS35g carry the
+        # same request under two message codes): the DCC knows the device.
+        chosen = next(r for r in routes if r.use_case == use_case)
         t = transform(request, device_type=device_type, twin=twin, use_case=use_case)
     known = set(parameters_for(chosen))
     params = {k: v for k, v in t.params.items() if k in known}
