@@ -61,6 +61,14 @@ ALIASES: dict[str, str | tuple[str, ...]] = {
     "CredentialType": "usage",
     "DeviceCertificate": "certificate",
     "UncontrolledGasFlowRate": "uncontrolled_flow_threshold",
+    "OldCHFID": "restore_from",
+    "OldGPFID": "restore_from",
+}
+#: Parameters the DCC layer takes itself, not the command builder: the replaced hub
+#: whose log backup 8.12.x restores (`hil.dcc.service`), per use case.
+SERVICE_PARAMETERS: dict[str, frozenset[str]] = {
+    "CCS03": frozenset({"restore_from"}),
+    "GCS59": frozenset({"restore_from"}),
 }
 #: DUIS enumerations -> what the builder parameter takes (ZCL currency: ISO 4217; the
 #: ZCL supply states of Set Supply Status: 0 supply off, 3 unchanged).
@@ -85,7 +93,16 @@ LISTS: dict[str, tuple[str, ...]] = {
 }
 #: Parameters kept as text (hex strings that may look like numbers, EUI-64s).
 TEXT_PARAMETERS = frozenset(
-    {"install_code", "image_hash", "partner", "device", "mpan", "site_id", "message"}
+    {
+        "install_code",
+        "image_hash",
+        "partner",
+        "device",
+        "mpan",
+        "site_id",
+        "message",
+        "restore_from",
+    }
 )
 #: Parameters given in base64 in DUIS and as bytes to the builder.
 BASE64_PARAMETERS = frozenset({"certificate"})
@@ -222,6 +239,7 @@ def transform(
     used: set[int] = set()
     use_case = use_case or _use_case(request.variant, device_type, option)
     if use_case is not None:
+        known |= SERVICE_PARAMETERS.get(use_case, frozenset())
         mapped, used = map_body(use_case, request.body, MapContext(twin=twin))
         params.update(mapped)
     if use_case == "ECS50" and "cin" not in params:

@@ -126,3 +126,13 @@ def test_gas_alert_settings_make_one_command_per_configuration(ctx: BuildContext
     assert fields[1]["payload"] == {"number_of_events": 2, "event_ids": [1, 2]}
     with pytest.raises(BuildError, match="event_settings"):
         build_command(route("6.22", "GSME"), 5, SUPPLIER, gas, {"event_settings": [{"x": 1}]}, ctx)
+
+
+def test_restoring_a_hub_log_names_the_replaced_hub() -> None:
+    chf, gpf = "00-DB-12-34-56-78-90-A2", "00-DB-12-34-56-78-90-A3"
+    body = "<sr:RestoreHANDeviceLog><sr:OldCHFID>00-DB-12-34-56-78-90-95</sr:OldCHFID></sr:RestoreHANDeviceLog>"
+    t = transform(_request(body, "8.12.1", chf), device_type="CHF")
+    assert t.params == {"restore_from": "00-DB-12-34-56-78-90-95"} and t.unmapped == []
+    body = "<sr:RestoreGPFDeviceLog><sr:OldGPFID>00-DB-12-34-56-78-90-B3</sr:OldGPFID></sr:RestoreGPFDeviceLog>"
+    t = transform(_request(body, "8.12.2", gpf), device_type="GPF")
+    assert t.params == {"restore_from": "00-DB-12-34-56-78-90-B3"}
