@@ -23,7 +23,7 @@ from lxml import etree
 
 from emulator.gbcs.asn1 import Der, DerConstructed, DerNull
 from emulator.gbcs.dlms.apdu import AccessRequest
-from emulator.gbcs.dlms.axdr import Array, Data, Structure
+from emulator.gbcs.dlms.axdr import Array, BitString, Data, Structure
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import PayloadTree, decode_message_payload
@@ -88,6 +88,8 @@ def _leaves(d: Data, path: str) -> list[tuple[str, str, Any]]:
         for i, item in enumerate(d.items):
             out += _leaves(item, f"{path}.{i}")
         return out
+    if isinstance(d, BitString):  # a bit string's width is part of its value
+        return [(path, "BitString", (d.bits, d.value))]
     return [(path, type(d).__name__, getattr(d, "value", None))]
 
 

@@ -390,7 +390,10 @@ def coerce(template: Data, value: Any, times: Times | None = None) -> Data:
             raise TypeError(f"needs bytes or text, got {value!r}")
         return type(template)(bytes(raw))
     if isinstance(template, BitString) and isinstance(value, bytes):
-        return BitString(len(value) * 8, value)
+        # Bytes the size of the template's keep its width (GBCS's 3 collection bits, 7
+        # weekdays); other sizes carry whole bytes.
+        same = len(value) == (template.bits + 7) // 8 and template.bits > 0
+        return BitString(template.bits if same else len(value) * 8, value)
     if isinstance(template, Array) and isinstance(value, list | tuple):
         like = template.items[0] if template.items else NULL
         return Array([coerce(like, v, times) for v in value])

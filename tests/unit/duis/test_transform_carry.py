@@ -9,7 +9,7 @@ import pytest
 
 from emulator.gbcs.asn1 import DerConstructed, DerString
 from emulator.gbcs.dlms.apdu import AccessRequest
-from emulator.gbcs.dlms.axdr import OctetString
+from emulator.gbcs.dlms.axdr import Array, OctetString, Structure
 from emulator.gbcs.zcl.gbz import GbzPayload
 from emulator.premises import lab_pki
 from hil.dcc.commands import BuildContext, BuildError, build_command
@@ -130,9 +130,25 @@ def test_gas_alert_settings_make_one_command_per_configuration(ctx: BuildContext
 
 def test_restoring_a_hub_log_names_the_replaced_hub() -> None:
     chf, gpf = "00-DB-12-34-56-78-90-A2", "00-DB-12-34-56-78-90-A3"
-    body = "<sr:RestoreHANDeviceLog><sr:OldCHFID>00-DB-12-34-56-78-90-95</sr:OldCHFID></sr:RestoreHANDeviceLog>"
+    body = (
+        "<sr:RestoreHANDeviceLog><sr:OldCHFID>00-DB-12-34-56-78-90-95</sr:OldCHFID>"
+        "</sr:RestoreHANDeviceLog>"
+    )
     t = transform(_request(body, "8.12.1", chf), device_type="CHF")
     assert t.params == {"restore_from": "00-DB-12-34-56-78-90-95"} and t.unmapped == []
-    body = "<sr:RestoreGPFDeviceLog><sr:OldGPFID>00-DB-12-34-56-78-90-B3</sr:OldGPFID></sr:RestoreGPFDeviceLog>"
+    body = (
+        "<sr:RestoreGPFDeviceLog><sr:OldGPFID>00-DB-12-34-56-78-90-B3</sr:OldGPFID>"
+        "</sr:RestoreGPFDeviceLog>"
+    )
     t = transform(_request(body, "8.12.2", gpf), device_type="GPF")
     assert t.params == {"restore_from": "00-DB-12-34-56-78-90-B3"}
+
+
+def test_bit_strings_keep_the_template_width(ctx: BuildContext) -> None:
+    """A 3-bit collection flag or 7 weekday bits given as a byte stay 3 or 7 bits wide."""
+    built = build_command(route("1.6", "ESME"), 5, SUPPLIER, METER, {}, ctx)
+    assert isinstance(built.payload, AccessRequest)
+    rows = built.payload.data[1]
+    assert isinstance(rows, Array)
+    widths = {row.items[2].bits for row in rows.items if isinstance(row, Structure)}
+    assert widths == {3}
