@@ -100,6 +100,8 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
 }
+#: Empty choice elements of non-device bodies -> the flag they set (8.4 DeleteDevice).
+NON_DEVICE_FLAGS: dict[str, str] = {"DeleteDevice": "delete"}
 #: DUIS cancels a future-dated request by repeating it with this execution date-time.
 CANCEL_YEAR = 3000
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
@@ -234,6 +236,12 @@ def transform(
             params[name] = _convert(name, text)
         else:
             unmapped.append(f"{path}={text}")
+    if non_device:
+        for element in request.body.iter():
+            if isinstance(element.tag, str) and not len(element):
+                flag = NON_DEVICE_FLAGS.get(etree.QName(element).localname)
+                if flag is not None:
+                    params[flag] = True
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
 
 
@@ -305,6 +313,8 @@ def _non_device_value(name: str, text: str) -> Any:
         return base64.b64decode(text).hex()
     if name == "every":
         return FREQUENCIES.get(text, text)
+    if name == "start" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return f"{text}T00:00:00+00:00"  # ScheduleStartDate is an xs:date: the UTC day
     return text
 
 
