@@ -21,7 +21,14 @@ variant    what it does                            data in the response
 11.1       Update Firmware (image to the hub)      image hash and where it went
 12.1       Request WAN Matrix                      coverage for the premises
 12.2       Device Pre-notification                 the new pending record
+8.13       Return Local Command Response           the device's response, checked
 =========  ======================================  ===================================
+
+8.13 is a device service in the catalogue, but the DCC sends nothing to the device:
+the user delivered a command locally and hands back the device's GBCS response
+(`DCC_ANSWERED`). The DCC checks it is a response from the device of the original
+request, to this user, to that request's counter, and passes it on as the
+service response.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from emulator.errors import GbcsDecodeError
 from emulator.gbcs import ota
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from hil.dcc.catalogue import ServiceVariant
 from hil.dcc.eligibility import check
 from hil.dcc.inventory import DeviceKind, InventoryDevice, InventoryError, SmiStatus
@@ -40,6 +48,10 @@ from hil.dcc.schedules import Schedule, parse_interval, parse_time, schedulable
 
 if TYPE_CHECKING:
     from hil.dcc.service import Dcc
+
+
+#: Device services the DCC answers itself, sending nothing to the device.
+DCC_ANSWERED = frozenset({"8.13"})
 
 
 def _param(result: Result, name: str) -> Any:
@@ -93,6 +105,8 @@ def validate(
         raise Refusal("INVALID_PARAMETERS", "11.1 needs 'image' (hex) or 'image_hash'")
     if variant == "5.1":
         _validate_schedule(dcc, result, device)
+    if variant == "8.13":
+        _local_response(result, device)
     if variant in ("5.2", "5.3"):
         # DUIS: either one schedule (DSPScheduleID) or the user's schedules on a device.
         if "schedule_id" in request.params:
@@ -101,6 +115,45 @@ def validate(
                 raise Refusal("SCHEDULE_NOT_FOUND", "no such schedule of this user")
         elif device is None:
             raise Refusal("TARGET_REQUIRED", f"{variant} needs a DSPScheduleID or a device")
+
+
+def _local_response(result: Result, device: InventoryDevice | None) -> GbcsMessage:
+    """8.13: the returned GBCS response, if it answers the original request: a
+    response from that request's device, to this user, with its counter."""
+    request = result.request
+    if device is None:
+        raise Refusal("TARGET_REQUIRED", "8.13 needs the original request's device on the SMI")
+    original = str(_param(result, "original_request_id"))
+    raw = _param(result, "response")
+    try:
+        sender, target, counter = original.split(":")
+        wanted = (Eui64(sender), Eui64(target), int(counter))
+        message = decode_message(bytes(raw))
+    except (ValueError, GbcsDecodeError) as exc:
+        raise Refusal("INVALID_PARAMETERS", f"8.13: {exc}") from None
+    header = message.header
+    user_id = request.user.ids[request.role]
+    problems = [
+        what
+        for what, bad in (
+            ("not a response", header.cra != Cra.RESPONSE),
+            ("the original request is another user's", bytes(wanted[0]) != bytes(user_id)),
+            ("the original request is to another device", bytes(wanted[1]) != bytes(device.eui)),
+            (f"not from {device.eui}", bytes(header.originator) != bytes(device.eui)),
+            (f"not to {user_id}", bytes(header.recipient) != bytes(user_id)),
+            (
+                f"counter {header.originator_counter}, not {wanted[2]}",
+                header.originator_counter != wanted[2],
+            ),
+        )
+        if bad
+    ]
+    if problems:
+        raise Refusal(
+            "LOCAL_RESPONSE_MISMATCH",
+            f"8.13: the response does not answer {original}: " + "; ".join(problems),
+        )
+    return message
 
 
 def _validate_schedule(dcc: Dcc, result: Result, device: InventoryDevice | None) -> None:
@@ -183,6 +236,14 @@ def handle(
     if variant == "5.1":
         assert device is not None
         return dcc.create_schedule(result, device).as_dict()
+    if variant == "8.13":
+        assert device is not None
+        message = _local_response(result, device)
+        result.response = bytes(request.params["response"])
+        return {
+            "original_request_id": str(request.params["original_request_id"]),
+            "message_code": message.message_code,
+        }
     if variant == "5.2":
         return [s.as_dict() for s in _schedules_named(dcc, result, device)]
     if variant == "5.3":

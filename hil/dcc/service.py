@@ -373,7 +373,9 @@ class Dcc:
             if self.smets1 is not None and self.smets1.takes(service, device):
                 assert device is not None
                 self.smets1.handle(result, service, device)
-            elif service.non_device or service.role_only:
+            elif (
+                service.non_device or service.role_only or service.variant in nondevice.DCC_ANSWERED
+            ):
                 nondevice.validate(self, result, service, device)
                 self._acknowledge(result)
                 self._run_non_device(result, service, device)

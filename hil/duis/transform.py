@@ -102,6 +102,9 @@ NON_DEVICE_PARAMS: dict[str, str] = {
 }
 #: Empty choice elements of non-device bodies -> the flag they set (8.4 DeleteDevice).
 NON_DEVICE_FLAGS: dict[str, str] = {"DeleteDevice": "delete"}
+#: Services that return a device's response the user got locally (8.13): the DCC takes
+#: the device from `OriginalRequestID` and the GBCS response from the body.
+LOCAL_RESPONSE_VARIANTS = frozenset({"8.13"})
 #: DUIS cancels a future-dated request by repeating it with this execution date-time.
 CANCEL_YEAR = 3000
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
@@ -196,6 +199,8 @@ def transform(
     target: Eui64 | None = request.target
     if bytes(request.target) in dcc:
         target = body_device(request) if non_device else None
+    if request.variant in LOCAL_RESPONSE_VARIANTS:
+        return _local_response(request, target)
     known = known_parameters(request.variant, device_type) if device_type else set()
     params: dict[str, Any] = {}
     unmapped: list[str] = []
@@ -243,6 +248,27 @@ def transform(
                 if flag is not None:
                     params[flag] = True
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
+
+
+def _local_response(request: DuisRequest, target: Eui64 | None) -> Transformed:
+    """8.13: the original request's target is the device; the response goes as bytes."""
+    params: dict[str, Any] = {}
+    unmapped: list[str] = []
+    for path, text in leaves(request.body):
+        local = path.rsplit("/", 1)[-1]
+        if local == "OriginalRequestID":
+            params["original_request_id"] = text
+            parts = text.split(":")
+            if target is None and len(parts) == 3:
+                try:
+                    target = Eui64(parts[1])
+                except ValueError:
+                    pass  # the DCC layer refuses a request without a device
+        elif local == "DeviceGBCSResponse":
+            params["response"] = base64.b64decode(text)
+        else:
+            unmapped.append(f"{path}={text}")
+    return Transformed(request.variant, target, params, None, unmapped)
 
 
 def _use_case(variant: str, device_type: str | None, option: str | None) -> str | None:

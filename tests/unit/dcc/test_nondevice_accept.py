@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import Cra, GbcsMessage, GroupingHeader, OtherInformation
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.dcc.service import Dcc
 from hil.duis.transform import transform
@@ -129,3 +130,52 @@ def test_transform_carries_delete_device_and_schedule_date() -> None:
     )
     t = transform(read_request(create), device_type=None, dcc_ids=dcc_id, non_device=True)
     assert t.params["start"] == "2026-01-06T00:00:00+00:00" and t.params["every"] == "1d"
+
+
+def _cs06_response(
+    lab: Lab, *, counter: int = 1000, recipient: str = "90-B3-D5-1F-30-01-00-00"
+) -> bytes:
+    """A device's CS06 (0x0012) response as a user would bring it back from site."""
+    header = GroupingHeader(
+        Cra.RESPONSE, counter, lab.eui("ESME"), Eui64(recipient), OtherInformation(0x0012)
+    )
+    return GbcsMessage(header, b"\x30\x00").encode()
+
+
+async def test_return_local_command_response_checks_and_passes_it_on(lab: Lab) -> None:
+    dcc = _dcc(lab)
+    esme = lab.eui("ESME")
+    original = f"90-B3-D5-1F-30-01-00-00:{esme}:1000"
+    before = sum(h.counters.commands for h in dcc.hubs.values())
+    returned = await dcc.request(
+        "8.13",
+        as_user="supplier",
+        target=esme,
+        params={"original_request_id": original, "response": _cs06_response(lab)},
+    )
+    assert returned.ok, returned.detail
+    assert returned.response == _cs06_response(lab)
+    assert returned.data == {"original_request_id": original, "message_code": 0x0012}
+    assert sum(h.counters.commands for h in dcc.hubs.values()) == before  # nothing sent
+    for bad in (
+        _cs06_response(lab, counter=999),
+        _cs06_response(lab, recipient="90-B3-D5-1F-30-01-00-10"),
+        b"\x00not gbcs",
+    ):
+        refused = await dcc.request(
+            "8.13",
+            as_user="supplier",
+            target=esme,
+            params={"original_request_id": original, "response": bad},
+        )
+        assert refused.refused and refused.reason in (
+            "LOCAL_RESPONSE_MISMATCH",
+            "INVALID_PARAMETERS",
+        )
+    not_eligible = await dcc.request(
+        "8.13",
+        as_user="dno",
+        target=esme,
+        params={"original_request_id": original, "response": _cs06_response(lab)},
+    )
+    assert not_eligible.refused and not_eligible.reason == "ROLE_NOT_ELIGIBLE"
