@@ -96,7 +96,7 @@ def duis_group() -> None:
 
 
 @duis_group.command("serve")
-@click.option("--lab", "lab_file", metavar="LAB", help="lab file (default: the demo lab)")
+@click.option("--lab", "lab_file", metavar="LAB", help="lab file (default: labs/boxed.yaml)")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8079, show_default=True, help="DCC Boxed's DUIS port")
 @click.option(
@@ -122,7 +122,8 @@ def serve_command(
 ) -> None:
     """Start a lab and serve DUIS in front of it until Ctrl-C or SIGTERM."""
     from emulator.errors import EmulatorError
-    from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
+    from hil.dcc.lab import Lab, LabSpec
+    from hil.duis.server import DUIS_LAB
     from hil.errors import HilError
 
     try:
@@ -131,7 +132,7 @@ def serve_command(
         fail(f"duis serve: {exc}", EXIT_USAGE)
 
     async def run() -> None:
-        spec = LabSpec.from_file(Path(lab_file) if lab_file else DEFAULT_LAB)
+        spec = LabSpec.from_file(Path(lab_file) if lab_file else DUIS_LAB)
         spec.virtual = clock == "virtual"
         lab = Lab.build(spec)
         async with lab:

@@ -11,6 +11,7 @@ and counts: nothing in a body is dropped silently.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as _dt
 import re
 from collections.abc import Iterable
@@ -260,10 +261,9 @@ def _local_response(request: DuisRequest, target: Eui64 | None) -> Transformed:
             params["original_request_id"] = text
             parts = text.split(":")
             if target is None and len(parts) == 3:
-                try:
+                # not an EUI-64: no device, which the DCC layer refuses
+                with contextlib.suppress(ValueError):
                     target = Eui64(parts[1])
-                except ValueError:
-                    pass  # the DCC layer refuses a request without a device
         elif local == "DeviceGBCSResponse":
             params["response"] = base64.b64decode(text)
         else:
