@@ -233,7 +233,8 @@ async def test_front_door_refusals_reach_no_device(
 #: 280: schedules by DSP schedule ID (5.1-5.3), pre-notification then DeleteDevice
 #: (12.2, 8.4), 8.13, 9.1 by the Other User and 14.1 by the Gas Transporter.
 #: 286: the join partners the 8.7 templates name are on the DUIS lab's inventory.
-ACCEPTED_FLOOR = 286
+#: 288: and the ESME the future-dated and cancelling 6.14.3 templates name (A6).
+ACCEPTED_FLOOR = 288
 
 #: Services whose eligible role the template's originator does not hold in any lab
 #: (SEC H1.5 lets no supplier or network operator ID be shared with these roles): the
