@@ -3,11 +3,26 @@ templates name, so templates signed as Boxed's users reach lab users and devices
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from lxml import etree
+
 from emulator.gbcs.eui import Eui64
 from hil.dcc.catalogue import Role
 from hil.dcc.inventory import DeviceKind, SmiStatus
 from hil.dcc.lab import LabSpec
 from hil.duis.server import DUIS_LAB
+from hil.duis.signing import (
+    Credential,
+    XmlCredentials,
+    issue_lab_credentials,
+    make_credential,
+    sign,
+    verify,
+)
 
 #: ZAZ1 user IDs with an XML-signing key (role 135), by the lab role they act in.
 ZAZ1_XML_USERS = {
@@ -39,3 +54,27 @@ def test_join_partners_of_the_templates_are_in_the_device_log() -> None:
         assert devices[suffix].kind == kind
         assert devices[suffix].status == SmiStatus.WHITELISTED  # joinable, not yet paired
     assert devices[0xA5].kind == DeviceKind.HCALCS and devices[0xA6].kind == DeviceKind.ESME
+
+
+def test_lab_credentials_only_for_users_without_a_key(tmp_path: Path) -> None:
+    store = XmlCredentials()
+    supplier = Eui64("90-B3-D5-1F-30-01-00-00")
+    transporter = Eui64("90-B3-D5-1F-30-02-00-10")
+    store.add_user(make_credential(supplier))
+    held = store.user(supplier)
+    issued = issue_lab_credentials(store, [supplier, transporter], tmp_path / "keys")
+    assert issued == [transporter]
+    assert store.user(supplier) is held  # a ZAZ1 key is never replaced
+    key = serialization.load_pem_private_key(
+        (tmp_path / "keys" / "90B3D51F30020010-xml-key.pem").read_bytes(), None
+    )
+    cert = x509.load_pem_x509_certificate(
+        (tmp_path / "keys" / "90B3D51F30020010-xml-cert.pem").read_bytes()
+    )
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    # what the user signs with the written files verifies against the store's record
+    root = etree.fromstring(b'<r xmlns="urn:x"><a>1</a></r>')
+    signed = sign(root, Credential(transporter, cert, key))
+    cred = store.user(transporter)
+    assert cred is not None
+    verify(etree.fromstring(signed), cred)
