@@ -179,6 +179,8 @@ class Inventory:
     def __init__(self, now: Callable[[], _dt.datetime]) -> None:
         self._now = now
         self._devices: dict[bytes, InventoryDevice] = {}
+        #: Devices 8.4 DeleteDevice took off the SMI, with when.
+        self.deleted: list[tuple[_dt.datetime, InventoryDevice]] = []
         self._listeners: list[Listener] = []
         self.history: list[StatusChange] = []
 
@@ -417,6 +419,22 @@ class Inventory:
         for d in hit:
             self._set(d, SmiStatus.SUSPENDED, f"model {model} removed from the CPL")
         return hit
+
+    def delete(self, eui: Eui64 | bytes) -> InventoryDevice:
+        """8.4 DeleteDevice: a pre-notified device that will not be installed leaves the
+        SMI. Only a pending one: any other has been on the HAN and is decommissioned
+        (8.3) instead (SEC services schedule, 8.4 note)."""
+        device = self[bytes(eui)]
+        if device.status != SmiStatus.PENDING:
+            raise InventoryError(
+                "STATUS_NOT_ELIGIBLE",
+                f"8.4 DeleteDevice takes only a pending device; {device.eui} is {device.status}",
+            )
+        for other in list(device.associations):
+            self.dissociate(device.eui, other)
+        del self._devices[bytes(device.eui)]
+        self.deleted.append((self._now(), device))
+        return device
 
     def update_status(self, eui: Eui64 | bytes, status: SmiStatus) -> None:
         """8.4 Update Inventory: only the statuses DUIS lets a user set."""

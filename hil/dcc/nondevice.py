@@ -9,16 +9,26 @@ refusal, not a failure. Inventory rules that refuse a change raise
 variant    what it does                            data in the response
 =========  ======================================  ===================================
 5.1        creates a schedule of a read service    schedule (id, next run)
-5.2        lists the user's schedules for a device list of schedules
-5.3        deletes one of the user's schedules     deleted schedule id
+5.2        one schedule (id), or the user's on a   list of schedules
+           device
+5.3        deletes one schedule (id), or the       deleted schedule ids
+           user's on a device
 8.2        Read Inventory (device, or all)         inventory records (DUIS names)
 8.3        Decommission Device                     decommissioned devices
-8.4        Update Inventory (status)               the device's record
+8.4        Update Inventory (status; DeleteDevice  the device's record
+           of a pending device)
 8.14.1-4   Communications Hub Status Update        CHF and GPF records
 11.1       Update Firmware (image to the hub)      image hash and where it went
 12.1       Request WAN Matrix                      coverage for the premises
 12.2       Device Pre-notification                 the new pending record
+8.13       Return Local Command Response           the device's response, checked
 =========  ======================================  ===================================
+
+8.13 is a device service in the catalogue, but the DCC sends nothing to the device:
+the user delivered a command locally and hands back the device's GBCS response
+(`DCC_ANSWERED`). The DCC checks it is a response from the device of the original
+request, to this user, to that request's counter, and passes it on as the
+service response.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from emulator.errors import GbcsDecodeError
 from emulator.gbcs import ota
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from hil.dcc.catalogue import ServiceVariant
 from hil.dcc.eligibility import check
 from hil.dcc.inventory import DeviceKind, InventoryDevice, InventoryError, SmiStatus
@@ -37,6 +48,10 @@ from hil.dcc.schedules import Schedule, parse_interval, parse_time, schedulable
 
 if TYPE_CHECKING:
     from hil.dcc.service import Dcc
+
+
+#: Device services the DCC answers itself, sending nothing to the device.
+DCC_ANSWERED = frozenset({"8.13"})
 
 
 def _param(result: Result, name: str) -> Any:
@@ -62,7 +77,7 @@ def validate(
     """Refuse what cannot be acknowledged (missing parameters, bad schedules)."""
     variant = service.variant
     request = result.request
-    needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "5.2", "11.1")
+    needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "11.1")
     if variant in needs_device and device is None:
         raise Refusal("TARGET_REQUIRED", f"{variant} needs a target device on the inventory")
     if variant.startswith("8.14.") and device is not None and device.kind != DeviceKind.CHF:
@@ -75,7 +90,13 @@ def validate(
             DeviceKind.parse(str(_param(result, "device_type")))
         except ValueError as exc:
             raise Refusal("INVALID_PARAMETERS", str(exc)) from None
-    if variant == "8.4":
+    if variant == "8.4" and request.params.get("delete"):
+        if device is not None and device.status != SmiStatus.PENDING:
+            raise Refusal(
+                "STATUS_NOT_ELIGIBLE",
+                f"8.4 DeleteDevice takes only a pending device; {device.eui} is {device.status}",
+            )
+    elif variant == "8.4":
         try:
             SmiStatus.parse(str(_param(result, "status")))
         except ValueError as exc:
@@ -84,10 +105,55 @@ def validate(
         raise Refusal("INVALID_PARAMETERS", "11.1 needs 'image' (hex) or 'image_hash'")
     if variant == "5.1":
         _validate_schedule(dcc, result, device)
-    if variant == "5.3":
-        schedule = dcc.schedules.get(str(_param(result, "schedule_id")))
-        if schedule is None or schedule.owner is not request.user:
-            raise Refusal("SCHEDULE_NOT_FOUND", "no such schedule of this user")
+    if variant == "8.13":
+        _local_response(result, device)
+    if variant in ("5.2", "5.3"):
+        # DUIS: either one schedule (DSPScheduleID) or the user's schedules on a device.
+        if "schedule_id" in request.params:
+            schedule = dcc.schedules.get(str(request.params["schedule_id"]))
+            if schedule is None or schedule.owner is not request.user:
+                raise Refusal("SCHEDULE_NOT_FOUND", "no such schedule of this user")
+        elif device is None:
+            raise Refusal("TARGET_REQUIRED", f"{variant} needs a DSPScheduleID or a device")
+
+
+def _local_response(result: Result, device: InventoryDevice | None) -> GbcsMessage:
+    """8.13: the returned GBCS response, if it answers the original request: a
+    response from that request's device, to this user, with its counter."""
+    request = result.request
+    if device is None:
+        raise Refusal("TARGET_REQUIRED", "8.13 needs the original request's device on the SMI")
+    original = str(_param(result, "original_request_id"))
+    raw = _param(result, "response")
+    try:
+        sender, target, counter = original.split(":")
+        wanted = (Eui64(sender), Eui64(target), int(counter))
+        message = decode_message(bytes(raw))
+    except (ValueError, GbcsDecodeError) as exc:
+        raise Refusal("INVALID_PARAMETERS", f"8.13: {exc}") from None
+    header = message.header
+    user_id = request.user.ids[request.role]
+    problems = [
+        what
+        for what, bad in (
+            ("not a response", header.cra != Cra.RESPONSE),
+            ("the original request is another user's", bytes(wanted[0]) != bytes(user_id)),
+            ("the original request is to another device", bytes(wanted[1]) != bytes(device.eui)),
+            (f"not from {device.eui}", bytes(header.originator) != bytes(device.eui)),
+            (f"not to {user_id}", bytes(header.recipient) != bytes(user_id)),
+            (
+                f"counter {header.originator_counter}, not {wanted[2]}",
+                header.originator_counter != wanted[2],
+            ),
+        )
+        if bad
+    ]
+    if problems:
+        raise Refusal(
+            "LOCAL_RESPONSE_MISMATCH",
+            f"8.13: the response does not answer {original}: " + "; ".join(problems),
+        )
+    return message
 
 
 def _validate_schedule(dcc: Dcc, result: Result, device: InventoryDevice | None) -> None:
@@ -157,6 +223,9 @@ def handle(
                         (found[0].name, request.request_id, f"CHF {device.eui} decommissioned")
                     )
         return [str(d.eui) for d in changed]
+    if variant == "8.4" and request.params.get("delete"):
+        assert device is not None
+        return dcc.inventory.delete(device.eui).record()
     if variant == "8.4":
         assert device is not None
         dcc.inventory.update_status(device.eui, SmiStatus.parse(str(request.params["status"])))
@@ -167,17 +236,39 @@ def handle(
     if variant == "5.1":
         assert device is not None
         return dcc.create_schedule(result, device).as_dict()
+    if variant == "8.13":
+        assert device is not None
+        message = _local_response(result, device)
+        result.response = bytes(request.params["response"])
+        return {
+            "original_request_id": str(request.params["original_request_id"]),
+            "message_code": message.message_code,
+        }
     if variant == "5.2":
-        return [
-            s.as_dict()
-            for s in dcc.schedules.values()
-            if s.owner is request.user and (device is None or s.target == device.eui)
-        ]
+        return [s.as_dict() for s in _schedules_named(dcc, result, device)]
     if variant == "5.3":
-        schedule = dcc.schedules.pop(str(request.params["schedule_id"]))
-        schedule.cancel()
-        return {"deleted": schedule.schedule_id}
+        deleted = []
+        for schedule in _schedules_named(dcc, result, device):
+            dcc.schedules.pop(schedule.schedule_id).cancel()
+            deleted.append(schedule.schedule_id)
+        return {"deleted": deleted}
     raise InventoryError("NOT_IMPLEMENTED", f"{variant} {service.name} is not implemented")
+
+
+def _schedules_named(dcc: Dcc, result: Result, device: InventoryDevice | None) -> list[Schedule]:
+    """5.2 / 5.3: the schedule the request names, else the user's schedules on the device."""
+    request = result.request
+    wanted = request.params.get("schedule_id")
+    return [
+        s
+        for s in dcc.schedules.values()
+        if s.owner is request.user
+        and (
+            s.schedule_id == str(wanted)
+            if wanted is not None
+            else device is not None and s.target == device.eui
+        )
+    ]
 
 
 def _normal_postcode(text: str) -> str:

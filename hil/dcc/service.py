@@ -192,6 +192,8 @@ class Dcc:
         self.alerts: list[DeviceAlert] = []
         self.notifications: list[tuple[str, str, str]] = []  # (user, request_id, text)
         self.schedules: dict[str, Schedule] = {}
+        #: DSP schedule IDs are DUIS `scheduleID`s: non-negative integers.
+        self._schedule_ids = itertools.count(1)
         self.firmware: dict[bytes, str] = {}  # image hash -> version (11.1)
         #: Hub logs from the last CS14 / GCS62 alerts: what 8.12.1 / 8.12.2 restore.
         self.backups = LogBackups()
@@ -317,7 +319,7 @@ class Dcc:
             if isinstance(target, InventoryDevice)
             else (None if target is None else Eui64(target))
         )
-        if target_eui is None and variant.strip() == "5.3":  # a schedule knows its device
+        if target_eui is None and variant.strip() in ("5.2", "5.3"):  # a schedule knows its device
             schedule = self.schedules.get(str((params or {}).get("schedule_id")))
             target_eui = schedule.target if schedule is not None else None
         if device is None and target_eui is not None:
@@ -371,7 +373,9 @@ class Dcc:
             if self.smets1 is not None and self.smets1.takes(service, device):
                 assert device is not None
                 self.smets1.handle(result, service, device)
-            elif service.non_device or service.role_only:
+            elif (
+                service.non_device or service.role_only or service.variant in nondevice.DCC_ANSWERED
+            ):
                 nondevice.validate(self, result, service, device)
                 self._acknowledge(result)
                 self._run_non_device(result, service, device)
@@ -497,8 +501,11 @@ class Dcc:
             with contextlib.suppress(ValueError):
                 partner = self.inventory.get(Eui64(partner_id))
                 kind = partner.kind if partner is not None else kind
-        if reg is None:
-            return Subject(kind, device.status, device.smets1, registered=False)
+        added_by_user = device.added_by is not None and bytes(device.added_by) == bytes(user_id)
+        if reg is None:  # a pre-notified device not yet on a hub: still its adder's
+            return Subject(
+                kind, device.status, device.smets1, registered=False, added_by_user=added_by_user
+            )
         return Subject(
             kind=kind,
             status=device.status,
@@ -514,7 +521,7 @@ class Dcc:
             and reg.responsible_supplier(user_id, device.kind),
             supplier_on_hub=reg.supplier_on_hub(user_id),
             lead_supplier=(lead := reg.lead()) is not None and bytes(lead) == bytes(user_id),
-            added_by_user=device.added_by is not None and bytes(device.added_by) == bytes(user_id),
+            added_by_user=added_by_user,
         )
 
     # -- non-device requests ------------------------------------------------------------------
@@ -1026,7 +1033,7 @@ class Dcc:
         request = result.request
         params = request.params
         schedule = Schedule(
-            schedule_id=f"S{len(self.schedules) + 1:04d}-{request.request_id.rsplit(':', 1)[-1]}",
+            schedule_id=str(next(self._schedule_ids)),
             owner=request.user,
             role=request.role,
             variant=str(params["variant"]),

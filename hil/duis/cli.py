@@ -73,17 +73,25 @@ def server_for(
     schema: str | None = None,
     response_url: str | None = None,
     response_urls: dict[str, str] | None = None,
+    lab_keys: str | None = None,
 ) -> DuisServer:
-    """A DUIS server in front of a started lab (raises HilError with a one-line reason)."""
+    """A DUIS server in front of a started lab (raises HilError with a one-line reason).
+
+    `lab_keys`: a folder where lab users without a ZAZ1 XML key get test credentials."""
     from hil.duis.server import DuisServer
-    from hil.duis.signing import XmlCredentials
+    from hil.duis.signing import XmlCredentials, issue_lab_credentials
     from hil.duis.xml import load_schema
 
     if lab.dcc is None:
         raise RuntimeError("start the lab before its DUIS server")
+    store = XmlCredentials.from_zaz1(keys_path(keys))
+    if lab_keys is not None:
+        ids = [eui for user in lab.dcc.users for eui in user.ids.values()]
+        for eui in issue_lab_credentials(store, ids, lab_keys):
+            click.echo(f"lab test XML credential for {eui} in {lab_keys}")
     return DuisServer(
         lab.dcc,
-        XmlCredentials.from_zaz1(keys_path(keys)),
+        store,
         load_schema(schema_path(schema)),
         response_url=response_url or os.environ.get("SMETS_HIL_DUIS_RESPONSE_URL"),
         response_urls=response_urls,
@@ -96,7 +104,7 @@ def duis_group() -> None:
 
 
 @duis_group.command("serve")
-@click.option("--lab", "lab_file", metavar="LAB", help="lab file (default: the demo lab)")
+@click.option("--lab", "lab_file", metavar="LAB", help="lab file (default: labs/boxed.yaml)")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8079, show_default=True, help="DCC Boxed's DUIS port")
 @click.option(
@@ -110,6 +118,11 @@ def duis_group() -> None:
     multiple=True,
     help="where responses and alerts are POSTed; USER=URL for one user (repeatable)",
 )
+@click.option(
+    "--lab-keys",
+    metavar="DIR",
+    help="issue lab test XML credentials for users ZAZ1 has no key for, written to DIR",
+)
 @click.option("--clock", type=click.Choice(["real", "virtual"]), default="real", show_default=True)
 def serve_command(
     lab_file: str | None,
@@ -118,11 +131,13 @@ def serve_command(
     keys: str | None,
     schema: str | None,
     response_url: tuple[str, ...],
+    lab_keys: str | None,
     clock: str,
 ) -> None:
     """Start a lab and serve DUIS in front of it until Ctrl-C or SIGTERM."""
     from emulator.errors import EmulatorError
-    from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
+    from hil.dcc.lab import Lab, LabSpec
+    from hil.duis.server import DUIS_LAB
     from hil.errors import HilError
 
     try:
@@ -131,12 +146,17 @@ def serve_command(
         fail(f"duis serve: {exc}", EXIT_USAGE)
 
     async def run() -> None:
-        spec = LabSpec.from_file(Path(lab_file) if lab_file else DEFAULT_LAB)
+        spec = LabSpec.from_file(Path(lab_file) if lab_file else DUIS_LAB)
         spec.virtual = clock == "virtual"
         lab = Lab.build(spec)
         async with lab:
             server = server_for(
-                lab, keys=keys, schema=schema, response_url=default_url, response_urls=per_user
+                lab,
+                keys=keys,
+                schema=schema,
+                response_url=default_url,
+                response_urls=per_user,
+                lab_keys=lab_keys,
             )
             url = await server.start(host, port)
             print(f"DUIS for {spec.name} at {url}/api/v1/serviceS|T|D", flush=True)

@@ -32,6 +32,7 @@ DUIS_CODES: dict[str, str] = {
     # E2: the User Role may not send this Service Reference
     "USER_NOT_IN_ROLE": "E2",
     "ROLE_NOT_ELIGIBLE": "E2",
+    "SERVICE_NOT_USED": "E2",  # 'Not used' in the services schedule: no role may send it
     # E4: the User Role is not authorised for this Device at this time
     "NOT_RESPONSIBLE_SUPPLIER": "E4",
     "NOT_REGISTERED_NETWORK_OPERATOR": "E4",
@@ -68,7 +69,6 @@ DUIS_CODES: dict[str, str] = {
     # Not in the public table: our choice, documented as such.
     SCHEMA_INVALID: "E100",
     REPLAYED_REQUEST_ID: "E100",
-    "SERVICE_NOT_USED": "E100",
     "UNKNOWN_VARIANT": "E100",
     "NOT_IMPLEMENTED": "E100",
     "INVALID_PARAMETERS": "E100",
@@ -78,6 +78,7 @@ DUIS_CODES: dict[str, str] = {
     "PREDECESSOR_FAILED": "E100",
     "SCHEDULE_NOT_ALLOWED": "E100",
     "SCHEDULE_NOT_FOUND": "E100",
+    "LOCAL_RESPONSE_MISMATCH": "E100",
     "DEVICE_ALREADY_IN_INVENTORY": "E100",
     # After acknowledgement: the device answered with a failure (its GBCS response
     # rides in the body); I0 is reserved for success.

@@ -37,6 +37,7 @@ from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from hil.dcc.inventory import InventoryDevice
+from hil.dcc.lab import LABS
 from hil.dcc.requests import RequestStatus, Result
 from hil.dcc.routes import routes_for
 from hil.dcc.service import Dcc
@@ -66,6 +67,8 @@ DEFAULT_PORT = 8079
 #: The DCC's EUI-64 in DCC Boxed (its Access Control Broker): non-device requests
 #: are addressed to it.
 BOXED_DCC = Eui64("90-B3-D5-1F-30-00-00-02")
+#: The lab `duis serve` starts by default: the demo premises with DCC Boxed's ZAZ1 users.
+DUIS_LAB = LABS / "boxed.yaml"
 ENDPOINTS = {"S": "/api/v1/serviceS", "T": "/api/v1/serviceT", "D": "/api/v1/serviceD"}
 MAX_BODY = 1 << 20
 
@@ -336,7 +339,7 @@ class DuisServer:
         """The synchronous answer of a non-device service, with its inventory records
         when it has them; records the schema will not take are counted and left out."""
         records = result.data if isinstance(result.data, list) else None
-        if records and all(isinstance(r, dict) for r in records):
+        if records and all(isinstance(r, dict) and "DeviceID" in r for r in records):
             for record in records:
                 record["DeviceID"] = dashed(Eui64(record["DeviceID"]))
             answer = response_message(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,33 @@ def verify(root: etree._Element, cred: Credential) -> None:
         XMLVerifier().verify(root, x509_cert=cert_pem, expect_config=config)
     except (InvalidSignature, InvalidInput) as exc:
         raise SigningError(f"signature does not verify: {exc}") from exc
+
+
+def issue_lab_credentials(
+    store: XmlCredentials, user_ids: Iterable[Eui64], directory: str | Path
+) -> list[Eui64]:
+    """XML-signing credentials from our test CA for the users the store has none for
+    (ZAZ1 has no key for a Gas Transporter), added to the store and written to
+    `directory` as `<EUI>-xml-key.pem` / `<EUI>-xml-cert.pem` for the user's tool."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    issued = []
+    for eui in user_ids:
+        if store.user(eui) is not None:
+            continue
+        cred = make_credential(eui)
+        assert cred.private_key is not None
+        stem = bytes(eui).hex().upper()
+        (folder / f"{stem}-xml-key.pem").write_bytes(
+            cred.private_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        (folder / f"{stem}-xml-cert.pem").write_bytes(
+            cred.certificate.public_bytes(serialization.Encoding.PEM)
+        )
+        store.add_user(cred)
+        issued.append(eui)
+    return issued

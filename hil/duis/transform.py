@@ -11,6 +11,7 @@ and counts: nothing in a body is dropped silently.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as _dt
 import re
 import secrets
@@ -124,6 +125,11 @@ NON_DEVICE_PARAMS: dict[str, str] = {
 #: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at
 #: that time (its RTDS command has no execution date-time).
 DCC_HELD = frozenset({"8.5"})
+#: Empty choice elements of non-device bodies -> the flag they set (8.4 DeleteDevice).
+NON_DEVICE_FLAGS: dict[str, str] = {"DeleteDevice": "delete"}
+#: Services that return a device's response the user got locally (8.13): the DCC takes
+#: the device from `OriginalRequestID` and the GBCS response from the body.
+LOCAL_RESPONSE_VARIANTS = frozenset({"8.13"})
 #: DUIS cancels a future-dated request by repeating it with this execution date-time.
 CANCEL_YEAR = 3000
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
@@ -218,6 +224,8 @@ def transform(
     target: Eui64 | None = request.target
     if bytes(request.target) in dcc:
         target = body_device(request) if non_device else None
+    if request.variant in LOCAL_RESPONSE_VARIANTS:
+        return _local_response(request, target)
     known = known_parameters(request.variant, device_type) if device_type else set()
     params: dict[str, Any] = {}
     unmapped: list[str] = []
@@ -267,12 +275,38 @@ def transform(
             params[name] = _convert(name, text)
         else:
             unmapped.append(f"{path}={text}")
+    if non_device:
+        for element in request.body.iter():
+            if isinstance(element.tag, str) and not len(element):
+                flag = NON_DEVICE_FLAGS.get(etree.QName(element).localname)
+                if flag is not None:
+                    params[flag] = True
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
 
 
 def variant_held(variant: str) -> bool:
     """Whether a future-dated request's device holds it (GBCS carries the time)."""
     return variant not in DCC_HELD
+
+
+def _local_response(request: DuisRequest, target: Eui64 | None) -> Transformed:
+    """8.13: the original request's target is the device; the response goes as bytes."""
+    params: dict[str, Any] = {}
+    unmapped: list[str] = []
+    for path, text in leaves(request.body):
+        local = path.rsplit("/", 1)[-1]
+        if local == "OriginalRequestID":
+            params["original_request_id"] = text
+            parts = text.split(":")
+            if target is None and len(parts) == 3:
+                # not an EUI-64: no device, which the DCC layer refuses
+                with contextlib.suppress(ValueError):
+                    target = Eui64(parts[1])
+        elif local == "DeviceGBCSResponse":
+            params["response"] = base64.b64decode(text)
+        else:
+            unmapped.append(f"{path}={text}")
+    return Transformed(request.variant, target, params, None, unmapped)
 
 
 def _use_case(variant: str, device_type: str | None, option: str | None) -> str | None:
@@ -343,6 +377,8 @@ def _non_device_value(name: str, text: str) -> Any:
         return base64.b64decode(text).hex()
     if name == "every":
         return FREQUENCIES.get(text, text)
+    if name == "start" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return f"{text}T00:00:00+00:00"  # ScheduleStartDate is an xs:date: the UTC day
     return text
 
 

@@ -20,11 +20,11 @@ from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
 from hil.duis.receiver import ResponseReceiver
-from hil.duis.server import DuisServer
+from hil.duis.server import DUIS_LAB, DuisServer
 from hil.duis.signing import XmlCredentials, make_credential, sign, verify
-from hil.duis.xml import load_schema, parse, q, read_request, validate
+from hil.duis.xml import DuisRequest, dashed, load_schema, parse, q, read_request, validate
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 DNO = "90-B3-D5-1F-30-02-00-00"
@@ -230,7 +230,74 @@ async def test_front_door_refusals_reach_no_device(
 #: layout (docs/firmware.md, "Images built elsewhere").
 #: 260: gas conversion (6.6) and flow (6.7) decimals, and 2.1 on the GSME, now carried.
 #: 270: the catalogue supplement (6.14.3, 7.13-7.15) and the body choosing the use case.
-ACCEPTED_FLOOR = 270
+#: 280: schedules by DSP schedule ID (5.1-5.3), pre-notification then DeleteDevice
+#: (12.2, 8.4), 8.13, 9.1 by the Other User and 14.1 by the Gas Transporter.
+#: 286: the join partners the 8.7 templates name are on the DUIS lab's inventory.
+#: 288: and the ESME the future-dated and cancelling 6.14.3 templates name (A6).
+ACCEPTED_FLOOR = 288
+
+#: Services whose eligible role the template's originator does not hold in any lab
+#: (SEC H1.5 lets no supplier or network operator ID be shared with these roles): the
+#: lab's user in that role sends the template instead.
+SENT_BY_ROLE = {"9.1": "boxed-other-user", "14.1": "gas-transporter"}
+#: Templates that presuppose another template's outcome: it is sent first, same lab.
+#: 8.4 DeleteDevice takes a pending device: the one 12.2 pre-notified.
+FIRST = {
+    "5.2": "ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML",
+    "5.3": "ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML",
+    "8.4": "12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML",
+}
+#: Templates that pre-notify a device the lab has: it is not on the SMI in their lab.
+NOT_YET_INSTALLED = {"12.2": "ESME", "8.4": "ESME"}
+
+
+def _as_lab_dates(root: etree._Element, lab: Lab) -> None:
+    """A template's placeholder dates (2015, 2030) are outside the SEC window around
+    the lab's clock: execution and schedule start move to one day after the lab's now;
+    the cancellation marker (3000-12-31) is kept."""
+    tomorrow = lab.clock.now() + _dt.timedelta(days=1)
+    for when in root.iter(q("ExecutionDateTime")):
+        if not (when.text or "").startswith("3000"):
+            when.text = tomorrow.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for day in root.iter(q("ScheduleStartDate")):
+        day.text = tomorrow.strftime("%Y-%m-%d")
+
+
+def _endpoint(server: DuisServer, lab: Lab, request: DuisRequest) -> str:
+    assert lab.dcc is not None
+    service = lab.dcc.catalogue.get(request.variant)
+    device = lab.dcc.inventory.get(request.target)
+    if service is not None and (service.non_device or service.role_only):
+        return "D"
+    return "T" if server._critical(request.variant, device) else "S"
+
+
+def _as_user(root: etree._Element, user: Eui64) -> None:
+    header = root.find(f"{q('Header')}/{q('RequestID')}")
+    _, target, counter = header.text.split(":")
+    header.text = f"{dashed(user)}:{target}:{counter}"
+
+
+async def _send_template(
+    server: DuisServer, lab: Lab, root: etree._Element, creds: XmlCredentials
+) -> str | None:
+    """The code of a template's synchronous answer; None when nobody can sign it."""
+    request = read_request(root)
+    cred = creds.user(request.originator)
+    if cred is None:
+        return None
+    _as_lab_dates(root, lab)
+    answer = await _post(server, _endpoint(server, lab, request), sign(root, cred))
+    return _checked(answer, server.schema, creds)
+
+
+def _lab_for(variant: str) -> Lab:
+    spec = LabSpec.from_file(DUIS_LAB)
+    kind = NOT_YET_INSTALLED.get(variant)
+    if kind is not None:
+        for premises in spec.premises:
+            premises.devices = [d for d in premises.devices if d.kind.value != kind]
+    return Lab.build(spec)
 
 
 async def test_templates_answered(
@@ -238,39 +305,39 @@ async def test_templates_answered(
 ) -> None:
     """Every template gets a schema-valid, DCC-signed answer over HTTP; most are accepted.
 
-    A template's placeholder execution date (2015, 2030) is outside the SEC window
-    around the lab's clock, so it is moved to one day after the lab's now; the
-    cancellation marker (3000-12-31) is kept.
+    Each runs in a fresh DUIS lab (8.3 decommissions, 7.x suspends). Placeholder dates
+    are moved to the lab's clock (`_as_lab_dates`); a template that needs another's
+    outcome runs after it (`FIRST`); 9.1 / 14.1 come from the lab's user in the role.
     """
     accepted, refused, unsigned = 0, [], []
     for path in sorted((duis_dir / "templates").glob("*.XML")):
         root = parse(path.read_bytes())
         request = read_request(root)
-        cred = creds.user(request.originator)
-        if cred is None:
-            unsigned.append(path.name)
-            continue
-        lab = Lab.load(DEFAULT_LAB)  # a fresh lab each: 8.3 decommissions, 7.x suspends
+        lab = _lab_for(request.variant)
         async with lab:
             assert lab.dcc is not None
+            sender = SENT_BY_ROLE.get(request.variant)
+            if sender is not None:
+                user = lab.user(sender)
+                user_id = next(iter(user.ids.values()))
+                if creds.user(user_id) is None:  # no ZAZ1 XML key: a lab test credential
+                    creds.add_user(make_credential(user_id))
+                _as_user(root, user_id)
             server = DuisServer(lab.dcc, creds, schema)
             async with server:
-                tomorrow = lab.clock.now() + _dt.timedelta(days=1)
-                for when in root.iter(q("ExecutionDateTime")):
-                    if not (when.text or "").startswith("3000"):
-                        when.text = tomorrow.strftime("%Y-%m-%dT%H:%M:%SZ")
-                service = lab.dcc.catalogue.get(request.variant)
-                device = lab.dcc.inventory.get(request.target)
-                endpoint = (
-                    "D"
-                    if service is not None and (service.non_device or service.role_only)
-                    else "T"
-                    if server._critical(request.variant, device)
-                    else "S"
-                )
-                answer = await _post(server, endpoint, sign(root, cred))
-                code = _checked(answer, schema, creds)
-        if code in ("I0", "I99"):
+                first = FIRST.get(request.variant)
+                if first is not None:
+                    before = parse((duis_dir / "templates" / first).read_bytes())
+                    # its own request ID: the templates share counters, a replay is refused
+                    header = before.find(f"{q('Header')}/{q('RequestID')}")
+                    header.text = header.text.rsplit(":", 1)[0] + ":900000"
+                    assert await _send_template(server, lab, before, creds) in ("I0", "I99")
+                    for schedule_id in root.iter(q("DSPScheduleID")):
+                        (schedule_id.text,) = lab.dcc.schedules  # the one 5.1 created
+                code = await _send_template(server, lab, root, creds)
+        if code is None:
+            unsigned.append(path.name)
+        elif code in ("I0", "I99"):
             accepted += 1
         else:
             refused.append(f"{path.name}: {code}")

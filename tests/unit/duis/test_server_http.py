@@ -5,6 +5,7 @@ cases are in tests/conformance/test_duis_http.py)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -114,3 +115,46 @@ async def test_refusals_reach_no_device(
         "REPLAYED_REQUEST_ID": 1,
         "SCHEMA_INVALID": 1,
     }
+
+
+NON_DEVICE = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
+ schemaVersion="5.4"><sr:Header><sr:RequestID>{user}:90-B3-D5-1F-30-00-00-02:{counter}
+ </sr:RequestID><sr:CommandVariant>8</sr:CommandVariant>
+ <sr:ServiceReference>{variant}</sr:ServiceReference>
+ <sr:ServiceReferenceVariant>{variant}</sr:ServiceReferenceVariant></sr:Header>
+ <sr:Body>{body}</sr:Body></sr:Request>"""
+
+
+async def test_schedule_created_read_and_deleted_by_its_duis_id(
+    setup: tuple[Lab, DuisServer, asyncio.Queue[bytes]], creds: XmlCredentials
+) -> None:
+    lab, server, _received = setup
+    assert lab.dcc is not None
+    cred = creds.users[bytes.fromhex(SUPPLIER.replace("-", ""))]
+
+    async def send(counter: int, variant: str, body: str) -> str:
+        xml = NON_DEVICE.format(user=SUPPLIER, counter=counter, variant=variant, body=body)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{server.url}/api/v1/serviceD", data=sign(etree.fromstring(xml.encode()), cred)
+            ) as reply,
+        ):
+            assert reply.status == 200  # never a traceback (was HTTP 500 for 5.2)
+            return _code(await reply.read(), creds)
+
+    day = (lab.clock.now() + _dt.timedelta(days=1)).date().isoformat()
+    create = (
+        "<sr:CreateSchedule><sr:ScheduleFrequency>Daily</sr:ScheduleFrequency>"
+        f"<sr:ScheduleStartDate>{day}</sr:ScheduleStartDate>"
+        "<sr:DSPScheduledServiceReferenceVariant>4.1.1</sr:DSPScheduledServiceReferenceVariant>"
+        f"<sr:DeviceID>{ESME}</sr:DeviceID></sr:CreateSchedule>"
+    )
+    assert await send(1, "5.1", create) == "I0"
+    (schedule_id,) = lab.dcc.schedules
+    read = f"<sr:ReadSchedule><sr:DSPScheduleID>{schedule_id}</sr:DSPScheduleID></sr:ReadSchedule>"
+    assert await send(2, "5.2", read) == "I0"
+    delete = read.replace("ReadSchedule", "DeleteSchedule")
+    assert await send(3, "5.3", delete) == "I0"
+    assert lab.dcc.schedules == {}
+    assert await send(4, "5.2", read) != "I0"  # gone

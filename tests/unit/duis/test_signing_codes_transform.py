@@ -126,6 +126,8 @@ def test_codes_are_duis_codes() -> None:
         assert re.fullmatch(r"I0|I99|E\d{1,4}", code), reason
     assert codes.duis_code("DEVICE_NOT_IN_INVENTORY") == "E19"
     assert codes.duis_code("something new") == codes.OTHER
+    # 'Not used' (8.5, 8.6): no User Role may send it, as for an ineligible role
+    assert codes.duis_code("SERVICE_NOT_USED") == codes.duis_code("ROLE_NOT_ELIGIBLE") == "E2"
 
 
 def test_transform_carries_body_values() -> None:
