@@ -108,6 +108,9 @@ class PremisesSpec:
     registration: dict[str, Any]
     postcode: str = ""
     smets1_profile: str | None = None  # a SMETS1 premises: its devices' model profile
+    # the hub functions this premises' hub replaced: the DCC holds their log backups
+    replaced_chf: Eui64 | None = None
+    replaced_gpf: Eui64 | None = None
 
 
 @dataclass
@@ -165,6 +168,14 @@ class LabSpec:
                     p.registration.model_dump(exclude_unset=True),
                     p.postcode,
                     p.smets1_profile,
+                    *(
+                        (None, None)
+                        if p.replaced_hub is None
+                        else (
+                            _optional_eui(p.replaced_hub.chf),
+                            _optional_eui(p.replaced_hub.gpf),
+                        )
+                    ),
                 )
             )
         return cls(
@@ -192,6 +203,10 @@ def _checked(parse: Callable[[str], object]) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _optional_eui(text: str | None) -> Eui64 | None:
+    return None if text is None else Eui64(text)
 
 
 def _suffix(text: str) -> int:
@@ -337,6 +352,13 @@ class RegistrationEntry(FileModel):
     wan_coverage: str = "Connected"
 
 
+class ReplacedHubEntry(FileModel):
+    """A hub this premises' hub replaced (8.12.x name it as OldCHFID / OldGPFID)."""
+
+    chf: Annotated[str, _checked(Eui64)] | None = None
+    gpf: Annotated[str, _checked(Eui64)] | None = None
+
+
 class PremisesEntry(FileModel):
     name: str | None = None
     postcode: str = ""
@@ -344,6 +366,7 @@ class PremisesEntry(FileModel):
     devices: list[DeviceEntry] = []
     registration: RegistrationEntry = RegistrationEntry()
     smets1_profile: Annotated[str, _checked(_smets1_profile)] | None = None
+    replaced_hub: ReplacedHubEntry | None = None
 
 
 class LabFile(FileModel):
@@ -669,6 +692,7 @@ class Lab:
             dcc_parties={r.value: parties[r].eui for r in dcc_roles if r in parties},
         )
         self.dcc.firmware_delivery = self._deliver_firmware
+        self._hold_replaced_hub_backups(self.dcc)
         self.dcc.install_codes = {
             eui: device.han.install_code
             for premises in self.premises
@@ -775,6 +799,21 @@ class Lab:
         self.clock.set(max(end, self.clock.now()))  # a fault injector may have moved it on
         if self.dcc is not None:
             await self.dcc.settle()
+
+    def _hold_replaced_hub_backups(self, dcc: Dcc) -> None:
+        """A premises whose hub replaced another starts as after the swap: the DCC holds
+        the old hub's log backups (the last CS14 / GCS62 it sent), which name the
+        devices now on the new hub, for 8.12.1 / 8.12.2 to restore."""
+        emulated = [p for p in self.spec.premises if p.smets1_profile is None]
+        for spec, premises in zip(emulated, self.premises, strict=True):
+            if spec.replaced_chf is not None:
+                dcc.backups.chf[bytes(spec.replaced_chf)] = [
+                    (e.eui, e.link_key_hash) for e in premises.chf.log.entries.values()
+                ]
+            if spec.replaced_gpf is not None:
+                dcc.backups.gpf[bytes(spec.replaced_gpf)] = [
+                    (Eui64(eui), kind) for eui, kind in premises.gpf.han_pairings.items()
+                ]
 
     def _deliver_firmware(
         self, eui: Eui64, image_hash: bytes, version: str, ota_file: bytes | None

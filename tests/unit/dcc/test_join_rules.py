@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from emulator.devices.device_log import DeviceLog
+from emulator.gbcs.eui import Eui64
 from hil.dcc.inventory import SmiStatus
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
 from hil.dcc.service import Dcc
 
 TYPE2 = 6
@@ -137,3 +138,24 @@ async def test_restore_from_a_hub_without_a_backup_is_refused(lab: Lab) -> None:
         params={"restore_from": "00-DB-12-34-56-78-99-99"},
     )  # fmt: skip
     assert refused.reason == "NO_LOG_BACKUP"
+
+
+async def test_a_lab_hub_that_replaced_another_restores_that_hubs_backup() -> None:
+    """`replaced_hub` in a lab file: the DCC holds the old hub's log backup from the
+    start, so 8.12.1 naming the old CHF restores the devices it had."""
+    spec = LabSpec.from_file(DEFAULT_LAB)
+    old_chf = Eui64("00-DB-12-34-56-78-90-95")
+    spec.premises[0].replaced_chf = old_chf
+    lab = Lab.build(spec)
+    async with lab:
+        dcc = _dcc(lab)
+        backup = dcc.backups.chf[bytes(old_chf)]
+        assert {str(eui) for eui, _ in backup} >= {str(lab.eui("ESME")), str(lab.eui("GSME"))}
+        restored = await dcc.request(
+            "8.12.1", as_user="supplier", target=lab.eui("CHF"),
+            params={"restore_from": str(old_chf)},
+        )  # fmt: skip
+        assert restored.ok, restored.detail
+    without = Lab.load(DEFAULT_LAB)
+    async with without:
+        assert bytes(old_chf) not in _dcc(without).backups.chf
