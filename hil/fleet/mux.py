@@ -7,8 +7,11 @@ client): each link subscribes to the same topics an `MqttLink` would
 (``smets/<lab>/han/<eui>`` per local address and the lab's broadcast topic) and
 the mux hands each message to the inboxes subscribed to its topic. On the wire
 it is the same topic tree and payloads as docs/wire-protocol.md, so devices on
-a mux and devices on their own connections talk to each other; what is lost is
-the per-device last will and online/offline status (a worker has one will).
+a mux and devices on their own connections talk to each other. Each link
+publishes its addresses' retained ``online`` on open and bind and ``offline`` on
+close, as an `MqttLink` does; what is lost is the per-device last will (a
+connection has one): a worker killed outright leaves its devices ``online``
+until the coordinator reports the worker and its premises lost.
 
 URLs are ``fleetmux://<key>/<lab>``, where `key` names a mux registered with
 `register` in this process; `open_link` finds the backend through
@@ -29,7 +32,7 @@ from emulator.errors import LinkClosed, LinkError
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import BROADCAST
 from emulator.han.link import BACKENDS, EuiLike, Inbox, Link, peek_destination
-from emulator.han.mqtt import han_topic, parse_mqtt_url
+from emulator.han.mqtt import OFFLINE, ONLINE, han_topic, parse_mqtt_url, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +133,12 @@ class Mux:
             raise LinkClosed(f"{self.broker}: mux is not connected")
         await self._client.publish(topic, raw, qos=self.qos, retain=False)
 
+    async def presence(self, lab: str, eui: Eui64, status: bytes) -> None:
+        """Retained online/offline of one address, QoS 1, as `MqttLink` publishes it."""
+        if self._client is None:
+            raise LinkClosed(f"{self.broker}: mux is not connected")
+        await self._client.publish(status_topic(lab, bytes(eui)), status, qos=1, retain=True)
+
 
 async def register(key: str, broker: str, qos: int = 1) -> Mux:
     """Connect a mux for `broker` and make ``fleetmux://<key>/LAB`` URLs use it."""
@@ -169,14 +178,23 @@ class MuxLink(Link):
         self._mux = mux
         for eui in self.addresses:
             await mux.subscribe(self._topics(eui), self._inbox)
+        for eui in self.addresses:
+            await mux.presence(self.lab, eui, ONLINE)
 
     async def _bind(self, eui: Eui64) -> None:
         if self._mux is not None:
             await self._mux.subscribe(self._topics(eui), self._inbox)
+            await self._mux.presence(self.lab, eui, ONLINE)
 
     async def _close(self) -> None:
-        if self._mux is not None:
-            self._mux.unsubscribe(self._inbox)
+        mux = self._mux
+        if mux is not None:
+            mux.unsubscribe(self._inbox)
+            try:
+                for eui in self.addresses:
+                    await mux.presence(self.lab, eui, OFFLINE)
+            except Exception as exc:  # the broker may be gone: still close
+                log.debug("%s: offline status not published: %s", self.url, exc)
         self._inbox.close(LinkClosed(f"{self.url}: link is closed"))
 
     async def _send(self, raw: bytes) -> None:
