@@ -20,11 +20,9 @@ URLs are ``fleetmux://<key>/<lab>``, where `key` names a mux registered with
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
-import socket
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -33,6 +31,7 @@ from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import BROADCAST
 from emulator.han.link import BACKENDS, EuiLike, Inbox, Link, peek_destination
 from emulator.han.mqtt import OFFLINE, ONLINE, han_topic, parse_mqtt_url, status_topic
+from hil.fleet import wire
 
 log = logging.getLogger(__name__)
 
@@ -43,71 +42,64 @@ _MUXES: dict[str, Mux] = {}
 
 
 class Mux:
-    """One MQTT client shared by many links; messages routed to inboxes by topic."""
+    """One broker connection shared by many links; messages routed to inboxes by topic.
+
+    The connection is `hil.fleet.wire`'s lean client: a received envelope goes
+    from the socket to its inboxes in one callback.
+    """
 
     def __init__(self, broker: str, qos: int = 1) -> None:
         self.broker = broker
         self.qos = qos
         self.routes: dict[str, list[Inbox]] = {}
         self.dropped = 0
-        self._client: Any = None
-        self._stack = contextlib.AsyncExitStack()
-        self._reader: asyncio.Task[None] | None = None
+        self._client: wire.LeanClient | None = None
 
     async def open(self) -> None:
-        import aiomqtt
-
         target = parse_mqtt_url(self.broker)
-        client = aiomqtt.Client(
+        self._client = await wire.connect(
             target.host,
             target.port,
+            f"smets-fleet-mux-{secrets.token_hex(4)}",
+            self._deliver,
+            self._lost,
+            keepalive=30,
+            timeout=30.0,
             username=target.username,
             password=target.password,
-            identifier=f"smets-fleet-mux-{secrets.token_hex(4)}",
-            keepalive=30,
-            timeout=30,
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
-        try:
-            await self._stack.enter_async_context(client)
-        except aiomqtt.MqttError as exc:
-            raise LinkError(f"{self.broker}: cannot connect: {exc}") from exc
-        self._client = client
-        self._reader = asyncio.create_task(self._read(client), name=f"Mux[{self.broker}]")
 
     async def close(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            await asyncio.wait({reader})
-        self._client = None
-        with contextlib.suppress(Exception):
-            await self._stack.aclose()
-        error = LinkClosed(f"{self.broker}: mux closed")
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+        self._close_inboxes(LinkClosed(f"{self.broker}: mux closed"))
+
+    def _close_inboxes(self, error: LinkClosed) -> None:
         for inboxes in self.routes.values():
             for inbox in inboxes:
                 inbox.close(error)
         self.routes.clear()
 
-    async def _read(self, client: Any) -> None:
-        import aiomqtt
+    def _deliver(self, topic: str, payload: bytes, retain: bool) -> None:
+        inboxes = self.routes.get(topic)
+        if retain or not inboxes:
+            self.dropped += 1
+            return
+        for inbox in inboxes:
+            if not inbox.put(payload):
+                self.dropped += 1
 
-        try:
-            async for message in client.messages:
-                payload = message.payload
-                inboxes = self.routes.get(message.topic.value, ())
-                if message.retain or not isinstance(payload, bytes | bytearray) or not inboxes:
-                    self.dropped += 1
-                    continue
-                for inbox in inboxes:
-                    if not inbox.put(bytes(payload)):
-                        self.dropped += 1
-        except aiomqtt.MqttError as exc:
+    def _lost(self, exc: BaseException | None) -> None:
+        self._client = None
+        if exc is not None:
             log.warning("%s: mux lost the broker: %s", self.broker, exc)
-            error = LinkClosed(f"{self.broker}: broker connection lost: {exc}")
-            for inboxes in self.routes.values():
-                for inbox in inboxes:
-                    inbox.close(error)
+            self._close_inboxes(LinkClosed(f"{self.broker}: broker connection lost: {exc}"))
+
+    def _connected(self) -> wire.LeanClient:
+        if self._client is None:
+            raise LinkClosed(f"{self.broker}: mux is not connected")
+        return self._client
 
     async def subscribe(self, topics: Iterable[str], inbox: Inbox) -> None:
         new = []
@@ -118,9 +110,10 @@ class Mux:
             if inbox not in inboxes:
                 inboxes.append(inbox)
         if new:
-            if self._client is None:
-                raise LinkClosed(f"{self.broker}: mux is not connected")
-            await self._client.subscribe([(t, self.qos) for t in new])
+            granted = await self._connected().subscribe([(t, self.qos) for t in new])
+            refused = [t for t, code in zip(new, granted, strict=False) if code >= 0x80]
+            if refused:
+                raise LinkError(f"{self.broker}: broker refused subscription to {refused}")
 
     def unsubscribe(self, inbox: Inbox) -> None:
         """Stop routing to `inbox` (the broker subscription stays: cheap, and topics recur)."""
@@ -129,15 +122,11 @@ class Mux:
                 inboxes.remove(inbox)
 
     async def publish(self, topic: str, raw: bytes) -> None:
-        if self._client is None:
-            raise LinkClosed(f"{self.broker}: mux is not connected")
-        await self._client.publish(topic, raw, qos=self.qos, retain=False)
+        await self._connected().publish(topic, raw, self.qos)
 
     async def presence(self, lab: str, eui: Eui64, status: bytes) -> None:
         """Retained online/offline of one address, QoS 1, as `MqttLink` publishes it."""
-        if self._client is None:
-            raise LinkClosed(f"{self.broker}: mux is not connected")
-        await self._client.publish(status_topic(lab, bytes(eui)), status, qos=1, retain=True)
+        await self._connected().publish(status_topic(lab, bytes(eui)), status, 1, retain=True)
 
 
 async def register(key: str, broker: str, qos: int = 1) -> Mux:
