@@ -362,6 +362,10 @@ class Coordinator:
                 continue
             if state.lost:
                 continue  # a lost worker stays lost: its premises are already reported
+            if kind == "beat" and data.get("nonce") == "" and data.get("phase") == "waiting":
+                # Alive, still waiting for the config (a slow start under load): not lost.
+                state.last_beat = time.monotonic()
+                continue
             if data.get("nonce") != self.config.nonce:
                 # A worker that took an earlier run's retained config: not ours.
                 log.warning("shard %s answers another run (a stale config), ignored", k)

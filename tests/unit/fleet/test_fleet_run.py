@@ -98,3 +98,28 @@ async def test_a_worker_on_an_earlier_runs_retained_config_is_not_taken_for_ours
     await asyncio.wait_for(worker, 30)  # the coordinator's stop ends it
     assert report["lost_premises"] == ["p00001"]
     assert report["requests"]["sent"] == 0
+
+
+async def test_a_worker_still_waiting_for_its_config_is_alive_not_lost(broker_url: str) -> None:
+    # Under load a worker may start slowly; its beats before the config (no nonce yet)
+    # keep it alive. Here it never gets further: lost for not being ready, not for silence.
+    import asyncio
+
+    from hil.fleet.protocol import connected, encode, topic
+
+    config = FleetConfig(1, 1, MIX, 1.0, run="t-slow", ready_timeout=5.0, beat_timeout=2.0)
+
+    async def waiting_worker() -> None:
+        async with connected(broker_url, "slow") as client:
+            while True:
+                beat = {"phase": "waiting", "nonce": "", "built": 0, "sent": 0}
+                await client.publish(topic("t-slow", "beat", 1), encode(beat), qos=0)
+                await asyncio.sleep(0.5)
+
+    worker = asyncio.create_task(waiting_worker())
+    try:
+        report = (await Coordinator(broker_url, config).run(spawn=False)).to_dict()
+    finally:
+        worker.cancel()
+    assert report["lost_premises"] == ["p00001"]
+    assert "not ready" in report["workers"]["1"]["lost"]
