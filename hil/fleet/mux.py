@@ -20,6 +20,7 @@ URLs are ``fleetmux://<key>/<lab>``, where `key` names a mux registered with
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -41,11 +42,25 @@ BACKENDS.setdefault(SCHEME, "hil.fleet.mux:MuxLink")
 _MUXES: dict[str, Mux] = {}
 
 
+#: Seconds before each attempt to connect again after the broker connection drops.
+RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 4.0)
+#: Topics per SUBSCRIBE when subscribing everything again after a reconnect.
+RESUBSCRIBE_BATCH: Final = 200
+
+
 class Mux:
     """One broker connection shared by many links; messages routed to inboxes by topic.
 
     The connection is `hil.fleet.wire`'s lean client: a received envelope goes
-    from the socket to its inboxes in one callback.
+    from the socket to its inboxes in one callback. When the connection drops
+    (a broker restart, a session the broker ended), the mux connects again
+    (`RECONNECT_DELAYS`), subscribes every routed topic again and keeps its
+    links open; a publish caught by the drop is sent once more on the new
+    connection (`retried`). A repeated envelope is harmless: devices refuse a
+    replayed counter and the hub matches one response per request. Envelopes
+    the broker had for us while we were away are lost (clean sessions): those
+    requests time out and are counted as failed. Only when every attempt fails
+    are the links closed.
     """
 
     def __init__(self, broker: str, qos: int = 1) -> None:
@@ -53,16 +68,28 @@ class Mux:
         self.qos = qos
         self.routes: dict[str, list[Inbox]] = {}
         self.dropped = 0
+        self.reconnects = 0
+        self.retried = 0
         self._client: wire.LeanClient | None = None
+        self._generation = 0
+        self._ready = asyncio.Event()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def open(self) -> None:
+        self._client = await self._dial()
+        self._ready.set()
+
+    async def _dial(self) -> wire.LeanClient:
         target = parse_mqtt_url(self.broker)
-        self._client = await wire.connect(
+        self._generation += 1
+        generation = self._generation
+        return await wire.connect(
             target.host,
             target.port,
             f"smets-fleet-mux-{secrets.token_hex(4)}",
             self._deliver,
-            self._lost,
+            lambda exc: self._lost(generation, exc),
             keepalive=30,
             timeout=30.0,
             username=target.username,
@@ -70,6 +97,11 @@ class Mux:
         )
 
     async def close(self) -> None:
+        self._closed = True
+        reconnecting, self._reconnecting = self._reconnecting, None
+        if reconnecting is not None:
+            reconnecting.cancel()
+            await asyncio.wait({reconnecting})
         client, self._client = self._client, None
         if client is not None:
             await client.close()
@@ -90,13 +122,47 @@ class Mux:
             if not inbox.put(payload):
                 self.dropped += 1
 
-    def _lost(self, exc: BaseException | None) -> None:
+    def _lost(self, generation: int, exc: BaseException | None) -> None:
+        if generation != self._generation or exc is None or self._closed:
+            return  # an earlier connection, or our own close
         self._client = None
-        if exc is not None:
-            log.warning("%s: mux lost the broker: %s", self.broker, exc)
-            self._close_inboxes(LinkClosed(f"{self.broker}: broker connection lost: {exc}"))
+        self._ready.clear()
+        log.warning("%s: mux lost the broker (%s); connecting again", self.broker, exc)
+        self._reconnecting = asyncio.create_task(self._reconnect(exc))
 
-    def _connected(self) -> wire.LeanClient:
+    async def _reconnect(self, cause: BaseException) -> None:
+        for attempt, delay in enumerate(RECONNECT_DELAYS, start=1):
+            await asyncio.sleep(delay)
+            client: wire.LeanClient | None = None
+            try:
+                client = await self._dial()
+                topics = list(self.routes)
+                for at in range(0, len(topics), RESUBSCRIBE_BATCH):
+                    batch = topics[at : at + RESUBSCRIBE_BATCH]
+                    await client.subscribe([(t, self.qos) for t in batch])
+            except LinkError as exc:
+                log.warning("%s: mux reconnect %d failed: %s", self.broker, attempt, exc)
+                if client is not None:
+                    await client.close()
+                continue
+            self._client = client
+            self.reconnects += 1
+            self._ready.set()
+            log.warning(
+                "%s: mux connected again (attempt %d), %d topics subscribed again",
+                self.broker,
+                attempt,
+                len(topics),
+            )
+            return
+        log.error("%s: mux gave up reconnecting after %s", self.broker, cause)
+        self._closed = True
+        self._ready.set()  # wake waiting publishers: they find no connection and fail
+        self._close_inboxes(LinkClosed(f"{self.broker}: broker connection lost: {cause}"))
+
+    async def _connected(self) -> wire.LeanClient:
+        if self._client is None and not self._closed and self._reconnecting is not None:
+            await self._ready.wait()
         if self._client is None:
             raise LinkClosed(f"{self.broker}: mux is not connected")
         return self._client
@@ -110,7 +176,8 @@ class Mux:
             if inbox not in inboxes:
                 inboxes.append(inbox)
         if new:
-            granted = await self._connected().subscribe([(t, self.qos) for t in new])
+            client = await self._connected()
+            granted = await client.subscribe([(t, self.qos) for t in new])
             refused = [t for t, code in zip(new, granted, strict=False) if code >= 0x80]
             if refused:
                 raise LinkError(f"{self.broker}: broker refused subscription to {refused}")
@@ -121,12 +188,26 @@ class Mux:
             with contextlib.suppress(ValueError):
                 inboxes.remove(inbox)
 
-    async def publish(self, topic: str, raw: bytes) -> None:
-        await self._connected().publish(topic, raw, self.qos)
+    async def publish(self, topic: str, raw: bytes, *, retain: bool = False) -> None:
+        """Publish at the mux's QoS; once more if the connection drops under it."""
+        client = self._client or await self._connected()
+        qos = 1 if retain else self.qos
+        try:
+            await client.publish(topic, raw, qos, retain)
+        except LinkClosed:
+            if self._closed:
+                raise
+            self.retried += 1
+            log.info("%s: publish on %s caught by a reconnect, sent again", self.broker, topic)
+            for _ in range(100):  # its connection_lost may still be on the loop's queue
+                if self._client is not client:
+                    break
+                await asyncio.sleep(0.01)
+            await (await self._connected()).publish(topic, raw, qos, retain)
 
     async def presence(self, lab: str, eui: Eui64, status: bytes) -> None:
         """Retained online/offline of one address, QoS 1, as `MqttLink` publishes it."""
-        await self._connected().publish(status_topic(lab, bytes(eui)), status, 1, retain=True)
+        await self.publish(status_topic(lab, bytes(eui)), status, retain=True)
 
 
 async def register(key: str, broker: str, qos: int = 1) -> Mux:

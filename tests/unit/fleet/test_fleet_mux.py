@@ -40,3 +40,30 @@ async def test_mux_links_publish_retained_online_and_offline(broker_url: str) ->
         assert await _retained(broker_url, status_topic("lab1", bytes(LATE))) == b"offline"
     finally:
         await mux.unregister("t-presence")
+
+
+async def test_a_mux_whose_connection_drops_connects_again_and_keeps_its_links(
+    broker_url: str,
+) -> None:
+    from emulator.han.envelope import Envelope, EnvelopeKind
+
+    shared = await mux.register("t-drop", broker_url)
+    try:
+        hub = await open_link(f"{mux.SCHEME}://t-drop/lab2", local=[LATE]).open()
+        meter = await open_link(f"{mux.SCHEME}://t-drop/lab2", local=[METER]).open()
+        before = Envelope(LATE, METER, EnvelopeKind.GBCS, b"before")
+        await hub.send(before)
+        assert (await meter.recv(timeout=5)).payload == b"before"
+        client = shared._client
+        assert client is not None and client.transport is not None
+        client.transport.abort()  # the broker connection drops under every link
+        await hub.send(Envelope(LATE, METER, EnvelopeKind.GBCS, b"during"))
+        assert (await meter.recv(timeout=10)).payload == b"during"
+        await meter.send(Envelope(METER, LATE, EnvelopeKind.GBCS, b"after"))
+        assert (await hub.recv(timeout=5)).payload == b"after"
+        assert shared.reconnects == 1
+        assert shared._client is not client
+        await hub.close()
+        await meter.close()
+    finally:
+        await mux.unregister("t-drop")
