@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from hil.fleet.mix import Mix
 from hil.fleet.protocol import (
@@ -36,6 +36,11 @@ from hil.fleet.traffic import premises_name
 log = logging.getLogger(__name__)
 
 
+#: Premises per worker from which a fleet shares one broker connection per worker by
+#: default: 4 connections per premises cost the broker more than they show.
+MUX_FROM: Final = 100
+
+
 @dataclass
 class FleetConfig:
     premises: int
@@ -51,8 +56,9 @@ class FleetConfig:
     beat_timeout: float = BEAT_TIMEOUT_S
     #: A recording (`Recording.to_dict`) to replay instead of the mix's kinds.
     replay: dict[str, Any] | None = None
-    #: One broker connection per worker for all its links (`hil.fleet.mux`).
-    mux: bool = False
+    #: One broker connection per worker for all its links (`hil.fleet.mux`); None: on
+    #: when a worker holds `MUX_FROM` premises or more.
+    mux: bool | None = None
     #: Tells this run's messages from those of an earlier one that left its config retained.
     nonce: str = field(default_factory=lambda: secrets.token_hex(6))
 
@@ -66,6 +72,8 @@ class FleetConfig:
             raise FleetError("--duration must be above 0")
         if self.ready_timeout <= 0:
             self.ready_timeout = 60.0 + 0.25 * -(-self.premises // self.workers)
+        if self.mux is None:
+            self.mux = -(-self.premises // self.workers) >= MUX_FROM
 
     def to_dict(self) -> dict[str, Any]:
         return {
