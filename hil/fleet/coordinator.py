@@ -99,6 +99,9 @@ class ShardState:
     ok: int = 0
     failed: int = 0
     last_beat: float = field(default_factory=time.monotonic)
+    #: Heard from at all: before that, silence is a slow start (imports under load), and
+    #: the ready timeout or the process's exit decides, not the beat timeout.
+    heard: bool = False
     lost: str = ""
     pid: int | None = None
     premises: list[str] = field(default_factory=list)
@@ -325,7 +328,7 @@ class Coordinator:
             for state in self.shards.values():
                 if state.lost or state.done is not None:
                     continue
-                if now - state.last_beat > self.config.beat_timeout:
+                if state.heard and now - state.last_beat > self.config.beat_timeout:
                     self._lose(state, f"no heartbeat for {self.config.beat_timeout:.0f} s")
                 process = self.processes.get(state.shard.index)
                 if process is not None and process.returncode is not None and not state.lost:
@@ -373,12 +376,14 @@ class Coordinator:
             if kind == "beat" and data.get("nonce") == "" and data.get("phase") == "waiting":
                 # Alive, still waiting for the config (a slow start under load): not lost.
                 state.last_beat = time.monotonic()
+                state.heard = True
                 continue
             if data.get("nonce") != self.config.nonce:
                 # A worker that took an earlier run's retained config: not ours.
                 log.warning("shard %s answers another run (a stale config), ignored", k)
                 continue
             state.last_beat = time.monotonic()
+            state.heard = True
             if kind == "beat":
                 self._beat(state, data)
             elif kind == "ready":

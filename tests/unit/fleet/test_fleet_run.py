@@ -123,3 +123,14 @@ async def test_a_worker_still_waiting_for_its_config_is_alive_not_lost(broker_ur
         worker.cancel()
     assert report["lost_premises"] == ["p00001"]
     assert "not ready" in report["workers"]["1"]["lost"]
+
+
+async def test_a_worker_not_heard_from_yet_is_lost_by_the_ready_timeout_not_the_beat_one(
+    broker_url: str,
+) -> None:
+    # A worker slow to start (imports under load) has not beaten yet: that is no reason
+    # to give up on it before the ready timeout.
+    config = FleetConfig(1, 1, MIX, 1.0, run="t-unheard", ready_timeout=4.0, beat_timeout=1.0)
+    report = (await Coordinator(broker_url, config).run(spawn=False)).to_dict()
+    assert report["lost_premises"] == ["p00001"]
+    assert "not ready within 4 s" in report["workers"]["1"]["lost"]
