@@ -168,6 +168,7 @@ class FleetResult:
                     "lost": s.lost or None,
                     "cpu_s": None if s.done is None else round(float(s.done["cpu_s"]), 3),
                     "peak_rss_kb": None if s.done is None else s.done["peak_rss_kb"],
+                    "mux": None if s.done is None else s.done.get("mux"),
                 }
                 for k, s in sorted(self.shards.items())
             },

@@ -222,6 +222,11 @@ async def register(key: str, broker: str, qos: int = 1) -> Mux:
     return mux
 
 
+def find(key: str) -> Mux | None:
+    """The mux registered under `key` in this process, if any."""
+    return _MUXES.get(key)
+
+
 async def unregister(key: str) -> None:
     mux = _MUXES.pop(key, None)
     if mux is not None:

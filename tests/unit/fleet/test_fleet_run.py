@@ -26,6 +26,11 @@ async def test_a_small_fleet_passes(broker_url: str, mux: bool) -> None:
     assert report["requests"]["ok"] == report["requests"]["sent"] > 20
     assert set(report["kinds"]) <= set(MIX.weights)
     assert report["latency_ms"]["p99"] is not None
+    for worker in report["workers"].values():
+        if mux:  # one shared connection per worker, never dropped here
+            assert [c["reconnects"] for c in worker["mux"].values()] == [0]
+        else:
+            assert worker["mux"] is None
 
 
 async def test_two_runs_with_one_seed_send_each_premises_the_same_requests(
