@@ -139,3 +139,37 @@ async def test_a_worker_not_heard_from_yet_is_lost_by_the_ready_timeout_not_the_
     report = (await Coordinator(broker_url, config).run(spawn=False)).to_dict()
     assert report["lost_premises"] == ["p00001"]
     assert "not ready within 4 s" in report["workers"]["1"]["lost"]
+
+
+async def test_a_worker_whose_shared_connection_drops_mid_run_completes(broker_url: str) -> None:
+    import asyncio
+
+    from hil.fleet import mux
+    from hil.fleet.protocol import Shard
+    from hil.fleet.worker import run_worker
+
+    mix = Mix(rate=20.0, weights={"read": 1, "firmware": 1}, timeout_s=3.0)
+    config = FleetConfig(2, 1, mix, 4.0, run="t-drop", mux=True, ready_timeout=30.0)
+    worker = asyncio.create_task(run_worker(broker_url, Shard(1, 1), "t-drop"))
+    dropped: list[int] = []
+
+    def drop_the_mux(c: Coordinator) -> None:
+        shared = mux.find("t-drop-1-hub")
+        if dropped or shared is None or c.shards[1].phase != "running" or c.shards[1].sent < 5:
+            return
+        client = shared._client
+        if client is not None and client.transport is not None:
+            client.transport.abort()
+            dropped.append(c.shards[1].sent)
+
+    report = await Coordinator(broker_url, config).run(spawn=False, progress=drop_the_mux)
+    await asyncio.wait_for(worker, 30)
+    out = report.to_dict()
+    assert dropped, "the connection was never dropped"
+    assert out["lost_premises"] == []
+    assert out["workers"]["1"]["mux"]["t-drop-1-hub"]["reconnects"] == 1
+    requests = out["requests"]
+    assert requests["sent"] == requests["ok"] + requests["failed"]
+    # Traffic went on after the drop: far more answered than were sent before it.
+    assert requests["ok"] > dropped[0] + 20
+    assert set(out["failures"]) <= {"timeout"}  # what was in flight, nothing else
