@@ -27,7 +27,13 @@ from hil.fleet.mix import DEFAULT_MIX, Mix
 
 
 async def one(
-    broker: str, workers: int, per_worker: int, rate: float, seconds: float, mix: Mix, mux: bool
+    broker: str,
+    workers: int,
+    per_worker: int,
+    rate: float,
+    seconds: float,
+    mix: Mix,
+    mux: bool | None,
 ) -> dict[str, Any]:
     mix = Mix(rate * workers, mix.weights, mix.timeout_s, mix.inflight)
     config = FleetConfig(
@@ -59,7 +65,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     mix = DEFAULT_MIX if args.mix is None else Mix.from_file(args.mix)
     out: dict[str, Any] = {}
     async with MosquittoBroker() as broker:
-        for workers, key in ((1, "one_worker"), (2, "two_workers")):
+        names = {1: "one_worker", 2: "two_workers"}
+        for workers in (int(w) for w in args.workers.split(",")):
+            key = names.get(workers, f"{workers}_workers")
             out[key] = await one(
                 broker.url,
                 workers,
@@ -87,7 +95,17 @@ def main() -> None:
     parser.add_argument("--premises-per-worker", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=1000.0, help="target req/s per worker")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--mux", action="store_true", help="one broker connection per worker")
+    parser.add_argument(
+        "--mux",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one broker connection per worker (default: from 100 premises per worker)",
+    )
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="worker counts to run, comma-separated (default 1,2)",
+    )
     parser.add_argument("--mix", help="a MIX.yaml (weights; its rate is replaced by --rate)")
     print(json.dumps(asyncio.run(bench(parser.parse_args()))))
 

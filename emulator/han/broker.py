@@ -16,6 +16,7 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -75,6 +76,7 @@ class EmbeddedBroker(_Broker):
             },
         }
         broker = Broker(config)
+        _guard_subscriptions(broker)
         try:
             await broker.start()
         except Exception as exc:
@@ -100,6 +102,34 @@ class EmbeddedBroker(_Broker):
 
     def __repr__(self) -> str:
         return f"<EmbeddedBroker {self.url}>"
+
+
+class _SnapshotDict(dict[str, Any]):
+    """A dict whose iteration walks a copy of its keys (or items).
+
+    amqtt 0.12 loops over its subscription table with awaits inside (a new
+    client's session start sends the retained messages of every filter; a
+    broadcast awaits per subscriber), while other clients' SUBSCRIBE packets add
+    filters to that table: ``RuntimeError: dictionary changed size during
+    iteration`` ends the connecting client's session, and a fleet worker or
+    device on it loses its broker. Iterating a snapshot is what the loops mean.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(super().keys()))
+
+    def items(self) -> Any:
+        return list(super().items())
+
+    def values(self) -> Any:
+        return list(super().values())
+
+
+def _guard_subscriptions(broker: Any) -> None:
+    """Swap amqtt's subscription table for a `_SnapshotDict` (see there)."""
+    table = getattr(broker, "_subscriptions", None)
+    if isinstance(table, dict) and not isinstance(table, _SnapshotDict):
+        broker._subscriptions = _SnapshotDict(table)
 
 
 def find_mosquitto() -> str | None:

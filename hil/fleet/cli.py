@@ -89,9 +89,10 @@ def _progress(live: Any) -> Any:
     help="Replay this recording to every premises instead of the mix's kinds.",
 )
 @click.option(
-    "--mux",
-    is_flag=True,
-    help="One broker connection per worker for all its hubs and devices (docs/fleet.md).",
+    "--mux/--no-mux",
+    default=None,
+    help="One broker connection per worker for all its hubs and devices (docs/fleet.md);"
+    " default: on from 100 premises per worker.",
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the JSON report.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write the HTML report.")
@@ -108,7 +109,7 @@ def fleet_group(
     state_dir: str | None,
     spawn: bool,
     replay_file: str | None,
-    mux: bool,
+    mux: bool | None,
     json_out: str | None,
     html_out: str | None,
 ) -> None:

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from hil.fleet.mix import Mix
 from hil.fleet.protocol import (
@@ -36,6 +36,11 @@ from hil.fleet.traffic import premises_name
 log = logging.getLogger(__name__)
 
 
+#: Premises per worker from which a fleet shares one broker connection per worker by
+#: default: 4 connections per premises cost the broker more than they show.
+MUX_FROM: Final = 100
+
+
 @dataclass
 class FleetConfig:
     premises: int
@@ -51,8 +56,9 @@ class FleetConfig:
     beat_timeout: float = BEAT_TIMEOUT_S
     #: A recording (`Recording.to_dict`) to replay instead of the mix's kinds.
     replay: dict[str, Any] | None = None
-    #: One broker connection per worker for all its links (`hil.fleet.mux`).
-    mux: bool = False
+    #: One broker connection per worker for all its links (`hil.fleet.mux`); None: on
+    #: when a worker holds `MUX_FROM` premises or more.
+    mux: bool | None = None
     #: Tells this run's messages from those of an earlier one that left its config retained.
     nonce: str = field(default_factory=lambda: secrets.token_hex(6))
 
@@ -66,6 +72,8 @@ class FleetConfig:
             raise FleetError("--duration must be above 0")
         if self.ready_timeout <= 0:
             self.ready_timeout = 60.0 + 0.25 * -(-self.premises // self.workers)
+        if self.mux is None:
+            self.mux = -(-self.premises // self.workers) >= MUX_FROM
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +99,9 @@ class ShardState:
     ok: int = 0
     failed: int = 0
     last_beat: float = field(default_factory=time.monotonic)
+    #: Heard from at all: before that, silence is a slow start (imports under load), and
+    #: the ready timeout or the process's exit decides, not the beat timeout.
+    heard: bool = False
     lost: str = ""
     pid: int | None = None
     premises: list[str] = field(default_factory=list)
@@ -157,6 +168,7 @@ class FleetResult:
                     "lost": s.lost or None,
                     "cpu_s": None if s.done is None else round(float(s.done["cpu_s"]), 3),
                     "peak_rss_kb": None if s.done is None else s.done["peak_rss_kb"],
+                    "mux": None if s.done is None else s.done.get("mux"),
                 }
                 for k, s in sorted(self.shards.items())
             },
@@ -317,7 +329,7 @@ class Coordinator:
             for state in self.shards.values():
                 if state.lost or state.done is not None:
                     continue
-                if now - state.last_beat > self.config.beat_timeout:
+                if state.heard and now - state.last_beat > self.config.beat_timeout:
                     self._lose(state, f"no heartbeat for {self.config.beat_timeout:.0f} s")
                 process = self.processes.get(state.shard.index)
                 if process is not None and process.returncode is not None and not state.lost:
@@ -362,11 +374,17 @@ class Coordinator:
                 continue
             if state.lost:
                 continue  # a lost worker stays lost: its premises are already reported
+            if kind == "beat" and data.get("nonce") == "" and data.get("phase") == "waiting":
+                # Alive, still waiting for the config (a slow start under load): not lost.
+                state.last_beat = time.monotonic()
+                state.heard = True
+                continue
             if data.get("nonce") != self.config.nonce:
                 # A worker that took an earlier run's retained config: not ours.
                 log.warning("shard %s answers another run (a stale config), ignored", k)
                 continue
             state.last_beat = time.monotonic()
+            state.heard = True
             if kind == "beat":
                 self._beat(state, data)
             elif kind == "ready":

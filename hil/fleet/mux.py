@@ -7,8 +7,11 @@ client): each link subscribes to the same topics an `MqttLink` would
 (``smets/<lab>/han/<eui>`` per local address and the lab's broadcast topic) and
 the mux hands each message to the inboxes subscribed to its topic. On the wire
 it is the same topic tree and payloads as docs/wire-protocol.md, so devices on
-a mux and devices on their own connections talk to each other; what is lost is
-the per-device last will and online/offline status (a worker has one will).
+a mux and devices on their own connections talk to each other. Each link
+publishes its addresses' retained ``online`` on open and bind and ``offline`` on
+close, as an `MqttLink` does; what is lost is the per-device last will (a
+connection has one): a worker killed outright leaves its devices ``online``
+until the coordinator reports the worker and its premises lost.
 
 URLs are ``fleetmux://<key>/<lab>``, where `key` names a mux registered with
 `register` in this process; `open_link` finds the backend through
@@ -21,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import socket
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -29,7 +31,8 @@ from emulator.errors import LinkClosed, LinkError
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import BROADCAST
 from emulator.han.link import BACKENDS, EuiLike, Inbox, Link, peek_destination
-from emulator.han.mqtt import han_topic, parse_mqtt_url
+from emulator.han.mqtt import OFFLINE, ONLINE, han_topic, parse_mqtt_url, status_topic
+from hil.fleet import wire
 
 log = logging.getLogger(__name__)
 
@@ -39,72 +42,133 @@ BACKENDS.setdefault(SCHEME, "hil.fleet.mux:MuxLink")
 _MUXES: dict[str, Mux] = {}
 
 
+#: Seconds before each attempt to connect again after the broker connection drops.
+RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 4.0)
+#: Topics per SUBSCRIBE when subscribing everything again after a reconnect.
+RESUBSCRIBE_BATCH: Final = 200
+
+
 class Mux:
-    """One MQTT client shared by many links; messages routed to inboxes by topic."""
+    """One broker connection shared by many links; messages routed to inboxes by topic.
+
+    The connection is `hil.fleet.wire`'s lean client: a received envelope goes
+    from the socket to its inboxes in one callback. When the connection drops
+    (a broker restart, a session the broker ended), the mux connects again
+    (`RECONNECT_DELAYS`), subscribes every routed topic again and keeps its
+    links open; a publish caught by the drop is sent once more on the new
+    connection (`retried`). A repeated envelope is harmless: devices refuse a
+    replayed counter and the hub matches one response per request. Envelopes
+    the broker had for us while we were away are lost (clean sessions): those
+    requests time out and are counted as failed. Only when every attempt fails
+    are the links closed.
+    """
 
     def __init__(self, broker: str, qos: int = 1) -> None:
         self.broker = broker
         self.qos = qos
         self.routes: dict[str, list[Inbox]] = {}
+        #: The topics each inbox is routed from (closing 1,000 links is not quadratic).
+        self._topics_of: dict[Inbox, list[str]] = {}
         self.dropped = 0
-        self._client: Any = None
-        self._stack = contextlib.AsyncExitStack()
-        self._reader: asyncio.Task[None] | None = None
+        self.reconnects = 0
+        self.retried = 0
+        self._client: wire.LeanClient | None = None
+        self._generation = 0
+        self._ready = asyncio.Event()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def open(self) -> None:
-        import aiomqtt
+        self._client = await self._dial()
+        self._ready.set()
 
+    async def _dial(self) -> wire.LeanClient:
         target = parse_mqtt_url(self.broker)
-        client = aiomqtt.Client(
+        self._generation += 1
+        generation = self._generation
+        return await wire.connect(
             target.host,
             target.port,
+            f"smets-fleet-mux-{secrets.token_hex(4)}",
+            self._deliver,
+            lambda exc: self._lost(generation, exc),
+            keepalive=30,
+            timeout=30.0,
             username=target.username,
             password=target.password,
-            identifier=f"smets-fleet-mux-{secrets.token_hex(4)}",
-            keepalive=30,
-            timeout=30,
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
-        try:
-            await self._stack.enter_async_context(client)
-        except aiomqtt.MqttError as exc:
-            raise LinkError(f"{self.broker}: cannot connect: {exc}") from exc
-        self._client = client
-        self._reader = asyncio.create_task(self._read(client), name=f"Mux[{self.broker}]")
 
     async def close(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            await asyncio.wait({reader})
-        self._client = None
-        with contextlib.suppress(Exception):
-            await self._stack.aclose()
-        error = LinkClosed(f"{self.broker}: mux closed")
+        self._closed = True
+        reconnecting, self._reconnecting = self._reconnecting, None
+        if reconnecting is not None:
+            reconnecting.cancel()
+            await asyncio.wait({reconnecting})
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+        self._close_inboxes(LinkClosed(f"{self.broker}: mux closed"))
+
+    def _close_inboxes(self, error: LinkClosed) -> None:
         for inboxes in self.routes.values():
             for inbox in inboxes:
                 inbox.close(error)
         self.routes.clear()
+        self._topics_of.clear()
 
-    async def _read(self, client: Any) -> None:
-        import aiomqtt
+    def _deliver(self, topic: str, payload: bytes, retain: bool) -> None:
+        inboxes = self.routes.get(topic)
+        if retain or not inboxes:
+            self.dropped += 1
+            return
+        for inbox in inboxes:
+            if not inbox.put(payload):
+                self.dropped += 1
 
-        try:
-            async for message in client.messages:
-                payload = message.payload
-                inboxes = self.routes.get(message.topic.value, ())
-                if message.retain or not isinstance(payload, bytes | bytearray) or not inboxes:
-                    self.dropped += 1
-                    continue
-                for inbox in inboxes:
-                    if not inbox.put(bytes(payload)):
-                        self.dropped += 1
-        except aiomqtt.MqttError as exc:
-            log.warning("%s: mux lost the broker: %s", self.broker, exc)
-            error = LinkClosed(f"{self.broker}: broker connection lost: {exc}")
-            for inboxes in self.routes.values():
-                for inbox in inboxes:
-                    inbox.close(error)
+    def _lost(self, generation: int, exc: BaseException | None) -> None:
+        if generation != self._generation or exc is None or self._closed:
+            return  # an earlier connection, or our own close
+        self._client = None
+        self._ready.clear()
+        log.warning("%s: mux lost the broker (%s); connecting again", self.broker, exc)
+        self._reconnecting = asyncio.create_task(self._reconnect(exc))
+
+    async def _reconnect(self, cause: BaseException) -> None:
+        for attempt, delay in enumerate(RECONNECT_DELAYS, start=1):
+            await asyncio.sleep(delay)
+            client: wire.LeanClient | None = None
+            try:
+                client = await self._dial()
+                topics = list(self.routes)
+                for at in range(0, len(topics), RESUBSCRIBE_BATCH):
+                    batch = topics[at : at + RESUBSCRIBE_BATCH]
+                    await client.subscribe([(t, self.qos) for t in batch])
+            except LinkError as exc:
+                log.warning("%s: mux reconnect %d failed: %s", self.broker, attempt, exc)
+                if client is not None:
+                    await client.close()
+                continue
+            self._client = client
+            self.reconnects += 1
+            self._ready.set()
+            log.warning(
+                "%s: mux connected again (attempt %d), %d topics subscribed again",
+                self.broker,
+                attempt,
+                len(topics),
+            )
+            return
+        log.error("%s: mux gave up reconnecting after %s", self.broker, cause)
+        self._closed = True
+        self._ready.set()  # wake waiting publishers: they find no connection and fail
+        self._close_inboxes(LinkClosed(f"{self.broker}: broker connection lost: {cause}"))
+
+    async def _connected(self) -> wire.LeanClient:
+        if self._client is None and not self._closed and self._reconnecting is not None:
+            await self._ready.wait()
+        if self._client is None:
+            raise LinkClosed(f"{self.broker}: mux is not connected")
+        return self._client
 
     async def subscribe(self, topics: Iterable[str], inbox: Inbox) -> None:
         new = []
@@ -114,21 +178,40 @@ class Mux:
                 new.append(topic)
             if inbox not in inboxes:
                 inboxes.append(inbox)
+                self._topics_of.setdefault(inbox, []).append(topic)
         if new:
-            if self._client is None:
-                raise LinkClosed(f"{self.broker}: mux is not connected")
-            await self._client.subscribe([(t, self.qos) for t in new])
+            client = await self._connected()
+            granted = await client.subscribe([(t, self.qos) for t in new])
+            refused = [t for t, code in zip(new, granted, strict=False) if code >= 0x80]
+            if refused:
+                raise LinkError(f"{self.broker}: broker refused subscription to {refused}")
 
     def unsubscribe(self, inbox: Inbox) -> None:
         """Stop routing to `inbox` (the broker subscription stays: cheap, and topics recur)."""
-        for inboxes in self.routes.values():
-            with contextlib.suppress(ValueError):
-                inboxes.remove(inbox)
+        for topic in self._topics_of.pop(inbox, ()):
+            with contextlib.suppress(ValueError, KeyError):
+                self.routes[topic].remove(inbox)
 
-    async def publish(self, topic: str, raw: bytes) -> None:
-        if self._client is None:
-            raise LinkClosed(f"{self.broker}: mux is not connected")
-        await self._client.publish(topic, raw, qos=self.qos, retain=False)
+    async def publish(self, topic: str, raw: bytes, *, retain: bool = False) -> None:
+        """Publish at the mux's QoS; once more if the connection drops under it."""
+        client = self._client or await self._connected()
+        qos = 1 if retain else self.qos
+        try:
+            await client.publish(topic, raw, qos, retain)
+        except LinkClosed:
+            if self._closed:
+                raise
+            self.retried += 1
+            log.info("%s: publish on %s caught by a reconnect, sent again", self.broker, topic)
+            for _ in range(100):  # its connection_lost may still be on the loop's queue
+                if self._client is not client:
+                    break
+                await asyncio.sleep(0.01)
+            await (await self._connected()).publish(topic, raw, qos, retain)
+
+    async def presence(self, lab: str, eui: Eui64, status: bytes) -> None:
+        """Retained online/offline of one address, QoS 1, as `MqttLink` publishes it."""
+        await self.publish(status_topic(lab, bytes(eui)), status, retain=True)
 
 
 async def register(key: str, broker: str, qos: int = 1) -> Mux:
@@ -137,6 +220,11 @@ async def register(key: str, broker: str, qos: int = 1) -> Mux:
     await mux.open()
     _MUXES[key] = mux
     return mux
+
+
+def find(key: str) -> Mux | None:
+    """The mux registered under `key` in this process, if any."""
+    return _MUXES.get(key)
 
 
 async def unregister(key: str) -> None:
@@ -169,14 +257,23 @@ class MuxLink(Link):
         self._mux = mux
         for eui in self.addresses:
             await mux.subscribe(self._topics(eui), self._inbox)
+        for eui in self.addresses:
+            await mux.presence(self.lab, eui, ONLINE)
 
     async def _bind(self, eui: Eui64) -> None:
         if self._mux is not None:
             await self._mux.subscribe(self._topics(eui), self._inbox)
+            await self._mux.presence(self.lab, eui, ONLINE)
 
     async def _close(self) -> None:
-        if self._mux is not None:
-            self._mux.unsubscribe(self._inbox)
+        mux = self._mux
+        if mux is not None:
+            mux.unsubscribe(self._inbox)
+            try:
+                for eui in self.addresses:
+                    await mux.presence(self.lab, eui, OFFLINE)
+            except Exception as exc:  # the broker may be gone: still close
+                log.debug("%s: offline status not published: %s", self.url, exc)
         self._inbox.close(LinkClosed(f"{self.url}: link is closed"))
 
     async def _send(self, raw: bytes) -> None:

@@ -18,8 +18,14 @@ recorded command in order (cycling when the recording is shorter than the run):
   the recording must come from premises commanded by the lab's parties
   (`hil.premises.LAB_PARTIES`), whose keys every fleet premises trusts.
 
-What is not rewritten: UTRNs (a top-up's UTRN was computed for the recorded
-meter and is replayed as recorded) and timestamps in payloads (as recorded).
+- every UTRN in the payload (20 ASCII digits with a valid check digit: the
+  token of a 2.2 top-up, CS01a or CS01b) made again for P's device, with the
+  recorded value and value class, the supplier's prepayment key and the next
+  PTUT counter of P's DCC side for that device (`Sender.utrn_counters`, shared
+  with the fleet's own top-ups): a recorded UTRN authenticates only for the
+  recorded meter, and a fresh meter must credit the replayed one.
+
+What is not rewritten: timestamps in payloads (as recorded).
 A replayed request passes when its response's message code is the recorded
 response's; the response content is not compared (readings differ per meter).
 """
@@ -29,24 +35,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from emulator.devices.base import DeviceType
-from emulator.gbcs import builder
+from emulator.errors import UtrnError
+from emulator.gbcs import builder, utrn
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.security import MessageSecurity
 from emulator.han.memory import MemoryMedium
 from emulator.hub import ResponseTimeout
+from emulator.pki.keystore import KeyUsage
 from emulator.premises import lab_pki
 from hil.errors import HilError
 from hil.fleet.mix import Mix
 from hil.fleet.traffic import FleetPremises, Outcome
 
 FORMAT: Final = "smets-hil-recording/1"
+
+#: A UTRN candidate in a payload: 20 ASCII digits, not part of a longer run.
+_UTRN_DIGITS: Final = re.compile(rb"(?<![0-9])[0-9]{20}(?![0-9])")
 
 
 class RecordingError(HilError, ValueError):
@@ -143,17 +156,56 @@ def retarget(
     mapping: dict[bytes, bytes],
     counter: int,
     security: MessageSecurity,
+    utrn_counters: MutableMapping[bytes, int] | None = None,
 ) -> bytes:
-    """The recorded command for other devices: EUIs rewritten, renumbered, signed, MACed."""
+    """The recorded command for other devices: EUIs rewritten, renumbered, signed, MACed.
+
+    With `utrn_counters` (device EUI -> last PTUT counter step used for it), UTRNs
+    in the payload are made again for the new recipient (`renew_utrns`).
+    """
     msg = decode_message(recorded)
     payload = msg.payload
     for old, new in mapping.items():
         payload = payload.replace(old, new)
     recipient = mapping.get(bytes(msg.recipient), bytes(msg.recipient))
+    if utrn_counters is not None:
+        payload = renew_utrns(payload, msg.originator, Eui64(recipient), security, utrn_counters)
     fresh = builder.command(
         msg.message_code, counter, msg.originator, Eui64(recipient), payload, other=msg.header.other
     )
     return builder.protect(fresh, security, critical=msg.is_signed).encode()
+
+
+def renew_utrns(
+    payload: bytes,
+    supplier: Eui64,
+    device: Eui64,
+    security: MessageSecurity,
+    utrn_counters: MutableMapping[bytes, int],
+) -> bytes:
+    """`payload` with each UTRN in it replaced by one `device` accepts.
+
+    Same value and value class; the PTUT counter is the next step for `device`
+    (as `hil.dcc.commands` counts them: step << 32, so the ten transmitted
+    counter bits advance by one). Digit runs that are not UTRNs stay as they are.
+    """
+
+    def fresh(match: re.Match[bytes]) -> bytes:
+        try:
+            parsed = utrn.parse_utrn(match.group().decode("ascii"))
+        except UtrnError:
+            return match.group()
+        z = security.shared_secret(
+            supplier, device, KeyUsage.PREPAYMENT_KEY_AGREEMENT, KeyUsage.KEY_AGREEMENT
+        )
+        step = utrn_counters.get(bytes(device), 0) + 1
+        token = utrn.generate_utrn(
+            z, supplier, device, step << 32, parsed.value, parsed.value_class
+        )
+        utrn_counters[bytes(device)] = step
+        return token.encode("ascii")
+
+    return _UTRN_DIGITS.sub(fresh, payload)
 
 
 async def record_premises(mix: Mix, seed: str, requests: int, index: int = 0) -> Recording:
@@ -195,7 +247,11 @@ async def replay_one(premises: FleetPremises, hub: Any, recording: Recording, mi
         started = time.perf_counter()
         try:
             raw = retarget(
-                entry.command, mapping, premises.sender.next_counter(), premises.sender.security
+                entry.command,
+                mapping,
+                premises.sender.next_counter(),
+                premises.sender.security,
+                premises.sender.utrn_counters,
             )
             response = await hub.send(raw, timeout=mix.timeout_s)
             code = decode_message(response).message_code

@@ -177,6 +177,7 @@ class Worker:
                     "premises": {p.name: p.summary() for p in self.premises},
                     "cpu_s": time.process_time() - self._cpu0,
                     "peak_rss_kb": _peak_rss_kb(),
+                    "mux": self._mux_counters(),
                 }
             ),
             qos=1,
@@ -188,6 +189,21 @@ class Worker:
         await mux.register(key, broker)
         self._muxes.append(key)
         return f"{mux.SCHEME}://{key}"
+
+    def _mux_counters(self) -> dict[str, dict[str, int]] | None:
+        """Reconnects, publishes sent again and envelopes dropped, per shared connection."""
+        if not self._muxes:
+            return None
+        out = {}
+        for key in self._muxes:
+            shared = mux.find(key)
+            if shared is not None:
+                out[key] = {
+                    "reconnects": shared.reconnects,
+                    "retried": shared.retried,
+                    "dropped": shared.dropped,
+                }
+        return out
 
     async def _connect(self, fleet_premises: FleetPremises, slots: asyncio.Semaphore) -> None:
         try:

@@ -114,3 +114,13 @@ def test_the_html_report_escapes_what_it_shows() -> None:
     page = render_html(report)
     assert "<script>x" not in page and "<img src=x>" not in page
     assert "&lt;img src=x&gt;" in page and "p00001" in page
+
+
+def test_large_shards_share_one_connection_per_worker_unless_told() -> None:
+    from hil.fleet.coordinator import MUX_FROM, FleetConfig
+    from hil.fleet.mix import DEFAULT_MIX
+
+    assert FleetConfig(MUX_FROM, 1, DEFAULT_MIX, 1.0).mux is True
+    assert FleetConfig(2 * MUX_FROM - 2, 2, DEFAULT_MIX, 1.0).mux is False
+    assert FleetConfig(MUX_FROM, 1, DEFAULT_MIX, 1.0, mux=False).mux is False
+    assert FleetConfig(4, 2, DEFAULT_MIX, 1.0, mux=True).mux is True

@@ -53,3 +53,44 @@ def test_bad_recordings_name_file_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(RecordingError, match=r"r.jsonl:2: not a recorded command"):
         Recording.read(path)
+
+
+async def test_replayed_top_ups_carry_utrns_the_fresh_meter_accepts() -> None:
+    from emulator.devices.base import DeviceType
+    from emulator.gbcs.frame import decode_message
+
+    mix = Mix(rate=10.0, weights={"read": 1, "top_up": 2})
+    recording = await record_premises(mix, "utrn", 8)
+    top_ups = [c for c in recording.commands if _has_utrn(decode_message(c.command).payload)]
+    assert top_ups, "the recording has no top-up"
+    other = FleetPremises.build(42, "y", MIX, lab_pki())
+    esme = other.premises.device(DeviceType.ESME)
+    async with other.premises:
+        hub = await other.premises.connect(MemoryMedium().url)
+        sent: list[bytes] = []
+        hub.add_listener(lambda kind, raw: sent.append(raw) if kind == "command" else None)
+        outcomes = [
+            await replay_one(other, hub, recording, MIX) for _ in range(len(recording.commands))
+        ]
+    assert [o.reason for o in outcomes] == [""] * len(outcomes)
+    replayed = [raw for raw in sent if _has_utrn(decode_message(raw).payload)]
+    assert len(replayed) == len(top_ups)
+    # Each one credited the fresh meter once, with counters one step apart.
+    accepted = esme.utrn_counters  # type: ignore[attr-defined]
+    assert accepted == [step << 32 for step in range(1, len(top_ups) + 1)]
+    assert other.sender.utrn_counters[bytes(esme.eui)] == len(top_ups)
+
+
+def _has_utrn(payload: bytes) -> bool:
+    import re
+
+    from emulator.errors import UtrnError
+    from emulator.gbcs.utrn import parse_utrn
+
+    for match in re.finditer(rb"(?<![0-9])[0-9]{20}(?![0-9])", payload):
+        try:
+            parse_utrn(match.group().decode())
+        except UtrnError:
+            continue
+        return True
+    return False

@@ -26,6 +26,11 @@ async def test_a_small_fleet_passes(broker_url: str, mux: bool) -> None:
     assert report["requests"]["ok"] == report["requests"]["sent"] > 20
     assert set(report["kinds"]) <= set(MIX.weights)
     assert report["latency_ms"]["p99"] is not None
+    for worker in report["workers"].values():
+        if mux:  # one shared connection per worker, never dropped here
+            assert [c["reconnects"] for c in worker["mux"].values()] == [0]
+        else:
+            assert worker["mux"] is None
 
 
 async def test_two_runs_with_one_seed_send_each_premises_the_same_requests(
@@ -98,3 +103,73 @@ async def test_a_worker_on_an_earlier_runs_retained_config_is_not_taken_for_ours
     await asyncio.wait_for(worker, 30)  # the coordinator's stop ends it
     assert report["lost_premises"] == ["p00001"]
     assert report["requests"]["sent"] == 0
+
+
+async def test_a_worker_still_waiting_for_its_config_is_alive_not_lost(broker_url: str) -> None:
+    # Under load a worker may start slowly; its beats before the config (no nonce yet)
+    # keep it alive. Here it never gets further: lost for not being ready, not for silence.
+    import asyncio
+
+    from hil.fleet.protocol import connected, encode, topic
+
+    config = FleetConfig(1, 1, MIX, 1.0, run="t-slow", ready_timeout=5.0, beat_timeout=2.0)
+
+    async def waiting_worker() -> None:
+        async with connected(broker_url, "slow") as client:
+            while True:
+                beat = {"phase": "waiting", "nonce": "", "built": 0, "sent": 0}
+                await client.publish(topic("t-slow", "beat", 1), encode(beat), qos=0)
+                await asyncio.sleep(0.5)
+
+    worker = asyncio.create_task(waiting_worker())
+    try:
+        report = (await Coordinator(broker_url, config).run(spawn=False)).to_dict()
+    finally:
+        worker.cancel()
+    assert report["lost_premises"] == ["p00001"]
+    assert "not ready" in report["workers"]["1"]["lost"]
+
+
+async def test_a_worker_not_heard_from_yet_is_lost_by_the_ready_timeout_not_the_beat_one(
+    broker_url: str,
+) -> None:
+    # A worker slow to start (imports under load) has not beaten yet: that is no reason
+    # to give up on it before the ready timeout.
+    config = FleetConfig(1, 1, MIX, 1.0, run="t-unheard", ready_timeout=4.0, beat_timeout=1.0)
+    report = (await Coordinator(broker_url, config).run(spawn=False)).to_dict()
+    assert report["lost_premises"] == ["p00001"]
+    assert "not ready within 4 s" in report["workers"]["1"]["lost"]
+
+
+async def test_a_worker_whose_shared_connection_drops_mid_run_completes(broker_url: str) -> None:
+    import asyncio
+
+    from hil.fleet import mux
+    from hil.fleet.protocol import Shard
+    from hil.fleet.worker import run_worker
+
+    mix = Mix(rate=20.0, weights={"read": 1, "firmware": 1}, timeout_s=3.0)
+    config = FleetConfig(2, 1, mix, 4.0, run="t-drop", mux=True, ready_timeout=30.0)
+    worker = asyncio.create_task(run_worker(broker_url, Shard(1, 1), "t-drop"))
+    dropped: list[int] = []
+
+    def drop_the_mux(c: Coordinator) -> None:
+        shared = mux.find("t-drop-1-hub")
+        if dropped or shared is None or c.shards[1].phase != "running" or c.shards[1].sent < 5:
+            return
+        client = shared._client
+        if client is not None and client.transport is not None:
+            client.transport.abort()
+            dropped.append(c.shards[1].sent)
+
+    report = await Coordinator(broker_url, config).run(spawn=False, progress=drop_the_mux)
+    await asyncio.wait_for(worker, 30)
+    out = report.to_dict()
+    assert dropped, "the connection was never dropped"
+    assert out["lost_premises"] == []
+    assert out["workers"]["1"]["mux"]["t-drop-1-hub"]["reconnects"] == 1
+    requests = out["requests"]
+    assert requests["sent"] == requests["ok"] + requests["failed"]
+    # Traffic went on after the drop: far more answered than were sent before it.
+    assert requests["ok"] > dropped[0] + 20
+    assert set(out["failures"]) <= {"timeout"}  # what was in flight, nothing else
