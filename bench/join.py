@@ -35,7 +35,6 @@ import time
 from collections import Counter
 from typing import Any
 
-from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.premises import Premises
 from hil.dcc.inventory import SmiStatus
 from hil.dcc.lab import Lab, LabSpec
@@ -48,7 +47,6 @@ users:
     id: 90-B3-D5-1F-30-01-00-00
 """
 DEVICES = ("ESME", "GSME", "PPMID")
-JOIN_WAIT_S = 10.0
 #: The DCC's wait for a response (real seconds); a missed gas wake-up costs this much.
 RESPONSE_TIMEOUT_S = 15
 
@@ -102,16 +100,13 @@ async def _request(dcc: Dcc, variant: str, target: Any, **kwargs: Any) -> None:
 
 
 async def _han_join(premises: Premises, name: str) -> None:
+    """The device's JOIN handshake over its link (as the scenario's `han_join` step)."""
     device = next(d for d in premises.devices.values() if d.device_type.value == name)
-    runner = premises.runner_for(device.eui)
-    await runner.link.send(Envelope(device.eui, premises.chf.eui, EnvelopeKind.JOIN))
-    deadline = time.perf_counter() + JOIN_WAIT_S
-    while time.perf_counter() < deadline:
-        entry = premises.chf.device_log.get(bytes(device.eui))
-        if entry is not None and entry.link_key_hash:
-            return
-        await asyncio.sleep(0.002)
-    raise Failed(f"{name} of {premises.chf.eui} did not join within {JOIN_WAIT_S} s")
+    if not await premises.han_join(device.eui):
+        raise Failed(f"{name} of {premises.chf.eui} did not join: {device.han.last_refusal}")
+    entry = premises.chf.device_log.get(bytes(device.eui))
+    if entry is None or not entry.link_key_hash:
+        raise Failed(f"{name} of {premises.chf.eui} joined but is not in the CHF Device Log")
 
 
 async def install(dcc: Dcc, premises: Premises) -> int:
