@@ -18,7 +18,9 @@ and queued for offline sessions) and changes only how the candidates are found:
 - on connect amqtt offers the retained messages of *every* filter in the
   broker to the new client (even filters it does not subscribe to); here only
   the client's own subscriptions are served, as MQTT says (3.1.1 section 3.8.4);
-- a client's disconnect removes its own filters, not a walk of all of them.
+- a client's disconnect removes its own filters, not a walk of all of them;
+- amqtt writes ``repr()`` of all subscriptions into a debug message on each
+  SUBSCRIBE (formatted even when debug logging is off): here it is one line.
 
 Imported only when an embedded broker starts (amqtt is imported on use).
 Checked against amqtt 0.12: these override private methods, so a new amqtt
@@ -80,12 +82,22 @@ class RetainedIndex(dict[str, Any]):
         return list(self)
 
 
+class _Filters(dict[str, list[tuple[Any, int]]]):
+    """amqtt's subscriptions by topic filter, with a short repr: amqtt logs
+    ``repr(self._subscriptions)`` (every session of every filter) on each SUBSCRIBE,
+    logging enabled or not."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} topic filters>"
+
+
 class IndexedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
     """amqtt's broker with indexed routing (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._retained_messages = RetainedIndex()
+        self._subscriptions = _Filters()
         #: Filters with wildcards (a superset: one nobody holds any more is pruned when met).
         self._wild_filters: dict[str, None] = {}
         #: The filters each client subscribed to (a superset, for its disconnect).
