@@ -16,8 +16,10 @@ and queued for offline sessions) and changes only how the candidates are found:
   filter ending in its only wildcard ``+`` looks in the retained topics under
   its parent level; only other wildcard filters walk all retained messages;
 - on connect amqtt offers the retained messages of *every* filter in the
-  broker to the new client (even filters it does not subscribe to); here only
-  the client's own subscriptions are served, as MQTT says (3.1.1 section 3.8.4);
+  broker to the new client (even filters it does not subscribe to), a walk of
+  all filters for each connect; here only a persistent session's own
+  subscriptions are served, as MQTT says (3.1.1 section 3.8.4), and the walk is
+  skipped;
 - a client's disconnect removes its own filters, not a walk of all of them;
 - amqtt writes ``repr()`` of all subscriptions into a debug message on each
   SUBSCRIBE (formatted even when debug logging is off): here it is one line.
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from amqtt.broker import Broker
@@ -83,9 +85,20 @@ class RetainedIndex(dict[str, Any]):
 
 
 class _Filters(dict[str, list[tuple[Any, int]]]):
-    """amqtt's subscriptions by topic filter, with a short repr: amqtt logs
-    ``repr(self._subscriptions)`` (every session of every filter) on each SUBSCRIBE,
-    logging enabled or not."""
+    """amqtt's subscriptions by topic filter.
+
+    Its repr is short: amqtt logs ``repr(self._subscriptions)`` (every session of
+    every filter) on each SUBSCRIBE, logging enabled or not. And the one walk
+    over all filters that follows a connect (see `IndexedBroker`) can be skipped.
+    """
+
+    skip_next_walk = False
+
+    def __iter__(self) -> Iterator[str]:
+        if self.skip_next_walk:
+            self.skip_next_walk = False
+            return iter(())
+        return super().__iter__()
 
     def __repr__(self) -> str:
         return f"<{len(self)} topic filters>"
@@ -159,13 +172,22 @@ class IndexedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
                         )
                     )
 
+    async def _publish_session_retained_messages(self, session: Any) -> None:
+        """On connect, after the messages queued for the session: amqtt then walks
+        every filter in the broker (`_Filters.skip_next_walk`, set with no await in
+        between, skips that walk); here the session's own filters are served instead."""
+        await super()._publish_session_retained_messages(session)
+        for topic_filter in sorted(self._filters_of.get(session.client_id, ())):
+            await self._publish_retained_messages_for_subscription((topic_filter, 0), session)
+        self._subscriptions.skip_next_walk = True
+
     async def _publish_retained_messages_for_subscription(
         self, subscription: tuple[str, int], session: Any
     ) -> None:
         topic_filter, qos = subscription
         held = self._subscriptions.get(topic_filter, ())
         if not any(s.client_id == session.client_id for s, _ in held):
-            return  # not this client's filter (amqtt's connect offers every filter)
+            return  # not this client's filter
         handler = self._get_handler(session)
         if not handler:
             return
