@@ -39,6 +39,7 @@ from typing import Any
 from amqtt.broker import Broker
 from amqtt.contexts import Action
 
+
 def _is_wild(topic_filter: str) -> bool:
     return "+" in topic_filter or "#" in topic_filter
 
@@ -127,9 +128,9 @@ class IndexedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
 
     async def _del_all_subscriptions(self, session: Any) -> None:
         for topic_filter in self._filters_of.pop(session.client_id, set()):
-            if self._del_subscription(topic_filter, session):
-                if not self._subscriptions[topic_filter]:
-                    del self._subscriptions[topic_filter]
+            deleted = self._del_subscription(topic_filter, session)
+            if deleted and not self._subscriptions[topic_filter]:
+                del self._subscriptions[topic_filter]
 
     def _subscribers(self, topic: str) -> list[tuple[str, list[tuple[Any, int]]]]:
         found = []
@@ -150,7 +151,10 @@ class IndexedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
         for _, subscriptions in self._subscribers(topic):
             for target_session, sub_qos in subscriptions:
                 qos = broadcast.get("qos", sub_qos)
-                if not await self._topic_filtering(target_session, topic=topic, action=Action.RECEIVE):
+                allowed = await self._topic_filtering(
+                    target_session, topic=topic, action=Action.RECEIVE
+                )
+                if not allowed:
                     continue
                 connected = target_session.transitions.state == "connected"
                 if (
