@@ -34,7 +34,7 @@ from emulator.devices.cosem.chf_model import MODEL
 from emulator.devices.cosem.model import CosemModel, Obj
 from emulator.devices.cosem.server import Outcome
 from emulator.devices.cosem_device import CosemDevice
-from emulator.devices.device_log import HISTORIC_CAPACITY, DeviceLog, LogEntry
+from emulator.devices.device_log import HISTORIC_CAPACITY, KEY_LAB_HISTORY, DeviceLog, LogEntry
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import (
     Array,
@@ -290,7 +290,7 @@ class Chf(CosemDevice):
 
     def restore_log(self, entries: list[tuple[Eui64, bytes]]) -> None:
         """Lab history: the log the hub held before (joined devices and link key hashes)."""
-        self.log.restore(entries)
+        self.log.restore(entries, source=KEY_LAB_HISTORY)
 
     def restore_historic(self, entries: list[tuple[Eui64, bytes]]) -> None:
         """Lab history: devices removed before (oldest first)."""
