@@ -112,7 +112,8 @@ class IndexedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
         super().__init__(*args, **kwargs)
         self._retained_messages = RetainedIndex()
         self._subscriptions = _Filters()
-        #: Filters with wildcards (a superset: one nobody holds any more is pruned when met).
+        #: Filters with wildcards (a superset: one nobody holds any more is pruned when
+        #: met; a new SUBSCRIBE adds it again).
         self._wild_filters: dict[str, None] = {}
         #: The filters each client subscribed to (a superset, for its disconnect).
         self._filters_of: defaultdict[str, set[str]] = defaultdict(set)
@@ -139,9 +140,9 @@ class IndexedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
             found.append((topic, list(exact)))
         for topic_filter in list(self._wild_filters):
             held = self._subscriptions.get(topic_filter)
-            if held is None:
+            if not held:  # gone, or emptied by an UNSUBSCRIBE (amqtt keeps the key)
                 del self._wild_filters[topic_filter]
-            elif held and self._matches(topic, topic_filter):
+            elif self._matches(topic, topic_filter):
                 found.append((topic_filter, list(held)))
         return found
 

@@ -31,7 +31,7 @@ from emulator.devices.device_log import (
 )
 from emulator.devices.factory import create_device
 from emulator.devices.runner import DeviceRunner
-from emulator.errors import GbcsDecodeError
+from emulator.errors import GbcsDecodeError, LinkTimeout
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.join import (
@@ -452,3 +452,30 @@ async def test_no_answer_fails_after_the_reply_timeout_and_a_forged_accept_is_re
     finally:
         await hub_end.close()
         await device_end.close()
+
+
+async def test_an_answer_the_hub_cannot_send_in_time_is_counted_and_the_hub_goes_on(
+    rig: JoinRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded broker may hold a JOIN answer past the link's send timeout: the hub
+    counts the drop and keeps serving (it used to stop receiving)."""
+    rig.chf.register_device(NEW, 0, CODE)
+    real_send = rig.hub._send_envelope
+    failed: list[EnvelopeKind] = []
+
+    async def slow_once(target: bytes, kind: EnvelopeKind, payload: bytes) -> None:
+        if not failed:
+            failed.append(kind)
+            raise LinkTimeout("send took over 10.0 s")
+        await real_send(target, kind, payload)
+
+    monkeypatch.setattr(rig.hub, "_send_envelope", slow_once)
+    attempt = asyncio.create_task(rig.runner.join_once())
+    await _until(lambda: bool(failed), "the unsent JOIN_ACCEPT")
+    rig.clock.advance(rig.runner.join_policy.reply_timeout)
+    assert await asyncio.wait_for(attempt, 5) is False  # no answer came
+    assert rig.hub.drops["send_timeout"] == 1
+    # the hub still listens and answers (here a refusal: it recorded the join whose
+    # JOIN_ACCEPT was lost, and the device holds no link key for a rejoin)
+    assert not await rig.runner.join_once()
+    assert rig.runner.last_refusal == Refusal.KEY_NOT_ALLOWED
