@@ -263,7 +263,12 @@ class DeviceRunner:
         proof = device_proof(key, self.device.eui, self.hub, key_type, nonce)
         han.attempts += 1
         self.join_attempts.append(self.device.clock.now())
-        await self._send(EnvelopeKind.JOIN, JoinRequest(key_type, nonce, proof).encode())
+        try:
+            await self._send(EnvelopeKind.JOIN, JoinRequest(key_type, nonce, proof).encode())
+        except LinkTimeout as exc:  # a congested link: this attempt failed, retry later
+            log.warning("%s: JOIN not sent: %s", self.device, exc)
+            self.save()
+            return False
         answer = await self._join_answer(nonce)
         now = self.device.clock.now()
         if isinstance(answer, JoinAccept):
