@@ -479,3 +479,25 @@ async def test_an_answer_the_hub_cannot_send_in_time_is_counted_and_the_hub_goes
     # JOIN_ACCEPT was lost, and the device holds no link key for a rejoin)
     assert not await rig.runner.join_once()
     assert rig.runner.last_refusal == Refusal.KEY_NOT_ALLOWED
+
+
+async def test_a_join_the_link_cannot_send_in_time_is_a_failed_attempt(
+    rig: JoinRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A congested link times the JOIN out: the attempt fails (counted, the device
+    keeps running and retries) instead of the error escaping the device."""
+    rig.chf.register_device(NEW, 0, CODE)
+    real_send = rig.link.send
+    calls: list[Envelope] = []
+
+    async def congested_once(env: Envelope) -> None:
+        calls.append(env)
+        if len(calls) == 1:
+            raise LinkTimeout("send took over 10.0 s")
+        await real_send(env)
+
+    monkeypatch.setattr(rig.link, "send", congested_once)
+    assert not await rig.runner.join_once()
+    assert rig.device.han.attempts == 1 and not rig.device.han.joined
+    assert await rig.runner.join_once()
+    assert rig.device.han.joined
