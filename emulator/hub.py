@@ -56,7 +56,7 @@ from emulator.clock import Clock, stopwatch
 from emulator.devices.base import ECS100, Outbound
 from emulator.devices.chf import Chf
 from emulator.devices.gpf import Gpf
-from emulator.errors import EmulatorError, GbcsError, LinkClosed
+from emulator.errors import EmulatorError, GbcsError, LinkClosed, LinkTimeout
 from emulator.gbcs.alert_body import named_command
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
@@ -346,7 +346,12 @@ class Hub:
     async def _receive_loop(self, link: Link) -> None:
         with contextlib.suppress(LinkClosed):
             async for env in link:
-                await self._on_envelope(env)
+                try:
+                    await self._on_envelope(env)
+                except LinkTimeout as exc:  # an answer not sent in time: the device retries
+                    self._drop(
+                        "send_timeout", f"answering {env.kind.name} from {env.source}: {exc}"
+                    )
 
     async def _on_envelope(self, env: Envelope) -> None:
         source = bytes(env.source)

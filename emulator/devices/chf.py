@@ -34,7 +34,7 @@ from emulator.devices.cosem.chf_model import MODEL
 from emulator.devices.cosem.model import CosemModel, Obj
 from emulator.devices.cosem.server import Outcome
 from emulator.devices.cosem_device import CosemDevice
-from emulator.devices.device_log import HISTORIC_CAPACITY, DeviceLog, LogEntry
+from emulator.devices.device_log import HISTORIC_CAPACITY, KEY_LAB_HISTORY, DeviceLog, LogEntry
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import (
     Array,
@@ -76,6 +76,15 @@ HISTORIC_LOG = Obis("0-0:30.3.1.255")
 #: value (90 in the RTDS CCS01) but not its unit.
 JOIN_TIMEOUT_UNIT = _dt.timedelta(seconds=1)
 DEFAULT_JOIN_TIMEOUT = 90
+#: Devices the CHF Device Log holds. GBCS, the CHTS extracts in the reference data
+#: and DOMAIN.md state no number; a CHF stack's device log is sized at build time
+#: (Silicon Labs' gbcs-device-log component: 16 to 32, default 16). We take 32, the
+#: top of that range: an ESME's own log holds 16 partners (DEVICE_LOG_CAPACITY),
+#: all of them on this log besides the hub's own entries.
+CHF_DEVICE_LOG_CAPACITY = 32
+#: The CCS01 action result for a device that does not fit in a full CHF Device Log
+#: (our choice: GBCS names none; the DLMS result for "not now, try again later").
+LOG_FULL_RESULT = ActionResult.TEMPORARY_FAILURE
 
 
 class Chf(CosemDevice):
@@ -93,6 +102,9 @@ class Chf(CosemDevice):
         super().__init__(eui, clock, **kwargs)
         self.pan_id = pan_id
         self.log = DeviceLog()
+        self.device_log_capacity = CHF_DEVICE_LOG_CAPACITY
+        #: CCS01s refused because the log was full (each logged too).
+        self.log_full_refusals = 0
         self.join_timeout = DEFAULT_JOIN_TIMEOUT
         self.dcc_party: Eui64 | None = None
         #: Every JOIN answered, and the refusals by reason (the hub shows these).
@@ -260,6 +272,17 @@ class Chf(CosemDevice):
             if not isinstance(eui, OctetString) or len(eui.value) != 8:
                 return Outcome(ActionResult.TYPE_UNMATCHED)
             install_code = code.value if isinstance(code, OctetString) else b""
+            if eui.value not in self.log.entries and len(self.log.entries) >= (
+                self.device_log_capacity
+            ):
+                self.log_full_refusals += 1
+                log.warning(
+                    "CHF %s: CCS01 for %s refused: the Device Log is full (%d devices)",
+                    self.eui,
+                    Eui64(eui.value),
+                    len(self.log.entries),
+                )
+                return Outcome(LOG_FULL_RESULT)
             if self.register_device(Eui64(eui.value), 0, install_code):
                 self._log_changed()
             return Outcome(0)
@@ -290,7 +313,7 @@ class Chf(CosemDevice):
 
     def restore_log(self, entries: list[tuple[Eui64, bytes]]) -> None:
         """Lab history: the log the hub held before (joined devices and link key hashes)."""
-        self.log.restore(entries)
+        self.log.restore(entries, source=KEY_LAB_HISTORY)
 
     def restore_historic(self, entries: list[tuple[Eui64, bytes]]) -> None:
         """Lab history: devices removed before (oldest first)."""

@@ -23,6 +23,13 @@ records the link key the handshake established. A device's link key stays in
 its entry (the hub's secret) and follows it to the Historic Device Log; the
 logs show only its hash. A logged device that has joined may prove its current
 link key again (a rejoin after a restart) without changing the log.
+
+A log restored by CCS03 holds each device's link key hash only (what CS14
+carried), not the key. Such an entry admits nothing until its device proves
+that hash in a JOIN (`JoinKey.KEY_HASH`): a JOIN with the link key itself is
+refused with `Refusal.KEY_HASH_ONLY` (the hub cannot check it), a proof keyed
+with another hash with `Refusal.BAD_PROOF`. The accepted join establishes a
+fresh link key from the hash and both nonces (a CS14 follows).
 """
 
 from __future__ import annotations
@@ -43,6 +50,16 @@ HISTORIC_CAPACITY = 15
 KEY_INSTALL_CODE = "install_code"
 KEY_HISTORIC = "historic"
 KEY_RESTORED = "restored"  # CCS03 carried the hash; the key itself came with the old hub
+KEY_LAB_HISTORY = "lab_history"  # the lab's record of the log this very hub held
+KEY_REJOINED = "rejoined"  # a restored entry whose device proved the hash (JoinKey.KEY_HASH)
+
+
+#: The key source an accepted JOIN records, by the key it proved.
+_SOURCES = {
+    JoinKey.INSTALL_CODE: KEY_INSTALL_CODE,
+    JoinKey.LINK_KEY: KEY_HISTORIC,
+    JoinKey.KEY_HASH: KEY_REJOINED,
+}
 
 
 @dataclass(slots=True)
@@ -168,8 +185,8 @@ class DeviceLog:
     # -- queries ----------------------------------------------------------------------------
     def admits(self, eui: Eui64, now: _dt.datetime) -> bool:
         entry = self.entries.get(bytes(eui))
-        if entry is None:
-            return False
+        if entry is None or entry.key_source == KEY_RESTORED:
+            return False  # restored: admitted once its device proved the hash
         self.close_windows(now)
         return bool(entry.link_key_hash) or entry.window is not None or not entry.needs_join
 
@@ -187,8 +204,13 @@ class DeviceLog:
 
     @property
     def joined(self) -> list[str]:
-        """The logged devices holding a link key (EUI-64 text; for scenario assertions)."""
-        return [str(e.eui) for e in self.entries.values() if e.link_key_hash]
+        """The logged devices holding a link key (EUI-64 text; for scenario assertions);
+        a restored entry has only the hash until its device rejoins."""
+        return [
+            str(e.eui)
+            for e in self.entries.values()
+            if e.link_key_hash and e.key_source != KEY_RESTORED
+        ]
 
     def historic_entry(self, eui: Eui64) -> LogEntry | None:
         return next((e for e in self.historic if e.eui == eui), None)
@@ -286,6 +308,12 @@ class DeviceLog:
         if entry is None:
             return Refusal.LOG_FULL if len(self.entries) >= capacity else Refusal.NOT_IN_LOG
         self.close_windows(now)
+        if entry.key_source == KEY_RESTORED:  # only the hash: the device proves that
+            if key_type == JoinKey.KEY_HASH:
+                return entry.link_key_hash
+            if key_type == JoinKey.LINK_KEY:
+                return Refusal.KEY_HASH_ONLY
+            return Refusal.KEY_NOT_ALLOWED
         if entry.link_key_hash and entry.window is None:  # joined: a rejoin
             if key_type == JoinKey.LINK_KEY and entry.link_key:
                 return entry.link_key
@@ -315,7 +343,7 @@ class DeviceLog:
             if historic and entry.window is not None and entry.window.historic_hash
             else key_hash(link_key)
         )
-        entry.key_source = KEY_HISTORIC if historic else KEY_INSTALL_CODE
+        entry.key_source = _SOURCES[key_type]
         entry.window = None
         return True
 
@@ -343,10 +371,15 @@ class DeviceLog:
             del self.historic[:-HISTORIC_CAPACITY]
         return True
 
-    def restore(self, pairs: list[tuple[Eui64, bytes]]) -> None:
-        """CCS03: the log becomes the one given (devices and their link key hashes)."""
+    def restore(self, pairs: list[tuple[Eui64, bytes]], *, source: str = KEY_RESTORED) -> None:
+        """CCS03: the log becomes the one given (devices and their link key hashes).
+
+        An entry with a hash admits its device once it proved that hash in a JOIN
+        (`join_key`); `source=KEY_LAB_HISTORY` is the lab's record of what this
+        hub held before, admitted as it was.
+        """
         self.entries = {
-            bytes(eui): LogEntry(Eui64(eui), 0, b"", key_hash, KEY_RESTORED if key_hash else "")
+            bytes(eui): LogEntry(Eui64(eui), 0, b"", key_hash, source if key_hash else "")
             for eui, key_hash in pairs
         }
 

@@ -57,6 +57,7 @@ from emulator.han.join import (
     device_proof,
     hub_proof,
     install_code_key,
+    key_hash,
     proofs_match,
     session_key,
 )
@@ -240,25 +241,44 @@ class DeviceRunner:
             timer.cancel()
 
     async def join_once(self) -> bool:
-        """One JOIN and its answer; True when the hub accepted and the key is established."""
+        """One JOIN and its answer; True when the hub accepted and the key is established.
+
+        A hub whose log was restored (CCS03) holds only the hash of the device's
+        link key and refuses a JOIN with the key itself (KEY_HASH_ONLY); the device
+        then proves the hash at once, in a second JOIN.
+        """
         han = self.device.han
         key_type = JoinKey.LINK_KEY if han.link_key and self._use_link_key else JoinKey.INSTALL_CODE
-        key = han.link_key if key_type == JoinKey.LINK_KEY else install_code_key(han.install_code)
+        return await self._join_with(key_type)
+
+    async def _join_with(self, key_type: JoinKey) -> bool:
+        han = self.device.han
+        if key_type == JoinKey.LINK_KEY:
+            key = han.link_key
+        elif key_type == JoinKey.KEY_HASH:
+            key = key_hash(han.link_key)
+        else:
+            key = install_code_key(han.install_code)
         nonce = self.nonce(NONCE_SIZE)
         proof = device_proof(key, self.device.eui, self.hub, key_type, nonce)
         han.attempts += 1
         self.join_attempts.append(self.device.clock.now())
-        await self._send(EnvelopeKind.JOIN, JoinRequest(key_type, nonce, proof).encode())
+        try:
+            await self._send(EnvelopeKind.JOIN, JoinRequest(key_type, nonce, proof).encode())
+        except LinkTimeout as exc:  # a congested link: this attempt failed, retry later
+            log.warning("%s: JOIN not sent: %s", self.device, exc)
+            self.save()
+            return False
         answer = await self._join_answer(nonce)
         now = self.device.clock.now()
         if isinstance(answer, JoinAccept):
             expected = hub_proof(key, self.hub, self.device.eui, key_type, nonce, answer.hub_nonce)
             if proofs_match(answer.proof, expected):
-                if key_type == JoinKey.INSTALL_CODE:
+                if key_type != JoinKey.LINK_KEY:
                     key = session_key(key, nonce, answer.hub_nonce)
                 han.link_key, han.joined, han.attempts = key, True, 0
                 han.last_refusal = ""
-                han.source = "link_key" if key_type == JoinKey.LINK_KEY else "install_code"
+                han.source = key_type.name.lower()
                 self.last_refusal = None
                 self.device.event_log.record(now, EVENT_JOINED, f"joined {self.hub}")
                 log.info("%s joined the HAN of %s (%s)", self.device, self.hub, key_type.name)
@@ -275,6 +295,9 @@ class DeviceRunner:
             text = f"HAN join refused by {self.hub}: {REFUSAL_TEXT[answer.reason]}"
             self.device.security_log.record(now, EVENT_JOIN_REFUSED, text)
             log.warning("%s: %s", self.device, text)
+            if answer.reason == Refusal.KEY_HASH_ONLY and key_type == JoinKey.LINK_KEY:
+                self.save()
+                return await self._join_with(JoinKey.KEY_HASH)
             if answer.reason in (Refusal.BAD_PROOF, Refusal.KEY_NOT_ALLOWED):
                 self._use_link_key = not self._use_link_key  # try the other key next
         else:

@@ -16,7 +16,6 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -58,7 +57,9 @@ class EmbeddedBroker(_Broker):
 
     ``port=0`` (the default) binds a free port; read it from `port` or `url_for`.
     Only anonymous authentication is loaded: no ``$SYS`` publisher, whose
-    periodic task would outlive short tests.
+    periodic task would outlive short tests. It routes through indexes
+    (`emulator.han._amqtt.IndexedBroker`): amqtt's own scans made a lab of
+    1,000 premises quadratic to run and cubic to connect.
     """
 
     def __init__(self, port: int = 0, *, host: str = LOCALHOST) -> None:
@@ -67,7 +68,7 @@ class EmbeddedBroker(_Broker):
         self._broker: Any = None
 
     async def __aenter__(self) -> Self:
-        from amqtt.broker import Broker
+        from emulator.han._amqtt import IndexedBroker
 
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
@@ -75,8 +76,7 @@ class EmbeddedBroker(_Broker):
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
             },
         }
-        broker = Broker(config)
-        _guard_subscriptions(broker)
+        broker = IndexedBroker(config)
         try:
             await broker.start()
         except Exception as exc:
@@ -102,34 +102,6 @@ class EmbeddedBroker(_Broker):
 
     def __repr__(self) -> str:
         return f"<EmbeddedBroker {self.url}>"
-
-
-class _SnapshotDict(dict[str, Any]):
-    """A dict whose iteration walks a copy of its keys (or items).
-
-    amqtt 0.12 loops over its subscription table with awaits inside (a new
-    client's session start sends the retained messages of every filter; a
-    broadcast awaits per subscriber), while other clients' SUBSCRIBE packets add
-    filters to that table: ``RuntimeError: dictionary changed size during
-    iteration`` ends the connecting client's session, and a fleet worker or
-    device on it loses its broker. Iterating a snapshot is what the loops mean.
-    """
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(super().keys()))
-
-    def items(self) -> Any:
-        return list(super().items())
-
-    def values(self) -> Any:
-        return list(super().values())
-
-
-def _guard_subscriptions(broker: Any) -> None:
-    """Swap amqtt's subscription table for a `_SnapshotDict` (see there)."""
-    table = getattr(broker, "_subscriptions", None)
-    if isinstance(table, dict) and not isinstance(table, _SnapshotDict):
-        broker._subscriptions = _SnapshotDict(table)
 
 
 def find_mosquitto() -> str | None:

@@ -43,6 +43,9 @@ class JoinKey(IntEnum):
 
     INSTALL_CODE = 1  # the key hashed from its install code
     LINK_KEY = 2  # the link key of an earlier join (historic key, or a rejoin)
+    #: The hash of its link key, to a hub whose log was restored (CCS03): the log
+    #: holds only that hash, so the proof is keyed with it.
+    KEY_HASH = 3
 
 
 class Refusal(IntEnum):
@@ -54,6 +57,7 @@ class Refusal(IntEnum):
     LOG_FULL = 4  # not logged, and the CHF Device Log is full
     MALFORMED = 5  # the JOIN payload is not one
     KEY_NOT_ALLOWED = 6  # that key is not the one allowed now (historic vs install code)
+    KEY_HASH_ONLY = 7  # a restored entry: the hub holds only the key's hash; prove that
 
 
 REFUSAL_TEXT = {
@@ -63,6 +67,7 @@ REFUSAL_TEXT = {
     Refusal.LOG_FULL: "CHF Device Log full",
     Refusal.MALFORMED: "malformed JOIN",
     Refusal.KEY_NOT_ALLOWED: "that key is not allowed now",
+    Refusal.KEY_HASH_ONLY: "restored log: prove the link key's hash",
 }
 
 
@@ -122,7 +127,8 @@ def key_hash(link_key: bytes) -> bytes:
 
 
 def session_key(join_key: bytes, device_nonce: bytes, hub_nonce: bytes) -> bytes:
-    """The link key a join with the install code establishes (fresh for every join)."""
+    """The link key a join with the install code (or with the hash of a link key, to
+    a restored hub) establishes: fresh for every join."""
     return aes_mmo(join_key + device_nonce + hub_nonce)
 
 
@@ -239,6 +245,7 @@ class JoinCounters:
     log_full: int = 0
     malformed: int = 0
     key_not_allowed: int = 0
+    key_hash_only: int = 0
 
     def count(self, refusal: Refusal | None) -> None:
         if refusal is None:
@@ -271,7 +278,7 @@ class HanMembership:
     install_code: bytes = b""
     link_key: bytes = b""
     joined: bool = False
-    source: str = ""  # "install_code", "link_key" (historic or rejoin) or "lab"
+    source: str = ""  # "install_code", "link_key" (historic or rejoin), "key_hash" or "lab"
     attempts: int = 0  # JOINs sent since the last success
     refusals: int = 0  # JOIN_REFUSEs received, ever
     last_refusal: str = ""  # the last refusal's reason (lower-case name); "" once joined

@@ -768,7 +768,10 @@ def set_gas_clock(req: Request) -> PayloadTree:
 
 # -- ASN.1: joins --------------------------------------------------------------------------
 
-#: GBCS join / device log device types.
+#: GBCS join / device log device types. The same numbers, Type 2 = 6 included, are
+#: the device types of Silicon Labs' GBCS Device Log for comms hubs
+#: (SiliconLabs/gecko_sdk, protocol/zigbee/app/framework/plugin/gbcs-device-log/
+#: gbcs-device-log.h); the reference data has no Type 2 join to check against.
 DEVICE_TYPE_NUMBERS = {
     "GSME": 0,
     "ESME": 1,

@@ -381,7 +381,9 @@ class HanLogStep(_Step):
     logged: list[str] = []  # CHF: in the log, joined or not
     lacks: list[str] = []  # not in the log
     historic: list[str] = []  # CHF: in the Historic Device Log
-    keys: dict[str, str] = {}  # CHF: the key each joined with (install_code, historic, restored)
+    keys: dict[
+        str, str
+    ] = {}  # CHF: the key each joined with (install_code, historic, restored, rejoined)
     length: int | None = None  # how many entries the log holds
 
 

@@ -107,6 +107,8 @@ async def test_read_join_details_of_an_esme(lab: Lab) -> None:
 
 async def test_restore_takes_the_logs_from_the_last_backups(lab: Lab) -> None:
     dcc, chf, gpf = _dcc(lab), lab.premises[0].chf, lab.premises[0].gpf
+    esme = lab.eui("ESME")
+    assert await lab.premises[0].han_join(esme)  # a link key: its hash goes in the CS14
     await _add_cad(lab)  # a CS14: the DCC now holds the log
     entries = [(str(lab.eui("GSME")), "GSME"), (str(lab.eui("PPMID")), "PPMID")]
     logged_gas = await dcc.request(
@@ -119,12 +121,14 @@ async def test_restore_takes_the_logs_from_the_last_backups(lab: Lab) -> None:
     assert bytes(chf.eui) in dcc.backups.chf and len(gpf_log) == 2
     chf.log = DeviceLog()  # a replacement hub arrives with empty logs
     gpf.han_pairings = {}
-    esme = lab.eui("ESME")
     assert not chf.admits(esme)
     restored = await dcc.request("8.12.1", as_user="supplier", target=chf.eui)
     assert restored.ok, restored.detail
     assert sorted(chf.device_log) == logged
+    assert not chf.admits(esme)  # the log holds its key's hash: it proves it first
+    assert await lab.premises[0].han_join(esme)  # through the handshake
     assert chf.admits(esme)
+    assert chf.device_log[bytes(esme)].key_source == "rejoined"
     gas = await dcc.request("8.12.2", as_user="supplier", target=gpf.eui)
     assert gas.ok, gas.detail
     assert gpf.han_pairings == gpf_log

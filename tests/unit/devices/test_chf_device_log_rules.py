@@ -19,7 +19,7 @@ from devices_support import (
 )
 
 from emulator.devices.base import Outbound
-from emulator.devices.chf import CS14
+from emulator.devices.chf import CHF_DEVICE_LOG_CAPACITY, CS14, LOG_FULL_RESULT
 from emulator.devices.device_log import (
     HISTORIC_CAPACITY,
     KEY_HISTORIC,
@@ -192,7 +192,8 @@ def test_ccs03_restores_the_log_and_raises_cs14(lab: Lab, alerts: list[Outbound]
     assert [r.result for r in access_response(send(lab.chf, command)).results] == [0]
     assert list(lab.chf.device_log) == [bytes(NEW)]
     assert lab.chf.pan_id == bytes.fromhex("0000000000000140")
-    assert lab.chf.admits(NEW) and not lab.chf.admits(lab.esme.eui)
+    # restored: the hash only, so nothing is admitted until the device proves it (a JOIN)
+    assert not lab.chf.admits(NEW) and not lab.chf.admits(lab.esme.eui)
     assert _alert_log(alerts[-1]) == [(NEW, key)]
 
 
@@ -275,3 +276,25 @@ def test_a_gpf_command_that_changes_nothing_raises_no_gcs62(lab: Lab) -> None:
     gpf.han_pairings = {}
     send(gpf, der_command(lab.acb, gpf, GCS59, payload))
     assert sink == []
+
+
+def test_ccs01_on_a_full_chf_device_log_fails_and_changes_nothing(
+    lab: Lab, alerts: list[Outbound]
+) -> None:
+    """The log holds CHF_DEVICE_LOG_CAPACITY devices; CCS01 for one more is refused
+    with the DLMS result we chose (LOG_FULL_RESULT), counted, and raises no CS14.
+    A device already logged still passes (its entry is kept, GBCS)."""
+    assert lab.chf.device_log_capacity == CHF_DEVICE_LOG_CAPACITY == 32
+    for index in range(CHF_DEVICE_LOG_CAPACITY - len(lab.chf.device_log)):
+        lab.chf.add_device(Eui64(bytes.fromhex("00DB1234567800") + bytes([index])))
+    assert len(lab.chf.device_log) == CHF_DEVICE_LOG_CAPACITY
+    before = sorted(lab.chf.device_log)
+    command = lab.acb.command("8.11-add", lab.chf.eui, device=NEW, join_timeout=3600)
+    results = [r.result for r in access_response(send(lab.chf, command)).results]
+    assert results[0] == LOG_FULL_RESULT  # register_device; what follows is not run
+    assert sorted(lab.chf.device_log) == before
+    assert lab.chf.log_full_refusals == 1
+    assert not [a for a in alerts if a.message_code == CS14]
+    logged = Eui64(before[0])
+    again = lab.acb.command("8.11-add", lab.chf.eui, device=logged, join_timeout=3600)
+    assert [r.result for r in access_response(send(lab.chf, again)).results] == [0, 0, 0]

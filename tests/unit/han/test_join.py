@@ -22,10 +22,16 @@ import pytest
 from emulator.clock import VirtualClock
 from emulator.devices.base import Device, DeviceType
 from emulator.devices.chf import Chf
-from emulator.devices.device_log import KEY_HISTORIC, KEY_INSTALL_CODE
+from emulator.devices.device_log import (
+    KEY_HISTORIC,
+    KEY_INSTALL_CODE,
+    KEY_REJOINED,
+    KEY_RESTORED,
+    DeviceLog,
+)
 from emulator.devices.factory import create_device
 from emulator.devices.runner import DeviceRunner
-from emulator.errors import GbcsDecodeError
+from emulator.errors import GbcsDecodeError, LinkTimeout
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.join import (
@@ -305,6 +311,52 @@ async def test_a_joined_device_may_rejoin_with_its_key_without_a_log_change(
     assert rig.hub.counters.alerts == alerts_before  # no CS14: nothing changed
 
 
+async def test_a_restored_hub_admits_a_device_once_it_proved_its_key_hash(rig: JoinRig) -> None:
+    """CCS03 gives a replacement hub the link key hashes of the old log, not the keys:
+    the device rejoins through the handshake, proving the hash (docs/wire-protocol.md
+    "Joining", a restored log); before that the hub admits nothing from it."""
+    rig.chf.register_device(NEW, 0, CODE)
+    assert await rig.runner.join_once()
+    old_key = rig.device.han.link_key
+    rig.chf.log = DeviceLog()  # the hub is replaced ...
+    rig.chf.log.restore([(NEW, key_hash(old_key))])  # ... and CCS03 restores the backup
+    assert not rig.chf.admits(NEW)
+    assert rig.chf.device_log[bytes(NEW)].key_source == KEY_RESTORED
+    alerts: list[object] = []
+    rig.hub.add_listener(lambda kind, _: alerts.append(kind))
+    rig.device.han.joined = False  # it lost its hub
+    assert await rig.runner.join_once()  # its link key refused (only the hash), then the hash
+    assert rig.hub.joins.refusals() == {"key_hash_only": 1}
+    assert rig.hub.joins.accepted == 2
+    entry = rig.chf.device_log[bytes(NEW)]
+    han = rig.device.han
+    assert han.joined and han.source == "key_hash"
+    assert entry.link_key == han.link_key != old_key  # a fresh key, both sides
+    assert (entry.link_key_hash, entry.key_source) == (key_hash(han.link_key), KEY_REJOINED)
+    assert rig.chf.admits(NEW)
+    await _until(lambda: "alert" in alerts, "the CS14 of the rejoin")
+
+
+async def test_a_restored_hub_refuses_a_device_with_another_key(rig: JoinRig) -> None:
+    rig.chf.log.restore([(NEW, key_hash(b"\x11" * 16))])
+    rig.device.han.link_key = b"\x22" * 16  # not the key whose hash the log holds
+    assert not await rig.runner.join_once()
+    assert rig.runner.last_refusal == Refusal.BAD_PROOF
+    assert rig.hub.joins.refusals() == {"key_hash_only": 1, "bad_proof": 1}
+    assert not rig.chf.admits(NEW)
+    assert rig.chf.device_log[bytes(NEW)].key_source == KEY_RESTORED
+    assert not rig.device.han.joined
+    # nor does its install code get it in: the restored entry knows no code
+    assert not await rig.runner.join_once()
+    assert rig.runner.last_refusal == Refusal.KEY_NOT_ALLOWED
+
+
+def test_lab_history_is_admitted_as_the_hub_held_it() -> None:
+    log = DeviceLog()
+    log.restore([(NEW, key_hash(b"\x11" * 16))], source="lab_history")
+    assert log.admits(NEW, START)
+
+
 async def test_the_membership_survives_a_state_round_trip(rig: JoinRig) -> None:
     rig.chf.register_device(NEW, 0, CODE)
     assert await rig.runner.join_once()
@@ -400,3 +452,52 @@ async def test_no_answer_fails_after_the_reply_timeout_and_a_forged_accept_is_re
     finally:
         await hub_end.close()
         await device_end.close()
+
+
+async def test_an_answer_the_hub_cannot_send_in_time_is_counted_and_the_hub_goes_on(
+    rig: JoinRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded broker may hold a JOIN answer past the link's send timeout: the hub
+    counts the drop and keeps serving (it used to stop receiving)."""
+    rig.chf.register_device(NEW, 0, CODE)
+    real_send = rig.hub._send_envelope
+    failed: list[EnvelopeKind] = []
+
+    async def slow_once(target: bytes, kind: EnvelopeKind, payload: bytes) -> None:
+        if not failed:
+            failed.append(kind)
+            raise LinkTimeout("send took over 10.0 s")
+        await real_send(target, kind, payload)
+
+    monkeypatch.setattr(rig.hub, "_send_envelope", slow_once)
+    attempt = asyncio.create_task(rig.runner.join_once())
+    await _until(lambda: bool(failed), "the unsent JOIN_ACCEPT")
+    rig.clock.advance(rig.runner.join_policy.reply_timeout)
+    assert await asyncio.wait_for(attempt, 5) is False  # no answer came
+    assert rig.hub.drops["send_timeout"] == 1
+    # the hub still listens and answers (here a refusal: it recorded the join whose
+    # JOIN_ACCEPT was lost, and the device holds no link key for a rejoin)
+    assert not await rig.runner.join_once()
+    assert rig.runner.last_refusal == Refusal.KEY_NOT_ALLOWED
+
+
+async def test_a_join_the_link_cannot_send_in_time_is_a_failed_attempt(
+    rig: JoinRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A congested link times the JOIN out: the attempt fails (counted, the device
+    keeps running and retries) instead of the error escaping the device."""
+    rig.chf.register_device(NEW, 0, CODE)
+    real_send = rig.link.send
+    calls: list[Envelope] = []
+
+    async def congested_once(env: Envelope) -> None:
+        calls.append(env)
+        if len(calls) == 1:
+            raise LinkTimeout("send took over 10.0 s")
+        await real_send(env)
+
+    monkeypatch.setattr(rig.link, "send", congested_once)
+    assert not await rig.runner.join_once()
+    assert rig.device.han.attempts == 1 and not rig.device.han.joined
+    assert await rig.runner.join_once()
+    assert rig.device.han.joined
