@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as _dt
 import logging
 import os
 import shlex
@@ -79,11 +80,29 @@ class BenchHooks:
     power_cycle: str | None = None  # the `power_cycle` scenario action
     reset: str | None = None  # before the lab connects to the device
     console: str | None = None  # runs for the lab's lifetime; every stdout line is logged
+    #: After the lab's clock moved (`advance`, `until`): ``{iso_time}`` is the lab's time.
+    set_clock: str | None = None
+    #: The `set_load` scenario action: ``{load_w}`` is the load in watts.
+    set_load: str | None = None
 
 
-async def run_hook(name: str, eui: Eui64, what: str, command: str, timeout: float) -> str:
+def fill(command: str, **values: str) -> str:
+    """``{name}`` in a hook replaced by its value, shell-quoted; other braces left alone."""
+    for name, value in values.items():
+        command = command.replace("{" + name + "}", shlex.quote(value))
+    return command
+
+
+async def run_hook(
+    name: str,
+    eui: Eui64,
+    what: str,
+    command: str,
+    timeout: float,
+    extra: dict[str, str] | None = None,
+) -> str:
     """Run one hook; its output (stdout and stderr) on success, `BenchError` otherwise."""
-    env = {**os.environ, "SMETS_DEVICE": name, "SMETS_EUI": str(eui)}
+    env = {**os.environ, "SMETS_DEVICE": name, "SMETS_EUI": str(eui), **(extra or {})}
     try:
         process = await asyncio.create_subprocess_shell(
             command,
@@ -162,6 +181,26 @@ class ExternalDevice:
             raise BenchError(f"{self.name} is external and has no power_cycle hook in the lab file")
         return await run_hook(
             self.name, self.eui, "power_cycle", self.hooks.power_cycle, self.hook_timeout
+        )
+
+    async def set_clock(self, when: _dt.datetime) -> str:
+        """Run the set_clock hook: the device's clock to the lab's `when`."""
+        if not self.hooks.set_clock:
+            raise BenchError(f"{self.name} is external and has no set_clock hook in the lab file")
+        iso = when.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+        command = fill(self.hooks.set_clock, iso_time=iso)
+        return await run_hook(
+            self.name, self.eui, "set_clock", command, self.hook_timeout, {"SMETS_TIME": iso}
+        )
+
+    async def set_load(self, watts: float) -> str:
+        """Run the set_load hook: the meter's load from now on."""
+        if not self.hooks.set_load:
+            raise BenchError(f"{self.name} is external and has no set_load hook in the lab file")
+        text = f"{watts:g}"
+        command = fill(self.hooks.set_load, load_w=text)
+        return await run_hook(
+            self.name, self.eui, "set_load", command, self.hook_timeout, {"SMETS_LOAD_W": text}
         )
 
     async def stop(self) -> None:

@@ -327,6 +327,12 @@ def conformance(
     show_default=True,
     help="What the port carries: HAN envelopes in frames, or GFI text lines (docs/hardware.md).",
 )
+@click.option(
+    "--console",
+    "console_path",
+    type=click.Path(dir_okay=False),
+    help="Serve the board's debug console on this Unix socket (set its clock, its load).",
+)
 def device(
     device_type: str,
     eui: str,
@@ -339,6 +345,7 @@ def device(
     no_auxiliary: bool,
     lab_file: str | None,
     line_format: str,
+    console_path: str | None,
 ) -> None:
     """Run one emulated device on a link until interrupted (Ctrl-C, SIGTERM).
 
@@ -370,9 +377,31 @@ def device(
                     options,
                     lab_file,
                     line_format,
+                    console_path,
                 )
             )
     except (HilError, EmulatorError) as exc:
+        fail(exc)
+
+
+@main.command("board-console")
+@click.argument("socket_path", type=click.Path(dir_okay=False))
+@click.argument("command", nargs=-1, required=True)
+def board_console(socket_path: str, command: tuple[str, ...]) -> None:
+    """Send one command to an emulated board's debug console (hil/board_console.py).
+
+    What a bench hook runs, e.g. `smets-hil board-console /tmp/esme.sock clock
+    2026-01-02T00:00:00Z`. Prints the answer; a refusal is one line, exit 1.
+    """
+    import asyncio
+
+    from hil.board_console import send_command
+    from hil.boundary import fail
+    from hil.errors import HilError
+
+    try:
+        click.echo(asyncio.run(send_command(socket_path, " ".join(command))))
+    except HilError as exc:
         fail(exc)
 
 

@@ -135,13 +135,15 @@ async def run_device(
     options: Mapping[str, Any] | None = None,
     lab_file: str | None = None,
     line_format: str = "envelope",
+    console_path: str | None = None,
 ) -> None:
     """Run until interrupted or SIGTERM; raise `HilError`/`EmulatorError` on failure.
 
     `options` go to the device type's constructor (an ESME's variant, auxiliary).
     With `lab_file` the device, its hub and its GPF are the lab's (seed and
     registration from the file). `line_format` "gfi" speaks GFI lines on the
-    port instead of envelopes (emulator/han/gfi.py).
+    port instead of envelopes (emulator/han/gfi.py). `console_path` serves the
+    board's debug console there (hil/board_console.py) for the bench hooks.
     """
     from emulator.devices.runner import DeviceRunner
     from emulator.han.link import open_link
@@ -168,10 +170,22 @@ async def run_device(
         async with link:
             runner = DeviceRunner(device, link, hub, state_file=path, gpf=gpf)
             runner.save()
-            if resumed:
-                echo(f"{device} resumed from {path}")
-            echo(f"{device} listening on {link_url}")
-            await _serve_until_stopped(runner, link, stop)
+            console = None
+            if console_path is not None:
+                from hil.board_console import BoardConsole
+
+                console = BoardConsole(runner, console_path)
+                await console.start()
+            try:
+                if resumed:
+                    echo(f"{device} resumed from {path}")
+                if console is not None:
+                    echo(f"{device} console on {console_path}")
+                echo(f"{device} listening on {link_url}")
+                await _serve_until_stopped(runner, link, stop)
+            finally:
+                if console is not None:
+                    await console.stop()
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)

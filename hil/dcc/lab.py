@@ -294,6 +294,8 @@ class HooksEntry(FileModel):
     power_cycle: str | None = None
     reset: str | None = None
     console: str | None = None
+    set_clock: str | None = None
+    set_load: str | None = None
 
 
 class DeviceEntry(FileModel):

@@ -90,6 +90,9 @@ log = logging.getLogger(__name__)
 #: Real seconds a han_join waits for the hub to take or refuse the device.
 JOIN_WAIT_S = 5.0
 
+#: Real seconds for what a device under test sent after its clock moved to arrive.
+EXTERNAL_SETTLE_S = 0.2
+
 #: A Python scenario's function is bounded at this many times its step timeout (real time).
 PYTHON_BOUND = 10
 
@@ -329,6 +332,32 @@ class ScenarioContext:
             left -= chunk
             self.sample_prepayment()
 
+    async def _external_clocks(self) -> str:
+        """Devices under test follow the lab's clock through their set_clock hooks.
+
+        A board's clock is its own: after the lab's time moved, each device under
+        test is told the new time by its bench hook (docs/hardware.md). One with no
+        such hook keeps its own time, and the step says so as a SKIP.
+        """
+        now = self.lab.clock.now()
+        said = f"clock at {now.isoformat()}"
+        if not self.virtual or not self.lab.externals:
+            return said
+        stuck = []
+        for external in self.lab.externals.values():
+            if external.hooks.set_clock:
+                await external.set_clock(now)
+            else:
+                stuck.append(f"{external.name} ({external.url})")
+        await asyncio.sleep(EXTERNAL_SETTLE_S)  # what the move raised, on its way over the port
+        if self.lab.dcc is not None:
+            await self.lab.dcc.settle()
+        if stuck:
+            raise StepSkipped(
+                f"{said}; external {', '.join(stuck)} has no set_clock hook: its clock did not move"
+            )
+        return f"{said} (devices under test too)"
+
     def sample_prepayment(self) -> None:
         """Balance and debt (pence) and supply state of every emulated meter, now."""
         if not self.prepayment:
@@ -455,14 +484,14 @@ class ScenarioContext:
             return await self._expect_dcc_alert(step, detail, timeout)
         if isinstance(step, AdvanceStep):
             await self._advance(step.advance)
-            return f"clock at {self.lab.clock.now().isoformat()}"
+            return await self._external_clocks()
         if isinstance(step, UntilStep):
             when = _dt.datetime.fromisoformat(step.until)
             seconds = (when - self.lab.clock.now()).total_seconds()
             if seconds < 0:
                 raise StepFailed(f"{step.until} is already past ({self.lab.clock.now()})")
             await self._advance(seconds)
-            return f"clock at {self.lab.clock.now().isoformat()}"
+            return await self._external_clocks()
         if isinstance(step, SleepStep):
             await asyncio.sleep(step.sleep)
             return f"slept {step.sleep:g} s (real time)"
@@ -748,10 +777,13 @@ class ScenarioContext:
         if external is not None:
             if step.action == "power_cycle" and external.hooks.power_cycle:
                 return await external.power_cycle() or "power cycled (bench hook)"
+            if step.action == "set_load" and external.hooks.set_load:
+                await external.set_load(float(step.load_w or 0.0))
+                return f"load {step.load_w:g} W (bench hook)"
             raise StepSkipped(
                 f"{step.action}: {step.device} is external ({external.url}); "
                 "the harness cannot do that to a board"
-                + (" (no power_cycle hook)" if step.action == "power_cycle" else "")
+                + (f" (no {step.action} hook)" if step.action in ("power_cycle", "set_load") else "")
             )
         device = self.lab.device(step.device)
         if device is None:
