@@ -84,6 +84,10 @@ class BenchHooks:
     set_clock: str | None = None
     #: The `set_load` scenario action: ``{load_w}`` is the load in watts.
     set_load: str | None = None
+    #: The `han_join` action (the join button); the hub's Device Log says how it went.
+    han_join: str | None = None
+    #: The `reset_han` action (a new board): ``{install_code}`` is hex, or empty.
+    reset_han: str | None = None
 
 
 def fill(command: str, **values: str) -> str:
@@ -201,6 +205,16 @@ class ExternalDevice:
         command = fill(self.hooks.set_load, load_w=text)
         return await run_hook(
             self.name, self.eui, "set_load", command, self.hook_timeout, {"SMETS_LOAD_W": text}
+        )
+
+    async def act(self, what: str, **values: str) -> str:
+        """Run the hook named `what` (han_join, reset_han) with its ``{values}`` filled."""
+        command = getattr(self.hooks, what)
+        if not command:
+            raise BenchError(f"{self.name} is external and has no {what} hook in the lab file")
+        env = {f"SMETS_{k.upper()}": v for k, v in values.items()}
+        return await run_hook(
+            self.name, self.eui, what, fill(command, **values), self.hook_timeout, env
         )
 
     async def stop(self) -> None:

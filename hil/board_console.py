@@ -10,6 +10,9 @@ Unix socket, one text line per command and one line back (``ok ...`` or
 ``clock ISO``  move the device's clock to that UTC time (never back); its timers
                due on the way (consumption, credit, alerts) run in order
 ``load W``     the meter's load from now, in watts
+``join``       the join button: one JOIN handshake now (it retries on its own after)
+``reset_han [CODE]``  forget its HAN membership (a new board), maybe a new install
+               code in hex, and join as after a power-up
 ``now``        the device's clock
 
 This is no GBCS frame kind: nothing of it goes over the device's HAN link.
@@ -29,11 +32,14 @@ from hil.errors import HilError
 
 if TYPE_CHECKING:
     from emulator.devices.runner import DeviceRunner
+    from hil.standalone import Service
 
 log = logging.getLogger(__name__)
 
 #: Seconds an alert raised by a clock move may take to leave on the link.
 FLUSH_S: Final = 5.0
+#: Real seconds a JOIN from the console waits for the hub's answer.
+JOIN_S: Final = 5.0
 #: Seconds the client waits for the board's answer.
 CLIENT_TIMEOUT_S: Final = 30.0
 
@@ -45,8 +51,9 @@ class ConsoleError(HilError):
 class BoardConsole:
     """Serves console commands for one device runner on a Unix socket."""
 
-    def __init__(self, runner: DeviceRunner, path: str | Path) -> None:
+    def __init__(self, runner: DeviceRunner, path: str | Path, service: Service) -> None:
         self.runner = runner
+        self.service = service
         self.path = Path(path)
         self._server: asyncio.AbstractServer | None = None
         #: Commands served and commands refused (each refusal is also logged).
@@ -105,7 +112,48 @@ class BoardConsole:
             return await self._set_clock(rest)
         if word == "load":
             return self._set_load(rest)
-        raise ConsoleError(f"unknown command {word!r} (clock ISO, load W, now)")
+        if word == "join":
+            return await self._join()
+        if word == "reset_han":
+            return await self._reset_han(rest)
+        raise ConsoleError(
+            f"unknown command {word!r} (clock ISO, load W, join, reset_han [CODE], now)"
+        )
+
+    async def _join(self) -> str:
+        """The join button: one JOIN now (link key if it has one, else install code)."""
+        han = self.runner.device.han
+        await self.service.pause()
+        try:
+            joined = await asyncio.wait_for(self.runner.join_once(), JOIN_S)
+        except TimeoutError:
+            joined = False
+        finally:
+            self.service.resume()  # refused: it retries on its own, as after a power-up
+        self.runner.save()
+        return "joined" if joined else f"refused {han.last_refusal or 'no answer'}"
+
+    async def _reset_han(self, text: str) -> str:
+        """A factory reset of its HAN membership, maybe a new install code; then it joins."""
+        code: bytes | None = None
+        if text:
+            try:
+                code = bytes.fromhex(text)
+            except ValueError:
+                raise ConsoleError(f"reset_han: {text!r} is not a hex install code") from None
+        han = self.runner.device.han
+        refusals = han.refusals
+        await self.service.pause()
+        han.forget()
+        if code is not None:
+            han.install_code = code
+        self.service.resume()  # its serving joins first
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + JOIN_S
+        while not han.joined and han.refusals == refusals and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        self.runner.save()
+        return "joined" if han.joined else f"refused {han.last_refusal or 'no answer'}"
 
     async def _set_clock(self, text: str) -> str:
         from emulator.clock import VirtualClock

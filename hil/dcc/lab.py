@@ -79,6 +79,12 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "lab"
 
 
+#: Real seconds a device under test may take to answer what a lab timer sent it.
+EXTERNAL_ANSWER_S = 2.0
+#: Real seconds of silence from the devices under test that end that wait.
+EXTERNAL_QUIET_S = 0.1
+
+
 class LabError(HilError, ValueError):
     """A lab that cannot be built or used; the message names the place."""
 
@@ -296,6 +302,8 @@ class HooksEntry(FileModel):
     console: str | None = None
     set_clock: str | None = None
     set_load: str | None = None
+    han_join: str | None = None
+    reset_han: str | None = None
 
 
 class DeviceEntry(FileModel):
@@ -769,12 +777,42 @@ class Lab:
             return
         end = self.clock.now() + _dt.timedelta(seconds=seconds)
         while (due := self.clock.next_due()) is not None and due <= end:
+            sent = self._external_traffic()
             self.clock.set(due)
             if self.dcc is not None:
                 await self.dcc.settle()
             else:
                 await asyncio.sleep(0)
+            await self._external_answers(sent)
         self.clock.set(max(end, self.clock.now()))  # a fault injector may have moved it on
+        if self.dcc is not None:
+            await self.dcc.settle()
+
+    def _external_traffic(self) -> tuple[int, int]:
+        """Envelopes sent to and received from the devices under test so far."""
+        links = [e.link for e in self.externals.values() if e.link is not None]
+        return sum(k.counters.sent for k in links), sum(k.counters.received for k in links)
+
+    async def _external_answers(self, before: tuple[int, int]) -> None:
+        """A timer sent something to a board: give it real time to answer before the next.
+
+        A board works in real time while the lab's clock jumps: without this a hub's
+        retry timer (a firmware offer) fires again before the board could answer the
+        first. Waits until nothing more came back for `EXTERNAL_QUIET_S`, at most
+        `EXTERNAL_ANSWER_S`.
+        """
+        if not self.externals or self._external_traffic()[0] == before[0]:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EXTERNAL_ANSWER_S
+        seen, quiet_since = self._external_traffic(), loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            now = self._external_traffic()
+            if now != seen:
+                seen, quiet_since = now, loop.time()
+            elif now[1] > before[1] and loop.time() - quiet_since >= EXTERNAL_QUIET_S:
+                break
         if self.dcc is not None:
             await self.dcc.settle()
 

@@ -48,6 +48,8 @@ def lab_for(scenario: Scenario, tmp_path: Path, link: str, console: Path) -> Pat
     hooks = {
         "set_clock": console_hook(console, "clock {iso_time}"),
         "set_load": console_hook(console, "load {load_w}"),
+        "han_join": console_hook(console, "join"),
+        "reset_han": console_hook(console, "reset_han {install_code}"),
     }
     for premises in data["premises"]:
         for device in premises["devices"]:
@@ -91,6 +93,9 @@ async def run_against_a_board(
     return record
 
 
+#: Scenarios whose every step acts on the inside of the ESME: all SKIP, with the reason.
+ALL_INSIDE = {"replayed-utrn.yaml"}  # UTRNs typed at the emulated PPMID reach the meter in-process
+
 CASES = [
     pytest.param(folder, path, id=f"{folder}/{path.name}")
     for folder, paths in FOLDERS.items()
@@ -105,7 +110,8 @@ async def test_scenarios_pass_with_the_esme_external(
 ) -> None:
     for scenario in load_scenarios(path):
         record = await run_against_a_board(tmp_path, boards, scenario, bridge)
-        assert record.verdict == Verdict.PASS, (scenario.name, problems(record))
+        want = Verdict.SKIP if path.name in ALL_INSIDE else Verdict.PASS
+        assert record.verdict == want, (scenario.name, problems(record))
         if any(m.kind == "command" and m.target == "ESME" for m in record.messages):
             assert any(m.kind == "response" and m.source == "ESME" for m in record.messages), (
                 "the ESME answered nothing over the port"
