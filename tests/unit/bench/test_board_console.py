@@ -74,7 +74,7 @@ async def test_bad_commands_are_refused_with_one_line(
 
 
 async def test_a_console_that_is_not_there_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConsoleError, match="nothing.sock"):
+    with pytest.raises(ConsoleError, match=r"nothing\.sock"):
         await send_command(tmp_path / "nothing.sock", "now", timeout=2)
 
 
