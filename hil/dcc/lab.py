@@ -679,12 +679,17 @@ class Lab:
             dcc_parties={r.value: parties[r].eui for r in dcc_roles if r in parties},
         )
         self.dcc.firmware_delivery = self._deliver_firmware
-        self.dcc.install_codes = {
-            eui: device.han.install_code
+        from emulator.premises import lab_install_code
+
+        # A board of ours has the lab's install code, as the emulated devices do.
+        codes = {key: lab_install_code(key[-1]) for key in self.externals}
+        codes.update(
+            (eui, device.han.install_code)
             for premises in self.premises
             for eui, device in premises.devices.items()
             if device.han.install_code
-        }
+        )
+        self.dcc.install_codes = codes
         self.dcc.response_timeout = self.spec.response_timeout
         if self.smets1_sites:
             self.smets1 = Smets1ServiceProvider(self.dcc, f"{base}-smets1")
