@@ -48,6 +48,18 @@ HOOK_TIMEOUT: Final = 60.0
 WATCH: Final = 0.1
 
 
+#: Seconds to wait for the retained status of a device under test on MQTT.
+STATUS_WAIT: Final = 1.0
+
+
+def _peer_gone(link: Link, eui: Eui64) -> str | None:
+    """Why the broker says the device is gone (its last will), or None."""
+    status = getattr(link, "peer_status", {}).get(bytes(eui))
+    if status == "offline":
+        return "the broker says offline (its last will, or it left)"
+    return None
+
+
 class OfflineLink(Link):
     """Where the hub's route to a device under test points while its port is gone."""
 
@@ -246,6 +258,7 @@ class ExternalDevice:
             link = open_link(self.url)
         try:
             await link.open()
+            await self._peer_alive(link)
         except BaseException:
             await link.close()
             raise
@@ -253,6 +266,20 @@ class ExternalDevice:
         await self._hub.add_link(link, [self.eui])
         self.online = True
         self.problem = None
+
+    async def _peer_alive(self, link: Link) -> None:
+        """On MQTT the broker is up whether the device is or not: its status says which."""
+        watch = getattr(link, "watch_peer", None)
+        if watch is None:
+            return
+        await watch(self.eui)
+        for _ in range(int(STATUS_WAIT / 0.02)):  # a retained status comes at once, if any
+            if bytes(self.eui) in link.peer_status:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.02)
+        why = _peer_gone(link, self.eui)
+        if why is not None:
+            raise LinkClosed(f"{self.url}: {why}")
 
     async def _drop_link(self) -> None:
         link, self.link = self.link, None
@@ -270,10 +297,17 @@ class ExternalDevice:
         """Notice a lost link, say so once, and reopen it until the device is back."""
         while True:
             link = self.link
-            if link is not None and link.lost is None and not link.closed:
+            gone = None if link is None else _peer_gone(link, self.eui)
+            if link is not None and link.lost is None and not link.closed and gone is None:
                 await asyncio.sleep(WATCH)
                 continue
-            why = str(link.lost) if link is not None and link.lost is not None else "link closed"
+            why = (
+                gone
+                if gone is not None
+                else str(link.lost)
+                if link is not None and link.lost is not None
+                else "link closed"
+            )
             self.online = False
             self.losses += 1
             self.problem = why
