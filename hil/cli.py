@@ -417,8 +417,23 @@ def wire() -> None:
 @click.option("--seed", default="smets-hil-lab", show_default=True, help="Lab PKI seed.")
 @click.option("--reply-within", type=float, default=2.0, show_default=True, help="Seconds.")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds.")
+@click.option(
+    "--join-wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait first for the JOIN of a device started unjoined.",
+)
+@click.option("--install-code", help="The device's install code (hex), to check its JOIN proof.")
 def wire_check(
-    link_url: str, eui: str, hub_eui: str, seed: str, reply_within: float, timeout: float
+    link_url: str,
+    eui: str,
+    hub_eui: str,
+    seed: str,
+    reply_within: float,
+    timeout: float,
+    join_wait: float,
+    install_code: str | None,
 ) -> None:
     """Exercise a device shim on a port; one line per finding, exit 1 if any failed."""
     import asyncio
@@ -427,6 +442,12 @@ def wire_check(
     from hil.errors import HilError
     from hil.wire import check_device, failed
 
+    code = None
+    if install_code is not None:
+        try:
+            code = bytes.fromhex(install_code)
+        except ValueError:
+            fail(f"--install-code {install_code!r}: not hex")
     try:
         findings = asyncio.run(
             check_device(
@@ -436,6 +457,8 @@ def wire_check(
                 seed=seed,
                 reply_within=reply_within,
                 timeout=timeout,
+                install_code=code,
+                join_wait=join_wait,
             )
         )
     except (HilError, EmulatorError) as exc:

@@ -679,10 +679,10 @@ class Lab:
             dcc_parties={r.value: parties[r].eui for r in dcc_roles if r in parties},
         )
         self.dcc.firmware_delivery = self._deliver_firmware
-        from emulator.premises import lab_install_code
+        from emulator.premises import premises_install_code
 
         # A board of ours has the lab's install code, as the emulated devices do.
-        codes = {key: lab_install_code(key[-1]) for key in self.externals}
+        codes = {key: premises_install_code(key[-1]) for key in self.externals}
         codes.update(
             (eui, device.han.install_code)
             for premises in self.premises
