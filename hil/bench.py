@@ -159,6 +159,9 @@ class ExternalDevice:
     hooks: BenchHooks = field(default_factory=BenchHooks)
     retry: float = RETRY
     hook_timeout: float = HOOK_TIMEOUT
+    #: Its device type (ESME...) and the hardware version the hub checks OTA images against.
+    kind: str = ""
+    hardware_version: int | None = None
     opener: Callable[[str], Link] | None = None
     link: Link | None = None
     online: bool = False

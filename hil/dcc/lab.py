@@ -104,6 +104,7 @@ class DeviceSpec:
     options: dict[str, Any] = field(default_factory=dict)  # constructor options (ESME variant)
     external: str | None = None  # the link URL of a device under test (not emulated here)
     hooks: BenchHooks = field(default_factory=BenchHooks)  # bench commands (hil/bench.py)
+    hardware_version: int | None = None  # a device under test's, for the hub's OTA check
 
 
 @dataclass
@@ -160,6 +161,7 @@ class LabSpec:
                     },
                     d.link if d.external else None,
                     BenchHooks(**d.hooks.model_dump()) if d.hooks is not None else BenchHooks(),
+                    d.hardware_version,
                 )
                 for d in p.devices
             ]
@@ -318,6 +320,9 @@ class DeviceEntry(FileModel):
     external: bool = False  # a device under test on `link`, not emulated (docs/hardware.md)
     link: Annotated[str, AfterValidator(_link_url)] | None = None
     hooks: HooksEntry | None = None
+    #: A device under test's hardware version, which the hub checks an OTA image's
+    #: range against (as the SMI's device model tells a DCC); unset: not checked.
+    hardware_version: int | None = None
 
 
 class AgentsEntry(FileModel):
@@ -585,7 +590,14 @@ class Lab:
                     name = d.name or d.kind.value
                     externals[bytes(dut)] = (
                         len(built),
-                        ExternalDevice(name, dut, d.external, d.hooks),
+                        ExternalDevice(
+                            name,
+                            dut,
+                            d.external,
+                            d.hooks,
+                            kind=d.kind.value,
+                            hardware_version=d.hardware_version,
+                        ),
                     )
             if any(
                 d.kind == DeviceKind.PPMID and d.status == SmiStatus.COMMISSIONED for d in p.devices
@@ -828,8 +840,9 @@ class Lab:
         external = self.externals.get(bytes(eui))
         if external is not None and ota_file is not None:
             hub = self.premises[self._external_premises[bytes(eui)]].hub
-            if hub is not None:  # the board's hardware version is its own business
-                hub.distribute(eui, ota_file, None)
+            if hub is not None:  # checked against the lab file's, if it names one
+                signed = ota.signed_for(external.kind) if external.kind else True
+                hub.distribute(eui, ota_file, external.hardware_version, signed)
             return
         for premises in self.premises:
             hub = premises.hub

@@ -54,7 +54,8 @@ def lab_for(scenario: Scenario, tmp_path: Path, link: str, console: Path) -> Pat
     for premises in data["premises"]:
         for device in premises["devices"]:
             if device["type"] == "ESME":
-                device.update(external=True, link=link, hooks=hooks)
+                # The board's hardware version, as the SMI's device model tells a DCC.
+                device.update(external=True, link=link, hooks=hooks, hardware_version=1)
     path = tmp_path / f"dut-{source.name}"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
