@@ -27,6 +27,10 @@ from hil.scenario.model import Scenario, load_scenarios
 from hil.scenario.record import ScenarioRecord, Verdict
 from hil.scenario.runner import run_scenarios
 
+#: 36 cases, each a scenario file against a fresh ESME process: minutes in all. Never
+#: skipped: `make test` and CI run them; `-m 'not slow'` leaves them out locally.
+pytestmark = pytest.mark.slow
+
 SCENARIOS = FIXTURES / "scenarios"
 FOLDERS: dict[str, list[Path]] = {
     "join": sorted((SCENARIOS / "join").glob("*.yaml")),
