@@ -352,7 +352,7 @@ class ScenarioContext:
         stuck = await self._sync_clocks()
         if stuck:
             raise StepSkipped(
-                f"{said}; external {', '.join(stuck)} has no set_clock hook: its clock did not move"
+                f"{said}; {', '.join(stuck)} with no set_clock hook: its clock did not move"
             )
         return f"{said} (devices under test too)"
 
@@ -364,7 +364,7 @@ class ScenarioContext:
             if external.hooks.set_clock:
                 await external.set_clock(now)
             else:
-                stuck.append(f"{external.name} ({external.url})")
+                stuck.append(f"{external.name} is external ({external.url})")
         await asyncio.sleep(EXTERNAL_SETTLE_S)  # what the move raised, on its way over the port
         if self.lab.dcc is not None:
             await self.lab.dcc.settle()
