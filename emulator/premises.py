@@ -138,6 +138,11 @@ def join_ppmids(devices: Mapping[bytes, Device]) -> None:
         ppmid.refresh(catch_up=False)  # the screen shows the meters from the start
 
 
+def premises_install_code(suffix: int) -> bytes:
+    """The install code a lab device is built with (and that a lab board of ours has)."""
+    return b"install-code-" + bytes([suffix])
+
+
 @dataclass
 class Premises:
     pki: TestPki
@@ -175,7 +180,7 @@ class Premises:
             remote = create_device(kind, device_eui(base, suffix), clock, acb=acb, **options)
             provision(remote, the_pki, parties)
             built[bytes(remote.eui)] = remote
-            remote.han.install_code = b"install-code-" + bytes([suffix])
+            remote.han.install_code = premises_install_code(suffix)
             chf.add_device(remote.eui, 0, remote.han.install_code)
         chf.add_device(gpf.eui)
         connect_ppmids(built)

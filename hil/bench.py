@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as _dt
 import logging
 import os
 import shlex
@@ -45,6 +46,18 @@ HOOK_TIMEOUT: Final = 60.0
 
 #: How often the link of an online device is looked at for a loss (seconds).
 WATCH: Final = 0.1
+
+
+#: Seconds to wait for the retained status of a device under test on MQTT.
+STATUS_WAIT: Final = 1.0
+
+
+def _peer_gone(link: Link, eui: Eui64) -> str | None:
+    """Why the broker says the device is gone (its last will), or None."""
+    status = getattr(link, "peer_status", {}).get(bytes(eui))
+    if status == "offline":
+        return "the broker says offline (its last will, or it left)"
+    return None
 
 
 class OfflineLink(Link):
@@ -79,11 +92,33 @@ class BenchHooks:
     power_cycle: str | None = None  # the `power_cycle` scenario action
     reset: str | None = None  # before the lab connects to the device
     console: str | None = None  # runs for the lab's lifetime; every stdout line is logged
+    #: After the lab's clock moved (`advance`, `until`): ``{iso_time}`` is the lab's time.
+    set_clock: str | None = None
+    #: The `set_load` scenario action: ``{load_w}`` is the load in watts.
+    set_load: str | None = None
+    #: The `han_join` action (the join button); the hub's Device Log says how it went.
+    han_join: str | None = None
+    #: The `reset_han` action (a new board): ``{install_code}`` is hex, or empty.
+    reset_han: str | None = None
 
 
-async def run_hook(name: str, eui: Eui64, what: str, command: str, timeout: float) -> str:
+def fill(command: str, **values: str) -> str:
+    """``{name}`` in a hook replaced by its value, shell-quoted; other braces left alone."""
+    for name, value in values.items():
+        command = command.replace("{" + name + "}", shlex.quote(value))
+    return command
+
+
+async def run_hook(
+    name: str,
+    eui: Eui64,
+    what: str,
+    command: str,
+    timeout: float,
+    extra: dict[str, str] | None = None,
+) -> str:
     """Run one hook; its output (stdout and stderr) on success, `BenchError` otherwise."""
-    env = {**os.environ, "SMETS_DEVICE": name, "SMETS_EUI": str(eui)}
+    env = {**os.environ, "SMETS_DEVICE": name, "SMETS_EUI": str(eui), **(extra or {})}
     try:
         process = await asyncio.create_subprocess_shell(
             command,
@@ -124,6 +159,9 @@ class ExternalDevice:
     hooks: BenchHooks = field(default_factory=BenchHooks)
     retry: float = RETRY
     hook_timeout: float = HOOK_TIMEOUT
+    #: Its device type (ESME...) and the hardware version the hub checks OTA images against.
+    kind: str = ""
+    hardware_version: int | None = None
     opener: Callable[[str], Link] | None = None
     link: Link | None = None
     online: bool = False
@@ -164,6 +202,36 @@ class ExternalDevice:
             self.name, self.eui, "power_cycle", self.hooks.power_cycle, self.hook_timeout
         )
 
+    async def set_clock(self, when: _dt.datetime) -> str:
+        """Run the set_clock hook: the device's clock to the lab's `when`."""
+        if not self.hooks.set_clock:
+            raise BenchError(f"{self.name} is external and has no set_clock hook in the lab file")
+        iso = when.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+        command = fill(self.hooks.set_clock, iso_time=iso)
+        return await run_hook(
+            self.name, self.eui, "set_clock", command, self.hook_timeout, {"SMETS_TIME": iso}
+        )
+
+    async def set_load(self, watts: float) -> str:
+        """Run the set_load hook: the meter's load from now on."""
+        if not self.hooks.set_load:
+            raise BenchError(f"{self.name} is external and has no set_load hook in the lab file")
+        text = f"{watts:g}"
+        command = fill(self.hooks.set_load, load_w=text)
+        return await run_hook(
+            self.name, self.eui, "set_load", command, self.hook_timeout, {"SMETS_LOAD_W": text}
+        )
+
+    async def act(self, what: str, **values: str) -> str:
+        """Run the hook named `what` (han_join, reset_han) with its ``{values}`` filled."""
+        command = getattr(self.hooks, what)
+        if not command:
+            raise BenchError(f"{self.name} is external and has no {what} hook in the lab file")
+        env = {f"SMETS_{k.upper()}": v for k, v in values.items()}
+        return await run_hook(
+            self.name, self.eui, what, fill(command, **values), self.hook_timeout, env
+        )
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -193,6 +261,7 @@ class ExternalDevice:
             link = open_link(self.url)
         try:
             await link.open()
+            await self._peer_alive(link)
         except BaseException:
             await link.close()
             raise
@@ -200,6 +269,20 @@ class ExternalDevice:
         await self._hub.add_link(link, [self.eui])
         self.online = True
         self.problem = None
+
+    async def _peer_alive(self, link: Link) -> None:
+        """On MQTT the broker is up whether the device is or not: its status says which."""
+        watch = getattr(link, "watch_peer", None)
+        if watch is None:
+            return
+        await watch(self.eui)
+        for _ in range(int(STATUS_WAIT / 0.02)):  # a retained status comes at once, if any
+            if bytes(self.eui) in link.peer_status:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.02)
+        why = _peer_gone(link, self.eui)
+        if why is not None:
+            raise LinkClosed(f"{self.url}: {why}")
 
     async def _drop_link(self) -> None:
         link, self.link = self.link, None
@@ -217,10 +300,17 @@ class ExternalDevice:
         """Notice a lost link, say so once, and reopen it until the device is back."""
         while True:
             link = self.link
-            if link is not None and link.lost is None and not link.closed:
+            gone = None if link is None else _peer_gone(link, self.eui)
+            if link is not None and link.lost is None and not link.closed and gone is None:
                 await asyncio.sleep(WATCH)
                 continue
-            why = str(link.lost) if link is not None and link.lost is not None else "link closed"
+            why = (
+                gone
+                if gone is not None
+                else str(link.lost)
+                if link is not None and link.lost is not None
+                else "link closed"
+            )
             self.online = False
             self.losses += 1
             self.problem = why

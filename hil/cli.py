@@ -327,6 +327,12 @@ def conformance(
     show_default=True,
     help="What the port carries: HAN envelopes in frames, or GFI text lines (docs/hardware.md).",
 )
+@click.option(
+    "--console",
+    "console_path",
+    type=click.Path(dir_okay=False),
+    help="Serve the board's debug console on this Unix socket (set its clock, its load).",
+)
 def device(
     device_type: str,
     eui: str,
@@ -339,6 +345,7 @@ def device(
     no_auxiliary: bool,
     lab_file: str | None,
     line_format: str,
+    console_path: str | None,
 ) -> None:
     """Run one emulated device on a link until interrupted (Ctrl-C, SIGTERM).
 
@@ -370,9 +377,31 @@ def device(
                     options,
                     lab_file,
                     line_format,
+                    console_path,
                 )
             )
     except (HilError, EmulatorError) as exc:
+        fail(exc)
+
+
+@main.command("board-console")
+@click.argument("socket_path", type=click.Path(dir_okay=False))
+@click.argument("command", nargs=-1, required=True)
+def board_console(socket_path: str, command: tuple[str, ...]) -> None:
+    """Send one command to an emulated board's debug console (hil/board_console.py).
+
+    What a bench hook runs, e.g. `smets-hil board-console /tmp/esme.sock clock
+    2026-01-02T00:00:00Z`. Prints the answer; a refusal is one line, exit 1.
+    """
+    import asyncio
+
+    from hil.board_console import send_command
+    from hil.boundary import fail
+    from hil.errors import HilError
+
+    try:
+        click.echo(asyncio.run(send_command(socket_path, " ".join(command))))
+    except HilError as exc:
         fail(exc)
 
 
@@ -388,8 +417,23 @@ def wire() -> None:
 @click.option("--seed", default="smets-hil-lab", show_default=True, help="Lab PKI seed.")
 @click.option("--reply-within", type=float, default=2.0, show_default=True, help="Seconds.")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds.")
+@click.option(
+    "--join-wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait first for the JOIN of a device started unjoined.",
+)
+@click.option("--install-code", help="The device's install code (hex), to check its JOIN proof.")
 def wire_check(
-    link_url: str, eui: str, hub_eui: str, seed: str, reply_within: float, timeout: float
+    link_url: str,
+    eui: str,
+    hub_eui: str,
+    seed: str,
+    reply_within: float,
+    timeout: float,
+    join_wait: float,
+    install_code: str | None,
 ) -> None:
     """Exercise a device shim on a port; one line per finding, exit 1 if any failed."""
     import asyncio
@@ -398,6 +442,12 @@ def wire_check(
     from hil.errors import HilError
     from hil.wire import check_device, failed
 
+    code = None
+    if install_code is not None:
+        try:
+            code = bytes.fromhex(install_code)
+        except ValueError:
+            fail(f"--install-code {install_code!r}: not hex")
     try:
         findings = asyncio.run(
             check_device(
@@ -407,6 +457,8 @@ def wire_check(
                 seed=seed,
                 reply_within=reply_within,
                 timeout=timeout,
+                install_code=code,
+                join_wait=join_wait,
             )
         )
     except (HilError, EmulatorError) as exc:

@@ -135,13 +135,15 @@ async def run_device(
     options: Mapping[str, Any] | None = None,
     lab_file: str | None = None,
     line_format: str = "envelope",
+    console_path: str | None = None,
 ) -> None:
     """Run until interrupted or SIGTERM; raise `HilError`/`EmulatorError` on failure.
 
     `options` go to the device type's constructor (an ESME's variant, auxiliary).
     With `lab_file` the device, its hub and its GPF are the lab's (seed and
     registration from the file). `line_format` "gfi" speaks GFI lines on the
-    port instead of envelopes (emulator/han/gfi.py).
+    port instead of envelopes (emulator/han/gfi.py). `console_path` serves the
+    board's debug console there (hil/board_console.py) for the bench hooks.
     """
     from emulator.devices.runner import DeviceRunner
     from emulator.han.link import open_link
@@ -168,30 +170,85 @@ async def run_device(
         async with link:
             runner = DeviceRunner(device, link, hub, state_file=path, gpf=gpf)
             runner.save()
-            if resumed:
-                echo(f"{device} resumed from {path}")
-            echo(f"{device} listening on {link_url}")
-            await _serve_until_stopped(runner, link, stop)
+            service = Service(runner, link)
+            console = None
+            if console_path is not None:
+                from hil.board_console import BoardConsole
+
+                console = BoardConsole(runner, console_path, service)
+                await console.start()
+            try:
+                if resumed:
+                    echo(f"{device} resumed from {path}")
+                if console is not None:
+                    echo(f"{device} console on {console_path}")
+                echo(f"{device} listening on {link_url}")
+                await _serve_until_stopped(runner, link, stop, service)
+            finally:
+                if console is not None:
+                    await console.stop()
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
     await asyncio.sleep(0)
 
 
-async def _serve_until_stopped(runner: DeviceRunner, link: Link, stop: asyncio.Event) -> None:
+class Service:
+    """The device's serving task, which the board console may stop and start again.
+
+    A JOIN from the console (a button on a board, a power-up after a HAN reset)
+    reads the JOIN answer from the link itself, so serving stops for it first.
+    """
+
+    def __init__(self, runner: DeviceRunner, link: Link) -> None:
+        self.runner = runner
+        self.link = link
+        self.paused = False
+        self.resumed = asyncio.Event()
+        self.work = self._start()
+
+    def _start(self) -> asyncio.Future[None]:
+        if hasattr(self.runner.device, "next_wake"):
+            # Asleep, it reads nothing, so it watches its link to notice a loss before waking.
+            return asyncio.ensure_future(_sleepy(self.runner, self.link))
+        return asyncio.ensure_future(self.runner.serve())
+
+    async def pause(self) -> None:
+        self.paused = True
+        self.resumed.clear()
+        self.work.cancel()
+        await asyncio.wait({self.work})
+
+    def resume(self) -> None:
+        self.work = self._start()
+        self.paused = False
+        self.resumed.set()
+
+
+async def _serve_until_stopped(
+    runner: DeviceRunner, link: Link, stop: asyncio.Event, service: Service | None = None
+) -> None:
     """Serve until `stop` (SIGTERM: the link says goodbye) or until the link is lost."""
-    if hasattr(runner.device, "next_wake"):
-        # Asleep, it reads nothing, so it watches its link to notice a loss before waking.
-        work = asyncio.ensure_future(_sleepy(runner, link))
-    else:
-        work = asyncio.ensure_future(runner.serve())
+    service = service or Service(runner, link)
     stopping = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        while True:
+            work = service.work
+            both: set[asyncio.Future[Any]] = {work, stopping}
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+            if stopping.done() or not (service.paused or work is not service.work):
+                break
+            if service.paused:  # the console stopped it for a moment
+                resumed = asyncio.ensure_future(service.resumed.wait())
+                either: set[asyncio.Future[Any]] = {resumed, stopping}
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                resumed.cancel()
     finally:
-        for task in (work, stopping):
+        for task in (service.work, stopping):
             task.cancel()
-        await asyncio.wait({work, stopping})
+        last: set[asyncio.Future[Any]] = {service.work, stopping}
+        await asyncio.wait(last)
+    work = service.work
     if work.cancelled():
         return
     error = work.exception()

@@ -23,13 +23,19 @@ docs/wire-protocol.md ("Checking a shim"):
     resync            after line noise the next frame is still understood
     version           an envelope of version 2 is not acted on
     nack-garbage      an envelope whose payload is not GBCS is NACKed (advice)
-
-The JOIN exchange is not checked yet: see the TODO in `check_device`.
+    join              an unjoined device's JOIN (section 9) was well-formed, its proof
+                      held for the install code, and after the checker's JOIN_ACCEPT
+                      it answered the read (skip: no JOIN came, a joined device
+                      does not join; warn: proof not checked, no install code given)
+    join-malformed    the JOIN payload is not 33 bytes with a known key type
+    join-proof        the JOIN's proof does not hold for the install code given
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +53,9 @@ DEFAULT_HUB: Final = "00-DB-12-34-56-78-90-A2"
 #: Line noise for the resync check: no flag in it, so the device must drop it
 #: as one bad frame at the next flag and read the frame after it intact.
 NOISE: Final = bytes(range(0x80, 0xC0))
+
+#: Seconds after JOIN_ACCEPT before the first command (the device derives its key).
+JOIN_SETTLE: Final = 0.2
 
 Outcome = Literal["pass", "fail", "warn", "skip"]
 
@@ -85,7 +94,11 @@ class WireChecker:
         *,
         reply_within: float = 2.0,
         timeout: float = 5.0,
+        install_code: bytes | None = None,
+        join_wait: float = 0.0,
     ) -> None:
+        self.install_code = install_code
+        self.join_wait = join_wait
         self.link = link
         self.device = device
         self.hub = hub
@@ -107,15 +120,73 @@ class WireChecker:
         return self._sequence
 
     async def run(self) -> list[Finding]:
+        joining = await self._check_join()
         await self._check_read()
+        if joining is not None and self._outcome("reply") == "pass":
+            self._add("join", *joining)
+        elif joining is not None:
+            self._add("join", "fail", "accepted, but the read after it got no proper answer")
         await self._check_back_to_back()
         await self._check_resync()
         await self._check_version()
         await self._check_garbage()
-        # TODO(join): once the JOIN handshake is merged (docs/wire-protocol.md "Joining"),
-        # check that the device sends JOIN and waits for the hub's answer before GBCS.
-        self.findings.append(Finding("join", "skip", "JOIN handshake not checked yet"))
         return self.findings
+
+    def _outcome(self, name: str) -> Outcome | None:
+        return next((f.outcome for f in self.findings if f.name == name), None)
+
+    async def _check_join(self) -> tuple[Outcome, str] | None:
+        """An unjoined device sends JOIN first (power-up): check it, and accept it.
+
+        Returns the join finding to make once the read after it was answered, or
+        None when the join was judged already (skipped or failed).
+        """
+        from emulator.han.join import (
+            JoinAccept,
+            JoinRequest,
+            device_proof,
+            hub_proof,
+            install_code_key,
+            proofs_match,
+        )
+
+        join = None
+        deadline = time.perf_counter() + self.join_wait
+        while join is None and (left := deadline - time.perf_counter()) > 0:
+            try:
+                got = await self.link.recv(timeout=left)
+            except LinkTimeout:
+                break
+            if got.kind == EnvelopeKind.JOIN and got.source == self.device:
+                join = got
+        if join is None:
+            self._add(
+                "join",
+                "skip",
+                f"no JOIN within {self.join_wait:g} s (a joined device does not join; "
+                "start it unjoined, with --join-wait)",
+            )
+            return None
+        try:
+            request = JoinRequest.decode(join.payload)
+        except GbcsError as exc:
+            self._add("join-malformed", "fail", f"JOIN payload: {exc}")
+            return None
+        if self.install_code is None:
+            return ("warn", "JOIN well-formed; proof not checked (give --install-code)")
+        key = install_code_key(self.install_code)
+        want = device_proof(key, self.device, self.hub, request.key_type, request.nonce)
+        if not proofs_match(request.proof, want):
+            self._add("join-proof", "fail", f"{request.key_type.name} proof does not hold")
+            return None
+        hub_nonce = os.urandom(16)
+        proof = hub_proof(key, self.hub, self.device, request.key_type, request.nonce, hub_nonce)
+        answer = JoinAccept(request.nonce, hub_nonce, proof).encode()
+        await self.link.send(
+            Envelope(self.hub, self.device, EnvelopeKind.JOIN_ACCEPT, answer, self._next())
+        )
+        await asyncio.sleep(JOIN_SETTLE)  # the device derives its link key, then serves
+        return ("pass", "JOIN well-formed, proof holds, the read after JOIN_ACCEPT answered")
 
     # -- stimuli --------------------------------------------------------------------------------
 
@@ -350,8 +421,14 @@ async def check_device(
     seed: str = "smets-hil-lab",
     reply_within: float = 2.0,
     timeout: float = 5.0,
+    install_code: bytes | None = None,
+    join_wait: float = 0.0,
 ) -> list[Finding]:
-    """Open `url` as the hub would and check the device on it; raises only if it cannot start."""
+    """Open `url` as the hub would and check the device on it; raises only if it cannot start.
+
+    With `join_wait` the checker first waits that long for the device's JOIN (one
+    started unjoined), checks it against `install_code` and accepts it.
+    """
     try:
         target, hub_eui = Eui64(device), Eui64(hub)
     except (EmulatorError, ValueError) as exc:
@@ -369,6 +446,8 @@ async def check_device(
             read_command(seed, target),
             reply_within=reply_within,
             timeout=timeout,
+            install_code=install_code,
+            join_wait=join_wait,
         )
         return await checker.run()
     finally:
@@ -399,4 +478,6 @@ FINDINGS: Final = (
     "version",
     "nack-garbage",
     "join",
+    "join-malformed",
+    "join-proof",
 )

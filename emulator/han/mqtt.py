@@ -196,6 +196,9 @@ class MqttLink(Link):
         self._broadcast_topic = han_topic(self.lab, BROADCAST)
         self._han_prefix = f"{ROOT}/{self.lab}/han/"
         self._promiscuous = False
+        self._status_prefix = f"{ROOT}/{self.lab}/status/"
+        #: The last ``online``/``offline`` heard for each watched peer (`watch_peer`).
+        self.peer_status: dict[bytes, str] = {}
         super().__init__(redact(url), local=local, **options)
 
     @property
@@ -280,6 +283,20 @@ class MqttLink(Link):
         except Exception as exc:
             raise LinkError(f"{self.url}: cannot bind {eui}: {exc}") from exc
 
+    async def watch_peer(self, eui: EuiLike) -> None:
+        """Follow another endpoint's status (retained, and its last will) in `peer_status`.
+
+        How the hub's side learns that a device under test on MQTT died: its
+        broker publishes the device's will, ``offline``, and nothing else would say so.
+        """
+        client = self._connected()
+        try:
+            await self._subscribe(client, [status_topic(self.lab, Eui64(eui))])
+        except LinkError:
+            raise
+        except Exception as exc:
+            raise LinkError(f"{self.url}: cannot watch {Eui64(eui)}: {exc}") from exc
+
     async def _close(self) -> None:
         pump, self._pump = self._pump, None
         if pump is not None:
@@ -328,6 +345,15 @@ class MqttLink(Link):
         try:
             async for message in client.messages:
                 payload = message.payload
+                topic = message.topic.value
+                if topic.startswith(self._status_prefix) and isinstance(payload, bytes):
+                    try:
+                        peer = bytes.fromhex(topic[len(self._status_prefix) :])
+                    except ValueError:
+                        self.counters.dropped += 1
+                        continue
+                    self.peer_status[peer] = payload.decode("ascii", "replace")
+                    continue
                 # Retained han messages are stale, not live traffic; payloads are bytes.
                 if (
                     message.retain

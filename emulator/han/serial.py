@@ -206,7 +206,10 @@ class SerialLink(Link):
             self._start_fd_reader()
         else:
             if not thread_mode:
-                self._port.timeout = THREAD_POLL
+                # Off the loop: on rfc2217:// a new timeout renegotiates every port
+                # setting with the server and waits for its answers.
+                port = self._port
+                await loop.run_in_executor(None, setattr, port, "timeout", THREAD_POLL)
             self._thread = threading.Thread(
                 target=self._read_thread,
                 args=(self._port, loop),

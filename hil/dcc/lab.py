@@ -79,6 +79,12 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "lab"
 
 
+#: Real seconds a device under test may take to answer what a lab timer sent it.
+EXTERNAL_ANSWER_S = 2.0
+#: Real seconds of silence from the devices under test that end that wait.
+EXTERNAL_QUIET_S = 0.1
+
+
 class LabError(HilError, ValueError):
     """A lab that cannot be built or used; the message names the place."""
 
@@ -98,6 +104,7 @@ class DeviceSpec:
     options: dict[str, Any] = field(default_factory=dict)  # constructor options (ESME variant)
     external: str | None = None  # the link URL of a device under test (not emulated here)
     hooks: BenchHooks = field(default_factory=BenchHooks)  # bench commands (hil/bench.py)
+    hardware_version: int | None = None  # a device under test's, for the hub's OTA check
 
 
 @dataclass
@@ -157,6 +164,7 @@ class LabSpec:
                     },
                     d.link if d.external else None,
                     BenchHooks(**d.hooks.model_dump()) if d.hooks is not None else BenchHooks(),
+                    d.hardware_version,
                 )
                 for d in p.devices
             ]
@@ -309,6 +317,10 @@ class HooksEntry(FileModel):
     power_cycle: str | None = None
     reset: str | None = None
     console: str | None = None
+    set_clock: str | None = None
+    set_load: str | None = None
+    han_join: str | None = None
+    reset_han: str | None = None
 
 
 class DeviceEntry(FileModel):
@@ -323,6 +335,9 @@ class DeviceEntry(FileModel):
     external: bool = False  # a device under test on `link`, not emulated (docs/hardware.md)
     link: Annotated[str, AfterValidator(_link_url)] | None = None
     hooks: HooksEntry | None = None
+    #: A device under test's hardware version, which the hub checks an OTA image's
+    #: range against (as the SMI's device model tells a DCC); unset: not checked.
+    hardware_version: int | None = None
 
 
 class AgentsEntry(FileModel):
@@ -598,7 +613,14 @@ class Lab:
                     name = d.name or d.kind.value
                     externals[bytes(dut)] = (
                         len(built),
-                        ExternalDevice(name, dut, d.external, d.hooks),
+                        ExternalDevice(
+                            name,
+                            dut,
+                            d.external,
+                            d.hooks,
+                            kind=d.kind.value,
+                            hardware_version=d.hardware_version,
+                        ),
                     )
             if any(
                 d.kind == DeviceKind.PPMID and d.status == SmiStatus.COMMISSIONED for d in p.devices
@@ -693,12 +715,17 @@ class Lab:
         )
         self.dcc.firmware_delivery = self._deliver_firmware
         self._hold_replaced_hub_backups(self.dcc)
-        self.dcc.install_codes = {
-            eui: device.han.install_code
+        from emulator.premises import premises_install_code
+
+        # A board of ours has the lab's install code, as the emulated devices do.
+        codes = {key: premises_install_code(key[-1]) for key in self.externals}
+        codes.update(
+            (eui, device.han.install_code)
             for premises in self.premises
             for eui, device in premises.devices.items()
             if device.han.install_code
-        }
+        )
+        self.dcc.install_codes = codes
         self.dcc.response_timeout = self.spec.response_timeout
         if self.smets1_sites:
             self.smets1 = Smets1ServiceProvider(self.dcc, f"{base}-smets1")
@@ -791,11 +818,13 @@ class Lab:
             return
         end = self.clock.now() + _dt.timedelta(seconds=seconds)
         while (due := self.clock.next_due()) is not None and due <= end:
+            sent = self._external_traffic()
             self.clock.set(due)
             if self.dcc is not None:
                 await self.dcc.settle()
             else:
                 await asyncio.sleep(0)
+            await self._external_answers(sent)
         self.clock.set(max(end, self.clock.now()))  # a fault injector may have moved it on
         if self.dcc is not None:
             await self.dcc.settle()
@@ -815,6 +844,34 @@ class Lab:
                     (Eui64(eui), kind) for eui, kind in premises.gpf.han_pairings.items()
                 ]
 
+    def _external_traffic(self) -> tuple[int, int]:
+        """Envelopes sent to and received from the devices under test so far."""
+        links = [e.link for e in self.externals.values() if e.link is not None]
+        return sum(k.counters.sent for k in links), sum(k.counters.received for k in links)
+
+    async def _external_answers(self, before: tuple[int, int]) -> None:
+        """A timer sent something to a board: give it real time to answer before the next.
+
+        A board works in real time while the lab's clock jumps: without this a hub's
+        retry timer (a firmware offer) fires again before the board could answer the
+        first. Waits until nothing more came back for `EXTERNAL_QUIET_S`, at most
+        `EXTERNAL_ANSWER_S`.
+        """
+        if not self.externals or self._external_traffic()[0] == before[0]:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EXTERNAL_ANSWER_S
+        seen, quiet_since = self._external_traffic(), loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            now = self._external_traffic()
+            if now != seen:
+                seen, quiet_since = now, loop.time()
+            elif now[1] > before[1] and loop.time() - quiet_since >= EXTERNAL_QUIET_S:
+                break
+        if self.dcc is not None:
+            await self.dcc.settle()
+
     def _deliver_firmware(
         self, eui: Eui64, image_hash: bytes, version: str, ota_file: bytes | None
     ) -> None:
@@ -822,8 +879,9 @@ class Lab:
         external = self.externals.get(bytes(eui))
         if external is not None and ota_file is not None:
             hub = self.premises[self._external_premises[bytes(eui)]].hub
-            if hub is not None:  # the board's hardware version is its own business
-                hub.distribute(eui, ota_file, None)
+            if hub is not None:  # checked against the lab file's, if it names one
+                signed = ota.signed_for(external.kind) if external.kind else True
+                hub.distribute(eui, ota_file, external.hardware_version, signed)
             return
         for premises in self.premises:
             hub = premises.hub

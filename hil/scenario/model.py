@@ -881,14 +881,23 @@ def _attributes(value: Any) -> list[str]:
     return list(names)
 
 
-def _external(lab: Lab, path: str) -> bool:
-    """A path into a device under test: checked by nobody, skipped when run."""
+def external_in_path(lab: Lab, path: str) -> str | None:
+    """The device under test a path reads the inside of (its own state, or what another
+    device shows of it, like ``PPMID.display.ESME``); None when the path has none."""
     from hil.dcc.lab import LabError
 
-    try:
-        return lab.external(split_path(path)[0]) is not None
-    except LabError:
-        return False
+    for part in split_path(path):
+        try:
+            if lab.external(part) is not None:
+                return part
+        except (LabError, KeyError, ValueError):
+            continue
+    return None
+
+
+def _external(lab: Lab, path: str) -> bool:
+    """A path into a device under test: checked by nobody, skipped when run."""
+    return external_in_path(lab, path) is not None
 
 
 def check_scenario(scenario: Scenario, lab: Lab) -> None:

@@ -34,6 +34,7 @@ from emulator.gbcs.frame import Cra, decode_message
 from emulator.gbcs.inspection import inspect_message
 from emulator.gbcs.message_codes import lookup
 from emulator.gbcs.tree import render_text
+from hil.bench import ExternalDevice
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabError
 from hil.dcc.requestfile import parse_when
 from hil.dcc.requests import RequestStatus, Result
@@ -66,8 +67,8 @@ from hil.scenario.model import (
     UntilStep,
     _Step,
     check_scenario,
+    external_in_path,
     resolve_path,
-    split_path,
     step_spec,
     substitute,
 )
@@ -89,6 +90,15 @@ log = logging.getLogger(__name__)
 
 #: Real seconds a han_join waits for the hub to take or refuse the device.
 JOIN_WAIT_S = 5.0
+
+#: Actions a device under test does through a bench hook of the same name.
+HOOKED_ACTIONS = ("power_cycle", "set_load", "han_join", "reset_han")
+
+#: Steps of a virtual-time wait when devices under test follow the clock by hook.
+EXTERNAL_TICKS = 20
+
+#: Real seconds for what a device under test sent after its clock moved to arrive.
+EXTERNAL_SETTLE_S = 0.2
 
 #: A Python scenario's function is bounded at this many times its step timeout (real time).
 PYTHON_BOUND = 10
@@ -329,6 +339,37 @@ class ScenarioContext:
             left -= chunk
             self.sample_prepayment()
 
+    async def _external_clocks(self) -> str:
+        """Devices under test follow the lab's clock through their set_clock hooks.
+
+        A board's clock is its own: after the lab's time moved, each device under
+        test is told the new time by its bench hook (docs/hardware.md). One with no
+        such hook keeps its own time, and the step says so as a SKIP.
+        """
+        said = f"clock at {self.lab.clock.now().isoformat()}"
+        if not self.virtual or not self.lab.externals:
+            return said
+        stuck = await self._sync_clocks()
+        if stuck:
+            raise StepSkipped(
+                f"{said}; {', '.join(stuck)} with no set_clock hook: its clock did not move"
+            )
+        return f"{said} (devices under test too)"
+
+    async def _sync_clocks(self) -> list[str]:
+        """Each device under test with a set_clock hook to the lab's time; the others."""
+        now = self.lab.clock.now()
+        stuck = []
+        for external in self.lab.externals.values():
+            if external.hooks.set_clock:
+                await external.set_clock(now)
+            else:
+                stuck.append(f"{external.name} is external ({external.url})")
+        await asyncio.sleep(EXTERNAL_SETTLE_S)  # what the move raised, on its way over the port
+        if self.lab.dcc is not None:
+            await self.lab.dcc.settle()
+        return stuck
+
     def sample_prepayment(self) -> None:
         """Balance and debt (pence) and supply state of every emulated meter, now."""
         if not self.prepayment:
@@ -386,6 +427,8 @@ class ScenarioContext:
 
     async def check_state(self, path: str, **checks: Any) -> Any:
         await self.step(AssertStep.model_validate({"assert": path, **checks}))
+        if external_in_path(self.lab, path) is not None:
+            return None  # skipped: the inside of a device under test
         return resolve_path(self.lab, path)
 
     async def _run(self, spec: StepSpec, variables: dict[str, Any]) -> Verdict:
@@ -455,14 +498,14 @@ class ScenarioContext:
             return await self._expect_dcc_alert(step, detail, timeout)
         if isinstance(step, AdvanceStep):
             await self._advance(step.advance)
-            return f"clock at {self.lab.clock.now().isoformat()}"
+            return await self._external_clocks()
         if isinstance(step, UntilStep):
             when = _dt.datetime.fromisoformat(step.until)
             seconds = (when - self.lab.clock.now()).total_seconds()
             if seconds < 0:
                 raise StepFailed(f"{step.until} is already past ({self.lab.clock.now()})")
             await self._advance(seconds)
-            return f"clock at {self.lab.clock.now().isoformat()}"
+            return await self._external_clocks()
         if isinstance(step, SleepStep):
             await asyncio.sleep(step.sleep)
             return f"slept {step.sleep:g} s (real time)"
@@ -559,7 +602,9 @@ class ScenarioContext:
             return
         if self.virtual:
             end = self.lab.clock.now() + _dt.timedelta(seconds=within)
-            tick = max(1.0, within / 200)
+            # A board's clock follows through a hook (a process each time): fewer, longer ticks.
+            hooked = any(e.hooks.set_clock for e in self.lab.externals.values())
+            tick = max(1.0, within / (EXTERNAL_TICKS if hooked else 200))
             clock = self.lab.clock
             assert isinstance(clock, VirtualClock)
             while clock.now() < end:
@@ -568,6 +613,8 @@ class ScenarioContext:
                 due = clock.next_due()  # a held request or a wake-up may be what we wait for
                 soon = (due - now).total_seconds() if due is not None and due > now else tick
                 await self.lab.run_for(min(tick, left, soon))
+                if hooked and not done():
+                    await self._sync_clocks()
                 if done():
                     return
         else:
@@ -648,12 +695,9 @@ class ScenarioContext:
     # -- state and measurements ----------------------------------------------------------------
     def _inside(self, path: str) -> None:
         """State of a device under test is inside the board: the step is skipped, with why."""
-        head = split_path(path)[0]
-        try:
-            external = self.lab.external(head)
-        except HilError:  # not a device: resolve_path says so
-            return
-        if external is not None:
+        head = external_in_path(self.lab, path)
+        external = None if head is None else self.lab.external(head)
+        if head is not None and external is not None:
             raise StepSkipped(
                 f"{path}: {head} is external ({external.url}); its inside cannot be read"
             )
@@ -702,6 +746,7 @@ class ScenarioContext:
     def _han_log(self, step: HanLogStep, detail: dict[str, Any]) -> str:
         from emulator.devices.chf import Chf
 
+        self._inside(step.han_log)  # a board's own HAN log is inside it
         device = self.lab.device(step.han_log)
         if device is None:
             raise ScenarioError(f"han_log: {step.han_log} is not an emulated device")
@@ -748,10 +793,15 @@ class ScenarioContext:
         if external is not None:
             if step.action == "power_cycle" and external.hooks.power_cycle:
                 return await external.power_cycle() or "power cycled (bench hook)"
+            if step.action == "set_load" and external.hooks.set_load:
+                await external.set_load(float(step.load_w or 0.0))
+                return f"load {step.load_w:g} W (bench hook)"
+            if step.action in ("han_join", "reset_han") and getattr(external.hooks, step.action):
+                return await self._external_join(step, external, detail)
             raise StepSkipped(
                 f"{step.action}: {step.device} is external ({external.url}); "
                 "the harness cannot do that to a board"
-                + (" (no power_cycle hook)" if step.action == "power_cycle" else "")
+                + (f" (no {step.action} hook)" if step.action in HOOKED_ACTIONS else "")
             )
         device = self.lab.device(step.device)
         if device is None:
@@ -810,6 +860,27 @@ class ScenarioContext:
             return f"{step.device} joined the HAN ({entry.key_source} key)"
         return f"{step.device} refused by the hub ({device.han.last_refusal or 'no answer'})"
 
+    async def _external_join(
+        self, step: ActionStep, external: ExternalDevice, detail: dict[str, Any]
+    ) -> str:
+        """A board joins (its button, or a new board powered up) through its bench hook;
+        whether the hub took it is read from the hub's side: the CHF Device Log."""
+        eui = bytes(external.eui)
+        premises = next((p for p in self.lab.premises if p.hub and eui in p.hub.routes), None)
+        if premises is None:
+            raise ScenarioError(f"{step.action}: {step.device} is not on a premises' hub")
+        said = await external.act(step.action, install_code=step.install_code or "")
+        await asyncio.sleep(EXTERNAL_SETTLE_S)
+        entry = premises.chf.device_log.get(eui)
+        joined = entry is not None and bool(entry.link_key_hash)
+        detail.update(joined=joined, key=entry.key_source if entry is not None else None)
+        if step.action == "han_join" and joined != step.accepted:
+            want = "joined" if step.accepted else "refused"
+            raise StepFailed(f"han_join: {step.device} expected {want}; the board said {said!r}")
+        return f"{step.device} (bench hook): {said}" + (
+            f"; in the CHF Device Log ({entry.key_source} key)" if joined and entry else ""
+        )
+
     def _replace_hub(self, step: ActionStep, device: Any) -> str:
         """The hub failed and a blank one takes its place: its CHF and GPF Device Logs
         are empty (the lab keeps the hub's IDs, so routes and keys stay), until the
@@ -866,6 +937,12 @@ class ScenarioContext:
         ppmid = device if isinstance(device, Ppmid) else None
         target: Any = device
         if ppmid is not None:
+            external = self.lab.external(step.meter or "ESME")
+            if external is not None:
+                raise StepSkipped(
+                    f"{step.action}: {step.meter or 'ESME'} is external ({external.url}); "
+                    f"the emulated {step.device} acts on its meter in-process"
+                )
             target = self.lab.device(step.meter or "ESME")
         elif not isinstance(device, ConsumerControls):
             raise ScenarioError(f"{step.action}: {step.device} is neither a meter nor a PPMID")

@@ -157,6 +157,12 @@ CASES: dict[str, Case] = {
     "wire check bad EUI": case(
         "wire", "check", "--link", "loop://", "--eui", "nonsense", code=FAILED, says="not an EUI-64"
     ),
+    "wire check install code not hex": case(
+        "wire", "check", "--link", "loop://", "--install-code", "zz", code=FAILED, says="not hex"
+    ),
+    "board console not there": case(
+        "board-console", "{d}/nothing.sock", "now", code=FAILED, says="nothing.sock"
+    ),
     # -- gbcs decode
     "decode truncated": case("gbcs", "decode", "{d}/truncated.HEX", code=FAILED, says="parse"),
     "decode bad MAC": case(

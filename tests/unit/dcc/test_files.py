@@ -41,7 +41,8 @@ EXPECTED_LAB_KEYS = (
     "users, premises"
 )
 EXPECTED_DEVICE_KEYS = (
-    "type, suffix, status, smets1, model, name, variant, auxiliary, external, link, hooks"
+    "type, suffix, status, smets1, model, name, variant, auxiliary, external, link, hooks, "
+    "hardware_version"
 )
 
 

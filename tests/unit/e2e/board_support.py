@@ -36,8 +36,9 @@ def external_lab(
 class Board:
     """`smets-hil device esme --lab LAB` on the master side of a pty: a board on a port."""
 
-    def __init__(self, lab: Path) -> None:
+    def __init__(self, lab: Path, console: Path | None = None) -> None:
         self.lab = lab
+        self.console = console  # its debug console (hil/board_console.py), for bench hooks
         self.pty = pty_pair()
         self.process: asyncio.subprocess.Process | None = None
         self.said: list[str] = []
@@ -52,6 +53,7 @@ class Board:
         self.process = await asyncio.create_subprocess_exec(
             *(sys.executable, "-m", "hil.cli", "device", "esme", "--lab", str(self.lab)),
             *("--eui", ESME, "--link", link or f"fd://{fd}"),
+            *(() if self.console is None else ("--console", str(self.console))),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -22,7 +22,7 @@ from emulator.clock import RealClock
 from emulator.devices.base import DeviceType
 from emulator.devices.runner import DeviceRunner
 from emulator.gbcs.eui import Eui64
-from emulator.han.envelope import EnvelopeKind
+from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.framing import FLAG, crc16, stuff
 from emulator.han.serial import SerialLink, pty_pair
 from emulator.premises import Premises
@@ -95,6 +95,73 @@ async def device_on_pty(fault: str | None) -> AsyncIterator[str]:
                 serving.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await serving
+
+
+CODE = bytes.fromhex("83FED3407A939723A5C639B26916D505")
+
+
+class BadJoinShim(SerialLink):
+    """A shim whose JOIN is wrong: cut short (`join-malformed`) or with a broken proof."""
+
+    def __init__(self, url: str, fault: str, **options: Any) -> None:
+        self.fault = fault
+        super().__init__(url, **options)
+
+    async def send(self, env: Envelope) -> None:
+        if env.kind == EnvelopeKind.JOIN:
+            payload = env.payload[:-1] if self.fault == "join-malformed" else env.payload
+            if self.fault == "join-proof":
+                payload = payload[:-1] + bytes([payload[-1] ^ 1])
+            env = Envelope(env.source, env.destination, env.kind, payload, env.sequence)
+        await super().send(env)
+
+
+@contextlib.asynccontextmanager
+async def unjoined_device_on_pty(fault: str | None) -> AsyncIterator[str]:
+    """Our ESME powered up unjoined (it sends JOIN first), maybe behind a bad JOIN shim."""
+    premises = Premises.build(devices=((DeviceType.ESME, 0xA0),), clock=RealClock())
+    meter = premises.device(DeviceType.ESME)
+    meter.han.forget()
+    meter.han.install_code = CODE
+    with pty_pair() as pty:
+        url = pty.slave_url
+        link = (
+            SerialLink(url, local=[meter.eui])
+            if fault is None
+            else BadJoinShim(url, fault, local=[meter.eui])
+        )
+        async with link:
+            runner = DeviceRunner(meter, link, premises.chf.eui, gpf=premises.gpf.eui)
+            serving = asyncio.create_task(runner.serve())
+            try:
+                yield pty.master_url
+            finally:
+                serving.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await serving
+
+
+async def test_an_unjoined_device_joins_the_checker_then_answers() -> None:
+    async with unjoined_device_on_pty(None) as url:
+        findings = await check_device(
+            url, ESME, reply_within=0.5, timeout=2.0, install_code=CODE, join_wait=5.0
+        )
+    outcomes = by_name(findings)
+    assert outcomes["join"] == "pass", [f.line() for f in findings]
+    assert outcomes["reply"] == "pass"
+    assert not failed(findings), [f.line() for f in findings]
+
+
+@pytest.mark.parametrize("fault", ["join-malformed", "join-proof"])
+async def test_a_wrong_join_is_reported_by_name(fault: str) -> None:
+    async with unjoined_device_on_pty(fault) as url:
+        findings = await check_device(
+            url, ESME, reply_within=0.5, timeout=1.0, install_code=CODE, join_wait=5.0
+        )
+    outcomes = by_name(findings)
+    assert outcomes.get(fault) == "fail", [f.line() for f in findings]
+    assert outcomes.get("join") != "pass"
+    assert outcomes.get("reply") != "pass"  # not joined: it sends no GBCS
 
 
 def by_name(findings: list[Any]) -> dict[str, str]:
