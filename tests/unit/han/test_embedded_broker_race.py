@@ -6,6 +6,7 @@ import asyncio
 
 import aiomqtt
 
+from emulator.han._amqtt import _Filters
 from emulator.han.broker import EmbeddedBroker
 
 RETAINED = 40
@@ -36,6 +37,7 @@ async def test_clients_connecting_during_subscription_churn_all_get_their_messag
         served = 0
         try:
             for k in range(CLIENTS):
+                await asyncio.sleep(0.05)  # let the churn run between connects too
                 async with aiomqtt.Client(
                     broker.host, broker.port, identifier=f"late{k}", timeout=5
                 ) as late:
@@ -51,3 +53,13 @@ async def test_clients_connecting_during_subscription_churn_all_get_their_messag
             subscribed = await churner
     assert subscribed > CLIENTS  # the churn really overlapped the connects
     assert served == CLIENTS
+
+
+def test_the_subscription_table_can_grow_while_it_is_walked() -> None:
+    # what amqtt's loops do when a SUBSCRIBE lands between two awaits of a walk
+    table = _Filters({"a": [], "b": []})
+    for topic_filter in table:
+        table[topic_filter + "/new"] = []
+    for topic_filter, _ in table.items():
+        table[topic_filter + "/more"] = []
+    assert len(table) == 8
