@@ -29,6 +29,7 @@ from emulator.gbcs.dlms.axdr import (
     BitString,
     Boolean,
     Data,
+    DoubleLongUnsigned,
     OctetString,
     Structure,
     _Integer,
@@ -79,6 +80,15 @@ EMERGENCY_CREDIT = bytes(Obis("0-0:19.10.1.255"))
 TOU_CHARGE = bytes(Obis("0-0:19.20.0.255"))
 STANDING_CHARGE = bytes(Obis("0-0:19.20.4.255"))
 SECONDARY_CHARGE = bytes(Obis("0-0:19.20.5.255"))
+#: ECS01a block thresholds (class 21 register monitors, attribute 2: up to three
+#: thresholds in Wh of the block period): passive (written) and active (read by
+#: ECS24) for tiers 1..8. The passive matrix becomes active with the price matrix.
+THRESHOLDS_PASSIVE = [bytes(Obis(f"0-0:16.1.{n}.255")) for n in range(11, 19)]
+THRESHOLDS_ACTIVE = [bytes(Obis(f"0-0:16.0.{n}.255")) for n in range(11, 19)]
+NO_THRESHOLD = 0xFFFF_FFFF
+#: Price matrix entry keys: 0x01..0x30 the TOU tiers, 0xA1..0xD8 the block prices
+#: (high nibble A..D block 1..4, low nibble tier 1..8).
+BLOCK_KEYS = (0xA0, 0xB0, 0xC0, 0xD0)
 #: Charge objects of the debt registers: time debt 1, time debt 2, payment debt.
 DEBT_CHARGES = [bytes(Obis(f"0-0:19.20.{n}.255")) for n in (1, 2, 3)]
 PAYMENT_MODE_CREDIT, PAYMENT_MODE_PREPAYMENT = 1, 2
@@ -158,6 +168,8 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
                     )
                 esme.meter.set_payment_mode(payment == PAYMENT_MODE_PREPAYMENT)
         elif class_id in (20, 113):
+            if class_id == 113 and obis == TOU_CHARGE:
+                activate_thresholds(esme)
             apply_charges(esme)
     except (MeteringError, TypeError, ValueError) as exc:
         esme.dropped_settings += 1
@@ -347,6 +359,55 @@ def _unit_charge(esme: Esme, obis: bytes, attribute: int = 5) -> tuple[int, list
     return price_scale.value, charges
 
 
+def _keyed_charges(esme: Esme, obis: bytes) -> tuple[int, dict[int, int]] | None:
+    """(price scale, {entry key: charge}) of a class 113 active unit charge: the
+    entries' one-byte index keys say which tier or block each price is for."""
+    o = esme.model.get(113, obis)
+    value = esme.cosem.get(o, 5) if o is not None else None
+    scaled = _unit_charge(esme, obis)
+    if scaled is None or not isinstance(value, Structure):
+        return None
+    table = value.items[2]
+    keyed: dict[int, int] = {}
+    for position, item in enumerate(table.items if isinstance(table, Array) else []):
+        if not (isinstance(item, Structure) and len(item.items) == 2):
+            continue
+        key, charge = item.items
+        if not isinstance(charge, _Integer):
+            continue
+        index = key.value[0] if isinstance(key, OctetString) and len(key.value) == 1 else 0
+        keyed[index or _standard_key(position)] = charge.value
+    return scaled[0], keyed
+
+
+def _standard_key(position: int) -> int:
+    """The key of an unkeyed entry by its place: 48 tiers, then blocks A1..D8."""
+    if position < 48:
+        return position + 1
+    block, tier = divmod(position - 48, 8)
+    return BLOCK_KEYS[block % len(BLOCK_KEYS)] | (tier + 1)
+
+
+def activate_thresholds(esme: Esme) -> None:
+    """The passive block thresholds become the active ones (read back by ECS24),
+    each padded to three with the "no threshold" marker."""
+    for passive, active in zip(THRESHOLDS_PASSIVE, THRESHOLDS_ACTIVE, strict=True):
+        written = _stored(esme, 21, passive, 2)
+        o = esme.model.get(21, active)
+        if not isinstance(written, Array) or o is None:
+            continue
+        values = [v.value for v in written.items if isinstance(v, _Integer)][:3]
+        values += [NO_THRESHOLD] * (3 - len(values))
+        esme.cosem.set(o, 2, Array([DoubleLongUnsigned(v) for v in values]))
+
+
+def block_thresholds(esme: Esme) -> tuple[int, ...]:
+    """Tier 1's active thresholds in Wh (the engine's block tariff: one set)."""
+    held = _stored(esme, 21, THRESHOLDS_ACTIVE[0], 2)
+    values = [v.value for v in _items(held) if isinstance(v, _Integer)]
+    return tuple(sorted({v for v in values if 0 < v < NO_THRESHOLD}))
+
+
 def millipence(charge: int, scale: int) -> int:
     """A DLMS charge (pence x 10^scale) as millipence, exactly or not at all."""
     value = Fraction(charge) * Fraction(10) ** (scale + 3)
@@ -356,18 +417,41 @@ def millipence(charge: int, scale: int) -> int:
 
 
 def apply_charges(esme: Esme) -> None:
-    """Active TOU prices (ECS01: the first 48 entries are the tiers) and standing charge."""
-    tou = _unit_charge(esme, TOU_CHARGE)
+    """Active prices and standing charge (ECS01) as the engine's tariff.
+
+    Price matrix entries 0x01..0x30 are the TOU tiers; the block prices of tier 1
+    (0xA1, 0xB1, 0xC1, 0xD1) with tier 1's active block thresholds make a block
+    tariff when at least one threshold is set and a block price is not zero.
+    """
+    tou = _keyed_charges(esme, TOU_CHARGE)
     standing = _unit_charge(esme, STANDING_CHARGE)
     current = esme.meter.primary.tariffs.active(esme.clock.now())
     calendar = tou_calendar(esme) or current.calendar
     prices = current.tier_prices
-    if tou is not None and any(tou[1][:48]):
-        prices = tuple(millipence(c, tou[0]) for c in tou[1][:48])
+    thresholds: tuple[int, ...] = ()
+    block_prices: tuple[int, ...] = ()
+    if tou is not None:
+        scale, keyed = tou
+        tiers = [keyed.get(t, 0) for t in range(1, 49)]
+        if any(tiers):
+            count = max(t for t in range(1, 49) if tiers[t - 1])
+            prices = tuple(millipence(c, scale) for c in tiers[:count])
+        blocks = [keyed.get(high | 1, 0) for high in BLOCK_KEYS]
+        thresholds = block_thresholds(esme)[: len(BLOCK_KEYS) - 1]
+        if thresholds and any(blocks):
+            block_prices = tuple(millipence(c, scale) for c in blocks[: len(thresholds) + 1])
+        else:
+            thresholds = ()
     standing_mp = current.standing_charge
     if standing is not None and standing[1]:
         standing_mp = millipence(standing[1][0], standing[0])
-    tariff = Tariff(prices, standing_mp, calendar=calendar)
+    tariff = Tariff(
+        prices,
+        standing_mp,
+        block_thresholds=thresholds,
+        block_prices=block_prices,
+        calendar=calendar,
+    )
     esme.meter.publish_tariff(tariff)
     secondary = _unit_charge(esme, SECONDARY_CHARGE)
     if esme.meter.secondary is not None and secondary is not None and any(secondary[1]):

@@ -1,0 +1,82 @@
+"""Tariff gaps of issue 10 on the ESME: block thresholds and prices as the supplier
+publishes them (ECS01a), read back by ECS24 and charged by the engine."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import pytest
+from devices_support import Lab, build_lab, results, send
+
+from emulator.devices import prepay_bridge
+from emulator.gbcs.dlms.axdr import Array, DoubleLongUnsigned
+
+HOUR = _dt.timedelta(hours=1)
+
+
+@pytest.fixture
+def lab() -> Lab:
+    lab = build_lab()
+    lab.esme.catch_up()
+    return lab
+
+
+def price_matrix(tier1: int, blocks: tuple[int, ...]) -> list[tuple[bytes, int]]:
+    """80 keyed entries: tiers 0x01..0x30, then the block prices A1..D8."""
+    entries = [(bytes([t]), tier1 if t == 1 else 0) for t in range(1, 49)]
+    for high in (0xA0, 0xB0, 0xC0, 0xD0):
+        for tier in range(1, 9):
+            block = high // 16 - 10
+            price = blocks[block] if tier == 1 and block < len(blocks) else 0
+            entries.append((bytes([high | tier]), price))
+    return entries
+
+
+def publish_blocks(lab: Lab, thresholds: list[int], blocks: tuple[int, ...]) -> list[int]:
+    """ECS01a: tier 1 thresholds (Wh) and block prices (hundredths of a penny per kWh)."""
+    values = {
+        "4": thresholds,
+        "14.0": [3, -2],  # commodity scale (kWh), price scale: hundredths of a penny
+        "14.2": price_matrix(0, blocks),
+        "13.0": [0, -2],
+        "13.2": [(b"", 0)],  # no standing charge
+    }
+    command = lab.supplier.command("1.1.1", lab.esme.eui, values=values)
+    return results(send(lab.esme, command))
+
+
+def test_block_thresholds_and_prices_come_from_the_publication(lab: Lab) -> None:
+    esme = lab.esme
+    assert set(publish_blocks(lab, [1000, 2000], (1000, 2000, 4000))) == {0}
+    esme.catch_up()
+    tariff = esme.meter.primary.tariffs.active(esme.clock.now())
+    assert tariff.block_thresholds == (1000, 2000)
+    assert tariff.block_prices == (10_000, 20_000, 40_000)
+    # ECS24 reads the active matrix: tier 1 padded with "no threshold"
+    active = esme.cosem.get(esme.model.get(21, prepay_bridge.THRESHOLDS_ACTIVE[0]), 2)  # type: ignore[arg-type]
+    assert isinstance(active, Array)
+    assert [v.value for v in active.items if isinstance(v, DoubleLongUnsigned)] == [
+        1000,
+        2000,
+        prepay_bridge.NO_THRESHOLD,
+    ]
+
+
+def test_block_charging_changes_after_a_publish(lab: Lab) -> None:
+    esme = lab.esme
+    meter = esme.meter
+    meter.configure({"prepayment": True, "balance": 10_000, "load_w": 1000})
+    publish_blocks(lab, [1000], (1000, 3000))
+    esme.catch_up()
+    start = meter.ledger.energy_cost
+    lab.advance(2 * HOUR)  # 1 kWh at 10p, then 1 kWh at 30p
+    esme.catch_up()
+    assert meter.ledger.energy_cost - start == 40
+    assert meter.block_wh[:2] == [1000, 1000]
+    publish_blocks(lab, [500], (500, 5000))  # a new publication: cheaper, then dearer
+    esme.catch_up()
+    assert meter.primary.tariffs.active(esme.clock.now()).block_thresholds == (500,)
+    before = meter.ledger.energy_cost
+    lab.advance(HOUR)  # already 2 kWh into the day: all of it in block 2 at 50p
+    esme.catch_up()
+    assert meter.ledger.energy_cost - before == 50
