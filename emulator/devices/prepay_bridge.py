@@ -75,6 +75,9 @@ ND_ACTIVATIONS = (bytes(Obis("0-0:94.44.128.28")), bytes(Obis("0-0:94.44.128.31"
 ND_START, ND_END = 32, 33
 ACTIVITY_CALENDAR = bytes(Obis("0-0:13.0.0.255"))
 SPECIAL_DAYS = bytes(Obis("0-0:11.0.0.255"))
+#: The secondary element's calendar and special days (ECS01c, read by ECS24b).
+SECONDARY_CALENDAR = bytes(Obis("0-0:13.0.1.255"))
+SECONDARY_SPECIAL_DAYS = bytes(Obis("0-0:11.0.1.255"))
 METER_BALANCE = bytes(Obis("0-0:19.10.0.255"))
 EMERGENCY_CREDIT = bytes(Obis("0-0:19.10.1.255"))
 TOU_CHARGE = bytes(Obis("0-0:19.20.0.255"))
@@ -270,16 +273,18 @@ def non_disablement_calendar(esme: Esme) -> NonDisablementCalendar:
     )
 
 
-def tou_calendar(esme: Esme) -> TouCalendar | None:
+def tou_calendar(
+    esme: Esme, calendar: bytes = ACTIVITY_CALENDAR, special_days: bytes = SPECIAL_DAYS
+) -> TouCalendar | None:
     """The active activity calendar (class 20 attributes 3-5) and special days as
     the engine's calendar; None while they do not make one (factory blanks).
 
     A day profile action's script selector is the tier (1..48); a day whose
     first switch is after midnight starts in the tier of its last switch.
     """
-    seasons_data = _stored(esme, 20, ACTIVITY_CALENDAR, 3)
-    weeks_data = _stored(esme, 20, ACTIVITY_CALENDAR, 4)
-    days_data = _stored(esme, 20, ACTIVITY_CALENDAR, 5)
+    seasons_data = _stored(esme, 20, calendar, 3)
+    weeks_data = _stored(esme, 20, calendar, 4)
+    days_data = _stored(esme, 20, calendar, 5)
     if not all(isinstance(d, Array) for d in (seasons_data, weeks_data, days_data)):
         return None
     try:
@@ -310,7 +315,7 @@ def tou_calendar(esme: Esme) -> TouCalendar | None:
                 month, mday = 1, 1
             seasons.append((month, mday, names[bytes(week_name.value)]))
         special: dict[_dt.date, int] = {}
-        table = _stored(esme, 11, SPECIAL_DAYS, 2)
+        table = _stored(esme, 11, special_days, 2)
         for entry in _items(table) if isinstance(table, Array) else []:
             _, date, day_id = _values(entry)
             year = int.from_bytes(date.value[:2], "big")
@@ -455,8 +460,11 @@ def apply_charges(esme: Esme) -> None:
     esme.meter.publish_tariff(tariff)
     secondary = _unit_charge(esme, SECONDARY_CHARGE)
     if esme.meter.secondary is not None and secondary is not None and any(secondary[1]):
-        sec = tuple(millipence(c, secondary[0]) for c in secondary[1])
-        esme.meter.publish_tariff(Tariff(sec, 0), secondary=True)
+        sec = tuple(millipence(c, secondary[0]) for c in secondary[1][:48])
+        count = max(i + 1 for i, c in enumerate(sec) if c)
+        held = esme.meter.secondary.tariffs.active(esme.clock.now()).calendar
+        own = tou_calendar(esme, SECONDARY_CALENDAR, SECONDARY_SPECIAL_DAYS) or held
+        esme.meter.publish_tariff(Tariff(sec[:count], 0, calendar=own), secondary=True)
 
 
 def _configure_debt(esme: Esme, obis: bytes) -> None:

@@ -6,10 +6,15 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-from devices_support import Lab, build_lab, results, send
+from devices_support import START, Lab, build_lab, decrypted, protected_read, results, send
 
+from emulator.clock import VirtualClock
 from emulator.devices import prepay_bridge
-from emulator.gbcs.dlms.axdr import Array, DoubleLongUnsigned
+from emulator.devices.base import DeviceType
+from emulator.gbcs.dlms.axdr import Array, DoubleLongUnsigned, Structure
+from emulator.metering import Constant
+from emulator.premises import Premises
+from hil.dcc.commands import Sender
 
 HOUR = _dt.timedelta(hours=1)
 
@@ -80,3 +85,48 @@ def test_block_charging_changes_after_a_publish(lab: Lab) -> None:
     lab.advance(HOUR)  # already 2 kWh into the day: all of it in block 2 at 50p
     esme.catch_up()
     assert meter.ledger.energy_cost - before == 50
+
+
+# -- the secondary element of a twin ESME ----------------------------------------------------
+
+
+@pytest.fixture
+def twin() -> Lab:
+    clock = VirtualClock(START)
+    devices = ((DeviceType.ESME, 0xA0, {"variant": "twin"}), (DeviceType.PPMID, 0xA4))
+    premises = Premises.build(clock=clock, devices=devices)
+    security = premises.security_for()
+    senders = {role: Sender(party.eui, security) for role, party in premises.parties.items()}
+    lab = Lab(premises, clock, senders)
+    lab.esme.catch_up()
+    return lab
+
+
+def test_a_twin_meter_reads_its_secondary_import_in_ecs17b(twin: Lab) -> None:
+    esme = twin.esme
+    assert esme.meter.secondary is not None
+    esme.meter.set_profile(Constant(2000), secondary=True)
+    twin.advance(2 * HOUR)
+    response = send(esme, protected_read(twin.supplier, esme, 0x0027, [(1, "0-0:94.44.34.10", 2)]))
+    (value,) = decrypted(response, twin.verifier).decrypted_dlms
+    assert isinstance(value, Structure)
+    registers = value.items[0]
+    assert isinstance(registers, Structure) and len(registers.items) == 5
+    energy = [v.value for v in registers.items if isinstance(v, DoubleLongUnsigned)]
+    assert energy == [1000, 100, 4000]  # primary 500 W, reactive 10 %, secondary 2 kW
+
+
+def test_ecs01d_prices_the_secondary_element(twin: Lab) -> None:
+    esme = twin.esme
+    meter = esme.meter
+    assert meter.secondary is not None
+    meter.configure({"prepayment": True, "balance": 10_000, "load_w": 0})
+    meter.set_profile(Constant(1000), secondary=True)
+    values = {"0.0": [3, -2], "0.2": [(b"\x01", 5000), (b"\x02", 0), (b"\x03", 0), (b"\x04", 0)]}
+    assert set(results(send(esme, twin.supplier.command("1.2.2", esme.eui, values=values)))) == {0}
+    esme.catch_up()
+    assert meter.secondary.tariffs.active(esme.clock.now()).tier_prices == (50_000,)
+    before = meter.ledger.energy_cost
+    twin.advance(HOUR)
+    esme.catch_up()
+    assert meter.ledger.energy_cost - before == 50  # 1 kWh at 50p on the secondary tariff
