@@ -381,12 +381,14 @@ def _keyed_charges(esme: Esme, obis: bytes) -> tuple[int, dict[int, int]] | None
         if not isinstance(charge, _Integer):
             continue
         index = key.value[0] if isinstance(key, OctetString) and len(key.value) == 1 else 0
-        keyed[index or _standard_key(position)] = charge.value
+        if not (1 <= index <= 48 or (index & 0xF0 in BLOCK_KEYS and 1 <= index & 0x0F <= 8)):
+            index = _standard_key(position)  # blank or unknown key: its place says
+        keyed[index] = charge.value
     return scaled[0], keyed
 
 
 def _standard_key(position: int) -> int:
-    """The key of an unkeyed entry by its place: 48 tiers, then blocks A1..D8."""
+    """The key of an entry by its place: 48 tiers, then blocks A1..D8."""
     if position < 48:
         return position + 1
     block, tier = divmod(position - 48, 8)

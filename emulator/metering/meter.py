@@ -23,7 +23,7 @@ import datetime as _dt
 from collections import deque
 from typing import Any
 
-from emulator.metering.calendar import TIERS
+from emulator.metering.calendar import TIERS, gb_next_change, gb_utc_offset
 from emulator.metering.money import (
     MICROPENCE_PER_PENNY,
     MILLIPENCE_PER_PENNY,
@@ -159,6 +159,8 @@ class Meter:
         self.daily_log: deque[dict[str, Any]] = deque(maxlen=DAILY_LOG)
         self.billing_day = 1
         self.billing_snapshots: deque[dict[str, Any]] = deque(maxlen=BILLING_SNAPSHOTS)
+        #: Calendars (tiers, non-disablement) in GB local time; False: in UTC.
+        self.local_time = True
 
     # -- the contract other modules use -------------------------------------------------
     @property
@@ -420,7 +422,7 @@ class Meter:
         if not (exhausted and self.supply_enabled):
             flags.discard("nd")
             return
-        if at is not None and c.non_disablement.active(at):
+        if at is not None and c.non_disablement.active(self.local(at)):
             _once(self, True, "nd", DISABLEMENT_SUSPENDED, "disablement suspended")
             return
         self.supply_enabled = False
@@ -428,7 +430,15 @@ class Meter:
         self._event(SUPPLY_DISABLED, "supply disabled: credit exhausted")
 
     def protected(self, at: _dt.datetime) -> bool:
-        return self.config.non_disablement.active(at)
+        return self.config.non_disablement.active(self.local(at))
+
+    def offset(self, at: _dt.datetime) -> _dt.timedelta:
+        """Local time minus UTC at `at` (zero when the calendars run in UTC)."""
+        return gb_utc_offset(at) if self.local_time else _dt.timedelta(0)
+
+    def local(self, at: _dt.datetime) -> _dt.datetime:
+        """`at` on the meter's local (calendar) clock."""
+        return at + self.offset(at)
 
     # -- time ---------------------------------------------------------------------------
     def advance(self, now: _dt.datetime) -> None:
@@ -451,17 +461,25 @@ class Meter:
                 self._on_boundary(t)
 
     def _next_boundary(self, t: _dt.datetime) -> _dt.datetime:
+        """The next half-hour (UTC; local time differs by whole hours, so it is a
+        local half-hour too), calendar edge (local), clock change or price change."""
         midnight = t.replace(hour=0, minute=0, second=0)
         into = (t - midnight) // ONE_SECOND
-        nxt = (into // HALF_HOUR + 1) * HALF_HOUR
-        date = t.date()
+        boundary = midnight + (into // HALF_HOUR + 1) * HALF_HOUR * ONE_SECOND
+        offset = self.offset(t)
+        lt = t + offset
+        local_midnight = lt.replace(hour=0, minute=0, second=0)
+        local_into = (lt - local_midnight) // ONE_SECOND
+        date = lt.date()
         minutes: list[int] = list(self.config.non_disablement.edges()) if self.prepayment else []
         for el in self.elements():
             minutes.extend(el.tariffs.active(t).calendar.day_profile(date).minutes())
         for m in minutes:
-            if into < m * 60 < nxt:
-                nxt = m * 60
-        boundary = midnight + nxt * ONE_SECOND
+            if local_into < m * 60:
+                edge = local_midnight + m * 60 * ONE_SECOND - offset
+                boundary = min(boundary, edge)
+        if self.local_time:
+            boundary = min(boundary, gb_next_change(t))
         for el in self.elements():
             change = el.tariffs.next_change(t)
             if change is not None and change < boundary:
@@ -470,7 +488,8 @@ class Meter:
 
     def _run(self, t: _dt.datetime, seconds: int) -> None:
         """`seconds` with constant load, tier and prices (block and credit may change)."""
-        date, minute = t.date(), t.hour * 60 + t.minute
+        lt = self.local(t)
+        date, minute = lt.date(), lt.hour * 60 + lt.minute
         plan: list[tuple[Element, Tariff, int]] = []
         for el in self.elements():
             tariff = el.tariffs.active(t)
@@ -619,6 +638,7 @@ class Meter:
             "daily_log": list(self.daily_log),
             "billing_day": self.billing_day,
             "billing_snapshots": list(self.billing_snapshots),
+            "local_time": self.local_time,
         }
 
     @classmethod
@@ -646,6 +666,7 @@ class Meter:
         meter.daily_log.extend(data.get("daily_log", []))
         meter.billing_day = int(data.get("billing_day", 1))
         meter.billing_snapshots.extend(data.get("billing_snapshots", []))
+        meter.local_time = bool(data.get("local_time", True))
         return meter
 
 
