@@ -493,11 +493,11 @@ def on_action(esme: Esme, obis: bytes, method: int, argument: Data) -> int | Non
     """Class 112/113 actions on the engine: the DLMS result, or None when not ours."""
     amount = argument.value if isinstance(argument, _Integer) else None
     if obis == METER_BALANCE and method in (1, 2) and amount is not None:
-        if method == 1:
-            esme.meter.adjust(amount)  # ECS04a
-        else:
-            esme.meter.balance = amount  # ECS04b: reset
-        return 0
+        # ECS04a adjusts, ECS04b resets; over the maximum meter balance: refused (the
+        # engine's 0x8F47 event becomes the alert), other-reason to the requester
+        refused = esme.meter.adjust(amount) if method == 1 else esme.meter.set_balance(amount)
+        emit_meter_alerts(esme)
+        return OTHER_REASON if refused else 0
     if obis == EMERGENCY_CREDIT and method == 3:  # ECS09
         activated = esme.meter.activate_emergency_credit() or esme.meter.emergency_credit_active
         return 0 if activated else OTHER_REASON

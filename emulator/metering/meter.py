@@ -180,8 +180,9 @@ class Meter:
 
     @balance.setter
     def balance(self, pence: int) -> None:
-        """Setting the balance is a balance adjustment: the ledger records it as money in."""
-        self.adjust(int(pence) - self.ledger.balance)
+        """Setting the balance (a lab or test) is an adjustment the meter's limits do not
+        check: the ledger records it as money in."""
+        self.adjust(int(pence) - self.ledger.balance, checked=False)
 
     @property
     def debt(self) -> int:
@@ -324,9 +325,10 @@ class Meter:
             return MAX_BALANCE_EXCEEDED
         recovered = 0
         if self.prepayment:
+            self._cap_window()
             for index, d in enumerate(self.debts):
                 if d.kind == PAYMENT and d.amount and d.rate:
-                    take = min(amount * d.rate // 10_000, d.amount)
+                    take = min(amount * d.rate // 10_000, self._room(d))
                     recovered += self._recover(index, d, take)
         self.ledger.money_in += amount
         self.ledger.debt_recovered += recovered
@@ -334,11 +336,23 @@ class Meter:
         self._after_credit()
         return ACCEPTED
 
-    def adjust(self, amount: int) -> None:
-        """A balance adjustment (ECS04, GCS40): money in or out, no debt taken."""
-        self.ledger.money_in += int(amount)
-        self.ledger.balance += int(amount)
+    def adjust(self, amount: int, *, checked: bool = True) -> int:
+        """A balance adjustment (ECS04a, GCS40): money in or out, no debt taken; 0, or
+        0x8F47 (logged as an event, nothing changed) when credit would take the
+        balance above the maximum meter balance."""
+        amount = int(amount)
+        limit = self.config.max_meter_balance
+        if checked and amount > 0 and limit and self.balance + amount > limit:
+            self._event(MAX_BALANCE_EXCEEDED, f"adjustment of {amount}p: balance above {limit}p")
+            return MAX_BALANCE_EXCEEDED
+        self.ledger.money_in += amount
+        self.ledger.balance += amount
         self._after_credit()
+        return ACCEPTED
+
+    def set_balance(self, pence: int) -> int:
+        """A balance reset to a value (ECS04b, GCS40 set): 0 or the refusal, as `adjust`."""
+        return self.adjust(int(pence) - self.balance)
 
     def reset_balance(self) -> None:
         self.adjust(-self.balance)
@@ -387,6 +401,7 @@ class Meter:
         if take <= 0:
             return 0
         d.amount -= take
+        d.cap_recovered += take
         if d.amount == 0:
             self._event(DEBT_CLEARED[min(index, 2)], f"debt {index + 1} recovered")
         return take
@@ -562,22 +577,34 @@ class Meter:
 
     def _recover_time_debt(self, step: int) -> int:
         c = self.config
-        window = int(self.last.timestamp()) // c.debt_cap_period if self.last else 0
-        if window != self.cap_window:
-            self.cap_window, self.cap_recovered = window, 0
+        self._cap_window()
         recovered = 0
         for index, d in enumerate(self.debts):
             if d.kind != TIME or not d.amount or not d.rate:
                 continue
             d.carry += d.rate * step
             due, d.carry = divmod(d.carry, d.period * MILLIPENCE_PER_PENNY)
-            room = d.amount
+            room = self._room(d)
             if c.debt_cap:
                 room = min(room, max(0, c.debt_cap - self.cap_recovered))
             take = self._recover(index, d, min(due, room))
             self.cap_recovered += take
             recovered += take
         return recovered
+
+    def _cap_window(self) -> None:
+        """A new debt cap period starts every count afresh (overall and per register)."""
+        c = self.config
+        window = int(self.last.timestamp()) // c.debt_cap_period if self.last else 0
+        if window != self.cap_window:
+            self.cap_window, self.cap_recovered = window, 0
+            for d in self.debts:
+                d.cap_recovered = 0
+
+    @staticmethod
+    def _room(d: Debt) -> int:
+        """What may still be recovered from `d` in this cap period."""
+        return d.amount if not d.cap else min(d.amount, max(0, d.cap - d.cap_recovered))
 
     def _on_boundary(self, t: _dt.datetime) -> None:
         if t.minute % 30 or t.second:

@@ -12,7 +12,7 @@ from emulator.clock import VirtualClock
 from emulator.devices import prepay_bridge
 from emulator.devices.base import DeviceType
 from emulator.gbcs.dlms.axdr import Array, DoubleLongUnsigned, Structure
-from emulator.metering import Constant
+from emulator.metering import Constant, prepay
 from emulator.premises import Premises
 from hil.dcc.commands import Sender
 
@@ -130,3 +130,13 @@ def test_ecs01d_prices_the_secondary_element(twin: Lab) -> None:
     twin.advance(HOUR)
     esme.catch_up()
     assert meter.ledger.energy_cost - before == 50  # 1 kWh at 50p on the secondary tariff
+
+
+def test_ecs04_above_the_maximum_meter_balance_is_refused_and_logged(lab: Lab) -> None:
+    esme = lab.esme
+    esme.meter.configure({"prepayment": True, "balance": 1000, "max_meter_balance": 2000})
+    assert results(send(esme, lab.supplier.command("1.5", esme.eui, amount=1500))) == [250]
+    assert esme.meter.balance == 1000
+    assert prepay.MAX_BALANCE_EXCEEDED in esme.event_log.codes()
+    assert results(send(esme, lab.supplier.command("1.5", esme.eui, amount=500))) == [0]
+    assert esme.meter.balance == 1500
