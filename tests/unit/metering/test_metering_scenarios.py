@@ -11,7 +11,11 @@ from hil.scenario.record import Verdict
 
 ROOT = Path(__file__).resolve().parents[3]
 PREPAY = ROOT / "hil" / "fixtures" / "scenarios" / "prepay"
-OURS = [PREPAY / "thirty-days.yaml", PREPAY / "tariff-change-midnight.yaml"]
+OURS = [
+    PREPAY / "thirty-days.yaml",
+    PREPAY / "tariff-change-midnight.yaml",
+    PREPAY / "electricity-emergency-credit.yaml",
+]
 
 
 @pytest.mark.parametrize("path", OURS, ids=[p.name for p in OURS])
