@@ -250,13 +250,14 @@ class Esme(ConsumerControls, CosemDevice):
         if o.class_id == 112 and attribute == 2 and o.obis == CREDIT:
             template = o.attributes[2]
             assert isinstance(template, _Integer)
-            return Outcome(0, profiles._clamp(type(template), int(self.meter.balance)))
+            balance = prepay_bridge.to_cosem(self.meter.balance)  # ECS82: millipence
+            return Outcome(0, profiles._clamp(type(template), balance))
         if o.class_id == 112 and o.obis == prepay_bridge.EMERGENCY_CREDIT and attribute in (9, 10):
             template = o.attributes[attribute]
             assert isinstance(template, _Integer)
             c = self.meter.config
             amount = c.emergency_credit_limit if attribute == 9 else c.emergency_credit_threshold
-            return Outcome(0, profiles._clamp(type(template), amount))
+            return Outcome(0, profiles._clamp(type(template), prepay_bridge.to_cosem(amount)))
         if o.class_id == 70 and attribute == 2:
             return Outcome(0, Boolean(self.meter.supply_enabled))
         if o.class_id == 70 and attribute == 3:

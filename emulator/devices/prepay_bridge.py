@@ -3,11 +3,15 @@
 The ESME's COSEM writes and actions (ECS01 prices and standing charge, ECS02/03
 payment mode, ECS04 balance adjustment, ECS07 debt, ECS08 prepayment
 configuration, ECS09 emergency credit) set the engine; reads of the prepayment
-registers come from it; the events the engine raises become GBCS alerts. Money
-on the device interfaces is in pence, the meter's unit (docs/metering.md), so
-amounts pass unchanged; prices carry a DLMS price scale and are converted to
-millipence per kWh exactly, or refused (logged, the stored object unchanged in
-the engine).
+registers come from it; the events the engine raises become GBCS alerts.
+
+Money: the ESME's COSEM amounts (meter balance, adjustments, thresholds, limits,
+debts) are millipence, 10^-5 GBP, as DUIS states them (a DUIS AdjustMeterBalance
+of 1200000 is the GBCS update_amount 1200000); the engine holds whole pence, so
+an amount in is converted exactly or refused (logged, counted in
+`dropped_settings`) and an amount out is pence x 1000 (`to_cosem`). The debt
+recovery rate cap (a 16-bit field) is in pence. Prices carry a DLMS price scale
+and are converted to millipence per kWh exactly, or refused. See docs/metering.md.
 
 OBIS codes of the GBCS-specific prepayment objects (class 9000, attribute 4 the
 value, 6 its activation time) are those the reference future-dated alerts name
@@ -44,6 +48,7 @@ from emulator.metering import (
     TouCalendar,
     prepay,
 )
+from emulator.metering.money import millipence_from_pence, pence_from_millipence
 from emulator.metering.prepay import PAYMENT, TIME
 
 if TYPE_CHECKING:
@@ -65,6 +70,9 @@ PREPAY_SETTINGS: dict[bytes, str] = {
     bytes(Obis("0-0:94.44.2.20")): "max_meter_balance",
     bytes(Obis("0-0:94.44.128.22")): "disablement_threshold",
 }
+#: PrepayConfig fields whose COSEM value is not millipence: the cap (pence, a
+#: 16-bit field) and its period (seconds).
+NOT_MILLIPENCE = frozenset({"debt_cap", "debt_cap_period"})
 PASSIVE_ACCOUNT = bytes(Obis("0-1:19.0.0.255"))
 #: ECS08 non-disablement calendar: a schedule (class 10) whose script selectors
 #: 32 and 33 start and end a protected period, special days (class 11), and the
@@ -96,6 +104,21 @@ BLOCK_KEYS = (0xA0, 0xB0, 0xC0, 0xD0)
 DEBT_CHARGES = [bytes(Obis(f"0-0:19.20.{n}.255")) for n in (1, 2, 3)]
 PAYMENT_MODE_CREDIT, PAYMENT_MODE_PREPAYMENT = 1, 2
 OTHER_REASON = 250  # DLMS action result when emergency credit is not activated
+
+
+def to_cosem(pence: int) -> int:
+    """An engine amount (pence) as the ESME's COSEM money (millipence)."""
+    return millipence_from_pence(pence)
+
+
+def _setting(esme: Esme, name: str, value: int) -> None:
+    """One ECS08/ECS03 setting into the engine, money converted from millipence."""
+    try:
+        amount = value if name in NOT_MILLIPENCE else pence_from_millipence(value)
+        esme.meter.configure({name: amount})
+    except MeteringError as exc:
+        esme.dropped_settings += 1
+        log.warning("%s: %s not applied to the meter: %s", esme.eui, name, exc)
 
 
 def emit_meter_alerts(device: Device) -> int:
@@ -138,7 +161,7 @@ def on_set(esme: Esme, class_id: int, obis: bytes, attribute: int, value: Data) 
         if o is not None and 4 in o.attributes:
             esme.cosem.set(o, 4, value)  # what a later activation time applies
         if isinstance(value, _Integer):
-            esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
+            _setting(esme, PREPAY_SETTINGS[obis], value.value)
     elif (class_id, attribute) in ((9000, 6), (111, 13)):
         now = _activation_immediate(value)
         if now is None:
@@ -158,7 +181,7 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
         elif class_id == 9000 and obis in PREPAY_SETTINGS:
             value = esme.cosem.get(esme.model.get(class_id, obis), 4)  # type: ignore[arg-type]
             if isinstance(value, _Integer):
-                esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
+                _setting(esme, PREPAY_SETTINGS[obis], value.value)
         elif class_id == 111 and obis == PASSIVE_ACCOUNT:
             mode = esme.cosem.get(esme.model.get(class_id, obis), 2)  # type: ignore[arg-type]
             if isinstance(mode, Structure) and len(mode.items) == 2:
@@ -492,6 +515,15 @@ def _configure_debt(esme: Esme, obis: bytes) -> None:
 def on_action(esme: Esme, obis: bytes, method: int, argument: Data) -> int | None:
     """Class 112/113 actions on the engine: the DLMS result, or None when not ours."""
     amount = argument.value if isinstance(argument, _Integer) else None
+    if amount is not None and (
+        (obis == METER_BALANCE and method in (1, 2)) or (obis in DEBT_CHARGES and method == 4)
+    ):
+        try:
+            amount = pence_from_millipence(amount)
+        except MeteringError as exc:  # finer than the meter holds: refused, never rounded
+            esme.dropped_settings += 1
+            log.warning("%s: amount refused: %s", esme.eui, exc)
+            return OTHER_REASON
     if obis == METER_BALANCE and method in (1, 2) and amount is not None:
         # ECS04a adjusts, ECS04b resets; over the maximum meter balance: refused (the
         # engine's 0x8F47 event becomes the alert), other-reason to the requester
@@ -525,9 +557,9 @@ def on_action(esme: Esme, obis: bytes, method: int, argument: Data) -> int | Non
 
 def prepayment_registers(esme: Esme) -> list[int]:
     """ECS19: meter balance, emergency credit balance, accumulated debt, payment debt,
-    time debt 1, time debt 2 (pence)."""
+    time debt 1, time debt 2 (millipence)."""
     m = esme.meter
-    return [
+    pence = [
         m.balance,
         m.emergency_credit_balance,
         m.debt,
@@ -535,6 +567,7 @@ def prepayment_registers(esme: Esme) -> list[int]:
         m.debts[0].amount,
         m.debts[1].amount,
     ]
+    return [to_cosem(p) for p in pence]
 
 
 # -- GSME: the ZSE price and calendar clusters ---------------------------------------------

@@ -6,12 +6,21 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-from devices_support import START, Lab, build_lab, decrypted, protected_read, results, send
+from devices_support import (
+    START,
+    Lab,
+    access_response,
+    build_lab,
+    decrypted,
+    protected_read,
+    results,
+    send,
+)
 
 from emulator.clock import VirtualClock
 from emulator.devices import prepay_bridge
 from emulator.devices.base import DeviceType
-from emulator.gbcs.dlms.axdr import Array, DoubleLongUnsigned, Structure
+from emulator.gbcs.dlms.axdr import Array, DoubleLong, DoubleLongUnsigned, Structure
 from emulator.metering import Constant, prepay
 from emulator.premises import Premises
 from hil.dcc.commands import Sender
@@ -135,8 +144,31 @@ def test_ecs01d_prices_the_secondary_element(twin: Lab) -> None:
 def test_ecs04_above_the_maximum_meter_balance_is_refused_and_logged(lab: Lab) -> None:
     esme = lab.esme
     esme.meter.configure({"prepayment": True, "balance": 1000, "max_meter_balance": 2000})
-    assert results(send(esme, lab.supplier.command("1.5", esme.eui, amount=1500))) == [250]
+    assert results(send(esme, lab.supplier.command("1.5", esme.eui, amount=1_500_000))) == [250]
     assert esme.meter.balance == 1000
     assert prepay.MAX_BALANCE_EXCEEDED in esme.event_log.codes()
-    assert results(send(esme, lab.supplier.command("1.5", esme.eui, amount=500))) == [0]
+    assert results(send(esme, lab.supplier.command("1.5", esme.eui, amount=500_000))) == [0]
     assert esme.meter.balance == 1500
+
+
+# -- money units: the ESME's COSEM amounts are millipence, the engine's pence --------------------
+
+
+def test_ecs82_reads_the_balance_in_millipence(lab: Lab) -> None:
+    esme = lab.esme
+    esme.meter.configure({"balance": 250, "load_w": 0})  # 2.50 GBP
+    response = send(esme, lab.supplier.command("4.18", esme.eui))
+    assert results(response) == [0]
+    (balance,) = access_response(response).data
+    assert isinstance(balance, DoubleLong) and balance.value == 250_000
+
+
+def test_amounts_in_are_converted_exactly_or_refused(lab: Lab) -> None:
+    esme = lab.esme
+    esme.meter.configure({"prepayment": True, "balance": 1000})
+    assert results(send(esme, lab.supplier.command("1.5", esme.eui, amount=1_200_000))) == [0]
+    assert esme.meter.balance == 2200  # 12.00 GBP added
+    dropped = esme.dropped_settings
+    assert results(send(esme, lab.supplier.command("1.5", esme.eui, amount=1_200_500))) == [250]
+    assert esme.meter.balance == 2200 and esme.dropped_settings == dropped + 1
+    assert esme.meter.ledger.balanced
