@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as _dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ BST = _dt.timedelta(hours=1)
 NO_OFFSET = _dt.timedelta(0)
 
 
+@functools.cache
 def _last_sunday_0100(year: int, month: int) -> _dt.datetime:
     """01:00 UTC on the last Sunday of `month` (March or October): the GB change."""
     last = _dt.datetime(year, month, 31, 1, tzinfo=_dt.UTC)
