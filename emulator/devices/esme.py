@@ -32,7 +32,15 @@ from emulator.devices.cosem.server import Outcome
 from emulator.devices.cosem_device import CosemDevice
 from emulator.devices.topup import ACCEPTED, ConsumerControls, offer_utrn
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
-from emulator.gbcs.dlms.axdr import Boolean, Data, Enum, OctetString, _Integer
+from emulator.gbcs.dlms.axdr import (
+    Boolean,
+    Data,
+    DoubleLongUnsigned,
+    Enum,
+    OctetString,
+    Structure,
+    _Integer,
+)
 from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.eui import Eui64
 from emulator.metering import Meter
@@ -131,7 +139,7 @@ class Esme(ConsumerControls, CosemDevice):
         self.variant = variant
         self.auxiliary = auxiliary
         self._restrict_use_cases()
-        self.meter = Meter()
+        self.meter = Meter(twin=variant == "twin")
         self.armed = False
         self.supply_alerts: list[supply.SupplyAlert] = []
         self.supply_alerts_dropped = 0
@@ -234,17 +242,22 @@ class Esme(ConsumerControls, CosemDevice):
         if o.class_id == 1 and attribute == 2:
             values = self._register_structure(o.obis)
             if values is not None:
-                return Outcome(0, profiles.fill(o.attributes[2], iter(values)))
+                template = o.attributes[2]
+                if o.obis == ENERGY_REGISTERS and self.meter.secondary is not None:
+                    assert isinstance(template, Structure)
+                    template = Structure([*template.items, DoubleLongUnsigned(0)])
+                return Outcome(0, profiles.fill(template, iter(values)))
         if o.class_id == 112 and attribute == 2 and o.obis == CREDIT:
             template = o.attributes[2]
             assert isinstance(template, _Integer)
-            return Outcome(0, profiles._clamp(type(template), int(self.meter.balance)))
+            balance = prepay_bridge.to_cosem(self.meter.balance)  # ECS82: millipence
+            return Outcome(0, profiles._clamp(type(template), balance))
         if o.class_id == 112 and o.obis == prepay_bridge.EMERGENCY_CREDIT and attribute in (9, 10):
             template = o.attributes[attribute]
             assert isinstance(template, _Integer)
             c = self.meter.config
             amount = c.emergency_credit_limit if attribute == 9 else c.emergency_credit_threshold
-            return Outcome(0, profiles._clamp(type(template), amount))
+            return Outcome(0, profiles._clamp(type(template), prepay_bridge.to_cosem(amount)))
         if o.class_id == 70 and attribute == 2:
             return Outcome(0, Boolean(self.meter.supply_enabled))
         if o.class_id == 70 and attribute == 3:
@@ -299,7 +312,10 @@ class Esme(ConsumerControls, CosemDevice):
         """
         m = self.meter
         if obis == ENERGY_REGISTERS:
-            return [int(m.import_wh), 0, UNIT_WH, int(m.reactive_import_varh), 0, UNIT_VARH]
+            values = [int(m.import_wh), 0, UNIT_WH, int(m.reactive_import_varh), 0, UNIT_VARH]
+            if m.secondary is not None:  # a twin meter: the secondary element's import last
+                values.append(int(m.secondary.import_wh))
+            return values
         if obis == POWER_REGISTERS:
             return [int(m.instantaneous_w), 0, UNIT_W]
         if obis == TOU_REGISTERS:

@@ -3,11 +3,15 @@
 The ESME's COSEM writes and actions (ECS01 prices and standing charge, ECS02/03
 payment mode, ECS04 balance adjustment, ECS07 debt, ECS08 prepayment
 configuration, ECS09 emergency credit) set the engine; reads of the prepayment
-registers come from it; the events the engine raises become GBCS alerts. Money
-on the device interfaces is in pence, the meter's unit (docs/metering.md), so
-amounts pass unchanged; prices carry a DLMS price scale and are converted to
-millipence per kWh exactly, or refused (logged, the stored object unchanged in
-the engine).
+registers come from it; the events the engine raises become GBCS alerts.
+
+Money: the ESME's COSEM amounts (meter balance, adjustments, thresholds, limits,
+debts) are millipence, 10^-5 GBP, as DUIS states them (a DUIS AdjustMeterBalance
+of 1200000 is the GBCS update_amount 1200000); the engine holds whole pence, so
+an amount in is converted exactly or refused (logged, counted in
+`dropped_settings`) and an amount out is pence x 1000 (`to_cosem`). The debt
+recovery rate cap (a 16-bit field) is in pence. Prices carry a DLMS price scale
+and are converted to millipence per kWh exactly, or refused. See docs/metering.md.
 
 OBIS codes of the GBCS-specific prepayment objects (class 9000, attribute 4 the
 value, 6 its activation time) are those the reference future-dated alerts name
@@ -29,6 +33,7 @@ from emulator.gbcs.dlms.axdr import (
     BitString,
     Boolean,
     Data,
+    DoubleLongUnsigned,
     OctetString,
     Structure,
     _Integer,
@@ -43,6 +48,7 @@ from emulator.metering import (
     TouCalendar,
     prepay,
 )
+from emulator.metering.money import millipence_from_pence, pence_from_millipence
 from emulator.metering.prepay import PAYMENT, TIME
 
 if TYPE_CHECKING:
@@ -64,6 +70,9 @@ PREPAY_SETTINGS: dict[bytes, str] = {
     bytes(Obis("0-0:94.44.2.20")): "max_meter_balance",
     bytes(Obis("0-0:94.44.128.22")): "disablement_threshold",
 }
+#: PrepayConfig fields whose COSEM value is not millipence: the cap (pence, a
+#: 16-bit field) and its period (seconds).
+NOT_MILLIPENCE = frozenset({"debt_cap", "debt_cap_period"})
 PASSIVE_ACCOUNT = bytes(Obis("0-1:19.0.0.255"))
 #: ECS08 non-disablement calendar: a schedule (class 10) whose script selectors
 #: 32 and 33 start and end a protected period, special days (class 11), and the
@@ -74,15 +83,42 @@ ND_ACTIVATIONS = (bytes(Obis("0-0:94.44.128.28")), bytes(Obis("0-0:94.44.128.31"
 ND_START, ND_END = 32, 33
 ACTIVITY_CALENDAR = bytes(Obis("0-0:13.0.0.255"))
 SPECIAL_DAYS = bytes(Obis("0-0:11.0.0.255"))
+#: The secondary element's calendar and special days (ECS01c, read by ECS24b).
+SECONDARY_CALENDAR = bytes(Obis("0-0:13.0.1.255"))
+SECONDARY_SPECIAL_DAYS = bytes(Obis("0-0:11.0.1.255"))
 METER_BALANCE = bytes(Obis("0-0:19.10.0.255"))
 EMERGENCY_CREDIT = bytes(Obis("0-0:19.10.1.255"))
 TOU_CHARGE = bytes(Obis("0-0:19.20.0.255"))
 STANDING_CHARGE = bytes(Obis("0-0:19.20.4.255"))
 SECONDARY_CHARGE = bytes(Obis("0-0:19.20.5.255"))
+#: ECS01a block thresholds (class 21 register monitors, attribute 2: up to three
+#: thresholds in Wh of the block period): passive (written) and active (read by
+#: ECS24) for tiers 1..8. The passive matrix becomes active with the price matrix.
+THRESHOLDS_PASSIVE = [bytes(Obis(f"0-0:16.1.{n}.255")) for n in range(11, 19)]
+THRESHOLDS_ACTIVE = [bytes(Obis(f"0-0:16.0.{n}.255")) for n in range(11, 19)]
+NO_THRESHOLD = 0xFFFF_FFFF
+#: Price matrix entry keys: 0x01..0x30 the TOU tiers, 0xA1..0xD8 the block prices
+#: (high nibble A..D block 1..4, low nibble tier 1..8).
+BLOCK_KEYS = (0xA0, 0xB0, 0xC0, 0xD0)
 #: Charge objects of the debt registers: time debt 1, time debt 2, payment debt.
 DEBT_CHARGES = [bytes(Obis(f"0-0:19.20.{n}.255")) for n in (1, 2, 3)]
 PAYMENT_MODE_CREDIT, PAYMENT_MODE_PREPAYMENT = 1, 2
 OTHER_REASON = 250  # DLMS action result when emergency credit is not activated
+
+
+def to_cosem(pence: int) -> int:
+    """An engine amount (pence) as the ESME's COSEM money (millipence)."""
+    return millipence_from_pence(pence)
+
+
+def _setting(esme: Esme, name: str, value: int) -> None:
+    """One ECS08/ECS03 setting into the engine, money converted from millipence."""
+    try:
+        amount = value if name in NOT_MILLIPENCE else pence_from_millipence(value)
+        esme.meter.configure({name: amount})
+    except MeteringError as exc:
+        esme.dropped_settings += 1
+        log.warning("%s: %s not applied to the meter: %s", esme.eui, name, exc)
 
 
 def emit_meter_alerts(device: Device) -> int:
@@ -125,7 +161,7 @@ def on_set(esme: Esme, class_id: int, obis: bytes, attribute: int, value: Data) 
         if o is not None and 4 in o.attributes:
             esme.cosem.set(o, 4, value)  # what a later activation time applies
         if isinstance(value, _Integer):
-            esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
+            _setting(esme, PREPAY_SETTINGS[obis], value.value)
     elif (class_id, attribute) in ((9000, 6), (111, 13)):
         now = _activation_immediate(value)
         if now is None:
@@ -145,7 +181,7 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
         elif class_id == 9000 and obis in PREPAY_SETTINGS:
             value = esme.cosem.get(esme.model.get(class_id, obis), 4)  # type: ignore[arg-type]
             if isinstance(value, _Integer):
-                esme.meter.configure({PREPAY_SETTINGS[obis]: value.value})
+                _setting(esme, PREPAY_SETTINGS[obis], value.value)
         elif class_id == 111 and obis == PASSIVE_ACCOUNT:
             mode = esme.cosem.get(esme.model.get(class_id, obis), 2)  # type: ignore[arg-type]
             if isinstance(mode, Structure) and len(mode.items) == 2:
@@ -158,6 +194,8 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
                     )
                 esme.meter.set_payment_mode(payment == PAYMENT_MODE_PREPAYMENT)
         elif class_id in (20, 113):
+            if class_id == 113 and obis == TOU_CHARGE:
+                activate_thresholds(esme)
             apply_charges(esme)
     except (MeteringError, TypeError, ValueError) as exc:
         esme.dropped_settings += 1
@@ -258,16 +296,18 @@ def non_disablement_calendar(esme: Esme) -> NonDisablementCalendar:
     )
 
 
-def tou_calendar(esme: Esme) -> TouCalendar | None:
+def tou_calendar(
+    esme: Esme, calendar: bytes = ACTIVITY_CALENDAR, special_days: bytes = SPECIAL_DAYS
+) -> TouCalendar | None:
     """The active activity calendar (class 20 attributes 3-5) and special days as
     the engine's calendar; None while they do not make one (factory blanks).
 
     A day profile action's script selector is the tier (1..48); a day whose
     first switch is after midnight starts in the tier of its last switch.
     """
-    seasons_data = _stored(esme, 20, ACTIVITY_CALENDAR, 3)
-    weeks_data = _stored(esme, 20, ACTIVITY_CALENDAR, 4)
-    days_data = _stored(esme, 20, ACTIVITY_CALENDAR, 5)
+    seasons_data = _stored(esme, 20, calendar, 3)
+    weeks_data = _stored(esme, 20, calendar, 4)
+    days_data = _stored(esme, 20, calendar, 5)
     if not all(isinstance(d, Array) for d in (seasons_data, weeks_data, days_data)):
         return None
     try:
@@ -298,7 +338,7 @@ def tou_calendar(esme: Esme) -> TouCalendar | None:
                 month, mday = 1, 1
             seasons.append((month, mday, names[bytes(week_name.value)]))
         special: dict[_dt.date, int] = {}
-        table = _stored(esme, 11, SPECIAL_DAYS, 2)
+        table = _stored(esme, 11, special_days, 2)
         for entry in _items(table) if isinstance(table, Array) else []:
             _, date, day_id = _values(entry)
             year = int.from_bytes(date.value[:2], "big")
@@ -347,6 +387,57 @@ def _unit_charge(esme: Esme, obis: bytes, attribute: int = 5) -> tuple[int, list
     return price_scale.value, charges
 
 
+def _keyed_charges(esme: Esme, obis: bytes) -> tuple[int, dict[int, int]] | None:
+    """(price scale, {entry key: charge}) of a class 113 active unit charge: the
+    entries' one-byte index keys say which tier or block each price is for."""
+    o = esme.model.get(113, obis)
+    value = esme.cosem.get(o, 5) if o is not None else None
+    scaled = _unit_charge(esme, obis)
+    if scaled is None or not isinstance(value, Structure):
+        return None
+    table = value.items[2]
+    keyed: dict[int, int] = {}
+    for position, item in enumerate(table.items if isinstance(table, Array) else []):
+        if not (isinstance(item, Structure) and len(item.items) == 2):
+            continue
+        key, charge = item.items
+        if not isinstance(charge, _Integer):
+            continue
+        index = key.value[0] if isinstance(key, OctetString) and len(key.value) == 1 else 0
+        if not (1 <= index <= 48 or (index & 0xF0 in BLOCK_KEYS and 1 <= index & 0x0F <= 8)):
+            index = _standard_key(position)  # blank or unknown key: its place says
+        keyed[index] = charge.value
+    return scaled[0], keyed
+
+
+def _standard_key(position: int) -> int:
+    """The key of an entry by its place: 48 tiers, then blocks A1..D8."""
+    if position < 48:
+        return position + 1
+    block, tier = divmod(position - 48, 8)
+    return BLOCK_KEYS[block % len(BLOCK_KEYS)] | (tier + 1)
+
+
+def activate_thresholds(esme: Esme) -> None:
+    """The passive block thresholds become the active ones (read back by ECS24),
+    each padded to three with the "no threshold" marker."""
+    for passive, active in zip(THRESHOLDS_PASSIVE, THRESHOLDS_ACTIVE, strict=True):
+        written = _stored(esme, 21, passive, 2)
+        o = esme.model.get(21, active)
+        if not isinstance(written, Array) or o is None:
+            continue
+        values = [v.value for v in written.items if isinstance(v, _Integer)][:3]
+        values += [NO_THRESHOLD] * (3 - len(values))
+        esme.cosem.set(o, 2, Array([DoubleLongUnsigned(v) for v in values]))
+
+
+def block_thresholds(esme: Esme) -> tuple[int, ...]:
+    """Tier 1's active thresholds in Wh (the engine's block tariff: one set)."""
+    held = _stored(esme, 21, THRESHOLDS_ACTIVE[0], 2)
+    values = [v.value for v in _items(held) if isinstance(v, _Integer)]
+    return tuple(sorted({v for v in values if 0 < v < NO_THRESHOLD}))
+
+
 def millipence(charge: int, scale: int) -> int:
     """A DLMS charge (pence x 10^scale) as millipence, exactly or not at all."""
     value = Fraction(charge) * Fraction(10) ** (scale + 3)
@@ -356,23 +447,49 @@ def millipence(charge: int, scale: int) -> int:
 
 
 def apply_charges(esme: Esme) -> None:
-    """Active TOU prices (ECS01: the first 48 entries are the tiers) and standing charge."""
-    tou = _unit_charge(esme, TOU_CHARGE)
+    """Active prices and standing charge (ECS01) as the engine's tariff.
+
+    Price matrix entries 0x01..0x30 are the TOU tiers; the block prices of tier 1
+    (0xA1, 0xB1, 0xC1, 0xD1) with tier 1's active block thresholds make a block
+    tariff when at least one threshold is set and a block price is not zero.
+    """
+    tou = _keyed_charges(esme, TOU_CHARGE)
     standing = _unit_charge(esme, STANDING_CHARGE)
     current = esme.meter.primary.tariffs.active(esme.clock.now())
     calendar = tou_calendar(esme) or current.calendar
     prices = current.tier_prices
-    if tou is not None and any(tou[1][:48]):
-        prices = tuple(millipence(c, tou[0]) for c in tou[1][:48])
+    thresholds: tuple[int, ...] = ()
+    block_prices: tuple[int, ...] = ()
+    if tou is not None:
+        scale, keyed = tou
+        tiers = [keyed.get(t, 0) for t in range(1, 49)]
+        if any(tiers):
+            count = max(t for t in range(1, 49) if tiers[t - 1])
+            prices = tuple(millipence(c, scale) for c in tiers[:count])
+        blocks = [keyed.get(high | 1, 0) for high in BLOCK_KEYS]
+        thresholds = block_thresholds(esme)[: len(BLOCK_KEYS) - 1]
+        if thresholds and any(blocks):
+            block_prices = tuple(millipence(c, scale) for c in blocks[: len(thresholds) + 1])
+        else:
+            thresholds = ()
     standing_mp = current.standing_charge
     if standing is not None and standing[1]:
         standing_mp = millipence(standing[1][0], standing[0])
-    tariff = Tariff(prices, standing_mp, calendar=calendar)
+    tariff = Tariff(
+        prices,
+        standing_mp,
+        block_thresholds=thresholds,
+        block_prices=block_prices,
+        calendar=calendar,
+    )
     esme.meter.publish_tariff(tariff)
     secondary = _unit_charge(esme, SECONDARY_CHARGE)
     if esme.meter.secondary is not None and secondary is not None and any(secondary[1]):
-        sec = tuple(millipence(c, secondary[0]) for c in secondary[1])
-        esme.meter.publish_tariff(Tariff(sec, 0), secondary=True)
+        sec = tuple(millipence(c, secondary[0]) for c in secondary[1][:48])
+        count = max(i + 1 for i, c in enumerate(sec) if c)
+        held = esme.meter.secondary.tariffs.active(esme.clock.now()).calendar
+        own = tou_calendar(esme, SECONDARY_CALENDAR, SECONDARY_SPECIAL_DAYS) or held
+        esme.meter.publish_tariff(Tariff(sec[:count], 0, calendar=own), secondary=True)
 
 
 def _configure_debt(esme: Esme, obis: bytes) -> None:
@@ -398,12 +515,21 @@ def _configure_debt(esme: Esme, obis: bytes) -> None:
 def on_action(esme: Esme, obis: bytes, method: int, argument: Data) -> int | None:
     """Class 112/113 actions on the engine: the DLMS result, or None when not ours."""
     amount = argument.value if isinstance(argument, _Integer) else None
+    if amount is not None and (
+        (obis == METER_BALANCE and method in (1, 2)) or (obis in DEBT_CHARGES and method == 4)
+    ):
+        try:
+            amount = pence_from_millipence(amount)
+        except MeteringError as exc:  # finer than the meter holds: refused, never rounded
+            esme.dropped_settings += 1
+            log.warning("%s: amount refused: %s", esme.eui, exc)
+            return OTHER_REASON
     if obis == METER_BALANCE and method in (1, 2) and amount is not None:
-        if method == 1:
-            esme.meter.adjust(amount)  # ECS04a
-        else:
-            esme.meter.balance = amount  # ECS04b: reset
-        return 0
+        # ECS04a adjusts, ECS04b resets; over the maximum meter balance: refused (the
+        # engine's 0x8F47 event becomes the alert), other-reason to the requester
+        refused = esme.meter.adjust(amount) if method == 1 else esme.meter.set_balance(amount)
+        emit_meter_alerts(esme)
+        return OTHER_REASON if refused else 0
     if obis == EMERGENCY_CREDIT and method == 3:  # ECS09
         activated = esme.meter.activate_emergency_credit() or esme.meter.emergency_credit_active
         return 0 if activated else OTHER_REASON
@@ -431,9 +557,9 @@ def on_action(esme: Esme, obis: bytes, method: int, argument: Data) -> int | Non
 
 def prepayment_registers(esme: Esme) -> list[int]:
     """ECS19: meter balance, emergency credit balance, accumulated debt, payment debt,
-    time debt 1, time debt 2 (pence)."""
+    time debt 1, time debt 2 (millipence)."""
     m = esme.meter
-    return [
+    pence = [
         m.balance,
         m.emergency_credit_balance,
         m.debt,
@@ -441,6 +567,7 @@ def prepayment_registers(esme: Esme) -> list[int]:
         m.debts[0].amount,
         m.debts[1].amount,
     ]
+    return [to_cosem(p) for p in pence]
 
 
 # -- GSME: the ZSE price and calendar clusters ---------------------------------------------

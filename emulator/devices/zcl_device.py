@@ -992,10 +992,11 @@ def _credit_adjustment(
 ) -> list[Answer]:
     value = fields.get("credit_adjustment_value", 0)
     if fields.get("credit_adjustment_type", 0) == 0:
-        device.meter.adjust(value)
+        refused = device.meter.adjust(value)
     else:
-        device.meter.balance = value
-    return [_default(component, STATUS_SUCCESS)]
+        refused = device.meter.set_balance(value)
+    # above the maximum meter balance: FAILURE; the engine's 0x8F47 event is alerted
+    return [_default(component, STATUS_FAILURE if refused else STATUS_SUCCESS)]
 
 
 def _select_emergency_credit(

@@ -645,7 +645,7 @@ def _gbz_components(components: list[GbzComponent]) -> list[NamedValue]:
 class _Money:
     """How a GBZ response's money reads: its Price trailing digit and currency."""
 
-    scaler: int = dlms_names.MONEY_SCALER
+    scaler: int = -2  # pence, until the response's trailing digit says otherwise
     unit: str = dlms_names.MONEY_UNIT
 
     def value(self, name: str, raw: int, source: str) -> NamedValue:

@@ -1,7 +1,10 @@
 """Tariff and non-disablement calendars: which tier applies at a given time.
 
-The calendar reads the clock's own wall time (the device clock's time zone;
-the emulator runs in UTC, British Summer Time is not modelled). A day profile
+The device clock runs in UTC; the calendars are read in GB local time (UTC,
+plus one hour of British Summer Time from 01:00 UTC on the last Sunday of March
+to 01:00 UTC on the last Sunday of October: `gb_utc_offset`), so a tier switch
+or a non-disablement period written for 07:00 starts at 07:00 on the
+consumer's clock all year; see docs/metering.md. A day profile
 switches tier at given minutes of the day; a week profile names a day profile
 for Monday..Sunday; seasons start on a month and day and name a week profile;
 special days (dates) override the week. This is the structure of the GBCS
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as _dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +23,33 @@ from emulator.metering.money import MeteringError
 
 MINUTES_PER_DAY = 1440
 TIERS = 48
+BST = _dt.timedelta(hours=1)
+NO_OFFSET = _dt.timedelta(0)
+
+
+@functools.cache
+def _last_sunday_0100(year: int, month: int) -> _dt.datetime:
+    """01:00 UTC on the last Sunday of `month` (March or October): the GB change."""
+    last = _dt.datetime(year, month, 31, 1, tzinfo=_dt.UTC)
+    return last - _dt.timedelta(days=(last.weekday() + 1) % 7)
+
+
+def gb_utc_offset(at: _dt.datetime) -> _dt.timedelta:
+    """GB local time minus UTC at `at` (a UTC time; naive is taken as UTC)."""
+    utc = at if at.tzinfo is not None else at.replace(tzinfo=_dt.UTC)
+    start, end = _last_sunday_0100(utc.year, 3), _last_sunday_0100(utc.year, 10)
+    return BST if start <= utc < end else NO_OFFSET
+
+
+def gb_next_change(after: _dt.datetime) -> _dt.datetime:
+    """The first GB clock change strictly after `after`, in `after`'s tzinfo."""
+    utc = after if after.tzinfo is not None else after.replace(tzinfo=_dt.UTC)
+    for year in (utc.year, utc.year + 1):
+        for month in (3, 10):
+            change = _last_sunday_0100(year, month)
+            if change > utc:
+                return change if after.tzinfo is not None else change.replace(tzinfo=None)
+    raise AssertionError("unreachable: a change every year")  # pragma: no cover
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import datetime as _dt
 from collections import deque
 from typing import Any
 
-from emulator.metering.calendar import TIERS
+from emulator.metering.calendar import TIERS, gb_next_change, gb_utc_offset
 from emulator.metering.money import (
     MICROPENCE_PER_PENNY,
     MILLIPENCE_PER_PENNY,
@@ -159,6 +159,8 @@ class Meter:
         self.daily_log: deque[dict[str, Any]] = deque(maxlen=DAILY_LOG)
         self.billing_day = 1
         self.billing_snapshots: deque[dict[str, Any]] = deque(maxlen=BILLING_SNAPSHOTS)
+        #: Calendars (tiers, non-disablement) in GB local time; False: in UTC.
+        self.local_time = True
 
     # -- the contract other modules use -------------------------------------------------
     @property
@@ -178,8 +180,9 @@ class Meter:
 
     @balance.setter
     def balance(self, pence: int) -> None:
-        """Setting the balance is a balance adjustment: the ledger records it as money in."""
-        self.adjust(int(pence) - self.ledger.balance)
+        """Setting the balance (a lab or test) is an adjustment the meter's limits do not
+        check: the ledger records it as money in."""
+        self.adjust(int(pence) - self.ledger.balance, checked=False)
 
     @property
     def debt(self) -> int:
@@ -322,9 +325,10 @@ class Meter:
             return MAX_BALANCE_EXCEEDED
         recovered = 0
         if self.prepayment:
+            self._cap_window()
             for index, d in enumerate(self.debts):
                 if d.kind == PAYMENT and d.amount and d.rate:
-                    take = min(amount * d.rate // 10_000, d.amount)
+                    take = min(amount * d.rate // 10_000, self._room(d))
                     recovered += self._recover(index, d, take)
         self.ledger.money_in += amount
         self.ledger.debt_recovered += recovered
@@ -332,11 +336,23 @@ class Meter:
         self._after_credit()
         return ACCEPTED
 
-    def adjust(self, amount: int) -> None:
-        """A balance adjustment (ECS04, GCS40): money in or out, no debt taken."""
-        self.ledger.money_in += int(amount)
-        self.ledger.balance += int(amount)
+    def adjust(self, amount: int, *, checked: bool = True) -> int:
+        """A balance adjustment (ECS04a, GCS40): money in or out, no debt taken; 0, or
+        0x8F47 (logged as an event, nothing changed) when credit would take the
+        balance above the maximum meter balance."""
+        amount = int(amount)
+        limit = self.config.max_meter_balance
+        if checked and amount > 0 and limit and self.balance + amount > limit:
+            self._event(MAX_BALANCE_EXCEEDED, f"adjustment of {amount}p: balance above {limit}p")
+            return MAX_BALANCE_EXCEEDED
+        self.ledger.money_in += amount
+        self.ledger.balance += amount
         self._after_credit()
+        return ACCEPTED
+
+    def set_balance(self, pence: int) -> int:
+        """A balance reset to a value (ECS04b, GCS40 set): 0 or the refusal, as `adjust`."""
+        return self.adjust(int(pence) - self.balance)
 
     def reset_balance(self) -> None:
         self.adjust(-self.balance)
@@ -385,6 +401,7 @@ class Meter:
         if take <= 0:
             return 0
         d.amount -= take
+        d.cap_recovered += take
         if d.amount == 0:
             self._event(DEBT_CLEARED[min(index, 2)], f"debt {index + 1} recovered")
         return take
@@ -420,7 +437,7 @@ class Meter:
         if not (exhausted and self.supply_enabled):
             flags.discard("nd")
             return
-        if at is not None and c.non_disablement.active(at):
+        if at is not None and c.non_disablement.active(self.local(at)):
             _once(self, True, "nd", DISABLEMENT_SUSPENDED, "disablement suspended")
             return
         self.supply_enabled = False
@@ -428,7 +445,15 @@ class Meter:
         self._event(SUPPLY_DISABLED, "supply disabled: credit exhausted")
 
     def protected(self, at: _dt.datetime) -> bool:
-        return self.config.non_disablement.active(at)
+        return self.config.non_disablement.active(self.local(at))
+
+    def offset(self, at: _dt.datetime) -> _dt.timedelta:
+        """Local time minus UTC at `at` (zero when the calendars run in UTC)."""
+        return gb_utc_offset(at) if self.local_time else _dt.timedelta(0)
+
+    def local(self, at: _dt.datetime) -> _dt.datetime:
+        """`at` on the meter's local (calendar) clock."""
+        return at + self.offset(at)
 
     # -- time ---------------------------------------------------------------------------
     def advance(self, now: _dt.datetime) -> None:
@@ -451,17 +476,25 @@ class Meter:
                 self._on_boundary(t)
 
     def _next_boundary(self, t: _dt.datetime) -> _dt.datetime:
+        """The next half-hour (UTC; local time differs by whole hours, so it is a
+        local half-hour too), calendar edge (local), clock change or price change."""
         midnight = t.replace(hour=0, minute=0, second=0)
         into = (t - midnight) // ONE_SECOND
-        nxt = (into // HALF_HOUR + 1) * HALF_HOUR
-        date = t.date()
+        boundary = midnight + (into // HALF_HOUR + 1) * HALF_HOUR * ONE_SECOND
+        offset = self.offset(t)
+        lt = t + offset
+        local_midnight = lt.replace(hour=0, minute=0, second=0)
+        local_into = (lt - local_midnight) // ONE_SECOND
+        date = lt.date()
         minutes: list[int] = list(self.config.non_disablement.edges()) if self.prepayment else []
         for el in self.elements():
             minutes.extend(el.tariffs.active(t).calendar.day_profile(date).minutes())
         for m in minutes:
-            if into < m * 60 < nxt:
-                nxt = m * 60
-        boundary = midnight + nxt * ONE_SECOND
+            if local_into < m * 60:
+                edge = local_midnight + m * 60 * ONE_SECOND - offset
+                boundary = min(boundary, edge)
+        if self.local_time:
+            boundary = min(boundary, gb_next_change(t))
         for el in self.elements():
             change = el.tariffs.next_change(t)
             if change is not None and change < boundary:
@@ -470,7 +503,8 @@ class Meter:
 
     def _run(self, t: _dt.datetime, seconds: int) -> None:
         """`seconds` with constant load, tier and prices (block and credit may change)."""
-        date, minute = t.date(), t.hour * 60 + t.minute
+        lt = self.local(t)
+        date, minute = lt.date(), lt.hour * 60 + lt.minute
         plan: list[tuple[Element, Tariff, int]] = []
         for el in self.elements():
             tariff = el.tariffs.active(t)
@@ -543,22 +577,34 @@ class Meter:
 
     def _recover_time_debt(self, step: int) -> int:
         c = self.config
-        window = int(self.last.timestamp()) // c.debt_cap_period if self.last else 0
-        if window != self.cap_window:
-            self.cap_window, self.cap_recovered = window, 0
+        self._cap_window()
         recovered = 0
         for index, d in enumerate(self.debts):
             if d.kind != TIME or not d.amount or not d.rate:
                 continue
             d.carry += d.rate * step
             due, d.carry = divmod(d.carry, d.period * MILLIPENCE_PER_PENNY)
-            room = d.amount
+            room = self._room(d)
             if c.debt_cap:
                 room = min(room, max(0, c.debt_cap - self.cap_recovered))
             take = self._recover(index, d, min(due, room))
             self.cap_recovered += take
             recovered += take
         return recovered
+
+    def _cap_window(self) -> None:
+        """A new debt cap period starts every count afresh (overall and per register)."""
+        c = self.config
+        window = int(self.last.timestamp()) // c.debt_cap_period if self.last else 0
+        if window != self.cap_window:
+            self.cap_window, self.cap_recovered = window, 0
+            for d in self.debts:
+                d.cap_recovered = 0
+
+    @staticmethod
+    def _room(d: Debt) -> int:
+        """What may still be recovered from `d` in this cap period."""
+        return d.amount if not d.cap else min(d.amount, max(0, d.cap - d.cap_recovered))
 
     def _on_boundary(self, t: _dt.datetime) -> None:
         if t.minute % 30 or t.second:
@@ -619,6 +665,7 @@ class Meter:
             "daily_log": list(self.daily_log),
             "billing_day": self.billing_day,
             "billing_snapshots": list(self.billing_snapshots),
+            "local_time": self.local_time,
         }
 
     @classmethod
@@ -646,6 +693,7 @@ class Meter:
         meter.daily_log.extend(data.get("daily_log", []))
         meter.billing_day = int(data.get("billing_day", 1))
         meter.billing_snapshots.extend(data.get("billing_snapshots", []))
+        meter.local_time = bool(data.get("local_time", True))
         return meter
 
 

@@ -74,8 +74,9 @@ class Debt:
 
     Time debt: `rate` millipence per `period` seconds (3600 or 86400), accrued
     every second and collected in whole pence, within the meter's debt recovery
-    cap (PrepayConfig.debt_cap per debt_cap_period); payment debt: `rate` basis
-    points of every top-up.
+    cap (PrepayConfig.debt_cap per debt_cap_period) and the register's own `cap`
+    per that period; payment debt: `rate` basis points of every top-up, within
+    its `cap` per period too.
     """
 
     kind: str = TIME
@@ -83,9 +84,13 @@ class Debt:
     rate: int = 0
     period: int = 86_400
     carry: int = 0  # millipence-seconds not yet a whole penny (time debt)
+    #: This register's own cap: at most `cap` pence of it recovered per the meter's
+    #: debt cap period (PrepayConfig.debt_cap_period), within the overall cap; 0: none.
+    cap: int = 0
+    cap_recovered: int = 0  # recovered in the current cap period
 
     def __post_init__(self) -> None:
-        if self.kind not in (TIME, PAYMENT) or self.amount < 0 or self.rate < 0:
+        if self.kind not in (TIME, PAYMENT) or min(self.amount, self.rate, self.cap) < 0:
             raise MeteringError("a debt is time or payment, with non-negative amount and rate")
         if self.kind == TIME and self.period not in (3600, 86_400):
             raise MeteringError("a time debt's rate period is 3600 (hourly) or 86400 (daily)")

@@ -309,6 +309,10 @@ PARAMETER_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "cin": lambda cin: f"{int(cin):04d}".encode("ascii"),
     "recovery_rate_1": lambda pence: [[b"", int(pence)]],
     "recovery_rate_2": lambda pence: [[b"", int(pence)]],
+    # ESME COSEM money is millipence (docs/metering.md): named debts are given in pence
+    "payment_debt": lambda pence: int(pence) * 1000,
+    "time_debt_1": lambda pence: int(pence) * 1000,
+    "time_debt_2": lambda pence: int(pence) * 1000,
 }
 
 #: Named parameters of DLMS shapes: use case -> name -> (request spec index, description).
@@ -319,7 +323,7 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
         "supplier_telephone": (0, "supplier telephone number (text)"),
         "supplier_name": (1, "supplier name (text)"),
     },
-    "ECS04a": {"amount": (0, "balance adjustment in the meter's currency unit (integer)")},
+    "ECS04a": {"amount": (0, "balance adjustment in millipence, the ESME's COSEM unit (integer)")},
     "ECS34": {"thresholds": (0, "instantaneous power thresholds (list of integers, W)")},
     "ECS38": {"offset_limit": (0, "randomised offset limit (seconds)")},
     "ECS39a": {"mpan": (0, "import MPAN (13 digits)")},

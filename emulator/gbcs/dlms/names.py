@@ -261,8 +261,9 @@ UNITS: dict[int, str] = {
     255: "count",
 }
 
-#: Money in the ESME data model is held in pence (two decimals of the currency).
-MONEY_SCALER, MONEY_UNIT = -2, "GBP"
+#: Money in the ESME data model is millipence, 10^-5 of the currency (as DUIS
+#: states amounts; docs/metering.md "Money").
+MONEY_SCALER, MONEY_UNIT = -5, "GBP"
 
 #: Attributes holding money amounts, by class (Blue Book payment metering).
 MONEY_ATTRIBUTES: dict[int, frozenset[int]] = {
@@ -281,7 +282,7 @@ class ObjectName:
 
     `fields` names the quantities of a class 1 structure (value/scaler-unit pairs
     count as one); `unit` is the unit a value has when no scaler-unit travels
-    with it (`"money"`: pence shown in GBP); `columns` names profile columns.
+    with it (`"money"`: millipence shown in GBP); `columns` names profile columns.
     """
 
     name: str

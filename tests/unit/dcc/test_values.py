@@ -74,7 +74,7 @@ async def test_registers_are_scaled_by_the_scaler_unit_read_with_them(lab: Lab) 
 
 
 async def test_balance_reads_come_in_pounds(lab: Lab) -> None:
-    _esme(lab).meter.balance = 1234.0  # pence
+    _esme(lab).meter.balance = 1234  # pence in the engine, 1234000 millipence read
     balance = _by_name((await _read(lab, "4.18", "ESME")).values)["Meter balance"]
     assert (balance.value, balance.unit, balance.text) == (12.34, "GBP", "12.34 GBP")
     registers = _by_name((await _read(lab, "4.3", "ESME")).values)  # ECS19, sensitive

@@ -55,7 +55,7 @@ def test_payment_mode_changes_switch_the_engine(lab: Lab) -> None:
 def test_balance_adjustment_and_reset_are_money_in(lab: Lab) -> None:
     esme = lab.esme
     before = esme.meter.balance
-    send(esme, lab.supplier.command("1.5", esme.eui, amount=1234))
+    send(esme, lab.supplier.command("1.5", esme.eui, amount=1_234_000))  # millipence
     assert esme.meter.balance == before + 1234
     send(esme, lab.supplier.command("1.5", esme.eui, option="reset"))
     assert esme.meter.balance == 0
@@ -72,9 +72,9 @@ def test_manage_debt_sets_the_debt_registers_and_rates(lab: Lab) -> None:
         "2": 1000,  # payment debt: 10% of each payment
         "3": 86_400,
         "4": 3600,
-        "7": 500,  # debt amounts added, pence
-        "8": 300,
-        "9": 150,
+        "7": 500_000,  # debt amounts added, millipence
+        "8": 300_000,
+        "9": 150_000,
     }
     command = lab.supplier.command("2.3", esme.eui, values=values)
     assert set(results(send(esme, command))) == {0}
@@ -87,7 +87,15 @@ def test_manage_debt_sets_the_debt_registers_and_rates(lab: Lab) -> None:
 def test_prepayment_configuration_sets_the_thresholds(lab: Lab) -> None:
     esme = lab.esme
     config = esme.meter.config
-    values = {"1": 5000, "2": 1500, "4": 40, "5": 604_800, "6": 250, "7": 700, "9": 120}
+    values = {  # money in millipence; the debt cap (4) in pence, its period (5) in seconds
+        "1": 5_000_000,
+        "2": 1_500_000,
+        "4": 40,
+        "5": 604_800,
+        "6": 250_000,
+        "7": 700_000,
+        "9": 120_000,
+    }
     command = lab.supplier.command("2.1", esme.eui, values=values)
     assert set(results(send(esme, command))) == {0}
     assert (config.max_meter_balance, config.max_credit) == (5000, 1500)

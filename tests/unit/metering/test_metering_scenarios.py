@@ -6,12 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from hil.report.html import render_html
 from hil.scenario import load_scenarios, run_scenarios
-from hil.scenario.record import Verdict
+from hil.scenario.record import Verdict, prepayment_series
 
 ROOT = Path(__file__).resolve().parents[3]
 PREPAY = ROOT / "hil" / "fixtures" / "scenarios" / "prepay"
-OURS = [PREPAY / "thirty-days.yaml", PREPAY / "tariff-change-midnight.yaml"]
+OURS = [
+    PREPAY / "thirty-days.yaml",
+    PREPAY / "tariff-change-midnight.yaml",
+    PREPAY / "electricity-emergency-credit.yaml",
+]
 
 
 @pytest.mark.parametrize("path", OURS, ids=[p.name for p in OURS])
@@ -21,3 +26,17 @@ async def test_prepay_scenario_passes(path: Path) -> None:
     for s in record.scenarios:
         failed = [step.message for step in s.steps if step.verdict != Verdict.PASS]
         assert s.verdict == Verdict.PASS, (s.name, failed)
+
+
+async def test_the_report_plots_balance_and_debt_of_a_prepay_scenario() -> None:
+    """Issue acceptance: the HTML report plots balance and debt over time."""
+    path = PREPAY / "electricity-emergency-credit.yaml"
+    record = await run_scenarios(load_scenarios(path), seed=1, interactive=False)
+    (scenario,) = record.scenarios
+    balance = [v for _, v in scenario.series[prepayment_series("ESME", "balance")]]
+    assert min(balance) <= -1000 and max(balance) >= 990  # emergency credit spent, then repaid
+    assert prepayment_series("ESME", "debt") in scenario.series
+    supply = {v for _, v in scenario.series[prepayment_series("ESME", "supply")]}
+    assert supply == {0.0, 0.5, 1.0}  # disabled, armed, enabled
+    page = render_html(record)
+    assert page.count('class="plot prepayment"') == 1
