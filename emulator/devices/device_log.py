@@ -317,6 +317,10 @@ class DeviceLog:
         if entry.link_key_hash and entry.window is None:  # joined: a rejoin
             if key_type == JoinKey.LINK_KEY and entry.link_key:
                 return entry.link_key
+            if key_type == JoinKey.INSTALL_CODE and entry.key_source == KEY_INSTALL_CODE:
+                # its JOIN_ACCEPT was lost: it never learnt the link key and proves the
+                # install code again, which is what it was let in with (a fresh key follows)
+                return install_code_key(entry.install_code)
             return Refusal.KEY_NOT_ALLOWED
         if entry.window is None:
             if entry.needs_join:
