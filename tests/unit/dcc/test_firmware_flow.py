@@ -162,13 +162,15 @@ async def test_a_transfer_outlives_a_link_down_fault(lab: Lab) -> None:
 
 
 async def _deliver(lab: Lab, name: str, image: str) -> bytes:
-    """11.1 to `name`; wait (moving virtual time over a sleepy meter's wake-ups) for CCS08.
+    """11.1 (11.4 for the PPMID) to `name`; wait (moving virtual time over a sleepy
+    meter's wake-ups) for CCS08.
 
     The hub's own image (CS05a) needs no HAN transfer: the CHF holds it at once.
     """
     data = (IMAGES / image).read_bytes()
+    variant = "11.4" if name == "PPMID" else "11.1"
     result = await _dcc(lab).request(
-        "11.1", as_user="supplier", target=lab.eui(name), params={"image": data.hex()}
+        variant, as_user="supplier", target=lab.eui(name), params={"image": data.hex()}
     )
     assert result.ok, result.detail
     hub = lab.premises[0].hub
@@ -220,6 +222,32 @@ async def test_the_ppmid_activates_on_receipt_and_raises_cs09(lab: Lab) -> None:
         "11.3", as_user="supplier", target=lab.eui("PPMID"), params={"image_hash": "00" * 32}
     )
     assert refused.status == RequestStatus.REFUSED
+
+
+async def test_11_4_is_the_ppmid_s_update_and_only_the_ppmid_s(lab: Lab) -> None:
+    """11.4 carries a PPMID image (CS05c); 11.1 does not serve a PPMID, 11.4 no meter."""
+    ppmid_image = (IMAGES / "ppmid.ota").read_bytes().hex()
+    esme_image = (IMAGES / "esme.ota").read_bytes().hex()
+    via_11_1 = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("PPMID"), params={"image": ppmid_image}
+    )
+    assert via_11_1.status == RequestStatus.REFUSED
+    assert via_11_1.reason == "DEVICE_TYPE_NOT_APPLICABLE"
+    to_meter = await _dcc(lab).request(
+        "11.4", as_user="supplier", target=lab.eui("ESME"), params={"image": esme_image}
+    )
+    assert to_meter.status == RequestStatus.REFUSED
+    assert to_meter.reason == "DEVICE_TYPE_NOT_APPLICABLE"
+    by_operator = await _dcc(lab).request(
+        "11.4", as_user="dno", target=lab.eui("PPMID"), params={"image": ppmid_image}
+    )
+    assert by_operator.status == RequestStatus.REFUSED
+    assert by_operator.reason == "ROLE_NOT_ELIGIBLE"
+    sent = await _dcc(lab).request(
+        "11.4", as_user="supplier", target=lab.eui("PPMID"), params={"image": ppmid_image}
+    )
+    assert sent.ok, sent.detail
+    assert sent.data["use_case"] == "CS05c"
 
 
 async def test_future_dated_activation_runs_at_its_time(lab: Lab) -> None:
