@@ -10,12 +10,19 @@ from pathlib import Path
 import pytest
 
 from emulator.devices.credentials import (
+    ALERT_FUTURE_FAILURE,
+    ALERT_FUTURE_SUCCESS,
     CS09,
+    FIRMWARE_ACTIVATION_ALERT,
     FIRMWARE_VERIFICATION_FAILED,
     FIRMWARE_VERIFICATION_SUCCESSFUL,
     FIRMWARE_VERSION_CHANGED,
 )
 from emulator.gbcs import ota
+from emulator.gbcs.asn1 import DerConstructed, DerInteger
+from emulator.gbcs.frame import decode_message
+from emulator.gbcs.payload import decode_message_payload
+from emulator.han.envelope import EnvelopeKind
 from emulator.hub_ota import Outcome
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.dcc.requests import RequestStatus
@@ -295,3 +302,89 @@ async def test_a_cancelled_future_dated_activation_never_runs(lab: Lab) -> None:
     await lab.run_for(4 * 3600)
     assert esme.firmware_version == "01000000"
     assert FIRMWARE_VERSION_CHANGED not in esme.event_log.codes()
+
+
+def _outcome_alerts(lab: Lab, name: str) -> list[int]:
+    """Alert codes of the future-dated CS06 outcomes (0x00CA) `name` raised."""
+    found = []
+    for alert in _dcc(lab).alerts:
+        if alert.message_code == FIRMWARE_ACTIVATION_ALERT and alert.device == lab.eui(name):
+            tree = decode_message_payload(decode_message(alert.raw)).tree
+            assert isinstance(tree, DerConstructed) and isinstance(tree.items[0], DerInteger)
+            found.append(tree.items[0].value)
+    return found
+
+
+async def test_a_future_dated_activation_sent_before_the_transfer_ends(lab: Lab) -> None:
+    """GBCS: a future-dated CS06 names the image by its hash; the device looks for the
+    image when the time comes, not when the command arrives. The GSME takes a
+    3-wake-up image; the activation is sent at once, for four hours later."""
+    signer, _ = lab_supplier()
+    body = bytes(i * 7 % 251 for i in range(9 * 1024))
+    data = build_image(
+        body, manufacturer=1, image_type=2, version=0x01000007, signer=signer, hardware=(1, 1)
+    )
+    result = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("GSME"), params={"image": data.hex()}
+    )
+    assert result.ok, result.detail
+    gsme = lab.device("GSME")
+    assert gsme is not None
+    when = lab.clock.now().replace(microsecond=0) + _dt.timedelta(hours=4)
+    queued = await _dcc(lab).request(
+        "11.3",
+        as_user="supplier",
+        target=lab.eui("GSME"),
+        params={"image_hash": ota.image_hash(body).hex(), "execution_time": when},
+    )
+    assert queued.ok, queued.detail
+    assert gsme.held_image is None  # not there yet when the CS06 arrived
+    hub = lab.premises[0].hub
+    assert hub is not None
+    for _ in range(100):
+        if hub.ota.outcomes:
+            break
+        await lab.run_for(600)
+        await asyncio.sleep(0.02)  # each wake-up listens for real time
+    assert hub.ota.outcomes == [(bytes(gsme.eui), Outcome.TRANSFER_SUCCEEDED)]
+    assert gsme.firmware_version == "01000000" and lab.clock.now() < when
+    await lab.run_for((when - lab.clock.now()).total_seconds() + 60)
+    assert gsme.firmware_version == "01000007"
+    for _ in range(100):
+        if _outcome_alerts(lab, "GSME"):
+            break
+        await asyncio.sleep(0.01)
+    assert _outcome_alerts(lab, "GSME") == [ALERT_FUTURE_SUCCESS]
+
+
+async def test_a_future_dated_activation_whose_image_never_came_fails(lab: Lab) -> None:
+    """The other order: the activation time comes while the transfer is still stalled.
+    The device fails it with the GBCS reason (CS06 code 1, no image held), logs
+    0x8F1C and tells the originator (0x00CA, 8F67); the old firmware runs on."""
+    esme = lab.device("ESME")
+    hub = lab.premises[0].hub
+    assert esme is not None and hub is not None
+    hub.ota.retry = 0  # no re-offer: the transfer waits
+    hub.link.manipulator = lambda raw: [] if raw[1] == EnvelopeKind.OTA_BLOCK else [raw]
+    data = (IMAGES / "esme.ota").read_bytes()
+    result = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
+    )
+    assert result.ok, result.detail
+    when = lab.clock.now().replace(microsecond=0) + _dt.timedelta(hours=1)
+    digest = ota.decode_image(data).manufacturer_image_hash.hex()
+    queued = await _dcc(lab).request(
+        "11.3",
+        as_user="supplier",
+        target=lab.eui("ESME"),
+        params={"image_hash": digest, "execution_time": when},
+    )
+    assert queued.ok, queued.detail
+    await lab.run_for(2 * 3600)
+    for _ in range(100):
+        if _outcome_alerts(lab, "ESME"):
+            break
+        await asyncio.sleep(0.01)
+    assert _outcome_alerts(lab, "ESME") == [ALERT_FUTURE_FAILURE]
+    assert esme.firmware_version == "01000000" and esme.held_image is None
+    assert FIRMWARE_VERIFICATION_FAILED in esme.event_log.codes()
