@@ -348,7 +348,12 @@ class Hub:
                 self.han_seconds.pop(next(iter(self.han_seconds)))
 
     def distribute(
-        self, target: Eui64, image: bytes, hardware_version: int | None = None, signed: bool = True
+        self,
+        target: Eui64,
+        image: bytes,
+        hardware_version: int | None = None,
+        signed: bool = True,
+        image_type: int | None = None,
     ) -> Outcome | None:
         """Take an OTA image for `target` (11.1): None when accepted and on its way.
 
@@ -357,7 +362,9 @@ class Hub:
         """
         if not self.chf.admits(target):
             raise NotAdmitted(f"{target} is not in the CHF Device Log")
-        refused = self.ota.offer(target, image, hardware_version, signed=signed)
+        refused = self.ota.offer(
+            target, image, hardware_version, signed=signed, image_type=image_type
+        )
         key = bytes(Eui64(target))
         queue = self._sleepy.get(key)
         if refused is None and (queue is None or self._awake(key, queue)):

@@ -47,6 +47,7 @@ from emulator.pki.testpki import Party, TestPki
 from emulator.premises import Premises, join_ppmids, lab_pki
 from hil.bench import BenchHooks, ExternalDevice
 from hil.dcc.catalogue import Role
+from hil.dcc.cpl import Cpl
 from hil.dcc.inventory import DeviceKind, Inventory, SmiStatus
 from hil.dcc.registration import PremisesRegistration
 from hil.dcc.service import Dcc
@@ -55,6 +56,7 @@ from hil.dcc.smets1_site import Smets1Site
 from hil.dcc.users import User, UserError, UserRegistry, parse_user_id
 from hil.errors import HilError
 from hil.files import FileFormatError, FileModel, YamlDocument, parse_yaml, read_yaml, tag
+from hil.firmware import IMAGE_TYPES
 from hil.fixtures import FIXTURES
 
 log = logging.getLogger(__name__)
@@ -669,6 +671,7 @@ class Lab:
             dcc_parties={r.value: parties[r].eui for r in dcc_roles if r in parties},
         )
         self.dcc.firmware_delivery = self._deliver_firmware
+        self.dcc.cpl = Cpl.from_csv()  # the lab's CPL (hil/fixtures/cpl.csv)
         self.dcc.install_codes = {
             eui: device.han.install_code
             for premises in self.premises
@@ -791,9 +794,10 @@ class Lab:
             if ota_file is not None and hub is not None and bytes(eui) in premises.devices:
                 # the hub checks it and moves it in blocks; CCS08 reports the outcome
                 target = premises.devices[bytes(eui)]
-                signed = ota.signed_for(target.device_type.value)
+                kind = target.device_type.value
+                signed = ota.signed_for(kind)
                 if hub.distribute(
-                    eui, ota_file, target.hardware_version, signed
+                    eui, ota_file, target.hardware_version, signed, IMAGE_TYPES.get(kind)
                 ) is None and isinstance(target, Gsme):
                     self._tasks.append(asyncio.create_task(self._wake_for_firmware(hub, target)))
                 return

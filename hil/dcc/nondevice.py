@@ -239,6 +239,13 @@ def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[
                 decoded.header.version_hex,
                 image,
             )
+            if dcc.cpl is not None and not dcc.cpl.lists(device.model, digest):
+                # DUIS lists such a device as NotApplicableFirmware: nothing is sent
+                raise Refusal(
+                    "FIRMWARE_NOT_ON_CPL",
+                    f"{variant}: manufacturer image hash {digest.hex().upper()} is not on"
+                    f" the CPL for model {device.model!r}",
+                )
     else:
         try:
             digest = bytes.fromhex(str(params["image_hash"]))

@@ -45,6 +45,15 @@ def _dcc(lab: Lab) -> Dcc:
     return lab.dcc
 
 
+def _listed(lab: Lab, data: bytes) -> bytes:
+    """Put a test's own OTA image on the lab's CPL (as its manufacturer would have)."""
+    cpl = _dcc(lab).cpl
+    assert cpl is not None
+    signed = ota.decode_header(data).image_type != 4
+    cpl.add("smets-hil virtual", ota.decode_image(data, signed=signed).manufacturer_image_hash)
+    return data
+
+
 async def _outcome(lab: Lab) -> Outcome:
     """Wait for the hub to report the transfer to the ESME (its CCS08 outcome)."""
     hub = lab.premises[0].hub
@@ -149,6 +158,7 @@ async def test_a_transfer_outlives_a_link_down_fault(lab: Lab) -> None:
         bytes(range(256)) * 20, manufacturer=1, image_type=1, version=0x01000005, signer=signer,
         hardware=(1, 1),
     )  # fmt: skip
+    _listed(lab, data)
     hub = lab.premises[0].hub
     assert hub is not None
     async with FaultInjector(lab, seed=7) as faults:
@@ -324,6 +334,7 @@ async def test_a_future_dated_activation_sent_before_the_transfer_ends(lab: Lab)
     data = build_image(
         body, manufacturer=1, image_type=2, version=0x01000007, signer=signer, hardware=(1, 1)
     )
+    _listed(lab, data)
     result = await _dcc(lab).request(
         "11.1", as_user="supplier", target=lab.eui("GSME"), params={"image": data.hex()}
     )
@@ -388,3 +399,56 @@ async def test_a_future_dated_activation_whose_image_never_came_fails(lab: Lab) 
     assert _outcome_alerts(lab, "ESME") == [ALERT_FUTURE_FAILURE]
     assert esme.firmware_version == "01000000" and esme.held_image is None
     assert FIRMWARE_VERIFICATION_FAILED in esme.event_log.codes()
+
+
+async def test_an_image_not_on_the_cpl_is_refused_by_the_dcc(lab: Lab) -> None:
+    """DCC: the manufacturer image hash must be on the CPL for the target's model."""
+    signer, _ = lab_supplier()
+    data = build_image(
+        b"not listed", manufacturer=1, image_type=1, version=0x01000009, signer=signer,
+        hardware=(1, 1),
+    )  # fmt: skip
+    refused = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
+    )
+    assert refused.status == RequestStatus.FAILED and refused.reason == "FIRMWARE_NOT_ON_CPL"
+    digest = ota.decode_image(data).manufacturer_image_hash.hex().upper()
+    assert digest in (refused.detail or "") and "smets-hil virtual" in (refused.detail or "")
+    hub = lab.premises[0].hub
+    assert hub is not None and not hub.ota.transfers and not hub.ota.outcomes
+    _listed(lab, data)  # listed: the same request goes through
+    sent = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
+    )
+    assert sent.ok, sent.detail
+    assert await _outcome(lab) == Outcome.TRANSFER_SUCCEEDED
+
+
+async def test_an_image_of_another_image_type_is_discarded_by_the_hub(lab: Lab) -> None:
+    """An ESME image (image type 1) for the GSME (2): the hub moves nothing and reports
+    CCS08 image discarded (response code 1); the meter holds nothing."""
+    data = (IMAGES / "esme.ota").read_bytes()
+    sent = await _dcc(lab).request(
+        "11.1", as_user="supplier", target=lab.eui("GSME"), params={"image": data.hex()}
+    )
+    assert sent.ok, sent.detail  # on the CPL for the model: the DCC sends it on
+    hub = lab.premises[0].hub
+    assert hub is not None
+    target = bytes(lab.eui("GSME"))
+    assert hub.ota.outcomes == [(target, Outcome.DISCARDED)]
+    assert not hub.ota.transfers and not [t for t, _ in hub.ota.sent if t == target]
+    gsme = lab.device("GSME")
+    assert gsme is not None and gsme.held_image is None
+
+
+async def test_the_hub_does_not_check_the_supplier_signature(lab: Lab) -> None:
+    """CCS08 has no outcome for a signature (the reference use case names discarded,
+    hardware mismatch, transfer failed, succeeded): the device checks it before it
+    activates. A badly signed image is moved (transfer succeeded), refused at CS06."""
+    digest = await _update(lab, "esme-bad-signature.ota")
+    esme = lab.device("ESME")
+    assert esme is not None and esme.held_image is not None
+    failed = await _dcc(lab).request(
+        "11.3", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": digest}
+    )
+    assert failed.outcome is not None and failed.outcome.device_code == 3
