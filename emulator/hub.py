@@ -271,12 +271,17 @@ class Hub:
         queue = self._sleepy.get(key)
         return queue is None or self._awake(key, queue)
 
-    async def _heard(self, target: bytes, queue: SleepyQueue) -> None:
-        """The device is awake: for `awake_grace` more seconds, and what waits for it goes."""
+    async def _heard(self, target: bytes, queue: SleepyQueue, *, drain: bool = True) -> None:
+        """The device is awake for `awake_grace` more seconds; on a WAKE what waits goes."""
         queue.awake, queue.presumed = True, False
         queue.awake_until = self.clock.now() + _dt.timedelta(seconds=self.awake_grace)
-        while queue.waiting:
+        while drain and queue.waiting:
             await self._forward(target, queue.waiting.popleft())
+
+    def waiting_for(self, eui: Eui64 | str) -> int:
+        """Commands queued for a sleepy device's next wake-up."""
+        queue = self._sleepy.get(bytes(Eui64(eui)))
+        return 0 if queue is None else len(queue.waiting)
 
     def _awake(self, target: bytes, queue: SleepyQueue) -> bool:
         """Awake, unless silent past `awake_grace`: then its SLEEP was lost (a power cut
@@ -415,8 +420,9 @@ class Hub:
             and (self._awake(source, queue) or queue.presumed)
         ):
             # still talking; or taken as asleep by its silence alone, never having said
-            # SLEEP (a virtual clock that jumped mid-wake): it was awake all along
-            await self._heard(source, queue)
+            # SLEEP (a virtual clock that jumped mid-wake): it was awake all along. What
+            # was queued meanwhile waits for the next WAKE: this wake-up may be ending.
+            await self._heard(source, queue, drain=False)
         if env.kind == EnvelopeKind.WAKE:
             queue = self._sleepy[source]
             await self._heard(source, queue)  # a wake-up (after a restart too) resets the view

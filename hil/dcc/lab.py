@@ -831,8 +831,12 @@ class Lab:
                 device = premises.devices.get(target)
                 if isinstance(device, Gsme):
                     if isinstance(self.clock, VirtualClock):
-                        self.clock.set(device.next_wake(self.clock.now()))
-                        await premises.runner_for(device.eui).wake(listen=0.05)
+                        hub = premises.hub
+                        for _ in range(8):  # a command queued during this wake-up: the next
+                            self.clock.set(device.next_wake(self.clock.now()))
+                            await premises.runner_for(device.eui).wake(listen=0.05)
+                            if hub is None or not hub.waiting_for(device.eui):
+                                break
                     return
         finally:
             self._waking.discard(target)
