@@ -230,8 +230,8 @@ async def test_front_door_refusals_reach_no_device(
 #: layout (docs/firmware.md, "Images built elsewhere").
 #: 260: gas conversion (6.6) and flow (6.7) decimals, and 2.1 on the GSME, now carried.
 #: 270: the catalogue supplement (6.14.3, 7.13-7.15) and the body choosing the use case.
-#: 271: 11.4 Update PPMID Firmware (supplement row, CS05c).
-ACCEPTED_FLOOR = 271
+#: 272: 11.4 Update PPMID Firmware (supplement row, CS05c).
+ACCEPTED_FLOOR = 272
 
 
 async def test_templates_answered(
