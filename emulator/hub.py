@@ -4,7 +4,9 @@ What it does with a command from the WAN (`send`):
 
 - addressed to the CHF or the GPF: they are hosted here and answer at once;
 - addressed to a device in the CHF Device Log: carried over the HAN link; a
-  sleepy device's commands wait in a queue until it announces a wake-up;
+  sleepy device's commands wait in a queue until it announces a wake-up (WAKE).
+  It is awake until its SLEEP, or until `awake_grace` seconds pass without a word
+  from it: a SLEEP lost in a power cut does not leave it "awake" for good;
 - addressed to anything else: refused (`NotAdmitted`), nothing goes on the HAN.
 
 Responses are matched to commands by (originator, counter) and returned from
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as _dt
 import json
 import logging
 import os
@@ -67,6 +70,10 @@ from emulator.han.link import Link
 from emulator.hub_ota import OtaDistributor, Outcome, block_size_for
 
 log = logging.getLogger(__name__)
+
+#: Default `Hub.awake_grace`: seconds of silence after which a sleepy device whose
+#: SLEEP never came is taken as asleep (a GSME is awake 10 s per wake-up).
+AWAKE_GRACE = 60.0
 
 Listener = Callable[[str, bytes], None]  # ("command" | "queued" | "response" | "alert", message)
 
@@ -102,6 +109,8 @@ class HubCounters:
     alerts: int = 0
     queued: int = 0
     rejected: int = 0
+    #: Sleepy devices taken as asleep after `Hub.awake_grace` of silence (a lost SLEEP).
+    presumed_asleep: int = 0
 
 
 @dataclass(slots=True)
@@ -114,6 +123,12 @@ class _Pending:
 class SleepyQueue:
     awake: bool = False
     waiting: deque[bytes] = field(default_factory=deque)
+    #: Hub-clock time after which an awake device that has said nothing more is
+    #: taken as asleep: its SLEEP may be lost (a power cut mid-wake), and a hub that
+    #: kept it "awake" would forward commands into the void instead of queueing them.
+    awake_until: _dt.datetime | None = None
+    #: Taken as asleep by its silence alone (no SLEEP came): its next word wakes it.
+    presumed: bool = False
 
 
 class Hub:
@@ -141,6 +156,9 @@ class Hub:
         self._pending: dict[tuple[bytes, int], _Pending] = {}
         self._alerts: asyncio.Queue[bytes] = asyncio.Queue()
         self._sleepy: dict[bytes, SleepyQueue] = defaultdict(SleepyQueue)
+        #: Seconds (hub clock) a sleepy device stays awake in the hub's view after the
+        #: last envelope it sent; its SLEEP ends that sooner. A GSME's window is 10 s.
+        self.awake_grace = AWAKE_GRACE
         self._listeners: list[Listener] = []
         #: Sees every alert (hosted or from the HAN) before it is queued for the WAN;
         #: False means it kept the alert (a fault injector losing it, or delaying it
@@ -247,6 +265,38 @@ class Hub:
     def register_sleepy(self, eui: Eui64 | str) -> None:
         self._sleepy[bytes(Eui64(eui))]
 
+    def is_awake(self, eui: Eui64 | str) -> bool:
+        """Whether the hub takes the device as awake (a device that never sleeps: True)."""
+        key = bytes(Eui64(eui))
+        queue = self._sleepy.get(key)
+        return queue is None or self._awake(key, queue)
+
+    async def _heard(self, target: bytes, queue: SleepyQueue, *, drain: bool = True) -> None:
+        """The device is awake for `awake_grace` more seconds; on a WAKE what waits goes."""
+        queue.awake, queue.presumed = True, False
+        queue.awake_until = self.clock.now() + _dt.timedelta(seconds=self.awake_grace)
+        while drain and queue.waiting:
+            await self._forward(target, queue.waiting.popleft())
+
+    def waiting_for(self, eui: Eui64 | str) -> int:
+        """Commands queued for a sleepy device's next wake-up."""
+        queue = self._sleepy.get(bytes(Eui64(eui)))
+        return 0 if queue is None else len(queue.waiting)
+
+    def _awake(self, target: bytes, queue: SleepyQueue) -> bool:
+        """Awake, unless silent past `awake_grace`: then its SLEEP was lost (a power cut
+        mid-wake) and it is taken as asleep, so commands queue for its next wake-up."""
+        if queue.awake and queue.awake_until is not None and self.clock.now() >= queue.awake_until:
+            queue.awake, queue.awake_until, queue.presumed = False, None, True
+            self.counters.presumed_asleep += 1
+            log.warning(
+                "hub %s: %s silent for %g s without a SLEEP: taken as asleep",
+                self.chf.eui,
+                Eui64(target),
+                self.awake_grace,
+            )
+        return queue.awake
+
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
@@ -287,7 +337,7 @@ class Hub:
         started = self._elapsed()
         try:
             queue = self._sleepy.get(target)
-            if queue is not None and not queue.awake:
+            if queue is not None and not self._awake(target, queue):
                 queue.waiting.append(command)
                 self.counters.queued += 1
                 self._notify("queued", command)
@@ -303,7 +353,12 @@ class Hub:
                 self.han_seconds.pop(next(iter(self.han_seconds)))
 
     def distribute(
-        self, target: Eui64, image: bytes, hardware_version: int | None = None, signed: bool = True
+        self,
+        target: Eui64,
+        image: bytes,
+        hardware_version: int | None = None,
+        signed: bool = True,
+        image_type: int | None = None,
     ) -> Outcome | None:
         """Take an OTA image for `target` (11.1): None when accepted and on its way.
 
@@ -312,10 +367,12 @@ class Hub:
         """
         if not self.chf.admits(target):
             raise NotAdmitted(f"{target} is not in the CHF Device Log")
-        refused = self.ota.offer(target, image, hardware_version, signed=signed)
+        refused = self.ota.offer(
+            target, image, hardware_version, signed=signed, image_type=image_type
+        )
         key = bytes(Eui64(target))
         queue = self._sleepy.get(key)
-        if refused is None and (queue is None or queue.awake):
+        if refused is None and (queue is None or self._awake(key, queue)):
             self._tasks = [t for t in self._tasks if not t.done()]
             self._tasks.append(asyncio.get_running_loop().create_task(self.ota.notify(key)))
         return refused
@@ -361,14 +418,22 @@ class Hub:
         if not self.chf.admits(env.source):
             self._drop("unadmitted", f"{env.kind.name} envelope from {env.source}")
             return
+        queue = self._sleepy.get(source)
+        if (
+            queue is not None
+            and env.kind not in (EnvelopeKind.WAKE, EnvelopeKind.SLEEP)
+            and (self._awake(source, queue) or queue.presumed)
+        ):
+            # still talking; or taken as asleep by its silence alone, never having said
+            # SLEEP (a virtual clock that jumped mid-wake): it was awake all along. What
+            # was queued meanwhile waits for the next WAKE: this wake-up may be ending.
+            await self._heard(source, queue, drain=False)
         if env.kind == EnvelopeKind.WAKE:
             queue = self._sleepy[source]
-            queue.awake = True
-            while queue.waiting:
-                await self._forward(source, queue.waiting.popleft())
+            await self._heard(source, queue)  # a wake-up (after a restart too) resets the view
             await self.ota.notify(source)  # a pending image: resume where it stopped
         elif env.kind == EnvelopeKind.OTA_REQUEST:
-            sleeping = source in self._sleepy and not self._sleepy[source].awake
+            sleeping = queue is not None and not queue.awake
             if sleeping:
                 self._drop("asleep", f"block request from sleeping {env.source}")
             else:
@@ -376,7 +441,8 @@ class Hub:
         elif env.kind == EnvelopeKind.OTA_END:
             self.ota.on_end(source, env.payload)
         elif env.kind == EnvelopeKind.SLEEP:
-            self._sleepy[source].awake = False
+            asleep = self._sleepy[source]
+            asleep.awake, asleep.awake_until, asleep.presumed = False, None, False
         elif env.kind == EnvelopeKind.MIRROR:
             self._on_mirror(env)
         elif env.kind == EnvelopeKind.GBCS:

@@ -153,11 +153,21 @@ class OtaDistributor:
 
     # -- the WAN side ---------------------------------------------------------------------
     def offer(
-        self, target: Eui64, image: bytes, hardware_version: int | None, *, signed: bool = True
+        self,
+        target: Eui64,
+        image: bytes,
+        hardware_version: int | None,
+        *,
+        signed: bool = True,
+        image_type: int | None = None,
     ) -> Outcome | None:
         """Check `image` for `target`; None when accepted (a transfer is now pending).
 
         `signed` False: a PPMID image (CS05c), without the supplier signature trailer.
+        `hardware_version` and `image_type` are the target's (None: not known, not
+        checked): as a ZigBee OTA server answers a client's Query Next Image only
+        with an image of its image type and hardware version, the hub moves nothing
+        else. The supplier signature is not the hub's to check (docs/firmware.md).
         """
         key = bytes(target)
         try:
@@ -174,6 +184,12 @@ class OtaDistributor:
             )
             self._report(key, version, Outcome.HARDWARE_MISMATCH, detail)
             return Outcome.HARDWARE_MISMATCH
+        if image_type is not None and decoded.header.image_type != image_type:
+            detail = (
+                f"image type 0x{decoded.header.image_type:04X}, device takes 0x{image_type:04X}"
+            )
+            self._report(key, version, Outcome.DISCARDED, detail)
+            return Outcome.DISCARDED
         self._cancel_watchdog(key)
         self.transfers[key] = Transfer(
             key,

@@ -487,6 +487,8 @@ def activate_firmware(device: Device, incoming: Incoming, tree: Der) -> Der:
 
     A future-dated activation is acknowledged with NULL and carried out when the
     clock reaches it (`complete_firmware_activation`); 99991231235959Z cancels it.
+    It names the image by its hash and nothing is checked at receipt: the image
+    may still be on its way through the hub, and is looked for at the execution time.
     """
     items = _items(tree)
     digest = items[0].value if items and isinstance(items[0], DerOctetString) else b""
@@ -517,6 +519,11 @@ def _activate_image(device: Device, digest: bytes) -> Der:
     """
     held = device.pending_image_hash
     if held is None and device.held_image is None:
+        # a future-dated CS06 looks for its image only now: a transfer that has not
+        # ended by the execution time fails it here (and in its 0x00CA alert)
+        device.event_log.record(
+            device.clock.now(), FIRMWARE_VERIFICATION_FAILED, f"no image held for {digest.hex()}"
+        )
         return _activation_outcome(device, ACTIVATE_NO_IMAGE)
     version = device.pending_image_version
     if device.held_image is not None:
@@ -530,6 +537,9 @@ def _activate_image(device: Device, digest: bytes) -> Der:
         device.running_image = device.held_image
         device.held_image = None
     elif held != digest:
+        device.event_log.record(
+            device.clock.now(), FIRMWARE_VERIFICATION_FAILED, f"held hash is not {digest.hex()}"
+        )
         return _activation_outcome(device, ACTIVATE_HASH_MISMATCH)
     old = device.firmware_version
     device.firmware_version = version or device.firmware_version

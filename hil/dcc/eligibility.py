@@ -115,11 +115,16 @@ APPLIES_TO: dict[str, frozenset[DeviceKind]] = {
     "8.8.2": _HAN,
     "8.9": frozenset({C, P, E, G}),
     "8.11": _ALL,
-    "11.1": frozenset({C, E, G, PPMID, HCALCS}),
+    "11.1": frozenset({C, E, G, HCALCS}),
+    "11.4": frozenset({PPMID}),
     "11.2": frozenset({C, E, G, PPMID, HCALCS}),
     "11.3": frozenset({C, E, G, PPMID, HCALCS}),
     **_many("5.1 5.2 5.3", C, P, E, G),
 }
+
+#: Device types a variant applies to for SMETS1 devices only: a SMETS1 PPMID's firmware
+#: goes by 11.1 through the hub's firmware regime (11.4 is for SMETS2+ PPMIDs).
+SMETS1_ALSO_APPLIES_TO: dict[str, frozenset[DeviceKind]] = {"11.1": frozenset({PPMID})}
 
 #: Variants whose note limits Other Users to Type 2 devices that are not IHDs.
 OTHER_USER_TYPE2_VARIANTS = frozenset({"8.7.2", "8.8.2", "8.11"})
@@ -199,7 +204,8 @@ def check(
     if subject is None or subject.kind is None:
         return _refuse(Reason.TARGET_REQUIRED, f"{name} needs a target device")
     kind = subject.kind
-    if kind not in applies_to(service.variant):
+    also = SMETS1_ALSO_APPLIES_TO.get(service.variant, frozenset()) if subject.smets1 else None
+    if kind not in applies_to(service.variant) and not (also and kind in also):
         return _refuse(Reason.DEVICE_TYPE_NOT_APPLICABLE, f"{name} does not apply to a {kind}")
     if (
         role == Role.OTHER_USER

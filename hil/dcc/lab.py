@@ -47,6 +47,7 @@ from emulator.pki.testpki import Party, TestPki
 from emulator.premises import Premises, join_ppmids, lab_pki
 from hil.bench import BenchHooks, ExternalDevice
 from hil.dcc.catalogue import Role
+from hil.dcc.cpl import Cpl
 from hil.dcc.inventory import DeviceKind, Inventory, SmiStatus
 from hil.dcc.registration import PremisesRegistration
 from hil.dcc.service import Dcc
@@ -55,6 +56,7 @@ from hil.dcc.smets1_site import Smets1Site
 from hil.dcc.users import User, UserError, UserRegistry, parse_user_id
 from hil.errors import HilError
 from hil.files import FileFormatError, FileModel, YamlDocument, parse_yaml, read_yaml, tag
+from hil.firmware import IMAGE_TYPES
 from hil.fixtures import FIXTURES
 
 log = logging.getLogger(__name__)
@@ -715,6 +717,7 @@ class Lab:
         )
         self.dcc.firmware_delivery = self._deliver_firmware
         self._hold_replaced_hub_backups(self.dcc)
+        self.dcc.cpl = Cpl.from_csv()  # the lab's CPL (hil/fixtures/cpl.csv)
         from emulator.premises import premises_install_code
 
         # A board of ours has the lab's install code, as the emulated devices do.
@@ -888,9 +891,10 @@ class Lab:
             if ota_file is not None and hub is not None and bytes(eui) in premises.devices:
                 # the hub checks it and moves it in blocks; CCS08 reports the outcome
                 target = premises.devices[bytes(eui)]
-                signed = ota.signed_for(target.device_type.value)
+                kind = target.device_type.value
+                signed = ota.signed_for(kind)
                 if hub.distribute(
-                    eui, ota_file, target.hardware_version, signed
+                    eui, ota_file, target.hardware_version, signed, IMAGE_TYPES.get(kind)
                 ) is None and isinstance(target, Gsme):
                     self._tasks.append(asyncio.create_task(self._wake_for_firmware(hub, target)))
                 return
@@ -924,8 +928,12 @@ class Lab:
                 device = premises.devices.get(target)
                 if isinstance(device, Gsme):
                     if isinstance(self.clock, VirtualClock):
-                        self.clock.set(device.next_wake(self.clock.now()))
-                        await premises.runner_for(device.eui).wake(listen=0.05)
+                        hub = premises.hub
+                        for _ in range(8):  # a command queued during this wake-up: the next
+                            self.clock.set(device.next_wake(self.clock.now()))
+                            await premises.runner_for(device.eui).wake(listen=0.05)
+                            if hub is None or not hub.waiting_for(device.eui):
+                                break
                     return
         finally:
             self._waking.discard(target)

@@ -19,6 +19,7 @@ variant    what it does                            data in the response
            of a pending device)
 8.14.1-4   Communications Hub Status Update        CHF and GPF records
 11.1       Update Firmware (image to the hub)      image hash and where it went
+11.4       Update PPMID Firmware (CS05c)           image hash and where it went
 12.1       Request WAN Matrix                      coverage for the premises
 12.2       Device Pre-notification                 the new pending record
 8.13       Return Local Command Response           the device's response, checked
@@ -77,7 +78,7 @@ def validate(
     """Refuse what cannot be acknowledged (missing parameters, bad schedules)."""
     variant = service.variant
     request = result.request
-    needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "11.1")
+    needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "11.1", "11.4")
     if variant in needs_device and device is None:
         raise Refusal("TARGET_REQUIRED", f"{variant} needs a target device on the inventory")
     if variant.startswith("8.14.") and device is not None and device.kind != DeviceKind.CHF:
@@ -101,8 +102,8 @@ def validate(
             SmiStatus.parse(str(_param(result, "status")))
         except ValueError as exc:
             raise Refusal("INVALID_PARAMETERS", str(exc)) from None
-    if variant == "11.1" and "image" not in request.params and "image_hash" not in request.params:
-        raise Refusal("INVALID_PARAMETERS", "11.1 needs 'image' (hex) or 'image_hash'")
+    if variant in FIRMWARE_VARIANTS and not {"image", "image_hash"} & set(request.params):
+        raise Refusal("INVALID_PARAMETERS", f"{variant} needs 'image' (hex) or 'image_hash'")
     if variant == "5.1":
         _validate_schedule(dcc, result, device)
     if variant == "8.13":
@@ -230,7 +231,7 @@ def handle(
         assert device is not None
         dcc.inventory.update_status(device.eui, SmiStatus.parse(str(request.params["status"])))
         return device.record()
-    if variant == "11.1":
+    if variant in FIRMWARE_VARIANTS:
         assert device is not None
         return _update_firmware(dcc, result, device)
     if variant == "5.1":
@@ -289,6 +290,9 @@ def _wan_matrix(dcc: Dcc, postcode: str) -> dict[str, Any]:
 
 
 OTA_MAGIC = ota.FILE_IDENTIFIER.to_bytes(4, "little")
+#: 11.1 Update Firmware (CHF, meters) and 11.4 Update PPMID Firmware: one handler,
+#: the eligibility table keeps each to its device types.
+FIRMWARE_VARIANTS = ("11.1", "11.4")
 
 
 #: The GBCS use case that carries the image to the hub, by target device type.
@@ -296,8 +300,8 @@ DISTRIBUTION_USE_CASES = {DeviceKind.CHF: "CS05a", DeviceKind.PPMID: "CS05c"}
 
 
 def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[str, Any]:
-    """11.1: record the image and hand it to the device's hub (CS05a for the hub
-    itself, CS05b for a meter, CS05c for a PPMID: 11.4 is not in the catalogue).
+    """11.1/11.4: record the image and hand it to the device's hub (CS05a for the
+    hub itself, CS05b for a meter by 11.1, CS05c for a PPMID by 11.4).
 
     An OTA Upgrade Image (it starts with the OTA file identifier) is decoded: its
     manufacturer image hash and file version are what the device will be asked to
@@ -305,33 +309,43 @@ def _update_firmware(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[
     Any other bytes are taken as a bare manufacturer image.
     """
     params = result.request.params
+    variant = result.request.variant
     version = str(params.get("version", "00000002"))
     ota_file: bytes | None = None
     if "image" in params:
         try:
             image = bytes.fromhex(str(params["image"]))
         except ValueError:
-            raise Refusal("INVALID_PARAMETERS", "11.1 image must be hexadecimal") from None
+            raise Refusal("INVALID_PARAMETERS", f"{variant} image must be hexadecimal") from None
         if not image:
-            raise Refusal("INVALID_PARAMETERS", "11.1 image is empty")
+            raise Refusal("INVALID_PARAMETERS", f"{variant} image is empty")
         digest = hashlib.sha256(image).digest()
         if image.startswith(OTA_MAGIC):
             try:
                 decoded = ota.decode_image(image, signed=ota.signed_for(device.kind.value))
             except GbcsDecodeError as exc:
-                raise Refusal("INVALID_PARAMETERS", f"11.1 OTA image: {exc}") from None
+                raise Refusal("INVALID_PARAMETERS", f"{variant} OTA image: {exc}") from None
             digest, version, ota_file = (
                 decoded.manufacturer_image_hash,
                 decoded.header.version_hex,
                 image,
             )
+            if dcc.cpl is not None and not dcc.cpl.lists(device.model, digest):
+                # DUIS lists such a device as NotApplicableFirmware: nothing is sent
+                raise Refusal(
+                    "FIRMWARE_NOT_ON_CPL",
+                    f"{variant}: manufacturer image hash {digest.hex().upper()} is not on"
+                    f" the CPL for model {device.model!r}",
+                )
     else:
         try:
             digest = bytes.fromhex(str(params["image_hash"]))
         except ValueError:
-            raise Refusal("INVALID_PARAMETERS", "11.1 image_hash must be hexadecimal") from None
+            raise Refusal(
+                "INVALID_PARAMETERS", f"{variant} image_hash must be hexadecimal"
+            ) from None
         if len(digest) != 32:
-            raise Refusal("INVALID_PARAMETERS", "11.1 image_hash must be 32 bytes (SHA-256)")
+            raise Refusal("INVALID_PARAMETERS", f"{variant} image_hash must be 32 bytes (SHA-256)")
     dcc.firmware[digest] = version
     delivered = []
     if dcc.firmware_delivery is not None:

@@ -68,6 +68,7 @@ from hil.dcc import nondevice
 from hil.dcc.backups import LogBackups
 from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
 from hil.dcc.commands import BuildContext, BuildError, build_command
+from hil.dcc.cpl import Cpl
 from hil.dcc.eligibility import PARTNER_VARIANTS, Subject, check
 from hil.dcc.inventory import (
     NOT_ON_HAN,
@@ -215,6 +216,8 @@ class Dcc:
         #: DSP schedule IDs are DUIS `scheduleID`s: non-negative integers.
         self._schedule_ids = itertools.count(1)
         self.firmware: dict[bytes, str] = {}  # image hash -> version (11.1)
+        #: The CPL an OTA image's hash must be on for the target's model (None: no check).
+        self.cpl: Cpl | None = None
         #: Hub logs from the last CS14 / GCS62 alerts: what 8.12.1 / 8.12.2 restore.
         self.backups = LogBackups()
         self._restored: dict[str, list[Eui64]] = {}  # request id -> devices 8.12.1 restores

@@ -118,6 +118,7 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "ScheduleStartDate": "start",
     "ScheduleFrequency": "every",
     "FirmwareImage": "image",
+    "FirmwareVersion": "version",
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
 }

@@ -234,7 +234,8 @@ async def test_front_door_refusals_reach_no_device(
 #: (12.2, 8.4), 8.13, 9.1 by the Other User and 14.1 by the Gas Transporter.
 #: 286: the join partners the 8.7 templates name are on the DUIS lab's inventory.
 #: 288: and the ESME the future-dated and cancelling 6.14.3 templates name (A6).
-ACCEPTED_FLOOR = 288
+#: 289: 11.4 Update PPMID Firmware (supplement row, CS05c).
+ACCEPTED_FLOOR = 289
 
 #: Services whose eligible role the template's originator does not hold in any lab
 #: (SEC H1.5 lets no supplier or network operator ID be shared with these roles): the

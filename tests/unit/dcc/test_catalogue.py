@@ -1,4 +1,4 @@
-"""The service catalogue: all 123 variants and the 4 of the supplement, parsed and checked."""
+"""The service catalogue: all 123 variants and the 5 of the supplement, parsed and checked."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ SHARED = Path(__file__).resolve().parents[4] / "shared" / "reference" / "service
 def test_all_123_variants_load() -> None:
     catalogue = load_catalogue()
     assert len(Catalogue.from_csv(CATALOGUE_CSV)) == 123
-    assert len(catalogue) == 127
+    assert len(catalogue) == 128
     assert catalogue["2.2"].name == "Top Up Device"
     assert catalogue["2.2"].roles == {Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER}
     assert catalogue["2.2"].smets2_target == _dt.timedelta(seconds=30)
@@ -42,7 +42,7 @@ def test_fixture_is_a_faithful_copy_of_the_reference() -> None:
 def test_supplement_rows_say_where_they_come_from() -> None:
     """DUIS 5.4 variants the reference catalogue lacks; each names its source."""
     supplement = Catalogue.from_csv(SUPPLEMENT_CSV)
-    assert {v.variant for v in supplement} == {"6.14.3", "7.13", "7.14", "7.15"}
+    assert {v.variant for v in supplement} == {"6.14.3", "7.13", "7.14", "7.15", "11.4"}
     assert all(v.notes.startswith("Supplement:") for v in supplement)
     assert load_catalogue()["7.13"].roles == {Role.IMPORT_SUPPLIER}
 

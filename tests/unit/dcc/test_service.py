@@ -424,6 +424,7 @@ NON_DEVICE_CASES = [
     ("8.14.3", "meter-operator", "CHF", {}),
     ("8.14.4", "supplier", "CHF", {}),
     ("11.1", "supplier", "ESME", {"image": "0011223344556677", "version": "01000002"}),
+    ("11.4", "supplier", "PPMID", {"image": "0011223344556677", "version": "01000002"}),
     ("12.1", "dno", None, {"postcode": "LB1 1AA"}),
     ("12.2", "gas-transporter", None, {"device": "00-DB-12-34-56-78-90-B1", "device_type": "GSME"}),
 ]

@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from e2e_support import ANSWER, Rig, check_response
+from e2e_support import ANSWER, Rig, check_response, supplier_security
 
 from emulator.clock import VirtualClock
+from emulator.devices.anchors import AnchorRole
 from emulator.devices.base import DeviceType
 from emulator.devices.runner import DeviceRunner
 from emulator.gbcs.asn1 import DerConstructed, DerInteger, DerOctetString
@@ -32,6 +33,7 @@ from emulator.hub_ota import (
     Outcome,
 )
 from emulator.premises import Premises
+from hil.dcc.commands import Sender
 from hil.firmware import build_image, lab_supplier
 
 VERSION = 0x01000003
@@ -313,3 +315,41 @@ async def test_a_damaged_hub_state_file_is_one_clear_error(tmp_path: Path) -> No
         (tmp_path / f"hub-{premises.chf.eui.compact}.json").write_text("{not json")
         with pytest.raises(HubError, match="cannot be restored"):
             await premises.connect(MemoryMedium().url, state_dir=tmp_path)
+
+
+async def test_a_gsme_whose_sleep_was_lost_resumes_at_its_next_wake(premises: Premises) -> None:
+    """The GSME loses power at the end of a wake-up, so its SLEEP never reaches the hub.
+
+    The hub does not keep it "awake" for good: after `awake_grace` of silence a
+    command for it waits in the queue again (not forwarded into the void), and the
+    next wake-up takes that command and the rest of the image from the last block.
+    """
+    hub = _hub(premises)
+    gsme = premises.device(DeviceType.GSME)
+    runner: DeviceRunner = premises.runner_for(gsme.eui)
+    supplier = Sender(premises.parties[AnchorRole.SUPPLIER].eui, supplier_security(premises))
+    size = BLOCK_SIZES["memory"]
+    data = image(2, size=4 * size * 2 + 100)  # 9 blocks: 3 wake-ups
+    assert hub.distribute(gsme.eui, data, 1) is None
+    await runner.wake(listen=0.1)
+    runner.link.manipulator = lambda raw: [] if raw[1] == EnvelopeKind.SLEEP else [raw]
+    await runner.wake(listen=0.1)  # the power cut: its SLEEP is lost
+    await asyncio.sleep(0.05)  # the hub has taken all it did send
+    runner.link.manipulator = None
+    gsme.load_state(gsme.to_state())  # restarts from what it keeps
+    held = gsme.ota_download.next_offset
+    assert held == 8 * size
+    assert hub.is_awake(gsme.eui)  # the hub has not heard it go to sleep
+    assert isinstance(premises.clock, VirtualClock)
+    premises.clock.advance(hub.awake_grace)
+    command = supplier.command("4.1.1-gas", gsme.eui)
+    pending = asyncio.create_task(hub.send(command.encode(), timeout=ANSWER))
+    await asyncio.sleep(0.05)
+    assert hub.counters.queued == 1 and not pending.done()  # waits for the wake-up
+    assert hub.counters.presumed_asleep == 1
+    await runner.wake(listen=0.1)
+    check_response(decode_message(await pending), command, supplier.security)
+    assert await outcome_of(hub, bytes(gsme.eui)) == Outcome.TRANSFER_SUCCEEDED
+    offsets = [o for t, o in hub.ota.sent if t == bytes(gsme.eui)]
+    assert offsets == [i * size for i in range(9)]  # from the last block, never again from 0
+    assert gsme.held_image == data
