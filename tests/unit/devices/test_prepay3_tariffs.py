@@ -3,10 +3,19 @@ block prices 0xAn..0xDn for tiers 2..8), charged per tier by the engine."""
 
 from __future__ import annotations
 
-import pytest
-from devices_support import Lab, build_lab, results, send
+import datetime as _dt
 
+import pytest
+from devices_support import START, Lab, build_lab, decrypted, protected_read, results, send
+
+from emulator.clock import VirtualClock
+from emulator.devices.base import DeviceType
+from emulator.devices.esme import Esme
 from emulator.devices.prepay_bridge import BLOCK_KEYS
+from emulator.gbcs.dlms.axdr import Array, CompactArray, DoubleLongUnsigned, Structure, encode_data
+from emulator.metering import Constant
+from emulator.premises import Premises
+from hil.dcc.commands import Sender
 
 
 @pytest.fixture
@@ -47,3 +56,63 @@ def test_ecs01a_gives_tiers_2_to_8_their_own_blocks(lab: Lab) -> None:
     assert [tariff.price(2, b) for b in (0, 1)] == [5000, 25_000]
     assert tariff.block_of(2, 2999) == 0 and tariff.block_of(2, 3000) == 1
     assert tariff.price(3, 1) == 20_000  # tier 3 has no blocks of its own: tier 1's
+
+
+# -- the secondary element in a twin ESME's profile and billing rows --------------------------
+
+
+def _twin(variant: str) -> Lab:
+    clock = VirtualClock(START)
+    devices = ((DeviceType.ESME, 0xA0, {"variant": variant}), (DeviceType.PPMID, 0xA4))
+    premises = Premises.build(clock=clock, devices=devices)
+    security = premises.security_for()
+    senders = {role: Sender(party.eui, security) for role, party in premises.parties.items()}
+    lab = Lab(premises, clock, senders)
+    lab.esme.catch_up()
+    return lab
+
+
+@pytest.mark.parametrize(
+    ("code", "obis"),
+    [(0x002F, "0-0:98.1.2.255"), (0x0033, "0-0:98.1.9.255"), (0x0037, "0-0:99.1.0.255")],
+)
+def test_twin_rows_carry_the_secondary_import_after_the_primary(code: int, obis: str) -> None:
+    lab = _twin("twin")
+    esme = lab.esme
+    assert esme.meter.secondary is not None
+    esme.meter.set_profile(Constant(2000), secondary=True)
+    lab.advance(_dt.timedelta(days=32))  # past a midnight and a month end (billing)
+    response = send(esme, protected_read(lab.supplier, esme, code, [(7, obis, 2)]))
+    (value,) = decrypted(response, lab.verifier).decrypted_dlms
+    assert isinstance(value, Structure)
+    buffer = value.items[0]
+    assert isinstance(buffer, CompactArray) and buffer.values
+    row = buffer.values[-1]
+    assert isinstance(row, Structure)
+    primary, secondary = row.items[1], row.items[2]
+    assert isinstance(primary, DoubleLongUnsigned) and isinstance(secondary, DoubleLongUnsigned)
+    assert secondary.value == esme.meter.secondary.import_wh - _since(esme, row) * 2000
+    assert secondary.value > primary.value  # 2 kW against the default 500 W
+    assert encode_data(buffer)  # the description has the extra column
+
+
+def _since(esme: Esme, row: Structure) -> int:
+    """Wh per W metered since the row's capture (rows keep the value at capture time)."""
+    stamp = row.items[0]
+    assert isinstance(stamp, DoubleLongUnsigned)
+    captured = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(seconds=stamp.value)
+    now = esme.clock.now()
+    return int((now - captured).total_seconds()) // 3600
+
+
+def test_single_element_rows_are_unchanged() -> None:
+    lab = _twin("single")
+    esme = lab.esme
+    lab.advance(_dt.timedelta(days=2))
+    response = send(esme, protected_read(lab.supplier, esme, 0x0033, [(7, "0-0:98.1.9.255", 2)]))
+    (value,) = decrypted(response, lab.verifier).decrypted_dlms
+    assert isinstance(value, Structure)
+    buffer = value.items[0]
+    assert isinstance(buffer, CompactArray) and buffer.values
+    row = buffer.values[-1]
+    assert isinstance(row, Structure) and isinstance(row.items[2], Array)
