@@ -33,6 +33,7 @@ from emulator.devices.cosem_device import CosemDevice
 from emulator.devices.topup import ACCEPTED, ConsumerControls, offer_utrn
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import (
+    Array,
     Boolean,
     CompactArray,
     Data,
@@ -64,9 +65,11 @@ TOU_BLOCK_REGISTERS = Obis("0-0:94.44.34.2")  # ECS17e: TOU with blocks
 ENERGY_REGISTERS = Obis("0-0:94.44.34.10")  # ECS17b: active and reactive import energy
 POWER_REGISTERS = Obis("0-0:94.44.34.20")  # ECS17c: instantaneous import power
 PREPAYMENT_REGISTERS = Obis("0-0:94.44.34.30")  # ECS19: balance, emergency credit, debts
+SECONDARY_TIERS = 4
 #: Profiles whose rows on a twin meter carry the secondary element's import right
-#: after the primary's (the reference twin rows): billing data log (ECS20b), daily
-#: read log (ECS21a), half-hour profile (ECS22b).
+#: after the primary's and, after the 48 tier registers, its 4 tier registers (the
+#: reference twin rows): billing data log (ECS20b), daily read log (ECS21a),
+#: half-hour profile (ECS22b).
 TWIN_ROW_PROFILES = frozenset(
     bytes(Obis(o)) for o in ("0-0:98.1.2.255", "0-0:98.1.9.255", "0-0:99.1.0.255")
 )
@@ -191,23 +194,31 @@ class Esme(ConsumerControls, CosemDevice):
         super().capture(at)
         if self.meter.secondary is None:
             return
-        secondary = DoubleLongUnsigned(int(self.meter.secondary.import_wh) & 0xFFFF_FFFF)
+        element = self.meter.secondary
+        secondary: list[Data] = [DoubleLongUnsigned(int(element.import_wh) & 0xFFFF_FFFF)]
+        tiers = Array(
+            [DoubleLongUnsigned(int(v) & 0xFFFF_FFFF) for v in element.tier_wh[:SECONDARY_TIERS]]
+        )
         for obis in TWIN_ROW_PROFILES:
             rows = self.profiles.get(obis, [])
             if rows and rows[-1] is not last.get(obis) and isinstance(row := rows[-1], Structure):
-                rows[-1] = Structure([*row.items[:2], secondary, *row.items[2:]])
+                items = [*row.items[:2], *secondary, *row.items[2:]]
+                if len(items) > 3 and isinstance(items[3], Array):  # after the tier registers
+                    items.insert(4, tiers)
+                rows[-1] = Structure(items)
 
     def buffer(self, o: Obj, selection: Data | None) -> Data:
-        """A twin meter's rows have one more column than the model's description."""
+        """A twin meter's rows have the secondary element's columns the model lacks."""
         read = super().buffer(o, selection)
         if self.meter.secondary is None or bytes(o.obis) not in TWIN_ROW_PROFILES:
             return read
         if not isinstance(read, CompactArray) or read.description.tag != Structure.TAG:
             return read
-        columns = read.description.elements
-        extra = TypeDescription(DoubleLongUnsigned.TAG)
-        description = replace(read.description, elements=(*columns[:2], extra, *columns[2:]))
-        return CompactArray(description, read.values)
+        u32 = TypeDescription(DoubleLongUnsigned.TAG)
+        columns = [*read.description.elements[:2], u32, *read.description.elements[2:]]
+        if len(columns) > 3 and columns[3].tag == Array.TAG:
+            columns.insert(4, TypeDescription(Array.TAG, SECONDARY_TIERS, (u32,)))
+        return CompactArray(replace(read.description, elements=tuple(columns)), read.values)
 
     def register_values(self) -> Iterator[int]:
         m = self.meter
