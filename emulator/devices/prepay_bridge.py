@@ -439,10 +439,11 @@ def block_thresholds(esme: Esme, tier: int = 1) -> tuple[int, ...]:
 
 
 def millipence(charge: int, scale: int) -> int:
-    """A DLMS charge (pence x 10^scale) as millipence, exactly or not at all."""
-    value = Fraction(charge) * Fraction(10) ** (scale + 3)
+    """A DLMS charge (GBP x 10^scale: the account's currency, like every COSEM money
+    amount of the ESME) as millipence (10^-5 GBP), exactly or not at all."""
+    value = Fraction(charge) * Fraction(10) ** (scale + 5)
     if value.denominator != 1:
-        raise MeteringError(f"{charge} x 10^{scale} p is finer than a millipenny")
+        raise MeteringError(f"{charge} x 10^{scale} GBP is finer than a millipenny")
     return int(value)
 
 

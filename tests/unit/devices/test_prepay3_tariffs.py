@@ -11,9 +11,9 @@ from devices_support import START, Lab, build_lab, decrypted, protected_read, re
 from emulator.clock import VirtualClock
 from emulator.devices.base import DeviceType
 from emulator.devices.esme import Esme
-from emulator.devices.prepay_bridge import BLOCK_KEYS
+from emulator.devices.prepay_bridge import BLOCK_KEYS, millipence
 from emulator.gbcs.dlms.axdr import Array, CompactArray, DoubleLongUnsigned, Structure, encode_data
-from emulator.metering import Constant
+from emulator.metering import Constant, MeteringError
 from emulator.premises import Premises
 from hil.dcc.commands import Sender
 
@@ -42,9 +42,9 @@ def test_ecs01a_gives_tiers_2_to_8_their_own_blocks(lab: Lab) -> None:
     values = {
         "4": [1000, 2000],  # tier 1 thresholds (Wh)
         "5": [3000],  # tier 2
-        "14.0": [3, -2],  # hundredths of a penny per kWh
+        "14.0": [3, -4],  # 10^-4 GBP (hundredths of a penny) per kWh
         "14.2": price_matrix({1: 1500, 2: 900}, {1: (1000, 2000, 4000), 2: (500, 2500)}),
-        "13.0": [0, -2],
+        "13.0": [0, -4],
         "13.2": [(b"", 0)],
     }
     command = lab.supplier.command("1.1.1", esme.eui, values=values)
@@ -122,3 +122,16 @@ def test_single_element_rows_are_unchanged() -> None:
     assert isinstance(buffer, CompactArray) and buffer.values
     row = buffer.values[-1]
     assert isinstance(row, Structure) and isinstance(row.items[2], Array)
+
+
+# -- the price scale of a DLMS charge ---------------------------------------------------------
+
+
+def test_a_charge_is_in_the_accounts_currency_times_ten_to_the_price_scale() -> None:
+    """ECS01b's standing charge 20000 at price scale -5 is 20p a day (10^-5 GBP, the
+    unit of the ESME's other money amounts), and 3121 at -5 is 3.121p per kWh."""
+    assert millipence(20000, -5) == 20_000
+    assert millipence(3121, -5) == 3121
+    assert millipence(3, -1) == 30_000  # ECS07's time debt rate: 30p per period
+    with pytest.raises(MeteringError):
+        millipence(1, -6)
