@@ -121,6 +121,14 @@ class Lab:
     now: _dt.datetime
     faults: dict[str, dict[str, Any]]
     state: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+    #: case-name marker -> device -> the variant the reference lab answered those cases with
+    case_variants: dict[str, dict[bytes, str]] = field(default_factory=dict)
+
+    def variant(self, case: str, eui: Eui64) -> str | None:
+        for marker, devices in self.case_variants.items():
+            if f"_{marker}_" in f"{case}_" and bytes(eui) in devices:
+                return devices[bytes(eui)]
+        return None
 
     @classmethod
     def load(cls, folder: Path = FIXTURES) -> Lab:
@@ -134,6 +142,10 @@ class Lab:
             _dt.datetime.fromisoformat(data["now"]),
             faults or {},
             {bytes(Eui64(k)): v for k, v in (data.get("state") or {}).items()},
+            {
+                marker: {bytes(Eui64(k)): str(v) for k, v in devices.items()}
+                for marker, devices in (data.get("case_variants") or {}).items()
+            },
         )
 
 
@@ -143,16 +155,16 @@ class Replayer:
     def __init__(self, keys: FolderKeyStore, lab: Lab) -> None:
         self.keys = keys
         self.lab = lab
-        self._warm: dict[bytes, Device] = {}
+        self._warm: dict[tuple[bytes, str | None], Device] = {}
 
-    def device(self, eui: Eui64) -> Device:
-        warm = self._warm.get(bytes(eui))
+    def device(self, eui: Eui64, variant: str | None = None) -> Device:
+        warm = self._warm.get((bytes(eui), variant))
         if warm is None:
-            warm = self._build(eui)
-            self._warm[bytes(eui)] = warm
+            warm = self._build(eui, variant)
+            self._warm[(bytes(eui), variant)] = warm
         return warm.clone()
 
-    def _build(self, eui: Eui64) -> Device:
+    def _build(self, eui: Eui64, variant: str | None = None) -> Device:
         kind = self.lab.devices.get(bytes(eui))
         if kind is None:
             raise EmulatorError(f"{eui} is not a device of the RTDS lab")
@@ -171,6 +183,7 @@ class Replayer:
             own_certificates=certificates,
             acb=self.lab.anchors[AnchorRole.ACCESS_CONTROL_BROKER],
             extra_keys=self.keys,
+            **({"variant": variant} if variant is not None else {}),
         )
         for role, party in self.lab.anchors.items():
             device.anchors.set_from_keystore(role, party, self.keys)
@@ -278,7 +291,7 @@ def _replay_one(
     result = CaseResult("", "", expected, False)
     try:
         command = decode_message(read_hex_file(path))
-        device = replayer.device(command.recipient)
+        device = replayer.device(command.recipient, lab.variant(case, command.recipient))
     except (EmulatorError, ImportError) as exc:
         result.reason = f"setup: {exc}"
         return result

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from emulator.clock import Clock
@@ -33,12 +33,15 @@ from emulator.devices.cosem_device import CosemDevice
 from emulator.devices.topup import ACCEPTED, ConsumerControls, offer_utrn
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import (
+    Array,
     Boolean,
+    CompactArray,
     Data,
     DoubleLongUnsigned,
     Enum,
     OctetString,
     Structure,
+    TypeDescription,
     _Integer,
 )
 from emulator.gbcs.dlms.datetime import DlmsDateTime
@@ -62,6 +65,14 @@ TOU_BLOCK_REGISTERS = Obis("0-0:94.44.34.2")  # ECS17e: TOU with blocks
 ENERGY_REGISTERS = Obis("0-0:94.44.34.10")  # ECS17b: active and reactive import energy
 POWER_REGISTERS = Obis("0-0:94.44.34.20")  # ECS17c: instantaneous import power
 PREPAYMENT_REGISTERS = Obis("0-0:94.44.34.30")  # ECS19: balance, emergency credit, debts
+SECONDARY_TIERS = 4
+#: Profiles whose rows on a twin meter carry the secondary element's import right
+#: after the primary's and, after the 48 tier registers, its 4 tier registers (the
+#: reference twin rows): billing data log (ECS20b), daily read log (ECS21a),
+#: half-hour profile (ECS22b).
+TWIN_ROW_PROFILES = frozenset(
+    bytes(Obis(o)) for o in ("0-0:98.1.2.255", "0-0:98.1.9.255", "0-0:99.1.0.255")
+)
 CREDIT = Obis("0-0:19.10.0.255")  # class 112 credit: attribute 2 is the meter balance (ECS82)
 UNIT_W, UNIT_WH, UNIT_VARH = 27, 30, 32  # DLMS unit enumeration
 
@@ -179,7 +190,35 @@ class Esme(ConsumerControls, CosemDevice):
         the energy metered until then.
         """
         self.meter.advance(at)
+        last = {obis: rows[-1] for obis, rows in self.profiles.items() if rows}
         super().capture(at)
+        if self.meter.secondary is None:
+            return
+        element = self.meter.secondary
+        secondary: list[Data] = [DoubleLongUnsigned(int(element.import_wh) & 0xFFFF_FFFF)]
+        tiers = Array(
+            [DoubleLongUnsigned(int(v) & 0xFFFF_FFFF) for v in element.tier_wh[:SECONDARY_TIERS]]
+        )
+        for obis in TWIN_ROW_PROFILES:
+            rows = self.profiles.get(obis, [])
+            if rows and rows[-1] is not last.get(obis) and isinstance(row := rows[-1], Structure):
+                items = [*row.items[:2], *secondary, *row.items[2:]]
+                if len(items) > 3 and isinstance(items[3], Array):  # after the tier registers
+                    items.insert(4, tiers)
+                rows[-1] = Structure(items)
+
+    def buffer(self, o: Obj, selection: Data | None) -> Data:
+        """A twin meter's rows have the secondary element's columns the model lacks."""
+        read = super().buffer(o, selection)
+        if self.meter.secondary is None or bytes(o.obis) not in TWIN_ROW_PROFILES:
+            return read
+        if not isinstance(read, CompactArray) or read.description.tag != Structure.TAG:
+            return read
+        u32 = TypeDescription(DoubleLongUnsigned.TAG)
+        columns = [*read.description.elements[:2], u32, *read.description.elements[2:]]
+        if len(columns) > 3 and columns[3].tag == Array.TAG:
+            columns.insert(4, TypeDescription(Array.TAG, SECONDARY_TIERS, (u32,)))
+        return CompactArray(replace(read.description, elements=tuple(columns)), read.values)
 
     def register_values(self) -> Iterator[int]:
         m = self.meter

@@ -431,27 +431,30 @@ def activate_thresholds(esme: Esme) -> None:
         esme.cosem.set(o, 2, Array([DoubleLongUnsigned(v) for v in values]))
 
 
-def block_thresholds(esme: Esme) -> tuple[int, ...]:
-    """Tier 1's active thresholds in Wh (the engine's block tariff: one set)."""
-    held = _stored(esme, 21, THRESHOLDS_ACTIVE[0], 2)
+def block_thresholds(esme: Esme, tier: int = 1) -> tuple[int, ...]:
+    """A tier's active block thresholds in Wh (ascending, markers dropped)."""
+    held = _stored(esme, 21, THRESHOLDS_ACTIVE[tier - 1], 2)
     values = [v.value for v in _items(held) if isinstance(v, _Integer)]
     return tuple(sorted({v for v in values if 0 < v < NO_THRESHOLD}))
 
 
 def millipence(charge: int, scale: int) -> int:
-    """A DLMS charge (pence x 10^scale) as millipence, exactly or not at all."""
-    value = Fraction(charge) * Fraction(10) ** (scale + 3)
+    """A DLMS charge (GBP x 10^scale: the account's currency, like every COSEM money
+    amount of the ESME) as millipence (10^-5 GBP), exactly or not at all."""
+    value = Fraction(charge) * Fraction(10) ** (scale + 5)
     if value.denominator != 1:
-        raise MeteringError(f"{charge} x 10^{scale} p is finer than a millipenny")
+        raise MeteringError(f"{charge} x 10^{scale} GBP is finer than a millipenny")
     return int(value)
 
 
 def apply_charges(esme: Esme) -> None:
     """Active prices and standing charge (ECS01) as the engine's tariff.
 
-    Price matrix entries 0x01..0x30 are the TOU tiers; the block prices of tier 1
-    (0xA1, 0xB1, 0xC1, 0xD1) with tier 1's active block thresholds make a block
-    tariff when at least one threshold is set and a block price is not zero.
+    Price matrix entries 0x01..0x30 are the TOU tiers; the block prices of tier n
+    (0xAn, 0xBn, 0xCn, 0xDn) with tier n's active block thresholds give that tier
+    blocks when at least one threshold is set and a block price is not zero.
+    Tier 1's blocks are also the default of the tiers without their own (a block
+    tariff publishes tier 1 only), so other tiers' blocks are TOU with blocks.
     """
     tou = _keyed_charges(esme, TOU_CHARGE)
     standing = _unit_charge(esme, STANDING_CHARGE)
@@ -460,18 +463,27 @@ def apply_charges(esme: Esme) -> None:
     prices = current.tier_prices
     thresholds: tuple[int, ...] = ()
     block_prices: tuple[int, ...] = ()
+    tier_blocks: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
     if tou is not None:
         scale, keyed = tou
         tiers = [keyed.get(t, 0) for t in range(1, 49)]
         if any(tiers):
             count = max(t for t in range(1, 49) if tiers[t - 1])
             prices = tuple(millipence(c, scale) for c in tiers[:count])
-        blocks = [keyed.get(high | 1, 0) for high in BLOCK_KEYS]
-        thresholds = block_thresholds(esme)[: len(BLOCK_KEYS) - 1]
-        if thresholds and any(blocks):
-            block_prices = tuple(millipence(c, scale) for c in blocks[: len(thresholds) + 1])
-        else:
-            thresholds = ()
+        per_tier: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+        for tier in range(1, len(THRESHOLDS_ACTIVE) + 1):
+            blocks = [keyed.get(high | tier, 0) for high in BLOCK_KEYS]
+            limits = block_thresholds(esme, tier)[: len(BLOCK_KEYS) - 1]
+            if limits and any(blocks):
+                per_tier.append(
+                    (limits, tuple(millipence(c, scale) for c in blocks[: len(limits) + 1]))
+                )
+            else:
+                per_tier.append(((), ()))
+        thresholds, block_prices = per_tier[0]
+        while per_tier and not per_tier[-1][1]:
+            per_tier.pop()
+        tier_blocks = tuple(per_tier) if len(per_tier) > 1 else ()
     standing_mp = current.standing_charge
     if standing is not None and standing[1]:
         standing_mp = millipence(standing[1][0], standing[0])
@@ -481,6 +493,7 @@ def apply_charges(esme: Esme) -> None:
         block_thresholds=thresholds,
         block_prices=block_prices,
         calendar=calendar,
+        tier_blocks=tier_blocks,
     )
     esme.meter.publish_tariff(tariff)
     secondary = _unit_charge(esme, SECONDARY_CHARGE)

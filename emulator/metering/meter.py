@@ -516,9 +516,10 @@ class Meter:
             rate = standing * MILLIPENCE_PER_PENNY  # micro-pence per day, for the estimate
             for el, tariff, watts in plan:
                 load = watts if self.supply_enabled else 0
-                el.active_block = tariff.block_of(el.period_ws // 3600)
-                if load and tariff.is_block and el.active_block < len(tariff.block_thresholds):
-                    need = tariff.block_thresholds[el.active_block] * 3600 - el.period_ws
+                thresholds, block_prices = tariff.blocks(el.active_tier)
+                el.active_block = tariff.block_of(el.active_tier, el.period_ws // 3600)
+                if load and block_prices and el.active_block < len(thresholds):
+                    need = thresholds[el.active_block] * 3600 - el.period_ws
                     step = min(step, max(1, -(-need // load)))
                 rate += load * tariff.price(el.active_tier, el.active_block) * 24
             recovering = self._recovering()

@@ -2,7 +2,10 @@
 
 A tariff prices energy either by time-of-use tier (the calendar picks the tier)
 or by block (energy used so far in the block period, one day from midnight,
-picks the block; the tier registers still follow the calendar). Prices are in
+picks the block; the tier registers still follow the calendar), or both (TOU
+with blocks: each tier may have its own thresholds and block prices, read
+against the same block period energy; a tier without its own takes the
+tariff-wide `block_thresholds`/`block_prices`, else its tier price). Prices are in
 millipence per kWh and the standing charge in millipence per day, the DUIS
 units, so a published tariff is kept exactly.
 """
@@ -27,33 +30,37 @@ class Tariff:
     block_thresholds: tuple[int, ...] = ()  # Wh in the block period, ascending
     block_prices: tuple[int, ...] = ()  # millipence per kWh by block; empty: priced by tier
     calendar: TouCalendar = field(default_factory=TouCalendar)
+    #: TOU with blocks: (thresholds, block prices) of tier 1, 2, ...; empty prices: none
+    tier_blocks: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.tier_prices) <= TIERS or min(self.tier_prices) < 0:
             raise MeteringError(f"a tariff has 1..{TIERS} non-negative tier prices")
         if self.standing_charge < 0:
             raise MeteringError("the standing charge is not negative")
-        if list(self.block_thresholds) != sorted(set(self.block_thresholds)) or any(
-            t <= 0 for t in self.block_thresholds
-        ):
-            raise MeteringError("block thresholds are positive and ascending")
-        if self.block_prices and (
-            len(self.block_prices) != len(self.block_thresholds) + 1
-            or len(self.block_prices) > BLOCKS
-            or min(self.block_prices) < 0
-        ):
-            raise MeteringError("a block tariff has one more price than thresholds (at most 8)")
+        if len(self.tier_blocks) > TIERS:
+            raise MeteringError(f"TOU with blocks has at most {TIERS} tiers")
+        for thresholds, prices in ((self.block_thresholds, self.block_prices), *self.tier_blocks):
+            _check_blocks(thresholds, prices)
 
     @property
     def is_block(self) -> bool:
-        return bool(self.block_prices)
+        return bool(self.block_prices) or any(prices for _, prices in self.tier_blocks)
 
-    def block_of(self, period_wh: int) -> int:
-        return bisect.bisect_right(self.block_thresholds, period_wh)
+    def blocks(self, tier: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The thresholds and block prices that price `tier` (no prices: by tier)."""
+        if 1 <= tier <= len(self.tier_blocks) and self.tier_blocks[tier - 1][1]:
+            return self.tier_blocks[tier - 1]
+        return self.block_thresholds, self.block_prices
+
+    def block_of(self, tier: int, period_wh: int) -> int:
+        thresholds, prices = self.blocks(tier)
+        return bisect.bisect_right(thresholds, period_wh) if prices else 0
 
     def price(self, tier: int, block: int) -> int:
-        if self.block_prices:
-            return self.block_prices[block]
+        _, prices = self.blocks(tier)
+        if prices:
+            return prices[block]
         return self.tier_prices[min(tier, len(self.tier_prices)) - 1]
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +70,9 @@ class Tariff:
             "block_thresholds": list(self.block_thresholds),
             "block_prices": list(self.block_prices),
             "calendar": self.calendar.to_json(),
+            "tier_blocks": [
+                {"thresholds": list(t), "prices": list(p)} for t, p in self.tier_blocks
+            ],
         }
 
     @classmethod
@@ -75,7 +85,18 @@ class Tariff:
             calendar=TouCalendar.from_json(data["calendar"])
             if "calendar" in data
             else TouCalendar(),
+            tier_blocks=tuple(
+                (tuple(int(t) for t in b["thresholds"]), tuple(int(p) for p in b["prices"]))
+                for b in data.get("tier_blocks", [])
+            ),
         )
+
+
+def _check_blocks(thresholds: tuple[int, ...], prices: tuple[int, ...]) -> None:
+    if list(thresholds) != sorted(set(thresholds)) or any(t <= 0 for t in thresholds):
+        raise MeteringError("block thresholds are positive and ascending")
+    if prices and (len(prices) != len(thresholds) + 1 or len(prices) > BLOCKS or min(prices) < 0):
+        raise MeteringError("a block tariff has one more price than thresholds (at most 8)")
 
 
 @dataclass(slots=True)

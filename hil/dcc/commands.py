@@ -331,8 +331,8 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
     "ECS50": {"cin": (0, "customer identification number (4 digits)")},
     "ECS81": {"tampered": (0, "supply tamper state (bool)")},
     "ECS07": {
-        "recovery_rate_1": ("0.2", "time debt 1 recovered per period, pence (price scale 0)"),
-        "recovery_rate_2": ("1.2", "time debt 2 recovered per period, pence (price scale 0)"),
+        "recovery_rate_1": ("0.2", "time debt 1 recovered per period, pence (price scale -2)"),
+        "recovery_rate_2": ("1.2", "time debt 2 recovered per period, pence (price scale -2)"),
         "payment_recovery": (2, "share of each payment recovered to the payment debt, 1/10000"),
         "recovery_period_1": (3, "time debt 1's recovery period, seconds (3600 or 86400)"),
         "recovery_period_2": (4, "time debt 2's recovery period, seconds (3600 or 86400)"),

@@ -212,12 +212,13 @@ TEMPLATES: dict[str, DlmsTemplate] = {
         action(9, "0-0:10.0.100.255", 1, U16(99)),
     ),
     # ECS07_2.3_SUCCESS_COMMAND_GBCS.HEX
+    # price scale -2 by default: a rate given in pence (a charge is GBP x 10^scale)
     "ECS07": dlms(
         set_(
-            113, "0-0:19.20.1.255", 6, S(S(I8(), I8()), S(U16(), OS(6), I8()), A(S(OS(0), I16())))
+            113, "0-0:19.20.1.255", 6, S(S(I8(), I8(-2)), S(U16(), OS(6), I8()), A(S(OS(0), I16())))
         ),
         set_(
-            113, "0-0:19.20.2.255", 6, S(S(I8(), I8()), S(U16(), OS(6), I8()), A(S(OS(0), I16())))
+            113, "0-0:19.20.2.255", 6, S(S(I8(), I8(-2)), S(U16(), OS(6), I8()), A(S(OS(0), I16())))
         ),
         set_(113, "0-0:19.20.3.255", 13, U16()),
         set_(113, "0-0:19.20.1.255", 8, U32()),

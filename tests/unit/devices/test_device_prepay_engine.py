@@ -65,9 +65,9 @@ def test_balance_adjustment_and_reset_are_money_in(lab: Lab) -> None:
 def test_manage_debt_sets_the_debt_registers_and_rates(lab: Lab) -> None:
     esme = lab.esme
     values = {
-        "0.0.1": -1,  # price scale: tenths of a penny
+        "0.0.1": -3,  # price scale: 10^-3 GBP (tenths of a penny)
         "0.2": [(b"", 3)],  # time debt 1: 0.3p per period
-        "1.0.1": -1,
+        "1.0.1": -3,
         "1.2": [(b"", 15)],  # time debt 2: 1.5p per period
         "2": 1000,  # payment debt: 10% of each payment
         "3": 86_400,

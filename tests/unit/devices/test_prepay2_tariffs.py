@@ -50,9 +50,9 @@ def publish_blocks(lab: Lab, thresholds: list[int], blocks: tuple[int, ...]) -> 
     """ECS01a: tier 1 thresholds (Wh) and block prices (hundredths of a penny per kWh)."""
     values = {
         "4": thresholds,
-        "14.0": [3, -2],  # commodity scale (kWh), price scale: hundredths of a penny
+        "14.0": [3, -4],  # commodity scale (kWh), price scale: 10^-4 GBP (0.01p)
         "14.2": price_matrix(0, blocks),
-        "13.0": [0, -2],
+        "13.0": [0, -4],
         "13.2": [(b"", 0)],  # no standing charge
     }
     command = lab.supplier.command("1.1.1", lab.esme.eui, values=values)
@@ -131,7 +131,7 @@ def test_ecs01d_prices_the_secondary_element(twin: Lab) -> None:
     assert meter.secondary is not None
     meter.configure({"prepayment": True, "balance": 10_000, "load_w": 0})
     meter.set_profile(Constant(1000), secondary=True)
-    values = {"0.0": [3, -2], "0.2": [(b"\x01", 5000), (b"\x02", 0), (b"\x03", 0), (b"\x04", 0)]}
+    values = {"0.0": [3, -4], "0.2": [(b"\x01", 5000), (b"\x02", 0), (b"\x03", 0), (b"\x04", 0)]}
     assert set(results(send(esme, twin.supplier.command("1.2.2", esme.eui, values=values)))) == {0}
     esme.catch_up()
     assert meter.secondary.tariffs.active(esme.clock.now()).tier_prices == (50_000,)

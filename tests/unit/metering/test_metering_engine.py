@@ -239,3 +239,42 @@ def test_millipence_convert_exactly_or_not_at_all() -> None:
     assert pence_from_millipence(1_234_000) == 1234
     with pytest.raises(MeteringError, match="not a whole number of pence"):
         pence_from_millipence(1500)
+
+
+def test_tou_with_blocks_charges_each_tier_through_its_own_blocks() -> None:
+    """Tier 2 (night) and tier 1 (day) each have thresholds and block prices; both read
+    the same block period energy (from midnight)."""
+    days = {1: DayProfile(((0, 2), (420, 1)))}
+    tariff = Tariff(
+        (30_000, 10_000),
+        0,
+        calendar=TouCalendar(days, {1: (1,) * 7}),
+        tier_blocks=(((10_000,), (20_000, 40_000)), ((3000,), (5000, 15_000))),
+    )
+    meter = started(Meter(1000, prepayment=True, balance=10_000, tariff=tariff))
+    meter.advance(T0 + DAY)
+    # night: 3 kWh at 5p + 4 kWh at 15p; day: 3 kWh at 20p (to 10 kWh) + 14 kWh at 40p
+    assert meter.ledger.energy_cost == 15 + 60 + 60 + 560
+    assert meter.tier_wh[:2] == [17_000, 7_000]
+    assert meter.block_wh[:2] == [6000, 18_000]
+    assert Tariff.from_json(tariff.to_json()) == tariff
+
+
+def test_a_tier_without_blocks_keeps_its_tier_price() -> None:
+    days = {1: DayProfile(((0, 2), (420, 1)))}
+    tariff = Tariff(
+        (30_000, 10_000),
+        0,
+        calendar=TouCalendar(days, {1: (1,) * 7}),
+        tier_blocks=(((), ()), ((1000,), (5000, 20_000))),
+    )
+    meter = started(Meter(1000, prepayment=True, balance=10_000, tariff=tariff))
+    meter.advance(T0 + DAY)
+    assert meter.ledger.energy_cost == 5 + 6 * 20 + 17 * 30
+
+
+def test_tier_blocks_are_checked() -> None:
+    with pytest.raises(MeteringError):
+        Tariff(tier_blocks=(((2000, 1000), (1, 2, 3)),))
+    with pytest.raises(MeteringError):
+        Tariff(tier_blocks=(((1000,), (1, 2, 3)),))

@@ -1,0 +1,137 @@
+"""Issue 10, last tariff gaps on the ESME: TOU with blocks (ECS01a thresholds and
+block prices 0xAn..0xDn for tiers 2..8), charged per tier by the engine."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import pytest
+from devices_support import START, Lab, build_lab, decrypted, protected_read, results, send
+
+from emulator.clock import VirtualClock
+from emulator.devices.base import DeviceType
+from emulator.devices.esme import Esme
+from emulator.devices.prepay_bridge import BLOCK_KEYS, millipence
+from emulator.gbcs.dlms.axdr import Array, CompactArray, DoubleLongUnsigned, Structure, encode_data
+from emulator.metering import Constant, MeteringError
+from emulator.premises import Premises
+from hil.dcc.commands import Sender
+
+
+@pytest.fixture
+def lab() -> Lab:
+    lab = build_lab()
+    lab.esme.catch_up()
+    return lab
+
+
+def price_matrix(
+    tiers: dict[int, int], blocks: dict[int, tuple[int, ...]]
+) -> list[tuple[bytes, int]]:
+    """80 keyed entries: tiers 0x01..0x30, then block prices A1..D8 (high nibble: block)."""
+    entries = [(bytes([t]), tiers.get(t, 0)) for t in range(1, 49)]
+    for block, high in enumerate(BLOCK_KEYS):
+        for tier in range(1, 9):
+            prices = blocks.get(tier, ())
+            entries.append((bytes([high | tier]), prices[block] if block < len(prices) else 0))
+    return entries
+
+
+def test_ecs01a_gives_tiers_2_to_8_their_own_blocks(lab: Lab) -> None:
+    esme = lab.esme
+    values = {
+        "4": [1000, 2000],  # tier 1 thresholds (Wh)
+        "5": [3000],  # tier 2
+        "14.0": [3, -4],  # 10^-4 GBP (hundredths of a penny) per kWh
+        "14.2": price_matrix({1: 1500, 2: 900}, {1: (1000, 2000, 4000), 2: (500, 2500)}),
+        "13.0": [0, -4],
+        "13.2": [(b"", 0)],
+    }
+    command = lab.supplier.command("1.1.1", esme.eui, values=values)
+    assert set(results(send(esme, command))) == {0}
+    esme.catch_up()
+    tariff = esme.meter.primary.tariffs.active(esme.clock.now())
+    assert tariff.blocks(1) == ((1000, 2000), (10_000, 20_000, 40_000))
+    assert tariff.blocks(2) == ((3000,), (5000, 25_000))
+    assert [tariff.price(2, b) for b in (0, 1)] == [5000, 25_000]
+    assert tariff.block_of(2, 2999) == 0 and tariff.block_of(2, 3000) == 1
+    assert tariff.price(3, 1) == 20_000  # tier 3 has no blocks of its own: tier 1's
+
+
+# -- the secondary element in a twin ESME's profile and billing rows --------------------------
+
+
+def _twin(variant: str) -> Lab:
+    clock = VirtualClock(START)
+    devices = ((DeviceType.ESME, 0xA0, {"variant": variant}), (DeviceType.PPMID, 0xA4))
+    premises = Premises.build(clock=clock, devices=devices)
+    security = premises.security_for()
+    senders = {role: Sender(party.eui, security) for role, party in premises.parties.items()}
+    lab = Lab(premises, clock, senders)
+    lab.esme.catch_up()
+    return lab
+
+
+@pytest.mark.parametrize(
+    ("code", "obis"),
+    [(0x002F, "0-0:98.1.2.255"), (0x0033, "0-0:98.1.9.255"), (0x0037, "0-0:99.1.0.255")],
+)
+def test_twin_rows_carry_the_secondary_import_after_the_primary(code: int, obis: str) -> None:
+    lab = _twin("twin")
+    esme = lab.esme
+    assert esme.meter.secondary is not None
+    esme.meter.set_profile(Constant(2000), secondary=True)
+    lab.advance(_dt.timedelta(days=32))  # past a midnight and a month end (billing)
+    response = send(esme, protected_read(lab.supplier, esme, code, [(7, obis, 2)]))
+    (value,) = decrypted(response, lab.verifier).decrypted_dlms
+    assert isinstance(value, Structure)
+    buffer = value.items[0]
+    assert isinstance(buffer, CompactArray) and buffer.values
+    row = buffer.values[-1]
+    assert isinstance(row, Structure)
+    primary, secondary = row.items[1], row.items[2]
+    assert isinstance(primary, DoubleLongUnsigned) and isinstance(secondary, DoubleLongUnsigned)
+    assert secondary.value == esme.meter.secondary.import_wh - _since(esme, row) * 2000
+    assert secondary.value > primary.value  # 2 kW against the default 500 W
+    if len(row.items) > 3 and isinstance(row.items[3], Array):  # daily, billing: 4 tiers next
+        tiers = row.items[4]
+        assert isinstance(tiers, Array) and len(tiers.items) == 4
+        assert sum(v.value for v in tiers.items if isinstance(v, DoubleLongUnsigned)) == (
+            secondary.value
+        )
+    assert encode_data(buffer)  # the description has the extra columns
+
+
+def _since(esme: Esme, row: Structure) -> int:
+    """Wh per W metered since the row's capture (rows keep the value at capture time)."""
+    stamp = row.items[0]
+    assert isinstance(stamp, DoubleLongUnsigned)
+    captured = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(seconds=stamp.value)
+    now = esme.clock.now()
+    return int((now - captured).total_seconds()) // 3600
+
+
+def test_single_element_rows_are_unchanged() -> None:
+    lab = _twin("single")
+    esme = lab.esme
+    lab.advance(_dt.timedelta(days=2))
+    response = send(esme, protected_read(lab.supplier, esme, 0x0033, [(7, "0-0:98.1.9.255", 2)]))
+    (value,) = decrypted(response, lab.verifier).decrypted_dlms
+    assert isinstance(value, Structure)
+    buffer = value.items[0]
+    assert isinstance(buffer, CompactArray) and buffer.values
+    row = buffer.values[-1]
+    assert isinstance(row, Structure) and isinstance(row.items[2], Array)
+
+
+# -- the price scale of a DLMS charge ---------------------------------------------------------
+
+
+def test_a_charge_is_in_the_accounts_currency_times_ten_to_the_price_scale() -> None:
+    """ECS01b's standing charge 20000 at price scale -5 is 20p a day (10^-5 GBP, the
+    unit of the ESME's other money amounts), and 3121 at -5 is 3.121p per kWh."""
+    assert millipence(20000, -5) == 20_000
+    assert millipence(3121, -5) == 3121
+    assert millipence(3, -1) == 30_000  # ECS07's time debt rate: 30p per period
+    with pytest.raises(MeteringError):
+        millipence(1, -6)
