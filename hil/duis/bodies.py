@@ -738,6 +738,37 @@ def _bit_string(flags: list[bool]) -> BitString:
     return BitString(len(flags), (value << (size * 8 - len(flags))).to_bytes(size, "big"))
 
 
+def _switch_entry(
+    body: Body,
+    schedule: etree._Element,
+    number: int,
+    selector: int,
+    identifiers: list[int],
+    special_day_attribute: str,
+) -> list[Any]:
+    """One entry of an auxiliary switching schedule (6.14.2 and 6.14.3 share the
+    layout; they name a special day by different attributes)."""
+    sub = Body(schedule)
+    weekdays = {(e.text or "").strip() for e in _descendants(schedule, "DayOfWeekID")}
+    applies = {
+        int(e.get(special_day_attribute, "0"))
+        for e in _descendants(schedule, "SpecialDaysApplicability")
+    }
+    start, end = sub.find("StartDate"), sub.find("EndDate")
+    return [
+        number,
+        True,
+        AUXILIARY_SCRIPTS,
+        selector,
+        _dlms_time(sub.text("SwitchTime") or "00:00:00"),
+        0xFFFF,
+        _bit_string([day.capitalize() in weekdays for day in WEEKDAYS]),
+        _bit_string([i in applies for i in identifiers]),
+        _special_date(body, start) if start is not None else b"\xff" * 5,
+        _special_date(body, end) if end is not None else b"\xff" * 5,
+    ]
+
+
 def auxiliary_schedule(body: Body, ctx: MapContext) -> dict[str, Any]:
     """6.14.3: the special day definitions, then one schedule entry per switch."""
     definitions = _descendants(body.root, "AuxiliaryControllerSpecialDayDefinition")
@@ -754,26 +785,8 @@ def auxiliary_schedule(body: Body, ctx: MapContext) -> dict[str, Any]:
         controller = int(action.get("auxiliaryControllerN", "1"))
         kind = 2 if sub.find("InputFromControlledLoad") is not None else 1
         level = sub.number("CommandedStateLevel") or 0
-        days = {(e.text or "").strip() for e in _descendants(schedule, "DayOfWeekID")}
-        applies = {
-            int(e.get("identifier", "0"))
-            for e in _descendants(schedule, "SpecialDaysApplicability")
-        }
-        start, end = sub.find("StartDate"), sub.find("EndDate")
-        entries.append(
-            [
-                number,
-                True,
-                AUXILIARY_SCRIPTS,
-                (kind << 4 | controller) << 8 | SCHEDULED_LEVEL | level,
-                _dlms_time(sub.text("SwitchTime") or "00:00:00"),
-                0xFFFF,
-                _bit_string([day.capitalize() in days for day in WEEKDAYS]),
-                _bit_string([i in applies for i in identifiers]),
-                _special_date(body, start) if start is not None else b"\xff" * 5,
-                _special_date(body, end) if end is not None else b"\xff" * 5,
-            ]
-        )
+        selector = (kind << 4 | controller) << 8 | SCHEDULED_LEVEL | level
+        entries.append(_switch_entry(body, schedule, number, selector, identifiers, "identifier"))
         body.mark_all(schedule)
     for d in definitions:
         body.mark_all(d)
@@ -814,25 +827,8 @@ def alcs_schedule(body: Body, ctx: MapContext) -> dict[str, Any]:
         if switch is None:
             continue
         action = next((ALCS_ACTIONS[_local(c)] for c in switch if _local(c) in ALCS_ACTIONS), 1)
-        weekdays = {(e.text or "").strip() for e in _descendants(schedule, "DayOfWeekID")}
-        applies = {
-            int(e.get("index", "0")) for e in _descendants(schedule, "SpecialDaysApplicability")
-        }
-        start, end = sub.find("StartDate"), sub.find("EndDate")
-        entries.append(
-            [
-                number,
-                True,
-                AUXILIARY_SCRIPTS,
-                int(switch.get("index", "1")) << 8 | action,
-                _dlms_time(sub.text("SwitchTime") or "00:00:00"),
-                0xFFFF,
-                _bit_string([day.capitalize() in weekdays for day in WEEKDAYS]),
-                _bit_string([i in applies for i in identifiers]),
-                _special_date(body, start) if start is not None else b"\xff" * 5,
-                _special_date(body, end) if end is not None else b"\xff" * 5,
-            ]
-        )
+        selector = int(switch.get("index", "1")) << 8 | action
+        entries.append(_switch_entry(body, schedule, number, selector, identifiers, "index"))
         body.mark_all(schedule)
     if entries:
         values["6"] = entries
