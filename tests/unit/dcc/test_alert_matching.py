@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import datetime as _dt
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,20 +18,13 @@ from emulator.gbcs.dlms.axdr import OctetString
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import GbcsMessage, decode_message
 from emulator.gbcs.zcl.gbz import FutureDatedGbzOutcome, GbzAlert, encode_gbz_alert
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.requests import Result
 from hil.dcc.service import Dcc
 
 FUTURE_DATED_DLMS = 0x00CC
 FUTURE_DATED_GBZ = 0x00CD
 GENERIC_CRITICAL = 0x1000
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 def _dcc(lab: Lab) -> Dcc:

@@ -4,20 +4,11 @@ open: ECS08, ECS30, ECS47, ECS46c)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from emulator.gbcs.frame import decode_message
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.requests import RequestStatus
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 @pytest.mark.parametrize(

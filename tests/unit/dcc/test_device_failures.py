@@ -10,10 +10,6 @@ change the inventory, the same request without the cause shows that it does.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from emulator.devices.base import Device, DeviceType
 from emulator.devices.esme import Esme
 from emulator.devices.gsme import Gsme
@@ -21,18 +17,11 @@ from emulator.gbcs.dlms.apdu import ActionResult
 from emulator.gbcs.eui import Eui64
 from emulator.pki.keystore import KeyUsage
 from hil.dcc.inventory import SmiStatus
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.requests import RequestStatus, Result
 from hil.dcc.service import Dcc
 
 OTHER_PARTNERS = (Eui64("00-DB-12-34-56-78-90-F1"), Eui64("00-DB-12-34-56-78-90-F2"))
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 def _dcc(lab: Lab) -> Dcc:

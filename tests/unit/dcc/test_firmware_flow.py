@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,13 @@ from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import decode_message_payload
 from emulator.han.envelope import EnvelopeKind
 from emulator.hub_ota import Outcome
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.requests import RequestStatus
 from hil.dcc.service import Dcc
 from hil.faults import FaultInjector
 from hil.firmware import build_image, lab_supplier
 
 IMAGES = Path(__file__).resolve().parents[3] / "firmware_images"
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 def _dcc(lab: Lab) -> Dcc:

@@ -7,10 +7,7 @@ that must reflect it (not a constant the meter always gives).
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from emulator.devices.base import DeviceType
 from emulator.devices.gsme import Gsme
@@ -18,16 +15,9 @@ from emulator.devices.zcl_model import PREPAYMENT
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import decode_message_payload
 from emulator.gbcs.zcl.gbz import GbzPayload
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.requests import Result
 from hil.dcc.service import Dcc
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 def _dcc(lab: Lab) -> Dcc:

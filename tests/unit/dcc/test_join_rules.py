@@ -5,9 +5,6 @@ not yet on the CHF Device Log, the inventory on 8.11 remove, CS07 on an ESME and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from emulator.devices.device_log import DeviceLog
 from emulator.gbcs.eui import Eui64
@@ -16,13 +13,6 @@ from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
 from hil.dcc.service import Dcc
 
 TYPE2 = 6
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 def _dcc(lab: Lab) -> Dcc:

@@ -4,26 +4,17 @@ device (5.2, 5.3), DeleteDevice of a pending device (8.4)."""
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import AsyncIterator
 
-import pytest
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, GroupingHeader, OtherInformation
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.service import Dcc
 from hil.duis.transform import transform
 from hil.duis.xml import read_request
 
 NEW_METER = "00-DB-12-34-56-78-90-B0"
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 def _dcc(lab: Lab) -> Dcc:

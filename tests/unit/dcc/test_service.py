@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-from collections.abc import AsyncIterator
 
 import pytest
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from hil.dcc.inventory import SmiStatus
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.requests import RequestStatus
 from hil.dcc.service import Dcc
 from hil.dcc.timing import Category, StartPoint
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 def _dcc(lab: Lab) -> Dcc:

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from emulator.devices.esme import Esme
 from emulator.devices.gpf import Gpf
 from emulator.devices.gsme import Gsme
 from emulator.gbcs.values import ENCRYPTED, NamedValue
 from hil.dcc.cli import result_rows
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.requestfile import RunReport
 from hil.dcc.requests import Result
 from hil.dcc.service import Dcc
 from hil.dcc.values import response_values
-
-
-@pytest.fixture
-async def lab() -> AsyncIterator[Lab]:
-    the_lab = Lab.load(DEFAULT_LAB)
-    async with the_lab:
-        yield the_lab
 
 
 def _dcc(lab: Lab) -> Dcc:
