@@ -75,16 +75,24 @@ class FaultyShim(SerialLink):
 
 
 @contextlib.asynccontextmanager
-async def device_on_pty(fault: str | None) -> AsyncIterator[str]:
-    """Our ESME on a pty (behind a faulty shim if `fault`); yields the checker's URL."""
+async def device_on_pty(
+    fault: str | None,
+    shim: Callable[..., SerialLink] = FaultyShim,
+    install_code: bytes | None = None,
+) -> AsyncIterator[str]:
+    """Our ESME on a pty (behind a faulty shim if `fault`; unjoined, to join with
+    `install_code`, if given); yields the checker's URL."""
     premises = Premises.build(devices=((DeviceType.ESME, 0xA0),), clock=RealClock())
     meter = premises.device(DeviceType.ESME)
+    if install_code is not None:
+        meter.han.forget()
+        meter.han.install_code = install_code
     with pty_pair() as pty:
         url = pty.slave_url
         link = (
             SerialLink(url, local=[meter.eui])
             if fault is None
-            else FaultyShim(url, fault, local=[meter.eui])
+            else shim(url, fault, local=[meter.eui])
         )
         async with link:
             runner = DeviceRunner(meter, link, premises.chf.eui, gpf=premises.gpf.eui)
@@ -116,29 +124,9 @@ class BadJoinShim(SerialLink):
         await super().send(env)
 
 
-@contextlib.asynccontextmanager
-async def unjoined_device_on_pty(fault: str | None) -> AsyncIterator[str]:
+def unjoined_device_on_pty(fault: str | None) -> contextlib.AbstractAsyncContextManager[str]:
     """Our ESME powered up unjoined (it sends JOIN first), maybe behind a bad JOIN shim."""
-    premises = Premises.build(devices=((DeviceType.ESME, 0xA0),), clock=RealClock())
-    meter = premises.device(DeviceType.ESME)
-    meter.han.forget()
-    meter.han.install_code = CODE
-    with pty_pair() as pty:
-        url = pty.slave_url
-        link = (
-            SerialLink(url, local=[meter.eui])
-            if fault is None
-            else BadJoinShim(url, fault, local=[meter.eui])
-        )
-        async with link:
-            runner = DeviceRunner(meter, link, premises.chf.eui, gpf=premises.gpf.eui)
-            serving = asyncio.create_task(runner.serve())
-            try:
-                yield pty.master_url
-            finally:
-                serving.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await serving
+    return device_on_pty(fault, shim=BadJoinShim, install_code=CODE)
 
 
 async def test_an_unjoined_device_joins_the_checker_then_answers() -> None:
