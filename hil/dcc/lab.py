@@ -44,7 +44,7 @@ from emulator.han.mqtt import parse_mqtt_url
 from emulator.hub import Hub
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import Party, TestPki
-from emulator.premises import Premises, join_ppmids, lab_pki
+from emulator.premises import Premises, join_ppmids, lab_pki, premises_install_code
 from hil.bench import BenchHooks, ExternalDevice
 from hil.dcc.catalogue import Role
 from hil.dcc.cpl import Cpl
@@ -718,8 +718,6 @@ class Lab:
         self.dcc.firmware_delivery = self._deliver_firmware
         self._hold_replaced_hub_backups(self.dcc)
         self.dcc.cpl = Cpl.from_csv()  # the lab's CPL (hil/fixtures/cpl.csv)
-        from emulator.premises import premises_install_code
-
         # A board of ours has the lab's install code, as the emulated devices do.
         codes = {key: premises_install_code(key[-1]) for key in self.externals}
         codes.update(
