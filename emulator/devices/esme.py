@@ -225,7 +225,7 @@ class Esme(ConsumerControls, CosemDevice):
         yield int(m.import_wh)
         for value in m.tier_wh:
             yield int(value)
-        for value in m.block_wh:
+        for value in m.tier_block_wh:  # four arrays of 8: blocks 1..4, each by tier 1..8
             yield int(value)
         yield int(m.export_wh)
         while True:
@@ -346,7 +346,7 @@ class Esme(ConsumerControls, CosemDevice):
         """The metering quantities of a class 1 register structure, in the model's order.
 
         Integers beyond the list (further elements or phases this single-element
-        model does not meter, the tier x block split it does not keep) read 0;
+        model does not meter) read 0;
         scaler-units are scaler 0 with the unit of the value before them.
         """
         m = self.meter
@@ -359,8 +359,8 @@ class Esme(ConsumerControls, CosemDevice):
             return [int(m.instantaneous_w), 0, UNIT_W]
         if obis == TOU_REGISTERS:
             return [int(v) for v in m.tier_wh]
-        if obis == TOU_BLOCK_REGISTERS:
-            return [int(v) for v in m.block_wh]
+        if obis == TOU_BLOCK_REGISTERS:  # register matrix, then block counter matrix
+            return [int(v) for v in (*m.tier_block_wh, *m.block_counter_wh)]
         if obis == PREPAYMENT_REGISTERS:
             return prepay_bridge.prepayment_registers(self)
         return None
