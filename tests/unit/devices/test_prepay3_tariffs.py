@@ -6,12 +6,24 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-from devices_support import START, Lab, build_lab, decrypted, protected_read, results, send
+from devices_support import (
+    START,
+    Lab,
+    access_response,
+    build_lab,
+    decrypted,
+    dlms_command,
+    get,
+    protected_read,
+    results,
+    send,
+)
 
 from emulator.clock import VirtualClock
 from emulator.devices.base import DeviceType
 from emulator.devices.esme import Esme
 from emulator.devices.prepay_bridge import BLOCK_KEYS, millipence
+from emulator.gbcs.dlms.apdu import Obis
 from emulator.gbcs.dlms.axdr import Array, CompactArray, DoubleLongUnsigned, Structure, encode_data
 from emulator.metering import Constant, DayProfile, MeteringError, Tariff, TouCalendar
 from emulator.premises import Premises
@@ -191,3 +203,23 @@ def test_ecs17e_reads_the_register_matrix_then_the_block_counter_matrix() -> Non
     counters = values[32:]
     assert (counters[0], counters[1], counters[8], counters[9]) == (3000, 3000, 2000, 4000)
     assert sum(counters) == 12_000 < sum(values[:32])
+
+
+@pytest.mark.parametrize(("variant", "entries"), [("single", 13), ("twin", 15)])
+def test_a_twin_account_charges_the_secondary_element_to_token_and_emergency_credit(
+    variant: str, entries: int
+) -> None:
+    """ECS26a reads the account's credit charge configuration: a twin meter adds the
+    secondary element's charge (0-0:19.20.5) for credits 0-0:19.10.0 and .1."""
+    lab = _twin(variant)
+    esme = lab.esme
+    command = dlms_command(lab.supplier, esme, 0x003B, get(111, "0-0:19.0.0.255", 11))
+    (value,) = access_response(send(esme, command)).data
+    assert isinstance(value, Array) and len(value.items) == entries
+    if variant == "twin":
+        tail = [[bytes(i.value) for i in e.items[:2]] for e in value.items[-2:]]  # type: ignore[attr-defined]
+        secondary = bytes(Obis("0-0:19.20.5.255"))
+        assert tail == [
+            [bytes(Obis("0-0:19.10.0.255")), secondary],
+            [bytes(Obis("0-0:19.10.1.255")), secondary],
+        ]
