@@ -34,6 +34,7 @@ from emulator.devices.topup import ACCEPTED, ConsumerControls, offer_utrn
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import (
     Array,
+    BitString,
     Boolean,
     CompactArray,
     Data,
@@ -66,6 +67,21 @@ ENERGY_REGISTERS = Obis("0-0:94.44.34.10")  # ECS17b: active and reactive import
 POWER_REGISTERS = Obis("0-0:94.44.34.20")  # ECS17c: instantaneous import power
 PREPAYMENT_REGISTERS = Obis("0-0:94.44.34.30")  # ECS19: balance, emergency credit, debts
 SECONDARY_TIERS = 4
+ACCOUNT = Obis("0-0:19.0.0.255")  # class 111: attribute 11, credit charge configuration
+#: A twin meter's account also charges the secondary element's consumption (charge
+#: 0-0:19.20.5, priced by ECS01c/d) to the token credit and the emergency credit: two
+#: entries after the single-element meter's, each collected in full (bits 111), as
+#: the reference twin ECS26a response lists them.
+TWIN_CREDIT_CHARGES = tuple(
+    Structure(
+        [
+            OctetString(bytes(Obis(credit))),
+            OctetString(bytes(Obis("0-0:19.20.5.255"))),
+            BitString(3, bytes([0b1110_0000])),
+        ]
+    )
+    for credit in ("0-0:19.10.0.255", "0-0:19.10.1.255")
+)
 #: Profiles whose rows on a twin meter carry the secondary element's import right
 #: after the primary's and, after the 48 tier registers, its 4 tier registers (the
 #: reference twin rows): billing data log (ECS20b), daily read log (ECS21a),
@@ -225,7 +241,7 @@ class Esme(ConsumerControls, CosemDevice):
         yield int(m.import_wh)
         for value in m.tier_wh:
             yield int(value)
-        for value in m.block_wh:
+        for value in m.tier_block_wh:  # four arrays of 8: blocks 1..4, each by tier 1..8
             yield int(value)
         yield int(m.export_wh)
         while True:
@@ -297,6 +313,10 @@ class Esme(ConsumerControls, CosemDevice):
             c = self.meter.config
             amount = c.emergency_credit_limit if attribute == 9 else c.emergency_credit_threshold
             return Outcome(0, profiles._clamp(type(template), prepay_bridge.to_cosem(amount)))
+        if o.class_id == 111 and o.obis == ACCOUNT and attribute == 11 and self.meter.secondary:
+            held = self.cosem.get(o, 11) or o.attributes[11]
+            if isinstance(held, Array):
+                return Outcome(0, Array([*held.items, *TWIN_CREDIT_CHARGES]))
         if o.class_id == 70 and attribute == 2:
             return Outcome(0, Boolean(self.meter.supply_enabled))
         if o.class_id == 70 and attribute == 3:
@@ -346,7 +366,7 @@ class Esme(ConsumerControls, CosemDevice):
         """The metering quantities of a class 1 register structure, in the model's order.
 
         Integers beyond the list (further elements or phases this single-element
-        model does not meter, the tier x block split it does not keep) read 0;
+        model does not meter) read 0;
         scaler-units are scaler 0 with the unit of the value before them.
         """
         m = self.meter
@@ -359,8 +379,8 @@ class Esme(ConsumerControls, CosemDevice):
             return [int(m.instantaneous_w), 0, UNIT_W]
         if obis == TOU_REGISTERS:
             return [int(v) for v in m.tier_wh]
-        if obis == TOU_BLOCK_REGISTERS:
-            return [int(v) for v in m.block_wh]
+        if obis == TOU_BLOCK_REGISTERS:  # register matrix, then block counter matrix
+            return [int(v) for v in (*m.tier_block_wh, *m.block_counter_wh)]
         if obis == PREPAYMENT_REGISTERS:
             return prepay_bridge.prepayment_registers(self)
         return None

@@ -6,14 +6,19 @@ counter it has already used (or one older than every counter in its full UTRN
 counter cache), then credits the balance. A UTRN comes from the DCC (CS01a/b), is
 typed on the meter's keypad, or is relayed by a PPMID (PECS01/PCS01).
 
-Every refusal is written to the security log and raised as an event with the
-GBCS code for its reason; the PTUT names no device, so a UTRN made for another
-meter fails its GMAC here exactly like a forged one:
+Every refusal is raised as an event with the GBCS code for its reason; the
+PTUT names no device, so a UTRN made for another meter fails its GMAC here
+exactly like a forged one:
 
-    check digit or format wrong        0x8F64 UTRN not for this Device
-    GMAC wrong (forged, other meter)   0x8F63 UTRN not Authentic
-    counter used or older than cache   0x8F51 Duplicate UTRN entered
-    over the meter's credit limits     the metering engine's code (0x8F5B, 0x8F47)
+    check digit or format wrong        0x8F64 UTRN not for this Device        security log
+    GMAC wrong (forged, other meter)   0x8F63 UTRN not Authentic              security log
+    counter used or older than cache   0x8F51 Duplicate UTRN entered          security log
+    value above the maximum credit     0x8F5B UTRN exceeds Maximum Credit     event log
+    balance above the maximum balance  0x8F47 ... exceed Maximum Meter Balance event log
+
+The last two are the metering engine's own refusals: the token is genuine, so
+they are not security events, and its counter is not consumed (the credit was
+never given: the same UTRN is accepted once the balance has room for it).
 
 An accepted top-up is an event too (0x810E Credit Added Locally when typed or
 relayed; our 0x00D2 when applied remotely), and a supply the meter disabled for
@@ -25,26 +30,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from emulator.devices import supply
+from emulator.devices import prepay_bridge, supply
 from emulator.devices.anchors import AnchorRole
 from emulator.errors import SecurityError, UtrnError
 from emulator.gbcs import utrn
+from emulator.metering.prepay import MAX_BALANCE_EXCEEDED, MAX_CREDIT_EXCEEDED
 from emulator.pki.keystore import KeyUsage
 
 # ZCL consumer top-up result types (ZSE prepayment cluster)
 ACCEPTED, REJECTED_INVALID, REJECTED_DUPLICATE, REJECTED_ERROR = 0, 1, 2, 3
+REJECTED_MAX_CREDIT, REJECTED_TOO_LARGE = 4, 6  # "Max Credit Reached", "Top Up Value Too Large"
 #: Counters a meter remembers (GBCS UTRN counter cache); until it is full the
 #: empty slots count as counter 0, so any fresh counter is above the lowest.
 COUNTER_CACHE = 10
 
 Source = Literal["remote", "meter", "ppmid"]
-#: Refusals the metering engine makes (and alerts) itself: maximum credit, balance.
-ENGINE_REFUSALS = frozenset({0x8F5B, 0x8F47})
+#: Refusals the metering engine makes (and alerts) itself, with their ZSE result type: a
+#: top-up above the maximum credit (ZSE maximum credit per top-up) is too large, one that
+#: would take the balance above the maximum meter balance (ZSE maximum credit level)
+#: reaches the maximum credit.
+ENGINE_REFUSALS = {
+    MAX_CREDIT_EXCEEDED: REJECTED_TOO_LARGE,
+    MAX_BALANCE_EXCEEDED: REJECTED_MAX_CREDIT,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class TopUpOutcome:
-    result: int  # ZSE result type (ACCEPTED, REJECTED_INVALID, REJECTED_DUPLICATE)
+    result: int  # ZSE result type (ACCEPTED, REJECTED_*)
     pence: int
     reason: int | None = None  # the GBCS event code of a refusal
     detail: str = ""
@@ -55,9 +68,13 @@ class TopUpOutcome:
 
 
 def _refuse(device: Any, result: int, reason: int, detail: str) -> TopUpOutcome:
-    device.security_log.record(device.clock.now(), reason, f"UTRN rejected: {detail}")
-    engine = reason in ENGINE_REFUSALS and supply.engine_alerts(device.meter)
-    supply.raise_alert(device, reason, f"UTRN rejected: {detail}", engine=engine)
+    if reason not in ENGINE_REFUSALS:
+        device.security_log.record(device.clock.now(), reason, f"UTRN rejected: {detail}")
+    if reason in ENGINE_REFUSALS and supply.engine_alerts(device.meter):
+        # The engine queued the event: logged and sent now, not at the next catch-up.
+        prepay_bridge.emit_meter_alerts(device)
+    else:
+        supply.raise_alert(device, reason, f"UTRN rejected: {detail}")
     return TopUpOutcome(result, 0, reason, detail)
 
 
@@ -89,7 +106,8 @@ def offer_utrn(device: Any, code: bytes | str, source: Source = "remote") -> Top
     device.catch_up()
     refused = device.meter.top_up(ptut.pence)  # the engine's limits: maximum credit, balance
     if isinstance(refused, int) and refused != ACCEPTED:
-        return _refuse(device, REJECTED_ERROR, refused, f"meter refused {ptut.pence} pence")
+        result = ENGINE_REFUSALS.get(refused, REJECTED_ERROR)
+        return _refuse(device, result, refused, f"meter refused {ptut.pence} pence")
     device.utrn_counters = sorted([*used, ptut.counter])[-COUNTER_CACHE:]
     log_top_up = getattr(device, "log_top_up", None)
     if callable(log_top_up):

@@ -56,6 +56,10 @@ ONE_SECOND = _dt.timedelta(seconds=1)
 HALF_HOUR = 1800
 HALF_HOUR_LOG = 48 * 396  # 13 months of half-hours
 DAILY_LOG = 396
+#: The SMETS2 TOU-with-blocks matrices: 4 blocks x 8 tiers (DUIS TariffTOUBlock1..4
+#: RegisterMatrixValue, 8 each, indexed by tier; the ESME daily and billing rows carry
+#: them as four arrays of 8 after the 48 tier registers).
+MATRIX_BLOCKS, MATRIX_TIERS = 4, 8
 BILLING_SNAPSHOTS = 13
 MAX_EVENTS = 256
 ACCEPTED = 0
@@ -67,6 +71,7 @@ class Element:
     __slots__ = (
         "active_block",
         "active_tier",
+        "block_counter_wh",
         "block_wh",
         "export_wh",
         "import_wh",
@@ -75,6 +80,7 @@ class Element:
         "reactive_export_varh",
         "reactive_import_varh",
         "tariffs",
+        "tier_block_wh",
         "tier_wh",
         "ws",
     )
@@ -89,6 +95,10 @@ class Element:
         self.reactive_export_varh = 0
         self.tier_wh = [0] * TIERS
         self.block_wh = [0] * BLOCKS
+        # Block b (0..3) of tier t (1..8) at [b * MATRIX_TIERS + t - 1]: the register
+        # matrix since installation, and the counter matrix of this block period.
+        self.tier_block_wh = [0] * (MATRIX_BLOCKS * MATRIX_TIERS)
+        self.block_counter_wh = [0] * (MATRIX_BLOCKS * MATRIX_TIERS)
         self.period_ws = 0  # energy in the block period (since midnight)
         self.active_tier = 1
         self.active_block = 0
@@ -104,6 +114,8 @@ class Element:
             "reactive_export_varh": self.reactive_export_varh,
             "tier_wh": list(self.tier_wh),
             "block_wh": list(self.block_wh),
+            "tier_block_wh": list(self.tier_block_wh),
+            "block_counter_wh": list(self.block_counter_wh),
             "period_ws": self.period_ws,
             "active_tier": self.active_tier,
             "active_block": self.active_block,
@@ -117,6 +129,9 @@ class Element:
         el.reactive_export_varh = int(data.get("reactive_export_varh", 0))
         el.tier_wh = [int(v) for v in data["tier_wh"]]
         el.block_wh = [int(v) for v in data["block_wh"]]
+        for name in ("tier_block_wh", "block_counter_wh"):  # absent in older states: zeros
+            if name in data:
+                setattr(el, name, [int(v) for v in data[name]])
         el.period_ws = int(data.get("period_ws", 0))
         el.active_tier = int(data.get("active_tier", 1))
         el.active_block = int(data.get("active_block", 0))
@@ -259,6 +274,16 @@ class Meter:
     @property
     def block_wh(self) -> list[int]:
         return self.primary.block_wh
+
+    @property
+    def tier_block_wh(self) -> list[int]:
+        """The TOU-with-blocks register matrix: block b, tier t at [b * 8 + t - 1]."""
+        return self.primary.tier_block_wh
+
+    @property
+    def block_counter_wh(self) -> list[int]:
+        """The tariff block counter matrix: the same cells, this block period only."""
+        return self.primary.block_counter_wh
 
     @property
     def active_tier(self) -> int:
@@ -560,6 +585,10 @@ class Meter:
                 el.import_wh += wh
                 el.tier_wh[el.active_tier - 1] += wh
                 el.block_wh[el.active_block] += wh
+                if el.active_tier <= MATRIX_TIERS and el.active_block < MATRIX_BLOCKS:
+                    cell = el.active_block * MATRIX_TIERS + el.active_tier - 1
+                    el.tier_block_wh[cell] += wh
+                    el.block_counter_wh[cell] += wh
                 self.cost_carry += wh * tariff.price(el.active_tier, el.active_block)
         energy_cost, self.cost_carry = divmod(self.cost_carry, MICROPENCE_PER_PENNY)
         self.standing_carry += standing * step
@@ -620,6 +649,7 @@ class Meter:
     def _midnight(self, t: _dt.datetime) -> None:
         for el in self.elements():
             el.period_ws = 0
+            el.block_counter_wh = [0] * (MATRIX_BLOCKS * MATRIX_TIERS)
         self.daily_log.append(self._snapshot(t))
         if t.day == self.billing_day:
             self.billing_snapshots.append(self._snapshot(t))
@@ -631,6 +661,7 @@ class Meter:
             "secondary_import_wh": self.secondary.import_wh if self.secondary else 0,
             "tier_wh": list(self.primary.tier_wh),
             "block_wh": list(self.primary.block_wh),
+            "tier_block_wh": list(self.primary.tier_block_wh),
             "balance": self.balance,
             "debt": self.debt,
             "ledger": self.ledger.to_json(),

@@ -6,14 +6,26 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
-from devices_support import START, Lab, build_lab, decrypted, protected_read, results, send
+from devices_support import (
+    START,
+    Lab,
+    access_response,
+    build_lab,
+    decrypted,
+    dlms_command,
+    get,
+    protected_read,
+    results,
+    send,
+)
 
 from emulator.clock import VirtualClock
 from emulator.devices.base import DeviceType
 from emulator.devices.esme import Esme
 from emulator.devices.prepay_bridge import BLOCK_KEYS, millipence
+from emulator.gbcs.dlms.apdu import Obis
 from emulator.gbcs.dlms.axdr import Array, CompactArray, DoubleLongUnsigned, Structure, encode_data
-from emulator.metering import Constant, MeteringError
+from emulator.metering import Constant, DayProfile, MeteringError, Tariff, TouCalendar
 from emulator.premises import Premises
 from hil.dcc.commands import Sender
 
@@ -135,3 +147,79 @@ def test_a_charge_is_in_the_accounts_currency_times_ten_to_the_price_scale() -> 
     assert millipence(3, -1) == 30_000  # ECS07's time debt rate: 30p per period
     with pytest.raises(MeteringError):
         millipence(1, -6)
+
+
+# -- the TOU-with-blocks matrices: daily rows and ECS17e ---------------------------------------
+
+
+def _tou_with_blocks_esme() -> Lab:
+    lab = _twin("single")
+    esme = lab.esme
+    days = {1: DayProfile(((0, 2), (420, 1)))}
+    tariff = Tariff(
+        (30_000, 10_000),
+        0,
+        calendar=TouCalendar(days, {1: (1,) * 7}),
+        tier_blocks=(((10_000,), (20_000, 40_000)), ((3000,), (5000, 15_000))),
+    )
+    esme.meter.local_time = False
+    esme.meter.publish_tariff(tariff)
+    esme.meter.set_profile(Constant(1000))
+    lab.advance(_dt.timedelta(days=2, hours=2))
+    return lab
+
+
+def _u32s(node: object) -> list[int]:
+    assert isinstance(node, Array)
+    return [v.value for v in node.items if isinstance(v, DoubleLongUnsigned)]
+
+
+def test_daily_rows_carry_the_tier_x_block_register_matrix() -> None:
+    """After the 48 tier registers, four arrays of 8: block 1..4, each by tier 1..8
+    (the layout of the reference ECS21a rows and DUIS TariffTOUBlockNRegisterMatrixValue)."""
+    lab = _tou_with_blocks_esme()
+    esme = lab.esme
+    response = send(esme, protected_read(lab.supplier, esme, 0x0033, [(7, "0-0:98.1.9.255", 2)]))
+    (value,) = decrypted(response, lab.verifier).decrypted_dlms
+    assert isinstance(value, Structure) and isinstance(value.items[0], CompactArray)
+    row = value.items[0].values[-1]
+    assert isinstance(row, Structure)
+    matrix = [v for node in row.items[3:7] for v in _u32s(node)]
+    assert matrix == esme.meter.daily_log[-1]["tier_block_wh"]
+    assert matrix[1] > 0 and matrix[8] > 0  # night in block 1, day in block 2
+    assert sum(matrix) == row.items[1].value  # type: ignore[attr-defined]
+
+
+def test_ecs17e_reads_the_register_matrix_then_the_block_counter_matrix() -> None:
+    lab = _tou_with_blocks_esme()
+    esme = lab.esme
+    response = send(esme, protected_read(lab.supplier, esme, 0x002A, [(1, "0-0:94.44.34.2", 2)]))
+    (value,) = decrypted(response, lab.verifier).decrypted_dlms
+    assert isinstance(value, Structure) and isinstance(value.items[0], Structure)
+    values = _u32s(value.items[0].items[0])  # the register structure: one array of 64
+    assert values == [*esme.meter.tier_block_wh, *esme.meter.block_counter_wh]
+    # noon: since midnight 7 night hours (tier 2: 3 kWh in block 1, 4 in block 2) and 5 day
+    # hours (tier 1: block 1 up to the 10 kWh threshold, 3 kWh, then 2 in block 2)
+    counters = values[32:]
+    assert (counters[0], counters[1], counters[8], counters[9]) == (3000, 3000, 2000, 4000)
+    assert sum(counters) == 12_000 < sum(values[:32])
+
+
+@pytest.mark.parametrize(("variant", "entries"), [("single", 13), ("twin", 15)])
+def test_a_twin_account_charges_the_secondary_element_to_token_and_emergency_credit(
+    variant: str, entries: int
+) -> None:
+    """ECS26a reads the account's credit charge configuration: a twin meter adds the
+    secondary element's charge (0-0:19.20.5) for credits 0-0:19.10.0 and .1."""
+    lab = _twin(variant)
+    esme = lab.esme
+    command = dlms_command(lab.supplier, esme, 0x003B, get(111, "0-0:19.0.0.255", 11))
+    (value,) = access_response(send(esme, command)).data
+    assert isinstance(value, Array) and len(value.items) == entries
+    if variant == "twin":
+        tail = [[bytes(i.value) for i in e.items[:2]] for e in value.items[-2:]]  # type: ignore[attr-defined]
+        secondary = bytes(Obis("0-0:19.20.5.255"))
+        assert tail == [
+            [bytes(Obis("0-0:19.10.0.255")), secondary],
+            [bytes(Obis("0-0:19.10.1.255")), secondary],
+        ]

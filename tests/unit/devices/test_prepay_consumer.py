@@ -7,18 +7,35 @@ import datetime as _dt
 from typing import Any
 
 import pytest
-from devices_support import Lab, build_lab, gbz_command, gbz_response, send, zcl
+from devices_support import (
+    Lab,
+    access_response,
+    build_lab,
+    gbz_command,
+    gbz_response,
+    send,
+    zcl,
+)
 
 from emulator.devices import supply
 from emulator.devices.anchors import AnchorRole
 from emulator.devices.base import DeviceType, Outbound
 from emulator.devices.han_devices import HanRequestError, Ppmid
-from emulator.devices.topup import ACCEPTED, COUNTER_CACHE, REJECTED_DUPLICATE, REJECTED_INVALID
+from emulator.devices.topup import (
+    ACCEPTED,
+    COUNTER_CACHE,
+    REJECTED_DUPLICATE,
+    REJECTED_INVALID,
+    REJECTED_MAX_CREDIT,
+    REJECTED_TOO_LARGE,
+)
 from emulator.devices.zcl_device import STATUS_INVALID_FIELD
 from emulator.devices.zcl_model import METERING
 from emulator.gbcs import utrn
+from emulator.gbcs.dlms.apdu import ActionResult
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
+from emulator.metering import prepay
 from emulator.premises import join_ppmids
 from hil.utrn import UtrnIssueError, issue_utrn, tamper
 
@@ -349,3 +366,82 @@ def test_an_alert_the_engine_raised_is_logged_kept_and_sent_once(lab: Lab) -> No
     assert len(esme.event_log) == logged + 1 and len(sent_to) == 1
     assert esme.last_alert == supply.SUPPLY_ARMED
     assert emit_meter_alerts(esme) == 0  # taken once
+
+
+# -- refusals by the meter's credit limits (maximum credit, maximum meter balance) -------------
+
+
+def _limit(device: Any, *, max_credit: int = 0, max_meter_balance: int = 0) -> None:
+    device.meter.configure({"max_credit": max_credit, "max_meter_balance": max_meter_balance})
+
+
+@pytest.mark.parametrize("fuel", ["ESME", "GSME"])
+@pytest.mark.parametrize(
+    ("limits", "reason", "result"),
+    [
+        ({"max_credit": 400}, prepay.MAX_CREDIT_EXCEEDED, REJECTED_TOO_LARGE),
+        ({"max_meter_balance": -1}, prepay.MAX_BALANCE_EXCEEDED, REJECTED_MAX_CREDIT),
+    ],
+)
+def test_a_utrn_over_the_credit_limits_is_refused_locally_and_can_be_entered_later(
+    lab: Lab, fuel: str, limits: dict[str, int], reason: int, result: int
+) -> None:
+    """Keypad and PPMID: refused with the GBCS code, in the event log (not the
+    security log: the token is genuine), balance unchanged, counter not consumed."""
+    device = lab.esme if fuel == "ESME" else lab.gsme
+    ppmid, issue = _ppmid(lab), Issuer(lab)
+    before = device.meter.balance
+    if limits.get("max_meter_balance") == -1:  # room for 499p, the UTRN is 500p
+        limits = {"max_meter_balance": before + 499}
+    _limit(device, **limits)
+    security = len(device.security_log)
+    sent_to: list[Outbound] = []
+    device.on_alert = sent_to.append
+    code = issue(device.eui, 500)
+    for outcome in (device.enter_utrn(code), ppmid.enter_utrn(code, fuel)):
+        assert (outcome.result, outcome.reason, outcome.pence) == (result, reason, 0)
+        assert device.meter.balance == before
+        assert _last_event(device) == reason  # logged now, not at the next catch-up
+        assert device.last_alert == reason
+    assert len(device.security_log) == security
+    assert [decode_message(o.message).message_code for o in sent_to] == [
+        supply.GENERIC_NON_CRITICAL_ALERT
+    ] * 2  # one GNCA per refusal, to the ACB
+    _limit(device)  # the limits lifted: the same UTRN is still good, once
+    assert device.enter_utrn(code).accepted
+    assert device.meter.balance == before + 500
+    assert device.enter_utrn(code).reason == supply.DUPLICATE_UTRN
+
+
+def test_a_remote_utrn_over_the_maximum_credit_is_refused_on_the_esme(lab: Lab) -> None:
+    """CS01a: the DLMS action fails (hardware-fault, as the reference CS01a ERROR
+    response); the reason is the 0x8F5B event and alert."""
+    esme = lab.esme
+    _limit(esme, max_credit=400)
+    before = esme.meter.balance
+    code = Issuer(lab)(esme.eui, 500)
+    response = send(esme, lab.supplier.command("2.2", esme.eui, utrn=code))
+    (spec,) = access_response(response).results
+    assert spec.result == ActionResult.HARDWARE_FAULT
+    assert esme.meter.balance == before
+    assert _last_event(esme) == prepay.MAX_CREDIT_EXCEEDED
+    _limit(esme)
+    response = send(esme, lab.supplier.command("2.2", esme.eui, utrn=code))
+    (spec,) = access_response(response).results
+    assert spec.result == 0
+    assert esme.meter.balance == before + 500
+
+
+def test_a_remote_utrn_over_the_maximum_meter_balance_is_refused_on_the_gsme(lab: Lab) -> None:
+    """CS01b: the consumer top-up response says Rejected - Max Credit Reached (ZSE 4)."""
+    gsme = lab.gsme
+    before = gsme.meter.balance
+    _limit(gsme, max_meter_balance=before + 100)
+    code = Issuer(lab)(gsme.eui, 500)
+    response = send(gsme, lab.supplier.command("2.2", gsme.eui, device_type="GSME", utrn=code))
+    (answer,) = gbz_response(response).components
+    assert answer.frame.fields["result_type"] == REJECTED_MAX_CREDIT
+    assert answer.frame.fields["top_up_value"] == 0
+    assert gsme.meter.balance == before
+    assert _last_event(gsme) == prepay.MAX_BALANCE_EXCEEDED
+    assert gsme.zcl.top_ups == [] or gsme.zcl.top_ups[-1]["top_up_code"] != code.encode()

@@ -260,6 +260,34 @@ def test_tou_with_blocks_charges_each_tier_through_its_own_blocks() -> None:
     assert Tariff.from_json(tariff.to_json()) == tariff
 
 
+def test_tou_with_blocks_fills_the_tier_x_block_matrices() -> None:
+    """The register matrix (block b, tier t at [b * 8 + t - 1]) adds up to the block
+    registers; the block counter matrix holds the same cells for the block period
+    only and restarts at midnight with it."""
+    days = {1: DayProfile(((0, 2), (420, 1)))}
+    tariff = Tariff(
+        (30_000, 10_000),
+        0,
+        calendar=TouCalendar(days, {1: (1,) * 7}),
+        tier_blocks=(((10_000,), (20_000, 40_000)), ((3000,), (5000, 15_000))),
+    )
+    meter = started(Meter(1000, prepayment=True, balance=100_000, tariff=tariff))
+    meter.advance(T0 + DAY - dt.timedelta(hours=1))
+    # night (tier 2): 3 kWh in block 1, 4 in block 2; day (tier 1) to 23:00: 3 and 13
+    matrix = meter.tier_block_wh
+    assert (matrix[0], matrix[1], matrix[8], matrix[9]) == (3000, 3000, 13_000, 4000)
+    assert sum(matrix) == meter.import_wh == sum(meter.block_wh)
+    assert [sum(matrix[b * 8 : b * 8 + 8]) for b in range(4)] == meter.block_wh[:4]
+    assert meter.block_counter_wh == matrix  # one block period so far
+    meter.advance(T0 + DAY + dt.timedelta(hours=2))  # midnight, then 2 kWh of night
+    assert meter.tier_block_wh[1] == 5000 and meter.tier_block_wh[0] == 3000
+    assert meter.block_counter_wh[1] == 2000
+    assert sum(meter.block_counter_wh) == 2000
+    again = Meter.from_json(meter.to_json())
+    assert again.tier_block_wh == meter.tier_block_wh
+    assert again.block_counter_wh == meter.block_counter_wh
+
+
 def test_a_tier_without_blocks_keeps_its_tier_price() -> None:
     days = {1: DayProfile(((0, 2), (420, 1)))}
     tariff = Tariff(
