@@ -49,9 +49,12 @@ from hil.duis.transform import transform
 from hil.duis.xml import (
     DuisError,
     DuisRequest,
+    WanCoverage,
     dashed,
     dcc_alert_han_log_result,
     device_alert,
+    dsp_schedule_id,
+    dsp_wan_matrix,
     parse,
     q,
     read_request,
@@ -337,7 +340,28 @@ class DuisServer:
 
     def _non_device_answer(self, request: DuisRequest, code: str, result: Result) -> etree._Element:
         """The synchronous answer of a non-device service, with its inventory records
-        when it has them; records the schema will not take are counted and left out."""
+        (8.2, 8.14.x), schedule ID (5.1) or WAN matrix (12.1) when it has them; a body
+        the schema will not take is counted and left out."""
+        dsp_body = _dsp_body(request, result.data) if code == codes.SUCCESS else None
+        if dsp_body is not None:
+            answer = response_message(
+                request_id=request.request_id,
+                code=code,
+                when=self.dcc.clock.now(),
+                service_reference=request.service_reference,
+                variant=request.variant,
+                dsp_body=dsp_body,
+            )
+            if self.schema.validate(answer):
+                return answer
+            self.counts["dsp_body_not_schema_valid"] += 1
+            log.warning(
+                "%s: %s left out: %s",
+                request.request_id,
+                etree.QName(dsp_body).localname,
+                self.schema.error_log.last_error,
+            )
+            return self._answer(request, code)
         records = result.data if isinstance(result.data, list) else None
         if records and all(isinstance(r, dict) and "DeviceID" in r for r in records):
             for record in records:
@@ -470,6 +494,39 @@ class DuisServer:
                         continue
                     eui = next(iter(user.ids.values()))
                     await self._post(eui, alert.request_id, "I0", body)
+
+
+#: 12.1: the WAN technology the lab reports for a CSP region. A lab default, not a
+#: DCC table (DUIS leaves WANTechnology free text): the North region's long-range
+#: radio and the Central / South regions' cellular WAN, 4G for the 4G regions.
+WAN_TECHNOLOGY = {
+    "North": "Long Range Radio",
+    "Central": "Cellular",
+    "South": "Cellular",
+    "4G North": "4G",
+    "4G Central": "4G",
+    "4G South": "4G",
+}
+#: `wan_coverage` (lab file) that 12.1 reports as coverage available.
+COVERED = "Connected"
+
+
+def _dsp_body(request: DuisRequest, data: object) -> etree._Element | None:
+    """A non-device service's own DUIS body from the DCC layer's result, if it has one."""
+    if request.variant == "5.1" and isinstance(data, dict) and "schedule_id" in data:
+        return dsp_schedule_id(str(data["schedule_id"]))
+    if request.variant == "12.1" and isinstance(data, dict):
+        region = data.get("CSPRegion")
+        if not region:  # no lab premises at that address
+            return dsp_wan_matrix(request.body, "Unknown", None)
+        available = data.get("WANCoverage") == COVERED
+        coverage = WanCoverage(
+            available=available,
+            technology=WAN_TECHNOLOGY.get(str(region), "Unknown"),
+            likelihood="High" if available else "Low",
+        )
+        return dsp_wan_matrix(request.body, str(region), coverage)
+    return None
 
 
 def _alert_code(raw: bytes, message_code: int) -> int:

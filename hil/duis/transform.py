@@ -121,6 +121,7 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "FirmwareVersion": "version",
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
+    "PostCode": "postcode",  # 12.1 RequestWANMatrix/PartialAddress: the lab knows postcodes
 }
 #: Future-dated variants the DCC itself holds until their execution time, so their
 #: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at

@@ -482,3 +482,52 @@ async def test_update_han_device_log_response_then_dcc_alert_n24(
     assert _checked(alert, schema, creds) == "I0"
     assert alert.findtext(f".//{q('DCCAlertCode')}") == "N24"
     assert alert.findtext(f".//{q('UpdateHANDeviceLogServiceRequestID')}") == request_id
+
+
+async def test_wan_matrix_answered_with_its_body(
+    duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
+) -> None:
+    """12.1 answers I0 with DSPWANMatrix: the address echoed and the CSP region row,
+    coverage for a lab premises' postcode, region Unknown for an address it has not."""
+    name = "templates/12.1_REQUEST_WAN_MATRIX_ADDRESS_REQUEST_DUIS.XML"
+    lab = _lab_for("12.1")
+    async with lab, DuisServer(lab.dcc, creds, schema) as server:
+        rows = {}
+        for counter, postcode in ((5001, None), (5002, "lb1 1aa")):
+            request = _request(duis_dir, name)
+            header = request.find(f"{q('Header')}/{q('RequestID')}")
+            header.text = header.text.rsplit(":", 1)[0] + f":{counter}"
+            if postcode is not None:
+                request.find(f".//{q('PostCode')}").text = postcode
+            answer = await _post(server, "D", _signed(request, creds))
+            assert _checked(answer, schema, creds) == "I0"
+            matrix = answer.find(f".//{q('DSPWANMatrix')}")
+            assert matrix is not None
+            echoed = matrix.findtext(f"{q('Request')}/{q('PartialAddress')}/{q('PostCode')}")
+            assert echoed == request.findtext(f".//{q('PostCode')}")
+            (row,) = matrix.findall(q("DSPWANMatrixResponse"))
+            rows[postcode] = {etree.QName(e).localname: e.text for e in row}
+    assert rows[None] == {"CSPRegion": "Unknown", "CSPRegionResponseCode": "I0"}
+    assert rows["lb1 1aa"] == {
+        "CSPRegion": "Central",
+        "CSPRegionResponseCode": "I0",
+        "CoverageAvailability": "true",
+        "WANTechnology": "Cellular",
+        "ConnectivityLikelihood": "High",
+    }
+    assert server.counts["dsp_body_not_schema_valid"] == 0
+
+
+async def test_dcc_schedule_answered_with_its_schedule_id(
+    duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
+) -> None:
+    """5.1 answers I0 with the DSPScheduleID the user names the schedule by later."""
+    request = _request(duis_dir, "templates/ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML")
+    lab = _lab_for("5.1")
+    async with lab, DuisServer(lab.dcc, creds, schema) as server:
+        _as_lab_dates(request, lab)
+        answer = await _post(server, "D", _signed(request, creds))
+        assert _checked(answer, schema, creds) == "I0"
+        assert lab.dcc is not None
+        (schedule_id,) = lab.dcc.schedules
+        assert answer.findtext(f".//{q('DSPScheduleID')}") == schedule_id
