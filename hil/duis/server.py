@@ -45,14 +45,16 @@ from hil.dcc.timing import Category
 from hil.dcc.values import response_values
 from hil.duis import codes
 from hil.duis.signing import Credential, SigningError, XmlCredentials, sign, signer_of, verify
-from hil.duis.transform import transform
+from hil.duis.transform import body_device, transform
 from hil.duis.xml import (
+    FIRMWARE_WARNINGS,
     DuisError,
     DuisRequest,
     WanCoverage,
     dashed,
     dcc_alert_han_log_result,
     device_alert,
+    dsp_firmware_warning,
     dsp_schedule_id,
     dsp_wan_matrix,
     parse,
@@ -312,7 +314,7 @@ class DuisServer:
             self.pending[request.request_id] = (request, result)
             return self._answer(request, codes.ACKNOWLEDGED, precommand=result.precommand.encode())
         if kind == "D" and result.done:
-            code = codes.SUCCESS if result.ok else codes.duis_code(result.reason)
+            code = codes.SUCCESS if result.ok else codes.duis_code(result.reason, request.variant)
             if result.reason == "DEVICE_FAILURE" and result.response is not None:
                 # As the DCC does: the device answered, so the DCC's part succeeded; the
                 # device's failure is in the GBCS payload the user parses.
@@ -342,7 +344,12 @@ class DuisServer:
         """The synchronous answer of a non-device service, with its inventory records
         (8.2, 8.14.x), schedule ID (5.1) or WAN matrix (12.1) when it has them; a body
         the schema will not take is counted and left out."""
-        dsp_body = _dsp_body(request, result.data) if code == codes.SUCCESS else None
+        if result.ok:
+            dsp_body = _dsp_body(request, result.data) if code == codes.SUCCESS else None
+        else:
+            self.counts[result.reason] += 1
+            log.info("DUIS request failed: %s: %s", result.reason, result.detail)
+            dsp_body = _refusal_body(result.reason, request)
         if dsp_body is not None:
             answer = response_message(
                 request_id=request.request_id,
@@ -398,6 +405,7 @@ class DuisServer:
         precommand: bytes | None = None,
         payload: bytes | None = None,
         response_id: str | None = None,
+        dsp_body: etree._Element | None = None,
     ) -> etree._Element:
         return response_message(
             request_id=request.request_id,
@@ -408,13 +416,21 @@ class DuisServer:
             variant=request.variant,
             precommand=precommand,
             gbcs_payload=payload,
+            dsp_body=dsp_body,
         )
 
     def _error(self, refused: Rejected, data: bytes) -> etree._Element:
         request = refused.request
-        code = codes.duis_code(refused.reason)
         if request is not None:
+            code = codes.duis_code(refused.reason, request.variant)
+            body = _refusal_body(refused.reason, request)
+            if body is not None:
+                answer = self._answer(request, code, dsp_body=body)
+                if self.schema.validate(answer):
+                    return answer
+                self.counts["dsp_body_not_schema_valid"] += 1
             return self._answer(request, code)
+        code = codes.duis_code(refused.reason)
         request_id, reference, variant = _header_of(data)
         return response_message(
             request_id=request_id,
@@ -527,6 +543,17 @@ def _dsp_body(request: DuisRequest, data: object) -> etree._Element | None:
         )
         return dsp_wan_matrix(request.body, str(region), coverage)
     return None
+
+
+def _refusal_body(reason: str, request: DuisRequest) -> etree._Element | None:
+    """The body a refusal's answer carries, if DUIS gives it one: the firmware warning
+    naming the device whose model has the image on no CPL row (11.1, 11.4)."""
+    if reason != "FIRMWARE_NOT_ON_CPL" or request.variant not in FIRMWARE_WARNINGS:
+        return None
+    device = body_device(request)
+    if device is None:
+        return None
+    return dsp_firmware_warning(request.variant, [dashed(device)])
 
 
 def _alert_code(raw: bytes, message_code: int) -> int:

@@ -212,6 +212,19 @@ def dsp_schedule_id(schedule_id: str) -> etree._Element:
     return element
 
 
+#: The firmware warning body of each firmware variant's answer.
+FIRMWARE_WARNINGS = {"11.1": "DSPUpdateFirmwareWarning", "11.4": "DSPUpdatePPMIDFirmwareWarning"}
+
+
+def dsp_firmware_warning(variant: str, not_applicable: list[str]) -> etree._Element:
+    """11.1 / 11.4's warning body: the devices (dashed EUI-64s) whose model has the
+    image on no CPL row, so nothing was sent to them."""
+    warning = etree.Element(q(FIRMWARE_WARNINGS[variant]))
+    listed = etree.SubElement(warning, q("NotApplicableFirmwareDeviceIDList"))
+    listed.text = ",".join(not_applicable)
+    return warning
+
+
 @dataclass(frozen=True)
 class WanCoverage:
     """What 12.1 reports for a CSP region the lab knows the address in."""

@@ -20,6 +20,7 @@ from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
+from hil.dcc.cpl import Cpl
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
 from hil.duis.receiver import ResponseReceiver
 from hil.duis.server import BOXED_DCC, DUIS_LAB, DuisServer
@@ -531,3 +532,28 @@ async def test_dcc_schedule_answered_with_its_schedule_id(
         assert lab.dcc is not None
         (schedule_id,) = lab.dcc.schedules
         assert answer.findtext(f".//{q('DSPScheduleID')}") == schedule_id
+
+
+async def test_firmware_not_on_the_cpl_answered_with_the_warning(
+    duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
+) -> None:
+    """11.1 for a device whose model has that image on no CPL row: nothing is sent;
+    the answer is W110101 with the device in `NotApplicableFirmwareDeviceIDList`."""
+    request = _request(duis_dir, "templates/11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML")
+    device = request.findtext(f".//{q('DeviceIDList')}")
+    lab = _lab_for("11.1")
+    async with lab:
+        assert lab.dcc is not None
+        lab.dcc.cpl = Cpl()  # a CPL that lists nothing
+        async with DuisServer(lab.dcc, creds, schema) as server:
+            answer = await _post(server, "D", _signed(request, creds))
+            assert _checked(answer, schema, creds) == "W110101"
+            warning = answer.find(f".//{q('DSPUpdateFirmwareWarning')}")
+            assert warning is not None
+            assert [etree.QName(e).localname for e in warning] == [
+                "NotApplicableFirmwareDeviceIDList"
+            ]
+            assert warning.findtext(q("NotApplicableFirmwareDeviceIDList")) == device
+            assert server.counts["FIRMWARE_NOT_ON_CPL"] == 1
+        hub = lab.premises[0].hub
+        assert hub is not None and not hub.ota.transfers

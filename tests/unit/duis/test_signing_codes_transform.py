@@ -128,6 +128,14 @@ def test_codes_are_duis_codes() -> None:
     assert codes.duis_code("something new") == codes.OTHER
     # 'Not used' (8.5, 8.6): no User Role may send it, as for an ineligible role
     assert codes.duis_code("SERVICE_NOT_USED") == codes.duis_code("ROLE_NOT_ELIGIBLE") == "E2"
+    # an image not on the CPL: the firmware variant's warning code, E100 elsewhere
+    assert codes.duis_code("FIRMWARE_NOT_ON_CPL", "11.1") == "W110101"
+    assert codes.duis_code("FIRMWARE_NOT_ON_CPL", "11.4") == "W110401"
+    assert codes.duis_code("FIRMWARE_NOT_ON_CPL") == codes.OTHER
+    for (_reason, variant), code in codes.VARIANT_CODES.items():
+        assert re.fullmatch(r"[EW]\d{6}", code) and code[1:5] == "".join(
+            f"{int(part):02d}" for part in variant.split(".")[:2]
+        )
 
 
 def test_transform_carries_body_values() -> None:
