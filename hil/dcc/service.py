@@ -656,7 +656,9 @@ class Dcc:
             return True
         return ANCHOR_ROLE[role] in use_case.originators or "acb" in use_case.originators
 
-    def _originator(self, result: Result, route: Route) -> tuple[Eui64, Eui64 | None]:
+    def _originator(
+        self, result: Result, route: Route, device: InventoryDevice
+    ) -> tuple[Eui64, Eui64 | None]:
         """Who the command comes from, and for whom when the DCC sends it on a user's behalf.
 
         A user without a trust-anchor cell (Export Supplier, agent, Other User) cannot
@@ -671,6 +673,16 @@ class Dcc:
             return self.dcc_parties[route.originator], None  # the DCC sends (and signs) these
         use_case = USE_CASES.get(route.message_code)
         anchor = ANCHOR_ROLE[request.role]
+        if (
+            anchor == "supplier"
+            and use_case is not None
+            and "acb" in use_case.originators
+            and self._outgoing_supplier(request, device)
+        ):
+            # The outgoing supplier on the day of a change of supplier (4.6.x, 4.14):
+            # the device's supplier cell names the new one now, so the ACB sends for
+            # it as an unknown remote party (GBCS; RTDS GCS16b URP).
+            return self.acb, user_id
         if anchor == "other" and (use_case is None or "other" in use_case.originators):
             return self.acb, user_id
         if use_case is None or anchor in use_case.originators:
@@ -681,6 +693,12 @@ class Dcc:
             "ORIGINATOR_NOT_ACCEPTED",
             f"{route.use_case} is not accepted from a {request.role} ({anchor})",
         )
+
+    def _outgoing_supplier(self, request: ServiceRequest, device: InventoryDevice) -> bool:
+        """A supplier eligible only as the outgoing one (not registered for the device)."""
+        reg = self.registration_for(device)
+        user_id = request.user.ids[request.role]
+        return reg is not None and not reg.registered(request.role, user_id, device.kind)
 
     def _default_params(
         self, route: Route, request: ServiceRequest, device: InventoryDevice
@@ -760,7 +778,7 @@ class Dcc:
     ) -> None:
         request = result.request
         route, recipient = self._route(result, device)
-        originator, on_behalf = self._originator(result, route)
+        originator, on_behalf = self._originator(result, route, device)
         if request.variant == "8.1.1":
             try:
                 self.inventory.check_commission(device.eui)

@@ -236,9 +236,10 @@ async def test_front_door_refusals_reach_no_device(
 #: 286: the join partners the 8.7 templates name are on the DUIS lab's inventory.
 #: 288: and the ESME the future-dated and cancelling 6.14.3 templates name (A6).
 #: 289: 11.4 Update PPMID Firmware (supplement row, CS05c).
-#: 292 (of 297, every template now signed): 6.24.1, 11.2 and 8.12.2, written with the
-#: DCC's own ID as originator, sent by the lab's supplier (`SENT_FOR_DCC`).
-ACCEPTED_FLOOR = 292
+#: 293 (of 297, every template now signed): 6.24.1, 11.2 and 8.12.2, written with the
+#: DCC's own ID as originator, sent by the lab's supplier (`SENT_FOR_DCC`); 4.14 URP
+#: from ZAZ1's supplier2, the GSME's outgoing supplier on the lab's first day.
+ACCEPTED_FLOOR = 293
 
 #: Services whose eligible role the template's originator does not hold in any lab
 #: (SEC H1.5 lets no supplier or network operator ID be shared with these roles): the
@@ -252,8 +253,8 @@ SENT_FOR_DCC = "supplier"
 #: Templates refused in the lab, with the code, each for a documented reason
 #: (docs/duis.md, "Sending the templates"): 8.5 / 8.6 "Not used" (E2); 7.16 from the
 #: ZAZ1 load controller, which is no User (Load Controller is a GBCS remote-party role,
-#: not a SEC User Role: E1); 4.14 from ZAZ1's supplier2, not the GSME's supplier (E4).
-REFUSED = {"8.5": "E2", "8.6": "E2", "7.16": "E1", "4.14": "E4"}
+#: not a SEC User Role: E1).
+REFUSED = {"8.5": "E2", "8.6": "E2", "7.16": "E1"}
 #: Templates that presuppose another template's outcome: it is sent first, same lab.
 #: 8.4 DeleteDevice takes a pending device: the one 12.2 pre-notified.
 FIRST = {
