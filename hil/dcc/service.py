@@ -64,6 +64,7 @@ from emulator.hub import (
     ResponseTimeout,
 )
 from emulator.pki.keystore import KeyStore, KeyUsage
+from emulator.pki.testpki import eui_from_certificate
 from hil.dcc import nondevice
 from hil.dcc.backups import LogBackups
 from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
@@ -673,15 +674,20 @@ class Dcc:
             return self.dcc_parties[route.originator], None  # the DCC sends (and signs) these
         use_case = USE_CASES.get(route.message_code)
         anchor = ANCHOR_ROLE[request.role]
-        if (
-            anchor == "supplier"
-            and use_case is not None
-            and "acb" in use_case.originators
-            and self._outgoing_supplier(request, device)
-        ):
+        by_acb = use_case is not None and "acb" in use_case.originators
+        if by_acb and anchor == "supplier" and self._outgoing_supplier(request, device):
             # The outgoing supplier on the day of a change of supplier (4.6.x, 4.14):
             # the device's supplier cell names the new one now, so the ACB sends for
             # it as an unknown remote party (GBCS; RTDS GCS16b URP).
+            return self.acb, user_id
+        if "ka_certificate" in request.params:
+            # DUIS "URP credentials": the user asks to be the unknown remote party the
+            # device encrypts for, with the certificate it sends.
+            if not by_acb:
+                raise Refusal(
+                    "INVALID_PARAMETERS",
+                    f"{route.use_case} takes no unknown remote party credentials",
+                )
             return self.acb, user_id
         if anchor == "other" and (use_case is None or "other" in use_case.originators):
             return self.acb, user_id
@@ -795,6 +801,7 @@ class Dcc:
             install_codes=self.install_codes,
         )
         params = self._default_params(route, request, device)
+        urp_certificate = params.pop("ka_certificate", None)
         try:
             built = build_command(route, counter, originator, recipient, params, context)
         except BuildError as exc:
@@ -802,13 +809,19 @@ class Dcc:
         result.use_case = route.use_case
         other = None
         if on_behalf is not None:
-            certificate = self.keystore.certificate(on_behalf, KeyUsage.KEY_AGREEMENT)
+            der = (
+                _urp_certificate(urp_certificate, on_behalf)
+                if urp_certificate is not None
+                else self.keystore.certificate(on_behalf, KeyUsage.KEY_AGREEMENT).public_bytes(
+                    serialization.Encoding.DER
+                )
+            )
             other = OtherInformation(
                 built.message_code,
                 on_behalf,
                 self.next_counter(on_behalf, request.execute_at),
                 None,
-                certificate.public_bytes(serialization.Encoding.DER),
+                der,
             )
         message = builder.command(
             built.message_code, counter, originator, recipient, built.payload, other=other
@@ -1186,3 +1199,20 @@ class Dcc:
 
 def _seconds(value: _dt.timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
+
+
+def _urp_certificate(der: object, party: Eui64) -> bytes:
+    """The requester's own key agreement certificate (DUIS URP credentials), checked to
+    be a certificate that names it: the device encrypts its response for that key."""
+    if not isinstance(der, bytes | bytearray):
+        raise Refusal("INVALID_PARAMETERS", "ka_certificate must be DER bytes")
+    try:
+        cert = x509.load_der_x509_certificate(bytes(der))
+    except ValueError as exc:
+        raise Refusal("INVALID_PARAMETERS", f"ka_certificate: {exc}") from None
+    named = eui_from_certificate(cert)
+    if named is None or bytes(named) != bytes(party):
+        raise Refusal(
+            "INVALID_PARAMETERS", f"ka_certificate names {named}, not the requester {party}"
+        )
+    return bytes(der)

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
+from emulator.pki.keystore import KeyUsage
 from hil.dcc.lab import DEFAULT_LAB, Lab
 
 RIVAL = Eui64("90-B3-D5-1F-30-01-00-10")
@@ -64,3 +66,35 @@ async def test_outgoing_supplier_not_eligible_after_the_change(changed: Lab) -> 
         "4.14", as_user="rival-supplier", target=changed.eui("ESME"), params=_window()
     )
     assert result.refused and result.reason == "NOT_RESPONSIBLE_SUPPLIER"
+
+
+def _ka_der(lab: Lab, user: Eui64) -> bytes:
+    assert lab.dcc is not None
+    cert = lab.dcc.keystore.certificate(user, KeyUsage.KEY_AGREEMENT)
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+async def test_urp_credentials_make_the_acb_send_with_that_certificate(changed: Lab) -> None:
+    """DUIS URP credentials (4.14 / 4.17 `KAPublicSecurityCredentials`): the requester's
+    own key agreement certificate, sent by the ACB with the command (RTDS GCS16b URP)."""
+    assert changed.dcc is not None
+    der = _ka_der(changed, SUPPLIER)
+    params = {**_window(), "ka_certificate": der}
+    result = await changed.dcc.request(
+        "4.14", as_user="supplier", target=changed.eui("ESME"), params=params
+    )
+    assert result.ok, (result.reason, result.detail)
+    assert result.command is not None
+    other = decode_message(result.command).header.other
+    assert bytes(other.supplementary_remote_party_id or b"") == bytes(SUPPLIER)
+    assert other.supplementary_ka_certificate == der
+
+
+async def test_urp_credentials_of_another_party_refused(changed: Lab) -> None:
+    assert changed.dcc is not None
+    params = {**_window(), "ka_certificate": _ka_der(changed, RIVAL)}
+    result = await changed.dcc.request(
+        "4.14", as_user="supplier", target=changed.eui("ESME"), params=params
+    )
+    assert result.refused and result.reason == "INVALID_PARAMETERS"
+    assert "not the requester" in result.detail

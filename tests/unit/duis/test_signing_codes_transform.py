@@ -3,6 +3,7 @@ the response-code table and the body -> parameter transform."""
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 import re
@@ -157,6 +158,21 @@ def test_transform_non_device_takes_the_body_device_and_lists_the_rest() -> None
     odd = "<sr:UpdateMeterBalance><sr:Colour>blue</sr:Colour></sr:UpdateMeterBalance>"
     t = transform(read_request(parse(_request(odd))), device_type="ESME")
     assert t.unmapped == ["Colour=blue"]
+
+
+def test_transform_carries_urp_credentials_as_bytes() -> None:
+    """4.14 / 4.17 URP: the key agreement certificate goes to the DCC as DER bytes."""
+    window = _leaf("StartDateTime", "2026-01-04T00:00:00Z")
+    window += _leaf("EndDateTime", "2026-01-05T00:00:00Z")
+    der = b"\x30\x03\x02\x01\x07"
+    body = _body(
+        "ReadPrepaymentDailyReadLog",
+        _leaf("ReadLogPeriod", window)
+        + _leaf("KAPublicSecurityCredentials", base64.b64encode(der).decode()),
+    )
+    t = transform(read_request(parse(_request(body, "4.14"))), device_type="ESME")
+    assert t.params["ka_certificate"] == der
+    assert not [u for u in t.unmapped if "KAPublic" in u]
 
 
 def _body(service: str, inner: str) -> str:
