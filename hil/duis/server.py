@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -56,6 +57,7 @@ from hil.duis.xml import (
     device_alert,
     dsp_firmware_warning,
     dsp_schedule_id,
+    dsp_schedules_read,
     dsp_wan_matrix,
     parse,
     q,
@@ -124,6 +126,9 @@ class DuisServer:
         self.response_timeout = response_timeout
         self.seen: set[str] = set()
         self.pending: dict[str, tuple[DuisRequest, Result]] = {}
+        #: The CreateSchedule body of each schedule made over DUIS (5.1), by DSP schedule
+        #: ID: 5.2 answers with it (the DCC layer keeps the schedule, not its XML).
+        self.schedule_bodies: dict[str, etree._Element] = {}
         self.deliveries: list[Delivery] = []
         #: Requests refused at the front door and deliveries that failed, by reason.
         self.counts: Counter[str] = Counter()
@@ -345,7 +350,12 @@ class DuisServer:
         (8.2, 8.14.x), schedule ID (5.1) or WAN matrix (12.1) when it has them; a body
         the schema will not take is counted and left out."""
         if result.ok:
-            dsp_body = _dsp_body(request, result.data) if code == codes.SUCCESS else None
+            self._keep_schedule_bodies(request, result.data)
+            dsp_body = (
+                _dsp_body(request, result.data, self.schedule_bodies)
+                if code == codes.SUCCESS
+                else None
+            )
         else:
             self.counts[result.reason] += 1
             log.info("DUIS request failed: %s: %s", result.reason, result.detail)
@@ -390,6 +400,14 @@ class DuisServer:
                 self.schema.error_log.last_error,
             )
         return self._answer(request, code)
+
+    def _keep_schedule_bodies(self, request: DuisRequest, data: object) -> None:
+        """5.1 keeps its CreateSchedule body for 5.2; 5.3 drops those it deleted."""
+        if request.variant == "5.1" and isinstance(data, dict) and "schedule_id" in data:
+            self.schedule_bodies[str(data["schedule_id"])] = copy.deepcopy(request.body)
+        elif request.variant == "5.3" and isinstance(data, dict):
+            for schedule_id in data.get("deleted", []):
+                self.schedule_bodies.pop(str(schedule_id), None)
 
     @staticmethod
     def _critical(variant: str, device: InventoryDevice | None) -> bool:
@@ -527,10 +545,25 @@ WAN_TECHNOLOGY = {
 COVERED = "Connected"
 
 
-def _dsp_body(request: DuisRequest, data: object) -> etree._Element | None:
+def _dsp_body(
+    request: DuisRequest, data: object, schedule_bodies: Mapping[str, etree._Element]
+) -> etree._Element | None:
     """A non-device service's own DUIS body from the DCC layer's result, if it has one."""
     if request.variant == "5.1" and isinstance(data, dict) and "schedule_id" in data:
         return dsp_schedule_id(str(data["schedule_id"]))
+    if request.variant == "5.2" and isinstance(data, list):
+        known = [
+            (str(s["schedule_id"]), schedule_bodies[str(s["schedule_id"])])
+            for s in data
+            if isinstance(s, dict) and str(s.get("schedule_id")) in schedule_bodies
+        ]
+        if len(known) < len(data):
+            log.info(
+                "%s: %d schedule(s) not made over DUIS left out of DSPSchedulesRead",
+                request.request_id,
+                len(data) - len(known),
+            )
+        return dsp_schedules_read(known) if known else None
     if request.variant == "12.1" and isinstance(data, dict):
         region = data.get("CSPRegion")
         if not region:  # no lab premises at that address

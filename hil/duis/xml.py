@@ -212,6 +212,20 @@ def dsp_schedule_id(schedule_id: str) -> etree._Element:
     return element
 
 
+def dsp_schedules_read(schedules: list[tuple[str, etree._Element]]) -> etree._Element:
+    """5.2's answer body: each schedule's ID and details. `CreateSchedule` (5.1) has the
+    details' type (`DSPSchedule`), so its children are the details as created."""
+    read = etree.Element(q("DSPSchedulesRead"))
+    for schedule_id, created in schedules[:99]:  # the schema's limit per response
+        entry = etree.SubElement(read, q("DSPSchedules"))
+        etree.SubElement(entry, q("DSPScheduleID")).text = schedule_id
+        details = etree.SubElement(entry, q("DSPScheduleDetails"))
+        for child in created:
+            if isinstance(child.tag, str):
+                details.append(copy.deepcopy(child))
+    return read
+
+
 #: The firmware warning body of each firmware variant's answer.
 FIRMWARE_WARNINGS = {"11.1": "DSPUpdateFirmwareWarning", "11.4": "DSPUpdatePPMIDFirmwareWarning"}
 

@@ -523,7 +523,8 @@ async def test_wan_matrix_answered_with_its_body(
 async def test_dcc_schedule_answered_with_its_schedule_id(
     duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
 ) -> None:
-    """5.1 answers I0 with the DSPScheduleID the user names the schedule by later."""
+    """5.1 answers I0 with the DSPScheduleID the user names the schedule by later; 5.2
+    with the schedule's details as created (DSPSchedulesRead); 5.3 deletes it."""
     request = _request(duis_dir, "templates/ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML")
     lab = _lab_for("5.1")
     async with lab, DuisServer(lab.dcc, creds, schema) as server:
@@ -533,6 +534,26 @@ async def test_dcc_schedule_answered_with_its_schedule_id(
         assert lab.dcc is not None
         (schedule_id,) = lab.dcc.schedules
         assert answer.findtext(f".//{q('DSPScheduleID')}") == schedule_id
+        # 5.2 reads it back as created; 5.3 deletes it
+        created = [
+            (etree.QName(e).localname, e.text) for e in request.find(f".//{q('CreateSchedule')}")
+        ]
+        for counter, name in (
+            (1001, "5.2_READ_SCHEDULE_REQUEST_DUIS.XML"),
+            (1002, "5.3_DELETE_SCHEDULE_REQUEST_DUIS.XML"),
+        ):
+            # the templates share one RequestID: their own counters, not a replay
+            request_id = f"{SUPPLIER}:90-B3-D5-1F-30-00-00-02:{counter}"
+            asked = _request(duis_dir, f"templates/{name}", request_id)
+            asked.find(f".//{q('DSPScheduleID')}").text = schedule_id
+            answer = await _post(server, "D", _signed(asked, creds))
+            assert _checked(answer, schema, creds) == "I0"
+            if name.startswith("5.2"):
+                (entry,) = answer.iter(q("DSPSchedules"))
+                assert entry.findtext(q("DSPScheduleID")) == schedule_id
+                details = entry.find(q("DSPScheduleDetails"))
+                assert [(etree.QName(e).localname, e.text) for e in details] == created
+        assert not lab.dcc.schedules and not server.schedule_bodies
 
 
 async def test_firmware_not_on_the_cpl_answered_with_the_warning(
