@@ -64,6 +64,7 @@ from emulator.hub import (
     ResponseTimeout,
 )
 from emulator.pki.keystore import KeyStore, KeyUsage
+from emulator.pki.testpki import eui_from_certificate
 from hil.dcc import nondevice
 from hil.dcc.backups import LogBackups
 from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
@@ -656,7 +657,9 @@ class Dcc:
             return True
         return ANCHOR_ROLE[role] in use_case.originators or "acb" in use_case.originators
 
-    def _originator(self, result: Result, route: Route) -> tuple[Eui64, Eui64 | None]:
+    def _originator(
+        self, result: Result, route: Route, device: InventoryDevice
+    ) -> tuple[Eui64, Eui64 | None]:
         """Who the command comes from, and for whom when the DCC sends it on a user's behalf.
 
         A user without a trust-anchor cell (Export Supplier, agent, Other User) cannot
@@ -671,6 +674,21 @@ class Dcc:
             return self.dcc_parties[route.originator], None  # the DCC sends (and signs) these
         use_case = USE_CASES.get(route.message_code)
         anchor = ANCHOR_ROLE[request.role]
+        by_acb = use_case is not None and "acb" in use_case.originators
+        if by_acb and anchor == "supplier" and self._outgoing_supplier(request, device):
+            # The outgoing supplier on the day of a change of supplier (4.6.x, 4.14):
+            # the device's supplier cell names the new one now, so the ACB sends for
+            # it as an unknown remote party (GBCS; RTDS GCS16b URP).
+            return self.acb, user_id
+        if "ka_certificate" in request.params:
+            # DUIS "URP credentials": the user asks to be the unknown remote party the
+            # device encrypts for, with the certificate it sends.
+            if not by_acb:
+                raise Refusal(
+                    "INVALID_PARAMETERS",
+                    f"{route.use_case} takes no unknown remote party credentials",
+                )
+            return self.acb, user_id
         if anchor == "other" and (use_case is None or "other" in use_case.originators):
             return self.acb, user_id
         if use_case is None or anchor in use_case.originators:
@@ -681,6 +699,12 @@ class Dcc:
             "ORIGINATOR_NOT_ACCEPTED",
             f"{route.use_case} is not accepted from a {request.role} ({anchor})",
         )
+
+    def _outgoing_supplier(self, request: ServiceRequest, device: InventoryDevice) -> bool:
+        """A supplier eligible only as the outgoing one (not registered for the device)."""
+        reg = self.registration_for(device)
+        user_id = request.user.ids[request.role]
+        return reg is not None and not reg.registered(request.role, user_id, device.kind)
 
     def _default_params(
         self, route: Route, request: ServiceRequest, device: InventoryDevice
@@ -760,7 +784,7 @@ class Dcc:
     ) -> None:
         request = result.request
         route, recipient = self._route(result, device)
-        originator, on_behalf = self._originator(result, route)
+        originator, on_behalf = self._originator(result, route, device)
         if request.variant == "8.1.1":
             try:
                 self.inventory.check_commission(device.eui)
@@ -777,6 +801,7 @@ class Dcc:
             install_codes=self.install_codes,
         )
         params = self._default_params(route, request, device)
+        urp_certificate = params.pop("ka_certificate", None)
         try:
             built = build_command(route, counter, originator, recipient, params, context)
         except BuildError as exc:
@@ -784,13 +809,19 @@ class Dcc:
         result.use_case = route.use_case
         other = None
         if on_behalf is not None:
-            certificate = self.keystore.certificate(on_behalf, KeyUsage.KEY_AGREEMENT)
+            der = (
+                _urp_certificate(urp_certificate, on_behalf)
+                if urp_certificate is not None
+                else self.keystore.certificate(on_behalf, KeyUsage.KEY_AGREEMENT).public_bytes(
+                    serialization.Encoding.DER
+                )
+            )
             other = OtherInformation(
                 built.message_code,
                 on_behalf,
                 self.next_counter(on_behalf, request.execute_at),
                 None,
-                certificate.public_bytes(serialization.Encoding.DER),
+                der,
             )
         message = builder.command(
             built.message_code, counter, originator, recipient, built.payload, other=other
@@ -1168,3 +1199,20 @@ class Dcc:
 
 def _seconds(value: _dt.timedelta | None) -> float | None:
     return None if value is None else value.total_seconds()
+
+
+def _urp_certificate(der: object, party: Eui64) -> bytes:
+    """The requester's own key agreement certificate (DUIS URP credentials), checked to
+    be a certificate that names it: the device encrypts its response for that key."""
+    if not isinstance(der, bytes | bytearray):
+        raise Refusal("INVALID_PARAMETERS", "ka_certificate must be DER bytes")
+    try:
+        cert = x509.load_der_x509_certificate(bytes(der))
+    except ValueError as exc:
+        raise Refusal("INVALID_PARAMETERS", f"ka_certificate: {exc}") from None
+    named = eui_from_certificate(cert)
+    if named is None or bytes(named) != bytes(party):
+        raise Refusal(
+            "INVALID_PARAMETERS", f"ka_certificate names {named}, not the requester {party}"
+        )
+    return bytes(der)

@@ -87,10 +87,22 @@ DUIS_CODES: dict[str, str] = {
     "DEVICE_FAILURE": "E100",
 }
 
+#: Reasons whose code depends on the Service Reference Variant: (reason, variant) ->
+#: code. An image not on the CPL for the device's model: the DUIS schema lets the
+#: 11.1 / 11.4 answer carry a `DSPUpdateFirmwareWarning` /
+#: `DSPUpdatePPMIDFirmwareWarning` with a `NotApplicableFirmwareDeviceIDList`, and
+#: W110101 / W110401 are the only warning codes it defines for those variants. The
+#: pairing is read from the schema; no public table confirms it (docs/duis.md).
+VARIANT_CODES: dict[tuple[str, str], str] = {
+    ("FIRMWARE_NOT_ON_CPL", "11.1"): "W110101",
+    ("FIRMWARE_NOT_ON_CPL", "11.4"): "W110401",
+}
+
 #: The code for a reason the table does not name (logged by the caller).
 OTHER = "E100"
 
 
-def duis_code(reason: str) -> str:
-    """The DUIS response code for a harness reason (`OTHER` when the table has none)."""
-    return DUIS_CODES.get(reason, OTHER)
+def duis_code(reason: str, variant: str = "") -> str:
+    """The DUIS response code for a harness reason, for the variant when the code
+    depends on it (`OTHER` when the tables have none)."""
+    return VARIANT_CODES.get((reason, variant)) or DUIS_CODES.get(reason, OTHER)

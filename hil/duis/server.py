@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -45,13 +46,19 @@ from hil.dcc.timing import Category
 from hil.dcc.values import response_values
 from hil.duis import codes
 from hil.duis.signing import Credential, SigningError, XmlCredentials, sign, signer_of, verify
-from hil.duis.transform import transform
+from hil.duis.transform import body_device, transform
 from hil.duis.xml import (
+    FIRMWARE_WARNINGS,
     DuisError,
     DuisRequest,
+    WanCoverage,
     dashed,
     dcc_alert_han_log_result,
     device_alert,
+    dsp_firmware_warning,
+    dsp_schedule_id,
+    dsp_schedules_read,
+    dsp_wan_matrix,
     parse,
     q,
     read_request,
@@ -119,6 +126,9 @@ class DuisServer:
         self.response_timeout = response_timeout
         self.seen: set[str] = set()
         self.pending: dict[str, tuple[DuisRequest, Result]] = {}
+        #: The CreateSchedule body of each schedule made over DUIS (5.1), by DSP schedule
+        #: ID: 5.2 answers with it (the DCC layer keeps the schedule, not its XML).
+        self.schedule_bodies: dict[str, etree._Element] = {}
         self.deliveries: list[Delivery] = []
         #: Requests refused at the front door and deliveries that failed, by reason.
         self.counts: Counter[str] = Counter()
@@ -309,7 +319,7 @@ class DuisServer:
             self.pending[request.request_id] = (request, result)
             return self._answer(request, codes.ACKNOWLEDGED, precommand=result.precommand.encode())
         if kind == "D" and result.done:
-            code = codes.SUCCESS if result.ok else codes.duis_code(result.reason)
+            code = codes.SUCCESS if result.ok else codes.duis_code(result.reason, request.variant)
             if result.reason == "DEVICE_FAILURE" and result.response is not None:
                 # As the DCC does: the device answered, so the DCC's part succeeded; the
                 # device's failure is in the GBCS payload the user parses.
@@ -337,7 +347,38 @@ class DuisServer:
 
     def _non_device_answer(self, request: DuisRequest, code: str, result: Result) -> etree._Element:
         """The synchronous answer of a non-device service, with its inventory records
-        when it has them; records the schema will not take are counted and left out."""
+        (8.2, 8.14.x), schedule ID (5.1) or WAN matrix (12.1) when it has them; a body
+        the schema will not take is counted and left out."""
+        if result.ok:
+            self._keep_schedule_bodies(request, result.data)
+            dsp_body = (
+                _dsp_body(request, result.data, self.schedule_bodies)
+                if code == codes.SUCCESS
+                else None
+            )
+        else:
+            self.counts[result.reason] += 1
+            log.info("DUIS request failed: %s: %s", result.reason, result.detail)
+            dsp_body = _refusal_body(result.reason, request)
+        if dsp_body is not None:
+            answer = response_message(
+                request_id=request.request_id,
+                code=code,
+                when=self.dcc.clock.now(),
+                service_reference=request.service_reference,
+                variant=request.variant,
+                dsp_body=dsp_body,
+            )
+            if self.schema.validate(answer):
+                return answer
+            self.counts["dsp_body_not_schema_valid"] += 1
+            log.warning(
+                "%s: %s left out: %s",
+                request.request_id,
+                etree.QName(dsp_body).localname,
+                self.schema.error_log.last_error,
+            )
+            return self._answer(request, code)
         records = result.data if isinstance(result.data, list) else None
         if records and all(isinstance(r, dict) and "DeviceID" in r for r in records):
             for record in records:
@@ -360,6 +401,14 @@ class DuisServer:
             )
         return self._answer(request, code)
 
+    def _keep_schedule_bodies(self, request: DuisRequest, data: object) -> None:
+        """5.1 keeps its CreateSchedule body for 5.2; 5.3 drops those it deleted."""
+        if request.variant == "5.1" and isinstance(data, dict) and "schedule_id" in data:
+            self.schedule_bodies[str(data["schedule_id"])] = copy.deepcopy(request.body)
+        elif request.variant == "5.3" and isinstance(data, dict):
+            for schedule_id in data.get("deleted", []):
+                self.schedule_bodies.pop(str(schedule_id), None)
+
     @staticmethod
     def _critical(variant: str, device: InventoryDevice | None) -> bool:
         if device is None:
@@ -374,6 +423,7 @@ class DuisServer:
         precommand: bytes | None = None,
         payload: bytes | None = None,
         response_id: str | None = None,
+        dsp_body: etree._Element | None = None,
     ) -> etree._Element:
         return response_message(
             request_id=request.request_id,
@@ -384,13 +434,21 @@ class DuisServer:
             variant=request.variant,
             precommand=precommand,
             gbcs_payload=payload,
+            dsp_body=dsp_body,
         )
 
     def _error(self, refused: Rejected, data: bytes) -> etree._Element:
         request = refused.request
-        code = codes.duis_code(refused.reason)
         if request is not None:
+            code = codes.duis_code(refused.reason, request.variant)
+            body = _refusal_body(refused.reason, request)
+            if body is not None:
+                answer = self._answer(request, code, dsp_body=body)
+                if self.schema.validate(answer):
+                    return answer
+                self.counts["dsp_body_not_schema_valid"] += 1
             return self._answer(request, code)
+        code = codes.duis_code(refused.reason)
         request_id, reference, variant = _header_of(data)
         return response_message(
             request_id=request_id,
@@ -470,6 +528,65 @@ class DuisServer:
                         continue
                     eui = next(iter(user.ids.values()))
                     await self._post(eui, alert.request_id, "I0", body)
+
+
+#: 12.1: the WAN technology the lab reports for a CSP region. A lab default, not a
+#: DCC table (DUIS leaves WANTechnology free text): the North region's long-range
+#: radio and the Central / South regions' cellular WAN, 4G for the 4G regions.
+WAN_TECHNOLOGY = {
+    "North": "Long Range Radio",
+    "Central": "Cellular",
+    "South": "Cellular",
+    "4G North": "4G",
+    "4G Central": "4G",
+    "4G South": "4G",
+}
+#: `wan_coverage` (lab file) that 12.1 reports as coverage available.
+COVERED = "Connected"
+
+
+def _dsp_body(
+    request: DuisRequest, data: object, schedule_bodies: Mapping[str, etree._Element]
+) -> etree._Element | None:
+    """A non-device service's own DUIS body from the DCC layer's result, if it has one."""
+    if request.variant == "5.1" and isinstance(data, dict) and "schedule_id" in data:
+        return dsp_schedule_id(str(data["schedule_id"]))
+    if request.variant == "5.2" and isinstance(data, list):
+        known = [
+            (str(s["schedule_id"]), schedule_bodies[str(s["schedule_id"])])
+            for s in data
+            if isinstance(s, dict) and str(s.get("schedule_id")) in schedule_bodies
+        ]
+        if len(known) < len(data):
+            log.info(
+                "%s: %d schedule(s) not made over DUIS left out of DSPSchedulesRead",
+                request.request_id,
+                len(data) - len(known),
+            )
+        return dsp_schedules_read(known) if known else None
+    if request.variant == "12.1" and isinstance(data, dict):
+        region = data.get("CSPRegion")
+        if not region:  # no lab premises at that address
+            return dsp_wan_matrix(request.body, "Unknown", None)
+        available = data.get("WANCoverage") == COVERED
+        coverage = WanCoverage(
+            available=available,
+            technology=WAN_TECHNOLOGY.get(str(region), "Unknown"),
+            likelihood="High" if available else "Low",
+        )
+        return dsp_wan_matrix(request.body, str(region), coverage)
+    return None
+
+
+def _refusal_body(reason: str, request: DuisRequest) -> etree._Element | None:
+    """The body a refusal's answer carries, if DUIS gives it one: the firmware warning
+    naming the device whose model has the image on no CPL row (11.1, 11.4)."""
+    if reason != "FIRMWARE_NOT_ON_CPL" or request.variant not in FIRMWARE_WARNINGS:
+        return None
+    device = body_device(request)
+    if device is None:
+        return None
+    return dsp_firmware_warning(request.variant, [dashed(device)])
 
 
 def _alert_code(raw: bytes, message_code: int) -> int:

@@ -111,6 +111,9 @@ BASE64_PARAMETERS = frozenset({"certificate"})
 OPTION_FIELDS = frozenset({"RequestType"})
 #: Body values the DCC itself uses rather than the GBCS command.
 DCC_FIELDS = frozenset({"ExecutionDateTime"})
+#: A read's "unknown remote party" credentials (4.14, 4.17 URP): the requester's key
+#: agreement certificate, which the DCC sends with the command (`hil.dcc.service`).
+URP_CERTIFICATE = "KAPublicSecurityCredentials"
 #: Non-device services (answered by the DCC layer): DUIS element -> `hil.dcc.nondevice` name.
 NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceID": "device",
@@ -121,6 +124,7 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "FirmwareVersion": "version",
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
+    "PostCode": "postcode",  # 12.1 RequestWANMatrix/PartialAddress: the lab knows postcodes
 }
 #: Future-dated variants the DCC itself holds until their execution time, so their
 #: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at
@@ -261,6 +265,9 @@ def transform(
         if local in DCC_FIELDS or local in carried or local in OPTION_FIELDS:
             continue
         if id(element) in used:
+            continue
+        if local == URP_CERTIFICATE and not non_device:
+            params["ka_certificate"] = base64.b64decode(text)
             continue
         if non_device and local in NON_DEVICE_PARAMS:
             name = NON_DEVICE_PARAMS[local]

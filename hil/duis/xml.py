@@ -9,6 +9,7 @@ points that import at the copy bundled with the `xmlschema` package.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as _dt
 import re
 from dataclasses import dataclass, field
@@ -178,8 +179,10 @@ def response_message(
     precommand: bytes | None = None,
     gbcs_version: str = "4.0",
     inventory: list[dict[str, str]] | None = None,
+    dsp_body: etree._Element | None = None,
 ) -> etree._Element:
-    """An sr:Response with a ResponseMessage (acknowledgement, result or pre-command)."""
+    """An sr:Response with a ResponseMessage (acknowledgement, result or pre-command);
+    `dsp_body` is a non-device service's own body (`dsp_schedule_id`, `dsp_wan_matrix`)."""
     root, body = _response(request_id, response_id, code, when)
     message = etree.SubElement(body, q("ResponseMessage"))
     etree.SubElement(message, q("ServiceReference")).text = service_reference
@@ -197,7 +200,74 @@ def response_message(
             for name in INVENTORY_FIELDS:
                 if record.get(name):
                     etree.SubElement(device, q(name)).text = record[name]
+    elif dsp_body is not None:
+        message.append(dsp_body)
     return root
+
+
+def dsp_schedule_id(schedule_id: str) -> etree._Element:
+    """5.1's answer body: the DSP schedule ID the user names the schedule by in 5.2 / 5.3."""
+    element = etree.Element(q("DSPScheduleID"))
+    element.text = schedule_id
+    return element
+
+
+def dsp_schedules_read(schedules: list[tuple[str, etree._Element]]) -> etree._Element:
+    """5.2's answer body: each schedule's ID and details. `CreateSchedule` (5.1) has the
+    details' type (`DSPSchedule`), so its children are the details as created."""
+    read = etree.Element(q("DSPSchedulesRead"))
+    for schedule_id, created in schedules[:99]:  # the schema's limit per response
+        entry = etree.SubElement(read, q("DSPSchedules"))
+        etree.SubElement(entry, q("DSPScheduleID")).text = schedule_id
+        details = etree.SubElement(entry, q("DSPScheduleDetails"))
+        for child in created:
+            if isinstance(child.tag, str):
+                details.append(copy.deepcopy(child))
+    return read
+
+
+#: The firmware warning body of each firmware variant's answer.
+FIRMWARE_WARNINGS = {"11.1": "DSPUpdateFirmwareWarning", "11.4": "DSPUpdatePPMIDFirmwareWarning"}
+
+
+def dsp_firmware_warning(variant: str, not_applicable: list[str]) -> etree._Element:
+    """11.1 / 11.4's warning body: the devices (dashed EUI-64s) whose model has the
+    image on no CPL row, so nothing was sent to them."""
+    warning = etree.Element(q(FIRMWARE_WARNINGS[variant]))
+    listed = etree.SubElement(warning, q("NotApplicableFirmwareDeviceIDList"))
+    listed.text = ",".join(not_applicable)
+    return warning
+
+
+@dataclass(frozen=True)
+class WanCoverage:
+    """What 12.1 reports for a CSP region the lab knows the address in."""
+
+    available: bool
+    technology: str  # DUIS WANTechnologyType: free text, 1-30 characters
+    likelihood: str  # High / Medium / Low
+
+
+def dsp_wan_matrix(
+    asked: etree._Element, region: str, coverage: WanCoverage | None
+) -> etree._Element:
+    """12.1's answer body: the request's address (`RequestWANMatrix`, echoed) and one
+    CSP region row; `coverage` None gives the region alone (the address is not known)."""
+    matrix = etree.Element(q("DSPWANMatrix"))
+    echoed = etree.SubElement(matrix, q("Request"))
+    for child in asked:
+        if isinstance(child.tag, str):
+            echoed.append(copy.deepcopy(child))
+    row = etree.SubElement(matrix, q("DSPWANMatrixResponse"))
+    etree.SubElement(row, q("CSPRegion")).text = region
+    etree.SubElement(row, q("CSPRegionResponseCode")).text = "I0"
+    if coverage is not None:
+        etree.SubElement(row, q("CoverageAvailability")).text = (
+            "true" if coverage.available else "false"
+        )
+        etree.SubElement(row, q("WANTechnology")).text = coverage.technology
+        etree.SubElement(row, q("ConnectivityLikelihood")).text = coverage.likelihood
+    return matrix
 
 
 #: The DSPInventory Device fields we fill, in schema order.

@@ -39,6 +39,19 @@ def test_zaz1_xml_users_are_lab_users() -> None:
         assert (bytes(Eui64(eui)), role) in held, (eui, role)
 
 
+def test_zaz1_supplier2_is_a_supplier_not_the_meter_operator() -> None:
+    """ZAZ1 holds GBCS supplier certificates (role 2) for 90-B3-D5-1F-30-03-00-00, so
+    the 4.14 URP template's originator is a supplier in the DUIS lab."""
+    spec = LabSpec.from_file(DUIS_LAB)
+    roles = {
+        role
+        for ids in spec.users.values()
+        for role, eui in ids.items()
+        if bytes(eui) == bytes(Eui64("90-B3-D5-1F-30-03-00-00"))
+    }
+    assert roles == {Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER}
+
+
 def test_join_partners_of_the_templates_are_in_the_device_log() -> None:
     spec = LabSpec.from_file(DUIS_LAB)
     (premises,) = spec.premises

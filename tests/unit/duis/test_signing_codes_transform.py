@@ -3,6 +3,7 @@ the response-code table and the body -> parameter transform."""
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 import re
@@ -128,6 +129,14 @@ def test_codes_are_duis_codes() -> None:
     assert codes.duis_code("something new") == codes.OTHER
     # 'Not used' (8.5, 8.6): no User Role may send it, as for an ineligible role
     assert codes.duis_code("SERVICE_NOT_USED") == codes.duis_code("ROLE_NOT_ELIGIBLE") == "E2"
+    # an image not on the CPL: the firmware variant's warning code, E100 elsewhere
+    assert codes.duis_code("FIRMWARE_NOT_ON_CPL", "11.1") == "W110101"
+    assert codes.duis_code("FIRMWARE_NOT_ON_CPL", "11.4") == "W110401"
+    assert codes.duis_code("FIRMWARE_NOT_ON_CPL") == codes.OTHER
+    for (_reason, variant), code in codes.VARIANT_CODES.items():
+        assert re.fullmatch(r"[EW]\d{6}", code) and code[1:5] == "".join(
+            f"{int(part):02d}" for part in variant.split(".")[:2]
+        )
 
 
 def test_transform_carries_body_values() -> None:
@@ -149,6 +158,21 @@ def test_transform_non_device_takes_the_body_device_and_lists_the_rest() -> None
     odd = "<sr:UpdateMeterBalance><sr:Colour>blue</sr:Colour></sr:UpdateMeterBalance>"
     t = transform(read_request(parse(_request(odd))), device_type="ESME")
     assert t.unmapped == ["Colour=blue"]
+
+
+def test_transform_carries_urp_credentials_as_bytes() -> None:
+    """4.14 / 4.17 URP: the key agreement certificate goes to the DCC as DER bytes."""
+    window = _leaf("StartDateTime", "2026-01-04T00:00:00Z")
+    window += _leaf("EndDateTime", "2026-01-05T00:00:00Z")
+    der = b"\x30\x03\x02\x01\x07"
+    body = _body(
+        "ReadPrepaymentDailyReadLog",
+        _leaf("ReadLogPeriod", window)
+        + _leaf("KAPublicSecurityCredentials", base64.b64encode(der).decode()),
+    )
+    t = transform(read_request(parse(_request(body, "4.14"))), device_type="ESME")
+    assert t.params["ka_certificate"] == der
+    assert not [u for u in t.unmapped if "KAPublic" in u]
 
 
 def _body(service: str, inner: str) -> str:
