@@ -71,7 +71,7 @@ from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.gbcs.gbt import Reassembler, is_gbt
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.join import NONCE_SIZE, JoinAccept, JoinCounters, JoinRefuse, JoinRequest
-from emulator.han.link import Link, scheme_of
+from emulator.han.link import Link
 from emulator.hub_ota import OtaDistributor, Outcome, block_size_for
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,9 @@ Listener = Callable[[str, bytes], None]  # ("command" | "queued" | "response" | 
 
 
 def _same_medium(a: Link, b: Link) -> bool:
-    """Two MQTT links on one broker and lab reach each other without the hub."""
-    return a is b or (scheme_of(a.url) == "mqtt" and a.url == b.url)
+    """Two links on one medium (one memory bus, one MQTT broker and lab) reach each other
+    without the hub."""
+    return a is b or a.url == b.url
 
 
 class HubError(EmulatorError):
@@ -251,7 +252,7 @@ class Hub:
 
         The hub also listens for them on its default link, so what a device there
         sends one of them (a PPMID's ZSE frame) is relayed onto its port; a bus
-        shared with the port (both MQTT) reaches it directly, without the hub.
+        shared with the port (one memory bus or MQTT lab) reaches it directly.
         """
         self.links.append(link)
         for eui in devices or []:
