@@ -1026,19 +1026,22 @@ class ScenarioContext:
             return f"{step.action} at {where} refused: {exc}"
         runner = self._runner_of(ppmid)
         alerts = len(self._hub_alerts)
-        answer = await runner.zse_request(meter, message, min(timeout, ZSE_WAIT_S))
+        wait = min(timeout, ZSE_WAIT_S)
+        answer = await runner.zse_request(meter, message, wait)
         detail["zse"] = message.encode().hex()
         detail["zse_answer"] = None if answer is None else answer.encode().hex()
         if step.action != "utrn":
-            done = ppmid.han_actioned(use_case, answer)
+            done = ppmid.han_actioned(use_case, answer)  # the PPMID logs it either way
             detail["actioned"] = done
+        else:
+            outcome = ppmid.han_top_up(use_case, answer)
+        if answer is None:
+            raise StepFailed(f"{step.action} at {where}: no answer within {wait:g} s")
+        if step.action != "utrn":
             if done != step.accepted:
                 want = "actioned" if step.accepted else "refused"
                 raise StepFailed(f"{step.action} at {where}: expected {want}, it was not")
             return f"{step.action} at {where}: " + ("actioned" if done else "not actioned")
-        outcome = ppmid.han_top_up(use_case, answer)
-        if answer is None:
-            raise StepFailed(f"UTRN at {where}: the meter did not answer over the HAN")
         reason = None
         if not outcome.accepted and step.reason is not None:
             reason = await self._refusal_alert(external.name, alerts)
