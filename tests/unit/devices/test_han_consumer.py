@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from devices_support import Lab, build_lab
 
 from emulator.devices import han_consumer, supply
@@ -19,6 +21,8 @@ from emulator.devices.topup import ACCEPTED, REJECTED_DUPLICATE, REJECTED_INVALI
 from emulator.gbcs.eui import Eui64
 from emulator.han.zse import ZseMessage
 from emulator.premises import Premises, join_ppmids
+from hil.dcc.lab import Lab as HilLab
+from hil.fixtures import FIXTURES
 from hil.utrn import issue_utrn
 
 
@@ -216,3 +220,21 @@ async def test_the_hub_relays_zse_between_the_bus_and_a_meters_port() -> None:
         assert refused is not None and refused.name == "default_response"
         assert stranger.zse_refused["not_paired"] == 1
         await asyncio.sleep(0)
+
+
+def test_a_commissioned_ppmid_is_paired_with_a_meter_under_test(tmp_path: Path) -> None:
+    """The lab gives the PPMID its half of the pairing with a board (the board has the
+    other half from the same lab file): without it the PPMID would send nothing."""
+    data = yaml.safe_load((FIXTURES / "labs" / "demo.yaml").read_text())
+    for site in data["premises"]:
+        for device in site["devices"]:
+            if device["type"] == "ESME":
+                device.update(external=True, link="socket://127.0.0.1:9")
+    path = tmp_path / "dut.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    lab = HilLab.load(path)
+    ppmid = lab.device("PPMID")
+    assert lab.device("ESME") is None and isinstance(ppmid, Ppmid)
+    assert ppmid.han_pairings[bytes(lab.eui("ESME"))] == 1
+    meter, _, _ = ppmid.han_request("ESME", "enable")
+    assert meter == lab.eui("ESME")
