@@ -24,7 +24,12 @@ Nothing from the HAN is dropped silently: what the hub cannot use is counted in
 - ``unexpected_envelope``: an envelope kind the hub does not take (ACK, STATE, ...);
 - ``mirror``: mirror data the GPF refuses (not JSON, or of the wrong shape);
 - ``no_gpf``: a mirror for a hub that hosts no GPF;
-- ``asleep``: a firmware block request from a sleepy device the hub thinks asleep.
+- ``asleep``: a firmware block request from a sleepy device the hub thinks asleep;
+- ``unrouted``: a ZSE frame for a device on the link it came from (no relay needed).
+
+ZSE frames (kind 16) between two admitted devices on different links (an emulated
+PPMID on the lab's bus, a meter under test on its port) are relayed, counted in
+`counters.relayed`; a ZSE frame for the hub itself is an ``unexpected_envelope``.
 
 Listeners (`add_listener`) see every message crossing the hub, in the manner of
 python-can's Notifier, for recorders and reports. `alert_filter` sees every alert
@@ -78,6 +83,12 @@ AWAKE_GRACE = 60.0
 Listener = Callable[[str, bytes], None]  # ("command" | "queued" | "response" | "alert", message)
 
 
+def _same_medium(a: Link, b: Link) -> bool:
+    """Two links on one medium (one memory bus, one MQTT broker and lab) reach each other
+    without the hub."""
+    return a is b or a.url == b.url
+
+
 class HubError(EmulatorError):
     pass
 
@@ -111,6 +122,8 @@ class HubCounters:
     rejected: int = 0
     #: Sleepy devices taken as asleep after `Hub.awake_grace` of silence (a lost SLEEP).
     presumed_asleep: int = 0
+    #: ZSE frames carried from one HAN link to another (a PPMID and a meter under test).
+    relayed: int = 0
 
 
 @dataclass(slots=True)
@@ -235,10 +248,17 @@ class Hub:
         self._tasks.append(asyncio.create_task(self._receive_loop(link), name=name))
 
     async def add_link(self, link: Link, devices: list[Eui64] | None = None) -> None:
-        """Another HAN link; `devices` are reached only through it (a serial port each)."""
+        """Another HAN link; `devices` are reached only through it (a serial port each).
+
+        The hub also listens for them on its default link, so what a device there
+        sends one of them (a PPMID's ZSE frame) is relayed onto its port; a bus
+        shared with the port (one memory bus or MQTT lab) reaches it directly.
+        """
         self.links.append(link)
         for eui in devices or []:
             self.routes[bytes(Eui64(eui))] = link
+            if not _same_medium(link, self.link):
+                await self.link.bind(eui)
         if self._started:
             await self._attach(link)
 
@@ -404,13 +424,13 @@ class Hub:
         with contextlib.suppress(LinkClosed):
             async for env in link:
                 try:
-                    await self._on_envelope(env)
+                    await self._on_envelope(env, link)
                 except LinkTimeout as exc:  # an answer not sent in time: the device retries
                     self._drop(
                         "send_timeout", f"answering {env.kind.name} from {env.source}: {exc}"
                     )
 
-    async def _on_envelope(self, env: Envelope) -> None:
+    async def _on_envelope(self, env: Envelope, via: Link | None = None) -> None:
         source = bytes(env.source)
         if env.kind == EnvelopeKind.JOIN:  # before admission: joining is how one gets in
             await self._on_join(env)
@@ -447,6 +467,8 @@ class Hub:
             self._on_mirror(env)
         elif env.kind == EnvelopeKind.GBCS:
             self._on_message(env.payload)
+        elif env.kind == EnvelopeKind.ZSE:
+            await self._relay(env, via)
         else:
             self._drop("unexpected_envelope", f"{env.kind.name} envelope from {env.source}")
 
@@ -464,6 +486,24 @@ class Hub:
         else:
             kind = EnvelopeKind.JOIN_REFUSE
         await self._send_envelope(bytes(env.source), kind, answer.encode())
+
+    async def _relay(self, env: Envelope, via: Link | None) -> None:
+        """Carry a ZSE frame between two admitted devices on different links (the hub as
+        the HAN's router); the hub itself serves no ZSE command."""
+        target = bytes(env.destination)
+        if self._hosted(target) is not None:
+            self._drop("unexpected_envelope", f"ZSE envelope from {env.source} to the hub")
+            return
+        if not self.chf.admits(env.destination):
+            self._drop("unadmitted", f"ZSE envelope from {env.source} to {env.destination}")
+            return
+        link = self.routes.get(target, self.link)
+        if link is via:
+            self._drop("unrouted", f"ZSE envelope from {env.source} for {env.destination}")
+            return
+        await link.bind(env.source)  # its answer comes back this way (once bound: a no-op)
+        self.counters.relayed += 1
+        await link.send(env)
 
     def _on_mirror(self, env: Envelope) -> None:
         if self.gpf is None:

@@ -23,6 +23,8 @@ from emulator.devices.base import Device, DeviceType, Incoming, Reply
 from emulator.devices.topup import TopUpOutcome
 from emulator.errors import EmulatorError
 from emulator.gbcs.asn1 import Der
+from emulator.gbcs.eui import Eui64
+from emulator.han.zse import ZseMessage
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ class Ppmid(HanDevice):
         super().__init__(eui, clock, **kwargs)
         self._peer: Callable[[bytes], Device | None] = lambda eui: None
         self.display: dict[str, dict[str, Any]] = {}  # fuel -> what the screen shows
+        #: ZCL transaction sequence of the ZSE frames it sends over the HAN.
+        self.zcl_sequence = 0
 
     def connect(self, peer: Callable[[bytes], Device | None]) -> None:
         """How this PPMID reaches a device of its premises over the HAN, by EUI-64."""
@@ -160,6 +164,50 @@ class Ppmid(HanDevice):
         the meter, so there is no gas counterpart)."""
         device, use_case = self._relay(fuel, "enable")
         done = bool(device.request_enable())
+        self._done(use_case, done)
+        return done
+
+    # -- over the HAN: a meter on another link (emulator/devices/han_consumer.py) -------------
+    def han_request(self, fuel: str, request: str, code: str = "") -> tuple[Eui64, ZseMessage, str]:
+        """The ZSE frame for `request` ("top_up", "emergency_credit", "enable") to the
+        meter of `fuel` this PPMID is paired with, its EUI-64 and the use case. Refused
+        as in-process: no such use case, or no meter of that fuel paired."""
+        from emulator.devices import han_consumer
+
+        use_case = PPMID_USE_CASES.get((fuel, request))
+        if use_case is None:
+            self.event_log.record(self.clock.now(), supply.NOT_ACTIONED, f"{request}: no {fuel}")
+            raise HanRequestError(f"a PPMID cannot ask a {fuel} to {request.replace('_', ' ')}")
+        number = FUEL_TYPE_NUMBERS[fuel]
+        paired = [eui for eui, kind in self.han_pairings.items() if kind == number]
+        if not paired:
+            why = f"PPMID {self.eui} is not joined to a {fuel}"
+            self.event_log.record(self.clock.now(), supply.NOT_ACTIONED, f"{use_case}: {why}")
+            raise HanRequestError(why)
+        self.zcl_sequence = (self.zcl_sequence + 1) & 0xFF
+        seq = self.zcl_sequence
+        if request == "top_up":
+            message = han_consumer.top_up_request(seq, code)
+        elif request == "emergency_credit":
+            message = han_consumer.emergency_credit_request(seq, self.clock.now())
+        else:
+            message = han_consumer.enable_request(seq)
+        log.info("%s: %s to %s over the HAN", self.eui, use_case, Eui64(paired[0]))
+        return Eui64(paired[0]), message, use_case
+
+    def han_top_up(self, use_case: str, answer: ZseMessage | None) -> TopUpOutcome:
+        """The meter's answer to a Consumer Top Up sent over the HAN."""
+        from emulator.devices.han_consumer import top_up_outcome
+
+        outcome = top_up_outcome(answer)
+        self._done(use_case, outcome.accepted)
+        return outcome
+
+    def han_actioned(self, use_case: str, answer: ZseMessage | None) -> bool:
+        """The meter's Default Response to an emergency credit or enable request."""
+        from emulator.devices.han_consumer import actioned
+
+        done = actioned(answer)
         self._done(use_case, done)
         return done
 

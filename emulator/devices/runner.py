@@ -32,7 +32,7 @@ import datetime as _dt
 import json
 import logging
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from emulator.devices.logs import AUTHENTICATION_FAILURE
 from emulator.errors import EmulatorError, GbcsError, LinkClosed, LinkTimeout
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.gbt import Reassembler, is_gbt
+from emulator.gbcs.zcl.gbz import FC_TO_CLIENT
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.join import (
     EVENT_JOIN_REFUSED,
@@ -62,8 +63,12 @@ from emulator.han.join import (
     session_key,
 )
 from emulator.han.link import Link
+from emulator.han.zse import ZseMessage, peek_header
 
 log = logging.getLogger(__name__)
+
+#: Seconds a device waits for a HAN peer's answer to a ZSE command.
+ZSE_TIMEOUT = 5.0
 
 
 class StateFileError(EmulatorError, ValueError):
@@ -104,6 +109,11 @@ class DeviceRunner:
         #: Envelopes received before the device joined (dropped, logged).
         self.unjoined_dropped = 0
         self._use_link_key = True
+        #: ZSE requests of this device waiting for their answer, by (peer, ZCL sequence).
+        self._zse_waiting: dict[tuple[bytes, int], asyncio.Future[ZseMessage | None]] = {}
+        #: ZSE frames refused or unanswered, by reason (also logged; a meter's refusals
+        #: are in its security log too: emulator/devices/han_consumer.py).
+        self.zse_refused: Counter[str] = Counter()
         device.on_alert = self._alert
 
     # -- persistence --------------------------------------------------------------------
@@ -121,6 +131,9 @@ class DeviceRunner:
     async def handle(self, env: Envelope) -> None:
         if env.kind in (EnvelopeKind.OTA_NOTIFY, EnvelopeKind.OTA_BLOCK):
             await self._firmware(env)
+            return
+        if env.kind == EnvelopeKind.ZSE:
+            await self._zse(env)
             return
         if env.kind != EnvelopeKind.GBCS:
             return
@@ -144,6 +157,58 @@ class DeviceRunner:
         self.save()
         for out in outputs:
             await self._send(EnvelopeKind.GBCS, out.message)
+
+    # -- ZSE frames between HAN devices (emulator/devices/han_consumer.py) ---------------
+    async def _zse(self, env: Envelope) -> None:
+        """An answer to a request of ours goes to its waiter; a command goes to the device
+        (a meter serves it); anything else is refused, counted and logged."""
+        if not self.device.han.joined:
+            self.unjoined_dropped += 1
+            log.warning("%s: ZSE envelope dropped, not joined to the HAN", self.device)
+            return
+        header = peek_header(env.payload)
+        if header is not None and header.frame_control & FC_TO_CLIENT:
+            waiting = self._zse_waiting.get((bytes(env.source), header.sequence))
+            if waiting is not None and not waiting.done():
+                try:
+                    waiting.set_result(ZseMessage.decode(env.payload))
+                except GbcsError as exc:
+                    self.zse_refused["garbled_answer"] += 1
+                    log.warning("%s: garbled ZSE answer from %s: %s", self.device, env.source, exc)
+                    waiting.set_result(None)
+                return
+        serve = getattr(self.device, "serve_zse", None)
+        if serve is None:
+            self.zse_refused["not_served"] += 1
+            log.warning("%s: ZSE frame from %s not served here", self.device, env.source)
+            return
+        answer = serve(env.source, env.payload)
+        self.save()
+        if answer.refused is not None:
+            self.zse_refused[answer.refused] += 1
+            log.warning(
+                "%s: ZSE frame from %s refused: %s", self.device, env.source, answer.refused
+            )
+        if answer.reply is not None:
+            await self._send(EnvelopeKind.ZSE, answer.reply.encode(), env.source)
+
+    async def zse_request(
+        self, destination: Eui64, message: ZseMessage, timeout: float = ZSE_TIMEOUT
+    ) -> ZseMessage | None:
+        """Send a ZSE command to a HAN peer and wait for its answer (None: none in time;
+        the serve loop must be running, it is what receives the answer)."""
+        key = (bytes(destination), message.frame.sequence)
+        future: asyncio.Future[ZseMessage | None] = asyncio.get_running_loop().create_future()
+        self._zse_waiting[key] = future
+        try:
+            await self._send(EnvelopeKind.ZSE, message.encode(), destination)
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self.zse_refused["no_answer"] += 1
+            log.warning("%s: no ZSE answer from %s within %g s", self.device, destination, timeout)
+            return None
+        finally:
+            self._zse_waiting.pop(key, None)
 
     async def _firmware(self, env: Envelope) -> None:
         """Feed the block-transfer state machine; a received block is saved at once."""

@@ -164,6 +164,12 @@ class ConsumerControls:
         device: Any = self
         return offer_utrn(device, code, source)
 
+    def serve_zse(self, source: Any, payload: bytes) -> Any:
+        """A ZSE frame from a HAN peer (the PPMID's requests over the HAN): a `ZseAnswer`."""
+        from emulator.devices.han_consumer import serve_consumer
+
+        return serve_consumer(self, source, payload)
+
     def activate_emergency_credit(self, where: str = "the meter") -> bool:
         """The consumer takes emergency credit (at the meter, or PECS02/PCS02).
 

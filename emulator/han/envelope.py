@@ -48,6 +48,7 @@ class EnvelopeKind(IntEnum):
     JOIN_ACCEPT = 13  # hub admits the device: nonces and the hub's proof
     JOIN_REFUSE = 14  # hub refuses the JOIN: reason byte, device nonce echoed
     VENDOR = 15  # a SMETS1 vendor protocol message (JSON, docs/smets1.md), not GBCS
+    ZSE = 16  # a ZigBee Smart Energy cluster command between HAN devices (emulator/han/zse.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import datetime as _dt
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -120,6 +120,20 @@ class PremisesSpec:
     # the hub functions this premises' hub replaced: the DCC holds their log backups
     replaced_chf: Eui64 | None = None
     replaced_gpf: Eui64 | None = None
+
+
+def _pair_with_boards(premises: Premises, base: int, devices: Sequence[DeviceSpec]) -> None:
+    """A commissioned PPMID is joined to a meter under test as to an emulated one: it
+    reaches it over the HAN (ZSE frames, emulator/devices/han_consumer.py); the board
+    holds the other half of the pairing, as the lab built it (`smets-hil device`)."""
+    from emulator.devices.han_devices import FUEL_TYPE_NUMBERS, Ppmid
+
+    for d in devices:
+        if d.external is None or d.kind.value not in FUEL_TYPE_NUMBERS:
+            continue
+        for ppmid in premises.devices.values():
+            if isinstance(ppmid, Ppmid):
+                ppmid.han_pairings[bytes(Eui64(base | d.suffix))] = FUEL_TYPE_NUMBERS[d.kind.value]
 
 
 @dataclass
@@ -628,6 +642,7 @@ class Lab:
                 d.kind == DeviceKind.PPMID and d.status == SmiStatus.COMMISSIONED for d in p.devices
             ):
                 join_ppmids(premises.devices)  # a commissioned PPMID is joined to the meters
+                _pair_with_boards(premises, p.base, p.devices)
             by_kind: dict[DeviceKind, Eui64] = {}
             for d in p.devices:
                 eui = Eui64(p.base | d.suffix) if not d.kind.hub else None

@@ -15,6 +15,7 @@ stops, and its teardown still runs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as _dt
 import json
 import logging
@@ -99,6 +100,12 @@ EXTERNAL_TICKS = 20
 
 #: Real seconds for what a device under test sent after its clock moved to arrive.
 EXTERNAL_SETTLE_S = 0.2
+#: Seconds (real time) an emulated PPMID waits for a board's ZSE answer over the HAN.
+ZSE_WAIT_S = 5.0
+#: Seconds (real time) to wait for a board's alert saying why it refused a UTRN.
+REFUSAL_ALERT_WAIT_S = 2.0
+#: The consumer's actions at a meter or a PPMID.
+CONSUMER_ACTIONS = ("press_button", "utrn", "emergency_credit", "enable_supply")
 
 #: A Python scenario's function is bounded at this many times its step timeout (real time).
 PYTHON_BOUND = 10
@@ -163,6 +170,8 @@ class ScenarioContext:
     _alerts_seen: int = 0  # hub alerts already matched by an expectation
     _dcc_alerts_seen: int = 0
     utrns: dict[str, str] = field(default_factory=dict)  # UTRNs typed, by step name (utrn_of)
+    #: UTRN steps skipped (typed at a board's keypad), by step name: the device's name.
+    _skipped_utrns: dict[str, str] = field(default_factory=dict)
     _hub_alerts: list[tuple[bytes, str, int]] = field(default_factory=list)  # raw, device, code
     _reported: set[str] = field(default_factory=set)  # request ids with a response recorded
     _active: bool = True
@@ -518,7 +527,7 @@ class ScenarioContext:
         if isinstance(step, HanLogStep):
             return self._han_log(step, detail)
         if isinstance(step, ActionStep):
-            return await self._action(step, detail)
+            return await self._action(step, detail, timeout)
         if isinstance(step, RawStep):
             return await self._raw(step, detail, timeout)
         if isinstance(step, FaultStep):
@@ -788,7 +797,7 @@ class ScenarioContext:
         return f"{step.han_log} log: {', '.join(shown) or 'empty'}"
 
     # -- local actions -------------------------------------------------------------------------
-    async def _action(self, step: ActionStep, detail: dict[str, Any]) -> str:
+    async def _action(self, step: ActionStep, detail: dict[str, Any], timeout: float) -> str:
         external = self.lab.external(step.device)
         if external is not None:
             if step.action == "power_cycle" and external.hooks.power_cycle:
@@ -798,6 +807,8 @@ class ScenarioContext:
                 return f"load {step.load_w:g} W (bench hook)"
             if step.action in ("han_join", "reset_han") and getattr(external.hooks, step.action):
                 return await self._external_join(step, external, detail)
+            if step.action == "utrn" and step.name:
+                self._skipped_utrns[step.name] = step.device
             raise StepSkipped(
                 f"{step.action}: {step.device} is external ({external.url}); "
                 "the harness cannot do that to a board"
@@ -806,8 +817,8 @@ class ScenarioContext:
         device = self.lab.device(step.device)
         if device is None:
             raise ScenarioError(f"{step.device} is not an emulated device")
-        if step.action in ("press_button", "utrn", "emergency_credit", "enable_supply"):
-            return self._consumer(step, device, detail)
+        if step.action in CONSUMER_ACTIONS:
+            return await self._consumer(step, device, detail, timeout)
         if step.action == "set_load":
             if not hasattr(device, "meter"):
                 raise ScenarioError(f"set_load: {step.device} has no meter")
@@ -929,8 +940,11 @@ class ScenarioContext:
         message = builder.command(built.message_code, counter, originator, target, built.payload)
         return builder.protect(message, dcc.security, critical=built.critical).encode()
 
-    def _consumer(self, step: ActionStep, device: Any, detail: dict[str, Any]) -> str:
-        """What the consumer does at the meter or the PPMID, through the devices' own API."""
+    async def _consumer(
+        self, step: ActionStep, device: Any, detail: dict[str, Any], timeout: float
+    ) -> str:
+        """What the consumer does at the meter or the PPMID, through the devices' own API;
+        from an emulated PPMID to a meter under test, over the HAN in ZSE frames."""
         from emulator.devices.han_devices import HanRequestError, Ppmid
         from emulator.devices.topup import ConsumerControls
 
@@ -939,10 +953,7 @@ class ScenarioContext:
         if ppmid is not None:
             external = self.lab.external(step.meter or "ESME")
             if external is not None:
-                raise StepSkipped(
-                    f"{step.action}: {step.meter or 'ESME'} is external ({external.url}); "
-                    f"the emulated {step.device} acts on its meter in-process"
-                )
+                return await self._over_the_han(step, ppmid, external, detail, timeout)
             target = self.lab.device(step.meter or "ESME")
         elif not isinstance(device, ConsumerControls):
             raise ScenarioError(f"{step.action}: {step.device} is neither a meter nor a PPMID")
@@ -980,21 +991,110 @@ class ScenarioContext:
             raise StepFailed(f"{step.action} at {where}: expected {want}, it was not")
         return f"{step.action} at {where}: " + ("actioned" if done else "not actioned")
 
-    def _typed_utrn(
-        self, step: ActionStep, ppmid: Any, target: Any, fuel: str, detail: dict[str, Any]
+    async def _over_the_han(
+        self,
+        step: ActionStep,
+        ppmid: Any,
+        external: ExternalDevice,
+        detail: dict[str, Any],
+        timeout: float,
     ) -> str:
+        """The emulated PPMID asks the meter under test over the HAN (ZSE frames through
+        the hub, emulator/devices/han_consumer.py); the meter's answer is the outcome.
+        A refused UTRN's reason is not in the ZSE answer: it is the meter's alert."""
+        from emulator.devices.han_devices import HanRequestError
+
+        if step.action == "press_button":
+            raise ScenarioError(
+                "press_button: the button is on the meter; on a PPMID use enable_supply"
+            )
+        fuel = external.kind
+        where = f"{step.device} ({fuel}, over the HAN)"
+        request = {"utrn": "top_up", "emergency_credit": "emergency_credit"}.get(
+            step.action, "enable"
+        )
+        text = ""
+        if step.action == "utrn":
+            text = self._utrn_text(step, external.eui)
+            detail["utrn"] = text
+        try:
+            meter, message, use_case = ppmid.han_request(fuel, request, text)
+        except HanRequestError as exc:
+            detail["refused"] = str(exc)
+            if step.accepted:
+                raise StepFailed(f"{step.action} at {where}: {exc}") from None
+            return f"{step.action} at {where} refused: {exc}"
+        runner = self._runner_of(ppmid)
+        alerts = len(self._hub_alerts)
+        wait = min(timeout, ZSE_WAIT_S)
+        answer = await runner.zse_request(meter, message, wait)
+        detail["zse"] = message.encode().hex()
+        detail["zse_answer"] = None if answer is None else answer.encode().hex()
+        if step.action != "utrn":
+            done = ppmid.han_actioned(use_case, answer)  # the PPMID logs it either way
+            detail["actioned"] = done
+        else:
+            outcome = ppmid.han_top_up(use_case, answer)
+        if answer is None:
+            raise StepFailed(f"{step.action} at {where}: no answer within {wait:g} s")
+        if step.action != "utrn":
+            if done != step.accepted:
+                want = "actioned" if step.accepted else "refused"
+                raise StepFailed(f"{step.action} at {where}: expected {want}, it was not")
+            return f"{step.action} at {where}: " + ("actioned" if done else "not actioned")
+        reason = None
+        if not outcome.accepted and step.reason is not None:
+            reason = await self._refusal_alert(external.name, alerts)
+        outcome = dataclasses.replace(outcome, reason=reason)
+        detail.update(result=outcome.result, pence=outcome.pence, reason=reason)
+        return self._utrn_verdict(step, outcome, f"{fuel} over the HAN")
+
+    async def _refusal_alert(self, device: str, since: int) -> int | None:
+        """The code of the first UTRN refusal alert from `device` after `since` (the hub's
+        alerts), waiting a little for it: the meter sends it beside its ZSE answer."""
+        from emulator.devices import supply
+        from emulator.devices.topup import ENGINE_REFUSALS
+
+        codes = {supply.DUPLICATE_UTRN, supply.UTRN_NOT_AUTHENTIC, supply.UTRN_NOT_FOR_DEVICE}
+        codes |= ENGINE_REFUSALS
+        for _ in range(int(REFUSAL_ALERT_WAIT_S / 0.02)):
+            for raw, source, code in self._hub_alerts[since:]:
+                if source != device:
+                    continue
+                for value in response_values(None, None, raw):  # a GNCA carries the code
+                    if value.name == "alert_code" and isinstance(value.raw, int):
+                        code = value.raw
+                if code in codes:
+                    return code
+            await asyncio.sleep(0.02)
+        return None
+
+    def _runner_of(self, device: Any) -> Any:
+        for premises in self.lab.premises:
+            if bytes(device.eui) in premises.devices:
+                return premises.runner_for(device.eui)
+        raise ScenarioError(f"{device.eui} is not on a premises' HAN")
+
+    def _utrn_text(self, step: ActionStep, meter: Eui64) -> str:
+        """The 20 digits the consumer types: given, one typed before, or issued now by the
+        meter's supplier (for `issued_for`, another meter)."""
         from hil.utrn import UtrnIssueError, tamper
 
         if step.utrn_of is not None:
             text = self.utrns.get(step.utrn_of)
+            if text is None and step.utrn_of in self._skipped_utrns:
+                at = self._skipped_utrns[step.utrn_of]
+                external = self.lab.external(at)
+                raise StepSkipped(
+                    f"utrn_of: {step.utrn_of!r} was typed at {at}, which is external"
+                    f" ({external.url if external else '?'}): there is no UTRN to repeat"
+                )
             if text is None:
                 raise ScenarioError(f"utrn_of: no earlier utrn step named {step.utrn_of!r}")
         elif step.utrn is not None:
             text = step.utrn.replace(" ", "").replace("-", "")
         else:
-            issued = self.lab.device(step.issued_for) if step.issued_for else target
-            if issued is None:
-                raise ScenarioError(f"issued_for: {step.issued_for} is not an emulated device")
+            issued = self.lab.eui(step.issued_for) if step.issued_for else meter
             try:
                 text = self._make_utrn(issued, step.amount_pence or 0, step.counter)
             except UtrnIssueError as exc:
@@ -1003,9 +1103,19 @@ class ScenarioContext:
             text = tamper(text, step.tamper)
         if step.name:
             self.utrns[step.name] = text
+        return text
+
+    def _typed_utrn(
+        self, step: ActionStep, ppmid: Any, target: Any, fuel: str, detail: dict[str, Any]
+    ) -> str:
+        text = self._utrn_text(step, Eui64(target.eui))
         outcome = ppmid.enter_utrn(text, fuel) if ppmid is not None else target.enter_utrn(text)
         detail["utrn"] = text
         detail.update(result=outcome.result, pence=outcome.pence, reason=outcome.reason)
+        return self._utrn_verdict(step, outcome, fuel)
+
+    def _utrn_verdict(self, step: ActionStep, outcome: Any, fuel: str) -> str:
+        """The step's verdict on a UTRN's outcome (a `TopUpOutcome`), wherever the meter is."""
         if outcome.accepted != step.accepted:
             want = "accepted" if step.accepted else "refused"
             why = "" if outcome.reason is None else f" (0x{outcome.reason:04X} {outcome.detail})"
@@ -1017,17 +1127,35 @@ class ScenarioContext:
             return f"UTRN accepted by {fuel}: {outcome.pence} pence"
         return f"UTRN refused by {fuel}: 0x{outcome.reason or 0:04X} {outcome.detail}"
 
-    def _make_utrn(self, meter: Any, pence: int, counter: int | None = None) -> str:
-        from emulator.devices.anchors import AnchorRole
+    def _make_utrn(self, meter: Eui64, pence: int, counter: int | None = None) -> str:
         from hil.utrn import issue_utrn
 
-        supplier = meter.anchors.get(AnchorRole.SUPPLIER)
+        supplier = self._supplier_of(meter)
         if supplier is None:
             raise ScenarioError("utrn: the meter has no supplier to issue a UTRN")
         counters = self.dcc.utrn_counters  # shared with the DCC's own top-ups (2.2)
-        return issue_utrn(
-            self.lab.pki.keystore, supplier.eui, meter.eui, pence, counters, counter=counter
-        )
+        return issue_utrn(self.lab.pki.keystore, supplier, meter, pence, counters, counter=counter)
+
+    def _supplier_of(self, meter: Eui64) -> Eui64 | None:
+        """Whose prepayment key a UTRN for `meter` is made with: an emulated meter's
+        supplier trust anchor; for a board, the supplier registered for it at the DCC
+        (the anchor the lab gave it: `smets-hil device` builds it from the same lab)."""
+        from emulator.devices.anchors import AnchorRole
+        from hil.dcc.inventory import DeviceKind
+
+        device = self.lab.device(meter)
+        if device is not None:
+            anchor = device.anchors.get(AnchorRole.SUPPLIER)
+            return None if anchor is None else Eui64(anchor.eui)
+        entry = self.lab.inventory.get(meter)
+        if entry is None or entry.hub is None:
+            return None
+        registration = self.lab.registrations.get(bytes(entry.hub))
+        if registration is None:
+            return None
+        if entry.kind == DeviceKind.GSME:
+            return registration.gas_supplier
+        return registration.import_supplier
 
     async def _raw(self, step: RawStep, detail: dict[str, Any], timeout: float) -> str:
         raw = bytes.fromhex(step.raw) if isinstance(step.raw, str) else self._build(step.raw)

@@ -356,3 +356,34 @@ def encode_gbz_alert(alert: GbzAlert) -> bytes:
         for c in body:
             _write_component(c, out)
     return bytes(out)
+
+
+# -- a bare ZCL frame (no GBZ component around it) -----------------------------------------
+
+
+def encode_zcl_frame(cluster: int, frame: ZclFrame) -> bytes:
+    """A ZCL frame as a HAN peer sends it: header, then the command's payload.
+
+    The same header and payload layout as inside a GBZ component, without the
+    component's control, cluster and length (the carrier names the cluster).
+    """
+    if frame.fields is None:
+        raise GbcsEncodeError("zcl", "a bare ZCL frame needs its fields (no encrypted payload)")
+    out = bytearray((frame.frame_control,))
+    if frame.frame_control & FC_MANUFACTURER:
+        out += (frame.manufacturer_code or 0).to_bytes(2, "little")
+    out += bytes((frame.sequence & 0xFF, frame.command_id & 0xFF))
+    out += encode_zcl_payload(cluster, frame.frame_control, frame.command_id, frame.fields)
+    return bytes(out)
+
+
+def decode_zcl_frame(cluster: int, raw: bytes, path: str = "zcl") -> ZclFrame:
+    """The inverse of `encode_zcl_frame`; a command without a schema, a short or a long
+    payload is a `GbcsDecodeError` naming the field."""
+    r = Reader(raw, path=path)
+    fc = r.u8("frame_control")
+    manufacturer = r.uint_le(2, "manufacturer_code") if fc & FC_MANUFACTURER else None
+    seq = r.u8("sequence")
+    cmd = r.u8("command_id")
+    name, fields = decode_zcl_payload(cluster, fc, cmd, r.take(r.remaining, "payload"), path)
+    return ZclFrame(fc, seq, cmd, fields, None, manufacturer, name)

@@ -99,7 +99,17 @@ async def run_against_a_board(
 
 
 #: Scenarios whose every step acts on the inside of the ESME: all SKIP, with the reason.
-ALL_INSIDE = {"replayed-utrn.yaml"}  # UTRNs typed at the emulated PPMID reach the meter in-process
+ALL_INSIDE: set[str] = set()
+#: Consumer actions at the emulated PPMID on the external ESME: they go over the HAN (ZSE
+#: frames through the hub, docs/wire-protocol.md) and pass, by scenario file. The UTRN
+#: replayed from a step typed at the board's own keypad (a SKIP) stays SKIP.
+OVER_THE_HAN = {
+    "electricity-emergency-credit.yaml": 3,
+    "night-non-disablement.yaml": 2,
+    "replayed-utrn.yaml": 1,
+    "run-out-of-credit.yaml": 2,
+    "top-up-remote-and-ppmid.yaml": 1,
+}
 
 CASES = [
     pytest.param(folder, path, id=f"{folder}/{path.name}")
@@ -124,3 +134,6 @@ async def test_scenarios_pass_with_the_esme_external(
         for step in record.steps:
             if step.verdict == Verdict.SKIP:  # only for the inside of the board, saying so
                 assert "ESME" in step.message and "external" in step.message, step.message
+        han = [s for s in record.steps if "over the HAN" in s.message]
+        assert all(s.verdict == Verdict.PASS for s in han), problems(record)
+        assert len(han) == OVER_THE_HAN.get(path.name, 0), [s.message for s in han]
