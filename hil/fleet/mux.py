@@ -9,9 +9,14 @@ the mux hands each message to the inboxes subscribed to its topic. On the wire
 it is the same topic tree and payloads as docs/wire-protocol.md, so devices on
 a mux and devices on their own connections talk to each other. Each link
 publishes its addresses' retained ``online`` on open and bind and ``offline`` on
-close, as an `MqttLink` does; what is lost is the per-device last will (a
-connection has one): a worker killed outright leaves its devices ``online``
-until the coordinator reports the worker and its premises lost.
+close, as an `MqttLink` does. A connection has one last will, not one per
+device: the mux's will (given by the worker) is a retained ``offline`` on a
+topic of the mux itself, and ``online`` is published there on every connect.
+The devices' own status topics of a worker killed outright are set
+``offline`` by the coordinator when that worker's will arrives (see
+`hil.fleet.coordinator`); after a reconnect the mux publishes the retained
+status of every address again, since the broker may have lost them with a
+restart.
 
 URLs are ``fleetmux://<key>/<lab>``, where `key` names a mux registered with
 `register` in this process; `open_link` finds the backend through
@@ -46,6 +51,8 @@ _MUXES: dict[str, Mux] = {}
 RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 4.0)
 #: Topics per SUBSCRIBE when subscribing everything again after a reconnect.
 RESUBSCRIBE_BATCH: Final = 200
+#: Seconds of MQTT keepalive: a broker silent 1.5x this long is a lost connection.
+KEEPALIVE_S: Final = 30
 
 
 class Mux:
@@ -63,9 +70,22 @@ class Mux:
     are the links closed.
     """
 
-    def __init__(self, broker: str, qos: int = 1) -> None:
+    def __init__(
+        self,
+        broker: str,
+        qos: int = 1,
+        will: wire.Will | None = None,
+        keepalive: float = KEEPALIVE_S,
+    ) -> None:
         self.broker = broker
         self.qos = qos
+        #: Published by the broker (retained) when this connection ends unannounced;
+        #: ``online`` goes to the same topic on every connect.
+        self.will = will
+        self.keepalive = keepalive
+        #: The last retained status published per status topic, published again after a
+        #: reconnect (a restarted broker may have forgotten retained messages).
+        self._presence: dict[str, bytes] = {}
         self.routes: dict[str, list[Inbox]] = {}
         #: The topics each inbox is routed from (closing 1,000 links is not quadratic).
         self._topics_of: dict[Inbox, list[str]] = {}
@@ -79,8 +99,15 @@ class Mux:
         self._closed = False
 
     async def open(self) -> None:
-        self._client = await self._dial()
+        client = await self._dial()
+        await self._announce(client)
+        self._client = client
         self._ready.set()
+
+    async def _announce(self, client: wire.LeanClient) -> None:
+        """``online`` on the will's topic: cleared by the will when this connection dies."""
+        if self.will is not None:
+            await client.publish(self.will.topic, ONLINE, 1, retain=True)
 
     async def _dial(self) -> wire.LeanClient:
         target = parse_mqtt_url(self.broker)
@@ -92,10 +119,11 @@ class Mux:
             f"smets-fleet-mux-{secrets.token_hex(4)}",
             self._deliver,
             lambda exc: self._lost(generation, exc),
-            keepalive=30,
+            keepalive=self.keepalive,
             timeout=30.0,
             username=target.username,
             password=target.password,
+            will=self.will,
         )
 
     async def close(self) -> None:
@@ -143,6 +171,9 @@ class Mux:
                 for at in range(0, len(topics), RESUBSCRIBE_BATCH):
                     batch = topics[at : at + RESUBSCRIBE_BATCH]
                     await client.subscribe([(t, self.qos) for t in batch])
+                await self._announce(client)
+                for status, value in list(self._presence.items()):
+                    await client.publish(status, value, 1, retain=True)
             except LinkError as exc:
                 log.warning("%s: mux reconnect %d failed: %s", self.broker, attempt, exc)
                 if client is not None:
@@ -211,12 +242,14 @@ class Mux:
 
     async def presence(self, lab: str, eui: Eui64, status: bytes) -> None:
         """Retained online/offline of one address, QoS 1, as `MqttLink` publishes it."""
-        await self.publish(status_topic(lab, bytes(eui)), status, retain=True)
+        where = status_topic(lab, bytes(eui))
+        self._presence[where] = status
+        await self.publish(where, status, retain=True)
 
 
-async def register(key: str, broker: str, qos: int = 1) -> Mux:
+async def register(key: str, broker: str, qos: int = 1, will: wire.Will | None = None) -> Mux:
     """Connect a mux for `broker` and make ``fleetmux://<key>/LAB`` URLs use it."""
-    mux = Mux(broker, qos)
+    mux = Mux(broker, qos, will)
     await mux.open()
     _MUXES[key] = mux
     return mux

@@ -88,11 +88,12 @@ async def test_a_worker_on_an_earlier_runs_retained_config_is_not_taken_for_ours
 ) -> None:
     import asyncio
 
-    from hil.fleet.protocol import Shard, connected, encode, topic
+    from hil.fleet.control import Control, opened
+    from hil.fleet.protocol import Shard, encode, topic
     from hil.fleet.worker import run_worker
 
     stale = FleetConfig(1, 1, MIX, 1.0, run="t-stale", nonce="earlier")
-    async with connected(broker_url, "test") as client:
+    async with opened(Control(broker_url, "test", [], lambda *_: None)) as client:
         await client.publish(
             topic("t-stale", "config"), encode(stale.to_dict()), qos=1, retain=True
         )
@@ -110,12 +111,13 @@ async def test_a_worker_still_waiting_for_its_config_is_alive_not_lost(broker_ur
     # keep it alive. Here it never gets further: lost for not being ready, not for silence.
     import asyncio
 
-    from hil.fleet.protocol import connected, encode, topic
+    from hil.fleet.control import Control, opened
+    from hil.fleet.protocol import encode, topic
 
     config = FleetConfig(1, 1, MIX, 1.0, run="t-slow", ready_timeout=5.0, beat_timeout=2.0)
 
     async def waiting_worker() -> None:
-        async with connected(broker_url, "slow") as client:
+        async with opened(Control(broker_url, "slow", [], lambda *_: None)) as client:
             while True:
                 beat = {"phase": "waiting", "nonce": "", "built": 0, "sent": 0}
                 await client.publish(topic("t-slow", "beat", 1), encode(beat), qos=0)
