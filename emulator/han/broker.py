@@ -219,3 +219,57 @@ class MosquittoBroker(_Broker):
 
     def __repr__(self) -> str:
         return f"<MosquittoBroker {self.url}>"
+
+
+class RestartableBroker(_Broker):
+    """An embedded or mosquitto broker that can be stopped and started again on its port.
+
+    What a broker restart drill needs (tests of reconnecting links and fleets):
+    the clients keep their URL, and the new broker starts empty (no retained
+    messages, no sessions), as a restarted broker without persistence does.
+    """
+
+    def __init__(self, kind: str = "embedded", port: int = 0) -> None:
+        if kind not in ("embedded", "mosquitto"):
+            raise LinkError(f"broker kind must be embedded or mosquitto, not {kind!r}")
+        self.kind = kind
+        self.host = LOCALHOST
+        self.port = port or free_port(self.host)
+        self.restarts = 0
+        self._running: EmbeddedBroker | MosquittoBroker | None = None
+
+    async def start(self) -> None:
+        if self._running is not None:
+            return
+        broker = (
+            EmbeddedBroker(self.port) if self.kind == "embedded" else MosquittoBroker(self.port)
+        )
+        await broker.__aenter__()
+        self._running = broker
+
+    async def stop(self) -> None:
+        broker, self._running = self._running, None
+        if broker is not None:
+            await broker.__aexit__(None, None, None)
+
+    async def restart(self, down_s: float = 0.0) -> None:
+        """Stop, stay down `down_s` seconds, start again on the same port."""
+        await self.stop()
+        await asyncio.sleep(down_s)
+        await self.start()
+        self.restarts += 1
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        return f"<RestartableBroker {self.kind} {self.url}>"
