@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -21,6 +22,8 @@ from typing import Any, Final, Self
 
 from emulator.errors import LinkError
 from emulator.han.mqtt import DEFAULT_LAB
+
+log = logging.getLogger(__name__)
 
 LOCALHOST: Final = "127.0.0.1"
 
@@ -99,6 +102,33 @@ class EmbeddedBroker(_Broker):
         broker, self._broker = self._broker, None
         if broker is not None:
             await broker.shutdown()
+
+    async def crash(self) -> None:
+        """Drop every client connection, then shut down (a broker restart drill).
+
+        amqtt 0.12's orderly `shutdown` stops each session's handler and waits for
+        its reader to finish handling the closed connection, which under traffic
+        can wait forever (seen with a fleet's dozen clients), leaving the clients
+        connected to a half-stopped broker. Aborting the sockets first lets every
+        reader end by itself; the shutdown is then bounded, and the listener is
+        closed in any case so the port can be bound again.
+        """
+        broker, self._broker = self._broker, None
+        if broker is None:
+            return
+        # amqtt has no public "drop all clients" (checked against 0.12).
+        for _, handler in list(broker._sessions.values()):
+            writer = getattr(getattr(handler, "writer", None), "_writer", None)
+            transport = getattr(writer, "transport", None)
+            if transport is not None:
+                transport.abort()
+        for server in broker._servers.values():
+            with contextlib.suppress(Exception):
+                await server.close_instance()
+        try:
+            await asyncio.wait_for(broker.shutdown(), 5.0)
+        except Exception as exc:  # a stuck amqtt session: the listener is closed already
+            log.warning("embedded broker shutdown after crash: %r", exc)
 
     def __repr__(self) -> str:
         return f"<EmbeddedBroker {self.url}>"
@@ -248,8 +278,11 @@ class RestartableBroker(_Broker):
         self._running = broker
 
     async def stop(self) -> None:
+        """Stop as a crashing broker does: every client connection drops at once."""
         broker, self._running = self._running, None
-        if broker is not None:
+        if isinstance(broker, EmbeddedBroker):
+            await broker.crash()
+        elif broker is not None:
             await broker.__aexit__(None, None, None)
 
     async def restart(self, down_s: float = 0.0) -> None:

@@ -48,6 +48,13 @@ log = logging.getLogger(__name__)
 #: default: 4 connections per premises cost the broker more than they show.
 MUX_FROM: Final = 100
 
+#: Seconds a worker whose will arrived gets to be heard from again before it is lost,
+#: counted from when the coordinator's own connection is up. A broker that shuts down
+#: (mosquitto on SIGTERM) publishes the wills of clients it disconnects, so a will alone
+#: cannot tell a dead worker from a broker restart; a worker that reconnects beats
+#: within a second or two (its reconnect backoff is at most 4 s a step).
+WILL_GRACE_S: Final = 10.0
+
 
 @dataclass
 class FleetConfig:
@@ -120,6 +127,10 @@ class ShardState:
     offline: int = 0
     #: Wills heard from this worker's shared connections (``mux/<K>/<role>`` = offline).
     mux_wills: int = 0
+    #: When its control connection's will arrived and it has not been heard from since.
+    will_at: float | None = None
+    #: Control wills heard (a broker restart sends them too, see `WILL_GRACE_S`).
+    wills: int = 0
 
     @property
     def finished(self) -> bool:
@@ -186,6 +197,7 @@ class FleetResult:
                     "peak_rss_kb": None if s.done is None else s.done["peak_rss_kb"],
                     "mux": None if s.done is None else s.done.get("mux"),
                     "control": None if s.done is None else s.done.get("control"),
+                    "links": None if s.done is None else s.done.get("links"),
                     "devices_set_offline": s.offline,
                 }
                 for k, s in sorted(self.shards.items())
@@ -204,18 +216,27 @@ class FleetResult:
         """
         workers_control = 0.0
         mux_reconnects = 0
+        link_reconnects = 0
         for s in self.shards.values():
             if s.done is None:
                 continue
             workers_control += float((s.done.get("control") or {}).get("reconnects", 0))
+            link_reconnects += int((s.done.get("links") or {}).get("reconnects", 0))
             for counters in (s.done.get("mux") or {}).values():
                 mux_reconnects += int(counters.get("reconnects", 0))
         return {
             "coordinator": self.control,
             "worker_control_reconnects": int(workers_control),
             "mux_reconnects": mux_reconnects,
+            "link_reconnects": link_reconnects,
+            "wills": sum(s.wills for s in self.shards.values()),
             "mux_wills": sum(s.mux_wills for s in self.shards.values()),
-            "any": bool(self.control.get("reconnects") or workers_control or mux_reconnects),
+            "any": bool(
+                self.control.get("reconnects")
+                or workers_control
+                or mux_reconnects
+                or link_reconnects
+            ),
         }
 
 
@@ -254,6 +275,8 @@ class Coordinator:
         #: Lost workers whose devices' status is still to be set offline.
         self._to_offline: list[ShardState] = []
         self.control: Control | None = None
+        #: When our own control connection last came up (a will's grace starts then).
+        self._up_since = time.monotonic()
 
     def _t(self, *parts: str | int) -> str:
         return topic(self.config.run, *parts)
@@ -300,6 +323,7 @@ class Coordinator:
                 self._t("mux", "+", "+"),
             ],
             self._on_message,
+            on_connect=self._reconnected,
         )
         self.control = client
         await client.open()
@@ -359,6 +383,9 @@ class Coordinator:
             client.counters(),
         )
 
+    async def _reconnected(self) -> None:
+        self._up_since = time.monotonic()
+
     async def _announce(self, client: Control) -> None:
         """Repeat the config until every worker is ready.
 
@@ -385,6 +412,15 @@ class Coordinator:
             for state in self.shards.values():
                 if state.lost or state.done is not None:
                     continue
+                if (
+                    state.will_at is not None
+                    and now - max(state.will_at, self._up_since) > WILL_GRACE_S
+                ):
+                    self._lose(
+                        state,
+                        "connection to the broker dropped (MQTT will), "
+                        f"not back within {WILL_GRACE_S:.0f} s",
+                    )
                 if state.heard and now - state.last_beat > self.config.beat_timeout:
                     self._lose(state, f"no heartbeat for {self.config.beat_timeout:.0f} s")
                 process = self.processes.get(state.shard.index)
@@ -453,7 +489,16 @@ class Coordinator:
             log.warning("message from unknown shard %s ignored", k)
             return
         if kind == "status":
-            self._lose(state, "connection to the broker dropped (MQTT will)")
+            if not state.lost and state.will_at is None:
+                state.will_at = time.monotonic()
+                state.wills += 1
+                log.warning(
+                    "worker %s: its connection dropped (MQTT will); lost unless heard "
+                    "from within %.0f s",
+                    state.shard,
+                    WILL_GRACE_S,
+                )
+                self._changed.set()
             return
         if not payload:
             return  # a cleared retained message
@@ -475,6 +520,9 @@ class Coordinator:
             return
         state.last_beat = time.monotonic()
         state.heard = True
+        if state.will_at is not None:
+            log.warning("worker %s: heard from again after its will: not lost", state.shard)
+            state.will_at = None
         if kind == "beat":
             self._beat(state, data)
         elif kind == "ready":

@@ -134,6 +134,11 @@ class Mux:
             await asyncio.wait({reconnecting})
         client, self._client = self._client, None
         if client is not None:
+            if self.will is not None:  # a clean close says what the will would have said
+                with contextlib.suppress(LinkError, TimeoutError):
+                    await asyncio.wait_for(
+                        client.publish(self.will.topic, self.will.payload, 1, retain=True), 5.0
+                    )
             await client.close()
         self._close_inboxes(LinkClosed(f"{self.broker}: mux closed"))
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import LinkError
-from emulator.han.mqtt import OFFLINE
+from emulator.han.mqtt import OFFLINE, MqttLink
 from emulator.premises import lab_pki
 from hil.fleet import mux, wire
 from hil.fleet.control import Control
@@ -193,6 +193,7 @@ class Worker:
                     "peak_rss_kb": _peak_rss_kb(),
                     "mux": self._mux_counters(),
                     "control": client.counters(),
+                    "links": self._link_counters(),
                 }
             ),
             qos=1,
@@ -223,6 +224,18 @@ class Worker:
                     "dropped": shared.dropped,
                 }
         return out
+
+    def _link_counters(self) -> dict[str, float]:
+        """Broker reconnects of the premises' own MQTT links (none with the mux)."""
+        reconnects = retried = 0
+        down = 0.0
+        for p in self.premises:
+            for link in p.premises.links:
+                if isinstance(link, MqttLink):
+                    reconnects += link.reconnects
+                    retried += link.retried
+                    down += link.down_s
+        return {"reconnects": reconnects, "retried": retried, "down_s": round(down, 2)}
 
     async def _connect(self, fleet_premises: FleetPremises, slots: asyncio.Semaphore) -> None:
         try:

@@ -1,0 +1,70 @@
+"""A fleet whose broker restarts mid-run: everything reconnects, the run completes and says so."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from conftest import _mosquitto_required
+
+from emulator.han.broker import RestartableBroker, find_mosquitto
+from hil.fleet.coordinator import Coordinator, FleetConfig
+from hil.fleet.mix import Mix
+
+MIX = Mix(rate=20.0, weights={"read": 2, "critical": 1, "firmware": 1}, timeout_s=3.0)
+
+
+@pytest.fixture(params=["embedded", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
+async def restartable(request: pytest.FixtureRequest) -> AsyncIterator[RestartableBroker]:
+    if request.param == "mosquitto" and find_mosquitto() is None:
+        if _mosquitto_required(request.config):
+            pytest.fail("mosquitto tests were selected but no mosquitto binary is installed")
+        pytest.skip("mosquitto not installed (Debian: apt-get install mosquitto)")
+    async with RestartableBroker(request.param) as broker:
+        yield broker
+
+
+@pytest.mark.parametrize("mux", [False, True], ids=["own-connections", "mux"])
+async def test_a_fleet_whose_broker_restarts_mid_run_completes(
+    restartable: RestartableBroker, mux: bool
+) -> None:
+    config = FleetConfig(2, 2, MIX, 8.0, run="t-restart", beat_timeout=20.0, mux=mux)
+    coordinator = Coordinator(restartable.url, config)
+    restarted: list[int] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    def restart_once(c: Coordinator) -> None:
+        running = all(s.phase == "running" for s in c.shards.values())
+        if not restarted and running and c.ok >= 10:
+            restarted.append(sum(s.sent for s in c.shards.values()))
+            tasks.append(asyncio.create_task(restartable.restart(down_s=0.5)))
+
+    began = time.monotonic()
+    report = (await coordinator.run(progress=restart_once)).to_dict()
+    await asyncio.gather(*tasks)
+    assert restarted, "the fleet never got going"
+    assert restartable.restarts == 1
+    assert time.monotonic() - began < 90  # nothing hung
+    # No worker lost: the outage is short of every deadline.
+    assert report["lost_premises"] == []
+    assert all(w["lost"] is None for w in report["workers"].values())
+    outages = report["broker_outages"]
+    assert outages["any"] is True
+    assert outages["coordinator"]["reconnects"] == 1
+    assert outages["worker_control_reconnects"] == 2  # each worker's control connection
+    if mux:
+        assert outages["mux_reconnects"] == 2
+        assert outages["link_reconnects"] == 0
+    else:  # each premises: the hub's link and its three devices' links
+        assert outages["link_reconnects"] == 8
+    # Every request is accounted for: answered, or failed for the outage (not hung).
+    requests = report["requests"]
+    assert requests["sent"] == requests["ok"] + requests["failed"]
+    assert set(report["failures"]) <= {"timeout"}
+    assert sum(report["failures"].values()) == requests["failed"]
+    # Traffic went on after the restart.
+    assert requests["ok"] > restarted[0] + 40
+    if requests["failed"]:
+        assert report["verdict"] == "failed"
