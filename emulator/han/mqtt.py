@@ -409,7 +409,9 @@ class MqttLink(Link):
             elif self._reconnecting is None:
                 self._up.clear()
                 self._client = None
-                log.warning("%s: broker connection lost (%s); connecting again", self.url, exc)
+                # INFO: if it never comes back the loss surfaces as the link's error (one
+                # line at a command's exit); a reconnect is logged as a warning.
+                log.info("%s: broker connection lost (%s); connecting again", self.url, exc)
                 self._reconnecting = asyncio.create_task(
                     self._reconnect(exc), name=f"reconnect[{self._client_id}]"
                 )
@@ -458,9 +460,7 @@ class MqttLink(Link):
                 len(self._subscribed),
             )
             return
-        log.error(
-            "%s: gave up reconnecting after %d attempts", self.url, len(self.reconnect_delays)
-        )
+        log.info("%s: gave up reconnecting after %d attempts", self.url, len(self.reconnect_delays))
         self._reconnecting = None
         self._on_lost(cause)
         self._up.set()  # wake waiting senders: they find the link lost
