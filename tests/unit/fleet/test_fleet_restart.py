@@ -68,3 +68,43 @@ async def test_a_fleet_whose_broker_restarts_mid_run_completes(
     assert requests["ok"] > restarted[0] + 40
     if requests["failed"]:
         assert report["verdict"] == "failed"
+
+
+async def test_a_control_connection_outlives_a_broker_restart(
+    restartable: RestartableBroker,
+) -> None:
+    from hil.fleet.control import Control, opened
+
+    got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+    reconnected: list[bool] = []
+
+    async def on_connect() -> None:
+        reconnected.append(True)
+
+    listener = Control(
+        restartable.url, "l", ["c/+"], lambda t, p, r: got.put_nowait((t, p)), on_connect=on_connect
+    )
+    async with opened(listener), opened(Control(restartable.url, "s", [], print)) as sender:
+        await sender.publish("c/1", b"before")
+        assert await asyncio.wait_for(got.get(), 5) == ("c/1", b"before")
+        await restartable.stop()
+        await asyncio.sleep(0.2)
+        assert not sender.connected
+        # QoS 0 while down: not sent, counted; QoS 1 waits for the connection to return.
+        assert await sender.publish("c/2", b"beat", qos=0) is False
+        assert sender.dropped == 1
+        pending = asyncio.create_task(sender.publish("c/3", b"after"))
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+        await restartable.start()
+        await asyncio.wait_for(pending, 15)
+        # Delivered once the listener is back too (it subscribed again).
+        while listener.reconnects == 0:
+            await asyncio.sleep(0.05)
+        await sender.publish("c/4", b"later")
+        seen = {await asyncio.wait_for(got.get(), 5)}
+        if ("c/4", b"later") not in seen:
+            seen.add(await asyncio.wait_for(got.get(), 5))
+        assert ("c/4", b"later") in seen
+        assert sender.reconnects == 1 and listener.reconnects == 1 and reconnected == [True]
+        assert listener.counters()["down_s"] > 0.5
