@@ -350,12 +350,18 @@ class Coordinator:
             t0 = time.monotonic()
             self.recent = [(t0, 0)]
             await client.publish(self._t("start"), b"{}", qos=1)
-            await self._until(
-                lambda s: s.finished,
-                self.config.duration + self.config.mix.timeout_s + 15.0,
-                "done",
-                progress,
-            )
+            starter = asyncio.create_task(self._repeat_start(client))
+            try:
+                await self._until(
+                    lambda s: s.finished,
+                    self.config.duration + self.config.mix.timeout_s + 15.0,
+                    "done",
+                    progress,
+                )
+            finally:
+                starter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starter
             traffic_s = min(time.monotonic() - t0, self.config.duration)
             self.phase = "done"
         finally:
@@ -382,6 +388,18 @@ class Coordinator:
             setup_s,
             client.counters(),
         )
+
+    async def _repeat_start(self, client: Control) -> None:
+        """Say ``start`` again every second while a worker still beats ``ready``.
+
+        A worker whose control connection was down when ``start`` went out (a broker
+        restart) would otherwise wait for it until its patience ran out.
+        """
+        while True:
+            await asyncio.sleep(1.0)
+            if any(s.phase == "ready" and not s.lost for s in self.shards.values()):
+                with contextlib.suppress(FleetError):
+                    await client.publish(self._t("start"), b"{}", qos=1)
 
     async def _reconnected(self) -> None:
         self._up_since = time.monotonic()
