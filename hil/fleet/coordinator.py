@@ -439,7 +439,9 @@ class Coordinator:
                         "connection to the broker dropped (MQTT will), "
                         f"not back within {WILL_GRACE_S:.0f} s",
                     )
-                if state.heard and now - state.last_beat > self.config.beat_timeout:
+                # Silence while our own connection was down is not the worker's.
+                silent = now - max(state.last_beat, self._up_since)
+                if state.heard and silent > self.config.beat_timeout:
                     self._lose(state, f"no heartbeat for {self.config.beat_timeout:.0f} s")
                 process = self.processes.get(state.shard.index)
                 if process is not None and process.returncode is not None and not state.lost:
