@@ -217,6 +217,7 @@ class MqttLink(Link):
         #: Every topic subscribed, in order: subscribed again after a reconnect.
         self._subscribed: dict[str, None] = {}
         self._reconnecting: asyncio.Task[None] | None = None
+        self._later: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
         #: Times the broker connection dropped and came back.
         self.reconnects = 0
@@ -334,10 +335,11 @@ class MqttLink(Link):
             raise LinkError(f"{self.url}: cannot watch {Eui64(eui)}: {exc}") from exc
 
     async def _close(self) -> None:
-        reconnecting, self._reconnecting = self._reconnecting, None
-        if reconnecting is not None:
-            reconnecting.cancel()
-            await asyncio.wait({reconnecting})
+        for task in (self._reconnecting, self._later):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})
+        self._reconnecting = self._later = None
         self._up.set()  # senders waiting for a reconnect find the link closed
         pump, self._pump = self._pump, None
         if pump is not None:
@@ -451,6 +453,8 @@ class MqttLink(Link):
             self.down_s += loop.time() - began
             self._reconnecting = None
             self._up.set()
+            if self._local:
+                self._later = asyncio.create_task(self._announce_later(client))
             log.warning(
                 "%s: connected again after %.1f s (attempt %d), %d topics subscribed again; "
                 "envelopes sent to it meanwhile are lost",
@@ -464,6 +468,21 @@ class MqttLink(Link):
         self._reconnecting = None
         self._on_lost(cause)
         self._up.set()  # wake waiting senders: they find the link lost
+
+    async def _announce_later(self, client: aiomqtt.Client) -> None:
+        """Say ``online`` again once the broker has surely dropped the connection we left.
+
+        A connection lost to silence (half-open) may still be open at the broker,
+        which sends its will (``offline``) only when its own keepalive check drops it,
+        possibly after the new connection said ``online``.
+        """
+        await asyncio.sleep(1.5 * self.keepalive + 1.0)
+        if self._client is client and not self._closed:
+            try:
+                for eui in self._local:
+                    await client.publish(status_topic(self.lab, eui), ONLINE, qos=1, retain=True)
+            except Exception as exc:  # lost again: the next reconnect says online itself
+                log.debug("%s: online not said again: %s", self.url, exc)
 
     def _on_lost(self, exc: BaseException) -> None:
         if self._lost is not None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 from collections.abc import Iterable
 from typing import Any, Final
@@ -96,6 +97,7 @@ class Mux:
         self._generation = 0
         self._ready = asyncio.Event()
         self._reconnecting: asyncio.Task[None] | None = None
+        self._later: asyncio.Task[None] | None = None
         self._closed = False
 
     async def open(self) -> None:
@@ -128,10 +130,11 @@ class Mux:
 
     async def close(self) -> None:
         self._closed = True
-        reconnecting, self._reconnecting = self._reconnecting, None
-        if reconnecting is not None:
-            reconnecting.cancel()
-            await asyncio.wait({reconnecting})
+        for task in (self._reconnecting, self._later):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})
+        self._reconnecting = self._later = None
         client, self._client = self._client, None
         if client is not None:
             if self.will is not None:  # a clean close says what the will would have said
@@ -177,8 +180,14 @@ class Mux:
                     batch = topics[at : at + RESUBSCRIBE_BATCH]
                     await client.subscribe([(t, self.qos) for t in batch])
                 await self._announce(client)
-                for status, value in list(self._presence.items()):
-                    await client.publish(status, value, 1, retain=True)
+                presence = list(self._presence.items())
+                for at in range(0, len(presence), RESUBSCRIBE_BATCH):
+                    await asyncio.gather(
+                        *(
+                            client.publish(status, value, 1, retain=True)
+                            for status, value in presence[at : at + RESUBSCRIBE_BATCH]
+                        )
+                    )
             except LinkError as exc:
                 log.warning("%s: mux reconnect %d failed: %s", self.broker, attempt, exc)
                 if client is not None:
@@ -187,6 +196,8 @@ class Mux:
             self._client = client
             self.reconnects += 1
             self._ready.set()
+            if self.will is not None:
+                self._later = asyncio.create_task(self._announce_later(client))
             log.warning(
                 "%s: mux connected again (attempt %d), %d topics subscribed again",
                 self.broker,
@@ -198,6 +209,18 @@ class Mux:
         self._closed = True
         self._ready.set()  # wake waiting publishers: they find no connection and fail
         self._close_inboxes(LinkClosed(f"{self.broker}: broker connection lost: {cause}"))
+
+    async def _announce_later(self, client: wire.LeanClient) -> None:
+        """Say ``online`` again once the broker has surely dropped the connection we left.
+
+        A connection we gave up on as silent (a half-open socket, a frozen broker)
+        may still be open at the broker, which publishes its will only when its own
+        keepalive check drops it: after our new connection said ``online``.
+        """
+        await asyncio.sleep(1.5 * max(1, math.ceil(self.keepalive)) + 1.0)
+        if self._client is client and not self._closed:
+            with contextlib.suppress(LinkError):
+                await self._announce(client)
 
     async def _connected(self) -> wire.LeanClient:
         if self._client is None and not self._closed and self._reconnecting is not None:
