@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -21,6 +22,8 @@ from typing import Any, Final, Self
 
 from emulator.errors import LinkError
 from emulator.han.mqtt import DEFAULT_LAB
+
+log = logging.getLogger(__name__)
 
 LOCALHOST: Final = "127.0.0.1"
 
@@ -99,6 +102,33 @@ class EmbeddedBroker(_Broker):
         broker, self._broker = self._broker, None
         if broker is not None:
             await broker.shutdown()
+
+    async def crash(self) -> None:
+        """Drop every client connection, then shut down (a broker restart drill).
+
+        amqtt 0.12's orderly `shutdown` stops each session's handler and waits for
+        its reader to finish handling the closed connection, which under traffic
+        can wait forever (seen with a fleet's dozen clients), leaving the clients
+        connected to a half-stopped broker. Aborting the sockets first lets every
+        reader end by itself; the shutdown is then bounded, and the listener is
+        closed in any case so the port can be bound again.
+        """
+        broker, self._broker = self._broker, None
+        if broker is None:
+            return
+        # amqtt has no public "drop all clients" (checked against 0.12).
+        for _, handler in list(broker._sessions.values()):
+            writer = getattr(getattr(handler, "writer", None), "_writer", None)
+            transport = getattr(writer, "transport", None)
+            if transport is not None:
+                transport.abort()
+        for server in broker._servers.values():
+            with contextlib.suppress(Exception):
+                await server.close_instance()
+        try:
+            await asyncio.wait_for(broker.shutdown(), 5.0)
+        except Exception as exc:  # a stuck amqtt session: the listener is closed already
+            log.warning("embedded broker shutdown after crash: %r", exc)
 
     def __repr__(self) -> str:
         return f"<EmbeddedBroker {self.url}>"
@@ -219,3 +249,60 @@ class MosquittoBroker(_Broker):
 
     def __repr__(self) -> str:
         return f"<MosquittoBroker {self.url}>"
+
+
+class RestartableBroker(_Broker):
+    """An embedded or mosquitto broker that can be stopped and started again on its port.
+
+    What a broker restart drill needs (tests of reconnecting links and fleets):
+    the clients keep their URL, and the new broker starts empty (no retained
+    messages, no sessions), as a restarted broker without persistence does.
+    """
+
+    def __init__(self, kind: str = "embedded", port: int = 0) -> None:
+        if kind not in ("embedded", "mosquitto"):
+            raise LinkError(f"broker kind must be embedded or mosquitto, not {kind!r}")
+        self.kind = kind
+        self.host = LOCALHOST
+        self.port = port or free_port(self.host)
+        self.restarts = 0
+        self._running: EmbeddedBroker | MosquittoBroker | None = None
+
+    async def start(self) -> None:
+        if self._running is not None:
+            return
+        broker = (
+            EmbeddedBroker(self.port) if self.kind == "embedded" else MosquittoBroker(self.port)
+        )
+        await broker.__aenter__()
+        self._running = broker
+
+    async def stop(self) -> None:
+        """Stop as a crashing broker does: every client connection drops at once."""
+        broker, self._running = self._running, None
+        if isinstance(broker, EmbeddedBroker):
+            await broker.crash()
+        elif broker is not None:
+            await broker.__aexit__(None, None, None)
+
+    async def restart(self, down_s: float = 0.0) -> None:
+        """Stop, stay down `down_s` seconds, start again on the same port."""
+        await self.stop()
+        await asyncio.sleep(down_s)
+        await self.start()
+        self.restarts += 1
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        return f"<RestartableBroker {self.kind} {self.url}>"

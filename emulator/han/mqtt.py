@@ -18,6 +18,14 @@ drops our own broadcasts), so any 3.1.1 or 5 broker works: amqtt embedded for
 tests, mosquitto or a cluster for scale. ``protocol=5`` makes the client speak
 MQTT 5 to brokers that prefer it.
 
+A link whose broker connection drops (a broker restart, a cluster node that
+goes away) connects again with backoff (`RECONNECT_DELAYS`), subscribes its
+topics again and publishes its addresses' ``online`` again, without closing its
+inbox: the device or hub on it carries on. Sessions are clean, so envelopes
+the broker held for it meanwhile are lost; the link counts the outage
+(`MqttLink.reconnects`, `MqttLink.retried`) and logs it. Only when every
+attempt fails is the link lost (`Link.lost`) and its inbox closed.
+
 Wraps aiomqtt 2.x (``>=2.5,<3``); aiomqtt is imported on `open`, not on import.
 """
 
@@ -50,6 +58,9 @@ DEFAULT_LAB: Final = "lab"
 DEFAULT_KEEPALIVE: Final = 60
 ONLINE: Final = b"online"
 OFFLINE: Final = b"offline"
+
+#: Seconds before each attempt to connect again after the broker connection drops.
+RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 4.0)
 
 _PROTOCOLS: Final = {"3": 3, "3.1": 3, "4": 4, "3.1.1": 4, "311": 4, "5": 5, "5.0": 5}
 
@@ -158,7 +169,9 @@ class MqttLink(Link):
     ``protocol`` (4 = MQTT 3.1.1, the default, or 5), ``keepalive`` seconds
     (how soon a broker notices a silent death; default the URL's
     ``?keepalive=``, else 60), ``connect_timeout``,
-    ``qos`` for envelopes (default 1), ``max_queue`` for the inbox.
+    ``qos`` for envelopes (default 1), ``max_queue`` for the inbox,
+    ``reconnect_delays`` (seconds before each attempt to connect again after a
+    drop; default `RECONNECT_DELAYS`, ``()`` never reconnects).
     """
 
     def __init__(
@@ -172,6 +185,7 @@ class MqttLink(Link):
         connect_timeout: float = 10.0,
         qos: int = 1,
         max_queue: int = 0,
+        reconnect_delays: Iterable[float] = RECONNECT_DELAYS,
         **options: Any,
     ) -> None:
         self.target = parse_mqtt_url(url)
@@ -199,6 +213,18 @@ class MqttLink(Link):
         self._status_prefix = f"{ROOT}/{self.lab}/status/"
         #: The last ``online``/``offline`` heard for each watched peer (`watch_peer`).
         self.peer_status: dict[bytes, str] = {}
+        self.reconnect_delays = tuple(float(d) for d in reconnect_delays)
+        #: Every topic subscribed, in order: subscribed again after a reconnect.
+        self._subscribed: dict[str, None] = {}
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._later: asyncio.Task[None] | None = None
+        self._up = asyncio.Event()
+        #: Times the broker connection dropped and came back.
+        self.reconnects = 0
+        #: Envelopes whose publish the drop caught, sent again after the reconnect.
+        self.retried = 0
+        #: Seconds the connection was down in total (outages that ended).
+        self.down_s = 0.0
         super().__init__(redact(url), local=local, **options)
 
     @property
@@ -209,12 +235,29 @@ class MqttLink(Link):
     # -- lifecycle ---------------------------------------------------------------
 
     async def _open(self) -> None:
-        import aiomqtt
-
         local = self.addresses
         if self._client_id is None:
             who = local[0].compact if local else "all"
             self._client_id = f"smets-{self.lab}-{who}-{secrets.token_hex(4)}"
+        client = await self._dial()
+        self._client = client
+        if local:
+            topics = [han_topic(self.lab, eui) for eui in local] + [self._broadcast_topic]
+        else:
+            topics = [self._han_prefix + "+"]
+            self._promiscuous = True
+        await self._subscribe(client, topics)
+        self._pump = asyncio.create_task(self._read(client), name=f"MqttLink[{self._client_id}]")
+        for eui in local:
+            await client.publish(status_topic(self.lab, eui), ONLINE, qos=1, retain=True)
+        self._up.set()
+        log.debug("%s connected as %s", self.url, self._client_id)
+
+    async def _dial(self) -> aiomqtt.Client:
+        """A connected client with the will of the first local EUI, entered in `_stack`."""
+        import aiomqtt
+
+        local = self.addresses
         will = None
         if local:
             will = aiomqtt.Will(status_topic(self.lab, local[0]), OFFLINE, qos=1, retain=True)
@@ -236,25 +279,18 @@ class MqttLink(Link):
             # Without it, Nagle and delayed ACKs hold every small envelope ~40 ms.
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
+        stack = contextlib.AsyncExitStack()
         try:
-            await self._stack.enter_async_context(client)
+            await stack.enter_async_context(client)
         except aiomqtt.MqttError as exc:
             raise LinkError(
                 f"{self.url}: cannot connect to {self.target.host}:{self.target.port}: {exc}"
             ) from exc
-        self._client = client
-        if local:
-            topics = [han_topic(self.lab, eui) for eui in local] + [self._broadcast_topic]
-        else:
-            topics = [self._han_prefix + "+"]
-            self._promiscuous = True
-        await self._subscribe(client, topics)
-        self._pump = asyncio.create_task(self._read(client), name=f"MqttLink[{self._client_id}]")
-        for eui in local:
-            await client.publish(status_topic(self.lab, eui), ONLINE, qos=1, retain=True)
-        log.debug("%s connected as %s", self.url, self._client_id)
+        self._stack = stack
+        return client
 
     async def _subscribe(self, client: aiomqtt.Client, topics: list[str]) -> None:
+        self._subscribed.update(dict.fromkeys(topics))
         granted = await client.subscribe([(topic, self.qos) for topic in topics])
         # MQTT 3.1.1 grants QoS numbers (0x80 = failure), MQTT 5 reason codes.
         refused = [
@@ -276,6 +312,7 @@ class MqttLink(Link):
             await self._subscribe(client, topics)
             if self._promiscuous:
                 await client.unsubscribe(self._han_prefix + "+")
+                self._subscribed.pop(self._han_prefix + "+", None)
                 self._promiscuous = False
             await client.publish(status_topic(self.lab, eui), ONLINE, qos=1, retain=True)
         except LinkError:
@@ -298,6 +335,12 @@ class MqttLink(Link):
             raise LinkError(f"{self.url}: cannot watch {Eui64(eui)}: {exc}") from exc
 
     async def _close(self) -> None:
+        for task in (self._reconnecting, self._later):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})
+        self._reconnecting = self._later = None
+        self._up.set()  # senders waiting for a reconnect find the link closed
         pump, self._pump = self._pump, None
         if pump is not None:
             pump.cancel()
@@ -363,7 +406,83 @@ class MqttLink(Link):
                 ):
                     self.counters.dropped += 1
         except aiomqtt.MqttError as exc:
-            self._on_lost(exc)
+            if self._closed or self._aborted or not self.reconnect_delays:
+                self._on_lost(exc)
+            elif self._reconnecting is None:
+                self._up.clear()
+                self._client = None
+                # INFO: if it never comes back the loss surfaces as the link's error (one
+                # line at a command's exit); a reconnect is logged as a warning.
+                log.info("%s: broker connection lost (%s); connecting again", self.url, exc)
+                self._reconnecting = asyncio.create_task(
+                    self._reconnect(exc), name=f"reconnect[{self._client_id}]"
+                )
+
+    async def _reconnect(self, cause: BaseException) -> None:
+        """Connect again with backoff; the link is lost only when every attempt fails."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()  # the dead client's context
+        for attempt, delay in enumerate(self.reconnect_delays, start=1):
+            await asyncio.sleep(delay)
+            try:
+                client = await self._dial()
+            except LinkError as exc:
+                log.info("%s: reconnect %d failed: %s", self.url, attempt, exc)
+                continue
+            # Addresses bound while the connection was down are subscribed here too.
+            topics = dict.fromkeys(self._subscribed)
+            if self._local:
+                topics.update(dict.fromkeys(han_topic(self.lab, eui) for eui in self._local))
+                topics[self._broadcast_topic] = None
+            try:
+                await self._subscribe(client, list(topics))
+                for eui in self._local:
+                    await client.publish(status_topic(self.lab, eui), ONLINE, qos=1, retain=True)
+            except Exception as exc:  # dropped again at once: next attempt
+                log.info("%s: reconnect %d failed after connecting: %s", self.url, attempt, exc)
+                with contextlib.suppress(Exception):
+                    await self._stack.aclose()
+                continue
+            self._client = client
+            self._pump = asyncio.create_task(
+                self._read(client), name=f"MqttLink[{self._client_id}]"
+            )
+            self.reconnects += 1
+            self.down_s += loop.time() - began
+            self._reconnecting = None
+            self._up.set()
+            if self._local:
+                self._later = asyncio.create_task(self._announce_later(client))
+            log.warning(
+                "%s: connected again after %.1f s (attempt %d), %d topics subscribed again; "
+                "envelopes sent to it meanwhile are lost",
+                self.url,
+                loop.time() - began,
+                attempt,
+                len(self._subscribed),
+            )
+            return
+        log.info("%s: gave up reconnecting after %d attempts", self.url, len(self.reconnect_delays))
+        self._reconnecting = None
+        self._on_lost(cause)
+        self._up.set()  # wake waiting senders: they find the link lost
+
+    async def _announce_later(self, client: aiomqtt.Client) -> None:
+        """Say ``online`` again once the broker has surely dropped the connection we left.
+
+        A connection lost to silence (half-open) may still be open at the broker,
+        which sends its will (``offline``) only when its own keepalive check drops it,
+        possibly after the new connection said ``online``.
+        """
+        await asyncio.sleep(1.5 * self.keepalive + 1.0)
+        if self._client is client and not self._closed:
+            try:
+                for eui in self._local:
+                    await client.publish(status_topic(self.lab, eui), ONLINE, qos=1, retain=True)
+            except Exception as exc:  # lost again: the next reconnect says online itself
+                log.debug("%s: online not said again: %s", self.url, exc)
 
     def _on_lost(self, exc: BaseException) -> None:
         if self._lost is not None:
@@ -383,6 +502,10 @@ class MqttLink(Link):
         return self._client
 
     async def _send(self, raw: bytes) -> None:
+        import aiomqtt
+
+        if self._reconnecting is not None:
+            await self._up.wait()  # bounded by the link's send_timeout
         client = self._connected()
         destination = peek_destination(raw)
         if destination is None:
@@ -391,7 +514,20 @@ class MqttLink(Link):
             topic = self._topics.get(destination) or self._topics.setdefault(
                 destination, han_topic(self.lab, destination)
             )
-        await client.publish(topic, raw, qos=self.qos, retain=False)
+        try:
+            await client.publish(topic, raw, qos=self.qos, retain=False)
+        except aiomqtt.MqttError as exc:
+            if self._closed or not self.reconnect_delays:
+                raise LinkClosed(f"{self.url}: broker connection lost: {exc}") from exc
+            # The drop caught it: once the pump has noticed and reconnected, send it again.
+            for _ in range(100):
+                if self._reconnecting is not None or self._client is not client:
+                    break
+                await asyncio.sleep(0.01)
+            await self._up.wait()
+            self.retried += 1
+            log.info("%s: envelope caught by a reconnect, sent again", self.url)
+            await self._connected().publish(topic, raw, qos=self.qos, retain=False)
 
     async def _recv(self) -> bytes:
         return await self._inbox.get()

@@ -165,6 +165,10 @@ def fleet_group(
     )
     if report["lost_premises"]:
         click.echo("lost: " + ", ".join(report["lost_premises"]))
+    if report["broker_outages"]["any"]:
+        from hil.fleet.report import outage_line
+
+        click.echo("broker outages: " + outage_line(report["broker_outages"]))
     sys.exit(0 if report["verdict"] == "passed" else 1)
 
 

@@ -9,9 +9,14 @@ the mux hands each message to the inboxes subscribed to its topic. On the wire
 it is the same topic tree and payloads as docs/wire-protocol.md, so devices on
 a mux and devices on their own connections talk to each other. Each link
 publishes its addresses' retained ``online`` on open and bind and ``offline`` on
-close, as an `MqttLink` does; what is lost is the per-device last will (a
-connection has one): a worker killed outright leaves its devices ``online``
-until the coordinator reports the worker and its premises lost.
+close, as an `MqttLink` does. A connection has one last will, not one per
+device: the mux's will (given by the worker) is a retained ``offline`` on a
+topic of the mux itself, and ``online`` is published there on every connect.
+The devices' own status topics of a worker killed outright are set
+``offline`` by the coordinator when that worker's will arrives (see
+`hil.fleet.coordinator`); after a reconnect the mux publishes the retained
+status of every address again, since the broker may have lost them with a
+restart.
 
 URLs are ``fleetmux://<key>/<lab>``, where `key` names a mux registered with
 `register` in this process; `open_link` finds the backend through
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 from collections.abc import Iterable
 from typing import Any, Final
@@ -46,6 +52,8 @@ _MUXES: dict[str, Mux] = {}
 RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 4.0)
 #: Topics per SUBSCRIBE when subscribing everything again after a reconnect.
 RESUBSCRIBE_BATCH: Final = 200
+#: Seconds of MQTT keepalive: a broker silent 1.5x this long is a lost connection.
+KEEPALIVE_S: Final = 30
 
 
 class Mux:
@@ -63,9 +71,22 @@ class Mux:
     are the links closed.
     """
 
-    def __init__(self, broker: str, qos: int = 1) -> None:
+    def __init__(
+        self,
+        broker: str,
+        qos: int = 1,
+        will: wire.Will | None = None,
+        keepalive: float = KEEPALIVE_S,
+    ) -> None:
         self.broker = broker
         self.qos = qos
+        #: Published by the broker (retained) when this connection ends unannounced;
+        #: ``online`` goes to the same topic on every connect.
+        self.will = will
+        self.keepalive = keepalive
+        #: The last retained status published per status topic, published again after a
+        #: reconnect (a restarted broker may have forgotten retained messages).
+        self._presence: dict[str, bytes] = {}
         self.routes: dict[str, list[Inbox]] = {}
         #: The topics each inbox is routed from (closing 1,000 links is not quadratic).
         self._topics_of: dict[Inbox, list[str]] = {}
@@ -76,11 +97,19 @@ class Mux:
         self._generation = 0
         self._ready = asyncio.Event()
         self._reconnecting: asyncio.Task[None] | None = None
+        self._later: asyncio.Task[None] | None = None
         self._closed = False
 
     async def open(self) -> None:
-        self._client = await self._dial()
+        client = await self._dial()
+        await self._announce(client)
+        self._client = client
         self._ready.set()
+
+    async def _announce(self, client: wire.LeanClient) -> None:
+        """``online`` on the will's topic: cleared by the will when this connection dies."""
+        if self.will is not None:
+            await client.publish(self.will.topic, ONLINE, 1, retain=True)
 
     async def _dial(self) -> wire.LeanClient:
         target = parse_mqtt_url(self.broker)
@@ -92,20 +121,27 @@ class Mux:
             f"smets-fleet-mux-{secrets.token_hex(4)}",
             self._deliver,
             lambda exc: self._lost(generation, exc),
-            keepalive=30,
+            keepalive=self.keepalive,
             timeout=30.0,
             username=target.username,
             password=target.password,
+            will=self.will,
         )
 
     async def close(self) -> None:
         self._closed = True
-        reconnecting, self._reconnecting = self._reconnecting, None
-        if reconnecting is not None:
-            reconnecting.cancel()
-            await asyncio.wait({reconnecting})
+        for task in (self._reconnecting, self._later):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})
+        self._reconnecting = self._later = None
         client, self._client = self._client, None
         if client is not None:
+            if self.will is not None:  # a clean close says what the will would have said
+                with contextlib.suppress(LinkError, TimeoutError):
+                    await asyncio.wait_for(
+                        client.publish(self.will.topic, self.will.payload, 1, retain=True), 5.0
+                    )
             await client.close()
         self._close_inboxes(LinkClosed(f"{self.broker}: mux closed"))
 
@@ -143,6 +179,15 @@ class Mux:
                 for at in range(0, len(topics), RESUBSCRIBE_BATCH):
                     batch = topics[at : at + RESUBSCRIBE_BATCH]
                     await client.subscribe([(t, self.qos) for t in batch])
+                await self._announce(client)
+                presence = list(self._presence.items())
+                for at in range(0, len(presence), RESUBSCRIBE_BATCH):
+                    await asyncio.gather(
+                        *(
+                            client.publish(status, value, 1, retain=True)
+                            for status, value in presence[at : at + RESUBSCRIBE_BATCH]
+                        )
+                    )
             except LinkError as exc:
                 log.warning("%s: mux reconnect %d failed: %s", self.broker, attempt, exc)
                 if client is not None:
@@ -151,6 +196,8 @@ class Mux:
             self._client = client
             self.reconnects += 1
             self._ready.set()
+            if self.will is not None:
+                self._later = asyncio.create_task(self._announce_later(client))
             log.warning(
                 "%s: mux connected again (attempt %d), %d topics subscribed again",
                 self.broker,
@@ -162,6 +209,18 @@ class Mux:
         self._closed = True
         self._ready.set()  # wake waiting publishers: they find no connection and fail
         self._close_inboxes(LinkClosed(f"{self.broker}: broker connection lost: {cause}"))
+
+    async def _announce_later(self, client: wire.LeanClient) -> None:
+        """Say ``online`` again once the broker has surely dropped the connection we left.
+
+        A connection we gave up on as silent (a half-open socket, a frozen broker)
+        may still be open at the broker, which publishes its will only when its own
+        keepalive check drops it: after our new connection said ``online``.
+        """
+        await asyncio.sleep(1.5 * max(1, math.ceil(self.keepalive)) + 1.0)
+        if self._client is client and not self._closed:
+            with contextlib.suppress(LinkError):
+                await self._announce(client)
 
     async def _connected(self) -> wire.LeanClient:
         if self._client is None and not self._closed and self._reconnecting is not None:
@@ -211,12 +270,14 @@ class Mux:
 
     async def presence(self, lab: str, eui: Eui64, status: bytes) -> None:
         """Retained online/offline of one address, QoS 1, as `MqttLink` publishes it."""
-        await self.publish(status_topic(lab, bytes(eui)), status, retain=True)
+        where = status_topic(lab, bytes(eui))
+        self._presence[where] = status
+        await self.publish(where, status, retain=True)
 
 
-async def register(key: str, broker: str, qos: int = 1) -> Mux:
+async def register(key: str, broker: str, qos: int = 1, will: wire.Will | None = None) -> Mux:
     """Connect a mux for `broker` and make ``fleetmux://<key>/LAB`` URLs use it."""
-    mux = Mux(broker, qos)
+    mux = Mux(broker, qos, will)
     await mux.open()
     _MUXES[key] = mux
     return mux

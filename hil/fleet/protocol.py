@@ -7,36 +7,34 @@ topic               from         what
 ==================  ===========  =====================================================
 ``config``          coordinator  the run (premises, workers, seed, mix, duration);
                                  retained so a worker started later still gets it
-``ready/<K>``       worker K     its premises are built and connected
+``ready/<K>``       worker K     its premises are built and connected, and the
+                                 EUIs of their devices
 ``start``           coordinator  send traffic now
 ``beat/<K>``        worker K     every `BEAT_S`: phase and counters since the last
                                  beat (latencies in ms, failures by reason)
 ``status/<K>``      broker       the worker's MQTT will, ``lost``: published by the
                                  broker when the worker's connection drops
+``mux/<K>/<role>``  broker/K    ``online`` on every connect of a worker's shared
+                                 connection, ``offline`` (its will) when it drops
 ``done/<K>``        worker K     final per-premises counts
 ``stop``            coordinator  abort (Ctrl-C, or the run is over)
 ==================  ===========  =====================================================
 
-QoS 1 except beats (QoS 0: a late PUBACK must not delay the next); only
-``config`` is retained (and cleared at the end of the run).
+QoS 1 except beats (QoS 0: a late PUBACK must not delay the next). Retained:
+``config`` and ``done/<K>`` (a coordinator reconnecting after a broker outage
+still gets a ``done`` sent meanwhile), both cleared at the end of the run, and
+``mux/<K>/<role>``. The clients are `hil.fleet.control.Control`: they connect
+again after a broker restart.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import secrets
-import socket
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from emulator.han.mqtt import parse_mqtt_url, redact
 from hil.errors import HilError
-
-if TYPE_CHECKING:
-    import aiomqtt
 
 ROOT: Final = "smets-fleet"
 #: Seconds between two heartbeats of a worker.
@@ -106,43 +104,3 @@ def decode(payload: object) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FleetError("control message is not a JSON object")
     return data
-
-
-@contextlib.asynccontextmanager
-async def connected(
-    broker: str, name: str, will: tuple[str, bytes] | None = None
-) -> AsyncIterator[aiomqtt.Client]:
-    """`control_client`, connected; a broker that cannot be reached is a `FleetError`."""
-    import aiomqtt
-
-    client = control_client(broker, name, will)
-    try:
-        await client.__aenter__()
-    except aiomqtt.MqttError as exc:
-        raise FleetError(f"{redact(broker)}: cannot connect to the broker: {exc}") from None
-    try:
-        yield client
-    finally:
-        with contextlib.suppress(aiomqtt.MqttError):
-            await client.__aexit__(None, None, None)
-
-
-def control_client(broker: str, name: str, will: tuple[str, bytes] | None = None) -> aiomqtt.Client:
-    """An MQTT client for control topics; `will` is published by the broker if it dies."""
-    import aiomqtt
-
-    target = parse_mqtt_url(broker)
-    return aiomqtt.Client(
-        target.host,
-        target.port,
-        username=target.username,
-        password=target.password,
-        identifier=f"smets-fleet-{name}-{secrets.token_hex(4)}",
-        will=None if will is None else aiomqtt.Will(will[0], will[1], qos=1, retain=False),
-        # A killed process's socket is closed by its kernel: the broker sends the will at
-        # once. The keepalive only catches a vanished machine or network, and must not be
-        # so short that a worker on a saturated machine misses its PINGREQ and is dropped.
-        keepalive=KEEPALIVE_S,
-        timeout=10,
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-    )

@@ -48,6 +48,9 @@ def render_html(report: dict[str, Any]) -> str:
         ("setup (s)", report["setup_s"]),
         ("traffic (s)", report["traffic_s"]),
     ]
+    outages = report.get("broker_outages")
+    if outages and outages.get("any"):
+        summary.append(("broker outages", outage_line(outages)))
     workers = [
         (k, w["phase"], w["pid"], w["premises"], w["sent"], w["ok"], w["failed"], w["lost"] or "")
         for k, w in report["workers"].items()
@@ -78,6 +81,18 @@ td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}.failed{{color:#
 """
 
 
+def outage_line(outages: dict[str, Any]) -> str:
+    """One sentence on what broker connection losses there were (requests lost with them
+    fail as timeouts: this is why a run with no lost worker can still fail)."""
+    coordinator = int((outages.get("coordinator") or {}).get("reconnects", 0))
+    return (
+        f"reconnects: coordinator {coordinator}, worker control "
+        f"{outages.get('worker_control_reconnects', 0)}, shared (mux) "
+        f"{outages.get('mux_reconnects', 0)}, device and hub links "
+        f"{outages.get('link_reconnects', 0)}; requests in flight meanwhile fail as timeouts"
+    )
+
+
 def write_html(report: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(render_html(report))
 
@@ -85,17 +100,24 @@ def write_html(report: dict[str, Any], path: str | Path) -> None:
 def live_table(c: Coordinator) -> Table:
     """The live view: one row per worker and a total with rate and latency percentiles."""
     lat = percentiles(c.latencies_ms[-20000:])
+    reconnects = 0 if c.control is None else c.control.reconnects
     table = Table(
         title=(
             f"fleet {c.config.run}: {c.phase}  {c.rate():.0f} req/s  "
             f"p50 {lat['p50']} ms  p95 {lat['p95']} ms  p99 {lat['p99']} ms"
+            + (f"  broker reconnects {reconnects}" if reconnects else "")
         )
     )
     for column in ("worker", "phase", "built", "sent", "ok", "failed", "lost"):
         table.add_column(column)
     for _, s in sorted(c.shards.items()):
+        # A lost worker's devices are offline (set so by the coordinator); a will in its
+        # grace period is shown as such.
+        lost = s.lost + (f" ({s.offline} devices offline)" if s.offline else "")
+        if not lost and s.will_at is not None:
+            lost = "will received, waiting"
         table.add_row(
-            str(s.shard), s.phase, str(s.built), str(s.sent), str(s.ok), str(s.failed), s.lost
+            str(s.shard), s.phase, str(s.built), str(s.sent), str(s.ok), str(s.failed), lost
         )
     total = [s for s in c.shards.values()]
     table.add_row(

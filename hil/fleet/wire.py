@@ -4,10 +4,19 @@ Why not aiomqtt here: profiles of a worker put about half of its CPU in paho,
 aiomqtt and the event loop's per-message work (a future and a timer per QoS 1
 publish, a queue and an async iterator per received message). A mux needs
 little of MQTT: CONNECT with a clean session, SUBSCRIBE, PUBLISH at QoS 0 or 1
-both ways, PUBACK and PINGREQ. This client does only that, as an asyncio
+both ways, PUBACK, PINGREQ and a last will. This client does only that, as an asyncio
 `Protocol`: received messages go to a callback straight from `data_received`
 (no queue, no task per message), and everything written in one turn of the
 event loop leaves in one ``write`` (PUBACKs and publishes coalesce).
+
+Keepalive is checked both ways: a PINGREQ goes out every half keepalive (so
+the broker hears one within its keepalive even from a late event loop), and the
+connection is declared lost when nothing at all (PINGRESP or anything else) has
+come from the broker for 1.5 x keepalive, the limit MQTT gives the broker for
+the client. Without that check a broker that stopped answering while its socket
+stays open (a frozen process, a half-open TCP connection behind a NAT or a
+cluster node partitioned away) would never be noticed, and a mux would wait
+forever instead of connecting again.
 
 The rest of the project keeps aiomqtt (`emulator.han.mqtt`); this client is
 what the fleet measures its throughput with.
@@ -18,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Final
 
 from emulator.errors import LinkClosed, LinkError
@@ -41,6 +52,16 @@ OnMessage = Callable[[str, bytes, bool], None]
 OnLost = Callable[[BaseException | None], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Will:
+    """What the broker publishes for us when our connection ends without DISCONNECT."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
 def _length(n: int) -> bytes:
     """MQTT's variable-length "remaining length" (1-4 bytes, 7 bits each)."""
     out = bytearray()
@@ -57,10 +78,19 @@ def _string(text: str | bytes) -> bytes:
 
 
 def connect_packet(
-    client_id: str, keepalive: int, username: str | None = None, password: str | None = None
+    client_id: str,
+    keepalive: int,
+    username: str | None = None,
+    password: str | None = None,
+    will: Will | None = None,
 ) -> bytes:
     flags = 0x02  # clean session
     payload = _string(client_id)
+    if will is not None:
+        if will.qos not in (0, 1, 2):
+            raise LinkError(f"will QoS must be 0, 1 or 2, not {will.qos}")
+        flags |= 0x04 | (will.qos << 3) | (0x20 if will.retain else 0)
+        payload += _string(will.topic) + _string(will.payload)
     if username is not None:
         flags |= 0x80
         payload += _string(username)
@@ -103,6 +133,8 @@ class LeanClient(asyncio.Protocol):
         self._closing = False
         self._ended = False
         self._loop = asyncio.get_running_loop()
+        #: loop.time() of the last bytes from the broker (the keepalive check reads it).
+        self.last_heard = self._loop.time()
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -110,6 +142,7 @@ class LeanClient(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        self.last_heard = self._loop.time()
         buffer = self._buffer
         buffer += data
         pos = 0
@@ -194,13 +227,15 @@ class LeanClient(asyncio.Protocol):
     async def handshake(
         self,
         client_id: str,
-        keepalive: int,
+        keepalive: float,
         timeout: float,
         username: str | None = None,
         password: str | None = None,
+        will: Will | None = None,
     ) -> None:
         self._connack = self._loop.create_future()
-        self._write(connect_packet(client_id, keepalive, username, password))
+        whole = max(1, math.ceil(keepalive))
+        self._write(connect_packet(client_id, whole, username, password, will))
         try:
             code = await asyncio.wait_for(self._connack, timeout)
         except TimeoutError:
@@ -209,13 +244,32 @@ class LeanClient(asyncio.Protocol):
             raise LinkError(f"broker refused the connection (CONNACK code {code})")
         self._pinger = asyncio.create_task(self._ping(keepalive), name=f"ping[{client_id}]")
 
-    async def _ping(self, keepalive: int) -> None:
-        # Pings every half keepalive, whatever else is sent: cheap, and simple to reason about.
-        while True:
-            await asyncio.sleep(keepalive / 2)
-            if self._ended:
+    async def _ping(self, keepalive: float) -> None:
+        """PINGREQ every half keepalive; lost when the broker is silent 1.5 x keepalive."""
+        loop = self._loop
+        every = keepalive / 2
+        limit = 1.5 * keepalive
+        next_ping = loop.time() + every
+        while not self._ended:
+            now = loop.time()
+            silent = now - self.last_heard
+            if silent >= limit:
+                log.warning(
+                    "MQTT broker silent for %.1f s (keepalive %s s): connection lost",
+                    silent,
+                    keepalive,
+                )
+                self._fail(
+                    LinkClosed(
+                        f"no packet from the broker for {silent:.1f} s "
+                        f"(1.5 x keepalive {keepalive} s)"
+                    )
+                )
                 return
-            self._write(PINGREQ)
+            if now >= next_ping:
+                self._write(PINGREQ)
+                next_ping = now + every
+            await asyncio.sleep(max(0.0, min(next_ping, self.last_heard + limit) - now))
 
     def publish_nowait(self, topic: str, payload: bytes, retain: bool = False) -> None:
         """QoS 0: queued for this loop turn's write, nothing to wait for."""
@@ -287,12 +341,17 @@ async def connect(
     on_message: OnMessage,
     on_lost: OnLost,
     *,
-    keepalive: int = 30,
+    keepalive: float = 30,
     timeout: float = 30.0,
     username: str | None = None,
     password: str | None = None,
+    will: Will | None = None,
 ) -> LeanClient:
-    """An open, acknowledged connection (TCP_NODELAY is asyncio's default for TCP)."""
+    """An open, acknowledged connection (TCP_NODELAY is asyncio's default for TCP).
+
+    `keepalive` is in seconds (a float is allowed for tests; the CONNECT carries
+    it rounded up to whole seconds).
+    """
     loop = asyncio.get_running_loop()
     try:
         _, protocol = await asyncio.wait_for(
@@ -301,7 +360,7 @@ async def connect(
     except (OSError, TimeoutError) as exc:
         raise LinkError(f"cannot connect to {host}:{port}: {exc or 'timed out'}") from None
     try:
-        await protocol.handshake(client_id, keepalive, timeout, username, password)
+        await protocol.handshake(client_id, keepalive, timeout, username, password, will)
     except BaseException:
         await protocol.close()
         raise

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import LinkError
+from emulator.han.mqtt import OFFLINE, MqttLink
 from emulator.premises import lab_pki
-from hil.fleet import mux
+from hil.fleet import mux, wire
+from hil.fleet.control import Control
 from hil.fleet.mix import Mix
 from hil.fleet.protocol import (
     BEAT_S,
@@ -32,7 +34,6 @@ from hil.fleet.protocol import (
     FleetError,
     Shard,
     check_run,
-    connected,
     decode,
     encode,
     topic,
@@ -80,6 +81,7 @@ class Worker:
         self.device_url = self.device_broker
         self._muxes: list[str] = []
         self.nonce = ""
+        self.control: Control | None = None
 
     def _t(self, *parts: str | int) -> str:
         return topic(self.run, *parts)
@@ -88,27 +90,32 @@ class Worker:
         loop = asyncio.get_running_loop()
         self._config = loop.create_future()
         k = self.shard.index
-        will = (self._t("status", k), LOST)
-        async with connected(self.broker, f"worker{k}", will) as client:
-            await client.subscribe(
-                [(self._t("config"), 1), (self._t("start"), 1), (self._t("stop"), 1)]
-            )
-            reader = asyncio.create_task(self._read(client))
-            beater = asyncio.create_task(self._beat(client))
+        control = Control(
+            self.broker,
+            f"worker{k}",
+            [self._t("config"), self._t("start"), self._t("stop")],
+            self._on_message,
+            will=wire.Will(self._t("status", k), LOST, qos=1, retain=False),
+        )
+        self.control = control
+        await control.open()
+        try:
+            beater = asyncio.create_task(self._beat(control))
             try:
-                await self._work(client)
+                await self._work(control)
             finally:
                 self._stop.set()
                 beater.cancel()
-                reader.cancel()
-                await asyncio.gather(beater, reader, return_exceptions=True)
+                await asyncio.gather(beater, return_exceptions=True)
                 for p in self.premises:
                     with contextlib.suppress(Exception):
                         await p.premises.close()
                 for key in self._muxes:
                     await mux.unregister(key)
+        finally:
+            await control.close()
 
-    async def _work(self, client: Any) -> None:
+    async def _work(self, client: Control) -> None:
         assert self._config is not None
         config = await _first(self._config, self._stop, CONFIG_TIMEOUT_S, "config")
         if config is None:
@@ -154,7 +161,14 @@ class Worker:
         self.phase = "ready"
         await client.publish(
             self._t("ready", self.shard.index),
-            encode({"nonce": self.nonce, "premises": [p.name for p in self.premises]}),
+            encode(
+                {
+                    "nonce": self.nonce,
+                    "premises": [p.name for p in self.premises],
+                    # Whose status topics the coordinator sets offline if this worker dies.
+                    "devices": {p.name: _euis(p) for p in self.premises},
+                }
+            ),
             qos=1,
         )
         # The other workers may still be building: wait as long as the coordinator does.
@@ -178,15 +192,21 @@ class Worker:
                     "cpu_s": time.process_time() - self._cpu0,
                     "peak_rss_kb": _peak_rss_kb(),
                     "mux": self._mux_counters(),
+                    "control": client.counters(),
+                    "links": self._link_counters(),
                 }
             ),
             qos=1,
+            # Retained: a coordinator reconnecting after a broker outage still gets it
+            # (the coordinator clears it at the end of the run).
+            retain=True,
         )
 
     async def _mux(self, role: str, broker: str) -> str:
         """One shared broker connection for all links of this role (`hil.fleet.mux`)."""
         key = f"{self.run}-{self.shard.index}-{role}"
-        await mux.register(key, broker)
+        will = wire.Will(self._t("mux", self.shard.index, role), OFFLINE, qos=1, retain=True)
+        await mux.register(key, broker, will=will)
         self._muxes.append(key)
         return f"{mux.SCHEME}://{key}"
 
@@ -204,6 +224,18 @@ class Worker:
                     "dropped": shared.dropped,
                 }
         return out
+
+    def _link_counters(self) -> dict[str, float]:
+        """Broker reconnects of the premises' own MQTT links (none with the mux)."""
+        reconnects = retried = 0
+        down = 0.0
+        for p in self.premises:
+            for link in p.premises.links:
+                if isinstance(link, MqttLink):
+                    reconnects += link.reconnects
+                    retried += link.retried
+                    down += link.down_s
+        return {"reconnects": reconnects, "retried": retried, "down_s": round(down, 2)}
 
     async def _connect(self, fleet_premises: FleetPremises, slots: asyncio.Semaphore) -> None:
         try:
@@ -280,33 +312,41 @@ class Worker:
             "nonce": self.nonce,
         }
 
-    async def _flush(self, client: Any, qos: int = 0) -> None:
+    async def _flush(self, client: Control, qos: int = 0) -> None:
         # Beats are QoS 0: waiting for a PUBACK on an overloaded loop would delay the
         # next beat and get a busy worker declared lost. The last one (before done) is 1.
+        if qos == 0 and not client.connected:
+            client.dropped += 1  # counted; the samples wait for the next beat
+            return
         await client.publish(
             self._t("beat", self.shard.index), encode(self._beat_message()), qos=qos
         )
 
-    async def _beat(self, client: Any) -> None:
+    async def _beat(self, client: Control) -> None:
         while True:
             await self._flush(client)
             await asyncio.sleep(BEAT_S)
 
-    async def _read(self, client: Any) -> None:
+    def _on_message(self, where: str, payload: bytes, retain: bool) -> None:
         assert self._config is not None
-        async for message in client.messages:
-            name = message.topic.value.rsplit("/", 1)[-1]
-            try:
-                data = decode(message.payload) if message.payload else {}
-            except FleetError as exc:
-                log.warning("shard %s: %s on %s, ignored", self.shard, exc, message.topic)
-                continue
-            if name == "config" and data and not self._config.done():
-                self._config.set_result(data)
-            elif name == "start":
-                self._start.set()
-            elif name == "stop":
-                self._stop.set()
+        name = where.rsplit("/", 1)[-1]
+        try:
+            data = decode(payload) if payload else {}
+        except FleetError as exc:
+            log.warning("shard %s: %s on %s, ignored", self.shard, exc, where)
+            return
+        if name == "config" and data and not self._config.done():
+            self._config.set_result(data)
+        elif name == "start":
+            self._start.set()
+        elif name == "stop":
+            self._stop.set()
+
+
+def _euis(fleet_premises: FleetPremises) -> list[str]:
+    """The premises' hub functions and devices, as their status topics name them."""
+    p = fleet_premises.premises
+    return [bytes(p.chf.eui).hex(), bytes(p.gpf.eui).hex(), *(e.hex() for e in p.devices)]
 
 
 async def _connect(

@@ -114,6 +114,16 @@ def test_the_html_report_escapes_what_it_shows() -> None:
     page = render_html(report)
     assert "<script>x" not in page and "<img src=x>" not in page
     assert "&lt;img src=x&gt;" in page and "p00001" in page
+    assert "broker outages" not in page
+    report["broker_outages"] = {
+        "coordinator": {"reconnects": 1},
+        "worker_control_reconnects": 2,
+        "mux_reconnects": 0,
+        "link_reconnects": 8,
+        "any": True,
+    }
+    page = render_html(report)
+    assert "reconnects: coordinator 1, worker control 2, shared (mux) 0, device and hub " in page
 
 
 def test_large_shards_share_one_connection_per_worker_unless_told() -> None:

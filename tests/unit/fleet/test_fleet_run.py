@@ -50,8 +50,32 @@ async def test_two_runs_with_one_seed_send_each_premises_the_same_requests(
     assert any(one[n]["first"][:3] != other[n]["first"][:3] for n in one)
 
 
-async def test_a_killed_worker_loses_its_premises_and_the_rest_complete(broker_url: str) -> None:
-    config = FleetConfig(4, 2, MIX, 4.0, run="t-kill", beat_timeout=20.0)
+async def _retained(broker_url: str, *filters: str) -> dict[str, bytes]:
+    """The retained messages a presence view subscribing now gets."""
+    import asyncio
+
+    from emulator.han.mqtt import parse_mqtt_url
+    from hil.fleet import wire
+
+    target = parse_mqtt_url(broker_url)
+    got: dict[str, bytes] = {}
+
+    def keep(topic: str, payload: bytes, retain: bool) -> None:
+        if retain:
+            got[topic] = payload
+
+    view = await wire.connect(target.host, target.port, "view", keep, lambda _: None)
+    await view.subscribe([(f, 1) for f in filters])
+    await asyncio.sleep(0.5)
+    await view.close()
+    return got
+
+
+@pytest.mark.parametrize("mux", [False, True], ids=["own-connections", "mux"])
+async def test_a_killed_worker_loses_its_premises_and_the_rest_complete(
+    broker_url: str, mux: bool
+) -> None:
+    config = FleetConfig(4, 2, MIX, 4.0, run="t-kill", beat_timeout=20.0, mux=mux)
     coordinator = Coordinator(broker_url, config)
     killed: list[int] = []
 
@@ -72,6 +96,18 @@ async def test_a_killed_worker_loses_its_premises_and_the_rest_complete(broker_u
     assert report["workers"]["1"]["lost"] is None
     assert set(report["premises"]) == {"p00001", "p00003"}
     assert all(p["sent"] > 0 and p["failed"] == 0 for p in report["premises"].values())
+    # The presence view: the killed worker's devices and hub functions show offline (5 per
+    # premises), set so by the coordinator on top of the wills; with the mux its own will
+    # is there too.
+    assert report["workers"]["2"]["devices_set_offline"] == 10
+    presence = await _retained(
+        broker_url, "smets/t-kill-p00002/status/+", "smets/t-kill-p00004/status/+"
+    )
+    assert len(presence) == 10 and set(presence.values()) == {b"offline"}
+    if mux:
+        wills = await _retained(broker_url, "smets-fleet/t-kill/mux/+/+")
+        assert wills["smets-fleet/t-kill/mux/2/hub"] == b"offline"
+        assert wills["smets-fleet/t-kill/mux/1/hub"] == b"offline"  # closed at the end
 
 
 async def test_a_worker_that_never_comes_is_lost_not_waited_for(broker_url: str) -> None:
@@ -88,11 +124,12 @@ async def test_a_worker_on_an_earlier_runs_retained_config_is_not_taken_for_ours
 ) -> None:
     import asyncio
 
-    from hil.fleet.protocol import Shard, connected, encode, topic
+    from hil.fleet.control import Control, opened
+    from hil.fleet.protocol import Shard, encode, topic
     from hil.fleet.worker import run_worker
 
     stale = FleetConfig(1, 1, MIX, 1.0, run="t-stale", nonce="earlier")
-    async with connected(broker_url, "test") as client:
+    async with opened(Control(broker_url, "test", [], lambda *_: None)) as client:
         await client.publish(
             topic("t-stale", "config"), encode(stale.to_dict()), qos=1, retain=True
         )
@@ -110,12 +147,13 @@ async def test_a_worker_still_waiting_for_its_config_is_alive_not_lost(broker_ur
     # keep it alive. Here it never gets further: lost for not being ready, not for silence.
     import asyncio
 
-    from hil.fleet.protocol import connected, encode, topic
+    from hil.fleet.control import Control, opened
+    from hil.fleet.protocol import encode, topic
 
     config = FleetConfig(1, 1, MIX, 1.0, run="t-slow", ready_timeout=5.0, beat_timeout=2.0)
 
     async def waiting_worker() -> None:
-        async with connected(broker_url, "slow") as client:
+        async with opened(Control(broker_url, "slow", [], lambda *_: None)) as client:
             while True:
                 beat = {"phase": "waiting", "nonce": "", "built": 0, "sent": 0}
                 await client.publish(topic("t-slow", "beat", 1), encode(beat), qos=0)

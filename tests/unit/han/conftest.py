@@ -13,7 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from emulator.han.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from emulator.han.broker import (
+    EmbeddedBroker,
+    MosquittoBroker,
+    RestartableBroker,
+    find_mosquitto,
+)
 from emulator.han.memory import MemoryMedium
 
 #: aiomqtt cancels its housekeeping task via call_soon_threadsafe after a close,
@@ -82,3 +87,12 @@ def mosquitto_or_skip(config: pytest.Config) -> MosquittoBroker:
             pytest.fail("mosquitto tests were selected but no mosquitto binary is installed")
         pytest.skip("mosquitto not installed (Debian: apt-get install mosquitto)")
     return MosquittoBroker()
+
+
+@pytest.fixture(params=["embedded", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
+async def restartable(request: pytest.FixtureRequest) -> AsyncIterator[RestartableBroker]:
+    """A broker the test can restart on the same port: amqtt, and mosquitto where installed."""
+    if request.param == "mosquitto":
+        mosquitto_or_skip(request.config)
+    async with RestartableBroker(request.param) as broker:
+        yield broker

@@ -11,7 +11,7 @@ from han_support import GAS, HUB, METER, gbcs
 
 from emulator.errors import LinkClosed, LinkError, LinkTimeout
 from emulator.han import BROADCAST, Envelope, EnvelopeKind, open_link
-from emulator.han.broker import EmbeddedBroker, MosquittoBroker, free_port
+from emulator.han.broker import EmbeddedBroker, MosquittoBroker, RestartableBroker, free_port
 from emulator.han.mqtt import (
     MqttLink,
     MqttTarget,
@@ -21,7 +21,7 @@ from emulator.han.mqtt import (
     status_topic,
 )
 
-Broker = EmbeddedBroker | MosquittoBroker
+Broker = EmbeddedBroker | MosquittoBroker | RestartableBroker
 
 
 def observer(broker: Broker) -> aiomqtt.Client:
@@ -227,7 +227,7 @@ async def test_publish_state_is_retained_json(broker: Broker) -> None:
 
 async def test_broker_going_away_closes_the_link() -> None:
     async with EmbeddedBroker() as broker:
-        meter = open_link(broker.url_for("t9"), local=[METER])
+        meter = open_link(broker.url_for("t9"), local=[METER], reconnect_delays=())
         await meter.open()
         waiter = asyncio.create_task(meter.recv(timeout=3))
         await asyncio.sleep(0.01)
@@ -272,3 +272,44 @@ async def test_devices_of_a_premises_carry_their_last_will(broker: Broker) -> No
             assert (await next_message(watch)).payload == b"offline"
     finally:
         await premises.close()
+
+
+async def test_links_reconnect_after_a_broker_restart(restartable: RestartableBroker) -> None:
+    url = restartable.url_for("t-restart")
+    async with open_link(url, local=[HUB]) as hub, open_link(url, local=[METER]) as meter:
+        assert isinstance(hub, MqttLink) and isinstance(meter, MqttLink)
+        waiting = asyncio.create_task(meter.recv(timeout=20))
+        await restartable.restart(down_s=0.3)
+        deadline = asyncio.get_running_loop().time() + 15
+        while hub.reconnects + meter.reconnects < 2:
+            assert asyncio.get_running_loop().time() < deadline, "links did not reconnect"
+            await asyncio.sleep(0.05)
+        # The receiver waiting across the outage was not woken with LinkClosed.
+        assert not waiting.done()
+        assert hub.lost is None and meter.lost is None and not meter.closed
+        await hub.send(gbcs(HUB, METER, b"after", seq=3))
+        assert (await waiting).payload == b"after"
+        await meter.send(gbcs(METER, HUB, b"back", seq=3))
+        assert (await hub.recv(timeout=5)).payload == b"back"
+        assert hub.down_s > 0.2
+    # The restarted broker learnt the devices' presence again (it started empty).
+    async with observer(restartable) as watch:
+        await watch.subscribe(status_topic("t-restart", METER), qos=1)
+        assert (await next_message(watch, 3)).payload == b"offline"  # closed since
+
+
+async def test_a_link_whose_broker_stays_away_is_lost_after_its_attempts(
+    restartable: RestartableBroker,
+) -> None:
+    url = restartable.url_for("t-away")
+    meter = open_link(url, local=[METER], reconnect_delays=(0.05, 0.1))
+    await meter.open()
+    assert isinstance(meter, MqttLink)
+    waiter = asyncio.create_task(meter.recv(timeout=10))
+    await restartable.stop()
+    with pytest.raises(LinkClosed, match="broker connection lost"):
+        await waiter
+    assert meter.lost is not None and meter.reconnects == 0
+    with pytest.raises(LinkClosed):
+        await meter.send(gbcs(METER, HUB))
+    await meter.close()
