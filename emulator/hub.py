@@ -354,16 +354,19 @@ class Hub:
         queue = self._sleepy.get(bytes(Eui64(eui)))
         return 0 if queue is None else len(queue.zse)
 
-    def zse_refusal(self, eui: Eui64 | str) -> str | None:
-        """Why a ZSE frame cannot reach `eui` at all (one line), or None.
+    def refuse_zse(self, source: Eui64 | str, destination: Eui64 | str) -> str | None:
+        """Why a ZSE frame from `source` cannot reach `destination` at all (one line,
+        counted as the drop ``gbcs_only`` and logged), or None when it can.
 
         A device on a ``gfi+`` link is spoken to in GFI lines, and the public GFI
         line (``GBCS:DATA#n:length:hex``) has no form for anything but a GBCS message.
         """
-        link = self.routes.get(bytes(Eui64(eui)))
-        if link is not None and link.url.lower().startswith("gfi+"):
-            return f"{Eui64(eui)} is on {link.url}: gfi links carry GBCS only, not ZSE frames"
-        return None
+        link = self.routes.get(bytes(Eui64(destination)))
+        if link is None or not link.url.lower().startswith("gfi+"):
+            return None
+        refusal = f"{Eui64(destination)} is on {link.url}: gfi links carry GBCS only, not ZSE"
+        self._drop("gbcs_only", f"ZSE frame from {Eui64(source)}: {refusal}")
+        return refusal
 
     def _awake(self, target: bytes, queue: SleepyQueue) -> bool:
         """Awake, unless silent past `awake_grace`: then its SLEEP was lost (a power cut
@@ -563,9 +566,7 @@ class Hub:
         if link is via:
             self._drop("unrouted", f"ZSE envelope from {env.source} for {env.destination}")
             return
-        refusal = self.zse_refusal(env.destination)
-        if refusal is not None:
-            self._drop("gbcs_only", f"ZSE envelope from {env.source}: {refusal}")
+        if self.refuse_zse(env.source, env.destination) is not None:
             return
         queue = self._sleepy.get(target)
         if queue is not None and not self._awake(target, queue):

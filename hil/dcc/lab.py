@@ -701,6 +701,8 @@ class Lab:
             link = base if len(self.premises) == 1 else f"{base}-{index}"
             hub = await premises.connect(link)
             hub.add_listener(self._on_hub_event)
+            # a PPMID's ZSE frame for a sleeping GSME waits one wake interval: keep two
+            hub.zse_hold = 2 * self.spec.wake_interval.total_seconds()
             hubs[bytes(premises.chf.eui)] = hub
             for key, external in self.externals.items():
                 if self._external_premises[key] == index:

@@ -6,6 +6,7 @@ a ``gfi+`` link is refused ZSE frames outright (GFI lines carry GBCS only)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -79,7 +80,10 @@ async def test_a_top_up_for_a_sleeping_gsme_waits_for_its_wake_and_is_answered()
         assert hub.zse_waiting_for(meter) == 0 and not hub.drops
 
 
-async def test_held_frames_are_bounded_and_expire_counted_never_silently() -> None:
+async def test_held_frames_are_bounded_and_expire_counted_never_silently(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="emulator.hub")
     premises, ppmid, gsme = _premises()
     clock = premises.clock
     assert isinstance(clock, VirtualClock)
@@ -99,6 +103,9 @@ async def test_held_frames_are_bounded_and_expire_counted_never_silently() -> No
         assert hub.drops["zse_expired"] == 2
         assert hub.counters.relayed == 0 and hub.zse_waiting_for(meter) == 0
         assert not served.zse_refused  # nothing stale reached the meter
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("dropped zse_overflow" in line for line in lines) == 1
+        assert sum("dropped zse_expired" in line for line in lines) == 2
 
 
 async def test_a_gfi_link_refuses_zse_frames_with_one_line() -> None:
@@ -110,14 +117,15 @@ async def test_a_gfi_link_refuses_zse_frames_with_one_line() -> None:
             url = "gfi+serial:///dev/ttyUSB7"
 
         hub.routes[bytes(gsme.eui)] = GfiPort()  # type: ignore[assignment]
-        refusal = hub.zse_refusal(gsme.eui)
-        assert refusal is not None and refusal.endswith("gfi links carry GBCS only, not ZSE frames")
-        assert "\n" not in refusal
+        refusal = hub.refuse_zse(ppmid.eui, gsme.eui)
+        assert refusal is not None and refusal.endswith("gfi links carry GBCS only, not ZSE")
+        assert "\n" not in refusal and hub.drops["gbcs_only"] == 1
         meter, frame, _ = ppmid.han_request("GSME", "emergency_credit")
         envelope = Envelope(ppmid.eui, meter, EnvelopeKind.ZSE, frame.encode(), 1)
-        await hub._on_envelope(envelope, hub.link)
-        assert hub.drops["gbcs_only"] == 1 and hub.counters.relayed == 0
-        assert hub.zse_refusal(ppmid.eui) is None  # on the bus: no refusal
+        await hub._on_envelope(envelope, hub.link)  # a frame for it is refused the same way
+        assert hub.drops["gbcs_only"] == 2 and hub.counters.relayed == 0
+        assert hub.refuse_zse(gsme.eui, ppmid.eui) is None  # the PPMID is on the bus
+        assert hub.drops["gbcs_only"] == 2
 
 
 @pytest.mark.parametrize("awake_for", [0.0, 5.0])
