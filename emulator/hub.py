@@ -198,6 +198,9 @@ class Hub:
         self.zse_hold_limit = ZSE_HOLD_LIMIT
         #: Seconds (hub clock) a held ZSE frame may wait for its device's WAKE.
         self.zse_hold = ZSE_HOLD
+        #: Told the target's EUI-64 when a ZSE frame is held for it (a virtual-time lab
+        #: brings the meter's next wake-up forward, as for a queued GBCS command).
+        self.on_zse_held: Callable[[bytes], None] | None = None
         self._listeners: list[Listener] = []
         #: Sees every alert (hosted or from the HAN) before it is queued for the WAN;
         #: False means it kept the alert (a fault injector losing it, or delaying it
@@ -240,6 +243,7 @@ class Hub:
         self._started = True
         for link in self.links:
             await self._attach(link)
+            await self._hear_for_port(link)
         if self.state_file is not None and self.state_file.is_file():
             self.load_state()
             for target in list(self.ota.transfers):
@@ -287,6 +291,21 @@ class Hub:
                 await self.link.bind(eui)
         if self._started:
             await self._attach(link)
+            await self._hear_for_port(link)
+
+    async def _hear_for_port(self, link: Link) -> None:
+        """A device on its own port may address another HAN device (a PPMID under test
+        asking a meter in ZSE): the port takes those addresses too, for the relay.
+
+        After the hub's own addresses (a link's first address is its primary); not on
+        a ``gfi+`` link, whose lines carry GBCS for the hub only.
+        """
+        port = [key for key, routed in self.routes.items() if routed is link]
+        if not port or _same_medium(link, self.link) or link.url.lower().startswith("gfi+"):
+            return
+        for key in self.chf.log.entries:
+            if key not in port:
+                await link.bind(Eui64(key))
 
     async def stop(self) -> None:
         self.ota.stop()
@@ -590,6 +609,8 @@ class Hub:
             return
         queue.zse.append((now, env))
         self.counters.zse_held += 1
+        if self.on_zse_held is not None:
+            self.on_zse_held(target)
         log.info(
             "hub %s: ZSE frame from %s held for sleeping %s",
             self.chf.eui,

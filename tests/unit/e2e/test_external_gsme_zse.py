@@ -17,8 +17,12 @@ import pytest
 import yaml
 from board_support import STARTUP
 
+from emulator.devices.han_consumer import emergency_credit_request
+from emulator.han import open_link
+from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.serial import pty_pair
-from hil.dcc.lab import DEFAULT_LAB
+from emulator.han.zse import ZseMessage
+from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.scenario.model import load_scenarios
 from hil.scenario.record import ScenarioRecord, Verdict
 from hil.scenario.runner import run_scenarios
@@ -114,3 +118,38 @@ async def test_a_top_up_for_a_sleeping_gsme_board_is_answered_after_its_wake(
     assert "over the HAN" in step.message
     assert step.detail["held_for_wake"] is True  # asleep when asked: the hub held it
     assert step.detail["pence"] == 300
+
+
+async def test_a_ppmid_under_test_wakes_a_virtual_gas_meter_with_its_request(
+    tmp_path: Path,
+) -> None:
+    """The other way round: the PPMID is the board, the GSME ours and asleep. The hub
+    holds the frame and the virtual-time lab brings the GSME's wake-up forward for it."""
+    port = pty_pair()
+    data: dict[str, Any] = yaml.safe_load(DEFAULT_LAB.read_text())
+    for device in data["premises"][0]["devices"]:
+        if device["type"] == "PPMID":
+            device.update(external=True, link=port.slave_url)
+    path = tmp_path / "ppmid-lab.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    lab = Lab.load(path)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(port.close)
+        await stack.enter_async_context(lab)
+        hub = lab.premises[0].hub
+        assert hub is not None
+        ppmid, gsme = lab.eui("PPMID"), lab.eui("GSME")
+        assert not hub.is_awake(gsme)
+        board = open_link(f"fd://{port.master_fd}", local=[ppmid])
+        await board.open()
+        try:
+            frame = emergency_credit_request(0x42, lab.clock.now())
+            await board.send(Envelope(ppmid, gsme, EnvelopeKind.ZSE, frame.encode(), 1))
+            answer = await board.recv(timeout=5.0)
+        finally:
+            await board.close()
+        assert answer.kind == EnvelopeKind.ZSE and answer.source == gsme
+        reply = ZseMessage.decode(answer.payload)
+        assert reply.name == "default_response" and reply.frame.sequence == 0x42
+        assert hub.counters.zse_held == 1 and hub.counters.relayed == 2
+        assert not hub.drops
