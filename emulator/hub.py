@@ -25,11 +25,20 @@ Nothing from the HAN is dropped silently: what the hub cannot use is counted in
 - ``mirror``: mirror data the GPF refuses (not JSON, or of the wrong shape);
 - ``no_gpf``: a mirror for a hub that hosts no GPF;
 - ``asleep``: a firmware block request from a sleepy device the hub thinks asleep;
-- ``unrouted``: a ZSE frame for a device on the link it came from (no relay needed).
+- ``unrouted``: a ZSE frame for a device on the link it came from (no relay needed);
+- ``zse_overflow``: a ZSE frame for a sleeping device that already has `zse_hold_limit`
+  frames held for its next WAKE;
+- ``zse_expired``: a held ZSE frame older than `zse_hold` seconds at its device's WAKE
+  (its sender stopped waiting long ago: delivering it late would act twice or too late);
+- ``zse_unsent``: ZSE frames still held when the hub stops;
+- ``gbcs_only``: a ZSE frame for a device on a ``gfi+`` link (GFI lines carry GBCS only).
 
 ZSE frames (kind 16) between two admitted devices on different links (an emulated
 PPMID on the lab's bus, a meter under test on its port) are relayed, counted in
 `counters.relayed`; a ZSE frame for the hub itself is an ``unexpected_envelope``.
+A ZSE frame for a sleepy device the hub takes as asleep is held, like its GBCS
+commands, and relayed after them at its next WAKE (`counters.zse_held`); the hold
+is bounded in number (`zse_hold_limit`) and age (`zse_hold`).
 
 Listeners (`add_listener`) see every message crossing the hub, in the manner of
 python-can's Notifier, for recorders and reports. `alert_filter` sees every alert
@@ -75,6 +84,14 @@ from emulator.han.link import Link
 from emulator.hub_ota import OtaDistributor, Outcome, block_size_for
 
 log = logging.getLogger(__name__)
+
+#: Default `Hub.zse_hold_limit`: ZSE frames held for one sleeping device. A consumer
+#: at a PPMID makes a request or two per wake interval, never dozens.
+ZSE_HOLD_LIMIT = 8
+#: Default `Hub.zse_hold`: seconds (hub clock) a held ZSE frame may wait for its
+#: device's WAKE; two of a GSME's default 30-minute wake intervals. The PPMID waits one
+#: interval and a little: an older frame has nobody waiting for its answer.
+ZSE_HOLD = 3600.0
 
 #: Default `Hub.awake_grace`: seconds of silence after which a sleepy device whose
 #: SLEEP never came is taken as asleep (a GSME is awake 10 s per wake-up).
@@ -124,6 +141,8 @@ class HubCounters:
     presumed_asleep: int = 0
     #: ZSE frames carried from one HAN link to another (a PPMID and a meter under test).
     relayed: int = 0
+    #: ZSE frames held for a sleeping device until its WAKE (then relayed or expired).
+    zse_held: int = 0
 
 
 @dataclass(slots=True)
@@ -142,6 +161,9 @@ class SleepyQueue:
     awake_until: _dt.datetime | None = None
     #: Taken as asleep by its silence alone (no SLEEP came): its next word wakes it.
     presumed: bool = False
+    #: ZSE frames (another device's requests) held for its next WAKE, with the hub-clock
+    #: time each was held; relayed after the GBCS commands.
+    zse: deque[tuple[_dt.datetime, Envelope]] = field(default_factory=deque)
 
 
 class Hub:
@@ -172,6 +194,13 @@ class Hub:
         #: Seconds (hub clock) a sleepy device stays awake in the hub's view after the
         #: last envelope it sent; its SLEEP ends that sooner. A GSME's window is 10 s.
         self.awake_grace = AWAKE_GRACE
+        #: ZSE frames held for one sleeping device at most; one more is dropped.
+        self.zse_hold_limit = ZSE_HOLD_LIMIT
+        #: Seconds (hub clock) a held ZSE frame may wait for its device's WAKE.
+        self.zse_hold = ZSE_HOLD
+        #: Told the target's EUI-64 when a ZSE frame is held for it (a virtual-time lab
+        #: brings the meter's next wake-up forward, as for a queued GBCS command).
+        self.on_zse_held: Callable[[bytes], None] | None = None
         self._listeners: list[Listener] = []
         #: Sees every alert (hosted or from the HAN) before it is queued for the WAN;
         #: False means it kept the alert (a fault injector losing it, or delaying it
@@ -214,6 +243,7 @@ class Hub:
         self._started = True
         for link in self.links:
             await self._attach(link)
+            await self._hear_for_port(link)
         if self.state_file is not None and self.state_file.is_file():
             self.load_state()
             for target in list(self.ota.transfers):
@@ -261,6 +291,21 @@ class Hub:
                 await self.link.bind(eui)
         if self._started:
             await self._attach(link)
+            await self._hear_for_port(link)
+
+    async def _hear_for_port(self, link: Link) -> None:
+        """A device on its own port may address another HAN device (a PPMID under test
+        asking a meter in ZSE): the port takes those addresses too, for the relay.
+
+        After the hub's own addresses (a link's first address is its primary); not on
+        a ``gfi+`` link, whose lines carry GBCS for the hub only.
+        """
+        port = [key for key, routed in self.routes.items() if routed is link]
+        if not port or _same_medium(link, self.link) or link.url.lower().startswith("gfi+"):
+            return
+        for key in self.chf.log.entries:
+            if key not in port:
+                await link.bind(Eui64(key))
 
     async def stop(self) -> None:
         self.ota.stop()
@@ -275,6 +320,16 @@ class Hub:
             if not pending.future.done():
                 pending.future.cancel()
         self._pending.clear()
+        for target, queue in self._sleepy.items():
+            if queue.zse:
+                self.drops["zse_unsent"] += len(queue.zse)
+                log.warning(
+                    "hub %s dropped zse_unsent: %d ZSE frame(s) held for %s at stop",
+                    self.chf.eui,
+                    len(queue.zse),
+                    Eui64(target),
+                )
+                queue.zse.clear()
 
     # -- configuration ---------------------------------------------------------------------
     @property
@@ -297,11 +352,40 @@ class Hub:
         queue.awake_until = self.clock.now() + _dt.timedelta(seconds=self.awake_grace)
         while drain and queue.waiting:
             await self._forward(target, queue.waiting.popleft())
+        while drain and queue.zse:
+            held, env = queue.zse.popleft()
+            age = (self.clock.now() - held).total_seconds()
+            if age > self.zse_hold:
+                self._drop(
+                    "zse_expired",
+                    f"ZSE frame from {env.source} for {env.destination} held {age:g} s",
+                )
+                continue
+            await self._send_zse(self.routes.get(target, self.link), env)
 
     def waiting_for(self, eui: Eui64 | str) -> int:
         """Commands queued for a sleepy device's next wake-up."""
         queue = self._sleepy.get(bytes(Eui64(eui)))
         return 0 if queue is None else len(queue.waiting)
+
+    def zse_waiting_for(self, eui: Eui64 | str) -> int:
+        """ZSE frames held for a sleepy device's next wake-up."""
+        queue = self._sleepy.get(bytes(Eui64(eui)))
+        return 0 if queue is None else len(queue.zse)
+
+    def refuse_zse(self, source: Eui64 | str, destination: Eui64 | str) -> str | None:
+        """Why a ZSE frame from `source` cannot reach `destination` at all (one line,
+        counted as the drop ``gbcs_only`` and logged), or None when it can.
+
+        A device on a ``gfi+`` link is spoken to in GFI lines, and the public GFI
+        line (``GBCS:DATA#n:length:hex``) has no form for anything but a GBCS message.
+        """
+        link = self.routes.get(bytes(Eui64(destination)))
+        if link is None or not link.url.lower().startswith("gfi+"):
+            return None
+        refusal = f"{Eui64(destination)} is on {link.url}: gfi links carry GBCS only, not ZSE"
+        self._drop("gbcs_only", f"ZSE frame from {Eui64(source)}: {refusal}")
+        return refusal
 
     def _awake(self, target: bytes, queue: SleepyQueue) -> bool:
         """Awake, unless silent past `awake_grace`: then its SLEEP was lost (a power cut
@@ -501,6 +585,40 @@ class Hub:
         if link is via:
             self._drop("unrouted", f"ZSE envelope from {env.source} for {env.destination}")
             return
+        if self.refuse_zse(env.source, env.destination) is not None:
+            return
+        queue = self._sleepy.get(target)
+        if queue is not None and not self._awake(target, queue):
+            self._hold_zse(target, queue, env)
+            return
+        await self._send_zse(link, env)
+
+    def _hold_zse(self, target: bytes, queue: SleepyQueue, env: Envelope) -> None:
+        """Keep a ZSE frame for a sleeping device's next WAKE, as its GBCS commands are
+        kept: sent now it would be lost (a sleeping radio hears nothing)."""
+        now = self.clock.now()
+        while queue.zse and (now - queue.zse[0][0]).total_seconds() > self.zse_hold:
+            _, old = queue.zse.popleft()
+            self._drop("zse_expired", f"ZSE frame from {old.source} for {old.destination}")
+        if len(queue.zse) >= self.zse_hold_limit:
+            self._drop(
+                "zse_overflow",
+                f"ZSE frame from {env.source}: {len(queue.zse)} already held for "
+                f"sleeping {env.destination}",
+            )
+            return
+        queue.zse.append((now, env))
+        self.counters.zse_held += 1
+        if self.on_zse_held is not None:
+            self.on_zse_held(target)
+        log.info(
+            "hub %s: ZSE frame from %s held for sleeping %s",
+            self.chf.eui,
+            env.source,
+            env.destination,
+        )
+
+    async def _send_zse(self, link: Link, env: Envelope) -> None:
         await link.bind(env.source)  # its answer comes back this way (once bound: a no-op)
         self.counters.relayed += 1
         await link.send(env)

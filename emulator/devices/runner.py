@@ -207,6 +207,10 @@ class DeviceRunner:
             self.zse_refused["no_answer"] += 1
             log.warning("%s: no ZSE answer from %s within %g s", self.device, destination, timeout)
             return None
+        except asyncio.CancelledError:  # its caller stopped waiting (a virtual-time bound)
+            self.zse_refused["no_answer"] += 1
+            log.warning("%s: no ZSE answer from %s: gave up waiting", self.device, destination)
+            raise
         finally:
             self._zse_waiting.pop(key, None)
 
@@ -440,14 +444,19 @@ class DeviceRunner:
         return handled
 
     async def run_sleepy(self, listen: float = 0.5) -> None:
-        """Wake on the device's schedule of its clock, forever."""
+        """Wake on the device's schedule of its clock, forever.
+
+        On a virtual clock it waits for whoever moves that clock (a board console's
+        ``clock``, as a lab's set_clock hook does): a board process that moved its own
+        clock would run ahead of the lab and refuse the lab's next time as the past.
+        """
         next_wake = getattr(self.device, "next_wake", None)
         if next_wake is None:
             raise TypeError(f"{self.device} has no wake schedule")
         while True:
             now = self.device.clock.now()
             due = next_wake(now)
-            await self.device.clock.sleep(max(0.0, (due - now).total_seconds()))
+            await self._clock_wait(max(0.0, (due - now).total_seconds()))
             await self.wake(listen)
 
 

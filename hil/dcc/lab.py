@@ -701,6 +701,9 @@ class Lab:
             link = base if len(self.premises) == 1 else f"{base}-{index}"
             hub = await premises.connect(link)
             hub.add_listener(self._on_hub_event)
+            # a PPMID's ZSE frame for a sleeping GSME waits one wake interval: keep two
+            hub.zse_hold = 2 * self.spec.wake_interval.total_seconds()
+            hub.on_zse_held = self._wake_soon  # a PPMID under test asking a gas meter
             hubs[bytes(premises.chf.eui)] = hub
             for key, external in self.externals.items():
                 if self._external_premises[key] == index:
@@ -924,6 +927,10 @@ class Lab:
         except GbcsDecodeError as exc:  # the hub queued it; we cannot tell whom to wake
             self._drop("undecodable queued command", str(exc))
             return
+        self._wake_soon(target)
+
+    def _wake_soon(self, target: bytes) -> None:
+        """Bring a virtual gas meter's next wake-up forward for what the hub holds for it."""
         if target not in self._waking:
             self._waking.add(target)
             self._tasks.append(asyncio.create_task(self._wake(target)))
@@ -945,7 +952,9 @@ class Lab:
                         for _ in range(8):  # a command queued during this wake-up: the next
                             self.clock.set(device.next_wake(self.clock.now()))
                             await premises.runner_for(device.eui).wake(listen=0.05)
-                            if hub is None or not hub.waiting_for(device.eui):
+                            if hub is None or not (
+                                hub.waiting_for(device.eui) or hub.zse_waiting_for(device.eui)
+                            ):
                                 break
                     return
         finally:

@@ -15,6 +15,7 @@ stops, and its teardown still runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -35,6 +36,7 @@ from emulator.gbcs.frame import Cra, decode_message
 from emulator.gbcs.inspection import inspect_message
 from emulator.gbcs.message_codes import lookup
 from emulator.gbcs.tree import render_text
+from emulator.hub import Hub
 from hil.bench import ExternalDevice
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabError
 from hil.dcc.requestfile import parse_when
@@ -100,7 +102,9 @@ EXTERNAL_TICKS = 20
 
 #: Real seconds for what a device under test sent after its clock moved to arrive.
 EXTERNAL_SETTLE_S = 0.2
-#: Seconds (real time) an emulated PPMID waits for a board's ZSE answer over the HAN.
+#: Seconds (real time) an emulated PPMID waits for a board's ZSE answer over the HAN;
+#: for a sleeping GSME board, this after the lab's wake interval (virtual time with a
+#: set_clock hook: the hub holds the frame until the board's WAKE).
 ZSE_WAIT_S = 5.0
 #: Seconds (real time) to wait for a board's alert saying why it refused a UTRN.
 REFUSAL_ALERT_WAIT_S = 2.0
@@ -1025,9 +1029,19 @@ class ScenarioContext:
                 raise StepFailed(f"{step.action} at {where}: {exc}") from None
             return f"{step.action} at {where} refused: {exc}"
         runner = self._runner_of(ppmid)
+        hub = self._hub_of(ppmid)
+        refusal = None if hub is None else hub.refuse_zse(ppmid.eui, external.eui)
+        if refusal is not None:  # counted and logged by the hub
+            detail["refused"] = refusal
+            raise ScenarioError(f"{step.action} at {where}: {refusal}")
         alerts = len(self._hub_alerts)
-        wait = min(timeout, ZSE_WAIT_S)
-        answer = await runner.zse_request(meter, message, wait)
+        if hub is not None and not hub.is_awake(external.eui):
+            wait = self.lab.spec.wake_interval.total_seconds() + ZSE_WAIT_S
+            detail["held_for_wake"] = True
+            answer = await self._answer_after_wake(runner, meter, message, external, wait, timeout)
+        else:
+            wait = min(timeout, ZSE_WAIT_S)
+            answer = await runner.zse_request(meter, message, wait)
         detail["zse"] = message.encode().hex()
         detail["zse_answer"] = None if answer is None else answer.encode().hex()
         if step.action != "utrn":
@@ -1067,6 +1081,40 @@ class ScenarioContext:
                 if code in codes:
                     return code
             await asyncio.sleep(0.02)
+        return None
+
+    async def _answer_after_wake(
+        self,
+        runner: Any,
+        meter: Eui64,
+        message: Any,
+        external: ExternalDevice,
+        within: float,
+        timeout: float,
+    ) -> Any:
+        """A ZSE answer from a sleeping board: the hub holds the request until its WAKE.
+
+        On a virtual clock with a set_clock hook the lab's time moves (the board's with
+        it) up to `within`, the board's wake interval and a little; otherwise the board
+        wakes on its own time, and the wait is real, inside the step's bound.
+        """
+        asking = asyncio.ensure_future(runner.zse_request(meter, message, timeout))
+        try:
+            if self.virtual and external.hooks.set_clock:
+                with contextlib.suppress(StepFailed):
+                    await self._wait_until(asking.done, within, "no ZSE answer")
+            else:
+                await asyncio.wait({asking}, timeout=min(within, 0.9 * timeout))
+        finally:
+            if not asking.done():  # the runner counts and logs the unanswered request
+                asking.cancel()
+                await asyncio.gather(asking, return_exceptions=True)
+        return None if asking.cancelled() else asking.result()
+
+    def _hub_of(self, device: Any) -> Hub | None:
+        for premises in self.lab.premises:
+            if bytes(device.eui) in premises.devices:
+                return premises.hub
         return None
 
     def _runner_of(self, device: Any) -> Any:
