@@ -793,7 +793,7 @@ class Dcc:
                 certificate.public_bytes(serialization.Encoding.DER),
             )
         message = builder.command(
-            built.message_code, counter, originator, recipient, built.payload, other=other
+            built.message_code, counter, originator, recipient, built.body, other=other
         )
         self._by_counter[(bytes(originator), counter)] = _Sent(
             request.request_id, bytes(recipient), built.message_code
