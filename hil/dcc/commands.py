@@ -76,6 +76,7 @@ from hil.dcc.templates import (
     GbzDraft,
     GbzTemplate,
     Times,
+    has_slots,
     protection,
     slot_rules,
 )
@@ -470,15 +471,18 @@ def _values(req: Request) -> Mapping[str | int, Any]:
     return values
 
 
-#: use case -> its template's spec values with the constants applied. Overrides build
-#: new nodes and `fill` copies every structure and array, so these are never mutated;
-#: coercing a 1.1.1 price matrix on every build was a tenth of a fleet worker's CPU.
-_CONSTANT_VALUES: dict[str, tuple[Data, ...]] = {}
+#: use case -> its template's spec values with the constants applied, and the ids of
+#: those without slots (`DlmsDraft.shared`). Nothing mutates A-XDR nodes (overrides
+#: build new ones), so these are shared by every build of the use case; coercing a
+#: 1.1.1 price matrix on every build was a tenth of a fleet worker's CPU.
+_CONSTANT_VALUES: dict[str, tuple[tuple[Data, ...], frozenset[int]]] = {}
 
 
-def _constant_values(use_case: str, template: DlmsTemplate) -> tuple[Data, ...]:
-    values = _CONSTANT_VALUES.get(use_case)
-    if values is None:
+def _constant_values(
+    use_case: str, template: DlmsTemplate
+) -> tuple[tuple[Data, ...], frozenset[int]]:
+    cached = _CONSTANT_VALUES.get(use_case)
+    if cached is None:
         draft = DlmsDraft.of(template)
         for position, spec in enumerate(template.specs):
             key = (spec.class_id, spec.obis, spec.member)
@@ -486,12 +490,14 @@ def _constant_values(use_case: str, template: DlmsTemplate) -> tuple[Data, ...]:
                 draft.override(f"{position}.{path}" if path else str(position), value)
         for fixed, value in USE_CASE_CONSTANTS.get(use_case, {}).items():
             draft.override(fixed, value)
-        values = _CONSTANT_VALUES[use_case] = tuple(draft.values)
-    return values
+        shared = frozenset(id(v) for v in draft.values if not has_slots(v))
+        cached = _CONSTANT_VALUES[use_case] = (tuple(draft.values), shared)
+    return cached
 
 
 def _render_dlms(req: Request, template: DlmsTemplate) -> AccessRequest:
-    draft = DlmsDraft(list(template.specs), list(_constant_values(req.use_case, template)))
+    values, shared = _constant_values(req.use_case, template)
+    draft = DlmsDraft(list(template.specs), list(values), shared)
     for name, (index, _) in DLMS_PARAMETERS.get(req.use_case, {}).items():
         if req.has(name):
             try:

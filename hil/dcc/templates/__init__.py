@@ -445,12 +445,39 @@ _KINDS = {
 }
 
 
+def has_slots(node: Data) -> bool:
+    """Whether a DLMS shape holds a slot anywhere (else `fill` would only copy it)."""
+    if type(node) is TimeSlot or type(node) is ProtectionSlot:
+        return True
+    if type(node) is Structure or type(node) is Array:
+        return any(has_slots(i) for i in node.items)
+    return False
+
+
+#: Logical names of template specs, parsed once (Obis values are immutable bytes).
+_OBIS: dict[str, Obis] = {}
+
+
+def _obis(text: str) -> Obis:
+    found = _OBIS.get(text)
+    if found is None:
+        found = _OBIS[text] = Obis(text)
+    return found
+
+
 @dataclass(slots=True)
 class DlmsDraft:
-    """A template being turned into a request: spec values are replaceable."""
+    """A template being turned into a request: spec values are replaceable.
+
+    `shared` holds the ids of values known to hold no slot (a builder's cached
+    constant values, kept alive by its cache): they go into the request as they
+    are instead of being copied node by node (a 1.1.1 price matrix has 240 nodes).
+    A value an override replaced has another id and is filled as usual.
+    """
 
     specs: list[DlmsSpec]
     values: list[Data] = field(default_factory=list)
+    shared: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, template: DlmsTemplate) -> DlmsDraft:
@@ -480,14 +507,14 @@ class DlmsDraft:
         data: list[Data] = []
         for spec, value in zip(self.specs, self.values, strict=True):
             kind = _KINDS[spec.kind]
-            filled = fill(value, f)
+            filled = value if id(value) in self.shared else fill(value, f)
             if kind == SpecKind.GET_WITH_SELECTION:
                 specs.append(
-                    RequestSpec(kind, spec.class_id, Obis(spec.obis), spec.member, 1, filled)
+                    RequestSpec(kind, spec.class_id, _obis(spec.obis), spec.member, 1, filled)
                 )
                 data.append(NULL)
             else:
-                specs.append(RequestSpec(kind, spec.class_id, Obis(spec.obis), spec.member))
+                specs.append(RequestSpec(kind, spec.class_id, _obis(spec.obis), spec.member))
                 data.append(filled if kind in (SpecKind.SET, SpecKind.ACTION) else NULL)
         return AccessRequest(invoke_id_for(f.counter), specs, data)
 
@@ -609,6 +636,7 @@ __all__ = [
     "gbz",
     "get",
     "get_range",
+    "has_slots",
     "set_",
     "slot_rules",
     "zcl",

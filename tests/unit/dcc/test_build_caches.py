@@ -9,6 +9,7 @@ import pytest
 
 from emulator.gbcs.dlms.apdu import AccessRequest
 from emulator.gbcs.dlms.axdr import Array, Structure
+from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.payload import encode_payload
 from emulator.premises import lab_pki
 from hil.dcc.commands import BuildContext, build_command, parameters_for
@@ -39,12 +40,16 @@ def test_an_override_does_not_leak_into_the_next_build(ctx: BuildContext) -> Non
     first = build_command(r, 7, SUPPLIER, METER, {}, ctx)
     assert isinstance(first.payload, AccessRequest)
     spec = _matrix_spec(first.payload)
-    changed = build_command(r, 7, SUPPLIER, METER, {"values": {f"{spec}.2.0.1": 1234}}, ctx)
+    later = NOW + _dt.timedelta(days=3)
+    params = {"values": {f"{spec}.2.0.1": 1234}, "execution_time": later}
+    changed = build_command(r, 7, SUPPLIER, METER, params, ctx)
     assert isinstance(changed.payload, AccessRequest)
     matrix = changed.payload.data[spec]
     assert isinstance(matrix, Structure) and isinstance(matrix.items[2], Array)
     entry = matrix.items[2].items[0]
     assert isinstance(entry, Structure) and entry.items[1] == type(entry.items[1])(1234)
+    stamp = DlmsDateTime.from_datetime(later).encode()
+    assert stamp in changed.encoded and stamp not in first.encoded  # slots are filled per build
     again = build_command(r, 7, SUPPLIER, METER, {}, ctx)
     assert again.encoded == first.encoded
     assert again.encoded != changed.encoded
