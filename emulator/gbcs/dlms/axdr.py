@@ -446,12 +446,48 @@ def _short_length(r: Reader) -> int:
     return -1
 
 
+def _read_items(r: Reader, n: int) -> list[Data]:
+    """`n` tagged values of a structure or array.
+
+    Most nodes of a DLMS payload are octet strings and integers inside structures
+    (a 1.1.1 price matrix has 160), so those are read here in place when they are
+    whole and in short form; anything else, and every error, goes through
+    `read_data`, which reports it exactly as before.
+    """
+    items: list[Data] = []
+    append = items.append
+    data = r.data
+    end = r.end
+    for _ in range(n):
+        p = r.pos
+        if p + 1 < end:
+            tag = data[p]
+            if tag == 0x09:
+                length = data[p + 1]
+                q = p + 2 + length
+                if length < 0x80 and q <= end:
+                    r.pos = q
+                    append(OctetString(data[p + 2 : q]))
+                    continue
+            else:
+                fixed = _FIXED_INTS.get(tag)
+                if fixed is not None:
+                    cls, size, signed = fixed
+                    q = p + 1 + size
+                    if q <= end:
+                        r.pos = q
+                        append(cls(int.from_bytes(data[p + 1 : q], "big", signed=signed)))  # type: ignore[call-arg]
+                        continue
+        append(read_data(r))
+    return items
+
+
 def _read_array(r: Reader) -> Data:
     n = _short_length(r)
     if n < 0:
         n = r.ber_length("array.count")
     r.enter("array", MAX_DEPTH)
-    items = [read_data(r) for _ in range(n)]
+    items = _read_items(r, n)
     r.depth -= 1
     return Array(items)
 
@@ -461,7 +497,7 @@ def _read_structure(r: Reader) -> Data:
     if n < 0:
         n = r.ber_length("structure.count")
     r.enter("structure", MAX_DEPTH)
-    items = [read_data(r) for _ in range(n)]
+    items = _read_items(r, n)
     r.depth -= 1
     return Structure(items)
 
@@ -571,6 +607,23 @@ _READERS: dict[int, Callable[[Reader], Data]] = {
     0x1A: lambda r: Date(DlmsDate.read(r, "date")),
     0x1B: lambda r: Time(DlmsTime.read(r, "time")),
     0xFF: lambda r: DontCare(),
+}
+
+#: Integer tags -> (class, size, signed), for `_read_items`.
+_FIXED_INTS: dict[int, tuple[type[_Integer], int, bool]] = {
+    cls.TAG: (cls, cls.SIZE, cls.SIGNED)
+    for cls in (
+        DoubleLong,
+        DoubleLongUnsigned,
+        Bcd,
+        Integer,
+        Long,
+        Unsigned,
+        LongUnsigned,
+        Long64,
+        Long64Unsigned,
+        Enum,
+    )
 }
 
 DATA_TYPES: dict[int, type[Data]] = {
