@@ -1,7 +1,7 @@
 """CPU per fleet request in one process through mosquitto: the figure load does not blur.
 
     python bench/fleet_cpu.py [--premises P] [--requests R] [--inflight K] [--no-mux]
-                              [--profile OUT.prof]
+                              [--no-settle] [--profile OUT.prof]
 
 `bench/fleet.py` measures a worker subprocess on a machine shared with other
 work, where requests per second mostly say how much CPU the worker was given.
@@ -10,7 +10,9 @@ or 4 connections per premises with ``--no-mux``), sends each one warm-up
 request (ECDH caches), then R requests of the default mix round-robin with K
 outstanding, and prints JSON: CPU ms per request (process time), wall time,
 req/s and latency percentiles. ``--profile`` writes a cProfile dump (CPU time)
-of the measured part only.
+of the measured part only. Like a worker, it freezes the built premises out of
+the cyclic garbage collector before measuring (`settle_heap`; ``--no-settle``
+measures without).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from emulator.premises import lab_pki
 from hil.fleet import mux
 from hil.fleet.coordinator import percentiles
 from hil.fleet.mix import DEFAULT_MIX
-from hil.fleet.traffic import FleetPremises
+from hil.fleet.traffic import FleetPremises, settle_heap
 from hil.fleet.worker import _connect
 
 
@@ -46,6 +48,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 await _connect(p, f"{url}/{lab}", f"{url}/{lab}")
             hubs = [p.premises.hub for p in fleet if p.premises.hub is not None]
             await asyncio.gather(*(p.request(h, mix) for p, h in zip(fleet, hubs, strict=True)))
+            if args.settle:
+                settle_heap()  # as a worker does before it says ready
             slots = asyncio.Semaphore(args.inflight)
             latencies: list[float] = []
             failed = 0
@@ -77,6 +81,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "requests": args.requests,
         "failed": failed,
         "mux": args.mux,
+        "settle": args.settle,
         "inflight": args.inflight,
         "cpu_ms_per_request": round(cpu / args.requests * 1000.0, 3),
         "wall_s": round(wall, 2),
@@ -92,6 +97,12 @@ def main() -> None:
     parser.add_argument("--inflight", type=int, default=64)
     parser.add_argument("--mux", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--profile", help="write a cProfile dump of the measured part here")
+    parser.add_argument(
+        "--settle",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="freeze the built premises out of the cyclic GC first, as a worker does",
+    )
     print(json.dumps(asyncio.run(measure(parser.parse_args()))))
 
 

@@ -367,8 +367,22 @@ def _stored(esme: Esme, class_id: int, obis: bytes, attribute: int) -> Data | No
 
 def _unit_charge(esme: Esme, obis: bytes, attribute: int = 5) -> tuple[int, list[int]] | None:
     """(price scale, charges in index order) of a class 113 unit charge."""
-    o = esme.model.get(113, obis)
-    value = esme.cosem.get(o, attribute) if o is not None else None
+    scaled = _scaled_table(_stored(esme, 113, obis, attribute))
+    if scaled is None:
+        return None
+    price_scale, table = scaled
+    charges = [
+        item.items[1].value
+        for item in table.items
+        if isinstance(item, Structure)
+        and len(item.items) == 2
+        and isinstance(item.items[1], _Integer)
+    ]
+    return price_scale, charges
+
+
+def _scaled_table(value: Data | None) -> tuple[int, Array] | None:
+    """(price scale, charge table) of a unit charge value, None unless it has both."""
     if not isinstance(value, Structure) or len(value.items) != 3:
         return None
     scale, _, table = value.items
@@ -377,37 +391,30 @@ def _unit_charge(esme: Esme, obis: bytes, attribute: int = 5) -> tuple[int, list
     price_scale = scale.items[1] if len(scale.items) == 2 else None
     if not isinstance(price_scale, _Integer):
         return None
-    charges = [
-        item.items[1].value
-        for item in table.items
-        if isinstance(item, Structure)
-        and len(item.items) == 2
-        and isinstance(item.items[1], _Integer)
-    ]
-    return price_scale.value, charges
+    return price_scale.value, table
 
 
 def _keyed_charges(esme: Esme, obis: bytes) -> tuple[int, dict[int, int]] | None:
     """(price scale, {entry key: charge}) of a class 113 active unit charge: the
     entries' one-byte index keys say which tier or block each price is for."""
-    o = esme.model.get(113, obis)
-    value = esme.cosem.get(o, 5) if o is not None else None
-    scaled = _unit_charge(esme, obis)
-    if scaled is None or not isinstance(value, Structure):
+    scaled = _scaled_table(_stored(esme, 113, obis, 5))
+    if scaled is None:
         return None
-    table = value.items[2]
+    price_scale, table = scaled
     keyed: dict[int, int] = {}
-    for position, item in enumerate(table.items if isinstance(table, Array) else []):
-        if not (isinstance(item, Structure) and len(item.items) == 2):
+    # Runs on every tariff activation (80 entries): exact types stand for isinstance
+    # where the A-XDR classes have no subclasses.
+    for position, item in enumerate(table.items):
+        if not (type(item) is Structure and len(item.items) == 2):
             continue
         key, charge = item.items
         if not isinstance(charge, _Integer):
             continue
-        index = key.value[0] if isinstance(key, OctetString) and len(key.value) == 1 else 0
+        index = key.value[0] if type(key) is OctetString and len(key.value) == 1 else 0
         if not (1 <= index <= 48 or (index & 0xF0 in BLOCK_KEYS and 1 <= index & 0x0F <= 8)):
             index = _standard_key(position)  # blank or unknown key: its place says
         keyed[index] = charge.value
-    return scaled[0], keyed
+    return price_scale, keyed
 
 
 def _standard_key(position: int) -> int:

@@ -17,6 +17,9 @@ class Eui64(bytes):
     __slots__ = ()
 
     def __new__(cls, value: bytes | str | int) -> Self:
+        # Every decoded header makes two: plain 8 bytes take the short way.
+        if type(value) is bytes and len(value) == 8:
+            return super().__new__(cls, value)
         if isinstance(value, Eui64):
             return value  # type: ignore[return-value]
         if isinstance(value, str):

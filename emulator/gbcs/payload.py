@@ -118,21 +118,24 @@ def _protected_blobs(tree: PayloadTree) -> list[OctetString]:
     elif isinstance(tree, DataNotification):
         roots = [tree.body]
     stack = roots
+    # Every decoded DLMS payload is walked (tariff tables have hundreds of nodes): the
+    # A-XDR node classes have no subclasses, so exact type tests stand for isinstance.
     while stack:
         node = stack.pop()
-        if isinstance(node, Structure):
+        if type(node) is Structure:
             items = node.items
-            if (
-                len(items) == 2
-                and isinstance(items[0], Array)
-                and isinstance(items[1], OctetString)
-                and items[1].value[:1] == SENSITIVE_AAD
-                and _is_protection_parameters(items[0])
-            ):
-                found.append(items[1])
-                continue
+            if len(items) == 2:
+                params, blob = items
+                if (
+                    type(params) is Array
+                    and type(blob) is OctetString
+                    and blob.value[:1] == SENSITIVE_AAD
+                    and _is_protection_parameters(params)
+                ):
+                    found.append(blob)
+                    continue
             stack.extend(items)
-        elif isinstance(node, Array):
+        elif type(node) is Array:
             stack.extend(node.items)
     return found
 

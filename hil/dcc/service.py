@@ -824,7 +824,7 @@ class Dcc:
                 der,
             )
         message = builder.command(
-            built.message_code, counter, originator, recipient, built.payload, other=other
+            built.message_code, counter, originator, recipient, built.body, other=other
         )
         self._by_counter[(bytes(originator), counter)] = _Sent(
             request.request_id, bytes(recipient), built.message_code

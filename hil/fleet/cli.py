@@ -250,4 +250,4 @@ def worker_command(broker: str, shard: str, run_name: str, device_broker: str | 
         parsed = Shard.parse(shard)
     except FleetError as exc:
         fail(exc, EXIT_USAGE)
-    asyncio.run(run_worker(broker, parsed, run_name, device_broker))
+    asyncio.run(run_worker(broker, parsed, run_name, device_broker, settle=True))

@@ -39,7 +39,7 @@ from hil.fleet.protocol import (
     topic,
 )
 from hil.fleet.record import Recording, replay_one
-from hil.fleet.traffic import FleetPremises, Outcome
+from hil.fleet.traffic import FleetPremises, Outcome, settle_heap
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,18 @@ CONFIG_TIMEOUT_S = 60.0
 
 class Worker:
     def __init__(
-        self, broker: str, shard: Shard, run: str = "fleet", device_broker: str | None = None
+        self,
+        broker: str,
+        shard: Shard,
+        run: str = "fleet",
+        device_broker: str | None = None,
+        *,
+        settle: bool = False,
     ) -> None:
         self.broker = broker.rstrip("/")
+        #: Freeze the built premises out of the cyclic GC (`settle_heap`): only when
+        #: the worker is its own process (tests run workers inside pytest's).
+        self.settle = settle
         #: Where the devices connect; their hubs stay on `broker` (another cluster node).
         self.device_broker = (device_broker or broker).rstrip("/")
         self.shard = shard
@@ -158,6 +167,8 @@ class Worker:
             await asyncio.gather(*pending)  # the first connection error ends the worker
         if self._stop.is_set():
             return
+        if self.settle:
+            log.debug("shard %s: %d objects frozen after setup", self.shard, settle_heap())
         self.phase = "ready"
         await client.publish(
             self._t("ready", self.shard.index),
@@ -397,10 +408,15 @@ def _peak_rss_kb() -> int:
 
 
 async def run_worker(
-    broker: str, shard: Shard, run: str = "fleet", device_broker: str | None = None
+    broker: str,
+    shard: Shard,
+    run: str = "fleet",
+    device_broker: str | None = None,
+    *,
+    settle: bool = False,
 ) -> None:
     raise_file_limit()
-    await Worker(broker, shard, run, device_broker).main()
+    await Worker(broker, shard, run, device_broker, settle=settle).main()
 
 
 def raise_file_limit() -> None:
@@ -431,12 +447,13 @@ def main(argv: list[str] | None = None) -> int:
             profiler = cProfile.Profile(time.process_time)
             try:
                 profiler.runcall(
-                    asyncio.run, run_worker(args.broker, Shard.parse(args.shard), args.run)
+                    asyncio.run,
+                    run_worker(args.broker, Shard.parse(args.shard), args.run, settle=True),
                 )
             finally:
                 profiler.dump_stats(f"{profile}.{args.shard.replace('/', 'of')}")
         else:
-            asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run))
+            asyncio.run(run_worker(args.broker, Shard.parse(args.shard), args.run, settle=True))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -410,3 +410,14 @@ def test_moderate_nesting_decodes() -> None:
         assert isinstance(node, Structure)
         node = node.items[0]
     assert node == Unsigned(7)
+
+
+@pytest.mark.parametrize("kind", [Array, Structure])
+@pytest.mark.parametrize(("count", "length"), [(127, "7F"), (128, "8180"), (300, "82012C")])
+def test_item_counts_either_side_of_the_short_length_form(
+    kind: type[Array] | type[Structure], count: int, length: str
+) -> None:
+    node = kind([Unsigned(i % 256) for i in range(count)])
+    raw = node.encode()
+    assert raw.hex().upper().startswith(f"{kind.TAG:02X}{length}11")
+    assert decode_data(raw) == node

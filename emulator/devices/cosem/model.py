@@ -140,18 +140,33 @@ _SIMPLE_DEFAULTS: dict[int, Data] = {
 
 
 def same_shape(template: Data, value: Data) -> bool:
-    """Whether `value` has the type of `template` (arrays: elements like the first)."""
-    if template.TAG != value.TAG:
+    """Whether `value` has the type of `template` (arrays: elements like the first).
+
+    Every SET and ACTION argument is checked this way (tariff tables have hundreds
+    of nodes), so the tag decides first and plain loops replace generators; the
+    A-XDR node classes have no subclasses, so exact type tests stand for isinstance.
+    """
+    tag = template.TAG
+    if tag != value.TAG:
         return False
-    if isinstance(template, Structure) and isinstance(value, Structure):
-        return len(template.items) == len(value.items) and all(
-            same_shape(t, v) for t, v in zip(template.items, value.items, strict=True)
-        )
-    if isinstance(template, Array) and isinstance(value, Array):
-        if not template.items or not value.items:
-            return True
-        first = template.items[0]
-        return all(same_shape(first, v) for v in value.items)
+    if tag == 0x02:
+        if type(template) is Structure and type(value) is Structure:
+            items = template.items
+            if len(items) != len(value.items):
+                return False
+            for t, v in zip(items, value.items, strict=True):
+                if not same_shape(t, v):
+                    return False
+        return True
+    if tag == 0x01:
+        if type(template) is Array and type(value) is Array:
+            if not template.items:
+                return True
+            first = template.items[0]
+            for v in value.items:
+                if not same_shape(first, v):
+                    return False
+        return True
     if isinstance(template, CompactArray) and isinstance(value, CompactArray):
         return template.description == value.description
     return True

@@ -65,6 +65,17 @@ class Array(Data):
     TAG: ClassVar[int] = 0x01
     NAME: ClassVar[str] = "array"
 
+    def write(self, out: bytearray) -> None:
+        # The codec's hottest path: tag and short-form count without further calls.
+        n = len(self.items)
+        if n < 0x80:
+            out += bytes((0x01, n))
+        else:
+            out.append(0x01)
+            out += ber_length_bytes(n)
+        for item in self.items:
+            item.write(out)
+
     def write_value(self, out: bytearray) -> None:
         out += ber_length_bytes(len(self.items))
         for item in self.items:
@@ -76,6 +87,16 @@ class Structure(Data):
     items: list[Data]
     TAG: ClassVar[int] = 0x02
     NAME: ClassVar[str] = "structure"
+
+    def write(self, out: bytearray) -> None:
+        n = len(self.items)
+        if n < 0x80:
+            out += bytes((0x02, n))
+        else:
+            out.append(0x02)
+            out += ber_length_bytes(n)
+        for item in self.items:
+            item.write(out)
 
     def write_value(self, out: bytearray) -> None:
         out += ber_length_bytes(len(self.items))
@@ -122,6 +143,13 @@ class _Integer(Data):
     SIZE: ClassVar[int]
     SIGNED: ClassVar[bool]
     value: int
+
+    def write(self, out: bytearray) -> None:
+        out.append(self.TAG)
+        try:
+            out += self.value.to_bytes(self.SIZE, "big", signed=self.SIGNED)
+        except OverflowError:
+            raise GbcsEncodeError(self.NAME, f"{self.value} out of range") from None
 
     def write_value(self, out: bytearray) -> None:
         try:
@@ -223,6 +251,15 @@ class Bcd(_Integer):
 class _Bytes(Data):
     __slots__ = ()
     value: bytes
+
+    def write(self, out: bytearray) -> None:
+        n = len(self.value)
+        if n < 0x80:
+            out += bytes((self.TAG, n))
+        else:
+            out.append(self.TAG)
+            out += ber_length_bytes(n)
+        out += self.value
 
     def write_value(self, out: bytearray) -> None:
         out += ber_length_bytes(len(self.value))
@@ -385,7 +422,12 @@ def _read_int(cls: type[_Integer]) -> Callable[[Reader], Data]:
     name = cls.NAME
 
     def read(r: Reader) -> Data:
-        return cls(int.from_bytes(r.take(size, name), "big", signed=signed))  # type: ignore[call-arg]
+        p = r.pos
+        q = p + size
+        if q > r.end:  # the bounds check of `Reader.take`, inlined on the hot path
+            return cls(int.from_bytes(r.take(size, name), "big", signed=signed))  # type: ignore[call-arg]
+        r.pos = q
+        return cls(int.from_bytes(r.data[p:q], "big", signed=signed))  # type: ignore[call-arg]
 
     return read
 
@@ -393,18 +435,69 @@ def _read_int(cls: type[_Integer]) -> Callable[[Reader], Data]:
 MAX_DEPTH = 100  # GBCS data nests a handful of levels; this bounds hostile input
 
 
+def _short_length(r: Reader) -> int:
+    """A short-form BER length read in place, or -1 (then `Reader.ber_length` reads it)."""
+    p = r.pos
+    if p < r.end:
+        first = r.data[p]
+        if first < 0x80:
+            r.pos = p + 1
+            return first
+    return -1
+
+
+def _read_items(r: Reader, n: int) -> list[Data]:
+    """`n` tagged values of a structure or array.
+
+    Most nodes of a DLMS payload are octet strings and integers inside structures
+    (a 1.1.1 price matrix has 160), so those are read here in place when they are
+    whole and in short form; anything else, and every error, goes through
+    `read_data`, which reports it exactly as before.
+    """
+    items: list[Data] = []
+    append = items.append
+    data = r.data
+    end = r.end
+    for _ in range(n):
+        p = r.pos
+        if p + 1 < end:
+            tag = data[p]
+            if tag == 0x09:
+                length = data[p + 1]
+                q = p + 2 + length
+                if length < 0x80 and q <= end:
+                    r.pos = q
+                    append(OctetString(data[p + 2 : q]))
+                    continue
+            else:
+                fixed = _FIXED_INTS.get(tag)
+                if fixed is not None:
+                    cls, size, signed = fixed
+                    q = p + 1 + size
+                    if q <= end:
+                        r.pos = q
+                        append(cls(int.from_bytes(data[p + 1 : q], "big", signed=signed)))  # type: ignore[call-arg]
+                        continue
+        append(read_data(r))
+    return items
+
+
 def _read_array(r: Reader) -> Data:
-    n = r.ber_length("array.count")
+    n = _short_length(r)
+    if n < 0:
+        n = r.ber_length("array.count")
     r.enter("array", MAX_DEPTH)
-    items = [read_data(r) for _ in range(n)]
+    items = _read_items(r, n)
     r.depth -= 1
     return Array(items)
 
 
 def _read_structure(r: Reader) -> Data:
-    n = r.ber_length("structure.count")
+    n = _short_length(r)
+    if n < 0:
+        n = r.ber_length("structure.count")
     r.enter("structure", MAX_DEPTH)
-    items = [read_data(r) for _ in range(n)]
+    items = _read_items(r, n)
     r.depth -= 1
     return Structure(items)
 
@@ -420,6 +513,13 @@ def _read_bitstring(r: Reader) -> Data:
 
 
 def _read_octets(r: Reader) -> Data:
+    p = r.pos
+    data = r.data
+    if p < r.end and data[p] < 0x80:  # short length and its bytes in bounds: read in place
+        q = p + 1 + data[p]
+        if q <= r.end:
+            r.pos = q
+            return OctetString(data[p + 1 : q])
     return OctetString(r.take(r.ber_length("octet-string.length"), "octet-string"))
 
 
@@ -509,6 +609,23 @@ _READERS: dict[int, Callable[[Reader], Data]] = {
     0xFF: lambda r: DontCare(),
 }
 
+#: Integer tags -> (class, size, signed), for `_read_items`.
+_FIXED_INTS: dict[int, tuple[type[_Integer], int, bool]] = {
+    cls.TAG: (cls, cls.SIZE, cls.SIGNED)
+    for cls in (
+        DoubleLong,
+        DoubleLongUnsigned,
+        Bcd,
+        Integer,
+        Long,
+        Unsigned,
+        LongUnsigned,
+        Long64,
+        Long64Unsigned,
+        Enum,
+    )
+}
+
 DATA_TYPES: dict[int, type[Data]] = {
     cls.TAG: cls
     for cls in (
@@ -545,7 +662,10 @@ assert set(DATA_TYPES) == set(_READERS), "every data type needs a reader"
 def read_data(r: Reader) -> Data:
     """One tagged Data from the reader."""
     start = r.pos
-    tag = r.u8("data.tag")
+    if start >= r.end:
+        r.u8("data.tag")  # raises the truncation error
+    tag = r.data[start]
+    r.pos = start + 1
     reader = _READERS.get(tag)
     if reader is None:
         raise r.fail("data.tag", f"unknown A-XDR type tag 0x{tag:02X}", start)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from emulator.clock import to_zigbee_time
 from emulator.devices.cosem.model import BITS, OS, UTF8, VS, A, S
@@ -332,18 +332,27 @@ class Fill:
 
 
 def fill(node: Data, f: Fill) -> Data:
-    """A fresh copy of a DLMS shape with every slot filled."""
-    if isinstance(node, TimeSlot):
+    """A fresh copy of a DLMS shape with every slot filled.
+
+    Leaves (all but structures, arrays and slots) are shared, not visited: a 1.1.1
+    price matrix has hundreds. None of these node classes has subclasses, so the
+    exact type stands for isinstance.
+    """
+    if type(node) is Structure:
+        return Structure([fill(i, f) if type(i) in _FILLED else i for i in node.items])
+    if type(node) is Array:
+        return Array([fill(i, f) if type(i) in _FILLED else i for i in node.items])
+    if type(node) is TimeSlot:
         value = fill_time(node, f.times)
         assert isinstance(value, Data)
         return value
-    if isinstance(node, ProtectionSlot):
+    if type(node) is ProtectionSlot:
         return protection(f.counter, f.originator, f.recipient)
-    if isinstance(node, Structure):
-        return Structure([fill(i, f) for i in node.items])
-    if isinstance(node, Array):
-        return Array([fill(i, f) for i in node.items])
     return node
+
+
+#: The node types `fill` replaces or copies.
+_FILLED: Final = frozenset({Structure, Array, TimeSlot, ProtectionSlot})
 
 
 def fill_fields(value: Any, times: Times) -> Any:
@@ -436,12 +445,39 @@ _KINDS = {
 }
 
 
+def has_slots(node: Data) -> bool:
+    """Whether a DLMS shape holds a slot anywhere (else `fill` would only copy it)."""
+    if type(node) is TimeSlot or type(node) is ProtectionSlot:
+        return True
+    if type(node) is Structure or type(node) is Array:
+        return any(has_slots(i) for i in node.items)
+    return False
+
+
+#: Logical names of template specs, parsed once (Obis values are immutable bytes).
+_OBIS: dict[str, Obis] = {}
+
+
+def _obis(text: str) -> Obis:
+    found = _OBIS.get(text)
+    if found is None:
+        found = _OBIS[text] = Obis(text)
+    return found
+
+
 @dataclass(slots=True)
 class DlmsDraft:
-    """A template being turned into a request: spec values are replaceable."""
+    """A template being turned into a request: spec values are replaceable.
+
+    `shared` holds the ids of values known to hold no slot (a builder's cached
+    constant values, kept alive by its cache): they go into the request as they
+    are instead of being copied node by node (a 1.1.1 price matrix has 240 nodes).
+    A value an override replaced has another id and is filled as usual.
+    """
 
     specs: list[DlmsSpec]
     values: list[Data] = field(default_factory=list)
+    shared: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, template: DlmsTemplate) -> DlmsDraft:
@@ -471,14 +507,14 @@ class DlmsDraft:
         data: list[Data] = []
         for spec, value in zip(self.specs, self.values, strict=True):
             kind = _KINDS[spec.kind]
-            filled = fill(value, f)
+            filled = value if id(value) in self.shared else fill(value, f)
             if kind == SpecKind.GET_WITH_SELECTION:
                 specs.append(
-                    RequestSpec(kind, spec.class_id, Obis(spec.obis), spec.member, 1, filled)
+                    RequestSpec(kind, spec.class_id, _obis(spec.obis), spec.member, 1, filled)
                 )
                 data.append(NULL)
             else:
-                specs.append(RequestSpec(kind, spec.class_id, Obis(spec.obis), spec.member))
+                specs.append(RequestSpec(kind, spec.class_id, _obis(spec.obis), spec.member))
                 data.append(filled if kind in (SpecKind.SET, SpecKind.ACTION) else NULL)
         return AccessRequest(invoke_id_for(f.counter), specs, data)
 
@@ -600,6 +636,7 @@ __all__ = [
     "gbz",
     "get",
     "get_range",
+    "has_slots",
     "set_",
     "slot_rules",
     "zcl",
