@@ -20,12 +20,13 @@ import threading
 from collections.abc import AsyncIterator
 
 import pytest
+from broker_support import mosquitto_or_skip
 from e2e_support import Rig, supplier_security
 
 from emulator.devices.anchors import AnchorRole
 from emulator.devices.base import DeviceType
 from emulator.devices.esme import Esme
-from emulator.han.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from emulator.han.broker import EmbeddedBroker, MosquittoBroker
 from emulator.han.memory import MemoryMedium
 from emulator.han.serial import pty_pair
 from emulator.premises import Premises
@@ -103,20 +104,6 @@ async def _no_leaks() -> AsyncIterator[None]:
     if attached:
         leaks.append(f"links left attached to {attached}")
     assert not leaks, "; ".join(leaks)
-
-
-def _mosquitto_required(config: pytest.Config) -> bool:
-    """True when the run selected mosquitto tests explicitly (CI): missing means fail."""
-    expression = str(config.getoption("markexpr") or "")
-    return "mosquitto" in expression and "not mosquitto" not in expression
-
-
-def mosquitto_or_skip(config: pytest.Config) -> MosquittoBroker:
-    if find_mosquitto() is None:
-        if _mosquitto_required(config):
-            pytest.fail("mosquitto tests were selected but no mosquitto binary is installed")
-        pytest.skip("mosquitto not installed (Debian: apt-get install mosquitto)")
-    return MosquittoBroker()
 
 
 @pytest.fixture(params=["amqtt", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])

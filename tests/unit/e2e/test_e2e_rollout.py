@@ -4,19 +4,14 @@ part-way through: every device ends on the new version or failed with a reason."
 from __future__ import annotations
 
 import pytest
+from broker_support import mosquitto_or_skip
 
-from emulator.han.broker import MosquittoBroker, find_mosquitto
 from hil.rollout import NEW_VERSION, run_rollout
 
 
 @pytest.mark.mosquitto
 async def test_a_rollout_to_20_premises_over_mosquitto(request: pytest.FixtureRequest) -> None:
-    if find_mosquitto() is None:
-        selected = str(request.config.getoption("markexpr") or "")
-        if "mosquitto" in selected and "not mosquitto" not in selected:
-            pytest.fail("mosquitto tests were selected but no mosquitto binary is installed")
-        pytest.skip("mosquitto not installed (Debian: apt-get install mosquitto)")
-    async with MosquittoBroker() as broker:
+    async with mosquitto_or_skip(request.config) as broker:
         report = await run_rollout(
             lambda i: broker.url_for(f"rollout{i}"), 20, drop_share=0.1, image_size=4096
         )

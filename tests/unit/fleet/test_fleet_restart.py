@@ -7,9 +7,9 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import _mosquitto_required
+from broker_support import skip_without_mosquitto
 
-from emulator.han.broker import RestartableBroker, find_mosquitto
+from emulator.han.broker import RestartableBroker
 from hil.fleet.coordinator import Coordinator, FleetConfig
 from hil.fleet.mix import Mix
 
@@ -18,10 +18,8 @@ MIX = Mix(rate=20.0, weights={"read": 2, "critical": 1, "firmware": 1}, timeout_
 
 @pytest.fixture(params=["embedded", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
 async def restartable(request: pytest.FixtureRequest) -> AsyncIterator[RestartableBroker]:
-    if request.param == "mosquitto" and find_mosquitto() is None:
-        if _mosquitto_required(request.config):
-            pytest.fail("mosquitto tests were selected but no mosquitto binary is installed")
-        pytest.skip("mosquitto not installed (Debian: apt-get install mosquitto)")
+    if request.param == "mosquitto":
+        skip_without_mosquitto(request.config)
     async with RestartableBroker(request.param) as broker:
         yield broker
 

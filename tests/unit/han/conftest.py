@@ -12,12 +12,12 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from broker_support import mosquitto_or_skip
 
 from emulator.han.broker import (
     EmbeddedBroker,
     MosquittoBroker,
     RestartableBroker,
-    find_mosquitto,
 )
 from emulator.han.memory import MemoryMedium
 
@@ -58,12 +58,6 @@ def medium() -> Iterator[MemoryMedium]:
     assert not own.links, f"links left attached to {own}: close them"
 
 
-def _mosquitto_required(config: pytest.Config) -> bool:
-    """True when the run selected mosquitto tests explicitly (CI): missing means fail."""
-    expression = str(config.getoption("markexpr") or "")
-    return "mosquitto" in expression and "not mosquitto" not in expression
-
-
 @pytest.fixture(params=["amqtt", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedBroker | MosquittoBroker]:
     """Each MQTT test runs on the embedded amqtt broker and, where installed, on mosquitto."""
@@ -79,14 +73,6 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedBroker
 async def mosquitto(request: pytest.FixtureRequest) -> AsyncIterator[MosquittoBroker]:
     async with mosquitto_or_skip(request.config) as real:
         yield real
-
-
-def mosquitto_or_skip(config: pytest.Config) -> MosquittoBroker:
-    if find_mosquitto() is None:
-        if _mosquitto_required(config):
-            pytest.fail("mosquitto tests were selected but no mosquitto binary is installed")
-        pytest.skip("mosquitto not installed (Debian: apt-get install mosquitto)")
-    return MosquittoBroker()
 
 
 @pytest.fixture(params=["embedded", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])

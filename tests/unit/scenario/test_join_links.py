@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from broker_support import mosquitto_or_skip
 
-from emulator.han.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from emulator.han.broker import EmbeddedBroker
 from emulator.han.serial import pty_pair
 from emulator.premises import Premises
 from hil.fixtures import FIXTURES
@@ -77,10 +78,5 @@ async def test_join_scenarios_over_mqtt_embedded() -> None:
 
 @pytest.mark.mosquitto
 async def test_join_scenarios_over_mosquitto(request: pytest.FixtureRequest) -> None:
-    if find_mosquitto() is None:
-        expression = str(request.config.getoption("markexpr") or "")
-        if "mosquitto" in expression and "not mosquitto" not in expression:
-            pytest.fail("mosquitto tests were selected but no mosquitto binary is installed")
-        pytest.skip("mosquitto not installed (Debian: apt-get install mosquitto)")
-    async with MosquittoBroker() as broker:
+    async with mosquitto_or_skip(request.config) as broker:
         await _run_all(broker.url_for("join-scenarios"))
