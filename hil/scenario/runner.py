@@ -1056,7 +1056,7 @@ class ScenarioContext:
         from emulator.devices.topup import ENGINE_REFUSALS
 
         codes = {supply.DUPLICATE_UTRN, supply.UTRN_NOT_AUTHENTIC, supply.UTRN_NOT_FOR_DEVICE}
-        codes |= ENGINE_REFUSALS
+        codes |= set(ENGINE_REFUSALS)  # the refusal codes (its keys)
         for _ in range(int(REFUSAL_ALERT_WAIT_S / 0.02)):
             for raw, source, code in self._hub_alerts[since:]:
                 if source != device:
