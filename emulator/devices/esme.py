@@ -38,6 +38,7 @@ from emulator.gbcs.dlms.axdr import (
     Boolean,
     CompactArray,
     Data,
+    DoubleLong,
     DoubleLongUnsigned,
     Enum,
     OctetString,
@@ -89,6 +90,15 @@ TWIN_CREDIT_CHARGES = tuple(
 TWIN_ROW_PROFILES = frozenset(
     bytes(Obis(o)) for o in ("0-0:98.1.2.255", "0-0:98.1.9.255", "0-0:99.1.0.255")
 )
+#: Profiles whose rows end in the six prepayment registers of ECS19 (meter balance,
+#: emergency credit balance, accumulated debt, payment debt, time debts 1 and 2, signed
+#: millipence): the billing data logs read by ECS20b (after the energy registers) and
+#: ECS20c, and the prepayment daily read log (ECS21b). The reference ECS20b rows end
+#: in six double-longs, signed like ECS19's and unlike every energy register.
+PREPAYMENT_ROW_PROFILES = frozenset(
+    bytes(Obis(o)) for o in ("0-0:98.1.1.255", "0-0:98.1.2.255", "0-0:98.1.8.255")
+)
+PREPAYMENT_COLUMNS = 6
 CREDIT = Obis("0-0:19.10.0.255")  # class 112 credit: attribute 2 is the meter balance (ECS82)
 UNIT_W, UNIT_WH, UNIT_VARH = 27, 30, 32  # DLMS unit enumeration
 
@@ -208,6 +218,13 @@ class Esme(ConsumerControls, CosemDevice):
         self.meter.advance(at)
         last = {obis: rows[-1] for obis, rows in self.profiles.items() if rows}
         super().capture(at)
+        registers = [
+            profiles._clamp(DoubleLong, v) for v in prepay_bridge.prepayment_registers(self)
+        ]
+        for obis in PREPAYMENT_ROW_PROFILES:
+            rows = self.profiles.get(obis, [])
+            if rows and rows[-1] is not last.get(obis) and isinstance(row := rows[-1], Structure):
+                rows[-1] = Structure([*row.items[:-PREPAYMENT_COLUMNS], *registers])
         if self.meter.secondary is None:
             return
         element = self.meter.secondary

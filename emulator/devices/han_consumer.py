@@ -36,7 +36,13 @@ from emulator.devices.logs import (
     OUT_OF_ORDER,
     UNAUTHORISED,
 )
-from emulator.devices.topup import REJECTED_ERROR, TopUpOutcome, offer_utrn
+from emulator.devices.topup import (
+    ACCEPTED,
+    REJECTED_ERROR,
+    TopUpOutcome,
+    offer_utrn,
+    top_up_response,
+)
 from emulator.errors import GbcsDecodeError
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.zcl.clusters import Cluster
@@ -103,7 +109,9 @@ def top_up_outcome(answer: ZseMessage | None) -> TopUpOutcome:
         return TopUpOutcome(REJECTED_ERROR, 0, None, "no answer from the meter over the HAN")
     fields = answer.frame.fields or {}
     if answer.name == "consumer_top_up_response":
-        return TopUpOutcome(int(fields["result_type"]), int(fields["top_up_value"]))
+        result = int(fields["result_type"])
+        pence = int(fields["top_up_value"]) if result == ACCEPTED else 0  # a refusal: 0xFFFFFFFF
+        return TopUpOutcome(result, pence)
     return TopUpOutcome(REJECTED_ERROR, 0, None, f"the meter answered {_status_text(answer)}")
 
 
@@ -174,17 +182,10 @@ def serve_consumer(device: Any, source: Eui64, raw: bytes) -> ZseAnswer:
 def _top_up(device: Any, message: ZseMessage) -> ZseAnswer:
     fields = message.frame.fields or {}
     outcome = offer_utrn(device, fields["top_up_code"] or b"", "ppmid")
-    credit = max(-(2**31), min(2**31 - 1, int(device.meter.balance)))
-    reply = response(
-        PREPAYMENT,
-        message.frame.sequence,
-        "consumer_top_up_response",
-        result_type=outcome.result,
-        top_up_value=outcome.pence,
-        source_of_top_up=int(fields["originating_device"]),
-        credit_remaining=credit,
+    answer = top_up_response(outcome, int(device.meter.balance), int(fields["originating_device"]))
+    return ZseAnswer(
+        response(PREPAYMENT, message.frame.sequence, "consumer_top_up_response", **answer)
     )
-    return ZseAnswer(reply)
 
 
 def _done(message: ZseMessage, done: bool) -> ZseAnswer:

@@ -118,6 +118,26 @@ def offer_utrn(device: Any, code: bytes | str, source: Source = "remote") -> Top
     return TopUpOutcome(ACCEPTED, ptut.pence)
 
 
+#: The top-up value and credit remaining of a refused Consumer Top Up Response:
+#: 0xFFFFFFFF (-1 in the signed 32-bit fields), as in the reference CS01b ERROR
+#: response. A refused token credited nothing, and the answer does not disclose the
+#: balance to whoever offered a token the meter would not take.
+NOT_STATED = -1
+S32_MIN, S32_MAX = -(2**31), 2**31 - 1
+
+
+def top_up_response(outcome: TopUpOutcome, balance: int, source: int) -> dict[str, int]:
+    """The Consumer Top Up Response fields for `outcome`: one rule for CS01b from the
+    DCC and a PPMID's top-up over the HAN."""
+    accepted = outcome.accepted
+    return {
+        "result_type": outcome.result,
+        "top_up_value": outcome.pence if accepted else NOT_STATED,
+        "source_of_top_up": source,
+        "credit_remaining": max(S32_MIN, min(S32_MAX, balance)) if accepted else NOT_STATED,
+    }
+
+
 def apply_utrn(device: Any, code: bytes, source: Source = "remote") -> tuple[int, int]:
     """(result type, value in pence) for a UTRN offered to `device`."""
     outcome = offer_utrn(device, code, source)

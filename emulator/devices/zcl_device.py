@@ -898,22 +898,14 @@ def _change_payment_mode(
 def _consumer_top_up(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
-    from emulator.devices.topup import apply_utrn
+    from emulator.devices.topup import offer_utrn, top_up_response
 
     code = fields.get("top_up_code") or b""
-    result, value = apply_utrn(device, code)  # an accepted one is logged (log_top_up)
-    return [
-        Answer(
-            PREPAYMENT,
-            "consumer_top_up_response",
-            {
-                "result_type": result,
-                "top_up_value": value,
-                "source_of_top_up": fields.get("originating_device", 0),
-                "credit_remaining": int(device.meter.balance),
-            },
-        )
-    ]
+    outcome = offer_utrn(device, code)  # an accepted one is logged (log_top_up)
+    answer = top_up_response(
+        outcome, int(device.meter.balance), int(fields.get("originating_device", 0))
+    )
+    return [Answer(PREPAYMENT, "consumer_top_up_response", answer)]
 
 
 def _publish_log(

@@ -245,6 +245,13 @@ NON_DISABLEMENT_HELP = (
     "non-disablement periods: list of {start: 'HH:MM', end: 'HH:MM', days: [weekday names]"
     " (default every day)}; a period may run over midnight"
 )
+MAX_METER_BALANCE_HELP = (
+    "maximum meter balance, pence (0: no limit); a top-up or adjustment that would take the"
+    " balance above it is refused (0-0:94.44.2.20)"
+)
+MAX_CREDIT_HELP = (
+    "maximum credit threshold, pence (0: no limit); a UTRN worth more is refused (0-0:94.44.2.10)"
+)
 #: Weekday names, Monday first: the order of a DLMS schedule's weekday bits.
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: The non-disablement script table and its START / STOP selectors (GBCS, ECS08).
@@ -312,6 +319,22 @@ def non_disablement_entries(periods: Any) -> list[list[Any]]:
     return entries
 
 
+#: The largest limit in pence whose millipence fits ECS08's I32 (2^31 - 1 millipence).
+MAX_LIMIT_PENCE = (2**31 - 1) // 1000
+
+
+def limit_millipence(pence: Any) -> int:
+    """A credit limit given in pence (0: no limit) -> the ESME's COSEM millipence.
+
+    Strict: a limit is money the supplier states, so a bool, a fraction or a
+    negative amount is a mistake in the scenario, not something to round."""
+    if isinstance(pence, bool) or not isinstance(pence, int):
+        raise ValueError(f"must be whole pence (an integer), got {pence!r}")
+    if not 0 <= pence <= MAX_LIMIT_PENCE:
+        raise ValueError(f"must be 0..{MAX_LIMIT_PENCE} pence (0: no limit), got {pence}")
+    return pence * 1000
+
+
 #: Named parameters converted before they go into the command.
 PARAMETER_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "non_disablement": non_disablement_entries,
@@ -322,6 +345,8 @@ PARAMETER_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "payment_debt": lambda pence: int(pence) * 1000,
     "time_debt_1": lambda pence: int(pence) * 1000,
     "time_debt_2": lambda pence: int(pence) * 1000,
+    "max_meter_balance": limit_millipence,
+    "max_credit": limit_millipence,
 }
 
 #: Named parameters of DLMS shapes: use case -> name -> (request spec index, description).
@@ -349,8 +374,16 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
         "time_debt_1": (8, "pence added to time debt 1"),
         "time_debt_2": (9, "pence added to time debt 2"),
     },
-    "ECS08": {"non_disablement": (3, NON_DISABLEMENT_HELP)},
-    "ECS08a": {"non_disablement": (3, NON_DISABLEMENT_HELP)},
+    "ECS08": {
+        "max_meter_balance": (1, MAX_METER_BALANCE_HELP),
+        "max_credit": (2, MAX_CREDIT_HELP),
+        "non_disablement": (3, NON_DISABLEMENT_HELP),
+    },
+    "ECS08a": {
+        "max_meter_balance": (1, MAX_METER_BALANCE_HELP),
+        "max_credit": (2, MAX_CREDIT_HELP),
+        "non_disablement": (3, NON_DISABLEMENT_HELP),
+    },
 }
 
 

@@ -462,7 +462,12 @@ def test_gas_top_up_credits_once(lab: Lab) -> None:
         1500,
     )
     second = top_up(lab, gsme, code)
-    assert (second["result_type"], second["top_up_value"]) == (2, 0)  # duplicate
+    # a duplicate: no value and no balance stated (0xFFFFFFFF, as the reference CS01b ERROR)
+    assert (second["result_type"], second["top_up_value"], second["credit_remaining"]) == (
+        2,
+        -1,
+        -1,
+    )
     assert gsme.meter.balance == 1500
     assert last_security_code(gsme) == 0x8F51  # Duplicate UTRN entered
 

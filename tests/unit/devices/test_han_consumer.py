@@ -87,9 +87,19 @@ def test_a_top_up_over_the_han_credits_once_like_one_typed_at_the_ppmid(lab: Lab
     again = _serve(esme, ppmid.eui, request)
     assert again.reply is not None and again.reply.frame.fields is not None
     assert again.reply.frame.fields["result_type"] == REJECTED_DUPLICATE
+    # a refusal states neither a value nor the balance: 0xFFFFFFFF in both S32 fields
+    assert (
+        again.reply.frame.fields["top_up_value"]
+        == again.reply.frame.fields["credit_remaining"]
+        == -1
+    )
+    assert again.reply.encode().endswith(
+        b"\xff" * 4 + bytes([2]) + b"\xff" * 4
+    )  # source 2: the PPMID
     assert esme.meter.balance == before + 250
     assert _last_security(esme) == supply.DUPLICATE_UTRN
-    assert not ppmid.han_top_up(use_case, again.reply).accepted
+    refused = ppmid.han_top_up(use_case, again.reply)
+    assert not refused.accepted and refused.pence == 0  # not -1 pence
 
 
 def test_a_bad_check_digit_is_refused_with_its_reason_in_the_log(lab: Lab) -> None:

@@ -441,7 +441,11 @@ def test_a_remote_utrn_over_the_maximum_meter_balance_is_refused_on_the_gsme(lab
     response = send(gsme, lab.supplier.command("2.2", gsme.eui, device_type="GSME", utrn=code))
     (answer,) = gbz_response(response).components
     assert answer.frame.fields["result_type"] == REJECTED_MAX_CREDIT
-    assert answer.frame.fields["top_up_value"] == 0
+    # as the reference CS01b ERROR response: 0xFFFFFFFF for the value and the credit
+    assert (answer.frame.fields["top_up_value"], answer.frame.fields["credit_remaining"]) == (
+        -1,
+        -1,
+    )
     assert gsme.meter.balance == before
     assert _last_event(gsme) == prepay.MAX_BALANCE_EXCEEDED
     assert gsme.zcl.top_ups == [] or gsme.zcl.top_ups[-1]["top_up_code"] != code.encode()
