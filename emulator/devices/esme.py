@@ -191,7 +191,6 @@ class Esme(ConsumerControls, CosemDevice):
         self.auxiliary = auxiliary
         self._restrict_use_cases()
         self.meter = Meter(twin=variant == "twin")
-        self._publish_schedules()
         self.armed = False
         self.supply_alerts: list[supply.SupplyAlert] = []
         self.supply_alerts_dropped = 0
@@ -199,6 +198,7 @@ class Esme(ConsumerControls, CosemDevice):
         self.activations: list[Activation] = []
         self.utrn_counters: list[int] = []
         self.dropped_settings = 0  # prepayment/tariff writes the engine could not take
+        self._publish_schedules()
 
     def _restrict_use_cases(self) -> None:
         """Use cases outside this variant get "command not supported" (ECS100)."""
@@ -405,9 +405,9 @@ class Esme(ConsumerControls, CosemDevice):
             o = self.model.get(22, obis)
             if o is None:
                 continue
-            value = self.cosem.get(o, 4)
+            value = self.cosem.values.get((22, obis, 4))
             if value is None:
-                entries = [
+                entries: list[Data] = [
                     Structure([OctetString(e.cosem_time()), OctetString(e.cosem_date())])
                     for e in getattr(self.meter, name)
                 ]
