@@ -684,6 +684,11 @@ class Meter:
             el.block_counter_wh = [0] * (MATRIX_BLOCKS * MATRIX_TIERS)
 
     def billing_snapshot(self, t: _dt.datetime, cause: str) -> None:
+        """One snapshot per time and cause: a tariff published piece by piece (prices,
+        standing charge, calendar) in one command is one change."""
+        latest = self.billing_snapshots[-1] if self.billing_snapshots else None
+        if latest and latest["time"] == t.isoformat() and latest.get("cause") == cause:
+            return
         self.billing_snapshots.append(self._snapshot(t, cause))
         if self.billing_hook is not None:
             self.billing_hook(t, cause)

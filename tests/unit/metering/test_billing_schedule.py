@@ -88,10 +88,12 @@ def test_mode_change_and_tariff_activation_take_snapshots() -> None:
     meter.billing_hook = lambda t, cause: seen.append((t, cause))
     meter.advance(T0 + HOUR)
     meter.set_payment_mode(False)
+    meter.publish_tariff(Tariff((10_000,), 0))  # now: prices, then the standing charge,
+    meter.publish_tariff(Tariff((10_000,), 100))  # of one change: one snapshot
     meter.publish_tariff(Tariff((20_000,), 0), T0 + 3 * HOUR)
     meter.advance(T0 + 4 * HOUR)
-    assert seen == [(T0 + HOUR, "mode"), (T0 + 3 * HOUR, "tariff")]
-    assert [s["import_wh"] for s in meter.billing_snapshots] == [1000, 3000]
+    assert seen == [(T0 + HOUR, "mode"), (T0 + HOUR, "tariff"), (T0 + 3 * HOUR, "tariff")]
+    assert [s["import_wh"] for s in meter.billing_snapshots] == [1000, 1000, 3000]
 
 
 def test_schedules_survive_the_state_file() -> None:
