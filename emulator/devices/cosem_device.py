@@ -59,6 +59,9 @@ def is_half_hour_profile(obis: bytes) -> bool:
 
 class CosemDevice(Device):
     model: ClassVar[CosemModel]
+    #: Profiles that take a row on an event of their own (the ESME's billing data
+    #: logs), not at midnight like the other daily profiles.
+    triggered_profiles: ClassVar[frozenset[bytes]] = frozenset()
 
     def __init__(self, eui: Any, clock: Clock, **kwargs: Any) -> None:
         super().__init__(eui, clock, **kwargs)
@@ -134,19 +137,25 @@ class CosemDevice(Device):
         (meters bring their engine to `at` first).
         """
         daily = at.hour == 0 and at.minute == 0
-        stamp = to_zigbee_time(at)
         for o in self._capturing:
-            if not (daily or is_half_hour_profile(bytes(o.obis))):
+            obis = bytes(o.obis)
+            if obis in self.triggered_profiles:
                 continue
-            template = o.attributes[2]
-            assert isinstance(template, CompactArray)
-            row = profiles.build_row(
-                default_for(template.description), stamp, self.register_values()
-            )
-            rows = self.profiles.setdefault(bytes(o.obis), [])
-            rows.append(row)
-            if len(rows) > PROFILE_CAPACITY:
-                del rows[: len(rows) - PROFILE_CAPACITY]
+            if daily or is_half_hour_profile(obis):
+                self.capture_row(o, at)
+
+    def capture_row(self, o: Obj, at: _dt.datetime) -> None:
+        """Append one row stamped `at` with `register_values()` to profile `o`."""
+        template = o.attributes.get(2)
+        if not isinstance(template, CompactArray):
+            return
+        row = profiles.build_row(
+            default_for(template.description), to_zigbee_time(at), self.register_values()
+        )
+        rows = self.profiles.setdefault(bytes(o.obis), [])
+        rows.append(row)
+        if len(rows) > PROFILE_CAPACITY:
+            del rows[: len(rows) - PROFILE_CAPACITY]
 
     def register_values(self) -> Iterator[int]:
         """Values for the columns after the capture time; meters override."""

@@ -17,6 +17,7 @@ does beyond storing values:
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -48,7 +49,8 @@ from emulator.gbcs.dlms.axdr import (
 )
 from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.eui import Eui64
-from emulator.metering import Meter
+from emulator.metering import Meter, MeteringError
+from emulator.metering.schedule import Execution
 
 FUTURE_DATED_DLMS_ALERT = 0x00CC
 ALERT_FUTURE_SUCCESS = 0x8F66
@@ -98,7 +100,16 @@ TWIN_ROW_PROFILES = frozenset(
 PREPAYMENT_ROW_PROFILES = frozenset(
     bytes(Obis(o)) for o in ("0-0:98.1.1.255", "0-0:98.1.2.255", "0-0:98.1.8.255")
 )
+log = logging.getLogger(__name__)
 PREPAYMENT_COLUMNS = 6
+#: The billing data logs (GBCS use case names): ECS20c reads the billing calendar
+#: triggered rows, ECS20b the change of mode / tariff triggered rows.
+BILLING_CALENDAR_LOG = bytes(Obis("0-0:98.1.1.255"))
+CHANGE_TRIGGERED_LOG = bytes(Obis("0-0:98.1.2.255"))
+#: Single action schedules (class 22, attribute 4): the billing calendar (ECS30) and
+#: the daily reset of the tariff block counter matrix (ECS48).
+BILLING_CALENDAR = bytes(Obis("0-0:15.0.0.255"))
+BLOCK_RESET = bytes(Obis("0-0:15.1.0.255"))
 CREDIT = Obis("0-0:19.10.0.255")  # class 112 credit: attribute 2 is the meter balance (ECS82)
 UNIT_W, UNIT_WH, UNIT_VARH = 27, 30, 32  # DLMS unit enumeration
 
@@ -162,6 +173,9 @@ class Activation:
 class Esme(ConsumerControls, CosemDevice):
     device_type: ClassVar[DeviceType] = DeviceType.ESME
     model: ClassVar[CosemModel] = MODEL
+    triggered_profiles: ClassVar[frozenset[bytes]] = frozenset(
+        (BILLING_CALENDAR_LOG, CHANGE_TRIGGERED_LOG)
+    )
 
     def __init__(
         self,
@@ -184,6 +198,7 @@ class Esme(ConsumerControls, CosemDevice):
         self.activations: list[Activation] = []
         self.utrn_counters: list[int] = []
         self.dropped_settings = 0  # prepayment/tariff writes the engine could not take
+        self._publish_schedules()
 
     def _restrict_use_cases(self) -> None:
         """Use cases outside this variant get "command not supported" (ECS100)."""
@@ -199,6 +214,7 @@ class Esme(ConsumerControls, CosemDevice):
     def catch_up(self) -> None:
         now = self.clock.now()
         was_enabled = self.meter.supply_enabled
+        self.meter.billing_hook = self._billing_row  # the meter may be a new copy
         super().catch_up()  # profile rows, each with the meter as it was at its capture time
         self.meter.advance(now)
         prepay_bridge.emit_meter_alerts(self)  # the meter's own alerts first (0x8F0F ...)
@@ -218,6 +234,21 @@ class Esme(ConsumerControls, CosemDevice):
         self.meter.advance(at)
         last = {obis: rows[-1] for obis, rows in self.profiles.items() if rows}
         super().capture(at)
+        self._finish_rows(last)
+
+    def _billing_row(self, at: _dt.datetime, cause: str) -> None:
+        """The engine took a billing snapshot (its billing calendar, a change of
+        payment mode or of tariff): the matching billing data log takes a row."""
+        obis = BILLING_CALENDAR_LOG if cause == "billing" else CHANGE_TRIGGERED_LOG
+        o = self.model.get(7, obis)
+        if o is None:
+            return
+        last = {k: rows[-1] for k, rows in self.profiles.items() if rows}
+        self.capture_row(o, at)
+        self._finish_rows(last)
+
+    def _finish_rows(self, last: dict[bytes, Data]) -> None:
+        """The columns the model's row template lacks, on rows added since `last`."""
         registers = [
             profiles._clamp(DoubleLong, v) for v in prepay_bridge.prepayment_registers(self)
         ]
@@ -342,7 +373,9 @@ class Esme(ConsumerControls, CosemDevice):
 
     def on_set(self, o: Obj, attribute: int, value: Data) -> Outcome | None:
         self.cosem.set(o, attribute, value)
-        if (o.class_id, attribute) in ((20, 10), (113, 7)):
+        if o.class_id == 22 and attribute == 4 and bytes(o.obis) in (BILLING_CALENDAR, BLOCK_RESET):
+            self._publish_schedules()
+        elif (o.class_id, attribute) in ((20, 10), (113, 7)):
             self.schedule_activation(o, value)
         elif prepay_bridge.on_set(self, o.class_id, bytes(o.obis), attribute, value):
             self.schedule_activation(o, value)  # a future-dated prepayment setting
@@ -360,6 +393,33 @@ class Esme(ConsumerControls, CosemDevice):
         if o.class_id == 112 and method in (1, 2) and isinstance(argument, _Integer):
             return Outcome(0)  # the emergency credit and accumulated credit objects
         return super().on_action(o, method, argument)
+
+    def _publish_schedules(self) -> None:
+        """The billing calendar and block reset execution times as the engine's
+        schedules (the engine runs them; the stored attribute is what ECS26l reads).
+        A never-written schedule keeps the engine's default, stored so it reads back."""
+        for obis, name in (
+            (BILLING_CALENDAR, "billing_schedule"),
+            (BLOCK_RESET, "block_reset_schedule"),
+        ):
+            o = self.model.get(22, obis)
+            if o is None:
+                continue
+            value = self.cosem.values.get((22, obis, 4))
+            if value is None:
+                entries: list[Data] = [
+                    Structure([OctetString(e.cosem_time()), OctetString(e.cosem_date())])
+                    for e in getattr(self.meter, name)
+                ]
+                self.cosem.set(o, 4, Array(entries))
+                continue
+            try:
+                schedule = _executions(value)
+            except MeteringError as exc:
+                self.dropped_settings += 1
+                log.warning("%s: %s not applied to the meter: %s", self.eui, Obis(obis), exc)
+                continue
+            setattr(self.meter, name, schedule)
 
     def _register(self, obis: bytes) -> int:
         o = Obis(obis)
@@ -488,3 +548,18 @@ class Esme(ConsumerControls, CosemDevice):
         ]
         for a in self.activations:
             self.clock.call_at(a.at, self.catch_up)
+
+
+def _executions(value: Data) -> tuple[Execution, ...]:
+    """A class 22 execution_time array: (time, date) octet-string pairs."""
+    if not isinstance(value, Array):
+        raise MeteringError("execution_time is not an array")
+    out: list[Execution] = []
+    for item in value.items:
+        if not isinstance(item, Structure) or len(item.items) != 2:
+            raise MeteringError("an execution_time entry is not a (time, date) structure")
+        time, date = item.items
+        if not isinstance(time, OctetString) or not isinstance(date, OctetString):
+            raise MeteringError("an execution_time entry is not two octet-strings")
+        out.append(Execution.from_cosem(time.value, date.value))
+    return tuple(out)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from emulator.metering.calendar import TIERS, gb_next_change, gb_utc_offset
@@ -50,6 +51,13 @@ from emulator.metering.prepay import (
     PrepayConfig,
 )
 from emulator.metering.profile import Constant, LoadProfile, profile_from_json
+from emulator.metering.schedule import (
+    DEFAULT_BILLING,
+    DEFAULT_BLOCK_RESET,
+    Execution,
+    due,
+    next_today,
+)
 from emulator.metering.tariff import BLOCKS, Tariff, TariffSchedule
 
 ONE_SECOND = _dt.timedelta(seconds=1)
@@ -172,8 +180,17 @@ class Meter:
         self.half_hour_log: deque[tuple[int, int]] = deque(maxlen=HALF_HOUR_LOG)
         self.half_hour_log_end: _dt.datetime | None = None
         self.daily_log: deque[dict[str, Any]] = deque(maxlen=DAILY_LOG)
-        self.billing_day = 1
+        #: The billing calendar (ECS30, `0-0:15.0.0`): a billing snapshot and a block
+        #: counter reset at each execution; and the daily block counter reset (ECS48,
+        #: `0-0:15.1.0`; empty: off). The ESME writes them here: one source of truth.
+        self.billing_schedule: tuple[Execution, ...] = DEFAULT_BILLING
+        self.block_reset_schedule: tuple[Execution, ...] = DEFAULT_BLOCK_RESET
+        #: Snapshots with a cause: "billing" (the calendar), "mode" (a change of
+        #: payment mode), "tariff" (a tariff taking effect).
         self.billing_snapshots: deque[dict[str, Any]] = deque(maxlen=BILLING_SNAPSHOTS)
+        #: Called with (time, cause) after each billing snapshot, the meter as it was
+        #: then (the ESME captures its billing data log rows); not part of the state.
+        self.billing_hook: Callable[[_dt.datetime, str], None] | None = None
         #: Calendars (tiers, non-disablement) in GB local time; False: in UTC.
         self.local_time = True
 
@@ -319,6 +336,8 @@ class Meter:
         if at is not None:
             at = at.replace(microsecond=0)
         self._element(secondary).tariffs.publish(tariff, at, self.last)
+        if self.last is not None and (at is None or at <= self.last):
+            self.billing_snapshot(self.last, "tariff")
 
     def set_debt(self, index: int, debt: Debt) -> None:
         if not 0 <= index < len(self.debts):
@@ -405,6 +424,8 @@ class Meter:
         if prepayment == self.prepayment:
             return
         self.prepayment = prepayment
+        if self.last is not None:
+            self.billing_snapshot(self.last, "mode")
         self.flags.clear()
         if not prepayment:
             self.emergency_credit_active = False
@@ -520,6 +541,10 @@ class Meter:
                 boundary = min(boundary, edge)
         if self.local_time:
             boundary = min(boundary, gb_next_change(t))
+        for schedule in (self.billing_schedule, self.block_reset_schedule):
+            execution = next_today(schedule, t)
+            if execution is not None and execution < boundary:
+                boundary = execution
         for el in self.elements():
             change = el.tariffs.next_change(t)
             if change is not None and change < boundary:
@@ -637,26 +662,41 @@ class Meter:
         return d.amount if not d.cap else min(d.amount, max(0, d.cap - d.cap_recovered))
 
     def _on_boundary(self, t: _dt.datetime) -> None:
-        if t.minute % 30 or t.second:
-            self._check_credit(t)  # a tariff switch or non-disablement edge
-            return
-        self.half_hour_log.append((self.primary.import_wh, self.balance))
-        self.half_hour_log_end = t
-        if t.hour == 0 and t.minute == 0:
-            self._midnight(t)
-        self._check_credit(t)
+        if not (t.minute % 30 or t.second):
+            self.half_hour_log.append((self.primary.import_wh, self.balance))
+            self.half_hour_log_end = t
+            if t.hour == 0 and t.minute == 0:
+                self.daily_log.append(self._snapshot(t))
+        if any(any(start == t for start, _ in el.tariffs.entries) for el in self.elements()):
+            self.billing_snapshot(t, "tariff")  # a future-dated tariff takes effect
+        if due(self.billing_schedule, t):
+            self.billing_snapshot(t, "billing")
+        if due(self.block_reset_schedule, t) or due(self.billing_schedule, t):
+            self.reset_block_counters()
+        self._check_credit(t)  # a tariff switch or non-disablement edge too
 
-    def _midnight(self, t: _dt.datetime) -> None:
+    def reset_block_counters(self) -> None:
+        """The end of a block period: the tariff block counter matrix and the block
+        period energy the thresholds are read against start again (GBCS ECS05: the
+        ESME resets them at the end of the block period / billing period)."""
         for el in self.elements():
             el.period_ws = 0
             el.block_counter_wh = [0] * (MATRIX_BLOCKS * MATRIX_TIERS)
-        self.daily_log.append(self._snapshot(t))
-        if t.day == self.billing_day:
-            self.billing_snapshots.append(self._snapshot(t))
 
-    def _snapshot(self, t: _dt.datetime) -> dict[str, Any]:
+    def billing_snapshot(self, t: _dt.datetime, cause: str) -> None:
+        """One snapshot per time and cause: a tariff published piece by piece (prices,
+        standing charge, calendar) in one command is one change."""
+        latest = self.billing_snapshots[-1] if self.billing_snapshots else None
+        if latest and latest["time"] == t.isoformat() and latest.get("cause") == cause:
+            return
+        self.billing_snapshots.append(self._snapshot(t, cause))
+        if self.billing_hook is not None:
+            self.billing_hook(t, cause)
+
+    def _snapshot(self, t: _dt.datetime, cause: str | None = None) -> dict[str, Any]:
         return {
             "time": t.isoformat(),
+            **({"cause": cause} if cause else {}),
             "import_wh": self.primary.import_wh,
             "secondary_import_wh": self.secondary.import_wh if self.secondary else 0,
             "tier_wh": list(self.primary.tier_wh),
@@ -695,7 +735,8 @@ class Meter:
             if self.half_hour_log_end
             else None,
             "daily_log": list(self.daily_log),
-            "billing_day": self.billing_day,
+            "billing_schedule": [e.to_json() for e in self.billing_schedule],
+            "block_reset_schedule": [e.to_json() for e in self.block_reset_schedule],
             "billing_snapshots": list(self.billing_snapshots),
             "local_time": self.local_time,
         }
@@ -723,7 +764,14 @@ class Meter:
         end = data.get("half_hour_log_end")
         meter.half_hour_log_end = _dt.datetime.fromisoformat(end) if end else None
         meter.daily_log.extend(data.get("daily_log", []))
-        meter.billing_day = int(data.get("billing_day", 1))
+        if "billing_schedule" in data:
+            meter.billing_schedule = tuple(Execution.from_json(e) for e in data["billing_schedule"])
+        elif "billing_day" in data:  # state files before the billing calendar
+            meter.billing_schedule = (Execution(0, day=int(data["billing_day"])),)
+        if "block_reset_schedule" in data:
+            meter.block_reset_schedule = tuple(
+                Execution.from_json(e) for e in data["block_reset_schedule"]
+            )
         meter.billing_snapshots.extend(data.get("billing_snapshots", []))
         meter.local_time = bool(data.get("local_time", True))
         return meter

@@ -1,5 +1,6 @@
-"""The six signed columns ending a billing row (ECS20b, `0-0:98.1.2`) are the ECS19
-prepayment registers as of the row's capture, not energy registers."""
+"""The six signed columns ending a billing row (ECS20b, `0-0:98.1.2`, taken on a
+change of payment mode or tariff) are the ECS19 prepayment registers as of the
+row's capture, not energy registers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from devices_support import START, Lab, build_lab, decrypted, protected_read, se
 from emulator.clock import VirtualClock
 from emulator.devices.base import DeviceType
 from emulator.devices.prepay_bridge import prepayment_registers
+from emulator.gbcs.dlms.apdu import Obis
 from emulator.gbcs.dlms.axdr import CompactArray, DoubleLong, Structure
 from emulator.premises import Premises
 from hil.dcc.commands import Sender
@@ -37,7 +39,10 @@ def test_a_billing_row_ends_in_the_prepayment_registers(variant: str) -> None:
     meter = esme.meter
     meter.balance = -250  # signed: a balance below zero must read back below zero
     meter.debts[0].amount, meter.debts[1].amount, meter.debts[2].amount = 120, 45, 300
-    lab.advance(_dt.timedelta(days=1, hours=1))  # past a midnight: a billing row
+    lab.advance(_dt.timedelta(days=1, hours=1))  # past a midnight: no row (ECS20b)
+    esme.catch_up()
+    assert not esme.profiles.get(bytes(Obis(BILLING)))
+    meter.set_payment_mode(not meter.prepayment)  # a change of mode: a row
     response = send(esme, protected_read(lab.supplier, esme, ECS20B, [(7, BILLING, 2)]))
     (value,) = decrypted(response, lab.verifier).decrypted_dlms
     assert isinstance(value, Structure)

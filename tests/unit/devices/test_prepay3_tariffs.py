@@ -94,6 +94,9 @@ def test_twin_rows_carry_the_secondary_import_after_the_primary(code: int, obis:
     assert esme.meter.secondary is not None
     esme.meter.set_profile(Constant(2000), secondary=True)
     lab.advance(_dt.timedelta(days=32))  # past a midnight and a month end (billing)
+    if obis == "0-0:98.1.2.255":  # the change triggered billing log: a change of mode
+        esme.catch_up()
+        esme.meter.set_payment_mode(not esme.meter.prepayment)
     response = send(esme, protected_read(lab.supplier, esme, code, [(7, obis, 2)]))
     (value,) = decrypted(response, lab.verifier).decrypted_dlms
     assert isinstance(value, Structure)

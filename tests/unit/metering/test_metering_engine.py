@@ -21,6 +21,7 @@ from emulator.metering import (
     pence_from_millipence,
 )
 from emulator.metering import prepay as p
+from emulator.metering.schedule import Execution
 
 T0 = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)  # a Monday
 DAY = dt.timedelta(days=1)
@@ -206,7 +207,7 @@ def test_twin_element_secondary_charges_on_its_own_tariff() -> None:
 
 def test_billing_snapshot_on_the_billing_day() -> None:
     meter = started(Meter(1000, prepayment=True, balance=100_000))
-    meter.billing_day = 5
+    meter.billing_schedule = (Execution(0, day=5),)
     meter.advance(T0 + 10 * DAY)
     (snapshot,) = meter.billing_snapshots
     assert snapshot["time"] == "2026-03-05T00:00:00+00:00" and snapshot["import_wh"] == 72_000
