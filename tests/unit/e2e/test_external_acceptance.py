@@ -109,6 +109,7 @@ OVER_THE_HAN = {
     "replayed-utrn.yaml": 1,
     "run-out-of-credit.yaml": 2,
     "top-up-remote-and-ppmid.yaml": 1,
+    "utrn-over-credit-limits.yaml": 2,
 }
 
 CASES = [
