@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+from lab_support import dcc_of
+
 from emulator.devices.chf import CS14
 from hil.dcc.lab import Lab
-from hil.dcc.service import Dcc
-
-
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
 
 
 async def _settle() -> None:
@@ -22,11 +18,11 @@ async def _settle() -> None:
 
 def _cs14s(lab: Lab) -> int:
     chf = lab.eui("CHF")
-    return sum(a.device == chf and a.message_code == CS14 for a in _dcc(lab).alerts)
+    return sum(a.device == chf and a.message_code == CS14 for a in dcc_of(lab).alerts)
 
 
 async def test_add_join_remove_leaves_the_historic_entry(lab: Lab) -> None:
-    dcc, chf, cad = _dcc(lab), lab.premises[0].chf, lab.eui("CAD")
+    dcc, chf, cad = dcc_of(lab), lab.premises[0].chf, lab.eui("CAD")
     added = await dcc.request(
         "8.11",
         as_user="energy-app",
@@ -67,7 +63,7 @@ async def test_add_join_remove_leaves_the_historic_entry(lab: Lab) -> None:
 
 
 async def test_restore_replaces_the_log_and_alerts(lab: Lab) -> None:
-    dcc, chf = _dcc(lab), lab.premises[0].chf
+    dcc, chf = dcc_of(lab), lab.premises[0].chf
     esme = lab.eui("ESME")
     restored = await dcc.request(
         "8.12.1",
