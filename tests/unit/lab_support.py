@@ -3,8 +3,12 @@ files in any folder import it by name): the lab's parts, typed, without an Optio
 
 from __future__ import annotations
 
+import asyncio
+
 from emulator.devices.esme import Esme
+from emulator.gbcs.eui import Eui64
 from hil.dcc.lab import Lab
+from hil.dcc.requests import Result
 from hil.dcc.service import Dcc
 
 
@@ -19,3 +23,23 @@ def esme_of(lab: Lab) -> Esme:
     device = lab.device("ESME")
     assert isinstance(device, Esme)
     return device
+
+
+async def settle(turns: int) -> None:
+    """Let what the last step started run `turns` loop turns (alerts reach the DCC)."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
+async def device_log_change(lab: Lab, option: str, device: Eui64) -> Result:
+    """8.11 as the energy app: `device` added to or removed from the CHF's Device Log; it
+    must succeed."""
+    done = await dcc_of(lab).request(
+        "8.11",
+        as_user="energy-app",
+        target=lab.eui("CHF"),
+        option=option,
+        params={"device": str(device)},
+    )
+    assert done.ok, done.detail
+    return done

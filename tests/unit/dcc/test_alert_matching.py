@@ -5,13 +5,12 @@ to the device's suppliers; what does not decode is counted and logged."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as _dt
 import logging
 
 import pytest
-from lab_support import dcc_of
+from lab_support import dcc_of, settle
 
 from emulator.devices.alerts import dlms_alert
 from emulator.gbcs import builder
@@ -25,11 +24,6 @@ from hil.dcc.requests import Result
 FUTURE_DATED_DLMS = 0x00CC
 FUTURE_DATED_GBZ = 0x00CD
 GENERIC_CRITICAL = 0x1000
-
-
-async def _settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 async def _future_dated(lab: Lab, variant: str, device: str) -> tuple[Result, GbcsMessage]:
@@ -60,7 +54,7 @@ async def test_future_dated_outcome_alert_is_matched(lab: Lab) -> None:
     dcc = dcc_of(lab)
     result, command = await _future_dated(lab, "1.2.1", "ESME")
     await lab.run_for(2 * 3600)
-    await _settle()
+    await settle(5)
     matched = [a for a in dcc.alerts if a.request_id == result.request_id]
     assert matched and {a.message_code for a in matched} == {FUTURE_DATED_DLMS}
     assert matched[0].device == command.recipient and matched[0].users == ["supplier"]

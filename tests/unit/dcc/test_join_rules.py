@@ -4,9 +4,7 @@ not yet on the CHF Device Log, the inventory on 8.11 remove, CS07 on an ESME and
 
 from __future__ import annotations
 
-import asyncio
-
-from lab_support import dcc_of
+from lab_support import dcc_of, settle
 
 from emulator.devices.device_log import DeviceLog
 from emulator.gbcs.eui import Eui64
@@ -14,11 +12,6 @@ from hil.dcc.inventory import SmiStatus
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
 
 TYPE2 = 6
-
-
-async def _settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
 
 
 async def _add_cad(lab: Lab) -> None:
@@ -101,7 +94,7 @@ async def test_restore_takes_the_logs_from_the_last_backups(lab: Lab) -> None:
         "8.12.2", as_user="supplier", target=gpf.eui, params={"entries": entries}
     )  # a GCS62: the DCC holds the GPF log
     assert logged_gas.ok, logged_gas.detail
-    await _settle()
+    await settle(20)
     logged = sorted(chf.device_log)
     gpf_log = dict(gpf.han_pairings)
     assert bytes(chf.eui) in dcc.backups.chf and len(gpf_log) == 2

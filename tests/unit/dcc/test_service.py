@@ -7,7 +7,7 @@ import asyncio
 import datetime as _dt
 
 import pytest
-from lab_support import dcc_of
+from lab_support import dcc_of, device_log_change, settle
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
@@ -281,26 +281,12 @@ async def test_adding_a_cad_to_the_hub_whitelists_it(lab: Lab) -> None:
     dcc = dcc_of(lab)
     cad = lab.eui("CAD")
     assert lab.inventory[cad].status == SmiStatus.PENDING
-    added = await dcc.request(
-        "8.11",
-        as_user="energy-app",
-        target=lab.eui("CHF"),
-        option="add",
-        params={"device": str(cad)},
-    )
-    assert added.ok, added.detail
+    await device_log_change(lab, "add", cad)
     assert lab.inventory[cad].status == SmiStatus.WHITELISTED
     assert lab.premises[0].chf.admits(cad)
     # the CHF's log changed: its CS14 alert reaches the suppliers of the premises
-    await _settle()
+    await settle(5)
     assert any(a.device == lab.eui("CHF") and "supplier" in a.users for a in dcc.alerts)
-
-
-async def _settle() -> None:
-    import asyncio
-
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 async def test_commissioning_needs_a_commissioned_chf(lab: Lab) -> None:
@@ -473,7 +459,7 @@ async def test_device_future_dated_outcome_alert_is_matched_to_its_request(lab: 
     assert activate.ok, activate.detail
     assert activate.alerts == []
     await lab.run_for(2 * 3600)
-    await _settle()
+    await settle(5)
     assert len(activate.alerts) == 1
     matched = [a for a in dcc.alerts if a.request_id == activate.request_id]
     assert matched and matched[0].users == ["supplier"]

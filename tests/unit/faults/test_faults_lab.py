@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from lab_support import dcc_of, esme_of
+from lab_support import dcc_of, esme_of, settle
 
 from emulator.clock import RealClock
 from emulator.devices.base import POWER_RESTORED, Device
@@ -306,18 +306,13 @@ async def _future_dated(lab: Lab, when: _dt.datetime | None = None) -> Result:
     return result
 
 
-async def _settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-
 async def test_a_lost_alert_never_reaches_the_dcc_and_is_counted(
     lab: Lab, faults: FaultInjector
 ) -> None:
     handle = faults.inject({"kind": "lost_alert", "target": "ESME"})
     result = await _future_dated(lab)
     await lab.run_for(2 * 3600)
-    await _settle()
+    await settle(20)
     assert [a for a in dcc_of(lab).alerts if a.request_id == result.request_id] == []
     assert handle.counters["lost"] >= 1
     hub = lab.premises[0].hub
@@ -329,11 +324,11 @@ async def test_a_late_alert_arrives_after_its_delay(lab: Lab, faults: FaultInjec
     when = lab.clock.now() + _dt.timedelta(hours=1)
     result = await _future_dated(lab, when)
     await lab.run_for(3600 + 60)
-    await _settle()
+    await settle(20)
     mine = [a for a in dcc_of(lab).alerts if a.request_id == result.request_id]
     assert mine == [] and handle.counters["delayed"] >= 1
     await lab.run_for(600)
-    await _settle()
+    await settle(20)
     mine = [a for a in dcc_of(lab).alerts if a.request_id == result.request_id]
     assert mine and mine[0].received >= when + _dt.timedelta(minutes=10)
 
