@@ -24,6 +24,7 @@ from emulator.devices.esme import Esme
 from emulator.devices.gpf import Gpf
 from emulator.devices.gsme import Gsme
 from emulator.devices.han_devices import Ppmid
+from emulator.devices.zcl_model import METERING
 from emulator.gbcs import crypto
 from emulator.gbcs.asn1 import Der
 from emulator.gbcs.dlms.apdu import (
@@ -355,6 +356,26 @@ def last_row(lab: Lab, esme: Esme, code: int, obis: str) -> Structure:
     row = read_profile(lab, esme, code, obis).values[-1]
     assert isinstance(row, Structure)
     return row
+
+
+def change_gas_supply(lab: Lab, code: int, status: int) -> GbzComponent:
+    """The GSME's answer to a ZCL change-supply (Metering command 11) to `status`, sent by
+    the supplier with use case `code` (GCS32 or GCS39 carry the same command)."""
+    change = zcl(
+        METERING,
+        11,
+        {
+            "provider_id": 0,
+            "issuer_event_id": 1,
+            "request_date_time": 0,
+            "implementation_date_time": 0,
+            "proposed_supply_status": status,
+            "supply_control_bits": 1,
+        },
+    )
+    response = send(lab.gsme, gbz_command(lab.supplier, lab.gsme, code, change, critical=True))
+    (answer,) = gbz_response(response).components
+    return answer
 
 
 def party_sensitive_key(lab: Lab, role: AnchorRole, device: Device, counter: int) -> bytes:

@@ -10,12 +10,11 @@ import pytest
 from devices_support import (
     Lab,
     access_response,
-    gbz_command,
+    change_gas_supply,
     gbz_response,
     joined_lab,
     ppmid_of,
     send,
-    zcl,
 )
 
 from emulator.devices import supply
@@ -250,32 +249,14 @@ def test_emergency_credit_from_the_ppmid_arms_a_supply_disabled_for_credit(
 # -- the gas valve -------------------------------------------------------------------------------
 
 
-def _change_supply(lab: Lab, code: int, status: int) -> Any:
-    change = zcl(
-        METERING,
-        11,
-        {
-            "provider_id": 0,
-            "issuer_event_id": 1,
-            "request_date_time": 0,
-            "implementation_date_time": 0,
-            "proposed_supply_status": status,
-            "supply_control_bits": 1,
-        },
-    )
-    response = send(lab.gsme, gbz_command(lab.supplier, lab.gsme, code, change, critical=True))
-    (answer,) = gbz_response(response).components
-    return answer
-
-
 def test_the_gas_valve_is_closed_and_armed_remotely_but_opened_only_at_the_meter(lab: Lab) -> None:
     gsme, ppmid = lab.gsme, ppmid_of(lab)
-    assert _change_supply(lab, GCS32, 0).frame.fields["supply_status"] == 0
+    assert change_gas_supply(lab, GCS32, 0).frame.fields["supply_status"] == 0
     assert supply.state(gsme) == "disabled"
-    refused = _change_supply(lab, GCS32, 2)  # a remote open
+    refused = change_gas_supply(lab, GCS32, 2)  # a remote open
     assert refused.frame.fields["status"] == STATUS_INVALID_FIELD
     assert supply.state(gsme) == "disabled"
-    assert _change_supply(lab, GCS39, 1).frame.fields["supply_status"] == 1
+    assert change_gas_supply(lab, GCS39, 1).frame.fields["supply_status"] == 1
     assert supply.state(gsme) == "armed"
     assert gsme.attribute_value(METERING, 0x0014, 0x30) == 1  # GCS33 reads it
     with pytest.raises(HanRequestError, match="GSME"):
