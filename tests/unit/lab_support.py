@@ -4,12 +4,15 @@ files in any folder import it by name): the lab's parts, typed, without an Optio
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from emulator.devices.esme import Esme
 from emulator.gbcs.eui import Eui64
 from hil.dcc.lab import Lab
 from hil.dcc.requests import Result
 from hil.dcc.service import Dcc
+from hil.scenario import load_scenarios, run_scenarios
+from hil.scenario.record import Verdict
 
 
 def dcc_of(lab: Lab) -> Dcc:
@@ -43,3 +46,12 @@ async def device_log_change(lab: Lab, option: str, device: Eui64) -> Result:
     )
     assert done.ok, done.detail
     return done
+
+
+async def scenarios_pass(path: Path) -> None:
+    """Every scenario of the file at `path` passes (seed 1); a failure names its steps."""
+    record = await run_scenarios(load_scenarios(path), seed=1, interactive=False)
+    assert record.scenarios
+    for s in record.scenarios:
+        failed = [step.message for step in s.steps if step.verdict != Verdict.PASS]
+        assert s.verdict == Verdict.PASS, (s.name, failed)
