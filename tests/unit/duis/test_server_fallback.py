@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from duis_support import request_xml
 from lxml import etree
 
 from hil.dcc.lab import DEFAULT_LAB, Lab
@@ -13,8 +14,6 @@ from hil.duis.server import DuisServer
 from hil.duis.signing import XmlCredentials, make_credential
 from hil.duis.xml import q, read_request
 
-SUPPLIER = "90-B3-D5-1F-30-01-00-00"
-ESME = "00-DB-12-34-56-78-90-A0"
 # A Response whose ResponseMessage holds the service reference and variant, nothing else.
 STRICT = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
   xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
@@ -33,11 +32,7 @@ STRICT = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
     </xs:sequence></xs:complexType></xs:element>
   </xs:sequence><xs:anyAttribute processContents="skip"/></xs:complexType></xs:element>
 </xs:schema>"""
-READ = f"""<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
- schemaVersion="5.4"><sr:Header><sr:RequestID>{SUPPLIER}:{ESME}:7</sr:RequestID>
- <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>4.1</sr:ServiceReference>
- <sr:ServiceReferenceVariant>4.1.1</sr:ServiceReferenceVariant></sr:Header>
- <sr:Body><sr:ReadInstantaneousImportRegisters/></sr:Body></sr:Request>"""
+READ = "<sr:ReadInstantaneousImportRegisters/>"
 
 
 async def test_an_invalid_body_is_left_out_counted_and_logged(
@@ -48,7 +43,7 @@ async def test_an_invalid_body_is_left_out_counted_and_logged(
     async with Lab.load(DEFAULT_LAB) as lab:
         assert lab.dcc is not None
         server = DuisServer(lab.dcc, creds, etree.XMLSchema(etree.fromstring(STRICT)))
-        request = read_request(etree.fromstring(READ.encode()))
+        request = read_request(etree.fromstring(request_xml(READ, "4.1.1")))
         bare = server._answer(request, "I0")
         assert server.schema.validate(bare)  # the fallback itself is valid here
         assert server._validated(bare, request, "I0", "x", "dsp_body_not_schema_valid") is bare
