@@ -236,6 +236,13 @@ class Esme(ConsumerControls, CosemDevice):
         super().capture(at)
         self._finish_rows(last)
 
+    def change_of_supplier(self) -> None:
+        """The outgoing supplier's billing data: the engine takes a billing snapshot
+        (cause "supplier") and the change triggered log `0-0:98.1.2` its row."""
+        self.catch_up()
+        if self.meter.last is not None:
+            self.meter.billing_snapshot(self.meter.last, "supplier")
+
     def _billing_row(self, at: _dt.datetime, cause: str) -> None:
         """The engine took a billing snapshot (its billing calendar, a change of
         payment mode or of tariff): the matching billing data log takes a row."""
