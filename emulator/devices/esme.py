@@ -56,6 +56,11 @@ FUTURE_DATED_DLMS_ALERT = 0x00CC
 ALERT_FUTURE_SUCCESS = 0x8F66
 
 DISCONNECTOR_SCRIPTS = Obis("0-0:10.0.106.255")
+#: ECS05 executes script 99 of the tariffication script table (the public RTDS 4.5.0
+#: ECS05 command: class 9 method 1, long-unsigned 99; the calendar's tier scripts are
+#: 1..48): the tariff block counter matrix reset.
+TARIFF_SCRIPTS = Obis("0-0:10.0.100.255")
+SCRIPT_RESET_BLOCK_COUNTERS = 99
 SCRIPT_ENABLE, SCRIPT_DISABLE, SCRIPT_ARM = 0x33, 0x34, 0x36
 CONTROL_DISCONNECTED, CONTROL_CONNECTED, CONTROL_READY = 0, 1, 2
 # Event log codes for load switch changes (one table: emulator/devices/supply.py).
@@ -391,6 +396,15 @@ class Esme(ConsumerControls, CosemDevice):
     def on_action(self, o: Obj, method: int, argument: Data) -> Outcome | None:
         if o.class_id == 9 and o.obis == DISCONNECTOR_SCRIPTS:
             return self._load_switch(argument)
+        if (
+            o.class_id == 9
+            and o.obis == TARIFF_SCRIPTS
+            and isinstance(argument, _Integer)
+            and argument.value == SCRIPT_RESET_BLOCK_COUNTERS
+        ):
+            self.catch_up()  # the energy metered until now counts in the old block period
+            self.meter.reset_block_counters()
+            return Outcome(0)
         if o.class_id == 115 and method == 1:
             return self._top_up(argument)
         if o.class_id in (112, 113):
