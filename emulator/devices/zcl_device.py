@@ -302,7 +302,9 @@ class ZclDevice(Device):
         if trigger is not None:
             self.trigger_snapshot(trigger)  # the billing data log, before the change
         self._keep(cluster, name, fields)
-        if cluster in (PRICE, CALENDAR):
+        if cluster == CALENDAR and self._friendly(fields):
+            self._friendly_credit_to_meter()
+        elif cluster in (PRICE, CALENDAR):
             self._tariff_to_meter()
         if cluster == PRICE and name in PERIOD_SCHEDULES:
             self.period_to_meter(name, fields)
@@ -321,6 +323,28 @@ class ZclDevice(Device):
             log.warning("%s: %s not applied to the meter: %s", self.eui, name, exc)
             return
         setattr(self.meter, schedule, executions)
+
+    def _friendly(self, fields: dict[str, Any]) -> bool:
+        """A member of a friendly credit calendar (GCS05), not of the tariff's."""
+        from emulator.devices.prepay_bridge import FRIENDLY_CREDIT, friendly_credit_ids
+
+        if fields.get("calendar_type") == FRIENDLY_CREDIT:
+            return True
+        calendar = fields.get("issuer_calendar_id")
+        return calendar is not None and calendar in friendly_credit_ids(self.zcl.published)
+
+    def _friendly_credit_to_meter(self) -> None:
+        """The friendly credit calendar is the GSME's non-disablement calendar."""
+        from emulator.devices.prepay_bridge import zcl_friendly_credit
+
+        try:
+            calendar = zcl_friendly_credit(self.zcl.published, self.clock.now())
+        except MeteringError as exc:
+            self.dropped_settings += 1
+            log.warning("%s: friendly credit calendar not applied: %s", self.eui, exc)
+            return
+        if calendar is not None:
+            self.meter.config.non_disablement = calendar
 
     def _tariff_to_meter(self) -> None:
         """What is published now prices the meter (a future-dated publish runs at its time)."""
@@ -343,9 +367,12 @@ class ZclDevice(Device):
             self.zcl.published[(cluster, name)] = [*held, fields]
             return
         index = fields.get("command_index", 0)
+        friendly = cluster == CALENDAR and self._friendly(fields)
 
         def replaced(item: dict[str, Any]) -> bool:
+            # a friendly credit day (week) profile does not replace the tariff's
             same: bool = item.get(member) == fields[member]
+            same = same and (cluster != CALENDAR or self._friendly(item) == friendly)
             return same and (index == 0 or item.get("command_index", 0) == index)
 
         kept = [item for item in held if not replaced(item)]
