@@ -94,3 +94,20 @@ def test_a_period_the_engine_cannot_run_is_counted_not_applied() -> None:
     assert gsme.meter.billing_schedule == DEFAULT_BILLING
     assert gsme.meter.block_reset_schedule == DEFAULT_BLOCK_RESET
     assert gsme.dropped_settings == 2
+
+
+def test_a_midnight_execution_is_the_days_entry_too() -> None:
+    lab = build_lab()  # Monday 2 March 2026
+    gsme = lab.gsme
+    assert _statuses(lab, _gcs25a(0, 1, 0x02)) == [0, 0]  # weekly from the start of the week
+    assert gsme.meter.billing_schedule == (Execution(0, weekday=1),)  # Monday 00:00
+    lab.advance(_dt.timedelta(days=15))
+    gsme.catch_up()
+    causes = {
+        _dt.datetime.fromtimestamp(s["time"] + 946_684_800, _dt.UTC).date(): s["cause"]
+        for s in gsme.zcl.snapshots
+    }
+    mondays = {_dt.date(2026, 3, 9), _dt.date(2026, 3, 16)}
+    assert len(causes) == 15 == len(gsme.zcl.snapshots)  # one entry a day, none extra
+    assert {d for d, c in causes.items() if c == 0x0003} == mondays
+    assert all(c == 0x0001 for d, c in causes.items() if d not in mondays)
