@@ -61,6 +61,11 @@ FUTURE_DATED_DLMS_ALERT = 0x00CC
 ALERT_FUTURE_SUCCESS = 0x8F66
 
 DISCONNECTOR_SCRIPTS = Obis("0-0:10.0.106.255")
+#: ECS05 executes script 99 of the tariffication script table (the public RTDS 4.5.0
+#: ECS05 command: class 9 method 1, long-unsigned 99; the calendar's tier scripts are
+#: 1..48): the tariff block counter matrix reset.
+TARIFF_SCRIPTS = Obis("0-0:10.0.100.255")
+SCRIPT_RESET_BLOCK_COUNTERS = 99
 SCRIPT_ENABLE, SCRIPT_DISABLE, SCRIPT_ARM = 0x33, 0x34, 0x36
 CONTROL_DISCONNECTED, CONTROL_CONNECTED, CONTROL_READY = 0, 1, 2
 # Event log codes for load switch changes (one table: emulator/devices/supply.py).
@@ -295,6 +300,13 @@ class Esme(ConsumerControls, CosemDevice):
         super().capture(at)
         self._finish_rows(last)
 
+    def change_of_supplier(self) -> None:
+        """The outgoing supplier's billing data: the engine takes a billing snapshot
+        (cause "supplier") and the change triggered log `0-0:98.1.2` its row."""
+        self.catch_up()
+        if self.meter.last is not None:
+            self.meter.billing_snapshot(self.meter.last, "supplier")
+
     def _billing_row(self, at: _dt.datetime, cause: str) -> None:
         """The engine took a billing snapshot (its billing calendar, a change of
         payment mode or of tariff): the matching billing data log takes a row."""
@@ -454,6 +466,15 @@ class Esme(ConsumerControls, CosemDevice):
     def on_action(self, o: Obj, method: int, argument: Data) -> Outcome | None:
         if o.class_id == 9 and o.obis == DISCONNECTOR_SCRIPTS:
             return self._load_switch(argument)
+        if (
+            o.class_id == 9
+            and o.obis == TARIFF_SCRIPTS
+            and isinstance(argument, _Integer)
+            and argument.value == SCRIPT_RESET_BLOCK_COUNTERS
+        ):
+            self.catch_up()  # the energy metered until now counts in the old block period
+            self.meter.reset_block_counters()
+            return Outcome(0)
         if o.class_id == 115 and method == 1:
             return self._top_up(argument)
         if o.class_id in (112, 113):

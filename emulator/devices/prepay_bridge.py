@@ -651,8 +651,106 @@ def zcl_tariff(published: dict[tuple[int, str], list[dict[str, Any]]]) -> Tariff
     )
 
 
+#: ZSE calendar type of a friendly credit calendar: GCS05 publishes the GSME's
+#: non-disablement calendar as one (the reference GCS05: calendar_type 3 throughout).
+FRIENDLY_CREDIT = 3
+
+
+def friendly_credit_ids(published: dict[tuple[int, str], list[dict[str, Any]]]) -> set[int]:
+    """The issuer calendar ids of friendly credit calendars (their week profiles and
+    seasons carry no calendar type: the id ties them to their calendar)."""
+    return {
+        int(item.get("issuer_calendar_id", 0))
+        for name in ("publish_calendar", "publish_day_profile", "publish_special_days")
+        for item in published.get((ZCL_CALENDAR, name), [])
+        if item.get("calendar_type") == FRIENDLY_CREDIT
+    }
+
+
+def _members(
+    published: dict[tuple[int, str], list[dict[str, Any]]],
+    name: str,
+    ids: set[int],
+    *,
+    inside: bool,
+) -> list[dict[str, Any]]:
+    items = published.get((ZCL_CALENDAR, name), [])
+    return [i for i in items if (int(i.get("issuer_calendar_id", 0)) in ids) == inside]
+
+
+def zcl_friendly_credit(
+    published: dict[tuple[int, str], list[dict[str, Any]]], at: _dt.datetime
+) -> NonDisablementCalendar | None:
+    """The friendly credit calendar as the engine's non-disablement calendar, or None.
+
+    A day profile's entries switch friendly credit on (action non-zero) or off at
+    their minute. The week profile is that of the season in force at `at` (the
+    engine's calendar has no seasons); a special day counts when its day profile is
+    friendly all day (the engine protects special days whole).
+    """
+    ids = friendly_credit_ids(published)
+    if not ids:
+        return None
+    days: dict[int, list[tuple[int, int]]] = {}
+    for d in _members(published, "publish_day_profile", ids, inside=True):
+        on: list[tuple[int, int]] = []
+        entries = sorted(
+            (int(e.get("start_time", 0)), int(e.get("tier_or_action", 0)))
+            for e in d.get("schedule_entries", [])
+            if int(e.get("start_time", 0)) < 1440
+        )
+        for n, (start, action) in enumerate(entries):
+            end = entries[n + 1][0] if n + 1 < len(entries) else 1440
+            if action and end > start:
+                on.append((start, end))
+        days[int(d.get("day_id", 0))] = on
+    weeks = {
+        int(w.get("week_id", 0)): [int(w.get(f"day_id_{name}", 0)) for name in WEEKDAYS]
+        for w in _members(published, "publish_week_profile", ids, inside=True)
+    }
+    seasons: list[tuple[_dt.date, int]] = []
+    for command in _members(published, "publish_seasons", ids, inside=True):
+        for season in command.get("seasons", []):
+            start = season.get("season_start_date", {})
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                year = int(start["year"])
+                date = _dt.date(year if year >= 1900 else 1900 + year, start["month"], start["day"])
+                seasons.append((date, int(season.get("week_id", 0))))
+    begun = [s for s in sorted(seasons) if s[0] <= at.date()] or sorted(seasons)[:1]
+    week = weeks.get(begun[-1][1]) if begun else None
+    periods: dict[tuple[int, int], set[int]] = {}
+    for weekday, day_id in enumerate(week or []):
+        for period in days.get(day_id, []):
+            periods.setdefault(period, set()).add(weekday)
+    whole: set[_dt.date] = set()
+    recurring: set[tuple[int, int]] = set()
+    for command in _members(published, "publish_special_days", ids, inside=True):
+        for entry in command.get("special_days", []):
+            if days.get(int(entry.get("day_id", 0))) != [(0, 1440)]:
+                continue
+            date = entry.get("special_day_date", {})
+            year = int(date.get("year", 0xFF))
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                if year == 0xFF:
+                    recurring.add((int(date["month"]), int(date["day"])))
+                else:
+                    full = year if year >= 1900 else 1900 + year
+                    whole.add(_dt.date(full, int(date["month"]), int(date["day"])))
+    return NonDisablementCalendar(
+        tuple((frozenset(d), s, e) for (s, e), d in sorted(periods.items())),
+        frozenset(whole),
+        frozenset(recurring),
+    )
+
+
 def zcl_calendar(published: dict[tuple[int, str], list[dict[str, Any]]]) -> TouCalendar | None:
-    """The published ZSE calendar (day, week profiles, seasons, special days) or None."""
+    """The published ZSE tariff calendar (day, week profiles, seasons, special days) or
+    None; a friendly credit calendar's members are not the tariff's."""
+    friendly = friendly_credit_ids(published)
+    published = {
+        key: _members(published, key[1], friendly, inside=False) if key[0] == ZCL_CALENDAR else v
+        for key, v in published.items()
+    }
     try:
         days: dict[int, DayProfile] = {}
         for d in published.get((ZCL_CALENDAR, "publish_day_profile"), []):
