@@ -260,7 +260,8 @@ SENT_FOR_DCC = "supplier"
 #: Templates refused in the lab, with the code, each for a documented reason
 #: (docs/duis.md, "Sending the templates"): 8.5 / 8.6 "Not used" (E2); 7.16 from the
 #: ZAZ1 load controller, which is no User (Load Controller is a GBCS remote-party role,
-#: not a SEC User Role: E1).
+#: not a SEC User Role, and Boxed's key store gives it no XML key,
+#: `test_716_originator_holds_no_xml_key`: E1).
 REFUSED = {"8.5": "E2", "8.6": "E2", "7.16": "E1"}
 #: Templates that presuppose another template's outcome: it is sent first, same lab.
 #: 8.4 DeleteDevice takes a pending device: the one 12.2 pre-notified.
