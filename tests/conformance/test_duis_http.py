@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as _dt
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +38,15 @@ def duis_dir(rtds_root: Path) -> Path:
     return rtds_root.parent / "duis"
 
 
+#: DCC Boxed's published ZAZ1 key store (SmartDCCInnovation/dccboxed-keystore).
+ZAZ1_STORE = "dccboxed_zaz1_keystore.json"
+#: The GBCS remote-party role of a Load Controller's certificates (ZAZ1 role 8).
+LOAD_CONTROLLER_ROLE = 8
+
+
 @pytest.fixture(scope="session")
 def creds(rtds_root: Path) -> XmlCredentials:
-    return XmlCredentials.from_zaz1(rtds_root.parent / "reference" / "dccboxed_zaz1_keystore.json")
+    return XmlCredentials.from_zaz1(rtds_root.parent / "reference" / ZAZ1_STORE)
 
 
 @pytest.fixture(scope="session")
@@ -253,7 +260,8 @@ SENT_FOR_DCC = "supplier"
 #: Templates refused in the lab, with the code, each for a documented reason
 #: (docs/duis.md, "Sending the templates"): 8.5 / 8.6 "Not used" (E2); 7.16 from the
 #: ZAZ1 load controller, which is no User (Load Controller is a GBCS remote-party role,
-#: not a SEC User Role: E1).
+#: not a SEC User Role, and Boxed's key store gives it no XML key,
+#: `test_716_originator_holds_no_xml_key`: E1).
 REFUSED = {"8.5": "E2", "8.6": "E2", "7.16": "E1"}
 #: Templates that presuppose another template's outcome: it is sent first, same lab.
 #: 8.4 DeleteDevice takes a pending device: the one 12.2 pre-notified.
@@ -388,6 +396,25 @@ async def test_templates_from_the_dcc_refused_e1(
                 assert _checked(answer, schema, creds) == "E1"
                 assert server.counts["UNKNOWN_USER"] == 1
                 assert not lab.dcc.results
+
+
+def test_716_originator_holds_no_xml_key(
+    rtds_root: Path, duis_dir: Path, creds: XmlCredentials
+) -> None:
+    """Why 7.16 stays refused E1 (docs/duis.md, "Sending the templates"): its
+    originator is, in the ZAZ1 store as DCC Boxed publishes it, a Load Controller with
+    GBCS certificates only (role 8, key agreement and digital signing) and no XML-signing
+    certificate (role 135), so no Boxed tool can sign a DUIS request as it."""
+    store = json.loads((rtds_root.parent / "reference" / ZAZ1_STORE).read_text())
+    for name in (
+        "ECS47e_7.16_APC_INPUT_SUCCESS_REQUEST_DUIS.XML",
+        "ECS47e_7.16_APC_OUTPUT_SUCCESS_REQUEST_DUIS.XML",
+    ):
+        request = read_request(parse((duis_dir / "templates" / name).read_bytes()))
+        entry = store[bytes(request.originator).hex()]
+        roles = {cert["role"] for usage in entry.values() for cert in usage.values()}
+        assert roles == {LOAD_CONTROLLER_ROLE}, (name, roles)
+        assert creds.user(request.originator) is None
 
 
 async def test_future_dated_response_and_alert_posted(
