@@ -26,7 +26,15 @@ from typing import Any
 
 from lxml import etree
 
-from emulator.gbcs.dlms.axdr import BitString
+from emulator.gbcs.dlms.axdr import (
+    Array,
+    BitString,
+    Data,
+    LongUnsigned,
+    OctetString,
+    Structure,
+    Unsigned,
+)
 from emulator.pki.keystore import KeyUsage
 from hil.dcc.commands import (
     CREDENTIAL_UPDATES,
@@ -303,7 +311,9 @@ def _electricity_prices(body: Body, group: Iterable[str]) -> tuple[dict[int, int
     return prices, body.number(*path, "PriceScale")
 
 
-def prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+def _price_values(body: Body, standing_spec: int, price_spec: int) -> dict[str, Any]:
+    """The standing charge and the price matrix (with their scales) at the positions of
+    the use case's two class 113 unit charges (ECS01a and ECS01b place them apart)."""
     path = ("PriceElements", "ElectricityPriceElements")
     prices, scale = _electricity_prices(body, path)
     values: dict[str, Any] = {}
@@ -312,13 +322,17 @@ def prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
         body.number(*path, "StandingChargeScale"),
     )
     if standing is not None:
-        values["0.2"] = [[b"", standing]]
+        values[f"{standing_spec}.2"] = [[b"", standing]]
     if standing_scale is not None:
-        values["0.0.1"] = standing_scale
+        values[f"{standing_spec}.0.1"] = standing_scale
     if scale is not None:
-        values["1.0.1"] = scale
-    values["1.2"] = [[bytes((i,)), prices.get(i, 0)] for i in TOU_IDS + BLOCK_IDS]
-    return {"values": values}
+        values[f"{price_spec}.0.1"] = scale
+    values[f"{price_spec}.2"] = [[bytes((i,)), prices.get(i, 0)] for i in TOU_IDS + BLOCK_IDS]
+    return values
+
+
+def prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    return {"values": _price_values(body, 0, 1)}
 
 
 def secondary_prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
@@ -662,13 +676,17 @@ TARIFF_SELECTOR_BASE = 200
 SEASON_TIME = bytes((0, 0, 0, 0, 0x80, 0x00, 0xFF))
 
 
-def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
-    """1.1.2 (ECS01c): the secondary element's prices, then the activity calendar's
-    seasons, week and day profiles, and the special days."""
-    values = secondary_prices_esme(body, ctx)["values"]
+def _calendar_values(
+    body: Body, first_spec: int, selector: Callable[[str, int], int]
+) -> dict[str, Any]:
+    """A DUIS switching table and its special days as an activity calendar's seasons,
+    week and day profiles (specs `first_spec`..+2) and special days table (+3);
+    `selector` gives a day profile action's script selector from the DUIS action's
+    element name and value."""
+    values: dict[str, Any] = {}
     table = body.find("SwitchingTable")
     if table is None:
-        return {"values": values}
+        return values
     seasons = []
     for season in _descendants(table, "Season"):
         sub = Body(season)
@@ -695,17 +713,20 @@ def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
         actions = []
         for entry in _children(day, "ProfileSchedule"):
             inner = Body(entry)
-            action = int(inner.text("TOUTariffAction") or "0")
+            kind = next((n for n in TARIFF_ACTIONS if inner.find(n) is not None), None)
+            if kind is None:
+                continue
             start_time = _dlms_time(inner.text("StartTime") or "00:00:00")
-            actions.append([start_time, TARIFF_SCRIPTS, TARIFF_SELECTOR_BASE + action])
+            number = int(inner.text(kind) or "0")
+            actions.append([start_time, TARIFF_SCRIPTS, selector(kind, number)])
         profiles.append([sub.number("DayName") or 0, actions])
         body.mark_all(day)
     if seasons:
-        values["1"] = seasons
+        values[str(first_spec)] = seasons
     if weeks:
-        values["2"] = weeks
+        values[str(first_spec + 1)] = weeks
     if profiles:
-        values["3"] = profiles
+        values[str(first_spec + 2)] = profiles
     special = []
     for number, day in enumerate(_descendants(body.root, "SpecialDay"), start=1):
         sub = Body(day)
@@ -716,8 +737,52 @@ def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
             )
         body.mark_all(day)
     if special:
-        values["4"] = special
+        values[str(first_spec + 3)] = special
     body.mark_all(table)
+    return values
+
+
+#: DUIS day profile actions: a TOU tariff action names a TOU register (1..48), a block
+#: tariff action the TOU-block tier (1..8) whose thresholds and block prices apply.
+TARIFF_ACTIONS = ("TOUTariffAction", "BlockTariffAction")
+
+
+def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """1.1.2 (ECS01c): the secondary element's prices, then the activity calendar's
+    seasons, week and day profiles, and the special days."""
+    values = secondary_prices_esme(body, ctx)["values"]
+    values.update(_calendar_values(body, 1, lambda kind, number: TARIFF_SELECTOR_BASE + number))
+    return {"values": values}
+
+
+#: ECS01a: the primary element's calendar (specs 0-3), the passive block thresholds of
+#: TOU-block tiers 1..8 (class 21 0-0:16.1.11..18, specs 4-11), the standing charge
+#: (spec 13) and the price matrix (spec 14).
+PRIMARY_CALENDAR, PRIMARY_THRESHOLDS, PRIMARY_STANDING, PRIMARY_PRICES = 0, 4, 13, 14
+BLOCK_TIERS = 8
+
+
+def primary_tariff(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """1.1.1 (ECS01a): the whole primary element tariff. A day profile action's script
+    selector is the tier it switches to (TOU register n, or TOU-block tier n), as the
+    ESME's activity calendar takes it (`emulator.devices.prepay_bridge.tou_calendar`);
+    each tier's block thresholds go to its register monitor in the body's order."""
+    values = _calendar_values(body, PRIMARY_CALENDAR, lambda kind, number: number)
+    special = values.get(str(PRIMARY_CALENDAR + 3))
+    if special is not None:
+        # The command's special days table is empty in the shape: typed here.
+        entries: list[Data] = [
+            Structure([LongUnsigned(n), OctetString(date), Unsigned(day)])
+            for n, date, day in special
+        ]
+        values[str(PRIMARY_CALENDAR + 3)] = Array(entries)
+    for tier, thresholds in body.indexed("ThresholdMatrix", "Thresholds"):
+        if not 1 <= tier <= BLOCK_TIERS:
+            continue
+        limits = [(int(el.get("index", "0")), el) for el in _children(thresholds, "BlockThreshold")]
+        values[str(PRIMARY_THRESHOLDS + tier - 1)] = [body.value_of(el) for _, el in sorted(limits)]
+        body.mark_all(thresholds)
+    values.update(_price_values(body, PRIMARY_STANDING, PRIMARY_PRICES))
     return {"values": values}
 
 
@@ -1039,6 +1104,7 @@ MAPPERS: dict[str, Mapper] = {
     "ECS46d": auxiliary_schedule,
     "ECS46c": alcs_schedule,
     "GCS20": gas_alert_behaviour,
+    "ECS01a": primary_tariff,
     "ECS01c": switching_table,
     "ECS57": max_demand_reset,
     "CS02aMAC": credential_roles,
