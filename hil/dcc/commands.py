@@ -388,7 +388,7 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
 
 
 #: DLMS use cases whose request specs are each optional: the `specs` parameter.
-OPTIONAL_SPECS = frozenset({"ECS57", "ECS46c"})
+OPTIONAL_SPECS = frozenset({"ECS57", "ECS46c", "ECS46a"})
 #: The specs sent when `specs` is not given, where that is not all of them: ECS46c
 #: names the switch types of switches 1 and 2 only (3-5 are optional).
 DEFAULT_SPECS: dict[str, tuple[int, ...]] = {"ECS46c": (0, 1, 5, 6, 7, 8)}

@@ -583,14 +583,71 @@ def _gas_calendar(cal: Body, body: Body) -> dict[str, Any] | None:
     return values
 
 
+#: 6.8 periods of several months: how many billing periods a year.
+PERIODS_A_YEAR = {"Quarterly": 4, "SixMonthly": 2, "Yearly": 1}
+ANY_DATE = bytes((0xFF, 0xFF, 0xFF, 0xFF, 0xFF))
+
+
 def billing_calendar(body: Body, ctx: MapContext) -> dict[str, Any]:
-    """6.8 monthly billing: the single-action schedule runs at the billing time on the
-    given day of every month."""
+    """6.8 ESME (ECS30, ECS30a): the billing single-action schedule's execution times,
+    each at the billing time: every day, on a weekday (1 = Monday), on a day of every
+    month, or on a day of the months a quarterly, six-monthly or yearly period starts
+    in (from the start month on, one entry per period)."""
     calendar = ("ElectricityBillingCalendar",)
-    time, day = body.text(*calendar, "BillingTime"), body.number(*calendar, "Monthly")
-    if time is None or day is None:
+    text = body.text(*calendar, "BillingTime")
+    if text is None:
         return {}
-    return {"values": {"0": [[_dlms_time(time), bytes((0xFF, 0xFF, 0xFF, day, 0xFF))]]}}
+    time = _dlms_time(text)
+    dates: list[bytes] = []
+    if body.has(*calendar, "Daily"):
+        dates = [ANY_DATE]
+    weekday = body.number(*calendar, "Weekly")
+    if weekday is not None:
+        dates = [ANY_DATE[:4] + bytes((weekday,))]
+    day = body.number(*calendar, "Monthly")
+    if day is not None:
+        dates = [bytes((0xFF, 0xFF, 0xFF, day, 0xFF))]
+    for name, count in PERIODS_A_YEAR.items():
+        day = body.number(*calendar, name, "DayOfMonth")
+        start = body.number(*calendar, name, "BillingPeriodStartMonth")
+        if day is None or start is None:
+            continue
+        step = 12 // count
+        months = [(start - 1 + i * step) % 12 + 1 for i in range(count)]
+        dates = [bytes((0xFF, 0xFF, month, day, 0xFF)) for month in months]
+    if not dates:
+        return {}
+    return {"values": {"0": [[time, date] for date in dates]}}
+
+
+#: 6.8 GSME (GCS25, GCS25a): a periodicity as the ZCL billing / block period duration
+#: and its type's units (low nibble: 1 days, 2 weeks, 3 months), the timebase nibble
+#: as the reference commands carry it (0x20).
+GAS_PERIODS = {
+    "Daily": (1, 0x21),
+    "Weekly": (1, 0x22),
+    "Monthly": (1, 0x23),
+    "Quarterly": (3, 0x23),
+    "SixMonthly": (6, 0x23),
+    "Yearly": (12, 0x23),
+}
+
+
+def gas_billing_calendar(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.8 GSME: the billing period and the block period start at `BillingPeriodStart`
+    and last one period of the body's periodicity."""
+    params: dict[str, Any] = {}
+    start = body.text("GasBillingCalendar", "BillingPeriodStart")
+    if start is not None:
+        when = parse_datetime(start)
+        params["billing_period_start_time"] = when
+        params["block_period_start_time"] = when
+    periodicity = body.text("GasBillingCalendar", "Periodicity")
+    if periodicity is not None:
+        duration, kind = GAS_PERIODS[periodicity]
+        params["billing_period_duration"] = params["block_period_duration"] = duration
+        params["billing_period_duration_type"] = params["block_period_duration_type"] = kind
+    return params
 
 
 def daily_block_reset(body: Body, ctx: MapContext) -> dict[str, Any]:
@@ -863,6 +920,25 @@ def auxiliary_schedule(body: Body, ctx: MapContext) -> dict[str, Any]:
     return {"values": values}
 
 
+#: 6.14.1 (ECS46a): the descriptions of switches 1..5 (0-0:94.44.0.11..15, specs 0-4).
+SWITCH_DESCRIPTIONS = 5
+
+
+def switch_descriptions(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.14.1: each described switch's text, and only those switches: a description
+    the body leaves out stays as the device holds it."""
+    values: dict[str, Any] = {}
+    for index, el in body.indexed("ALCSHCALCSDescription"):
+        text = Body(el).text("SwitchDescription")
+        if text is None or not 1 <= index <= SWITCH_DESCRIPTIONS:
+            continue
+        values[str(index - 1)] = text
+        body.mark_all(el)
+    if not values:
+        return {}
+    return {"values": values, "specs": sorted(int(i) for i in values)}
+
+
 #: 6.14.2 (ECS46c): the switch type registers (0-0:94.44.0.21..25, specs 0-4), then
 #: the special days, the schedule and the two execution date-times (specs 5-8). An
 #: entry's selector is switch << 8 | 1 (activate) or 2 (deactivate).
@@ -1102,6 +1178,7 @@ MAPPERS: dict[str, Mapper] = {
     "DBCH04": sub_ghz_configuration,
     "ECS37": max_demand_period,
     "ECS46d": auxiliary_schedule,
+    "ECS46a": switch_descriptions,
     "ECS46c": alcs_schedule,
     "GCS20": gas_alert_behaviour,
     "ECS01a": primary_tariff,
@@ -1129,6 +1206,8 @@ MAPPERS: dict[str, Mapper] = {
     "ECS29d": voltage,
     "ECS30": billing_calendar,
     "ECS30a": billing_calendar,
+    "GCS25": gas_billing_calendar,
+    "GCS25a": gas_billing_calendar,
     "ECS48": daily_block_reset,
     "ECS08": prepay_config_esme,
     "ECS08a": prepay_config_esme,
