@@ -141,6 +141,9 @@ class InventoryDevice:
     firmware_version: str = "00000001"
     commissioned_at: _dt.datetime | None = None
     associations: set[bytes] = field(default_factory=set)
+    #: An ESME's metering elements (2: twin element): what the DCC knows of the meter
+    #: from installation; a twin ESME's payment mode carries its secondary element's rows.
+    elements: int = 1
 
     def record(self) -> dict[str, str]:
         """A Read Inventory (8.2) record, with DUIS field names."""
@@ -246,6 +249,7 @@ class Inventory:
         model: str = "smets-hil virtual",
         smets1: bool = False,
         added_by: Eui64 | None = None,
+        elements: int = 1,
     ) -> InventoryDevice:
         """Put a device on the SMI (a lab file, or pre-notification via `pre_notify`)."""
         key = Eui64(eui)
@@ -259,6 +263,7 @@ class Inventory:
             smets1=smets1,
             hub=None if hub is None else Eui64(hub),
             added_by=added_by,
+            elements=elements,
         )
         self._devices[bytes(key)] = device
         change = StatusChange(self._now(), key, None, status, cause)
