@@ -388,7 +388,7 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
 
 
 #: DLMS use cases whose request specs are each optional: the `specs` parameter.
-OPTIONAL_SPECS = frozenset({"ECS57", "ECS46c", "ECS46a"})
+OPTIONAL_SPECS = frozenset({"ECS57", "ECS46c", "ECS46a", "ECS62Add", "ECS62Remove"})
 #: The specs sent when `specs` is not given, where that is not all of them: ECS46c
 #: names the switch types of switches 1 and 2 only (3-5 are optional).
 DEFAULT_SPECS: dict[str, tuple[int, ...]] = {"ECS46c": (0, 1, 5, 6, 7, 8)}
@@ -1198,10 +1198,11 @@ def _der_list(req: Request, name: str) -> list[Der] | None:
     return found
 
 
-def _floor_change(role: str, floor: int) -> Der:
+def _floor_change(role: str, floor: int, top_up: int) -> Der:
+    """A role's new floor sequence number; a supplier's also its prepayment top-up floor."""
     items: list[Der] = [DerInteger(ROLE_NUMBERS[role]), DerInteger(floor)]
     if role == "supplier":
-        items.append(DerSequence([DerSequence([DerInteger(0), DerInteger(floor)])]))
+        items.append(DerSequence([DerSequence([DerInteger(0), DerInteger(top_up)])]))
     return DerSequence(items)
 
 
@@ -1211,7 +1212,7 @@ def _floor_change(role: str, floor: int) -> Der:
     " the originator if it holds the role, else the key store's party of that role)",
     floor_seq_number="floor sequence number for the new party (default 0)",
     prepayment_floor_seq_number="the new supplier's prepayment top-up floor sequence number"
-    " (default: floor_seq_number)",
+    " (default: floor_seq_number; 6.23: in the supplier's floor change)",
     disapply_cpv_checks="true to disapply time-based certification path checks (default:"
     " true for the TransCoS, recovery and load controller updates)",
     certificates="replacement certificates, DER, one per cell in the use case's cell order"
@@ -1236,12 +1237,12 @@ def update_credentials(req: Request) -> PayloadTree:
     control.append(_seq_number(0x83, req.counter))
     if spec.floor:
         control.append(_seq_number(0x84, floor))
+    top_up = req.integer("prepayment_floor_seq_number", floor)
     if spec.specialist:
-        top_up = req.integer("prepayment_floor_seq_number", floor)
         specialist: list[Der] = [DerSequence([DerInteger(0), DerInteger(top_up)])]
         control.append(DerConstructed(b"\xa5", specialist))
     if spec.others:
-        changes = [_floor_change(role, floor) for role in spec.others]
+        changes = [_floor_change(role, floor, top_up) for role in spec.others]
         control.append(DerConstructed(b"\xa6", changes))
     main = spec.cells[0][0]
     given = _der_list(req, "certificates")

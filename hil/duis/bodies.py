@@ -139,13 +139,10 @@ def option_for(variant: str, body: etree._Element, device_type: str | None) -> s
             candidates = ["reset"]
     elif variant == "1.6" and "Prepayment" in names:
         candidates = ["prepayment"]
-    elif variant == "3.3" and texts.get("ESMEEventLogType") == "ALCS":
-        candidates = ["auxiliary"]
-    elif variant == "6.13":
-        log = texts.get("LogToRead")
-        candidates = {"Security": ["security"], "PowerEvent": ["power"]}.get(log or "", [])
-        if log == "ALCSEvent":
-            candidates = ["auxiliary"]
+    elif variant in CHOOSING_VALUES:
+        element, options = CHOOSING_VALUES[variant]
+        chosen = options.get(texts.get(element, ""))
+        candidates = [chosen] if chosen else []
     elif variant == "6.5":
         poly = "PolyPhaseVoltageSettings" in names
         keep = "RMSVoltageCountersNotReset" in names
@@ -160,13 +157,42 @@ def option_for(variant: str, body: etree._Element, device_type: str | None) -> s
         for element, option in SETTINGS_OPTIONS.items():
             if element in names:
                 candidates = [option]
-    elif variant == "6.15.1":
-        role = texts.get("RemotePartyRole")
-        candidates = {"NetworkOperator": ["network_operator"]}.get(role or "", [])
-        if role == "LoadController":
-            candidates = ["load_controller"]
     have = {r.option for r in routes_for(variant, device_type)} if device_type else set()
     return next((c for c in candidates if c in have), None)
+
+
+#: Body elements whose value names the use case: variant -> (element, value -> route
+#: option, None for the variant's default route).
+CHOOSING_VALUES: dict[str, tuple[str, dict[str, str | None]]] = {
+    "3.3": ("ESMEEventLogType", {"ESME": None, "ALCS": "auxiliary"}),
+    "6.13": (
+        "LogToRead",
+        {"Event": None, "Security": "security", "PowerEvent": "power", "ALCSEvent": "auxiliary"},
+    ),
+    "6.15.1": (
+        "RemotePartyRole",
+        {
+            "Supplier": None,
+            "NetworkOperator": "network_operator",
+            "LoadController": "load_controller",
+        },
+    ),
+    "6.21": ("RemotePartyRole", {"Supplier": None, "NetworkOperator": "network_operator"}),
+}
+
+
+def chose_route(variant: str, body: etree._Element, option: str | None) -> set[int]:
+    """Ids of the body elements whose value named the route taken (`CHOOSING_VALUES`):
+    they are carried, as the use case, even though no command field holds them."""
+    choosing = CHOOSING_VALUES.get(variant)
+    if choosing is None:
+        return set()
+    element, options = choosing
+    return {
+        id(e)
+        for e in _descendants(body, element)
+        if (e.text or "").strip() in options and options[(e.text or "").strip()] == option
+    }
 
 
 #: 6.22 settings groups -> route option (the default route takes the supplier's alerts).
@@ -939,6 +965,23 @@ def switch_descriptions(body: Body, ctx: MapContext) -> dict[str, Any]:
     return {"values": values, "specs": sorted(int(i) for i in values)}
 
 
+def boost_button(element: str, add: bool) -> Mapper:
+    """7.9 / 7.10 (ECS62Add / ECS62Remove): the switches (0-0:94.44.6.1..5, specs 0-4)
+    whose `element` is true join (leave) the boost button; the others are not sent, so
+    the device keeps them as they are."""
+
+    def mapper(body: Body, ctx: MapContext) -> dict[str, Any]:
+        named = [(i, el) for i, el in body.indexed(element) if 1 <= i <= SWITCH_DESCRIPTIONS]
+        chosen = [i - 1 for i, el in named if (el.text or "").strip() == "true"]
+        if not chosen:
+            return {}
+        for _, el in named:
+            body.mark_all(el)
+        return {"values": {str(i): add for i in chosen}, "specs": chosen}
+
+    return mapper
+
+
 #: 6.14.2 (ECS46c): the switch type registers (0-0:94.44.0.21..25, specs 0-4), then
 #: the special days, the schedule and the two execution date-times (specs 5-8). An
 #: entry's selector is switch << 8 | 1 (activate) or 2 (deactivate).
@@ -1146,6 +1189,8 @@ def credential_update(use_case: str) -> Mapper:
     def mapper(body: Body, ctx: MapContext) -> dict[str, Any]:
         params: dict[str, Any] = {}
         replacements = body.find("ReplacementCertificates")
+        if replacements is None:  # 6.23: the new supplier's, named as such
+            replacements = body.find("SupplierReplacementCertificates")
         if replacements is not None:
             by_usage = {
                 CERTIFICATE_USAGES[_local(el)]: el
@@ -1179,6 +1224,8 @@ MAPPERS: dict[str, Mapper] = {
     "ECS37": max_demand_period,
     "ECS46d": auxiliary_schedule,
     "ECS46a": switch_descriptions,
+    "ECS62Add": boost_button("AddToBoostButton", add=True),
+    "ECS62Remove": boost_button("RemoveFromBoostButton", add=False),
     "ECS46c": alcs_schedule,
     "GCS20": gas_alert_behaviour,
     "ECS01a": primary_tariff,

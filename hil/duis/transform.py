@@ -24,7 +24,7 @@ from lxml import etree
 from emulator.gbcs.eui import Eui64
 from hil.dcc.commands import BuildError, parameters_for
 from hil.dcc.routes import NoRoute, route, routes_for
-from hil.duis.bodies import MapContext, map_body, option_for
+from hil.duis.bodies import MapContext, chose_route, map_body, option_for
 from hil.duis.xml import DuisRequest, parse_datetime
 
 #: DUIS element name (path or local) -> builder parameter(s), where the snake-case name
@@ -50,9 +50,11 @@ ALIASES: dict[str, str | tuple[str, ...]] = {
     "JoinTimePeriod": "join_timeout",
     "RemotePartyFloorSeqNumber": "floor_seq_number",
     "ACBFloorSeqNumber": "floor_seq_number",
+    "SupplierFloorSeqNumber": "floor_seq_number",
+    "SupplierPrepaymentTopUpFloorSeqNumber": "prepayment_floor_seq_number",
     "RemotePartyPrepaymentTopUpFloorSeqNumber": "prepayment_floor_seq_number",
     "SupplierMessage": "message",
-    "RestrictionDateTime": "tenancy_date",
+    "RestrictionDateTime": ("tenancy_date", "implementation_date_time"),
     "SupplierTelephoneNumber": ("supplier_telephone", "proposed_provider_contact_details"),
     "SupplierName": ("supplier_name", "proposed_provider_name"),
     "ImportMPANs/ImportMPAN": "mpan",
@@ -255,6 +257,8 @@ def transform(
         known |= SERVICE_PARAMETERS.get(use_case, frozenset())
         mapped, used = map_body(use_case, request.body, MapContext(twin=twin))
         params.update(mapped)
+    if not non_device:
+        used |= chose_route(request.variant, request.body, option)
     if use_case == "ECS50" and "cin" not in params:
         # DUIS 9.1 carries no CIN: the DCC generates one, sends it to the meter and
         # returns it to the requester.
