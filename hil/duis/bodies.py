@@ -47,6 +47,7 @@ from hil.dcc.commands import (
 from hil.dcc.routes import routes_for
 from hil.dcc.templates.constants import BLOCK_IDS, TOU_IDS, credit_charge_rows
 from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
+from hil.dcc.templates.gbz import TEMPLATES as GBZ_TEMPLATES
 from hil.duis.xml import parse_datetime
 
 
@@ -395,6 +396,109 @@ def prices_gsme(body: Body, ctx: MapContext) -> dict[str, Any]:
         params["entries"] = [
             {"tier_block_id": i - 1, "price": body.value_of(el)} for i, el in block
         ]
+    return params
+
+
+#: DUIS currency units -> ZCL currency (ISO 4217 number).
+CURRENCIES = {"GBP": 826, "ECB": 978}
+#: A gas day profile's one entry runs from midnight; a block tariff's day is tier 1
+#: (the tier whose blocks the GSME prices, `prepay_bridge.zcl_tariff`).
+BLOCK_TIER = 1
+
+
+def gas_tariff(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """1.1.1 GSME (GCS01a): the calendar (one Publish Day Profile and Week Profile per
+    profile, the seasons and special days), the tariff information and price matrix as
+    1.2.1 (GCS01b) carries them, and a block tariff's thresholds."""
+    params = prices_gsme(body, ctx)
+    days: list[dict[str, Any]] = []
+    for day in _descendants(body.root, "DayProfile"):
+        sub = Body(day)
+        tou = sub.number("TOUTariffAction")
+        tier = tou if tou is not None else BLOCK_TIER if sub.has("BlockTariff") else None
+        if tier is None:
+            continue
+        entries = [{"start_time": 0, "tier_or_action": tier}]
+        days.append(
+            {
+                "day_id": sub.number("DayName") or 0,
+                "total_number_of_schedule_entries": len(entries),
+                "schedule_entries": entries,
+            }
+        )
+        body.mark_all(day)
+    weeks: list[dict[str, Any]] = []
+    for week in _descendants(body.root, "WeekProfile"):
+        sub = Body(week)
+        fields: dict[str, Any] = {"week_id": sub.number("WeekName") or 0}
+        for position, el in sub.indexed("ReferencedDayName"):
+            fields[f"day_id_{DAY_FIELDS[position - 1]}"] = sub.value_of(el)
+        weeks.append(fields)
+        body.mark_all(week)
+    seasons = []
+    for season in _descendants(body.root, "Season"):
+        sub = Body(season)
+        start = sub.find("SeasonStartDate")
+        if start is not None:
+            seasons.append(
+                {
+                    "season_start_date": _gas_date(body, start),
+                    "week_id": sub.number("ReferencedWeekName") or 0,
+                }
+            )
+        body.mark_all(season)
+    special = []
+    for day in _descendants(body.root, "SpecialDay"):
+        sub = Body(day)
+        date = sub.find("Date")
+        if date is not None:
+            special.append(
+                {
+                    "special_day_date": _gas_date(body, date),
+                    "day_id": sub.number("ReferencedDayName") or 0,
+                }
+            )
+        body.mark_all(day)
+    if days:
+        params["day_profiles"] = days
+        params["number_of_day_profiles"] = len(days)
+    if weeks:
+        params["week_profiles"] = weeks
+        params["number_of_week_profiles"] = len(weeks)
+    if seasons:
+        params["seasons"] = seasons
+        params["number_of_seasons"] = len(seasons)
+    if body.find("SpecialDays") is not None:
+        params["special_days"] = special
+        params["total_number_of_special_days"] = len(special)
+    currency = body.text("GasPriceElements", "CurrencyUnits")
+    if currency in CURRENCIES:
+        params["currency"] = CURRENCIES[currency]
+    # The price matrix's entries and control go by position: the block thresholds
+    # command has fields of the same names.
+    values: dict[str, Any] = {}
+    # (the shape's own day and week profiles stay where the body gives none)
+    shape = [c.name for c in GBZ_TEMPLATES["GCS01a"].components]
+    shape_days, shape_weeks = (
+        shape.count(n) for n in ("publish_day_profile", "publish_week_profile")
+    )
+    matrix = 1 + (len(days) or shape_days) + (len(weeks) or shape_weeks) + 3
+    for name in ("entries", "sub_payload_control"):
+        if name in params:
+            values[f"{matrix}.{name}"] = params.pop(name)
+    if body.find("GasPriceElements", "BlockTariff") is not None:
+        limits = [
+            (int(el.get("index", "0")), el) for el in _descendants(body.root, "BlockThreshold")
+        ]
+        if limits:
+            thresholds = [body.value_of(el) for _, el in sorted(limits)]
+            params["block_thresholds"] = [
+                # the thresholds apply to every tier (sub-payload control bit 0)
+                {"sub_payload_control": 1, "entries": [{"tier": 0, "thresholds": thresholds}]}
+            ]
+            body.mark_all(body.find("ThresholdMatrix"))
+    if values:
+        params["values"] = values
     return params
 
 
@@ -1243,6 +1347,7 @@ MAPPERS: dict[str, Mapper] = {
     "GCS03": payment_mode_gsme,
     "ECS01b": prices_esme,
     "ECS01d": secondary_prices_esme,
+    "GCS01a": gas_tariff,
     "GCS01b": prices_gsme,
     "ECS28a": load_limit,
     "ECS47a": auxiliary_controller,

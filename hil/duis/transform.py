@@ -24,7 +24,7 @@ from lxml import etree
 from emulator.gbcs.eui import Eui64
 from hil.dcc.commands import BuildError, parameters_for
 from hil.dcc.routes import NoRoute, route, routes_for
-from hil.duis.bodies import MapContext, chose_route, map_body, option_for
+from hil.duis.bodies import CURRENCIES, MapContext, chose_route, map_body, option_for
 from hil.duis.xml import DuisRequest, parse_datetime
 
 #: DUIS element name (path or local) -> builder parameter(s), where the snake-case name
@@ -76,7 +76,7 @@ SERVICE_PARAMETERS: dict[str, frozenset[str]] = {
 #: DUIS enumerations -> what the builder parameter takes (ZCL currency: ISO 4217; the
 #: ZCL supply states of Set Supply Status: 0 supply off, 3 unchanged).
 VALUE_MAPS: dict[str, dict[str, Any]] = {
-    "currency": {"GBP": 826, "ECB": 978},
+    "currency": CURRENCIES,
     "tampered": {"Locked": True, "Unlocked": False},
     "supply_tamper_state": {"Locked": 0, "Unchanged": 3},
     "supply_depletion_state": {"Locked": 0, "Unchanged": 3},
