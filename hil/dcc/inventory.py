@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from emulator.gbcs.eui import Eui64
 
@@ -250,6 +251,8 @@ class Inventory:
         smets1: bool = False,
         added_by: Eui64 | None = None,
         elements: int = 1,
+        manufacturer: str = "SMHL",
+        firmware_version: str = "00000001",
     ) -> InventoryDevice:
         """Put a device on the SMI (a lab file, or pre-notification via `pre_notify`)."""
         key = Eui64(eui)
@@ -264,6 +267,8 @@ class Inventory:
             hub=None if hub is None else Eui64(hub),
             added_by=added_by,
             elements=elements,
+            manufacturer=manufacturer,
+            firmware_version=firmware_version,
         )
         self._devices[bytes(key)] = device
         change = StatusChange(self._now(), key, None, status, cause)
@@ -290,9 +295,17 @@ class Inventory:
                 device.associations.discard(bytes(y))
 
     def pre_notify(
-        self, eui: Eui64 | str, kind: DeviceKind, *, by: Eui64, hub: Eui64 | str | None = None
+        self,
+        eui: Eui64 | str,
+        kind: DeviceKind,
+        *,
+        by: Eui64,
+        hub: Eui64 | str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> InventoryDevice:
-        """12.2: a device a supplier is about to install; a withdrawn one may come back."""
+        """12.2: a device a supplier is about to install; a withdrawn one may come back.
+        `details` are the inventory fields the notification gives (`manufacturer`,
+        `model`, `firmware_version`, an ESME's `elements`)."""
         existing = self.get(eui)
         if existing is not None:
             if existing.status != SmiStatus.WITHDRAWN:
@@ -303,7 +316,9 @@ class Inventory:
             existing.added_by = by
             self._set(existing, SmiStatus.PENDING, "12.2 pre-notification")
             return existing
-        return self.add(eui, kind, SmiStatus.PENDING, hub=hub, added_by=by, cause="12.2")
+        return self.add(
+            eui, kind, SmiStatus.PENDING, hub=hub, added_by=by, cause="12.2", **(details or {})
+        )
 
     def whitelisted(self, eui: Eui64 | bytes, hub: Eui64 | bytes) -> None:
         """8.11 add succeeded: the device is in the CHF Device Log."""

@@ -127,6 +127,9 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
     "PostCode": "postcode",  # 12.1 RequestWANMatrix/PartialAddress: the lab knows postcodes
+    "DeviceManufacturer": "manufacturer",  # 12.2: the inventory record's
+    "DeviceModel": "model",
+    "ESMEVariant": "esme_variant",  # 12.2: the element count (twin: "B...")
 }
 #: Future-dated variants the DCC itself holds until their execution time, so their
 #: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at
@@ -273,6 +276,8 @@ def transform(
         if local == URP_CERTIFICATE and not non_device:
             params["ka_certificate"] = base64.b64decode(text)
             continue
+        if non_device and local == "DeviceIDList" and _only_device(text, target):
+            continue  # the device the request is about (a list of several is not carried)
         if non_device and local in NON_DEVICE_PARAMS:
             name = NON_DEVICE_PARAMS[local]
             params.setdefault(name, _non_device_value(name, text))
@@ -294,6 +299,14 @@ def transform(
                 if flag is not None:
                     params[flag] = True
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
+
+
+def _only_device(text: str, target: Eui64 | None) -> bool:
+    """Whether a device list names the target and nothing else."""
+    try:
+        return target is not None and [bytes(Eui64(t)) for t in text.split()] == [bytes(target)]
+    except ValueError:
+        return False
 
 
 def variant_held(variant: str) -> bool:
