@@ -4,6 +4,7 @@ the ESME then holds the body's calendar, thresholds and prices."""
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,7 +21,7 @@ from emulator.premises import lab_pki
 from hil.dcc.commands import BuildContext, build_command
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.dcc.routes import route
-from hil.duis.transform import transform
+from hil.duis.transform import Transformed, transform
 from hil.duis.xml import parse, read_request
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
@@ -100,7 +101,7 @@ BODY = f"""<sr:UpdateImportTariffPrimaryElement>
 </sr:UpdateImportTariffPrimaryElement>"""
 
 
-def _transformed(meter: str):  # type: ignore[no-untyped-def]
+def _transformed(meter: str) -> Transformed:
     text = REQUEST.format(rid=f"{SUPPLIER}:{meter}:9", body=BODY)
     return transform(read_request(parse(text.encode())), device_type="ESME")
 
@@ -148,7 +149,7 @@ def test_the_whole_tariff_goes_into_the_ecs01a_command() -> None:
 
 
 @pytest.fixture
-async def lab():  # type: ignore[no-untyped-def]
+async def lab() -> AsyncIterator[Lab]:
     the_lab = Lab.load(DEFAULT_LAB)
     async with the_lab:
         yield the_lab
@@ -237,7 +238,7 @@ GAS_BLOCK = _gas_body(
 )
 
 
-def _gas(body: str, meter: str = "00-DB-12-34-56-78-90-A1"):  # type: ignore[no-untyped-def]
+def _gas(body: str, meter: str = "00-DB-12-34-56-78-90-A1") -> Transformed:
     text = REQUEST.format(rid=f"{SUPPLIER}:{meter}:9", body=body)
     return transform(read_request(parse(text.encode())), device_type="GSME")
 
