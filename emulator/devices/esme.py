@@ -80,6 +80,13 @@ ENERGY_REGISTERS = Obis("0-0:94.44.34.10")  # ECS17b: active and reactive import
 POWER_REGISTERS = Obis("0-0:94.44.34.20")  # ECS17c: instantaneous import power
 PREPAYMENT_REGISTERS = Obis("0-0:94.44.34.30")  # ECS19: balance, emergency credit, debts
 SECONDARY_TIERS = 4
+#: Activity calendar -> (passive, active) special days tables: a tariff command
+#: (ECS01a, ECS01c) writes the passive table with the passive calendar, and both take
+#: effect at the calendar's activation time (ECS24 / ECS24b read the active ones).
+CALENDAR_SPECIAL_DAYS = {
+    bytes(Obis("0-0:13.0.0.255")): (bytes(Obis("0-1:11.0.0.255")), bytes(Obis("0-0:11.0.0.255"))),
+    bytes(Obis("0-0:13.0.1.255")): (bytes(Obis("0-1:11.0.1.255")), bytes(Obis("0-0:11.0.1.255"))),
+}
 ACCOUNT = Obis("0-0:19.0.0.255")  # class 111: attribute 11, credit charge configuration
 #: A twin meter's account also charges the secondary element's consumption (charge
 #: 0-0:19.20.5, priced by ECS01c/d) to the token credit and the emergency credit: two
@@ -373,6 +380,9 @@ class Esme(ConsumerControls, CosemDevice):
                 value = self.cosem.get(o, passive)
                 if value is not None and active in o.attributes:
                     self.cosem.set(o, active, value)
+            tables = CALENDAR_SPECIAL_DAYS.get(bytes(o.obis))
+            if tables is not None:
+                self._activate_special_days(*tables)
         elif o is not None and o.class_id == 113:
             value = self.cosem.get(o, 6)
             if value is not None:
@@ -397,6 +407,14 @@ class Esme(ConsumerControls, CosemDevice):
             self.alert_counter + 1, ALERT_FUTURE_SUCCESS, activation.at, OctetString(detail)
         )
         self.emit_alert(FUTURE_DATED_DLMS_ALERT, activation.originator, payload, critical=True)
+
+    def _activate_special_days(self, passive_obis: bytes, active_obis: bytes) -> None:
+        passive, active = self.model.get(11, passive_obis), self.model.get(11, active_obis)
+        if passive is None or active is None:
+            return
+        value = self.cosem.get(passive, 2)
+        if value is not None:
+            self.cosem.set(active, 2, value)
 
     def schedule_activation(self, o: Obj, value: Data) -> None:
         incoming = self.current

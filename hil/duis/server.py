@@ -299,6 +299,7 @@ class DuisServer:
             device_type=None if device is None else device.kind.value,
             dcc_ids=[*self.dcc.dcc_parties.values(), BOXED_DCC],
             non_device=non_device,
+            twin=device is not None and device.elements > 1,
         )
         if t.unmapped:
             self.counts["unmapped_values"] += len(t.unmapped)
