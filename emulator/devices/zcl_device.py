@@ -855,6 +855,50 @@ def _get_published(name: str) -> Handler:
     return handler
 
 
+#: Issuer calendar ids a get_X asks with for "the calendar of that kind in force":
+#: the reference GCS21f reads the tariff calendar (type 0) with 0xFFFFFFFF, GCS21b
+#: the non-disablement (friendly credit, type 3) one with 0xFFFFFFFE.
+TARIFF_CALENDAR_ID = 0xFFFFFFFF
+FRIENDLY_CALENDAR_ID = 0xFFFFFFFE
+
+
+def _get_calendar_part(name: str) -> Handler:
+    """get_X answers the publish_X of the calendar asked for, or NOT_FOUND.
+
+    A meter holds a tariff calendar and a friendly credit calendar side by side
+    (GCS05 must not disturb what GCS01a set), so a read names which: the two
+    wildcard ids above, or an issuer calendar id.
+    """
+
+    def handler(device: ZclDevice, component: GbzComponent, fields: dict[str, Any]) -> list[Answer]:
+        from emulator.devices.prepay_bridge import FRIENDLY_CREDIT, friendly_credit_ids
+
+        stored = device.zcl.published.get((component.cluster, name), [])
+        friendly = friendly_credit_ids(device.zcl.published)
+        asked = int(fields.get("issuer_calendar_id", TARIFF_CALENDAR_ID))
+
+        def wanted(item: dict[str, Any]) -> bool:
+            calendar = int(item.get("issuer_calendar_id", 0))
+            # a day profile or special days say their calendar type; week profiles and
+            # seasons do not, their issuer calendar id ties them to their calendar
+            if "calendar_type" in item:
+                is_friendly = bool(item["calendar_type"] == FRIENDLY_CREDIT)
+            else:
+                is_friendly = calendar in friendly
+            if asked == TARIFF_CALENDAR_ID:
+                return not is_friendly
+            if asked == FRIENDLY_CALENDAR_ID:
+                return is_friendly
+            return calendar == asked
+
+        chosen = [item for item in stored if wanted(item)]
+        if not chosen:
+            return _not_found(component)
+        return [Answer(component.cluster, name, dict(item)) for item in chosen]
+
+    return handler
+
+
 def _get_snapshot(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
@@ -1427,10 +1471,10 @@ HANDLERS: dict[tuple[int, Direction, str], Handler] = {
     (EVENTS, S, "clear_event_log_request"): _clear_event_log,
     (PRICE, S, "get_billing_period"): _get_billing_period,
     (PRICE, S, "get_current_price"): _get_current_price,
-    (CALENDAR, S, "get_day_profiles"): _get_published("publish_day_profile"),
-    (CALENDAR, S, "get_week_profiles"): _get_published("publish_week_profile"),
-    (CALENDAR, S, "get_seasons"): _get_published("publish_seasons"),
-    (CALENDAR, S, "get_special_days"): _get_published("publish_special_days"),
+    (CALENDAR, S, "get_day_profiles"): _get_calendar_part("publish_day_profile"),
+    (CALENDAR, S, "get_week_profiles"): _get_calendar_part("publish_week_profile"),
+    (CALENDAR, S, "get_seasons"): _get_calendar_part("publish_seasons"),
+    (CALENDAR, S, "get_special_days"): _get_calendar_part("publish_special_days"),
     (CALENDAR, S, "get_calendar"): _get_published("publish_calendar"),
     (DEVICE_MANAGEMENT, C, "get_event_configuration"): _report_event_configuration,
     (DEVICE_MANAGEMENT, C, "set_event_configuration"): _set_event_configuration,
