@@ -1151,6 +1151,20 @@ def _prepay_setting(**names: str) -> Handler:
     return handler
 
 
+#: The Prepayment cluster's OverallDebtCap attribute, which set_overall_debt_cap sets.
+OVERALL_DEBT_CAP = 0x0006
+
+
+def _set_overall_debt_cap(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    """Held and read back (attribute 0x0006), not applied to the engine: what it caps
+    and over what period is not settled (docs/metering.md, "Not modelled (yet)")."""
+    device._keep_published(component.cluster, component.frame.name or "", dict(fields))
+    device.zcl.values[(PREPAYMENT, OVERALL_DEBT_CAP)] = int(fields.get("overall_debt_cap", 0))
+    return [_default(component, STATUS_SUCCESS)]
+
+
 def _get_event_log(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
@@ -1455,6 +1469,7 @@ HANDLERS: dict[tuple[int, Direction, str], Handler] = {
     (PREPAYMENT, S, "get_top_up_log"): _get_top_up_log,
     (PREPAYMENT, S, "get_debt_repayment_log"): _get_debt_log,
     (PREPAYMENT, S, "change_debt"): _change_debt,
+    (PREPAYMENT, S, "set_overall_debt_cap"): _set_overall_debt_cap,
     (PREPAYMENT, S, "credit_adjustment"): _credit_adjustment,
     (PREPAYMENT, S, "select_available_emergency_credit"): _select_emergency_credit,
     (PREPAYMENT, S, "emergency_credit_setup"): _prepay_setting(
