@@ -151,6 +151,12 @@ BOOST_LOG = bytes(Obis("0-0:99.98.20.255"))
 #: How long a boost runs unless the button is pressed again. GBCS leaves the
 #: period to the meter (our reference has no object for it): our choice.
 BOOST_PERIOD = _dt.timedelta(hours=1)
+#: Whether the boost button works (ECS61c reads it; the reference meter: true). A
+#: meter fitted with auxiliary controllers leaves the factory with it true.
+BOOST_AVAILABLE = bytes(Obis("0-0:94.44.7.255"))
+#: Which auxiliary load control switch (1..5) a boost turns on: ECS62 Add / Remove
+#: write true / false to 0-0:94.44.6.n. Switch n's output state is 0-n:96.3.10.255.
+BOOST_ALCS = {n: bytes(Obis(f"0-0:94.44.6.{n}")) for n in range(1, 6)}
 
 
 #: Use cases only some ESMEs implement (GBCS names). A twin-element meter has a
@@ -239,6 +245,9 @@ class Esme(ConsumerControls, CosemDevice):
         self.utrn_counters: list[int] = []
         self.dropped_settings = 0  # prepayment/tariff writes the engine could not take
         self.boost_started: _dt.datetime | None = None  # a boost running since then
+        self.boosted_alcs: tuple[int, ...] = ()  # the switches the running boost turned on
+        if auxiliary:
+            self.cosem.values[(1, BOOST_AVAILABLE, 2)] = Boolean(True)
         self._publish_schedules()
 
     def _restrict_use_cases(self) -> None:
@@ -277,12 +286,29 @@ class Esme(ConsumerControls, CosemDevice):
         if self.boost_started is not None:
             self._end_boost(now)
             return
+        held = self.cosem.values.get((1, BOOST_AVAILABLE, 2))
+        available = self.auxiliary if held is None else isinstance(held, Boolean) and held.value
+        if not available:
+            # the button does nothing on a meter whose boost is not available
+            self.event_log.record(now, supply.NOT_ACTIONED, "boost button: boost not available")
+            return
         self.boost_started = now
+        self.boosted_alcs = tuple(
+            n
+            for n, obis in BOOST_ALCS.items()
+            if isinstance(flag := self.cosem.values.get((1, obis, 2)), Boolean) and flag.value
+        )
+        for n in self.boosted_alcs:
+            self.event_log.record(now, supply.ALCS_ON, f"ALCS {n} on: boost")
         self.clock.call_at(now + BOOST_PERIOD, self.catch_up)
 
     def _end_boost(self, at: _dt.datetime) -> None:
         assert self.boost_started is not None
         started, self.boost_started = self.boost_started, None
+        # the switches the boost turned on go off, even one disassociated meanwhile
+        for n in self.boosted_alcs:
+            self.event_log.record(at, supply.ALCS_OFF, f"ALCS {n} off: boost ended")
+        self.boosted_alcs = ()
         rows = self.profiles.setdefault(BOOST_LOG, [])
         rows.append(
             Structure(
@@ -461,6 +487,8 @@ class Esme(ConsumerControls, CosemDevice):
             held = self.cosem.get(o, 11) or o.attributes[11]
             if isinstance(held, Array):
                 return Outcome(0, Array([*held.items, *TWIN_CREDIT_CHARGES]))
+        if o.class_id == 70 and attribute == 2 and bytes(o.obis)[1] in BOOST_ALCS:
+            return Outcome(0, Boolean(bytes(o.obis)[1] in self.boosted_alcs))  # ALCS 0-n:
         if o.class_id == 70 and attribute == 2:
             return Outcome(0, Boolean(self.meter.supply_enabled))
         if o.class_id == 70 and attribute == 3:
@@ -620,6 +648,7 @@ class Esme(ConsumerControls, CosemDevice):
                 "disabled_by_command": self.disabled_by_command,
                 "supply_alerts": supply.alerts_to_json(self),
                 "utrn_counters": self.utrn_counters,
+                "boosted_alcs": list(self.boosted_alcs),
                 "boost_started": (
                     None if self.boost_started is None else self.boost_started.isoformat()
                 ),
@@ -662,6 +691,7 @@ class Esme(ConsumerControls, CosemDevice):
         ]
         for a in self.activations:
             self.clock.call_at(a.at, self.catch_up)
+        self.boosted_alcs = tuple(int(n) for n in state.get("boosted_alcs", []))
         started = state.get("boost_started")
         self.boost_started = None if started is None else _dt.datetime.fromisoformat(started)
         if self.boost_started is not None:

@@ -855,6 +855,50 @@ def _get_published(name: str) -> Handler:
     return handler
 
 
+#: Issuer calendar ids a get_X asks with for "the calendar of that kind in force":
+#: the reference GCS21f reads the tariff calendar (type 0) with 0xFFFFFFFF, GCS21b
+#: the non-disablement (friendly credit, type 3) one with 0xFFFFFFFE.
+TARIFF_CALENDAR_ID = 0xFFFFFFFF
+FRIENDLY_CALENDAR_ID = 0xFFFFFFFE
+
+
+def _get_calendar_part(name: str) -> Handler:
+    """get_X answers the publish_X of the calendar asked for, or NOT_FOUND.
+
+    A meter holds a tariff calendar and a friendly credit calendar side by side
+    (GCS05 must not disturb what GCS01a set), so a read names which: the two
+    wildcard ids above, or an issuer calendar id.
+    """
+
+    def handler(device: ZclDevice, component: GbzComponent, fields: dict[str, Any]) -> list[Answer]:
+        from emulator.devices.prepay_bridge import FRIENDLY_CREDIT, friendly_credit_ids
+
+        stored = device.zcl.published.get((component.cluster, name), [])
+        friendly = friendly_credit_ids(device.zcl.published)
+        asked = int(fields.get("issuer_calendar_id", TARIFF_CALENDAR_ID))
+
+        def wanted(item: dict[str, Any]) -> bool:
+            calendar = int(item.get("issuer_calendar_id", 0))
+            # a day profile or special days say their calendar type; week profiles and
+            # seasons do not, their issuer calendar id ties them to their calendar
+            if "calendar_type" in item:
+                is_friendly = bool(item["calendar_type"] == FRIENDLY_CREDIT)
+            else:
+                is_friendly = calendar in friendly
+            if asked == TARIFF_CALENDAR_ID:
+                return not is_friendly
+            if asked == FRIENDLY_CALENDAR_ID:
+                return is_friendly
+            return calendar == asked
+
+        chosen = [item for item in stored if wanted(item)]
+        if not chosen:
+            return _not_found(component)
+        return [Answer(component.cluster, name, dict(item)) for item in chosen]
+
+    return handler
+
+
 def _get_snapshot(
     device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
 ) -> list[Answer]:
@@ -1105,6 +1149,20 @@ def _prepay_setting(**names: str) -> Handler:
         return [_default(component, STATUS_SUCCESS)]
 
     return handler
+
+
+#: The Prepayment cluster's OverallDebtCap attribute, which set_overall_debt_cap sets.
+OVERALL_DEBT_CAP = 0x0006
+
+
+def _set_overall_debt_cap(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    """Held and read back (attribute 0x0006), not applied to the engine: what it caps
+    and over what period is not settled (docs/metering.md, "Not modelled (yet)")."""
+    device._keep_published(component.cluster, component.frame.name or "", dict(fields))
+    device.zcl.values[(PREPAYMENT, OVERALL_DEBT_CAP)] = int(fields.get("overall_debt_cap", 0))
+    return [_default(component, STATUS_SUCCESS)]
 
 
 def _get_event_log(
@@ -1411,6 +1469,7 @@ HANDLERS: dict[tuple[int, Direction, str], Handler] = {
     (PREPAYMENT, S, "get_top_up_log"): _get_top_up_log,
     (PREPAYMENT, S, "get_debt_repayment_log"): _get_debt_log,
     (PREPAYMENT, S, "change_debt"): _change_debt,
+    (PREPAYMENT, S, "set_overall_debt_cap"): _set_overall_debt_cap,
     (PREPAYMENT, S, "credit_adjustment"): _credit_adjustment,
     (PREPAYMENT, S, "select_available_emergency_credit"): _select_emergency_credit,
     (PREPAYMENT, S, "emergency_credit_setup"): _prepay_setting(
@@ -1427,10 +1486,10 @@ HANDLERS: dict[tuple[int, Direction, str], Handler] = {
     (EVENTS, S, "clear_event_log_request"): _clear_event_log,
     (PRICE, S, "get_billing_period"): _get_billing_period,
     (PRICE, S, "get_current_price"): _get_current_price,
-    (CALENDAR, S, "get_day_profiles"): _get_published("publish_day_profile"),
-    (CALENDAR, S, "get_week_profiles"): _get_published("publish_week_profile"),
-    (CALENDAR, S, "get_seasons"): _get_published("publish_seasons"),
-    (CALENDAR, S, "get_special_days"): _get_published("publish_special_days"),
+    (CALENDAR, S, "get_day_profiles"): _get_calendar_part("publish_day_profile"),
+    (CALENDAR, S, "get_week_profiles"): _get_calendar_part("publish_week_profile"),
+    (CALENDAR, S, "get_seasons"): _get_calendar_part("publish_seasons"),
+    (CALENDAR, S, "get_special_days"): _get_calendar_part("publish_special_days"),
     (CALENDAR, S, "get_calendar"): _get_published("publish_calendar"),
     (DEVICE_MANAGEMENT, C, "get_event_configuration"): _report_event_configuration,
     (DEVICE_MANAGEMENT, C, "set_event_configuration"): _set_event_configuration,

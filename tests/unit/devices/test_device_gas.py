@@ -198,7 +198,7 @@ GET_CALENDAR = {
 }
 GET_DAYS = {
     "provider_id": 0,
-    "issuer_calendar_id": 0xFFFFFFFE,
+    "issuer_calendar_id": 0xFFFFFFFF,  # the tariff calendar (0xFFFFFFFE: friendly credit)
     "start_day_id": 1,
     "number_of_days": 0,
 }
