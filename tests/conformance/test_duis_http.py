@@ -557,6 +557,13 @@ async def test_smki_search_lists_the_test_certificates(
     assert user is not None
     assert [(c["eui"], c["serial"]) for c in found] == [(SUPPLIER, str(user.serial))]
     assert found[0]["certificate"].startswith("-----BEGIN CERTIFICATE-----")
+    assert found[0]["role"] == 135
+    # supplier2's is the GBCS digital-signing certificate Boxed's tool signs with
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{server.url}/smki/certificates", params={"eui": SUPPLIER2}) as reply,
+    ):
+        assert [c["role"] for c in await reply.json()] == [SUPPLIER2_DS_ROLE]
 
 
 async def test_update_han_device_log_response_then_dcc_alert_n24(
