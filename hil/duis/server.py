@@ -218,6 +218,7 @@ class DuisServer:
                 {
                     "eui": dashed(cred.eui),
                     "serial": str(cred.serial),
+                    "role": cred.role,
                     "issuer": cred.issuer,
                     "subject": cred.certificate.subject.rfc4514_string(),
                     "certificate": cred.certificate.public_bytes(
