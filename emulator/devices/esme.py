@@ -63,7 +63,8 @@ ALERT_FUTURE_SUCCESS = 0x8F66
 DISCONNECTOR_SCRIPTS = Obis("0-0:10.0.106.255")
 #: ECS05 executes script 99 of the tariffication script table (the public RTDS 4.5.0
 #: ECS05 command: class 9 method 1, long-unsigned 99; the calendar's tier scripts are
-#: 1..48): the tariff block counter matrix reset.
+#: 1..48, 101..108 and 201..204, `prepay_bridge.PRIMARY_SELECTORS`): the tariff block
+#: counter matrix reset.
 TARIFF_SCRIPTS = Obis("0-0:10.0.100.255")
 SCRIPT_RESET_BLOCK_COUNTERS = 99
 SCRIPT_ENABLE, SCRIPT_DISABLE, SCRIPT_ARM = 0x33, 0x34, 0x36

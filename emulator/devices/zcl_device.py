@@ -78,6 +78,14 @@ CANCEL_DATE_TIME = 0xFFFFFFFF  # a from-date-time meaning "cancel the pending on
 #: Publish commands that carry one member of a set (a day profile, a week profile):
 #: publishing a member again replaces the one held with the same id.
 PUBLISHED_MEMBER_ID = {"publish_day_profile": "day_id", "publish_week_profile": "week_id"}
+#: What a new tariff calendar replaces (the Publish Calendar itself, then its parts).
+TARIFF_CALENDAR_PARTS = (
+    "publish_calendar",
+    "publish_day_profile",
+    "publish_week_profile",
+    "publish_seasons",
+    "publish_special_days",
+)
 #: Use cases whose attribute reads are answered with "disable default response" set
 #: (GCS13a, GCS13b, GCS21f in the reference responses; other reads leave it clear).
 READS_WITHOUT_DEFAULT_RESPONSE = frozenset({0x0074, 0x00B8, 0x009F})
@@ -301,6 +309,8 @@ class ZclDevice(Device):
         trigger = SNAPSHOT_TRIGGERS.get(name)
         if trigger is not None:
             self.trigger_snapshot(trigger)  # the billing data log, before the change
+        if cluster == CALENDAR and name == "publish_calendar":
+            self._new_calendar(fields)
         self._keep(cluster, name, fields)
         if cluster == CALENDAR and self._friendly(fields):
             self._friendly_credit_to_meter()
@@ -308,6 +318,30 @@ class ZclDevice(Device):
             self._tariff_to_meter()
         if cluster == PRICE and name in PERIOD_SCHEDULES:
             self.period_to_meter(name, fields)
+
+    def _new_calendar(self, fields: dict[str, Any]) -> None:
+        """A tariff's Publish Calendar (GCS01a: the whole calendar follows it) starts
+        the tariff calendar again when it takes effect: the profiles, seasons and
+        special days of earlier tariff calendars (the factory's too) are dropped, so
+        only the new calendar prices. The reference GCS01a gives every calendar issuer
+        calendar id 0, so the command, not a new id, marks the new calendar. The
+        friendly credit calendar (type 3, or a typeless member under its issuer
+        calendar id) is kept; a friendly credit Publish Calendar drops nothing."""
+        from emulator.devices.prepay_bridge import FRIENDLY_CREDIT, friendly_credit_ids
+
+        if fields.get("calendar_type") == FRIENDLY_CREDIT:
+            return
+        friendly_ids = friendly_credit_ids(self.zcl.published)
+
+        def friendly(item: dict[str, Any]) -> bool:
+            if "calendar_type" in item:
+                return bool(item["calendar_type"] == FRIENDLY_CREDIT)
+            return int(item.get("issuer_calendar_id", 0)) in friendly_ids
+
+        for name in TARIFF_CALENDAR_PARTS:
+            held = self.zcl.published.get((CALENDAR, name))
+            if held is not None:
+                self.zcl.published[(CALENDAR, name)] = [i for i in held if friendly(i)]
 
     def period_to_meter(self, name: str, fields: dict[str, Any]) -> None:
         """A published billing period (GCS25a) becomes the engine's billing calendar, a

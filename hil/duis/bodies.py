@@ -855,8 +855,11 @@ def auxiliary_controller(body: Body, ctx: MapContext) -> dict[str, Any]:
 
 
 #: The TOU switching table's script table (0-0:10.0.100.255); a day profile action
-#: runs selector 200 + the DUIS TOU tariff action (register 1..48).
+#: runs a selector: the primary element's TOU action n is n (1..48), its block action
+#: n is 100 + n (TOU-block tier 1..8), the secondary element's TOU action n is 200 + n
+#: (register 1..4).
 TARIFF_SCRIPTS = bytes((0, 0, 10, 0, 100, 0xFF))
+BLOCK_SELECTOR_BASE = 100
 TARIFF_SELECTOR_BASE = 200
 #: A DLMS date-time's time of day, deviation and status for a season start: midnight,
 #: deviation not specified, status not specified.
@@ -949,12 +952,17 @@ PRIMARY_CALENDAR, PRIMARY_THRESHOLDS, PRIMARY_STANDING, PRIMARY_PRICES = 0, 4, 1
 BLOCK_TIERS = 8
 
 
+def _primary_selector(kind: str, number: int) -> int:
+    return number + (BLOCK_SELECTOR_BASE if kind == "BlockTariffAction" else 0)
+
+
 def primary_tariff(body: Body, ctx: MapContext) -> dict[str, Any]:
     """1.1.1 (ECS01a): the whole primary element tariff. A day profile action's script
-    selector is the tier it switches to (TOU register n, or TOU-block tier n), as the
-    ESME's activity calendar takes it (`emulator.devices.prepay_bridge.tou_calendar`);
-    each tier's block thresholds go to its register monitor in the body's order."""
-    values = _calendar_values(body, PRIMARY_CALENDAR, lambda kind, number: number)
+    selector says what it switches to: TOU register n (n) or TOU-block tier n
+    (100 + n), as the ESME's activity calendar reads it
+    (`emulator.devices.prepay_bridge.tou_calendar`); each tier's block thresholds go
+    to its register monitor in the body's order."""
+    values = _calendar_values(body, PRIMARY_CALENDAR, _primary_selector)
     special = values.get(str(PRIMARY_CALENDAR + 3))
     if special is not None:
         # The command's special days table is empty in the shape: typed here.

@@ -135,7 +135,7 @@ def test_the_whole_tariff_goes_into_the_ecs01a_command() -> None:
     scripts = bytes((0, 0, 10, 0, 100, 0xFF))
     assert days == [
         [1, [[bytes((0, 0, 0, 0)), scripts, 2], [bytes((7, 0, 0, 0)), scripts, 3]]],
-        [2, [[bytes((0, 0, 0, 0)), scripts, 1]]],
+        [2, [[bytes((0, 0, 0, 0)), scripts, 101]]],  # block action 1: selector 100 + 1
     ]
     assert special == [[1, bytes((0x07, 0xEA, 5, 4, 0xFF)), 2], [2, b"\xff\xff\x0c\x19\xff", 2]]
     assert data[4] == [1500, 2500]  # tier 1's thresholds in index order
@@ -320,10 +320,8 @@ async def test_the_gsme_holds_the_template_tariff(lab: Lab) -> None:
     tariff = zcl_tariff(gsme.zcl.published)
     assert tariff is not None
     assert tariff.tier_prices == (7001, 7002, 7003) and tariff.standing_charge == 31234
-    # (the GSME keeps day profiles of earlier calendars too: only the body's are checked)
-    assert {n: tariff.calendar.days[n] for n in (1, 2, 3)} == {
-        n: DayProfile(((0, n),)) for n in (1, 2, 3)
-    }
+    # the new calendar replaced the factory's (its day 4 and 2014-12-25 are gone)
+    assert tariff.calendar.days == {n: DayProfile(((0, n),)) for n in (1, 2, 3)}
     assert tariff.calendar.weeks == {1: (1, 1, 1, 1, 1, 2, 2), 2: (3, 3, 3, 3, 3, 2, 2)}
     assert tariff.calendar.seasons == ((1, 1, 1), (7, 1, 2))
-    assert tariff.calendar.special_days[_dt.date(2026, 4, 6)] == 2
+    assert tariff.calendar.special_days == {_dt.date(2026, 4, 6): 2}
