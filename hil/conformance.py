@@ -23,6 +23,13 @@ hardware fault on one object, a failing store, no held firmware image); the
 runner injects that cause and the device works out the rest (which steps ran,
 which were abandoned, what data came back, which result code). "NOT_FOUND" cases
 run on a device whose logs hold nothing in the requested range.
+
+Lab history: the devices live from `history_start` to `now` before the replay
+(`warm_up`); `history` in the lab file names consumer actions on that virtual
+clock (the ESME's boost button), which the devices carry out and log
+themselves. `case_history` names reference commands the reference lab had run
+on a device before some cases (the 6.14.2 ECS46c configuration before the 7.7
+ECS61a read): they are replayed to the case's device first, and must succeed.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ from emulator.pki.folder import FolderKeyStore, export_folder, key_file_name, pa
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import TestPki, derive_key
 from hil.corpus import read_hex_file
+from hil.dcc.outcome import summarise
 from hil.fixtures import FIXTURES as PACKAGE_FIXTURES
 
 FIXTURES = PACKAGE_FIXTURES / "conformance"
@@ -123,6 +131,19 @@ class Lab:
     state: dict[bytes, dict[str, Any]] = field(default_factory=dict)
     #: case-name marker -> device -> the variant the reference lab answered those cases with
     case_variants: dict[str, dict[bytes, str]] = field(default_factory=dict)
+    #: device -> consumer actions during the lab history (when, which device method)
+    history: dict[bytes, list[HistoryStep]] = field(default_factory=dict)
+    #: case-name prefix -> reference command files (relative to the replayed folder)
+    #: the reference lab had run on the case's device before the case
+    case_history: dict[str, list[str]] = field(default_factory=dict)
+
+    def commands_before(self, case: str) -> list[str]:
+        return [
+            path
+            for prefix, paths in self.case_history.items()
+            if case.startswith(f"{prefix}_")
+            for path in paths
+        ]
 
     def variant(self, case: str, eui: Eui64) -> str | None:
         for marker, devices in self.case_variants.items():
@@ -146,7 +167,52 @@ class Lab:
                 marker: {bytes(Eui64(k)): str(v) for k, v in devices.items()}
                 for marker, devices in (data.get("case_variants") or {}).items()
             },
+            {
+                bytes(Eui64(k)): [HistoryStep.load(step) for step in steps]
+                for k, steps in (data.get("history") or {}).items()
+            },
+            {str(k): [str(p) for p in v] for k, v in (data.get("case_history") or {}).items()},
         )
+
+
+#: What a lab history step may make a device do (a consumer's action).
+HISTORY_ACTIONS = frozenset({"press_boost_button"})
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStep:
+    """A consumer action at `at` (HH:MM UTC) on each of the last `days` days before `now`."""
+
+    action: str
+    at: _dt.time
+    days: int
+
+    @classmethod
+    def load(cls, raw: Any) -> HistoryStep:
+        """One step of `history` in rtds_lab.yaml: {action, at: "HH:MM", days}."""
+        where = "rtds_lab.yaml: history"
+        if not isinstance(raw, dict) or set(raw) != {"action", "at", "days"}:
+            raise EmulatorError(f"{where}: a step is {{action, at, days}}, not {raw!r}")
+        action = str(raw["action"])
+        if action not in HISTORY_ACTIONS:
+            raise EmulatorError(
+                f"{where}: action {action!r} is not one of {', '.join(sorted(HISTORY_ACTIONS))}"
+            )
+        try:
+            at = _dt.time.fromisoformat(str(raw["at"]))
+        except ValueError as exc:
+            raise EmulatorError(f"{where}: at: {exc}") from None
+        days = raw["days"]
+        if not isinstance(days, int) or isinstance(days, bool) or not 0 < days <= 366:
+            raise EmulatorError(f"{where}: days: {days!r} is not a number of days (1-366)")
+        return cls(action, at, days)
+
+    def times(self, now: _dt.datetime) -> list[_dt.datetime]:
+        today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return [
+            _dt.datetime.combine((today - _dt.timedelta(days=n)).date(), self.at, now.tzinfo)
+            for n in range(self.days, 0, -1)
+        ]
 
 
 class Replayer:
@@ -188,6 +254,12 @@ class Replayer:
         for role, party in self.lab.anchors.items():
             device.anchors.set_from_keystore(role, party, self.keys)
         configure(device, self.lab.state.get(bytes(eui), {}))
+        for step in self.lab.history.get(bytes(eui), []):
+            action = getattr(device, step.action, None)
+            if action is None:
+                raise EmulatorError(f"{eui}: a {kind} cannot {step.action} (lab history)")
+            for when in step.times(self.lab.now):
+                clock.call_at(when, action)
         warm_up = getattr(device, "warm_up", None)
         if warm_up is not None:
             warm_up(self.lab.now)
@@ -269,7 +341,7 @@ def run_conformance(folder: Path, keys_dir: Path, dump: Path | None = None) -> C
         use_case = path.parent.name
         case = path.name[: -len("_COMMAND_GBCS.HEX")]
         expected = expected_outcome(case)
-        result = _replay_one(replayer, lab, path, case, expected, security)
+        result = _replay_one(replayer, lab, path, case, expected, security, folder)
         result.file, result.use_case = rel, use_case
         report.results.append(result)
         if dump is not None and result.response is not None:
@@ -287,12 +359,14 @@ def _replay_one(
     case: str,
     expected: str,
     security: MessageSecurity,
+    folder: Path,
 ) -> CaseResult:
     result = CaseResult("", "", expected, False)
     try:
         command = decode_message(read_hex_file(path))
         device = replayer.device(command.recipient, lab.variant(case, command.recipient))
-    except (EmulatorError, ImportError) as exc:
+        replay_history(device, [folder / p for p in lab.commands_before(case)])
+    except (EmulatorError, ImportError, OSError) as exc:
         result.reason = f"setup: {exc}"
         return result
     _prepare(device, case, expected, lab)
@@ -321,6 +395,31 @@ def _replay_one(
     result.matched = reason is None
     result.reason = reason or ""
     return result
+
+
+def replay_history(device: Device, paths: list[Path]) -> None:
+    """Run the reference commands the reference lab had run on `device` before a case.
+
+    Each must be addressed to the device and succeed. The replay record is put
+    back afterwards: the reference set numbers every use case's commands from 1000
+    (6.14.2's ran at 1006-1008, 7.7's at 1002-1003), so the reference devices did
+    not carry counters from one use case to the next.
+    """
+    if not paths:
+        return
+    record = device.replay.to_json()
+    for path in paths:
+        command = decode_message(read_hex_file(path))
+        if command.recipient != device.eui:
+            raise EmulatorError(
+                f"{path.name}: lab history for {command.recipient}, not {device.eui}"
+            )
+        response = _response(device.receive(read_hex_file(path)), command)
+        outcome = None if response is None else summarise(decode_message(response.message))
+        if outcome is None or not outcome.ok:
+            why = "no response" if outcome is None else outcome.summary
+            raise EmulatorError(f"lab history command {path.name} failed: {why}")
+    device.replay.load_json(record)
 
 
 def _prepare(device: Device, case: str, expected: str, lab: Lab) -> None:

@@ -548,6 +548,10 @@ class Device:
             self.firmware_activation = None
             complete_firmware_activation(self, activation)
 
+    def change_of_supplier(self) -> None:
+        """A new supplier's credentials replaced the supplier's cells (CS02b): meters
+        close the billing data of the outgoing supplier here; others keep nothing."""
+
     def image_received(self) -> None:
         """A whole OTA image arrived over the HAN and is held; device types that
         activate on receipt (the PPMID, CS05c) override this. Others wait for CS06."""

@@ -62,6 +62,9 @@ class CosemDevice(Device):
     #: Profiles that take a row on an event of their own (the ESME's billing data
     #: logs), not at midnight like the other daily profiles.
     triggered_profiles: ClassVar[frozenset[bytes]] = frozenset()
+    #: Logs (OBIS x-x:99.98.x) whose rows the device type appends to `profiles` itself
+    #: (the ESME's boost log), not rows of its event or security log.
+    kept_logs: ClassVar[frozenset[bytes]] = frozenset()
 
     def __init__(self, eui: Any, clock: Clock, **kwargs: Any) -> None:
         super().__init__(eui, clock, **kwargs)
@@ -166,7 +169,7 @@ class CosemDevice(Device):
         template = o.attributes.get(2)
         if not isinstance(template, CompactArray):
             return template if template is not None else Array([])
-        if is_event_log(bytes(o.obis)):
+        if is_event_log(bytes(o.obis)) and bytes(o.obis) not in self.kept_logs:
             row = default_for(template.description)
             source = self.security_log if Obis(o.obis)[4] == 1 else self.event_log
             rows = [profiles.event_row(row, e.time, e.code) for e in source]

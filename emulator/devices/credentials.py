@@ -227,7 +227,17 @@ def update_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
         # future-dated (or, with 9999-12-31, a cancellation): accepted now, run later
         device.pending_credentials = (execution, [] if execution.year >= 9999 else certificates)  # type: ignore[attr-defined]
         return DerSequence([DerNull()])
+    supplier = _supplier(device)
     results = [_replace_cell(device, der, cell_id) for der, cell_id in certificates]
+    replaced = any(
+        isinstance(r, DerConstructed)
+        and isinstance(status := r.items[1], DerEnumerated)
+        and status.value == STATUS_OK
+        for r in results
+    )
+    by_cos = incoming.message.message_code == CS02B_SUPPLIER_BY_TRANS_COS
+    if replaced and (by_cos or _supplier(device) != supplier):
+        device.change_of_supplier()
     outcome: list[Der] = [DerInteger(role_number), DerInteger(0)]
     if echo is not None:
         outcome.append(DerSequence(list(echo.items)))
@@ -244,6 +254,17 @@ def update_credentials(device: Device, incoming: Incoming, tree: Der) -> Der:
             ),
         ]
     )
+
+
+#: CS02b by the transitional change of supplier party: the incoming supplier's cells.
+CS02B_SUPPLIER_BY_TRANS_COS = 0x0107
+
+
+def _supplier(device: Device) -> Eui64 | None:
+    """Who holds the supplier's cells: a CS02b that changes it is a change of supplier,
+    and so is every one by the change of supplier party (SupplierByTransCoS)."""
+    cell = device.anchors.get(AnchorRole.SUPPLIER)
+    return None if cell is None else cell.eui
 
 
 def _replace_cell(device: Device, der: bytes, cell_id: Der | None) -> Der:

@@ -11,7 +11,12 @@ does beyond storing values:
 - passive calendars and charges with an activation time are future-dated: they
   activate when the clock reaches that time and raise the 8F66 alert (0x00CC);
 - the token gateway (class 115) applies UTRN top-ups; the credit object
-  (class 112) adjusts and resets the meter balance.
+  (class 112) adjusts and resets the meter balance;
+- the auxiliary controllers' passive calendar and special days (ECS46c/d) take
+  effect at their activation times, like the tariff's;
+- the consumer's boost button (`press_boost_button`) runs a boost of
+  `BOOST_PERIOD` (a second press ends it early) and logs each one in the boost
+  log that ECS61c reads.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from emulator.clock import Clock
+from emulator.clock import Clock, to_zigbee_time
 from emulator.devices import prepay_bridge, supply
 from emulator.devices.alerts import dlms_alert
 from emulator.devices.base import DeviceType, use_cases_for
@@ -30,7 +35,7 @@ from emulator.devices.cosem import profiles
 from emulator.devices.cosem.esme_model import MODEL
 from emulator.devices.cosem.model import CosemModel, Obj
 from emulator.devices.cosem.server import Outcome
-from emulator.devices.cosem_device import CosemDevice
+from emulator.devices.cosem_device import PROFILE_CAPACITY, CosemDevice
 from emulator.devices.topup import ACCEPTED, ConsumerControls, offer_utrn
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import (
@@ -56,6 +61,12 @@ FUTURE_DATED_DLMS_ALERT = 0x00CC
 ALERT_FUTURE_SUCCESS = 0x8F66
 
 DISCONNECTOR_SCRIPTS = Obis("0-0:10.0.106.255")
+#: ECS05 executes script 99 of the tariffication script table (the public RTDS 4.5.0
+#: ECS05 command: class 9 method 1, long-unsigned 99; the calendar's tier scripts are
+#: 1..48, 101..108 and 201..204, `prepay_bridge.PRIMARY_SELECTORS`): the tariff block
+#: counter matrix reset.
+TARIFF_SCRIPTS = Obis("0-0:10.0.100.255")
+SCRIPT_RESET_BLOCK_COUNTERS = 99
 SCRIPT_ENABLE, SCRIPT_DISABLE, SCRIPT_ARM = 0x33, 0x34, 0x36
 CONTROL_DISCONNECTED, CONTROL_CONNECTED, CONTROL_READY = 0, 1, 2
 # Event log codes for load switch changes (one table: emulator/devices/supply.py).
@@ -70,6 +81,13 @@ ENERGY_REGISTERS = Obis("0-0:94.44.34.10")  # ECS17b: active and reactive import
 POWER_REGISTERS = Obis("0-0:94.44.34.20")  # ECS17c: instantaneous import power
 PREPAYMENT_REGISTERS = Obis("0-0:94.44.34.30")  # ECS19: balance, emergency credit, debts
 SECONDARY_TIERS = 4
+#: Activity calendar -> (passive, active) special days tables: a tariff command
+#: (ECS01a, ECS01c) writes the passive table with the passive calendar, and both take
+#: effect at the calendar's activation time (ECS24 / ECS24b read the active ones).
+CALENDAR_SPECIAL_DAYS = {
+    bytes(Obis("0-0:13.0.0.255")): (bytes(Obis("0-1:11.0.0.255")), bytes(Obis("0-0:11.0.0.255"))),
+    bytes(Obis("0-0:13.0.1.255")): (bytes(Obis("0-1:11.0.1.255")), bytes(Obis("0-0:11.0.1.255"))),
+}
 ACCOUNT = Obis("0-0:19.0.0.255")  # class 111: attribute 11, credit charge configuration
 #: A twin meter's account also charges the secondary element's consumption (charge
 #: 0-0:19.20.5, priced by ECS01c/d) to the token credit and the emergency credit: two
@@ -112,6 +130,34 @@ BILLING_CALENDAR = bytes(Obis("0-0:15.0.0.255"))
 BLOCK_RESET = bytes(Obis("0-0:15.1.0.255"))
 CREDIT = Obis("0-0:19.10.0.255")  # class 112 credit: attribute 2 is the meter balance (ECS82)
 UNIT_W, UNIT_WH, UNIT_VARH = 27, 30, 32  # DLMS unit enumeration
+#: The auxiliary controllers' activation times (class 9000, attribute 6, written by
+#: ECS46c/d) and what each makes active: the passive calendar (schedule) and the
+#: passive special days table become the ones ECS61a/ECS61d read. Which is which is
+#: what the reference 8F66 alerts of ECS46c name (CALENDAR .26, SPECIAL_DAYS .35).
+AUX_ACTIVATIONS: dict[bytes, tuple[int, bytes, bytes]] = {
+    bytes(Obis("0-0:94.44.128.26")): (
+        10,
+        bytes(Obis("0-1:12.0.2.255")),
+        bytes(Obis("0-0:12.0.2.255")),
+    ),
+    bytes(Obis("0-0:94.44.128.35")): (
+        11,
+        bytes(Obis("0-1:11.0.3.255")),
+        bytes(Obis("0-0:11.0.3.255")),
+    ),
+}
+#: The boost log (ECS61c): one row per boost, its start and end times (the DUIS
+#: response's BoostStart and BoostEnd), kept by the meter as a profile.
+BOOST_LOG = bytes(Obis("0-0:99.98.20.255"))
+#: How long a boost runs unless the button is pressed again. GBCS leaves the
+#: period to the meter (our reference has no object for it): our choice.
+BOOST_PERIOD = _dt.timedelta(hours=1)
+#: Whether the boost button works (ECS61c reads it; the reference meter: true). A
+#: meter fitted with auxiliary controllers leaves the factory with it true.
+BOOST_AVAILABLE = bytes(Obis("0-0:94.44.7.255"))
+#: Which auxiliary load control switch (1..5) a boost turns on: ECS62 Add / Remove
+#: write true / false to 0-0:94.44.6.n. Switch n's output state is 0-n:96.3.10.255.
+BOOST_ALCS = {n: bytes(Obis(f"0-0:94.44.6.{n}")) for n in range(1, 6)}
 
 
 #: Use cases only some ESMEs implement (GBCS names). A twin-element meter has a
@@ -176,6 +222,7 @@ class Esme(ConsumerControls, CosemDevice):
     triggered_profiles: ClassVar[frozenset[bytes]] = frozenset(
         (BILLING_CALENDAR_LOG, CHANGE_TRIGGERED_LOG)
     )
+    kept_logs: ClassVar[frozenset[bytes]] = frozenset((BOOST_LOG,))
 
     def __init__(
         self,
@@ -198,6 +245,10 @@ class Esme(ConsumerControls, CosemDevice):
         self.activations: list[Activation] = []
         self.utrn_counters: list[int] = []
         self.dropped_settings = 0  # prepayment/tariff writes the engine could not take
+        self.boost_started: _dt.datetime | None = None  # a boost running since then
+        self.boosted_alcs: tuple[int, ...] = ()  # the switches the running boost turned on
+        if auxiliary:
+            self.cosem.values[(1, BOOST_AVAILABLE, 2)] = Boolean(True)
         self._publish_schedules()
 
     def _restrict_use_cases(self) -> None:
@@ -223,6 +274,53 @@ class Esme(ConsumerControls, CosemDevice):
             self.activations.remove(activation)
             self._activate(activation)
         prepay_bridge.emit_meter_alerts(self)
+        if self.boost_started is not None and now >= self.boost_started + BOOST_PERIOD:
+            self._end_boost(self.boost_started + BOOST_PERIOD)
+
+    # -- boost button ---------------------------------------------------------------------
+    def press_boost_button(self) -> None:
+        """The consumer pressed the boost button: a boost starts now and ends after
+        `BOOST_PERIOD`, or now if one was running (the button toggles it). Each boost
+        is logged when it ends, so the log holds only finished boosts."""
+        self.catch_up()
+        now = self.clock.now()
+        if self.boost_started is not None:
+            self._end_boost(now)
+            return
+        held = self.cosem.values.get((1, BOOST_AVAILABLE, 2))
+        available = self.auxiliary if held is None else isinstance(held, Boolean) and held.value
+        if not available:
+            # the button does nothing on a meter whose boost is not available
+            self.event_log.record(now, supply.NOT_ACTIONED, "boost button: boost not available")
+            return
+        self.boost_started = now
+        self.boosted_alcs = tuple(
+            n
+            for n, obis in BOOST_ALCS.items()
+            if isinstance(flag := self.cosem.values.get((1, obis, 2)), Boolean) and flag.value
+        )
+        for n in self.boosted_alcs:
+            self.event_log.record(now, supply.ALCS_ON, f"ALCS {n} on: boost")
+        self.clock.call_at(now + BOOST_PERIOD, self.catch_up)
+
+    def _end_boost(self, at: _dt.datetime) -> None:
+        assert self.boost_started is not None
+        started, self.boost_started = self.boost_started, None
+        # the switches the boost turned on go off, even one disassociated meanwhile
+        for n in self.boosted_alcs:
+            self.event_log.record(at, supply.ALCS_OFF, f"ALCS {n} off: boost ended")
+        self.boosted_alcs = ()
+        rows = self.profiles.setdefault(BOOST_LOG, [])
+        rows.append(
+            Structure(
+                [
+                    DoubleLongUnsigned(to_zigbee_time(started) & 0xFFFF_FFFF),
+                    DoubleLongUnsigned(to_zigbee_time(at) & 0xFFFF_FFFF),
+                ]
+            )
+        )
+        if len(rows) > PROFILE_CAPACITY:
+            del rows[: len(rows) - PROFILE_CAPACITY]
 
     def capture(self, at: _dt.datetime) -> None:
         """A row holds the registers at its capture time, not at catch-up time.
@@ -235,6 +333,13 @@ class Esme(ConsumerControls, CosemDevice):
         last = {obis: rows[-1] for obis, rows in self.profiles.items() if rows}
         super().capture(at)
         self._finish_rows(last)
+
+    def change_of_supplier(self) -> None:
+        """The outgoing supplier's billing data: the engine takes a billing snapshot
+        (cause "supplier") and the change triggered log `0-0:98.1.2` its row."""
+        self.catch_up()
+        if self.meter.last is not None:
+            self.meter.billing_snapshot(self.meter.last, "supplier")
 
     def _billing_row(self, at: _dt.datetime, cause: str) -> None:
         """The engine took a billing snapshot (its billing calendar, a change of
@@ -302,6 +407,9 @@ class Esme(ConsumerControls, CosemDevice):
                 value = self.cosem.get(o, passive)
                 if value is not None and active in o.attributes:
                     self.cosem.set(o, active, value)
+            tables = CALENDAR_SPECIAL_DAYS.get(bytes(o.obis))
+            if tables is not None:
+                self._activate_special_days(*tables)
         elif o is not None and o.class_id == 113:
             value = self.cosem.get(o, 6)
             if value is not None:
@@ -310,6 +418,13 @@ class Esme(ConsumerControls, CosemDevice):
             value = self.cosem.get(o, 4)
             if value is not None:
                 self.cosem.set(o, 2, value)
+        if o is not None and o.class_id == 9000 and bytes(o.obis) in AUX_ACTIVATIONS:
+            table, passive_obis, active_obis = AUX_ACTIVATIONS[bytes(o.obis)]
+            source = self.model.get(table, passive_obis)
+            target = self.model.get(table, active_obis)
+            value = None if source is None else self.cosem.get(source, 2)
+            if value is not None and target is not None:
+                self.cosem.set(target, 2, value)
         if o is not None and o.class_id in (20, 111, 113, 9000):
             prepay_bridge.activate(self, o.class_id, bytes(o.obis))
         detail = activation.message_code.to_bytes(2, "big") + activation.counter.to_bytes(8, "big")
@@ -319,6 +434,14 @@ class Esme(ConsumerControls, CosemDevice):
             self.alert_counter + 1, ALERT_FUTURE_SUCCESS, activation.at, OctetString(detail)
         )
         self.emit_alert(FUTURE_DATED_DLMS_ALERT, activation.originator, payload, critical=True)
+
+    def _activate_special_days(self, passive_obis: bytes, active_obis: bytes) -> None:
+        passive, active = self.model.get(11, passive_obis), self.model.get(11, active_obis)
+        if passive is None or active is None:
+            return
+        value = self.cosem.get(passive, 2)
+        if value is not None:
+            self.cosem.set(active, 2, value)
 
     def schedule_activation(self, o: Obj, value: Data) -> None:
         incoming = self.current
@@ -365,6 +488,8 @@ class Esme(ConsumerControls, CosemDevice):
             held = self.cosem.get(o, 11) or o.attributes[11]
             if isinstance(held, Array):
                 return Outcome(0, Array([*held.items, *TWIN_CREDIT_CHARGES]))
+        if o.class_id == 70 and attribute == 2 and bytes(o.obis)[1] in BOOST_ALCS:
+            return Outcome(0, Boolean(bytes(o.obis)[1] in self.boosted_alcs))  # ALCS 0-n:
         if o.class_id == 70 and attribute == 2:
             return Outcome(0, Boolean(self.meter.supply_enabled))
         if o.class_id == 70 and attribute == 3:
@@ -375,15 +500,28 @@ class Esme(ConsumerControls, CosemDevice):
         self.cosem.set(o, attribute, value)
         if o.class_id == 22 and attribute == 4 and bytes(o.obis) in (BILLING_CALENDAR, BLOCK_RESET):
             self._publish_schedules()
-        elif (o.class_id, attribute) in ((20, 10), (113, 7)):
+        elif (o.class_id, attribute) in ((20, 10), (113, 7)) or self._aux_activation(o, attribute):
             self.schedule_activation(o, value)
         elif prepay_bridge.on_set(self, o.class_id, bytes(o.obis), attribute, value):
             self.schedule_activation(o, value)  # a future-dated prepayment setting
         return Outcome(0)
 
+    @staticmethod
+    def _aux_activation(o: Obj, attribute: int) -> bool:
+        return o.class_id == 9000 and attribute == 6 and bytes(o.obis) in AUX_ACTIVATIONS
+
     def on_action(self, o: Obj, method: int, argument: Data) -> Outcome | None:
         if o.class_id == 9 and o.obis == DISCONNECTOR_SCRIPTS:
             return self._load_switch(argument)
+        if (
+            o.class_id == 9
+            and o.obis == TARIFF_SCRIPTS
+            and isinstance(argument, _Integer)
+            and argument.value == SCRIPT_RESET_BLOCK_COUNTERS
+        ):
+            self.catch_up()  # the energy metered until now counts in the old block period
+            self.meter.reset_block_counters()
+            return Outcome(0)
         if o.class_id == 115 and method == 1:
             return self._top_up(argument)
         if o.class_id in (112, 113):
@@ -496,6 +634,8 @@ class Esme(ConsumerControls, CosemDevice):
         new.activations = list(self.activations)
         new.utrn_counters = list(self.utrn_counters)
         new.supply_alerts = list(self.supply_alerts)
+        if self.boost_started is not None:  # the copy's boost ends on its own catch-up
+            new.clock.call_at(self.boost_started + BOOST_PERIOD, new.catch_up)
         return new
 
     def to_state(self) -> dict[str, Any]:
@@ -509,6 +649,10 @@ class Esme(ConsumerControls, CosemDevice):
                 "disabled_by_command": self.disabled_by_command,
                 "supply_alerts": supply.alerts_to_json(self),
                 "utrn_counters": self.utrn_counters,
+                "boosted_alcs": list(self.boosted_alcs),
+                "boost_started": (
+                    None if self.boost_started is None else self.boost_started.isoformat()
+                ),
                 "activations": [
                     {
                         "at": a.at.isoformat(),
@@ -548,6 +692,11 @@ class Esme(ConsumerControls, CosemDevice):
         ]
         for a in self.activations:
             self.clock.call_at(a.at, self.catch_up)
+        self.boosted_alcs = tuple(int(n) for n in state.get("boosted_alcs", []))
+        started = state.get("boost_started")
+        self.boost_started = None if started is None else _dt.datetime.fromisoformat(started)
+        if self.boost_started is not None:
+            self.clock.call_at(self.boost_started + BOOST_PERIOD, self.catch_up)
 
 
 def _executions(value: Data) -> tuple[Execution, ...]:

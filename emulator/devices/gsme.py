@@ -165,13 +165,15 @@ class Gsme(ConsumerControls, ZclDevice):
                 "block_threshold_divisor": 1,
             }
         ]
-        z.published[(PRICE, "publish_billing_period")] = [
-            {
-                "provider_id": 0,
-                "issuer_event_id": 0,
-                "billing_period_start_time": 0,
-                "billing_period_duration": 1,
-                "billing_period_duration_type": 0x02,
-                "tariff_type": 0,
-            }
-        ]
+        # The billing calendar: monthly from the start of the month (duration type:
+        # timebase months, start of timebase), what the engine then runs (00:00 on day 1).
+        billing = {
+            "provider_id": 0,
+            "issuer_event_id": 0,
+            "billing_period_start_time": 0,
+            "billing_period_duration": 1,
+            "billing_period_duration_type": 0x03,
+            "tariff_type": 0,
+        }
+        z.published[(PRICE, "publish_billing_period")] = [billing]
+        self.period_to_meter("publish_billing_period", billing)

@@ -86,6 +86,13 @@ SPECIAL_DAYS = bytes(Obis("0-0:11.0.0.255"))
 #: The secondary element's calendar and special days (ECS01c, read by ECS24b).
 SECONDARY_CALENDAR = bytes(Obis("0-0:13.0.1.255"))
 SECONDARY_SPECIAL_DAYS = bytes(Obis("0-0:11.0.1.255"))
+#: The tariff switching table's script selectors (script table 0-0:10.0.100.255):
+#: the primary element's TOU action n (register n) is selector n, 1..48, its block
+#: action n (TOU-block tier n) 100 + n, 1..8; the secondary element's TOU action n
+#: (its register n, 1..4) is 200 + n. (first, last, offset) per element.
+PRIMARY_SELECTORS = ((1, 48, 0), (101, 108, 100))
+SECONDARY_SELECTORS = ((201, 204, 200),)
+BLANK_SELECTOR = 0
 METER_BALANCE = bytes(Obis("0-0:19.10.0.255"))
 EMERGENCY_CREDIT = bytes(Obis("0-0:19.10.1.255"))
 TOU_CHARGE = bytes(Obis("0-0:19.20.0.255"))
@@ -196,7 +203,7 @@ def activate(esme: Esme, class_id: int, obis: bytes) -> None:
         elif class_id in (20, 113):
             if class_id == 113 and obis == TOU_CHARGE:
                 activate_thresholds(esme)
-            apply_charges(esme)
+            apply_charges(esme, obis)
     except (MeteringError, TypeError, ValueError) as exc:
         esme.dropped_settings += 1
         log.warning("%s: %s not applied to the meter: %s", esme.eui, Obis(obis), exc)
@@ -296,14 +303,32 @@ def non_disablement_calendar(esme: Esme) -> NonDisablementCalendar:
     )
 
 
+def _tier(selector: int, selectors: tuple[tuple[int, int, int], ...]) -> int | None:
+    """The engine tier a script selector switches to; None if not the element's."""
+    for first, last, offset in selectors:
+        if first <= selector <= last:
+            return selector - offset
+    return None
+
+
 def tou_calendar(
-    esme: Esme, calendar: bytes = ACTIVITY_CALENDAR, special_days: bytes = SPECIAL_DAYS
+    esme: Esme,
+    calendar: bytes = ACTIVITY_CALENDAR,
+    special_days: bytes = SPECIAL_DAYS,
+    selectors: tuple[tuple[int, int, int], ...] = PRIMARY_SELECTORS,
+    report: bool = False,
 ) -> TouCalendar | None:
     """The active activity calendar (class 20 attributes 3-5) and special days as
     the engine's calendar; None while they do not make one (factory blanks).
 
-    A day profile action's script selector is the tier (1..48); a day whose
-    first switch is after midnight starts in the tier of its last switch.
+    A day profile action's script selector names the tier (`PRIMARY_SELECTORS`,
+    `SECONDARY_SELECTORS`); the engine holds one tier number per switch, so a
+    block action n and a TOU action n both become tier n (priced by tier n's
+    blocks when it has them). Selector 0 is a factory blank (no switch); any other
+    selector that is not the element's is refused: its switch is left out, never
+    clamped into another tier, and (`report`: at the calendar's own activation,
+    once) counted in `dropped_settings` and logged. A day whose first switch is
+    after midnight starts in the tier of its last switch.
     """
     seasons_data = _stored(esme, 20, calendar, 3)
     weeks_data = _stored(esme, 20, calendar, 4)
@@ -318,7 +343,22 @@ def tou_calendar(
             for action in actions.items:
                 start, _, selector = _values(action)
                 minute = start.value[0] * 60 + (start.value[1] if start.value[1] < 60 else 0)
-                switches[minute] = min(max(1, selector.value), 48)
+                if selector.value == BLANK_SELECTOR:
+                    continue  # a factory blank action: no switch
+                tier = _tier(selector.value, selectors)
+                if tier is None:
+                    if not report:
+                        continue
+                    esme.dropped_settings += 1
+                    log.warning(
+                        "%s: day profile %d: script selector %d is not this element's: "
+                        "switch left out",
+                        esme.eui,
+                        day_id.value,
+                        selector.value,
+                    )
+                    continue
+                switches[minute] = tier
             if not switches:
                 continue
             if 0 not in switches:
@@ -454,7 +494,7 @@ def millipence(charge: int, scale: int) -> int:
     return int(value)
 
 
-def apply_charges(esme: Esme) -> None:
+def apply_charges(esme: Esme, activated: bytes = b"") -> None:
     """Active prices and standing charge (ECS01) as the engine's tariff.
 
     Price matrix entries 0x01..0x30 are the TOU tiers; the block prices of tier n
@@ -466,7 +506,7 @@ def apply_charges(esme: Esme) -> None:
     tou = _keyed_charges(esme, TOU_CHARGE)
     standing = _unit_charge(esme, STANDING_CHARGE)
     current = esme.meter.primary.tariffs.active(esme.clock.now())
-    calendar = tou_calendar(esme) or current.calendar
+    calendar = tou_calendar(esme, report=activated == ACTIVITY_CALENDAR) or current.calendar
     prices = current.tier_prices
     thresholds: tuple[int, ...] = ()
     block_prices: tuple[int, ...] = ()
@@ -508,7 +548,16 @@ def apply_charges(esme: Esme) -> None:
         sec = tuple(millipence(c, secondary[0]) for c in secondary[1][:48])
         count = max(i + 1 for i, c in enumerate(sec) if c)
         held = esme.meter.secondary.tariffs.active(esme.clock.now()).calendar
-        own = tou_calendar(esme, SECONDARY_CALENDAR, SECONDARY_SPECIAL_DAYS) or held
+        own = (
+            tou_calendar(
+                esme,
+                SECONDARY_CALENDAR,
+                SECONDARY_SPECIAL_DAYS,
+                SECONDARY_SELECTORS,
+                report=activated == SECONDARY_CALENDAR,
+            )
+            or held
+        )
         esme.meter.publish_tariff(Tariff(sec[:count], 0, calendar=own), secondary=True)
 
 
@@ -651,8 +700,106 @@ def zcl_tariff(published: dict[tuple[int, str], list[dict[str, Any]]]) -> Tariff
     )
 
 
+#: ZSE calendar type of a friendly credit calendar: GCS05 publishes the GSME's
+#: non-disablement calendar as one (the reference GCS05: calendar_type 3 throughout).
+FRIENDLY_CREDIT = 3
+
+
+def friendly_credit_ids(published: dict[tuple[int, str], list[dict[str, Any]]]) -> set[int]:
+    """The issuer calendar ids of friendly credit calendars (their week profiles and
+    seasons carry no calendar type: the id ties them to their calendar)."""
+    return {
+        int(item.get("issuer_calendar_id", 0))
+        for name in ("publish_calendar", "publish_day_profile", "publish_special_days")
+        for item in published.get((ZCL_CALENDAR, name), [])
+        if item.get("calendar_type") == FRIENDLY_CREDIT
+    }
+
+
+def _members(
+    published: dict[tuple[int, str], list[dict[str, Any]]],
+    name: str,
+    ids: set[int],
+    *,
+    inside: bool,
+) -> list[dict[str, Any]]:
+    items = published.get((ZCL_CALENDAR, name), [])
+    return [i for i in items if (int(i.get("issuer_calendar_id", 0)) in ids) == inside]
+
+
+def zcl_friendly_credit(
+    published: dict[tuple[int, str], list[dict[str, Any]]], at: _dt.datetime
+) -> NonDisablementCalendar | None:
+    """The friendly credit calendar as the engine's non-disablement calendar, or None.
+
+    A day profile's entries switch friendly credit on (action non-zero) or off at
+    their minute. The week profile is that of the season in force at `at` (the
+    engine's calendar has no seasons); a special day counts when its day profile is
+    friendly all day (the engine protects special days whole).
+    """
+    ids = friendly_credit_ids(published)
+    if not ids:
+        return None
+    days: dict[int, list[tuple[int, int]]] = {}
+    for d in _members(published, "publish_day_profile", ids, inside=True):
+        on: list[tuple[int, int]] = []
+        entries = sorted(
+            (int(e.get("start_time", 0)), int(e.get("tier_or_action", 0)))
+            for e in d.get("schedule_entries", [])
+            if int(e.get("start_time", 0)) < 1440
+        )
+        for n, (start, action) in enumerate(entries):
+            end = entries[n + 1][0] if n + 1 < len(entries) else 1440
+            if action and end > start:
+                on.append((start, end))
+        days[int(d.get("day_id", 0))] = on
+    weeks = {
+        int(w.get("week_id", 0)): [int(w.get(f"day_id_{name}", 0)) for name in WEEKDAYS]
+        for w in _members(published, "publish_week_profile", ids, inside=True)
+    }
+    seasons: list[tuple[_dt.date, int]] = []
+    for command in _members(published, "publish_seasons", ids, inside=True):
+        for season in command.get("seasons", []):
+            start = season.get("season_start_date", {})
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                year = int(start["year"])
+                date = _dt.date(year if year >= 1900 else 1900 + year, start["month"], start["day"])
+                seasons.append((date, int(season.get("week_id", 0))))
+    begun = [s for s in sorted(seasons) if s[0] <= at.date()] or sorted(seasons)[:1]
+    week = weeks.get(begun[-1][1]) if begun else None
+    periods: dict[tuple[int, int], set[int]] = {}
+    for weekday, day_id in enumerate(week or []):
+        for period in days.get(day_id, []):
+            periods.setdefault(period, set()).add(weekday)
+    whole: set[_dt.date] = set()
+    recurring: set[tuple[int, int]] = set()
+    for command in _members(published, "publish_special_days", ids, inside=True):
+        for entry in command.get("special_days", []):
+            if days.get(int(entry.get("day_id", 0))) != [(0, 1440)]:
+                continue
+            date = entry.get("special_day_date", {})
+            year = int(date.get("year", 0xFF))
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                if year == 0xFF:
+                    recurring.add((int(date["month"]), int(date["day"])))
+                else:
+                    full = year if year >= 1900 else 1900 + year
+                    whole.add(_dt.date(full, int(date["month"]), int(date["day"])))
+    return NonDisablementCalendar(
+        tuple((frozenset(d), s, e) for (s, e), d in sorted(periods.items())),
+        frozenset(whole),
+        frozenset(recurring),
+    )
+
+
 def zcl_calendar(published: dict[tuple[int, str], list[dict[str, Any]]]) -> TouCalendar | None:
-    """The published ZSE calendar (day, week profiles, seasons, special days) or None."""
+    """The published ZSE tariff calendar (day, week profiles, seasons, special days) or
+    None; a friendly credit calendar's members are not the tariff's."""
+    friendly = friendly_credit_ids(published)
+    published = {
+        key: _members(published, key[1], friendly, inside=False) if key[0] == ZCL_CALENDAR else v
+        for key, v in published.items()
+    }
     try:
         days: dict[int, DayProfile] = {}
         for d in published.get((ZCL_CALENDAR, "publish_day_profile"), []):

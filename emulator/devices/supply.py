@@ -40,7 +40,9 @@ UTRN_NOT_FOR_DEVICE = 0x8F64
 SUPPLY_DISABLED, SUPPLY_ENABLED = 0x00D0, 0x00D1
 # Top-up accepted remotely (no GBCS alert code either; ours, docs/devices.md).
 CREDIT_ADDED_REMOTELY = 0x00D2
-OURS = frozenset({SUPPLY_DISABLED, SUPPLY_ENABLED, CREDIT_ADDED_REMOTELY})
+# An ESME auxiliary load control switch turned on and off by the boost (ours too).
+ALCS_ON, ALCS_OFF = 0x00D3, 0x00D4
+OURS = frozenset({SUPPLY_DISABLED, SUPPLY_ENABLED, CREDIT_ADDED_REMOTELY, ALCS_ON, ALCS_OFF})
 
 #: How many alerts a device keeps for inspection (oldest dropped first, counted).
 ALERTS_KEPT = 100

@@ -63,7 +63,8 @@ from emulator.gbcs.zcl.gbz import (
     encode_zcl_payload,
 )
 from emulator.gbcs.zcl.types import ZclValue
-from emulator.metering import Meter
+from emulator.metering import Meter, MeteringError
+from emulator.metering.schedule import DAYS, MONTHS, WEEKS, Execution, due, periodic
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,14 @@ CANCEL_DATE_TIME = 0xFFFFFFFF  # a from-date-time meaning "cancel the pending on
 #: Publish commands that carry one member of a set (a day profile, a week profile):
 #: publishing a member again replaces the one held with the same id.
 PUBLISHED_MEMBER_ID = {"publish_day_profile": "day_id", "publish_week_profile": "week_id"}
+#: What a new tariff calendar replaces (the Publish Calendar itself, then its parts).
+TARIFF_CALENDAR_PARTS = (
+    "publish_calendar",
+    "publish_day_profile",
+    "publish_week_profile",
+    "publish_seasons",
+    "publish_special_days",
+)
 #: Use cases whose attribute reads are answered with "disable default response" set
 #: (GCS13a, GCS13b, GCS21f in the reference responses; other reads leave it clear).
 READS_WITHOUT_DEFAULT_RESPONSE = frozenset({0x0074, 0x00B8, 0x009F})
@@ -99,10 +108,48 @@ DEFAULT_EVENT_CONFIGURATION = 0x03
 ALL_EVENTS_OF_GROUP = 0xFF  # an event id's low byte asking for its whole group
 #: ZSE snapshot causes of billing data log entries taken on a change (GCS15b reads them).
 CAUSE_CHANGE_OF_TARIFF, CAUSE_CHANGE_OF_SUPPLIER, CAUSE_CHANGE_OF_MODE = 0x0008, 0x2000, 0x4000
+#: ZSE snapshot causes of the daily entries: general; end of billing period.
+CAUSE_GENERAL, CAUSE_BILLING_END = 0x0001, 0x0002
 SNAPSHOT_TRIGGERS = {
     "publish_tariff_information": CAUSE_CHANGE_OF_TARIFF,
     "publish_change_of_supplier": CAUSE_CHANGE_OF_SUPPLIER,
 }
+
+#: Price cluster publish commands that set a schedule of the metering engine: the
+#: fields' prefix and the engine's schedule (GCS25a sends both).
+PERIOD_SCHEDULES = {
+    "publish_billing_period": ("billing_period", "billing_schedule"),
+    "publish_block_period": ("block_period", "block_reset_schedule"),
+}
+#: ZSE duration type, low nibble: the timebase (minutes are taken in whole days).
+PERIOD_TIMEBASES = {1: DAYS, 2: WEEKS, 3: MONTHS}
+#: ZSE duration type, high nibble: the period runs from the start (or to the end) of
+#: its timebase, or from the start time as given.
+START_OF_TIMEBASE, END_OF_TIMEBASE, NOT_SPECIFIED = 0, 1, 2
+
+
+def zse_period(now: _dt.datetime, fields: dict[str, Any], prefix: str) -> tuple[Execution, ...]:
+    """A ZSE billing or block period (start time, duration, duration type) as the
+    engine's executions. Start time 0 is now. A period aligned to the start or end of
+    its timebase starts at a midnight: every day, Monday's, or the 1st of the month
+    (the end of one is the start of the next)."""
+    start_time = int(fields.get(f"{prefix}_start_time", 0))
+    count = int(fields.get(f"{prefix}_duration", 0))
+    kind = int(fields.get(f"{prefix}_duration_type", 0))
+    timebase, control = kind & 0x0F, kind >> 4
+    if timebase == 0 and count and count % 1440 == 0:
+        timebase, count = 1, count // 1440
+    unit = PERIOD_TIMEBASES.get(timebase)
+    if unit is None or control not in (START_OF_TIMEBASE, END_OF_TIMEBASE, NOT_SPECIFIED):
+        raise MeteringError(f"{prefix} duration type 0x{kind:02X} is not supported")
+    start = now if start_time == 0 else from_zigbee_time(start_time)
+    if control != NOT_SPECIFIED:
+        start = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        if unit == WEEKS:
+            start -= _dt.timedelta(days=start.weekday())
+        elif unit == MONTHS:
+            start = start.replace(day=1)
+    return periodic(start, count, unit)
 
 
 @dataclass(slots=True)
@@ -262,9 +309,76 @@ class ZclDevice(Device):
         trigger = SNAPSHOT_TRIGGERS.get(name)
         if trigger is not None:
             self.trigger_snapshot(trigger)  # the billing data log, before the change
+        if cluster == CALENDAR and name == "publish_calendar":
+            self._new_calendar(fields)
         self._keep(cluster, name, fields)
-        if cluster in (PRICE, CALENDAR):
+        if cluster == CALENDAR and self._friendly(fields):
+            self._friendly_credit_to_meter()
+        elif cluster in (PRICE, CALENDAR):
             self._tariff_to_meter()
+        if cluster == PRICE and name in PERIOD_SCHEDULES:
+            self.period_to_meter(name, fields)
+
+    def _new_calendar(self, fields: dict[str, Any]) -> None:
+        """A tariff's Publish Calendar (GCS01a: the whole calendar follows it) starts
+        the tariff calendar again when it takes effect: the profiles, seasons and
+        special days of earlier tariff calendars (the factory's too) are dropped, so
+        only the new calendar prices. The reference GCS01a gives every calendar issuer
+        calendar id 0, so the command, not a new id, marks the new calendar. The
+        friendly credit calendar (type 3, or a typeless member under its issuer
+        calendar id) is kept; a friendly credit Publish Calendar drops nothing."""
+        from emulator.devices.prepay_bridge import FRIENDLY_CREDIT, friendly_credit_ids
+
+        if fields.get("calendar_type") == FRIENDLY_CREDIT:
+            return
+        friendly_ids = friendly_credit_ids(self.zcl.published)
+
+        def friendly(item: dict[str, Any]) -> bool:
+            if "calendar_type" in item:
+                return bool(item["calendar_type"] == FRIENDLY_CREDIT)
+            return int(item.get("issuer_calendar_id", 0)) in friendly_ids
+
+        for name in TARIFF_CALENDAR_PARTS:
+            held = self.zcl.published.get((CALENDAR, name))
+            if held is not None:
+                self.zcl.published[(CALENDAR, name)] = [i for i in held if friendly(i)]
+
+    def period_to_meter(self, name: str, fields: dict[str, Any]) -> None:
+        """A published billing period (GCS25a) becomes the engine's billing calendar, a
+        block period its block reset schedule: the engine runs them (billing snapshots,
+        the end of billing period entries of the billing data log, block counter
+        resets), the published command is what gets read back. One the engine cannot
+        run is counted in `dropped_settings` and logged; the engine keeps its schedule."""
+        prefix, schedule = PERIOD_SCHEDULES[name]
+        try:
+            executions = zse_period(self.clock.now(), fields, prefix)
+        except MeteringError as exc:
+            self.dropped_settings += 1
+            log.warning("%s: %s not applied to the meter: %s", self.eui, name, exc)
+            return
+        setattr(self.meter, schedule, executions)
+
+    def _friendly(self, fields: dict[str, Any]) -> bool:
+        """A member of a friendly credit calendar (GCS05), not of the tariff's."""
+        from emulator.devices.prepay_bridge import FRIENDLY_CREDIT, friendly_credit_ids
+
+        if fields.get("calendar_type") == FRIENDLY_CREDIT:
+            return True
+        calendar = fields.get("issuer_calendar_id")
+        return calendar is not None and calendar in friendly_credit_ids(self.zcl.published)
+
+    def _friendly_credit_to_meter(self) -> None:
+        """The friendly credit calendar is the GSME's non-disablement calendar."""
+        from emulator.devices.prepay_bridge import zcl_friendly_credit
+
+        try:
+            calendar = zcl_friendly_credit(self.zcl.published, self.clock.now())
+        except MeteringError as exc:
+            self.dropped_settings += 1
+            log.warning("%s: friendly credit calendar not applied: %s", self.eui, exc)
+            return
+        if calendar is not None:
+            self.meter.config.non_disablement = calendar
 
     def _tariff_to_meter(self) -> None:
         """What is published now prices the meter (a future-dated publish runs at its time)."""
@@ -287,9 +401,12 @@ class ZclDevice(Device):
             self.zcl.published[(cluster, name)] = [*held, fields]
             return
         index = fields.get("command_index", 0)
+        friendly = cluster == CALENDAR and self._friendly(fields)
 
         def replaced(item: dict[str, Any]) -> bool:
+            # a friendly credit day (week) profile does not replace the tariff's
             same: bool = item.get(member) == fields[member]
+            same = same and (cluster != CALENDAR or self._friendly(item) == friendly)
             return same and (index == 0 or item.get("command_index", 0) == index)
 
         kept = [item for item in held if not replaced(item)]
@@ -418,6 +535,7 @@ class ZclDevice(Device):
     def catch_up(self) -> None:
         now = self.clock.now()
         was_enabled = self.meter.supply_enabled
+        self.meter.billing_hook = self._billing_end  # the meter may be a new copy
         self.capture_until(now)  # snapshots, each with the meter as it was at its time
         self.meter.advance(now)
         self._sync_debts()
@@ -481,7 +599,8 @@ class ZclDevice(Device):
         self.last_capture = midnight
         m = self.meter
         m.advance(midnight)
-        cause = 0x03 if midnight.day == 1 else 0x01  # general; billing end
+        # the day's entry; also the end of a billing period if the calendar says so
+        cause = CAUSE_GENERAL | (CAUSE_BILLING_END if due(m.billing_schedule, midnight) else 0)
         self.zcl.snapshots.append(
             {
                 "time": to_zigbee_time(midnight),
@@ -531,13 +650,24 @@ class ZclDevice(Device):
                 }
             )
 
+    def _billing_end(self, at: _dt.datetime, cause: str) -> None:
+        """The engine ran its billing calendar: the billing data log takes an end of
+        billing period entry with the meter as it was then. At midnight that entry is
+        the day's (`_snapshot`); a change of tariff, mode or supplier takes its own
+        entry before the change (`trigger_snapshot`), not here."""
+        if cause == "billing" and (at.hour, at.minute, at.second) != (0, 0, 0):
+            self._log_snapshot(at, CAUSE_BILLING_END)
+
     def trigger_snapshot(self, cause: int) -> None:
         """A billing data log entry now: the meter and prepayment registers, with `cause`."""
         now = self.clock.now()
         self.capture_until(now)
+        self.meter.advance(now)
+        self._log_snapshot(now, cause)
+
+    def _log_snapshot(self, at: _dt.datetime, cause: int) -> None:
         m = self.meter
-        m.advance(now)
-        when = to_zigbee_time(now)
+        when = to_zigbee_time(at)
         self.zcl.snapshots.append(
             {
                 "time": when,
@@ -755,6 +885,50 @@ def _get_published(name: str) -> Handler:
         if not stored:
             return _not_found(component)
         return [Answer(component.cluster, name, dict(item)) for item in stored]
+
+    return handler
+
+
+#: Issuer calendar ids a get_X asks with for "the calendar of that kind in force":
+#: the reference GCS21f reads the tariff calendar (type 0) with 0xFFFFFFFF, GCS21b
+#: the non-disablement (friendly credit, type 3) one with 0xFFFFFFFE.
+TARIFF_CALENDAR_ID = 0xFFFFFFFF
+FRIENDLY_CALENDAR_ID = 0xFFFFFFFE
+
+
+def _get_calendar_part(name: str) -> Handler:
+    """get_X answers the publish_X of the calendar asked for, or NOT_FOUND.
+
+    A meter holds a tariff calendar and a friendly credit calendar side by side
+    (GCS05 must not disturb what GCS01a set), so a read names which: the two
+    wildcard ids above, or an issuer calendar id.
+    """
+
+    def handler(device: ZclDevice, component: GbzComponent, fields: dict[str, Any]) -> list[Answer]:
+        from emulator.devices.prepay_bridge import FRIENDLY_CREDIT, friendly_credit_ids
+
+        stored = device.zcl.published.get((component.cluster, name), [])
+        friendly = friendly_credit_ids(device.zcl.published)
+        asked = int(fields.get("issuer_calendar_id", TARIFF_CALENDAR_ID))
+
+        def wanted(item: dict[str, Any]) -> bool:
+            calendar = int(item.get("issuer_calendar_id", 0))
+            # a day profile or special days say their calendar type; week profiles and
+            # seasons do not, their issuer calendar id ties them to their calendar
+            if "calendar_type" in item:
+                is_friendly = bool(item["calendar_type"] == FRIENDLY_CREDIT)
+            else:
+                is_friendly = calendar in friendly
+            if asked == TARIFF_CALENDAR_ID:
+                return not is_friendly
+            if asked == FRIENDLY_CALENDAR_ID:
+                return is_friendly
+            return calendar == asked
+
+        chosen = [item for item in stored if wanted(item)]
+        if not chosen:
+            return _not_found(component)
+        return [Answer(component.cluster, name, dict(item)) for item in chosen]
 
     return handler
 
@@ -1009,6 +1183,20 @@ def _prepay_setting(**names: str) -> Handler:
         return [_default(component, STATUS_SUCCESS)]
 
     return handler
+
+
+#: The Prepayment cluster's OverallDebtCap attribute, which set_overall_debt_cap sets.
+OVERALL_DEBT_CAP = 0x0006
+
+
+def _set_overall_debt_cap(
+    device: ZclDevice, component: GbzComponent, fields: dict[str, Any]
+) -> list[Answer]:
+    """Held and read back (attribute 0x0006), not applied to the engine: what it caps
+    and over what period is not settled (docs/metering.md, "Not modelled (yet)")."""
+    device._keep_published(component.cluster, component.frame.name or "", dict(fields))
+    device.zcl.values[(PREPAYMENT, OVERALL_DEBT_CAP)] = int(fields.get("overall_debt_cap", 0))
+    return [_default(component, STATUS_SUCCESS)]
 
 
 def _get_event_log(
@@ -1315,6 +1503,7 @@ HANDLERS: dict[tuple[int, Direction, str], Handler] = {
     (PREPAYMENT, S, "get_top_up_log"): _get_top_up_log,
     (PREPAYMENT, S, "get_debt_repayment_log"): _get_debt_log,
     (PREPAYMENT, S, "change_debt"): _change_debt,
+    (PREPAYMENT, S, "set_overall_debt_cap"): _set_overall_debt_cap,
     (PREPAYMENT, S, "credit_adjustment"): _credit_adjustment,
     (PREPAYMENT, S, "select_available_emergency_credit"): _select_emergency_credit,
     (PREPAYMENT, S, "emergency_credit_setup"): _prepay_setting(
@@ -1331,10 +1520,10 @@ HANDLERS: dict[tuple[int, Direction, str], Handler] = {
     (EVENTS, S, "clear_event_log_request"): _clear_event_log,
     (PRICE, S, "get_billing_period"): _get_billing_period,
     (PRICE, S, "get_current_price"): _get_current_price,
-    (CALENDAR, S, "get_day_profiles"): _get_published("publish_day_profile"),
-    (CALENDAR, S, "get_week_profiles"): _get_published("publish_week_profile"),
-    (CALENDAR, S, "get_seasons"): _get_published("publish_seasons"),
-    (CALENDAR, S, "get_special_days"): _get_published("publish_special_days"),
+    (CALENDAR, S, "get_day_profiles"): _get_calendar_part("publish_day_profile"),
+    (CALENDAR, S, "get_week_profiles"): _get_calendar_part("publish_week_profile"),
+    (CALENDAR, S, "get_seasons"): _get_calendar_part("publish_seasons"),
+    (CALENDAR, S, "get_special_days"): _get_calendar_part("publish_special_days"),
     (CALENDAR, S, "get_calendar"): _get_published("publish_calendar"),
     (DEVICE_MANAGEMENT, C, "get_event_configuration"): _report_event_configuration,
     (DEVICE_MANAGEMENT, C, "set_event_configuration"): _set_event_configuration,

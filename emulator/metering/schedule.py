@@ -105,6 +105,35 @@ def due(schedule: tuple[Execution, ...], at: _dt.datetime) -> bool:
     return any(e.second == into and e.on(date) for e in schedule)
 
 
+#: Units of a repeating period (`periodic`).
+DAYS, WEEKS, MONTHS = "days", "weeks", "months"
+
+
+def periodic(start: _dt.datetime, count: int, unit: str) -> tuple[Execution, ...]:
+    """A period of `count` days, weeks or months repeating from `start`, as executions.
+
+    Why a pattern and not "every n units from start": the engine holds one kind of
+    schedule (the ESME's ECS30 single action schedule), so a GSME billing calendar
+    (ZSE publish billing period, GCS25a) runs through the same code. What a date
+    pattern can say is accepted: every day, every week (or 7 days), and every 1, 2,
+    3, 4, 6 or 12 months on the start's day of the month; anything else is refused.
+    A start after now is not waited for: the pattern runs from now.
+    """
+    second = start.hour * 3600 + start.minute * 60 + start.second
+    if unit == DAYS and count == 7:
+        unit, count = WEEKS, 1
+    if unit == DAYS and count == 1:
+        return (Execution(second),)
+    if unit == WEEKS and count == 1:
+        return (Execution(second, weekday=start.isoweekday()),)
+    if unit == MONTHS and count == 1:
+        return (Execution(second, day=start.day),)
+    if unit == MONTHS and count > 0 and 12 % count == 0:
+        months = sorted((start.month - 1 + k * count) % 12 + 1 for k in range(12 // count))
+        return tuple(Execution(second, month=m, day=start.day) for m in months)
+    raise MeteringError(f"a period of {count} {unit} is not a repeating date pattern")
+
+
 #: As the engine always did: a billing snapshot at midnight on day 1, and the block
 #: counters reset at every midnight (what ECS48's reference command configures).
 DEFAULT_BILLING = (Execution(0, day=1),)

@@ -70,15 +70,18 @@ from emulator.gbcs.zcl.gbz import CONTROL_LAST, GbzComponent, GbzPayload, ZclFra
 from emulator.pki.keystore import KeyUsage
 from hil.dcc.routes import Route, route
 from hil.dcc.templates import (
+    ZT,
     DlmsDraft,
     DlmsTemplate,
     Fill,
     GbzDraft,
     GbzTemplate,
     Times,
+    ZclCommand,
     has_slots,
     protection,
     slot_rules,
+    zcl,
 )
 from hil.dcc.templates.constants import DLMS_CONSTANTS, GBZ_CONSTANTS, USE_CASE_CONSTANTS
 from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
@@ -388,7 +391,7 @@ DLMS_PARAMETERS: dict[str, dict[str, tuple[int | str, str]]] = {
 
 
 #: DLMS use cases whose request specs are each optional: the `specs` parameter.
-OPTIONAL_SPECS = frozenset({"ECS57", "ECS46c"})
+OPTIONAL_SPECS = frozenset({"ECS57", "ECS46c", "ECS46a", "ECS62Add", "ECS62Remove"})
 #: The specs sent when `specs` is not given, where that is not all of them: ECS46c
 #: names the switch types of switches 1 and 2 only (3-5 are optional).
 DEFAULT_SPECS: dict[str, tuple[int, ...]] = {"ECS46c": (0, 1, 5, 6, 7, 8)}
@@ -404,6 +407,71 @@ GBZ_REPEATED: dict[str, tuple[str, str]] = {
         " ZSE bits, payload: {number_of_events, event_ids}} (default: the template's)",
     ),
 }
+
+
+#: GBZ use cases that send one ZCL command of a kind per item of a parameter, in place of
+#: the shape's commands of that kind (the shape has as many as its reference had): use
+#: case -> {parameter: (ZCL command name, description)}. A kind the shape lacks comes
+#: from `GBZ_EXTRA` and goes last.
+GBZ_COMPONENT_LISTS: dict[str, dict[str, tuple[str, str]]] = {
+    "GCS01a": {
+        "day_profiles": (
+            "publish_day_profile",
+            "one Publish Day Profile per item: list of field mappings (default: the shape's)",
+        ),
+        "week_profiles": (
+            "publish_week_profile",
+            "one Publish Week Profile per item: list of field mappings (default: the shape's)",
+        ),
+        "block_thresholds": (
+            "publish_block_thresholds",
+            "Publish Block Thresholds after the price matrix, one per item: list of field"
+            " mappings (default: none, as a TOU tariff)",
+        ),
+    },
+}
+#: ZCL commands a shape lacks (its reference had none): GCS01a's block thresholds, for
+#: the tariff published with them (its thresholds' tier, then up to 15 thresholds).
+GBZ_EXTRA: dict[str, ZclCommand] = {
+    "publish_block_thresholds": zcl(
+        0x0700,
+        0x09,
+        0x06,
+        "publish_block_thresholds",
+        {
+            "provider_id": 0,
+            "issuer_event_id": ZT("event_id"),
+            "start_time": 0,
+            "issuer_tariff_id": 0,
+            "command_index": 0,
+            "number_of_commands": 1,
+            "sub_payload_control": 0,
+            "entries": [],
+        },
+    ),
+}
+
+
+def _listed(req: Request, template: GbzTemplate) -> GbzTemplate:
+    """The template with one component per item of each list parameter given."""
+    components = list(template.components)
+    for name, (command, _) in GBZ_COMPONENT_LISTS[req.use_case].items():
+        items = req.get(name)
+        if items is None:
+            continue
+        at = [i for i, c in enumerate(components) if c.name == command]
+        first = components[at[0]] if at else GBZ_EXTRA[command]
+        if not isinstance(items, list):
+            raise req.fail(name, "must be a list of field mappings")
+        made = []
+        for n, fields in enumerate(items):
+            if not isinstance(fields, Mapping) or not set(fields) <= set(first.fields):
+                raise req.fail(name, f"item {n}: fields must be among {sorted(first.fields)}")
+            made.append(dataclasses.replace(first, fields={**first.fields, **fields}))
+        position = at[0] if at else len(components)
+        components = [c for c in components if c.name != command]
+        components[position:position] = made
+    return GbzTemplate(tuple(components))
 
 
 def _template(use_case: str) -> DlmsTemplate | GbzTemplate | None:
@@ -444,6 +512,8 @@ def _find_parameters(r: Route) -> dict[str, str]:
         repeated = GBZ_REPEATED.get(r.use_case)
         if repeated is not None:
             params[repeated[0]] = repeated[1]
+        for name, (_, text) in GBZ_COMPONENT_LISTS.get(r.use_case, {}).items():
+            params[name] = text
         for c in template.components:
             for name in c.fields:
                 params.setdefault(name, f"ZCL field of {c.name} (every component that has it)")
@@ -570,6 +640,8 @@ def _repeated(req: Request, template: GbzTemplate) -> GbzTemplate:
 def _render_gbz(req: Request, template: GbzTemplate) -> GbzPayload:
     if req.use_case in GBZ_REPEATED and req.has(GBZ_REPEATED[req.use_case][0]):
         template = _repeated(req, template)
+    if req.use_case in GBZ_COMPONENT_LISTS:
+        template = _listed(req, template)
     draft = GbzDraft.of(template)
     fixed = GBZ_CONSTANTS.get(req.use_case, {})
     for index, component in enumerate(template.components):
@@ -1198,10 +1270,11 @@ def _der_list(req: Request, name: str) -> list[Der] | None:
     return found
 
 
-def _floor_change(role: str, floor: int) -> Der:
+def _floor_change(role: str, floor: int, top_up: int) -> Der:
+    """A role's new floor sequence number; a supplier's also its prepayment top-up floor."""
     items: list[Der] = [DerInteger(ROLE_NUMBERS[role]), DerInteger(floor)]
     if role == "supplier":
-        items.append(DerSequence([DerSequence([DerInteger(0), DerInteger(floor)])]))
+        items.append(DerSequence([DerSequence([DerInteger(0), DerInteger(top_up)])]))
     return DerSequence(items)
 
 
@@ -1211,7 +1284,7 @@ def _floor_change(role: str, floor: int) -> Der:
     " the originator if it holds the role, else the key store's party of that role)",
     floor_seq_number="floor sequence number for the new party (default 0)",
     prepayment_floor_seq_number="the new supplier's prepayment top-up floor sequence number"
-    " (default: floor_seq_number)",
+    " (default: floor_seq_number; 6.23: in the supplier's floor change)",
     disapply_cpv_checks="true to disapply time-based certification path checks (default:"
     " true for the TransCoS, recovery and load controller updates)",
     certificates="replacement certificates, DER, one per cell in the use case's cell order"
@@ -1236,12 +1309,12 @@ def update_credentials(req: Request) -> PayloadTree:
     control.append(_seq_number(0x83, req.counter))
     if spec.floor:
         control.append(_seq_number(0x84, floor))
+    top_up = req.integer("prepayment_floor_seq_number", floor)
     if spec.specialist:
-        top_up = req.integer("prepayment_floor_seq_number", floor)
         specialist: list[Der] = [DerSequence([DerInteger(0), DerInteger(top_up)])]
         control.append(DerConstructed(b"\xa5", specialist))
     if spec.others:
-        changes = [_floor_change(role, floor) for role in spec.others]
+        changes = [_floor_change(role, floor, top_up) for role in spec.others]
         control.append(DerConstructed(b"\xa6", changes))
     main = spec.cells[0][0]
     given = _der_list(req, "certificates")

@@ -38,9 +38,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from emulator.gbcs.eui import Eui64
 
@@ -141,6 +142,9 @@ class InventoryDevice:
     firmware_version: str = "00000001"
     commissioned_at: _dt.datetime | None = None
     associations: set[bytes] = field(default_factory=set)
+    #: An ESME's metering elements (2: twin element): what the DCC knows of the meter
+    #: from installation; a twin ESME's payment mode carries its secondary element's rows.
+    elements: int = 1
 
     def record(self) -> dict[str, str]:
         """A Read Inventory (8.2) record, with DUIS field names."""
@@ -246,6 +250,9 @@ class Inventory:
         model: str = "smets-hil virtual",
         smets1: bool = False,
         added_by: Eui64 | None = None,
+        elements: int = 1,
+        manufacturer: str = "SMHL",
+        firmware_version: str = "00000001",
     ) -> InventoryDevice:
         """Put a device on the SMI (a lab file, or pre-notification via `pre_notify`)."""
         key = Eui64(eui)
@@ -259,6 +266,9 @@ class Inventory:
             smets1=smets1,
             hub=None if hub is None else Eui64(hub),
             added_by=added_by,
+            elements=elements,
+            manufacturer=manufacturer,
+            firmware_version=firmware_version,
         )
         self._devices[bytes(key)] = device
         change = StatusChange(self._now(), key, None, status, cause)
@@ -285,9 +295,17 @@ class Inventory:
                 device.associations.discard(bytes(y))
 
     def pre_notify(
-        self, eui: Eui64 | str, kind: DeviceKind, *, by: Eui64, hub: Eui64 | str | None = None
+        self,
+        eui: Eui64 | str,
+        kind: DeviceKind,
+        *,
+        by: Eui64,
+        hub: Eui64 | str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> InventoryDevice:
-        """12.2: a device a supplier is about to install; a withdrawn one may come back."""
+        """12.2: a device a supplier is about to install; a withdrawn one may come back.
+        `details` are the inventory fields the notification gives (`manufacturer`,
+        `model`, `firmware_version`, an ESME's `elements`)."""
         existing = self.get(eui)
         if existing is not None:
             if existing.status != SmiStatus.WITHDRAWN:
@@ -298,7 +316,9 @@ class Inventory:
             existing.added_by = by
             self._set(existing, SmiStatus.PENDING, "12.2 pre-notification")
             return existing
-        return self.add(eui, kind, SmiStatus.PENDING, hub=hub, added_by=by, cause="12.2")
+        return self.add(
+            eui, kind, SmiStatus.PENDING, hub=hub, added_by=by, cause="12.2", **(details or {})
+        )
 
     def whitelisted(self, eui: Eui64 | bytes, hub: Eui64 | bytes) -> None:
         """8.11 add succeeded: the device is in the CHF Device Log."""

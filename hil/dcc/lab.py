@@ -658,6 +658,7 @@ class Lab:
                     hub=None if d.kind == DeviceKind.CHF else premises.chf.eui,
                     model=d.model,
                     smets1=d.smets1,
+                    elements=2 if d.options.get("variant") == "twin" else 1,
                 )
                 by_kind.setdefault(d.kind, eui)
                 for alias in (d.kind.value, f"{p.name}/{d.kind.value}", d.name):

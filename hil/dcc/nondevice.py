@@ -35,6 +35,7 @@ service response.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from emulator.errors import GbcsDecodeError
@@ -53,6 +54,27 @@ if TYPE_CHECKING:
 
 #: Device services the DCC answers itself, sending nothing to the device.
 DCC_ANSWERED = frozenset({"8.13"})
+
+
+#: DUIS ESME variants whose first letter says the elements (A single element, B twin
+#: element, C polyphase; the letters after it name auxiliary equipment).
+TWIN_ESME_VARIANT = "B"
+
+
+def _notified_details(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The inventory fields a 12.2 pre-notification gives besides the device."""
+    details: dict[str, Any] = {}
+    for name, field_name in (
+        ("manufacturer", "manufacturer"),
+        ("model", "model"),
+        ("version", "firmware_version"),
+    ):
+        if name in params:
+            details[field_name] = str(params[name])
+    variant = params.get("esme_variant")
+    if isinstance(variant, str):
+        details["elements"] = 2 if variant.startswith(TWIN_ESME_VARIANT) else 1
+    return details
 
 
 def _param(result: Result, name: str) -> Any:
@@ -201,6 +223,7 @@ def handle(
             DeviceKind.parse(str(request.params["device_type"])),
             by=user_id,
             hub=request.params.get("hub"),
+            details=_notified_details(request.params),
         )
         return added.record()
     assert device is not None or variant in ("5.1",)

@@ -26,7 +26,15 @@ from typing import Any
 
 from lxml import etree
 
-from emulator.gbcs.dlms.axdr import BitString
+from emulator.gbcs.dlms.axdr import (
+    Array,
+    BitString,
+    Data,
+    LongUnsigned,
+    OctetString,
+    Structure,
+    Unsigned,
+)
 from emulator.pki.keystore import KeyUsage
 from hil.dcc.commands import (
     CREDENTIAL_UPDATES,
@@ -39,6 +47,7 @@ from hil.dcc.commands import (
 from hil.dcc.routes import routes_for
 from hil.dcc.templates.constants import BLOCK_IDS, TOU_IDS, credit_charge_rows
 from hil.dcc.templates.dlms import TEMPLATES as DLMS_TEMPLATES
+from hil.dcc.templates.gbz import TEMPLATES as GBZ_TEMPLATES
 from hil.duis.xml import parse_datetime
 
 
@@ -131,13 +140,10 @@ def option_for(variant: str, body: etree._Element, device_type: str | None) -> s
             candidates = ["reset"]
     elif variant == "1.6" and "Prepayment" in names:
         candidates = ["prepayment"]
-    elif variant == "3.3" and texts.get("ESMEEventLogType") == "ALCS":
-        candidates = ["auxiliary"]
-    elif variant == "6.13":
-        log = texts.get("LogToRead")
-        candidates = {"Security": ["security"], "PowerEvent": ["power"]}.get(log or "", [])
-        if log == "ALCSEvent":
-            candidates = ["auxiliary"]
+    elif variant in CHOOSING_VALUES:
+        element, options = CHOOSING_VALUES[variant]
+        chosen = options.get(texts.get(element, ""))
+        candidates = [chosen] if chosen else []
     elif variant == "6.5":
         poly = "PolyPhaseVoltageSettings" in names
         keep = "RMSVoltageCountersNotReset" in names
@@ -152,13 +158,42 @@ def option_for(variant: str, body: etree._Element, device_type: str | None) -> s
         for element, option in SETTINGS_OPTIONS.items():
             if element in names:
                 candidates = [option]
-    elif variant == "6.15.1":
-        role = texts.get("RemotePartyRole")
-        candidates = {"NetworkOperator": ["network_operator"]}.get(role or "", [])
-        if role == "LoadController":
-            candidates = ["load_controller"]
     have = {r.option for r in routes_for(variant, device_type)} if device_type else set()
     return next((c for c in candidates if c in have), None)
+
+
+#: Body elements whose value names the use case: variant -> (element, value -> route
+#: option, None for the variant's default route).
+CHOOSING_VALUES: dict[str, tuple[str, dict[str, str | None]]] = {
+    "3.3": ("ESMEEventLogType", {"ESME": None, "ALCS": "auxiliary"}),
+    "6.13": (
+        "LogToRead",
+        {"Event": None, "Security": "security", "PowerEvent": "power", "ALCSEvent": "auxiliary"},
+    ),
+    "6.15.1": (
+        "RemotePartyRole",
+        {
+            "Supplier": None,
+            "NetworkOperator": "network_operator",
+            "LoadController": "load_controller",
+        },
+    ),
+    "6.21": ("RemotePartyRole", {"Supplier": None, "NetworkOperator": "network_operator"}),
+}
+
+
+def chose_route(variant: str, body: etree._Element, option: str | None) -> set[int]:
+    """Ids of the body elements whose value named the route taken (`CHOOSING_VALUES`):
+    they are carried, as the use case, even though no command field holds them."""
+    choosing = CHOOSING_VALUES.get(variant)
+    if choosing is None:
+        return set()
+    element, options = choosing
+    return {
+        id(e)
+        for e in _descendants(body, element)
+        if (e.text or "").strip() in options and options[(e.text or "").strip()] == option
+    }
 
 
 #: 6.22 settings groups -> route option (the default route takes the supplier's alerts).
@@ -303,7 +338,9 @@ def _electricity_prices(body: Body, group: Iterable[str]) -> tuple[dict[int, int
     return prices, body.number(*path, "PriceScale")
 
 
-def prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+def _price_values(body: Body, standing_spec: int, price_spec: int) -> dict[str, Any]:
+    """The standing charge and the price matrix (with their scales) at the positions of
+    the use case's two class 113 unit charges (ECS01a and ECS01b place them apart)."""
     path = ("PriceElements", "ElectricityPriceElements")
     prices, scale = _electricity_prices(body, path)
     values: dict[str, Any] = {}
@@ -312,13 +349,17 @@ def prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
         body.number(*path, "StandingChargeScale"),
     )
     if standing is not None:
-        values["0.2"] = [[b"", standing]]
+        values[f"{standing_spec}.2"] = [[b"", standing]]
     if standing_scale is not None:
-        values["0.0.1"] = standing_scale
+        values[f"{standing_spec}.0.1"] = standing_scale
     if scale is not None:
-        values["1.0.1"] = scale
-    values["1.2"] = [[bytes((i,)), prices.get(i, 0)] for i in TOU_IDS + BLOCK_IDS]
-    return {"values": values}
+        values[f"{price_spec}.0.1"] = scale
+    values[f"{price_spec}.2"] = [[bytes((i,)), prices.get(i, 0)] for i in TOU_IDS + BLOCK_IDS]
+    return values
+
+
+def prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
+    return {"values": _price_values(body, 0, 1)}
 
 
 def secondary_prices_esme(body: Body, ctx: MapContext) -> dict[str, Any]:
@@ -355,6 +396,109 @@ def prices_gsme(body: Body, ctx: MapContext) -> dict[str, Any]:
         params["entries"] = [
             {"tier_block_id": i - 1, "price": body.value_of(el)} for i, el in block
         ]
+    return params
+
+
+#: DUIS currency units -> ZCL currency (ISO 4217 number).
+CURRENCIES = {"GBP": 826, "ECB": 978}
+#: A gas day profile's one entry runs from midnight; a block tariff's day is tier 1
+#: (the tier whose blocks the GSME prices, `prepay_bridge.zcl_tariff`).
+BLOCK_TIER = 1
+
+
+def gas_tariff(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """1.1.1 GSME (GCS01a): the calendar (one Publish Day Profile and Week Profile per
+    profile, the seasons and special days), the tariff information and price matrix as
+    1.2.1 (GCS01b) carries them, and a block tariff's thresholds."""
+    params = prices_gsme(body, ctx)
+    days: list[dict[str, Any]] = []
+    for day in _descendants(body.root, "DayProfile"):
+        sub = Body(day)
+        tou = sub.number("TOUTariffAction")
+        tier = tou if tou is not None else BLOCK_TIER if sub.has("BlockTariff") else None
+        if tier is None:
+            continue
+        entries = [{"start_time": 0, "tier_or_action": tier}]
+        days.append(
+            {
+                "day_id": sub.number("DayName") or 0,
+                "total_number_of_schedule_entries": len(entries),
+                "schedule_entries": entries,
+            }
+        )
+        body.mark_all(day)
+    weeks: list[dict[str, Any]] = []
+    for week in _descendants(body.root, "WeekProfile"):
+        sub = Body(week)
+        fields: dict[str, Any] = {"week_id": sub.number("WeekName") or 0}
+        for position, el in sub.indexed("ReferencedDayName"):
+            fields[f"day_id_{DAY_FIELDS[position - 1]}"] = sub.value_of(el)
+        weeks.append(fields)
+        body.mark_all(week)
+    seasons = []
+    for season in _descendants(body.root, "Season"):
+        sub = Body(season)
+        start = sub.find("SeasonStartDate")
+        if start is not None:
+            seasons.append(
+                {
+                    "season_start_date": _gas_date(body, start),
+                    "week_id": sub.number("ReferencedWeekName") or 0,
+                }
+            )
+        body.mark_all(season)
+    special = []
+    for day in _descendants(body.root, "SpecialDay"):
+        sub = Body(day)
+        date = sub.find("Date")
+        if date is not None:
+            special.append(
+                {
+                    "special_day_date": _gas_date(body, date),
+                    "day_id": sub.number("ReferencedDayName") or 0,
+                }
+            )
+        body.mark_all(day)
+    if days:
+        params["day_profiles"] = days
+        params["number_of_day_profiles"] = len(days)
+    if weeks:
+        params["week_profiles"] = weeks
+        params["number_of_week_profiles"] = len(weeks)
+    if seasons:
+        params["seasons"] = seasons
+        params["number_of_seasons"] = len(seasons)
+    if body.find("SpecialDays") is not None:
+        params["special_days"] = special
+        params["total_number_of_special_days"] = len(special)
+    currency = body.text("GasPriceElements", "CurrencyUnits")
+    if currency in CURRENCIES:
+        params["currency"] = CURRENCIES[currency]
+    # The price matrix's entries and control go by position: the block thresholds
+    # command has fields of the same names.
+    values: dict[str, Any] = {}
+    # (the shape's own day and week profiles stay where the body gives none)
+    shape = [c.name for c in GBZ_TEMPLATES["GCS01a"].components]
+    shape_days, shape_weeks = (
+        shape.count(n) for n in ("publish_day_profile", "publish_week_profile")
+    )
+    matrix = 1 + (len(days) or shape_days) + (len(weeks) or shape_weeks) + 3
+    for name in ("entries", "sub_payload_control"):
+        if name in params:
+            values[f"{matrix}.{name}"] = params.pop(name)
+    if body.find("GasPriceElements", "BlockTariff") is not None:
+        limits = [
+            (int(el.get("index", "0")), el) for el in _descendants(body.root, "BlockThreshold")
+        ]
+        if limits:
+            thresholds = [body.value_of(el) for _, el in sorted(limits)]
+            params["block_thresholds"] = [
+                # the thresholds apply to every tier (sub-payload control bit 0)
+                {"sub_payload_control": 1, "entries": [{"tier": 0, "thresholds": thresholds}]}
+            ]
+            body.mark_all(body.find("ThresholdMatrix"))
+    if values:
+        params["values"] = values
     return params
 
 
@@ -569,14 +713,71 @@ def _gas_calendar(cal: Body, body: Body) -> dict[str, Any] | None:
     return values
 
 
+#: 6.8 periods of several months: how many billing periods a year.
+PERIODS_A_YEAR = {"Quarterly": 4, "SixMonthly": 2, "Yearly": 1}
+ANY_DATE = bytes((0xFF, 0xFF, 0xFF, 0xFF, 0xFF))
+
+
 def billing_calendar(body: Body, ctx: MapContext) -> dict[str, Any]:
-    """6.8 monthly billing: the single-action schedule runs at the billing time on the
-    given day of every month."""
+    """6.8 ESME (ECS30, ECS30a): the billing single-action schedule's execution times,
+    each at the billing time: every day, on a weekday (1 = Monday), on a day of every
+    month, or on a day of the months a quarterly, six-monthly or yearly period starts
+    in (from the start month on, one entry per period)."""
     calendar = ("ElectricityBillingCalendar",)
-    time, day = body.text(*calendar, "BillingTime"), body.number(*calendar, "Monthly")
-    if time is None or day is None:
+    text = body.text(*calendar, "BillingTime")
+    if text is None:
         return {}
-    return {"values": {"0": [[_dlms_time(time), bytes((0xFF, 0xFF, 0xFF, day, 0xFF))]]}}
+    time = _dlms_time(text)
+    dates: list[bytes] = []
+    if body.has(*calendar, "Daily"):
+        dates = [ANY_DATE]
+    weekday = body.number(*calendar, "Weekly")
+    if weekday is not None:
+        dates = [ANY_DATE[:4] + bytes((weekday,))]
+    day = body.number(*calendar, "Monthly")
+    if day is not None:
+        dates = [bytes((0xFF, 0xFF, 0xFF, day, 0xFF))]
+    for name, count in PERIODS_A_YEAR.items():
+        day = body.number(*calendar, name, "DayOfMonth")
+        start = body.number(*calendar, name, "BillingPeriodStartMonth")
+        if day is None or start is None:
+            continue
+        step = 12 // count
+        months = [(start - 1 + i * step) % 12 + 1 for i in range(count)]
+        dates = [bytes((0xFF, 0xFF, month, day, 0xFF)) for month in months]
+    if not dates:
+        return {}
+    return {"values": {"0": [[time, date] for date in dates]}}
+
+
+#: 6.8 GSME (GCS25, GCS25a): a periodicity as the ZCL billing / block period duration
+#: and its type's units (low nibble: 1 days, 2 weeks, 3 months), the timebase nibble
+#: as the reference commands carry it (0x20).
+GAS_PERIODS = {
+    "Daily": (1, 0x21),
+    "Weekly": (1, 0x22),
+    "Monthly": (1, 0x23),
+    "Quarterly": (3, 0x23),
+    "SixMonthly": (6, 0x23),
+    "Yearly": (12, 0x23),
+}
+
+
+def gas_billing_calendar(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.8 GSME: the billing period and the block period start at `BillingPeriodStart`
+    and last one period of the body's periodicity."""
+    params: dict[str, Any] = {}
+    start = body.text("GasBillingCalendar", "BillingPeriodStart")
+    if start is not None:
+        when = parse_datetime(start)
+        params["billing_period_start_time"] = when
+        params["block_period_start_time"] = when
+    periodicity = body.text("GasBillingCalendar", "Periodicity")
+    if periodicity is not None:
+        duration, kind = GAS_PERIODS[periodicity]
+        params["billing_period_duration"] = params["block_period_duration"] = duration
+        params["billing_period_duration_type"] = params["block_period_duration_type"] = kind
+    return params
 
 
 def daily_block_reset(body: Body, ctx: MapContext) -> dict[str, Any]:
@@ -654,21 +855,28 @@ def auxiliary_controller(body: Body, ctx: MapContext) -> dict[str, Any]:
 
 
 #: The TOU switching table's script table (0-0:10.0.100.255); a day profile action
-#: runs selector 200 + the DUIS TOU tariff action (register 1..48).
+#: runs a selector: the primary element's TOU action n is n (1..48), its block action
+#: n is 100 + n (TOU-block tier 1..8), the secondary element's TOU action n is 200 + n
+#: (register 1..4).
 TARIFF_SCRIPTS = bytes((0, 0, 10, 0, 100, 0xFF))
+BLOCK_SELECTOR_BASE = 100
 TARIFF_SELECTOR_BASE = 200
 #: A DLMS date-time's time of day, deviation and status for a season start: midnight,
 #: deviation not specified, status not specified.
 SEASON_TIME = bytes((0, 0, 0, 0, 0x80, 0x00, 0xFF))
 
 
-def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
-    """1.1.2 (ECS01c): the secondary element's prices, then the activity calendar's
-    seasons, week and day profiles, and the special days."""
-    values = secondary_prices_esme(body, ctx)["values"]
+def _calendar_values(
+    body: Body, first_spec: int, selector: Callable[[str, int], int]
+) -> dict[str, Any]:
+    """A DUIS switching table and its special days as an activity calendar's seasons,
+    week and day profiles (specs `first_spec`..+2) and special days table (+3);
+    `selector` gives a day profile action's script selector from the DUIS action's
+    element name and value."""
+    values: dict[str, Any] = {}
     table = body.find("SwitchingTable")
     if table is None:
-        return {"values": values}
+        return values
     seasons = []
     for season in _descendants(table, "Season"):
         sub = Body(season)
@@ -695,17 +903,20 @@ def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
         actions = []
         for entry in _children(day, "ProfileSchedule"):
             inner = Body(entry)
-            action = int(inner.text("TOUTariffAction") or "0")
+            kind = next((n for n in TARIFF_ACTIONS if inner.find(n) is not None), None)
+            if kind is None:
+                continue
             start_time = _dlms_time(inner.text("StartTime") or "00:00:00")
-            actions.append([start_time, TARIFF_SCRIPTS, TARIFF_SELECTOR_BASE + action])
+            number = int(inner.text(kind) or "0")
+            actions.append([start_time, TARIFF_SCRIPTS, selector(kind, number)])
         profiles.append([sub.number("DayName") or 0, actions])
         body.mark_all(day)
     if seasons:
-        values["1"] = seasons
+        values[str(first_spec)] = seasons
     if weeks:
-        values["2"] = weeks
+        values[str(first_spec + 1)] = weeks
     if profiles:
-        values["3"] = profiles
+        values[str(first_spec + 2)] = profiles
     special = []
     for number, day in enumerate(_descendants(body.root, "SpecialDay"), start=1):
         sub = Body(day)
@@ -716,8 +927,57 @@ def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
             )
         body.mark_all(day)
     if special:
-        values["4"] = special
+        values[str(first_spec + 3)] = special
     body.mark_all(table)
+    return values
+
+
+#: DUIS day profile actions: a TOU tariff action names a TOU register (1..48), a block
+#: tariff action the TOU-block tier (1..8) whose thresholds and block prices apply.
+TARIFF_ACTIONS = ("TOUTariffAction", "BlockTariffAction")
+
+
+def switching_table(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """1.1.2 (ECS01c): the secondary element's prices, then the activity calendar's
+    seasons, week and day profiles, and the special days."""
+    values = secondary_prices_esme(body, ctx)["values"]
+    values.update(_calendar_values(body, 1, lambda kind, number: TARIFF_SELECTOR_BASE + number))
+    return {"values": values}
+
+
+#: ECS01a: the primary element's calendar (specs 0-3), the passive block thresholds of
+#: TOU-block tiers 1..8 (class 21 0-0:16.1.11..18, specs 4-11), the standing charge
+#: (spec 13) and the price matrix (spec 14).
+PRIMARY_CALENDAR, PRIMARY_THRESHOLDS, PRIMARY_STANDING, PRIMARY_PRICES = 0, 4, 13, 14
+BLOCK_TIERS = 8
+
+
+def _primary_selector(kind: str, number: int) -> int:
+    return number + (BLOCK_SELECTOR_BASE if kind == "BlockTariffAction" else 0)
+
+
+def primary_tariff(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """1.1.1 (ECS01a): the whole primary element tariff. A day profile action's script
+    selector says what it switches to: TOU register n (n) or TOU-block tier n
+    (100 + n), as the ESME's activity calendar reads it
+    (`emulator.devices.prepay_bridge.tou_calendar`); each tier's block thresholds go
+    to its register monitor in the body's order."""
+    values = _calendar_values(body, PRIMARY_CALENDAR, _primary_selector)
+    special = values.get(str(PRIMARY_CALENDAR + 3))
+    if special is not None:
+        # The command's special days table is empty in the shape: typed here.
+        entries: list[Data] = [
+            Structure([LongUnsigned(n), OctetString(date), Unsigned(day)])
+            for n, date, day in special
+        ]
+        values[str(PRIMARY_CALENDAR + 3)] = Array(entries)
+    for tier, thresholds in body.indexed("ThresholdMatrix", "Thresholds"):
+        if not 1 <= tier <= BLOCK_TIERS:
+            continue
+        limits = [(int(el.get("index", "0")), el) for el in _children(thresholds, "BlockThreshold")]
+        values[str(PRIMARY_THRESHOLDS + tier - 1)] = [body.value_of(el) for _, el in sorted(limits)]
+        body.mark_all(thresholds)
+    values.update(_price_values(body, PRIMARY_STANDING, PRIMARY_PRICES))
     return {"values": values}
 
 
@@ -796,6 +1056,42 @@ def auxiliary_schedule(body: Body, ctx: MapContext) -> dict[str, Any]:
     if entries:
         values["1"] = entries
     return {"values": values}
+
+
+#: 6.14.1 (ECS46a): the descriptions of switches 1..5 (0-0:94.44.0.11..15, specs 0-4).
+SWITCH_DESCRIPTIONS = 5
+
+
+def switch_descriptions(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.14.1: each described switch's text, and only those switches: a description
+    the body leaves out stays as the device holds it."""
+    values: dict[str, Any] = {}
+    for index, el in body.indexed("ALCSHCALCSDescription"):
+        text = Body(el).text("SwitchDescription")
+        if text is None or not 1 <= index <= SWITCH_DESCRIPTIONS:
+            continue
+        values[str(index - 1)] = text
+        body.mark_all(el)
+    if not values:
+        return {}
+    return {"values": values, "specs": sorted(int(i) for i in values)}
+
+
+def boost_button(element: str, add: bool) -> Mapper:
+    """7.9 / 7.10 (ECS62Add / ECS62Remove): the switches (0-0:94.44.6.1..5, specs 0-4)
+    whose `element` is true join (leave) the boost button; the others are not sent, so
+    the device keeps them as they are."""
+
+    def mapper(body: Body, ctx: MapContext) -> dict[str, Any]:
+        named = [(i, el) for i, el in body.indexed(element) if 1 <= i <= SWITCH_DESCRIPTIONS]
+        chosen = [i - 1 for i, el in named if (el.text or "").strip() == "true"]
+        if not chosen:
+            return {}
+        for _, el in named:
+            body.mark_all(el)
+        return {"values": {str(i): add for i in chosen}, "specs": chosen}
+
+    return mapper
 
 
 #: 6.14.2 (ECS46c): the switch type registers (0-0:94.44.0.21..25, specs 0-4), then
@@ -1005,6 +1301,8 @@ def credential_update(use_case: str) -> Mapper:
     def mapper(body: Body, ctx: MapContext) -> dict[str, Any]:
         params: dict[str, Any] = {}
         replacements = body.find("ReplacementCertificates")
+        if replacements is None:  # 6.23: the new supplier's, named as such
+            replacements = body.find("SupplierReplacementCertificates")
         if replacements is not None:
             by_usage = {
                 CERTIFICATE_USAGES[_local(el)]: el
@@ -1037,8 +1335,12 @@ MAPPERS: dict[str, Mapper] = {
     "DBCH04": sub_ghz_configuration,
     "ECS37": max_demand_period,
     "ECS46d": auxiliary_schedule,
+    "ECS46a": switch_descriptions,
+    "ECS62Add": boost_button("AddToBoostButton", add=True),
+    "ECS62Remove": boost_button("RemoveFromBoostButton", add=False),
     "ECS46c": alcs_schedule,
     "GCS20": gas_alert_behaviour,
+    "ECS01a": primary_tariff,
     "ECS01c": switching_table,
     "ECS57": max_demand_reset,
     "CS02aMAC": credential_roles,
@@ -1053,6 +1355,7 @@ MAPPERS: dict[str, Mapper] = {
     "GCS03": payment_mode_gsme,
     "ECS01b": prices_esme,
     "ECS01d": secondary_prices_esme,
+    "GCS01a": gas_tariff,
     "GCS01b": prices_gsme,
     "ECS28a": load_limit,
     "ECS47a": auxiliary_controller,
@@ -1063,6 +1366,8 @@ MAPPERS: dict[str, Mapper] = {
     "ECS29d": voltage,
     "ECS30": billing_calendar,
     "ECS30a": billing_calendar,
+    "GCS25": gas_billing_calendar,
+    "GCS25a": gas_billing_calendar,
     "ECS48": daily_block_reset,
     "ECS08": prepay_config_esme,
     "ECS08a": prepay_config_esme,

@@ -140,6 +140,7 @@ class DuisServer:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._alerts_seen = len(dcc.alerts)
+        self._notifications_seen = len(dcc.notifications)
         self.url = ""
 
     @property
@@ -217,6 +218,7 @@ class DuisServer:
                 {
                     "eui": dashed(cred.eui),
                     "serial": str(cred.serial),
+                    "role": cred.role,
                     "issuer": cred.issuer,
                     "subject": cred.certificate.subject.rfc4514_string(),
                     "certificate": cred.certificate.public_bytes(
@@ -298,6 +300,7 @@ class DuisServer:
             device_type=None if device is None else device.kind.value,
             dcc_ids=[*self.dcc.dcc_parties.values(), BOXED_DCC],
             non_device=non_device,
+            twin=device is not None and device.elements > 1,
         )
         if t.unmapped:
             self.counts["unmapped_values"] += len(t.unmapped)
@@ -531,6 +534,23 @@ class DuisServer:
                         continue
                     eui = next(iter(user.ids.values()))
                     await self._post(eui, alert.request_id, "I0", body)
+            self._count_unsent_dcc_alerts()
+
+    def _count_unsent_dcc_alerts(self) -> None:
+        """The DCC layer's notifications (cancelled future-dated and scheduled requests,
+        decommissioned hubs) would reach the user as DCC alerts, but no public source pairs
+        them with a DCCAlertCode (docs/duis.md, "DCC alerts"): rather than invent a code,
+        each is counted and logged, never dropped silently."""
+        while self._notifications_seen < len(self.dcc.notifications):
+            user, request_id, text = self.dcc.notifications[self._notifications_seen]
+            self._notifications_seen += 1
+            self.counts["dcc_alert_not_sent"] += 1
+            log.info(
+                "DCC alert for %s not sent (no public DCC alert code): %s: %s",
+                user,
+                request_id,
+                text,
+            )
 
 
 #: 12.1: the WAN technology the lab reports for a CSP region. A lab default, not a

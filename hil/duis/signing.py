@@ -4,10 +4,13 @@ DUIS messages carry an enveloped `ds:Signature` whose `KeyInfo` names the signin
 certificate by issuer and serial number (`X509IssuerSerial`), as DCC Boxed and its
 public signing tool do. The verifier therefore needs the certificates up front:
 `XmlCredentials` holds the users' XML-signing certificates (ZAZ1 role 135) and the
-DCC's own (role 137) by EUI-64, keyed also by issuer and serial.
+DCC's own (role 137) by EUI-64, keyed also by issuer and serial. Boxed's signing tool
+also signs with a few ZAZ1 GBCS digital-signing certificates (`BOXED_TOOL_SIGNERS`),
+so a request it signs for those originators verifies here too.
 
 Only test credentials are accepted: every certificate must be issued by a test
-organisation CA (`TEST_ISSUERS`); a production one is refused when loaded.
+organisation CA (`TEST_ISSUERS`) and name the EUI-64 it is held for; anything else
+is refused when loaded.
 """
 
 from __future__ import annotations
@@ -37,6 +40,17 @@ EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 #: ZAZ1 remote-party roles of XML-signing certificates: a user's, the DCC's.
 USER_XML_ROLE = 135
 DCC_XML_ROLE = 137
+#: ZAZ1 GBCS digital-signing certificates (by their name in the ZAZ1 store) that DCC
+#: Boxed's XML signing tool signs and validates DUIS XML with, besides the role 135 / 137
+#: keys: SmartDCCInnovation/dccboxed-signing-tool, `CertificateLibrary.java` (as built
+#: into the jar of @smartdcc/duis-sign-wrap 0.1.2, tool 1.0.6). The tool picks the key by
+#: the RequestID's originator, i.e. by the EUI-64 the certificate names: recovery
+#: 90-B3-D5-1F-30-00-00-01 (role 1), supplier2 90-B3-D5-1F-30-03-00-00 (role 2),
+#: transitional CoS 90-B3-D5-1F-30-00-00-04 (role 5), WAN provider
+#: 90-B3-D5-1F-30-00-00-07 (role 6).
+BOXED_TOOL_SIGNERS = frozenset(
+    {"Z1-recovery-ds", "Z1-supplier2-ds", "Z1-transitionalCoS-ds", "Z1-wanProvider-ds"}
+)
 #: Issuers of test organisation certificates: the ZAZ1 test CA and our own test PKI.
 TEST_ISSUERS = frozenset({"CN=Z1,OU=07", "CN=SMETS-HIL TEST XML CA,OU=07"})
 #: The subject attribute that carries an organisation certificate's EUI-64 (X.520 uniqueIdentifier).
@@ -49,9 +63,13 @@ class SigningError(HilError):
 
 @dataclass(frozen=True)
 class Credential:
+    """A signer: `role` is its certificate's ZAZ1 remote-party role (135 for a user's
+    XML-signing key, 137 for the DCC's, a GBCS role for `BOXED_TOOL_SIGNERS`)."""
+
     eui: Eui64
     certificate: x509.Certificate
     private_key: ec.EllipticCurvePrivateKey | None = field(default=None, repr=False)
+    role: int = USER_XML_ROLE
 
     @property
     def issuer(self) -> str:
@@ -62,13 +80,34 @@ class Credential:
         return self.certificate.serial_number
 
 
-def _check_test(cert: x509.Certificate, where: str) -> None:
-    issuer = cert.issuer.rfc4514_string()
+def _check_test(cred: Credential, where: str) -> None:
+    """A signer is trusted for one originator only: the EUI-64 its certificate names."""
+    issuer = cred.issuer
     if _normal_name(issuer) not in {_normal_name(n) for n in TEST_ISSUERS}:
         raise SigningError(
             f"{where}: certificate issued by {issuer!r} is not a test certificate;"
             " only test credentials are accepted"
         )
+    named = subject_eui(cred.certificate)
+    if named is None or bytes(named) != bytes(cred.eui):
+        raise SigningError(
+            f"{where}: certificate names {named if named is not None else 'no EUI-64'},"
+            f" not {cred.eui}"
+        )
+
+
+def subject_eui(cert: x509.Certificate) -> Eui64 | None:
+    """The EUI-64 in a certificate's subject uniqueIdentifier: a BIT STRING as ZAZ1
+    writes it (unused-bits octet, then 8 bytes), or hex text as `make_credential` does."""
+    for attribute in cert.subject.get_attributes_for_oid(_UNIQUE_ID):
+        value = attribute.value
+        try:
+            if isinstance(value, bytes):
+                return Eui64(value[1:] if len(value) == 9 and value[0] == 0 else value)
+            return Eui64(value)
+        except (ValueError, TypeError):
+            return None
+    return None
 
 
 @dataclass
@@ -79,11 +118,11 @@ class XmlCredentials:
     dcc: Credential | None = None
 
     def add_user(self, cred: Credential) -> None:
-        _check_test(cred.certificate, f"user {cred.eui}")
+        _check_test(cred, f"user {cred.eui}")
         self.users[bytes(cred.eui)] = cred
 
     def set_dcc(self, cred: Credential) -> None:
-        _check_test(cred.certificate, f"DCC {cred.eui}")
+        _check_test(cred, f"DCC {cred.eui}")
         self.dcc = cred
 
     def by_issuer_serial(self, issuer: str, serial: int) -> Credential | None:
@@ -98,28 +137,54 @@ class XmlCredentials:
 
     @classmethod
     def from_zaz1(cls, path: str | Path) -> XmlCredentials:
-        """The XML-signing entries of a ZAZ1 JSON key store (DCC Boxed's public test set)."""
+        """The entries of a ZAZ1 JSON key store (DCC Boxed's public test set) that DCC
+        Boxed's signing tool signs DUIS XML with: the XML-signing keys and
+        `BOXED_TOOL_SIGNERS`. A user's XML key is preferred over a tool GBCS entry for
+        the same EUI-64 (the store Boxed publishes has no such pair)."""
         try:
             data: dict[str, Any] = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
             raise SigningError(f"{path}: not a readable ZAZ1 JSON file ({exc})") from exc
+        if not isinstance(data, dict):
+            raise SigningError(f"{path}: not a ZAZ1 key store (no EUI-64 map)")
         creds = cls()
+        gbcs: list[Credential] = []
         for eui_text, usages in data.items():
-            for entry in (usages.get("digitalSignature") or {}).values():
-                role = entry.get("role")
-                if role not in (USER_XML_ROLE, DCC_XML_ROLE):
+            entries = usages.get("digitalSignature") if isinstance(usages, dict) else None
+            if not isinstance(entries, dict):
+                continue  # no signing certificates for this EUI-64 (key agreement only)
+            for serial, entry in entries.items():
+                if not isinstance(entry, dict):
+                    raise SigningError(
+                        f"{path}: {eui_text}: digitalSignature {serial}: not an entry"
+                    )
+                role, name = entry.get("role"), entry.get("name")
+                if role not in (USER_XML_ROLE, DCC_XML_ROLE) and name not in BOXED_TOOL_SIGNERS:
                     continue
-                cred = _credential(Eui64(eui_text), entry, f"{path}: {eui_text}")
+                where = f"{path}: {eui_text}: digitalSignature {serial} ({name})"
+                try:
+                    eui = Eui64(eui_text)
+                except ValueError as exc:
+                    raise SigningError(f"{where}: not an EUI-64 ({exc})") from exc
+                if not isinstance(role, int):
+                    raise SigningError(f"{where}: role {role!r} is not a number")
+                cred = _credential(eui, entry, where, role)
+                _check_test(cred, where)
                 if role == USER_XML_ROLE:
                     creds.add_user(cred)
-                else:
+                elif role == DCC_XML_ROLE:
                     creds.set_dcc(cred)
+                else:
+                    gbcs.append(cred)
+        for cred in gbcs:
+            if creds.user(cred.eui) is None:
+                creds.add_user(cred)
         if creds.dcc is None:
             raise SigningError(f"{path}: no DCC XML-signing credential (role {DCC_XML_ROLE})")
         return creds
 
 
-def _credential(eui: Eui64, entry: dict[str, Any], where: str) -> Credential:
+def _credential(eui: Eui64, entry: dict[str, Any], where: str, role: int) -> Credential:
     try:
         cert = x509.load_pem_x509_certificate(entry["certificate"].encode())
         key = None
@@ -128,9 +193,9 @@ def _credential(eui: Eui64, entry: dict[str, Any], where: str) -> Credential:
             if not isinstance(loaded, ec.EllipticCurvePrivateKey):
                 raise SigningError(f"{where}: XML-signing key is not an EC key")
             key = loaded
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise SigningError(f"{where}: unusable certificate or key ({exc})") from exc
-    return Credential(eui, cert, key)
+    return Credential(eui, cert, key, role)
 
 
 def _normal_name(name: str) -> str:
@@ -209,12 +274,18 @@ def signer_of(root: etree._Element) -> tuple[str, int]:
 
 
 def verify(root: etree._Element, cred: Credential) -> None:
-    """Check `root`'s enveloped signature against `cred`'s certificate."""
+    """Check `root`'s enveloped signature against `cred`'s certificate.
+
+    Its validity period is not checked, as DCC Boxed's signing tool does not (it checks
+    against the named certificate's public key): the ZAZ1 GBCS certificates in the
+    tool's list expired in 2025 and the tool still signs with them. Which certificates
+    are trusted is decided when they are loaded (test issuer, the EUI-64 they name)."""
     cert_pem = cred.certificate.public_bytes(serialization.Encoding.PEM).decode()
     config = SignatureConfiguration(
         require_x509=False,
         signature_methods=frozenset({SignatureMethod.ECDSA_SHA256}),
         location="./",
+        verification_time=cred.certificate.not_valid_before_utc,
     )
     try:
         XMLVerifier().verify(root, x509_cert=cert_pem, expect_config=config)

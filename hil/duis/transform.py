@@ -24,7 +24,7 @@ from lxml import etree
 from emulator.gbcs.eui import Eui64
 from hil.dcc.commands import BuildError, parameters_for
 from hil.dcc.routes import NoRoute, route, routes_for
-from hil.duis.bodies import MapContext, map_body, option_for
+from hil.duis.bodies import CURRENCIES, MapContext, chose_route, map_body, option_for
 from hil.duis.xml import DuisRequest, parse_datetime
 
 #: DUIS element name (path or local) -> builder parameter(s), where the snake-case name
@@ -50,9 +50,11 @@ ALIASES: dict[str, str | tuple[str, ...]] = {
     "JoinTimePeriod": "join_timeout",
     "RemotePartyFloorSeqNumber": "floor_seq_number",
     "ACBFloorSeqNumber": "floor_seq_number",
+    "SupplierFloorSeqNumber": "floor_seq_number",
+    "SupplierPrepaymentTopUpFloorSeqNumber": "prepayment_floor_seq_number",
     "RemotePartyPrepaymentTopUpFloorSeqNumber": "prepayment_floor_seq_number",
     "SupplierMessage": "message",
-    "RestrictionDateTime": "tenancy_date",
+    "RestrictionDateTime": ("tenancy_date", "implementation_date_time"),
     "SupplierTelephoneNumber": ("supplier_telephone", "proposed_provider_contact_details"),
     "SupplierName": ("supplier_name", "proposed_provider_name"),
     "ImportMPANs/ImportMPAN": "mpan",
@@ -74,7 +76,7 @@ SERVICE_PARAMETERS: dict[str, frozenset[str]] = {
 #: DUIS enumerations -> what the builder parameter takes (ZCL currency: ISO 4217; the
 #: ZCL supply states of Set Supply Status: 0 supply off, 3 unchanged).
 VALUE_MAPS: dict[str, dict[str, Any]] = {
-    "currency": {"GBP": 826, "ECB": 978},
+    "currency": CURRENCIES,
     "tampered": {"Locked": True, "Unlocked": False},
     "supply_tamper_state": {"Locked": 0, "Unchanged": 3},
     "supply_depletion_state": {"Locked": 0, "Unchanged": 3},
@@ -125,6 +127,9 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceType": "device_type",
     "DSPScheduleID": "schedule_id",
     "PostCode": "postcode",  # 12.1 RequestWANMatrix/PartialAddress: the lab knows postcodes
+    "DeviceManufacturer": "manufacturer",  # 12.2: the inventory record's
+    "DeviceModel": "model",
+    "ESMEVariant": "esme_variant",  # 12.2: the element count (twin: "B...")
 }
 #: Future-dated variants the DCC itself holds until their execution time, so their
 #: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at
@@ -255,6 +260,8 @@ def transform(
         known |= SERVICE_PARAMETERS.get(use_case, frozenset())
         mapped, used = map_body(use_case, request.body, MapContext(twin=twin))
         params.update(mapped)
+    if not non_device:
+        used |= chose_route(request.variant, request.body, option)
     if use_case == "ECS50" and "cin" not in params:
         # DUIS 9.1 carries no CIN: the DCC generates one, sends it to the meter and
         # returns it to the requester.
@@ -269,6 +276,8 @@ def transform(
         if local == URP_CERTIFICATE and not non_device:
             params["ka_certificate"] = base64.b64decode(text)
             continue
+        if non_device and local == "DeviceIDList" and _only_device(text, target):
+            continue  # the device the request is about (a list of several is not carried)
         if non_device and local in NON_DEVICE_PARAMS:
             name = NON_DEVICE_PARAMS[local]
             params.setdefault(name, _non_device_value(name, text))
@@ -290,6 +299,14 @@ def transform(
                 if flag is not None:
                     params[flag] = True
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
+
+
+def _only_device(text: str, target: Eui64 | None) -> bool:
+    """Whether a device list names the target and nothing else."""
+    try:
+        return target is not None and [bytes(Eui64(t)) for t in text.split()] == [bytes(target)]
+    except ValueError:
+        return False
 
 
 def variant_held(variant: str) -> bool:

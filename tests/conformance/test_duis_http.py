@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as _dt
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +38,15 @@ def duis_dir(rtds_root: Path) -> Path:
     return rtds_root.parent / "duis"
 
 
+#: DCC Boxed's published ZAZ1 key store (SmartDCCInnovation/dccboxed-keystore).
+ZAZ1_STORE = "dccboxed_zaz1_keystore.json"
+#: The GBCS remote-party role of a Load Controller's certificates (ZAZ1 role 8).
+LOAD_CONTROLLER_ROLE = 8
+
+
 @pytest.fixture(scope="session")
 def creds(rtds_root: Path) -> XmlCredentials:
-    return XmlCredentials.from_zaz1(rtds_root.parent / "reference" / "dccboxed_zaz1_keystore.json")
+    return XmlCredentials.from_zaz1(rtds_root.parent / "reference" / ZAZ1_STORE)
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +78,28 @@ async def duis(
         server = DuisServer(lab.dcc, creds, schema, response_url=sink.url)
         async with server:
             yield lab, server
+
+
+@pytest.fixture
+async def boxed(
+    creds: XmlCredentials, schema: etree.XMLSchema, sink: Sink
+) -> AsyncIterator[tuple[Lab, DuisServer]]:
+    """The DUIS lab (DCC Boxed's ZAZ1 users, supplier2 among them) behind a server."""
+    lab = Lab.load(DUIS_LAB)
+    async with lab:
+        assert lab.dcc is not None
+        async with DuisServer(lab.dcc, creds, schema, response_url=sink.url) as server:
+            yield lab, server
+
+
+#: ZAZ1's "supplier2": GBCS supplier keys only; Boxed's signing tool signs its DUIS
+#: requests with its digital-signing key `Z1-supplier2-ds` (role 2).
+SUPPLIER2 = "90-B3-D5-1F-30-03-00-00"
+SUPPLIER2_DS_ROLE = 2
+#: ZAZ1's recovery key holder, also in the tool's list (`Z1-recovery-ds`), no lab user.
+RECOVERY = "90-B3-D5-1F-30-00-00-01"
+#: supplier2's template: its read as the GSME's outgoing gas supplier (4.14 URP).
+SUPPLIER2_TEMPLATE = "templates/GCS16b_4.14_URP_SUCCESS_REQUEST_DUIS.XML"
 
 
 def _request(duis_dir: Path, name: str, request_id: str | None = None) -> etree._Element:
@@ -253,7 +282,8 @@ SENT_FOR_DCC = "supplier"
 #: Templates refused in the lab, with the code, each for a documented reason
 #: (docs/duis.md, "Sending the templates"): 8.5 / 8.6 "Not used" (E2); 7.16 from the
 #: ZAZ1 load controller, which is no User (Load Controller is a GBCS remote-party role,
-#: not a SEC User Role: E1).
+#: not a SEC User Role, and Boxed's key store gives it no XML key,
+#: `test_716_originator_holds_no_xml_key`: E1).
 REFUSED = {"8.5": "E2", "8.6": "E2", "7.16": "E1"}
 #: Templates that presuppose another template's outcome: it is sent first, same lab.
 #: 8.4 DeleteDevice takes a pending device: the one 12.2 pre-notified.
@@ -327,6 +357,7 @@ async def test_templates_answered(
     # a copy: the lab test credentials issued here stay out of the session's ZAZ1 store
     creds = XmlCredentials(dict(creds.users), creds.dcc)
     accepted, refused, unsigned = 0, {}, []
+    lab_signed: set[str] = set()
     for path in sorted((duis_dir / "templates").glob("*.XML")):
         root = parse(path.read_bytes())
         request = read_request(root)
@@ -343,6 +374,7 @@ async def test_templates_answered(
             originator = read_request(root).originator
             if creds.user(originator) is None:
                 creds.add_user(make_credential(originator))
+                lab_signed.add(dashed(originator))
             server = DuisServer(lab.dcc, creds, schema)
             async with server:
                 first = FIRST.get(request.variant)
@@ -365,6 +397,8 @@ async def test_templates_answered(
         f"\nDUIS templates: {accepted} accepted, {len(refused)} refused, {len(unsigned)} unsigned"
     )
     assert unsigned == []
+    # ZAZ1 truly has no key for these two (supplier2 signs with its ZAZ1 GBCS key)
+    assert lab_signed == {"90-B3-D5-1F-30-02-00-10", "90-B3-D5-1F-30-01-00-08"}, lab_signed
     assert {variant: code for variant, code in refused.values()} == REFUSED, refused
     assert accepted >= ACCEPTED_FLOOR, refused
 
@@ -388,6 +422,67 @@ async def test_templates_from_the_dcc_refused_e1(
                 assert _checked(answer, schema, creds) == "E1"
                 assert server.counts["UNKNOWN_USER"] == 1
                 assert not lab.dcc.results
+
+
+def test_716_originator_holds_no_xml_key(
+    rtds_root: Path, duis_dir: Path, creds: XmlCredentials
+) -> None:
+    """Why 7.16 stays refused E1 (docs/duis.md, "Sending the templates"): its
+    originator is, in the ZAZ1 store as DCC Boxed publishes it, a Load Controller with
+    GBCS certificates only (role 8, key agreement and digital signing) and no XML-signing
+    certificate (role 135), so no Boxed tool can sign a DUIS request as it."""
+    store = json.loads((rtds_root.parent / "reference" / ZAZ1_STORE).read_text())
+    for name in (
+        "ECS47e_7.16_APC_INPUT_SUCCESS_REQUEST_DUIS.XML",
+        "ECS47e_7.16_APC_OUTPUT_SUCCESS_REQUEST_DUIS.XML",
+    ):
+        request = read_request(parse((duis_dir / "templates" / name).read_bytes()))
+        entry = store[bytes(request.originator).hex()]
+        roles = {cert["role"] for usage in entry.values() for cert in usage.values()}
+        assert roles == {LOAD_CONTROLLER_ROLE}, (name, roles)
+        assert creds.user(request.originator) is None
+
+
+def _lab_dated(
+    duis_dir: Path, name: str, lab: Lab, request_id: str | None = None
+) -> etree._Element:
+    root = _request(duis_dir, name, request_id)
+    _as_lab_dates(root, lab)
+    return root
+
+
+async def test_supplier2_signs_with_its_zaz1_gbcs_key(
+    boxed: tuple[Lab, DuisServer],
+    duis_dir: Path,
+    creds: XmlCredentials,
+    schema: etree.XMLSchema,
+    sink: Sink,
+) -> None:
+    """As DCC Boxed's signing tool signs it: supplier2's request signed with ZAZ1's
+    `Z1-supplier2-ds` is accepted and answered; the same key is trusted for supplier2
+    only, and a tool signer that is no lab user verifies but is refused E1."""
+    lab, server = boxed
+    assert lab.dcc is not None
+    key = creds.user(Eui64(SUPPLIER2))
+    assert key is not None and key.role == SUPPLIER2_DS_ROLE and key.private_key is not None
+    root = _lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab)
+    assert read_request(root).originator == Eui64(SUPPLIER2)
+    assert _checked(await _post(server, "S", sign(root, key)), schema, creds) == "I99"
+    answer = parse(await asyncio.wait_for(sink.received.get(), 30))
+    assert _checked(answer, schema, creds) == "I0"
+    assert answer.findtext(f".//{q('GBCSPayload')}")
+    sent = len(lab.dcc.results)
+    # supplier2's key on a request claiming the supplier's ID: refused as any wrong signer
+    claim = _lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab, f"{SUPPLIER}:00-DB-12-34-56-78-90-A3:7")
+    assert _checked(await _post(server, "S", sign(claim, key)), schema, creds) == "E1"
+    assert server.counts["SIGNATURE_INVALID"] == 1
+    # the recovery key signs for the recovery EUI-64, which is no lab user
+    recovery = creds.user(Eui64(RECOVERY))
+    assert recovery is not None and recovery.role == 1
+    root = _lab_dated(duis_dir, SAMPLE, lab, f"{RECOVERY}:{ESME}:8")
+    assert _checked(await _post(server, "S", sign(root, recovery)), schema, creds) == "E1"
+    assert server.counts["UNKNOWN_USER"] == 1
+    assert len(lab.dcc.results) == sent
 
 
 async def test_future_dated_response_and_alert_posted(
@@ -462,6 +557,13 @@ async def test_smki_search_lists_the_test_certificates(
     assert user is not None
     assert [(c["eui"], c["serial"]) for c in found] == [(SUPPLIER, str(user.serial))]
     assert found[0]["certificate"].startswith("-----BEGIN CERTIFICATE-----")
+    assert found[0]["role"] == 135
+    # supplier2's is the GBCS digital-signing certificate Boxed's tool signs with
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{server.url}/smki/certificates", params={"eui": SUPPLIER2}) as reply,
+    ):
+        assert [c["role"] for c in await reply.json()] == [SUPPLIER2_DS_ROLE]
 
 
 async def test_update_han_device_log_response_then_dcc_alert_n24(

@@ -186,7 +186,7 @@ GET_CALENDAR = {
 }
 GET_DAYS = {
     "provider_id": 0,
-    "issuer_calendar_id": 0xFFFFFFFE,
+    "issuer_calendar_id": 0xFFFFFFFF,  # the tariff calendar (0xFFFFFFFE: friendly credit)
     "start_day_id": 1,
     "number_of_days": 0,
 }
@@ -201,7 +201,7 @@ def _day_profile(day_id: int, tiers: list[int]) -> dict[str, Any]:
         "total_number_of_schedule_entries": len(tiers),
         "command_index": 0,
         "total_number_of_commands": 1,
-        "calendar_type": 3,
+        "calendar_type": 0,  # a tariff calendar (the reference GCS01a); 3 is friendly credit
         "schedule_entries": [
             {"start_time": 60 * i, "tier_or_action": t} for i, t in enumerate(tiers)
         ],

@@ -158,3 +158,25 @@ async def test_schedule_created_read_and_deleted_by_its_duis_id(
     assert await send(3, "5.3", delete) == "I0"
     assert lab.dcc.schedules == {}
     assert await send(4, "5.2", read) != "I0"  # gone
+
+
+async def test_dcc_notification_counted_not_posted(
+    setup: tuple[Lab, DuisServer, asyncio.Queue[bytes]], creds: XmlCredentials
+) -> None:
+    """A held request cancelled by decommissioning is a DCC notification with no public
+    DCCAlertCode: the server counts and logs it and POSTs nothing (no invented code)."""
+    lab, server, received = setup
+    dcc = lab.dcc
+    assert dcc is not None
+    ppmid = lab.eui("PPMID")
+    later = lab.clock.now() + _dt.timedelta(hours=1)
+    held = await dcc.request("11.2", as_user="supplier", target=ppmid, execute_at=later)
+    decommission = await dcc.request("8.3", as_user="supplier", target=ppmid)
+    assert decommission.ok, decommission.detail
+    assert any(rid == held.request_id for _, rid, _ in dcc.notifications)
+    for _ in range(100):
+        if server.counts["dcc_alert_not_sent"]:
+            break
+        await asyncio.sleep(0.05)
+    assert server.counts["dcc_alert_not_sent"] == len(dcc.notifications) >= 1
+    assert server.deliveries == [] and received.empty()

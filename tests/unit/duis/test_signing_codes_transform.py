@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 from duis_support import SUPPLIER, request_xml
 from lxml import etree
@@ -108,6 +109,133 @@ def test_zaz1_shaped_store_loads_user_and_dcc_keys(tmp_path: Path) -> None:
     assert loaded.dcc is not None and loaded.dcc.serial == dcc.serial
     found = loaded.by_issuer_serial(user.issuer.replace(",", ", "), user.serial)
     assert found is not None and bytes(found.eui) == bytes(Eui64(SUPPLIER))
+
+
+SUPPLIER2 = "90-B3-D5-1F-30-03-00-00"
+DCC = "90-B3-D5-1F-30-00-00-02"
+
+
+def _zaz1_like(eui: str, serial: int, *, named: bool = True, days: int = 3650) -> Credential:
+    """A ZAZ1-shaped GBCS signer: the EUI-64 as a BIT STRING uniqueIdentifier, Z1 CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    unique_id = x509.NameAttribute(
+        x509.ObjectIdentifier("2.5.4.45"), b"\x00" + bytes(Eui64(eui)), _type=_ASN1Type.BitString
+    )
+    role = x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "02")
+    subject = x509.Name([role, unique_id] if named else [role])
+    issuer = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "07"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "Z1"),
+        ]
+    )
+    now = _dt.datetime(2020, 1, 1, tzinfo=_dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(now + _dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return Credential(Eui64(eui), cert, key, 2)
+
+
+def _entry(cred: Credential, role: int, name: str) -> dict[str, object]:
+    assert cred.private_key is not None
+    return {
+        "certificate": cred.certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        "privateKey": cred.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode(),
+        "role": role,
+        "name": name,
+    }
+
+
+def _store(tmp_path: Path, data: dict[str, object]) -> Path:
+    path = tmp_path / "zaz1.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_zaz1_store_loads_the_gbcs_signers_of_boxeds_signing_tool(tmp_path: Path) -> None:
+    """DCC Boxed's signing tool signs supplier2's requests with its GBCS digital-signing
+    key (`Z1-supplier2-ds`), so the server holds that key for supplier2; other GBCS
+    keys (not in the tool's list) stay out, and a user's XML key wins over a tool key."""
+    supplier2 = _zaz1_like(SUPPLIER2, 11)
+    other_gbcs = _zaz1_like(SUPPLIER2, 12)
+    xml_user, tool_named = make_credential(SUPPLIER), _zaz1_like(SUPPLIER, 13)
+    unlisted = _zaz1_like("90-B3-D5-1F-30-01-00-08", 14)
+    path = _store(
+        tmp_path,
+        {
+            "90b3d51f30030000": {
+                "digitalSignature": {
+                    "12": _entry(other_gbcs, 2, "Z1b-supplier2-ds"),
+                    "11": _entry(supplier2, 2, "Z1-supplier2-ds"),
+                },
+                "keyAgreement": {"15": _entry(other_gbcs, 2, "Z1-supplier2-ka")},
+            },
+            "90b3d51f30010000": {
+                "digitalSignature": {
+                    "13": _entry(tool_named, 2, "Z1-supplier2-ds"),
+                    "1": _entry(xml_user, 135, "xml-sign-90B3D51F30010000-ds"),
+                }
+            },
+            "90b3d51f30010008": {"digitalSignature": {"14": _entry(unlisted, 8, "Z1-lc-ds")}},
+            "90b3d51f30000002": {"digitalSignature": {"3": _entry(make_credential(DCC), 137, "d")}},
+        },
+    )
+    loaded = XmlCredentials.from_zaz1(path)
+    held = loaded.user(Eui64(SUPPLIER2))
+    assert held is not None and held.serial == 11 and held.role == 2
+    assert held.private_key is not None  # the lab signs supplier2's requests with it
+    assert loaded.by_issuer_serial("CN=Z1, OU=07", 12) is None
+    found = loaded.user(Eui64(SUPPLIER))
+    assert found is not None and found.serial == xml_user.serial and found.role == 135
+    assert loaded.user(Eui64("90-B3-D5-1F-30-01-00-08")) is None
+    # what the tool's key signs verifies against the record, for supplier2 only
+    root = parse(sign(parse(_request("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), held))
+    assert signer_of(root) == (held.issuer, 11)
+    verify(root, held)
+
+
+def test_expired_test_certificate_still_verifies() -> None:
+    """ZAZ1's GBCS signing certificates in Boxed's tool's list expired in 2025; the tool
+    checks signatures against the public key only, so the server does too (the wall
+    clock decides nothing), while another key still fails."""
+    expired = _zaz1_like(SUPPLIER2, 21, days=30)  # valid in January 2020 only
+    root = parse(sign(parse(_request("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), expired))
+    verify(root, expired)
+    with pytest.raises(SigningError, match="does not verify"):
+        verify(root, _zaz1_like(SUPPLIER2, 21, days=30))
+
+
+def test_zaz1_signer_for_another_eui_refused(tmp_path: Path) -> None:
+    """A key is trusted for the EUI-64 its certificate names: a supplier2-ds
+    certificate filed under another user's ID would let it sign as that user."""
+    path = _store(
+        tmp_path,
+        {
+            "90b3d51f30010000": {
+                "digitalSignature": {"11": _entry(_zaz1_like(SUPPLIER2, 11), 2, "Z1-supplier2-ds")}
+            },
+            "90b3d51f30000002": {"digitalSignature": {"3": _entry(make_credential(DCC), 137, "d")}},
+        },
+    )
+    with pytest.raises(SigningError) as caught:
+        XmlCredentials.from_zaz1(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: 90b3d51f30010000: digitalSignature 11 (Z1-supplier2-ds)")
+    assert f"names {SUPPLIER2}, not {SUPPLIER}" in message
+    anonymous = _zaz1_like(SUPPLIER2, 12, named=False)
+    with pytest.raises(SigningError, match=f"user {SUPPLIER2}: certificate names no EUI-64"):
+        XmlCredentials().add_user(anonymous)
 
 
 def test_codes_are_duis_codes() -> None:
