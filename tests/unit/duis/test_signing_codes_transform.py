@@ -200,7 +200,7 @@ def test_zaz1_store_loads_the_gbcs_signers_of_boxeds_signing_tool(tmp_path: Path
     assert found is not None and found.serial == xml_user.serial and found.role == 135
     assert loaded.user(Eui64("90-B3-D5-1F-30-01-00-08")) is None
     # what the tool's key signs verifies against the record, for supplier2 only
-    root = parse(sign(parse(_request("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), held))
+    root = parse(sign(parse(request_xml("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), held))
     assert signer_of(root) == (held.issuer, 11)
     verify(root, held)
 
@@ -210,7 +210,9 @@ def test_expired_test_certificate_still_verifies() -> None:
     checks signatures against the public key only, so the server does too (the wall
     clock decides nothing), while another key still fails."""
     expired = _zaz1_like(SUPPLIER2, 21, days=30)  # valid in January 2020 only
-    root = parse(sign(parse(_request("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), expired))
+    root = parse(
+        sign(parse(request_xml("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), expired)
+    )
     verify(root, expired)
     with pytest.raises(SigningError, match="does not verify"):
         verify(root, _zaz1_like(SUPPLIER2, 21, days=30))
