@@ -221,9 +221,8 @@ class OtaDistributor:
         except GbcsError as exc:
             self._refuse(f"request from {Eui64(source)}: {exc}")
             return
-        transfer = self.transfers.get(source)
-        if transfer is None or request.file_hash != transfer.file_hash:
-            self._refuse(f"request from {Eui64(source)} for no pending image")
+        transfer = self._pending(source, request.file_hash, "request")
+        if transfer is None:
             return
         if not 0 <= request.offset < len(transfer.image):
             self._refuse(f"request from {Eui64(source)} at {request.offset}, past the end")
@@ -239,15 +238,23 @@ class OtaDistributor:
         )
         self._arm_watchdog(transfer)
 
+    def _pending(self, source: bytes, file_hash: bytes, what: str) -> Transfer | None:
+        """The transfer to `source` of the image `file_hash` names; a device asking about
+        any other image is refused (counted and logged), whatever it is confused about."""
+        transfer = self.transfers.get(source)
+        if transfer is None or file_hash != transfer.file_hash:
+            self._refuse(f"{what} from {Eui64(source)} for no pending image")
+            return None
+        return transfer
+
     def on_end(self, source: bytes, payload: bytes) -> None:
         try:
             end = End.decode(payload)
         except GbcsError as exc:
             self._refuse(f"end from {Eui64(source)}: {exc}")
             return
-        transfer = self.transfers.get(source)
-        if transfer is None or end.file_hash != transfer.file_hash:
-            self._refuse(f"end from {Eui64(source)} for no pending image")
+        transfer = self._pending(source, end.file_hash, "end")
+        if transfer is None:
             return
         del self.transfers[source]
         self._cancel_watchdog(source)

@@ -259,11 +259,7 @@ class Premises:
         again (at once; a GSME at its next wake-up)."""
         device = self.devices[bytes(eui)]
         runner = self.runner_for(eui)
-        name = f"device[{device.eui}]"
-        for task in [t for t in self.tasks if t.get_name() == name]:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            self.tasks.remove(task)
+        name = await self._stop_serving(device)
         device.han.forget()
         if install_code is not None:
             device.han.install_code = install_code
@@ -277,16 +273,22 @@ class Premises:
         then it serves again (and retries on its own if refused). True when joined."""
         device = self.devices[bytes(eui)]
         runner = self.runner_for(eui)
-        name = f"device[{device.eui}]"
-        for task in [t for t in self.tasks if t.get_name() == name]:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            self.tasks.remove(task)
+        name = await self._stop_serving(device)
         joined = await runner.join_once()
         if device.device_type != DeviceType.GSME:
             self.tasks.append(asyncio.create_task(runner.serve(), name=name))
         await asyncio.sleep(0)
         return joined
+
+    async def _stop_serving(self, device: Device) -> str:
+        """Cancel the device's serving task (the caller restarts it under the name returned),
+        so a handshake or reset never races the runner's own receive loop."""
+        name = f"device[{device.eui}]"
+        for task in [t for t in self.tasks if t.get_name() == name]:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self.tasks.remove(task)
+        return name
 
     def runner_for(self, eui: Eui64) -> DeviceRunner:
         for r in self.runners:

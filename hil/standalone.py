@@ -64,7 +64,6 @@ def build_device(
     from emulator.clock import RealClock
     from emulator.devices.anchors import AnchorRole
     from emulator.devices.factory import create_device
-    from emulator.devices.runner import check_state_path, restore_state
     from emulator.premises import lab_pki, provision
 
     address = parse_eui("--eui", eui)
@@ -75,14 +74,22 @@ def build_device(
     except (TypeError, ValueError) as exc:
         raise StartupError(f"{device_type}: {exc}") from None
     provision(device, the_pki, parties)
-    path = Path(state_file) if state_file else None
-    resumed = False
-    if path is not None:
-        check_state_path(path)
-        if path.exists():
-            restore_state(device, path)
-            resumed = True
+    path, resumed = _resume(device, state_file)
     return device, path, resumed
+
+
+def _resume(device: Device, state_file: str | None) -> tuple[Path | None, bool]:
+    """The device's state path, and whether the device resumed from it (it exists)."""
+    from emulator.devices.runner import check_state_path, restore_state
+
+    path = Path(state_file) if state_file else None
+    if path is None:
+        return None, False
+    check_state_path(path)
+    if not path.exists():
+        return path, False
+    restore_state(device, path)
+    return path, True
 
 
 def device_from_lab(
@@ -94,7 +101,6 @@ def device_from_lab(
     the anchors of the users registered at its premises, its variant and its
     history. A virtual lab's device gets its own virtual clock at the lab's start.
     """
-    from emulator.devices.runner import check_state_path, restore_state
     from hil.dcc.inventory import DeviceKind
     from hil.dcc.lab import Lab, LabSpec
 
@@ -112,13 +118,7 @@ def device_from_lab(
     for built in lab.premises:
         device = built.devices.get(bytes(address))
         if device is not None:
-            path = Path(state_file) if state_file else None
-            resumed = False
-            if path is not None:
-                check_state_path(path)
-                if path.exists():
-                    restore_state(device, path)
-                    resumed = True
+            path, resumed = _resume(device, state_file)
             return device, built.chf.eui, built.gpf.eui, path, resumed
     raise StartupError(f"--lab {lab_file}: no emulated device {address} in the lab")
 

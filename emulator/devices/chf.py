@@ -351,7 +351,16 @@ def _restore_pairs(argument: Data) -> tuple[bytes, list[tuple[Eui64, bytes]]] | 
     if not isinstance(argument, Structure) or len(argument.items) != 2:
         return None
     pan, rows = argument.items
-    if not isinstance(pan, OctetString) or len(pan.value) != 8 or not isinstance(rows, Array):
+    if not isinstance(pan, OctetString) or len(pan.value) != 8:
+        return None
+    pairs = device_log_rows(rows)
+    return None if pairs is None else (pan.value, pairs)
+
+
+def device_log_rows(rows: Data) -> list[tuple[Eui64, bytes]] | None:
+    """The (EUI-64, link key hash) rows of a Device Log as `_log_structure` writes them and
+    CCS03 restores them; None for anything else (the DCC's backups read CS14 with it)."""
+    if not isinstance(rows, Array):
         return None
     pairs: list[tuple[Eui64, bytes]] = []
     for row in rows.items:
@@ -363,4 +372,4 @@ def _restore_pairs(argument: Data) -> tuple[bytes, list[tuple[Eui64, bytes]]] | 
         if not isinstance(key_hash, OctetString):
             return None
         pairs.append((Eui64(eui.value), key_hash.value))
-    return pan.value, pairs
+    return pairs

@@ -43,8 +43,28 @@ def free_port(host: str = LOCALHOST) -> int:
 
 
 class _Broker:
+    """A broker for tests and labs: `start` and `stop` it, or use it as a context manager."""
+
     host: str
     port: int
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     @property
     def url(self) -> str:
@@ -70,7 +90,7 @@ class EmbeddedBroker(_Broker):
         self.port = port
         self._broker: Any = None
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         from emulator.han._amqtt import IndexedBroker
 
         config = {
@@ -91,14 +111,8 @@ class EmbeddedBroker(_Broker):
             # amqtt has no public accessor for the bound address (checked against 0.12).
             server = broker._servers["default"].instance
             self.port = int(server.sockets[0].getsockname()[1])
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def stop(self) -> None:
         broker, self._broker = self._broker, None
         if broker is not None:
             await broker.shutdown()
@@ -166,13 +180,13 @@ class MosquittoBroker(_Broker):
         self._log: Any = None
         self._config: str | None = None
 
-    async def __aenter__(self) -> Self:
+    async def start(self) -> None:
         binary = self.binary or find_mosquitto()
         if binary is None:
             raise LinkError("mosquitto not found (Debian: apt-get install mosquitto)")
         if self.port == 0:
             self.port = free_port(self.host)
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _stop)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
         fd, self._config = tempfile.mkstemp(prefix="smets-mosquitto-", suffix=".conf")
         with os.fdopen(fd, "w") as config:
             config.write(
@@ -189,9 +203,8 @@ class MosquittoBroker(_Broker):
         try:
             await self._wait_ready()
         except BaseException:
-            await self._stop()
+            await self.stop()
             raise
-        return self
 
     async def _wait_ready(self) -> None:
         process = self._process
@@ -222,7 +235,7 @@ class MosquittoBroker(_Broker):
         text: str = self._log.read().decode(errors="replace")
         return text.strip()[-2000:]
 
-    async def _stop(self) -> None:
+    async def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
             process.terminate()
@@ -238,14 +251,6 @@ class MosquittoBroker(_Broker):
             with contextlib.suppress(OSError):
                 os.unlink(self._config)
             self._config = None
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stop()
 
     def __repr__(self) -> str:
         return f"<MosquittoBroker {self.url}>"
@@ -274,7 +279,7 @@ class RestartableBroker(_Broker):
         broker = (
             EmbeddedBroker(self.port) if self.kind == "embedded" else MosquittoBroker(self.port)
         )
-        await broker.__aenter__()
+        await broker.start()
         self._running = broker
 
     async def stop(self) -> None:
@@ -283,7 +288,7 @@ class RestartableBroker(_Broker):
         if isinstance(broker, EmbeddedBroker):
             await broker.crash()
         elif broker is not None:
-            await broker.__aexit__(None, None, None)
+            await broker.stop()
 
     async def restart(self, down_s: float = 0.0) -> None:
         """Stop, stay down `down_s` seconds, start again on the same port."""
@@ -291,18 +296,6 @@ class RestartableBroker(_Broker):
         await asyncio.sleep(down_s)
         await self.start()
         self.restarts += 1
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def __repr__(self) -> str:
         return f"<RestartableBroker {self.kind} {self.url}>"

@@ -315,28 +315,11 @@ class Link(ABC):
 
     async def send(self, env: Envelope) -> None:
         """Encode and transmit one envelope (through the manipulator, if any)."""
-        if not self._opened:
-            await self.open()
-        if self._closed:
-            raise LinkClosed(f"{self.url}: link is closed")
+        await self._usable()
         raw = env.encode()
         if self.trace is not None:
             self.trace(SEND, raw)
-        chunks = [raw] if self.manipulator is None else self.manipulator(raw)
-        try:
-            if self.send_timeout is None:
-                for chunk in chunks:
-                    await self._send(chunk)
-            else:
-                async with asyncio.timeout(self.send_timeout):
-                    for chunk in chunks:
-                        await self._send(chunk)
-        except EmulatorError:
-            raise
-        except TimeoutError:
-            raise LinkTimeout(f"{self.url}: send took over {self.send_timeout} s") from None
-        except Exception as exc:
-            raise LinkError(f"{self.url}: send failed: {exc}") from exc
+        await self._transmit([raw] if self.manipulator is None else self.manipulator(raw))
         self.counters.sent += 1
 
     async def send_raw(self, raw: bytes) -> None:
@@ -345,16 +328,27 @@ class Link(ABC):
         A fault injector releases through it what its manipulator held back
         (a delayed or reordered envelope was traced and counted when first sent).
         """
+        await self._usable()
+        await self._transmit([raw])
+
+    async def _usable(self) -> None:
+        """Open on first use; a closed link refuses."""
         if not self._opened:
             await self.open()
         if self._closed:
             raise LinkClosed(f"{self.url}: link is closed")
+
+    async def _transmit(self, chunks: list[bytes]) -> None:
+        """Hand `chunks` to the transport within `send_timeout`; whatever the transport
+        raises becomes a link error, so callers handle one family."""
         try:
             if self.send_timeout is None:
-                await self._send(raw)
+                for chunk in chunks:
+                    await self._send(chunk)
             else:
                 async with asyncio.timeout(self.send_timeout):
-                    await self._send(raw)
+                    for chunk in chunks:
+                        await self._send(chunk)
         except EmulatorError:
             raise
         except TimeoutError:
@@ -371,10 +365,7 @@ class Link(ABC):
         """
         if timeout is None:
             timeout = self.timeout
-        if not self._opened:
-            await self.open()
-        if self._closed:
-            raise LinkClosed(f"{self.url}: link is closed")
+        await self._usable()
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         while True:
             try:

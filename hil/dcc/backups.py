@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from emulator.devices.chf import device_log_rows
 from emulator.errors import GbcsError
 from emulator.gbcs.asn1 import DerConstructed, DerInteger, DerOctetString
 from emulator.gbcs.dlms.apdu import DataNotification
-from emulator.gbcs.dlms.axdr import Array, OctetString, Structure
+from emulator.gbcs.dlms.axdr import Structure
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import GbcsMessage
 from emulator.gbcs.payload import decode_message_payload
@@ -69,20 +70,7 @@ def _chf_log(tree: object) -> list[tuple[Eui64, bytes]] | None:
     logged = body.items[-1]
     if not isinstance(logged, Structure) or not logged.items:
         return None
-    rows = logged.items[-1]
-    if not isinstance(rows, Array):
-        return None
-    found: list[tuple[Eui64, bytes]] = []
-    for row in rows.items:
-        if not isinstance(row, Structure) or len(row.items) != 2:
-            return None
-        eui, key_hash = row.items
-        if not isinstance(eui, OctetString) or len(eui.value) != 8:
-            return None
-        if not isinstance(key_hash, OctetString):
-            return None
-        found.append((Eui64(eui.value), key_hash.value))
-    return found
+    return device_log_rows(logged.items[-1])
 
 
 def _gpf_log(tree: object) -> list[tuple[Eui64, int]] | None:

@@ -372,16 +372,8 @@ class DuisServer:
                 variant=request.variant,
                 dsp_body=dsp_body,
             )
-            if self.schema.validate(answer):
-                return answer
-            self.counts["dsp_body_not_schema_valid"] += 1
-            log.warning(
-                "%s: %s left out: %s",
-                request.request_id,
-                etree.QName(dsp_body).localname,
-                self.schema.error_log.last_error,
-            )
-            return self._answer(request, code)
+            left_out = etree.QName(dsp_body).localname
+            return self._validated(answer, request, code, left_out, "dsp_body_not_schema_valid")
         records = result.data if isinstance(result.data, list) else None
         if records and all(isinstance(r, dict) and "DeviceID" in r for r in records):
             for record in records:
@@ -394,14 +386,26 @@ class DuisServer:
                 variant=request.variant,
                 inventory=records,
             )
-            if self.schema.validate(answer):
-                return answer
-            self.counts["inventory_not_schema_valid"] += 1
-            log.warning(
-                "%s: inventory records left out: %s",
-                request.request_id,
-                self.schema.error_log.last_error,
+            return self._validated(
+                answer, request, code, "inventory records", "inventory_not_schema_valid"
             )
+        return self._answer(request, code)
+
+    def _validated(
+        self, answer: etree._Element, request: DuisRequest, code: str, left_out: str, reason: str
+    ) -> etree._Element:
+        """`answer` if the schema takes it, else the bare answer with `code`: a body we built
+        wrong must not turn a served request into an invalid response, and is counted
+        under `reason` and logged, never dropped silently."""
+        if self.schema.validate(answer):
+            return answer
+        self.counts[reason] += 1
+        log.warning(
+            "%s: %s left out: %s",
+            request.request_id,
+            left_out,
+            self.schema.error_log.last_error,
+        )
         return self._answer(request, code)
 
     def _keep_schedule_bodies(self, request: DuisRequest, data: object) -> None:
@@ -447,9 +451,8 @@ class DuisServer:
             body = _refusal_body(refused.reason, request)
             if body is not None:
                 answer = self._answer(request, code, dsp_body=body)
-                if self.schema.validate(answer):
-                    return answer
-                self.counts["dsp_body_not_schema_valid"] += 1
+                left_out = etree.QName(body).localname
+                return self._validated(answer, request, code, left_out, "dsp_body_not_schema_valid")
             return self._answer(request, code)
         code = codes.duis_code(refused.reason)
         request_id, reference, variant = _header_of(data)

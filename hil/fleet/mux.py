@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import secrets
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -37,8 +36,9 @@ from emulator.errors import LinkClosed, LinkError
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import BROADCAST
 from emulator.han.link import BACKENDS, EuiLike, Inbox, Link, peek_destination
-from emulator.han.mqtt import OFFLINE, ONLINE, han_topic, parse_mqtt_url, status_topic
+from emulator.han.mqtt import OFFLINE, ONLINE, han_topic, redact, status_topic
 from hil.fleet import wire
+from hil.fleet.redial import RECONNECT_DELAYS, Redialing
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +48,27 @@ BACKENDS.setdefault(SCHEME, "hil.fleet.mux:MuxLink")
 _MUXES: dict[str, Mux] = {}
 
 
-#: Seconds before each attempt to connect again after the broker connection drops.
-RECONNECT_DELAYS: Final = (0.1, 0.5, 1.0, 2.0, 4.0)
 #: Topics per SUBSCRIBE when subscribing everything again after a reconnect.
 RESUBSCRIBE_BATCH: Final = 200
+#: Attempts to connect again after one drop before the links are closed.
+RECONNECT_ATTEMPTS: Final = len(RECONNECT_DELAYS)
 #: Seconds of MQTT keepalive: a broker silent 1.5x this long is a lost connection.
 KEEPALIVE_S: Final = 30
 
 
-class Mux:
+class Mux(Redialing):
     """One broker connection shared by many links; messages routed to inboxes by topic.
 
     The connection is `hil.fleet.wire`'s lean client: a received envelope goes
     from the socket to its inboxes in one callback. When the connection drops
     (a broker restart, a session the broker ended), the mux connects again
-    (`RECONNECT_DELAYS`), subscribes every routed topic again and keeps its
-    links open; a publish caught by the drop is sent once more on the new
-    connection (`retried`). A repeated envelope is harmless: devices refuse a
-    replayed counter and the hub matches one response per request. Envelopes
-    the broker had for us while we were away are lost (clean sessions): those
-    requests time out and are counted as failed. Only when every attempt fails
-    are the links closed.
+    (`hil.fleet.redial`, at most `RECONNECT_ATTEMPTS` times), subscribes every
+    routed topic again and keeps its links open; a publish caught by the drop
+    is sent once more on the new connection (`retried`). A repeated envelope is
+    harmless: devices refuse a replayed counter and the hub matches one
+    response per request. Envelopes the broker had for us while we were away
+    are lost (clean sessions): those requests time out and are counted as
+    failed. Only when every attempt fails are the links closed.
     """
 
     def __init__(
@@ -78,12 +78,18 @@ class Mux:
         will: wire.Will | None = None,
         keepalive: float = KEEPALIVE_S,
     ) -> None:
-        self.broker = broker
+        #: `will` is published by the broker (retained) when this connection ends
+        #: unannounced; ``online`` goes to the same topic on every connect.
+        super().__init__(
+            broker,
+            "mux",
+            f"{redact(broker)}: mux",
+            will=will,
+            keepalive=keepalive,
+            timeout=30.0,
+            attempts=RECONNECT_ATTEMPTS,
+        )
         self.qos = qos
-        #: Published by the broker (retained) when this connection ends unannounced;
-        #: ``online`` goes to the same topic on every connect.
-        self.will = will
-        self.keepalive = keepalive
         #: The last retained status published per status topic, published again after a
         #: reconnect (a restarted broker may have forgotten retained messages).
         self._presence: dict[str, bytes] = {}
@@ -91,58 +97,49 @@ class Mux:
         #: The topics each inbox is routed from (closing 1,000 links is not quadratic).
         self._topics_of: dict[Inbox, list[str]] = {}
         self.dropped = 0
-        self.reconnects = 0
-        self.retried = 0
-        self._client: wire.LeanClient | None = None
-        self._generation = 0
-        self._ready = asyncio.Event()
-        self._reconnecting: asyncio.Task[None] | None = None
         self._later: asyncio.Task[None] | None = None
-        self._closed = False
-
-    async def open(self) -> None:
-        client = await self._dial()
-        await self._announce(client)
-        self._client = client
-        self._ready.set()
 
     async def _announce(self, client: wire.LeanClient) -> None:
         """``online`` on the will's topic: cleared by the will when this connection dies."""
         if self.will is not None:
             await client.publish(self.will.topic, ONLINE, 1, retain=True)
 
-    async def _dial(self) -> wire.LeanClient:
-        target = parse_mqtt_url(self.broker)
-        self._generation += 1
-        generation = self._generation
-        return await wire.connect(
-            target.host,
-            target.port,
-            f"smets-fleet-mux-{secrets.token_hex(4)}",
-            self._deliver,
-            lambda exc: self._lost(generation, exc),
-            keepalive=self.keepalive,
-            timeout=30.0,
-            username=target.username,
-            password=target.password,
-            will=self.will,
-        )
+    async def _restore(self, client: wire.LeanClient) -> None:
+        """Subscribe every routed topic and republish every status (none yet on `open`)."""
+        topics = list(self.routes)
+        for at in range(0, len(topics), RESUBSCRIBE_BATCH):
+            batch = topics[at : at + RESUBSCRIBE_BATCH]
+            await client.subscribe([(t, self.qos) for t in batch])
+        await self._announce(client)
+        presence = list(self._presence.items())
+        for at in range(0, len(presence), RESUBSCRIBE_BATCH):
+            await asyncio.gather(
+                *(
+                    client.publish(status, value, 1, retain=True)
+                    for status, value in presence[at : at + RESUBSCRIBE_BATCH]
+                )
+            )
+
+    async def _resumed(self, client: wire.LeanClient) -> None:
+        if self.will is not None:
+            self._later = asyncio.create_task(self._announce_later(client))
+
+    def _gave_up(self, cause: BaseException) -> None:
+        self._close_inboxes(LinkClosed(f"{self.broker}: broker connection lost: {cause}"))
+
+    async def _last_words(self, client: wire.LeanClient) -> None:
+        if self.will is not None:  # a clean close says what the will would have said
+            with contextlib.suppress(LinkError, TimeoutError):
+                await asyncio.wait_for(
+                    client.publish(self.will.topic, self.will.payload, 1, retain=True), 5.0
+                )
 
     async def close(self) -> None:
-        self._closed = True
-        for task in (self._reconnecting, self._later):
-            if task is not None:
-                task.cancel()
-                await asyncio.wait({task})
-        self._reconnecting = self._later = None
-        client, self._client = self._client, None
-        if client is not None:
-            if self.will is not None:  # a clean close says what the will would have said
-                with contextlib.suppress(LinkError, TimeoutError):
-                    await asyncio.wait_for(
-                        client.publish(self.will.topic, self.will.payload, 1, retain=True), 5.0
-                    )
-            await client.close()
+        await super().close()
+        later, self._later = self._later, None
+        if later is not None:
+            later.cancel()
+            await asyncio.wait({later})
         self._close_inboxes(LinkClosed(f"{self.broker}: mux closed"))
 
     def _close_inboxes(self, error: LinkClosed) -> None:
@@ -161,55 +158,6 @@ class Mux:
             if not inbox.put(payload):
                 self.dropped += 1
 
-    def _lost(self, generation: int, exc: BaseException | None) -> None:
-        if generation != self._generation or exc is None or self._closed:
-            return  # an earlier connection, or our own close
-        self._client = None
-        self._ready.clear()
-        log.warning("%s: mux lost the broker (%s); connecting again", self.broker, exc)
-        self._reconnecting = asyncio.create_task(self._reconnect(exc))
-
-    async def _reconnect(self, cause: BaseException) -> None:
-        for attempt, delay in enumerate(RECONNECT_DELAYS, start=1):
-            await asyncio.sleep(delay)
-            client: wire.LeanClient | None = None
-            try:
-                client = await self._dial()
-                topics = list(self.routes)
-                for at in range(0, len(topics), RESUBSCRIBE_BATCH):
-                    batch = topics[at : at + RESUBSCRIBE_BATCH]
-                    await client.subscribe([(t, self.qos) for t in batch])
-                await self._announce(client)
-                presence = list(self._presence.items())
-                for at in range(0, len(presence), RESUBSCRIBE_BATCH):
-                    await asyncio.gather(
-                        *(
-                            client.publish(status, value, 1, retain=True)
-                            for status, value in presence[at : at + RESUBSCRIBE_BATCH]
-                        )
-                    )
-            except LinkError as exc:
-                log.warning("%s: mux reconnect %d failed: %s", self.broker, attempt, exc)
-                if client is not None:
-                    await client.close()
-                continue
-            self._client = client
-            self.reconnects += 1
-            self._ready.set()
-            if self.will is not None:
-                self._later = asyncio.create_task(self._announce_later(client))
-            log.warning(
-                "%s: mux connected again (attempt %d), %d topics subscribed again",
-                self.broker,
-                attempt,
-                len(topics),
-            )
-            return
-        log.error("%s: mux gave up reconnecting after %s", self.broker, cause)
-        self._closed = True
-        self._ready.set()  # wake waiting publishers: they find no connection and fail
-        self._close_inboxes(LinkClosed(f"{self.broker}: broker connection lost: {cause}"))
-
     async def _announce_later(self, client: wire.LeanClient) -> None:
         """Say ``online`` again once the broker has surely dropped the connection we left.
 
@@ -222,13 +170,6 @@ class Mux:
             with contextlib.suppress(LinkError):
                 await self._announce(client)
 
-    async def _connected(self) -> wire.LeanClient:
-        if self._client is None and not self._closed and self._reconnecting is not None:
-            await self._ready.wait()
-        if self._client is None:
-            raise LinkClosed(f"{self.broker}: mux is not connected")
-        return self._client
-
     async def subscribe(self, topics: Iterable[str], inbox: Inbox) -> None:
         new = []
         for topic in topics:
@@ -239,7 +180,7 @@ class Mux:
                 inboxes.append(inbox)
                 self._topics_of.setdefault(inbox, []).append(topic)
         if new:
-            client = await self._connected()
+            client = await self._connected(None)
             granted = await client.subscribe([(t, self.qos) for t in new])
             refused = [t for t, code in zip(new, granted, strict=False) if code >= 0x80]
             if refused:
@@ -253,20 +194,7 @@ class Mux:
 
     async def publish(self, topic: str, raw: bytes, *, retain: bool = False) -> None:
         """Publish at the mux's QoS; once more if the connection drops under it."""
-        client = self._client or await self._connected()
-        qos = 1 if retain else self.qos
-        try:
-            await client.publish(topic, raw, qos, retain)
-        except LinkClosed:
-            if self._closed:
-                raise
-            self.retried += 1
-            log.info("%s: publish on %s caught by a reconnect, sent again", self.broker, topic)
-            for _ in range(100):  # its connection_lost may still be on the loop's queue
-                if self._client is not client:
-                    break
-                await asyncio.sleep(0.01)
-            await (await self._connected()).publish(topic, raw, qos, retain)
+        await self._publish(topic, raw, 1 if retain else self.qos, retain, None)
 
     async def presence(self, lab: str, eui: Eui64, status: bytes) -> None:
         """Retained online/offline of one address, QoS 1, as `MqttLink` publishes it."""

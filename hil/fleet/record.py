@@ -49,7 +49,6 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.security import MessageSecurity
 from emulator.han.memory import MemoryMedium
-from emulator.hub import ResponseTimeout
 from emulator.pki.keystore import KeyUsage
 from emulator.premises import lab_pki
 from hil.errors import HilError
@@ -241,11 +240,9 @@ async def replay_one(premises: FleetPremises, hub: Any, recording: Recording, mi
     async with premises.lock:
         entry = recording.commands[premises.cursor % len(recording.commands)]
         premises.cursor += 1
-        premises.sent += 1
         kind = f"replay 0x{decode_message(entry.command).message_code:04X}"
-        premises.kinds.append(kind)
-        started = time.perf_counter()
-        try:
+
+        async def attempt() -> str:
             raw = retarget(
                 entry.command,
                 mapping,
@@ -256,21 +253,11 @@ async def replay_one(premises: FleetPremises, hub: Any, recording: Recording, mi
             response = await hub.send(raw, timeout=mix.timeout_s)
             code = decode_message(response).message_code
             expected = entry.expected_code
-            reason = (
-                ""
-                if expected is None or code == expected
-                else f"response code 0x{code:04X}, recorded 0x{expected:04X}"
-            )
-        except ResponseTimeout:
-            reason = "timeout"
-        except Exception as exc:  # counted and reported, the replay goes on
-            reason = f"{type(exc).__name__}: {exc}"
-        latency = time.perf_counter() - started
-        if reason:
-            premises.failed += 1
-        else:
-            premises.ok += 1
-        return Outcome(kind, not reason, latency, reason)
+            if expected is None or code == expected:
+                return ""
+            return f"response code 0x{code:04X}, recorded 0x{expected:04X}"
+
+        return await premises.measured(kind, attempt)
 
 
 class Sniffer:

@@ -15,6 +15,7 @@ import gc
 import json
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -174,25 +175,35 @@ class FleetPremises:
         """Send the premises' next request; one at a time so counters arrive in order."""
         async with self.lock:
             kind = next_kind(self.rng, mix)
-            self.kinds.append(kind)
-            self.sent += 1
-            started = time.perf_counter()
-            try:
+
+            async def attempt() -> str:
                 params: dict[str, Any] = {"partner": self.ppmid} if kind == "join" else {}
                 command = self.sender.command(KINDS[kind].variant, self.esme, **params)
                 raw = await hub.send(command.encode(), timeout=mix.timeout_s)
                 code = decode_message(raw).message_code
-                reason = "" if code == command.message_code else f"response code 0x{code:04X}"
-            except ResponseTimeout:
-                reason = "timeout"
-            except Exception as exc:  # counted and reported: a fleet never stops on one request
-                reason = f"{type(exc).__name__}: {exc}"
-            latency = time.perf_counter() - started
-            if reason:
-                self.failed += 1
-            else:
-                self.ok += 1
-            return Outcome(kind, not reason, latency, reason)
+                return "" if code == command.message_code else f"response code 0x{code:04X}"
+
+            return await self.measured(kind, attempt)
+
+    async def measured(self, kind: str, attempt: Callable[[], Awaitable[str]]) -> Outcome:
+        """One request of `kind`, timed and counted: `attempt` returns why it failed ("" when
+        it did not); a timeout or any error is a failure too, since a fleet never stops on
+        one request (the caller holds `lock`)."""
+        self.kinds.append(kind)
+        self.sent += 1
+        started = time.perf_counter()
+        try:
+            reason = await attempt()
+        except ResponseTimeout:
+            reason = "timeout"
+        except Exception as exc:  # counted and reported
+            reason = f"{type(exc).__name__}: {exc}"
+        latency = time.perf_counter() - started
+        if reason:
+            self.failed += 1
+        else:
+            self.ok += 1
+        return Outcome(kind, not reason, latency, reason)
 
     def summary(self) -> dict[str, Any]:
         # The first kinds sent: two runs with one seed can be compared premises by premises.

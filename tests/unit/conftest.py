@@ -2,19 +2,22 @@
 
 One deterministic test PKI for the whole session (seed "unit"): a supplier, the
 Access Control Broker and one device, plus the `MessageSecurity` that signs and
-MACs with them. Nothing here reads files outside the repository.
+MACs with them, and the broker that restart drills restart. Nothing here reads
+files outside the repository.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
+from broker_support import skip_without_mosquitto
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.security import MessageSecurity
+from emulator.han.broker import RestartableBroker
 from emulator.pki.testpki import Party, RemotePartyRole, TestPki
 
 SUPPLIER = Eui64("90-B3-D5-1F-30-01-00-00")
@@ -77,3 +80,13 @@ def time_limit() -> Callable[[float], contextlib.AbstractContextManager[None]]:
     regression fails the test instead of stalling the suite.
     """
     return _time_limit
+
+
+@pytest.fixture(params=["embedded", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
+async def restartable(request: pytest.FixtureRequest) -> AsyncIterator[RestartableBroker]:
+    """A broker the test can restart on the same port (the HAN links' and the fleet's
+    reconnect tests): amqtt, and mosquitto where installed."""
+    if request.param == "mosquitto":
+        skip_without_mosquitto(request.config)
+    async with RestartableBroker(request.param) as broker:
+        yield broker

@@ -5,12 +5,12 @@ to the device's suppliers; what does not decode is counted and logged."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as _dt
 import logging
 
 import pytest
+from lab_support import dcc_of, settle
 
 from emulator.devices.alerts import dlms_alert
 from emulator.gbcs import builder
@@ -20,25 +20,14 @@ from emulator.gbcs.frame import GbcsMessage, decode_message
 from emulator.gbcs.zcl.gbz import FutureDatedGbzOutcome, GbzAlert, encode_gbz_alert
 from hil.dcc.lab import Lab
 from hil.dcc.requests import Result
-from hil.dcc.service import Dcc
 
 FUTURE_DATED_DLMS = 0x00CC
 FUTURE_DATED_GBZ = 0x00CD
 GENERIC_CRITICAL = 0x1000
 
 
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
-
-
-async def _settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 async def _future_dated(lab: Lab, variant: str, device: str) -> tuple[Result, GbcsMessage]:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     when = lab.clock.now() + _dt.timedelta(hours=1)
     result = dcc.submit(
         variant, as_user="supplier", target=lab.eui(device), params={"execution_time": when}
@@ -62,10 +51,10 @@ def _names(command: GbcsMessage) -> OctetString:
 
 async def test_future_dated_outcome_alert_is_matched(lab: Lab) -> None:
     """The ESME runs a future-dated price change and says so (0x00CC, DLMS)."""
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     result, command = await _future_dated(lab, "1.2.1", "ESME")
     await lab.run_for(2 * 3600)
-    await _settle()
+    await settle(5)
     matched = [a for a in dcc.alerts if a.request_id == result.request_id]
     assert matched and {a.message_code for a in matched} == {FUTURE_DATED_DLMS}
     assert matched[0].device == command.recipient and matched[0].users == ["supplier"]
@@ -75,7 +64,7 @@ async def test_future_dated_outcome_alert_is_matched(lab: Lab) -> None:
 
 async def test_gbz_future_dated_outcome_alert_is_matched(lab: Lab) -> None:
     """The GBZ form (0x00CD) names the command in the body after the alert header."""
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     result, command = await _future_dated(lab, "1.2.1", "GSME")
     outcome = FutureDatedGbzOutcome(command.message_code, command.counter, 0x0700, 0x09, 0x05)
     body = GbzAlert(0x8F66, 0, 1, outcome, body_kind="future_dated_outcome")
@@ -90,7 +79,7 @@ async def test_gbz_future_dated_outcome_alert_is_matched(lab: Lab) -> None:
 
 
 async def test_alert_from_another_device_with_the_same_counter_is_not_matched(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     result, command = await _future_dated(lab, "1.2.1", "ESME")
     other = lab.eui("CHF")
     when = lab.clock.now()
@@ -107,7 +96,7 @@ async def test_alert_from_another_device_with_the_same_counter_is_not_matched(la
 
 
 async def test_alert_naming_another_message_code_is_not_matched(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     _, command = await _future_dated(lab, "1.2.1", "ESME")
     detail = (command.message_code + 1).to_bytes(2, "big") + command.counter.to_bytes(8, "big")
     body = dlms_alert(9, 0x8F66, lab.clock.now(), OctetString(detail)).encode()
@@ -126,7 +115,7 @@ async def test_alert_naming_another_message_code_is_not_matched(lab: Lab) -> Non
 async def test_undecodable_alert_is_counted_and_logged(
     lab: Lab, caplog: pytest.LogCaptureFixture, raw: bytes | None, why: str
 ) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     if raw is None:
         body = dlms_alert(9, 0x8F66, lab.clock.now()).encode()
         raw = _alert(lab.eui("ESME"), Eui64("90-B3-D5-1F-30-01-00-00"), FUTURE_DATED_DLMS, body)

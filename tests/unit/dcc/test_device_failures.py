@@ -10,6 +10,8 @@ change the inventory, the same request without the cause shows that it does.
 
 from __future__ import annotations
 
+from lab_support import dcc_of
+
 from emulator.devices.base import Device, DeviceType
 from emulator.devices.esme import Esme
 from emulator.devices.gsme import Gsme
@@ -19,14 +21,8 @@ from emulator.pki.keystore import KeyUsage
 from hil.dcc.inventory import SmiStatus
 from hil.dcc.lab import Lab
 from hil.dcc.requests import RequestStatus, Result
-from hil.dcc.service import Dcc
 
 OTHER_PARTNERS = (Eui64("00-DB-12-34-56-78-90-F1"), Eui64("00-DB-12-34-56-78-90-F2"))
-
-
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
 
 
 def _device(lab: Lab, kind: DeviceType) -> Device:
@@ -56,7 +52,7 @@ def _failed_with(result: Result, code: int) -> None:
 
 
 async def test_a_join_into_a_full_device_log_fails_and_leaves_the_smi_status(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = _device(lab, DeviceType.ESME)
     ppmid = lab.eui("PPMID")
     lab.inventory.set_status(ppmid, SmiStatus.WHITELISTED, "test: not yet joined")
@@ -82,7 +78,7 @@ async def test_a_join_into_a_full_device_log_fails_and_leaves_the_smi_status(lab
 
 
 async def test_an_unjoin_of_a_partner_the_device_log_lacks_fails(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = _device(lab, DeviceType.ESME)
     ppmid = lab.eui("PPMID")
     lab.inventory.associate(esme.eui, ppmid)
@@ -100,7 +96,7 @@ async def test_an_unjoin_of_a_partner_the_device_log_lacks_fails(lab: Lab) -> No
 async def test_a_device_certificate_for_a_key_the_meter_lacks_is_refused(lab: Lab) -> None:
     """CS02d offers the key store's certificate of the meter's signing key; the meter's
     credential store no longer holds that certificate (nor a key awaiting one)."""
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = _device(lab, DeviceType.ESME)
     del esme.own_certificates[KeyUsage.DIGITAL_SIGNATURE]  # the cause
     esme.pending_keys.clear()
@@ -115,7 +111,7 @@ async def test_a_device_certificate_for_a_key_the_meter_lacks_is_refused(lab: La
 
 
 async def test_activating_an_image_with_another_hash_fails(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = _device(lab, DeviceType.ESME)
     esme.pending_image_hash, esme.pending_image_version = bytes(32), "01000009"  # the cause
     version, before = esme.firmware_version, _inventory(lab)
@@ -132,7 +128,7 @@ async def test_activating_an_image_with_another_hash_fails(lab: Lab) -> None:
 
 
 async def test_an_electricity_top_up_the_meter_refuses_fails(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = _device(lab, DeviceType.ESME)
     assert isinstance(esme, Esme)
     esme.utrn_counters = [1 << 32]  # the cause: counter 1 used
@@ -149,7 +145,7 @@ async def test_an_electricity_top_up_the_meter_refuses_fails(lab: Lab) -> None:
 
 
 async def test_a_gas_top_up_the_meter_refuses_fails(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     gsme = _device(lab, DeviceType.GSME)
     assert isinstance(gsme, Gsme)
     gsme.utrn_counters = [1 << 32]  # the cause: counter 1 used

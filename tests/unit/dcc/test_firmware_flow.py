@@ -7,6 +7,7 @@ import datetime as _dt
 from pathlib import Path
 
 import pytest
+from lab_support import dcc_of
 
 from emulator.devices.credentials import (
     ALERT_FUTURE_FAILURE,
@@ -25,21 +26,15 @@ from emulator.han.envelope import EnvelopeKind
 from emulator.hub_ota import Outcome
 from hil.dcc.lab import Lab
 from hil.dcc.requests import RequestStatus
-from hil.dcc.service import Dcc
 from hil.faults import FaultInjector
 from hil.firmware import build_image, lab_supplier
 
 IMAGES = Path(__file__).resolve().parents[3] / "firmware_images"
 
 
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
-
-
 def _listed(lab: Lab, data: bytes) -> bytes:
     """Put a test's own OTA image on the lab's CPL (as its manufacturer would have)."""
-    cpl = _dcc(lab).cpl
+    cpl = dcc_of(lab).cpl
     assert cpl is not None
     signed = ota.decode_header(data).image_type != 4
     cpl.add("smets-hil virtual", ota.decode_image(data, signed=signed).manufacturer_image_hash)
@@ -61,7 +56,7 @@ async def _outcome(lab: Lab) -> Outcome:
 
 async def _update(lab: Lab, name: str) -> str:
     data = (IMAGES / name).read_bytes()
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
     )
     assert result.ok, result.detail
@@ -70,7 +65,7 @@ async def _update(lab: Lab, name: str) -> str:
 
 
 async def _version(lab: Lab) -> str:
-    read = await _dcc(lab).request("11.2", as_user="supplier", target=lab.eui("ESME"))
+    read = await dcc_of(lab).request("11.2", as_user="supplier", target=lab.eui("ESME"))
     assert read.ok
     [version] = read.values
     return str(version.value)
@@ -83,7 +78,7 @@ async def test_update_activate_read(lab: Lab) -> None:
     assert esme.held_image == (IMAGES / "esme.ota").read_bytes()  # the real OTA file
     assert esme.pending_image_version == "01000001"  # from the OTA header
     assert await _version(lab) == "01000000"
-    done = await _dcc(lab).request(
+    done = await dcc_of(lab).request(
         "11.3", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": digest}
     )
     assert done.ok, done.detail
@@ -96,7 +91,7 @@ async def test_a_corrupted_image_is_refused_by_the_device(lab: Lab) -> None:
     built_hash = ota.image_hash(
         f"smets-hil test firmware for ESME, version {0x01000002:08X}\n".encode()
     )
-    failed = await _dcc(lab).request(
+    failed = await dcc_of(lab).request(
         "11.3", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": built_hash.hex()}
     )
     assert failed.status == RequestStatus.FAILED
@@ -108,7 +103,7 @@ async def test_a_corrupted_image_is_refused_by_the_device(lab: Lab) -> None:
 
 async def test_a_bad_signature_is_refused_by_the_device(lab: Lab) -> None:
     digest = await _update(lab, "esme-bad-signature.ota")
-    failed = await _dcc(lab).request(
+    failed = await dcc_of(lab).request(
         "11.3", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": digest}
     )
     assert failed.status == RequestStatus.FAILED
@@ -118,7 +113,7 @@ async def test_a_bad_signature_is_refused_by_the_device(lab: Lab) -> None:
 
 async def test_a_broken_ota_file_is_refused_by_11_1(lab: Lab) -> None:
     data = (IMAGES / "esme.ota").read_bytes()[:-5]
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
     )
     assert result.status == RequestStatus.FAILED and result.reason == "INVALID_PARAMETERS"
@@ -127,7 +122,7 @@ async def test_a_broken_ota_file_is_refused_by_11_1(lab: Lab) -> None:
 
 async def test_the_gsme_gets_its_image_over_its_wake_ups(lab: Lab) -> None:
     data = (IMAGES / "gsme.ota").read_bytes()
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("GSME"), params={"image": data.hex()}
     )
     assert result.ok, result.detail
@@ -155,7 +150,7 @@ async def test_a_transfer_outlives_a_link_down_fault(lab: Lab) -> None:
     assert hub is not None
     async with FaultInjector(lab, seed=7) as faults:
         handle = faults.inject({"kind": "link_down", "target": "ESME", "for": "12s"})
-        result = await _dcc(lab).request(
+        result = await dcc_of(lab).request(
             "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
         )
         assert result.ok, result.detail
@@ -178,7 +173,7 @@ async def _deliver(lab: Lab, name: str, image: str) -> bytes:
     """
     data = (IMAGES / image).read_bytes()
     variant = "11.4" if name == "PPMID" else "11.1"
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         variant, as_user="supplier", target=lab.eui(name), params={"image": data.hex()}
     )
     assert result.ok, result.detail
@@ -204,11 +199,11 @@ async def test_cs06_activates_on_the_gsme_and_the_hub(lab: Lab, name: str, image
     digest = await _deliver(lab, name, image)
     device = lab.device(name)
     assert device is not None and device.firmware_version == "01000000"
-    done = await _dcc(lab).request(
+    done = await dcc_of(lab).request(
         "11.3", as_user="supplier", target=lab.eui(name), params={"image_hash": digest}
     )
     assert done.ok, done.detail
-    read = await _dcc(lab).request("11.2", as_user="supplier", target=lab.eui(name))
+    read = await dcc_of(lab).request("11.2", as_user="supplier", target=lab.eui(name))
     assert read.ok, read.detail
     assert str(read.values[0].value) == "01000001"
     codes = device.event_log.codes()
@@ -221,13 +216,13 @@ async def test_the_ppmid_activates_on_receipt_and_raises_cs09(lab: Lab) -> None:
     ppmid = lab.device("PPMID")
     assert ppmid is not None and ppmid.firmware_version == "01000001"
     for _ in range(100):
-        if any(a.message_code == CS09 for a in _dcc(lab).alerts):
+        if any(a.message_code == CS09 for a in dcc_of(lab).alerts):
             break
         await asyncio.sleep(0.01)
-    assert any(a.message_code == CS09 and a.device == lab.eui("PPMID") for a in _dcc(lab).alerts)
-    read = await _dcc(lab).request("11.2", as_user="supplier", target=lab.eui("PPMID"))
+    assert any(a.message_code == CS09 and a.device == lab.eui("PPMID") for a in dcc_of(lab).alerts)
+    read = await dcc_of(lab).request("11.2", as_user="supplier", target=lab.eui("PPMID"))
     assert read.ok and str(read.values[0].value) == "01000001"
-    refused = await _dcc(lab).request(
+    refused = await dcc_of(lab).request(
         "11.3", as_user="supplier", target=lab.eui("PPMID"), params={"image_hash": "00" * 32}
     )
     assert refused.status == RequestStatus.REFUSED
@@ -237,22 +232,22 @@ async def test_11_4_is_the_ppmid_s_update_and_only_the_ppmid_s(lab: Lab) -> None
     """11.4 carries a PPMID image (CS05c); 11.1 does not serve a PPMID, 11.4 no meter."""
     ppmid_image = (IMAGES / "ppmid.ota").read_bytes().hex()
     esme_image = (IMAGES / "esme.ota").read_bytes().hex()
-    via_11_1 = await _dcc(lab).request(
+    via_11_1 = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("PPMID"), params={"image": ppmid_image}
     )
     assert via_11_1.status == RequestStatus.REFUSED
     assert via_11_1.reason == "DEVICE_TYPE_NOT_APPLICABLE"
-    to_meter = await _dcc(lab).request(
+    to_meter = await dcc_of(lab).request(
         "11.4", as_user="supplier", target=lab.eui("ESME"), params={"image": esme_image}
     )
     assert to_meter.status == RequestStatus.REFUSED
     assert to_meter.reason == "DEVICE_TYPE_NOT_APPLICABLE"
-    by_operator = await _dcc(lab).request(
+    by_operator = await dcc_of(lab).request(
         "11.4", as_user="dno", target=lab.eui("PPMID"), params={"image": ppmid_image}
     )
     assert by_operator.status == RequestStatus.REFUSED
     assert by_operator.reason == "ROLE_NOT_ELIGIBLE"
-    sent = await _dcc(lab).request(
+    sent = await dcc_of(lab).request(
         "11.4", as_user="supplier", target=lab.eui("PPMID"), params={"image": ppmid_image}
     )
     assert sent.ok, sent.detail
@@ -264,7 +259,7 @@ async def test_future_dated_activation_runs_at_its_time(lab: Lab) -> None:
     esme = lab.device("ESME")
     assert esme is not None
     when = lab.clock.now() + _dt.timedelta(hours=2)
-    queued = await _dcc(lab).request(
+    queued = await dcc_of(lab).request(
         "11.3",
         as_user="supplier",
         target=lab.eui("ESME"),
@@ -283,7 +278,7 @@ async def test_a_cancelled_future_dated_activation_never_runs(lab: Lab) -> None:
     esme = lab.device("ESME")
     assert esme is not None
     when = lab.clock.now() + _dt.timedelta(hours=2)
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     queued = await dcc.request(
         "11.3",
         as_user="supplier",
@@ -309,7 +304,7 @@ async def test_a_cancelled_future_dated_activation_never_runs(lab: Lab) -> None:
 def _outcome_alerts(lab: Lab, name: str) -> list[int]:
     """Alert codes of the future-dated CS06 outcomes (0x00CA) `name` raised."""
     found = []
-    for alert in _dcc(lab).alerts:
+    for alert in dcc_of(lab).alerts:
         if alert.message_code == FIRMWARE_ACTIVATION_ALERT and alert.device == lab.eui(name):
             tree = decode_message_payload(decode_message(alert.raw)).tree
             assert isinstance(tree, DerConstructed) and isinstance(tree.items[0], DerInteger)
@@ -327,14 +322,14 @@ async def test_a_future_dated_activation_sent_before_the_transfer_ends(lab: Lab)
         body, manufacturer=1, image_type=2, version=0x01000007, signer=signer, hardware=(1, 1)
     )
     _listed(lab, data)
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("GSME"), params={"image": data.hex()}
     )
     assert result.ok, result.detail
     gsme = lab.device("GSME")
     assert gsme is not None
     when = lab.clock.now().replace(microsecond=0) + _dt.timedelta(hours=4)
-    queued = await _dcc(lab).request(
+    queued = await dcc_of(lab).request(
         "11.3",
         as_user="supplier",
         target=lab.eui("GSME"),
@@ -370,13 +365,13 @@ async def test_a_future_dated_activation_whose_image_never_came_fails(lab: Lab) 
     hub.ota.retry = 0  # no re-offer: the transfer waits
     hub.link.manipulator = lambda raw: [] if raw[1] == EnvelopeKind.OTA_BLOCK else [raw]
     data = (IMAGES / "esme.ota").read_bytes()
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
     )
     assert result.ok, result.detail
     when = lab.clock.now().replace(microsecond=0) + _dt.timedelta(hours=1)
     digest = ota.decode_image(data).manufacturer_image_hash.hex()
-    queued = await _dcc(lab).request(
+    queued = await dcc_of(lab).request(
         "11.3",
         as_user="supplier",
         target=lab.eui("ESME"),
@@ -400,7 +395,7 @@ async def test_an_image_not_on_the_cpl_is_refused_by_the_dcc(lab: Lab) -> None:
         b"not listed", manufacturer=1, image_type=1, version=0x01000009, signer=signer,
         hardware=(1, 1),
     )  # fmt: skip
-    refused = await _dcc(lab).request(
+    refused = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
     )
     assert refused.status == RequestStatus.FAILED and refused.reason == "FIRMWARE_NOT_ON_CPL"
@@ -409,7 +404,7 @@ async def test_an_image_not_on_the_cpl_is_refused_by_the_dcc(lab: Lab) -> None:
     hub = lab.premises[0].hub
     assert hub is not None and not hub.ota.transfers and not hub.ota.outcomes
     _listed(lab, data)  # listed: the same request goes through
-    sent = await _dcc(lab).request(
+    sent = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": data.hex()}
     )
     assert sent.ok, sent.detail
@@ -420,7 +415,7 @@ async def test_an_image_of_another_image_type_is_discarded_by_the_hub(lab: Lab) 
     """An ESME image (image type 1) for the GSME (2): the hub moves nothing and reports
     CCS08 image discarded (response code 1); the meter holds nothing."""
     data = (IMAGES / "esme.ota").read_bytes()
-    sent = await _dcc(lab).request(
+    sent = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("GSME"), params={"image": data.hex()}
     )
     assert sent.ok, sent.detail  # on the CPL for the model: the DCC sends it on
@@ -440,7 +435,7 @@ async def test_the_hub_does_not_check_the_supplier_signature(lab: Lab) -> None:
     digest = await _update(lab, "esme-bad-signature.ota")
     esme = lab.device("ESME")
     assert esme is not None and esme.held_image is not None
-    failed = await _dcc(lab).request(
+    failed = await dcc_of(lab).request(
         "11.3", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": digest}
     )
     assert failed.outcome is not None and failed.outcome.device_code == 3

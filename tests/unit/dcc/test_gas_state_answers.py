@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from lab_support import dcc_of
+
 from emulator.devices.base import DeviceType
 from emulator.devices.gsme import Gsme
 from emulator.devices.zcl_model import PREPAYMENT
@@ -17,12 +19,6 @@ from emulator.gbcs.payload import decode_message_payload
 from emulator.gbcs.zcl.gbz import GbzPayload
 from hil.dcc.lab import Lab
 from hil.dcc.requests import Result
-from hil.dcc.service import Dcc
-
-
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
 
 
 def _answers(result: Result, name: str) -> list[dict[str, Any]]:
@@ -33,7 +29,7 @@ def _answers(result: Result, name: str) -> list[dict[str, Any]]:
 
 
 async def _event_configuration(lab: Lab, event_id: int) -> dict[int, int]:
-    read = await _dcc(lab).request(
+    read = await dcc_of(lab).request(
         "6.2.10", as_user="supplier", target=lab.eui("GSME"), params={"event_id": event_id}
     )
     (report,) = _answers(read, "report_event_configuration")
@@ -41,7 +37,7 @@ async def _event_configuration(lab: Lab, event_id: int) -> dict[int, int]:
 
 
 async def test_read_event_configuration_returns_what_gcs20_set(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     before = await _event_configuration(lab, 0x81AA)
     for setting in (0x4B, 0x08):
         configured = await dcc.request(
@@ -63,13 +59,13 @@ async def test_read_event_configuration_returns_what_gcs20_set(lab: Lab) -> None
 
 
 async def _current_price(lab: Lab) -> dict[str, Any]:
-    read = await _dcc(lab).request("4.11.1", as_user="supplier", target=lab.eui("GSME"))
+    read = await dcc_of(lab).request("4.11.1", as_user="supplier", target=lab.eui("GSME"))
     (price,) = _answers(read, "publish_price")
     return price
 
 
 async def test_current_price_reflects_the_published_tariff(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     for tier, trailing, prices in (
         (3, 0x30, (1111, 2222, 3333, 4444)),
         (2, 0x50, (50, 60, 70, 80)),
@@ -100,7 +96,7 @@ async def test_debts_are_held_by_type_and_snapshotted(lab: Lab) -> None:
     prepayment snapshot hold what was set, not zeros."""
     gsme = lab.premises[0].device(DeviceType.GSME)
     assert isinstance(gsme, Gsme)
-    changed = await _dcc(lab).request(
+    changed = await dcc_of(lab).request(
         "2.3",
         as_user="supplier",
         target=gsme.eui,
@@ -121,7 +117,7 @@ async def test_debts_are_held_by_type_and_snapshotted(lab: Lab) -> None:
 async def test_a_tariff_change_enters_the_billing_data_log(lab: Lab) -> None:
     """GCS15b reads the snapshots a change of tariff or mode triggered: none before the
     first change (every item NOT_FOUND: no data, still a success), one pair after it."""
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     gsme = lab.eui("GSME")
     empty = await dcc.request("4.4.2", as_user="supplier", target=gsme)
     assert empty.ok and empty.outcome is not None

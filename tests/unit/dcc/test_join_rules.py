@@ -4,29 +4,18 @@ not yet on the CHF Device Log, the inventory on 8.11 remove, CS07 on an ESME and
 
 from __future__ import annotations
 
-import asyncio
+from lab_support import dcc_of, settle
 
 from emulator.devices.device_log import DeviceLog
 from emulator.gbcs.eui import Eui64
 from hil.dcc.inventory import SmiStatus
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
-from hil.dcc.service import Dcc
 
 TYPE2 = 6
 
 
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
-
-
-async def _settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-
 async def _add_cad(lab: Lab) -> None:
-    added = await _dcc(lab).request(
+    added = await dcc_of(lab).request(
         "8.11", as_user="energy-app", target=lab.eui("CHF"), option="add",
         params={"device": str(lab.eui("CAD"))},
     )  # fmt: skip
@@ -34,7 +23,7 @@ async def _add_cad(lab: Lab) -> None:
 
 
 async def test_other_user_joins_and_unjoins_its_cad_by_method_b(lab: Lab) -> None:
-    dcc, cad, esme = _dcc(lab), lab.eui("CAD"), lab.device("ESME")
+    dcc, cad, esme = dcc_of(lab), lab.eui("CAD"), lab.device("ESME")
     assert esme is not None
     await _add_cad(lab)
     joined = await dcc.request(
@@ -56,7 +45,7 @@ async def test_gas_meter_takes_a_type2_partner_by_method_b(lab: Lab) -> None:
     await _add_cad(lab)
     cad, gsme = lab.eui("CAD"), lab.device("GSME")
     assert gsme is not None
-    joined = await _dcc(lab).request(
+    joined = await dcc_of(lab).request(
         "8.7.2", as_user="energy-app", target=lab.eui("GSME"), params={"partner": str(cad)}
     )
     assert joined.ok, joined.detail
@@ -64,7 +53,7 @@ async def test_gas_meter_takes_a_type2_partner_by_method_b(lab: Lab) -> None:
 
 
 async def test_a_partner_not_on_the_chf_log_cannot_be_joined(lab: Lab) -> None:
-    dcc, cad, esme = _dcc(lab), lab.eui("CAD"), lab.device("ESME")
+    dcc, cad, esme = dcc_of(lab), lab.eui("CAD"), lab.device("ESME")
     assert esme is not None and lab.inventory[cad].status == SmiStatus.PENDING
     before = dict(esme.han_pairings)
     refused = await dcc.request(
@@ -81,7 +70,7 @@ async def test_removing_a_never_joined_device_makes_it_pending_again(lab: Lab) -
     cad = lab.eui("CAD")
     await _add_cad(lab)
     assert lab.inventory[cad].status == SmiStatus.WHITELISTED
-    removed = await _dcc(lab).request(
+    removed = await dcc_of(lab).request(
         "8.11", as_user="energy-app", target=lab.eui("CHF"), option="remove",
         params={"device": str(cad)},
     )  # fmt: skip
@@ -90,13 +79,13 @@ async def test_removing_a_never_joined_device_makes_it_pending_again(lab: Lab) -
 
 
 async def test_read_join_details_of_an_esme(lab: Lab) -> None:
-    read = await _dcc(lab).request("8.9", as_user="supplier", target=lab.eui("ESME"))
+    read = await dcc_of(lab).request("8.9", as_user="supplier", target=lab.eui("ESME"))
     assert read.ok, read.detail
     assert read.use_case == "CS07"
 
 
 async def test_restore_takes_the_logs_from_the_last_backups(lab: Lab) -> None:
-    dcc, chf, gpf = _dcc(lab), lab.premises[0].chf, lab.premises[0].gpf
+    dcc, chf, gpf = dcc_of(lab), lab.premises[0].chf, lab.premises[0].gpf
     esme = lab.eui("ESME")
     assert await lab.premises[0].han_join(esme)  # a link key: its hash goes in the CS14
     await _add_cad(lab)  # a CS14: the DCC now holds the log
@@ -105,7 +94,7 @@ async def test_restore_takes_the_logs_from_the_last_backups(lab: Lab) -> None:
         "8.12.2", as_user="supplier", target=gpf.eui, params={"entries": entries}
     )  # a GCS62: the DCC holds the GPF log
     assert logged_gas.ok, logged_gas.detail
-    await _settle()
+    await settle(20)
     logged = sorted(chf.device_log)
     gpf_log = dict(gpf.han_pairings)
     assert bytes(chf.eui) in dcc.backups.chf and len(gpf_log) == 2
@@ -127,7 +116,7 @@ async def test_restore_takes_the_logs_from_the_last_backups(lab: Lab) -> None:
 
 
 async def test_restore_from_a_hub_without_a_backup_is_refused(lab: Lab) -> None:
-    refused = await _dcc(lab).request(
+    refused = await dcc_of(lab).request(
         "8.12.1", as_user="supplier", target=lab.eui("CHF"),
         params={"restore_from": "00-DB-12-34-56-78-99-99"},
     )  # fmt: skip
@@ -142,7 +131,7 @@ async def test_a_lab_hub_that_replaced_another_restores_that_hubs_backup() -> No
     spec.premises[0].replaced_chf = old_chf
     lab = Lab.build(spec)
     async with lab:
-        dcc = _dcc(lab)
+        dcc = dcc_of(lab)
         backup = dcc.backups.chf[bytes(old_chf)]
         assert {str(eui) for eui, _ in backup} >= {str(lab.eui("ESME")), str(lab.eui("GSME"))}
         restored = await dcc.request(
@@ -152,4 +141,4 @@ async def test_a_lab_hub_that_replaced_another_restores_that_hubs_backup() -> No
         assert restored.ok, restored.detail
     without = Lab.load(DEFAULT_LAB)
     async with without:
-        assert bytes(old_chf) not in _dcc(without).backups.chf
+        assert bytes(old_chf) not in dcc_of(without).backups.chf

@@ -5,26 +5,21 @@ from __future__ import annotations
 
 import datetime as _dt
 
+from lab_support import dcc_of
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, GroupingHeader, OtherInformation
 from hil.dcc.lab import Lab
-from hil.dcc.service import Dcc
 from hil.duis.transform import transform
 from hil.duis.xml import read_request
 
 NEW_METER = "00-DB-12-34-56-78-90-B0"
 
 
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
-
-
 async def _schedule(lab: Lab, user: str = "supplier") -> str:
     start = lab.clock.now() + _dt.timedelta(hours=1)
-    created = await _dcc(lab).request(
+    created = await dcc_of(lab).request(
         "5.1",
         as_user=user,
         target=lab.eui("ESME"),
@@ -41,7 +36,7 @@ async def test_schedule_ids_are_duis_schedule_ids(lab: Lab) -> None:
 
 
 async def test_read_schedule_by_id_without_a_device(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     wanted = await _schedule(lab)
     await _schedule(lab)
     read = await dcc.request("5.2", as_user="supplier", params={"schedule_id": wanted})
@@ -54,7 +49,7 @@ async def test_read_schedule_by_id_without_a_device(lab: Lab) -> None:
 
 
 async def test_delete_schedules_by_device(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     ids = {await _schedule(lab), await _schedule(lab)}
     deleted = await dcc.request("5.3", as_user="supplier", target=lab.eui("ESME"))
     assert deleted.ok, deleted.detail
@@ -65,7 +60,7 @@ async def test_delete_schedules_by_device(lab: Lab) -> None:
 
 
 async def test_delete_device_takes_a_pending_device_off_the_inventory(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     pre = await dcc.request(
         "12.2", as_user="supplier", params={"device": NEW_METER, "device_type": "ESME"}
     )
@@ -83,7 +78,7 @@ async def test_delete_device_takes_a_pending_device_off_the_inventory(lab: Lab) 
 
 
 async def test_delete_device_refuses_a_commissioned_meter(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     refused = await dcc.request(
         "8.4", as_user="supplier", target=lab.eui("ESME"), params={"delete": True}
     )
@@ -134,7 +129,7 @@ def _cs06_response(
 
 
 async def test_return_local_command_response_checks_and_passes_it_on(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = lab.eui("ESME")
     original = f"90-B3-D5-1F-30-01-00-00:{esme}:1000"
     before = sum(h.counters.commands for h in dcc.hubs.values())

@@ -7,28 +7,23 @@ import asyncio
 import datetime as _dt
 
 import pytest
+from lab_support import dcc_of, device_log_change, settle
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from hil.dcc.inventory import SmiStatus
 from hil.dcc.lab import Lab
 from hil.dcc.requests import RequestStatus
-from hil.dcc.service import Dcc
 from hil.dcc.timing import Category, StartPoint
 
 
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
-
-
 def _commands(lab: Lab) -> int:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     return sum(h.counters.commands for h in dcc.hubs.values())
 
 
 async def test_on_demand_read_is_acknowledged_then_answered(lab: Lab) -> None:
-    result = await _dcc(lab).request("4.1.1", as_user="supplier", target=lab.eui("ESME"))
+    result = await dcc_of(lab).request("4.1.1", as_user="supplier", target=lab.eui("ESME"))
     assert result.ok, result.detail
     assert result.use_case == "ECS17b"
     steps = [step for _, step in result.timeline]
@@ -42,7 +37,7 @@ async def test_on_demand_read_is_acknowledged_then_answered(lab: Lab) -> None:
 
 
 async def test_critical_request_waits_for_the_signed_precommand(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     before = _commands(lab)
     result = dcc.submit("7.2", as_user="supplier", target=lab.eui("ESME"))
     assert result.status == RequestStatus.AWAITING_SIGNATURE
@@ -59,7 +54,7 @@ async def test_critical_request_waits_for_the_signed_precommand(lab: Lab) -> Non
 
 
 async def test_a_changed_precommand_is_refused_and_never_sent(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     before = _commands(lab)
     result = dcc.submit("7.2", as_user="supplier", target=lab.eui("ESME"))
     assert result.precommand is not None
@@ -80,7 +75,7 @@ async def test_a_changed_precommand_is_refused_and_never_sent(lab: Lab) -> None:
 
 
 async def test_an_unsigned_or_wrongly_signed_precommand_is_refused(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     unsigned = dcc.submit("7.2", as_user="supplier", target=lab.eui("ESME"))
     assert unsigned.precommand is not None
     dcc.signed_precommand(unsigned.request_id, unsigned.precommand.encode())
@@ -121,7 +116,7 @@ async def test_refused_requests_never_reach_a_device(
     lab: Lab, variant: str, user: str, target: str, reason: str
 ) -> None:
     before = _commands(lab)
-    result = await _dcc(lab).request(variant, as_user=user, target=lab.eui(target))
+    result = await dcc_of(lab).request(variant, as_user=user, target=lab.eui(target))
     assert result.refused and result.reason == reason, result.detail
     assert result.detail
     assert _commands(lab) == before
@@ -129,7 +124,7 @@ async def test_refused_requests_never_reach_a_device(
 
 
 async def test_status_rules_use_the_inventory(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     lab.inventory.set_status(lab.eui("ESME"), SmiStatus.SUSPENDED, "test")
     refused = await dcc.request("4.1.1", as_user="dno", target=lab.eui("ESME"))
     assert refused.reason == "STATUS_RESPONSIBLE_SUPPLIER_ONLY"
@@ -138,7 +133,7 @@ async def test_status_rules_use_the_inventory(lab: Lab) -> None:
 
 
 async def test_future_dated_request_is_held_until_its_time(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     when = lab.clock.now() + _dt.timedelta(minutes=10)
     before = _commands(lab)
     result = await dcc.request("7.4", as_user="supplier", target=lab.eui("ESME"), execute_at=when)
@@ -163,14 +158,14 @@ async def test_future_dated_request_is_held_until_its_time(lab: Lab) -> None:
     ],
 )
 async def test_future_dated_time_limits(lab: Lab, offset: _dt.timedelta, reason: str) -> None:
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         "7.4", as_user="supplier", target=lab.eui("ESME"), execute_at=lab.clock.now() + offset
     )
     assert result.reason == reason
 
 
 async def test_thirty_days_exactly_is_accepted(lab: Lab) -> None:
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         "7.4",
         as_user="supplier",
         target=lab.eui("ESME"),
@@ -180,7 +175,7 @@ async def test_thirty_days_exactly_is_accepted(lab: Lab) -> None:
 
 
 async def test_sequenced_request_runs_only_after_its_predecessor_succeeds(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     first = dcc.submit("7.4", as_user="supplier", target=lab.eui("ESME"))
     second = await dcc.request(
         "4.1.1", as_user="supplier", target=lab.eui("ESME"), depends_on=first, wait=False
@@ -200,7 +195,7 @@ async def test_sequenced_request_runs_only_after_its_predecessor_succeeds(lab: L
 
 
 async def test_decommissioning_cancels_held_requests_and_tells_the_user(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     ppmid = lab.eui("PPMID")
     later = lab.clock.now() + _dt.timedelta(hours=1)
     held = await dcc.request("11.2", as_user="supplier", target=ppmid, execute_at=later)
@@ -217,7 +212,7 @@ async def test_decommissioning_cancels_held_requests_and_tells_the_user(lab: Lab
 
 
 async def test_withdrawn_model_suspends_and_cancels(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = lab.eui("ESME")
     held = await dcc.request(
         "4.1.1",
@@ -231,7 +226,7 @@ async def test_withdrawn_model_suspends_and_cancels(lab: Lab) -> None:
 
 
 async def test_change_of_tenancy_cancels_only_other_users_requests(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = lab.eui("ESME")
     later = lab.clock.now() + _dt.timedelta(hours=2)
     app = await dcc.request("4.8.1", as_user="energy-app", target=esme, execute_at=later)
@@ -244,7 +239,7 @@ async def test_change_of_tenancy_cancels_only_other_users_requests(lab: Lab) -> 
 
 
 async def test_non_device_services_are_answered_by_the_dcc(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     before = _commands(lab)
     new_meter = "00-DB-12-34-56-78-90-B0"
     pre = await dcc.request(
@@ -269,7 +264,7 @@ async def test_non_device_services_are_answered_by_the_dcc(lab: Lab) -> None:
 
 
 async def test_hub_status_updates_move_the_hub_functions(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     chf = lab.eui("CHF")
     returned = await dcc.request("8.14.4", as_user="supplier", target=chf)
     assert returned.ok
@@ -283,33 +278,19 @@ async def test_hub_status_updates_move_the_hub_functions(lab: Lab) -> None:
 
 
 async def test_adding_a_cad_to_the_hub_whitelists_it(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     cad = lab.eui("CAD")
     assert lab.inventory[cad].status == SmiStatus.PENDING
-    added = await dcc.request(
-        "8.11",
-        as_user="energy-app",
-        target=lab.eui("CHF"),
-        option="add",
-        params={"device": str(cad)},
-    )
-    assert added.ok, added.detail
+    await device_log_change(lab, "add", cad)
     assert lab.inventory[cad].status == SmiStatus.WHITELISTED
     assert lab.premises[0].chf.admits(cad)
     # the CHF's log changed: its CS14 alert reaches the suppliers of the premises
-    await _settle()
+    await settle(5)
     assert any(a.device == lab.eui("CHF") and "supplier" in a.users for a in dcc.alerts)
 
 
-async def _settle() -> None:
-    import asyncio
-
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 async def test_commissioning_needs_a_commissioned_chf(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     lab.inventory.set_status(lab.eui("CHF"), SmiStatus.INSTALLED_NOT_COMMISSIONED, "test")
     lab.inventory.set_status(lab.eui("ESME"), SmiStatus.INSTALLED_NOT_COMMISSIONED, "test")
     before = _commands(lab)
@@ -319,7 +300,7 @@ async def test_commissioning_needs_a_commissioned_chf(lab: Lab) -> None:
 
 
 async def test_schedules_run_reads_at_their_times_and_can_be_deleted(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = lab.eui("ESME")
     start = lab.clock.now() + _dt.timedelta(hours=1)
     created = await dcc.request(
@@ -349,7 +330,7 @@ async def test_schedules_run_reads_at_their_times_and_can_be_deleted(lab: Lab) -
 
 
 async def test_schedules_only_of_reads_and_for_eligible_users(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     start = (lab.clock.now() + _dt.timedelta(hours=1)).isoformat()
     write = await dcc.request(
         "5.1", as_user="supplier", target=lab.eui("ESME"), params={"variant": "7.2", "start": start}
@@ -367,7 +348,7 @@ async def test_schedules_only_of_reads_and_for_eligible_users(lab: Lab) -> None:
 async def test_gas_meter_wait_is_han_time_excluded_for_smets2_included_for_smets1(
     lab: Lab,
 ) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     gsme = lab.eui("GSME")
     smets2 = await dcc.request("2.2", as_user="supplier", target=gsme, params={"amount_pence": 500})
     assert smets2.ok, smets2.detail
@@ -385,7 +366,7 @@ async def test_gas_meter_wait_is_han_time_excluded_for_smets2_included_for_smets
 
 
 async def test_two_top_ups_in_a_row_both_credit(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = lab.eui("ESME")
     first = await dcc.request("2.2", as_user="supplier", target=esme, params={"amount_pence": 100})
     second = await dcc.request("2.2", as_user="supplier", target=esme, params={"amount_pence": 100})
@@ -393,7 +374,7 @@ async def test_two_top_ups_in_a_row_both_credit(lab: Lab) -> None:
 
 
 async def test_response_time_report_per_variant(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     for _ in range(3):
         await dcc.request("4.1.1", as_user="supplier", target=lab.eui("ESME"))
     await dcc.request("7.4", as_user="supplier", target=lab.eui("ESME"))
@@ -434,7 +415,7 @@ async def test_non_device_variant_is_answered(
     lab: Lab, variant: str, user: str, target: str | None, params: dict[str, object]
 ) -> None:
     before = _commands(lab)
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         variant, as_user=user, target=None if target is None else lab.eui(target), params=params
     )
     assert result.ok, f"{result.reason}: {result.detail}"
@@ -445,14 +426,14 @@ async def test_non_device_variant_is_answered(
 async def test_update_firmware_hands_the_image_to_the_device(lab: Lab) -> None:
     import hashlib
 
-    result = await _dcc(lab).request(
+    result = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image": "00112233"}
     )
     assert result.ok
     device = lab.device("ESME")
     assert device is not None
     assert device.pending_image_hash == hashlib.sha256(bytes.fromhex("00112233")).digest()
-    bad = await _dcc(lab).request(
+    bad = await dcc_of(lab).request(
         "11.1", as_user="supplier", target=lab.eui("ESME"), params={"image_hash": "abcd"}
     )
     assert bad.status == RequestStatus.FAILED and bad.reason == "INVALID_PARAMETERS"
@@ -461,7 +442,7 @@ async def test_update_firmware_hands_the_image_to_the_device(lab: Lab) -> None:
 async def test_device_future_dated_outcome_alert_is_matched_to_its_request(lab: Lab) -> None:
     """11.3 with a device-level execution time: the device answers now, and its
     activation alert later names the command, so the DCC hands it to the request."""
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     esme = lab.eui("ESME")
     delivered = await dcc.request(
         "11.1", as_user="supplier", target=esme, params={"image": "0102030405"}
@@ -478,7 +459,7 @@ async def test_device_future_dated_outcome_alert_is_matched_to_its_request(lab: 
     assert activate.ok, activate.detail
     assert activate.alerts == []
     await lab.run_for(2 * 3600)
-    await _settle()
+    await settle(5)
     assert len(activate.alerts) == 1
     matched = [a for a in dcc.alerts if a.request_id == activate.request_id]
     assert matched and matched[0].users == ["supplier"]
@@ -489,7 +470,7 @@ async def test_device_future_dated_outcome_alert_is_matched_to_its_request(lab: 
 async def test_other_users_sensitive_reads_use_the_certificate_the_acb_forwards(lab: Lab) -> None:
     """An Other User has no anchor cell: the ACB sends for it, naming it and carrying its
     key-agreement certificate, so the meter can encrypt the profile data for it."""
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     result = await dcc.request("4.8.1", as_user="energy-app", target=lab.eui("ESME"))
     assert result.ok, result.detail
     command = decode_message(result.command or b"")
@@ -509,7 +490,7 @@ async def test_the_response_for_an_unknown_remote_party_says_which_key_encrypts(
     from emulator.gbcs.payload import decode_message_payload, try_decrypt
     from emulator.gbcs.security import MessageSecurity
 
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     result = await dcc.request("4.8.1", as_user="energy-app", target=lab.eui("ESME"))
     assert result.ok, result.detail
     command = decode_message(result.command or b"")
@@ -534,7 +515,7 @@ async def test_a_forwarded_certificate_for_someone_else_is_refused(lab: Lab) -> 
     from emulator.gbcs.frame import OtherInformation
     from emulator.pki.keystore import KeyUsage
 
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     result = await dcc.request("4.8.1", as_user="energy-app", target=lab.eui("ESME"))
     command = decode_message(result.command or b"")
     rival = next(iter(lab.user("rival-supplier").ids.values()))
@@ -562,7 +543,7 @@ async def test_a_forwarded_certificate_for_someone_else_is_refused(lab: Lab) -> 
 
 
 async def test_a_dropped_link_fails_the_request_with_a_clear_reason(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     dcc.response_timeout = 2
     for link in lab.premises[0].links:
         await link.close()

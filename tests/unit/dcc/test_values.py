@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from emulator.devices.esme import Esme
+from lab_support import dcc_of, esme_of
+
 from emulator.devices.gpf import Gpf
 from emulator.devices.gsme import Gsme
 from emulator.gbcs.values import ENCRYPTED, NamedValue
@@ -13,23 +14,13 @@ from hil.dcc.cli import result_rows
 from hil.dcc.lab import Lab
 from hil.dcc.requestfile import RunReport
 from hil.dcc.requests import Result
-from hil.dcc.service import Dcc
 from hil.dcc.values import response_values
 
 
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
-
-
-def _esme(lab: Lab) -> Esme:
-    device = lab.device("ESME")
-    assert isinstance(device, Esme)
-    return device
-
-
 async def _read(lab: Lab, variant: str, target: str, **kwargs: Any) -> Result:
-    result = await _dcc(lab).request(variant, as_user="supplier", target=lab.eui(target), **kwargs)
+    result = await dcc_of(lab).request(
+        variant, as_user="supplier", target=lab.eui(target), **kwargs
+    )
     assert result.ok, (result.reason, result.detail)
     return result
 
@@ -39,8 +30,8 @@ def _by_name(values: list[NamedValue]) -> dict[str, NamedValue]:
 
 
 async def test_import_register_read_is_opened_and_named_with_its_unit(lab: Lab) -> None:
-    _esme(lab).meter.import_wh = 12345.0
-    _esme(lab).meter.reactive_import_varh = 678.0
+    esme_of(lab).meter.import_wh = 12345.0
+    esme_of(lab).meter.reactive_import_varh = 678.0
     result = await _read(lab, "4.1.1", "ESME")  # ECS17b: a sensitive read (data protection)
     values = _by_name(result.values)
     active = values["Active import energy"]
@@ -55,7 +46,7 @@ async def test_import_register_read_is_opened_and_named_with_its_unit(lab: Lab) 
 
 
 async def test_registers_are_scaled_by_the_scaler_unit_read_with_them(lab: Lab) -> None:
-    _esme(lab).meter.export_wh = 4200.0
+    esme_of(lab).meter.export_wh = 4200.0
     result = await _read(lab, "4.2", "ESME")  # ECS17a: value and scaler_unit of 2.8.0, 4.8.0
     values = _by_name(result.values)
     assert values["Active export energy"].value == 4200
@@ -64,7 +55,7 @@ async def test_registers_are_scaled_by_the_scaler_unit_read_with_them(lab: Lab) 
 
 
 async def test_balance_reads_come_in_pounds(lab: Lab) -> None:
-    _esme(lab).meter.balance = 1234  # pence in the engine, 1234000 millipence read
+    esme_of(lab).meter.balance = 1234  # pence in the engine, 1234000 millipence read
     balance = _by_name((await _read(lab, "4.18", "ESME")).values)["Meter balance"]
     assert (balance.value, balance.unit, balance.text) == (12.34, "GBP", "12.34 GBP")
     registers = _by_name((await _read(lab, "4.3", "ESME")).values)  # ECS19, sensitive
@@ -115,7 +106,7 @@ async def test_asn1_responses_have_named_fields(lab: Lab) -> None:
 
 
 async def test_the_firmware_version_read_is_the_devices(lab: Lab) -> None:
-    _esme(lab).firmware_version = "0123ABCD"
+    esme_of(lab).firmware_version = "0123ABCD"
     [version] = (await _read(lab, "11.2", "ESME")).values  # ECS52
     assert (version.name, version.value) == ("Firmware version", "0123ABCD")
 
@@ -129,15 +120,15 @@ async def test_sensitive_data_without_the_users_key_stays_encrypted(lab: Lab) ->
 
 
 async def test_the_table_shows_the_values_of_a_read(lab: Lab) -> None:
-    _esme(lab).meter.import_wh = 2000.0
+    esme_of(lab).meter.import_wh = 2000.0
     result = await _read(lab, "4.1.1", "ESME")
-    report = RunReport("demo.yaml", [result], _dcc(lab), [], lab)
+    report = RunReport("demo.yaml", [result], dcc_of(lab), [], lab)
     row = next(r for r in result_rows(report) if r[0] == result.request_id)
     assert "Active import energy 2.000 kWh" in row[-1]
 
 
 async def test_alerts_to_users_carry_their_named_code(lab: Lab) -> None:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     params = {"device": str(lab.eui("CAD"))}
     added = await dcc.request(
         "8.11", as_user="energy-app", target=lab.eui("CHF"), option="add", params=params

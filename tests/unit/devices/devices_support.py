@@ -23,6 +23,8 @@ from emulator.devices.chf import Chf
 from emulator.devices.esme import Esme
 from emulator.devices.gpf import Gpf
 from emulator.devices.gsme import Gsme
+from emulator.devices.han_devices import Ppmid
+from emulator.devices.zcl_model import METERING
 from emulator.gbcs import crypto
 from emulator.gbcs.asn1 import Der
 from emulator.gbcs.dlms.apdu import (
@@ -34,9 +36,11 @@ from emulator.gbcs.dlms.apdu import (
     invoke_id_for,
 )
 from emulator.gbcs.dlms.axdr import (
+    CompactArray,
     Data,
     NullData,
     OctetString,
+    Structure,
 )
 from emulator.gbcs.dlms.datetime import DlmsDateTime
 from emulator.gbcs.eui import Eui64
@@ -52,7 +56,7 @@ from emulator.gbcs.zcl.gbz import (
 )
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import device_identity_name
-from emulator.premises import Premises
+from emulator.premises import Premises, join_ppmids
 from hil.dcc import commands
 from hil.dcc.commands import Built, Sender
 
@@ -109,12 +113,34 @@ class Lab:
         self.clock.advance(delta.total_seconds())
 
 
-def build_lab(start: _dt.datetime = START) -> Lab:
+def build_lab(start: _dt.datetime = START, *, esme_variant: str | None = None) -> Lab:
+    """The default premises; with `esme_variant` ("single", "twin"), only an ESME of that
+    variant and a PPMID, for tests of an element's registers and rows."""
     clock = VirtualClock(start)
-    premises = Premises.build(clock=clock)
+    if esme_variant is None:
+        premises = Premises.build(clock=clock)
+    else:
+        devices = ((DeviceType.ESME, 0xA0, {"variant": esme_variant}), (DeviceType.PPMID, 0xA4))
+        premises = Premises.build(clock=clock, devices=devices)
     security = premises.security_for()
     senders = {role: Sender(party.eui, security) for role, party in premises.parties.items()}
     return Lab(premises, clock, senders)
+
+
+def joined_lab() -> Lab:
+    """The default premises with its PPMID joined to the meters and every device caught up:
+    where the consumer's requests (in-process or over the HAN) start."""
+    lab = build_lab()
+    join_ppmids(lab.premises.devices)
+    for device in lab.premises.devices.values():
+        device.catch_up()
+    return lab
+
+
+def ppmid_of(lab: Lab) -> Ppmid:
+    device = lab.premises.device(DeviceType.PPMID)
+    assert isinstance(device, Ppmid)
+    return device
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -312,6 +338,44 @@ def decrypted(msg: GbcsMessage, security: MessageSecurity) -> DecodedPayload:
     assert error is None, error
     assert decoded.fully_decrypted
     return decoded
+
+
+def read_profile(lab: Lab, esme: Esme, code: int, obis: str) -> CompactArray:
+    """The rows of profile `obis` (class 7, attribute 2) as the supplier reads them with
+    use case `code`; there must be some."""
+    response = send(esme, protected_read(lab.supplier, esme, code, [(7, obis, 2)]))
+    (value,) = decrypted(response, lab.verifier).decrypted_dlms
+    assert isinstance(value, Structure)
+    buffer = value.items[0]
+    assert isinstance(buffer, CompactArray) and buffer.values
+    return buffer
+
+
+def last_row(lab: Lab, esme: Esme, code: int, obis: str) -> Structure:
+    """The newest row of profile `obis`, read as `read_profile` reads it."""
+    row = read_profile(lab, esme, code, obis).values[-1]
+    assert isinstance(row, Structure)
+    return row
+
+
+def change_gas_supply(lab: Lab, code: int, status: int) -> GbzComponent:
+    """The GSME's answer to a ZCL change-supply (Metering command 11) to `status`, sent by
+    the supplier with use case `code` (GCS32 or GCS39 carry the same command)."""
+    change = zcl(
+        METERING,
+        11,
+        {
+            "provider_id": 0,
+            "issuer_event_id": 1,
+            "request_date_time": 0,
+            "implementation_date_time": 0,
+            "proposed_supply_status": status,
+            "supply_control_bits": 1,
+        },
+    )
+    response = send(lab.gsme, gbz_command(lab.supplier, lab.gsme, code, change, critical=True))
+    (answer,) = gbz_response(response).components
+    return answer
 
 
 def party_sensitive_key(lab: Lab, role: AnchorRole, device: Device, counter: int) -> bytes:

@@ -10,6 +10,7 @@ from devices_support import (
     START,
     Lab,
     build_lab,
+    change_gas_supply,
     decrypted,
     gbz_command,
     gbz_response,
@@ -154,20 +155,7 @@ def test_prepayment_credit_read(lab: Lab) -> None:
 
 def test_change_supply_is_read_back(lab: Lab) -> None:
     gsme = lab.gsme
-    change = zcl(
-        METERING,
-        11,
-        {
-            "provider_id": 0,
-            "issuer_event_id": 1,
-            "request_date_time": 0,
-            "implementation_date_time": 0,
-            "proposed_supply_status": 0,
-            "supply_control_bits": 1,
-        },
-    )
-    response = send(gsme, gbz_command(lab.supplier, gsme, 0x0081, change, critical=True))
-    (answer,) = gbz_response(response).components
+    answer = change_gas_supply(lab, 0x0081, 0)
     assert answer.frame.name == "supply_status_response"
     assert gsme.meter.supply_enabled is False
     assert _read(lab, gsme, GCS33, METERING, 0x0014) == {0x0014: 0}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from devices_support import Lab, build_lab
+from devices_support import Lab, joined_lab, ppmid_of
 
 from emulator.devices import han_consumer, supply
 from emulator.devices.anchors import AnchorRole
@@ -28,17 +28,7 @@ from hil.utrn import issue_utrn
 
 @pytest.fixture
 def lab() -> Lab:
-    lab = build_lab()
-    join_ppmids(lab.premises.devices)
-    for device in lab.premises.devices.values():
-        device.catch_up()
-    return lab
-
-
-def _ppmid(lab: Lab) -> Ppmid:
-    device = lab.premises.device(DeviceType.PPMID)
-    assert isinstance(device, Ppmid)
-    return device
+    return joined_lab()
 
 
 def _utrn(premises: Premises, meter: Eui64, pence: int, counters: dict[bytes, int]) -> str:
@@ -66,8 +56,8 @@ def _last_security(device: Any) -> int:
 # -- the meter's side: the same rules as the in-process request -------------------------------
 
 
-def test_a_top_up_over_the_han_credits_once_like_one_typed_at_the_ppmid(lab: Lab) -> None:
-    esme, ppmid, counters = lab.esme, _ppmid(lab), {}
+def test_a_top_up_over_the_han_credits_once_like_one_typed_at_theppmid_of(lab: Lab) -> None:
+    esme, ppmid, counters = lab.esme, ppmid_of(lab), {}
     code = _utrn(lab.premises, esme.eui, 250, counters)
     before = esme.meter.balance
     meter, request, use_case = ppmid.han_request("ESME", "top_up", code)
@@ -103,7 +93,7 @@ def test_a_top_up_over_the_han_credits_once_like_one_typed_at_the_ppmid(lab: Lab
 
 
 def test_a_bad_check_digit_is_refused_with_its_reason_in_the_log(lab: Lab) -> None:
-    esme, ppmid = lab.esme, _ppmid(lab)
+    esme, ppmid = lab.esme, ppmid_of(lab)
     code = _utrn(lab.premises, esme.eui, 100, {})
     bad = code[:-1] + str((int(code[-1]) + 1) % 10)
     _, request, _ = ppmid.han_request("ESME", "top_up", bad)
@@ -114,7 +104,7 @@ def test_a_bad_check_digit_is_refused_with_its_reason_in_the_log(lab: Lab) -> No
 
 
 def test_emergency_credit_and_enable_answer_with_a_default_response(lab: Lab) -> None:
-    esme, ppmid = lab.esme, _ppmid(lab)
+    esme, ppmid = lab.esme, ppmid_of(lab)
     _, enable, use_case = ppmid.han_request("ESME", "enable")
     assert use_case == "PECS03"
     answer = _serve(esme, ppmid.eui, enable)
@@ -145,7 +135,7 @@ def test_emergency_credit_and_enable_answer_with_a_default_response(lab: Lab) ->
 
 
 def test_a_gas_meter_opens_no_valve_from_the_han(lab: Lab) -> None:
-    gsme, ppmid = lab.premises.device(DeviceType.GSME), _ppmid(lab)
+    gsme, ppmid = lab.premises.device(DeviceType.GSME), ppmid_of(lab)
     with pytest.raises(HanRequestError, match="cannot ask a GSME to enable"):
         ppmid.han_request("GSME", "enable")
     _, frame, _ = ppmid.han_request("ESME", "enable")  # sent to the gas meter anyway
@@ -155,7 +145,7 @@ def test_a_gas_meter_opens_no_valve_from_the_han(lab: Lab) -> None:
 
 
 def test_only_a_paired_ppmid_may_act(lab: Lab) -> None:
-    esme, ppmid = lab.esme, _ppmid(lab)
+    esme, ppmid = lab.esme, ppmid_of(lab)
     _, frame, _ = ppmid.han_request("ESME", "emergency_credit")
     stranger = Eui64("00-DB-12-34-56-78-90-B9")
     answer = _serve(esme, stranger, frame)
@@ -178,7 +168,7 @@ def test_only_a_paired_ppmid_may_act(lab: Lab) -> None:
 def test_refused_frames_are_logged_and_answered_when_they_can_be(
     lab: Lab, raw: bytes, reason: str, status: int | None
 ) -> None:
-    esme, ppmid = lab.esme, _ppmid(lab)
+    esme, ppmid = lab.esme, ppmid_of(lab)
     before = len(esme.security_log)
     answer = _serve(esme, ppmid.eui, raw)
     assert answer.refused == reason
@@ -193,7 +183,7 @@ def test_refused_frames_are_logged_and_answered_when_they_can_be(
 
 
 def test_a_ppmid_not_paired_with_a_meter_sends_nothing(lab: Lab) -> None:
-    ppmid = _ppmid(lab)
+    ppmid = ppmid_of(lab)
     ppmid.han_pairings.clear()
     with pytest.raises(HanRequestError, match="not joined to a ESME"):
         ppmid.han_request("ESME", "top_up", "0" * 20)

@@ -7,7 +7,6 @@ import datetime as _dt
 
 import pytest
 from devices_support import (
-    START,
     Lab,
     access_response,
     build_lab,
@@ -17,13 +16,9 @@ from devices_support import (
     send,
 )
 
-from emulator.clock import VirtualClock
 from emulator.devices import prepay_bridge
-from emulator.devices.base import DeviceType
 from emulator.gbcs.dlms.axdr import Array, DoubleLong, DoubleLongUnsigned, Structure
 from emulator.metering import Constant, prepay
-from emulator.premises import Premises
-from hil.dcc.commands import Sender
 
 HOUR = _dt.timedelta(hours=1)
 
@@ -101,12 +96,7 @@ def test_block_charging_changes_after_a_publish(lab: Lab) -> None:
 
 @pytest.fixture
 def twin() -> Lab:
-    clock = VirtualClock(START)
-    devices = ((DeviceType.ESME, 0xA0, {"variant": "twin"}), (DeviceType.PPMID, 0xA4))
-    premises = Premises.build(clock=clock, devices=devices)
-    security = premises.security_for()
-    senders = {role: Sender(party.eui, security) for role, party in premises.parties.items()}
-    lab = Lab(premises, clock, senders)
+    lab = build_lab(esme_variant="twin")
     lab.esme.catch_up()
     return lab
 

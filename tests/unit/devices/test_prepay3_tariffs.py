@@ -7,27 +7,24 @@ import datetime as _dt
 
 import pytest
 from devices_support import (
-    START,
     Lab,
     access_response,
     build_lab,
     decrypted,
     dlms_command,
     get,
+    last_row,
     protected_read,
+    read_profile,
     results,
     send,
 )
 
-from emulator.clock import VirtualClock
-from emulator.devices.base import DeviceType
 from emulator.devices.esme import Esme
 from emulator.devices.prepay_bridge import BLOCK_KEYS, millipence
 from emulator.gbcs.dlms.apdu import Obis
 from emulator.gbcs.dlms.axdr import Array, CompactArray, DoubleLongUnsigned, Structure, encode_data
 from emulator.metering import Constant, DayProfile, MeteringError, Tariff, TouCalendar
-from emulator.premises import Premises
-from hil.dcc.commands import Sender
 
 
 @pytest.fixture
@@ -74,12 +71,7 @@ def test_ecs01a_gives_tiers_2_to_8_their_own_blocks(lab: Lab) -> None:
 
 
 def _twin(variant: str) -> Lab:
-    clock = VirtualClock(START)
-    devices = ((DeviceType.ESME, 0xA0, {"variant": variant}), (DeviceType.PPMID, 0xA4))
-    premises = Premises.build(clock=clock, devices=devices)
-    security = premises.security_for()
-    senders = {role: Sender(party.eui, security) for role, party in premises.parties.items()}
-    lab = Lab(premises, clock, senders)
+    lab = build_lab(esme_variant=variant)
     lab.esme.catch_up()
     return lab
 
@@ -97,11 +89,7 @@ def test_twin_rows_carry_the_secondary_import_after_the_primary(code: int, obis:
     if obis == "0-0:98.1.2.255":  # the change triggered billing log: a change of mode
         esme.catch_up()
         esme.meter.set_payment_mode(not esme.meter.prepayment)
-    response = send(esme, protected_read(lab.supplier, esme, code, [(7, obis, 2)]))
-    (value,) = decrypted(response, lab.verifier).decrypted_dlms
-    assert isinstance(value, Structure)
-    buffer = value.items[0]
-    assert isinstance(buffer, CompactArray) and buffer.values
+    buffer = read_profile(lab, esme, code, obis)
     row = buffer.values[-1]
     assert isinstance(row, Structure)
     primary, secondary = row.items[1], row.items[2]
@@ -130,13 +118,8 @@ def test_single_element_rows_are_unchanged() -> None:
     lab = _twin("single")
     esme = lab.esme
     lab.advance(_dt.timedelta(days=2))
-    response = send(esme, protected_read(lab.supplier, esme, 0x0033, [(7, "0-0:98.1.9.255", 2)]))
-    (value,) = decrypted(response, lab.verifier).decrypted_dlms
-    assert isinstance(value, Structure)
-    buffer = value.items[0]
-    assert isinstance(buffer, CompactArray) and buffer.values
-    row = buffer.values[-1]
-    assert isinstance(row, Structure) and isinstance(row.items[2], Array)
+    row = last_row(lab, esme, 0x0033, "0-0:98.1.9.255")
+    assert isinstance(row.items[2], Array)
 
 
 # -- the price scale of a DLMS charge ---------------------------------------------------------

@@ -10,17 +10,17 @@ import pytest
 from devices_support import (
     Lab,
     access_response,
-    build_lab,
-    gbz_command,
+    change_gas_supply,
     gbz_response,
+    joined_lab,
+    ppmid_of,
     send,
-    zcl,
 )
 
 from emulator.devices import supply
 from emulator.devices.anchors import AnchorRole
-from emulator.devices.base import DeviceType, Outbound
-from emulator.devices.han_devices import HanRequestError, Ppmid
+from emulator.devices.base import Outbound
+from emulator.devices.han_devices import HanRequestError
 from emulator.devices.topup import (
     ACCEPTED,
     COUNTER_CACHE,
@@ -36,7 +36,6 @@ from emulator.gbcs.dlms.apdu import ActionResult
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.metering import prepay
-from emulator.premises import join_ppmids
 from hil.utrn import UtrnIssueError, issue_utrn, tamper
 
 GCS32, GCS39 = 0x0081, 0x0085
@@ -44,17 +43,7 @@ GCS32, GCS39 = 0x0081, 0x0085
 
 @pytest.fixture
 def lab() -> Lab:
-    lab = build_lab()
-    join_ppmids(lab.premises.devices)
-    for device in lab.premises.devices.values():
-        device.catch_up()
-    return lab
-
-
-def _ppmid(lab: Lab) -> Ppmid:
-    device = lab.premises.device(DeviceType.PPMID)
-    assert isinstance(device, Ppmid)
-    return device
+    return joined_lab()
 
 
 class Issuer:
@@ -179,7 +168,7 @@ def test_a_remote_top_up_is_logged_as_remote(lab: Lab) -> None:
 def test_a_top_up_arms_a_supply_disabled_for_credit_and_the_ppmid_enables_it(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    esme, ppmid = lab.esme, _ppmid(lab)
+    esme, ppmid = lab.esme, ppmid_of(lab)
     _run_out_of_credit(lab, esme, monkeypatch)
     assert supply.state(esme) == "disabled"
     assert _alert_codes(esme)[-2:] == [supply.CREDIT_BELOW_DISABLEMENT, supply.SUPPLY_DISABLED]
@@ -244,7 +233,7 @@ def test_a_top_up_does_not_arm_a_supply_the_supplier_opened(lab: Lab) -> None:
 def test_emergency_credit_from_the_ppmid_arms_a_supply_disabled_for_credit(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    esme, ppmid = lab.esme, _ppmid(lab)
+    esme, ppmid = lab.esme, ppmid_of(lab)
     esme.meter.prepayment = True
     _run_out_of_credit(lab, esme, monkeypatch)
     esme.meter.balance = 0  # at the emergency credit threshold: offered
@@ -260,32 +249,14 @@ def test_emergency_credit_from_the_ppmid_arms_a_supply_disabled_for_credit(
 # -- the gas valve -------------------------------------------------------------------------------
 
 
-def _change_supply(lab: Lab, code: int, status: int) -> Any:
-    change = zcl(
-        METERING,
-        11,
-        {
-            "provider_id": 0,
-            "issuer_event_id": 1,
-            "request_date_time": 0,
-            "implementation_date_time": 0,
-            "proposed_supply_status": status,
-            "supply_control_bits": 1,
-        },
-    )
-    response = send(lab.gsme, gbz_command(lab.supplier, lab.gsme, code, change, critical=True))
-    (answer,) = gbz_response(response).components
-    return answer
-
-
 def test_the_gas_valve_is_closed_and_armed_remotely_but_opened_only_at_the_meter(lab: Lab) -> None:
-    gsme, ppmid = lab.gsme, _ppmid(lab)
-    assert _change_supply(lab, GCS32, 0).frame.fields["supply_status"] == 0
+    gsme, ppmid = lab.gsme, ppmid_of(lab)
+    assert change_gas_supply(lab, GCS32, 0).frame.fields["supply_status"] == 0
     assert supply.state(gsme) == "disabled"
-    refused = _change_supply(lab, GCS32, 2)  # a remote open
+    refused = change_gas_supply(lab, GCS32, 2)  # a remote open
     assert refused.frame.fields["status"] == STATUS_INVALID_FIELD
     assert supply.state(gsme) == "disabled"
-    assert _change_supply(lab, GCS39, 1).frame.fields["supply_status"] == 1
+    assert change_gas_supply(lab, GCS39, 1).frame.fields["supply_status"] == 1
     assert supply.state(gsme) == "armed"
     assert gsme.attribute_value(METERING, 0x0014, 0x30) == 1  # GCS33 reads it
     with pytest.raises(HanRequestError, match="GSME"):
@@ -296,7 +267,7 @@ def test_the_gas_valve_is_closed_and_armed_remotely_but_opened_only_at_the_meter
 
 
 def test_a_gas_top_up_from_the_ppmid_is_pcs01(lab: Lab) -> None:
-    gsme, ppmid = lab.gsme, _ppmid(lab)
+    gsme, ppmid = lab.gsme, ppmid_of(lab)
     before = gsme.meter.balance
     code = Issuer(lab)(gsme.eui, 300)
     assert ppmid.enter_utrn(code, "GSME").accepted
@@ -311,7 +282,7 @@ def test_a_gas_top_up_from_the_ppmid_is_pcs01(lab: Lab) -> None:
 
 
 def test_the_ppmid_shows_balance_debt_and_supply_of_both_meters(lab: Lab) -> None:
-    ppmid = _ppmid(lab)
+    ppmid = ppmid_of(lab)
     lab.esme.meter.debt = 250
     shown = ppmid.refresh()
     assert shown["ESME"]["balance"] == lab.esme.meter.balance
@@ -321,7 +292,7 @@ def test_the_ppmid_shows_balance_debt_and_supply_of_both_meters(lab: Lab) -> Non
 
 
 def test_a_ppmid_not_joined_to_the_meter_reaches_nothing(lab: Lab) -> None:
-    ppmid, esme = _ppmid(lab), lab.esme
+    ppmid, esme = ppmid_of(lab), lab.esme
     del esme.han_pairings[bytes(ppmid.eui)]  # the meter unjoined it
     before = esme.meter.balance
     with pytest.raises(HanRequestError, match="not joined"):
@@ -389,7 +360,7 @@ def test_a_utrn_over_the_credit_limits_is_refused_locally_and_can_be_entered_lat
     """Keypad and PPMID: refused with the GBCS code, in the event log (not the
     security log: the token is genuine), balance unchanged, counter not consumed."""
     device = lab.esme if fuel == "ESME" else lab.gsme
-    ppmid, issue = _ppmid(lab), Issuer(lab)
+    ppmid, issue = ppmid_of(lab), Issuer(lab)
     before = device.meter.balance
     if limits.get("max_meter_balance") == -1:  # room for 499p, the UTRN is 500p
         limits = {"max_meter_balance": before + 499}

@@ -9,6 +9,7 @@ import base64
 import datetime as _dt
 
 import pytest
+from duis_support import METER, SUPPLIER, request_xml
 
 from emulator.gbcs.asn1 import DerConstructed
 from emulator.gbcs.dlms.apdu import AccessRequest
@@ -21,19 +22,9 @@ from hil.dcc.templates import zigbee
 from hil.duis.transform import Transformed, transform
 from hil.duis.xml import parse, read_request
 
-SUPPLIER = "90-B3-D5-1F-30-01-00-00"
-METER = "00-DB-12-34-56-78-90-A0"
-REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
- schemaVersion="5.4"><sr:Header><sr:RequestID>{SUPPLIER}:{METER}:7</sr:RequestID>
- <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>{ref}</sr:ServiceReference>
- <sr:ServiceReferenceVariant>{variant}</sr:ServiceReferenceVariant></sr:Header>
- <sr:Body>{body}</sr:Body></sr:Request>"""
-
 
 def _t(body: str, variant: str, device_type: str) -> Transformed:
-    ref = ".".join(variant.split(".")[:2])
-    text = REQUEST.format(SUPPLIER=SUPPLIER, METER=METER, ref=ref, variant=variant, body=body)
-    return transform(read_request(parse(text.encode())), device_type=device_type)
+    return transform(read_request(parse(request_xml(body, variant))), device_type=device_type)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from duis_support import request_xml
 
 from emulator.gbcs.eui import Eui64
 from hil.dcc.lab import DEFAULT_LAB, Lab
@@ -14,19 +15,12 @@ from hil.duis.server import BOXED_DCC
 from hil.duis.transform import Transformed, transform
 from hil.duis.xml import parse, read_request
 
-SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 NEW_METER = "00-DB-12-34-56-78-90-B0"
-REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
- schemaVersion="5.4"><sr:Header><sr:RequestID>{SUPPLIER}:{DCC}:5</sr:RequestID>
- <sr:CommandVariant>8</sr:CommandVariant><sr:ServiceReference>{ref}</sr:ServiceReference>
- <sr:ServiceReferenceVariant>{variant}</sr:ServiceReferenceVariant></sr:Header>
- <sr:Body>{body}</sr:Body></sr:Request>"""
 
 
 def _t(body: str, variant: str) -> Transformed:
-    ref = ".".join(variant.split(".")[:2])
-    text = REQUEST.format(SUPPLIER=SUPPLIER, DCC=BOXED_DCC, ref=ref, variant=variant, body=body)
-    request = read_request(parse(text.encode()))
+    raw = request_xml(body, variant, BOXED_DCC, counter=5, command_variant=8)
+    request = read_request(parse(raw))
     return transform(request, device_type=None, dcc_ids=[BOXED_DCC], non_device=True)
 
 

@@ -7,6 +7,7 @@ import datetime as _dt
 from typing import Any
 
 import pytest
+from duis_support import SUPPLIER, request_xml
 
 from emulator.devices.esme import Esme
 from emulator.devices.gsme import Gsme
@@ -24,19 +25,12 @@ from hil.dcc.templates import zigbee
 from hil.duis.transform import Transformed, transform
 from hil.duis.xml import parse, read_request
 
-SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 ESME, GSME = "00-DB-12-34-56-78-90-A0", "00-DB-12-34-56-78-90-A1"
-REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
- schemaVersion="5.4"><sr:Header><sr:RequestID>{rid}</sr:RequestID>
- <sr:CommandVariant>4</sr:CommandVariant><sr:ServiceReference>{ref}</sr:ServiceReference>
- <sr:ServiceReferenceVariant>{variant}</sr:ServiceReferenceVariant></sr:Header>
- <sr:Body>{body}</sr:Body></sr:Request>"""
 
 
 def _transformed(body: str, variant: str, target: str, device_type: str) -> Transformed:
-    ref = ".".join(variant.split(".")[:2])
-    text = REQUEST.format(rid=f"{SUPPLIER}:{target}:9", ref=ref, variant=variant, body=body)
-    return transform(read_request(parse(text.encode())), device_type=device_type)
+    raw = request_xml(body, variant, target, counter=9, command_variant=4)
+    return transform(read_request(parse(raw)), device_type=device_type)
 
 
 def _built(t: Transformed, device_type: str, target: str, option: str | None = None) -> Built:

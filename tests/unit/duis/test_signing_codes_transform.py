@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
+from duis_support import SUPPLIER, request_xml
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
@@ -31,23 +32,10 @@ from hil.duis.signing import (
 from hil.duis.transform import transform
 from hil.duis.xml import parse, read_request
 
-SUPPLIER = "90-B3-D5-1F-30-01-00-00"
-REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
- schemaVersion="5.4"><sr:Header><sr:RequestID>{rid}</sr:RequestID>
- <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>{ref}</sr:ServiceReference>
- <sr:ServiceReferenceVariant>{variant}</sr:ServiceReferenceVariant></sr:Header>
- <sr:Body>{body}</sr:Body></sr:Request>"""
-
-
-def _request(body: str, variant: str = "1.5", target: str = "00-DB-12-34-56-78-90-A0") -> bytes:
-    ref = ".".join(variant.split(".")[:2])
-    rid = f"{SUPPLIER}:{target}:7"
-    return REQUEST.format(rid=rid, ref=ref, variant=variant, body=body).encode()
-
 
 def test_signature_round_trip_and_tamper() -> None:
     cred = make_credential(SUPPLIER)
-    signed = sign(parse(_request("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), cred)
+    signed = sign(parse(request_xml("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), cred)
     root = parse(signed)
     assert signer_of(root) == (cred.issuer, cred.serial)
     verify(root, cred)
@@ -212,7 +200,7 @@ def test_zaz1_store_loads_the_gbcs_signers_of_boxeds_signing_tool(tmp_path: Path
     assert found is not None and found.serial == xml_user.serial and found.role == 135
     assert loaded.user(Eui64("90-B3-D5-1F-30-01-00-08")) is None
     # what the tool's key signs verifies against the record, for supplier2 only
-    root = parse(sign(parse(_request("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), held))
+    root = parse(sign(parse(request_xml("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), held))
     assert signer_of(root) == (held.issuer, 11)
     verify(root, held)
 
@@ -222,7 +210,9 @@ def test_expired_test_certificate_still_verifies() -> None:
     checks signatures against the public key only, so the server does too (the wall
     clock decides nothing), while another key still fails."""
     expired = _zaz1_like(SUPPLIER2, 21, days=30)  # valid in January 2020 only
-    root = parse(sign(parse(_request("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), expired))
+    root = parse(
+        sign(parse(request_xml("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), expired)
+    )
     verify(root, expired)
     with pytest.raises(SigningError, match="does not verify"):
         verify(root, _zaz1_like(SUPPLIER2, 21, days=30))
@@ -270,7 +260,7 @@ def test_codes_are_duis_codes() -> None:
 def test_transform_carries_body_values() -> None:
     body = "<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:AdjustMeterBalance>1234"
     body += "</sr:AdjustMeterBalance></sr:PrepaymentMode></sr:UpdateMeterBalance>"
-    t = transform(read_request(parse(_request(body))), device_type="ESME")
+    t = transform(read_request(parse(request_xml(body))), device_type="ESME")
     assert t.params == {"amount": 1234} and t.unmapped == []
     assert t.target == Eui64("00-DB-12-34-56-78-90-A0")
 
@@ -279,12 +269,12 @@ def test_transform_non_device_takes_the_body_device_and_lists_the_rest() -> None
     body = "<sr:DecommissionDevice><sr:DeviceID>00-DB-12-34-56-78-90-A0</sr:DeviceID>"
     body += "</sr:DecommissionDevice>"
     dcc = "90-B3-D5-1F-30-00-00-02"
-    request = read_request(parse(_request(body, "8.3", dcc)))
+    request = read_request(parse(request_xml(body, "8.3", dcc)))
     t = transform(request, device_type=None, dcc_ids=[Eui64(dcc)], non_device=True)
     assert t.target == Eui64("00-DB-12-34-56-78-90-A0")
     assert t.params == {"device": "00-DB-12-34-56-78-90-A0"}
     odd = "<sr:UpdateMeterBalance><sr:Colour>blue</sr:Colour></sr:UpdateMeterBalance>"
-    t = transform(read_request(parse(_request(odd))), device_type="ESME")
+    t = transform(read_request(parse(request_xml(odd))), device_type="ESME")
     assert t.unmapped == ["Colour=blue"]
 
 
@@ -298,7 +288,7 @@ def test_transform_carries_urp_credentials_as_bytes() -> None:
         _leaf("ReadLogPeriod", window)
         + _leaf("KAPublicSecurityCredentials", base64.b64encode(der).decode()),
     )
-    t = transform(read_request(parse(_request(body, "4.14"))), device_type="ESME")
+    t = transform(read_request(parse(request_xml(body, "4.14"))), device_type="ESME")
     assert t.params["ka_certificate"] == der
     assert not [u for u in t.unmapped if "KAPublic" in u]
 
@@ -316,7 +306,7 @@ def test_transform_carries_decimals_lists_windows_and_per_device_names() -> None
         "UpdateDeviceConfigurationGasConversion",
         _leaf("CalorificValue", "40.0") + _leaf("ConversionFactor", "1.02264"),
     )
-    t = transform(read_request(parse(_request(gas, "6.6"))), device_type="GSME")
+    t = transform(read_request(parse(request_xml(gas, "6.6"))), device_type="GSME")
     assert t.unmapped == []
     assert t.params["conversion_factor"] == 102264
     assert t.params["conversion_factor_trailing_digit"] == 5 << 4
@@ -325,7 +315,7 @@ def test_transform_carries_decimals_lists_windows_and_per_device_names() -> None
         "UpdateDeviceConfigurationGasFlow",
         _leaf("UncontrolledGasFlowRateDecimal", "6.1680") + _leaf("SupplyTamperState", "Unchanged"),
     )
-    t = transform(read_request(parse(_request(flow, "6.7"))), device_type="GSME")
+    t = transform(read_request(parse(request_xml(flow, "6.7"))), device_type="GSME")
     assert t.params["uncontrolled_flow_threshold"] == 61680
     assert (t.params["multiplier"], t.params["divisor"]) == (1, 10_000)
     assert t.params["supply_tamper_state"] == 3 and t.unmapped == []
@@ -333,22 +323,22 @@ def test_transform_carries_decimals_lists_windows_and_per_device_names() -> None
         "UpdateDeviceConfigurationInstantaneousPowerThreshold",
         _leaf("LowMediumPowerThreshold", "2300") + _leaf("MediumHighPowerThreshold", "4600"),
     )
-    t = transform(read_request(parse(_request(power, "6.12"))), device_type="ESME")
+    t = transform(read_request(parse(request_xml(power, "6.12"))), device_type="ESME")
     assert t.params == {"thresholds": [2300, 4600]}
     clock = _body(
         "SynchroniseClock",
         _leaf("CurrentDateTime", "2026-12-01T12:00:00.00Z") + _leaf("TolerancePeriod", "60"),
     )
-    t = transform(read_request(parse(_request(clock, "6.11"))), device_type="ESME")
+    t = transform(read_request(parse(request_xml(clock, "6.11"))), device_type="ESME")
     assert t.params["valid_from"] == _dt.datetime(2026, 12, 1, 12, tzinfo=_dt.UTC)
     assert t.params["valid_to"] - t.params["valid_from"] == _dt.timedelta(seconds=60)
     name = _body(
         "UpdateSupplierName",
         _leaf("SupplierName", "E-ON") + _leaf("SupplierTelephoneNumber", "0333 202 4650"),
     )
-    esme = transform(read_request(parse(_request(name, "3.4"))), device_type="ESME")
+    esme = transform(read_request(parse(request_xml(name, "3.4"))), device_type="ESME")
     assert esme.params == {"supplier_name": "E-ON", "supplier_telephone": "0333 202 4650"}
-    gsme = transform(read_request(parse(_request(name, "3.4"))), device_type="GSME")
+    gsme = transform(read_request(parse(request_xml(name, "3.4"))), device_type="GSME")
     assert gsme.params["proposed_provider_name"] == "E-ON" and gsme.unmapped == []
 
 
@@ -360,7 +350,7 @@ def test_transform_does_not_map_a_nested_field_by_its_name() -> None:
         + _leaf("StartTime", "00:00:00.00Z")
         + "</sr:Entry></sr:Day></sr:Calendar>",
     )
-    t = transform(read_request(parse(_request(nested, "2.1"))), device_type="GSME")
+    t = transform(read_request(parse(request_xml(nested, "2.1"))), device_type="GSME")
     assert "start_time" not in t.params
     assert t.unmapped == ["Calendar/Day/Entry/StartTime=00:00:00.00Z"]
 
@@ -368,7 +358,7 @@ def test_transform_does_not_map_a_nested_field_by_its_name() -> None:
 def test_cancellation_marker() -> None:
     body = "<sr:UpdateMeterBalance><sr:ExecutionDateTime>3000-12-31T00:00:00Z"
     body += "</sr:ExecutionDateTime></sr:UpdateMeterBalance>"
-    t = transform(read_request(parse(_request(body))), device_type="ESME")
+    t = transform(read_request(parse(request_xml(body))), device_type="ESME")
     assert t.execute_at is None
 
 

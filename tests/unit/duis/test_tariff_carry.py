@@ -7,6 +7,7 @@ import datetime as _dt
 from collections.abc import AsyncIterator
 
 import pytest
+from duis_support import SUPPLIER, request_xml
 
 from emulator.devices.esme import Esme
 from emulator.devices.gsme import Gsme
@@ -23,13 +24,6 @@ from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.dcc.routes import route
 from hil.duis.transform import Transformed, transform
 from hil.duis.xml import parse, read_request
-
-SUPPLIER = "90-B3-D5-1F-30-01-00-00"
-REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
- schemaVersion="5.4"><sr:Header><sr:RequestID>{rid}</sr:RequestID>
- <sr:CommandVariant>4</sr:CommandVariant><sr:ServiceReference>1.1</sr:ServiceReference>
- <sr:ServiceReferenceVariant>1.1.1</sr:ServiceReferenceVariant></sr:Header>
- <sr:Body>{body}</sr:Body></sr:Request>"""
 
 
 def _date(year: int | None, month: int, day: int) -> str:
@@ -102,8 +96,8 @@ BODY = f"""<sr:UpdateImportTariffPrimaryElement>
 
 
 def _transformed(meter: str) -> Transformed:
-    text = REQUEST.format(rid=f"{SUPPLIER}:{meter}:9", body=BODY)
-    return transform(read_request(parse(text.encode())), device_type="ESME")
+    raw = request_xml(BODY, "1.1.1", meter, counter=9, command_variant=4)
+    return transform(read_request(parse(raw)), device_type="ESME")
 
 
 def _plain(d: Data) -> object:
@@ -239,8 +233,8 @@ GAS_BLOCK = _gas_body(
 
 
 def _gas(body: str, meter: str = "00-DB-12-34-56-78-90-A1") -> Transformed:
-    text = REQUEST.format(rid=f"{SUPPLIER}:{meter}:9", body=body)
-    return transform(read_request(parse(text.encode())), device_type="GSME")
+    raw = request_xml(body, "1.1.1", meter, counter=9, command_variant=4)
+    return transform(read_request(parse(raw)), device_type="GSME")
 
 
 def _gas_components(body: str) -> dict[str, list[dict[str, object]]]:

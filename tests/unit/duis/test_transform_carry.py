@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
+from duis_support import METER, SUPPLIER, request_xml
 
 from emulator.gbcs.asn1 import DerConstructed, DerString
 from emulator.gbcs.dlms.apdu import AccessRequest
@@ -17,21 +18,12 @@ from hil.dcc.routes import route
 from hil.duis.transform import transform
 from hil.duis.xml import parse, read_request
 
-SUPPLIER = "90-B3-D5-1F-30-01-00-00"
-METER = "00-DB-12-34-56-78-90-A0"
-REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
- schemaVersion="5.4"><sr:Header><sr:RequestID>{rid}</sr:RequestID>
- <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>{ref}</sr:ServiceReference>
- <sr:ServiceReferenceVariant>{variant}</sr:ServiceReferenceVariant></sr:Header>
- <sr:Body>{body}</sr:Body></sr:Request>"""
 NOW = _dt.datetime(2026, 3, 2, 10, 0, tzinfo=_dt.UTC)
 HASH = "AA" * 32
 
 
 def _request(body: str, variant: str, target: str = METER):  # type: ignore[no-untyped-def]
-    ref = ".".join(variant.split(".")[:2])
-    text = REQUEST.format(rid=f"{SUPPLIER}:{target}:7", ref=ref, variant=variant, body=body)
-    return read_request(parse(text.encode()))
+    return read_request(parse(request_xml(body, variant, target)))
 
 
 @pytest.fixture(scope="module")

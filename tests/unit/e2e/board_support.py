@@ -19,6 +19,33 @@ ESME = "00-DB-12-34-56-78-90-A0"
 STARTUP = 20.0
 
 
+async def until_listening(
+    process: asyncio.subprocess.Process,
+    said: list[str],
+    what: str = "device",
+    timeout: float = STARTUP,
+) -> None:
+    """Collect a device process's output lines in `said` until it says it is listening:
+    only then does its port take frames. Its exit first fails the test with what it said."""
+    assert process.stdout is not None
+    async with asyncio.timeout(timeout):
+        while True:
+            line = (await process.stdout.readline()).decode()
+            if not line:
+                raise AssertionError(f"{what} exited before listening: {''.join(said)}")
+            said.append(line)
+            if "listening on" in line:
+                return
+
+
+async def until_online(external: Any, timeout: float = 10.0) -> None:
+    """Let the lab see its external device come back (the caller asserts it did)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while not external.online:
+                await asyncio.sleep(0.05)
+
+
 def external_lab(
     tmp_path: Path, link: str, top: dict[str, Any] | None = None, **extra: Any
 ) -> Path:
@@ -59,15 +86,7 @@ class Board:
             stderr=asyncio.subprocess.STDOUT,
             pass_fds=(fd,),
         )
-        assert self.process.stdout is not None
-        async with asyncio.timeout(STARTUP):
-            while True:
-                line = (await self.process.stdout.readline()).decode()
-                if not line:
-                    raise AssertionError(f"device exited before listening: {''.join(self.said)}")
-                self.said.append(line)
-                if "listening on" in line:
-                    return
+        await until_listening(self.process, self.said)
 
     async def unplug(self) -> None:
         """The board goes away: its process dies and the pty with it."""

@@ -150,3 +150,11 @@ async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
         security = supplier_security(premises)
         supplier = Sender(premises.parties[AnchorRole.SUPPLIER].eui, security)
         yield Rig(kind, premises, hub, security, supplier, esme, premises.runner_for(esme.eui), pty)
+
+
+@pytest.fixture
+async def premises() -> AsyncIterator[Premises]:
+    """The default premises, its devices on the in-process medium."""
+    async with Premises.build() as running:
+        await running.connect(MemoryMedium().url)
+        yield running

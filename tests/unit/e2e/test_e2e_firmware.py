@@ -8,7 +8,6 @@ import asyncio
 import itertools
 import json
 import math
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -98,13 +97,6 @@ async def test_an_image_reaches_the_esme_in_blocks_then_activates(rig: Rig) -> N
     assert rig.esme.firmware_version == f"{VERSION:08X}"
     command, response = await rig.send("11.2")
     check_response(response, command, rig.security)
-
-
-@pytest.fixture
-async def premises() -> AsyncIterator[Premises]:
-    async with Premises.build() as running:
-        await running.connect(MemoryMedium().url)
-        yield running
 
 
 def _hub(premises: Premises) -> Hub:

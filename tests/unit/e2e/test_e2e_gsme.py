@@ -4,10 +4,8 @@ wakes, answered when it does, and mirrored to the GPF so reads need not wait."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from e2e_support import ANSWER, SILENCE, check_response, decrypted, supplier_security
 
 from emulator.devices.anchors import AnchorRole
@@ -17,19 +15,11 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from emulator.gbcs.payload import DecodedPayload
 from emulator.gbcs.zcl.gbz import GbzPayload
-from emulator.han.memory import MemoryMedium
 from emulator.hub import Hub
 from emulator.premises import Premises
 from hil.dcc.commands import Sender
 
 CURRENT_SUMMATION_DELIVERED = 0x0000
-
-
-@pytest.fixture
-async def premises() -> AsyncIterator[Premises]:
-    async with Premises.build() as running:
-        await running.connect(MemoryMedium().url)
-        yield running
 
 
 def summation(payload: DecodedPayload) -> int:

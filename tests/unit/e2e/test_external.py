@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from board_support import Board, board_rack, external_lab
+from board_support import Board, board_rack, external_lab, until_online
 
 from hil.bridge import TcpBridge
 from hil.dcc.lab import Lab
@@ -130,10 +130,7 @@ async def test_a_lost_port_is_offline_and_the_lab_goes_on_then_resumes(
         os.unlink(by_id)
         os.symlink(second.pty.slave_path, by_id)
         await second.start()
-        for _ in range(200):
-            if external.online:
-                break
-            await asyncio.sleep(0.05)
+        await until_online(external)
         assert external.online and external.reconnects == 1
         back = await run_scenario(read, lab, interactive=False)
         assert back.verdict == Verdict.PASS, failures(back)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import serial
 import serial.rfc2217
-from board_support import Board, board_rack, external_lab
+from board_support import Board, board_rack, external_lab, until_online
 
 from hil.bridge import TcpBridge
 from hil.dcc.lab import Lab
@@ -150,10 +150,7 @@ async def test_a_socket_bridge_that_restarts_brings_the_device_back(
         assert external.state == "offline" and external.losses == 1
         bridge = TcpBridge(board.port, tcp_port=port)
         await bridge.start()
-        for _ in range(200):
-            if external.online:
-                break
-            await asyncio.sleep(0.05)
+        await until_online(external)
         assert external.online and external.reconnects == 1
         back = await run_scenario(read, lab, interactive=False)
         assert back.verdict == Verdict.PASS, [s.message for s in back.steps]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from board_support import STARTUP
+from board_support import until_listening
 
 from emulator.devices.han_consumer import emergency_credit_request
 from emulator.han import open_link
@@ -86,15 +86,8 @@ async def gsme_board(lab: Path, console: Path) -> AsyncIterator[str]:
         stderr=asyncio.subprocess.STDOUT,
         pass_fds=(fd,),
     )
-    said: list[str] = []
     try:
-        assert process.stdout is not None
-        async with asyncio.timeout(STARTUP):
-            while "listening on" not in (said[-1] if said else ""):
-                line = (await process.stdout.readline()).decode()
-                if not line:
-                    raise AssertionError(f"GSME exited before listening: {''.join(said)}")
-                said.append(line)
+        await until_listening(process, [], "GSME")
         yield port.slave_url
     finally:
         if process.returncode is None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from board_support import Board, board_rack, external_lab
+from board_support import Board, board_rack, external_lab, until_online
 
 from emulator.han.broker import EmbeddedBroker
 from hil.dcc.lab import Lab
@@ -77,10 +77,7 @@ async def test_an_mqtt_device_that_dies_is_offline_then_back(
 
             second = boards(lab_path)
             await second.start(link=url)
-            for _ in range(200):
-                if external.online:
-                    break
-                await asyncio.sleep(0.05)
+            await until_online(external)
             assert external.online and external.reconnects == 1
             (read,) = load_scenarios(FIXTURES / "scenarios" / "read-registers.yaml")
             back = await run_scenario(read, lab, interactive=False)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from board_support import until_listening
 from e2e_support import (
     ANSWER,
     SILENCE,
@@ -57,17 +58,9 @@ async def start_device(eui: Eui64, tty: str, state: Path) -> asyncio.subprocess.
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    assert process.stdout is not None
-    said: list[str] = []
     try:
-        async with asyncio.timeout(STARTUP):
-            while True:
-                line = (await process.stdout.readline()).decode()
-                if not line:
-                    raise AssertionError(f"device exited before listening: {''.join(said)}")
-                said.append(line)
-                if "listening on" in line:
-                    return process
+        await until_listening(process, [], timeout=STARTUP)
+        return process
     except BaseException:
         await stop(process)
         raise

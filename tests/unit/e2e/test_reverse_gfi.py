@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from board_support import until_listening
 from e2e_support import action_results, check_response, decrypted, supplier_security
 
 from emulator.clock import RealClock
@@ -74,10 +75,7 @@ async def test_a_scripted_gfi_hub_reads_and_commands_our_esme() -> None:
         )
         hub = ScriptedHub(pty.master_fd)
         try:
-            assert process.stdout is not None
-            async with asyncio.timeout(STARTUP):
-                while b"listening on" not in (line := await process.stdout.readline()):
-                    assert line, "the device exited before listening"
+            await until_listening(process, [], timeout=STARTUP)
 
             read = supplier.command("4.1.1", eui)
             response = await hub.ask(read.encode())
@@ -135,10 +133,7 @@ async def test_a_gfi_hub_on_tcp_reads_our_esme_connected_as_client() -> None:
     try:
         reader, writer = await asyncio.wait_for(connected.get(), STARTUP)
         # pyserial empties a socket:// port's input when it opens it: wait for "listening on".
-        assert process.stdout is not None
-        async with asyncio.timeout(STARTUP):
-            while b"listening on" not in (said := await process.stdout.readline()):
-                assert said, "the device exited before listening"
+        await until_listening(process, [], timeout=STARTUP)
         read = supplier.command("4.1.1", eui)
         writer.write(encode_line(read.encode()))
         line = await asyncio.wait_for(reader.readline(), ANSWER)

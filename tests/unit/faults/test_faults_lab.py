@@ -13,14 +13,13 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from lab_support import dcc_of, esme_of, settle
 
 from emulator.clock import RealClock
 from emulator.devices.base import POWER_RESTORED, Device
-from emulator.devices.esme import Esme
 from emulator.devices.logs import AUTHENTICATION_FAILURE, OUT_OF_ORDER, UNAUTHORISED
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.dcc.requests import RequestStatus, Result
-from hil.dcc.service import Dcc
 from hil.faults import FaultInjector, FaultSpecError
 from hil.scenario.record import FaultRecord
 
@@ -33,7 +32,7 @@ RESPONSE_TIMEOUT = 0.5
 async def lab() -> AsyncIterator[Lab]:
     the_lab = Lab.load(DEFAULT_LAB)
     async with the_lab:
-        _dcc(the_lab).response_timeout = RESPONSE_TIMEOUT
+        dcc_of(the_lab).response_timeout = RESPONSE_TIMEOUT
         yield the_lab
 
 
@@ -44,19 +43,10 @@ async def faults(lab: Lab) -> AsyncIterator[FaultInjector]:
     await injector.aclose()
 
 
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
-
-
-def _esme(lab: Lab) -> Esme:
-    device = lab.device("ESME")
-    assert isinstance(device, Esme)
-    return device
-
-
 async def _read(lab: Lab) -> Result:
-    return await _dcc(lab).request("4.1.1", as_user="supplier", target=lab.eui("ESME"), timeout=10)
+    return await dcc_of(lab).request(
+        "4.1.1", as_user="supplier", target=lab.eui("ESME"), timeout=10
+    )
 
 
 def _security_codes(device: Device, since: int) -> list[int]:
@@ -69,7 +59,7 @@ def _security_codes(device: Device, since: int) -> list[int]:
 async def _run_with_faults(seed: int) -> tuple[list[tuple[str, str, str]], list[dict[str, object]]]:
     lab = Lab.load(DEFAULT_LAB)
     async with lab:
-        dcc = _dcc(lab)
+        dcc = dcc_of(lab)
         dcc.response_timeout = RESPONSE_TIMEOUT
         injector = FaultInjector(lab, seed=seed)
         injector.inject({"kind": "drop", "rate": 0.1, "target": "all"})
@@ -122,7 +112,7 @@ async def test_an_unknown_target_device_is_a_spec_error(faults: FaultInjector) -
 async def test_a_bad_mac_is_refused_and_logged_by_the_device(
     lab: Lab, faults: FaultInjector
 ) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     before, accepted = len(esme.security_log), esme.commands_accepted
     handle = faults.inject({"kind": "bad_mac", "target": "ESME", "count": 1})
     failed = await _read(lab)
@@ -136,17 +126,17 @@ async def test_a_bad_mac_is_refused_and_logged_by_the_device(
 
 
 async def test_a_bad_signature_is_refused(lab: Lab, faults: FaultInjector) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     before = len(esme.security_log)
     faults.inject({"kind": "bad_signature", "target": "command"})
-    result = await _dcc(lab).request("7.2", as_user="supplier", target=lab.eui("ESME"))
+    result = await dcc_of(lab).request("7.2", as_user="supplier", target=lab.eui("ESME"))
     assert result.status == RequestStatus.FAILED and result.reason == "NO_RESPONSE"
     assert _security_codes(esme, before) == [AUTHENTICATION_FAILURE]
     assert "signature" in list(esme.security_log)[-1].detail
 
 
 async def test_a_stale_counter_is_refused_as_a_replay(lab: Lab, faults: FaultInjector) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     handle = faults.inject({"kind": "stale_counter", "target": "ESME", "rate": 0.0})
     assert (await _read(lab)).ok  # rate 0: seen, remembered, passed on
     faults.clear(handle)
@@ -160,7 +150,7 @@ async def test_a_stale_counter_is_refused_as_a_replay(lab: Lab, faults: FaultInj
 
 
 async def test_a_wrong_recipient_is_refused(lab: Lab, faults: FaultInjector) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     before = len(esme.security_log)
     faults.inject({"kind": "wrong_recipient", "target": "ESME"})
     assert (await _read(lab)).reason == "NO_RESPONSE"
@@ -198,7 +188,7 @@ async def test_latency_costs_virtual_time_not_real_time(lab: Lab, faults: FaultI
 
 
 async def test_a_duplicated_command_is_refused_as_a_replay(lab: Lab, faults: FaultInjector) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     before = len(esme.security_log)
     hub = lab.premises[0].hub
     assert hub is not None
@@ -211,7 +201,7 @@ async def test_corrupt_truncate_and_split_frames_are_counted_by_the_receiver(
     lab: Lab, faults: FaultInjector
 ) -> None:
     runner = lab.premises[0].runner_for(lab.eui("ESME"))
-    esme = _esme(lab)
+    esme = esme_of(lab)
     medium = getattr(runner.link, "medium", None)
 
     def noise() -> int:
@@ -248,7 +238,7 @@ async def test_a_command_split_into_gbt_blocks_is_joined_and_answered(
 
 async def test_reordered_envelopes_swap_places(lab: Lab, faults: FaultInjector) -> None:
     handle = faults.inject({"kind": "reorder", "target": "command", "window": "5s"})
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     first = dcc.submit("4.1.1", as_user="supplier", target=lab.eui("ESME"))
     second = dcc.submit("4.1.1", as_user="supplier", target=lab.eui("ESME"))
     await first.wait(10)
@@ -265,7 +255,7 @@ async def test_reordered_envelopes_swap_places(lab: Lab, faults: FaultInjector) 
 async def test_a_power_cycle_keeps_registers_and_counters_and_misses_commands(
     lab: Lab, faults: FaultInjector
 ) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     assert (await _read(lab)).ok
     meter, replay = esme.meter.to_json(), esme.replay.to_json()
     accepted = esme.commands_accepted
@@ -282,7 +272,7 @@ async def test_a_power_cycle_keeps_registers_and_counters_and_misses_commands(
 
 
 async def test_a_clock_jump_moves_the_device_clock(lab: Lab, faults: FaultInjector) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     handle = faults.inject({"kind": "clock_jump", "device": "ESME", "by": "-2h"})
     assert esme.now() == lab.clock.now() - _dt.timedelta(hours=2)
     before = len(esme.security_log)
@@ -294,7 +284,7 @@ async def test_a_clock_jump_moves_the_device_clock(lab: Lab, faults: FaultInject
 
 
 async def test_clock_drift_grows_with_time(lab: Lab, faults: FaultInjector) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     faults.inject({"kind": "clock_drift", "device": "ESME", "ppm": 1000.0})
     await lab.run_for(1000)
     skew = (esme.now() - lab.clock.now()).total_seconds()
@@ -305,7 +295,7 @@ async def test_clock_drift_grows_with_time(lab: Lab, faults: FaultInjector) -> N
 
 
 async def _future_dated(lab: Lab, when: _dt.datetime | None = None) -> Result:
-    dcc = _dcc(lab)
+    dcc = dcc_of(lab)
     when = when or lab.clock.now() + _dt.timedelta(hours=1)
     result = dcc.submit(
         "1.2.1", as_user="supplier", target=lab.eui("ESME"), params={"execution_time": when}
@@ -316,19 +306,14 @@ async def _future_dated(lab: Lab, when: _dt.datetime | None = None) -> Result:
     return result
 
 
-async def _settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-
 async def test_a_lost_alert_never_reaches_the_dcc_and_is_counted(
     lab: Lab, faults: FaultInjector
 ) -> None:
     handle = faults.inject({"kind": "lost_alert", "target": "ESME"})
     result = await _future_dated(lab)
     await lab.run_for(2 * 3600)
-    await _settle()
-    assert [a for a in _dcc(lab).alerts if a.request_id == result.request_id] == []
+    await settle(20)
+    assert [a for a in dcc_of(lab).alerts if a.request_id == result.request_id] == []
     assert handle.counters["lost"] >= 1
     hub = lab.premises[0].hub
     assert hub is not None and hub.counters.alerts == 0
@@ -339,12 +324,12 @@ async def test_a_late_alert_arrives_after_its_delay(lab: Lab, faults: FaultInjec
     when = lab.clock.now() + _dt.timedelta(hours=1)
     result = await _future_dated(lab, when)
     await lab.run_for(3600 + 60)
-    await _settle()
-    mine = [a for a in _dcc(lab).alerts if a.request_id == result.request_id]
+    await settle(20)
+    mine = [a for a in dcc_of(lab).alerts if a.request_id == result.request_id]
     assert mine == [] and handle.counters["delayed"] >= 1
     await lab.run_for(600)
-    await _settle()
-    mine = [a for a in _dcc(lab).alerts if a.request_id == result.request_id]
+    await settle(20)
+    mine = [a for a in dcc_of(lab).alerts if a.request_id == result.request_id]
     assert mine and mine[0].received >= when + _dt.timedelta(minutes=10)
 
 
@@ -370,14 +355,14 @@ async def test_records_carry_counters_and_aclose_restores_the_lab(lab: Lab) -> N
     assert [link.manipulator for link in links] == originals
     hub = lab.premises[0].hub
     assert hub is not None and hub.alert_filter is None
-    assert _esme(lab).now() == lab.clock.now()
+    assert esme_of(lab).now() == lab.clock.now()
     assert (await _read(lab)).ok
     with pytest.raises(FaultSpecError):
         injector.inject({"kind": "drop"})
 
 
 async def test_stacked_clock_faults_unwind_to_the_lab_clock(lab: Lab) -> None:
-    esme = _esme(lab)
+    esme = esme_of(lab)
     original = esme.clock
     async with FaultInjector(lab) as faults:
         faults.inject({"kind": "clock_jump", "device": "ESME", "by": "1h"})

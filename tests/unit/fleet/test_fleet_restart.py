@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-from broker_support import skip_without_mosquitto
 
 from emulator.han.broker import RestartableBroker
 from hil.fleet.coordinator import Coordinator, FleetConfig
 from hil.fleet.mix import Mix
 
 MIX = Mix(rate=20.0, weights={"read": 2, "critical": 1, "firmware": 1}, timeout_s=3.0)
-
-
-@pytest.fixture(params=["embedded", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
-async def restartable(request: pytest.FixtureRequest) -> AsyncIterator[RestartableBroker]:
-    if request.param == "mosquitto":
-        skip_without_mosquitto(request.config)
-    async with RestartableBroker(request.param) as broker:
-        yield broker
 
 
 @pytest.mark.parametrize("mux", [False, True], ids=["own-connections", "mux"])

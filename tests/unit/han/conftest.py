@@ -17,7 +17,6 @@ from broker_support import mosquitto_or_skip
 from emulator.han.broker import (
     EmbeddedBroker,
     MosquittoBroker,
-    RestartableBroker,
 )
 from emulator.han.memory import MemoryMedium
 
@@ -73,12 +72,3 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[EmbeddedBroker
 async def mosquitto(request: pytest.FixtureRequest) -> AsyncIterator[MosquittoBroker]:
     async with mosquitto_or_skip(request.config) as real:
         yield real
-
-
-@pytest.fixture(params=["embedded", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
-async def restartable(request: pytest.FixtureRequest) -> AsyncIterator[RestartableBroker]:
-    """A broker the test can restart on the same port: amqtt, and mosquitto where installed."""
-    if request.param == "mosquitto":
-        mosquitto_or_skip(request.config)
-    async with RestartableBroker(request.param) as broker:
-        yield broker

@@ -1,7 +1,5 @@
-"""Every python example of docs/wire-protocol.md prints the text block after it.
-
-test_han_docs.py checks the first two; this checks them all, so the worked hex
-examples added for shim writers (ACK, NACK, the CRC check value) stay true.
+"""Every python example of docs/wire-protocol.md prints the text block after it, so
+the worked hex examples for shim writers (ACK, NACK, the CRC check value) stay true.
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lab_support import scenarios_pass
 
 from hil.report.html import render_html
 from hil.scenario import load_scenarios, run_scenarios
-from hil.scenario.record import Verdict, prepayment_series
+from hil.scenario.record import prepayment_series
 
 ROOT = Path(__file__).resolve().parents[3]
 PREPAY = ROOT / "hil" / "fixtures" / "scenarios" / "prepay"
@@ -21,11 +22,7 @@ OURS = [
 
 @pytest.mark.parametrize("path", OURS, ids=[p.name for p in OURS])
 async def test_prepay_scenario_passes(path: Path) -> None:
-    record = await run_scenarios(load_scenarios(path), seed=1, interactive=False)
-    assert record.scenarios
-    for s in record.scenarios:
-        failed = [step.message for step in s.steps if step.verdict != Verdict.PASS]
-        assert s.verdict == Verdict.PASS, (s.name, failed)
+    await scenarios_pass(path)
 
 
 async def test_the_report_plots_balance_and_debt_of_a_prepay_scenario() -> None:

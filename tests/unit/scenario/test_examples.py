@@ -6,9 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from hil.scenario import load_scenarios, run_scenarios
-from hil.scenario.record import Verdict
+from lab_support import scenarios_pass
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = sorted((ROOT / "hil" / "fixtures" / "scenarios").glob("*.*"))
@@ -24,21 +22,13 @@ def test_there_are_examples() -> None:
     assert len(EXAMPLES) >= 3
 
 
-async def _passes(path: Path) -> None:
-    record = await run_scenarios(load_scenarios(path), seed=1, interactive=False)
-    assert record.scenarios
-    for s in record.scenarios:
-        failed = [step.message for step in s.steps if step.verdict != Verdict.PASS]
-        assert s.verdict == Verdict.PASS, (s.name, failed)
-
-
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
 async def test_fixture_scenarios_pass(path: Path) -> None:
-    await _passes(path)
+    await scenarios_pass(path)
 
 
 @pytest.mark.parametrize(("kind", "text"), EXAMPLES)
 async def test_doc_examples_pass(tmp_path: Path, kind: str, text: str) -> None:
     path = tmp_path / ("example.yaml" if kind == "yaml" else "example.py")
     path.write_text(text)
-    await _passes(path)
+    await scenarios_pass(path)

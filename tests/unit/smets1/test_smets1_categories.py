@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from lab_support import dcc_of
 
 from hil.dcc.lab import Lab
-from hil.dcc.requests import RequestStatus
-from hil.dcc.service import Dcc
+from hil.dcc.requests import RequestStatus, Result
 from hil.dcc.timing import StartPoint
 
 LAB = Path(__file__).resolve().parents[3] / "hil" / "fixtures" / "labs" / "smets1-secure.yaml"
@@ -23,20 +23,20 @@ async def lab() -> AsyncIterator[Lab]:
         yield the_lab
 
 
-def _dcc(lab: Lab) -> Dcc:
-    assert lab.dcc is not None
-    return lab.dcc
-
-
-async def test_future_dated_runs_at_its_execution_time(lab: Lab) -> None:
+async def _top_up_in_an_hour(lab: Lab) -> Result:
+    """A 300p top-up (2.2) to the ESME, future-dated an hour ahead: held by the DCC."""
     at = lab.clock.now() + _dt.timedelta(hours=1)
-    held = await _dcc(lab).request(
+    return await dcc_of(lab).request(
         "2.2",
         as_user="supplier",
         target=lab.eui("ESME"),
         params={"amount_pence": 300},
         execute_at=at,
     )
+
+
+async def test_future_dated_runs_at_its_execution_time(lab: Lab) -> None:
+    held = await _top_up_in_an_hour(lab)
     meter = lab.device("ESME")
     assert held.status == RequestStatus.ACKNOWLEDGED and meter.balance_pence == 1000.0  # type: ignore[union-attr]
     await lab.run_for(3599)
@@ -50,14 +50,7 @@ async def test_future_dated_runs_at_its_execution_time(lab: Lab) -> None:
 
 
 async def test_a_held_request_cancelled_by_suspension_never_reaches_the_meter(lab: Lab) -> None:
-    at = lab.clock.now() + _dt.timedelta(hours=1)
-    held = await _dcc(lab).request(
-        "2.2",
-        as_user="supplier",
-        target=lab.eui("ESME"),
-        params={"amount_pence": 300},
-        execute_at=at,
-    )
+    held = await _top_up_in_an_hour(lab)
     lab.inventory.decommission(lab.eui("ESME"))
     await lab.run_for(7200)
     assert held.status == RequestStatus.CANCELLED
@@ -66,7 +59,7 @@ async def test_a_held_request_cancelled_by_suspension_never_reaches_the_meter(la
 
 async def test_the_orchestration_as_a_sequence(lab: Lab) -> None:
     """2.1 refused in credit mode; 1.6 then 2.1 sequenced after it succeeds."""
-    dcc, esme = _dcc(lab), lab.eui("ESME")
+    dcc, esme = dcc_of(lab), lab.eui("ESME")
     first = await dcc.request(
         "2.1", as_user="supplier", target=esme, params={"ec_limit_millipence": 600_000}
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lab_support import scenarios_pass
 
 from hil.dcc.lab import Lab
 from hil.dcc.requests import RequestStatus
@@ -18,11 +19,7 @@ LABS = ROOT / "hil" / "fixtures" / "labs"
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
 async def test_smets1_scenarios_pass(path: Path) -> None:
-    record = await run_scenarios(load_scenarios(path), seed=1, interactive=False)
-    assert record.scenarios
-    for s in record.scenarios:
-        failed = [step.message for step in s.steps if step.verdict != Verdict.PASS]
-        assert s.verdict == Verdict.PASS, (s.name, failed)
+    await scenarios_pass(path)
 
 
 async def test_service_scenarios_run_unchanged_on_smets2_and_smets1() -> None:
