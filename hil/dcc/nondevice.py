@@ -186,6 +186,12 @@ def _validate_schedule(dcc: Dcc, result: Result, device: InventoryDevice | None)
         raise Refusal(
             "UNKNOWN_VARIANT", f"cannot schedule unknown variant {request.params['variant']!r}"
         )
+    reference = request.params.get("service_reference")
+    if reference is not None and not inner.variant.startswith(f"{reference}."):
+        raise Refusal(
+            "INVALID_PARAMETERS",
+            f"scheduled variant {inner.variant} is not of service reference {reference}",
+        )
     if not schedulable(inner):
         raise Refusal("SCHEDULE_NOT_ALLOWED", f"{inner.variant} {inner.name} cannot be scheduled")
     if device is None:

@@ -24,6 +24,7 @@ from lxml import etree
 from emulator.gbcs.eui import Eui64
 from hil.dcc.commands import BuildError, parameters_for
 from hil.dcc.routes import NoRoute, route, routes_for
+from hil.dcc.schedules import RelativeTime, parse_time_of_day
 from hil.duis.bodies import CURRENCIES, MapContext, chose_route, map_body, option_for
 from hil.duis.xml import DuisRequest, parse_datetime
 
@@ -120,6 +121,7 @@ URP_CERTIFICATE = "KAPublicSecurityCredentials"
 NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceID": "device",
     "DSPScheduledServiceReferenceVariant": "variant",
+    "DSPScheduledServiceReference": "service_reference",  # 5.1: checked against the variant
     "ScheduleStartDate": "start",
     "ScheduleFrequency": "every",
     "FirmwareImage": "image",
@@ -130,6 +132,13 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceManufacturer": "manufacturer",  # 12.2: the inventory record's
     "DeviceModel": "model",
     "ESMEVariant": "esme_variant",  # 12.2: the element count (twin: "B...")
+}
+#: 5.1: a scheduled read's window (`ReadLogPeriodOffset`, e.g. in
+#: `DSPRetrieveImportDailyReadLog`) -> (the scheduled service's parameter, day offset
+#: element, time element). Each run reads from its own day's offsets (`RelativeTime`).
+SCHEDULE_WINDOW: dict[str, tuple[str, str]] = {
+    "from": ("StartDateOffset", "StartTime"),
+    "to": ("EndDateOffset", "EndTime"),
 }
 #: Future-dated variants the DCC itself holds until their execution time, so their
 #: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at
@@ -267,6 +276,11 @@ def transform(
         # returns it to the requester.
         params["cin"] = secrets.randbelow(10_000)
     carried = _combined(found, known, params)
+    if non_device and request.variant == "5.1":
+        window = _schedule_window(found)
+        if window:
+            params["params"] = window
+            carried.update(local for pair in SCHEDULE_WINDOW.values() for local in pair)
     for path, text, element in nodes:
         local = path.rsplit("/", 1)[-1]
         if local in DCC_FIELDS or local in carried or local in OPTION_FIELDS:
@@ -299,6 +313,21 @@ def transform(
                 if flag is not None:
                     params[flag] = True
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
+
+
+def _schedule_window(found: list[tuple[str, str]]) -> dict[str, RelativeTime]:
+    """5.1: the scheduled read's window, as times relative to each run; a window
+    given by halves or with values out of shape is left to `unmapped`."""
+    by_name = {path.rsplit("/", 1)[-1]: text for path, text in found if "/" in path}
+    window: dict[str, RelativeTime] = {}
+    for name, (offset, at) in SCHEDULE_WINDOW.items():
+        if offset not in by_name or at not in by_name:
+            return {}
+        try:
+            window[name] = RelativeTime(int(by_name[offset]), parse_time_of_day(by_name[at]))
+        except ValueError:
+            return {}
+    return window
 
 
 def _only_device(text: str, target: Eui64 | None) -> bool:
