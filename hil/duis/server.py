@@ -36,6 +36,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
+from emulator.errors import GbcsDecodeError
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from hil.dcc.inventory import InventoryDevice
@@ -523,8 +524,14 @@ class DuisServer:
             code = codes.SUCCESS  # as for any request: the failure is in the payload
         response_id = None
         if run.command is not None:
-            sent = decode_message(run.command)
-            response_id = f"{dashed(sent.recipient)}:{dashed(sent.originator)}:{sent.counter}"
+            try:
+                sent = decode_message(run.command)
+            except GbcsDecodeError:  # not a GBCS message (a SMETS1 vendor command)
+                log.info(
+                    "schedule %s: run %s has no GBCS counter", schedule.schedule_id, run.request_id
+                )
+            else:
+                response_id = f"{dashed(sent.recipient)}:{dashed(sent.originator)}:{sent.counter}"
         variant = schedule.variant
         root = response_message(
             request_id=None,

@@ -140,6 +140,9 @@ SCHEDULE_WINDOW: dict[str, tuple[str, str]] = {
     "from": ("StartDateOffset", "StartTime"),
     "to": ("EndDateOffset", "EndTime"),
 }
+#: 8.14.x: the installer's report on a hub (install type, location, fault reason, ...)
+#: goes whole to the hub's inventory record (`hub_report`, DUIS name -> text).
+HUB_REPORTS = frozenset({"8.14.1", "8.14.2", "8.14.3", "8.14.4"})
 #: Future-dated variants the DCC itself holds until their execution time, so their
 #: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at
 #: that time (its RTDS command has no execution date-time).
@@ -292,6 +295,9 @@ def transform(
             continue
         if non_device and local == "DeviceIDList" and _only_device(text, target):
             continue  # the device the request is about (a list of several is not carried)
+        if non_device and request.variant in HUB_REPORTS and local not in NON_DEVICE_PARAMS:
+            params.setdefault("hub_report", {})[local] = text
+            continue
         if non_device and local in NON_DEVICE_PARAMS:
             name = NON_DEVICE_PARAMS[local]
             params.setdefault(name, _non_device_value(name, text))
