@@ -145,6 +145,11 @@ class InventoryDevice:
     #: An ESME's metering elements (2: twin element): what the DCC knows of the meter
     #: from installation; a twin ESME's payment mode carries its secondary element's rows.
     elements: int = 1
+    #: A hub's installation and return reports as the installer gave them (8.14.x:
+    #: install type, location, aerial, obstruction checks, fault reason, ...), each with
+    #: its variant, oldest first. The CSP keeps them; no DUIS read returns them (the
+    #: v5.4 DSPInventory has none of these fields).
+    hub_reports: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     def record(self) -> dict[str, str]:
         """A Read Inventory (8.2) record, with DUIS field names."""
@@ -361,7 +366,9 @@ class Inventory:
     def unjoined(self, eui: Eui64 | bytes, partner: Eui64 | bytes) -> None:
         self.dissociate(eui, partner)
 
-    def hub_installed(self, chf: Eui64 | bytes, *, wan: bool) -> None:
+    def hub_installed(
+        self, chf: Eui64 | bytes, *, wan: bool, report: Mapping[str, str] | None = None
+    ) -> None:
         """8.14.1 (SM WAN up: the DCC commissions the CHF) or 8.14.2 (no SM WAN yet)."""
         hub = self[bytes(chf)]
         if hub.kind != DeviceKind.CHF:
@@ -375,13 +382,17 @@ class Inventory:
         for gpf in self._gpfs_of(hub):
             if gpf.status in (SmiStatus.PENDING, SmiStatus.WHITELISTED):
                 self._set(gpf, SmiStatus.INSTALLED_NOT_COMMISSIONED, "CH installed")
+        hub.hub_reports.append(("8.14.1" if wan else "8.14.2", dict(report or {})))
 
-    def hub_returned(self, chf: Eui64 | bytes, *, fault: bool) -> None:
+    def hub_returned(
+        self, chf: Eui64 | bytes, *, fault: bool, report: Mapping[str, str] | None = None
+    ) -> None:
         """8.14.3/8.14.4: the CH goes back; both functions are withdrawn."""
         hub = self[bytes(chf)]
         cause = "8.14.3 fault return" if fault else "8.14.4 no fault return"
         for device in [hub, *self._gpfs_of(hub)]:
             self._set(device, SmiStatus.WITHDRAWN, cause)
+        hub.hub_reports.append(("8.14.3" if fault else "8.14.4", dict(report or {})))
 
     def _gpfs_of(self, hub: InventoryDevice) -> list[InventoryDevice]:
         return [

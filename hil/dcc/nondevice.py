@@ -103,6 +103,12 @@ def validate(
     needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "11.1", "11.4")
     if variant in needs_device and device is None:
         raise Refusal("TARGET_REQUIRED", f"{variant} needs a target device on the inventory")
+    report = request.params.get("hub_report")
+    if report is not None and not (
+        isinstance(report, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in report.items())
+    ):
+        raise Refusal("INVALID_PARAMETERS", "hub_report: a mapping of DUIS names to text")
     if variant.startswith("8.14.") and device is not None and device.kind != DeviceKind.CHF:
         raise Refusal(
             "DEVICE_TYPE_NOT_APPLICABLE", f"{variant} applies to a CHF, not a {device.kind}"
@@ -186,6 +192,12 @@ def _validate_schedule(dcc: Dcc, result: Result, device: InventoryDevice | None)
         raise Refusal(
             "UNKNOWN_VARIANT", f"cannot schedule unknown variant {request.params['variant']!r}"
         )
+    reference = request.params.get("service_reference")
+    if reference is not None and not inner.variant.startswith(f"{reference}."):
+        raise Refusal(
+            "INVALID_PARAMETERS",
+            f"scheduled variant {inner.variant} is not of service reference {reference}",
+        )
     if not schedulable(inner):
         raise Refusal("SCHEDULE_NOT_ALLOWED", f"{inner.variant} {inner.name} cannot be scheduled")
     if device is None:
@@ -229,11 +241,15 @@ def handle(
     assert device is not None or variant in ("5.1",)
     if variant in ("8.14.1", "8.14.2"):
         assert device is not None
-        dcc.inventory.hub_installed(device.eui, wan=variant == "8.14.1")
+        dcc.inventory.hub_installed(
+            device.eui, wan=variant == "8.14.1", report=request.params.get("hub_report")
+        )
         return dcc.inventory.records(d for d in dcc.inventory.on_hub(device.eui) if d.kind.hub)
     if variant in ("8.14.3", "8.14.4"):
         assert device is not None
-        dcc.inventory.hub_returned(device.eui, fault=variant == "8.14.3")
+        dcc.inventory.hub_returned(
+            device.eui, fault=variant == "8.14.3", report=request.params.get("hub_report")
+        )
         return dcc.inventory.records(d for d in dcc.inventory.on_hub(device.eui) if d.kind.hub)
     if variant == "8.3":
         assert device is not None

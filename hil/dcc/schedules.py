@@ -53,6 +53,30 @@ def parse_time(value: object) -> _dt.datetime:
     return when
 
 
+@dataclass(frozen=True)
+class RelativeTime:
+    """A time named relative to each run, as a DCC schedule names its read window
+    (DUIS `ReadLogPeriodOffset`: a day offset from the run's day and a time of day):
+    a fixed date-time would read the same window on every run."""
+
+    days: int
+    at: _dt.time
+
+    def on(self, run_at: _dt.datetime) -> _dt.datetime:
+        day = run_at.astimezone(_dt.UTC).date() + _dt.timedelta(days=self.days)
+        at = self.at if self.at.tzinfo is not None else self.at.replace(tzinfo=_dt.UTC)
+        return _dt.datetime.combine(day, at).astimezone(_dt.UTC)
+
+
+def parse_time_of_day(text: str) -> _dt.time:
+    """An xs:time ('00:00:00.00Z', '23:30:00'); UTC unless it names an offset."""
+    try:
+        at = _dt.time.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"not a time of day: {text!r}") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=_dt.UTC)
+
+
 def schedulable(service: ServiceVariant) -> bool:
     return service.name.startswith(("Read", "Retrieve")) and not service.non_device
 
@@ -78,6 +102,13 @@ class Schedule:
         self.timer = None
         self.next_run = None
 
+    def params_at(self, run_at: _dt.datetime) -> dict[str, Any]:
+        """One run's parameters: each `RelativeTime` becomes that run's date-time."""
+        return {
+            name: value.on(run_at) if isinstance(value, RelativeTime) else value
+            for name, value in self.params.items()
+        }
+
     def as_request(self) -> ServiceRequest:
         """The runs' common shape, for rules that look at pending requests."""
         return ServiceRequest(
@@ -86,7 +117,7 @@ class Schedule:
             self.owner,
             self.role,
             self.target,
-            self.params,
+            self.params_at(self.first),
             Category.SCHEDULED,
             self.first,
         )

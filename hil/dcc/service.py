@@ -216,6 +216,8 @@ class Dcc:
         self.schedules: dict[str, Schedule] = {}
         #: DSP schedule IDs are DUIS `scheduleID`s: non-negative integers.
         self._schedule_ids = itertools.count(1)
+        #: Called with each schedule run as it starts (the DUIS server POSTs its answer).
+        self.run_listeners: list[Callable[[Schedule, Result], None]] = []
         self.firmware: dict[bytes, str] = {}  # image hash -> version (11.1)
         #: The CPL an OTA image's hash must be on for the target's model (None: no check).
         self.cpl: Cpl | None = None
@@ -1114,12 +1116,14 @@ class Dcc:
             as_user=schedule.owner,
             target=schedule.target,
             role=schedule.role,
-            params=schedule.params,
+            params=schedule.params_at(ran_at),
             label=f"{schedule.schedule_id} run {len(schedule.runs) + 1}",
             scheduled=schedule,
         )
         schedule.runs.append(run.request_id)
         self._arm(schedule, ran_at + schedule.every)
+        for listener in list(self.run_listeners):
+            listener(schedule, run)
 
     # -- alerts -------------------------------------------------------------------------------
     async def _alert_loop(self, hub: Hub) -> None:

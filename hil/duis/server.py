@@ -36,11 +36,14 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
+from emulator.errors import GbcsDecodeError
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import decode_message
 from hil.dcc.inventory import InventoryDevice
 from hil.dcc.lab import LABS
 from hil.dcc.requests import RequestStatus, Result
 from hil.dcc.routes import routes_for
+from hil.dcc.schedules import Schedule
 from hil.dcc.service import Dcc
 from hil.dcc.timing import Category
 from hil.dcc.values import response_values
@@ -57,6 +60,7 @@ from hil.duis.xml import (
     device_alert,
     dsp_firmware_warning,
     dsp_schedule_id,
+    dsp_scheduled_message,
     dsp_schedules_read,
     dsp_wan_matrix,
     parse,
@@ -141,6 +145,7 @@ class DuisServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._alerts_seen = len(dcc.alerts)
         self._notifications_seen = len(dcc.notifications)
+        dcc.run_listeners.append(self._on_scheduled_run)
         self.url = ""
 
     @property
@@ -163,6 +168,8 @@ class DuisServer:
         return self.url
 
     async def stop(self) -> None:
+        if self._on_scheduled_run in self.dcc.run_listeners:
+            self.dcc.run_listeners.remove(self._on_scheduled_run)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -493,6 +500,66 @@ class DuisServer:
                 request_id=request.request_id, when=self.dcc.clock.now()
             )
             await self._post(request.originator, request.request_id, "N24", self._sign(alert))
+
+    def _on_scheduled_run(self, schedule: Schedule, run: Result) -> None:
+        """A run of a schedule made over DUIS answers its user when it completes; runs
+        of schedules made otherwise (Python API, request files) have no DUIS user."""
+        if schedule.schedule_id not in self.schedule_bodies:
+            return
+        try:
+            self._spawn(self._respond_scheduled(schedule, run))
+        except RuntimeError:  # the clock ran the schedule outside the event loop
+            self.counts["scheduled_run_not_posted"] += 1
+            log.warning(
+                "schedule %s: run %s not posted (no event loop)",
+                schedule.schedule_id,
+                run.request_id,
+            )
+
+    async def _respond_scheduled(self, schedule: Schedule, run: Result) -> None:
+        """POST a run's answer: the scheduled service's reference and variant, its own
+        response ID (device, user, the command's counter; there is no user request ID),
+        and `DSPScheduledMessage` with the device's response; a run that got none
+        answers its code without a body."""
+        await run.wait(None)  # scheduled: timed against 24 hours, not on demand
+        code = codes.SUCCESS if run.ok else codes.duis_code(run.reason)
+        if run.reason == "DEVICE_FAILURE" and run.response is not None:
+            code = codes.SUCCESS  # as for any request: the failure is in the payload
+        response_id = None
+        if run.command is not None:
+            try:
+                sent = decode_message(run.command)
+            except GbcsDecodeError:  # not a GBCS message (a SMETS1 vendor command)
+                log.info(
+                    "schedule %s: run %s has no GBCS counter", schedule.schedule_id, run.request_id
+                )
+            else:
+                response_id = f"{dashed(sent.recipient)}:{dashed(sent.originator)}:{sent.counter}"
+        variant = schedule.variant
+        root = response_message(
+            request_id=None,
+            response_id=response_id,
+            code=code,
+            when=self.dcc.clock.now(),
+            service_reference=".".join(variant.split(".")[:2]),
+            variant=variant,
+            dsp_body=(
+                None
+                if run.response is None
+                else dsp_scheduled_message(run.response, schedule.schedule_id)
+            ),
+        )
+        if not self.schema.validate(root):
+            self.counts["scheduled_message_not_schema_valid"] += 1
+            log.warning(
+                "schedule %s: run %s answer not schema-valid: %s",
+                schedule.schedule_id,
+                run.request_id,
+                self.schema.error_log.last_error,
+            )
+            return
+        user = schedule.owner.ids.get(schedule.role) or next(iter(schedule.owner.ids.values()))
+        await self._post(user, run.request_id, code, self._sign(root))
 
     async def _post(self, user: Eui64, request_id: str | None, code: str, body: bytes) -> None:
         url = self.url_for(user)

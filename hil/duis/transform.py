@@ -24,6 +24,7 @@ from lxml import etree
 from emulator.gbcs.eui import Eui64
 from hil.dcc.commands import BuildError, parameters_for
 from hil.dcc.routes import NoRoute, route, routes_for
+from hil.dcc.schedules import RelativeTime, parse_time_of_day
 from hil.duis.bodies import CURRENCIES, MapContext, chose_route, map_body, option_for
 from hil.duis.xml import DuisRequest, parse_datetime
 
@@ -120,6 +121,7 @@ URP_CERTIFICATE = "KAPublicSecurityCredentials"
 NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceID": "device",
     "DSPScheduledServiceReferenceVariant": "variant",
+    "DSPScheduledServiceReference": "service_reference",  # 5.1: checked against the variant
     "ScheduleStartDate": "start",
     "ScheduleFrequency": "every",
     "FirmwareImage": "image",
@@ -131,6 +133,16 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceModel": "model",
     "ESMEVariant": "esme_variant",  # 12.2: the element count (twin: "B...")
 }
+#: 5.1: a scheduled read's window (`ReadLogPeriodOffset`, e.g. in
+#: `DSPRetrieveImportDailyReadLog`) -> (the scheduled service's parameter, day offset
+#: element, time element). Each run reads from its own day's offsets (`RelativeTime`).
+SCHEDULE_WINDOW: dict[str, tuple[str, str]] = {
+    "from": ("StartDateOffset", "StartTime"),
+    "to": ("EndDateOffset", "EndTime"),
+}
+#: 8.14.x: the installer's report on a hub (install type, location, fault reason, ...)
+#: goes whole to the hub's inventory record (`hub_report`, DUIS name -> text).
+HUB_REPORTS = frozenset({"8.14.1", "8.14.2", "8.14.3", "8.14.4"})
 #: Future-dated variants the DCC itself holds until their execution time, so their
 #: command carries none: 8.5 Service Opt Out also withdraws the device in the DCC at
 #: that time (its RTDS command has no execution date-time).
@@ -267,6 +279,11 @@ def transform(
         # returns it to the requester.
         params["cin"] = secrets.randbelow(10_000)
     carried = _combined(found, known, params)
+    if non_device and request.variant == "5.1":
+        window = _schedule_window(found)
+        if window:
+            params["params"] = window
+            carried.update(local for pair in SCHEDULE_WINDOW.values() for local in pair)
     for path, text, element in nodes:
         local = path.rsplit("/", 1)[-1]
         if local in DCC_FIELDS or local in carried or local in OPTION_FIELDS:
@@ -278,6 +295,9 @@ def transform(
             continue
         if non_device and local == "DeviceIDList" and _only_device(text, target):
             continue  # the device the request is about (a list of several is not carried)
+        if non_device and request.variant in HUB_REPORTS and local not in NON_DEVICE_PARAMS:
+            params.setdefault("hub_report", {})[local] = text
+            continue
         if non_device and local in NON_DEVICE_PARAMS:
             name = NON_DEVICE_PARAMS[local]
             params.setdefault(name, _non_device_value(name, text))
@@ -299,6 +319,21 @@ def transform(
                 if flag is not None:
                     params[flag] = True
     return Transformed(request.variant, target, params, execute_at, unmapped, option)
+
+
+def _schedule_window(found: list[tuple[str, str]]) -> dict[str, RelativeTime]:
+    """5.1: the scheduled read's window, as times relative to each run; a window
+    given by halves or with values out of shape is left to `unmapped`."""
+    by_name = {path.rsplit("/", 1)[-1]: text for path, text in found if "/" in path}
+    window: dict[str, RelativeTime] = {}
+    for name, (offset, at) in SCHEDULE_WINDOW.items():
+        if offset not in by_name or at not in by_name:
+            return {}
+        try:
+            window[name] = RelativeTime(int(by_name[offset]), parse_time_of_day(by_name[at]))
+        except ValueError:
+            return {}
+    return window
 
 
 def _only_device(text: str, target: Eui64 | None) -> bool:

@@ -212,6 +212,15 @@ def dsp_schedule_id(schedule_id: str) -> etree._Element:
     return element
 
 
+def dsp_scheduled_message(payload: bytes, schedule_id: str) -> etree._Element:
+    """A schedule run's answer body: the device's GBCS response and the DSP schedule
+    ID that ran (v5.4 `DSPScheduledMessage`, the elements in the schema's order)."""
+    message = etree.Element(q("DSPScheduledMessage"))
+    etree.SubElement(message, q("GBCSPayload")).text = base64.b64encode(payload).decode()
+    etree.SubElement(message, q("DSPScheduleID")).text = schedule_id
+    return message
+
+
 def dsp_schedules_read(schedules: list[tuple[str, etree._Element]]) -> etree._Element:
     """5.2's answer body: each schedule's ID and details. `CreateSchedule` (5.1) has the
     details' type (`DSPSchedule`), so its children are the details as created."""

@@ -180,3 +180,44 @@ async def test_dcc_notification_counted_not_posted(
         await asyncio.sleep(0.05)
     assert server.counts["dcc_alert_not_sent"] == len(dcc.notifications) >= 1
     assert server.deliveries == [] and received.empty()
+
+
+async def test_only_runs_of_duis_made_schedules_are_posted(
+    setup: tuple[Lab, DuisServer, asyncio.Queue[bytes]], creds: XmlCredentials
+) -> None:
+    """A schedule made through the Python API has no DUIS user to answer; one made
+    over DUIS answers each run with DSPScheduledMessage (schema case: conformance)."""
+    lab, server, received = setup
+    dcc = lab.dcc
+    assert dcc is not None
+    start = lab.clock.now() + _dt.timedelta(hours=1)
+    api = await dcc.request(
+        "5.1",
+        as_user="supplier",
+        target=lab.eui("ESME"),
+        params={"variant": "4.1.1", "start": start.isoformat()},
+    )
+    assert api.ok, api.detail
+    cred = creds.users[bytes.fromhex(SUPPLIER.replace("-", ""))]
+    day = (lab.clock.now() + _dt.timedelta(days=1)).date().isoformat()
+    create = (
+        "<sr:CreateSchedule><sr:ScheduleFrequency>Daily</sr:ScheduleFrequency>"
+        f"<sr:ScheduleStartDate>{day}</sr:ScheduleStartDate>"
+        "<sr:DSPScheduledServiceReferenceVariant>4.1.1</sr:DSPScheduledServiceReferenceVariant>"
+        f"<sr:DeviceID>{ESME}</sr:DeviceID></sr:CreateSchedule>"
+    )
+    xml = NON_DEVICE.format(user=SUPPLIER, counter=7, variant="5.1", body=create)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{server.url}/api/v1/serviceD", data=sign(etree.fromstring(xml.encode()), cred)
+        ) as reply,
+    ):
+        assert _code(await reply.read(), creds) == "I0"
+    duis_made = next(s for s in dcc.schedules.values() if s.created_by != api.request_id)
+    await lab.run_for(86400 + 3600)
+    await server.settle()
+    posted = [parse(received.get_nowait()) for _ in range(received.qsize())]
+    ids = [m.findtext(f".//{q('DSPScheduleID')}") for m in posted]
+    assert ids == [duis_made.schedule_id]  # the API schedule's run is not posted
+    assert dcc.schedules[api.data["schedule_id"]].runs  # it did run
