@@ -106,7 +106,13 @@ def duis_group() -> None:
 @duis_group.command("serve")
 @click.option("--lab", "lab_file", metavar="LAB", help="lab file (default: labs/boxed.yaml)")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8079, show_default=True, help="DCC Boxed's DUIS port")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8079,
+    show_default=True,
+    help="DCC Boxed's DUIS port",
+)
 @click.option(
     "--keys", metavar="JSON", help="ZAZ1 key store (default: SMETS_HIL_ZAZ1 or ../shared)"
 )

@@ -196,6 +196,18 @@ CASES: dict[str, Case] = {
     "decode folder argument": case(
         "gbcs", "decode", "{d}/empty_folder", code=USAGE, says="not a file and not hexadecimal"
     ),
+    "decode non-hex --command": case(
+        "gbcs", "decode", "DD00", "--command", "ZZ", code=USAGE, says="--command: not a file"
+    ),
+    "decode binary --command file": case(
+        "gbcs",
+        "decode",
+        "DD00",
+        "--command",
+        "{d}/binary.HEX",
+        code=USAGE,
+        says="--command: ",
+    ),
     "decode bad --acb": case(
         "gbcs", "decode", "DD00", "--acb", "nonsense", code=USAGE, says="'--acb': 'nonsense'"
     ),
@@ -433,6 +445,9 @@ CASES: dict[str, Case] = {
         says="requests: unknown key",
     ),
     # -- duis (hil/duis): credentials that cannot be read
+    "duis serve port out of range": case(
+        "duis", "serve", "--port", "99999", code=USAGE, says="'--port': 99999 is not in the range"
+    ),
     "duis serve missing key store": case(
         "duis", "serve", "--keys", "{d}/nowhere.json", code=FAILED, says="not a readable ZAZ1"
     ),
