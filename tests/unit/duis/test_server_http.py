@@ -158,3 +158,17 @@ async def test_schedule_created_read_and_deleted_by_its_duis_id(
     assert await send(3, "5.3", delete) == "I0"
     assert lab.dcc.schedules == {}
     assert await send(4, "5.2", read) != "I0"  # gone
+
+
+async def test_smki_query_with_a_bad_eui_is_a_400_and_counted(
+    setup: tuple[Lab, DuisServer, asyncio.Queue[bytes]],
+) -> None:
+    _lab, server, _received = setup
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.url}/smki/certificates?eui=zz") as reply:
+            status, text = reply.status, await reply.text()
+        assert status == 400 and "eui" in text and "\n" not in text.strip()
+        async with session.get(f"{server.url}/smki/certificates?eui={SUPPLIER}") as reply:
+            found = await reply.json()
+    assert reply.status == 200 and [c["eui"] for c in found] == [SUPPLIER]
+    assert server.counts["smki_bad_query"] == 1
