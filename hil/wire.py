@@ -395,7 +395,12 @@ def _response_problem(payload: bytes, counter: int) -> str | None:
 
 
 def read_command(seed: str, device: Eui64) -> Callable[[], bytes]:
-    """A supplier read (4.1.1) for `device`, numbered from the wall clock so reruns are fresh."""
+    """A supplier read (4.1.1) for `device`, numbered from the wall clock so reruns are fresh.
+
+    Milliseconds, as the DCC layer numbers its commands (`Dcc.next_counter`): a
+    finer count would leave the device's replay counter for the supplier far
+    ahead, and it would refuse every later `smets-hil send` as a replay.
+    """
     from emulator.devices.anchors import AnchorRole
     from emulator.gbcs.security import MessageSecurity
     from emulator.premises import lab_pki
@@ -405,7 +410,7 @@ def read_command(seed: str, device: Eui64) -> Callable[[], bytes]:
     pki.device(device, "esme")  # its certificates, as the seed makes them (keys derive from it)
     supplier = parties[AnchorRole.SUPPLIER].eui
     security = MessageSecurity(pki.keystore, parties[AnchorRole.ACCESS_CONTROL_BROKER].eui)
-    sender = Sender(supplier, security, first_counter=time.time_ns() // 1000)
+    sender = Sender(supplier, security, first_counter=time.time_ns() // 1_000_000)
 
     def build() -> bytes:
         return sender.command("4.1.1", device).encode()

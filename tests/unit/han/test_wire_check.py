@@ -22,6 +22,7 @@ from emulator.clock import RealClock
 from emulator.devices.base import DeviceType
 from emulator.devices.runner import DeviceRunner
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import decode_message
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.framing import FLAG, crc16, stuff
 from emulator.han.serial import SerialLink, pty_pair
@@ -195,6 +196,17 @@ async def test_each_fault_is_reported_by_name(fault: str, also: str | None) -> N
 def test_read_command_numbers_each_command_afresh() -> None:
     build: Callable[[], bytes] = read_command("smets-hil-lab", Eui64(ESME))
     assert build() != build()
+
+
+def test_a_check_leaves_the_device_fresh_for_the_dcc_layer_s_next_command() -> None:
+    """The DCC layer numbers a command from its clock in ms (`Dcc.next_counter`), so
+    the checker's counters must not run ahead of that, or `smets-hil send` after a
+    check is refused as a replay (and the device says nothing)."""
+    build = read_command("smets-hil-lab", Eui64(ESME))
+    counters = [decode_message(build()).counter for _ in range(3)]
+    dcc_next = int(RealClock().now().timestamp() * 1000) + 1000  # a send one second later
+    assert counters == sorted(set(counters))
+    assert max(counters) < dcc_next
 
 
 def test_wire_check_cli_exits_1_naming_a_port_that_does_not_open() -> None:
