@@ -104,7 +104,7 @@ class YamlDocument:
                     line = pair[0].start_mark.line + 1
                     node = pair[1]
                     continue
-                if last:
+                if last and not (isinstance(part, str) and _tag(part)):
                     shown.append(part)
                     node = None
                 continue

@@ -25,6 +25,7 @@ Python scenarios build the same step models (`RequestStep(request="4.1.1",
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import importlib.util
 import itertools
 import re
@@ -456,7 +457,11 @@ class UnknownStep(_Step):
         if not isinstance(data, dict):
             raise ValueError(f"a step must be a mapping, got {data!r}")
         keys = ", ".join(str(k) for k in data) or "nothing"
-        raise ValueError(f"unknown step (keys: {keys}); a step has one of: {', '.join(STEP_KINDS)}")
+        close = [m for k in data for m in difflib.get_close_matches(str(k), STEP_KINDS, 1)]
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(
+            f"unknown step (keys: {keys}); a step has one of: {', '.join(STEP_KINDS)}{hint}"
+        )
 
 
 def _step_kind(value: object) -> str:
