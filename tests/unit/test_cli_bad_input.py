@@ -515,11 +515,29 @@ CASES: dict[str, Case] = {
         code=USAGE,
         says="8 hex digits",
     ),
+    "firmware build unknown image type": case(
+        "firmware",
+        "build",
+        "--manufacturer",
+        "1",
+        "--image-type",
+        "TOASTER",
+        "--version",
+        "01000000",
+        "-o",
+        "{d}/out.ota",
+        "{d}/a_file.txt",
+        code=USAGE,
+        says="'TOASTER' is neither ESME/GSME/CHF/PPMID nor a 16-bit number",
+    ),
     "firmware inspect binary file": case(
         "firmware", "inspect", "{d}/binary.HEX", code=FAILED, says="not a ZigBee OTA file"
     ),
     "firmware inspect empty file": case(
         "firmware", "inspect", "{d}/empty.HEX", code=FAILED, says="empty"
+    ),
+    "firmware test-images onto a file": case(
+        "firmware", "test-images", "{d}/a_file.txt", code=USAGE, says="a file, not a folder"
     ),
     "firmware test-images into a file": case(
         "firmware", "test-images", "{d}/a_file.txt/images", code=FAILED, says="a_file.txt"
