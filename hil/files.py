@@ -152,11 +152,17 @@ class YamlDocument:
         errors = exc.errors(include_url=False)
         # A misspelt key (`usr:`) is also a missing one (`user`): the unknown key, with
         # its "did you mean", is the error to show, though the mapping's line comes first.
+        missing: dict[Loc, list[str]] = {}
+        for err in errors:
+            if err["type"] == "missing":
+                missing.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
         unknown_at: dict[Loc, int] = {}
         for err in errors:
-            if err["type"] == "extra_forbidden":
+            parent = tuple(err["loc"][:-1])
+            if err["type"] == "extra_forbidden" and difflib.get_close_matches(
+                str(err["loc"][-1]), missing.get(parent, []), 1
+            ):
                 line, _, _ = self.locate(err["loc"])
-                parent = tuple(err["loc"][:-1])
                 unknown_at[parent] = min(unknown_at.get(parent, line or 0), line or 0)
         found: dict[tuple[int, str], tuple[tuple[int, int], str]] = {}
         for err in errors:
