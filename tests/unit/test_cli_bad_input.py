@@ -395,6 +395,12 @@ CASES: dict[str, Case] = {
     "run bad lab": case(
         "run", "{d}/scenario.yaml", "--lab", "{d}/lab_binary.yaml", code=FAILED, says="binary"
     ),
+    "run unknown link scheme": case(
+        "run", "{d}/scenario.yaml", "--link", "bogus://x", code=USAGE, says="'bogus'"
+    ),
+    "run report in no folder": case(
+        "run", "{d}/scenario.yaml", "--json", "{d}/nowhere/run.json", code=USAGE, says="no folder"
+    ),
     "run no match": case("run", "{d}/scenario.yaml", "-k", "zzz", code=USAGE, says="no scenario"),
     "requests dead broker": case(
         "requests",
