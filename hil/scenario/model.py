@@ -816,6 +816,8 @@ def load_python_scenarios(path: Path) -> list[Scenario]:
                 line = tb.tb_lineno
             tb = tb.tb_next
         problem = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SyntaxError) and exc.lineno is not None:  # no frame of the file
+            line, problem = exc.lineno, f"{type(exc).__name__}: {exc.msg}"
         raise ScenarioFileError(str(path), line, "", problem) from None
     found = [f for f in vars(module).values() if callable(f) and hasattr(f, _MARK)]
     if not found:

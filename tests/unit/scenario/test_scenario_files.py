@@ -128,3 +128,6 @@ def test_python_file_errors_are_one_line(tmp_path: Path) -> None:
     path.write_text("x = 1\n")
     with pytest.raises(ScenarioFileError, match="no @scenario function"):
         load_scenarios(path)
+    path.write_text("x = 1\n\ndef broken(:\n    pass\n")  # no frame of the file: its line
+    with pytest.raises(ScenarioFileError, match=r"bad\.py:3: SyntaxError: invalid syntax$"):
+        load_scenarios(path)
