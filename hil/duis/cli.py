@@ -150,6 +150,8 @@ def serve_command(
         default_url, per_user = response_addresses(response_url)
     except ValueError as exc:
         fail(f"duis serve: {exc}", EXIT_USAGE)
+    if lab_keys is not None and Path(lab_keys).exists() and not Path(lab_keys).is_dir():
+        fail(f"duis serve: --lab-keys {lab_keys}: a file, not a folder", EXIT_USAGE)
 
     async def run() -> None:
         spec = LabSpec.from_file(Path(lab_file) if lab_file else DUIS_LAB)

@@ -454,6 +454,9 @@ CASES: dict[str, Case] = {
     "duis serve port out of range": case(
         "duis", "serve", "--port", "99999", code=USAGE, says="'--port': 99999 is not in the range"
     ),
+    "duis serve lab keys onto a file": case(
+        "duis", "serve", "--lab-keys", "{d}/a_file.txt", code=USAGE, says="a file, not a folder"
+    ),
     "duis serve missing key store": case(
         "duis", "serve", "--keys", "{d}/nowhere.json", code=FAILED, says="not a readable ZAZ1"
     ),
