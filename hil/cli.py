@@ -53,8 +53,8 @@ def _check_key_folder(folder: Path) -> None:
             raise click.BadParameter(f"{file}: not a PEM file", param_hint="--keys")
 
 
-def _read_message(value: str) -> bytes:
-    """The HEX_OR_FILE argument: a file holding hex, or hex itself."""
+def _read_message(value: str, hint: str = "HEX_OR_FILE") -> bytes:
+    """A HEX_OR_FILE value: a file holding hex, or hex itself; errors name `hint`."""
     try:
         path = Path(value)
         is_file = len(value) < 4096 and path.is_file()  # a long argument is hex
@@ -63,12 +63,12 @@ def _read_message(value: str) -> bytes:
     if not is_file:
         problem = hex_problem(value)
         if problem is not None:
-            raise click.BadParameter(f"not a file and {problem}", param_hint="HEX_OR_FILE")
-        return parse_hex(value, "HEX_OR_FILE")
+            raise click.BadParameter(f"not a file and {problem}", param_hint=hint)
+        return parse_hex(value, hint)
     try:
         return read_hex_file(path)
     except (HexError, OSError) as exc:
-        raise click.BadParameter(str(exc), param_hint="HEX_OR_FILE") from None
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 def _emit(data: Any) -> None:
@@ -114,7 +114,7 @@ def gbcs_decode(
     Exit status 1 when anything checked fails (parse, re-encoding, signature,
     MAC, payload, decryption), 2 when the input is not a message in hex.
     """
-    sent = None if command is None else _read_message(command)
+    sent = None if command is None else _read_message(command, "--command")
     result = inspect_message(_read_message(hex_or_file), _security(keys, acb), sent)
     data = result.to_json()
     if as_json:

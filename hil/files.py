@@ -104,7 +104,7 @@ class YamlDocument:
                     line = pair[0].start_mark.line + 1
                     node = pair[1]
                     continue
-                if last:
+                if last and not (isinstance(part, str) and _tag(part)):
                     shown.append(part)
                     node = None
                 continue
@@ -149,13 +149,32 @@ class YamlDocument:
             raise self._from_validation(model, exc) from None
 
     def _from_validation(self, model: type[BaseModel], exc: ValidationError) -> FileFormatError:
-        found: dict[tuple[int, str], str] = {}
-        for err in exc.errors(include_url=False):
+        errors = exc.errors(include_url=False)
+        # A misspelt key (`usr:`) is also a missing one (`user`): the unknown key, with
+        # its "did you mean", is the error to show, though the mapping's line comes first.
+        missing: dict[Loc, list[str]] = {}
+        for err in errors:
+            if err["type"] == "missing":
+                missing.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
+        unknown_at: dict[Loc, int] = {}
+        for err in errors:
+            parent = tuple(err["loc"][:-1])
+            if err["type"] == "extra_forbidden" and difflib.get_close_matches(
+                str(err["loc"][-1]), missing.get(parent, []), 1
+            ):
+                line, _, _ = self.locate(err["loc"])
+                unknown_at[parent] = min(unknown_at.get(parent, line or 0), line or 0)
+        found: dict[tuple[int, str], tuple[tuple[int, int], str]] = {}
+        for err in errors:
             line, where, node = self.locate(err["loc"])
             key = (line or 0, where)
             if key not in found:  # a union reports one problem once per member
-                found[key] = _problem(err, node, model)
-        (line, where), problem = min(found.items(), key=lambda item: item[0][0])
+                rank = (line or 0, 0)
+                parent = tuple(err["loc"][:-1])
+                if err["type"] == "missing" and parent in unknown_at:
+                    rank = (unknown_at[parent], 1)
+                found[key] = (rank, _problem(err, node, model))
+        (line, where), (_, problem) = min(found.items(), key=lambda item: item[1][0])
         return self.make_error(self.path, line or None, where, problem, len(found) - 1)
 
 

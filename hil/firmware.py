@@ -282,7 +282,11 @@ def _hardware(text: str) -> tuple[int, int]:
 def _image_type(text: str) -> int:
     if text.upper() in IMAGE_TYPES:
         return IMAGE_TYPES[text.upper()]
-    return _int("--image-type", text, 16)
+    try:
+        return _int("--image-type", text, 16)
+    except BadOption:
+        names = "/".join(IMAGE_TYPES)
+        raise BadOption(f"--image-type: {text!r} is neither {names} nor a 16-bit number") from None
 
 
 def _keystore(keys: str | None, seed: str) -> KeyStore:
@@ -429,6 +433,8 @@ def inspect_command(
 @click.argument("folder")
 def test_images_command(seed: str, folder: str) -> None:
     """Regenerate the signed test images (deterministic) into FOLDER."""
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise click.BadParameter(f"{folder}: a file, not a folder", param_hint="FOLDER")
     manifest = write_test_images(Path(folder), seed)
     for name, entry in manifest.items():
         click.echo(f"{name}: {entry['size']} bytes, expect {entry['expect']}")

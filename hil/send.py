@@ -126,7 +126,9 @@ async def hub_on_link(lab: Lab, target: Eui64) -> AsyncIterator[Premises]:
     device under test); a gas meter among them is registered as sleepy, so the
     hub queues for it until it wakes, as for an emulated one.
     """
+    from emulator.clock import RealClock
     from emulator.devices.base import DeviceType
+    from hil.dcc.lab import external_counter_offset
 
     premises = _premises_for(lab, target)
     lab.premises = [premises]
@@ -134,7 +136,9 @@ async def hub_on_link(lab: Lab, target: Eui64) -> AsyncIterator[Premises]:
     premises.devices.clear()
     try:
         await lab.start()
-        assert premises.hub is not None
+        assert premises.hub is not None and lab.dcc is not None
+        # Whatever answers may have seen a lab's counters (docs/hardware.md).
+        lab.dcc.counter_offset = external_counter_offset(RealClock().now(), lab.clock.now())
         for eui in sleepy:
             premises.hub.register_sleepy(eui)
         yield premises

@@ -161,6 +161,8 @@ async def run_device(
         link: Link = GfiLink(link_url, local=[device.eui], hub=hub)
     else:
         link = open_link(link_url, local=[device.eui])
+    corrupt = CorruptInput(str(device), link_url, echo)
+    link.on_error = corrupt
     # SIGTERM from here on is a clean stop, even one that lands before "listening on".
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -190,7 +192,37 @@ async def run_device(
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
+        corrupt.summary()
     await asyncio.sleep(0)
+
+
+class CorruptInput:
+    """Says what the link threw away (bad CRC, line noise, not an envelope).
+
+    The link counts such input and skips it; a device on a bench has no other
+    place to say so. One line at the 1st, 10th, 100th ... (a noisy line cannot
+    flood the terminal), and the total at the end if it was not the last shown.
+    """
+
+    def __init__(self, device: str, url: str, echo: Callable[[str], None]) -> None:
+        self.device = device
+        self.url = url
+        self.echo = echo
+        self.count = 0
+        self.shown = 0
+
+    def __call__(self, exc: Exception, raw: bytes) -> None:
+        self.count += 1
+        if self.count == 10 ** (len(str(self.count)) - 1):
+            self.shown = self.count
+            self.echo(
+                f"{self.device} dropped input on {self.url} that is not an envelope: {exc}"
+                f" ({self.count} so far)"
+            )
+
+    def summary(self) -> None:
+        if self.count != self.shown:
+            self.echo(f"{self.device} dropped {self.count} inputs in all on {self.url}")
 
 
 class Service:

@@ -395,17 +395,27 @@ def _response_problem(payload: bytes, counter: int) -> str | None:
 
 
 def read_command(seed: str, device: Eui64) -> Callable[[], bytes]:
-    """A supplier read (4.1.1) for `device`, numbered from the wall clock so reruns are fresh."""
+    """A supplier read (4.1.1) for `device`, numbered from the wall clock so reruns are fresh.
+
+    As `smets-hil send` and a lab with a device under test number theirs
+    (`external_counter_offset`, docs/hardware.md): from a count of its own (it was
+    microseconds) the device's replay counter for the supplier ran far ahead, and
+    it refused every later `smets-hil send` as a replay.
+    """
+    from emulator.clock import RealClock
     from emulator.devices.anchors import AnchorRole
     from emulator.gbcs.security import MessageSecurity
     from emulator.premises import lab_pki
     from hil.dcc.commands import Sender
+    from hil.dcc.lab import external_counter_offset
 
     pki, parties = lab_pki(seed)
     pki.device(device, "esme")  # its certificates, as the seed makes them (keys derive from it)
     supplier = parties[AnchorRole.SUPPLIER].eui
     security = MessageSecurity(pki.keystore, parties[AnchorRole.ACCESS_CONTROL_BROKER].eui)
-    sender = Sender(supplier, security, first_counter=time.time_ns() // 1000)
+    now = RealClock().now()
+    first = external_counter_offset(now, now) + int(now.timestamp() * 1000)
+    sender = Sender(supplier, security, first_counter=first)
 
     def build() -> bytes:
         return sender.command("4.1.1", device).encode()

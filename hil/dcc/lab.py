@@ -734,6 +734,8 @@ class Lab:
             ca_certificate=self.pki.org_ca,
             dcc_parties={r.value: parties[r].eui for r in dcc_roles if r in parties},
         )
+        if self.externals:
+            self.dcc.counter_offset = external_counter_offset(RealClock().now(), self.clock.now())
         self.dcc.firmware_delivery = self._deliver_firmware
         self._hold_replaced_hub_backups(self.dcc)
         self.dcc.cpl = Cpl.from_csv()  # the lab's CPL (hil/fixtures/cpl.csv)
@@ -1053,3 +1055,24 @@ def _anchor_devices(premises: Premises, registration: PremisesRegistration) -> N
             party = pki.parties.get(bytes(eui)) if eui is not None else None
             if party is not None:
                 device.anchors.put(_anchor(role, party))
+
+
+_last_epoch = 0  # the wall-clock second the last lab with a device under test numbered from
+
+
+def external_counter_offset(wall: _dt.datetime, lab_now: _dt.datetime) -> int:
+    """What a lab with a device under test adds to its originator counters.
+
+    A board keeps the highest counter it accepted from each user, across runs, while
+    every run of a lab file starts its virtual clock at the same time: counters from
+    that clock alone repeat, and the board refuses them as replays (silently, as GBCS
+    has it). The wall clock's seconds in the upper 32 bits (one more than the last
+    lab's in this process, for labs started within one second), the lab's
+    milliseconds since its start below, rise from run to run (each moving its clock
+    less than 2**32 ms, 49 days) and keep their order within a run, future-dated
+    commands included.
+    """
+    global _last_epoch
+    epoch = max(int(wall.timestamp()), _last_epoch + 1)
+    _last_epoch = epoch
+    return (epoch << 32) - int(lab_now.timestamp() * 1000)

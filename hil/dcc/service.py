@@ -232,6 +232,10 @@ class Dcc:
         self.smets1: Smets1ServiceProvider | None = None
         self._sequence = itertools.count(1)
         self._counters: dict[bytes, int] = {}
+        #: Added to every originator counter (`next_counter`). A lab with a device under
+        #: test sets it from the wall clock: the board remembers counters across runs,
+        #: and a fresh lab's virtual clock starts at the same time every run.
+        self.counter_offset = 0
         self._reserved: dict[bytes, set[int]] = {}
         self._by_counter: dict[tuple[bytes, int], _Sent] = {}
         #: Alerts from the hubs the DCC could not use, by reason: "undecodable" (the
@@ -765,11 +769,11 @@ class Dcc:
         """
         key = bytes(originator)
         if at is None:
-            now_ms = int(self.clock.now().timestamp() * 1000)
+            now_ms = int(self.clock.now().timestamp() * 1000) + self.counter_offset
             value = max(self._counters.get(key, 0) + 1, now_ms)
             self._counters[key] = value
             return value
-        value = int(at.timestamp() * 1000)
+        value = int(at.timestamp() * 1000) + self.counter_offset
         reserved = self._reserved.setdefault(key, set())
         while value in reserved:
             value += 1

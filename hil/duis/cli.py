@@ -106,7 +106,13 @@ def duis_group() -> None:
 @duis_group.command("serve")
 @click.option("--lab", "lab_file", metavar="LAB", help="lab file (default: labs/boxed.yaml)")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8079, show_default=True, help="DCC Boxed's DUIS port")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8079,
+    show_default=True,
+    help="DCC Boxed's DUIS port",
+)
 @click.option(
     "--keys", metavar="JSON", help="ZAZ1 key store (default: SMETS_HIL_ZAZ1 or ../shared)"
 )
@@ -144,6 +150,8 @@ def serve_command(
         default_url, per_user = response_addresses(response_url)
     except ValueError as exc:
         fail(f"duis serve: {exc}", EXIT_USAGE)
+    if lab_keys is not None and Path(lab_keys).exists() and not Path(lab_keys).is_dir():
+        fail(f"duis serve: --lab-keys {lab_keys}: a file, not a folder", EXIT_USAGE)
 
     async def run() -> None:
         spec = LabSpec.from_file(Path(lab_file) if lab_file else DUIS_LAB)

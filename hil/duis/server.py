@@ -36,7 +36,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from emulator.errors import GbcsDecodeError
+from emulator.errors import EmulatorError, GbcsDecodeError
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from hil.dcc.inventory import InventoryDevice
@@ -215,9 +215,17 @@ class DuisServer:
     async def _smki(self, http: web.Request) -> web.Response:
         eui = http.query.get("eui")
         serial = http.query.get("serial")
+        wanted = None
+        if eui:
+            try:
+                wanted = bytes(Eui64(eui))
+            except EmulatorError as exc:  # a bad query is the client's error, not a 500
+                self.counts["smki_bad_query"] += 1
+                log.warning("SMKI query refused: eui=%r: %s", eui, exc)
+                return web.Response(status=400, text=f"eui: {exc}")
         found = []
         for cred in [*self.credentials.users.values(), self.dcc_credential]:
-            if eui and bytes(cred.eui) != bytes(Eui64(eui)):
+            if wanted is not None and bytes(cred.eui) != wanted:
                 continue
             if serial and str(cred.serial) != serial.strip():
                 continue

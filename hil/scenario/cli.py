@@ -223,6 +223,7 @@ def run_command(
     from hil.report.junit import write_junit
     from hil.report.table import terminal_width
 
+    _check_usage(link, {"--json": json_file, "--junit": junit, "--html": html})
     writers: list[tuple[Callable[[RunRecord, str], None], str]] = []
     if junit is not None:
         writers.append((write_junit, junit))
@@ -275,3 +276,24 @@ def run_command(
 
 
 __all__ = ["run_command", "select"]
+
+
+def _check_usage(link: str | None, outputs: dict[str, str | None]) -> None:
+    """Refuse, before anything runs, a link no backend opens and a report with no folder.
+
+    Both used to surface only later: the link as an ERROR per scenario, the report
+    after every scenario had run.
+    """
+    from pathlib import Path
+
+    from emulator.errors import LinkError
+    from emulator.han.link import backend, scheme_of
+
+    if link is not None and link != "mqtt-embedded":
+        try:
+            backend(scheme_of(link))
+        except LinkError as exc:
+            fail(f"--link {link}: {exc}", EXIT_USAGE)
+    for option, out in outputs.items():
+        if out is not None and not Path(out).absolute().parent.is_dir():
+            fail(f"{option} {out}: no folder {Path(out).absolute().parent}", EXIT_USAGE)

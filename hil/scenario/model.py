@@ -25,6 +25,7 @@ Python scenarios build the same step models (`RequestStep(request="4.1.1",
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import importlib.util
 import itertools
 import re
@@ -456,7 +457,11 @@ class UnknownStep(_Step):
         if not isinstance(data, dict):
             raise ValueError(f"a step must be a mapping, got {data!r}")
         keys = ", ".join(str(k) for k in data) or "nothing"
-        raise ValueError(f"unknown step (keys: {keys}); a step has one of: {', '.join(STEP_KINDS)}")
+        close = [m for k in data for m in difflib.get_close_matches(str(k), STEP_KINDS, 1)]
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(
+            f"unknown step (keys: {keys}); a step has one of: {', '.join(STEP_KINDS)}{hint}"
+        )
 
 
 def _step_kind(value: object) -> str:
@@ -811,6 +816,8 @@ def load_python_scenarios(path: Path) -> list[Scenario]:
                 line = tb.tb_lineno
             tb = tb.tb_next
         problem = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, SyntaxError) and exc.lineno is not None:  # no frame of the file
+            line, problem = exc.lineno, f"{type(exc).__name__}: {exc.msg}"
         raise ScenarioFileError(str(path), line, "", problem) from None
     found = [f for f in vars(module).values() if callable(f) and hasattr(f, _MARK)]
     if not found:

@@ -196,6 +196,18 @@ CASES: dict[str, Case] = {
     "decode folder argument": case(
         "gbcs", "decode", "{d}/empty_folder", code=USAGE, says="not a file and not hexadecimal"
     ),
+    "decode non-hex --command": case(
+        "gbcs", "decode", "DD00", "--command", "ZZ", code=USAGE, says="--command: not a file"
+    ),
+    "decode binary --command file": case(
+        "gbcs",
+        "decode",
+        "DD00",
+        "--command",
+        "{d}/binary.HEX",
+        code=USAGE,
+        says="--command: ",
+    ),
     "decode bad --acb": case(
         "gbcs", "decode", "DD00", "--acb", "nonsense", code=USAGE, says="'--acb': 'nonsense'"
     ),
@@ -383,6 +395,12 @@ CASES: dict[str, Case] = {
     "run bad lab": case(
         "run", "{d}/scenario.yaml", "--lab", "{d}/lab_binary.yaml", code=FAILED, says="binary"
     ),
+    "run unknown link scheme": case(
+        "run", "{d}/scenario.yaml", "--link", "bogus://x", code=USAGE, says="'bogus'"
+    ),
+    "run report in no folder": case(
+        "run", "{d}/scenario.yaml", "--json", "{d}/nowhere/run.json", code=USAGE, says="no folder"
+    ),
     "run no match": case("run", "{d}/scenario.yaml", "-k", "zzz", code=USAGE, says="no scenario"),
     "requests dead broker": case(
         "requests",
@@ -433,6 +451,12 @@ CASES: dict[str, Case] = {
         says="requests: unknown key",
     ),
     # -- duis (hil/duis): credentials that cannot be read
+    "duis serve port out of range": case(
+        "duis", "serve", "--port", "99999", code=USAGE, says="'--port': 99999 is not in the range"
+    ),
+    "duis serve lab keys onto a file": case(
+        "duis", "serve", "--lab-keys", "{d}/a_file.txt", code=USAGE, says="a file, not a folder"
+    ),
     "duis serve missing key store": case(
         "duis", "serve", "--keys", "{d}/nowhere.json", code=FAILED, says="not a readable ZAZ1"
     ),
@@ -500,11 +524,29 @@ CASES: dict[str, Case] = {
         code=USAGE,
         says="8 hex digits",
     ),
+    "firmware build unknown image type": case(
+        "firmware",
+        "build",
+        "--manufacturer",
+        "1",
+        "--image-type",
+        "TOASTER",
+        "--version",
+        "01000000",
+        "-o",
+        "{d}/out.ota",
+        "{d}/a_file.txt",
+        code=USAGE,
+        says="'TOASTER' is neither ESME/GSME/CHF/PPMID nor a 16-bit number",
+    ),
     "firmware inspect binary file": case(
         "firmware", "inspect", "{d}/binary.HEX", code=FAILED, says="not a ZigBee OTA file"
     ),
     "firmware inspect empty file": case(
         "firmware", "inspect", "{d}/empty.HEX", code=FAILED, says="empty"
+    ),
+    "firmware test-images onto a file": case(
+        "firmware", "test-images", "{d}/a_file.txt", code=USAGE, says="a file, not a folder"
     ),
     "firmware test-images into a file": case(
         "firmware", "test-images", "{d}/a_file.txt/images", code=FAILED, says="a_file.txt"

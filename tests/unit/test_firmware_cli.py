@@ -106,7 +106,7 @@ def test_inspect_bad_input_is_one_line(tmp_path: Path, content: bytes, message: 
         (["--hardware", "3-1"], "above maximum"),
         (["--hardware", "7"], "MIN-MAX"),
         (["--manufacturer", "0x12345"], "16 bits"),
-        (["--image-type", "toaster"], "not a number"),
+        (["--image-type", "toaster"], "neither ESME/GSME/CHF/PPMID nor a 16-bit number"),
         (["--header-string", "x" * 33], "at most 32"),
     ],
 )

@@ -123,6 +123,13 @@ def test_the_small_lab_is_valid(tmp_path: Path) -> None:
             "lab.yaml:12: premises[0].devices[2].variant: "
             "ESME variant 'triple': expected one of any, single, twin, polyphase",
         ),
+        (  # a misspelt required key: the typo is named, not the key it leaves missing
+            "{type: ESME, suffix: A0,",
+            "{type: ESME, sufix: A0,",
+            "lab.yaml:12: premises[0].devices[2].sufix: unknown key; expected one of: type, "
+            "suffix, status, smets1, model, name, variant, auxiliary, external, link, hooks, "
+            "hardware_version (did you mean 'suffix'?) (+1 more)",
+        ),
         (  # the same device twice used to be a traceback from the inventory
             "      - {type: GPF, suffix: A3}\n",
             "      - {type: GPF, suffix: A3}\n      - {type: ESME, suffix: A0}\n",
@@ -305,6 +312,13 @@ def test_the_request_file_is_valid(tmp_path: Path) -> None:
             "    user: supplier\n    target: ESME\n    params",
             "    target: ESME\n    params",
             "requests.yaml:7: requests[1].user: missing (required)",
+        ),
+        (  # a misspelt required key used to be reported as the key missing, without a hint
+            "    user: supplier\n    target: ESME\n    params",
+            "    usr: supplier\n    target: ESME\n    params",
+            "requests.yaml:9: requests[1].usr: unknown key; expected one of: name, variant, "
+            "user, target, role, params, option, execute_at, after, expect "
+            "(did you mean 'user'?) (+1 more)",
         ),
         (  # a top-up without an amount used to top up a default 10.00
             "    params: {amount_pence: 500}\n",

@@ -221,3 +221,17 @@ async def test_only_runs_of_duis_made_schedules_are_posted(
     ids = [m.findtext(f".//{q('DSPScheduleID')}") for m in posted]
     assert ids == [duis_made.schedule_id]  # the API schedule's run is not posted
     assert dcc.schedules[api.data["schedule_id"]].runs  # it did run
+
+
+async def test_smki_query_with_a_bad_eui_is_a_400_and_counted(
+    setup: tuple[Lab, DuisServer, asyncio.Queue[bytes]],
+) -> None:
+    _lab, server, _received = setup
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{server.url}/smki/certificates?eui=zz") as reply:
+            status, text = reply.status, await reply.text()
+        assert status == 400 and "eui" in text and "\n" not in text.strip()
+        async with session.get(f"{server.url}/smki/certificates?eui={SUPPLIER}") as reply:
+            found = await reply.json()
+    assert reply.status == 200 and [c["eui"] for c in found] == [SUPPLIER]
+    assert server.counts["smki_bad_query"] == 1

@@ -22,10 +22,12 @@ from emulator.clock import RealClock
 from emulator.devices.base import DeviceType
 from emulator.devices.runner import DeviceRunner
 from emulator.gbcs.eui import Eui64
+from emulator.gbcs.frame import decode_message
 from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.framing import FLAG, crc16, stuff
 from emulator.han.serial import SerialLink, pty_pair
 from emulator.premises import Premises
+from hil.dcc.lab import external_counter_offset
 from hil.wire import FINDINGS, check_device, failed, read_command
 
 HUB = "00-DB-12-34-56-78-90-A2"
@@ -195,6 +197,22 @@ async def test_each_fault_is_reported_by_name(fault: str, also: str | None) -> N
 def test_read_command_numbers_each_command_afresh() -> None:
     build: Callable[[], bytes] = read_command("smets-hil-lab", Eui64(ESME))
     assert build() != build()
+
+
+def test_a_check_leaves_the_device_fresh_for_the_dcc_layer_s_next_command() -> None:
+    """`smets-hil send` (and a lab with a device under test) numbers its commands by
+    `external_counter_offset`; the checker's counters must lie above those of a lab
+    run before it and below those of a send after it, or the later command is
+    refused as a replay (and the device says nothing)."""
+    now = RealClock().now()
+    lab_run = external_counter_offset(now, now) + int(now.timestamp() * 1000) + 5000
+    build = read_command("smets-hil-lab", Eui64(ESME))
+    counters = [decode_message(build()).counter for _ in range(3)]
+    now = RealClock().now()
+    send_next = external_counter_offset(now, now) + int(now.timestamp() * 1000)
+    assert counters == sorted(set(counters))
+    assert lab_run < min(counters), "a board that saw a lab run would refuse the check"
+    assert max(counters) < send_next
 
 
 def test_wire_check_cli_exits_1_naming_a_port_that_does_not_open() -> None:

@@ -31,7 +31,14 @@ GOOD_HEAD = "name: x\nsteps:\n"
     ("body", "line", "expected"),
     [
         # unknown step
-        ("  - advance: 1h\n  - jump: 5m\n", 4, "unknown step (keys: jump)"),
+        ("  - advance: 1h\n  - jump: 5m\n", 4, "steps[1]: unknown step (keys: jump)"),
+        # a misspelt step kind: named with a hint, its path without pydantic's union tag
+        (
+            '  - reqest: "4.1.1"\n    user: supplier\n',
+            3,
+            "steps[0]: unknown step (keys: reqest, user)",
+        ),
+        ('  - reqest: "4.1.1"\n', 3, "(did you mean 'request'?)"),
         # wrong type: a number where a string is wanted
         ("  - request: 4.1\n    user: supplier\n", 3, "must be a string; got 4.1"),
         # missing field
@@ -120,4 +127,7 @@ def test_python_file_errors_are_one_line(tmp_path: Path) -> None:
         load_scenarios(path)
     path.write_text("x = 1\n")
     with pytest.raises(ScenarioFileError, match="no @scenario function"):
+        load_scenarios(path)
+    path.write_text("x = 1\n\ndef broken(:\n    pass\n")  # no frame of the file: its line
+    with pytest.raises(ScenarioFileError, match=r"bad\.py:3: SyntaxError: invalid syntax$"):
         load_scenarios(path)
