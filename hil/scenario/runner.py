@@ -108,6 +108,9 @@ EXTERNAL_SETTLE_S = 0.2
 ZSE_WAIT_S = 5.0
 #: Seconds (real time) to wait for a board's alert saying why it refused a UTRN.
 REFUSAL_ALERT_WAIT_S = 2.0
+#: Seconds (real time) with no newer refusal alert from the board before the newest is
+#: taken as this step's: an earlier step's alert can still be on its way.
+REFUSAL_ALERT_SETTLE_S = 0.3
 #: The consumer's actions at a meter or a PPMID.
 CONSUMER_ACTIONS = ("press_button", "utrn", "emergency_credit", "enable_supply")
 
@@ -1064,24 +1067,16 @@ class ScenarioContext:
         return self._utrn_verdict(step, outcome, f"{fuel} over the HAN")
 
     async def _refusal_alert(self, device: str, since: int) -> int | None:
-        """The code of the first UTRN refusal alert from `device` after `since` (the hub's
-        alerts), waiting a little for it: the meter sends it beside its ZSE answer."""
+        """The code of the board's UTRN refusal alert for this step (the hub's alerts
+        after `since`): the meter sends it beside its ZSE answer."""
         from emulator.devices import supply
         from emulator.devices.topup import ENGINE_REFUSALS
 
         codes = {supply.DUPLICATE_UTRN, supply.UTRN_NOT_AUTHENTIC, supply.UTRN_NOT_FOR_DEVICE}
         codes |= ENGINE_REFUSALS.keys()
-        for _ in range(int(REFUSAL_ALERT_WAIT_S / 0.02)):
-            for raw, source, code in self._hub_alerts[since:]:
-                if source != device:
-                    continue
-                for value in response_values(None, None, raw):  # a GNCA carries the code
-                    if value.name == "alert_code" and isinstance(value.raw, int):
-                        code = value.raw
-                if code in codes:
-                    return code
-            await asyncio.sleep(0.02)
-        return None
+        return await newest_refusal_alert(
+            self._hub_alerts, since, device, frozenset(codes), REFUSAL_ALERT_WAIT_S
+        )
 
     async def _answer_after_wake(
         self,
@@ -1577,3 +1572,43 @@ def _lab_failed(
         at,
         steps=[step],
     )
+
+
+def _alert_code(raw: bytes, code: int) -> int:
+    """The alert code a hub alert carries (a GNCA carries it inside its payload)."""
+    for value in response_values(None, None, raw):
+        if value.name == "alert_code" and isinstance(value.raw, int):
+            code = value.raw
+    return code
+
+
+async def newest_refusal_alert(
+    alerts: Sequence[tuple[bytes, str, int]],
+    since: int,
+    device: str,
+    codes: frozenset[int],
+    wait: float,
+    settle: float = REFUSAL_ALERT_SETTLE_S,
+) -> int | None:
+    """The newest refusal alert (one of `codes`) from `device` in `alerts` after `since`,
+    once none newer has come for `settle` seconds (at most `wait` seconds in all).
+
+    The newest, not the first: a board answers in order, so an earlier step's refusal
+    alert still on its way arrives before this step's, never after it.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    found: int | None = None
+    found_at = 0.0
+    seen = since
+    while True:
+        for raw, source, code in alerts[seen:]:
+            if source == device and (code := _alert_code(raw, code)) in codes:
+                found, found_at = code, loop.time()
+        seen = len(alerts)
+        now = loop.time()
+        if found is not None and now - found_at >= settle:
+            return found
+        if now >= deadline:
+            return found
+        await asyncio.sleep(0.02)
