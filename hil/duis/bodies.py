@@ -427,38 +427,9 @@ def gas_tariff(body: Body, ctx: MapContext) -> dict[str, Any]:
             }
         )
         body.mark_all(day)
-    weeks: list[dict[str, Any]] = []
-    for week in _descendants(body.root, "WeekProfile"):
-        sub = Body(week)
-        fields: dict[str, Any] = {"week_id": sub.number("WeekName") or 0}
-        for position, el in sub.indexed("ReferencedDayName"):
-            fields[f"day_id_{DAY_FIELDS[position - 1]}"] = sub.value_of(el)
-        weeks.append(fields)
-        body.mark_all(week)
-    seasons = []
-    for season in _descendants(body.root, "Season"):
-        sub = Body(season)
-        start = sub.find("SeasonStartDate")
-        if start is not None:
-            seasons.append(
-                {
-                    "season_start_date": _gas_date(body, start),
-                    "week_id": sub.number("ReferencedWeekName") or 0,
-                }
-            )
-        body.mark_all(season)
-    special = []
-    for day in _descendants(body.root, "SpecialDay"):
-        sub = Body(day)
-        date = sub.find("Date")
-        if date is not None:
-            special.append(
-                {
-                    "special_day_date": _gas_date(body, date),
-                    "day_id": sub.number("ReferencedDayName") or 0,
-                }
-            )
-        body.mark_all(day)
+    weeks = [_gas_week(body, week) for week in _descendants(body.root, "WeekProfile")]
+    seasons = _gas_seasons(body, body.root)
+    special = _gas_special_days(body, body.root)
     if days:
         params["day_profiles"] = days
         params["number_of_day_profiles"] = len(days)
@@ -642,6 +613,50 @@ def _gas_date(body: Body, date: etree._Element) -> dict[str, int]:
     return {"year": 255 if year == 0xFFFF else year, "month": raw[2], "day": raw[3], "weekday": 255}
 
 
+def _gas_week(body: Body, week: etree._Element) -> dict[str, Any]:
+    """A DUIS week profile as a ZCL Publish Week Profile's fields (marked carried)."""
+    sub = Body(week)
+    fields: dict[str, Any] = {"week_id": sub.number("WeekName") or 0}
+    for position, el in sub.indexed("ReferencedDayName"):
+        fields[f"day_id_{DAY_FIELDS[position - 1]}"] = sub.value_of(el)
+    body.mark_all(week)
+    return fields
+
+
+def _gas_seasons(body: Body, root: etree._Element) -> list[dict[str, Any]]:
+    """The seasons under `root` as ZCL Publish Seasons entries (marked carried)."""
+    seasons = []
+    for season in _descendants(root, "Season"):
+        sub = Body(season)
+        start = sub.find("SeasonStartDate")
+        if start is not None:
+            seasons.append(
+                {
+                    "season_start_date": _gas_date(body, start),
+                    "week_id": sub.number("ReferencedWeekName") or 0,
+                }
+            )
+        body.mark_all(season)
+    return seasons
+
+
+def _gas_special_days(body: Body, root: etree._Element) -> list[dict[str, Any]]:
+    """The special days under `root` as ZCL Publish Special Days entries (marked carried)."""
+    special = []
+    for day in _descendants(root, "SpecialDay"):
+        sub = Body(day)
+        date = sub.find("Date")
+        if date is not None:
+            special.append(
+                {
+                    "special_day_date": _gas_date(body, date),
+                    "day_id": sub.number("ReferencedDayName") or 0,
+                }
+            )
+        body.mark_all(day)
+    return special
+
+
 def _gas_calendar(cal: Body, body: Body) -> dict[str, Any] | None:
     """The non-disablement calendar as GCS05's calendar components; None when its shape
     (3 day profiles, 2 week profiles) is not the one GCS05 carries."""
@@ -669,36 +684,9 @@ def _gas_calendar(cal: Body, body: Body) -> dict[str, Any] | None:
         }
         body.mark_all(day)
     for index, week in zip(GCS05_WEEKS, weeks, strict=True):
-        sub = Body(week)
-        fields: dict[str, Any] = {"week_id": sub.number("WeekName") or 0}
-        for position, el in sub.indexed("ReferencedDayName"):
-            fields[f"day_id_{DAY_FIELDS[position - 1]}"] = sub.value_of(el)
-        values[str(index)] = fields
-        body.mark_all(week)
-    seasons = []
-    for season in _descendants(cal.root, "Season"):
-        sub = Body(season)
-        start = sub.find("SeasonStartDate")
-        if start is not None:
-            seasons.append(
-                {
-                    "season_start_date": _gas_date(body, start),
-                    "week_id": sub.number("ReferencedWeekName") or 0,
-                }
-            )
-        body.mark_all(season)
-    special = []
-    for day in _descendants(cal.root, "SpecialDay"):
-        sub = Body(day)
-        date = sub.find("Date")
-        if date is not None:
-            special.append(
-                {
-                    "special_day_date": _gas_date(body, date),
-                    "day_id": sub.number("ReferencedDayName") or 0,
-                }
-            )
-        body.mark_all(day)
+        values[str(index)] = _gas_week(body, week)
+    seasons = _gas_seasons(body, cal.root)
+    special = _gas_special_days(body, cal.root)
     values[str(GCS05_CALENDAR)] = {
         "number_of_seasons": len(seasons),
         "number_of_week_profiles": len(weeks),
