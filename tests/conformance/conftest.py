@@ -11,9 +11,13 @@ import os
 from pathlib import Path
 
 import pytest
+from duis_conformance_support import ZAZ1_STORE
+from lxml import etree
 
 from emulator.gbcs.security import MessageSecurity
 from emulator.pki.folder import FolderKeyStore
+from hil.duis.signing import XmlCredentials
+from hil.duis.xml import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +47,19 @@ def rtds_keystore(rtds_root: Path) -> FolderKeyStore:
 @pytest.fixture(scope="session")
 def rtds_security(rtds_keystore: FolderKeyStore) -> MessageSecurity:
     return MessageSecurity(rtds_keystore)
+
+
+@pytest.fixture(scope="session")
+def duis_dir(rtds_root: Path) -> Path:
+    return rtds_root.parent / "duis"
+
+
+@pytest.fixture(scope="session")
+def creds(rtds_root: Path) -> XmlCredentials:
+    """The public ZAZ1 XML-signing credentials (users', the DCC's) from the reference."""
+    return XmlCredentials.from_zaz1(rtds_root.parent / "reference" / ZAZ1_STORE)
+
+
+@pytest.fixture(scope="session")
+def schema(duis_dir: Path) -> etree.XMLSchema:
+    return load_schema(duis_dir / "schema")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from duis_conformance_support import ZAZ1_STORE
+from duis_conformance_support import checked_answer as _checked
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
@@ -25,33 +27,16 @@ from hil.dcc.cpl import Cpl
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
 from hil.duis.receiver import ResponseReceiver
 from hil.duis.server import BOXED_DCC, DUIS_LAB, DuisServer
-from hil.duis.signing import XmlCredentials, make_credential, sign, verify
-from hil.duis.xml import DuisRequest, dashed, load_schema, parse, q, read_request, validate
+from hil.duis.signing import XmlCredentials, make_credential, sign
+from hil.duis.xml import DuisRequest, dashed, parse, q, read_request
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 DNO = "90-B3-D5-1F-30-02-00-00"
 ESME = "00-DB-12-34-56-78-90-A0"
 
 
-@pytest.fixture(scope="session")
-def duis_dir(rtds_root: Path) -> Path:
-    return rtds_root.parent / "duis"
-
-
-#: DCC Boxed's published ZAZ1 key store (SmartDCCInnovation/dccboxed-keystore).
-ZAZ1_STORE = "dccboxed_zaz1_keystore.json"
 #: The GBCS remote-party role of a Load Controller's certificates (ZAZ1 role 8).
 LOAD_CONTROLLER_ROLE = 8
-
-
-@pytest.fixture(scope="session")
-def creds(rtds_root: Path) -> XmlCredentials:
-    return XmlCredentials.from_zaz1(rtds_root.parent / "reference" / ZAZ1_STORE)
-
-
-@pytest.fixture(scope="session")
-def schema(duis_dir: Path) -> etree.XMLSchema:
-    return load_schema(duis_dir / "schema")
 
 
 @dataclass
@@ -122,14 +107,6 @@ async def _post(server: DuisServer, endpoint: str, body: bytes) -> etree._Elemen
     ):
         assert reply.status == 200
         return parse(await reply.read())
-
-
-def _checked(root: etree._Element, schema: etree.XMLSchema, creds: XmlCredentials) -> str:
-    """The response code of a schema-valid DUIS response signed by the DCC."""
-    validate(schema, root)
-    assert creds.dcc is not None
-    verify(root, creds.dcc)
-    return str(root.findtext(f"{q('Header')}/{q('ResponseCode')}"))
 
 
 SAMPLE = "samples/ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS-signed.XML"

@@ -10,7 +10,7 @@ import struct
 from pathlib import Path
 
 import aiohttp
-import pytest
+from duis_conformance_support import checked_answer as _checked
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
@@ -20,36 +20,12 @@ from hil.dcc.lab import Lab
 from hil.dcc.schedules import RelativeTime
 from hil.duis.receiver import ResponseReceiver
 from hil.duis.server import DUIS_LAB, DuisServer
-from hil.duis.signing import XmlCredentials, sign, verify
-from hil.duis.xml import dashed, load_schema, parse, q, validate
+from hil.duis.signing import XmlCredentials, sign
+from hil.duis.xml import dashed, parse, q
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 TEMPLATE = "templates/ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML"
-#: DCC Boxed's published ZAZ1 key store, as in test_duis_http.py.
-ZAZ1_STORE = "dccboxed_zaz1_keystore.json"
 MIDNIGHT = _dt.time(0, 0, tzinfo=_dt.UTC)
-
-
-@pytest.fixture(scope="session")
-def duis_dir(rtds_root: Path) -> Path:
-    return rtds_root.parent / "duis"
-
-
-@pytest.fixture(scope="session")
-def creds(rtds_root: Path) -> XmlCredentials:
-    return XmlCredentials.from_zaz1(rtds_root.parent / "reference" / ZAZ1_STORE)
-
-
-@pytest.fixture(scope="session")
-def schema(duis_dir: Path) -> etree.XMLSchema:
-    return load_schema(duis_dir / "schema")
-
-
-def _checked(root: etree._Element, schema: etree.XMLSchema, creds: XmlCredentials) -> str:
-    validate(schema, root)
-    assert creds.dcc is not None
-    verify(root, creds.dcc)
-    return str(root.findtext(f"{q('Header')}/{q('ResponseCode')}"))
 
 
 def _octets(when: _dt.datetime) -> bytes:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from duis_conformance_support import checked_answer as _checked
 from lxml import etree
 from test_duis_http import (
     SAMPLE,
@@ -24,14 +25,10 @@ from test_duis_http import (
     SUPPLIER2,
     SUPPLIER2_TEMPLATE,
     Sink,
-    _checked,
     _lab_dated,
     _post,
     boxed,
-    creds,
     duis,
-    duis_dir,
-    schema,
     sink,
 )
 
@@ -41,7 +38,7 @@ from hil.duis.server import DuisServer
 from hil.duis.signing import XmlCredentials, signer_of
 from hil.duis.xml import parse, q, read_request
 
-__all__ = ["boxed", "creds", "duis", "duis_dir", "schema", "sink"]  # fixtures used here
+__all__ = ["boxed", "duis", "sink"]  # fixtures used here (creds, schema: conftest)
 
 pytestmark = pytest.mark.duis_sign
 
