@@ -82,6 +82,7 @@ from emulator.han.envelope import Envelope, EnvelopeKind
 from emulator.han.join import NONCE_SIZE, JoinAccept, JoinCounters, JoinRefuse, JoinRequest
 from emulator.han.link import Link
 from emulator.hub_ota import OtaDistributor, Outcome, block_size_for
+from emulator.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -309,11 +310,7 @@ class Hub:
 
     async def stop(self) -> None:
         self.ota.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         self._started = False
         for pending in self._pending.values():

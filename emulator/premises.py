@@ -11,7 +11,6 @@ party that can sign and MAC commands to the premises.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from emulator.han.link import Link, open_link
 from emulator.hub import Hub
 from emulator.pki.keystore import KeyUsage
 from emulator.pki.testpki import Party, RemotePartyRole, TestPki
+from emulator.tasks import cancel_and_wait
 
 LAB_PARTIES: dict[AnchorRole, tuple[str, RemotePartyRole, str]] = {
     AnchorRole.SUPPLIER: ("90-B3-D5-1F-30-01-00-00", RemotePartyRole.SUPPLIER, "Lab Supplier"),
@@ -299,11 +299,7 @@ class Premises:
     async def close(self) -> None:
         if self.hub is not None:
             await self.hub.stop()
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self.tasks)
         for link in self.links:
             await link.close()
         self.tasks.clear()
