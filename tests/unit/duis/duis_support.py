@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+#: A permissive stand-in for the DUIS schema (no `../shared` in `make test`): any Request
+#: or Response element validates.
+LAX = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+  targetNamespace="http://www.dccinterface.co.uk/ServiceUserGateway"
+  elementFormDefault="qualified">
+  <xs:complexType name="any"><xs:sequence>
+    <xs:any processContents="skip" namespace="##any" minOccurs="0" maxOccurs="unbounded"/>
+  </xs:sequence><xs:anyAttribute processContents="skip"/></xs:complexType>
+  <xs:element name="Request" type="sr:any" xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"/>
+  <xs:element name="Response" type="sr:any" xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"/>
+</xs:schema>"""
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 METER = "00-DB-12-34-56-78-90-A0"
 REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"

@@ -8,6 +8,7 @@ import base64
 
 import aiohttp
 import pytest
+from duis_support import LAX
 from lxml import etree
 
 from emulator.devices.esme import Esme
@@ -24,15 +25,6 @@ from hil.duis.xml import parse, q
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 ESME = "00-DB-12-34-56-78-90-A0"
-LAX = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
-  targetNamespace="http://www.dccinterface.co.uk/ServiceUserGateway"
-  elementFormDefault="qualified">
-  <xs:complexType name="any"><xs:sequence>
-    <xs:any processContents="skip" namespace="##any" minOccurs="0" maxOccurs="unbounded"/>
-  </xs:sequence><xs:anyAttribute processContents="skip"/></xs:complexType>
-  <xs:element name="Request" type="sr:any" xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"/>
-  <xs:element name="Response" type="sr:any" xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"/>
-</xs:schema>"""
 PAYMENT_MODE = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
  schemaVersion="5.4"><sr:Header><sr:RequestID>{SUPPLIER}:{ESME}:{counter}</sr:RequestID>
  <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>1.6</sr:ServiceReference>
