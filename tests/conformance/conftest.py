@@ -8,14 +8,18 @@ CI must not pass without having looked at the reference messages.
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from duis_conformance_support import ZAZ1_STORE
+from duis_conformance_support import ZAZ1_STORE, Sink
 from lxml import etree
 
 from emulator.gbcs.security import MessageSecurity
 from emulator.pki.folder import FolderKeyStore
+from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.duis.receiver import ResponseReceiver
+from hil.duis.server import DUIS_LAB, DuisServer
 from hil.duis.signing import XmlCredentials
 from hil.duis.xml import load_schema
 
@@ -63,3 +67,33 @@ def creds(rtds_root: Path) -> XmlCredentials:
 @pytest.fixture(scope="session")
 def schema(duis_dir: Path) -> etree.XMLSchema:
     return load_schema(duis_dir / "schema")
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    async with ResponseReceiver() as receiver:
+        yield Sink(receiver.url, receiver.received)
+
+
+@pytest.fixture
+async def duis(
+    creds: XmlCredentials, schema: etree.XMLSchema, sink: Sink
+) -> AsyncIterator[tuple[Lab, DuisServer]]:
+    """The demo lab behind a DUIS server that POSTs to `sink`."""
+    lab = Lab.load(DEFAULT_LAB)
+    async with lab:
+        assert lab.dcc is not None
+        async with DuisServer(lab.dcc, creds, schema, response_url=sink.url) as server:
+            yield lab, server
+
+
+@pytest.fixture
+async def boxed(
+    creds: XmlCredentials, schema: etree.XMLSchema, sink: Sink
+) -> AsyncIterator[tuple[Lab, DuisServer]]:
+    """The DUIS lab (DCC Boxed's ZAZ1 users, supplier2 among them) behind a server."""
+    lab = Lab.load(DUIS_LAB)
+    async with lab:
+        assert lab.dcc is not None
+        async with DuisServer(lab.dcc, creds, schema, response_url=sink.url) as server:
+            yield lab, server

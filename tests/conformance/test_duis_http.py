@@ -2,7 +2,9 @@
 credentials and the DUIS templates, against the demo lab.
 
 Requests are signed here as a DCC Boxed user signs them (ZAZ1 role-135 key); every
-answer must be schema-valid and signed by the DCC's ZAZ1 key (role 137).
+answer must be schema-valid and signed by the DCC's ZAZ1 key (role 137). The fixtures
+`duis`, `boxed` and `sink` are in conftest.py; the template sweep, shared with the
+signing tool's run (`test_duis_sign.py`), in duis_conformance_support.py.
 """
 
 from __future__ import annotations
@@ -11,105 +13,49 @@ import asyncio
 import base64
 import datetime as _dt
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import pytest
-from duis_conformance_support import ZAZ1_STORE
+from duis_conformance_support import (
+    DNO,
+    ESME,
+    RECOVERY,
+    SAMPLE,
+    SUPPLIER,
+    SUPPLIER2,
+    SUPPLIER2_DS_ROLE,
+    SUPPLIER2_TEMPLATE,
+    ZAZ1_STORE,
+    Sink,
+    as_lab_dates,
+    check_sweep,
+    endpoint_for,
+    lab_dated,
+    lab_for,
+    sign_ours,
+    sweep_templates,
+)
 from duis_conformance_support import checked_answer as _checked
+from duis_conformance_support import post as _post
+from duis_conformance_support import template as _request
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from hil.dcc.cpl import Cpl
-from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
-from hil.duis.receiver import ResponseReceiver
-from hil.duis.server import BOXED_DCC, DUIS_LAB, DuisServer
+from hil.dcc.lab import Lab
+from hil.duis.server import BOXED_DCC, DuisServer
 from hil.duis.signing import XmlCredentials, make_credential, sign
-from hil.duis.xml import DuisRequest, dashed, parse, q, read_request
-
-SUPPLIER = "90-B3-D5-1F-30-01-00-00"
-DNO = "90-B3-D5-1F-30-02-00-00"
-ESME = "00-DB-12-34-56-78-90-A0"
-
+from hil.duis.xml import parse, q, read_request
 
 #: The GBCS remote-party role of a Load Controller's certificates (ZAZ1 role 8).
 LOAD_CONTROLLER_ROLE = 8
-
-
-@dataclass
-class Sink:
-    """The user's response address: collects what the DCC POSTs."""
-
-    url: str
-    received: asyncio.Queue[bytes]
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    async with ResponseReceiver() as receiver:
-        yield Sink(receiver.url, receiver.received)
-
-
-@pytest.fixture
-async def duis(
-    creds: XmlCredentials, schema: etree.XMLSchema, sink: Sink
-) -> AsyncIterator[tuple[Lab, DuisServer]]:
-    lab = Lab.load(DEFAULT_LAB)
-    async with lab:
-        assert lab.dcc is not None
-        server = DuisServer(lab.dcc, creds, schema, response_url=sink.url)
-        async with server:
-            yield lab, server
-
-
-@pytest.fixture
-async def boxed(
-    creds: XmlCredentials, schema: etree.XMLSchema, sink: Sink
-) -> AsyncIterator[tuple[Lab, DuisServer]]:
-    """The DUIS lab (DCC Boxed's ZAZ1 users, supplier2 among them) behind a server."""
-    lab = Lab.load(DUIS_LAB)
-    async with lab:
-        assert lab.dcc is not None
-        async with DuisServer(lab.dcc, creds, schema, response_url=sink.url) as server:
-            yield lab, server
-
-
-#: ZAZ1's "supplier2": GBCS supplier keys only; Boxed's signing tool signs its DUIS
-#: requests with its digital-signing key `Z1-supplier2-ds` (role 2).
-SUPPLIER2 = "90-B3-D5-1F-30-03-00-00"
-SUPPLIER2_DS_ROLE = 2
-#: ZAZ1's recovery key holder, also in the tool's list (`Z1-recovery-ds`), no lab user.
-RECOVERY = "90-B3-D5-1F-30-00-00-01"
-#: supplier2's template: its read as the GSME's outgoing gas supplier (4.14 URP).
-SUPPLIER2_TEMPLATE = "templates/GCS16b_4.14_URP_SUCCESS_REQUEST_DUIS.XML"
-
-
-def _request(duis_dir: Path, name: str, request_id: str | None = None) -> etree._Element:
-    root = parse((duis_dir / name).read_bytes())
-    if request_id is not None:
-        root.find(f"{q('Header')}/{q('RequestID')}").text = request_id
-    return root
 
 
 def _signed(root: etree._Element, creds: XmlCredentials, user: str = SUPPLIER) -> bytes:
     cred = creds.user(Eui64(user))
     assert cred is not None
     return sign(root, cred)
-
-
-async def _post(server: DuisServer, endpoint: str, body: bytes) -> etree._Element:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{server.url}/api/v1/service{endpoint}", data=body) as reply,
-    ):
-        assert reply.status == 200
-        return parse(await reply.read())
-
-
-SAMPLE = "samples/ECS17b_4.1.1_SINGLE_SUCCESS_REQUEST_DUIS-signed.XML"
 
 
 async def test_read_goes_to_the_device_and_back_signed(
@@ -231,153 +177,15 @@ async def test_front_door_refusals_reach_no_device(
     assert server.counts["SCHEMA_INVALID"] == 2 and server.counts["REPLAYED_REQUEST_ID"] == 1
 
 
-#: Templates accepted (I99 / I0) out of those ZAZ1 has an XML key for; raise it as the
-#: transform learns more DUIS fields (docs/duis.md lists what is still refused).
-#: 255: the 11.1 template's image (built by another tool) decodes in the GBCS 11.2.2
-#: layout (docs/firmware.md, "Images built elsewhere").
-#: 260: gas conversion (6.6) and flow (6.7) decimals, and 2.1 on the GSME, now carried.
-#: 270: the catalogue supplement (6.14.3, 7.13-7.15) and the body choosing the use case.
-#: 280: schedules by DSP schedule ID (5.1-5.3), pre-notification then DeleteDevice
-#: (12.2, 8.4), 8.13, 9.1 by the Other User and 14.1 by the Gas Transporter.
-#: 286: the join partners the 8.7 templates name are on the DUIS lab's inventory.
-#: 288: and the ESME the future-dated and cancelling 6.14.3 templates name (A6).
-#: 289: 11.4 Update PPMID Firmware (supplement row, CS05c).
-#: 293 (of 297, every template now signed): 6.24.1, 11.2 and 8.12.2, written with the
-#: DCC's own ID as originator, sent by the lab's supplier (`SENT_FOR_DCC`); 4.14 URP
-#: from ZAZ1's supplier2, the GSME's outgoing supplier on the lab's first day.
-ACCEPTED_FLOOR = 293
-
-#: Services whose eligible role the template's originator does not hold in any lab
-#: (SEC H1.5 lets no supplier or network operator ID be shared with these roles): the
-#: lab's user in that role sends the template instead.
-SENT_BY_ROLE = {"9.1": "boxed-other-user", "14.1": "gas-transporter"}
-#: Templates written with the DCC's own ID (its Access Control Broker) as originator:
-#: the DCC holds no User ID, so as written they are refused E1
-#: (`test_templates_from_the_dcc_refused_e1`); the lab's supplier (eligible for all
-#: three) sends them instead.
-SENT_FOR_DCC = "supplier"
-#: Templates refused in the lab, with the code, each for a documented reason
-#: (docs/duis.md, "Sending the templates"): 8.5 / 8.6 "Not used" (E2); 7.16 from the
-#: ZAZ1 load controller, which is no User (Load Controller is a GBCS remote-party role,
-#: not a SEC User Role, and Boxed's key store gives it no XML key,
-#: `test_716_originator_holds_no_xml_key`: E1).
-REFUSED = {"8.5": "E2", "8.6": "E2", "7.16": "E1"}
-#: Templates that presuppose another template's outcome: it is sent first, same lab.
-#: 8.4 DeleteDevice takes a pending device: the one 12.2 pre-notified.
-FIRST = {
-    "5.2": "ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML",
-    "5.3": "ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML",
-    "8.4": "12.2_DEVICE_PRE_NOTIFICATION_REQUEST_DUIS.XML",
-}
-#: Templates that pre-notify a device the lab has: it is not on the SMI in their lab.
-NOT_YET_INSTALLED = {"12.2": "ESME", "8.4": "ESME"}
-
-
-def _as_lab_dates(root: etree._Element, lab: Lab) -> None:
-    """A template's placeholder dates (2015, 2030) are outside the SEC window around
-    the lab's clock: execution and schedule start move to one day after the lab's now;
-    the cancellation marker (3000-12-31) is kept."""
-    tomorrow = lab.clock.now() + _dt.timedelta(days=1)
-    for when in root.iter(q("ExecutionDateTime")):
-        if not (when.text or "").startswith("3000"):
-            when.text = tomorrow.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for day in root.iter(q("ScheduleStartDate")):
-        day.text = tomorrow.strftime("%Y-%m-%d")
-
-
-def _endpoint(server: DuisServer, lab: Lab, request: DuisRequest) -> str:
-    assert lab.dcc is not None
-    service = lab.dcc.catalogue.get(request.variant)
-    device = lab.dcc.inventory.get(request.target)
-    if service is not None and (service.non_device or service.role_only):
-        return "D"
-    return "T" if server._critical(request.variant, device) else "S"
-
-
-def _as_user(root: etree._Element, user: Eui64) -> None:
-    header = root.find(f"{q('Header')}/{q('RequestID')}")
-    _, target, counter = header.text.split(":")
-    header.text = f"{dashed(user)}:{target}:{counter}"
-
-
-async def _send_template(
-    server: DuisServer, lab: Lab, root: etree._Element, creds: XmlCredentials
-) -> str | None:
-    """The code of a template's synchronous answer; None when nobody can sign it."""
-    request = read_request(root)
-    cred = creds.user(request.originator)
-    if cred is None:
-        return None
-    _as_lab_dates(root, lab)
-    answer = await _post(server, _endpoint(server, lab, request), sign(root, cred))
-    return _checked(answer, server.schema, creds)
-
-
-def _lab_for(variant: str) -> Lab:
-    spec = LabSpec.from_file(DUIS_LAB)
-    kind = NOT_YET_INSTALLED.get(variant)
-    if kind is not None:
-        for premises in spec.premises:
-            premises.devices = [d for d in premises.devices if d.kind.value != kind]
-    return Lab.build(spec)
-
-
 async def test_templates_answered(
     duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
 ) -> None:
-    """Every template gets a schema-valid, DCC-signed answer over HTTP; most are accepted.
-
-    Each runs in a fresh DUIS lab (8.3 decommissions, 7.x suspends). Placeholder dates
-    are moved to the lab's clock (`_as_lab_dates`); a template that needs another's
-    outcome runs after it (`FIRST`); 9.1 / 14.1 come from the lab's user in the role.
-    """
-    # a copy: the lab test credentials issued here stay out of the session's ZAZ1 store
-    creds = XmlCredentials(dict(creds.users), creds.dcc)
-    accepted, refused, unsigned = 0, {}, []
-    lab_signed: set[str] = set()
-    for path in sorted((duis_dir / "templates").glob("*.XML")):
-        root = parse(path.read_bytes())
-        request = read_request(root)
-        lab = _lab_for(request.variant)
-        async with lab:
-            assert lab.dcc is not None
-            sender = SENT_BY_ROLE.get(request.variant)
-            if bytes(request.originator) == bytes(BOXED_DCC):
-                sender = SENT_FOR_DCC
-            if sender is not None:
-                user = lab.user(sender)
-                _as_user(root, next(iter(user.ids.values())))
-            # no ZAZ1 XML key for the sender: a lab test credential, as `--lab-keys` issues
-            originator = read_request(root).originator
-            if creds.user(originator) is None:
-                creds.add_user(make_credential(originator))
-                lab_signed.add(dashed(originator))
-            server = DuisServer(lab.dcc, creds, schema)
-            async with server:
-                first = FIRST.get(request.variant)
-                if first is not None:
-                    before = parse((duis_dir / "templates" / first).read_bytes())
-                    # its own request ID: the templates share counters, a replay is refused
-                    header = before.find(f"{q('Header')}/{q('RequestID')}")
-                    header.text = header.text.rsplit(":", 1)[0] + ":900000"
-                    assert await _send_template(server, lab, before, creds) in ("I0", "I99")
-                    for schedule_id in root.iter(q("DSPScheduleID")):
-                        (schedule_id.text,) = lab.dcc.schedules  # the one 5.1 created
-                code = await _send_template(server, lab, root, creds)
-        if code is None:
-            unsigned.append(path.name)
-        elif code in ("I0", "I99"):
-            accepted += 1
-        else:
-            refused[path.name] = (request.variant, code)
-    print(
-        f"\nDUIS templates: {accepted} accepted, {len(refused)} refused, {len(unsigned)} unsigned"
-    )
-    assert unsigned == []
-    # ZAZ1 truly has no key for these two (supplier2 signs with its ZAZ1 GBCS key)
-    assert lab_signed == {"90-B3-D5-1F-30-02-00-10", "90-B3-D5-1F-30-01-00-08"}, lab_signed
-    assert {variant: code for variant, code in refused.values()} == REFUSED, refused
-    assert accepted >= ACCEPTED_FLOOR, refused
+    """Every template gets a schema-valid, DCC-signed answer over HTTP, signed here as
+    the ZAZ1 holder signs it; most are accepted (`sweep_templates` says how each is sent,
+    `check_sweep` what must hold)."""
+    sweep = await sweep_templates(duis_dir, creds, schema, sign_ours)
+    print(f"\n{sweep}")
+    check_sweep(sweep)
 
 
 async def test_templates_from_the_dcc_refused_e1(
@@ -389,12 +197,12 @@ async def test_templates_from_the_dcc_refused_e1(
         root = parse((duis_dir / "templates" / name).read_bytes())
         request = read_request(root)
         assert bytes(request.originator) == bytes(BOXED_DCC)
-        lab = _lab_for(request.variant)
+        lab = lab_for(request.variant)
         async with lab:
             assert lab.dcc is not None and creds.dcc is not None
             async with DuisServer(lab.dcc, creds, schema) as server:
-                _as_lab_dates(root, lab)
-                kind = _endpoint(server, lab, request)
+                as_lab_dates(root, lab)
+                kind = endpoint_for(server, lab, request)
                 answer = await _post(server, kind, sign(root, creds.dcc))
                 assert _checked(answer, schema, creds) == "E1"
                 assert server.counts["UNKNOWN_USER"] == 1
@@ -420,14 +228,6 @@ def test_716_originator_holds_no_xml_key(
         assert creds.user(request.originator) is None
 
 
-def _lab_dated(
-    duis_dir: Path, name: str, lab: Lab, request_id: str | None = None
-) -> etree._Element:
-    root = _request(duis_dir, name, request_id)
-    _as_lab_dates(root, lab)
-    return root
-
-
 async def test_supplier2_signs_with_its_zaz1_gbcs_key(
     boxed: tuple[Lab, DuisServer],
     duis_dir: Path,
@@ -442,7 +242,7 @@ async def test_supplier2_signs_with_its_zaz1_gbcs_key(
     assert lab.dcc is not None
     key = creds.user(Eui64(SUPPLIER2))
     assert key is not None and key.role == SUPPLIER2_DS_ROLE and key.private_key is not None
-    root = _lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab)
+    root = lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab)
     assert read_request(root).originator == Eui64(SUPPLIER2)
     assert _checked(await _post(server, "S", sign(root, key)), schema, creds) == "I99"
     answer = parse(await asyncio.wait_for(sink.received.get(), 30))
@@ -450,13 +250,13 @@ async def test_supplier2_signs_with_its_zaz1_gbcs_key(
     assert answer.findtext(f".//{q('GBCSPayload')}")
     sent = len(lab.dcc.results)
     # supplier2's key on a request claiming the supplier's ID: refused as any wrong signer
-    claim = _lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab, f"{SUPPLIER}:00-DB-12-34-56-78-90-A3:7")
+    claim = lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab, f"{SUPPLIER}:00-DB-12-34-56-78-90-A3:7")
     assert _checked(await _post(server, "S", sign(claim, key)), schema, creds) == "E1"
     assert server.counts["SIGNATURE_INVALID"] == 1
     # the recovery key signs for the recovery EUI-64, which is no lab user
     recovery = creds.user(Eui64(RECOVERY))
     assert recovery is not None and recovery.role == 1
-    root = _lab_dated(duis_dir, SAMPLE, lab, f"{RECOVERY}:{ESME}:8")
+    root = lab_dated(duis_dir, SAMPLE, lab, f"{RECOVERY}:{ESME}:8")
     assert _checked(await _post(server, "S", sign(root, recovery)), schema, creds) == "E1"
     assert server.counts["UNKNOWN_USER"] == 1
     assert len(lab.dcc.results) == sent
@@ -571,7 +371,7 @@ async def test_wan_matrix_answered_with_its_body(
     """12.1 answers I0 with DSPWANMatrix: the address echoed and the CSP region row,
     coverage for a lab premises' postcode, region Unknown for an address it has not."""
     name = "templates/12.1_REQUEST_WAN_MATRIX_ADDRESS_REQUEST_DUIS.XML"
-    lab = _lab_for("12.1")
+    lab = lab_for("12.1")
     async with lab, DuisServer(lab.dcc, creds, schema) as server:
         rows = {}
         for counter, postcode in ((5001, None), (5002, "lb1 1aa")):
@@ -605,9 +405,9 @@ async def test_dcc_schedule_answered_with_its_schedule_id(
     """5.1 answers I0 with the DSPScheduleID the user names the schedule by later; 5.2
     with the schedule's details as created (DSPSchedulesRead); 5.3 deletes it."""
     request = _request(duis_dir, "templates/ECS21a_5.1._DCC_SCHEDULED_REQUEST_DUIS.XML")
-    lab = _lab_for("5.1")
+    lab = lab_for("5.1")
     async with lab, DuisServer(lab.dcc, creds, schema) as server:
-        _as_lab_dates(request, lab)
+        as_lab_dates(request, lab)
         answer = await _post(server, "D", _signed(request, creds))
         assert _checked(answer, schema, creds) == "I0"
         assert lab.dcc is not None
@@ -642,7 +442,7 @@ async def test_firmware_not_on_the_cpl_answered_with_the_warning(
     the answer is W110101 with the device in `NotApplicableFirmwareDeviceIDList`."""
     request = _request(duis_dir, "templates/11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML")
     device = request.findtext(f".//{q('DeviceIDList')}")
-    lab = _lab_for("11.1")
+    lab = lab_for("11.1")
     async with lab:
         assert lab.dcc is not None
         lab.dcc.cpl = Cpl()  # a CPL that lists nothing

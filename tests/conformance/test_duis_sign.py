@@ -13,32 +13,31 @@ import asyncio
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from duis_conformance_support import checked_answer as _checked
-from lxml import etree
-from test_duis_http import (
+from duis_conformance_support import (
+    LAB_SIGNED,
     SAMPLE,
     SUPPLIER,
     SUPPLIER2,
     SUPPLIER2_TEMPLATE,
     Sink,
-    _lab_dated,
-    _post,
-    boxed,
-    duis,
-    sink,
+    check_sweep,
+    lab_dated,
+    post,
+    sweep_templates,
 )
+from duis_conformance_support import checked_answer as _checked
+from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from hil.dcc.lab import Lab
 from hil.duis.server import DuisServer
-from hil.duis.signing import XmlCredentials, signer_of
-from hil.duis.xml import parse, q, read_request
-
-__all__ = ["boxed", "duis", "sink"]  # fixtures used here (creds, schema: conftest)
+from hil.duis.signing import Credential, XmlCredentials, signer_of
+from hil.duis.xml import dashed, parse, q, read_request
 
 pytestmark = pytest.mark.duis_sign
 
@@ -83,7 +82,7 @@ async def test_tool_signed_read_and_tool_validated_answers(
 ) -> None:
     _lab, server = duis
     signed = _run(tool, "Sign", (duis_dir / SAMPLE).read_bytes(), "--preserveCounter")
-    ack_root = await _post(server, "S", signed)
+    ack_root = await post(server, "S", signed)
     assert _checked(ack_root, schema, creds) == "I99"
     ack = etree.tostring(ack_root, xml_declaration=True, encoding="UTF-8")
     _run(tool, "Validate", ack)  # the tool accepts our acknowledgement's signature
@@ -104,7 +103,7 @@ async def test_tool_signed_request_tampered_is_refused(
     signed = _run(tool, "Sign", (duis_dir / SAMPLE).read_bytes(), "--preserveCounter")
     tampered = signed.replace(b":1000<", b":1001<")
     assert tampered != signed
-    assert _checked(await _post(server, "S", tampered), schema, creds) == "E1"
+    assert _checked(await post(server, "S", tampered), schema, creds) == "E1"
 
 
 async def test_tool_signed_supplier2_request_accepted_and_answer_validated(
@@ -119,13 +118,13 @@ async def test_tool_signed_supplier2_request_accepted_and_answer_validated(
     digital-signing key (`Z1-supplier2-ds`), which the DUIS lab accepts as supplier2's;
     the tool validates our acknowledgement and the device's response."""
     lab, server = boxed
-    root = _lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab)
+    root = lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab)
     unsigned = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     signed = _run(tool, "Sign", unsigned, "--preserveCounter")
     held = creds.user(Eui64(SUPPLIER2))
     assert held is not None and held.role == 2  # a GBCS supplier key, not role 135
     assert signer_of(parse(signed))[1] == held.serial  # the tool chose that key
-    ack_root = await _post(server, "S", signed)
+    ack_root = await post(server, "S", signed)
     assert _checked(ack_root, schema, creds) == "I99"
     _run(tool, "Validate", etree.tostring(ack_root, xml_declaration=True, encoding="UTF-8"))
     response = await asyncio.wait_for(sink.received.get(), 30)
@@ -162,11 +161,88 @@ async def test_tool_signed_supplier2_key_for_another_originator_refused(
         )
     )
     claim = f"{SUPPLIER}:00-DB-12-34-56-78-90-A3:4100"
-    root = _lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab, claim)
+    root = lab_dated(duis_dir, SUPPLIER2_TEMPLATE, lab, claim)
     unsigned = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     signed = _run(tool, "Sign", unsigned, "--preserveCounter", str(cert), str(key))
     assert read_request(parse(signed)).request_id == claim
     assert signer_of(parse(signed))[1] == held.serial
-    assert _checked(await _post(server, "S", signed), schema, creds) == "E1"
+    assert _checked(await post(server, "S", signed), schema, creds) == "E1"
     assert server.counts["SIGNATURE_INVALID"] == 1
     assert lab.dcc is not None and not lab.dcc.results
+
+
+#: ZAZ1's load controller, the 7.16 templates' originator: Boxed's tool carries no key
+#: for it, so its requests are signed with the key given on the tool's command line.
+LOAD_CONTROLLER = "90-B3-D5-1F-30-01-00-08"
+
+
+class ToolSigner:
+    """Signs as a Boxed user does with the tool: the tool finds the key itself from the
+    request's originator where it carries one; where it does not, the user hands it the
+    holder's certificate and key (`given`). Either way the signature must be the
+    holder's own key, the one the sweep with our signer uses."""
+
+    def __init__(self, tool: list[str], folder: Path) -> None:
+        self.tool = tool
+        self.folder = folder
+        self.given: set[str] = set()
+        self.looked_up: set[str] = set()
+
+    async def _sign(self, data: bytes, *extra: str) -> tuple[int, bytes, bytes]:
+        process = await asyncio.create_subprocess_exec(
+            *self.tool,
+            "uk.co.smartdcc.boxed.xmldsig.Sign",
+            "-",
+            "--preserveCounter",
+            *extra,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(data), 120)
+        assert process.returncode is not None
+        return process.returncode, out, err
+
+    def _files(self, cred: Credential) -> tuple[str, str]:
+        assert cred.private_key is not None
+        name = dashed(cred.eui)
+        cert = self.folder / f"{name}-{cred.serial}.pem"
+        key = self.folder / f"{name}-{cred.serial}.key"
+        cert.write_bytes(cred.certificate.public_bytes(serialization.Encoding.PEM))
+        key.write_bytes(
+            cred.private_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return str(cert), str(key)
+
+    async def __call__(self, root: etree._Element, cred: Credential) -> bytes:
+        data = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        code, out, err = await self._sign(data)
+        if code == 0:
+            self.looked_up.add(dashed(cred.eui))
+        else:
+            assert b"could not locate certificate" in err, err.decode(errors="replace")
+            code, out, err = await self._sign(data, *self._files(cred))
+            assert code == 0, err.decode(errors="replace")
+            self.given.add(dashed(cred.eui))
+        assert signer_of(parse(out))[1] == cred.serial, dashed(cred.eui)
+        return out
+
+
+async def test_every_template_signed_by_the_tool(
+    tool: list[str], duis_dir: Path, creds: XmlCredentials, schema: etree.XMLSchema
+) -> None:
+    """The acceptance run: every template in the DUIS templates folder, signed by DCC
+    Boxed's own signing tool, gets the same answer as when we sign it: the refusals
+    exactly those documented (`REFUSED`), every other one accepted. ZAZ1's users and
+    the tool's GBCS signers (supplier2) are found by the tool itself."""
+    with tempfile.TemporaryDirectory() as folder:
+        signer = ToolSigner(tool, Path(folder))
+        sweep = await sweep_templates(duis_dir, creds, schema, signer)
+    print(f"\n{sweep} (signed by the tool; keys handed to it for {sorted(signer.given)})")
+    check_sweep(sweep)
+    assert signer.given == LAB_SIGNED | {LOAD_CONTROLLER}
+    assert {SUPPLIER, SUPPLIER2} <= signer.looked_up
