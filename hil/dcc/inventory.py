@@ -140,6 +140,9 @@ class InventoryDevice:
     hub: Eui64 | None = None  # the CHF this device is associated with
     added_by: Eui64 | None = None  # user ID that pre-notified it
     firmware_version: str = "00000001"
+    #: The SMETS / CHTS version a 12.2 pre-notification gave (DUIS `SMETSCHTSVersion`);
+    #: without one, 8.2 answers the generation the lab built ("SMETS1" / "SMETS2+").
+    smets_chts_version: str | None = None
     commissioned_at: _dt.datetime | None = None
     associations: set[bytes] = field(default_factory=set)
     #: An ESME's metering elements (2: twin element): what the DCC knows of the meter
@@ -159,7 +162,7 @@ class InventoryDevice:
             "DeviceStatus": self.status.duis,
             "DeviceManufacturer": self.manufacturer,
             "DeviceModel": self.model,
-            "SMETSCHTSVersion": "SMETS1" if self.smets1 else "SMETS2+",
+            "SMETSCHTSVersion": self.smets_chts_version or ("SMETS1" if self.smets1 else "SMETS2+"),
             "DeviceFirmwareVersion": self.firmware_version,
         }
         if self.hub is not None:
@@ -258,6 +261,7 @@ class Inventory:
         elements: int = 1,
         manufacturer: str = "SMHL",
         firmware_version: str = "00000001",
+        smets_chts_version: str | None = None,
     ) -> InventoryDevice:
         """Put a device on the SMI (a lab file, or pre-notification via `pre_notify`)."""
         key = Eui64(eui)
@@ -274,6 +278,7 @@ class Inventory:
             elements=elements,
             manufacturer=manufacturer,
             firmware_version=firmware_version,
+            smets_chts_version=smets_chts_version,
         )
         self._devices[bytes(key)] = device
         change = StatusChange(self._now(), key, None, status, cause)
@@ -310,7 +315,7 @@ class Inventory:
     ) -> InventoryDevice:
         """12.2: a device a supplier is about to install; a withdrawn one may come back.
         `details` are the inventory fields the notification gives (`manufacturer`,
-        `model`, `firmware_version`, an ESME's `elements`)."""
+        `model`, `firmware_version`, `smets_chts_version`, an ESME's `elements`)."""
         existing = self.get(eui)
         if existing is not None:
             if existing.status != SmiStatus.WITHDRAWN:

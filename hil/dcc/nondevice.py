@@ -68,6 +68,7 @@ def _notified_details(params: Mapping[str, Any]) -> dict[str, Any]:
         ("manufacturer", "manufacturer"),
         ("model", "model"),
         ("version", "firmware_version"),
+        ("smets_chts_version", "smets_chts_version"),
     ):
         if name in params:
             details[field_name] = str(params[name])

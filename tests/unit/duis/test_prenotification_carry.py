@@ -1,6 +1,6 @@
-"""Issue 15: a 12.2 pre-notification's manufacturer, model, firmware version and ESME
-variant reach the DCC's inventory (a "B" variant is a twin-element ESME), and an
-11.1 device list naming the target alone is carried as the target."""
+"""Issue 15: a 12.2 pre-notification's manufacturer, model, SMETS/CHTS version,
+firmware version and ESME variant reach the DCC's inventory (a "B" variant is a
+twin-element ESME), and an 11.1 device list naming the target alone is carried as the target."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def _prenotification(variant: str) -> str:
         f"<sr:DevicePrenotification><sr:DeviceID>{NEW_METER}</sr:DeviceID>"
         "<sr:DeviceManufacturer>AB01</sr:DeviceManufacturer>"
         "<sr:DeviceModel>010A030B</sr:DeviceModel><sr:DeviceType>ESME</sr:DeviceType>"
+        "<sr:SMETSCHTSVersion>SMETS V1.58</sr:SMETSCHTSVersion>"
         "<sr:FirmwareVersion>0002012F</sr:FirmwareVersion>"
         f"<sr:ESMEVariant>{variant}</sr:ESMEVariant></sr:DevicePrenotification>"
     )
@@ -55,6 +56,7 @@ async def test_the_prenotified_esme_is_on_the_inventory_as_notified(
     record = device.record()
     assert (record["DeviceManufacturer"], record["DeviceModel"]) == ("AB01", "010A030B")
     assert record["DeviceFirmwareVersion"] == "0002012F"
+    assert record["SMETSCHTSVersion"] == "SMETS V1.58"  # as notified, not the lab's default
 
 
 def test_a_device_list_naming_the_target_alone_is_carried() -> None:
