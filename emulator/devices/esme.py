@@ -67,6 +67,10 @@ DISCONNECTOR_SCRIPTS = Obis("0-0:10.0.106.255")
 #: counter matrix reset.
 TARIFF_SCRIPTS = Obis("0-0:10.0.100.255")
 SCRIPT_RESET_BLOCK_COUNTERS = 99
+#: ECS47e (7.16 Limit APC Level) runs one entry of this script table: its selector is
+#: (kind << 4 | controller) << 8 | level, kind 1 for an APC output, 2 for an APC taking
+#: input from the controlled load (as the reference ECS47e command and our builder).
+APC_LIMIT_SCRIPTS = Obis("0-0:10.0.107.255")
 SCRIPT_ENABLE, SCRIPT_DISABLE, SCRIPT_ARM = 0x33, 0x34, 0x36
 CONTROL_DISCONNECTED, CONTROL_CONNECTED, CONTROL_READY = 0, 1, 2
 # Event log codes for load switch changes (one table: emulator/devices/supply.py).
@@ -247,6 +251,9 @@ class Esme(ConsumerControls, CosemDevice):
         self.dropped_settings = 0  # prepayment/tariff writes the engine could not take
         self.boost_started: _dt.datetime | None = None  # a boost running since then
         self.boosted_alcs: tuple[int, ...] = ()  # the switches the running boost turned on
+        #: The last APC limit each auxiliary controller was commanded (7.16), by its
+        #: number: (kind, level), kind 1 output, 2 input from the controlled load.
+        self.apc_limits: dict[int, tuple[int, int]] = {}
         if auxiliary:
             self.cosem.values[(1, BOOST_AVAILABLE, 2)] = Boolean(True)
         self._publish_schedules()
@@ -522,6 +529,8 @@ class Esme(ConsumerControls, CosemDevice):
             self.catch_up()  # the energy metered until now counts in the old block period
             self.meter.reset_block_counters()
             return Outcome(0)
+        if o.class_id == 9 and o.obis == APC_LIMIT_SCRIPTS and isinstance(argument, _Integer):
+            return self._limit_apc(argument.value)
         if o.class_id == 115 and method == 1:
             return self._top_up(argument)
         if o.class_id in (112, 113):
@@ -620,6 +629,15 @@ class Esme(ConsumerControls, CosemDevice):
             return Outcome(ActionResult.OBJECT_UNAVAILABLE)
         return Outcome(0)
 
+    def _limit_apc(self, selector: int) -> Outcome:
+        """Keep the commanded level: the ESME models no load behind its controllers,
+        so this is what a test (or 7.16's user) can see the command did."""
+        kind, number, level = selector >> 12, (selector >> 8) & 0x0F, selector & 0xFF
+        if kind not in (1, 2) or not 1 <= number <= 5 or level > 100:
+            return Outcome(ActionResult.OBJECT_UNAVAILABLE)
+        self.apc_limits[number] = (kind, level)
+        return Outcome(0)
+
     def _top_up(self, argument: Data) -> Outcome:
         if not isinstance(argument, OctetString):
             return Outcome(ActionResult.TYPE_UNMATCHED)
@@ -633,6 +651,7 @@ class Esme(ConsumerControls, CosemDevice):
         new.meter = Meter.from_json(self.meter.to_json())
         new.activations = list(self.activations)
         new.utrn_counters = list(self.utrn_counters)
+        new.apc_limits = dict(self.apc_limits)
         new.supply_alerts = list(self.supply_alerts)
         if self.boost_started is not None:  # the copy's boost ends on its own catch-up
             new.clock.call_at(self.boost_started + BOOST_PERIOD, new.catch_up)
@@ -650,6 +669,7 @@ class Esme(ConsumerControls, CosemDevice):
                 "supply_alerts": supply.alerts_to_json(self),
                 "utrn_counters": self.utrn_counters,
                 "boosted_alcs": list(self.boosted_alcs),
+                "apc_limits": {str(n): list(limit) for n, limit in self.apc_limits.items()},
                 "boost_started": (
                     None if self.boost_started is None else self.boost_started.isoformat()
                 ),
@@ -693,6 +713,10 @@ class Esme(ConsumerControls, CosemDevice):
         for a in self.activations:
             self.clock.call_at(a.at, self.catch_up)
         self.boosted_alcs = tuple(int(n) for n in state.get("boosted_alcs", []))
+        self.apc_limits = {
+            int(n): (int(kind), int(level))
+            for n, (kind, level) in state.get("apc_limits", {}).items()
+        }
         started = state.get("boost_started")
         self.boost_started = None if started is None else _dt.datetime.fromisoformat(started)
         if self.boost_started is not None:

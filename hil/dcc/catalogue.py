@@ -1,4 +1,4 @@
-"""The DCC service catalogue: the 123 service reference variants (and 4 from DUIS 5.4).
+"""The DCC service catalogue: the 123 service reference variants (and 6 from DUIS 5.4).
 
 Loaded from `hil/fixtures/service_catalogue.csv`, a copy of the SEC services
 schedule extract (eligible user roles, target response times for SMETS2+ and
@@ -28,7 +28,11 @@ SUPPLEMENT_CSV = FIXTURES / "service_catalogue_supplement.csv"
 
 
 class Role(StrEnum):
-    """SEC user roles (H1.6), named as in the services schedule."""
+    """SEC user roles (H1.6), named as in the services schedule, and one lab role.
+
+    `LOAD_CONTROLLER` is not a SEC User Role: it is the GBCS remote party (role 8) that
+    the DCC's own DUIS templates send 7.16 Limit APC Level as (`LAB_ROLES`).
+    """
 
     IMPORT_SUPPLIER = "Import Supplier"
     EXPORT_SUPPLIER = "Export Supplier"
@@ -37,6 +41,7 @@ class Role(StrEnum):
     GAS_TRANSPORTER = "Gas Transporter"
     REGISTERED_SUPPLIER_AGENT = "Registered Supplier Agent"
     OTHER_USER = "Other User"
+    LOAD_CONTROLLER = "Load Controller"
 
     @property
     def short(self) -> str:
@@ -44,8 +49,8 @@ class Role(StrEnum):
 
     @classmethod
     def parse(cls, text: str) -> Role:
-        """A role from its schedule name, its short code (IS, ES, GS, ED, GT, RSA, OU) or
-        a snake/kebab-case spelling (`import_supplier`)."""
+        """A role from its schedule name, its short code (IS, ES, GS, ED, GT, RSA, OU, LC)
+        or a snake/kebab-case spelling (`import_supplier`)."""
         key = re.sub(r"[\s_-]+", " ", text.strip()).lower()
         for role in cls:
             if key in (role.value.lower(), role.short.lower(), role.name.replace("_", " ").lower()):
@@ -63,10 +68,19 @@ _SHORT = {
     Role.GAS_TRANSPORTER: "GT",
     Role.REGISTERED_SUPPLIER_AGENT: "RSA",
     Role.OTHER_USER: "OU",
+    Role.LOAD_CONTROLLER: "LC",
 }
 
 SUPPLIER_ROLES = frozenset({Role.IMPORT_SUPPLIER, Role.EXPORT_SUPPLIER, Role.GAS_SUPPLIER})
 NETWORK_ROLES = frozenset({Role.ELECTRICITY_DISTRIBUTOR, Role.GAS_TRANSPORTER})
+#: Roles the lab adds to SEC H1.6. The DCC's DUIS templates for 7.16 come from the load
+#: controller's EUI-64 (ZAZ1's 90-B3-D5-1F-30-01-00-08), so it must be a user to send
+#: them; the catalogue supplement makes it eligible for 7.16 only (docs/duis.md).
+LAB_ROLES = frozenset({Role.LOAD_CONTROLLER})
+#: Roles no registration data names: eligible for any device the variant applies to,
+#: the device's own checks decide (an Other User's command goes through the ACB; a
+#: load controller's verifies only against the key in the ESME's load controller cell).
+UNREGISTERED_ROLES = frozenset({Role.OTHER_USER, Role.LOAD_CONTROLLER})
 
 #: SEC H3.10: available by role alone, with no per-device eligibility.
 ROLE_ONLY_VARIANTS = frozenset({"12.1", "12.2", "8.2", "8.14.1", "8.14.2", "8.14.3", "8.14.4"})

@@ -35,7 +35,9 @@ def _role(value: str | None) -> Role | None:
 
 
 @click.command("catalogue")
-@click.option("--role", help="only the variants this role may use (name or IS/ES/GS/ED/GT/RSA/OU)")
+@click.option(
+    "--role", help="only the variants this role may use (name or IS/ES/GS/ED/GT/RSA/OU/LC)"
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 def catalogue_command(role: str | None, as_json: bool) -> None:
     """List the service catalogue: roles, target response times, flags."""

@@ -18,6 +18,8 @@ so every refusal carries exactly one reason code (`Reason`). The order:
    `NOT_APPOINTED_AGENT`); a gas proxy join, unjoin or restore may come from
    any Import or Gas Supplier responsible for a device on the same hub; only
    the Lead Supplier decommissions a SMETS1 CHF (`NOT_LEAD_SUPPLIER`, H6.2);
+   Other Users and the lab's load controller need no registration
+   (`catalogue.UNREGISTERED_ROLES`);
    a pending device is updated only by the user that added it
    (`NOT_ADDED_BY_USER`, 8.4 note);
 6. the device's SMI status (H3.9): nobody for decommissioned
@@ -35,7 +37,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
+from hil.dcc.catalogue import (
+    SUPPLIER_ROLES,
+    UNREGISTERED_ROLES,
+    Catalogue,
+    Role,
+    ServiceVariant,
+    load_catalogue,
+)
 from hil.dcc.inventory import DeviceKind, SmiStatus
 
 
@@ -278,7 +287,7 @@ def _relationship(
             Reason.NOT_RESPONSIBLE_SUPPLIER,
             f"{name}: the user supplies no device on the gas proxy's hub",
         )
-    if subject.registered or role == Role.OTHER_USER:
+    if subject.registered or role in UNREGISTERED_ROLES:
         return None
     if role in SUPPLIER_ROLES:
         return _refuse(

@@ -18,7 +18,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 
 from emulator.gbcs.eui import Eui64
-from hil.dcc.catalogue import Role
+from hil.dcc.catalogue import UNREGISTERED_ROLES, Role
 from hil.dcc.inventory import DeviceKind
 
 #: Variants the outgoing supplier may still use on a change-of-supplier day.
@@ -71,7 +71,7 @@ class PremisesRegistration:
         today: _dt.date | None = None,
     ) -> bool:
         """Is `user_id` registered in `role` for a device of `kind` at these premises?"""
-        if role == Role.OTHER_USER:
+        if role in UNREGISTERED_ROLES:
             return True
         fuel = kind.fuel
         if role in (Role.IMPORT_SUPPLIER, Role.EXPORT_SUPPLIER, Role.ELECTRICITY_DISTRIBUTOR):

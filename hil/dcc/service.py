@@ -115,6 +115,7 @@ ANCHOR_ROLE: dict[Role, str] = {
     Role.GAS_TRANSPORTER: "network_operator",
     Role.REGISTERED_SUPPLIER_AGENT: "other",
     Role.OTHER_USER: "other",
+    Role.LOAD_CONTROLLER: "load_controller",  # a lab role (catalogue.LAB_ROLES)
 }
 
 

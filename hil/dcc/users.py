@@ -32,6 +32,7 @@ CERTIFICATE_ROLE: dict[Role, RemotePartyRole] = {
     Role.GAS_TRANSPORTER: RemotePartyRole.NETWORK_OPERATOR,
     Role.REGISTERED_SUPPLIER_AGENT: RemotePartyRole.OTHER_USER,
     Role.OTHER_USER: RemotePartyRole.OTHER_USER,
+    Role.LOAD_CONTROLLER: RemotePartyRole.LOAD_CONTROLLER,
 }
 
 

@@ -6,7 +6,9 @@ public signing tool do. The verifier therefore needs the certificates up front:
 `XmlCredentials` holds the users' XML-signing certificates (ZAZ1 role 135) and the
 DCC's own (role 137) by EUI-64, keyed also by issuer and serial. Boxed's signing tool
 also signs with a few ZAZ1 GBCS digital-signing certificates (`BOXED_TOOL_SIGNERS`),
-so a request it signs for those originators verifies here too.
+and with any certificate and key given on its command line: the ZAZ1 GBCS signers
+loaded (`ZAZ1_GBCS_SIGNERS`) are the tool's own and the load controller's
+(`COMMAND_LINE_SIGNERS`), so a request it signs for those originators verifies here too.
 
 Only test credentials are accepted: every certificate must be issued by a test
 organisation CA (`TEST_ISSUERS`) and name the EUI-64 it is held for; anything else
@@ -51,6 +53,14 @@ DCC_XML_ROLE = 137
 BOXED_TOOL_SIGNERS = frozenset(
     {"Z1-recovery-ds", "Z1-supplier2-ds", "Z1-transitionalCoS-ds", "Z1-wanProvider-ds"}
 )
+#: ZAZ1 GBCS digital-signing certificates that are not in the tool's list but are the
+#: only key ZAZ1 gives a DUIS sender, so a Boxed user signs with them by naming them on
+#: the tool's command line (`Sign - --preserveCounter CERT KEY`): the load controller
+#: 90-B3-D5-1F-30-01-00-08 (role 8), the originator of the DCC's own 7.16 templates.
+COMMAND_LINE_SIGNERS = frozenset({"Z1-loadController-ds"})
+#: Every ZAZ1 GBCS digital-signing certificate the server takes as a DUIS signer, each
+#: for the one EUI-64 its certificate names.
+ZAZ1_GBCS_SIGNERS = BOXED_TOOL_SIGNERS | COMMAND_LINE_SIGNERS
 #: Issuers of test organisation certificates: the ZAZ1 test CA and our own test PKI.
 TEST_ISSUERS = frozenset({"CN=Z1,OU=07", "CN=SMETS-HIL TEST XML CA,OU=07"})
 #: The subject attribute that carries an organisation certificate's EUI-64 (X.520 uniqueIdentifier).
@@ -64,7 +74,7 @@ class SigningError(HilError):
 @dataclass(frozen=True)
 class Credential:
     """A signer: `role` is its certificate's ZAZ1 remote-party role (135 for a user's
-    XML-signing key, 137 for the DCC's, a GBCS role for `BOXED_TOOL_SIGNERS`)."""
+    XML-signing key, 137 for the DCC's, a GBCS role for `ZAZ1_GBCS_SIGNERS`)."""
 
     eui: Eui64
     certificate: x509.Certificate
@@ -139,8 +149,8 @@ class XmlCredentials:
     def from_zaz1(cls, path: str | Path) -> XmlCredentials:
         """The entries of a ZAZ1 JSON key store (DCC Boxed's public test set) that DCC
         Boxed's signing tool signs DUIS XML with: the XML-signing keys and
-        `BOXED_TOOL_SIGNERS`. A user's XML key is preferred over a tool GBCS entry for
-        the same EUI-64 (the store Boxed publishes has no such pair)."""
+        `ZAZ1_GBCS_SIGNERS`. A user's XML key is preferred over a GBCS entry for the
+        same EUI-64 (the store Boxed publishes has no such pair)."""
         try:
             data: dict[str, Any] = json.loads(Path(path).read_text())
         except (OSError, ValueError) as exc:
@@ -159,7 +169,7 @@ class XmlCredentials:
                         f"{path}: {eui_text}: digitalSignature {serial}: not an entry"
                     )
                 role, name = entry.get("role"), entry.get("name")
-                if role not in (USER_XML_ROLE, DCC_XML_ROLE) and name not in BOXED_TOOL_SIGNERS:
+                if role not in (USER_XML_ROLE, DCC_XML_ROLE) and name not in ZAZ1_GBCS_SIGNERS:
                     continue
                 where = f"{path}: {eui_text}: digitalSignature {serial} ({name})"
                 try:

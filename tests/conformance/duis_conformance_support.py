@@ -105,7 +105,9 @@ def lab_dated(duis_dir: Path, name: str, lab: Lab, request_id: str | None = None
 #: 293 (of 297, every template now signed): 6.24.1, 11.2 and 8.12.2, written with the
 #: DCC's own ID as originator, sent by the lab's supplier (`SENT_FOR_DCC`); 4.14 URP
 #: from ZAZ1's supplier2, the GSME's outgoing supplier on the lab's first day.
-ACCEPTED_FLOOR = 293
+#: 295: 7.16 x2 from ZAZ1's load controller, a lab user (Load Controller role) signing
+#: with its ZAZ1 GBCS key (`test_load_controller_signs_716_with_its_zaz1_key`).
+ACCEPTED_FLOOR = 295
 
 #: Services whose eligible role the template's originator does not hold in any lab
 #: (SEC H1.5 lets no supplier or network operator ID be shared with these roles): the
@@ -117,14 +119,12 @@ SENT_BY_ROLE = {"9.1": "boxed-other-user", "14.1": "gas-transporter"}
 #: three) sends them instead.
 SENT_FOR_DCC = "supplier"
 #: Templates refused in the lab, with the code, each for a documented reason
-#: (docs/duis.md, "Sending the templates"): 8.5 / 8.6 "Not used" (E2); 7.16 from the
-#: ZAZ1 load controller, which is no User (Load Controller is a GBCS remote-party role,
-#: not a SEC User Role, and Boxed's key store gives it no XML key,
-#: `test_716_originator_holds_no_xml_key`: E1).
-REFUSED = {"8.5": "E2", "8.6": "E2", "7.16": "E1"}
+#: (docs/duis.md, "Sending the templates"): 8.5 / 8.6 "Not used" (E2).
+REFUSED = {"8.5": "E2", "8.6": "E2"}
 #: Senders ZAZ1 holds no key for: they sign with a lab test credential, as `--lab-keys`
-#: issues (the Gas Transporter for 14.1, the load controller for 7.16).
-LAB_SIGNED = {"90-B3-D5-1F-30-02-00-10", "90-B3-D5-1F-30-01-00-08"}
+#: issues (the Gas Transporter for 14.1; supplier2 and the load controller sign with
+#: their ZAZ1 GBCS keys).
+LAB_SIGNED = {"90-B3-D5-1F-30-02-00-10"}
 #: Templates that presuppose another template's outcome: it is sent first, same lab.
 #: 8.4 DeleteDevice takes a pending device: the one 12.2 pre-notified.
 FIRST = {

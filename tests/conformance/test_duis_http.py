@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as _dt
-import json
 from pathlib import Path
 
 import aiohttp
@@ -25,7 +24,6 @@ from duis_conformance_support import (
     SUPPLIER2,
     SUPPLIER2_DS_ROLE,
     SUPPLIER2_TEMPLATE,
-    ZAZ1_STORE,
     Sink,
     as_lab_dates,
     check_sweep,
@@ -40,22 +38,45 @@ from duis_conformance_support import post as _post
 from duis_conformance_support import template as _request
 from lxml import etree
 
+from emulator.devices.esme import Esme
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import decode_message
 from hil.dcc.cpl import Cpl
 from hil.dcc.lab import Lab
 from hil.duis.server import BOXED_DCC, DuisServer
 from hil.duis.signing import XmlCredentials, make_credential, sign
-from hil.duis.xml import parse, q, read_request
+from hil.duis.xml import DuisRequest, parse, q, read_request
 
-#: The GBCS remote-party role of a Load Controller's certificates (ZAZ1 role 8).
+#: ZAZ1's load controller, the originator of the DCC's 7.16 templates: a DUIS lab user
+#: in the lab role Load Controller, signing DUIS with its ZAZ1 GBCS digital-signing key
+#: `Z1-loadController-ds` (role 8, a Load Controller's certificates).
+LOAD_CONTROLLER = "90-B3-D5-1F-30-01-00-08"
 LOAD_CONTROLLER_ROLE = 8
+#: The 7.16 templates and what each leaves on the ESME: controller -> (kind, level),
+#: kind 2 for an APC taking input from the controlled load, 1 for an APC output.
+APC_TEMPLATES = {
+    "templates/ECS47e_7.16_APC_INPUT_SUCCESS_REQUEST_DUIS.XML": (3, (2, 50)),
+    "templates/ECS47e_7.16_APC_OUTPUT_SUCCESS_REQUEST_DUIS.XML": (5, (1, 100)),
+}
 
 
 def _signed(root: etree._Element, creds: XmlCredentials, user: str = SUPPLIER) -> bytes:
     cred = creds.user(Eui64(user))
     assert cred is not None
     return sign(root, cred)
+
+
+def _signed_precommand(request: DuisRequest, gbcs: bytes) -> etree._Element:
+    """The user's DUIS request that hands back its GBCS-signed pre-command."""
+    return etree.fromstring(
+        f"""<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
+          schemaVersion="5.4"><sr:Header><sr:RequestID>{request.request_id}</sr:RequestID>
+          <sr:CommandVariant>1</sr:CommandVariant>
+          <sr:ServiceReference>{request.service_reference}</sr:ServiceReference>
+          <sr:ServiceReferenceVariant>{request.variant}</sr:ServiceReferenceVariant></sr:Header>
+          <sr:Body><sr:SignedPreCommand><sr:GBCSPayload>{base64.b64encode(gbcs).decode()}
+          </sr:GBCSPayload></sr:SignedPreCommand></sr:Body></sr:Request>""".encode()
+    )
 
 
 async def test_read_goes_to_the_device_and_back_signed(
@@ -91,7 +112,6 @@ async def test_critical_request_transform_sign_send(
 ) -> None:
     lab, server = duis
     request = _request(duis_dir, "templates/ECS04a_1.5_SUCCESS_REQUEST_DUIS.XML")
-    request_id = read_request(request).request_id
     answer = await _post(server, "T", _signed(request, creds))
     assert _checked(answer, schema, creds) == "I99"
     pre = base64.b64decode(answer.findtext(f".//{q('PreCommand')}/{q('GBCSPayload')}") or "")
@@ -101,15 +121,7 @@ async def test_critical_request_transform_sign_send(
     assert sink.received.empty()
     # The user's system signs the pre-command (GBCS) and sends it back in DUIS.
     assert decode_message(pre).message_code == result.precommand.message_code  # type: ignore[union-attr]
-    signed_gbcs = lab.dcc.sign_as_user(result)
-    back = etree.fromstring(
-        f"""<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
-          schemaVersion="5.4"><sr:Header><sr:RequestID>{request_id}</sr:RequestID>
-          <sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>1.5</sr:ServiceReference>
-          <sr:ServiceReferenceVariant>1.5</sr:ServiceReferenceVariant></sr:Header><sr:Body>
-          <sr:SignedPreCommand><sr:GBCSPayload>{base64.b64encode(signed_gbcs).decode()}
-          </sr:GBCSPayload></sr:SignedPreCommand></sr:Body></sr:Request>""".encode()
-    )
+    back = _signed_precommand(read_request(request), lab.dcc.sign_as_user(result))
     ack = await _post(server, "S", _signed(back, creds))
     assert _checked(ack, schema, creds) == "I99"
     response = parse(await asyncio.wait_for(sink.received.get(), 30))
@@ -209,25 +221,6 @@ async def test_templates_from_the_dcc_refused_e1(
                 assert not lab.dcc.results
 
 
-def test_716_originator_holds_no_xml_key(
-    rtds_root: Path, duis_dir: Path, creds: XmlCredentials
-) -> None:
-    """Why 7.16 stays refused E1 (docs/duis.md, "Sending the templates"): its
-    originator is, in the ZAZ1 store as DCC Boxed publishes it, a Load Controller with
-    GBCS certificates only (role 8, key agreement and digital signing) and no XML-signing
-    certificate (role 135), so no Boxed tool can sign a DUIS request as it."""
-    store = json.loads((rtds_root.parent / "reference" / ZAZ1_STORE).read_text())
-    for name in (
-        "ECS47e_7.16_APC_INPUT_SUCCESS_REQUEST_DUIS.XML",
-        "ECS47e_7.16_APC_OUTPUT_SUCCESS_REQUEST_DUIS.XML",
-    ):
-        request = read_request(parse((duis_dir / "templates" / name).read_bytes()))
-        entry = store[bytes(request.originator).hex()]
-        roles = {cert["role"] for usage in entry.values() for cert in usage.values()}
-        assert roles == {LOAD_CONTROLLER_ROLE}, (name, roles)
-        assert creds.user(request.originator) is None
-
-
 async def test_supplier2_signs_with_its_zaz1_gbcs_key(
     boxed: tuple[Lab, DuisServer],
     duis_dir: Path,
@@ -260,6 +253,53 @@ async def test_supplier2_signs_with_its_zaz1_gbcs_key(
     assert _checked(await _post(server, "S", sign(root, recovery)), schema, creds) == "E1"
     assert server.counts["UNKNOWN_USER"] == 1
     assert len(lab.dcc.results) == sent
+
+
+async def test_load_controller_signs_716_with_its_zaz1_key(
+    boxed: tuple[Lab, DuisServer],
+    duis_dir: Path,
+    creds: XmlCredentials,
+    schema: etree.XMLSchema,
+    sink: Sink,
+) -> None:
+    """The DCC's 7.16 templates come from ZAZ1's load controller, which holds only GBCS
+    keys: signed with its ZAZ1 digital-signing key (as Boxed's tool signs when given it)
+    they are accepted, the user signs the ECS47e pre-command as the load controller, and
+    the ESME takes the limit; the key is trusted for that originator only, and the load
+    controller is eligible for 7.16 only."""
+    lab, server = boxed
+    assert lab.dcc is not None
+    key = creds.user(Eui64(LOAD_CONTROLLER))
+    assert key is not None and key.role == LOAD_CONTROLLER_ROLE and key.private_key is not None
+    esme = lab.premises[0].devices[bytes(Eui64(ESME))]
+    assert isinstance(esme, Esme) and esme.apc_limits == {}
+    for name, (controller, limit) in APC_TEMPLATES.items():
+        root = lab_dated(duis_dir, name, lab)
+        request = read_request(root)
+        assert request.originator == Eui64(LOAD_CONTROLLER) and request.variant == "7.16"
+        answer = await _post(server, "T", sign(root, key))
+        assert _checked(answer, schema, creds) == "I99"
+        pre = base64.b64decode(answer.findtext(f".//{q('PreCommand')}/{q('GBCSPayload')}") or "")
+        assert decode_message(pre).header.originator == Eui64(LOAD_CONTROLLER)
+        result = list(lab.dcc.results.values())[-1]
+        back = _signed_precommand(request, lab.dcc.sign_as_user(result))
+        assert _checked(await _post(server, "S", sign(back, key)), schema, creds) == "I99"
+        response = parse(await asyncio.wait_for(sink.received.get(), 30))
+        assert _checked(response, schema, creds) == "I0"
+        payload = base64.b64decode(response.findtext(f".//{q('GBCSPayload')}") or "")
+        assert decode_message(payload).message_code == 0x011F  # ECS47e, from the ESME
+        assert result.ok, result.detail
+        assert esme.apc_limits[controller] == limit
+    sent = len(lab.dcc.results)
+    # eligible for 7.16 only: a read of the ESME's registers is refused E2
+    read = lab_dated(duis_dir, SAMPLE, lab, f"{LOAD_CONTROLLER}:{ESME}:9101")
+    assert _checked(await _post(server, "S", sign(read, key)), schema, creds) == "E2"
+    # its key on a 7.16 claiming the supplier's ID: refused as any wrong signer
+    name = next(iter(APC_TEMPLATES))
+    claim = lab_dated(duis_dir, name, lab, f"{SUPPLIER}:{ESME}:9102")
+    assert _checked(await _post(server, "T", sign(claim, key)), schema, creds) == "E1"
+    assert server.counts["SIGNATURE_INVALID"] == 1
+    assert all(r.command is None for r in list(lab.dcc.results.values())[sent:])
 
 
 async def test_future_dated_response_and_alert_posted(

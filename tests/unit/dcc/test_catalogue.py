@@ -1,4 +1,4 @@
-"""The service catalogue: all 123 variants and the 5 of the supplement, parsed and checked."""
+"""The service catalogue: all 123 variants and the 6 of the supplement, parsed and checked."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from hil.dcc.catalogue import (
     CATALOGUE_CSV,
+    LAB_ROLES,
     SUPPLEMENT_CSV,
     Catalogue,
     Role,
@@ -23,7 +24,7 @@ SHARED = Path(__file__).resolve().parents[4] / "shared" / "reference" / "service
 def test_all_123_variants_load() -> None:
     catalogue = load_catalogue()
     assert len(Catalogue.from_csv(CATALOGUE_CSV)) == 123
-    assert len(catalogue) == 128
+    assert len(catalogue) == 129
     assert catalogue["2.2"].name == "Top Up Device"
     assert catalogue["2.2"].roles == {Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER}
     assert catalogue["2.2"].smets2_target == _dt.timedelta(seconds=30)
@@ -42,9 +43,22 @@ def test_fixture_is_a_faithful_copy_of_the_reference() -> None:
 def test_supplement_rows_say_where_they_come_from() -> None:
     """DUIS 5.4 variants the reference catalogue lacks; each names its source."""
     supplement = Catalogue.from_csv(SUPPLEMENT_CSV)
-    assert {v.variant for v in supplement} == {"6.14.3", "7.13", "7.14", "7.15", "11.4"}
+    assert {v.variant for v in supplement} == {"6.14.3", "7.13", "7.14", "7.15", "7.16", "11.4"}
     assert all(v.notes.startswith("Supplement:") for v in supplement)
     assert load_catalogue()["7.13"].roles == {Role.IMPORT_SUPPLIER}
+
+
+def test_load_controller_is_a_lab_role_for_716_only() -> None:
+    """The lab's Load Controller (the originator of the DCC's 7.16 templates) may send
+    7.16 Limit APC Level and nothing else; no SEC role may send 7.16."""
+    catalogue = load_catalogue()
+    assert [v.variant for v in catalogue.for_role(Role.LOAD_CONTROLLER)] == ["7.16"]
+    limit = catalogue["7.16"]
+    assert limit.roles == {Role.LOAD_CONTROLLER}
+    assert limit.smets2_only and limit.smets1_target is None
+    assert limit.smets2_target == catalogue["7.13"].smets2_target
+    assert Role.LOAD_CONTROLLER in LAB_ROLES
+    assert Role.parse("LC") is Role.parse("load_controller") is Role.LOAD_CONTROLLER
 
 
 def test_role_names_and_short_codes_parse() -> None:

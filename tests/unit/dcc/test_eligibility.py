@@ -296,4 +296,4 @@ def test_cli_catalogue_filters_by_role_and_prints_json() -> None:
     assert {d["variant"] for d in data} >= {"14.1", "6.2.8"}
     assert all("Gas Transporter" in d["roles"] for d in data)
     table = CliRunner().invoke(main, ["catalogue"])
-    assert "128 variants" in table.output
+    assert "129 variants" in table.output

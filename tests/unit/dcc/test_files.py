@@ -160,7 +160,7 @@ def test_the_small_lab_is_valid(tmp_path: Path) -> None:
             "roles: [Import Supplier, Wizard]",
             "lab.yaml:4: users.supplier.roles[1]: unknown user role 'Wizard'; expected one of: "
             "Import Supplier, Export Supplier, Gas Supplier, Electricity Distributor, "
-            "Gas Transporter, Registered Supplier Agent, Other User",
+            "Gas Transporter, Registered Supplier Agent, Other User, Load Controller",
         ),
         (
             "roles: [Import Supplier, Gas Supplier]",

@@ -12,7 +12,8 @@ Each route (variant, GBCS use case, device type, option) is one case: a fresh la
 (`route_setup.lab_setup`), then `Dcc.request` with the route's option. The user
 is one the catalogue makes eligible and whose trust-anchor cell the use case
 accepts: the supplier for supplier-originated use cases, the distributor or
-transporter for network-operator ones; the DCC sends hub and ACB use cases itself.
+transporter for network-operator ones, the lab's load controller for 7.16; the DCC
+sends hub and ACB use cases itself.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ users:
   gt: {roles: {Gas Transporter: 90-B3-D5-1F-30-02-00-10}}
   mop: {roles: {Registered Supplier Agent: 90-B3-D5-1F-30-03-00-00}}
   app: {roles: {Other User: 90-B3-D5-1F-30-04-00-00}}
+  lc: {roles: {Load Controller: 90-B3-D5-1F-30-01-00-08}}
 premises:
   - name: e2e
     devices:
@@ -72,6 +74,7 @@ USERS = {
     Role.GAS_TRANSPORTER: "gt",
     Role.REGISTERED_SUPPLIER_AGENT: "mop",
     Role.OTHER_USER: "app",
+    Role.LOAD_CONTROLLER: "lc",
 }
 
 

@@ -5,12 +5,14 @@ ECS61a), and the HC ALCS / ALCS entries holding what was written."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 
 import pytest
 from devices_support import (
     START,
     Lab,
     access_response,
+    action,
     build_lab,
     dlms_command,
     dlms_time,
@@ -23,9 +25,10 @@ from devices_support import (
 )
 
 from emulator.clock import VirtualClock
+from emulator.devices.anchors import AnchorRole
 from emulator.devices.base import POWER_RESTORED
 from emulator.devices.esme import BOOST_PERIOD, Esme
-from emulator.gbcs.dlms.apdu import Obis
+from emulator.gbcs.dlms.apdu import ActionResult, Obis
 from emulator.gbcs.dlms.axdr import (
     Array,
     CompactArray,
@@ -184,3 +187,35 @@ def test_an_hc_alcs_entry_holds_the_eight_bytes_written(lab: Lab) -> None:
     assert results(send(lab.esme, command)) == [0]
     read = dlms_command(lab.supplier, lab.esme, ECS61a, get(1, obis, 2))
     assert access_response(send(lab.esme, read)).data[0] == eui
+
+
+def test_a_load_controllers_apc_limit_is_kept_and_survives_save_and_restore(lab: Lab) -> None:
+    """7.16 (ECS47e) from the load controller: the ESME keeps the commanded level of
+    each controller (kind 2: input from the controlled load), a later limit replaces
+    it, and a restored meter holds the same limits."""
+    controller = lab.senders[AnchorRole.LOAD_CONTROLLER]
+    target = lab.esme.eui
+    limit = controller.command("7.16", target, controller=3, level=50, input=True)
+    assert results(send(lab.esme, limit)) == [0, 0, 0]
+    assert lab.esme.apc_limits == {3: (2, 50)}
+    for params in ({"controller": 5}, {"controller": 3, "level": 20}):
+        assert results(send(lab.esme, controller.command("7.16", target, **params))) == [0, 0, 0]
+    assert lab.esme.apc_limits == {3: (1, 20), 5: (1, 100)}
+    copy = Esme(target, lab.clock)
+    copy.load_state(json.loads(json.dumps(lab.esme.to_state())))
+    assert copy.apc_limits == lab.esme.apc_limits
+    assert lab.esme.clone().apc_limits == lab.esme.apc_limits
+
+
+def test_an_apc_limit_selector_out_of_range_is_refused_and_not_kept(lab: Lab) -> None:
+    controller = lab.senders[AnchorRole.LOAD_CONTROLLER]
+    bad_level = (1 << 4 | 3) << 8 | 101
+    command = dlms_command(
+        controller,
+        lab.esme,
+        0x011F,
+        action(9, "0-0:10.0.107.255", 1, LongUnsigned(bad_level)),
+        critical=True,
+    )
+    assert results(send(lab.esme, command)) == [ActionResult.OBJECT_UNAVAILABLE]
+    assert lab.esme.apc_limits == {}

@@ -165,12 +165,14 @@ def _store(tmp_path: Path, data: dict[str, object]) -> Path:
 
 def test_zaz1_store_loads_the_gbcs_signers_of_boxeds_signing_tool(tmp_path: Path) -> None:
     """DCC Boxed's signing tool signs supplier2's requests with its GBCS digital-signing
-    key (`Z1-supplier2-ds`), so the server holds that key for supplier2; other GBCS
-    keys (not in the tool's list) stay out, and a user's XML key wins over a tool key."""
+    key (`Z1-supplier2-ds`), so the server holds that key for supplier2, and the load
+    controller's (`Z1-loadController-ds`, given on the tool's command line); other GBCS
+    keys stay out, and a user's XML key wins over a tool key."""
     supplier2 = _zaz1_like(SUPPLIER2, 11)
     other_gbcs = _zaz1_like(SUPPLIER2, 12)
     xml_user, tool_named = make_credential(SUPPLIER), _zaz1_like(SUPPLIER, 13)
     unlisted = _zaz1_like("90-B3-D5-1F-30-01-00-08", 14)
+    load_controller = _zaz1_like("90-B3-D5-1F-30-01-00-08", 16)
     path = _store(
         tmp_path,
         {
@@ -187,7 +189,13 @@ def test_zaz1_store_loads_the_gbcs_signers_of_boxeds_signing_tool(tmp_path: Path
                     "1": _entry(xml_user, 135, "xml-sign-90B3D51F30010000-ds"),
                 }
             },
-            "90b3d51f30010008": {"digitalSignature": {"14": _entry(unlisted, 8, "Z1-lc-ds")}},
+            "90b3d51f30010008": {
+                "digitalSignature": {
+                    "14": _entry(unlisted, 8, "Z1-lc-ds"),
+                    "16": _entry(load_controller, 8, "Z1-loadController-ds"),
+                },
+                "keyAgreement": {"17": _entry(unlisted, 8, "Z1-loadController-ka")},
+            },
             "90b3d51f30000002": {"digitalSignature": {"3": _entry(make_credential(DCC), 137, "d")}},
         },
     )
@@ -198,7 +206,9 @@ def test_zaz1_store_loads_the_gbcs_signers_of_boxeds_signing_tool(tmp_path: Path
     assert loaded.by_issuer_serial("CN=Z1, OU=07", 12) is None
     found = loaded.user(Eui64(SUPPLIER))
     assert found is not None and found.serial == xml_user.serial and found.role == 135
-    assert loaded.user(Eui64("90-B3-D5-1F-30-01-00-08")) is None
+    controller = loaded.user(Eui64("90-B3-D5-1F-30-01-00-08"))
+    assert controller is not None and controller.serial == 16 and controller.role == 8
+    assert loaded.by_issuer_serial("CN=Z1, OU=07", 14) is None
     # what the tool's key signs verifies against the record, for supplier2 only
     root = parse(sign(parse(request_xml("<sr:ReadInstantaneousImportRegisters/>", "4.1.1")), held))
     assert signer_of(root) == (held.issuer, 11)
