@@ -2,7 +2,10 @@
 
 Loaded from `hil/fixtures/service_catalogue.csv`, a copy of the SEC services
 schedule extract (eligible user roles, target response times for SMETS2+ and
-SMETS1 devices, non-device and SMETS2+-only flags, notes). The file is checked
+SMETS1 devices, non-device and SMETS2+-only flags, notes). Rows of
+`service_catalogue_overrides.csv` replace the extract's row of the same variant
+where the DCC's reference data runs a service the extract marks "Not used" (8.5,
+8.6); the copy itself stays faithful, so the difference is in one place. The file is checked
 when it is read: an unknown role name, an unparseable time or a duplicate
 variant is an error naming the row, so a bad edit cannot silently change who
 may send what.
@@ -25,6 +28,9 @@ CATALOGUE_CSV = FIXTURES / "service_catalogue.csv"
 #: Variants the reference catalogue lacks but DUIS 5.4 and the RTDS carry; each row
 #: says where it comes from (its notes).
 SUPPLEMENT_CSV = FIXTURES / "service_catalogue_supplement.csv"
+#: Rows that replace the reference's row of the same variant; each row's notes start
+#: "Override:" and say why.
+OVERRIDES_CSV = FIXTURES / "service_catalogue_overrides.csv"
 
 
 class Role(StrEnum):
@@ -186,10 +192,18 @@ class Catalogue:
         return [v for v in self if role in v.roles]
 
     @classmethod
-    def from_csv(cls, *paths: Path | str) -> Catalogue:
+    def from_csv(cls, *paths: Path | str, overrides: Path | str | None = None) -> Catalogue:
+        """The variants of `paths`; each row of `overrides` replaces the row of its
+        variant (an override of a variant the files lack is an error)."""
         variants: list[ServiceVariant] = []
         for path in paths:
             variants += _read_csv(path)
+        if overrides is not None:
+            index = {v.variant: i for i, v in enumerate(variants)}
+            for row in _read_csv(overrides):
+                if row.variant not in index:
+                    raise ValueError(f"{overrides}: override of unknown variant {row.variant}")
+                variants[index[row.variant]] = row
         return cls(variants)
 
 
@@ -222,6 +236,8 @@ def _read_csv(path: Path | str) -> list[ServiceVariant]:
 
 @cache
 def load_catalogue(path: str | None = None) -> Catalogue:
-    """The catalogue from `hil/fixtures/` with its supplement (or `path` alone); parsed
-    once per process."""
-    return Catalogue.from_csv(path) if path else Catalogue.from_csv(CATALOGUE_CSV, SUPPLEMENT_CSV)
+    """The catalogue from `hil/fixtures/` with its supplement and overrides (or `path`
+    alone); parsed once per process."""
+    if path:
+        return Catalogue.from_csv(path)
+    return Catalogue.from_csv(CATALOGUE_CSV, SUPPLEMENT_CSV, overrides=OVERRIDES_CSV)

@@ -24,7 +24,8 @@ so every refusal carries exactly one reason code (`Reason`). The order:
    (`NOT_ADDED_BY_USER`, 8.4 note);
 6. the device's SMI status (H3.9): nobody for decommissioned
    (`DEVICE_DECOMMISSIONED`) or withdrawn/recovery/recovered devices
-   (`STATUS_NOT_ELIGIBLE`); pending, whitelisted and suspended devices only for
+   (`STATUS_NOT_ELIGIBLE`), except 8.6 Service Opt In, which is how a withdrawn
+   device comes back; pending, whitelisted and suspended devices only for
    the Responsible Supplier (`STATUS_RESPONSIBLE_SUPPLIER_ONLY`).
 
 Request-level checks that come after eligibility (timing of future-dated and
@@ -129,6 +130,7 @@ APPLIES_TO: dict[str, frozenset[DeviceKind]] = {
     "11.2": frozenset({C, E, G, PPMID, HCALCS}),
     "11.3": frozenset({C, E, G, PPMID, HCALCS}),
     **_many("5.1 5.2 5.3", C, P, E, G),
+    "8.6": frozenset({E, G}),  # the meter a supplier opted out (DUIS ServiceOptIn DeviceID)
 }
 
 #: Device types a variant applies to for SMETS1 devices only: a SMETS1 PPMID's firmware
@@ -147,6 +149,8 @@ RESPONSIBLE_ONLY_STATUSES = frozenset(
     {SmiStatus.PENDING, SmiStatus.WHITELISTED, SmiStatus.SUSPENDED}
 )
 OPEN_STATUSES = frozenset({SmiStatus.INSTALLED_NOT_COMMISSIONED, SmiStatus.COMMISSIONED})
+#: Variants open to a withdrawn device: 8.6 Service Opt In undoes 8.5's withdrawal.
+WITHDRAWN_VARIANTS = frozenset({"8.6"})
 
 
 def applies_to(variant: str) -> frozenset[DeviceKind]:
@@ -241,6 +245,8 @@ def check(
         status = SmiStatus.INSTALLED_NOT_COMMISSIONED  # Type 2 devices may come back (H5.3)
     if status == SmiStatus.DECOMMISSIONED:
         return _refuse(Reason.DEVICE_DECOMMISSIONED, f"{name}: the device is decommissioned")
+    if status == SmiStatus.WITHDRAWN and service.variant in WITHDRAWN_VARIANTS:
+        status = SmiStatus.COMMISSIONED  # who may opt it in: the relationship rules above
     if status is not None and status not in OPEN_STATUSES | RESPONSIBLE_ONLY_STATUSES:
         return _refuse(Reason.STATUS_NOT_ELIGIBLE, f"{name}: no user may act on a {status} device")
     if status in RESPONSIBLE_ONLY_STATUSES and not responsible_level:

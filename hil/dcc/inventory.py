@@ -27,6 +27,10 @@ trigger                         change                           rule
 model removed from the CPL      -> suspended (CH: CHF and GPF)    H6.10, H6.11
 8.4 Update Inventory            pending <-> INC; CH: INC,         DUIS UpdateDeviceStatus
                                 commissioned, withdrawn
+8.5 Service Opt Out succeeds    -> withdrawn (status before kept) off DCC services, on
+                                                                  site (SEC fn 18, H6.7)
+8.6 Service Opt In              withdrawn -> the status before    from the OptInDate
+                                withdrawal (none kept: INC)
 SMKI recovery                   -> recovery -> recovered          lab API only
 ==============================  ===============================  =======================
 
@@ -195,6 +199,8 @@ class Inventory:
         self.deleted: list[tuple[_dt.datetime, InventoryDevice]] = []
         self._listeners: list[Listener] = []
         self.history: list[StatusChange] = []
+        #: Each withdrawn device's status before 8.5 withdrew it, for 8.6 to return to.
+        self.before_withdrawal: dict[bytes, SmiStatus] = {}
 
     # -- lookup ---------------------------------------------------------------------------
     def __iter__(self) -> Iterator[InventoryDevice]:
@@ -455,6 +461,30 @@ class Inventory:
         for d in hit:
             self._set(d, SmiStatus.SUSPENDED, f"model {model} removed from the CPL")
         return hit
+
+    def withdraw(self, eui: Eui64 | bytes, cause: str) -> SmiStatus:
+        """8.5 Service Opt Out: the device stays on site but leaves DCC services (SEC
+        "Withdrawn": a supplier that opts out runs it itself). The status it had is
+        kept, because 8.6 Service Opt In returns it there; returns that status."""
+        device = self[bytes(eui)]
+        self._require_not_decommissioned(device)
+        before = self.before_withdrawal.get(bytes(device.eui), device.status)
+        if device.status != SmiStatus.WITHDRAWN:
+            self.before_withdrawal[bytes(device.eui)] = before
+        self._set(device, SmiStatus.WITHDRAWN, cause)
+        return before
+
+    def opt_in(self, eui: Eui64 | bytes, cause: str) -> SmiStatus | None:
+        """8.6 Service Opt In: a withdrawn device returns to its status before the
+        withdrawal (installed-not-commissioned if the DCC kept none: it withdrew the
+        device some other way, so the supplier commissions it again). None when the
+        device is not withdrawn: nothing changes."""
+        device = self[bytes(eui)]
+        if device.status != SmiStatus.WITHDRAWN:
+            return None
+        back = self.before_withdrawal.pop(bytes(device.eui), SmiStatus.INSTALLED_NOT_COMMISSIONED)
+        self._set(device, back, cause)
+        return back
 
     def delete(self, eui: Eui64 | bytes) -> InventoryDevice:
         """8.4 DeleteDevice: a pre-notified device that will not be installed leaves the

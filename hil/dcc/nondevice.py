@@ -23,6 +23,9 @@ variant    what it does                            data in the response
 12.1       Request WAN Matrix                      coverage for the premises
 12.2       Device Pre-notification                 the new pending record
 8.13       Return Local Command Response           the device's response, checked
+8.6        Service Opt In: a withdrawn device      the device and the DCC's (ACB)
+           returns to its status before 8.5        key-agreement and digital-signing
+           withdrew it, from the OptInDate         certificates
 =========  ======================================  ===================================
 
 8.13 is a device service in the catalogue, but the DCC sends nothing to the device:
@@ -34,14 +37,20 @@ service response.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
 import hashlib
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from emulator.errors import GbcsDecodeError
+from cryptography.hazmat.primitives import serialization
+
+from emulator.errors import GbcsDecodeError, KeyNotFoundError
 from emulator.gbcs import ota
 from emulator.gbcs.eui import Eui64
 from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
+from emulator.pki.keystore import KeyUsage
 from hil.dcc.catalogue import ServiceVariant
 from hil.dcc.eligibility import check
 from hil.dcc.inventory import DeviceKind, InventoryDevice, InventoryError, SmiStatus
@@ -51,6 +60,7 @@ from hil.dcc.schedules import Schedule, parse_interval, parse_time, schedulable
 if TYPE_CHECKING:
     from hil.dcc.service import Dcc
 
+log = logging.getLogger(__name__)
 
 #: Device services the DCC answers itself, sending nothing to the device.
 DCC_ANSWERED = frozenset({"8.13"})
@@ -101,7 +111,7 @@ def validate(
     """Refuse what cannot be acknowledged (missing parameters, bad schedules)."""
     variant = service.variant
     request = result.request
-    needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "11.1", "11.4")
+    needs_device = ("8.14.1", "8.14.2", "8.14.3", "8.14.4", "8.3", "8.4", "8.6", "11.1", "11.4")
     if variant in needs_device and device is None:
         raise Refusal("TARGET_REQUIRED", f"{variant} needs a target device on the inventory")
     report = request.params.get("hub_report")
@@ -135,6 +145,15 @@ def validate(
         raise Refusal("INVALID_PARAMETERS", f"{variant} needs 'image' (hex) or 'image_hash'")
     if variant == "5.1":
         _validate_schedule(dcc, result, device)
+    if variant == "8.6":
+        assert device is not None
+        _opt_in_at(result)
+        named = request.params.get("device_type")
+        if named is not None and str(named).upper() != device.kind.value.upper():
+            raise Refusal(
+                "INVALID_PARAMETERS",
+                f"8.6: DeviceType {named}, but {device.eui} is a {device.kind}",
+            )
     if variant == "8.13":
         _local_response(result, device)
     if variant in ("5.2", "5.3"):
@@ -285,6 +304,9 @@ def handle(
             "original_request_id": str(request.params["original_request_id"]),
             "message_code": message.message_code,
         }
+    if variant == "8.6":
+        assert device is not None
+        return _opt_in(dcc, result, device)
     if variant == "5.2":
         return [s.as_dict() for s in _schedules_named(dcc, result, device)]
     if variant == "5.3":
@@ -294,6 +316,60 @@ def handle(
             deleted.append(schedule.schedule_id)
         return {"deleted": deleted}
     raise InventoryError("NOT_IMPLEMENTED", f"{variant} {service.name} is not implemented")
+
+
+def _opt_in_at(result: Result) -> _dt.datetime:
+    """8.6's OptInDate (an xs:date: from the start of that UTC day), or now if none."""
+    value = result.request.params.get("opt_in_date")
+    if value is None:
+        return result.request.received_at
+    if isinstance(value, _dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
+    try:
+        day = value if isinstance(value, _dt.date) else _dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise Refusal("INVALID_PARAMETERS", f"8.6: OptInDate {value!r} is not a date") from None
+    return _dt.datetime.combine(day, _dt.time(), tzinfo=_dt.UTC)
+
+
+def _opt_in(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[str, Any]:
+    """8.6 Service Opt In: the DCC gives the requester its security credentials (the
+    Access Control Broker's certificates the devices hold), and a withdrawn device
+    returns to its status before the withdrawal from the OptInDate (now if that day
+    has begun on the lab clock). A device that is not withdrawn keeps its status."""
+    when = _opt_in_at(result)
+    restored: str | None = None
+    if device.status == SmiStatus.WITHDRAWN:
+        if when <= dcc.clock.now():
+            restored = _restore(dcc, device.eui, result.request_id)
+        else:
+            dcc.opt_in_later(
+                result.request_id, when, lambda: _restore(dcc, device.eui, result.request_id)
+            )
+            log.info("%s: %s opts in at %s", result.request_id, device.eui, when.isoformat())
+    signing: bytes | None = None
+    with contextlib.suppress(KeyNotFoundError):
+        # optional in DSPOptIn: the ACB's key agreement certificate is what devices hold
+        signing = _der(dcc, KeyUsage.DIGITAL_SIGNATURE)
+    return {
+        "device": str(device.eui),
+        "key_agreement": _der(dcc, KeyUsage.KEY_AGREEMENT),
+        "digital_signing": signing,
+        "opt_in": when.isoformat(),
+        "restored": restored,
+    }
+
+
+def _der(dcc: Dcc, usage: KeyUsage) -> bytes:
+    return dcc.keystore.certificate(dcc.acb, usage).public_bytes(serialization.Encoding.DER)
+
+
+def _restore(dcc: Dcc, eui: Eui64, request_id: str) -> str | None:
+    """Opt the device back in (if it is still withdrawn) and log it."""
+    back = dcc.inventory.opt_in(eui, "8.6 service opt in")
+    if back is not None:
+        log.info("%s: %s opted in by 8.6 Service Opt In: %s again", request_id, eui, back)
+    return None if back is None else back.value
 
 
 def _schedules_named(dcc: Dcc, result: Result, device: InventoryDevice | None) -> list[Schedule]:

@@ -7,8 +7,10 @@ request's pre-command as the user and waits for the response. In order:
 1. the user holds the role it claims (`USER_NOT_IN_ROLE`);
 2. the category is valid: a future-dated execution time is later than receipt
    and at most 30 days ahead (`EXECUTION_TIME_NOT_IN_FUTURE`,
-   `EXECUTION_TIME_TOO_FAR`, SEC H3.12); a sequenced request names a known
-   request (`UNKNOWN_PREDECESSOR`) and is not scheduled;
+   `EXECUTION_TIME_TOO_FAR`, SEC H3.12); a service the schedule offers
+   future-dated only (8.5) is not asked for on demand (`CATEGORY_NOT_AVAILABLE`);
+   a sequenced request names a known request (`UNKNOWN_PREDECESSOR`) and is not
+   scheduled;
 3. eligibility (`hil.dcc.eligibility`), from the inventory and registration data
    (`DEVICE_NOT_IN_INVENTORY` when the target is unknown);
 4. non-device requests are answered here (`hil.dcc.nondevice`);
@@ -26,9 +28,9 @@ request's pre-command as the user and waits for the response. In order:
 Alerts from the hubs are matched to the request they answer (future-dated
 outcomes, "command not supported": the alert comes from the command's device and
 names its counter) or recorded for the suppliers of the device; alerts that do
-not decode are dropped, counted in `Dcc.drops` and logged. Decommissioning or
-suspending a device cancels its future-dated and scheduled requests whose
-command has not gone out (H3.20); a successful Restrict Access for Change of
+not decode are dropped, counted in `Dcc.drops` and logged. Decommissioning,
+suspending or withdrawing a device cancels its future-dated and scheduled requests
+whose command has not gone out (H3.20); a successful Restrict Access for Change of
 Tenancy cancels Other Users' ones (H3.18).
 """
 
@@ -100,6 +102,10 @@ if TYPE_CHECKING:
     from hil.dcc.smets1 import Smets1ServiceProvider
 
 MAX_FUTURE = _dt.timedelta(days=30)
+#: Services the schedule offers future-dated only (on demand "N/A", SEC consultation
+#: Table 5.1): 8.5 Service Opt Out. Others the notes name so (1.2, 3.4, 6.6, 6.7,
+#: 6.17, 11.1) are not checked: the harness and the RTDS send them on demand.
+FUTURE_DATED_ONLY = frozenset({"8.5"})
 #: Join and unjoin use cases of method B, the one a Type 2 device pairs by.
 METHOD_B_USE_CASES = frozenset({"CS03B", "CS04B"})
 
@@ -505,6 +511,11 @@ class Dcc:
                     "EXECUTION_TIME_TOO_FAR",
                     f"execution time {request.execute_at.isoformat()} is more than 30 days ahead",
                 )
+        if request.variant in FUTURE_DATED_ONLY and request.execute_at is None:
+            raise Refusal(
+                "CATEGORY_NOT_AVAILABLE",
+                f"{request.variant} is future-dated only: it needs an execution time",
+            )
         if request.depends_on is not None and request.depends_on not in self.results:
             raise Refusal("UNKNOWN_PREDECESSOR", f"no request {request.depends_on} to follow")
         known_target = request.target is None or device is not None
@@ -1005,6 +1016,14 @@ class Dcc:
                 self.inventory.commission(target)
             elif request.variant == "3.2" and target is not None:
                 self._change_of_tenancy(target)
+            elif request.variant == "8.5" and target is not None:
+                before = self.inventory.withdraw(target, "8.5 service opt out")
+                log.info(
+                    "%s: %s withdrawn by 8.5 Service Opt Out (was %s)",
+                    request.request_id,
+                    target,
+                    before,
+                )
 
     def _complete(
         self, result: Result, status: RequestStatus, reason: str, detail: str = ""
@@ -1055,14 +1074,15 @@ class Dcc:
         return cancelled
 
     def _on_status_change(self, change: StatusChange) -> None:
-        if change.new not in (SmiStatus.DECOMMISSIONED, SmiStatus.SUSPENDED):
+        codes = {
+            SmiStatus.DECOMMISSIONED: "DEVICE_DECOMMISSIONED",
+            SmiStatus.SUSPENDED: "DEVICE_SUSPENDED",
+            SmiStatus.WITHDRAWN: "DEVICE_WITHDRAWN",
+        }
+        code = codes.get(change.new)
+        if code is None:
             return
         device = bytes(change.device)
-        code = (
-            "DEVICE_DECOMMISSIONED"
-            if change.new == SmiStatus.DECOMMISSIONED
-            else "DEVICE_SUSPENDED"
-        )
         self._cancel_held(
             lambda r: r.target is not None and bytes(r.target) == device,
             code,
@@ -1090,6 +1110,15 @@ class Dcc:
         )
 
     # -- schedules (5.1-5.3) --------------------------------------------------------------------
+    def opt_in_later(self, request_id: str, when: _dt.datetime, action: Callable[[], Any]) -> None:
+        """8.6 with a future OptInDate: run `action` then, on the lab clock."""
+
+        def fire() -> None:
+            self._timers.pop(f"{request_id}:opt-in", None)
+            action()
+
+        self._timers[f"{request_id}:opt-in"] = self.clock.call_at(when, fire)
+
     def create_schedule(self, result: Result, device: InventoryDevice) -> Schedule:
         request = result.request
         params = request.params

@@ -59,6 +59,7 @@ from hil.duis.xml import (
     dcc_alert_han_log_result,
     device_alert,
     dsp_firmware_warning,
+    dsp_opt_in,
     dsp_schedule_id,
     dsp_scheduled_message,
     dsp_schedules_read,
@@ -365,8 +366,9 @@ class DuisServer:
 
     def _non_device_answer(self, request: DuisRequest, code: str, result: Result) -> etree._Element:
         """The synchronous answer of a non-device service, with its inventory records
-        (8.2, 8.14.x), schedule ID (5.1) or WAN matrix (12.1) when it has them; a body
-        the schema will not take is counted and left out."""
+        (8.2, 8.14.x), schedule ID (5.1), WAN matrix (12.1) or the DCC's credentials
+        (8.6 DSPOptIn) when it has them; a body the schema will not take is counted and
+        left out."""
         if result.ok:
             self._keep_schedule_bodies(request, result.data)
             dsp_body = (
@@ -662,6 +664,13 @@ def _dsp_body(
                 len(data) - len(known),
             )
         return dsp_schedules_read(known) if known else None
+    if request.variant == "8.6" and isinstance(data, dict):
+        signing = data.get("digital_signing")
+        return dsp_opt_in(
+            dashed(Eui64(str(data["device"]))),
+            bytes(data["key_agreement"]),
+            bytes(signing) if isinstance(signing, bytes) else None,
+        )
     if request.variant == "12.1" and isinstance(data, dict):
         region = data.get("CSPRegion")
         if not region:  # no lab premises at that address

@@ -127,6 +127,7 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "FirmwareImage": "image",
     "FirmwareVersion": "version",
     "DeviceType": "device_type",
+    "OptInDate": "opt_in_date",  # 8.6: from when a withdrawn device is back
     "DSPScheduleID": "schedule_id",
     "PostCode": "postcode",  # 12.1 RequestWANMatrix/PartialAddress: the lab knows postcodes
     "DeviceManufacturer": "manufacturer",  # 12.2: the inventory record's

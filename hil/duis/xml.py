@@ -212,6 +212,21 @@ def dsp_schedule_id(schedule_id: str) -> etree._Element:
     return element
 
 
+def dsp_opt_in(device: str, key_agreement: bytes, digital_signing: bytes | None) -> etree._Element:
+    """8.6's answer body: the DCC's (Access Control Broker's) certificates, base64 DER as
+    `sr:Certificate` (xs:base64Binary) takes them, in the schema's order."""
+    opt_in = etree.Element(q("DSPOptIn"))
+    etree.SubElement(opt_in, q("DeviceID")).text = device
+    if digital_signing is not None:
+        etree.SubElement(
+            opt_in, q("DSPBrokerSecurityCredentialsDigitalSigning")
+        ).text = base64.b64encode(digital_signing).decode()
+    etree.SubElement(opt_in, q("DSPBrokerSecurityCredentialsKeyAgreement")).text = base64.b64encode(
+        key_agreement
+    ).decode()
+    return opt_in
+
+
 def dsp_scheduled_message(payload: bytes, schedule_id: str) -> etree._Element:
     """A schedule run's answer body: the device's GBCS response and the DSP schedule
     ID that ran (v5.4 `DSPScheduledMessage`, the elements in the schema's order)."""

@@ -107,7 +107,8 @@ def lab_dated(duis_dir: Path, name: str, lab: Lab, request_id: str | None = None
 #: from ZAZ1's supplier2, the GSME's outgoing supplier on the lab's first day.
 #: 295: 7.16 x2 from ZAZ1's load controller, a lab user (Load Controller role) signing
 #: with its ZAZ1 GBCS key (`test_load_controller_signs_716_with_its_zaz1_key`).
-ACCEPTED_FLOOR = 295
+#: 297: 8.5 and 8.6 run as the DCC's reference data runs them (the catalogue overrides).
+ACCEPTED_FLOOR = 297
 
 #: Services whose eligible role the template's originator does not hold in any lab
 #: (SEC H1.5 lets no supplier or network operator ID be shared with these roles): the
@@ -119,8 +120,8 @@ SENT_BY_ROLE = {"9.1": "boxed-other-user", "14.1": "gas-transporter"}
 #: three) sends them instead.
 SENT_FOR_DCC = "supplier"
 #: Templates refused in the lab, with the code, each for a documented reason
-#: (docs/duis.md, "Sending the templates"): 8.5 / 8.6 "Not used" (E2).
-REFUSED = {"8.5": "E2", "8.6": "E2"}
+#: (docs/duis.md, "Sending the templates"): none since 8.5 / 8.6 run.
+REFUSED: dict[str, str] = {}
 #: Senders ZAZ1 holds no key for: they sign with a lab test credential, as `--lab-keys`
 #: issues (the Gas Transporter for 14.1; supplier2 and the load controller sign with
 #: their ZAZ1 GBCS keys).

@@ -10,6 +10,7 @@ import pytest
 from hil.dcc.catalogue import (
     CATALOGUE_CSV,
     LAB_ROLES,
+    OVERRIDES_CSV,
     SUPPLEMENT_CSV,
     Catalogue,
     Role,
@@ -32,7 +33,28 @@ def test_all_123_variants_load() -> None:
     assert catalogue["11.3"].smets1_target == _dt.timedelta(days=5)
     assert catalogue["1.1.2"].smets2_only and catalogue["1.1.2"].smets1_target is None
     assert catalogue["8.2"].non_device and catalogue["8.2"].role_only
-    assert not catalogue["8.5"].used and not catalogue["8.6"].used
+    reference = Catalogue.from_csv(CATALOGUE_CSV)
+    assert not reference["8.5"].used and not reference["8.6"].used  # "Not used" there
+
+
+def test_overrides_run_opt_out_and_opt_in_as_the_reference_data_does() -> None:
+    """8.5 / 8.6: no role in the schedule extract, but in the RTDS and DUIS templates."""
+    catalogue = load_catalogue()
+    overrides = Catalogue.from_csv(OVERRIDES_CSV)
+    assert {v.variant for v in overrides} == {"8.5", "8.6"}
+    assert all(v.notes.startswith("Override:") and "Not used" in v.notes for v in overrides)
+    both = {Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER}
+    opt_out, opt_in = catalogue["8.5"], catalogue["8.6"]
+    assert opt_out.roles == both and opt_in.roles == both
+    assert opt_out.smets2_target == opt_in.smets2_target == _dt.timedelta(hours=24)
+    assert not opt_out.non_device and opt_in.non_device
+    assert not opt_out.available_for_smets1 and not opt_in.available_for_smets1
+
+
+def test_an_override_of_an_unknown_variant_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, ["9.9,9.9,X,Import Supplier,30 seconds,n/a,false,false,"])
+    with pytest.raises(ValueError, match=r"override of unknown variant 9\.9"):
+        Catalogue.from_csv(CATALOGUE_CSV, overrides=path)
 
 
 @pytest.mark.skipif(not SHARED.is_file(), reason="shared reference folder not beside the checkout")

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from hil.cli import main
-from hil.dcc.catalogue import Role, ServiceVariant, load_catalogue
+from hil.dcc.catalogue import Catalogue, Role, ServiceVariant, load_catalogue
 from hil.dcc.eligibility import (
     OTHER_USER_TYPE2_VARIANTS,
     Reason,
@@ -159,6 +159,50 @@ def test_status_table_for_the_responsible_supplier_and_for_others(status: SmiSta
         assert rs_decision.reason == dno_decision.reason == Reason.STATUS_NOT_ELIGIBLE
     elif status.value in RS_STATUSES - OTHER_STATUSES:
         assert dno_decision.reason == Reason.STATUS_RESPONSIBLE_SUPPLIER_ONLY
+
+
+@pytest.mark.parametrize("role", [Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER])
+def test_service_opt_out_and_opt_in_are_for_the_responsible_supplier(role: Role) -> None:
+    """8.5 and 8.6 run as the DCC's reference data runs them (catalogue overrides)."""
+    esme = subject_from_flags(role, DeviceKind.ESME, SmiStatus.COMMISSIONED, responsible=True)
+    assert check("8.5", role, esme).eligible
+    assert check("8.6", role, esme).eligible
+    stranger = subject_from_flags(role, DeviceKind.ESME, SmiStatus.COMMISSIONED)
+    assert check("8.5", role, stranger).reason == Reason.NOT_RESPONSIBLE_SUPPLIER
+    dno = subject_from_flags(Role.ELECTRICITY_DISTRIBUTOR, DeviceKind.ESME, SmiStatus.COMMISSIONED)
+    assert check("8.5", Role.ELECTRICITY_DISTRIBUTOR, dno).reason == Reason.ROLE_NOT_ELIGIBLE
+
+
+def test_a_withdrawn_device_takes_only_service_opt_in() -> None:
+    """8.5 withdraws a device; every device service is then refused, 8.6 brings it back
+    (for its responsible supplier only)."""
+    rs = subject_from_flags(
+        Role.IMPORT_SUPPLIER, DeviceKind.ESME, SmiStatus.WITHDRAWN, responsible=True
+    )
+    for variant in ("4.1.1", "8.5", "2.2"):
+        assert check(variant, Role.IMPORT_SUPPLIER, rs).reason == Reason.STATUS_NOT_ELIGIBLE
+    assert check("8.6", Role.IMPORT_SUPPLIER, rs).eligible
+    stranger = subject_from_flags(Role.IMPORT_SUPPLIER, DeviceKind.ESME, SmiStatus.WITHDRAWN)
+    assert check("8.6", Role.IMPORT_SUPPLIER, stranger).reason == Reason.NOT_RESPONSIBLE_SUPPLIER
+    decommissioned = subject_from_flags(
+        Role.IMPORT_SUPPLIER, DeviceKind.ESME, SmiStatus.DECOMMISSIONED, responsible=True
+    )
+    assert check("8.6", Role.IMPORT_SUPPLIER, decommissioned).reason == (
+        Reason.DEVICE_DECOMMISSIONED
+    )
+
+
+def test_a_variant_no_role_may_send_is_not_used() -> None:
+    """No reference row is "Not used" any more (8.5 / 8.6 are overridden): the rule
+    still refuses a row with no eligible role, before the role rule."""
+    row = ServiceVariant("9.9", "9.9", "Retired", frozenset(), None, None, False, True, "Not used")
+    catalogue = Catalogue([row])
+    subject = subject_from_flags(
+        Role.IMPORT_SUPPLIER, DeviceKind.ESME, SmiStatus.COMMISSIONED, responsible=True
+    )
+    decision = check("9.9", Role.IMPORT_SUPPLIER, subject, catalogue=catalogue)
+    assert decision.reason == Reason.SERVICE_NOT_USED and not decision.eligible
+    assert not row.used
 
 
 def test_export_supplier_is_not_the_responsible_supplier_for_status_rules() -> None:

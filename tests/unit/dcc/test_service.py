@@ -392,6 +392,7 @@ NON_DEVICE_CASES = [
     ("8.2", "energy-app", "ESME", {}),
     ("8.3", "supplier", "PPMID", {}),
     ("8.4", "supplier", "ESME", {"status": "installed-not-commissioned"}),
+    ("8.6", "supplier", "ESME", {"device_type": "ESME", "opt_in_date": "2026-01-05"}),
     ("8.14.1", "supplier", "CHF", {}),
     ("8.14.2", "supplier", "CHF", {}),
     ("8.14.3", "meter-operator", "CHF", {}),

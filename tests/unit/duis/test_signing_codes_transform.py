@@ -255,8 +255,10 @@ def test_codes_are_duis_codes() -> None:
         assert re.fullmatch(r"I0|I99|E\d{1,4}", code), reason
     assert codes.duis_code("DEVICE_NOT_IN_INVENTORY") == "E19"
     assert codes.duis_code("something new") == codes.OTHER
-    # 'Not used' (8.5, 8.6): no User Role may send it, as for an ineligible role
+    # 'Not used' (a catalogue row with no role): no User Role may send it, as ineligible
     assert codes.duis_code("SERVICE_NOT_USED") == codes.duis_code("ROLE_NOT_ELIGIBLE") == "E2"
+    # a withdrawn meter (8.5) is refused or its held requests cancelled: a status code
+    assert codes.duis_code("DEVICE_WITHDRAWN") == codes.duis_code("STATUS_NOT_ELIGIBLE") == "E5"
     # an image not on the CPL: the firmware variant's warning code, E100 elsewhere
     assert codes.duis_code("FIRMWARE_NOT_ON_CPL", "11.1") == "W110101"
     assert codes.duis_code("FIRMWARE_NOT_ON_CPL", "11.4") == "W110401"
