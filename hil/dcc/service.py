@@ -218,8 +218,9 @@ class Dcc:
         self._schedule_ids = itertools.count(1)
         #: Called with each schedule run as it starts (the DUIS server POSTs its answer).
         self.run_listeners: list[Callable[[Schedule, Result], None]] = []
-        #: Schedules that ran their last run (their end date) and left `schedules`.
-        self.ended_schedules: list[str] = []
+        #: Schedules that ran their last run (their end date) and left `schedules`, by
+        #: ID: a later 5.2 / 5.3 naming one is about its device (SCHEDULE_NOT_FOUND).
+        self.ended_schedules: dict[str, Schedule] = {}
         self.firmware: dict[bytes, str] = {}  # image hash -> version (11.1)
         #: The CPL an OTA image's hash must be on for the target's model (None: no check).
         self.cpl: Cpl | None = None
@@ -352,7 +353,8 @@ class Dcc:
             else (None if target is None else Eui64(target))
         )
         if target_eui is None and variant.strip() in ("5.2", "5.3"):  # a schedule knows its device
-            schedule = self.schedules.get(str((params or {}).get("schedule_id")))
+            named = str((params or {}).get("schedule_id"))
+            schedule = self.schedules.get(named) or self.ended_schedules.get(named)
             target_eui = schedule.target if schedule is not None else None
         if device is None and target_eui is not None:
             device = self.inventory.get(target_eui)
@@ -1146,7 +1148,7 @@ class Dcc:
             # lists it). Not a DCC removal (DSPScheduleRemoval): it ended as asked.
             schedule.cancel()
             self.schedules.pop(schedule.schedule_id, None)
-            self.ended_schedules.append(schedule.schedule_id)
+            self.ended_schedules[schedule.schedule_id] = schedule
         for listener in list(self.run_listeners):
             listener(schedule, run)
 

@@ -60,15 +60,12 @@ async def test_a_schedule_runs_on_its_end_date_then_leaves(lab: Lab) -> None:
     await lab.run_for(5 * 86400)
     runs = [dcc.results[r] for r in schedule.runs]
     assert [r.request.received_at.date() for r in runs] == [end - _dt.timedelta(days=1), end]
-    assert dcc.schedules == {} and dcc.ended_schedules == [schedule.schedule_id]
+    assert dcc.schedules == {} and list(dcc.ended_schedules) == [schedule.schedule_id]
     # 5.2 no longer lists it: by device, nothing; by its ID, not found
     listed = await dcc.request("5.2", as_user="supplier", target=lab.eui("ESME"))
     assert listed.ok and listed.data == []
     named = await dcc.request(
-        "5.2",
-        as_user="supplier",
-        target=lab.eui("ESME"),
-        params={"schedule_id": schedule.schedule_id},
+        "5.2", as_user="supplier", params={"schedule_id": schedule.schedule_id}
     )
     assert named.refused and named.reason == "SCHEDULE_NOT_FOUND"
 
