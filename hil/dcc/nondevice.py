@@ -54,8 +54,16 @@ from emulator.pki.keystore import KeyUsage
 from hil.dcc.catalogue import ServiceVariant
 from hil.dcc.eligibility import check
 from hil.dcc.inventory import DeviceKind, InventoryDevice, InventoryError, SmiStatus
-from hil.dcc.requests import Refusal, Result
-from hil.dcc.schedules import Schedule, parse_interval, parse_time, schedulable
+from hil.dcc.requests import Refusal, Result, ServiceRequest
+from hil.dcc.schedules import (
+    URP_VARIANTS,
+    Schedule,
+    parse_end_date,
+    parse_interval,
+    parse_time,
+    schedulable,
+)
+from hil.dcc.timing import Category
 
 if TYPE_CHECKING:
     from hil.dcc.service import Dcc
@@ -213,10 +221,17 @@ def _validate_schedule(dcc: Dcc, result: Result, device: InventoryDevice | None)
             "UNKNOWN_VARIANT", f"cannot schedule unknown variant {request.params['variant']!r}"
         )
     reference = request.params.get("service_reference")
-    if reference is not None and not inner.variant.startswith(f"{reference}."):
+    if reference is not None and str(reference) != inner.reference:
         raise Refusal(
             "INVALID_PARAMETERS",
             f"scheduled variant {inner.variant} is not of service reference {reference}",
+        )
+    body_variant = request.params.get("body_variant")
+    if body_variant is not None and body_variant != inner.variant:
+        # DUIS: the scheduled body (its `DSPSchedule` choice) names a service too.
+        raise Refusal(
+            "INVALID_PARAMETERS",
+            f"the scheduled body is for {body_variant}, the schedule names {inner.variant}",
         )
     if not schedulable(inner):
         raise Refusal("SCHEDULE_NOT_ALLOWED", f"{inner.variant} {inner.name} cannot be scheduled")
@@ -225,15 +240,40 @@ def _validate_schedule(dcc: Dcc, result: Result, device: InventoryDevice | None)
     try:
         first = parse_time(request.params.get("start", request.received_at))
         parse_interval(request.params.get("every", "1d"))
+        end = parse_end_date(request.params.get("end"))
     except ValueError as exc:
         raise Refusal("INVALID_PARAMETERS", str(exc)) from None
     if first <= request.received_at:
         raise Refusal(
             "EXECUTION_TIME_NOT_IN_FUTURE", "a schedule's first run must be after receipt"
         )
+    if end is not None and end < first.astimezone(_dt.UTC).date():
+        raise Refusal("INVALID_PARAMETERS", f"schedule end date {end} is before its first run")
     decision = check(inner, request.role, dcc._subject(request, device), catalogue=dcc.catalogue)
     if not decision.eligible:
         raise Refusal(decision.reason, f"scheduling {inner.variant}: {decision.detail}")
+    inner_params = dict(request.params.get("params") or {})
+    if "ka_certificate" in inner_params:
+        if inner.variant not in URP_VARIANTS:
+            raise Refusal(
+                "INVALID_PARAMETERS",
+                f"{inner.variant} {inner.name} takes no KAPublicSecurityCredential",
+            )
+        # Refused now rather than at every run: the scheduled command must be one the
+        # ACB may send for the user, and the certificate must name the user.
+        dcc.check_urp_credentials(
+            ServiceRequest(
+                request.request_id,
+                inner.variant,
+                request.user,
+                request.role,
+                device.eui,
+                inner_params,
+                Category.SCHEDULED,
+                first,
+            ),
+            device,
+        )
 
 
 def handle(

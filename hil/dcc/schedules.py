@@ -4,8 +4,10 @@ A schedule repeats one read service for one device from a first execution
 time at a fixed interval. Each run is an ordinary request of category
 "scheduled": checked for eligibility when it runs (the device may have changed
 status since), timed from its execution time against 24 hours (SMETS2+).
-Only read services may be scheduled, and never critical ones: a run has no
-user at hand to sign a pre-command.
+Only read services (and 14.1 Record Network Data (GAS), which DUIS lists among
+the schedulable ones) may be scheduled, and never critical ones: a run has no
+user at hand to sign a pre-command. A schedule may end: it runs on its end date
+(inclusive) and, once it has no run left, leaves the DCC's schedules.
 """
 
 from __future__ import annotations
@@ -77,8 +79,40 @@ def parse_time_of_day(text: str) -> _dt.time:
     return at if at.tzinfo is not None else at.replace(tzinfo=_dt.UTC)
 
 
+#: Schedulable although not named Read / Retrieve: DUIS 5.4's
+#: `DSPScheduledServiceReferenceVariant` lists it.
+SCHEDULABLE_OTHERS = frozenset({"14.1"})
+
+
+#: Scheduled services that may carry the user's key agreement certificate (DUIS "URP
+#: credentials"): those whose on-demand body is `ReadLogFutureDatableAndURPCredentials`.
+URP_VARIANTS = frozenset({"4.6.1", "4.8.1", "4.10", "4.14", "4.17"})
+
+
 def schedulable(service: ServiceVariant) -> bool:
-    return service.name.startswith(("Read", "Retrieve")) and not service.non_device
+    if service.non_device:
+        return False
+    return service.name.startswith(("Read", "Retrieve")) or service.variant in SCHEDULABLE_OTHERS
+
+
+def parse_end_date(value: object) -> _dt.date | None:
+    """A schedule's last day (DUIS `ScheduleEndDate`, an xs:date; a date-time names its
+    UTC day); None: no end."""
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.astimezone(_dt.UTC).date()
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip().removesuffix("Z")
+        try:
+            if "T" in text:
+                return parse_time(value.strip()).astimezone(_dt.UTC).date()
+            return _dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValueError(f"schedule end date {value!r}: use e.g. 2026-01-31")
 
 
 @dataclass
@@ -92,6 +126,7 @@ class Schedule:
     first: _dt.datetime
     every: _dt.timedelta
     created_by: str  # the 5.1 request id
+    end: _dt.date | None = None  # the last day it runs on (UTC), inclusive
     runs: list[str] = field(default_factory=list)
     next_run: _dt.datetime | None = None
     timer: Timer | None = field(default=None, repr=False)
@@ -101,6 +136,10 @@ class Schedule:
             self.timer.cancel()
         self.timer = None
         self.next_run = None
+
+    def runs_at(self, when: _dt.datetime) -> bool:
+        """Whether a run falls within the schedule: on or before its end date."""
+        return self.end is None or when.astimezone(_dt.UTC).date() <= self.end
 
     def params_at(self, run_at: _dt.datetime) -> dict[str, Any]:
         """One run's parameters: each `RelativeTime` becomes that run's date-time."""
@@ -131,6 +170,7 @@ class Schedule:
             "role": self.role.value,
             "first": self.first.isoformat(),
             "every_s": int(self.every.total_seconds()),
+            "end": None if self.end is None else self.end.isoformat(),
             "next_run": None if self.next_run is None else self.next_run.isoformat(),
             "runs": list(self.runs),
         }

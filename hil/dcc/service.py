@@ -93,7 +93,7 @@ from hil.dcc.requests import (
     ServiceRequest,
 )
 from hil.dcc.routes import Route, routes_for
-from hil.dcc.schedules import Schedule, parse_interval, parse_time
+from hil.dcc.schedules import Schedule, parse_end_date, parse_interval, parse_time
 from hil.dcc.timing import Category, ResponseTiming, StartPoint, TimingReport, target_for
 from hil.dcc.users import User, UserRegistry
 from hil.dcc.values import response_values
@@ -225,6 +225,9 @@ class Dcc:
         self._schedule_ids = itertools.count(1)
         #: Called with each schedule run as it starts (the DUIS server POSTs its answer).
         self.run_listeners: list[Callable[[Schedule, Result], None]] = []
+        #: Schedules that ran their last run (their end date) and left `schedules`, by
+        #: ID: a later 5.2 / 5.3 naming one is about its device (SCHEDULE_NOT_FOUND).
+        self.ended_schedules: dict[str, Schedule] = {}
         self.firmware: dict[bytes, str] = {}  # image hash -> version (11.1)
         #: The CPL an OTA image's hash must be on for the target's model (None: no check).
         self.cpl: Cpl | None = None
@@ -357,7 +360,8 @@ class Dcc:
             else (None if target is None else Eui64(target))
         )
         if target_eui is None and variant.strip() in ("5.2", "5.3"):  # a schedule knows its device
-            schedule = self.schedules.get(str((params or {}).get("schedule_id")))
+            named = str((params or {}).get("schedule_id"))
+            schedule = self.schedules.get(named) or self.ended_schedules.get(named)
             target_eui = schedule.target if schedule is not None else None
         if device is None and target_eui is not None:
             device = self.inventory.get(target_eui)
@@ -1132,10 +1136,21 @@ class Dcc:
             first=parse_time(params.get("start", request.received_at)),
             every=parse_interval(params.get("every", "1d")),
             created_by=request.request_id,
+            end=parse_end_date(params.get("end")),
         )
         self.schedules[schedule.schedule_id] = schedule
         self._arm(schedule, schedule.first)
         return schedule
+
+    def check_urp_credentials(self, request: ServiceRequest, device: InventoryDevice) -> None:
+        """A request carrying the user's key agreement certificate (`ka_certificate`):
+        refused unless its command is one the ACB may send for the user and the
+        certificate names the user, as its sending would be (5.1 checks its runs so)."""
+        probe = Result(request)
+        route, _recipient = self._route(probe, device)
+        _sender, on_behalf = self._originator(probe, route, device)
+        if on_behalf is not None:
+            _urp_certificate(request.params.get("ka_certificate"), on_behalf)
 
     def _arm(self, schedule: Schedule, when: _dt.datetime) -> None:
         schedule.next_run = when
@@ -1155,7 +1170,15 @@ class Dcc:
             scheduled=schedule,
         )
         schedule.runs.append(run.request_id)
-        self._arm(schedule, ran_at + schedule.every)
+        following = ran_at + schedule.every
+        if schedule.runs_at(following):
+            self._arm(schedule, following)
+        else:
+            # Past its end date: no run left, so it leaves the schedules (5.2 no longer
+            # lists it). Not a DCC removal (DSPScheduleRemoval): it ended as asked.
+            schedule.cancel()
+            self.schedules.pop(schedule.schedule_id, None)
+            self.ended_schedules[schedule.schedule_id] = schedule
         for listener in list(self.run_listeners):
             listener(schedule, run)
 

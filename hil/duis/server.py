@@ -516,6 +516,8 @@ class DuisServer:
         of schedules made otherwise (Python API, request files) have no DUIS user."""
         if schedule.schedule_id not in self.schedule_bodies:
             return
+        if schedule.schedule_id not in self.dcc.schedules:  # its last run: past its end date
+            self.schedule_bodies.pop(schedule.schedule_id, None)
         try:
             self._spawn(self._respond_scheduled(schedule, run))
         except RuntimeError:  # the clock ran the schedule outside the event loop

@@ -124,6 +124,7 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DSPScheduledServiceReference": "service_reference",  # 5.1: checked against the variant
     "ScheduleStartDate": "start",
     "ScheduleFrequency": "every",
+    "ScheduleEndDate": "end",  # 5.1: the last day the schedule runs on
     "FirmwareImage": "image",
     "FirmwareVersion": "version",
     "DeviceType": "device_type",
@@ -142,6 +143,28 @@ SCHEDULE_WINDOW: dict[str, tuple[str, str]] = {
     "from": ("StartDateOffset", "StartTime"),
     "to": ("EndDateOffset", "EndTime"),
 }
+#: 5.1: the scheduled body (the `DSPSchedule` choice) -> the service request variant it
+#: stands for; `DSPScheduledServiceReferenceVariant` must name the same one.
+SCHEDULED_BODIES: dict[str, str] = {
+    "DSPReadInstantaneousExportRegisters": "4.2",
+    "DSPRetrieveImportDailyReadLog": "4.6.1",
+    "DSPRetrieveExportDailyReadLog": "4.6.2",
+    "DSPReadActiveImportProfileData": "4.8.1",
+    "DSPReadReactiveImportProfileData": "4.8.2",
+    "DSPReadExportProfileData": "4.8.3",
+    "DSPReadNetworkData": "4.10",
+    "DSPReadMaximumDemandImportRegisters": "4.12.1",
+    "DSPReadMaximumDemandExportRegisters": "4.12.2",
+    "DSPReadPrepaymentDailyReadLog": "4.14",
+    "DSPReadLoadLimitData": "4.15",
+    "DSPReadActivePowerImport": "4.16",
+    "DSPRetrieveDailyConsumptionLog": "4.17",
+    "DSPRecordNetworkDataGAS": "14.1",
+}
+#: 5.1: the key agreement certificate each run's command carries (the scheduled
+#: service's URP credentials), and the time of day the runs start at.
+SCHEDULE_CREDENTIAL = "KAPublicSecurityCredential"
+SCHEDULE_TIME = "ScheduleExecutionStartTime"
 #: 8.14.x: the installer's report on a hub (install type, location, fault reason, ...)
 #: goes whole to the hub's inventory record (`hub_report`, DUIS name -> text).
 HUB_REPORTS = frozenset({"8.14.1", "8.14.2", "8.14.3", "8.14.4"})
@@ -281,16 +304,33 @@ def transform(
         # returns it to the requester.
         params["cin"] = secrets.randbelow(10_000)
     carried = _combined(found, known, params)
-    if non_device and request.variant == "5.1":
-        window = _schedule_window(found)
-        if window:
-            params["params"] = window
+    creating = non_device and request.variant == "5.1"
+    scheduled: dict[str, Any] = {}  # 5.1: the scheduled service's own parameters
+    runs_at: _dt.time | None = None
+    if creating:
+        scheduled.update(_schedule_window(found))
+        if scheduled:
             carried.update(local for pair in SCHEDULE_WINDOW.values() for local in pair)
+        for child in request.body:
+            if isinstance(child.tag, str) and etree.QName(child).localname in SCHEDULED_BODIES:
+                params["body_variant"] = SCHEDULED_BODIES[etree.QName(child).localname]
     for path, text, element in nodes:
         local = path.rsplit("/", 1)[-1]
         if local in DCC_FIELDS or local in carried or local in OPTION_FIELDS:
             continue
         if id(element) in used:
+            continue
+        if creating and path == SCHEDULE_CREDENTIAL:
+            try:
+                scheduled["ka_certificate"] = base64.b64decode(text, validate=True)
+            except ValueError:
+                unmapped.append(f"{path}={text}")
+            continue
+        if creating and path == SCHEDULE_TIME:
+            try:
+                runs_at = parse_time_of_day(text)
+            except ValueError:
+                unmapped.append(f"{path}={text}")
             continue
         if local == URP_CERTIFICATE and not non_device:
             params["ka_certificate"] = base64.b64decode(text)
@@ -314,6 +354,14 @@ def transform(
             params[name] = _convert(name, text)
         else:
             unmapped.append(f"{path}={text}")
+    if scheduled:
+        params["params"] = scheduled
+    if runs_at is not None and isinstance(params.get("start"), str):
+        # ScheduleStartDate is a day; ScheduleExecutionStartTime the time of day (UTC
+        # unless it names an offset) every run starts at, instead of 00:00 UTC.
+        with contextlib.suppress(ValueError):  # a bad date: the DCC layer refuses it
+            day = _dt.date.fromisoformat(params["start"][:10])
+            params["start"] = _dt.datetime.combine(day, runs_at).astimezone(_dt.UTC).isoformat()
     if non_device:
         for element in request.body.iter():
             if isinstance(element.tag, str) and not len(element):
