@@ -37,6 +37,7 @@ from emulator.devices.cosem.model import CosemModel, Obj
 from emulator.devices.cosem.server import Outcome
 from emulator.devices.cosem_device import PROFILE_CAPACITY, CosemDevice
 from emulator.devices.topup import ACCEPTED, ConsumerControls, offer_utrn
+from emulator.gbcs import alert_settings
 from emulator.gbcs.dlms.apdu import ActionResult, Obis, RequestSpec
 from emulator.gbcs.dlms.axdr import (
     Array,
@@ -218,6 +219,12 @@ class Activation:
     message_code: int
     counter: int
     originator: Eui64
+
+
+#: The alert settings the ESME acts on (sent to the WAN, logged), read back by ECS25r1/r2.
+_ALERT_READ_BACK = frozenset(
+    {*alert_settings.WAN_ALERTS.values(), *alert_settings.LOGGING.values()}
+)
 
 
 class Esme(ConsumerControls, CosemDevice):
@@ -472,6 +479,8 @@ class Esme(ConsumerControls, CosemDevice):
             template = o.attributes.get(2)
             if isinstance(template, _Integer):
                 return Outcome(0, profiles._clamp(type(template), self._register(o.obis)))
+        if o.class_id == 1 and attribute == 2 and bytes(o.obis) in _ALERT_READ_BACK:
+            return Outcome(0, BitString(alert_settings.BITS, self._alert_settings(bytes(o.obis))))
         if o.class_id == 1 and attribute == 2:
             values = self._register_structure(o.obis)
             if values is not None:
@@ -505,6 +514,10 @@ class Esme(ConsumerControls, CosemDevice):
 
     def on_set(self, o: Obj, attribute: int, value: Data) -> Outcome | None:
         self.cosem.set(o, attribute, value)
+        read_back = alert_settings.SETTINGS_OBJECTS.get(bytes(o.obis))
+        if read_back is not None and isinstance(value, BitString) and value.bits == 512:
+            now = alert_settings.apply(self._alert_settings(read_back), value.value)
+            self.cosem.values[(1, read_back, 2)] = BitString(alert_settings.BITS, now)
         if o.class_id == 22 and attribute == 4 and bytes(o.obis) in (BILLING_CALENDAR, BLOCK_RESET):
             self._publish_schedules()
         elif (o.class_id, attribute) in ((20, 10), (113, 7)) or self._aux_activation(o, attribute):
@@ -512,6 +525,26 @@ class Esme(ConsumerControls, CosemDevice):
         elif prepay_bridge.on_set(self, o.class_id, bytes(o.obis), attribute, value):
             self.schedule_activation(o, value)  # a future-dated prepayment setting
         return Outcome(0)
+
+    def _alert_settings(self, obis: bytes) -> bytes:
+        """The 256-bit alert settings read back from `obis`: as last set, else every
+        alert sent and logged (the meter's behaviour before any ECS25), and the HAN and
+        audible alarm objects, which change nothing here, none."""
+        held = self.cosem.values.get((1, obis, 2))
+        if isinstance(held, BitString):
+            return held.value
+        if obis in _ALERT_READ_BACK:
+            return alert_settings.ALL_ENABLED
+        return bytes(alert_settings.HALF)
+
+    def alert_enabled(self, code: int, *, logged: bool = False) -> bool:
+        """Whether the ECS25 settings let `code` be sent to the WAN (`logged`: be recorded
+        in the event log); alerts no ECS25 object configures always are."""
+        role = alert_settings.role_of(code)
+        if role is None:
+            return True
+        objects = alert_settings.LOGGING if logged else alert_settings.WAN_ALERTS
+        return alert_settings.enabled(self._alert_settings(objects[role]), code)
 
     @staticmethod
     def _aux_activation(o: Obj, attribute: int) -> bool:

@@ -77,8 +77,9 @@ def raise_alert(
     if engine:
         return
     now = at or device.clock.now()
-    device.event_log.record(now, code, detail)
-    if code not in OURS:
+    if _allowed(device, code, logged=True):
+        device.event_log.record(now, code, detail)
+    if code not in OURS and _allowed(device, code, logged=False):
         _send(device, code, now)
     alerts: list[SupplyAlert] = device.supply_alerts
     alerts.append(SupplyAlert(now, code, detail))
@@ -86,6 +87,12 @@ def raise_alert(
         device.supply_alerts_dropped += len(alerts) - ALERTS_KEPT
         del alerts[:-ALERTS_KEPT]
     log.info("%s: alert 0x%04X %s", device.eui, code, detail)
+
+
+def _allowed(device: Any, code: int, *, logged: bool) -> bool:
+    """The device's alert settings (an ESME's ECS25), for devices that have them."""
+    check = getattr(device, "alert_enabled", None)
+    return True if check is None else bool(check(code, logged=logged))
 
 
 def _send(device: Any, code: int, now: _dt.datetime) -> None:

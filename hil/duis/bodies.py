@@ -26,6 +26,7 @@ from typing import Any
 
 from lxml import etree
 
+from emulator.gbcs import alert_settings
 from emulator.gbcs.dlms.axdr import (
     Array,
     BitString,
@@ -1201,6 +1202,24 @@ def gas_alert_behaviour(body: Body, ctx: MapContext) -> dict[str, Any]:
     }
 
 
+def esme_alert_behaviour(body: Body, ctx: MapContext) -> dict[str, Any]:
+    """6.22 ESME (ECS25a-b3): every alert the body enables or disables, as the 512-bit
+    mask-and-values string of `emulator.gbcs.alert_settings`."""
+    settings: dict[int, bool] = {}
+    for el in body.root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        name = _local(el)
+        text = (el.text or "").strip()
+        if len(name) == 5 and name.startswith("x") and text in ("Enable", "Disable"):
+            settings[int(name[1:], 16)] = text == "Enable"
+            body.mark_all(el)
+    if not settings:
+        return {}
+    string = alert_settings.encode(settings)
+    return {"values": {"0": BitString(8 * len(string), string)}}
+
+
 #: 6.28 channel groups -> (ZigBee channel page, first channel): a 32-bit channel mask
 #: is the page in its top five bits and one bit per channel from the first (bit 0).
 SUB_GHZ_PAGES = {
@@ -1328,6 +1347,10 @@ MAPPERS: dict[str, Mapper] = {
     "ECS62Remove": boost_button("RemoveFromBoostButton", add=False),
     "ECS46c": alcs_schedule,
     "GCS20": gas_alert_behaviour,
+    **{
+        use_case: esme_alert_behaviour
+        for use_case in ("ECS25a", "ECS25a1", "ECS25a2", "ECS25a3", "ECS25b", "ECS25b3")
+    },
     "ECS01a": primary_tariff,
     "ECS01c": switching_table,
     "ECS57": max_demand_reset,
