@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -328,9 +329,25 @@ def _status(monitor: LabMonitor) -> dict[str, Any]:
         "now": snap.now.isoformat(),
         "requests": snap.requests,
         "devices": [
-            {"name": d.name, "type": d.kind, "eui": d.eui, "online": d.online, "status": d.status}
+            {
+                "name": d.name,
+                "type": d.kind,
+                "eui": d.eui,
+                "online": d.online,
+                "status": d.status,
+                "link": d.link,
+                "counters": None
+                if d.sent is None
+                else {
+                    "sent": d.sent,
+                    "received": d.received,
+                    "dropped": d.dropped,
+                    "corrupted": d.corrupted,
+                },
+            }
             for d in snap.devices
         ],
+        "links": [dataclasses.asdict(r) for r in snap.links],
         "latency": [s.as_dict() for s in snap.latency],
         "drops": snap.drops,
         "control_errors": snap.control_errors,
