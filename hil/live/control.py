@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -336,18 +335,11 @@ def _status(monitor: LabMonitor) -> dict[str, Any]:
                 "online": d.online,
                 "status": d.status,
                 "link": d.link,
-                "counters": None
-                if d.sent is None
-                else {
-                    "sent": d.sent,
-                    "received": d.received,
-                    "dropped": d.dropped,
-                    "corrupted": d.corrupted,
-                },
+                "counters": d.counters(),
             }
             for d in snap.devices
         ],
-        "links": [dataclasses.asdict(r) for r in snap.links],
+        "links": [r.as_dict() for r in snap.links],
         "latency": [s.as_dict() for s in snap.latency],
         "drops": snap.drops,
         "control_errors": snap.control_errors,

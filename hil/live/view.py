@@ -9,7 +9,6 @@ CI log reads top to bottom.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -202,10 +201,10 @@ def plain_summary(snap: Snapshot) -> list[str]:
     for d in snap.devices:
         lines.append(
             f"  device {d.name} {d.kind} {d.eui} {d.online} {d.status} firmware {d.firmware}"
-            + _device_link(d.link, None if d.sent is None else dataclasses.asdict(d))
+            + _device_link(d.link, d.counters())
         )
     for r in snap.links:
-        lines.append(_premises_link(dataclasses.asdict(r)))
+        lines.append(_premises_link(r.as_dict()))
     for s in snap.latency:
         lines.append(
             f"  response time {s.variant}: n {s.count} p50 {_ms(s.p50)} ms "
@@ -216,8 +215,13 @@ def plain_summary(snap: Snapshot) -> list[str]:
     return lines
 
 
+#: Counters only some links have (`hil.live.monitor.link_extras`, a device under test's).
+EXTRA_COUNTERS = ("broker_reconnects", "resent", "oversize", "lost", "reopened")
+
+
 def _counts(c: Mapping[str, Any]) -> str:
-    return f"tx {c['sent']} rx {c['received']} dropped {c['dropped']} corrupted {c['corrupted']}"
+    text = f"tx {c['sent']} rx {c['received']} dropped {c['dropped']} corrupted {c['corrupted']}"
+    return text + "".join(f" {k.replace('_', ' ')} {c[k]}" for k in EXTRA_COUNTERS if k in c)
 
 
 def _device_link(url: str, counters: Mapping[str, Any] | None) -> str:
