@@ -129,16 +129,19 @@ async def hub_on_link(lab: Lab, target: Eui64) -> AsyncIterator[Premises]:
     from emulator.clock import RealClock
     from emulator.devices.base import DeviceType
     from hil.dcc.lab import external_counter_offset
+    from hil.utrn import KeptUtrnCounters, utrn_counter_file
 
     premises = _premises_for(lab, target)
     lab.premises = [premises]
     sleepy = [d.eui for d in premises.devices.values() if d.device_type == DeviceType.GSME]
+    theirs = [*premises.devices, *lab.externals]  # every device here is on a link
     premises.devices.clear()
     try:
         await lab.start()
         assert premises.hub is not None and lab.dcc is not None
         # Whatever answers may have seen a lab's counters (docs/hardware.md).
         lab.dcc.counter_offset = external_counter_offset(RealClock().now(), lab.clock.now())
+        lab.dcc.utrn_counters = KeptUtrnCounters(utrn_counter_file(), theirs)
         for eui in sleepy:
             premises.hub.register_sleepy(eui)
         yield premises

@@ -10,7 +10,11 @@ causes; the meter's answer is what the scenario checks.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, MutableMapping
+from pathlib import Path
 from typing import Literal
 
 from emulator.errors import EmulatorError
@@ -25,6 +29,98 @@ Tamper = Literal["check_digit", "mac"]
 
 class UtrnIssueError(HilError):
     """The harness cannot make the UTRN asked for (no key, amount out of range)."""
+
+
+class UtrnCounterFileError(HilError):
+    """The file of UTRN counters kept for devices under test cannot be read or written."""
+
+
+#: Where the UTRN counters of devices under test are kept (`utrn_counter_file`).
+STATE_ENV = "SMETS_HIL_STATE_DIR"
+COUNTER_FILE = "utrn-counters.json"
+
+
+def utrn_counter_file() -> Path:
+    """`$SMETS_HIL_STATE_DIR`, else `$XDG_STATE_HOME/smets-hil`, else `~/.local/state/smets-hil`."""
+    explicit = os.environ.get(STATE_ENV)
+    if explicit:
+        return Path(explicit) / COUNTER_FILE
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "smets-hil" / COUNTER_FILE
+
+
+class KeptUtrnCounters(MutableMapping[bytes, int]):
+    """The supplier's UTRN counter steps per device; those of devices under test kept in a file.
+
+    A board remembers the UTRN counters it accepted, across runs, and refuses an
+    old one as a duplicate; every run of a lab starts its counters at 1. Unlike
+    an originator counter, a UTRN counter cannot simply jump ahead from the wall
+    clock: only its bits 41..32 travel in the 20 digits, and a device rebuilds the
+    rest from the highest counter it accepted, so it takes only the next few
+    hundred steps (`emulator.gbcs.utrn.counter_candidates`, up to 2047 above the
+    last) and a fresh device only steps 1 to 1024. A supplier therefore remembers
+    the last step per meter, as this does for `kept` devices: read at the start,
+    written at every step (a run that stops half-way has still counted what it
+    issued). Other devices (emulated ones) count from 1 in every run, as before.
+    """
+
+    def __init__(self, path: Path, kept: Iterable[bytes]) -> None:
+        self.path = path
+        self.kept = frozenset(bytes(k) for k in kept)
+        self._steps: dict[bytes, int] = {}
+        saved = self._read()
+        for key in self.kept:
+            if key in saved:
+                self._steps[key] = saved[key]
+
+    def _read(self) -> dict[bytes, int]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeError) as exc:
+            raise UtrnCounterFileError(f"{self.path}: cannot read: {exc}") from None
+        try:
+            data = json.loads(text)
+            steps = {bytes.fromhex(k): int(v) for k, v in dict(data).items()}
+        except (ValueError, TypeError) as exc:
+            raise UtrnCounterFileError(
+                f"{self.path}: not a UTRN counter file ({exc}); move it away to start again"
+            ) from None
+        return steps
+
+    def _write(self, key: bytes, step: int) -> None:
+        """Merge this step into the file (the higher one wins: another run may have counted on)."""
+        saved = self._read()
+        saved[key] = max(step, saved.get(key, 0))
+        data = {k.hex(): v for k, v in sorted(saved.items())}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".utrn-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(data, out, indent=1)
+                out.write("\n")
+            os.replace(temp, self.path)
+        except OSError as exc:
+            raise UtrnCounterFileError(f"{self.path}: cannot write: {exc}") from None
+
+    def __getitem__(self, key: bytes) -> int:
+        return self._steps[key]
+
+    def __setitem__(self, key: bytes, step: int) -> None:
+        self._steps[key] = step
+        if key in self.kept:
+            self._write(key, step)
+
+    def __delitem__(self, key: bytes) -> None:
+        del self._steps[key]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
 
 
 def issue_utrn(

@@ -58,6 +58,7 @@ from hil.errors import HilError
 from hil.files import FileFormatError, FileModel, YamlDocument, parse_yaml, read_yaml, tag
 from hil.firmware import IMAGE_TYPES
 from hil.fixtures import FIXTURES
+from hil.utrn import KeptUtrnCounters, utrn_counter_file
 
 log = logging.getLogger(__name__)
 
@@ -736,6 +737,8 @@ class Lab:
         )
         if self.externals:
             self.dcc.counter_offset = external_counter_offset(RealClock().now(), self.clock.now())
+            # A board remembers UTRN counters too, and only takes the next ones (hil/utrn.py).
+            self.dcc.utrn_counters = KeptUtrnCounters(utrn_counter_file(), self.externals)
         self.dcc.firmware_delivery = self._deliver_firmware
         self._hold_replaced_hub_backups(self.dcc)
         self.dcc.cpl = Cpl.from_csv()  # the lab's CPL (hil/fixtures/cpl.csv)

@@ -42,7 +42,7 @@ import datetime as _dt
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -200,8 +200,9 @@ class Dcc:
     ) -> None:
         self.clock = clock
         self.ca_certificate = ca_certificate
-        #: The suppliers' top-up counters per device, kept across requests (UTRNs).
-        self.utrn_counters: dict[bytes, int] = {}
+        #: The suppliers' top-up counters per device, kept across requests (UTRNs); a lab
+        #: with a device under test keeps that device's across runs (`KeptUtrnCounters`).
+        self.utrn_counters: MutableMapping[bytes, int] = {}
         #: Install codes the installers read off the devices (CCS01's default).
         self.install_codes: dict[bytes, bytes] = {}
         self.users = users

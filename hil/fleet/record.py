@@ -102,11 +102,24 @@ class Recording:
 
     @classmethod
     def read(cls, path: str | Path) -> Recording:
+        """The recording in `path`; a binary or non-UTF-8 file names the line of its first bad byte.
+
+        A recording is JSON lines, so the line is where to look (a file that is
+        binary from its start, say an image given by mistake, is `path:1`).
+        """
         try:
-            text = Path(path).read_text()
-        except (OSError, UnicodeError) as exc:
-            raise RecordingError(f"{path}: cannot read: {exc}") from None
-        return cls.parse(text.splitlines(), str(path))
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        zero = raw.find(b"\x00")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = exc.start if zero < 0 else min(zero, exc.start)
+            raise RecordingError(f"{path}:{_line_of(raw, bad)}: {_not_text(raw, bad)}") from None
+        if zero >= 0:
+            raise RecordingError(f"{path}:{_line_of(raw, zero)}: {_not_text(raw, zero)}")
+        return cls.parse(text.removeprefix("\ufeff").splitlines(), str(path))
 
     @classmethod
     def parse(cls, lines: list[str], where: str) -> Recording:
@@ -139,6 +152,16 @@ class Recording:
         if not commands:
             raise RecordingError(f"{where}: no commands recorded")
         return cls(devices, commands)
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def _not_text(raw: bytes, offset: int) -> str:
+    if raw[offset] == 0:
+        return "a binary file, not a recording (NUL byte)"
+    return f"not UTF-8 text (byte 0x{raw[offset]:02X}), not a recording"
 
 
 def identities(premises: FleetPremises) -> dict[str, bytes]:

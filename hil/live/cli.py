@@ -321,7 +321,17 @@ def run_command(scenarios: tuple[str, ...], lab_name: str | None, control: str |
 @lab_group.command("status")
 @_LAB_OPTION
 @_CONTROL_OPTION
-def status_command(lab_name: str | None, control: str | None) -> None:
-    """Print the running lab's devices, response times, drops and recent messages as JSON."""
+@click.option("--text", "as_text", is_flag=True, help="print lines to read instead of JSON")
+def status_command(lab_name: str | None, control: str | None, as_text: bool) -> None:
+    """Print the running lab's devices, links with their counters, response times, drops
+    and recent messages as JSON (with --text: one line each, as the plain log's summary)."""
     reply = _call(_endpoint(lab_name, control), {"cmd": "status"})
-    click.echo(json.dumps(reply, indent=2))
+    if not as_text:
+        click.echo(json.dumps(reply, indent=2))
+        return
+    from hil.live.view import status_lines
+
+    if not reply.get("ok"):
+        fail(str(reply.get("error", "no status")))
+    for line in status_lines(reply):
+        click.echo(line)

@@ -328,9 +328,18 @@ def _status(monitor: LabMonitor) -> dict[str, Any]:
         "now": snap.now.isoformat(),
         "requests": snap.requests,
         "devices": [
-            {"name": d.name, "type": d.kind, "eui": d.eui, "online": d.online, "status": d.status}
+            {
+                "name": d.name,
+                "type": d.kind,
+                "eui": d.eui,
+                "online": d.online,
+                "status": d.status,
+                "link": d.link,
+                "counters": d.counters(),
+            }
             for d in snap.devices
         ],
+        "links": [r.as_dict() for r in snap.links],
         "latency": [s.as_dict() for s in snap.latency],
         "drops": snap.drops,
         "control_errors": snap.control_errors,

@@ -14,7 +14,7 @@ import datetime as _dt
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from emulator.clock import VirtualClock
 from emulator.devices.gsme import Gsme
@@ -56,6 +56,17 @@ class DeviceRow:
     received: int | None = None
     dropped: int | None = None
     corrupted: int | None = None
+    #: What else its link counts (`link_extras`) and, for a device under test, how often
+    #: the lab lost its port (`lost`) and opened it again (`reopened`).
+    more: tuple[tuple[str, int], ...] = ()
+
+    def counters(self) -> dict[str, int] | None:
+        """Its link's counters, None for a device that is not emulated."""
+        sent, received, dropped, corrupted = self.sent, self.received, self.dropped, self.corrupted
+        if sent is None or received is None or dropped is None or corrupted is None:
+            return None
+        c = {"sent": sent, "received": received, "dropped": dropped, "corrupted": corrupted}
+        return {**c, **dict(self.more)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,24 @@ class LinkRow:
     alerts: int
     queued: int
     rejected: int
+    more: tuple[tuple[str, int], ...] = ()  # `link_extras` of the hub's endpoint
+
+    def as_dict(self) -> dict[str, object]:
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "more"}
+        return {**row, **dict(self.more)}
+
+
+def link_extras(link: Link | None) -> tuple[tuple[str, int], ...]:
+    """What a link counts beyond `LinkCounters`: an MQTT link's broker reconnects and
+    envelopes sent again after one, a GFI link's over-long lines dropped."""
+    if link is None:
+        return ()
+    found = (
+        ("broker_reconnects", getattr(link, "reconnects", None)),
+        ("resent", getattr(link, "retried", None)),
+        ("oversize", getattr(getattr(link, "lines", None), "oversize", None)),
+    )
+    return tuple((k, v) for k, v in found if isinstance(v, int) and not isinstance(v, bool))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +263,10 @@ class LabMonitor:
                     else:
                         online = "online" if _serving(premises, item.eui) else "offline"
                 counters = link.counters if link is not None else None
+                more = link_extras(link)
+                if key in lab.externals:
+                    external = lab.externals[key]
+                    more += (("lost", external.losses), ("reopened", external.reconnects))
                 rows.append(
                     DeviceRow(
                         self.name_of(item.eui),
@@ -251,6 +284,7 @@ class LabMonitor:
                         None if counters is None else counters.received,
                         None if counters is None else counters.dropped,
                         None if counters is None else counters.corrupted,
+                        more if counters is not None else (),
                     )
                 )
         return rows
@@ -273,6 +307,7 @@ class LabMonitor:
             h.alerts,
             h.queued,
             h.rejected,
+            link_extras(hub.link),
         )
 
     def _drops(self) -> dict[str, int]:

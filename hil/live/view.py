@@ -9,6 +9,9 @@ CI log reads top to bottom.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -198,13 +201,10 @@ def plain_summary(snap: Snapshot) -> list[str]:
     for d in snap.devices:
         lines.append(
             f"  device {d.name} {d.kind} {d.eui} {d.online} {d.status} firmware {d.firmware}"
+            + _device_link(d.link, d.counters())
         )
     for r in snap.links:
-        lines.append(
-            f"  link {r.url}: tx {r.sent} rx {r.received} dropped {r.dropped} "
-            f"corrupted {r.corrupted}; hub commands {r.commands} responses {r.responses} "
-            f"alerts {r.alerts} queued {r.queued} rejected {r.rejected}"
-        )
+        lines.append(_premises_link(r.as_dict()))
     for s in snap.latency:
         lines.append(
             f"  response time {s.variant}: n {s.count} p50 {_ms(s.p50)} ms "
@@ -212,4 +212,51 @@ def plain_summary(snap: Snapshot) -> list[str]:
         )
     drops = ", ".join(f"{k} {v}" for k, v in sorted(snap.drops.items())) or "none"
     lines.append(f"  drops: {drops}; bad control messages: {snap.control_errors}")
+    return lines
+
+
+#: Counters only some links have (`hil.live.monitor.link_extras`, a device under test's).
+EXTRA_COUNTERS = ("broker_reconnects", "resent", "oversize", "lost", "reopened")
+
+
+def _counts(c: Mapping[str, Any]) -> str:
+    text = f"tx {c['sent']} rx {c['received']} dropped {c['dropped']} corrupted {c['corrupted']}"
+    return text + "".join(f" {k.replace('_', ' ')} {c[k]}" for k in EXTRA_COUNTERS if k in c)
+
+
+def _device_link(url: str, counters: Mapping[str, Any] | None) -> str:
+    """A device's own link endpoint (none for a device that is not emulated)."""
+    return "" if counters is None else f"; link {url}: {_counts(counters)}"
+
+
+def _premises_link(r: Mapping[str, Any]) -> str:
+    return (
+        f"  link {r['url']}: {_counts(r)}; hub commands {r['commands']} "
+        f"responses {r['responses']} alerts {r['alerts']} queued {r['queued']} "
+        f"rejected {r['rejected']}"
+    )
+
+
+def status_lines(reply: Mapping[str, Any]) -> list[str]:
+    """`lab status --text`: the `status` reply as the plain log's summary reads.
+
+    Made from the JSON reply, not a snapshot: the client has only the reply.
+    """
+    lines = [
+        f"lab {reply['lab']}: {reply['clock']} clock {reply['now']}, "
+        f"{len(reply['devices'])} devices, requests {reply['requests']}"
+    ]
+    for d in reply["devices"]:
+        lines.append(
+            f"  device {d['name']} {d['type']} {d['eui']} {d['online']} {d['status']}"
+            + _device_link(d["link"], d["counters"])
+        )
+    lines.extend(_premises_link(r) for r in reply["links"])
+    for v in reply["latency"]:
+        lines.append(
+            f"  response time {v['variant']}: n {v['count']} p50 {_ms(v['p50_s'])} ms "
+            f"p95 {_ms(v['p95_s'])} ms breaches {v['breaches']}"
+        )
+    drops = ", ".join(f"{k} {v}" for k, v in sorted(reply["drops"].items())) or "none"
+    lines.append(f"  drops: {drops}; bad control messages: {reply['control_errors']}")
     return lines

@@ -3,14 +3,18 @@
 One deterministic test PKI for the whole session (seed "unit"): a supplier, the
 Access Control Broker and one device, plus the `MessageSecurity` that signs and
 MACs with them, and the broker that restart drills restart. Nothing here reads
-files outside the repository.
+files outside the repository, and no test writes the user's state directory: the
+UTRN counters a lab with a device under test keeps (hil/utrn.py) go to a folder
+of the test's own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from broker_support import skip_without_mosquitto
@@ -23,6 +27,21 @@ from emulator.pki.testpki import Party, RemotePartyRole, TestPki
 SUPPLIER = Eui64("90-B3-D5-1F-30-01-00-00")
 ACB = Eui64("90-B3-D5-1F-30-00-00-02")
 DEVICE = Eui64("00-DB-12-34-56-78-90-A0")
+_STATE = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def _state_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(_state_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own (not yet made) state folder: a board's kept UTRN counters
+    do not leak from one test into the next, nor into ~/.local/state."""
+    from hil.utrn import STATE_ENV
+
+    monkeypatch.setenv(STATE_ENV, str(_state_root / str(next(_STATE))))
 
 
 @pytest.fixture(scope="session")

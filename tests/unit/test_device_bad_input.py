@@ -192,6 +192,16 @@ def test_send_bad_input(args: tuple[str, ...], expected: str) -> None:
     assert_one_error_line(run("send", *args), expected)
 
 
+def test_send_with_a_damaged_utrn_counter_file(tmp_path: Path) -> None:
+    from hil.utrn import utrn_counter_file
+
+    kept = utrn_counter_file()  # this test's own state folder (conftest)
+    kept.parent.mkdir(parents=True)
+    kept.write_text("{not json")
+    result = run("send", "2.2", "--to", "ESME", "--user", "supplier", "--link", "loop://")
+    assert_one_error_line(result, f"{kept}: not a UTRN counter file", "move it away")
+
+
 def test_send_bad_lab_file(tmp_path: Path) -> None:
     lab = tmp_path / "lab.yaml"
     lab.write_bytes("name: x\nusers: [".encode("utf-16"))

@@ -134,6 +134,15 @@ async def test_a_lost_port_is_offline_and_the_lab_goes_on_then_resumes(
         assert external.online and external.reconnects == 1
         back = await run_scenario(read, lab, interactive=False)
         assert back.verdict == Verdict.PASS, failures(back)
+        from hil.live.view import plain_summary
+
+        snapshot = LabMonitor(lab).snapshot()
+        esme = next(row for row in snapshot.devices if row.kind == "ESME")
+        counters = esme.counters()  # the reopened port's, with the losses (lab status)
+        assert counters is not None and (counters["lost"], counters["reopened"]) == (1, 1)
+        assert counters["received"] >= 1  # the read after it came back
+        line = next(line for line in plain_summary(snapshot) if line.startswith("  device ESME"))
+        assert line.endswith(" lost 1 reopened 1"), line
     finally:
         await lab.stop()
 

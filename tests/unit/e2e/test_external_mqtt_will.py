@@ -82,5 +82,13 @@ async def test_an_mqtt_device_that_dies_is_offline_then_back(
             (read,) = load_scenarios(FIXTURES / "scenarios" / "read-registers.yaml")
             back = await run_scenario(read, lab, interactive=False)
             assert back.verdict == Verdict.PASS
+            rows = {row.kind: row for row in LabMonitor(lab).snapshot().devices}
+            counters = rows["ESME"].counters()  # what `lab status` shows for its MQTT link
+            assert counters is not None
+            assert (counters["lost"], counters["reopened"], counters["broker_reconnects"]) == (
+                1,
+                1,
+                0,  # the board died, not the broker
+            )
         finally:
             await lab.stop()

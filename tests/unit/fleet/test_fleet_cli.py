@@ -44,6 +44,27 @@ def test_a_bad_recording_is_refused(tmp_path: Path) -> None:
     assert f"{rec}:1: not JSON" in result.output
 
 
+@pytest.mark.parametrize(
+    ("content", "line", "problem"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 1, "not UTF-8 text (byte 0x89)"),
+        (b"\x00\x01\x02\x03", 1, "a binary file, not a recording (NUL byte)"),
+        (b'{"format": "x"}\n{"t": 0}\n{"t": "\xe9"}\n', 3, "not UTF-8 text (byte 0xE9)"),
+        (b'{"format": "x"}\n\n{"t": 0,\x00}\n', 3, "a binary file"),
+    ],
+)
+def test_a_binary_recording_names_file_and_line(
+    tmp_path: Path, content: bytes, line: int, problem: str
+) -> None:
+    rec = tmp_path / "r.jsonl"
+    rec.write_bytes(content)
+    result = CliRunner().invoke(main, ["fleet", "--premises", "1", "--replay", str(rec)])
+    assert result.exit_code == 2, result.output
+    assert f"{rec}:{line}: {problem}" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
 def test_record_writes_a_replayable_file(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     result = CliRunner().invoke(main, ["fleet", "record", str(out), "--requests", "5"])

@@ -21,7 +21,7 @@ from rich.console import Console
 from hil.dcc.lab import DEFAULT_LAB, Lab
 from hil.live.control import ControlServer, attach_run, call, find_endpoint
 from hil.live.monitor import LabMonitor
-from hil.live.view import render
+from hil.live.view import render, status_lines
 
 
 @pytest.fixture
@@ -125,6 +125,38 @@ async def test_a_request_returns_status_reason_outcome_and_values(
     assert (refused["ok"], refused["status"]) == (False, "refused")
     assert refused["reason"] != "I0"
     assert lab.dcc is not None and len(lab.dcc.results) == 2
+
+
+async def test_status_carries_each_links_counters_as_json_and_as_lines(
+    served: tuple[Lab, LabMonitor, ControlServer],
+) -> None:
+    lab, _monitor, server = served
+    hub = lab.premises[0].hub
+    assert hub is not None
+    await hub.link.send_raw(b"\x7e\x01\x02")  # line noise: too short to carry an address
+    reply = await call(server.path, _request("4.1.1", "ESME"))  # read after the noise
+    assert reply["ok"], reply
+    status = await call(server.path, {"cmd": "status"})
+    esme = next(d for d in status["devices"] if d["name"] == "ESME")
+    assert esme["link"] == "memory://demo-lab"
+    assert esme["counters"]["corrupted"] == 1  # the noise, counted and skipped
+    assert esme["counters"]["received"] >= 1 and esme["counters"]["sent"] >= 1
+    assert next(d for d in status["devices"] if d["online"] == "not emulated")["counters"] is None
+    (link,) = status["links"]
+    assert link["url"] == "memory://demo-lab"
+    assert link["commands"] >= 1 and link["responses"] >= 1
+    assert link["sent"] >= link["commands"] and link["received"] >= link["responses"]
+    lines = status_lines(status)
+    c = esme["counters"]
+    assert (
+        f"; link memory://demo-lab: tx {c['sent']} rx {c['received']} dropped {c['dropped']}"
+        f" corrupted 1" in next(line for line in lines if line.startswith("  device ESME "))
+    )
+    assert any(
+        line.startswith(f"  link memory://demo-lab: tx {link['sent']} rx {link['received']}")
+        and f"hub commands {link['commands']}" in line
+        for line in lines
+    ), lines
 
 
 @pytest.mark.parametrize(
@@ -297,6 +329,11 @@ def test_lab_up_in_a_process_serves_requests_and_logs_plain_lines(
     status = _cli("lab", "status", env=env)
     assert status.returncode == 0
     assert json.loads(status.stdout)["requests"] == 2
+    text = _cli("lab", "status", "--text", env=env)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("lab demo lab: ")
+    assert "  link memory://demo-lab: tx " in text.stdout
+    assert "  device ESME ESME 00-DB-12-34-56-78-90-A0 online commissioned; link " in text.stdout
     process.send_signal(signal.SIGTERM)
     assert process.wait(20) == 0
     out.wait_for("lab demo lab stopped")
