@@ -8,9 +8,16 @@ files outside the repository.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import faulthandler
+import gc
+import io
+import os
 import signal
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from types import FrameType
 
 import pytest
 from broker_support import skip_without_mosquitto
@@ -23,6 +30,61 @@ from emulator.pki.testpki import Party, RemotePartyRole, TestPki
 SUPPLIER = Eui64("90-B3-D5-1F-30-01-00-00")
 ACB = Eui64("90-B3-D5-1F-30-00-00-02")
 DEVICE = Eui64("00-DB-12-34-56-78-90-A0")
+
+
+def _dump_path() -> str:
+    return os.path.join(tempfile.gettempdir(), f"smets-hil-dump-{os.getpid()}.txt")
+
+
+def _await_chain(coro: object) -> list[str]:
+    """Where a suspended coroutine waits, outermost first: `Task.print_stack` shows
+    only the task's own frame, not the awaits nested under it."""
+    lines = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        frame = frame or getattr(coro, "ag_frame", None)
+        if frame is None:
+            lines.append(repr(coro))
+            break
+        code = frame.f_code
+        lines.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        coro = (
+            getattr(coro, "cr_await", None)
+            or getattr(coro, "gi_yieldfrom", None)
+            or getattr(coro, "ag_await", None)
+        )
+    return lines
+
+
+def _dump_tasks(signum: int, frame: FrameType | None) -> None:
+    """SIGUSR1: write every thread's stack and every event loop's tasks to `_dump_path`.
+
+    How to see where a stuck run waits (docs/testing.md "Known hang"):
+    ``kill -USR1 <pytest pid>``. Python runs the handler in the main thread even while
+    the loop sleeps in select(), so no debugger is needed; a file, because pytest
+    captures stderr.
+    """
+    out = io.StringIO()
+    loops = [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]
+    for loop in loops:
+        if loop.is_closed():
+            continue
+        tasks = asyncio.all_tasks(loop)
+        print(f"--- {loop!r}: {len(tasks)} tasks", file=out)
+        for task in tasks:
+            print(f"{task!r}", file=out)
+            for line in _await_chain(task.get_coro()):
+                print(f"    {line}", file=out)
+    with open(_dump_path(), "a") as file:
+        file.write(out.getvalue())
+        file.write("--- threads\n")
+        file.flush()
+        faulthandler.dump_traceback(file, all_threads=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, _dump_tasks)
 
 
 @pytest.fixture(scope="session")
