@@ -1,0 +1,45 @@
+"""A handshake that restarts a device's serve task does not wait forever for the old one.
+
+The join hang of docs/testing.md "Known hang": a serve task that loses its
+cancellation (Python 3.11's `wait_for`, inside aiomqtt, while it sends a JOIN)
+goes on joining and waits for the lab's clock, which the scenario waiting for that
+task never moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from emulator.devices.base import DeviceType
+from emulator.premises import Premises
+
+#: Only a guard against a regression hanging the suite: the handshake takes milliseconds.
+GUARD_S = 20.0
+
+
+async def test_han_join_ends_a_serve_task_that_survives_its_cancellation(
+    premises: Premises,
+) -> None:
+    esme = next(d for d in premises.devices.values() if d.device_type == DeviceType.ESME)
+    name = f"device[{esme.eui}]"
+    old = next(t for t in premises.tasks if t.get_name() == name)
+    old.cancel()
+    await asyncio.gather(old, return_exceptions=True)
+    premises.tasks.remove(old)
+    lost = asyncio.Event()
+
+    async def serve_losing_one_cancellation() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            lost.set()  # as if swallowed mid-JOIN: it goes on, waiting for the lab clock
+        await asyncio.Event().wait()
+
+    premises.tasks.append(asyncio.create_task(serve_losing_one_cancellation(), name=name))
+    await asyncio.sleep(0)
+    joining = asyncio.ensure_future(premises.han_join(esme.eui))
+    await asyncio.wait({joining}, timeout=GUARD_S)
+    assert lost.is_set()
+    assert joining.done(), "han_join still waits for the old serve task"
+    assert joining.result() is True
+    assert [t.get_name() for t in premises.tasks].count(name) == 1
