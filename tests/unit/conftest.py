@@ -12,10 +12,14 @@ import asyncio
 import contextlib
 import faulthandler
 import gc
+import importlib.util
 import io
 import os
 import signal
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import FrameType
 
@@ -26,6 +30,9 @@ from emulator.gbcs.eui import Eui64
 from emulator.gbcs.security import MessageSecurity
 from emulator.han.broker import RestartableBroker
 from emulator.pki.testpki import Party, RemotePartyRole, TestPki
+
+#: pytest-timeout (dev extra) gives every test a `timeout` in pyproject.
+_HAS_TIMEOUT = importlib.util.find_spec("pytest_timeout") is not None
 
 SUPPLIER = Eui64("90-B3-D5-1F-30-01-00-00")
 ACB = Eui64("90-B3-D5-1F-30-00-00-02")
@@ -85,6 +92,50 @@ def _dump_tasks(signum: int, frame: FrameType | None) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, _dump_tasks)
+
+
+#: Seconds before pytest-timeout ends the run (pyproject `timeout`) that the tasks are dumped.
+DUMP_BEFORE_TIMEOUT_S = 15.0
+
+
+def _dump_before_timeout(item: pytest.Item) -> None:
+    """pytest-timeout's thread method prints the threads' stacks, not the event loop's
+    tasks, which are where a hang waits: print those first (through SIGUSR1, so the
+    main thread itself walks its loop), in the log of the run that is about to end."""
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(item)  # as pytest-timeout does, from its thread
+    path = _dump_path()
+    with contextlib.suppress(OSError):
+        os.remove(path)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    time.sleep(3.0)  # the handler runs as soon as the main thread runs Python code
+    try:
+        with open(path) as file:
+            dump = file.read()
+    except OSError:
+        dump = "(none: the main thread ran no Python code in 3 s, blocked outside Python)\n"
+    sys.stderr.write(f"\n+++ {item.nodeid}: about to time out; tasks and threads:\n{dump}")
+    sys.stderr.flush()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    limit = 0.0
+    if _HAS_TIMEOUT:
+        given = item.config.getoption("timeout", None)
+        limit = float(item.config.getini("timeout") if given is None else given or 0)
+    watchdog = None
+    if limit > DUMP_BEFORE_TIMEOUT_S and hasattr(signal, "SIGUSR1"):
+        watchdog = threading.Timer(limit - DUMP_BEFORE_TIMEOUT_S, _dump_before_timeout, [item])
+        watchdog.daemon = True
+        watchdog.name = "task-dump-watchdog"
+        watchdog.start()
+    try:
+        yield
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
 
 
 @pytest.fixture(scope="session")
