@@ -444,7 +444,10 @@ class Hub:
                 self._notify("queued", command)
             else:
                 await self._forward(target, command)
-            return await asyncio.wait_for(future, timeout)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can lose a cancellation
+            # that lands as the response does (emulator/tasks.py).
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError:
             raise ResponseTimeout(f"no response from {msg.recipient} within {timeout} s") from None
         finally:

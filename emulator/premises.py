@@ -284,10 +284,14 @@ class Premises:
         """Cancel the device's serving task (the caller restarts it under the name returned),
         so a handshake or reset never races the runner's own receive loop."""
         name = f"device[{device.eui}]"
-        for task in [t for t in self.tasks if t.get_name() == name]:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            self.tasks.remove(task)
+        serving = [t for t in self.tasks if t.get_name() == name]
+        # Cancelled again until it ends: a serve task that lost its cancellation (3.11's
+        # wait_for in aiomqtt, mid-JOIN) would join forever while this waited for it.
+        # One that survives even that stays in `tasks`, for `close` to try again.
+        survivors = await cancel_and_wait(serving)
+        for task in serving:
+            if task not in survivors:
+                self.tasks.remove(task)
         return name
 
     def runner_for(self, eui: Eui64) -> DeviceRunner:

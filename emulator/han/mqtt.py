@@ -46,6 +46,7 @@ from emulator.errors import LinkClosed, LinkError
 from emulator.gbcs.eui import Eui64
 from emulator.han.envelope import BROADCAST
 from emulator.han.link import EuiLike, Inbox, Link, peek_destination
+from emulator.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     import aiomqtt
@@ -335,16 +336,14 @@ class MqttLink(Link):
             raise LinkError(f"{self.url}: cannot watch {Eui64(eui)}: {exc}") from exc
 
     async def _close(self) -> None:
-        for task in (self._reconnecting, self._later):
-            if task is not None:
-                task.cancel()
-                await asyncio.wait({task})
+        # Cancelled again until they end, within a bound: aiomqtt awaits `wait_for`,
+        # which on Python 3.11 can swallow a cancellation (emulator/tasks.py).
+        await cancel_and_wait(t for t in (self._reconnecting, self._later) if t is not None)
         self._reconnecting = self._later = None
         self._up.set()  # senders waiting for a reconnect find the link closed
         pump, self._pump = self._pump, None
         if pump is not None:
-            pump.cancel()
-            await asyncio.wait({pump})
+            await cancel_and_wait([pump])
         client, self._client = self._client, None
         if client is not None and not self._aborted and self._lost is None:
             try:
@@ -417,9 +416,30 @@ class MqttLink(Link):
                 self._reconnecting = asyncio.create_task(
                     self._reconnect(exc), name=f"reconnect[{self._client_id}]"
                 )
+        except Exception as exc:  # a pump that died silently would leave receivers waiting
+            log.warning("%s: receiving failed: %r", self.url, exc)
+            self._on_lost(exc)
 
     async def _reconnect(self, cause: BaseException) -> None:
-        """Connect again with backoff; the link is lost only when every attempt fails."""
+        """Connect again with backoff; the link is lost only when every attempt fails.
+
+        However it ends (connected, given up, cancelled by `close`, or an error no
+        attempt expected), senders waiting on `_up` are woken: they would otherwise
+        wait for a reconnect that never comes.
+        """
+        try:
+            await self._reconnect_attempts(cause)
+        except BaseException as exc:
+            if self._reconnecting is asyncio.current_task():
+                self._reconnecting = None
+                if not isinstance(exc, asyncio.CancelledError):
+                    log.warning("%s: reconnecting failed: %r", self.url, exc)
+                    self._on_lost(exc)
+            raise
+        finally:
+            self._up.set()
+
+    async def _reconnect_attempts(self, cause: BaseException) -> None:
         loop = asyncio.get_running_loop()
         began = loop.time()
         with contextlib.suppress(Exception):
@@ -431,6 +451,9 @@ class MqttLink(Link):
             except LinkError as exc:
                 log.info("%s: reconnect %d failed: %s", self.url, attempt, exc)
                 continue
+            if self._closed:  # closed meanwhile (a cancellation lost in aiomqtt's wait_for)
+                await self._stack.aclose()
+                return
             # Addresses bound while the connection was down are subscribed here too.
             topics = dict.fromkeys(self._subscribed)
             if self._local:
@@ -505,7 +528,7 @@ class MqttLink(Link):
         import aiomqtt
 
         if self._reconnecting is not None:
-            await self._up.wait()  # bounded by the link's send_timeout
+            await self._up.wait()  # set when the reconnect ends, however, and on close
         client = self._connected()
         destination = peek_destination(raw)
         if destination is None:
@@ -515,7 +538,7 @@ class MqttLink(Link):
                 destination, han_topic(self.lab, destination)
             )
         try:
-            await client.publish(topic, raw, qos=self.qos, retain=False)
+            await self._publish(client, topic, raw)
         except aiomqtt.MqttError as exc:
             if self._closed or not self.reconnect_delays:
                 raise LinkClosed(f"{self.url}: broker connection lost: {exc}") from exc
@@ -527,7 +550,22 @@ class MqttLink(Link):
             await self._up.wait()
             self.retried += 1
             log.info("%s: envelope caught by a reconnect, sent again", self.url)
-            await self._connected().publish(topic, raw, qos=self.qos, retain=False)
+            await self._publish(self._connected(), topic, raw)
+
+    async def _publish(self, client: aiomqtt.Client, topic: str, raw: bytes) -> None:
+        """`client.publish`, without losing a cancellation.
+
+        aiomqtt waits for the PUBACK with `asyncio.wait_for`, which on Python 3.11
+        returns normally when the cancellation lands as the PUBACK arrives. The
+        cancelled task (a send timeout, a device's serve task being stopped) would
+        then carry on as if nothing had happened, maybe into a wait nobody ends.
+        The request is still counted by the task (`Task.cancelling`): raise it again.
+        """
+        task = asyncio.current_task()
+        pending = 0 if task is None else task.cancelling()
+        await client.publish(topic, raw, qos=self.qos, retain=False)
+        if task is not None and task.cancelling() > pending:
+            raise asyncio.CancelledError
 
     async def _recv(self) -> bytes:
         return await self._inbox.get()

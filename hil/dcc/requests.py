@@ -120,7 +120,8 @@ class Result:
         self._done.set()
 
     async def wait(self, timeout: float | None = None) -> Result:
-        await asyncio.wait_for(self._done.wait(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: see emulator/tasks.py
+            await self._done.wait()
         return self
 
     def as_dict(self) -> dict[str, Any]:

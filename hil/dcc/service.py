@@ -67,6 +67,7 @@ from emulator.hub import (
 )
 from emulator.pki.keystore import KeyStore, KeyUsage
 from emulator.pki.testpki import eui_from_certificate
+from emulator.tasks import cancel_and_wait
 from hil.dcc import nondevice
 from hil.dcc.backups import LogBackups
 from hil.dcc.catalogue import SUPPLIER_ROLES, Catalogue, Role, ServiceVariant, load_catalogue
@@ -265,11 +266,9 @@ class Dcc:
             self._alert_tasks.append(asyncio.create_task(self._alert_loop(hub)))
 
     async def stop(self) -> None:
-        for task in [*self._alert_tasks, *self._tasks]:
-            task.cancel()
-        for task in [*self._alert_tasks, *self._tasks]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Cancelled again until they end, within a bound: a send that lost its
+        # cancellation (3.11's wait_for) must not hold the lab's shutdown.
+        await cancel_and_wait([*self._alert_tasks, *self._tasks])
         self._alert_tasks.clear()
         self._tasks.clear()
 

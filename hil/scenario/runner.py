@@ -461,7 +461,11 @@ class ScenarioContext:
         self._event("step_started", {"step": name, "kind": spec.kind, "virtual": started.virtual})
         detail: dict[str, Any] = {}
         try:
-            message = await asyncio.wait_for(self._execute(model, detail, timeout), timeout)
+            # In this task, under asyncio.timeout: 3.11's wait_for ran it in a task of its
+            # own, waited without bound for it to end once cancelled, and could lose the
+            # cancellation (emulator/tasks.py).
+            async with asyncio.timeout(timeout):
+                message = await self._execute(model, detail, timeout)
             verdict = Verdict.PASS
         except StepFailed as exc:
             verdict, message = Verdict.FAIL, f"{spec.where}: step {name!r}: {exc}"
