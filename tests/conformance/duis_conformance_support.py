@@ -144,6 +144,13 @@ async def sign_ours(root: etree._Element, cred: Credential) -> bytes:
     return sign(root, cred)
 
 
+def signed_as(root: etree._Element, creds: XmlCredentials, user: str = SUPPLIER) -> bytes:
+    """The request signed with the lab user's ZAZ1 XML key (the supplier's by default)."""
+    cred = creds.user(Eui64(user))
+    assert cred is not None, user
+    return sign(root, cred)
+
+
 def endpoint_for(server: DuisServer, lab: Lab, request: DuisRequest) -> str:
     """The service a user posts this request to: D (non-device), T (critical), else S."""
     assert lab.dcc is not None

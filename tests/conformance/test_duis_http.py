@@ -35,6 +35,7 @@ from duis_conformance_support import (
 )
 from duis_conformance_support import checked_answer as _checked
 from duis_conformance_support import post as _post
+from duis_conformance_support import signed_as as _signed
 from duis_conformance_support import template as _request
 from lxml import etree
 
@@ -58,12 +59,6 @@ APC_TEMPLATES = {
     "templates/ECS47e_7.16_APC_INPUT_SUCCESS_REQUEST_DUIS.XML": (3, (2, 50)),
     "templates/ECS47e_7.16_APC_OUTPUT_SUCCESS_REQUEST_DUIS.XML": (5, (1, 100)),
 }
-
-
-def _signed(root: etree._Element, creds: XmlCredentials, user: str = SUPPLIER) -> bytes:
-    cred = creds.user(Eui64(user))
-    assert cred is not None
-    return sign(root, cred)
 
 
 def _signed_precommand(request: DuisRequest, gbcs: bytes) -> etree._Element:

@@ -11,7 +11,7 @@ import datetime as _dt
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from duis_conformance_support import ESME, SUPPLIER, Sink, checked_answer, post, template
+from duis_conformance_support import ESME, Sink, checked_answer, post, signed_as, template
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
@@ -19,17 +19,11 @@ from emulator.pki.keystore import KeyUsage
 from hil.dcc.inventory import SmiStatus
 from hil.dcc.lab import Lab
 from hil.duis.server import DuisServer
-from hil.duis.signing import XmlCredentials, sign
+from hil.duis.signing import XmlCredentials
 from hil.duis.xml import parse, q
 
 OPT_OUT = "templates/CS02bACBByACB_8.5_SUCCESS_REQUEST_DUIS.XML"
 OPT_IN = "templates/8.6_SERVICE_OPTIN_REQUEST_DUIS.XML"
-
-
-def _signed(root: etree._Element, creds: XmlCredentials) -> bytes:
-    cred = creds.user(Eui64(SUPPLIER))
-    assert cred is not None
-    return sign(root, cred)
 
 
 async def test_opt_out_then_opt_in(
@@ -46,7 +40,7 @@ async def test_opt_out_then_opt_in(
     when = lab.clock.now() + _dt.timedelta(hours=1)
     for element in opt_out.iter(q("ExecutionDateTime")):
         element.text = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    answer = await post(server, "S", _signed(opt_out, creds))
+    answer = await post(server, "S", signed_as(opt_out, creds))
     assert checked_answer(answer, schema, creds) == "I99"
     (result,) = lab.dcc.results.values()
     assert result.request.execute_at == when and result.command is None
@@ -60,7 +54,7 @@ async def test_opt_out_then_opt_in(
     refused = await lab.dcc.request("4.1.1", as_user="supplier", target=esme)
     assert refused.reason == "STATUS_NOT_ELIGIBLE"
     opt_in = template(duis_dir, OPT_IN)
-    answer = await post(server, "D", _signed(opt_in, creds))
+    answer = await post(server, "D", signed_as(opt_in, creds))
     assert checked_answer(answer, schema, creds) == "I0"
     body = answer.find(f".//{q('DSPOptIn')}")
     assert body is not None, "DSPOptIn left out"
