@@ -617,7 +617,10 @@ class ScenarioContext:
 
     # -- alerts --------------------------------------------------------------------------------
     async def _wait_until(self, done: Callable[[], bool], within: float, what: str) -> None:
-        """Until `done()`: on a virtual clock by moving it (at most `within`), else real time."""
+        """Until `done()`: on a virtual clock by moving it (at most `within`), else real time.
+
+        `done()` may consume what it matched, so a True is acted on at once, never asked again.
+        """
         if done():
             return
         if self.virtual:
@@ -633,10 +636,13 @@ class ScenarioContext:
                 due = clock.next_due()  # a held request or a wake-up may be what we wait for
                 soon = (due - now).total_seconds() if due is not None and due > now else tick
                 await self.lab.run_for(min(tick, left, soon))
-                if hooked and not done():
-                    await self._sync_clocks()
+                # done() once per look: a match consumes what it found (an alert seen).
                 if done():
                     return
+                if hooked:
+                    await self._sync_clocks()
+                    if done():
+                        return
         else:
             deadline = time.perf_counter() + within
             while time.perf_counter() < deadline:
