@@ -27,7 +27,8 @@ trigger                         change                           rule
                                 removed                           its CHF (H6.6)
 model removed from the CPL      -> suspended (CH: CHF and GPF)    H6.10, H6.11
 8.4 Update Inventory            pending <-> INC; CH: INC,         DUIS UpdateDeviceStatus
-                                commissioned, withdrawn
+                                commissioned, withdrawn; a
+                                meter's MPxN (UpdateMPxN)
 8.5 Service Opt Out succeeds    -> withdrawn (status before kept) off DCC services, on
                                                                   site (SEC fn 18, H6.7)
 8.6 Service Opt In              withdrawn -> the status before    from the OptInDate
@@ -160,8 +161,9 @@ class InventoryDevice:
     #: v5.4 DSPInventory has none of these fields).
     hub_reports: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     #: A meter's metering points as users gave them (DUIS name -> MPAN / MPRN: 8.11 add,
-    #: 8.6 opt in); 8.2 answers them and finds the meter by them. Registration data (who
-    #: supplies the point) is the premises' (`hil.dcc.registration`), not the device's.
+    #: 8.6 opt in, 8.4 UpdateMPxN); 8.2 answers them and finds the meter by them.
+    #: Registration data (who supplies the point) is the premises'
+    #: (`hil.dcc.registration`), not the device's.
     mpxns: dict[str, str] = field(default_factory=dict)
 
     def record(self) -> dict[str, str]:

@@ -16,7 +16,7 @@ variant    what it does                            data in the response
 8.2        Read Inventory (device, MPxN, or all)   inventory records (DUIS names)
 8.3        Decommission Device                     decommissioned devices
 8.4        Update Inventory (status; DeleteDevice  the device's record
-           of a pending device)
+           of a pending device; a meter's MPxN)
 8.14.1-4   Communications Hub Status Update        CHF and GPF records
 11.1       Update Firmware (image to the hub)      image hash and where it went
 11.4       Update PPMID Firmware (CS05c)           image hash and where it went
@@ -53,7 +53,14 @@ from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.pki.keystore import KeyUsage
 from hil.dcc.catalogue import ServiceVariant
 from hil.dcc.eligibility import check
-from hil.dcc.inventory import DeviceKind, InventoryDevice, InventoryError, SmiStatus, mpxns_of
+from hil.dcc.inventory import (
+    METERS,
+    DeviceKind,
+    InventoryDevice,
+    InventoryError,
+    SmiStatus,
+    mpxns_of,
+)
 from hil.dcc.requests import Refusal, Result, ServiceRequest
 from hil.dcc.schedules import (
     URP_VARIANTS,
@@ -143,6 +150,12 @@ def validate(
             raise Refusal(
                 "STATUS_NOT_ELIGIBLE",
                 f"8.4 DeleteDevice takes only a pending device; {device.eui} is {device.status}",
+            )
+    elif variant == "8.4" and mpxns_of(request.params):
+        if device is not None and device.kind not in METERS:
+            raise Refusal(
+                "DEVICE_TYPE_NOT_APPLICABLE",
+                f"8.4 UpdateMPxN: {device.eui} is a {device.kind}; only a meter has MPxNs",
             )
     elif variant == "8.4":
         try:
@@ -333,6 +346,10 @@ def handle(
     if variant == "8.4" and request.params.get("delete"):
         assert device is not None
         return dcc.inventory.delete(device.eui).record()
+    if variant == "8.4" and mpxns_of(request.params):
+        assert device is not None  # UpdateMPxN: the meter's metering point changes
+        dcc.inventory.set_mpxns(device.eui, mpxns_of(request.params))
+        return device.record()
     if variant == "8.4":
         assert device is not None
         dcc.inventory.update_status(device.eui, SmiStatus.parse(str(request.params["status"])))

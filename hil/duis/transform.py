@@ -148,7 +148,8 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceModel": "model",
     "ESMEVariant": "esme_variant",  # 12.2: the element count (twin: "B...")
     "SMETSCHTSVersion": "smets_chts_version",  # 12.2: returned by 8.2 Read Inventory
-    # 8.6 MPxNs: the opted-in meter's metering points, on its SMI record from the opt-in
+    # 8.6 MPxNs: the opted-in meter's metering points, on its SMI record from the opt-in;
+    # 8.4 UpdateMPxN: one of them changed on the record
     "ImportMPxN": "import_mpxn",
     "SecondaryImportMPAN": "secondary_import_mpan",
     "ExportMPAN": "export_mpan",

@@ -1,8 +1,8 @@
 """MPxNs (registration data, in no GBCS command) go where the DCC keeps them: an 8.11
 add puts the added meter's on its SMI record, an 8.6 opt-in the opted-in meter's; 8.2
-answers them and finds the meter by them; 6.23 names the meter's import MPxN for the
-DCC's registration check and never writes it. (The 8.2 answer against the real v5.4
-schema is checked in tests/conformance/test_duis_mpxn.py.)"""
+answers them and finds the meter by them; 8.4 UpdateMPxN changes one; 6.23 names the
+meter's import MPxN for the DCC's registration check and never writes it. (The 8.2
+answer against the real v5.4 schema is checked in tests/conformance/test_duis_mpxn.py.)"""
 
 from __future__ import annotations
 
@@ -195,3 +195,33 @@ async def test_6_23_checks_the_import_mpxn_and_never_writes_it(
         "6.23", as_user="supplier", target=esme, params={"import_mpxn": IMPORT}
     )
     assert matching.reason != "MPXN_MISMATCH"
+
+
+def _update_mpxn(creds: XmlCredentials, counter: int, device: str, mpxn: str) -> bytes:
+    body = (
+        f"<sr:UpdateInventory><sr:DeviceID>{device}</sr:DeviceID><sr:UpdateMPxN>{mpxn}"
+        "</sr:UpdateMPxN></sr:UpdateInventory>"
+    )
+    raw = request_xml(body, "8.4", DCC, counter=counter, command_variant=8)
+    return sign(etree.fromstring(raw), creds.users[bytes(Eui64(SUPPLIER))])
+
+
+async def test_update_inventory_changes_one_mpxn_of_a_meter(
+    lab_server: tuple[Lab, DuisServer], creds: XmlCredentials
+) -> None:
+    lab, server = lab_server
+    esme = Eui64(METER)
+    lab.inventory.set_mpxns(esme, {"ImportMPxN": IMPORT, "ExportMPAN": EXPORT})
+    mpxn = f"<sr:SecondaryImportMPAN>{SECONDARY}</sr:SecondaryImportMPAN>"
+    _status, body = server.receive("D", _update_mpxn(creds, 6, METER, mpxn))
+    assert parse(body).findtext(f".//{q('ResponseCode')}") == "I0"
+    record = lab.inventory[esme].record()
+    assert (record["ImportMPxN"], record["SecondaryImportMPAN"], record["ExportMPAN"]) == (
+        IMPORT,
+        SECONDARY,
+        EXPORT,
+    )
+    assert record["DeviceStatus"] == SmiStatus.COMMISSIONED.duis  # no status change
+    _status, body = server.receive("D", _update_mpxn(creds, 7, PPMID, mpxn))
+    assert parse(body).findtext(f".//{q('ResponseCode')}") == "E11"  # not a meter
+    assert "SecondaryImportMPAN" not in lab.inventory[Eui64(PPMID)].record()
