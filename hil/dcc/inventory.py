@@ -10,6 +10,7 @@ trigger                         change                           rule
 ==============================  ===============================  =======================
 12.2 Device Pre-notification    (none) -> pending                 H3.10(b)
 8.11 add to CHF Device Log      pending -> whitelisted            device log = whitelist
+                                (a meter: its MPxNs recorded)
 8.11 remove from the log        whitelisted -> pending            never joined: nothing
                                                                   kept (CCS02)
 8.12.1 restore CHF Device Log   listed devices move to that CHF,  a replaced hub
@@ -26,11 +27,13 @@ trigger                         change                           rule
                                 removed                           its CHF (H6.6)
 model removed from the CPL      -> suspended (CH: CHF and GPF)    H6.10, H6.11
 8.4 Update Inventory            pending <-> INC; CH: INC,         DUIS UpdateDeviceStatus
-                                commissioned, withdrawn
+                                commissioned, withdrawn; a
+                                meter's MPxN (UpdateMPxN)
 8.5 Service Opt Out succeeds    -> withdrawn (status before kept) off DCC services, on
                                                                   site (SEC fn 18, H6.7)
 8.6 Service Opt In              withdrawn -> the status before    from the OptInDate
-                                withdrawal (none kept: INC)
+                                withdrawal (none kept: INC);
+                                the meter's MPxNs recorded
 SMKI recovery                   -> recovery -> recovered          lab API only
 ==============================  ===============================  =======================
 
@@ -157,6 +160,11 @@ class InventoryDevice:
     #: its variant, oldest first. The CSP keeps them; no DUIS read returns them (the
     #: v5.4 DSPInventory has none of these fields).
     hub_reports: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    #: A meter's metering points as users gave them (DUIS name -> MPAN / MPRN: 8.11 add,
+    #: 8.6 opt in, 8.4 UpdateMPxN); 8.2 answers them and finds the meter by them.
+    #: Registration data (who supplies the point) is the premises'
+    #: (`hil.dcc.registration`), not the device's.
+    mpxns: dict[str, str] = field(default_factory=dict)
 
     def record(self) -> dict[str, str]:
         """A Read Inventory (8.2) record, with DUIS field names."""
@@ -173,10 +181,31 @@ class InventoryDevice:
             out["CHFID"] = str(self.hub)
         if self.commissioned_at is not None:
             out["DateCommissioned"] = self.commissioned_at.date().isoformat()
+        out.update((name, self.mpxns[name]) for name in MPXN_FIELDS if name in self.mpxns)
         return out
 
 
 Listener = Callable[[StatusChange], None]
+
+#: A meter's metering points on its SMI record (DUIS names): the import MPAN or MPRN,
+#: a twin ESME's secondary import MPAN, an export MPAN.
+MPXN_FIELDS = ("ImportMPxN", "SecondaryImportMPAN", "ExportMPAN")
+#: The DCC layer's request parameters for them (`Dcc.submit(params=...)`).
+MPXN_PARAMS = {
+    "import_mpxn": "ImportMPxN",
+    "secondary_import_mpan": "SecondaryImportMPAN",
+    "export_mpan": "ExportMPAN",
+}
+
+
+def mpxns_of(params: Mapping[str, Any]) -> dict[str, str]:
+    """The metering points a request's parameters give, by DUIS name."""
+    return {duis: str(params[name]) for name, duis in MPXN_PARAMS.items() if name in params}
+
+
+#: The devices whose record holds metering points: smart meters (SEC H8.16(a)(ii):
+#: a search by MPAN / MPRN returns the smart meter and the devices associated with it).
+METERS = frozenset({DeviceKind.ESME, DeviceKind.GSME})
 
 #: Statuses of a device that is not on a HAN: never added to a CHF Device Log
 #: (pending), or gone from it (decommissioned, withdrawn). It cannot be joined.
@@ -531,6 +560,28 @@ class Inventory:
             "electricity": commissioned(DeviceKind.ESME),
             "gas": commissioned(DeviceKind.GSME) and commissioned(DeviceKind.GPF),
         }
+
+    def set_mpxns(self, eui: Eui64 | bytes, mpxns: Mapping[str, str]) -> bool:
+        """Record the metering points a user gave for a meter (DUIS names, `MPXN_FIELDS`);
+        the ones not given stay as they were. False (nothing recorded) for a device
+        that is not a meter: only a meter's record has them."""
+        device = self[bytes(eui)]
+        if device.kind not in METERS:
+            return False
+        device.mpxns.update((k, str(v)) for k, v in mpxns.items() if k in MPXN_FIELDS)
+        return True
+
+    def by_mpxn(self, mpxn: str) -> list[InventoryDevice]:
+        """8.2 by MPAN / MPRN: the meters with that metering point and the devices
+        associated with each (not transitively: SEC H8.16(a)(ii))."""
+        found: dict[bytes, InventoryDevice] = {}
+        for meter in self:
+            if mpxn in meter.mpxns.values():
+                found.setdefault(bytes(meter.eui), meter)
+                for key in sorted(meter.associations):
+                    if key in self._devices:
+                        found.setdefault(key, self._devices[key])
+        return list(found.values())
 
     def records(self, devices: Iterable[InventoryDevice] | None = None) -> list[dict[str, str]]:
         return [d.record() for d in (self if devices is None else devices)]

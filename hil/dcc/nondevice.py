@@ -13,10 +13,10 @@ variant    what it does                            data in the response
            device
 5.3        deletes one schedule (id), or the       deleted schedule ids
            user's on a device
-8.2        Read Inventory (device, or all)         inventory records (DUIS names)
+8.2        Read Inventory (device, MPxN, or all)   inventory records (DUIS names)
 8.3        Decommission Device                     decommissioned devices
 8.4        Update Inventory (status; DeleteDevice  the device's record
-           of a pending device)
+           of a pending device; a meter's MPxN)
 8.14.1-4   Communications Hub Status Update        CHF and GPF records
 11.1       Update Firmware (image to the hub)      image hash and where it went
 11.4       Update PPMID Firmware (CS05c)           image hash and where it went
@@ -53,7 +53,14 @@ from emulator.gbcs.frame import Cra, GbcsMessage, decode_message
 from emulator.pki.keystore import KeyUsage
 from hil.dcc.catalogue import ServiceVariant
 from hil.dcc.eligibility import check
-from hil.dcc.inventory import DeviceKind, InventoryDevice, InventoryError, SmiStatus
+from hil.dcc.inventory import (
+    METERS,
+    DeviceKind,
+    InventoryDevice,
+    InventoryError,
+    SmiStatus,
+    mpxns_of,
+)
 from hil.dcc.requests import Refusal, Result, ServiceRequest
 from hil.dcc.schedules import (
     URP_VARIANTS,
@@ -144,6 +151,12 @@ def validate(
                 "STATUS_NOT_ELIGIBLE",
                 f"8.4 DeleteDevice takes only a pending device; {device.eui} is {device.status}",
             )
+    elif variant == "8.4" and mpxns_of(request.params):
+        if device is not None and device.kind not in METERS:
+            raise Refusal(
+                "DEVICE_TYPE_NOT_APPLICABLE",
+                f"8.4 UpdateMPxN: {device.eui} is a {device.kind}; only a meter has MPxNs",
+            )
     elif variant == "8.4":
         try:
             SmiStatus.parse(str(_param(result, "status")))
@@ -153,6 +166,9 @@ def validate(
         raise Refusal("INVALID_PARAMETERS", f"{variant} needs 'image' (hex) or 'image_hash'")
     if variant == "5.1":
         _validate_schedule(dcc, result, device)
+    mpxn = request.params.get("mpxn")
+    if variant == "8.2" and mpxn is not None and not dcc.inventory.by_mpxn(str(mpxn)):
+        raise Refusal("DEVICE_NOT_IN_INVENTORY", f"8.2: no meter on the SMI has MPxN {mpxn}")
     if variant == "8.6":
         assert device is not None
         _opt_in_at(result)
@@ -283,9 +299,13 @@ def handle(
     variant = service.variant
     user_id = request.user.ids[request.role]
     if variant == "8.2":
-        devices = (
-            dcc.inventory.associated(device.eui) if device is not None else list(dcc.inventory)
-        )
+        mpxn = request.params.get("mpxn")
+        if mpxn is not None:
+            devices = dcc.inventory.by_mpxn(str(mpxn))
+        elif device is not None:
+            devices = dcc.inventory.associated(device.eui)
+        else:
+            devices = list(dcc.inventory)
         return dcc.inventory.records(d for d in devices if d.kind != DeviceKind.TYPE2)
     if variant == "12.1":
         return _wan_matrix(dcc, str(request.params.get("postcode", "")))
@@ -326,6 +346,10 @@ def handle(
     if variant == "8.4" and request.params.get("delete"):
         assert device is not None
         return dcc.inventory.delete(device.eui).record()
+    if variant == "8.4" and mpxns_of(request.params):
+        assert device is not None  # UpdateMPxN: the meter's metering point changes
+        dcc.inventory.set_mpxns(device.eui, mpxns_of(request.params))
+        return device.record()
     if variant == "8.4":
         assert device is not None
         dcc.inventory.update_status(device.eui, SmiStatus.parse(str(request.params["status"])))
@@ -379,12 +403,15 @@ def _opt_in(dcc: Dcc, result: Result, device: InventoryDevice) -> dict[str, Any]
     has begun on the lab clock). A device that is not withdrawn keeps its status."""
     when = _opt_in_at(result)
     restored: str | None = None
+    mpxns = mpxns_of(result.request.params)
     if device.status == SmiStatus.WITHDRAWN:
         if when <= dcc.clock.now():
-            restored = _restore(dcc, device.eui, result.request_id)
+            restored = _restore(dcc, device.eui, result.request_id, mpxns)
         else:
             dcc.opt_in_later(
-                result.request_id, when, lambda: _restore(dcc, device.eui, result.request_id)
+                result.request_id,
+                when,
+                lambda: _restore(dcc, device.eui, result.request_id, mpxns),
             )
             log.info("%s: %s opts in at %s", result.request_id, device.eui, when.isoformat())
     signing: bytes | None = None
@@ -404,11 +431,15 @@ def _der(dcc: Dcc, usage: KeyUsage) -> bytes:
     return dcc.keystore.certificate(dcc.acb, usage).public_bytes(serialization.Encoding.DER)
 
 
-def _restore(dcc: Dcc, eui: Eui64, request_id: str) -> str | None:
-    """Opt the device back in (if it is still withdrawn) and log it."""
+def _restore(dcc: Dcc, eui: Eui64, request_id: str, mpxns: Mapping[str, str]) -> str | None:
+    """Opt the device back in (if it is still withdrawn) and log it; the metering points
+    the opt-in names go on its record then (a meter back on DCC services is found by
+    them again). A device that is not withdrawn changes nothing, MPxNs included."""
     back = dcc.inventory.opt_in(eui, "8.6 service opt in")
     if back is not None:
         log.info("%s: %s opted in by 8.6 Service Opt In: %s again", request_id, eui, back)
+        if mpxns and not dcc.inventory.set_mpxns(eui, mpxns):
+            log.info("%s: %s is not a meter; its MPxNs %s are not kept", request_id, eui, mpxns)
     return None if back is None else back.value
 
 

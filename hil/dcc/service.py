@@ -75,6 +75,7 @@ from hil.dcc.commands import BuildContext, BuildError, build_command
 from hil.dcc.cpl import Cpl
 from hil.dcc.eligibility import PARTNER_VARIANTS, Subject, check
 from hil.dcc.inventory import (
+    MPXN_PARAMS,
     NOT_ON_HAN,
     DeviceKind,
     Inventory,
@@ -82,6 +83,7 @@ from hil.dcc.inventory import (
     InventoryError,
     SmiStatus,
     StatusChange,
+    mpxns_of,
 )
 from hil.dcc.outcome import summarise
 from hil.dcc.registration import PremisesRegistration
@@ -749,6 +751,25 @@ class Dcc:
             params["party"] = str(request.user.ids[request.role])
         return params
 
+    def _check_mpxn(
+        self, request: ServiceRequest, device: InventoryDevice, params: dict[str, Any]
+    ) -> None:
+        """Take the metering points out of the command's parameters: no GBCS command
+        carries them (8.11 records them on success, `_after_success`). 6.23 names the
+        meter's import MPxN for the DCC's registration check (the gaining supplier is
+        registered for it): a change of supplier does not change it, so it is checked
+        against the meter's record, never written; a record without one is not checked."""
+        given = mpxns_of(params)
+        for name in MPXN_PARAMS:
+            params.pop(name, None)
+        known = device.mpxns.get("ImportMPxN")
+        named = given.get("ImportMPxN")
+        if request.variant == "6.23" and named is not None and known not in (None, named):
+            raise Refusal(
+                "MPXN_MISMATCH",
+                f"6.23: ImportMPxN {named} is not {device.eui}'s ({known})",
+            )
+
     def _restore_params(
         self, route: Route, request: ServiceRequest, device: InventoryDevice, params: dict[str, Any]
     ) -> dict[str, Any]:
@@ -824,6 +845,7 @@ class Dcc:
         )
         params = self._default_params(route, request, device)
         urp_certificate = params.pop("ka_certificate", None)
+        self._check_mpxn(request, device, params)
         try:
             built = build_command(route, counter, originator, recipient, params, context)
         except BuildError as exc:
@@ -1006,6 +1028,7 @@ class Dcc:
             if request.variant == "8.11" and partner is not None and target is not None:
                 if request.option in (None, "add"):
                     self.inventory.whitelisted(Eui64(partner), target)
+                    self._record_mpxns(request, Eui64(partner))
                 else:
                     self.inventory.removed_from_log(Eui64(partner), target)
             elif request.variant == "8.12.1" and target is not None:
@@ -1028,6 +1051,18 @@ class Dcc:
                     target,
                     before,
                 )
+
+    def _record_mpxns(self, request: ServiceRequest, eui: Eui64) -> None:
+        """8.11 add: the metering points given for the device added go on its record (a
+        meter's; for another device they are logged, not kept)."""
+        mpxns = mpxns_of(request.params)
+        if mpxns and not self.inventory.set_mpxns(eui, mpxns):
+            log.info(
+                "%s: %s is not a meter; its MPxNs %s are not kept",
+                request.request_id,
+                eui,
+                mpxns,
+            )
 
     def _complete(
         self, result: Result, status: RequestStatus, reason: str, detail: str = ""

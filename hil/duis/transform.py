@@ -61,6 +61,12 @@ ALIASES: dict[str, str | tuple[str, ...]] = {
     "ImportMPANs/ImportMPAN": "mpan",
     "ExportMPAN": "mpan",
     "ImportMPRN": "site_id",
+    # Metering points the DCC keeps on a meter's SMI record, not in a GBCS command
+    # (`SERVICE_PARAMETERS`): 8.11 add (the device added), 6.23 (checked, not written).
+    "AddDeviceToCHFWhitelist/ImportMPxN": "import_mpxn",
+    "AddDeviceToCHFWhitelist/SecondaryImportMPAN": "secondary_import_mpan",
+    "AddDeviceToCHFWhitelist/ExportMPAN": "export_mpan",
+    "ImportMPxN": "import_mpxn",
     "RandomisedOffsetLimit": "offset_limit",
     "CredentialType": "usage",
     "DeviceCertificate": "certificate",
@@ -73,6 +79,10 @@ ALIASES: dict[str, str | tuple[str, ...]] = {
 SERVICE_PARAMETERS: dict[str, frozenset[str]] = {
     "CCS03": frozenset({"restore_from"}),
     "GCS59": frozenset({"restore_from"}),
+    # 8.11 add: the added meter's metering points go on its SMI record on success.
+    "CCS01": frozenset({"import_mpxn", "secondary_import_mpan", "export_mpan"}),
+    # 6.23: the import MPxN of the DCC's registration check, checked against the record.
+    "CS02bSupplierByTransCoS": frozenset({"import_mpxn"}),
 }
 #: DUIS enumerations -> what the builder parameter takes (ZCL currency: ISO 4217; the
 #: ZCL supply states of Set Supply Status: 0 supply off, 3 unchanged).
@@ -106,6 +116,9 @@ TEXT_PARAMETERS = frozenset(
         "site_id",
         "message",
         "restore_from",
+        "import_mpxn",
+        "secondary_import_mpan",
+        "export_mpan",
     }
 )
 #: Parameters given in base64 in DUIS and as bytes to the builder.
@@ -135,7 +148,15 @@ NON_DEVICE_PARAMS: dict[str, str] = {
     "DeviceModel": "model",
     "ESMEVariant": "esme_variant",  # 12.2: the element count (twin: "B...")
     "SMETSCHTSVersion": "smets_chts_version",  # 12.2: returned by 8.2 Read Inventory
+    # 8.6 MPxNs: the opted-in meter's metering points, on its SMI record from the opt-in;
+    # 8.4 UpdateMPxN: one of them changed on the record
+    "ImportMPxN": "import_mpxn",
+    "SecondaryImportMPAN": "secondary_import_mpan",
+    "ExportMPAN": "export_mpan",
 }
+#: 8.2 Read Inventory searches (the `ReadInventory` choice) other than DeviceID: by the
+#: MPAN / MPRN a meter's record holds.
+READ_INVENTORY_SEARCH: dict[str, str] = {"MPxN": "mpxn"}
 #: 5.1: a scheduled read's window (`ReadLogPeriodOffset`, e.g. in
 #: `DSPRetrieveImportDailyReadLog`) -> (the scheduled service's parameter, day offset
 #: element, time element). Each run reads from its own day's offsets (`RelativeTime`).
@@ -339,6 +360,9 @@ def transform(
             continue  # the device the request is about (a list of several is not carried)
         if non_device and request.variant in HUB_REPORTS and local not in NON_DEVICE_PARAMS:
             params.setdefault("hub_report", {})[local] = text
+            continue
+        if non_device and request.variant == "8.2" and path in READ_INVENTORY_SEARCH:
+            params[READ_INVENTORY_SEARCH[path]] = text
             continue
         if non_device and local in NON_DEVICE_PARAMS:
             name = NON_DEVICE_PARAMS[local]

@@ -301,8 +301,12 @@ INVENTORY_FIELDS = (
     "DeviceStatus",
     "DeviceManufacturer",
     "DeviceModel",
+    "SMETSCHTSVersion",
     "DeviceFirmwareVersion",
     "DateCommissioned",
+    "ImportMPxN",
+    "SecondaryImportMPAN",
+    "ExportMPAN",
 )
 
 

@@ -65,3 +65,6 @@ async def test_opt_out_then_opt_in(
     assert ka == acb.public_bytes(serialization.Encoding.DER)
     # the template's OptInDate (2015) has passed on the lab clock: back at once
     assert lab.inventory[esme].status == SmiStatus.COMMISSIONED
+    # and its MPxNs (the template's MPxNs) are on its record with it
+    record = lab.inventory[esme].record()
+    assert (record["ImportMPxN"], record["ExportMPAN"]) == ("1312345678111", "1312345678333")

@@ -84,7 +84,9 @@ def test_change_of_supplier_credentials_carry_the_supplier_floors(ctx: BuildCont
         "</sr:UpdateSecurityCredentialsCoS>"
     )
     t = _t(body, "6.23", "ESME")
-    assert t.unmapped == ["ImportMPxN=1312345678333"]  # the DCC's registration data
+    assert t.unmapped == []
+    # the DCC's registration check takes it (`Dcc._check_mpxn`), not the command
+    assert t.params.pop("import_mpxn") == "1312345678333"
     t.params.pop("execution_time", None)
     built = build_command(route("6.23", "ESME"), 5, SUPPLIER, METER, t.params, ctx)
     tree = built.payload
