@@ -6,23 +6,19 @@ answer against the real v5.4 schema is checked in tests/conformance/test_duis_mp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from duis_support import LAX, METER, SUPPLIER, request_xml
+from duis_support import DCC, METER, SUPPLIER, request_xml
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
 from hil.dcc.inventory import SmiStatus
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.duis.server import BOXED_DCC, DuisServer
-from hil.duis.signing import XmlCredentials, make_credential, sign
+from hil.duis.signing import XmlCredentials, sign
 from hil.duis.transform import transform
 from hil.duis.xml import INVENTORY_FIELDS, parse, q, read_request
 
 CHF = "00-DB-12-34-56-78-90-A2"
 PPMID = "00-DB-12-34-56-78-90-A4"
-DCC = "90-B3-D5-1F-30-00-00-02"
 IMPORT, SECONDARY, EXPORT = "1312345678111", "1312345678222", "1312345678333"
 
 
@@ -34,24 +30,6 @@ def _add_to_log(device: str, mpxns: str) -> str:
         "<sr:InstallCode>30313233343536373839414243444546</sr:InstallCode>"
         f"{mpxns}</sr:AddDeviceToCHFWhitelist></sr:UpdateHANDeviceLog>"
     )
-
-
-@pytest.fixture
-def creds() -> XmlCredentials:
-    store = XmlCredentials()
-    store.add_user(make_credential(SUPPLIER))
-    store.set_dcc(make_credential(DCC))
-    return store
-
-
-@pytest.fixture
-async def lab_server(creds: XmlCredentials) -> AsyncIterator[tuple[Lab, DuisServer]]:
-    lab = Lab.load(DEFAULT_LAB)
-    async with lab:
-        assert lab.dcc is not None
-        schema = etree.XMLSchema(etree.fromstring(LAX))
-        async with DuisServer(lab.dcc, creds, schema) as server:
-            yield lab, server
 
 
 async def _add(lab: Lab, device: str, mpxns: str) -> None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-from collections.abc import AsyncIterator
 
-import pytest
 from cryptography.hazmat.primitives import serialization
-from duis_support import LAX, METER, SUPPLIER, request_xml
+from duis_support import DCC, METER, SUPPLIER, request_xml
 from lxml import etree
 
 from emulator.gbcs.asn1 import DerConstructed
@@ -20,14 +18,13 @@ from emulator.pki.keystore import KeyUsage
 from emulator.premises import lab_pki
 from hil.dcc.commands import BuildContext, build_command
 from hil.dcc.inventory import SmiStatus
-from hil.dcc.lab import DEFAULT_LAB, Lab
+from hil.dcc.lab import Lab
 from hil.dcc.routes import route
 from hil.duis.server import DuisServer
-from hil.duis.signing import XmlCredentials, make_credential, sign, verify
+from hil.duis.signing import XmlCredentials, sign, verify
 from hil.duis.transform import transform
 from hil.duis.xml import parse, q, read_request
 
-DCC = "90-B3-D5-1F-30-00-00-02"
 OPT_IN = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
  schemaVersion="5.4"><sr:Header><sr:RequestID>{user}:{dcc}:{counter}</sr:RequestID>
  <sr:CommandVariant>8</sr:CommandVariant><sr:ServiceReference>8.6</sr:ServiceReference>
@@ -75,24 +72,6 @@ def test_opt_out_body_reaches_the_command() -> None:
     assert b"\x81\x01\x01" in encoded_control  # time-based CPV checks disapplied
     assert new_acb in replacements.encode()
     assert certification_path.encode().endswith(path)
-
-
-@pytest.fixture
-def creds() -> XmlCredentials:
-    store = XmlCredentials()
-    store.add_user(make_credential(SUPPLIER))
-    store.set_dcc(make_credential(DCC))
-    return store
-
-
-@pytest.fixture
-async def lab_server(creds: XmlCredentials) -> AsyncIterator[tuple[Lab, DuisServer]]:
-    lab = Lab.load(DEFAULT_LAB)
-    async with lab:
-        assert lab.dcc is not None
-        schema = etree.XMLSchema(etree.fromstring(LAX))
-        async with DuisServer(lab.dcc, creds, schema) as server:
-            yield lab, server
 
 
 def _opt_in(creds: XmlCredentials, counter: int, day: str, device: str = METER) -> bytes:

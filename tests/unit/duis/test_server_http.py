@@ -29,14 +29,6 @@ READ = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway
 
 
 @pytest.fixture
-def creds() -> XmlCredentials:
-    store = XmlCredentials()
-    store.add_user(make_credential(SUPPLIER))
-    store.set_dcc(make_credential("90-B3-D5-1F-30-00-00-02"))
-    return store
-
-
-@pytest.fixture
 async def setup(
     creds: XmlCredentials,
 ) -> AsyncIterator[tuple[Lab, DuisServer, asyncio.Queue[bytes]]]:

@@ -20,7 +20,7 @@ from emulator.gbcs.payload import decode_message_payload
 from hil.dcc.lab import DEFAULT_LAB, Lab, LabSpec
 from hil.duis.receiver import ResponseReceiver
 from hil.duis.server import DuisServer
-from hil.duis.signing import XmlCredentials, make_credential, sign
+from hil.duis.signing import XmlCredentials, sign
 from hil.duis.xml import parse, q
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
@@ -47,14 +47,6 @@ def _lab(variant: str | None) -> Lab:
     if variant is not None:
         text = text.replace(line, line[:-1] + f", variant: {variant}}}")
     return Lab.build(LabSpec.from_yaml(text, "twin lab"))
-
-
-@pytest.fixture
-def creds() -> XmlCredentials:
-    store = XmlCredentials()
-    store.add_user(make_credential(SUPPLIER))
-    store.set_dcc(make_credential("90-B3-D5-1F-30-00-00-02"))
-    return store
 
 
 async def _rows(lab: Lab, creds: XmlCredentials) -> list[bytes]:
