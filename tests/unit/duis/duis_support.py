@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hil.duis.server import BOXED_DCC
+
 #: A permissive stand-in for the DUIS schema (no `../shared` in `make test`): any Request
 #: or Response element validates.
 LAX = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
@@ -15,8 +17,8 @@ LAX = b"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
 </xs:schema>"""
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 METER = "00-DB-12-34-56-78-90-A0"
-#: The lab DCC's signing EUI (ZAZ1's DCC access control broker).
-DCC = "90-B3-D5-1F-30-00-00-02"
+#: The lab DCC's signing EUI, as the server knows it (ZAZ1's DCC access control broker).
+DCC = str(BOXED_DCC)
 REQUEST = """<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"
  schemaVersion="5.4"><sr:Header><sr:RequestID>{rid}</sr:RequestID>
  <sr:CommandVariant>{command_variant}</sr:CommandVariant><sr:ServiceReference>{ref}</sr:ServiceReference>

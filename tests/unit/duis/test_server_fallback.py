@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from duis_support import request_xml
+from duis_support import DCC, request_xml
 from lxml import etree
 
 from hil.dcc.lab import DEFAULT_LAB, Lab
@@ -39,7 +39,7 @@ async def test_an_invalid_body_is_left_out_counted_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     creds = XmlCredentials()
-    creds.set_dcc(make_credential("90-B3-D5-1F-30-00-00-02"))
+    creds.set_dcc(make_credential(DCC))
     async with Lab.load(DEFAULT_LAB) as lab:
         assert lab.dcc is not None
         server = DuisServer(lab.dcc, creds, etree.XMLSchema(etree.fromstring(STRICT)))

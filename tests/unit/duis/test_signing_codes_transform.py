@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
-from duis_support import SUPPLIER, request_xml
+from duis_support import DCC, SUPPLIER, request_xml
 from lxml import etree
 
 from emulator.gbcs.eui import Eui64
@@ -98,7 +98,7 @@ def test_zaz1_shaped_store_loads_user_and_dcc_keys(tmp_path: Path) -> None:
             "name": "xml-sign",
         }
 
-    user, dcc = make_credential(SUPPLIER), make_credential("90-B3-D5-1F-30-00-00-02")
+    user, dcc = make_credential(SUPPLIER), make_credential(DCC)
     store = {
         "90b3d51f30010000": {"digitalSignature": {"1": entry(user, 135), "2": entry(user, 2)}},
         "90b3d51f30000002": {"digitalSignature": {"3": entry(dcc, 137)}},
@@ -112,7 +112,6 @@ def test_zaz1_shaped_store_loads_user_and_dcc_keys(tmp_path: Path) -> None:
 
 
 SUPPLIER2 = "90-B3-D5-1F-30-03-00-00"
-DCC = "90-B3-D5-1F-30-00-00-02"
 
 
 def _zaz1_like(eui: str, serial: int, *, named: bool = True, days: int = 3650) -> Credential:
